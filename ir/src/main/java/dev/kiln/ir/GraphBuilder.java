@@ -1,0 +1,201 @@
+package dev.kiln.ir;
+
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Builds a graph node by node, inferring every output's type through the op table as it goes, so a graph
+ * under construction is always typed. The ONNX importer, the layer API ({@code dev.kiln.ir.builder.ModelBuilder}) and passes
+ * that build new graphs all use it.
+ *
+ * <pre>{@code
+ * GraphBuilder b = new GraphBuilder("mlp");
+ * Value x = b.input("x", DType.FLOAT32, Shape.parse("N,784"));
+ * Value w = b.initializer("w", weights);
+ * Value y = b.op("Gemm").inputs(x, w).attr("transB", 1).output();
+ * b.output(y);
+ * Graph g = b.build();
+ * }</pre>
+ */
+public final class GraphBuilder {
+    private final String name;
+    private final List<Value> inputs = new ArrayList<>();
+    private final Map<Value, Tensor> initializers = new LinkedHashMap<>();
+    private final List<Node> nodes = new ArrayList<>();
+    private final List<Value> outputs = new ArrayList<>();
+    private final Set<String> usedNames = new HashSet<>();
+    private final Map<String, Integer> nextSuffix = new java.util.HashMap<>();
+    private final TypeInference inference = new TypeInference();
+
+    public GraphBuilder(String name) {
+        this.name = name;
+    }
+
+    /** A graph input (fed by the caller). */
+    public Value input(String valueName, DType dtype, Shape shape) {
+        Value v = new Value(claim(valueName), new TensorType(dtype, shape));
+        inputs.add(v);
+        return v;
+    }
+
+    /** A named constant tensor (weights). */
+    public Value initializer(String valueName, Tensor value) {
+        Value v = new Value(claim(valueName), value.type());
+        initializers.put(v, value);
+        inference.addConstant(v, value);
+        return v;
+    }
+
+    /** Starts a node of the default-domain op {@code op}. */
+    public NodeSpec op(String op) {
+        return new NodeSpec(op);
+    }
+
+    /** Marks {@code v} as a graph output (in call order). */
+    public GraphBuilder output(Value v) {
+        if (v.isAbsent()) {
+            throw new GraphException("graph output cannot be absent");
+        }
+        outputs.add(v);
+        return this;
+    }
+
+    /** A name not used yet in this graph, derived from {@code hint} ({@code hint}, {@code hint_1}, ...). */
+    public String freshName(String hint) {
+        String base = hint.isEmpty() ? "t" : hint;
+        if (!usedNames.contains(base)) {
+            return base;
+        }
+        int k = nextSuffix.getOrDefault(base, 1);
+        while (usedNames.contains(base + "_" + k)) {
+            k++;
+        }
+        nextSuffix.put(base, k + 1);
+        return base + "_" + k;
+    }
+
+    private String claim(String valueName) {
+        if (valueName.isEmpty()) {
+            throw new GraphException("value names must not be empty");
+        }
+        if (!usedNames.add(valueName)) {
+            throw new GraphException("value name '" + valueName + "' is defined twice in graph '" + name + "'");
+        }
+        return valueName;
+    }
+
+    /** The constant value of {@code v} if known while building (initializer or all-constant subgraph). */
+    public java.util.Optional<Tensor> constantValue(Value v) {
+        return inference.constant(v);
+    }
+
+    /** The graph as built so far, checked by {@link GraphVerifier}. */
+    public Graph build() {
+        Graph g = new Graph(name, inputs, initializers, nodes, outputs);
+        GraphVerifier.verify(g);
+        return g;
+    }
+
+    /** One node under construction. */
+    public final class NodeSpec {
+        private final String op;
+        private String domain = "";
+        private String nodeName = "";
+        private final List<Value> nodeInputs = new ArrayList<>();
+        private final Attributes.Builder attrs = Attributes.builder();
+        private List<String> outputNames;
+        private int outputCount = 1;
+
+        private NodeSpec(String op) { this.op = op; }
+
+        public NodeSpec domain(String d) { this.domain = d; return this; }
+
+        /** The node's name (kept for messages and generated-code comments). */
+        public NodeSpec name(String n) { this.nodeName = n; return this; }
+
+        /** Inputs in order; use {@link Value#ABSENT} for an omitted optional input. */
+        public NodeSpec inputs(Value... vs) {
+            nodeInputs.addAll(List.of(vs));
+            return this;
+        }
+
+        public NodeSpec inputs(List<Value> vs) {
+            nodeInputs.addAll(vs);
+            return this;
+        }
+
+        public NodeSpec attr(String n, long v) { attrs.i(n, v); return this; }
+
+        public NodeSpec attr(String n, float v) { attrs.f(n, v); return this; }
+
+        public NodeSpec attr(String n, String v) { attrs.s(n, v); return this; }
+
+        public NodeSpec attr(String n, long[] v) { attrs.ints(n, v); return this; }
+
+        public NodeSpec attr(String n, float[] v) { attrs.floats(n, v); return this; }
+
+        public NodeSpec attr(String n, Attr v) { attrs.set(n, v); return this; }
+
+        public NodeSpec attrs(Attributes a) {
+            a.asMap().forEach(attrs::set);
+            return this;
+        }
+
+        /** Names of the outputs; an empty name marks an omitted optional output. */
+        public NodeSpec outputNames(String... names) {
+            this.outputNames = List.of(names);
+            this.outputCount = names.length;
+            return this;
+        }
+
+        public NodeSpec outputNames(List<String> names) {
+            return outputNames(names.toArray(String[]::new));
+        }
+
+        /** Number of outputs with generated names. */
+        public NodeSpec outputCount(int n) {
+            this.outputCount = n;
+            this.outputNames = null;
+            return this;
+        }
+
+        /** Adds the node; returns its outputs ({@link Value#ABSENT} for omitted ones). */
+        public List<Value> build() {
+            Attributes a = attrs.build();
+            String description = describe();
+            OpDef def = OpTable.get().require(domain, op, description);
+            TypeInference.Result r = inference.infer(def, description, a, nodeInputs, outputCount);
+            List<Value> outs = new ArrayList<>();
+            for (int i = 0; i < outputCount; i++) {
+                String n = outputNames != null ? outputNames.get(i) : freshName(hint(i, def));
+                outs.add(n.isEmpty() ? Value.ABSENT : new Value(outputNames != null ? claim(n) : claim(n),
+                        r.types().get(i)));
+            }
+            inference.bind(outs, r);
+            nodes.add(new Node(op, domain, nodeName, nodeInputs, outs, a));
+            return outs;
+        }
+
+        /** Adds the node and returns its single (first) output. */
+        public Value output() {
+            return build().get(0);
+        }
+
+        private String hint(int i, OpDef def) {
+            String base = nodeName.isEmpty() ? op.toLowerCase(java.util.Locale.ROOT) : nodeName;
+            return outputCount == 1 ? base : base + "_" + def.outputNames().get(Math.min(i, def.outputNames().size() - 1));
+        }
+
+        private String describe() {
+            if (!nodeName.isEmpty()) {
+                return "node '" + nodeName + "' (" + op + ")";
+            }
+            String first = outputNames != null && !outputNames.isEmpty() ? outputNames.get(0) : "";
+            return first.isEmpty() ? op + " node #" + nodes.size() : op + " node producing '" + first + "'";
+        }
+    }
+}

@@ -1,0 +1,6 @@
+package dev.kiln.ir;
+
+/** A graph that breaks an IR invariant: dangling or twice-defined value, cycle, type mismatch. */
+public class GraphException extends KilnException {
+    public GraphException(String message) { super(message); }
+}

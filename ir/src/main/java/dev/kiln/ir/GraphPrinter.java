@@ -1,0 +1,78 @@
+package dev.kiln.ir;
+
+import java.util.List;
+import java.util.stream.Collectors;
+
+/**
+ * The deterministic text form of a graph, used by tests (golden before/after of passes) and
+ * {@code kiln inspect}:
+ *
+ * <pre>
+ * graph mlp(%x: f32[N,784]) -> (%y: f32[N,10])
+ *   init %w: f32[512,784]
+ *   %h: f32[N,512] = Gemm(%x, %w, %b) {transB=1}  # fc1
+ *   return %y
+ * </pre>
+ *
+ * Initializers with at most 8 elements print their values, so folded constants show in goldens.
+ */
+public final class GraphPrinter {
+    private static final int SMALL_CONSTANT = 8;
+
+    private GraphPrinter() {}
+
+    public static String print(Graph g) {
+        StringBuilder sb = new StringBuilder();
+        sb.append("graph ").append(g.name()).append('(')
+                .append(g.inputs().stream().map(Value::toString).collect(Collectors.joining(", ")))
+                .append(") -> (")
+                .append(g.outputs().stream().map(Value::toString).collect(Collectors.joining(", ")))
+                .append(")\n");
+        g.initializers().forEach((v, t) -> {
+            sb.append("  init ").append(v);
+            if (t.size() <= SMALL_CONSTANT) {
+                sb.append(" = ").append(values(t));
+            }
+            sb.append('\n');
+        });
+        for (Node n : g.nodes()) {
+            sb.append("  ").append(printNode(n)).append('\n');
+        }
+        sb.append("  return ").append(g.outputs().stream().map(v -> "%" + v.name()).collect(Collectors.joining(", ")))
+                .append('\n');
+        return sb.toString();
+    }
+
+    /** {@code %h: f32[N,512] = Gemm(%x, %w, %b) {transB=1}  # fc1}. */
+    public static String printNode(Node n) {
+        StringBuilder sb = new StringBuilder();
+        List<Value> outs = n.outputs();
+        sb.append(outs.stream().map(Value::toString).collect(Collectors.joining(", ")));
+        sb.append(" = ").append(n.qualifiedOp()).append('(')
+                .append(n.inputs().stream().map(v -> v.isAbsent() ? "_" : "%" + v.name()).collect(Collectors.joining(", ")))
+                .append(')');
+        if (!n.attributes().isEmpty()) {
+            sb.append(' ').append(n.attributes());
+        }
+        if (!n.name().isEmpty()) {
+            sb.append("  # ").append(n.name());
+        }
+        return sb.toString();
+    }
+
+    private static String values(Tensor t) {
+        StringBuilder sb = new StringBuilder("[");
+        for (int i = 0; i < t.size(); i++) {
+            if (i > 0) {
+                sb.append(',');
+            }
+            sb.append(switch (t.dtype().kind()) {
+                case FLOAT -> Float.toString((float) t.getDouble(i));
+                case INTEGER -> Long.toString(t.getLong(i));
+                case BOOL -> Boolean.toString(t.getBool(i));
+                case STRING -> '"' + t.strings()[i] + '"';
+            });
+        }
+        return sb.append(']').toString();
+    }
+}

@@ -1,0 +1,75 @@
+package dev.kiln.ir;
+
+import dev.kiln.ir.ops.ActivationOps;
+import dev.kiln.ir.ops.ConvPoolOps;
+import dev.kiln.ir.ops.ElementwiseOps;
+import dev.kiln.ir.ops.LinearAlgebraOps;
+import dev.kiln.ir.ops.NormalizationOps;
+import dev.kiln.ir.ops.RecurrentOps;
+import dev.kiln.ir.ops.ReductionOps;
+import dev.kiln.ir.ops.TensorOps;
+import java.util.Collection;
+import java.util.Collections;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+
+/**
+ * The one op table: every op Kiln knows, keyed by domain and name. Op families declare their ops in
+ * {@code dev.kiln.ir.ops}; this class only collects them.
+ */
+public final class OpTable {
+    /** Domain of Kiln's own ops (fused kernels, layout conversions) that ONNX does not define. */
+    public static final String KILN_DOMAIN = "dev.kiln";
+
+    private static final OpTable INSTANCE = new OpTable();
+
+    private final Map<String, OpDef> ops = new TreeMap<>();
+
+    /** Where an op family registers its declarations. */
+    @FunctionalInterface
+    public interface Registrar {
+        void add(OpDef def);
+    }
+
+    private OpTable() {
+        Registrar r = this::add;
+        ElementwiseOps.register(r);
+        ActivationOps.register(r);
+        ReductionOps.register(r);
+        TensorOps.register(r);
+        LinearAlgebraOps.register(r);
+        ConvPoolOps.register(r);
+        NormalizationOps.register(r);
+        RecurrentOps.register(r);
+    }
+
+    public static OpTable get() { return INSTANCE; }
+
+    private void add(OpDef def) {
+        String key = key(def.domain(), def.name());
+        if (ops.putIfAbsent(key, def) != null) {
+            throw new IllegalStateException("op " + key + " declared twice");
+        }
+    }
+
+    private static String key(String domain, String name) {
+        String d = domain.equals("ai.onnx") ? "" : domain;
+        return d.isEmpty() ? name : d + "." + name;
+    }
+
+    /** The op with this domain ({@code ""} or {@code ai.onnx} for ONNX's default) and name. */
+    public Optional<OpDef> find(String domain, String name) {
+        return Optional.ofNullable(ops.get(key(domain, name)));
+    }
+
+    /** The op, or {@link UnsupportedOpException} naming it and the node that uses it. */
+    public OpDef require(String domain, String name, String usedBy) {
+        return find(domain, name).orElseThrow(() -> new UnsupportedOpException(
+                "unsupported op '" + name + "' (domain '" + (domain.isEmpty() ? "ai.onnx" : domain) + "') used by "
+                        + usedBy));
+    }
+
+    /** All ops, ordered by qualified name. */
+    public Collection<OpDef> all() { return Collections.unmodifiableCollection(ops.values()); }
+}

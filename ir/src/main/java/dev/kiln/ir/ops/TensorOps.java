@@ -1,0 +1,11 @@
+package dev.kiln.ir.ops;
+
+import dev.kiln.ir.OpTable;
+
+/** Op family declarations (filled in by the op-table work). */
+public final class TensorOps {
+    private TensorOps() {}
+
+    public static void register(OpTable.Registrar r) {
+    }
+}
