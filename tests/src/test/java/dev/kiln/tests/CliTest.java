@@ -187,9 +187,11 @@ class CliTest {
 
     @Test
     void wrongInputShapeIsABadInput() throws IOException {
+        Path model = tmp.resolve("relu.onnx");
+        Files.write(model, singleNodeModel("Relu", "x", "y").toByteArray());
         Path x = tmp.resolve("x.npy");
         Npy.write(x, Tensor.zeros(DType.FLOAT32, new int[] {1, 10}));
-        assertOneLineError(kiln("run", mlp().resolve("model.onnx").toString(), "--input", x.toString(),
+        assertOneLineError(kiln("run", model.toString(), "--input", x.toString(),
                 "--output-dir", tmp.resolve("o").toString()), "f32[1,10]");
         assertTrue(Files.notExists(tmp.resolve("o")) || isEmpty(tmp.resolve("o")), "nothing written on failure");
     }
