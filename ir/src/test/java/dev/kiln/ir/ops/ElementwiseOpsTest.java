@@ -1,11 +1,11 @@
 package dev.kiln.ir.ops;
 
-import static dev.kiln.ir.ops.OpRunner.bools;
-import static dev.kiln.ir.ops.OpRunner.f32;
-import static dev.kiln.ir.ops.OpRunner.i64;
-import static dev.kiln.ir.ops.OpRunner.ints;
-import static dev.kiln.ir.ops.OpRunner.run;
-import static dev.kiln.ir.ops.OpRunner.shape;
+import static dev.kiln.ir.ops.OpCheck.bools;
+import static dev.kiln.ir.ops.OpCheck.f32;
+import static dev.kiln.ir.ops.OpCheck.i64;
+import static dev.kiln.ir.ops.OpCheck.ints;
+import static dev.kiln.ir.ops.OpCheck.run;
+import static dev.kiln.ir.ops.OpCheck.shape;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
