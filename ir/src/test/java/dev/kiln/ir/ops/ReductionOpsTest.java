@@ -110,10 +110,19 @@ class ReductionOpsTest {
         b.output(y);
         Tensor out = ReferenceEvaluator.run(b.build(), Map.of("x", X, "axes", i64(0))).get(y.name());
         assertArrayEquals(new float[] {5, 7, 9}, out.toFloatArray());
+        // Without keepdims the rank still follows from the number of axes (they may not repeat).
         GraphBuilder b2 = new GraphBuilder("g");
         Value x2 = b2.input("x", DType.FLOAT32, Shape.parse("N,3"));
         Value axes2 = b2.input("axes", DType.INT64, Shape.of(1));
-        assertThrows(UnsupportedOpException.class, () -> b2.op("ReduceSum").inputs(x2, axes2).attr("keepdims", 0L).output());
+        Value y2 = b2.op("ReduceSum").inputs(x2, axes2).attr("keepdims", 0L).output();
+        assertEquals(1, y2.type().rank());
+        b2.output(y2);
+        Tensor out2 = ReferenceEvaluator.run(b2.build(), Map.of("x", X, "axes", i64(1))).get(y2.name());
+        assertArrayEquals(new float[] {6, 15}, out2.toFloatArray());
+        GraphBuilder b3 = new GraphBuilder("g");
+        Value x3 = b3.input("x", DType.FLOAT32, Shape.parse("N,3"));
+        Value axes3 = b3.input("axes", DType.INT64, Shape.parse("K"));
+        assertThrows(UnsupportedOpException.class, () -> b3.op("ReduceSum").inputs(x3, axes3).attr("keepdims", 0L).output());
     }
 
     @Test
