@@ -4,6 +4,7 @@ import dev.kiln.ir.ops.ActivationOps;
 import dev.kiln.ir.ops.ConvPoolOps;
 import dev.kiln.ir.ops.ElementwiseOps;
 import dev.kiln.ir.ops.LinearAlgebraOps;
+import dev.kiln.ir.ops.LossOps;
 import dev.kiln.ir.ops.NormalizationOps;
 import dev.kiln.ir.ops.RecurrentOps;
 import dev.kiln.ir.ops.ReductionOps;
@@ -42,6 +43,7 @@ public final class OpTable {
         ConvPoolOps.register(r);
         NormalizationOps.register(r);
         RecurrentOps.register(r);
+        LossOps.register(r);
     }
 
     public static OpTable get() { return INSTANCE; }
