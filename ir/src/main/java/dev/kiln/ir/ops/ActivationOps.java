@@ -1,13 +1,27 @@
 package dev.kiln.ir.ops;
 
+import dev.kiln.ir.DType;
+import dev.kiln.ir.Dim;
+import dev.kiln.ir.EvalContext;
+import dev.kiln.ir.NodeContext;
 import dev.kiln.ir.OpDef;
 import dev.kiln.ir.OpProperty;
 import dev.kiln.ir.OpTable;
+import dev.kiln.ir.Shape;
+import dev.kiln.ir.ShapeContext;
+import dev.kiln.ir.Tensor;
+import dev.kiln.ir.TensorType;
 import java.util.List;
+import java.util.function.DoubleUnaryOperator;
+import java.util.function.Function;
 
 /** Pointwise nonlinearities (Relu, Sigmoid, Tanh, ...) and the softmax family. */
 public final class ActivationOps {
     private ActivationOps() {}
+
+    /** SELU's constants, as the float32 values ONNX gives as defaults. */
+    private static final float SELU_ALPHA = 1.67326319217681884765625f;
+    private static final float SELU_GAMMA = 1.05070102214813232421875f;
 
     public static void register(OpTable.Registrar r) {
         r.add(OpDef.builder("Relu").since(14)
@@ -15,10 +29,212 @@ public final class ActivationOps {
                 .inputs("X").outputs("Y")
                 .properties(OpProperty.ELEMENTWISE, OpProperty.ACTIVATION, OpProperty.ZERO_PRESERVING)
                 .shape(ctx -> {
-                    Pointwise.requireFloat(ctx, 0);
+                    Pointwise.requireSigned(ctx, 0);
                     return Pointwise.sameAsInput(ctx);
                 })
-                .eval(ctx -> List.of(Pointwise.unary(ctx, x -> x > 0 ? x : x == 0 ? 0 : Double.isNaN(x) ? x : 0)))
+                .eval(ctx -> List.of(Pointwise.unary(ctx.input(0),
+                        x -> x > 0 ? x : x == 0 ? 0 : Double.isNaN(x) ? x : 0, x -> Math.max(x, 0))))
                 .build());
+        r.add(activation("LeakyRelu", 16, "x for x >= 0, alpha * x below.", true)
+                .attrFloat("alpha", 0.01f, "slope below zero")
+                .eval(ctx -> {
+                    double alpha = ctx.attrFloat("alpha");
+                    return unary(ctx, x -> x < 0 ? alpha * x : x);
+                })
+                .build());
+        r.add(activation("Elu", 6, "x for x >= 0, alpha * (e^x - 1) below.", true)
+                .attrFloat("alpha", 1.0f, "scale of the negative part")
+                .eval(ctx -> {
+                    double alpha = ctx.attrFloat("alpha");
+                    return unary(ctx, x -> x < 0 ? alpha * (Math.exp(x) - 1) : x);
+                })
+                .build());
+        r.add(activation("Selu", 6, "gamma * x for x > 0, gamma * (alpha * e^x - alpha) otherwise.", true)
+                .attrFloat("alpha", SELU_ALPHA, "scale of the exponential part")
+                .attrFloat("gamma", SELU_GAMMA, "overall scale")
+                .eval(ctx -> {
+                    double alpha = ctx.attrFloat("alpha");
+                    double gamma = ctx.attrFloat("gamma");
+                    return unary(ctx, x -> x > 0 ? gamma * x : gamma * (alpha * Math.exp(x) - alpha));
+                })
+                .build());
+        r.add(activation("Celu", 12, "max(0, x) + min(0, alpha * (e^(x/alpha) - 1)).", true)
+                .attrFloat("alpha", 1.0f, "scale of the negative part")
+                .eval(ctx -> {
+                    double alpha = ctx.attrFloat("alpha");
+                    return unary(ctx, x -> Math.max(0, x) + Math.min(0, alpha * (Math.exp(x / alpha) - 1)));
+                })
+                .build());
+        r.add(OpDef.builder("PRelu").since(16)
+                .doc("x for x >= 0, slope * x below; slope broadcasts to X's shape.")
+                .inputs("X", "slope").outputs("Y")
+                .properties(OpProperty.ELEMENTWISE, OpProperty.ACTIVATION, OpProperty.ZERO_PRESERVING)
+                .shape(ActivationOps::preluShape)
+                .eval(ActivationOps::prelu)
+                .build());
+        r.add(activation("Softplus", 1, "log(e^x + 1).", false)
+                .eval(ctx -> unary(ctx, ActivationOps::softplus))
+                .build());
+        r.add(activation("Softsign", 1, "x / (1 + |x|).", true)
+                .eval(ctx -> unary(ctx, x -> x / (1 + Math.abs(x))))
+                .build());
+        r.add(activation("HardSigmoid", 6, "max(0, min(1, alpha * x + beta)).", false)
+                .attrFloat("alpha", 0.2f, "slope")
+                .attrFloat("beta", 0.5f, "offset")
+                .eval(ctx -> {
+                    double alpha = ctx.attrFloat("alpha");
+                    double beta = ctx.attrFloat("beta");
+                    return unary(ctx, x -> Math.max(0, Math.min(1, alpha * x + beta)));
+                })
+                .build());
+        r.add(activation("HardSwish", 14, "x * max(0, min(1, x / 6 + 1/2)).", true)
+                .eval(ctx -> unary(ctx, x -> x * Math.max(0, Math.min(1, x / 6 + 0.5))))
+                .build());
+        r.add(activation("Sigmoid", 13, "1 / (1 + e^-x).", false)
+                .eval(ctx -> unary(ctx, x -> 1 / (1 + Math.exp(-x))))
+                .build());
+        r.add(activation("Tanh", 13, "Hyperbolic tangent.", true)
+                .eval(ctx -> unary(ctx, Math::tanh))
+                .build());
+        r.add(activation("ThresholdedRelu", 10, "x for x > alpha, 0 otherwise.", true)
+                .attrFloat("alpha", 1.0f, "threshold")
+                .eval(ctx -> {
+                    double alpha = ctx.attrFloat("alpha");
+                    return unary(ctx, x -> x > alpha ? x : 0);
+                })
+                .build());
+        r.add(OpDef.builder("Shrink").since(9)
+                .doc("x + bias below -lambd, x - bias above lambd, 0 between.")
+                .inputs("input").outputs("output")
+                .attrFloat("bias", 0.0f, "shift applied outside [-lambd, lambd]")
+                .attrFloat("lambd", 0.5f, "half-width of the zeroed band")
+                // Not ZERO_PRESERVING: with lambd < 0, 0 lies outside the band and maps to -bias.
+                .properties(OpProperty.ELEMENTWISE, OpProperty.ACTIVATION)
+                .shape(ctx -> {
+                    Pointwise.requireNumeric(ctx, 0);
+                    return Pointwise.sameAsInput(ctx);
+                })
+                .eval(ctx -> {
+                    double bias = ctx.attrFloat("bias");
+                    double lambd = ctx.attrFloat("lambd");
+                    DoubleUnaryOperator f = x -> x < -lambd ? x + bias : x > lambd ? x - bias : 0;
+                    return List.of(Pointwise.unary(ctx.input(0), f, x -> (long) f.applyAsDouble(x)));
+                })
+                .build());
+        r.add(activation("Mish", 18, "x * tanh(softplus(x)).", true)
+                .eval(ctx -> unary(ctx, x -> x * Math.tanh(softplus(x))))
+                .build());
+        r.add(activation("Gelu", 20, "x * Phi(x), Phi the standard normal CDF, exactly or by the tanh formula.", true)
+                .attrString("approximate", "none", "none: 0.5x(1 + erf(x/sqrt 2)); tanh: "
+                        + "0.5x(1 + tanh(sqrt(2/pi)(x + 0.044715x^3)))")
+                .shape(ctx -> {
+                    String a = ctx.attrString("approximate");
+                    if (!a.equals("none") && !a.equals("tanh")) {
+                        throw ctx.fail("approximate must be 'none' or 'tanh', not '" + a + "'");
+                    }
+                    return Pointwise.floatUnary(ctx);
+                })
+                .eval(ctx -> ctx.attrString("approximate").equals("tanh")
+                        ? unary(ctx, x -> 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x))))
+                        : unary(ctx, x -> 0.5 * x * (1 + SpecialFunctions.erf(x / Math.sqrt(2)))))
+                .build());
+
+        r.add(alongAxis("Softmax", "e^x / sum(e^x) along axis.", x -> Softmax.softmax(x.tensor, x.axis)));
+        r.add(alongAxis("LogSoftmax", "x - log(sum(e^x)) along axis.", x -> Softmax.logSoftmax(x.tensor, x.axis)));
+        r.add(alongAxis("Hardmax", "1 at the first maximum along axis, 0 elsewhere.",
+                x -> Softmax.hardmax(x.tensor, x.axis)));
+    }
+
+    /** The common part of a float-only pointwise activation: X -> Y of the same type. */
+    private static OpDef.Builder activation(String name, int since, String doc, boolean zeroPreserving) {
+        OpDef.Builder b = OpDef.builder(name).since(since).doc(doc)
+                .inputs("X").outputs("Y")
+                .properties(OpProperty.ELEMENTWISE, OpProperty.ACTIVATION)
+                .shape(Pointwise::floatUnary);
+        if (zeroPreserving) {
+            b.properties(OpProperty.ZERO_PRESERVING);
+        }
+        return b;
+    }
+
+    private static List<Tensor> unary(EvalContext ctx, DoubleUnaryOperator f) {
+        return List.of(Pointwise.unary(ctx, f));
+    }
+
+    /** log(1 + e^x) without overflow: max(x, 0) + log1p(e^-|x|). */
+    private static double softplus(double x) {
+        return Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x)));
+    }
+
+    /** PRelu: X of a float or 32/64-bit integer type, slope of the same type broadcasting to X. */
+    private static List<TensorType> preluShape(ShapeContext ctx) {
+        Pointwise.require(ctx, 0, t -> t.isFloat() || t == DType.INT32 || t == DType.INT64 || t == DType.UINT32
+                || t == DType.UINT64, "a floating type or a 32/64-bit integer type");
+        if (ctx.inputDtype(1) != ctx.inputDtype(0)) {
+            throw ctx.fail("slope must have X's element type");
+        }
+        Shape x = ctx.inputShape(0);
+        Shape slope = ctx.inputShape(1);
+        if (slope.rank() > x.rank()) {
+            throw ctx.fail("slope must broadcast to X's shape");
+        }
+        for (int j = 0; j < slope.rank(); j++) {
+            Dim s = slope.dim(j);
+            Dim d = x.dim(j + x.rank() - slope.rank());
+            boolean ok = s.equals(d) || s.isStatic() && s.value() == 1 || !d.isStatic() && s.isStatic();
+            if (!ok) {
+                throw ctx.fail("slope must broadcast to X's shape");
+            }
+        }
+        return Pointwise.sameAsInput(ctx);
+    }
+
+    private static List<Tensor> prelu(EvalContext ctx) {
+        Tensor x = ctx.input(0);
+        Tensor slope = ctx.input(1);
+        int[] map = Broadcasting.indexMap(x.shape(), slope.shape());
+        if (x.dtype().isFloat()) {
+            double[] in = x.doubles();
+            double[] out = new double[in.length];
+            for (int i = 0; i < in.length; i++) {
+                out[i] = in[i] < 0 ? slope.doubles()[map[i]] * in[i] : in[i];
+            }
+            return List.of(Tensor.wrapDoubles(x.dtype(), x.shape(), out));
+        }
+        boolean signed = !x.dtype().isUnsigned();
+        long[] in = x.longs();
+        long[] out = new long[in.length];
+        for (int i = 0; i < in.length; i++) {
+            out[i] = signed && in[i] < 0 ? slope.longs()[map[i]] * in[i] : in[i];
+        }
+        return List.of(Tensor.wrapLongs(x.dtype(), x.shape(), out));
+    }
+
+    /** A float tensor with the normalized axis an op works along. */
+    private record AlongAxis(Tensor tensor, int axis) {}
+
+    /** Softmax, LogSoftmax and Hardmax (opset 13): one axis, default -1, same type out. */
+    private static OpDef alongAxis(String name, String doc, Function<AlongAxis, Tensor> f) {
+        return OpDef.builder(name).since(13).doc(doc)
+                .inputs("input").outputs("output")
+                .attrInt("axis", -1, "the axis to normalize along, in [-rank, rank)")
+                .shape(ctx -> {
+                    Pointwise.requireFloat(ctx, 0);
+                    axis(ctx, ctx.inputShape(0).rank());
+                    return Pointwise.sameAsInput(ctx);
+                })
+                .eval(ctx -> {
+                    Tensor x = ctx.input(0);
+                    return List.of(f.apply(new AlongAxis(x, axis(ctx, x.rank()))));
+                })
+                .build();
+    }
+
+    private static int axis(NodeContext ctx, int rank) {
+        long axis = ctx.attrInt("axis");
+        if (axis < -rank || axis >= rank) {
+            throw ctx.fail("axis " + axis + " is out of range for rank " + rank);
+        }
+        return (int) (axis < 0 ? axis + rank : axis);
     }
 }

@@ -2,10 +2,16 @@ package dev.kiln.ir.ops;
 
 import dev.kiln.ir.OpTable;
 
-/** Op family declarations (filled in by the op-table work). */
+/**
+ * Data-movement and shape ops, declared by family in {@link ShapeOps} (create or reshape), {@link SliceOps}
+ * (join, split, slice, pad, rearrange) and {@link IndexingOps} (gather, scatter, select, sort).
+ */
 public final class TensorOps {
     private TensorOps() {}
 
     public static void register(OpTable.Registrar r) {
+        ShapeOps.register(r);
+        SliceOps.register(r);
+        IndexingOps.register(r);
     }
 }
