@@ -1,0 +1,366 @@
+package dev.kiln.onnx;
+
+import com.google.protobuf.InvalidProtocolBufferException;
+import dev.kiln.ir.Attributes;
+import dev.kiln.ir.DType;
+import dev.kiln.ir.Dim;
+import dev.kiln.ir.Graph;
+import dev.kiln.ir.GraphBuilder;
+import dev.kiln.ir.GraphException;
+import dev.kiln.ir.InputException;
+import dev.kiln.ir.KilnException;
+import dev.kiln.ir.ModelFormatException;
+import dev.kiln.ir.OpTable;
+import dev.kiln.ir.Shape;
+import dev.kiln.ir.ShapeException;
+import dev.kiln.ir.Tensor;
+import dev.kiln.ir.TensorType;
+import dev.kiln.ir.UnsupportedOpException;
+import dev.kiln.ir.Value;
+import dev.kiln.onnx.proto.Onnx.GraphProto;
+import dev.kiln.onnx.proto.Onnx.ModelProto;
+import dev.kiln.onnx.proto.Onnx.NodeProto;
+import dev.kiln.onnx.proto.Onnx.OperatorSetIdProto;
+import dev.kiln.onnx.proto.Onnx.TensorProto;
+import dev.kiln.onnx.proto.Onnx.TensorShapeProto;
+import dev.kiln.onnx.proto.Onnx.TypeProto;
+import dev.kiln.onnx.proto.Onnx.ValueInfoProto;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.PriorityQueue;
+import java.util.Set;
+
+/**
+ * Loads an ONNX model into Kiln's IR: parses the protobuf, reads initializers (inline or external), types the
+ * graph inputs (keeping symbolic dims by name), rewrites old-opset op forms through {@link OpsetAdapters}, and
+ * adds every node through {@link GraphBuilder} so the op table types it; the result passes the
+ * {@link dev.kiln.ir.GraphVerifier}. Every failure is a {@link KilnException} naming the model file.
+ */
+public final class OnnxImporter {
+    /** The oldest default-domain opset Kiln imports (older models need ONNX's version converter first). */
+    public static final int MIN_OPSET = 7;
+    /** The newest default-domain opset Kiln imports. */
+    public static final int MAX_OPSET = 28;
+
+    private final ModelProto model;
+    private final String source;
+    private final Path baseDir;
+    private final Map<String, Integer> opsets = new HashMap<>();
+    private final Map<String, Value> values = new HashMap<>();
+
+    private OnnxImporter(ModelProto model, String source, Path baseDir) {
+        this.model = model;
+        this.source = source;
+        this.baseDir = baseDir;
+    }
+
+    /** Loads the model in {@code modelFile}; external data is looked up beside it. */
+    public static Graph load(Path modelFile) {
+        byte[] bytes = FileIo.readAll(modelFile, "ONNX model");
+        Path dir = modelFile.toAbsolutePath().getParent();
+        return load(bytes, modelFile.toString(), dir);
+    }
+
+    /**
+     * Loads a serialized model.
+     *
+     * @param sourceName how error messages name the model (usually its file)
+     * @param baseDir the folder external-data locations are relative to
+     */
+    public static Graph load(byte[] bytes, String sourceName, Path baseDir) {
+        ModelProto m;
+        try {
+            m = ModelProto.parseFrom(bytes);
+        } catch (InvalidProtocolBufferException e) {
+            throw new ModelFormatException(sourceName + " is not a valid ONNX model (truncated or corrupt protobuf: "
+                    + e.getMessage() + ")", e);
+        }
+        OnnxImporter importer = new OnnxImporter(m, sourceName, baseDir);
+        try {
+            return importer.importModel();
+        } catch (KilnException e) {
+            throw importer.named(e);
+        } catch (RuntimeException | StackOverflowError e) {
+            throw new KilnException(sourceName + ": internal error while importing the model: " + e, e);
+        }
+    }
+
+    private Graph importModel() {
+        if (!model.hasGraph()) {
+            throw new ModelFormatException(source + " contains no graph (empty file, or not an ONNX model)");
+        }
+        GraphProto gp = model.getGraph();
+        if (gp.getNodeCount() == 0) {
+            throw new ModelFormatException(source + ": graph '" + gp.getName() + "' is empty (it has no nodes)");
+        }
+        if (gp.getOutputCount() == 0) {
+            throw new ModelFormatException(source + ": graph '" + gp.getName() + "' declares no outputs");
+        }
+        readOpsets();
+        GraphBuilder b = new GraphBuilder(graphName(gp));
+        Map<String, TensorProto> initializers = initializers(gp);
+        for (ValueInfoProto vi : gp.getInputList()) {
+            if (initializers.containsKey(vi.getName())) {
+                continue; // an input with a default value: Kiln treats it as the constant it is
+            }
+            String what = source + ": graph input '" + vi.getName() + "'";
+            if (vi.getName().isEmpty()) {
+                throw new ModelFormatException(source + ": a graph input has no name");
+            }
+            if (values.containsKey(vi.getName())) {
+                throw new ModelFormatException(what + " is declared twice");
+            }
+            TensorType t = tensorType(vi, what);
+            values.put(vi.getName(), b.input(vi.getName(), t.dtype(), t.shape()));
+        }
+        for (Map.Entry<String, TensorProto> e : initializers.entrySet()) {
+            Tensor t = TensorProtos.toTensor(e.getValue(), baseDir, source);
+            values.put(e.getKey(), b.initializer(e.getKey(), t));
+        }
+        List<NodeProto> nodes = topologicalOrder(gp);
+        NodeEmitter emitter = new NodeEmitter(b, definedNames(gp), source);
+        for (NodeProto np : nodes) {
+            importNode(np, emitter);
+        }
+        for (ValueInfoProto vi : gp.getOutputList()) {
+            Value v = values.get(vi.getName());
+            if (v == null) {
+                throw new GraphException(source + ": graph output '" + vi.getName()
+                        + "' is not produced by any node, graph input or initializer");
+            }
+            b.output(v);
+        }
+        return b.build();
+    }
+
+    private String graphName(GraphProto gp) {
+        if (!gp.getName().isEmpty()) {
+            return gp.getName();
+        }
+        String file = Path.of(source).getFileName().toString();
+        int dot = file.lastIndexOf('.');
+        return dot > 0 ? file.substring(0, dot) : file;
+    }
+
+    private void readOpsets() {
+        for (OperatorSetIdProto o : model.getOpsetImportList()) {
+            String domain = o.getDomain().equals("ai.onnx") ? "" : o.getDomain();
+            opsets.put(domain, Math.toIntExact(o.getVersion()));
+        }
+        Integer opset = opsets.get("");
+        if (opset == null) {
+            if (model.getOpsetImportCount() == 0 && model.getIrVersion() < 3) {
+                // IR versions 1 and 2 predate opset_import and imply opset 1.
+                opset = 1;
+            } else {
+                throw new ModelFormatException(source + " declares no opset for the default ONNX domain (opset_import)");
+            }
+        }
+        if (opset < MIN_OPSET || opset > MAX_OPSET) {
+            throw new UnsupportedModelException(source + " uses ONNX opset " + opset + "; Kiln imports opsets "
+                    + MIN_OPSET + " to " + MAX_OPSET
+                    + (opset < MIN_OPSET ? " (upgrade the model with onnx.version_converter)" : ""));
+        }
+        opsets.put("", opset);
+        opsets.putIfAbsent(OpTable.KILN_DOMAIN, 1);
+    }
+
+    private Map<String, TensorProto> initializers(GraphProto gp) {
+        Map<String, TensorProto> inits = new LinkedHashMap<>();
+        for (TensorProto t : gp.getInitializerList()) {
+            if (t.getName().isEmpty()) {
+                throw new ModelFormatException(source + ": an initializer has no name");
+            }
+            if (inits.put(t.getName(), t) != null) {
+                throw new ModelFormatException(source + ": initializer '" + t.getName() + "' is declared twice");
+            }
+        }
+        if (gp.getSparseInitializerCount() > 0) {
+            throw new UnsupportedModelException(source + ": sparse initializer '"
+                    + gp.getSparseInitializer(0).getValues().getName() + "' is not supported (Kiln needs dense tensors)");
+        }
+        return inits;
+    }
+
+    /** Every value name the ONNX graph defines: fresh names made by adapters must avoid them all. */
+    private static Set<String> definedNames(GraphProto gp) {
+        Set<String> names = new HashSet<>();
+        gp.getInputList().forEach(v -> names.add(v.getName()));
+        gp.getInitializerList().forEach(t -> names.add(t.getName()));
+        for (NodeProto n : gp.getNodeList()) {
+            names.addAll(n.getOutputList());
+        }
+        names.remove("");
+        return names;
+    }
+
+    /**
+     * The nodes in an order where each value is defined before use: the file's order when it already is one
+     * (as ONNX requires), otherwise a stable topological sort; dangling inputs and cycles are errors.
+     */
+    private List<NodeProto> topologicalOrder(GraphProto gp) {
+        List<NodeProto> nodes = gp.getNodeList();
+        Map<String, Integer> producer = new HashMap<>();
+        for (int i = 0; i < nodes.size(); i++) {
+            for (String out : nodes.get(i).getOutputList()) {
+                if (out.isEmpty()) {
+                    continue;
+                }
+                if (values.containsKey(out)) {
+                    throw new GraphException(source + ": " + describe(nodes.get(i)) + " redefines '" + out
+                            + "', which is already a graph input or initializer");
+                }
+                Integer before = producer.put(out, i);
+                if (before != null) {
+                    throw new GraphException(source + ": value '" + out + "' is produced twice, by "
+                            + describe(nodes.get(before)) + " and " + describe(nodes.get(i)));
+                }
+            }
+        }
+        boolean sorted = true;
+        int[] pending = new int[nodes.size()];
+        List<List<Integer>> users = new ArrayList<>();
+        for (int i = 0; i < nodes.size(); i++) {
+            users.add(new ArrayList<>());
+        }
+        for (int i = 0; i < nodes.size(); i++) {
+            for (String in : nodes.get(i).getInputList()) {
+                if (in.isEmpty() || values.containsKey(in)) {
+                    continue;
+                }
+                Integer p = producer.get(in);
+                if (p == null) {
+                    throw new GraphException(source + ": " + describe(nodes.get(i)) + " uses '" + in
+                            + "', which no node, graph input or initializer defines (missing initializer?)");
+                }
+                if (p >= i) {
+                    sorted = false;
+                }
+                pending[i]++;
+                users.get(p).add(i);
+            }
+        }
+        if (sorted) {
+            return nodes;
+        }
+        PriorityQueue<Integer> ready = new PriorityQueue<>();
+        for (int i = 0; i < nodes.size(); i++) {
+            if (pending[i] == 0) {
+                ready.add(i);
+            }
+        }
+        List<NodeProto> order = new ArrayList<>();
+        while (!ready.isEmpty()) {
+            int i = ready.poll();
+            order.add(nodes.get(i));
+            for (int u : users.get(i)) {
+                if (--pending[u] == 0) {
+                    ready.add(u);
+                }
+            }
+        }
+        if (order.size() != nodes.size()) {
+            for (int i = 0; i < nodes.size(); i++) {
+                if (pending[i] > 0) {
+                    throw new GraphException(source + ": the graph has a cycle through " + describe(nodes.get(i)));
+                }
+            }
+        }
+        return order;
+    }
+
+    private void importNode(NodeProto np, NodeEmitter emitter) {
+        String domain = np.getDomain().equals("ai.onnx") ? "" : np.getDomain();
+        String where = source + ": " + describe(np);
+        Integer opset = opsets.get(domain);
+        if (opset == null) {
+            throw new UnsupportedOpException(source + ": unsupported op '" + np.getOpType() + "' (domain '" + domain
+                    + "', which the model does not import) used by " + describe(np));
+        }
+        if (np.getOpType().isEmpty()) {
+            throw new ModelFormatException(where + " has no op_type");
+        }
+        List<Value> inputs = new ArrayList<>();
+        for (String in : np.getInputList()) {
+            inputs.add(in.isEmpty() ? Value.ABSENT : values.get(in));
+        }
+        Attributes attrs = AttributeProtos.toAttributes(np.getAttributeList(), baseDir, source, where);
+        ImportedNode node = new ImportedNode(np.getOpType(), domain, np.getName(), inputs, np.getOutputList(), attrs,
+                opset);
+        List<Value> outs = OpsetAdapters.emit(node, emitter);
+        for (Value v : outs) {
+            if (!v.isAbsent()) {
+                values.put(v.name(), v);
+            }
+        }
+    }
+
+    private TensorType tensorType(ValueInfoProto vi, String what) {
+        if (!vi.hasType()) {
+            throw new ModelFormatException(what + " has no type");
+        }
+        TypeProto t = vi.getType();
+        String kind = switch (t.getValueCase()) {
+            case TENSOR_TYPE -> null;
+            case SEQUENCE_TYPE -> "a sequence";
+            case MAP_TYPE -> "a map";
+            case OPTIONAL_TYPE -> "an optional";
+            case SPARSE_TENSOR_TYPE -> "a sparse tensor";
+            case OPAQUE_TYPE -> "an opaque value";
+            case VALUE_NOT_SET -> throw new ModelFormatException(what + " has an empty type");
+        };
+        if (kind != null) {
+            throw new UnsupportedModelException(what + " is " + kind + "; Kiln supports only tensor graph inputs");
+        }
+        TypeProto.Tensor tt = t.getTensorType();
+        DType dtype = TensorProtos.dtype(tt.getElemType(), what);
+        if (!tt.hasShape()) {
+            throw new UnsupportedModelException(what + " has no shape (unknown rank); Kiln needs the rank of every "
+                    + "graph input");
+        }
+        List<Dim> dims = new ArrayList<>();
+        for (TensorShapeProto.Dimension d : tt.getShape().getDimList()) {
+            dims.add(switch (d.getValueCase()) {
+                case DIM_VALUE -> d.getDimValue() >= 0 ? Dim.of(d.getDimValue()) : Dim.unknown();
+                case DIM_PARAM -> d.getDimParam().isBlank() ? Dim.unknown() : Dim.sym(d.getDimParam());
+                case VALUE_NOT_SET -> Dim.unknown();
+            });
+        }
+        return new TensorType(dtype, new Shape(dims));
+    }
+
+    private static String describe(NodeProto n) {
+        if (!n.getName().isEmpty()) {
+            return "node '" + n.getName() + "' (" + n.getOpType() + ")";
+        }
+        String first = n.getOutputList().stream().filter(s -> !s.isEmpty()).findFirst().orElse("?");
+        return n.getOpType() + " node producing '" + first + "'";
+    }
+
+    /** The same kind of exception with the model file in front of its message (if not there yet). */
+    private KilnException named(KilnException e) {
+        String msg = e.getMessage() == null ? e.toString() : e.getMessage();
+        if (msg.startsWith(source)) {
+            return e;
+        }
+        String m = source + ": " + msg;
+        KilnException named = switch (e) {
+            case UnsupportedOpException x -> new UnsupportedOpException(m);
+            case ShapeException x -> new ShapeException(m);
+            case GraphException x -> new GraphException(m);
+            case InputException x -> new InputException(m);
+            case UnsupportedModelException x -> new UnsupportedModelException(m);
+            case ModelFormatException x -> new ModelFormatException(m, e);
+            default -> new KilnException(m, e);
+        };
+        if (named.getCause() == null) {
+            named.initCause(e);
+        }
+        return named;
+    }
+}
