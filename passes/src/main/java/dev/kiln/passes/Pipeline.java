@@ -19,6 +19,18 @@ public final class Pipeline {
         passes.add(new CommonSubexpressionElimination());
         passes.add(new DeadCodeElimination());
         passes.add(new ShapeInference());
+        if (level == OptLevel.O1) {
+            return passes;
+        }
+        // -O2: one kernel per fusable group: folded BatchNorm, bias and activation epilogues, Pad into Conv.
+        passes.add(new Fusion());
+        passes.add(new DeadCodeElimination());
+        if (level == OptLevel.O2) {
+            return passes;
+        }
+        // -O3: one loop per elementwise chain.
+        passes.add(new ElementwiseFusion());
+        passes.add(new DeadCodeElimination());
         return passes;
     }
 

@@ -28,6 +28,7 @@ final class Rewriter {
     private final Map<Value, Tensor> initializers = new LinkedHashMap<>();
     private final Set<String> names = new HashSet<>();
     private final Map<String, Integer> suffixes = new HashMap<>();
+    private final Map<Value, Node> producers = new IdentityHashMap<>();
 
     Rewriter(Graph old) {
         this.old = old;
@@ -70,7 +71,46 @@ final class Rewriter {
             changed |= m != v;
             in.add(m);
         }
-        nodes.add(changed ? n.withInputs(in) : n);
+        Node emitted = changed ? n.withInputs(in) : n;
+        nodes.add(emitted);
+        for (Value o : emitted.outputs()) {
+            if (!o.isAbsent()) {
+                producers.put(o, emitted);
+            }
+        }
+    }
+
+    /** The emitted node producing {@code v} (after mapping), if a node does. */
+    java.util.Optional<Node> producer(Value v) {
+        return java.util.Optional.ofNullable(producers.get(map(v)));
+    }
+
+    /** Drops an emitted node whose outputs nothing reads any more (a producer merged into its consumer). */
+    void removeEmitted(Node emitted) {
+        if (!nodes.removeIf(n -> n == emitted)) {
+            throw new IllegalStateException("node not emitted: " + emitted.describe());
+        }
+        emitted.outputs().forEach(producers::remove);
+    }
+
+    /**
+     * Puts {@code replacement} where {@code emitted} stands (so it runs at the producer's position). Its
+     * inputs must be defined there; the values it produces replace the old node's for later lookups.
+     */
+    void replaceEmitted(Node emitted, Node replacement) {
+        for (int i = 0; i < nodes.size(); i++) {
+            if (nodes.get(i) == emitted) {
+                nodes.set(i, replacement);
+                emitted.outputs().forEach(producers::remove);
+                for (Value o : replacement.outputs()) {
+                    if (!o.isAbsent()) {
+                        producers.put(o, replacement);
+                    }
+                }
+                return;
+            }
+        }
+        throw new IllegalStateException("node not emitted: " + emitted.describe());
     }
 
     /** A new initializer with a fresh name derived from {@code hint}. */
