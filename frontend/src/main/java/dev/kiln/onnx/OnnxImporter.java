@@ -153,13 +153,14 @@ public final class OnnxImporter {
             opsets.put(domain, Math.toIntExact(o.getVersion()));
         }
         Integer opset = opsets.get("");
+        if (opset == null && model.getOpsetImportCount() == 0 && model.getIrVersion() < 3) {
+            // IR versions 1 and 2 predate opset_import and imply opset 1.
+            opset = 1;
+        }
         if (opset == null) {
-            if (model.getOpsetImportCount() == 0 && model.getIrVersion() < 3) {
-                // IR versions 1 and 2 predate opset_import and imply opset 1.
-                opset = 1;
-            } else {
-                throw new ModelFormatException(source + " declares no opset for the default ONNX domain (opset_import)");
-            }
+            // Only nodes of other domains can be imported; a default-domain node fails with a clear message.
+            opsets.putIfAbsent(OpTable.KILN_DOMAIN, 1);
+            return;
         }
         if (opset < MIN_OPSET || opset > MAX_OPSET) {
             throw new UnsupportedModelException(source + " uses ONNX opset " + opset + "; Kiln imports opsets "
@@ -279,8 +280,8 @@ public final class OnnxImporter {
         String where = source + ": " + describe(np);
         Integer opset = opsets.get(domain);
         if (opset == null) {
-            throw new UnsupportedOpException(source + ": unsupported op '" + np.getOpType() + "' (domain '" + domain
-                    + "', which the model does not import) used by " + describe(np));
+            throw new ModelFormatException(source + ": " + describe(np) + " uses domain '"
+                    + (domain.isEmpty() ? "ai.onnx" : domain) + "', for which the model imports no opset (opset_import)");
         }
         if (np.getOpType().isEmpty()) {
             throw new ModelFormatException(where + " has no op_type");
@@ -327,11 +328,42 @@ public final class OnnxImporter {
         for (TensorShapeProto.Dimension d : tt.getShape().getDimList()) {
             dims.add(switch (d.getValueCase()) {
                 case DIM_VALUE -> d.getDimValue() >= 0 ? Dim.of(d.getDimValue()) : Dim.unknown();
-                case DIM_PARAM -> d.getDimParam().isBlank() ? Dim.unknown() : Dim.sym(d.getDimParam());
+                case DIM_PARAM -> d.getDimParam().isBlank() ? Dim.unknown() : symbolicDim(d.getDimParam());
                 case VALUE_NOT_SET -> Dim.unknown();
             });
         }
         return new TensorType(dtype, new Shape(dims));
+    }
+
+    private static final java.util.regex.Pattern FACTOR =
+            java.util.regex.Pattern.compile("([A-Za-z_][A-Za-z0-9_]*)(?:\\^([0-9]+))?");
+
+    /**
+     * A dim_param as a dim: a plain name is a symbol; a product in the printer's notation ({@code 320*N},
+     * {@code N^2}, as Kiln's exporter writes derived dims) is read back as that monomial.
+     */
+    static Dim symbolicDim(String param) {
+        String[] parts = param.split("\\*", -1);
+        if (parts.length == 1 && !param.contains("^")) {
+            return Dim.sym(param);
+        }
+        Dim d = Dim.of(1);
+        for (int i = 0; i < parts.length; i++) {
+            String p = parts[i];
+            if (i == 0 && !p.isEmpty() && p.length() <= 18 && p.chars().allMatch(Character::isDigit)) {
+                d = d.times(Long.parseLong(p));
+                continue;
+            }
+            java.util.regex.Matcher m = FACTOR.matcher(p);
+            if (!m.matches()) {
+                return Dim.sym(param);
+            }
+            int exp = m.group(2) == null ? 1 : Integer.parseInt(m.group(2));
+            for (int k = 0; k < exp; k++) {
+                d = d.times(Dim.sym(m.group(1)));
+            }
+        }
+        return d;
     }
 
     private static String describe(NodeProto n) {

@@ -92,6 +92,9 @@ final class OpsetAdapters {
         r.add(new Rule("BatchNormalization", 14, When.OLDER, OpsetAdapters::batchNormOutputs));
         // Upsample(x){scales} or Upsample(x, scales) -> Resize(x, _, scales){coordinate_transformation_mode=asymmetric, nearest_mode=floor}
         r.add(new Rule("Upsample", 0, When.MISSING, OpsetAdapters::upsample));
+        // Scatter(x, i, u) -> ScatterElements(x, i, u): deprecated at 11 as an alias with the same semantics
+        r.add(new Rule("Scatter", 0, When.MISSING, (n, out, next) -> NodeEmitter.def("", "ScatterElements").isPresent()
+                ? out.node(n.withOp("ScatterElements")) : next.emit(n)));
         // TopK(x){k} -> TopK(x, [k])
         r.add(new Rule("TopK", 10, When.OLDER, OpsetAdapters::topK));
         // Resize-10(x, scales) -> Resize(x, _, scales){coordinate_transformation_mode=asymmetric}

@@ -164,7 +164,9 @@ public final class TensorProtos {
             throw new ModelFormatException(what + " has no element type (data_type UNDEFINED)");
         }
         throw new UnsupportedModelException(what + " has element type " + dtypeName(code) + " (code " + code
-                + "), which Kiln does not support (supported: " + List.of(DType.values()) + ")");
+                + "), which Kiln does not support (supported: "
+                + java.util.Arrays.stream(DType.values()).map(DType::shortName).collect(java.util.stream.Collectors.joining(", "))
+                + ")");
     }
 
     /** ONNX's name of an element type code ({@code COMPLEX64}), or {@code unknown}. */

@@ -1,0 +1,152 @@
+package dev.kiln.onnx;
+
+import dev.kiln.ir.Dim;
+import dev.kiln.ir.Graph;
+import dev.kiln.ir.Node;
+import dev.kiln.ir.OpDef;
+import dev.kiln.ir.OpTable;
+import dev.kiln.ir.Tensor;
+import dev.kiln.ir.TensorType;
+import dev.kiln.ir.Value;
+import dev.kiln.onnx.proto.Onnx.GraphProto;
+import dev.kiln.onnx.proto.Onnx.ModelProto;
+import dev.kiln.onnx.proto.Onnx.NodeProto;
+import dev.kiln.onnx.proto.Onnx.OperatorSetIdProto;
+import dev.kiln.onnx.proto.Onnx.TensorShapeProto;
+import dev.kiln.onnx.proto.Onnx.TypeProto;
+import dev.kiln.onnx.proto.Onnx.ValueInfoProto;
+import java.nio.file.Path;
+import java.util.HashSet;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+
+/**
+ * Writes a Kiln graph as an ONNX model at the canonical opset (the newest {@code sinceVersion} among the op
+ * table's ONNX ops, at least {@value #MIN_EXPORT_OPSET}), so every node is in the form its declaration follows
+ * and re-imports unchanged. Ops of other domains (Kiln's own) get their own opset_import entry.
+ */
+public final class OnnxExporter {
+    /** The lowest opset Kiln writes, even when every op in the table is older. */
+    public static final int MIN_EXPORT_OPSET = 21;
+
+    private static final String PRODUCER = "kiln";
+    private static final String PRODUCER_VERSION = "0.1.0";
+
+    private OnnxExporter() {}
+
+    /** The serialized model. */
+    public static byte[] toBytes(Graph g) {
+        return toModel(g).toByteArray();
+    }
+
+    /** Writes the model to {@code out} through a temporary file, so {@code out} is never half-written. */
+    public static void save(Graph g, Path out) {
+        FileIo.writeAtomically(out, toBytes(g));
+    }
+
+    /** The opset Kiln exports the default domain at. */
+    public static int canonicalOpset() {
+        return Math.max(MIN_EXPORT_OPSET, maxSince(""));
+    }
+
+    static ModelProto toModel(Graph g) {
+        int opset = canonicalOpset();
+        ModelProto.Builder m = ModelProto.newBuilder()
+                .setIrVersion(irVersion(opset))
+                .setProducerName(PRODUCER)
+                .setProducerVersion(PRODUCER_VERSION)
+                .addOpsetImport(OperatorSetIdProto.newBuilder().setDomain("").setVersion(opset));
+        for (Map.Entry<String, Integer> e : otherDomains(g).entrySet()) {
+            m.addOpsetImport(OperatorSetIdProto.newBuilder().setDomain(e.getKey()).setVersion(e.getValue()));
+        }
+        return m.setGraph(toGraph(g)).build();
+    }
+
+    /** The IR version ONNX pairs with an opset (IR 10 came with opset 21, 11 with 23, 12 with 24). */
+    private static long irVersion(int opset) {
+        return opset <= 22 ? 10 : opset == 23 ? 11 : 12;
+    }
+
+    private static int maxSince(String domain) {
+        int max = 1;
+        for (OpDef def : OpTable.get().all()) {
+            if (def.domain().equals(domain)) {
+                max = Math.max(max, def.sinceVersion());
+            }
+        }
+        return max;
+    }
+
+    /** Non-default domains used by the graph's nodes, each at the newest version its table ops follow. */
+    private static Map<String, Integer> otherDomains(Graph g) {
+        Map<String, Integer> domains = new TreeMap<>();
+        for (Node n : g.nodes()) {
+            String d = n.domain();
+            if (!d.isEmpty() && !d.equals("ai.onnx")) {
+                domains.computeIfAbsent(d, OnnxExporter::maxSince);
+            }
+        }
+        return domains;
+    }
+
+    static GraphProto toGraph(Graph g) {
+        GraphProto.Builder b = GraphProto.newBuilder().setName(g.name());
+        for (Value v : g.inputs()) {
+            b.addInput(valueInfo(v));
+        }
+        for (Map.Entry<Value, Tensor> e : g.initializers().entrySet()) {
+            b.addInitializer(TensorProtos.toProto(e.getKey().name(), e.getValue()));
+        }
+        Set<Value> outputs = new HashSet<>(g.outputs());
+        for (Node n : g.nodes()) {
+            b.addNode(node(n));
+            for (Value o : n.outputs()) {
+                if (!o.isAbsent() && !outputs.contains(o)) {
+                    b.addValueInfo(valueInfo(o));
+                }
+            }
+        }
+        for (Value v : g.outputs()) {
+            b.addOutput(valueInfo(v));
+        }
+        return b.build();
+    }
+
+    private static NodeProto node(Node n) {
+        NodeProto.Builder b = NodeProto.newBuilder().setOpType(n.op());
+        if (!n.name().isEmpty()) {
+            b.setName(n.name());
+        }
+        if (!n.domain().isEmpty()) {
+            b.setDomain(n.domain());
+        }
+        for (Value v : n.inputs()) {
+            b.addInput(v.isAbsent() ? "" : v.name());
+        }
+        for (Value v : n.outputs()) {
+            b.addOutput(v.isAbsent() ? "" : v.name());
+        }
+        n.attributes().asMap().forEach((name, value) ->
+                b.addAttribute(AttributeProtos.toProto(name, value, OnnxExporter::toGraph)));
+        return b.build();
+    }
+
+    private static ValueInfoProto valueInfo(Value v) {
+        TensorType t = v.type();
+        TensorShapeProto.Builder shape = TensorShapeProto.newBuilder();
+        for (Dim d : t.shape().dims()) {
+            TensorShapeProto.Dimension.Builder dim = TensorShapeProto.Dimension.newBuilder();
+            if (d.isStatic()) {
+                dim.setDimValue(d.value());
+            } else if (!d.hasUnknown()) {
+                dim.setDimParam(d.toString());
+            }
+            // A dim nothing is known about is written as neither value nor param, as ONNX does.
+            shape.addDim(dim);
+        }
+        TypeProto type = TypeProto.newBuilder().setTensorType(
+                TypeProto.Tensor.newBuilder().setElemType(t.dtype().onnxCode()).setShape(shape)).build();
+        return ValueInfoProto.newBuilder().setName(v.name()).setType(type).build();
+    }
+}
