@@ -80,6 +80,6 @@ public sealed interface Attr {
     record GraphValue(Graph value) implements Attr {
         public AttrType type() { return AttrType.GRAPH; }
 
-        @Override public String toString() { return "graph " + value.name(); }
+        @Override public String toString() { return GraphPrinter.printInline(value); }
     }
 }

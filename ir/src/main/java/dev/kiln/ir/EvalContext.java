@@ -31,6 +31,11 @@ public final class EvalContext extends NodeContext {
     @Override
     public int outputCount() { return outputCount; }
 
+    /** The same inputs seen as a node of another op with other attributes (how fused ops reuse semantics). */
+    public EvalContext as(OpDef other, Attributes otherAttributes) {
+        return new EvalContext(other, nodeDescription(), otherAttributes, inputs, outputCount, random);
+    }
+
     public Tensor input(int i) {
         if (!hasInput(i)) {
             throw fail("input " + def().inputName(i) + " is missing");

@@ -43,6 +43,25 @@ public final class GraphPrinter {
         return sb.toString();
     }
 
+    /**
+     * A nested graph (a fused op's body) on one line:
+     * {@code graph(%a: f32[N,8], %b: f32[8]) { %t = Add(%a, %b); %y = Relu(%t) }}.
+     */
+    public static String printInline(Graph g) {
+        StringBuilder sb = new StringBuilder("graph(");
+        sb.append(g.inputs().stream().map(Value::toString).collect(Collectors.joining(", "))).append(") { ");
+        List<String> parts = new java.util.ArrayList<>();
+        g.initializers().forEach((v, t) -> parts.add("init %" + v.name() + (t.size() <= SMALL_CONSTANT ? " = " + values(t) : "")));
+        for (Node n : g.nodes()) {
+            String outs = n.outputs().stream().map(v -> v.isAbsent() ? "_" : "%" + v.name()).collect(Collectors.joining(", "));
+            String ins = n.inputs().stream().map(v -> v.isAbsent() ? "_" : "%" + v.name()).collect(Collectors.joining(", "));
+            parts.add(outs + " = " + n.qualifiedOp() + "(" + ins + ")"
+                    + (n.attributes().isEmpty() ? "" : " " + n.attributes()));
+        }
+        parts.add("return " + g.outputs().stream().map(v -> "%" + v.name()).collect(Collectors.joining(", ")));
+        return sb.append(String.join("; ", parts)).append(" }").toString();
+    }
+
     /** {@code %h: f32[N,512] = Gemm(%x, %w, %b) {transB=1}  # fc1}. */
     public static String printNode(Node n) {
         StringBuilder sb = new StringBuilder();

@@ -12,6 +12,11 @@ public enum OpProperty {
     ACTIVATION,
     /** Moves or reinterprets data without arithmetic (Reshape, Transpose, Gather, Concat...). */
     DATA_MOVEMENT,
+    /**
+     * Output 0 holds input 0's elements in the same row-major order (Reshape, Flatten, Squeeze, Unsqueeze,
+     * Identity): memory planning makes it a zero-copy view of its input.
+     */
+    VIEW,
     /** Reduces over axes. */
     REDUCTION,
     /** Its result is not a function of its inputs alone (random ops): never folded or deduplicated. */

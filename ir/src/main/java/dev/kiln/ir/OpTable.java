@@ -3,6 +3,7 @@ package dev.kiln.ir;
 import dev.kiln.ir.ops.ActivationOps;
 import dev.kiln.ir.ops.ConvPoolOps;
 import dev.kiln.ir.ops.ElementwiseOps;
+import dev.kiln.ir.ops.FusedOps;
 import dev.kiln.ir.ops.LinearAlgebraOps;
 import dev.kiln.ir.ops.LossOps;
 import dev.kiln.ir.ops.NormalizationOps;
@@ -44,6 +45,9 @@ public final class OpTable {
         NormalizationOps.register(r);
         RecurrentOps.register(r);
         LossOps.register(r);
+        // Kiln's fused ops are declared in terms of the ONNX ops above, so they register last.
+        FusedOps.register(r, name -> find("", name).orElseThrow(
+                () -> new IllegalStateException("fused ops need ONNX op " + name)));
     }
 
     public static OpTable get() { return INSTANCE; }
@@ -70,6 +74,34 @@ public final class OpTable {
         return find(domain, name).orElseThrow(() -> new UnsupportedOpException(
                 "unsupported op '" + name + "' (domain '" + (domain.isEmpty() ? "ai.onnx" : domain) + "') used by "
                         + usedBy));
+    }
+
+    /** The node's attribute, or the default its op declares; empty when neither exists. */
+    public Optional<Attr> attribute(Node n, String name) {
+        Optional<Attr> set = n.attributes().get(name);
+        if (set.isPresent()) {
+            return set;
+        }
+        return find(n.domain(), n.op()).flatMap(d -> d.attribute(name)).flatMap(AttrSpec::defaultValue);
+    }
+
+    /** A FLOAT attribute of a node with its op's default applied. */
+    public float floatAttr(Node n, String name) {
+        return ((Attr.Float) attribute(n, name).orElseThrow(() -> missing(n, name))).value();
+    }
+
+    /** An INT attribute of a node with its op's default applied. */
+    public long intAttr(Node n, String name) {
+        return ((Attr.Int) attribute(n, name).orElseThrow(() -> missing(n, name))).value();
+    }
+
+    /** A STRING attribute of a node with its op's default applied. */
+    public String stringAttr(Node n, String name) {
+        return ((Attr.Str) attribute(n, name).orElseThrow(() -> missing(n, name))).value();
+    }
+
+    private static ShapeException missing(Node n, String name) {
+        return new ShapeException(n.describe() + ": attribute '" + name + "' is not set and has no default");
     }
 
     /** All ops, ordered by qualified name. */

@@ -46,13 +46,11 @@ public final class ReferenceEvaluator {
         List<Node> nodes = g.nodes();
         for (int idx = 0; idx < nodes.size(); idx++) {
             Node n = nodes.get(idx);
-            OpDef def = OpTable.get().require(n.domain(), n.op(), n.describe());
             List<Tensor> in = new ArrayList<>();
             for (Value v : n.inputs()) {
                 in.add(v.isAbsent() ? null : env.get(v));
             }
-            EvalContext ctx = new EvalContext(def, n.describe(), n.attributes(), in, n.outputs().size(), random);
-            List<Tensor> out = def.evalRule().evaluate(ctx);
+            List<Tensor> out = evaluateNode(n, in, random);
             for (int i = 0; i < n.outputs().size(); i++) {
                 Value v = n.outputs().get(i);
                 if (v.isAbsent()) {
@@ -80,6 +78,16 @@ public final class ReferenceEvaluator {
             result.put(v.name(), env.get(v));
         }
         return result;
+    }
+
+    /**
+     * Evaluates one node on concrete inputs ({@code null} for absent optional ones) with its op's reference
+     * semantics; one tensor per output.
+     */
+    public static List<Tensor> evaluateNode(Node n, List<Tensor> inputs, Random random) {
+        OpDef def = OpTable.get().require(n.domain(), n.op(), n.describe());
+        EvalContext ctx = new EvalContext(def, n.describe(), n.attributes(), inputs, n.outputs().size(), random);
+        return def.evalRule().evaluate(ctx);
     }
 
     private static Map<Value, Integer> lastUses(Graph g) {

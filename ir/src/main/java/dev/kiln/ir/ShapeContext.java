@@ -34,6 +34,17 @@ public final class ShapeContext extends NodeContext {
     @Override
     public int outputCount() { return outputCount; }
 
+    /** The same inputs seen as a node of another op with other attributes (how fused ops reuse rules). */
+    public ShapeContext as(OpDef other, Attributes otherAttributes) {
+        return new ShapeContext(other, nodeDescription(), otherAttributes, inputs, outputCount, constants);
+    }
+
+    /** All inputs, {@link Value#ABSENT} where omitted. */
+    public List<Value> inputs() { return inputs; }
+
+    /** What this context knows about constant values (for rules that infer a nested graph). */
+    public ConstantLookup constants() { return constants; }
+
     public Value input(int i) {
         if (!hasInput(i)) {
             throw fail("input " + def().inputName(i) + " is missing");

@@ -42,7 +42,7 @@ final class ShapeOps {
         r.add(OpDef.builder("Identity").since(21)
                 .doc("The input, unchanged.")
                 .inputs("input").outputs("output")
-                .properties(OpProperty.DATA_MOVEMENT)
+                .properties(OpProperty.DATA_MOVEMENT, OpProperty.VIEW)
                 .shape(Pointwise::sameAsInput)
                 .eval(ctx -> List.of(ctx.input(0)))
                 .symbolic(ctx -> ShapeValues.withMarkers(ctx, 0))
@@ -52,7 +52,7 @@ final class ShapeOps {
                 .doc("The data with a new shape: 0 copies the input dim (unless allowzero), one -1 is inferred.")
                 .inputs("data", "shape").outputs("reshaped")
                 .attrInt("allowzero", 0, "1: a 0 in shape means a zero dim rather than 'copy the input dim'")
-                .properties(OpProperty.DATA_MOVEMENT)
+                .properties(OpProperty.DATA_MOVEMENT, OpProperty.VIEW)
                 .shape(ShapeOps::reshapeType)
                 .eval(ShapeOps::reshapeEval)
                 .symbolic(ctx -> ctx.hasInput(1) && ctx.inputShape(1).rank() == 1
@@ -64,7 +64,7 @@ final class ShapeOps {
                 .doc("Reshapes to 2-D: dims before axis multiply into the rows, the rest into the columns.")
                 .inputs("input").outputs("output")
                 .attrInt("axis", 1, "split point in [-r, r]")
-                .properties(OpProperty.DATA_MOVEMENT)
+                .properties(OpProperty.DATA_MOVEMENT, OpProperty.VIEW)
                 .shape(ctx -> {
                     Shape in = ctx.inputShape(0);
                     int axis = flattenAxis(ctx, in.rank());
@@ -100,7 +100,7 @@ final class ShapeOps {
         r.add(OpDef.builder("Squeeze").since(21)
                 .doc("Removes the given size-1 axes (default: every static size-1 axis).")
                 .inputs("data", "axes?").outputs("squeezed")
-                .properties(OpProperty.DATA_MOVEMENT)
+                .properties(OpProperty.DATA_MOVEMENT, OpProperty.VIEW)
                 .shape(ShapeOps::squeezeType)
                 .eval(ctx -> {
                     Tensor x = ctx.input(0);
@@ -133,7 +133,7 @@ final class ShapeOps {
         r.add(OpDef.builder("Unsqueeze").since(21)
                 .doc("Inserts size-1 axes at the given positions of the output.")
                 .inputs("data", "axes").outputs("expanded")
-                .properties(OpProperty.DATA_MOVEMENT)
+                .properties(OpProperty.DATA_MOVEMENT, OpProperty.VIEW)
                 .shape(ctx -> {
                     Shape in = ctx.inputShape(0);
                     Optional<long[]> axes = ShapeValues.longs(ctx, 1);

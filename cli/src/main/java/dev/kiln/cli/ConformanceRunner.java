@@ -1,0 +1,209 @@
+package dev.kiln.cli;
+
+import dev.kiln.ir.Graph;
+import dev.kiln.ir.KilnException;
+import dev.kiln.ir.ReferenceEvaluator;
+import dev.kiln.ir.Tensor;
+import dev.kiln.ir.UnsupportedOpException;
+import dev.kiln.ir.Value;
+import dev.kiln.onnx.ModelOpTypes;
+import dev.kiln.onnx.OnnxImporter;
+import dev.kiln.onnx.TensorProtos;
+import dev.kiln.onnx.UnsupportedModelException;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SortedSet;
+import java.util.TreeSet;
+import java.util.function.Consumer;
+import java.util.function.UnaryOperator;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+
+/**
+ * Runs ONNX backend test cases on the reference evaluator: a case is a folder with {@code model.onnx} and
+ * {@code test_data_set_*} folders of {@code input_*.pb} / {@code output_*.pb}.
+ *
+ * <p>A case passes when every output of every data set is within {@link Tolerance} of the expected one. It is
+ * skipped when the model uses something Kiln does not support (an op, an op mode, an element type, sequence or
+ * optional values); every other error — a shape rule rejecting the model, an evaluator exception, a wrong
+ * result — is a failure, so a bug never hides as "unsupported".
+ */
+public final class ConformanceRunner {
+    private static final String MODEL = "model.onnx";
+    private static final Pattern DATA_SET = Pattern.compile("test_data_set_(\\d+)");
+    private static final Pattern INPUT = Pattern.compile("input_(\\d+)\\.pb");
+    private static final Pattern OUTPUT = Pattern.compile("output_(\\d+)\\.pb");
+    private static final int MAX_DETAIL = 400;
+
+    private final Tolerance tolerance;
+    private final UnaryOperator<Graph> prepare;
+
+    /**
+     * @param tolerance when floating outputs match
+     * @param prepare applied to each imported graph before evaluation (the optimizer, or the identity)
+     */
+    public ConformanceRunner(Tolerance tolerance, UnaryOperator<Graph> prepare) {
+        this.tolerance = tolerance;
+        this.prepare = prepare;
+    }
+
+    /** A runner that evaluates graphs as imported. */
+    public ConformanceRunner(Tolerance tolerance) {
+        this(tolerance, UnaryOperator.identity());
+    }
+
+    public Tolerance tolerance() { return tolerance; }
+
+    /**
+     * The case folders under {@code path} in name order: {@code path} itself if it holds a model, else every
+     * folder below it that does (searched recursively).
+     */
+    public static List<Path> discover(Path path) {
+        if (!Files.isDirectory(path)) {
+            throw new KilnException("test path '" + path + "' is not a folder");
+        }
+        if (Files.isRegularFile(path.resolve(MODEL))) {
+            return List.of(path);
+        }
+        try (Stream<Path> walk = Files.walk(path)) {
+            return walk.filter(p -> Files.isRegularFile(p.resolve(MODEL)))
+                    .sorted(Comparator.comparing(Path::toString))
+                    .toList();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot list test cases under " + path, e);
+        }
+    }
+
+    /** Discovers and runs the cases under every path, reporting each result as it completes. */
+    public List<CaseResult> runAll(List<Path> paths, Consumer<CaseResult> onResult) {
+        List<Path> cases = new ArrayList<>();
+        for (Path p : paths) {
+            List<Path> found = discover(p);
+            if (found.isEmpty()) {
+                throw new KilnException("no ONNX test cases (folders with " + MODEL + ") under '" + p + "'");
+            }
+            cases.addAll(found);
+        }
+        List<CaseResult> results = new ArrayList<>(cases.size());
+        for (Path c : cases) {
+            CaseResult r = run(c);
+            results.add(r);
+            onResult.accept(r);
+        }
+        return results;
+    }
+
+    /** Runs one case folder. Never throws for a problem of the case itself: that becomes a FAIL or SKIP. */
+    public CaseResult run(Path caseDir) {
+        Path parent = caseDir.toAbsolutePath().normalize().getParent();
+        String suite = parent == null || parent.getFileName() == null ? "" : parent.getFileName().toString();
+        String name = (suite.isEmpty() ? "" : suite + "/") + caseDir.toAbsolutePath().normalize().getFileName();
+        SortedSet<String> ops = new TreeSet<>();
+        CaseResult.Status status;
+        String detail;
+        try {
+            ops.addAll(ModelOpTypes.of(caseDir.resolve(MODEL)));
+            Graph graph = prepare.apply(OnnxImporter.load(caseDir.resolve(MODEL)));
+            detail = runDataSets(caseDir, graph);
+            status = detail.isEmpty() ? CaseResult.Status.PASS : CaseResult.Status.FAIL;
+        } catch (UnsupportedOpException | UnsupportedModelException e) {
+            status = CaseResult.Status.SKIP;
+            detail = message(e);
+        } catch (KilnException e) {
+            status = CaseResult.Status.FAIL;
+            detail = message(e);
+        } catch (RuntimeException | StackOverflowError e) {
+            status = CaseResult.Status.FAIL;
+            detail = "internal error: " + e.getClass().getName() + ": " + message(e) + where(e);
+        }
+        return new CaseResult(suite, name, caseDir, status, truncate(detail), ops);
+    }
+
+    /** Empty when every data set matches, else the first mismatch. */
+    private String runDataSets(Path caseDir, Graph graph) {
+        List<Path> dataSets = numbered(caseDir, DATA_SET, true);
+        if (dataSets.isEmpty()) {
+            throw new KilnException("case " + caseDir + " has no test_data_set_* folder");
+        }
+        for (Path ds : dataSets) {
+            Map<String, Tensor> feeds = feeds(graph, ds);
+            Map<String, Tensor> actual = ReferenceEvaluator.run(graph, feeds);
+            List<Path> outputs = numbered(ds, OUTPUT, false);
+            if (outputs.size() > graph.outputs().size()) {
+                return ds.getFileName() + ": " + outputs.size() + " expected outputs but the model has "
+                        + graph.outputs().size();
+            }
+            for (int i = 0; i < outputs.size(); i++) {
+                Value out = graph.outputs().get(i);
+                Tensor expected = TensorProtos.read(outputs.get(i)).tensor();
+                TensorComparison cmp = TensorComparison.of(expected, actual.get(out.name()), tolerance);
+                if (!cmp.matches()) {
+                    return ds.getFileName() + ", output " + i + " '" + out.name() + "': " + cmp.problem()
+                            + (expected.dtype().isFloat() ? " (tolerance " + tolerance.describe() + ")" : "");
+                }
+            }
+        }
+        return "";
+    }
+
+    /**
+     * Binds {@code input_i.pb} to the graph input of the same name, or to the i-th graph input when the file
+     * names none that exists (as ONNX's runner feeds by position).
+     */
+    private static Map<String, Tensor> feeds(Graph graph, Path dataSet) {
+        List<Path> inputs = numbered(dataSet, INPUT, false);
+        List<Value> graphInputs = graph.inputs();
+        if (inputs.size() > graphInputs.size()) {
+            throw new KilnException(dataSet + " has " + inputs.size() + " inputs but the model takes "
+                    + graphInputs.size() + " " + graphInputs.stream().map(Value::name).toList());
+        }
+        Map<String, Tensor> feeds = new LinkedHashMap<>();
+        for (int i = 0; i < inputs.size(); i++) {
+            var named = TensorProtos.read(inputs.get(i));
+            String name = named.name();
+            boolean known = graphInputs.stream().anyMatch(v -> v.name().equals(name));
+            feeds.put(known && !feeds.containsKey(name) ? name : graphInputs.get(i).name(), named.tensor());
+        }
+        return feeds;
+    }
+
+    /** Children of {@code dir} matching {@code pattern} (folders or files), ordered by their number. */
+    private static List<Path> numbered(Path dir, Pattern pattern, boolean folders) {
+        try (Stream<Path> list = Files.list(dir)) {
+            return list.filter(p -> folders ? Files.isDirectory(p) : Files.isRegularFile(p))
+                    .filter(p -> pattern.matcher(p.getFileName().toString()).matches())
+                    .sorted(Comparator.comparingInt(p -> number(pattern, p)))
+                    .toList();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot list " + dir, e);
+        }
+    }
+
+    private static int number(Pattern pattern, Path p) {
+        Matcher m = pattern.matcher(p.getFileName().toString());
+        return m.matches() ? Integer.parseInt(m.group(1)) : -1;
+    }
+
+    private static String message(Throwable e) {
+        String m = e.getMessage();
+        return m == null || m.isBlank() ? e.getClass().getSimpleName() : m.replaceAll("\\s*\\R\\s*", " ").strip();
+    }
+
+    /** The top stack frame, so an internal error in a FAIL line points at the code that threw. */
+    private static String where(Throwable e) {
+        StackTraceElement[] trace = e.getStackTrace();
+        return trace.length == 0 ? "" : " (at " + trace[0] + ")";
+    }
+
+    private static String truncate(String s) {
+        return s.length() <= MAX_DETAIL ? s : s.substring(0, MAX_DETAIL - 3) + "...";
+    }
+}

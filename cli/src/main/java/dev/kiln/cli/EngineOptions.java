@@ -1,0 +1,69 @@
+package dev.kiln.cli;
+
+import dev.kiln.ir.Graph;
+import dev.kiln.passes.OptLevel;
+import dev.kiln.passes.PassManager;
+import dev.kiln.passes.PassOptions;
+import java.io.PrintStream;
+import java.util.Set;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+
+/**
+ * Options shared by the commands that execute or show a model: which backend runs it and which optimization
+ * level prepares the graph. Only the reference evaluator exists so far; asking for the code generator is a usage
+ * error that says so rather than silently running something else.
+ */
+public final class EngineOptions {
+    @Spec(Spec.Target.MIXEE)
+    private CommandSpec spec;
+
+    @Option(names = "--backend", paramLabel = "reference|codegen", defaultValue = "reference",
+            description = "What executes the model: the reference evaluator (default; codegen is not yet available).")
+    private String backend;
+
+    @Option(names = "-O", paramLabel = "LEVEL", defaultValue = "0",
+            description = "Optimization level -O0 (none, the default) to -O3, run by the pass manager before execution.")
+    private String level;
+
+    /** Fails with a usage error unless the backend is one Kiln has. */
+    public void requireAvailable() {
+        switch (backend) {
+            case "reference" -> { }
+            case "codegen" -> throw new ParameterException(spec.commandLine(),
+                    "--backend codegen is not yet available (the code generator has not landed); use --backend reference");
+            default -> throw new ParameterException(spec.commandLine(),
+                    "unknown backend '" + backend + "': expected reference or codegen");
+        }
+        optLevel();
+    }
+
+    public OptLevel optLevel() {
+        try {
+            return OptLevel.parse(level);
+        } catch (IllegalArgumentException e) {
+            throw new ParameterException(spec.commandLine(), "unknown optimization level -O" + level + ": use -O0..-O3");
+        }
+    }
+
+    /**
+     * A pass manager for the chosen level.
+     *
+     * @param printAfter pass names (or {@code all}) after which to print the graph to {@code log}
+     * @param verify check every pass numerically against the reference evaluator
+     */
+    public PassManager passManager(Set<String> printAfter, boolean verbose, boolean verify, PrintStream log) {
+        try {
+            return PassManager.forLevel(optLevel(), new PassOptions(printAfter, verbose, verify, log));
+        } catch (IllegalArgumentException e) {
+            throw new ParameterException(spec.commandLine(), e.getMessage());
+        }
+    }
+
+    /** {@code graph} optimized at the chosen level, quietly. */
+    public Graph optimize(Graph graph) {
+        return passManager(Set.of(), false, false, System.err).run(graph);
+    }
+}

@@ -1,0 +1,143 @@
+package dev.kiln.cli;
+
+import dev.kiln.ir.Graph;
+import dev.kiln.ir.KilnException;
+import dev.kiln.ir.ReferenceEvaluator;
+import dev.kiln.ir.Tensor;
+import dev.kiln.ir.Value;
+import dev.kiln.onnx.Npy;
+import dev.kiln.onnx.OnnxImporter;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code kiln run}: evaluates a model on input files and writes every graph output as {@code DIR/<name>.npy}.
+ * Outputs are computed and encoded first, then written, so a failure leaves no partial set of files.
+ */
+@Command(name = "run", mixinStandardHelpOptions = true,
+        description = {
+            "Runs MODEL.onnx on the given inputs with the reference evaluator and writes DIR/<output name>.npy for"
+                    + " every graph output (characters outside [A-Za-z0-9._-] in the name become _).",
+            "Inputs given without NAME= go to the graph's inputs (initializers excluded) in order."},
+        footer = {"", "Exit codes: 0 success, 1 internal error, 2 bad input or usage."})
+public final class RunCommand implements Callable<Integer> {
+    @Spec
+    private CommandSpec spec;
+
+    @Parameters(index = "0", paramLabel = "MODEL.onnx", description = "The ONNX model to run.")
+    private Path model;
+
+    @Option(names = "--input", paramLabel = "[NAME=]FILE",
+            description = "An input tensor: a NumPy .npy or an ONNX TensorProto .pb file; repeat for each input.")
+    private List<String> inputs = new ArrayList<>();
+
+    @Option(names = "--output-dir", required = true, paramLabel = "DIR",
+            description = "Folder for the outputs (created if missing).")
+    private Path outputDir;
+
+    @Mixin
+    private EngineOptions engine;
+
+    @Option(names = {"-v", "--verbose"}, description = "Print stack traces of errors.")
+    private boolean verbose;
+
+    @Override
+    public Integer call() throws IOException {
+        engine.requireAvailable();
+        Graph graph = engine.optimize(ModelFiles.load(model));
+        Map<String, Tensor> feeds = feeds(graph);
+        Map<String, Tensor> outputs = ReferenceEvaluator.run(graph, feeds);
+        Map<Path, byte[]> files = encode(outputs);
+        writeAll(files);
+        PrintWriter out = spec.commandLine().getOut();
+        outputs.forEach((name, t) -> out.println("wrote " + outputDir.resolve(TensorFiles.npyFileName(name))
+                + " (" + name + ": " + t.type() + ")"));
+        return Kiln.OK;
+    }
+
+    /** Named inputs bind by name; the rest fill the graph inputs not named, in order. */
+    private Map<String, Tensor> feeds(Graph graph) {
+        List<String> names = graph.inputs().stream().map(Value::name).toList();
+        Map<String, Path> named = new LinkedHashMap<>();
+        List<Path> positional = new ArrayList<>();
+        for (String spec : inputs) {
+            int eq = spec.indexOf('=');
+            String prefix = eq > 0 ? spec.substring(0, eq) : null;
+            if (prefix != null && names.contains(prefix)) {
+                if (named.put(prefix, Path.of(spec.substring(eq + 1))) != null) {
+                    throw new KilnException("input '" + prefix + "' is given twice");
+                }
+            } else if (prefix != null && !Files.exists(Path.of(spec))) {
+                throw new KilnException("model " + model + " has no input '" + prefix + "'; its inputs are " + names);
+            } else {
+                positional.add(Path.of(spec));
+            }
+        }
+        List<String> unnamed = names.stream().filter(n -> !named.containsKey(n)).toList();
+        if (positional.size() > unnamed.size()) {
+            throw new KilnException("model " + model + " takes " + names.size() + " input(s) " + names + " but "
+                    + inputs.size() + " were given");
+        }
+        Map<String, Tensor> feeds = new LinkedHashMap<>();
+        named.forEach((n, f) -> feeds.put(n, TensorFiles.read(f)));
+        for (int i = 0; i < positional.size(); i++) {
+            feeds.put(unnamed.get(i), TensorFiles.read(positional.get(i)));
+        }
+        return feeds;
+    }
+
+    private Map<Path, byte[]> encode(Map<String, Tensor> outputs) {
+        Map<Path, byte[]> files = new LinkedHashMap<>();
+        Map<String, String> owners = new HashMap<>();
+        for (Map.Entry<String, Tensor> e : outputs.entrySet()) {
+            String file = TensorFiles.npyFileName(e.getKey());
+            String previous = owners.putIfAbsent(file, e.getKey());
+            if (previous != null) {
+                throw new KilnException("outputs '" + previous + "' and '" + e.getKey() + "' would both be written to "
+                        + outputDir.resolve(file));
+            }
+            files.put(outputDir.resolve(file), Npy.toBytes(e.getValue()));
+        }
+        return files;
+    }
+
+    /** Writes each file beside its target first and renames them only once all are written. */
+    private void writeAll(Map<Path, byte[]> files) throws IOException {
+        Files.createDirectories(outputDir);
+        Map<Path, Path> staged = new LinkedHashMap<>();
+        try {
+            for (Map.Entry<Path, byte[]> e : files.entrySet()) {
+                Path tmp = Files.createTempFile(outputDir, ".kiln-", ".npy.tmp");
+                staged.put(tmp, e.getKey());
+                Files.write(tmp, e.getValue());
+            }
+            for (Map.Entry<Path, Path> e : staged.entrySet()) {
+                try {
+                    Files.move(e.getKey(), e.getValue(), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+                } catch (AtomicMoveNotSupportedException ex) {
+                    Files.move(e.getKey(), e.getValue(), StandardCopyOption.REPLACE_EXISTING);
+                }
+            }
+        } finally {
+            for (Path tmp : staged.keySet()) {
+                Files.deleteIfExists(tmp);
+            }
+        }
+    }
+}

@@ -1,0 +1,41 @@
+package dev.kiln.passes;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/** The one place that says which passes run, in which order, at each optimization level. */
+public final class Pipeline {
+    private Pipeline() {}
+
+    public static List<Pass> forLevel(OptLevel level) {
+        List<Pass> passes = new ArrayList<>();
+        if (level == OptLevel.O0) {
+            return passes;
+        }
+        // -O1: make the graph smaller without changing any kernel's arithmetic.
+        passes.add(new Simplification());
+        passes.add(new ConstantFolding());
+        passes.add(new Simplification());
+        passes.add(new CommonSubexpressionElimination());
+        passes.add(new DeadCodeElimination());
+        passes.add(new ShapeInference());
+        if (level == OptLevel.O1) {
+            return passes;
+        }
+        // -O2: one kernel per fusable group: folded BatchNorm, bias and activation epilogues, Pad into Conv.
+        passes.add(new Fusion());
+        passes.add(new DeadCodeElimination());
+        if (level == OptLevel.O2) {
+            return passes;
+        }
+        // -O3: one loop per elementwise chain.
+        passes.add(new ElementwiseFusion());
+        passes.add(new DeadCodeElimination());
+        return passes;
+    }
+
+    /** Names of every pass any level runs, for validating {@code --print-after}. */
+    public static List<String> allPassNames() {
+        return forLevel(OptLevel.O3).stream().map(Pass::name).distinct().toList();
+    }
+}
