@@ -345,7 +345,8 @@ final class ShapeOps {
                 .doc("Inference (default): the input and an all-true mask; training: zeroes elements with "
                         + "probability ratio and scales the rest by 1/(1-ratio).")
                 .inputs("data", "ratio?", "training_mode?").outputs("output", "mask?")
-                .optionalAttr("seed", AttrType.INT, "seed of the random mask (default: the evaluation's)")
+                .optionalAttr("seed", AttrType.INT, "seed of the mask, drawn as numpy's np.random.seed(seed) would (default: "
+                        + "the evaluation's random source)")
                 .properties(OpProperty.TRAINING_AWARE)
                 .shape(ctx -> {
                     Pointwise.requireFloat(ctx, 0);
@@ -677,12 +678,15 @@ final class ShapeOps {
         if (!(ratio >= 0 && ratio < 1)) {
             throw ctx.fail("ratio must be in [0, 1), not " + ratio);
         }
-        java.util.Random random = ctx.isSet("seed") ? new java.util.Random(ctx.attrInt("seed")) : ctx.random();
+        // A node's seed reproduces numpy's np.random.seed(seed) draws, as ONNX's reference does; without one
+        // the mask comes from the evaluation's seeded source.
+        java.util.function.DoubleSupplier uniform = ctx.isSet("seed")
+                ? new NumpyRandom(ctx.attrInt("seed"))::nextDouble : ctx.random()::nextDouble;
         double scale = 1 / (1 - ratio);
         double[] in = x.doubles();
         double[] out = new double[in.length];
         for (int i = 0; i < in.length; i++) {
-            mask[i] = random.nextDouble() >= ratio;
+            mask[i] = uniform.getAsDouble() >= ratio;
             out[i] = mask[i] ? in[i] * scale : 0;
         }
         return List.of(Tensor.wrapDoubles(x.dtype(), x.shape(), out), Tensor.wrapBools(x.shape(), mask));
