@@ -28,6 +28,16 @@ public record ConvGeometry(String autoPad, long[] kernel, long[] strides, long[]
 
     private static final List<String> AUTO_PADS = List.of("NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID");
 
+    /** Copies the arrays, so a geometry cannot change under the shape rule or evaluator holding it. */
+    public ConvGeometry {
+        kernel = kernel.clone();
+        strides = strides.clone();
+        dilations = dilations.clone();
+        pads = pads.clone();
+        outputPadding = outputPadding.clone();
+        outputShape = outputShape.map(long[]::clone);
+    }
+
     /**
      * How windows fall along one spatial axis. A forward window for output cell {@code o} reads input cells
      * {@code o*stride - padBegin + k*dilation}; a transposed one scatters input cell {@code i} to output cells
@@ -86,7 +96,7 @@ public record ConvGeometry(String autoPad, long[] kernel, long[] strides, long[]
                 ? perAxis(ctx, "output_padding", spatialRank, 0, 0) : new long[spatialRank];
         Optional<long[]> outputShape = ctx.def().attribute("output_shape").isPresent()
                 ? ctx.optInts("output_shape") : Optional.empty();
-        return new ConvGeometry(autoPad, kernel.clone(), strides, dilations, pads, ceil, outputPadding, outputShape);
+        return new ConvGeometry(autoPad, kernel, strides, dilations, pads, ceil, outputPadding, outputShape);
     }
 
     private static long[] perAxis(NodeContext ctx, String name, int rank, long dflt, long min) {
@@ -105,7 +115,7 @@ public record ConvGeometry(String autoPad, long[] kernel, long[] strides, long[]
                 throw ctx.fail(name + " " + Arrays.toString(v) + " must be at least " + min);
             }
         }
-        return v.clone();
+        return v;
     }
 
     public int rank() { return kernel.length; }

@@ -15,6 +15,7 @@ import dev.kiln.ir.TensorType;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * Convolutions (Conv, ConvTranspose) and pooling (MaxPool, AveragePool, LpPool, the global pools, MaxUnpool)
@@ -298,7 +299,7 @@ public final class ConvPoolOps {
     }
 
     /** The kernel's spatial extent: W's spatial dims, which kernel_shape (when set) must agree with. */
-    private static long[] kernelShape(NodeContext ctx, Shape w, java.util.Optional<long[]> attr) {
+    private static long[] kernelShape(NodeContext ctx, Shape w, Optional<long[]> attr) {
         long[] kernel = new long[w.rank() - 2];
         for (int i = 0; i < kernel.length; i++) {
             Dim d = w.dim(i + 2);
@@ -379,7 +380,7 @@ public final class ConvPoolOps {
                     if (cell >= 0) {
                         double v = xt.getDouble(p * inSize + cell);
                         // NaN never wins, as padding never does; the first of equal maxima wins.
-                        if (v > best || bestCell < 0 && !Double.isNaN(v)) {
+                        if (v > best || (bestCell < 0 && !Double.isNaN(v))) {
                             best = v;
                             bestCell = cell;
                         }
