@@ -139,23 +139,18 @@ public record ConvGeometry(String autoPad, long[] kernel, long[] strides, long[]
                 begin = autoPad.equals("SAME_UPPER") ? small : total - small;
                 end = total - begin;
             }
-            case "VALID" -> {
-                begin = 0;
-                end = 0;
-                out = slidingCount(in, 0, eff, s);
-            }
             default -> {
-                begin = pads[i];
-                end = pads[i + rank()];
+                // VALID is explicit zero padding.
+                boolean valid = autoPad.equals("VALID");
+                begin = valid ? 0 : pads[i];
+                end = valid ? 0 : pads[i + rank()];
                 out = slidingCount(in, begin + end, eff, s);
                 if (ceilMode && out > 0 && (out - 1) * s >= in + begin) {
-                    // A last window that would start inside the end padding is dropped (as ONNX and PyTorch do).
+                    // A last window that would start inside the end padding (or past the input) is dropped,
+                    // as ONNX and PyTorch do.
                     out--;
                 }
             }
-        }
-        if (autoPad.equals("VALID") && ceilMode && out > 0 && (out - 1) * s >= in) {
-            out--;
         }
         if (out < 1) {
             throw ctx.fail("spatial axis " + i + " of size " + in + " (pads " + begin + "+" + end
