@@ -269,7 +269,12 @@ final class OpsetAdapters {
         if (rank == 0) {
             return next.emit(n);
         }
-        int axis = Shape.normalizeAxis(intAttr(n, "axis", 1), rank);
+        long requested = intAttr(n, "axis", 1);
+        if (requested < -rank || requested >= rank) {
+            throw new dev.kiln.ir.ShapeException(out.source() + ": " + n.describe() + " (opset " + n.opset()
+                    + "): axis " + requested + " is out of range for input " + x.type());
+        }
+        int axis = Shape.normalizeAxis(requested, rank);
         if (axis == rank - 1) {
             // The 2-D view's second dim is exactly the last axis: the new semantics coincide.
             return next.emit(n.withAttr("axis", new Attr.Int(axis)));

@@ -216,6 +216,24 @@ class ImportErrorsTest {
     }
 
     @Test
+    void sparseInitializersAreRefused() {
+        TestModels.Model m = reluModel(13);
+        m.graph.addSparseInitializer(dev.kiln.onnx.proto.Onnx.SparseTensorProto.newBuilder()
+                .setValues(TensorProto.newBuilder().setName("sp").setDataType(1).addDims(1).addFloatData(1))
+                .setIndices(TensorProto.newBuilder().setDataType(7).addDims(1).addInt64Data(0)).addDims(4));
+        fails(UnsupportedModelException.class, () -> OnnxImporter.load(m.bytes(), "sparse.onnx", tmp),
+                "sparse.onnx: sparse initializer 'sp' is not supported");
+    }
+
+    @Test
+    void oldSoftmaxAxisOutOfRange() {
+        byte[] m = model(11).input("x", DType.FLOAT32, 3L).node(NodeProto.newBuilder().setOpType("Softmax")
+                .setName("sm").addInput("x").addOutput("y").build()).output("y").bytes();
+        fails(dev.kiln.ir.ShapeException.class, () -> OnnxImporter.load(m, "sm.onnx", tmp),
+                "sm.onnx: node 'sm' (Softmax) (opset 11): axis 1 is out of range for input f32[3]");
+    }
+
+    @Test
     void subgraphAttributesAreRefused() {
         byte[] m = model(13).input("c", DType.BOOL).node(NodeProto.newBuilder().setOpType("If").setName("if1")
                 .addInput("c").addOutput("y").addAttribute(AttributeProto.newBuilder().setName("then_branch")
