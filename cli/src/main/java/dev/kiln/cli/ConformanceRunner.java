@@ -1,6 +1,7 @@
 package dev.kiln.cli;
 
 import dev.kiln.ir.Graph;
+import dev.kiln.ir.GraphVerifier;
 import dev.kiln.ir.KilnException;
 import dev.kiln.ir.Node;
 import dev.kiln.ir.OpDef;
@@ -14,6 +15,7 @@ import dev.kiln.onnx.ModelOpTypes;
 import dev.kiln.onnx.OnnxImporter;
 import dev.kiln.onnx.TensorProtos;
 import dev.kiln.onnx.UnsupportedModelException;
+import dev.kiln.passes.Pass;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -29,7 +31,6 @@ import java.util.Set;
 import java.util.SortedSet;
 import java.util.TreeSet;
 import java.util.function.Consumer;
-import java.util.function.UnaryOperator;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
@@ -52,20 +53,24 @@ public final class ConformanceRunner {
     private static final int MAX_DETAIL = 400;
 
     private final Tolerance tolerance;
-    private final UnaryOperator<Graph> prepare;
+    private final List<Pass> passes;
+    private final boolean verifyPasses;
 
     /**
      * @param tolerance when floating outputs match
-     * @param prepare applied to each imported graph before evaluation (the optimizer, or the identity)
+     * @param passes the optimization pipeline applied to each imported graph before evaluation (empty for -O0)
+     * @param verifyPasses evaluate the graph on the case's first data set after every pass that changed it and
+     *     fail, naming the pass, when an output moves beyond {@code tolerance}
      */
-    public ConformanceRunner(Tolerance tolerance, UnaryOperator<Graph> prepare) {
+    public ConformanceRunner(Tolerance tolerance, List<Pass> passes, boolean verifyPasses) {
         this.tolerance = tolerance;
-        this.prepare = prepare;
+        this.passes = List.copyOf(passes);
+        this.verifyPasses = verifyPasses;
     }
 
     /** A runner that evaluates graphs as imported. */
     public ConformanceRunner(Tolerance tolerance) {
-        this(tolerance, UnaryOperator.identity());
+        this(tolerance, List.of(), false);
     }
 
     public Tolerance tolerance() { return tolerance; }
@@ -119,8 +124,11 @@ public final class ConformanceRunner {
         String detail;
         try {
             ops.addAll(ModelOpTypes.of(caseDir.resolve(MODEL)));
-            Graph graph = prepare.apply(OnnxImporter.load(caseDir.resolve(MODEL)));
-            Verdict verdict = runDataSets(caseDir, graph);
+            Graph imported = OnnxImporter.load(caseDir.resolve(MODEL));
+            Verdict verdict = optimize(caseDir, imported);
+            if (verdict.status() == CaseResult.Status.PASS) {
+                verdict = runDataSets(caseDir, verdict.graph());
+            }
             status = verdict.status();
             detail = verdict.detail();
         } catch (UnsupportedOpException | UnsupportedModelException e) {
@@ -136,8 +144,57 @@ public final class ConformanceRunner {
         return new CaseResult(suite, name, caseDir, status, truncate(detail), ops);
     }
 
-    /** What the data sets of a case showed: PASS with an empty detail, or the first mismatch. */
-    private record Verdict(CaseResult.Status status, String detail) {}
+    /** What a step of a case showed: PASS (with the graph to go on with), or why it failed or was skipped. */
+    private record Verdict(CaseResult.Status status, String detail, Graph graph) {
+        static Verdict pass(Graph g) {
+            return new Verdict(CaseResult.Status.PASS, "", g);
+        }
+
+        static Verdict of(CaseResult.Status status, String detail) {
+            return new Verdict(status, detail, null);
+        }
+    }
+
+    /**
+     * Runs the passes; with {@code verifyPasses}, checks after each pass that changed the graph that its outputs on
+     * the case's first data set still match the imported graph's (real inputs, unlike random feeds, keep index and
+     * shape inputs valid).
+     */
+    private Verdict optimize(Path caseDir, Graph imported) {
+        if (passes.isEmpty()) {
+            return Verdict.pass(imported);
+        }
+        GraphVerifier.verify(imported);
+        Map<String, Tensor> feeds = null;
+        Map<String, Tensor> reference = null;
+        if (verifyPasses) {
+            List<Path> dataSets = numbered(caseDir, DATA_SET, true);
+            if (!dataSets.isEmpty()) {
+                feeds = feeds(imported, dataSets.get(0));
+                reference = ReferenceEvaluator.run(imported, feeds);
+            }
+        }
+        Graph g = imported;
+        for (Pass pass : passes) {
+            Graph next = pass.apply(g);
+            if (next == g) {
+                continue;
+            }
+            GraphVerifier.verify(next);
+            if (reference != null) {
+                Map<String, Tensor> after = ReferenceEvaluator.run(next, feeds);
+                for (Map.Entry<String, Tensor> e : reference.entrySet()) {
+                    TensorComparison cmp = TensorComparison.of(e.getValue(), after.get(e.getKey()), tolerance);
+                    if (!cmp.matches()) {
+                        return Verdict.of(CaseResult.Status.FAIL, "--verify: pass '" + pass.name()
+                                + "' changed output '" + e.getKey() + "' on test_data_set_0: " + cmp.problem());
+                    }
+                }
+            }
+            g = next;
+        }
+        return Verdict.pass(g);
+    }
 
     private Verdict runDataSets(Path caseDir, Graph graph) {
         List<Path> dataSets = numbered(caseDir, DATA_SET, true);
@@ -155,7 +212,7 @@ public final class ConformanceRunner {
             });
             List<Path> outputs = numbered(ds, OUTPUT, false);
             if (outputs.size() > graph.outputs().size()) {
-                return new Verdict(CaseResult.Status.FAIL, ds.getFileName() + ": " + outputs.size()
+                return Verdict.of(CaseResult.Status.FAIL, ds.getFileName() + ": " + outputs.size()
                         + " expected outputs but the model has " + graph.outputs().size());
             }
             for (int i = 0; i < outputs.size(); i++) {
@@ -167,13 +224,13 @@ public final class ConformanceRunner {
                             + (expected.dtype().isFloat() ? " (tolerance " + tolerance.describe() + ")" : "");
                     Optional<String> random = randomness(graph, feeds, seen);
                     return random.isPresent()
-                            ? new Verdict(CaseResult.Status.SKIP, "expected values come from NumPy's random generator, "
+                            ? Verdict.of(CaseResult.Status.SKIP, "expected values come from NumPy's random generator, "
                                     + "which Kiln does not reproduce: " + random.get() + " (" + mismatch + ")")
-                            : new Verdict(CaseResult.Status.FAIL, mismatch);
+                            : Verdict.of(CaseResult.Status.FAIL, mismatch);
                 }
             }
         }
-        return new Verdict(CaseResult.Status.PASS, "");
+        return Verdict.pass(graph);
     }
 
     /** The {@code training_mode} inputs of training-aware ops (Dropout), whose run-time value decides randomness. */
