@@ -135,8 +135,14 @@ final class GeneratorOps {
                     Optional<Tensor> s = ctx.constant(0);
                     Optional<Tensor> l = ctx.constant(1);
                     Optional<Tensor> d = ctx.constant(2);
-                    Dim n = s.isPresent() && l.isPresent() && d.isPresent()
-                            ? Dim.of(rangeCount(ctx, s.get(), l.get(), d.get())) : Dim.unknown();
+                    if (s.isPresent() && l.isPresent() && d.isPresent()) {
+                        return List.of(new TensorType(t, Shape.of(rangeCount(ctx, s.get(), l.get(), d.get()))));
+                    }
+                    // Range(0, n, 1) over a tracked dim n (e.g. a sequence length from Shape) has n elements.
+                    boolean countsFromZero = t.isInteger() && s.isPresent() && s.get().getLong(0) == 0
+                            && d.isPresent() && d.get().getLong(0) == 1;
+                    Dim n = countsFromZero ? ShapeValues.dims(ctx, 1).filter(v -> v.size() == 1).map(v -> v.get(0))
+                            .orElseGet(Dim::unknown) : Dim.unknown();
                     return List.of(new TensorType(t, Shape.of(n)));
                 })
                 .eval(ctx -> {
