@@ -173,9 +173,10 @@ public record ConvGeometry(String autoPad, long[] kernel, long[] strides, long[]
         long out;
         if (outputShape.isPresent() || same()) {
             out = outputShape.isPresent() ? requestedOutput(ctx, i) : in * s;
+            // A negative total (output_shape past the full result) pads the end with zeros; floorDiv keeps
+            // ONNX's split for it: SAME_UPPER gives the begin the smaller half, otherwise the begin gets the larger.
             long total = full - out;
-            long half = total / 2;
-            // ONNX: SAME_UPPER puts the smaller half at the begin; otherwise the begin gets the larger half.
+            long half = Math.floorDiv(total, 2);
             begin = autoPad.equals("SAME_UPPER") ? half : total - half;
             end = total - begin;
         } else if (autoPad.equals("VALID")) {

@@ -562,6 +562,10 @@ public final class ConvPoolOps {
         return (in - 1) * window[1][i] + window[0][i] - window[2][i] - window[2][i + rank];
     }
 
+    /**
+     * Scatters X into the unpooled shape the attributes give, where I's flat indices point; a larger
+     * output_shape then holds that result in its leading corner, zeros elsewhere (as ONNX's reference does).
+     */
     private static Tensor maxUnpool(EvalContext ctx) {
         Tensor xt = ctx.input(0);
         Tensor it = ctx.input(1);
@@ -569,24 +573,42 @@ public final class ConvPoolOps {
         if (!Arrays.equals(xs, it.shape())) {
             throw ctx.fail("I must have the shape of X");
         }
-        int[] shape;
-        if (ctx.hasInput(2)) {
-            shape = ctx.input(2).toIntArray();
-        } else {
-            long[][] window = unpoolWindow(ctx, xs.length - 2);
-            shape = xs.clone();
-            for (int i = 2; i < xs.length; i++) {
-                shape[i] = Math.toIntExact(unpooledSize(xs[i], i - 2, window));
-            }
+        long[][] window = unpoolWindow(ctx, xs.length - 2);
+        int[] unpooled = xs.clone();
+        for (int i = 2; i < xs.length; i++) {
+            unpooled[i] = Math.toIntExact(unpooledSize(xs[i], i - 2, window));
         }
-        double[] y = new double[Tensor.sizeOf(shape)];
+        double[] u = new double[Tensor.sizeOf(unpooled)];
         double[] x = xt.doubles();
         long[] idx = it.longs();
         for (int j = 0; j < x.length; j++) {
-            if (idx[j] < 0 || idx[j] >= y.length) {
-                throw ctx.fail("index " + idx[j] + " in I is outside the output of " + y.length + " elements");
+            if (idx[j] < 0 || idx[j] >= u.length) {
+                throw ctx.fail("index " + idx[j] + " in I is outside the unpooled " + Arrays.toString(unpooled));
             }
-            y[(int) idx[j]] = x[j];
+            u[(int) idx[j]] = x[j];
+        }
+        if (!ctx.hasInput(2)) {
+            return Tensor.wrapDoubles(xt.dtype(), unpooled, u);
+        }
+        int[] shape = ctx.input(2).toIntArray();
+        if (shape.length != xs.length) {
+            throw ctx.fail("output_shape " + Arrays.toString(shape) + " must have rank " + xs.length);
+        }
+        for (int d = 0; d < shape.length; d++) {
+            if (shape[d] < unpooled[d]) {
+                throw ctx.fail("output_shape " + Arrays.toString(shape) + " is smaller than the unpooled "
+                        + Arrays.toString(unpooled));
+            }
+        }
+        double[] y = new double[Tensor.sizeOf(shape)];
+        int[] coords = new int[shape.length];
+        for (int j = 0; j < u.length; j++) {
+            WindowTaps.unflatten(j, unpooled, coords);
+            int flat = 0;
+            for (int d = 0; d < shape.length; d++) {
+                flat = flat * shape[d] + coords[d];
+            }
+            y[flat] = u[j];
         }
         return Tensor.wrapDoubles(xt.dtype(), shape, y);
     }

@@ -459,7 +459,8 @@ public final class NormalizationOps {
         double[] y = new double[x.length];
         for (int i = 0; i < x.length; i++) {
             double nrm = p == 1 ? norm[group[i]] : Math.sqrt(norm[group[i]]);
-            y[i] = x[i] / nrm;
+            // An all-zero slice stays zero (ONNX's reference divides by 1 there, not by 0).
+            y[i] = nrm == 0 ? x[i] : x[i] / nrm;
         }
         return Tensor.wrapDoubles(xt.dtype(), xs, y);
     }

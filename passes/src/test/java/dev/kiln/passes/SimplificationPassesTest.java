@@ -1,0 +1,134 @@
+package dev.kiln.passes;
+
+import static org.junit.jupiter.api.Assertions.assertSame;
+
+import dev.kiln.ir.DType;
+import dev.kiln.ir.Graph;
+import dev.kiln.ir.GraphBuilder;
+import dev.kiln.ir.Shape;
+import dev.kiln.ir.Tensor;
+import dev.kiln.ir.Value;
+import org.junit.jupiter.api.Test;
+
+class SimplificationPassesTest {
+    @Test
+    void removesNoOpsAndMergesTransposesKeepingOutputNames() {
+        GraphBuilder b = new GraphBuilder("g");
+        Value x = b.input("x", DType.FLOAT32, Shape.parse("N,3,4"));
+        Value i = b.op("Identity").inputs(x).outputNames("i").output();
+        Value d = b.op("Dropout").inputs(i).outputNames("d").output();
+        Value t1 = b.op("Transpose").inputs(d).attr("perm", new long[] {0, 2, 1}).outputNames("t1").output();
+        Value t2 = b.op("Transpose").inputs(t1).attr("perm", new long[] {2, 1, 0}).outputNames("t2").output();
+        Value c = b.op("Cast").inputs(t2).attr("to", (long) DType.FLOAT32.onnxCode()).outputNames("y").output();
+        b.output(c);
+        Graph g = b.build();
+        PassTesting.check(new Simplification(), g, """
+                graph g(%x: f32[N,3,4]) -> (%y: f32[3,4,N])
+                  %t1: f32[N,4,3] = Transpose(%x) {perm=[0,2,1]}
+                  %y: f32[3,4,N] = Transpose(%x) {perm=[1,2,0]}
+                  return %y
+                """);
+    }
+
+    @Test
+    void foldsConstantsAndStaticShapesButKeepsTheBatchSymbolic() {
+        GraphBuilder b = new GraphBuilder("g");
+        Value x = b.input("x", DType.FLOAT32, Shape.parse("N,2,3"));
+        Value w = b.initializer("w", Tensor.ofFloats(new int[] {3}, 1, 2, 3));
+        Value w2 = b.op("Mul").inputs(w, w).outputNames("w2").output();
+        Value shape = b.op("Shape").inputs(x).outputNames("shape").output();
+        Value zero = b.initializer("zero", Tensor.ofInt64s(0));
+        Value one = b.initializer("one", Tensor.ofInt64s(1));
+        Value n = b.op("Gather").inputs(shape, zero).outputNames("n").output();
+        Value c = b.op("Gather").inputs(shape, one).outputNames("c").output();
+        Value minus1 = b.initializer("minus1", Tensor.ofInt64s(-1));
+        Value target = b.op("Concat").inputs(n, minus1).attr("axis", 0L).outputNames("target").output();
+        Value flat = b.op("Reshape").inputs(x, target).outputNames("flat").output();
+        Value y = b.op("Mul").inputs(flat, b.op("Cast").inputs(c).attr("to", 1L).outputNames("cf").output())
+                .outputNames("y0").output();
+        Value z = b.op("Add").inputs(b.op("Reshape").inputs(y, b.initializer("s", Tensor.ofInt64s(-1, 2, 3)))
+                .outputNames("y1").output(), w2).outputNames("z").output();
+        b.output(z);
+        Graph g = b.build();
+        Graph folded = new ConstantFolding().apply(g);
+        Graph clean = new DeadCodeElimination().apply(folded);
+        dev.kiln.ir.GraphVerifier.verify(clean);
+        // Shape(x)[1] = 2 is static and folds; Shape(x)[0] = N stays a computation on the symbolic batch.
+        org.junit.jupiter.api.Assertions.assertEquals("""
+                graph g(%x: f32[N,2,3]) -> (%z: f32[N,2,3])
+                  init %zero: i64[1] = [0]
+                  init %minus1: i64[1] = [-1]
+                  init %s: i64[3] = [-1,2,3]
+                  init %w2: f32[3] = [1.0,4.0,9.0]
+                  init %cf: f32[1] = [2.0]
+                  %shape: i64[3] = Shape(%x)
+                  %n: i64[1] = Gather(%shape, %zero)
+                  %target: i64[2] = Concat(%n, %minus1) {axis=0}
+                  %flat: f32[N,6] = Reshape(%x, %target)
+                  %y0: f32[N,6] = Mul(%flat, %cf)
+                  %y1: f32[N,2,3] = Reshape(%y0, %s)
+                  %z: f32[N,2,3] = Add(%y1, %w2)
+                  return %z
+                """, dev.kiln.ir.GraphPrinter.print(clean));
+        PassTesting.assertEquivalent(g, clean);
+    }
+
+    @Test
+    void cseMergesEqualNodesAndEqualConstants() {
+        GraphBuilder b = new GraphBuilder("g");
+        Value x = b.input("x", DType.FLOAT32, Shape.parse("N,2"));
+        Value k1 = b.initializer("k1", Tensor.ofFloats(new int[] {2}, 1, 2));
+        Value k2 = b.initializer("k2", Tensor.ofFloats(new int[] {2}, 1, 2));
+        Value a = b.op("Add").inputs(x, k1).outputNames("a").output();
+        Value c = b.op("Add").inputs(x, k2).outputNames("c").output();
+        Value r1 = b.op("Relu").inputs(a).outputNames("r1").output();
+        Value r2 = b.op("Relu").inputs(c).outputNames("r2").output();
+        b.output(b.op("Mul").inputs(r1, r2).outputNames("y").output());
+        Graph g = b.build();
+        PassTesting.check(new CommonSubexpressionElimination(), g, """
+                graph g(%x: f32[N,2]) -> (%y: f32[N,2])
+                  init %k1: f32[2] = [1.0,2.0]
+                  %a: f32[N,2] = Add(%x, %k1)
+                  %r1: f32[N,2] = Relu(%a)
+                  %y: f32[N,2] = Mul(%r1, %r1)
+                  return %y
+                """);
+    }
+
+    @Test
+    void passesReturnTheSameGraphWhenNothingChanges() {
+        GraphBuilder b = new GraphBuilder("g");
+        Value x = b.input("x", DType.FLOAT32, Shape.parse("N,2"));
+        b.output(b.op("Relu").inputs(x).outputNames("y").output());
+        Graph g = b.build();
+        for (Pass p : Pipeline.forLevel(OptLevel.O3)) {
+            assertSame(g, p.apply(g), p.name());
+        }
+    }
+
+    @Test
+    void zeroInitialStatesOfRecurrentOpsBecomeAbsent() {
+        GraphBuilder b = new GraphBuilder("rnn");
+        Value x = b.input("x", DType.FLOAT32, Shape.parse("3,N,2"));
+        Value w = b.initializer("w", Tensor.ofFloats(new int[] {1, 4, 2}, 0.1f, -0.2f, 0.3f, 0.4f, -0.5f, 0.6f, 0.7f, -0.8f));
+        Value r = b.initializer("r", Tensor.ofFloats(new int[] {1, 4, 1}, 0.5f, -0.5f, 0.25f, 0.75f));
+        Value shape = b.op("Shape").inputs(x).outputNames("shape").output();
+        Value n = b.op("Gather").inputs(shape, b.initializer("one", Tensor.ofInt64s(1))).outputNames("n").output();
+        Value dims = b.op("Concat").inputs(b.initializer("lead", Tensor.ofInt64s(1)), n,
+                b.initializer("hidden", Tensor.ofInt64s(1))).attr("axis", 0L).outputNames("dims").output();
+        Value h0 = b.op("ConstantOfShape").inputs(dims).outputNames("h0").output();
+        java.util.List<Value> outs = b.op("LSTM").inputs(x, w, r, Value.ABSENT, Value.ABSENT, h0, h0)
+                .attr("hidden_size", 1L).outputNames("y", "y_h", "").build();
+        b.output(outs.get(1));
+        Graph g = b.build();
+        Graph simplified = new DeadCodeElimination().apply(new Simplification().apply(g));
+        org.junit.jupiter.api.Assertions.assertEquals("""
+                graph rnn(%x: f32[3,N,2]) -> (%y_h: f32[1,N,1])
+                  init %w: f32[1,4,2] = [0.1,-0.2,0.3,0.4,-0.5,0.6,0.7,-0.8]
+                  init %r: f32[1,4,1] = [0.5,-0.5,0.25,0.75]
+                  %y: f32[3,1,N,1], %y_h: f32[1,N,1], _ = LSTM(%x, %w, %r) {hidden_size=1}
+                  return %y_h
+                """, dev.kiln.ir.GraphPrinter.print(simplified));
+        PassTesting.assertEquivalent(g, simplified);
+    }
+}
