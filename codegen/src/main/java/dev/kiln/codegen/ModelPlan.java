@@ -1,0 +1,144 @@
+package dev.kiln.codegen;
+
+import com.palantir.javapoet.NameAllocator;
+import dev.kiln.ir.DType;
+import dev.kiln.ir.Graph;
+import dev.kiln.ir.Node;
+import dev.kiln.ir.OpProperty;
+import dev.kiln.ir.OpTable;
+import dev.kiln.ir.Tensor;
+import dev.kiln.ir.UnsupportedOpException;
+import dev.kiln.ir.Value;
+import dev.kiln.passes.MemoryPlan;
+import dev.kiln.passes.MemoryPlan.Linear;
+import dev.kiln.passes.MemoryPlanner;
+import java.util.ArrayList;
+import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * Code generation's analysis: for an optimized graph, where every tensor lives (a {@code run} parameter, the
+ * scratch arena at a batch-linear offset from the memory plan, or a weights field), which nodes become
+ * methods, and the weights (raw or packed by kernels) that go into the resource. Views of a tensor
+ * (Reshape, Flatten, ...) share its storage and emit no code. Nothing here writes Java; {@link ClassWriter}
+ * does.
+ */
+final class ModelPlan {
+    /** A node that becomes a method. */
+    record Step(Node node, String method) {}
+
+    /** A float array in the weights resource, read into a field. */
+    record WeightField(String field, String key, float[] data) {}
+
+    final Graph graph;
+    final CodegenOptions options;
+    final String batchSymbol;
+    final NameAllocator names = new NameAllocator();
+    final Map<Value, String> inputParams = new LinkedHashMap<>();
+    final Map<Value, String> outputParams = new LinkedHashMap<>();
+    final Map<Value, Storage> storage = new IdentityHashMap<>();
+    final Map<String, WeightField> weights = new LinkedHashMap<>();
+    final List<Step> steps = new ArrayList<>();
+    final Linear arenaSize;
+
+    ModelPlan(Graph graph, CodegenOptions options) {
+        this.graph = graph;
+        this.options = options;
+        for (String reserved : List.of("batch", "arena", "weights", "SPECIES", "run", "load")) {
+            names.newName(reserved, reserved);
+        }
+        checkFloat32(graph);
+        MemoryPlan memory = MemoryPlanner.plan(graph);
+        this.batchSymbol = memory.batchSymbol();
+        for (Value v : graph.inputs()) {
+            String p = names.newName(Identifiers.camel(v.name(), "input"));
+            inputParams.put(v, p);
+            storage.put(v, new Storage.Param(p));
+        }
+        for (Value v : graph.outputs()) {
+            if (inputParams.containsKey(v) || outputParams.containsKey(v)) {
+                throw new UnsupportedOpException("graph output '" + v.name() + "' is also a graph input or listed twice;"
+                        + " code generation needs each output produced by a node");
+            }
+            String p = names.newName(Identifiers.camel(v.name(), "output"));
+            outputParams.put(v, p);
+            storage.put(v, new Storage.Param(p));
+        }
+        graph.initializers().forEach((v, t) -> storage.put(v, new Storage.Weight(addWeight(v.name(), t.toFloatArray()))));
+        for (Node n : graph.nodes()) {
+            if (isView(n) && !storage.containsKey(n.output(0))) {
+                storage.put(n.output(0), storage.get(n.input(0)));
+                continue;
+            }
+            for (Value o : n.outputs()) {
+                if (!o.isAbsent() && !storage.containsKey(o)) {
+                    MemoryPlan.Placement p = memory.placements().get(o);
+                    if (p == null) {
+                        throw new UnsupportedOpException(n.describe() + ": output '" + o.name() + "' has shape "
+                                + o.shape() + ", whose size is not linear in the batch; code generation needs static "
+                                + "dims apart from the batch");
+                    }
+                    storage.put(o, new Storage.Arena(p.offset()));
+                }
+            }
+            steps.add(new Step(n, names.newName(Identifiers.method(n), n)));
+        }
+        this.arenaSize = memory.arenaSizes().getOrDefault(DType.FLOAT32, Linear.ZERO);
+    }
+
+    /** A view whose output can share its input's storage (the output is not a caller's array). */
+    private boolean isView(Node n) {
+        return n.hasInput(0) && n.outputs().size() == 1
+                && OpTable.get().find(n.domain(), n.op()).map(d -> d.has(OpProperty.VIEW)).orElse(false)
+                && !outputParams.containsKey(n.output(0));
+    }
+
+    /** Adds a float array to the weights resource and returns the field holding it. */
+    String addWeight(String key, float[] data) {
+        WeightField existing = weights.get(key);
+        if (existing != null) {
+            return existing.field();
+        }
+        String field = names.newName(Identifiers.camel(key, "weight"));
+        weights.put(key, new WeightField(field, key, data));
+        return field;
+    }
+
+    Tensor constant(Value v) {
+        Tensor t = graph.initializers().get(v);
+        if (t == null) {
+            throw new IllegalStateException(v.name() + " is not a constant");
+        }
+        return t;
+    }
+
+    boolean isConstant(Value v) {
+        return graph.isInitializer(v);
+    }
+
+    private static void checkFloat32(Graph g) {
+        List<Value> all = new ArrayList<>(g.inputs());
+        all.addAll(g.initializers().keySet());
+        for (Node n : g.nodes()) {
+            n.outputs().stream().filter(v -> !v.isAbsent()).forEach(all::add);
+        }
+        for (Value v : all) {
+            if (v.dtype() != DType.FLOAT32) {
+                throw new UnsupportedOpException("code generation supports float32 tensors so far; '" + v.name()
+                        + "' is " + v.type() + " (run the graph through -O1 or higher to fold shape computations)");
+            }
+        }
+    }
+
+    /** The node name used in messages and comments. */
+    static String describe(Node n) {
+        return n.name().isEmpty() ? n.qualifiedOp() : n.name() + " (" + n.qualifiedOp() + ")";
+    }
+
+    static String lower(String s) {
+        return s.toLowerCase(Locale.ROOT);
+    }
+}
