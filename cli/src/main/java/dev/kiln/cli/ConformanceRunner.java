@@ -2,6 +2,10 @@ package dev.kiln.cli;
 
 import dev.kiln.ir.Graph;
 import dev.kiln.ir.KilnException;
+import dev.kiln.ir.Node;
+import dev.kiln.ir.OpDef;
+import dev.kiln.ir.OpProperty;
+import dev.kiln.ir.OpTable;
 import dev.kiln.ir.ReferenceEvaluator;
 import dev.kiln.ir.Tensor;
 import dev.kiln.ir.UnsupportedOpException;
@@ -16,9 +20,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
 import java.util.SortedSet;
 import java.util.TreeSet;
 import java.util.function.Consumer;
@@ -33,8 +40,9 @@ import java.util.stream.Stream;
  *
  * <p>A case passes when every output of every data set is within {@link Tolerance} of the expected one. It is
  * skipped when the model uses something Kiln does not support (an op, an op mode, an element type, sequence or
- * optional values); every other error — a shape rule rejecting the model, an evaluator exception, a wrong
- * result — is a failure, so a bug never hides as "unsupported".
+ * optional values), or when a mismatching output depends on random draws (Dropout in training mode, random
+ * ops), whose expected values come from NumPy's generator. Every other error — a shape rule rejecting the
+ * model, an evaluator exception, a wrong result — is a failure, so a bug never hides as "unsupported".
  */
 public final class ConformanceRunner {
     private static final String MODEL = "model.onnx";
@@ -112,8 +120,9 @@ public final class ConformanceRunner {
         try {
             ops.addAll(ModelOpTypes.of(caseDir.resolve(MODEL)));
             Graph graph = prepare.apply(OnnxImporter.load(caseDir.resolve(MODEL)));
-            detail = runDataSets(caseDir, graph);
-            status = detail.isEmpty() ? CaseResult.Status.PASS : CaseResult.Status.FAIL;
+            Verdict verdict = runDataSets(caseDir, graph);
+            status = verdict.status();
+            detail = verdict.detail();
         } catch (UnsupportedOpException | UnsupportedModelException e) {
             status = CaseResult.Status.SKIP;
             detail = message(e);
@@ -127,31 +136,84 @@ public final class ConformanceRunner {
         return new CaseResult(suite, name, caseDir, status, truncate(detail), ops);
     }
 
-    /** Empty when every data set matches, else the first mismatch. */
-    private String runDataSets(Path caseDir, Graph graph) {
+    /** What the data sets of a case showed: PASS with an empty detail, or the first mismatch. */
+    private record Verdict(CaseResult.Status status, String detail) {}
+
+    private Verdict runDataSets(Path caseDir, Graph graph) {
         List<Path> dataSets = numbered(caseDir, DATA_SET, true);
         if (dataSets.isEmpty()) {
             throw new KilnException("case " + caseDir + " has no test_data_set_* folder");
         }
+        Set<Value> trainingModes = trainingModeInputs(graph);
         for (Path ds : dataSets) {
             Map<String, Tensor> feeds = feeds(graph, ds);
-            Map<String, Tensor> actual = ReferenceEvaluator.run(graph, feeds);
+            Map<Value, Tensor> seen = new IdentityHashMap<>();
+            Map<String, Tensor> actual = ReferenceEvaluator.run(graph, feeds, 0, (v, t) -> {
+                if (trainingModes.contains(v)) {
+                    seen.put(v, t);
+                }
+            });
             List<Path> outputs = numbered(ds, OUTPUT, false);
             if (outputs.size() > graph.outputs().size()) {
-                return ds.getFileName() + ": " + outputs.size() + " expected outputs but the model has "
-                        + graph.outputs().size();
+                return new Verdict(CaseResult.Status.FAIL, ds.getFileName() + ": " + outputs.size()
+                        + " expected outputs but the model has " + graph.outputs().size());
             }
             for (int i = 0; i < outputs.size(); i++) {
                 Value out = graph.outputs().get(i);
                 Tensor expected = TensorProtos.read(outputs.get(i)).tensor();
                 TensorComparison cmp = TensorComparison.of(expected, actual.get(out.name()), tolerance);
                 if (!cmp.matches()) {
-                    return ds.getFileName() + ", output " + i + " '" + out.name() + "': " + cmp.problem()
+                    String mismatch = ds.getFileName() + ", output " + i + " '" + out.name() + "': " + cmp.problem()
                             + (expected.dtype().isFloat() ? " (tolerance " + tolerance.describe() + ")" : "");
+                    Optional<String> random = randomness(graph, feeds, seen);
+                    return random.isPresent()
+                            ? new Verdict(CaseResult.Status.SKIP, "expected values come from NumPy's random generator, "
+                                    + "which Kiln does not reproduce: " + random.get() + " (" + mismatch + ")")
+                            : new Verdict(CaseResult.Status.FAIL, mismatch);
                 }
             }
         }
-        return "";
+        return new Verdict(CaseResult.Status.PASS, "");
+    }
+
+    /** The {@code training_mode} inputs of training-aware ops (Dropout), whose run-time value decides randomness. */
+    private static Set<Value> trainingModeInputs(Graph graph) {
+        Set<Value> values = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
+        for (Node n : graph.nodes()) {
+            OpTable.get().find(n.domain(), n.op()).ifPresent(def -> {
+                int t = def.inputNames().indexOf("training_mode");
+                if (def.has(OpProperty.TRAINING_AWARE) && t >= 0 && n.hasInput(t)) {
+                    values.add(n.input(t));
+                }
+            });
+        }
+        return values;
+    }
+
+    /**
+     * Why the outputs depend on random draws at these feeds: a nondeterministic op, or a training-aware op whose
+     * {@code training_mode} is true (Dropout then samples its mask). Empty when the graph is deterministic.
+     */
+    private static Optional<String> randomness(Graph graph, Map<String, Tensor> feeds, Map<Value, Tensor> seen) {
+        for (Node n : graph.nodes()) {
+            Optional<OpDef> def = OpTable.get().find(n.domain(), n.op());
+            if (def.isEmpty()) {
+                continue;
+            }
+            if (def.get().has(OpProperty.NONDETERMINISTIC)) {
+                return Optional.of(n.describe() + " draws random numbers");
+            }
+            int t = def.get().inputNames().indexOf("training_mode");
+            if (def.get().has(OpProperty.TRAINING_AWARE) && t >= 0 && n.hasInput(t)) {
+                Value v = n.input(t);
+                Tensor mode = feeds.containsKey(v.name()) ? feeds.get(v.name())
+                        : graph.isInitializer(v) ? graph.initializers().get(v) : seen.get(v);
+                if (mode != null && mode.size() > 0 && mode.getBool(0)) {
+                    return Optional.of(n.describe() + " runs with training_mode=true and samples a random mask");
+                }
+            }
+        }
+        return Optional.empty();
     }
 
     /**

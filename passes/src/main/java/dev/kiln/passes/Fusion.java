@@ -46,6 +46,7 @@ public final class Fusion implements Pass {
         // Conv(Pad(x, p, 0)) -> Conv(x, pads + p)
         r.put("Conv", List.of(Fusion::padIntoConv));
         // Act(Conv(x, W, B)) -> FusedConv(x, W, B){activation=Act};  Act(Gemm(...)) -> FusedGemm(...){activation=Act}
+        // Act(MaxPool(Conv(...))) -> MaxPool(FusedConv(...){activation=Act}) for non-decreasing Act
         for (Activation a : Activation.values()) {
             if (a != Activation.NONE) {
                 r.put(a.onnxOp(), List.of(Fusion::activation));
@@ -222,20 +223,59 @@ public final class Fusion implements Pass {
         if (act.input(0).dtype() != DType.FLOAT32 && act.input(0).dtype() != DType.FLOAT64) {
             return false;
         }
+        if (commutesWithMax(kind, alpha) && activationThroughMaxPool(act, ctx, kind, alpha, beta)) {
+            return true;
+        }
         for (String[] pair : new String[][] {{"Conv", FusedOps.FUSED_CONV}, {"Gemm", FusedOps.FUSED_GEMM}}) {
             Optional<Node> base = ctx.soleProducer(act.input(0), pair[0]).filter(p -> p.domain().isEmpty());
             if (base.isPresent()) {
-                Attributes attrs = base.get().attributes().with("activation", new Attr.Str(kind.onnxOp()));
-                if (alpha.isPresent()) {
-                    attrs = attrs.with("activation_alpha", new Attr.Float(alpha.get()));
-                }
-                if (beta.isPresent()) {
-                    attrs = attrs.with("activation_beta", new Attr.Float(beta.get()));
-                }
+                Attributes attrs = epilogue(base.get().attributes(), kind, alpha, beta);
                 return fuse(ctx, base.get(), act, OpTable.KILN_DOMAIN, pair[1], base.get().inputs(), attrs);
             }
         }
         return false;
+    }
+
+    /** Non-decreasing activations commute with max: f(max(a, b)) = max(f(a), f(b)). */
+    private static boolean commutesWithMax(Activation kind, Optional<Float> alpha) {
+        return switch (kind) {
+            case RELU, SIGMOID, TANH, CLIP -> true;
+            case LEAKY_RELU, ELU -> alpha.map(a -> a >= 0).orElse(true);
+            case HARD_SIGMOID -> alpha.map(a -> a >= 0).orElse(true);
+            case NONE -> false;
+        };
+    }
+
+    // Act(MaxPool(Conv(x, W, B))) -> MaxPool(FusedConv(x, W, B){activation=Act}), Act non-decreasing
+    private static boolean activationThroughMaxPool(Node act, FusionContext ctx, Activation kind,
+                                                    Optional<Float> alpha, Optional<Float> beta) {
+        Optional<Node> pool = ctx.soleProducer(act.input(0), "MaxPool").filter(p -> p.domain().isEmpty());
+        if (pool.isEmpty()) {
+            return false;
+        }
+        Optional<Node> conv = ctx.soleProducer(pool.get().input(0), "Conv").filter(p -> p.domain().isEmpty());
+        if (conv.isEmpty()) {
+            return false;
+        }
+        Node c = conv.get();
+        Attributes attrs = epilogue(c.attributes(), kind, alpha, beta);
+        ctx.rw().removeEmitted(pool.get());
+        ctx.rw().removeEmitted(c);
+        ctx.rw().emit(new Node(FusedOps.FUSED_CONV, OpTable.KILN_DOMAIN, c.name(), c.inputs(), c.outputs(), attrs));
+        ctx.rw().emit(new Node("MaxPool", "", pool.get().name(), pool.get().inputs(), List.of(act.output(0)),
+                pool.get().attributes()));
+        return true;
+    }
+
+    private static Attributes epilogue(Attributes base, Activation kind, Optional<Float> alpha, Optional<Float> beta) {
+        Attributes attrs = base.with("activation", new Attr.Str(kind.onnxOp()));
+        if (alpha.isPresent()) {
+            attrs = attrs.with("activation_alpha", new Attr.Float(alpha.get()));
+        }
+        if (beta.isPresent()) {
+            attrs = attrs.with("activation_beta", new Attr.Float(beta.get()));
+        }
+        return attrs;
     }
 
     /** A constant broadcast against [N, C, ...] that varies only along C, as C values. */

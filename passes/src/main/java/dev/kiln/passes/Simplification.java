@@ -68,6 +68,10 @@ public final class Simplification implements Pass {
         r.put("Slice", (n, c) -> sameShape(n.input(0), n.output(0))
                 && (!n.hasInput(4) || c.constant(n.input(4)).map(s -> allOnes(s)).orElse(false))
                 && c.forward(n, n.input(0)));
+        // LSTM/GRU/RNN(..., initial_h = zeros, initial_c = zeros) -> the same with the states absent (zero by spec)
+        for (String op : List.of("LSTM", "GRU", "RNN")) {
+            r.put(op, Simplification::dropZeroInitialStates);
+        }
         // Transpose(x, identity) -> x;  Transpose(Transpose(x, p), q) -> Transpose(x, p[q])
         r.put("Transpose", Simplification::transpose);
         return Collections.unmodifiableMap(r);
@@ -120,6 +124,40 @@ public final class Simplification implements Pass {
         c.rw().emit(merged);
         c.producers().put(n.output(0), merged);
         return true;
+    }
+
+    /** Initial hidden (input 5) and cell (input 6) states that are all zero, as ConstantOfShape(0) or a constant. */
+    private static boolean dropZeroInitialStates(Node n, Context c) {
+        List<dev.kiln.ir.Value> inputs = new java.util.ArrayList<>(n.inputs());
+        boolean changed = false;
+        for (int i = 5; i <= 6 && i < inputs.size(); i++) {
+            if (n.hasInput(i) && isZeros(n.input(i), c)) {
+                inputs.set(i, dev.kiln.ir.Value.ABSENT);
+                changed = true;
+            }
+        }
+        if (!changed) {
+            return false;
+        }
+        while (!inputs.isEmpty() && inputs.get(inputs.size() - 1).isAbsent()) {
+            inputs.remove(inputs.size() - 1);
+        }
+        Node stateless = n.withInputs(inputs);
+        c.rw().emit(stateless);
+        stateless.outputs().forEach(o -> c.producers().put(o, stateless));
+        return true;
+    }
+
+    private static boolean isZeros(Value v, Context c) {
+        Optional<Tensor> t = c.constant(v);
+        if (t.isPresent()) {
+            return allZero(t.get());
+        }
+        Node p = c.producers().get(c.rw().map(v));
+        if (p == null || !p.op().equals("ConstantOfShape") || !p.domain().isEmpty()) {
+            return false;
+        }
+        return p.attributes().get("value").map(a -> allZero(((Attr.TensorValue) a).value())).orElse(true);
     }
 
     private static long[] perm(Node n, int rank) {

@@ -137,9 +137,9 @@ class FusionTest {
         Value x = b.input("x", DType.FLOAT32, Shape.parse("N,1,6,6"));
         Value c = b.op("Conv").inputs(x, b.initializer("w", random(20, 4, 1, 3, 3)), b.initializer("b", random(21, 4)))
                 .outputNames("c").output();
-        Value r = b.op("Relu").inputs(c).outputNames("r").output();
-        Value p = b.op("MaxPool").inputs(r).attr("kernel_shape", new long[] {2, 2}).attr("strides", new long[] {2, 2})
-                .outputNames("p").output();
+        Value mp = b.op("MaxPool").inputs(c).attr("kernel_shape", new long[] {2, 2}).attr("strides", new long[] {2, 2})
+                .outputNames("mp").output();
+        Value p = b.op("Relu").inputs(mp).outputNames("p").output();
         Value f = b.op("Flatten").inputs(p).outputNames("f").output();
         Value d = b.op("Dropout").inputs(f).outputNames("d").output();
         Value m = b.op("MatMul").inputs(d, b.initializer("w2", random(22, 16, 5))).outputNames("m").output();
@@ -151,6 +151,7 @@ class FusionTest {
             PassTesting.assertEquivalent(g, opt);
         }
         Graph o3 = PassManager.forLevel(OptLevel.O3, PassOptions.quiet()).run(g);
+        // Relu(MaxPool(Conv)) became MaxPool(FusedConv{Relu}); Dropout vanished; MatMul+Add became Gemm.
         assertEquals(List.of("FusedConv", "MaxPool", "Flatten", "Gemm", "LogSoftmax"),
                 o3.nodes().stream().map(Node::op).toList());
     }

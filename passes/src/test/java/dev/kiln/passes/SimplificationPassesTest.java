@@ -105,4 +105,30 @@ class SimplificationPassesTest {
             assertSame(g, p.apply(g), p.name());
         }
     }
+
+    @Test
+    void zeroInitialStatesOfRecurrentOpsBecomeAbsent() {
+        GraphBuilder b = new GraphBuilder("rnn");
+        Value x = b.input("x", DType.FLOAT32, Shape.parse("3,N,2"));
+        Value w = b.initializer("w", Tensor.ofFloats(new int[] {1, 4, 2}, 0.1f, -0.2f, 0.3f, 0.4f, -0.5f, 0.6f, 0.7f, -0.8f));
+        Value r = b.initializer("r", Tensor.ofFloats(new int[] {1, 4, 1}, 0.5f, -0.5f, 0.25f, 0.75f));
+        Value shape = b.op("Shape").inputs(x).outputNames("shape").output();
+        Value n = b.op("Gather").inputs(shape, b.initializer("one", Tensor.ofInt64s(1))).outputNames("n").output();
+        Value dims = b.op("Concat").inputs(b.initializer("lead", Tensor.ofInt64s(1)), n,
+                b.initializer("hidden", Tensor.ofInt64s(1))).attr("axis", 0L).outputNames("dims").output();
+        Value h0 = b.op("ConstantOfShape").inputs(dims).outputNames("h0").output();
+        java.util.List<Value> outs = b.op("LSTM").inputs(x, w, r, Value.ABSENT, Value.ABSENT, h0, h0)
+                .attr("hidden_size", 1L).outputNames("y", "y_h", "").build();
+        b.output(outs.get(1));
+        Graph g = b.build();
+        Graph simplified = new DeadCodeElimination().apply(new Simplification().apply(g));
+        org.junit.jupiter.api.Assertions.assertEquals("""
+                graph rnn(%x: f32[3,N,2]) -> (%y_h: f32[1,N,1])
+                  init %w: f32[1,4,2] = [0.1,-0.2,0.3,0.4,-0.5,0.6,0.7,-0.8]
+                  init %r: f32[1,4,1] = [0.5,-0.5,0.25,0.75]
+                  %y: f32[3,1,N,1], %y_h: f32[1,N,1], _ = LSTM(%x, %w, %r) {hidden_size=1}
+                  return %y_h
+                """, dev.kiln.ir.GraphPrinter.print(simplified));
+        PassTesting.assertEquivalent(g, simplified);
+    }
 }

@@ -11,11 +11,16 @@ import dev.kiln.ir.Value;
 import dev.kiln.ir.builder.ModelBuilder;
 import dev.kiln.onnx.OnnxImporter;
 import dev.kiln.onnx.TensorProtos;
+import java.io.IOException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -68,6 +73,57 @@ class BuilderModelsTest {
         Graph imported = OnnxImporter.load(MODELS.resolve(model).resolve("model.onnx"));
         Graph built = build(model, imported);
         assertEquals(describe(imported, model), describe(built, model));
+    }
+
+    /**
+     * The PyTorch state dicts of the training references ({@code train_ref/<run>/params_*}, one TensorProto
+     * per parameter named as in {@code model.state_dict()}) load into the builder's models by name, and give
+     * the losses PyTorch recorded before steps 1 and 2 (mean cross-entropy of the batch {@code x.pb} against
+     * {@code target.pb}).
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"mlp_adam/params_init:0", "mlp_adam/params_step1:1", "mnist_cnn_sgd/params_init:0",
+            "mnist_cnn_sgd/params_step1:1"})
+    void pyTorchStateDictsLoadByNameAndReproduceTheRecordedLoss(String spec) throws IOException {
+        String[] parts = spec.split(":");
+        Path params = MODELS.resolve("train_ref").resolve(parts[0]);
+        Path run = params.getParent();
+        Map<String, Tensor> stateDict = new HashMap<>();
+        try (DirectoryStream<Path> files = Files.newDirectoryStream(params, "*.pb")) {
+            for (Path f : files) {
+                stateDict.put(f.getFileName().toString().replaceFirst("\\.pb$", ""), TensorProtos.read(f).tensor());
+            }
+        }
+        boolean mlp = run.getFileName().toString().startsWith("mlp");
+        ModelBuilder m = ModelBuilder.withWeights("ref", stateDict);
+        Graph g = mlp ? ReferenceModels.mlp(m, "N") : ReferenceModels.mnistCnn(m, "N");
+        Tensor x = TensorProtos.read(run.resolve("x.pb")).tensor();
+        Tensor target = TensorProtos.read(run.resolve("target.pb")).tensor();
+        Tensor y = ReferenceEvaluator.run(g, Map.of("input", x)).get("output");
+
+        double loss = 0;
+        int classes = y.dim(1);
+        for (int r = 0; r < y.dim(0); r++) {
+            // MLP gives logits (the reference trains it with cross_entropy); the CNN log-probabilities (nll_loss).
+            double logSumExp = 0;
+            if (mlp) {
+                for (int c = 0; c < classes; c++) {
+                    logSumExp += Math.exp(y.getDouble(r * classes + c));
+                }
+                logSumExp = Math.log(logSumExp);
+            }
+            loss += logSumExp - y.getDouble(r * classes + (int) target.getLong(r));
+        }
+        loss /= y.dim(0);
+        double recorded = recordedLoss(run.resolve("losses.json"), Integer.parseInt(parts[1]));
+        assertEquals(recorded, loss, 1e-5, spec);
+    }
+
+    private static double recordedLoss(Path lossesJson, int step) throws IOException {
+        Matcher list = Pattern.compile("\"loss_before_step\"\\s*:\\s*\\[([^\\]]*)]")
+                .matcher(Files.readString(lossesJson));
+        assertTrue(list.find(), "no loss_before_step in " + lossesJson);
+        return Double.parseDouble(list.group(1).split(",")[step].strip());
     }
 
     /** The builder's version of {@code model}, with the import's initializers as its weights. */

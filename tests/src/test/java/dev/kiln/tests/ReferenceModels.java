@@ -9,8 +9,6 @@ import dev.kiln.ir.builder.ModelBuilder;
 /**
  * The models of {@code ../shared/models/reference_models.py} written with Kiln's builder, line for line
  * like their PyTorch {@code forward}, so their graphs can be compared with the imports of the exports.
- *
- * @see <a href="../../../../../../../../shared/models/reference_models.py">reference_models.py</a>
  */
 final class ReferenceModels {
     private ReferenceModels() {}

@@ -15,6 +15,7 @@ import dev.kiln.ir.TensorType;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * Convolutions (Conv, ConvTranspose) and pooling (MaxPool, AveragePool, LpPool, the global pools, MaxUnpool)
@@ -51,6 +52,7 @@ public final class ConvPoolOps {
                 .attrInt("storage_order", 0, "Indices layout: 0 row major, 1 column major (spatial axes reversed)")
                 .shape(ctx -> {
                     requireTypes(ctx, true);
+                    storageColumnMajor(ctx);
                     Shape y = poolShape(ctx);
                     return List.of(new TensorType(ctx.inputDtype(0), y), new TensorType(DType.INT64, y));
                 })
@@ -298,7 +300,7 @@ public final class ConvPoolOps {
     }
 
     /** The kernel's spatial extent: W's spatial dims, which kernel_shape (when set) must agree with. */
-    private static long[] kernelShape(NodeContext ctx, Shape w, java.util.Optional<long[]> attr) {
+    private static long[] kernelShape(NodeContext ctx, Shape w, Optional<long[]> attr) {
         long[] kernel = new long[w.rank() - 2];
         for (int i = 0; i < kernel.length; i++) {
             Dim d = w.dim(i + 2);
@@ -363,11 +365,7 @@ public final class ConvPoolOps {
         int outSize = taps.outSize();
         int kSize = taps.kernelSize();
         int[] columnMajor = columnMajorIndex(taps.inShape());
-        boolean columns = switch ((int) ctx.attrInt("storage_order")) {
-            case 0 -> false;
-            case 1 -> true;
-            default -> throw ctx.fail("storage_order must be 0 or 1 but is " + ctx.attrInt("storage_order"));
-        };
+        boolean columns = storageColumnMajor(ctx);
         double[] y = new double[planes * outSize];
         long[] indices = new long[planes * outSize];
         for (int p = 0; p < planes; p++) {
@@ -379,7 +377,7 @@ public final class ConvPoolOps {
                     if (cell >= 0) {
                         double v = xt.getDouble(p * inSize + cell);
                         // NaN never wins, as padding never does; the first of equal maxima wins.
-                        if (v > best || bestCell < 0 && !Double.isNaN(v)) {
+                        if (v > best || (bestCell < 0 && !Double.isNaN(v))) {
                             best = v;
                             bestCell = cell;
                         }
@@ -394,6 +392,14 @@ public final class ConvPoolOps {
         Tensor values = xt.dtype().isFloat() ? Tensor.wrapDoubles(xt.dtype(), shape, y)
                 : Tensor.fromDoubles(xt.dtype(), shape, y);
         return List.of(values, Tensor.wrapLongs(DType.INT64, shape, indices));
+    }
+
+    private static boolean storageColumnMajor(NodeContext ctx) {
+        long order = ctx.attrInt("storage_order");
+        if (order != 0 && order != 1) {
+            throw ctx.fail("storage_order must be 0 (row major) or 1 (column major) but is " + order);
+        }
+        return order == 1;
     }
 
     /** For each row-major spatial cell, its index when the spatial axes are laid out column major. */
@@ -562,6 +568,10 @@ public final class ConvPoolOps {
         return (in - 1) * window[1][i] + window[0][i] - window[2][i] - window[2][i + rank];
     }
 
+    /**
+     * Scatters X into the unpooled shape the attributes give, where I's flat indices point; a larger
+     * output_shape then holds that result in its leading corner, zeros elsewhere (as ONNX's reference does).
+     */
     private static Tensor maxUnpool(EvalContext ctx) {
         Tensor xt = ctx.input(0);
         Tensor it = ctx.input(1);
@@ -569,24 +579,42 @@ public final class ConvPoolOps {
         if (!Arrays.equals(xs, it.shape())) {
             throw ctx.fail("I must have the shape of X");
         }
-        int[] shape;
-        if (ctx.hasInput(2)) {
-            shape = ctx.input(2).toIntArray();
-        } else {
-            long[][] window = unpoolWindow(ctx, xs.length - 2);
-            shape = xs.clone();
-            for (int i = 2; i < xs.length; i++) {
-                shape[i] = Math.toIntExact(unpooledSize(xs[i], i - 2, window));
-            }
+        long[][] window = unpoolWindow(ctx, xs.length - 2);
+        int[] unpooled = xs.clone();
+        for (int i = 2; i < xs.length; i++) {
+            unpooled[i] = Math.toIntExact(unpooledSize(xs[i], i - 2, window));
         }
-        double[] y = new double[Tensor.sizeOf(shape)];
+        double[] u = new double[Tensor.sizeOf(unpooled)];
         double[] x = xt.doubles();
         long[] idx = it.longs();
         for (int j = 0; j < x.length; j++) {
-            if (idx[j] < 0 || idx[j] >= y.length) {
-                throw ctx.fail("index " + idx[j] + " in I is outside the output of " + y.length + " elements");
+            if (idx[j] < 0 || idx[j] >= u.length) {
+                throw ctx.fail("index " + idx[j] + " in I is outside the unpooled " + Arrays.toString(unpooled));
             }
-            y[(int) idx[j]] = x[j];
+            u[(int) idx[j]] = x[j];
+        }
+        if (!ctx.hasInput(2)) {
+            return Tensor.wrapDoubles(xt.dtype(), unpooled, u);
+        }
+        int[] shape = ctx.input(2).toIntArray();
+        if (shape.length != xs.length) {
+            throw ctx.fail("output_shape " + Arrays.toString(shape) + " must have rank " + xs.length);
+        }
+        for (int d = 0; d < shape.length; d++) {
+            if (shape[d] < unpooled[d]) {
+                throw ctx.fail("output_shape " + Arrays.toString(shape) + " is smaller than the unpooled "
+                        + Arrays.toString(unpooled));
+            }
+        }
+        double[] y = new double[Tensor.sizeOf(shape)];
+        int[] coords = new int[shape.length];
+        for (int j = 0; j < u.length; j++) {
+            WindowTaps.unflatten(j, unpooled, coords);
+            int flat = 0;
+            for (int d = 0; d < shape.length; d++) {
+                flat = flat * shape[d] + coords[d];
+            }
+            y[flat] = u[j];
         }
         return Tensor.wrapDoubles(xt.dtype(), shape, y);
     }

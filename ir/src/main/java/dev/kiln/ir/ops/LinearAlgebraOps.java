@@ -13,7 +13,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 
-/** Matrix products: Gemm (alpha*A'B' + beta*C) and MatMul (numpy matmul with batch broadcasting). */
+/** Matrix products: Gemm (alpha*A'B' + beta*C), MatMul (numpy matmul with batch broadcasting) and Einsum. */
 public final class LinearAlgebraOps {
     private LinearAlgebraOps() {}
 
@@ -35,6 +35,8 @@ public final class LinearAlgebraOps {
                 .shape(LinearAlgebraOps::matMulShape)
                 .eval(ctx -> List.of(matMul(ctx.input(0), ctx.input(1), ctx)))
                 .build());
+
+        Einsum.register(r);
     }
 
     private static void requireNumeric(ShapeContext ctx) {
@@ -194,7 +196,7 @@ public final class LinearAlgebraOps {
         return List.of(new TensorType(ctx.inputDtype(0), new Shape(out)));
     }
 
-    /** numpy.matmul of a and b (also used by Einsum); exact in long for integer types. */
+    /** numpy.matmul of a and b; exact in long for integer types. */
     static Tensor matMul(Tensor at, Tensor bt, EvalContext ctx) {
         int[] as = at.shape();
         int[] bs = bt.shape();

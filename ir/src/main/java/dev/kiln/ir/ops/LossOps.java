@@ -12,6 +12,7 @@ import dev.kiln.ir.ShapeContext;
 import dev.kiln.ir.Tensor;
 import dev.kiln.ir.TensorType;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -144,10 +145,10 @@ public final class LossOps {
         }
         int[] lossShape = target.shape();
         if (lossShape.length != shape.length - 1 || lossShape[0] != n
-                || !java.util.Arrays.equals(java.util.Arrays.copyOfRange(lossShape, 1, lossShape.length),
-                        java.util.Arrays.copyOfRange(shape, 2, shape.length))) {
+                || !Arrays.equals(Arrays.copyOfRange(lossShape, 1, lossShape.length),
+                        Arrays.copyOfRange(shape, 2, shape.length))) {
             throw ctx.fail(ctx.def().inputName(1) + " shape " + target.type() + " does not match "
-                    + java.util.Arrays.toString(shape));
+                    + Arrays.toString(shape));
         }
         double[] weight = null;
         if (ctx.hasInput(2)) {

@@ -2,6 +2,7 @@ package dev.kiln.ir.ops;
 
 import dev.kiln.ir.DType;
 import dev.kiln.ir.EvalContext;
+import dev.kiln.ir.NodeContext;
 import dev.kiln.ir.Tensor;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -62,7 +63,7 @@ final class RecurrentLoop {
     }
 
     /** True for layout 1 (batch-first X, Y, initial and final states). */
-    static boolean layout(dev.kiln.ir.NodeContext ctx) {
+    static boolean layout(NodeContext ctx) {
         long layout = ctx.attrInt("layout");
         if (layout != 0 && layout != 1) {
             throw ctx.fail("layout must be 0 or 1 but is " + layout);
@@ -71,7 +72,7 @@ final class RecurrentLoop {
     }
 
     /** 1 for forward or reverse, 2 for bidirectional. */
-    static int numDirections(dev.kiln.ir.NodeContext ctx) {
+    static int numDirections(NodeContext ctx) {
         return switch (ctx.attrString("direction")) {
             case "forward", "reverse" -> 1;
             case "bidirectional" -> 2;
@@ -81,7 +82,7 @@ final class RecurrentLoop {
     }
 
     /** Whether direction d of the node runs backwards in time. */
-    static boolean reversed(dev.kiln.ir.NodeContext ctx, int d) {
+    static boolean reversed(NodeContext ctx, int d) {
         String direction = ctx.attrString("direction");
         return direction.equals("reverse") || (direction.equals("bidirectional") && d == 1);
     }

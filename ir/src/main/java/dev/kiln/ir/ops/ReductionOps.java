@@ -183,15 +183,7 @@ public final class ReductionOps {
         Optional<long[]> axes = ctx.hasInput(1) ? knownAxes(ctx) : Optional.of(new long[0]);
         boolean keepdims = ctx.attrInt("keepdims") != 0;
         if (axes.isEmpty()) {
-            if (!keepdims) {
-                throw ctx.unsupported("keepdims=0 with non-constant axes (the output rank is unknown)");
-            }
-            // The rank is kept but which dims become 1 is unknown.
-            List<Dim> dims = new ArrayList<>();
-            for (Dim d : in.dims()) {
-                dims.add(d.isStatic() && d.value() == 1 ? d : Dim.unknown());
-            }
-            return new TensorType(ctx.inputDtype(0), new Shape(dims));
+            return unknownAxesType(ctx, in, keepdims);
         }
         boolean[] reduced = reducedAxes(ctx, in.rank(), axes.get());
         List<Dim> dims = new ArrayList<>();
@@ -201,6 +193,33 @@ public final class ReductionOps {
             } else if (keepdims) {
                 dims.add(Dim.of(1));
             }
+        }
+        return new TensorType(ctx.inputDtype(0), new Shape(dims));
+    }
+
+    /**
+     * The output type when the axes are only known at run time. With keepdims the rank stays and only dims of
+     * 1 are certain; without it the rank drops by the axes' count (axes may not repeat), which the axes
+     * tensor's static length gives; the surviving dims are unknown.
+     */
+    private static TensorType unknownAxesType(ShapeContext ctx, Shape in, boolean keepdims) {
+        List<Dim> dims = new ArrayList<>();
+        if (keepdims) {
+            for (Dim d : in.dims()) {
+                dims.add(d.isStatic() && d.value() == 1 ? d : Dim.unknown());
+            }
+            return new TensorType(ctx.inputDtype(0), new Shape(dims));
+        }
+        Shape axesShape = ctx.inputShape(1);
+        if (axesShape.rank() != 1 || !axesShape.dim(0).isStatic()) {
+            throw ctx.unsupported("keepdims=0 with non-constant axes of unknown count (the output rank is unknown)");
+        }
+        long count = axesShape.dim(0).value();
+        if (count > in.rank()) {
+            throw ctx.fail(count + " axes for rank " + in.rank());
+        }
+        for (long i = count; i < in.rank(); i++) {
+            dims.add(Dim.unknown());
         }
         return new TensorType(ctx.inputDtype(0), new Shape(dims));
     }

@@ -4,6 +4,7 @@ import dev.kiln.ir.NodeContext;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Optional;
 
 /**
  * One activation function named in the {@code activations} attribute of LSTM, GRU or RNN, with its alpha and
@@ -54,13 +55,13 @@ public record RnnActivation(Function function, double alpha, double beta) {
         public boolean takesBeta() { return takesBeta; }
 
         /** The function spelled {@code name} (case-insensitive, as ONNX Runtime accepts it), if any. */
-        static java.util.Optional<Function> named(String name) {
+        static Optional<Function> named(String name) {
             for (Function f : values()) {
                 if (f.onnxName.toLowerCase(Locale.ROOT).equals(name.toLowerCase(Locale.ROOT))) {
-                    return java.util.Optional.of(f);
+                    return Optional.of(f);
                 }
             }
-            return java.util.Optional.empty();
+            return Optional.empty();
         }
     }
 

@@ -4,7 +4,8 @@ import dev.kiln.ir.OpTable;
 
 /**
  * Data-movement and shape ops, declared by family in {@link ShapeOps} (create or reshape), {@link SliceOps}
- * (join, split, slice, pad, rearrange) and {@link IndexingOps} (gather, scatter, select, sort).
+ * (join, split, slice, pad, rearrange), {@link IndexingOps} (gather, scatter, select, sort) and
+ * {@link ResizeOp} (resampling).
  */
 public final class TensorOps {
     private TensorOps() {}
@@ -13,5 +14,6 @@ public final class TensorOps {
         ShapeOps.register(r);
         SliceOps.register(r);
         IndexingOps.register(r);
+        ResizeOp.register(r);
     }
 }

@@ -110,6 +110,10 @@ class ConvPoolOpsTest {
         assertTensor(shape(1, 1, 6), new double[] {1, 1, 3, 2, 5, 3}, run1("ConvTranspose",
                 Attributes.builder().ints("strides", 2).ints("output_shape", 6).s("auto_pad", "SAME_UPPER").build(),
                 x, w), EXACT);
+        // output_shape 8 is one past the full result: the extra cell is zero padding at the end.
+        assertTensor(shape(1, 1, 8), new double[] {1, 1, 3, 2, 5, 3, 3, 0},
+                run1("ConvTranspose", Attributes.builder().ints("strides", 2).ints("output_shape", 8).build(), x, w),
+                EXACT);
     }
 
     @Test
@@ -202,5 +206,12 @@ class ConvPoolOpsTest {
         expected[13] = 7;
         expected[15] = 8;
         assertTensor(shape(1, 1, 4, 4), expected, run1("MaxUnpool", a, x, i), EXACT);
+        // A larger output_shape keeps the 4x4 result in its leading corner.
+        double[] wide = new double[25];
+        wide[6] = 5;
+        wide[8] = 6;
+        wide[16] = 7;
+        wide[18] = 8;
+        assertTensor(shape(1, 1, 5, 5), wide, run1("MaxUnpool", a, x, i, Tensor.ofInt64s(1, 1, 5, 5)), EXACT);
     }
 }

@@ -91,4 +91,34 @@ class LinearAlgebraOpsTest {
         Tensor b = Tensor.ofLongs(DType.INT64, shape(2, 1), 3, 1);
         assertArrayEquals(new long[] {3 * big + 1}, run1("MatMul", Attributes.EMPTY, a, b).longs());
     }
+
+    private static Attributes equation(String eq) {
+        return Attributes.builder().s("equation", eq).build();
+    }
+
+    @Test
+    void einsumMatrixProductExplicitAndImplicit() {
+        Tensor a = f32(shape(2, 2), 1, 2, 3, 4);
+        Tensor b = f32(shape(2, 2), 0, 1, 1, 0);
+        assertTensor(shape(2, 2), new double[] {2, 1, 4, 3}, run1("Einsum", equation("ij,jk->ik"), a, b), EXACT);
+        assertTensor(shape(2, 2), new double[] {2, 1, 4, 3}, run1("Einsum", equation("ij, jk"), a, b), EXACT);
+        // implicit output sorts the free labels: "ba" keeps b,a -> output "ab", a transpose.
+        assertTensor(shape(2, 2), new double[] {1, 3, 2, 4}, run1("Einsum", equation("ba"), a), EXACT);
+    }
+
+    @Test
+    void einsumDiagonalTraceAndEllipsisBroadcast() {
+        Tensor a = f32(shape(2, 2), 1, 2, 3, 4);
+        assertTensor(shape(2), new double[] {1, 4}, run1("Einsum", equation("ii->i"), a), EXACT);
+        assertTensor(shape(), new double[] {5}, run1("Einsum", equation("ii"), a), EXACT);
+        // [2,1,2] ... broadcast against [3,2]'s missing batch: ...ij,jk->...ik
+        Tensor batch = f32(shape(2, 1, 2), 1, 1, 2, 0);
+        assertTensor(shape(2, 1, 2), new double[] {4, 6, 2, 4}, run1("Einsum", equation("...ij,jk->...ik"), batch, a),
+                EXACT);
+        assertEquals("f32[N,4,3]", infer("Einsum", equation("...ij,jk->...ik"), 1, type("f32[N,4,8]"),
+                type("f32[8,3]")).get(0).toString());
+        ShapeException e = assertThrows(ShapeException.class,
+                () -> infer("Einsum", equation("ij,jk->ik"), 1, type("f32[4,8]"), type("f32[7,3]")));
+        assertTrue(e.getMessage().contains("label 'j' is 8 in one operand and 7"), e.getMessage());
+    }
 }

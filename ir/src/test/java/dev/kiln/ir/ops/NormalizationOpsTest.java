@@ -91,6 +91,8 @@ class NormalizationOpsTest {
                 run1("LpNormalization", Attributes.EMPTY, x), TOL);
         assertTensor(shape(2, 2), new double[] {0.75, 0.8, 0.25, -0.2},
                 run1("LpNormalization", Attributes.builder().i("axis", 0).i("p", 1).build(), x), TOL);
+        assertTensor(shape(2, 2), new double[] {0, 0.6, 0, 0.8}, run1("LpNormalization",
+                Attributes.builder().i("axis", 0).build(), f32(shape(2, 2), 0, 3, 0, 4)), TOL);
     }
 
     @Test

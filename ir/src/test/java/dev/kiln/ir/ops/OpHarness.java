@@ -41,7 +41,16 @@ final class OpHarness {
         Map<String, Tensor> result = ReferenceEvaluator.run(g, feeds);
         List<Tensor> list = new ArrayList<>(result.values());
         for (int i = 0; i < out.size(); i++) {
-            assertEquals(out.get(i).type(), list.get(i).type(), "inferred type of output " + i + " vs evaluated");
+            TensorType inferred = out.get(i).type();
+            TensorType actual = list.get(i).type();
+            assertEquals(inferred.dtype(), actual.dtype(), "dtype of output " + i);
+            assertEquals(inferred.rank(), actual.rank(), "rank of output " + i);
+            for (int d = 0; d < inferred.rank(); d++) {
+                if (inferred.shape().dim(d).isStatic()) {
+                    assertEquals(inferred.shape().dim(d), actual.shape().dim(d),
+                            "inferred " + inferred + " vs evaluated " + actual);
+                }
+            }
         }
         return list;
     }

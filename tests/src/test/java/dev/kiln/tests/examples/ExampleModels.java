@@ -17,9 +17,9 @@ import java.nio.file.Path;
  * images, defined with Kiln's builder and written to ONNX by Kiln's exporter, with a sample input.
  * {@code ExampleModelsTest} regenerates it and checks the committed files are exactly what this produces.
  *
- * <p>Regenerate with {@code mvn -q -pl tests -am test-compile} then
- * {@code mvn -q -pl tests exec:java -Dexec.classpathScope=test
- * -Dexec.mainClass=dev.kiln.tests.examples.ExampleModels -Dexec.args=../examples/digits}.
+ * <p>Regenerate (after a deliberate change to the model or the exporter) with
+ * {@code mvn -q -pl tests -am test -Dtest=ExampleModelsTest -Dsurefire.failIfNoSpecifiedTests=false
+ * -Dkiln.examples.regenerate=true}, or run {@link #main} with the target folder on the test classpath.
  */
 public final class ExampleModels {
     /** The seed of the digits model's initial weights. */

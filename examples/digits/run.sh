@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Kiln's main job on the bundled example model: build Kiln, show the model's graph as imported and as
+# optimized (-O3, with per-pass timings), and run it on a sample image with the reference evaluator.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$root"
+if [ -z "${JAVA_HOME:-}" ] || ! "$JAVA_HOME/bin/java" -version 2>&1 | grep -q 'version "\(2[5-9]\|[3-9][0-9]\)'; then
+  export JAVA_HOME=/usr/lib/jvm/temurin-25-jdk-amd64
+fi
+export PATH="$JAVA_HOME/bin:$PATH"
+
+echo "== building Kiln"
+mvn -B -q package -DskipTests
+
+model=examples/digits/model.onnx
+echo
+echo "== $model as imported"
+./kiln inspect "$model"
+echo
+echo "== $model optimized at -O3"
+./kiln inspect "$model" -O3 -v
+echo
+echo "== running it on examples/digits/sample_input.npy (reference evaluator)"
+./kiln run "$model" --input examples/digits/sample_input.npy --output-dir target/digits-out --print
