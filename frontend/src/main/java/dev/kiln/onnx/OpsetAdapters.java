@@ -16,7 +16,8 @@ import java.util.Optional;
  * Rewrites the ONNX op forms of older (or newer) opsets into the form the op table declares, one rule per op
  * and version boundary. An op's declaration follows ONNX's semantics as of {@link OpDef#sinceVersion()}, so
  * a rule with boundary {@code v} applies to a model whose opset is below {@code v} when the table's version is
- * at or above it ({@link When#OLDER}), or the other way round ({@link When#NEWER}).
+ * at or above it ({@link When#OLDER}), or the other way round ({@link When#NEWER}). A rule for op {@code "*"}
+ * applies to every op. Matching rules run in boundary order, each handing its rewritten node to the next.
  */
 final class OpsetAdapters {
     private OpsetAdapters() {}
