@@ -1,7 +1,6 @@
 package dev.kiln.cli;
 
 import dev.kiln.ir.Graph;
-import dev.kiln.ir.GraphVerifier;
 import dev.kiln.ir.KilnException;
 import dev.kiln.ir.Node;
 import dev.kiln.ir.OpDef;
@@ -16,6 +15,8 @@ import dev.kiln.onnx.OnnxImporter;
 import dev.kiln.onnx.TensorProtos;
 import dev.kiln.onnx.UnsupportedModelException;
 import dev.kiln.passes.Pass;
+import dev.kiln.passes.PassManager;
+import dev.kiln.passes.PassOptions;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -59,8 +60,8 @@ public final class ConformanceRunner {
     /**
      * @param tolerance when floating outputs match
      * @param passes the optimization pipeline applied to each imported graph before evaluation (empty for -O0)
-     * @param verifyPasses evaluate the graph on the case's first data set after every pass that changed it and
-     *     fail, naming the pass, when an output moves beyond {@code tolerance}
+     * @param verifyPasses check every pass numerically on the case's first data set (the pass manager's
+     *     {@code --verify}); a divergence fails the case naming the pass
      */
     public ConformanceRunner(Tolerance tolerance, List<Pass> passes, boolean verifyPasses) {
         this.tolerance = tolerance;
@@ -156,44 +157,19 @@ public final class ConformanceRunner {
     }
 
     /**
-     * Runs the passes; with {@code verifyPasses}, checks after each pass that changed the graph that its outputs on
-     * the case's first data set still match the imported graph's (real inputs, unlike random feeds, keep index and
-     * shape inputs valid).
+     * Runs the passes through the pass manager; with {@code verifyPasses} it checks every pass numerically on the
+     * case's first data set (real inputs, unlike random feeds, keep index and shape inputs valid).
      */
     private Verdict optimize(Path caseDir, Graph imported) {
         if (passes.isEmpty()) {
             return Verdict.pass(imported);
         }
-        GraphVerifier.verify(imported);
-        Map<String, Tensor> feeds = null;
-        Map<String, Tensor> reference = null;
-        if (verifyPasses) {
-            List<Path> dataSets = numbered(caseDir, DATA_SET, true);
-            if (!dataSets.isEmpty()) {
-                feeds = feeds(imported, dataSets.get(0));
-                reference = ReferenceEvaluator.run(imported, feeds);
-            }
+        PassOptions options = new PassOptions(Set.of(), false, verifyPasses, System.err);
+        List<Path> dataSets = numbered(caseDir, DATA_SET, true);
+        if (verifyPasses && !dataSets.isEmpty()) {
+            options = options.withVerifyInputs(feeds(imported, dataSets.get(0)));
         }
-        Graph g = imported;
-        for (Pass pass : passes) {
-            Graph next = pass.apply(g);
-            if (next == g) {
-                continue;
-            }
-            GraphVerifier.verify(next);
-            if (reference != null) {
-                Map<String, Tensor> after = ReferenceEvaluator.run(next, feeds);
-                for (Map.Entry<String, Tensor> e : reference.entrySet()) {
-                    TensorComparison cmp = TensorComparison.of(e.getValue(), after.get(e.getKey()), tolerance);
-                    if (!cmp.matches()) {
-                        return Verdict.of(CaseResult.Status.FAIL, "--verify: pass '" + pass.name()
-                                + "' changed output '" + e.getKey() + "' on test_data_set_0: " + cmp.problem());
-                    }
-                }
-            }
-            g = next;
-        }
-        return Verdict.pass(g);
+        return Verdict.pass(new PassManager(passes, options).run(imported));
     }
 
     private Verdict runDataSets(Path caseDir, Graph graph) {
