@@ -36,7 +36,11 @@ final class EmitContext {
         this.plan = plan;
         this.staticFields = staticFields;
         this.staticByKey = staticByKey;
+        // Locals never take a parameter's name; instance fields are referenced as this.x, so no local shadows them.
         locals.newName("batch", "batch");
+        locals.newName("arena", "arena");
+        plan.inputParams.values().forEach(p -> locals.newName(p, p));
+        plan.outputParams.values().forEach(p -> locals.newName(p, p));
     }
 
     TensorRef in(int i) {
@@ -54,8 +58,8 @@ final class EmitContext {
                 params.add(p.name());
                 yield new TensorRef(p.name(), CodeBlock.of("0"));
             }
-            case Storage.Arena a -> new TensorRef("arena", linear(a.offset()));
-            case Storage.Weight w -> new TensorRef(w.field(), CodeBlock.of("0"));
+            case Storage.Arena a -> new TensorRef("this.arena", linear(a.offset()));
+            case Storage.Weight w -> new TensorRef("this." + plan.rawWeight(w.key()), CodeBlock.of("0"));
             case null -> throw new IllegalStateException("no storage for " + v.name());
         };
     }
@@ -151,6 +155,11 @@ final class EmitContext {
         staticFields.add(f);
         staticByKey.put(key, f);
         return name;
+    }
+
+    /** Adds (once per key) a float array to the resource, held in a field built by {@code wrapper} ({@code $1L}: the array). */
+    String weight(String key, float[] data, TypeName type, String hint, String wrapper, Object... args) {
+        return plan.addWeight(key, data, type, hint, wrapper, args);
     }
 
     /** The same failure users get for an op without code generation. */

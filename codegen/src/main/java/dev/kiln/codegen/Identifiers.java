@@ -29,15 +29,19 @@ final class Identifiers {
         return s;
     }
 
-    /** A method name for a node: its name without the trailing op ({@code /fc1/Gemm} -> {@code fc1}), else the op. */
+    /**
+     * A method name for a node: PyTorch-style path names drop their last segment, which names the op
+     * ({@code /fc1/Gemm} -> {@code fc1}, {@code /layer1/conv/Conv} -> {@code layer1Conv}); other names are
+     * used whole; unnamed nodes are named after their op.
+     */
     static String method(Node n) {
         String name = n.name();
-        String op = n.op();
-        if (name.endsWith("/" + op)) {
-            name = name.substring(0, name.length() - op.length() - 1);
+        String[] parts = java.util.Arrays.stream(name.split("/")).filter(p -> !p.isEmpty()).toArray(String[]::new);
+        if (parts.length > 1) {
+            name = String.join("/", java.util.Arrays.copyOf(parts, parts.length - 1));
         }
         String m = camel(name, "");
-        return m.isEmpty() ? camel(op, "step") : m;
+        return m.isEmpty() ? camel(n.op(), "step") : m;
     }
 
     /** UpperCamelCase, for class names derived from file names ({@code mnist_cnn} -> {@code MnistCnn}). */

@@ -30,8 +30,12 @@ final class ModelPlan {
     /** A node that becomes a method. */
     record Step(Node node, String method) {}
 
-    /** A float array in the weights resource, read into a field. */
-    record WeightField(String field, String key, float[] data) {}
+    /**
+     * A float array in the weights resource, read into a field; {@code wrapper} (with {@code $1L} for the array)
+     * turns it into the field's {@code type} once at load time, e.g. a {@code PackedMatrix}.
+     */
+    record WeightField(String field, String key, float[] data, com.palantir.javapoet.TypeName type, String wrapper,
+                       Object[] wrapperArgs) {}
 
     final Graph graph;
     final CodegenOptions options;
@@ -67,7 +71,8 @@ final class ModelPlan {
             outputParams.put(v, p);
             storage.put(v, new Storage.Param(p));
         }
-        graph.initializers().forEach((v, t) -> storage.put(v, new Storage.Weight(addWeight(v.name(), t.toFloatArray()))));
+        // Initializers enter the resource only when an emitter reads them raw (packed forms replace the rest).
+        graph.initializers().forEach((v, t) -> storage.put(v, new Storage.Weight(v.name())));
         for (Node n : graph.nodes()) {
             if (isView(n) && !storage.containsKey(n.output(0))) {
                 storage.put(n.output(0), storage.get(n.input(0)));
@@ -96,14 +101,34 @@ final class ModelPlan {
                 && !outputParams.containsKey(n.output(0));
     }
 
-    /** Adds a float array to the weights resource and returns the field holding it. */
+    /** The field holding initializer {@code key} as stored in the graph, adding it to the resource on first use. */
+    String rawWeight(String key) {
+        for (java.util.Map.Entry<Value, Tensor> e : graph.initializers().entrySet()) {
+            if (e.getKey().name().equals(key)) {
+                return addWeight(key, e.getValue().toFloatArray());
+            }
+        }
+        throw new IllegalStateException("no initializer " + key);
+    }
+
+    /** Adds a float array to the weights resource and returns the {@code float[]} field holding it. */
     String addWeight(String key, float[] data) {
+        return addWeight(key, data, com.palantir.javapoet.ArrayTypeName.of(com.palantir.javapoet.TypeName.FLOAT),
+                Identifiers.camel(key, "weight"), "$1L");
+    }
+
+    /**
+     * Adds a float array to the weights resource, held in a field of {@code type} built by {@code wrapper}
+     * (a JavaPoet format with indexed arguments: {@code $1L} is the array, {@code $2..} are {@code args}).
+     */
+    String addWeight(String key, float[] data, com.palantir.javapoet.TypeName type, String hint, String wrapper,
+                     Object... args) {
         WeightField existing = weights.get(key);
         if (existing != null) {
             return existing.field();
         }
-        String field = names.newName(Identifiers.camel(key, "weight"));
-        weights.put(key, new WeightField(field, key, data));
+        String field = names.newName(hint);
+        weights.put(key, new WeightField(field, key, data, type, wrapper, args));
         return field;
     }
 

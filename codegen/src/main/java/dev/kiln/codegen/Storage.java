@@ -12,6 +12,6 @@ sealed interface Storage {
     /** A slice of the instance's scratch arena. */
     record Arena(Linear offset) implements Storage {}
 
-    /** A weights field (an initializer), at offset 0. */
-    record Weight(String field) implements Storage {}
+    /** An initializer, read from a weights field at offset 0; {@code key} is its name in the resource. */
+    record Weight(String key) implements Storage {}
 }

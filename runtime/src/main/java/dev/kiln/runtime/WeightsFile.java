@@ -140,6 +140,30 @@ public final class WeightsFile {
         }
     }
 
+    private static final Map<String, Map<String, float[]>> SHARED = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /**
+     * {@link #readResource} once per class and resource, then the same arrays for every caller: instances of a
+     * generated class share one copy of their weights (which inference never writes).
+     */
+    public static Map<String, float[]> readResourceShared(Class<?> owner, String name) {
+        return SHARED.computeIfAbsent(owner.getName() + "/" + name, k -> readResource(owner, name));
+    }
+
+    /** The array {@code name} of length {@code length}, or an error naming the weights source. */
+    public static float[] require(Map<String, float[]> weights, String name, int length, String source) {
+        float[] v = weights.get(name);
+        if (v == null) {
+            throw new WeightsException(source + ": no weights named '" + name + "' (the file belongs to another model "
+                    + "or another version of it)");
+        }
+        if (v.length != length) {
+            throw new WeightsException(source + ": weights '" + name + "' have " + v.length + " values, the model needs "
+                    + length);
+        }
+        return v;
+    }
+
     /** Reads a weights file from disk. */
     public static Map<String, float[]> read(Path file) {
         try {
