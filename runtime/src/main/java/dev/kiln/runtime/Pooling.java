@@ -1,0 +1,301 @@
+package dev.kiln.runtime;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShuffle;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * 2-D max and average pooling and the global pools over NCHW planes ({@code planes = N * C} contiguous
+ * H x W planes in, outH x outW planes out).
+ *
+ * <p>Windows that lie wholly inside the input are computed a vector of outputs at a time along the output
+ * width: with stride 1 each tap is one contiguous load; with stride 2 (undilated) two contiguous loads per
+ * tap pair are reduced vertically first and then split into even and odd lanes by a two-vector shuffle.
+ * Windows touching the padding, and other strides, take the scalar path, which skips padded taps.
+ * A window with no input tap gives -inf (max) or NaN (average without counted pads), as ONNX's reference does.
+ */
+public final class Pooling {
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final int VL = S.length();
+    /** Lanes 0, 2, 4, ... of the concatenation of two vectors. */
+    private static final VectorShuffle<Float> EVEN = VectorShuffle.fromOp(S, i -> 2 * i);
+    /** Lanes 1, 3, 5, ... of the concatenation of two vectors. */
+    private static final VectorShuffle<Float> ODD = VectorShuffle.fromOp(S, i -> 2 * i + 1);
+
+    private Pooling() {}
+
+    /** ONNX MaxPool over {@code planes} planes. */
+    public static void maxPool(PoolShape s, int planes, float[] in, int inOff, float[] out, int outOff) {
+        for (int p = 0; p < planes; p++) {
+            int pin = inOff + p * s.inPlane();
+            int pout = outOff + p * s.outPlane();
+            for (int oy = 0; oy < s.outH(); oy++) {
+                maxRow(s, in, pin, out, pout + oy * s.outW(), oy);
+            }
+        }
+    }
+
+    /** ONNX AveragePool over {@code planes} planes; {@code countIncludePad} counts padding cells in the divisor. */
+    public static void averagePool(PoolShape s, boolean countIncludePad, int planes, float[] in, int inOff,
+                                   float[] out, int outOff) {
+        for (int p = 0; p < planes; p++) {
+            int pin = inOff + p * s.inPlane();
+            int pout = outOff + p * s.outPlane();
+            for (int oy = 0; oy < s.outH(); oy++) {
+                averageRow(s, countIncludePad, in, pin, out, pout + oy * s.outW(), oy);
+            }
+        }
+    }
+
+    /** GlobalMaxPool: {@code out[p] = max} over the {@code size} elements of plane p. */
+    public static void globalMaxPool(int planes, int size, float[] in, int inOff, float[] out, int outOff) {
+        for (int p = 0; p < planes; p++) {
+            out[outOff + p] = Softmax.rowMax(in, inOff + p * size, size);
+        }
+    }
+
+    /** GlobalAveragePool: {@code out[p] = mean} of the {@code size} elements of plane p. */
+    public static void globalAveragePool(int planes, int size, float[] in, int inOff, float[] out, int outOff) {
+        for (int p = 0; p < planes; p++) {
+            int o = inOff + p * size;
+            FloatVector acc = FloatVector.zero(S);
+            int j = 0;
+            for (int bound = S.loopBound(size); j < bound; j += VL) {
+                acc = acc.add(FloatVector.fromArray(S, in, o + j));
+            }
+            float sum = acc.reduceLanes(VectorOperators.ADD);
+            for (; j < size; j++) {
+                sum += in[o + j];
+            }
+            out[outOff + p] = sum / size;
+        }
+    }
+
+    /** Plain twin of {@link #maxPool}: every tap of every window, bounds checked. */
+    public static void maxPoolScalar(PoolShape s, int planes, float[] in, int inOff, float[] out, int outOff) {
+        for (int p = 0; p < planes; p++) {
+            for (int oy = 0; oy < s.outH(); oy++) {
+                for (int ox = 0; ox < s.outW(); ox++) {
+                    float best = Float.NEGATIVE_INFINITY;
+                    for (int ky = 0; ky < s.kh(); ky++) {
+                        for (int kx = 0; kx < s.kw(); kx++) {
+                            int iy = oy * s.strideH() - s.padTop() + ky * s.dilationH();
+                            int ix = ox * s.strideW() - s.padLeft() + kx * s.dilationW();
+                            if (iy >= 0 && iy < s.h() && ix >= 0 && ix < s.w()) {
+                                best = Math.max(best, in[inOff + p * s.inPlane() + iy * s.w() + ix]);
+                            }
+                        }
+                    }
+                    out[outOff + p * s.outPlane() + oy * s.outW() + ox] = best;
+                }
+            }
+        }
+    }
+
+    /** Plain twin of {@link #averagePool}: double sum; pads count when inside the padded input. */
+    public static void averagePoolScalar(PoolShape s, boolean countIncludePad, int planes, float[] in, int inOff,
+                                         float[] out, int outOff) {
+        for (int p = 0; p < planes; p++) {
+            for (int oy = 0; oy < s.outH(); oy++) {
+                for (int ox = 0; ox < s.outW(); ox++) {
+                    double sum = 0;
+                    int count = 0;
+                    for (int ky = 0; ky < s.kh(); ky++) {
+                        for (int kx = 0; kx < s.kw(); kx++) {
+                            int iy = oy * s.strideH() - s.padTop() + ky * s.dilationH();
+                            int ix = ox * s.strideW() - s.padLeft() + kx * s.dilationW();
+                            if (iy >= 0 && iy < s.h() && ix >= 0 && ix < s.w()) {
+                                sum += in[inOff + p * s.inPlane() + iy * s.w() + ix];
+                                count++;
+                            } else if (countIncludePad && iy >= -s.padTop() && iy < s.h() + s.padBottom()
+                                    && ix >= -s.padLeft() && ix < s.w() + s.padRight()) {
+                                count++;
+                            }
+                        }
+                    }
+                    out[outOff + p * s.outPlane() + oy * s.outW() + ox] = (float) (sum / count);
+                }
+            }
+        }
+    }
+
+    /** Plain twin of {@link #globalMaxPool}. */
+    public static void globalMaxPoolScalar(int planes, int size, float[] in, int inOff, float[] out, int outOff) {
+        for (int p = 0; p < planes; p++) {
+            float best = Float.NEGATIVE_INFINITY;
+            for (int j = 0; j < size; j++) {
+                best = Math.max(best, in[inOff + p * size + j]);
+            }
+            out[outOff + p] = best;
+        }
+    }
+
+    /** Plain twin of {@link #globalAveragePool}: double sum. */
+    public static void globalAveragePoolScalar(int planes, int size, float[] in, int inOff, float[] out, int outOff) {
+        for (int p = 0; p < planes; p++) {
+            double sum = 0;
+            for (int j = 0; j < size; j++) {
+                sum += in[inOff + p * size + j];
+            }
+            out[outOff + p] = (float) (sum / size);
+        }
+    }
+
+    private static void maxRow(PoolShape s, float[] in, int plane, float[] out, int row, int oy) {
+        int iy0 = oy * s.strideH() - s.padTop();
+        int ox = Math.min(s.outW(), Math.ceilDiv(s.padLeft(), s.strideW()));
+        for (int x = 0; x < ox; x++) {
+            out[row + x] = maxAt(s, in, plane, iy0, x);
+        }
+        if (s.strideW() == 1) {
+            for (; ox + VL <= s.outW() && lastRead(s, ox) < s.w(); ox += VL) {
+                FloatVector acc = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
+                for (int ky = 0; ky < s.kh(); ky++) {
+                    int iy = iy0 + ky * s.dilationH();
+                    if (iy < 0 || iy >= s.h()) {
+                        continue;
+                    }
+                    int base = plane + iy * s.w() + ox - s.padLeft();
+                    for (int kx = 0; kx < s.kw(); kx++) {
+                        acc = acc.max(FloatVector.fromArray(S, in, base + kx * s.dilationW()));
+                    }
+                }
+                acc.intoArray(out, row + ox);
+            }
+        } else if (s.strideW() == 2 && s.dilationW() == 1) {
+            for (; ox + VL <= s.outW() && lastRead(s, ox) < s.w(); ox += VL) {
+                FloatVector acc = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
+                for (int kx = 0; kx < s.kw(); kx += 2) {
+                    FloatVector lo = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
+                    FloatVector hi = lo;
+                    for (int ky = 0; ky < s.kh(); ky++) {
+                        int iy = iy0 + ky * s.dilationH();
+                        if (iy < 0 || iy >= s.h()) {
+                            continue;
+                        }
+                        int base = plane + iy * s.w() + 2 * ox - s.padLeft() + kx;
+                        lo = lo.max(FloatVector.fromArray(S, in, base));
+                        hi = hi.max(FloatVector.fromArray(S, in, base + VL));
+                    }
+                    acc = acc.max(lo.rearrange(EVEN, hi));
+                    if (kx + 1 < s.kw()) {
+                        acc = acc.max(lo.rearrange(ODD, hi));
+                    }
+                }
+                acc.intoArray(out, row + ox);
+            }
+        }
+        for (; ox < s.outW(); ox++) {
+            out[row + ox] = maxAt(s, in, plane, iy0, ox);
+        }
+    }
+
+    private static void averageRow(PoolShape s, boolean includePad, float[] in, int plane, float[] out, int row, int oy) {
+        int iy0 = oy * s.strideH() - s.padTop();
+        int ox = Math.min(s.outW(), Math.ceilDiv(s.padLeft(), s.strideW()));
+        for (int x = 0; x < ox; x++) {
+            out[row + x] = averageAt(s, includePad, in, plane, iy0, x);
+        }
+        boolean stride1 = s.strideW() == 1;
+        boolean stride2 = s.strideW() == 2 && s.dilationW() == 1;
+        if (stride1 || stride2) {
+            // Interior windows have every column tap; only the row taps vary, so one divisor serves the row.
+            int rows = 0;
+            for (int ky = 0; ky < s.kh(); ky++) {
+                int iy = iy0 + ky * s.dilationH();
+                boolean inside = iy >= 0 && iy < s.h();
+                boolean padded = iy >= -s.padTop() && iy < s.h() + s.padBottom();
+                rows += inside || (includePad && padded) ? 1 : 0;
+            }
+            float count = rows * s.kw();
+            for (; ox + VL <= s.outW() && lastRead(s, ox) < s.w(); ox += VL) {
+                FloatVector acc = FloatVector.zero(S);
+                for (int ky = 0; ky < s.kh(); ky++) {
+                    int iy = iy0 + ky * s.dilationH();
+                    if (iy < 0 || iy >= s.h()) {
+                        continue;
+                    }
+                    if (stride1) {
+                        int base = plane + iy * s.w() + ox - s.padLeft();
+                        for (int kx = 0; kx < s.kw(); kx++) {
+                            acc = acc.add(FloatVector.fromArray(S, in, base + kx * s.dilationW()));
+                        }
+                    } else {
+                        for (int kx = 0; kx < s.kw(); kx += 2) {
+                            int base = plane + iy * s.w() + 2 * ox - s.padLeft() + kx;
+                            FloatVector lo = FloatVector.fromArray(S, in, base);
+                            FloatVector hi = FloatVector.fromArray(S, in, base + VL);
+                            acc = acc.add(lo.rearrange(EVEN, hi));
+                            if (kx + 1 < s.kw()) {
+                                acc = acc.add(lo.rearrange(ODD, hi));
+                            }
+                        }
+                    }
+                }
+                acc.div(count).intoArray(out, row + ox);
+            }
+        }
+        for (; ox < s.outW(); ox++) {
+            out[row + ox] = averageAt(s, includePad, in, plane, iy0, ox);
+        }
+    }
+
+    /**
+     * Last input column the vector block of outputs {@code ox .. ox+VL-1} loads; the stride-2 path loads
+     * pairs of columns, so with an odd kernel width it reads one column past the last tap.
+     */
+    private static int lastRead(PoolShape s, int ox) {
+        int last = (ox + VL - 1) * s.strideW() - s.padLeft() + (s.kw() - 1) * s.dilationW();
+        return s.strideW() == 2 && (s.kw() & 1) == 1 ? last + 1 : last;
+    }
+
+    private static float maxAt(PoolShape s, float[] in, int plane, int iy0, int ox) {
+        int ix0 = ox * s.strideW() - s.padLeft();
+        float best = Float.NEGATIVE_INFINITY;
+        for (int ky = 0; ky < s.kh(); ky++) {
+            int iy = iy0 + ky * s.dilationH();
+            if (iy < 0 || iy >= s.h()) {
+                continue;
+            }
+            int r = plane + iy * s.w();
+            for (int kx = 0; kx < s.kw(); kx++) {
+                int ix = ix0 + kx * s.dilationW();
+                if (ix >= 0 && ix < s.w()) {
+                    best = Math.max(best, in[r + ix]);
+                }
+            }
+        }
+        return best;
+    }
+
+    private static float averageAt(PoolShape s, boolean includePad, float[] in, int plane, int iy0, int ox) {
+        int ix0 = ox * s.strideW() - s.padLeft();
+        float sum = 0;
+        int rows = 0;
+        int cols = 0;
+        int paddedRows = 0;
+        int paddedCols = 0;
+        for (int kx = 0; kx < s.kw(); kx++) {
+            int ix = ix0 + kx * s.dilationW();
+            cols += ix >= 0 && ix < s.w() ? 1 : 0;
+            paddedCols += ix >= -s.padLeft() && ix < s.w() + s.padRight() ? 1 : 0;
+        }
+        for (int ky = 0; ky < s.kh(); ky++) {
+            int iy = iy0 + ky * s.dilationH();
+            paddedRows += iy >= -s.padTop() && iy < s.h() + s.padBottom() ? 1 : 0;
+            if (iy < 0 || iy >= s.h()) {
+                continue;
+            }
+            rows++;
+            int r = plane + iy * s.w();
+            for (int kx = 0; kx < s.kw(); kx++) {
+                int ix = ix0 + kx * s.dilationW();
+                if (ix >= 0 && ix < s.w()) {
+                    sum += in[r + ix];
+                }
+            }
+        }
+        return sum / (includePad ? paddedRows * paddedCols : rows * cols);
+    }
+}

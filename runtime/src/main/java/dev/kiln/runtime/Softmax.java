@@ -1,0 +1,146 @@
+package dev.kiln.runtime;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Softmax and log-softmax over the last axis of a row-major [rows, n] block: vectorized max, exp and sum,
+ * each row computed in three passes that stay in cache.
+ *
+ * <p>The exponential is the Vector API's {@code lanewise(EXP)}, which C2 compiles to the platform's
+ * vector math library (SVML on x86); it was measured against {@link Math#exp} in {@code NnKernelBench}
+ * (figures in docs/BENCHMARKS.md). Tail elements (n mod vector length) use {@link Math#exp}. Input and
+ * output may be the same array at the same offset.
+ */
+public final class Softmax {
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final int VL = S.length();
+
+    private Softmax() {}
+
+    /** {@code y[r][j] = exp(x[r][j] - max_r) / sum_j exp(x[r][j] - max_r)} for each of {@code rows} rows of length n. */
+    public static void softmax(int rows, int n, float[] x, int xOff, float[] y, int yOff) {
+        for (int r = 0; r < rows; r++) {
+            int xo = xOff + r * n;
+            int yo = yOff + r * n;
+            float max = rowMax(x, xo, n);
+            float sum = expShifted(x, xo, y, yo, n, max);
+            scale(y, yo, n, 1f / sum);
+        }
+    }
+
+    /** {@code y[r][j] = x[r][j] - max_r - log(sum_j exp(x[r][j] - max_r))}, the numerically stable form. */
+    public static void logSoftmax(int rows, int n, float[] x, int xOff, float[] y, int yOff) {
+        for (int r = 0; r < rows; r++) {
+            int xo = xOff + r * n;
+            int yo = yOff + r * n;
+            float max = rowMax(x, xo, n);
+            float sum = sumExpShifted(x, xo, n, max);
+            float shift = max + (float) Math.log(sum);
+            int j = 0;
+            for (int bound = S.loopBound(n); j < bound; j += VL) {
+                FloatVector.fromArray(S, x, xo + j).sub(shift).intoArray(y, yo + j);
+            }
+            for (; j < n; j++) {
+                y[yo + j] = x[xo + j] - shift;
+            }
+        }
+    }
+
+    /** Plain twin of {@link #softmax}: double accumulation of the sum, {@link Math#exp}. */
+    public static void softmaxScalar(int rows, int n, float[] x, int xOff, float[] y, int yOff) {
+        for (int r = 0; r < rows; r++) {
+            int xo = xOff + r * n;
+            int yo = yOff + r * n;
+            float max = Float.NEGATIVE_INFINITY;
+            for (int j = 0; j < n; j++) {
+                max = Math.max(max, x[xo + j]);
+            }
+            double sum = 0;
+            for (int j = 0; j < n; j++) {
+                sum += Math.exp(x[xo + j] - max);
+            }
+            for (int j = 0; j < n; j++) {
+                y[yo + j] = (float) (Math.exp(x[xo + j] - max) / sum);
+            }
+        }
+    }
+
+    /** Plain twin of {@link #logSoftmax}. */
+    public static void logSoftmaxScalar(int rows, int n, float[] x, int xOff, float[] y, int yOff) {
+        for (int r = 0; r < rows; r++) {
+            int xo = xOff + r * n;
+            int yo = yOff + r * n;
+            float max = Float.NEGATIVE_INFINITY;
+            for (int j = 0; j < n; j++) {
+                max = Math.max(max, x[xo + j]);
+            }
+            double sum = 0;
+            for (int j = 0; j < n; j++) {
+                sum += Math.exp(x[xo + j] - max);
+            }
+            double log = Math.log(sum);
+            for (int j = 0; j < n; j++) {
+                y[yo + j] = (float) (x[xo + j] - max - log);
+            }
+        }
+    }
+
+    static float rowMax(float[] x, int off, int n) {
+        int j = 0;
+        float max = Float.NEGATIVE_INFINITY;
+        if (n >= VL) {
+            FloatVector acc = FloatVector.fromArray(S, x, off);
+            for (j = VL; j <= n - VL; j += VL) {
+                acc = acc.max(FloatVector.fromArray(S, x, off + j));
+            }
+            max = acc.reduceLanes(VectorOperators.MAX);
+        }
+        for (; j < n; j++) {
+            max = Math.max(max, x[off + j]);
+        }
+        return max;
+    }
+
+    /** Writes exp(x - max) to y and returns the sum of what it wrote. */
+    private static float expShifted(float[] x, int xo, float[] y, int yo, int n, float max) {
+        FloatVector acc = FloatVector.zero(S);
+        int j = 0;
+        for (int bound = S.loopBound(n); j < bound; j += VL) {
+            FloatVector e = FloatVector.fromArray(S, x, xo + j).sub(max).lanewise(VectorOperators.EXP);
+            e.intoArray(y, yo + j);
+            acc = acc.add(e);
+        }
+        float sum = acc.reduceLanes(VectorOperators.ADD);
+        for (; j < n; j++) {
+            float e = (float) Math.exp(x[xo + j] - max);
+            y[yo + j] = e;
+            sum += e;
+        }
+        return sum;
+    }
+
+    private static float sumExpShifted(float[] x, int xo, int n, float max) {
+        FloatVector acc = FloatVector.zero(S);
+        int j = 0;
+        for (int bound = S.loopBound(n); j < bound; j += VL) {
+            acc = acc.add(FloatVector.fromArray(S, x, xo + j).sub(max).lanewise(VectorOperators.EXP));
+        }
+        float sum = acc.reduceLanes(VectorOperators.ADD);
+        for (; j < n; j++) {
+            sum += (float) Math.exp(x[xo + j] - max);
+        }
+        return sum;
+    }
+
+    private static void scale(float[] y, int yo, int n, float f) {
+        int j = 0;
+        for (int bound = S.loopBound(n); j < bound; j += VL) {
+            FloatVector.fromArray(S, y, yo + j).mul(f).intoArray(y, yo + j);
+        }
+        for (; j < n; j++) {
+            y[yo + j] *= f;
+        }
+    }
+}

@@ -1,0 +1,117 @@
+package dev.kiln.runtime;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Both convolution algorithms against the seven-loop twin. Float accumulation over up to 576 terms of
+ * magnitude ≤ 1 against a double sum: tolerance 1e-4 absolute + 1e-5 relative.
+ */
+class Conv2dTest {
+    private static final double ABS = 1e-4;
+    private static final double REL = 1e-5;
+    private final Random rnd = new Random(3);
+
+    private static final int[][] SHAPES = {
+        // c, h, w, m, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, group
+        {1, 28, 28, 10, 5, 5, 1, 1, 0, 0, 0, 0, 1, 1, 1},   // mnist conv1
+        {10, 12, 12, 20, 5, 5, 1, 1, 0, 0, 0, 0, 1, 1, 1},  // mnist conv2
+        {3, 32, 32, 32, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1, 1},   // cifar conv1
+        {32, 15, 15, 64, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1, 1},  // cifar conv2
+        {64, 6, 6, 64, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1, 1},    // cifar conv3
+        {3, 11, 13, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},
+        {4, 9, 19, 6, 3, 2, 2, 1, 0, 1, 2, 0, 1, 2, 2},
+        {6, 10, 10, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 6},    // depthwise
+        {2, 7, 30, 3, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1},
+        {5, 17, 17, 7, 5, 5, 2, 2, 2, 2, 2, 2, 1, 1, 1},
+        {2, 9, 9, 4, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, 2},
+        {3, 8, 40, 9, 2, 4, 3, 1, 1, 0, 0, 3, 2, 1, 3},
+        {4, 6, 37, 5, 3, 3, 1, 3, 1, 2, 0, 1, 1, 2, 1},
+    };
+
+    private static ConvShape shape(int[] v) {
+        return new ConvShape(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12], v[13], v[14]);
+    }
+
+    @Test
+    void bothAlgorithmsMatchScalarTwin() {
+        Epilogue[] eps = {Epilogue.none(), Epilogue.relu(), Epilogue.sigmoid()};
+        int e = 0;
+        for (int[] v : SHAPES) {
+            ConvShape s = shape(v);
+            for (int batch : new int[] {1, 3}) {
+                float[] in = Check.random(rnd, batch * s.inSize() + 2);
+                float[] w = Check.random(rnd, s.weightLength());
+                float[] bias = e % 4 == 3 ? null : Check.random(rnd, s.m());
+                Epilogue ep = eps[e++ % eps.length];
+                float[] want = new float[batch * s.outSize() + 1];
+                Conv2d.convScalar(s, batch, in, 2, w, bias, want, 1, ep);
+                for (Conv2d.Algorithm a : Conv2d.Algorithm.values()) {
+                    if (a == Conv2d.Algorithm.DIRECT && s.strideW() != 1) {
+                        continue;
+                    }
+                    float[] got = new float[want.length];
+                    float[] scratch = new float[Conv2d.scratchLength(s, a)];
+                    java.util.Arrays.fill(scratch, Float.NaN);
+                    Conv2d.conv(s, a, batch, in, 2, Conv2d.packWeights(w, s, a), bias, got, 1, scratch, ep);
+                    Check.close(a + " " + s + " batch " + batch + " " + ep, want, got, ABS, REL);
+                }
+            }
+        }
+    }
+
+    @Test
+    void publicEntryUsesTheAlgorithmItPackedFor() {
+        for (int[] v : SHAPES) {
+            ConvShape s = shape(v);
+            float[] in = Check.random(rnd, 2 * s.inSize());
+            float[] w = Check.random(rnd, s.weightLength());
+            float[] bias = Check.random(rnd, s.m());
+            float[] want = new float[2 * s.outSize()];
+            float[] got = new float[2 * s.outSize()];
+            Conv2d.convScalar(s, 2, in, 0, w, bias, want, 0, Epilogue.relu());
+            Conv2d.conv(s, 2, in, 0, Conv2d.packWeights(w, s), bias, got, 0, new float[Conv2d.scratchLength(s)],
+                    Epilogue.relu());
+            Check.close(Conv2d.algorithm(s) + " " + s, want, got, ABS, REL);
+        }
+    }
+
+    @Test
+    void scalarTwinMatchesHandComputedCases() {
+        float[] x = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+        float[] w = {1, 2, 3, 4};
+        float[] out = new float[4];
+        Conv2d.convScalar(ConvShape.of(1, 3, 3, 1, 2), 1, x, 0, w, new float[] {1}, out, 0, Epilogue.none());
+        assertArrayEquals(new float[] {38, 48, 68, 78}, out);
+
+        // pads 1, stride 2, kernel of ones: windows over rows/cols {-1,0} and {1,2}
+        ConvShape padded = new ConvShape(1, 3, 3, 1, 2, 2, 2, 2, 1, 1, 1, 1, 1, 1, 1);
+        Conv2d.convScalar(padded, 1, x, 0, new float[] {1, 1, 1, 1}, null, out, 0, Epilogue.none());
+        assertArrayEquals(new float[] {1, 5, 11, 28}, out);
+
+        // dilation 2: the kernel touches the four corners
+        float[] one = new float[1];
+        ConvShape dilated = new ConvShape(1, 3, 3, 1, 2, 2, 1, 1, 0, 0, 0, 0, 2, 2, 1);
+        Conv2d.convScalar(dilated, 1, x, 0, w, null, one, 0, Epilogue.none());
+        assertEquals(1 + 2 * 3 + 3 * 7 + 4 * 9, one[0]);
+
+        // two groups of one channel, 1x1 kernels: each output channel sees only its own input channel
+        ConvShape grouped = new ConvShape(2, 1, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 2);
+        float[] two = new float[4];
+        Conv2d.convScalar(grouped, 1, new float[] {1, 2, 3, 4}, 0, new float[] {10, -1}, null, two, 0, Epilogue.relu());
+        assertArrayEquals(new float[] {10, 20, 0, 0}, two);
+    }
+
+    @Test
+    void rejectsWrongSizesNamingTheShape() {
+        ConvShape s = ConvShape.of(3, 8, 8, 4, 3);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> Conv2d.packWeights(new float[10], s));
+        assertEquals(true, e.getMessage().contains("[3x8x8 -> 4"), e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> new ConvShape(3, 8, 8, 4, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1, 2));
+    }
+}
