@@ -68,6 +68,10 @@ final class ClassWriter {
         type.addField(FieldSpec.builder(FLOATS, "arena", Modifier.PRIVATE)
                 .addJavadoc("Scratch for intermediate tensors, laid out by the memory plan; grown on demand.\n")
                 .initializer("new float[0]").build());
+        plan.scratchFields.forEach((length, name) -> type.addField(FieldSpec.builder(FLOATS, name, Modifier.PRIVATE,
+                        Modifier.FINAL)
+                .addJavadoc("Kernel scratch (e.g. im2col panels), independent of the batch.\n")
+                .initializer("new float[$L]", length).build()));
         type.addMethod(constructor());
         type.addMethod(loadFromClasspath());
         type.addMethod(loadFromPath());

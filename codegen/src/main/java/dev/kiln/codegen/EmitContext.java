@@ -162,6 +162,14 @@ final class EmitContext {
         return plan.addWeight(key, data, type, hint, wrapper, args);
     }
 
+    /**
+     * A batch-independent scratch array of exactly {@code length} floats (kernels such as im2col wrap it as a
+     * packed matrix of that size); kernels needing the same length share one, since steps run one at a time.
+     */
+    String scratch(int length) {
+        return plan.scratchFields.computeIfAbsent(length, k -> plan.names.newName("scratch" + k));
+    }
+
     /** The same failure users get for an op without code generation. */
     UnsupportedOpException unsupported(String what) {
         return new UnsupportedOpException(node.describe() + ": " + what + " is not supported by code generation yet");

@@ -25,6 +25,16 @@ final class Emitters {
         m.put("Gemm", gemm);
         m.put("MatMul", gemm);
         m.put(OpTable.KILN_DOMAIN + "." + FusedOps.FUSED_GEMM, gemm);
+        ConvEmitter conv = new ConvEmitter();
+        m.put("Conv", conv);
+        m.put(OpTable.KILN_DOMAIN + "." + FusedOps.FUSED_CONV, conv);
+        PoolEmitter pool = new PoolEmitter();
+        for (String op : new String[] {"MaxPool", "AveragePool", "GlobalMaxPool", "GlobalAveragePool"}) {
+            m.put(op, pool);
+        }
+        SoftmaxEmitter softmax = new SoftmaxEmitter();
+        m.put("Softmax", softmax);
+        m.put("LogSoftmax", softmax);
         CopyEmitter copy = new CopyEmitter();
         for (String view : new String[] {"Identity", "Reshape", "Flatten", "Squeeze", "Unsqueeze"}) {
             m.put(view, copy);

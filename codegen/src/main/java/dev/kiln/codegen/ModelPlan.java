@@ -47,11 +47,13 @@ final class ModelPlan {
     final Map<String, WeightField> weights = new LinkedHashMap<>();
     final List<Step> steps = new ArrayList<>();
     final Linear arenaSize;
+    /** Kernel scratch arrays by length (im2col panels), each shared by the steps needing that length. */
+    final Map<Integer, String> scratchFields = new java.util.TreeMap<>();
 
     ModelPlan(Graph graph, CodegenOptions options) {
         this.graph = graph;
         this.options = options;
-        for (String reserved : List.of("batch", "arena", "weights", "SPECIES", "run", "load")) {
+        for (String reserved : List.of("batch", "arena", "weights", "source", "SPECIES", "run", "load")) {
             names.newName(reserved, reserved);
         }
         checkFloat32(graph);

@@ -100,6 +100,31 @@ class GeneratedClassTest {
     }
 
     @Test
+    void convNetWithPaddingStridesGroupsPoolsAndSoftmaxMatchesTheEvaluator() throws Exception {
+        GraphBuilder b = new GraphBuilder("cnn");
+        Value x = b.input("x", DType.FLOAT32, Shape.parse("N,4,11,9"));
+        Value c1 = b.op("Conv").name("/conv1/Conv").inputs(x, b.initializer("w1", random(20, 6, 2, 3, 3)),
+                        b.initializer("b1", random(21, 6)))
+                .attr("pads", new long[] {1, 0, 2, 1}).attr("strides", new long[] {2, 1}).attr("group", 2L)
+                .outputNames("c1").output();
+        Value r1 = b.op("Relu").inputs(c1).outputNames("r1").output();
+        Value p1 = b.op("MaxPool").inputs(r1).attr("kernel_shape", new long[] {2, 2}).attr("ceil_mode", 1L)
+                .attr("strides", new long[] {2, 2}).outputNames("p1").output();
+        Value c2 = b.op("Conv").inputs(p1, b.initializer("w2", random(22, 5, 6, 2, 2)))
+                .attr("dilations", new long[] {1, 2}).attr("auto_pad", "SAME_UPPER").outputNames("c2").output();
+        Value a2 = b.op("AveragePool").inputs(c2).attr("kernel_shape", new long[] {2, 2}).attr("pads", new long[] {1, 1, 0, 0})
+                .attr("count_include_pad", 1L).outputNames("a2").output();
+        Value g = b.op("GlobalAveragePool").inputs(a2).outputNames("g").output();
+        Value f = b.op("Flatten").inputs(g).outputNames("f").output();
+        b.output(b.op("LogSoftmax").inputs(f).attr("axis", 1L).outputNames("y").output());
+        Graph graph = optimized(b.build());
+        Class<?> cls = compile(graph, "Cnn");
+        for (int batch : new int[] {1, 3}) {
+            assertMatches(graph, cls, batch, 30 + batch);
+        }
+    }
+
+    @Test
     void wrongInputLengthAndBatchAreRefusedNamingTheShape() throws Exception {
         GraphBuilder b = new GraphBuilder("g");
         Value x = b.input("image", DType.FLOAT32, Shape.parse("N,2,3"));
