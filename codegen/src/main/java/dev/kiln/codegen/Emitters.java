@@ -35,6 +35,8 @@ final class Emitters {
         SoftmaxEmitter softmax = new SoftmaxEmitter();
         m.put("Softmax", softmax);
         m.put("LogSoftmax", softmax);
+        m.put("Transpose", new TransposeEmitter());
+        m.put("Gather", new GatherEmitter());
         CopyEmitter copy = new CopyEmitter();
         for (String view : new String[] {"Identity", "Reshape", "Flatten", "Squeeze", "Unsqueeze"}) {
             m.put(view, copy);

@@ -107,6 +107,10 @@ final class ModelPlan {
     String rawWeight(String key) {
         for (java.util.Map.Entry<Value, Tensor> e : graph.initializers().entrySet()) {
             if (e.getKey().name().equals(key)) {
+                if (e.getValue().dtype() != DType.FLOAT32) {
+                    throw new UnsupportedOpException("code generation reads float32 weights so far; initializer '" + key
+                            + "' is " + e.getValue().type());
+                }
                 return addWeight(key, e.getValue().toFloatArray());
             }
         }
@@ -147,8 +151,9 @@ final class ModelPlan {
     }
 
     private static void checkFloat32(Graph g) {
+        // Initializers are checked when a kernel reads one as data (rawWeight): shape arguments such as
+        // Reshape's target are read at generation time and may be integers.
         List<Value> all = new ArrayList<>(g.inputs());
-        all.addAll(g.initializers().keySet());
         for (Node n : g.nodes()) {
             n.outputs().stream().filter(v -> !v.isAbsent()).forEach(all::add);
         }

@@ -125,6 +125,22 @@ class GeneratedClassTest {
     }
 
     @Test
+    void transposesAndConstantGathersMatchTheEvaluator() throws Exception {
+        GraphBuilder b = new GraphBuilder("moves");
+        Value x = b.input("x", DType.FLOAT32, Shape.parse("N,3,4,5"));
+        Value t1 = b.op("Transpose").inputs(x).attr("perm", new long[] {1, 0, 3, 2}).outputNames("t1").output();
+        Value t2 = b.op("Transpose").inputs(t1).attr("perm", new long[] {2, 1, 0, 3}).outputNames("t2").output();
+        Value g = b.op("Gather").inputs(t2, b.initializer("idx", Tensor.ofInt64s(-1, 0, 2))).attr("axis", 2L)
+                .outputNames("g").output();
+        b.output(b.op("Neg").inputs(g).outputNames("y").output());
+        Graph graph = optimized(b.build());
+        Class<?> cls = compile(graph, "Moves");
+        for (int batch : new int[] {1, 2}) {
+            assertMatches(graph, cls, batch, 40 + batch);
+        }
+    }
+
+    @Test
     void wrongInputLengthAndBatchAreRefusedNamingTheShape() throws Exception {
         GraphBuilder b = new GraphBuilder("g");
         Value x = b.input("image", DType.FLOAT32, Shape.parse("N,2,3"));
