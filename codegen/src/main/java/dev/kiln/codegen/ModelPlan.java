@@ -56,6 +56,8 @@ final class ModelPlan {
         for (String reserved : List.of("batch", "arena", "weights", "source", "SPECIES", "run", "load")) {
             names.newName(reserved, reserved);
         }
+        // An op without an emitter is the most useful thing to report, so it is checked before dtypes.
+        graph.nodes().forEach(Emitters::forNode);
         checkFloat32(graph);
         MemoryPlan memory = MemoryPlanner.plan(graph);
         this.batchSymbol = memory.batchSymbol();
@@ -159,8 +161,10 @@ final class ModelPlan {
         }
         for (Value v : all) {
             if (v.dtype() != DType.FLOAT32) {
-                throw new UnsupportedOpException("code generation supports float32 tensors so far; '" + v.name()
-                        + "' is " + v.type() + " (run the graph through -O1 or higher to fold shape computations)");
+                String what = g.inputs().contains(v) ? "input" : "value";
+                throw new UnsupportedOpException("code generation supports float32 tensors so far; " + what + " '"
+                        + v.name() + "' is " + v.type() + (what.equals("value")
+                        ? " (integer shape computations are folded away at -O1 and above)" : ""));
             }
         }
     }
