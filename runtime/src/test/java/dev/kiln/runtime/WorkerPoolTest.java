@@ -44,7 +44,7 @@ class WorkerPoolTest {
     void reusableAcrossManyCallsAndAfterParking() throws InterruptedException {
         try (WorkerPool pool = WorkerPool.of(3)) {
             long[] sums = new long[3];
-            for (int call = 0; call < 20_000; call++) {
+            for (int call = 0; call < 2_000; call++) {
                 java.util.Arrays.fill(sums, 0);
                 pool.parallelFor(3, (from, to) -> sums[from] = from + 1);
                 assertEquals(6, sums[0] + sums[1] + sums[2], "call " + call);
