@@ -61,17 +61,20 @@ public record Epilogue(Kind kind, float alpha, float beta) {
     /** True for the identity, so kernels can skip the epilogue entirely. */
     public boolean isNone() { return kind == Kind.NONE; }
 
-    /** Applies the activation to every lane of {@code x}. */
+    /**
+     * Applies the activation to every lane of {@code x}. Bit-reproducible on every JIT tier and thread (see
+     * {@link VectorMath}); within a few ulp of {@link #apply(float)}.
+     */
     public FloatVector apply(FloatVector x) {
         return switch (kind) {
             case NONE -> x;
             case RELU -> x.max(0f);
             case LEAKY_RELU -> x.blend(x.mul(alpha), x.lt(0f));
-            case SIGMOID -> x.broadcast(1f).div(x.neg().lanewise(VectorOperators.EXP).add(1f));
-            case TANH -> x.lanewise(VectorOperators.TANH);
+            case SIGMOID -> x.broadcast(1f).div(VectorMath.exp(x.neg()).add(1f));
+            case TANH -> VectorMath.tanh(x);
             case HARD_SIGMOID -> x.fma(alpha, beta).max(0f).min(1f);
             case CLIP -> x.max(alpha).min(beta);
-            case ELU -> x.blend(x.lanewise(VectorOperators.EXPM1).mul(alpha), x.compare(VectorOperators.LE, 0f));
+            case ELU -> x.blend(VectorMath.expm1(x).mul(alpha), x.compare(VectorOperators.LE, 0f));
         };
     }
 

@@ -116,29 +116,32 @@ public final class Gemm {
         Objects.requireNonNull(ep, "ep");
         int k = b.k();
         int n = b.n();
-        String shape = "gemm " + m + "x" + k + " · " + k + "x" + n;
         if (m < 0) {
-            throw new IllegalArgumentException(shape + ": negative m");
+            throw new IllegalArgumentException(shape(m, b) + ": negative m");
         }
         if (lda < k || ldc < n) {
-            throw new IllegalArgumentException(shape + ": lda " + lda + " < k or ldc " + ldc + " < n");
+            throw new IllegalArgumentException(shape(m, b) + ": lda " + lda + " < k or ldc " + ldc + " < n");
         }
         if (m > 0) {
-            checkSpan(shape, "A", a, aOff, m, lda, k);
-            checkSpan(shape, "C", c, cOff, m, ldc, n);
+            checkSpan(m, b, "A", a, aOff, lda, k);
+            checkSpan(m, b, "C", c, cOff, ldc, n);
         }
         if (bias != null && bias.length < n) {
-            throw new IllegalArgumentException(shape + ": bias has " + bias.length + " floats, needs " + n);
+            throw new IllegalArgumentException(shape(m, b) + ": bias has " + bias.length + " floats, needs " + n);
         }
     }
 
-    private static void checkSpan(String shape, String name, float[] x, int off, int rows, int ld, int cols) {
+    private static void checkSpan(int m, PackedMatrix b, String name, float[] x, int off, int ld, int cols) {
         Objects.requireNonNull(x, name);
-        long end = off + (long) (rows - 1) * ld + cols;
+        long end = off + (long) (m - 1) * ld + cols;
         if (off < 0 || end > x.length) {
-            throw new IllegalArgumentException(shape + ": " + name + " at offset " + off + " with stride " + ld
-                    + " needs " + end + " floats, array has " + x.length);
+            throw new IllegalArgumentException(shape(m, b) + ": " + name + " at offset " + off + " with stride "
+                    + ld + " needs " + end + " floats, array has " + x.length);
         }
+    }
+
+    private static String shape(int m, PackedMatrix b) {
+        return "gemm " + m + "x" + b.k() + " · " + b.k() + "x" + b.n();
     }
 
     /**
