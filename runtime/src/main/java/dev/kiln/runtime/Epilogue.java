@@ -1,0 +1,94 @@
+package dev.kiln.runtime;
+
+import java.util.Objects;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+
+/**
+ * The activation a kernel applies to its results while they are still in registers (the activations
+ * {@code dev.kiln.FusedGemm} / {@code FusedConv} carry), with ONNX semantics.
+ *
+ * <p>{@code alpha} and {@code beta} are the ONNX attributes: LeakyRelu and Elu use alpha; HardSigmoid uses
+ * alpha and beta; Clip uses alpha as its minimum and beta as its maximum (±Infinity for an absent bound).
+ * The kind is an enum switched on once per stored vector, outside any reduction loop, so the call site in a
+ * kernel stays monomorphic.
+ *
+ * @param kind which activation; the names match {@code dev.kiln.ir.ops.Activation}
+ * @param alpha first parameter, 0 when the kind has none
+ * @param beta second parameter, 0 when the kind has none
+ */
+public record Epilogue(Kind kind, float alpha, float beta) {
+
+    /** The activations an epilogue can apply. */
+    public enum Kind { NONE, RELU, LEAKY_RELU, SIGMOID, TANH, HARD_SIGMOID, CLIP, ELU }
+
+    private static final Epilogue NONE = new Epilogue(Kind.NONE, 0, 0);
+    private static final Epilogue RELU = new Epilogue(Kind.RELU, 0, 0);
+    private static final Epilogue SIGMOID = new Epilogue(Kind.SIGMOID, 0, 0);
+    private static final Epilogue TANH = new Epilogue(Kind.TANH, 0, 0);
+
+    public Epilogue {
+        Objects.requireNonNull(kind, "kind");
+        if (Float.isNaN(alpha) || Float.isNaN(beta)) {
+            throw new IllegalArgumentException(kind + " epilogue with NaN parameter: " + alpha + ", " + beta);
+        }
+    }
+
+    /** Identity. */
+    public static Epilogue none() { return NONE; }
+
+    /** {@code max(x, 0)}. */
+    public static Epilogue relu() { return RELU; }
+
+    /** {@code x >= 0 ? x : alpha * x}. */
+    public static Epilogue leakyRelu(float alpha) { return new Epilogue(Kind.LEAKY_RELU, alpha, 0); }
+
+    /** {@code 1 / (1 + exp(-x))}. */
+    public static Epilogue sigmoid() { return SIGMOID; }
+
+    /** {@code tanh(x)}. */
+    public static Epilogue tanh() { return TANH; }
+
+    /** {@code max(0, min(1, alpha * x + beta))}. */
+    public static Epilogue hardSigmoid(float alpha, float beta) { return new Epilogue(Kind.HARD_SIGMOID, alpha, beta); }
+
+    /** {@code min(max(x, min), max)}; pass ±Infinity for an absent bound. */
+    public static Epilogue clip(float min, float max) { return new Epilogue(Kind.CLIP, min, max); }
+
+    /** {@code x > 0 ? x : alpha * (exp(x) - 1)}. */
+    public static Epilogue elu(float alpha) { return new Epilogue(Kind.ELU, alpha, 0); }
+
+    /** True for the identity, so kernels can skip the epilogue entirely. */
+    public boolean isNone() { return kind == Kind.NONE; }
+
+    /**
+     * Applies the activation to every lane of {@code x}. Bit-reproducible on every JIT tier and thread (see
+     * {@link VectorMath}); within a few ulp of {@link #apply(float)}.
+     */
+    public FloatVector apply(FloatVector x) {
+        return switch (kind) {
+            case NONE -> x;
+            case RELU -> x.max(0f);
+            case LEAKY_RELU -> x.blend(x.mul(alpha), x.lt(0f));
+            case SIGMOID -> x.broadcast(1f).div(VectorMath.exp(x.neg()).add(1f));
+            case TANH -> VectorMath.tanh(x);
+            case HARD_SIGMOID -> x.fma(alpha, beta).max(0f).min(1f);
+            case CLIP -> x.max(alpha).min(beta);
+            case ELU -> x.blend(VectorMath.expm1(x).mul(alpha), x.compare(VectorOperators.LE, 0f));
+        };
+    }
+
+    /** Applies the activation to one value; the scalar twin of {@link #apply(FloatVector)}. */
+    public float apply(float x) {
+        return switch (kind) {
+            case NONE -> x;
+            case RELU -> Math.max(x, 0f);
+            case LEAKY_RELU -> x < 0f ? alpha * x : x;
+            case SIGMOID -> (float) (1.0 / (1.0 + Math.exp(-x)));
+            case TANH -> (float) Math.tanh(x);
+            case HARD_SIGMOID -> Math.min(Math.max(alpha * x + beta, 0f), 1f);
+            case CLIP -> Math.min(Math.max(x, alpha), beta);
+            case ELU -> x > 0f ? x : (float) (alpha * Math.expm1(x));
+        };
+    }
+}

@@ -1,0 +1,298 @@
+package dev.kiln.runtime;
+
+import static dev.kiln.runtime.PackedMatrix.NR;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * The register-blocked GEMM micro-kernel and the matrix-vector kernel over {@code kiln.panel16.v1} panels.
+ *
+ * <p>Both kernels work on <em>strips</em> of two vectors' width ({@code 2 * VL} columns): half a panel when
+ * VL = 4, one panel when VL = 8, two adjacent panels when VL = 16. A vector starting at column {@code col}
+ * of B is found at {@code base(col) + kk * 16} for every k, so one kernel body serves every vector width.
+ * Each element of C is {@code epilogue(fma-chain over kk ascending starting from (accumulate ? Cold : 0)
+ * + bias)}, computed by vector code whatever the tile, strip or thread that computes it: results do not depend
+ * on the blocking or the thread count.
+ *
+ * <p>The tile methods hold nothing but the accumulators, their loads (C's old contents when accumulating,
+ * as the starting value of the sums) and their stores: C2 stops inlining once a method passes its node budget
+ * and then boxes every vector, and twelve inlined copies of bias, masks and an eight-way activation exceed it.
+ * Bias and epilogue are applied by {@link #finish} right after a tile is stored, while it is still in L1.
+ * Strips that end past n are computed into a small scratch tile and finished with masked vector code, so no
+ * store touches a column at or beyond n, and the arithmetic is the same as on the full-vector path.
+ */
+final class GemmKernel {
+
+    /** Vector species of the kernels: the preferred one, or 512 bits when wider vectors exceed a panel. */
+    static final VectorSpecies<Float> SPECIES = FloatVector.SPECIES_PREFERRED.length() <= NR
+            ? FloatVector.SPECIES_PREFERRED : FloatVector.SPECIES_512;
+    static final int VL = SPECIES.length();
+    /** Rows of the micro-tile: 6 rows x 2 vectors = 12 accumulators, + 2 B vectors + 1 broadcast = 15 of
+     *  AVX2's 16 registers. */
+    static final int MR = 6;
+    /** Columns per strip. */
+    static final int STRIP = 2 * VL;
+    /** Vectors the matrix-vector kernel keeps in flight: enough independent FMA chains to hide latency. */
+    private static final int MV_VECTORS = 8;
+    /** Floats of the per-thread scratch tile that edge tiles are computed into. */
+    static final int SCRATCH = Math.max(MR * STRIP, MV_VECTORS * VL);
+
+    private GemmKernel() { }
+
+    static int strips(int n) { return (n + STRIP - 1) / STRIP; }
+
+    /** Offset in the packed data of the vector of B starting at column {@code col}, for kk = 0. */
+    private static int base(int col, int k) { return (col / NR) * NR * k + col % NR; }
+
+    /**
+     * Offset of the vector at column {@code col}, or {@code fallback} when that vector lies wholly in the
+     * padding beyond the last panel (VL = 16, odd panel count): the kernel then computes a duplicate it never
+     * stores instead of reading past the packed array.
+     */
+    private static int baseOr(int col, int k, int n, int fallback) {
+        return col < PackedMatrix.panels(n) * NR ? base(col, k) : fallback;
+    }
+
+    /**
+     * C rows {@code [rowFrom, rowTo)} x strips {@code [s0, s1)}, in register tiles of MR rows.
+     *
+     * @param scratch at least {@link #SCRATCH} floats the calling thread owns
+     */
+    static void tiles(int rowFrom, int rowTo, float[] a, int aOff, int lda, PackedMatrix b, int s0, int s1,
+                      float[] bias, float[] c, int cOff, int ldc, boolean accumulate, Epilogue ep,
+                      float[] scratch) {
+        int k = b.k();
+        int n = b.n();
+        float[] bd = b.data();
+        boolean finish = bias != null || !ep.isNone();
+        for (int s = s0; s < s1; s++) {
+            int j0 = s * STRIP;
+            int b0 = base(j0, k);
+            int b1 = baseOr(j0 + VL, k, n, b0);
+            boolean edge = j0 + STRIP > n;
+            for (int i0 = rowFrom; i0 < rowTo; i0 += MR) {
+                int rows = Math.min(MR, rowTo - i0);
+                int ci = cOff + i0 * ldc + j0;
+                if (edge) {
+                    for (int r = 0; r < rows && accumulate; r++) {
+                        loadEdge(c, ci + r * ldc, j0, n, scratch, r * STRIP, 2);
+                    }
+                    tile(i0, rows, a, aOff, lda, k, bd, b0, b1, scratch, 0, STRIP, accumulate);
+                    for (int r = 0; r < rows; r++) {
+                        finishEdge(scratch, r * STRIP, 2, c, ci + r * ldc, j0, n, bias, ep);
+                    }
+                } else {
+                    tile(i0, rows, a, aOff, lda, k, bd, b0, b1, c, ci, ldc, accumulate);
+                    if (finish) {
+                        for (int r = 0; r < rows; r++) {
+                            finish(c, ci + r * ldc, 2, bias, j0, ep);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * One MR x STRIP tile of sums for rows {@code i0 .. i0+rows-1} of A, stored at {@code d[dOff ..]} with row
+     * stride {@code ldd}; when accumulating the sums start from the values already there. Rows at or beyond
+     * {@code rows} repeat the last valid row (a duplicate computation, never stored), so the short last tile of a
+     * matrix runs the same code as the others.
+     */
+    private static void tile(int i0, int rows, float[] a, int aOff, int lda, int k, float[] bd, int b0, int b1,
+                             float[] d, int dOff, int ldd, boolean accumulate) {
+        int last = rows - 1;
+        int a0 = aOff + i0 * lda;
+        int a1 = a0 + Math.min(1, last) * lda;
+        int a2 = a0 + Math.min(2, last) * lda;
+        int a3 = a0 + Math.min(3, last) * lda;
+        int a4 = a0 + Math.min(4, last) * lda;
+        int a5 = a0 + Math.min(5, last) * lda;
+        int d0 = dOff;
+        int d1 = dOff + Math.min(1, last) * ldd;
+        int d2 = dOff + Math.min(2, last) * ldd;
+        int d3 = dOff + Math.min(3, last) * ldd;
+        int d4 = dOff + Math.min(4, last) * ldd;
+        int d5 = dOff + Math.min(5, last) * ldd;
+        FloatVector c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
+        if (accumulate) {
+            c00 = FloatVector.fromArray(SPECIES, d, d0);
+            c01 = FloatVector.fromArray(SPECIES, d, d0 + VL);
+            c10 = FloatVector.fromArray(SPECIES, d, d1);
+            c11 = FloatVector.fromArray(SPECIES, d, d1 + VL);
+            c20 = FloatVector.fromArray(SPECIES, d, d2);
+            c21 = FloatVector.fromArray(SPECIES, d, d2 + VL);
+            c30 = FloatVector.fromArray(SPECIES, d, d3);
+            c31 = FloatVector.fromArray(SPECIES, d, d3 + VL);
+            c40 = FloatVector.fromArray(SPECIES, d, d4);
+            c41 = FloatVector.fromArray(SPECIES, d, d4 + VL);
+            c50 = FloatVector.fromArray(SPECIES, d, d5);
+            c51 = FloatVector.fromArray(SPECIES, d, d5 + VL);
+        } else {
+            c00 = FloatVector.zero(SPECIES);
+            c01 = c00; c10 = c00; c11 = c00; c20 = c00; c21 = c00;
+            c30 = c00; c31 = c00; c40 = c00; c41 = c00; c50 = c00; c51 = c00;
+        }
+        for (int kk = 0; kk < k; kk++) {
+            int bo = kk * NR;
+            FloatVector x0 = FloatVector.fromArray(SPECIES, bd, b0 + bo);
+            FloatVector x1 = FloatVector.fromArray(SPECIES, bd, b1 + bo);
+            FloatVector av = FloatVector.broadcast(SPECIES, a[a0 + kk]);
+            c00 = av.fma(x0, c00);
+            c01 = av.fma(x1, c01);
+            av = FloatVector.broadcast(SPECIES, a[a1 + kk]);
+            c10 = av.fma(x0, c10);
+            c11 = av.fma(x1, c11);
+            av = FloatVector.broadcast(SPECIES, a[a2 + kk]);
+            c20 = av.fma(x0, c20);
+            c21 = av.fma(x1, c21);
+            av = FloatVector.broadcast(SPECIES, a[a3 + kk]);
+            c30 = av.fma(x0, c30);
+            c31 = av.fma(x1, c31);
+            av = FloatVector.broadcast(SPECIES, a[a4 + kk]);
+            c40 = av.fma(x0, c40);
+            c41 = av.fma(x1, c41);
+            av = FloatVector.broadcast(SPECIES, a[a5 + kk]);
+            c50 = av.fma(x0, c50);
+            c51 = av.fma(x1, c51);
+        }
+        // Stored last row first: a duplicate row aliases the last valid one and must not overwrite it after.
+        if (rows > 5) {
+            c51.intoArray(d, d5 + VL);
+            c50.intoArray(d, d5);
+        }
+        if (rows > 4) {
+            c41.intoArray(d, d4 + VL);
+            c40.intoArray(d, d4);
+        }
+        if (rows > 3) {
+            c31.intoArray(d, d3 + VL);
+            c30.intoArray(d, d3);
+        }
+        if (rows > 2) {
+            c21.intoArray(d, d2 + VL);
+            c20.intoArray(d, d2);
+        }
+        if (rows > 1) {
+            c11.intoArray(d, d1 + VL);
+            c10.intoArray(d, d1);
+        }
+        c01.intoArray(d, d0 + VL);
+        c00.intoArray(d, d0);
+    }
+
+    /**
+     * Row 0 of A times strips {@code [s0, s1)} of B: the batch-1 path. It keeps {@value #MV_VECTORS} vectors of
+     * C in flight (several panels streamed side by side) because one row offers no reuse of B, only latency to
+     * hide; each lane still sums over kk in order, exactly as {@link #tile} does.
+     */
+    static void matvec(float[] a, int aOff, PackedMatrix b, int s0, int s1, float[] bias, float[] c, int cOff,
+                       boolean accumulate, Epilogue ep, float[] scratch) {
+        int k = b.k();
+        int n = b.n();
+        boolean finish = bias != null || !ep.isNone();
+        // Columns at or past colEnd belong to another thread's strips or lie beyond n: never stored.
+        int colEnd = Math.min(s1 * STRIP, n);
+        for (int j0 = s0 * STRIP; j0 < colEnd; j0 += MV_VECTORS * VL) {
+            int ci = cOff + j0;
+            if (j0 + MV_VECTORS * VL <= colEnd) {
+                matvecGroup(a, aOff, k, b.data(), j0, n, c, ci, accumulate);
+                if (finish) {
+                    finish(c, ci, MV_VECTORS, bias, j0, ep);
+                }
+            } else {
+                if (accumulate) {
+                    loadEdge(c, ci, j0, colEnd, scratch, 0, MV_VECTORS);
+                }
+                matvecGroup(a, aOff, k, b.data(), j0, n, scratch, 0, accumulate);
+                finishEdge(scratch, 0, MV_VECTORS, c, ci, j0, colEnd, bias, ep);
+            }
+        }
+    }
+
+    /** Sums of {@value #MV_VECTORS} vectors of one row of C from column {@code j0}, stored at {@code d[dOff ..]}. */
+    private static void matvecGroup(float[] a, int aOff, int k, float[] bd, int j0, int n, float[] d, int dOff,
+                                    boolean accumulate) {
+        int o0 = base(j0, k);
+        int o1 = baseOr(j0 + VL, k, n, o0);
+        int o2 = baseOr(j0 + 2 * VL, k, n, o0);
+        int o3 = baseOr(j0 + 3 * VL, k, n, o0);
+        int o4 = baseOr(j0 + 4 * VL, k, n, o0);
+        int o5 = baseOr(j0 + 5 * VL, k, n, o0);
+        int o6 = baseOr(j0 + 6 * VL, k, n, o0);
+        int o7 = baseOr(j0 + 7 * VL, k, n, o0);
+        FloatVector v0, v1, v2, v3, v4, v5, v6, v7;
+        if (accumulate) {
+            v0 = FloatVector.fromArray(SPECIES, d, dOff);
+            v1 = FloatVector.fromArray(SPECIES, d, dOff + VL);
+            v2 = FloatVector.fromArray(SPECIES, d, dOff + 2 * VL);
+            v3 = FloatVector.fromArray(SPECIES, d, dOff + 3 * VL);
+            v4 = FloatVector.fromArray(SPECIES, d, dOff + 4 * VL);
+            v5 = FloatVector.fromArray(SPECIES, d, dOff + 5 * VL);
+            v6 = FloatVector.fromArray(SPECIES, d, dOff + 6 * VL);
+            v7 = FloatVector.fromArray(SPECIES, d, dOff + 7 * VL);
+        } else {
+            v0 = FloatVector.zero(SPECIES);
+            v1 = v0; v2 = v0; v3 = v0; v4 = v0; v5 = v0; v6 = v0; v7 = v0;
+        }
+        for (int kk = 0; kk < k; kk++) {
+            int bo = kk * NR;
+            FloatVector av = FloatVector.broadcast(SPECIES, a[aOff + kk]);
+            v0 = av.fma(FloatVector.fromArray(SPECIES, bd, o0 + bo), v0);
+            v1 = av.fma(FloatVector.fromArray(SPECIES, bd, o1 + bo), v1);
+            v2 = av.fma(FloatVector.fromArray(SPECIES, bd, o2 + bo), v2);
+            v3 = av.fma(FloatVector.fromArray(SPECIES, bd, o3 + bo), v3);
+            v4 = av.fma(FloatVector.fromArray(SPECIES, bd, o4 + bo), v4);
+            v5 = av.fma(FloatVector.fromArray(SPECIES, bd, o5 + bo), v5);
+            v6 = av.fma(FloatVector.fromArray(SPECIES, bd, o6 + bo), v6);
+            v7 = av.fma(FloatVector.fromArray(SPECIES, bd, o7 + bo), v7);
+        }
+        v0.intoArray(d, dOff);
+        v1.intoArray(d, dOff + VL);
+        v2.intoArray(d, dOff + 2 * VL);
+        v3.intoArray(d, dOff + 3 * VL);
+        v4.intoArray(d, dOff + 4 * VL);
+        v5.intoArray(d, dOff + 5 * VL);
+        v6.intoArray(d, dOff + 6 * VL);
+        v7.intoArray(d, dOff + 7 * VL);
+    }
+
+    /** Adds the bias (columns from {@code col}) and applies the epilogue to {@code vectors} full vectors of C. */
+    private static void finish(float[] c, int ci, int vectors, float[] bias, int col, Epilogue ep) {
+        for (int v = 0; v < vectors; v++) {
+            int off = ci + v * VL;
+            FloatVector x = FloatVector.fromArray(SPECIES, c, off);
+            if (bias != null) {
+                x = x.add(FloatVector.fromArray(SPECIES, bias, col + v * VL));
+            }
+            ep.apply(x).intoArray(c, off);
+        }
+    }
+
+    /** Copies C's columns {@code [col, colEnd)} (at most {@code vectors} vectors) into scratch, zeros after. */
+    private static void loadEdge(float[] c, int ci, int col, int colEnd, float[] scratch, int sOff, int vectors) {
+        for (int v = 0; v < vectors; v++) {
+            VectorMask<Float> m = SPECIES.indexInRange(0, Math.max(0, colEnd - col - v * VL));
+            FloatVector.fromArray(SPECIES, c, ci + v * VL, m).intoArray(scratch, sOff + v * VL);
+        }
+    }
+
+    /**
+     * Finishes up to {@code vectors} vectors of sums from {@code scratch} into C's columns {@code [col, colEnd)}
+     * with masked vector code (+ bias, epilogue), so nothing at or past colEnd is written.
+     */
+    private static void finishEdge(float[] scratch, int sOff, int vectors, float[] c, int ci, int col, int colEnd,
+                                   float[] bias, Epilogue ep) {
+        for (int v = 0; v < vectors && col + v * VL < colEnd; v++) {
+            int cv = col + v * VL;
+            VectorMask<Float> m = SPECIES.indexInRange(0, colEnd - cv);
+            FloatVector x = FloatVector.fromArray(SPECIES, scratch, sOff + v * VL);
+            if (bias != null) {
+                x = x.add(FloatVector.fromArray(SPECIES, bias, cv, m));
+            }
+            ep.apply(x).intoArray(c, ci + v * VL, m);
+        }
+    }
+}

@@ -1,0 +1,109 @@
+package dev.kiln.runtime;
+
+import java.util.Objects;
+
+/**
+ * The B operand of {@link Gemm} in the panel layout {@code kiln.panel16.v1}: column panels {@value #NR} wide,
+ * each stored k-major, zero-padded past {@code n}.
+ *
+ * <p>Panel {@code p} holds columns {@code 16p .. 16p+15}; element {@code B[kk][16p + j]} sits at
+ * {@code data[p*16*k + kk*16 + j]}. The layout does not depend on the machine's vector width, so weights packed
+ * at compile time run on any machine (see docs/KERNELS.md). Instances are immutable by contract: the kernels
+ * read {@link #data()} directly and nothing may write to it after packing.
+ */
+public final class PackedMatrix {
+
+    /** Panel width in floats; part of the layout name {@code kiln.panel16.v1}. */
+    public static final int NR = 16;
+
+    /** Name of this layout, recorded next to packed weights so a reader can refuse a layout it does not know. */
+    public static final String LAYOUT = "kiln.panel16.v1";
+
+    private final float[] data;
+    private final int k;
+    private final int n;
+
+    private PackedMatrix(float[] data, int k, int n) {
+        this.data = data;
+        this.k = k;
+        this.n = n;
+    }
+
+    /** Length of the packed form of a {@code k x n} matrix: {@code ceil(n/16) * 16 * k}. */
+    public static int packedLength(int k, int n) {
+        if (k < 0 || n < 0) {
+            throw new IllegalArgumentException("negative matrix shape " + k + "x" + n);
+        }
+        long len = (long) panels(n) * NR * k;
+        if (len > Integer.MAX_VALUE - 16) {
+            throw new IllegalArgumentException("packed " + k + "x" + n + " matrix exceeds a Java array");
+        }
+        return (int) len;
+    }
+
+    /**
+     * Packs row-major B into panels.
+     *
+     * @param b source array
+     * @param off index of B's first element in {@code b}
+     * @param k rows of B (the reduction dimension)
+     * @param n columns of B (the output dimension)
+     * @param transposed when true the source is {@code n x k} row-major (B transposed), as {@code nn.Linear}
+     *     and ONNX Gemm {@code transB=1} weights are stored
+     */
+    public static PackedMatrix pack(float[] b, int off, int k, int n, boolean transposed) {
+        Objects.requireNonNull(b, "b");
+        float[] out = new float[packedLength(k, n)];
+        long need = (long) k * n;
+        if (off < 0 || off + need > b.length) {
+            throw new IllegalArgumentException("source of a " + k + "x" + n + " matrix at offset " + off
+                    + " needs " + need + " floats, array has " + b.length);
+        }
+        for (int p = 0; p < panels(n); p++) {
+            int base = p * NR * k;
+            int cols = Math.min(NR, n - p * NR);
+            for (int kk = 0; kk < k; kk++) {
+                for (int j = 0; j < cols; j++) {
+                    int col = p * NR + j;
+                    out[base + kk * NR + j] = transposed ? b[off + col * k + kk] : b[off + kk * n + col];
+                }
+            }
+        }
+        return new PackedMatrix(out, k, n);
+    }
+
+    /** Wraps already packed data (e.g. read from a weights file); the array is used, not copied. */
+    public static PackedMatrix wrap(float[] packed, int k, int n) {
+        Objects.requireNonNull(packed, "packed");
+        int len = packedLength(k, n);
+        if (packed.length != len) {
+            throw new IllegalArgumentException("packed " + k + "x" + n + " matrix (" + LAYOUT + ") needs "
+                    + len + " floats, got " + packed.length);
+        }
+        return new PackedMatrix(packed, k, n);
+    }
+
+    /** The packed floats; shared, never to be modified. */
+    public float[] data() { return data; }
+
+    /** Rows of B (the reduction dimension). */
+    public int k() { return k; }
+
+    /** Columns of B (the output dimension). */
+    public int n() { return n; }
+
+    /** Number of panels, {@code ceil(n/16)}. */
+    public int panels() { return panels(n); }
+
+    /** {@code B[row][col]} read back from the panels. */
+    public float get(int row, int col) {
+        Objects.checkIndex(row, k);
+        Objects.checkIndex(col, n);
+        return data[(col / NR) * NR * k + row * NR + col % NR];
+    }
+
+    static int panels(int n) { return (n + NR - 1) / NR; }
+
+    @Override
+    public String toString() { return "PackedMatrix[" + k + "x" + n + ", " + LAYOUT + "]"; }
+}

@@ -1,0 +1,215 @@
+package dev.kiln.runtime;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import java.util.List;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The vectorized {@link Gemm#gemm} against its scalar twin on random shapes, strides and offsets, plus the
+ * invariants the contract promises: nothing written outside C's m x n window, bit-identical results for every
+ * thread count and for a row computed alone or in a batch.
+ *
+ * <p>Tolerance: the twin sums in double, the kernel in float FMA chains, so an element may differ by
+ * {@code 1e-5} of the magnitude {@code sum |a||b| + |Cold| + |bias|} it was computed from, scaled by the
+ * activation's largest slope, plus {@code 1e-6 (1 + |expected|)} for the rounding of the activation itself.
+ */
+class GemmTest {
+
+    private static final float SENTINEL = -12345.5f;
+
+    /** One random problem: operands laid out with strides and offsets, C pre-filled around its window. */
+    private record Case(int m, int k, int n, int lda, int aOff, int ldc, int cOff, float[] a, PackedMatrix b,
+                        float[] bias, float[] c0, boolean accumulate, Epilogue ep) {
+
+        static Case random(Random r, int m, int k, int n, boolean accumulate, boolean withBias, Epilogue ep) {
+            int lda = k + r.nextInt(4);
+            int ldc = n + r.nextInt(4);
+            int aOff = r.nextInt(5);
+            int cOff = r.nextInt(5);
+            float[] a = new float[aOff + Math.max(0, m - 1) * lda + k + r.nextInt(3)];
+            for (int i = 0; i < a.length; i++) {
+                a[i] = r.nextFloat() * 2 - 1;
+            }
+            float[] b = new float[k * n];
+            for (int i = 0; i < b.length; i++) {
+                b[i] = r.nextFloat() * 2 - 1;
+            }
+            float[] bias = null;
+            if (withBias) {
+                bias = new float[n];
+                for (int j = 0; j < n; j++) {
+                    bias[j] = r.nextFloat() * 2 - 1;
+                }
+            }
+            float[] c0 = new float[cOff + Math.max(0, m - 1) * ldc + n + r.nextInt(3)];
+            java.util.Arrays.fill(c0, SENTINEL);
+            for (int i = 0; i < m; i++) {
+                for (int j = 0; j < n; j++) {
+                    c0[cOff + i * ldc + j] = r.nextFloat() * 2 - 1;
+                }
+            }
+            PackedMatrix packed = PackedMatrix.pack(b, 0, k, n, false);
+            return new Case(m, k, n, lda, aOff, ldc, cOff, a, packed, bias, c0, accumulate, ep);
+        }
+
+        float[] run() {
+            float[] c = c0.clone();
+            Gemm.gemm(m, a, aOff, lda, b, bias, c, cOff, ldc, accumulate, ep);
+            return c;
+        }
+
+        float[] run(WorkerPool pool) {
+            float[] c = c0.clone();
+            Gemm.gemm(pool, m, a, aOff, lda, b, bias, c, cOff, ldc, accumulate, ep);
+            return c;
+        }
+
+        float[] scalar() {
+            float[] c = c0.clone();
+            Gemm.gemmScalar(m, a, aOff, lda, b, bias, c, cOff, ldc, accumulate, ep);
+            return c;
+        }
+
+        /** Compares with the scalar twin inside the window and checks nothing outside it changed. */
+        void check() {
+            float[] got = run();
+            float[] want = scalar();
+            float slope = Math.max(1f, Math.abs(ep.kind() == Epilogue.Kind.CLIP ? 1f : ep.alpha()));
+            for (int idx = 0; idx < got.length; idx++) {
+                int rel = idx - cOff;
+                int i = Math.floorDiv(rel, ldc);
+                int j = Math.floorMod(rel, ldc);
+                boolean inside = rel >= 0 && i < m && j < n;
+                if (!inside) {
+                    if (Float.floatToRawIntBits(got[idx]) != Float.floatToRawIntBits(c0[idx])) {
+                        fail(this + ": wrote outside C's window at index " + idx);
+                    }
+                    continue;
+                }
+                double mag = accumulate ? Math.abs(c0[idx]) : 0;
+                mag += bias != null ? Math.abs(bias[j]) : 0;
+                for (int kk = 0; kk < k; kk++) {
+                    mag += Math.abs(a[aOff + i * lda + kk] * b.get(kk, j));
+                }
+                double tol = 1e-5 * mag * slope + 1e-6 * (1 + Math.abs(want[idx]));
+                if (!(Math.abs(got[idx] - want[idx]) <= tol)) {
+                    fail(this + ": C[" + i + "][" + j + "] = " + got[idx] + ", scalar twin " + want[idx]
+                            + ", tolerance " + tol);
+                }
+            }
+        }
+
+        @Override
+        public String toString() {
+            return "gemm m=" + m + " k=" + k + " n=" + n + " lda=" + lda + " aOff=" + aOff + " ldc=" + ldc
+                    + " cOff=" + cOff + " bias=" + (bias != null) + " accumulate=" + accumulate + " " + ep;
+        }
+    }
+
+    @Test
+    void matchesScalarTwinOnRandomShapes() {
+        Random r = new Random(42);
+        int[] ms = {1, 2, 5, 6, 7, 12, 13, 31};
+        int[] ks = {1, 2, 3, 8, 17, 64, 100};
+        int[] ns = {1, 3, 7, 8, 15, 16, 17, 24, 31, 32, 33, 40, 64, 65, 130};
+        List<Epilogue> eps = EpilogueTest.all();
+        for (int t = 0; t < 600; t++) {
+            Case c = Case.random(r, ms[r.nextInt(ms.length)], ks[r.nextInt(ks.length)], ns[r.nextInt(ns.length)],
+                    r.nextBoolean(), r.nextBoolean(), eps.get(t % eps.size()));
+            c.check();
+        }
+    }
+
+    @Test
+    void everyEpilogueBiasAndAccumulateCombinationOnAnEdgeShape() {
+        Random r = new Random(3);
+        for (Epilogue ep : EpilogueTest.all()) {
+            for (boolean acc : new boolean[] {false, true}) {
+                for (boolean bias : new boolean[] {false, true}) {
+                    for (int m : new int[] {1, 9}) {
+                        Case.random(r, m, 19, 45, acc, bias, ep).check();
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void emptyReductionGivesEpilogueOfBias() {
+        Random r = new Random(5);
+        for (int m : new int[] {1, 8}) {
+            Case.random(r, m, 0, 21, false, true, Epilogue.sigmoid()).check();
+            Case.random(r, m, 0, 21, true, true, Epilogue.relu()).check();
+        }
+    }
+
+    @Test
+    void zeroRowsWritesNothing() {
+        PackedMatrix b = PackedMatrix.pack(new float[12], 0, 3, 4, false);
+        float[] c = {SENTINEL};
+        Gemm.gemm(0, new float[0], 0, 3, b, null, c, 0, 4, false, Epilogue.relu());
+        assertEquals(SENTINEL, c[0]);
+    }
+
+    @Test
+    void aRowAloneEqualsTheSameRowInABatchBitForBit() {
+        Random r = new Random(11);
+        for (int n : new int[] {10, 16, 100, 256, 300}) {
+            Case batch = Case.random(r, 9, 70, n, true, true, Epilogue.tanh());
+            float[] all = batch.run();
+            for (int i = 0; i < batch.m(); i++) {
+                float[] c = new float[n];
+                System.arraycopy(batch.c0(), batch.cOff() + i * batch.ldc(), c, 0, n);
+                Gemm.gemm(1, batch.a(), batch.aOff() + i * batch.lda(), batch.lda(), batch.b(), batch.bias(), c, 0,
+                        n, true, batch.ep());
+                for (int j = 0; j < n; j++) {
+                    assertEquals(Float.floatToRawIntBits(all[batch.cOff() + i * batch.ldc() + j]),
+                            Float.floatToRawIntBits(c[j]), "row " + i + " col " + j + " n " + n);
+                }
+            }
+        }
+    }
+
+    @Test
+    void threadCountsGiveBitIdenticalResults() {
+        Random r = new Random(13);
+        // Shapes above the split threshold: split by strips (wide), by rows (narrow, tall), batch 1.
+        List<Case> cases = List.of(
+                Case.random(r, 64, 784, 512, false, true, Epilogue.relu()),
+                Case.random(r, 61, 300, 500, true, true, Epilogue.sigmoid()),
+                Case.random(r, 3000, 256, 10, false, true, Epilogue.none()),
+                Case.random(r, 1, 784, 512, true, true, Epilogue.elu(0.7f)),
+                Case.random(r, 1, 1000, 1000, false, false, Epilogue.tanh()));
+        for (Case c : cases) {
+            float[] single = c.run();
+            for (int threads = 1; threads <= 3; threads++) {
+                try (WorkerPool pool = WorkerPool.of(threads)) {
+                    for (int rep = 0; rep < 3; rep++) {
+                        assertArrayEquals(single, c.run(pool), c + " on " + threads + " threads");
+                    }
+                }
+            }
+        }
+        cases.get(1).check();
+    }
+
+    @Test
+    void rejectsOperandsThatDoNotFit() {
+        PackedMatrix b = PackedMatrix.pack(new float[3 * 4], 0, 3, 4, false);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> Gemm.gemm(2, new float[5], 0, 3, b, null, new float[8], 0, 4, false, Epilogue.none()));
+        assertTrue(e.getMessage().contains("gemm 2x3 · 3x4") && e.getMessage().contains("A"), e.getMessage());
+        assertThrows(IllegalArgumentException.class,
+                () -> Gemm.gemm(2, new float[6], 0, 2, b, null, new float[8], 0, 4, false, Epilogue.none()));
+        assertThrows(IllegalArgumentException.class,
+                () -> Gemm.gemm(2, new float[6], 0, 3, b, null, new float[7], 0, 4, false, Epilogue.none()));
+        assertThrows(IllegalArgumentException.class,
+                () -> Gemm.gemm(2, new float[6], 0, 3, b, new float[3], new float[8], 0, 4, false, Epilogue.none()));
+    }
+}

@@ -1,0 +1,132 @@
+package dev.kiln.runtime;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.lang.management.ManagementFactory;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.Test;
+
+/** Work split, reuse, parking and waking, exception propagation and allocation of {@link WorkerPool}. */
+class WorkerPoolTest {
+
+    @Test
+    void everyIndexRunsOnceInContiguousChunksWithTheCallerTakingTheFirst() {
+        for (int threads = 1; threads <= 4; threads++) {
+            try (WorkerPool pool = WorkerPool.of(threads)) {
+                for (int n : new int[] {0, 1, 2, 3, 7, 100}) {
+                    int[] hits = new int[n];
+                    AtomicInteger chunks = new AtomicInteger();
+                    AtomicReference<Thread> firstChunk = new AtomicReference<>();
+                    pool.parallelFor(n, (from, to) -> {
+                        chunks.incrementAndGet();
+                        if (from == 0) {
+                            firstChunk.set(Thread.currentThread());
+                        }
+                        for (int i = from; i < to; i++) {
+                            hits[i]++;
+                        }
+                    });
+                    for (int i = 0; i < n; i++) {
+                        assertEquals(1, hits[i], "index " + i + " of " + n + " on " + threads + " threads");
+                    }
+                    assertEquals(Math.max(1, Math.min(threads, n)), chunks.get());
+                    assertSame(Thread.currentThread(), firstChunk.get());
+                }
+            }
+        }
+    }
+
+    @Test
+    void reusableAcrossManyCallsAndAfterParking() throws InterruptedException {
+        try (WorkerPool pool = WorkerPool.of(3)) {
+            long[] sums = new long[3];
+            for (int call = 0; call < 2_000; call++) {
+                java.util.Arrays.fill(sums, 0);
+                pool.parallelFor(3, (from, to) -> sums[from] = from + 1);
+                assertEquals(6, sums[0] + sums[1] + sums[2], "call " + call);
+            }
+            for (int call = 0; call < 5; call++) {
+                Thread.sleep(WorkerPool.SPIN_NANOS / 1_000_000 + 5); // workers park
+                AtomicInteger done = new AtomicInteger();
+                pool.parallelFor(3, (from, to) -> done.addAndGet(to - from));
+                assertEquals(3, done.get());
+            }
+        }
+    }
+
+    @Test
+    void aWorkersExceptionReachesTheCallerAndThePoolStaysUsable() {
+        try (WorkerPool pool = WorkerPool.of(2)) {
+            IllegalStateException e = assertThrows(IllegalStateException.class, () -> pool.parallelFor(2,
+                    (from, to) -> {
+                        if (from == 1) {
+                            throw new IllegalStateException("chunk 1 failed");
+                        }
+                    }));
+            assertEquals("chunk 1 failed", e.getMessage());
+            AtomicInteger done = new AtomicInteger();
+            pool.parallelFor(2, (from, to) -> done.addAndGet(to - from));
+            assertEquals(2, done.get());
+        }
+    }
+
+    @Test
+    void theCallersExceptionWinsAndCarriesTheWorkersAsSuppressed() {
+        try (WorkerPool pool = WorkerPool.of(2)) {
+            ArithmeticException e = assertThrows(ArithmeticException.class, () -> pool.parallelFor(2,
+                    (from, to) -> {
+                        if (from == 0) {
+                            throw new ArithmeticException("caller");
+                        }
+                        throw new StackOverflowError("worker");
+                    }));
+            assertEquals(1, e.getSuppressed().length);
+            assertTrue(e.getSuppressed()[0] instanceof StackOverflowError);
+        }
+    }
+
+    @Test
+    void aNestedCallRunsInline() {
+        try (WorkerPool pool = WorkerPool.of(2)) {
+            AtomicInteger inner = new AtomicInteger();
+            pool.parallelFor(2, (from, to) -> pool.parallelFor(10, (f, t) -> inner.addAndGet(t - f)));
+            assertEquals(20, inner.get());
+        }
+    }
+
+    @Test
+    void steadyStateCallsAllocateNothing() {
+        com.sun.management.ThreadMXBean mx = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+        try (WorkerPool pool = WorkerPool.of(2)) {
+            int[] out = new int[2];
+            IntRangeBody body = (from, to) -> out[from] += 1;
+            for (int i = 0; i < 1000; i++) {
+                pool.parallelFor(2, body);
+            }
+            long before = mx.getCurrentThreadAllocatedBytes();
+            for (int i = 0; i < 10_000; i++) {
+                pool.parallelFor(2, body);
+            }
+            long bytes = mx.getCurrentThreadAllocatedBytes() - before;
+            assertTrue(bytes < 4096, bytes + " bytes allocated by 10000 calls");
+            assertEquals(11_000, out[0]);
+            assertEquals(11_000, out[1]);
+        }
+    }
+
+    @Test
+    void closedPoolRefusesWorkAndBadSizesAreRejected() {
+        WorkerPool pool = WorkerPool.of(2);
+        pool.close();
+        pool.close();
+        assertThrows(IllegalStateException.class, () -> pool.parallelFor(4, (f, t) -> { }));
+        assertThrows(IllegalArgumentException.class, () -> WorkerPool.of(0));
+        try (WorkerPool p = WorkerPool.of(1)) {
+            assertThrows(IllegalArgumentException.class, () -> p.parallelFor(-1, (f, t) -> { }));
+        }
+    }
+}
