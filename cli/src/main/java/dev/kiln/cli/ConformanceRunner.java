@@ -14,6 +14,9 @@ import dev.kiln.onnx.ModelOpTypes;
 import dev.kiln.onnx.OnnxImporter;
 import dev.kiln.onnx.TensorProtos;
 import dev.kiln.onnx.UnsupportedModelException;
+import dev.kiln.passes.Pass;
+import dev.kiln.passes.PassManager;
+import dev.kiln.passes.PassOptions;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -29,7 +32,6 @@ import java.util.Set;
 import java.util.SortedSet;
 import java.util.TreeSet;
 import java.util.function.Consumer;
-import java.util.function.UnaryOperator;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
@@ -52,20 +54,24 @@ public final class ConformanceRunner {
     private static final int MAX_DETAIL = 400;
 
     private final Tolerance tolerance;
-    private final UnaryOperator<Graph> prepare;
+    private final List<Pass> passes;
+    private final boolean verifyPasses;
 
     /**
      * @param tolerance when floating outputs match
-     * @param prepare applied to each imported graph before evaluation (the optimizer, or the identity)
+     * @param passes the optimization pipeline applied to each imported graph before evaluation (empty for -O0)
+     * @param verifyPasses check every pass numerically on the case's first data set (the pass manager's
+     *     {@code --verify}); a divergence fails the case naming the pass
      */
-    public ConformanceRunner(Tolerance tolerance, UnaryOperator<Graph> prepare) {
+    public ConformanceRunner(Tolerance tolerance, List<Pass> passes, boolean verifyPasses) {
         this.tolerance = tolerance;
-        this.prepare = prepare;
+        this.passes = List.copyOf(passes);
+        this.verifyPasses = verifyPasses;
     }
 
     /** A runner that evaluates graphs as imported. */
     public ConformanceRunner(Tolerance tolerance) {
-        this(tolerance, UnaryOperator.identity());
+        this(tolerance, List.of(), false);
     }
 
     public Tolerance tolerance() { return tolerance; }
@@ -119,8 +125,11 @@ public final class ConformanceRunner {
         String detail;
         try {
             ops.addAll(ModelOpTypes.of(caseDir.resolve(MODEL)));
-            Graph graph = prepare.apply(OnnxImporter.load(caseDir.resolve(MODEL)));
-            Verdict verdict = runDataSets(caseDir, graph);
+            Graph imported = OnnxImporter.load(caseDir.resolve(MODEL));
+            Verdict verdict = optimize(caseDir, imported);
+            if (verdict.status() == CaseResult.Status.PASS) {
+                verdict = runDataSets(caseDir, verdict.graph());
+            }
             status = verdict.status();
             detail = verdict.detail();
         } catch (UnsupportedOpException | UnsupportedModelException e) {
@@ -136,8 +145,32 @@ public final class ConformanceRunner {
         return new CaseResult(suite, name, caseDir, status, truncate(detail), ops);
     }
 
-    /** What the data sets of a case showed: PASS with an empty detail, or the first mismatch. */
-    private record Verdict(CaseResult.Status status, String detail) {}
+    /** What a step of a case showed: PASS (with the graph to go on with), or why it failed or was skipped. */
+    private record Verdict(CaseResult.Status status, String detail, Graph graph) {
+        static Verdict pass(Graph g) {
+            return new Verdict(CaseResult.Status.PASS, "", g);
+        }
+
+        static Verdict of(CaseResult.Status status, String detail) {
+            return new Verdict(status, detail, null);
+        }
+    }
+
+    /**
+     * Runs the passes through the pass manager; with {@code verifyPasses} it checks every pass numerically on the
+     * case's first data set (real inputs, unlike random feeds, keep index and shape inputs valid).
+     */
+    private Verdict optimize(Path caseDir, Graph imported) {
+        if (passes.isEmpty()) {
+            return Verdict.pass(imported);
+        }
+        PassOptions options = new PassOptions(Set.of(), false, verifyPasses, System.err);
+        List<Path> dataSets = numbered(caseDir, DATA_SET, true);
+        if (verifyPasses && !dataSets.isEmpty()) {
+            options = options.withVerifyInputs(feeds(imported, dataSets.get(0)));
+        }
+        return Verdict.pass(new PassManager(passes, options).run(imported));
+    }
 
     private Verdict runDataSets(Path caseDir, Graph graph) {
         List<Path> dataSets = numbered(caseDir, DATA_SET, true);
@@ -155,7 +188,7 @@ public final class ConformanceRunner {
             });
             List<Path> outputs = numbered(ds, OUTPUT, false);
             if (outputs.size() > graph.outputs().size()) {
-                return new Verdict(CaseResult.Status.FAIL, ds.getFileName() + ": " + outputs.size()
+                return Verdict.of(CaseResult.Status.FAIL, ds.getFileName() + ": " + outputs.size()
                         + " expected outputs but the model has " + graph.outputs().size());
             }
             for (int i = 0; i < outputs.size(); i++) {
@@ -167,13 +200,13 @@ public final class ConformanceRunner {
                             + (expected.dtype().isFloat() ? " (tolerance " + tolerance.describe() + ")" : "");
                     Optional<String> random = randomness(graph, feeds, seen);
                     return random.isPresent()
-                            ? new Verdict(CaseResult.Status.SKIP, "expected values come from NumPy's random generator, "
+                            ? Verdict.of(CaseResult.Status.SKIP, "expected values come from NumPy's random generator, "
                                     + "which Kiln does not reproduce: " + random.get() + " (" + mismatch + ")")
-                            : new Verdict(CaseResult.Status.FAIL, mismatch);
+                            : Verdict.of(CaseResult.Status.FAIL, mismatch);
                 }
             }
         }
-        return new Verdict(CaseResult.Status.PASS, "");
+        return Verdict.pass(graph);
     }
 
     /** The {@code training_mode} inputs of training-aware ops (Dropout), whose run-time value decides randomness. */

@@ -24,8 +24,8 @@ public final class EngineOptions {
             description = "What executes the model: the reference evaluator (default; codegen is not yet available).")
     private String backend;
 
-    @Option(names = "-O", paramLabel = "LEVEL", defaultValue = "0",
-            description = "Optimization level -O0 (none, the default) to -O3, run by the pass manager before execution.")
+    @Option(names = "-O", paramLabel = "0|1|2|3", hideParamSyntax = true, defaultValue = "0",
+            description = "Optimization level, written -O0 (no passes, the default) to -O3; the pass manager runs its pipeline before execution.")
     private String level;
 
     /** Fails with a usage error unless the backend is one Kiln has. */

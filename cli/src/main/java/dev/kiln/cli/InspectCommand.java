@@ -37,8 +37,8 @@ public final class InspectCommand implements Callable<Integer> {
     @Mixin
     private EngineOptions engine;
 
-    @Option(names = "--print-after", paramLabel = "PASS|all", split = ",",
-            description = "Print the graph after the named passes of the -O pipeline (or after all of them).")
+    @Option(names = "--print-after", paramLabel = "PASS", split = ",",
+            description = "Print the graph after these passes of the -O pipeline (comma-separated names, or all).")
     private Set<String> printAfter = new LinkedHashSet<>();
 
     @ParentCommand

@@ -79,7 +79,7 @@ public final class Kiln implements Runnable {
         }
     }
 
-    private static int handle(Exception ex, PrintWriter err, boolean verbose) {
+    static int handle(Exception ex, PrintWriter err, boolean verbose) {
         Throwable e = ex instanceof UncheckedIOException u ? u.getCause() : ex;
         String userError = userError(e);
         if (userError != null) {

@@ -57,6 +57,10 @@ public final class RunCommand implements Callable<Integer> {
     @Option(names = {"-v", "--verbose"}, description = "Print stack traces of errors.")
     private boolean verbose;
 
+    @Option(names = "--print", description = "Also print each output's values (up to 64 per output), and for a"
+            + " [batch, classes] output the arg-max of each row.")
+    private boolean print;
+
     @Override
     public Integer call() throws IOException {
         engine.requireAvailable();
@@ -68,7 +72,34 @@ public final class RunCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         outputs.forEach((name, t) -> out.println("wrote " + outputDir.resolve(TensorFiles.npyFileName(name))
                 + " (" + name + ": " + t.type() + ")"));
+        if (print) {
+            outputs.forEach((name, t) -> out.print(describe(name, t)));
+        }
         return Kiln.OK;
+    }
+
+    /** The values of an output as text; for a 2-D float output, also each row's arg-max (the predicted class). */
+    static String describe(String name, Tensor t) {
+        StringBuilder sb = new StringBuilder(name).append(" = ");
+        int shown = Math.min(t.size(), 64);
+        sb.append('[');
+        for (int i = 0; i < shown; i++) {
+            sb.append(i > 0 ? ", " : "").append(t.dtype().isFloat() ? String.format(java.util.Locale.ROOT, "%.5g",
+                    t.getDouble(i)) : Long.toString(t.getLong(i)));
+        }
+        sb.append(t.size() > shown ? ", ... (" + t.size() + " values)]" : "]").append('\n');
+        if (t.rank() == 2 && t.dtype().isFloat() && t.dim(1) > 1) {
+            for (int r = 0; r < t.dim(0); r++) {
+                int best = 0;
+                for (int c = 1; c < t.dim(1); c++) {
+                    if (t.getDouble(r * t.dim(1) + c) > t.getDouble(r * t.dim(1) + best)) {
+                        best = c;
+                    }
+                }
+                sb.append(name).append('[').append(r).append("] arg-max: ").append(best).append('\n');
+            }
+        }
+        return sb.toString();
     }
 
     /** Named inputs bind by name; the rest fill the graph inputs not named, in order. */

@@ -5,14 +5,13 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Set;
 import java.util.concurrent.Callable;
+import dev.kiln.passes.Pipeline;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
-import picocli.CommandLine.ParentCommand;
 import picocli.CommandLine.Spec;
 
 /** {@code kiln test-onnx}: runs ONNX backend test cases and prints one line per case and a summary line. */
@@ -41,11 +40,8 @@ public final class TestOnnxCommand implements Callable<Integer> {
     private Path report;
 
     @Option(names = "--verify",
-            description = "Check every optimization pass numerically against the reference evaluator (see -O).")
+            description = "After every optimization pass (see -O), check the outputs on the case's first data set against the unoptimized graph's.")
     private boolean verify;
-
-    @ParentCommand
-    private Kiln kiln;
 
     @Option(names = {"-v", "--verbose"}, description = "Print the tolerance first and stack traces of internal errors.")
     private boolean verbose;
@@ -61,7 +57,7 @@ public final class TestOnnxCommand implements Callable<Integer> {
         }
         PrintWriter out = spec.commandLine().getOut();
         ConformanceRunner runner = new ConformanceRunner(Tolerance.ONNX_BACKEND,
-                g -> engine.passManager(Set.of(), false, verify, kiln.err()).run(g));
+                Pipeline.forLevel(engine.optLevel()), verify);
         if (verbose) {
             out.println("tolerance: " + runner.tolerance().describe() + " for floating outputs; exact otherwise");
         }

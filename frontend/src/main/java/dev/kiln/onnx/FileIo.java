@@ -25,7 +25,7 @@ final class FileIo {
             throw new ModelFormatException(kind + " " + file + " does not exist", e);
         } catch (AccessDeniedException e) {
             throw new ModelFormatException(kind + " " + file + " cannot be read (permission denied)", e);
-        } catch (IOException | OutOfMemoryError e) {
+        } catch (IOException e) {
             throw new ModelFormatException(kind + " " + file + " cannot be read: " + e.getMessage(), e);
         }
     }

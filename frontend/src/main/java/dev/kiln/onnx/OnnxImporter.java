@@ -42,8 +42,8 @@ import java.util.Set;
  * {@link dev.kiln.ir.GraphVerifier}. Every failure is a {@link KilnException} naming the model file.
  */
 public final class OnnxImporter {
-    /** The oldest default-domain opset Kiln imports (older models need ONNX's version converter first). */
-    public static final int MIN_OPSET = 7;
+    /** The oldest default-domain opset Kiln imports; {@link OpsetAdapters} rewrite old op forms. */
+    public static final int MIN_OPSET = 1;
     /** The newest default-domain opset Kiln imports. */
     public static final int MAX_OPSET = 28;
 
@@ -164,8 +164,7 @@ public final class OnnxImporter {
         }
         if (opset < MIN_OPSET || opset > MAX_OPSET) {
             throw new UnsupportedModelException(source + " uses ONNX opset " + opset + "; Kiln imports opsets "
-                    + MIN_OPSET + " to " + MAX_OPSET
-                    + (opset < MIN_OPSET ? " (upgrade the model with onnx.version_converter)" : ""));
+                    + MIN_OPSET + " to " + MAX_OPSET);
         }
         opsets.put("", opset);
         opsets.putIfAbsent(OpTable.KILN_DOMAIN, 1);

@@ -16,7 +16,8 @@ import java.util.Optional;
  * Rewrites the ONNX op forms of older (or newer) opsets into the form the op table declares, one rule per op
  * and version boundary. An op's declaration follows ONNX's semantics as of {@link OpDef#sinceVersion()}, so
  * a rule with boundary {@code v} applies to a model whose opset is below {@code v} when the table's version is
- * at or above it ({@link When#OLDER}), or the other way round ({@link When#NEWER}).
+ * at or above it ({@link When#OLDER}), or the other way round ({@link When#NEWER}). A rule for op {@code "*"}
+ * applies to every op. Matching rules run in boundary order, each handing its rewritten node to the next.
  */
 final class OpsetAdapters {
     private OpsetAdapters() {}
@@ -53,10 +54,36 @@ final class OpsetAdapters {
     private static final List<String> REDUCE_18 = List.of("ReduceMax", "ReduceMin", "ReduceMean", "ReduceProd",
             "ReduceL1", "ReduceL2", "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare");
 
+    /** Binary ops whose operand broadcasting was opt-in ({@code broadcast}, {@code axis}) before opset 7. */
+    private static final List<String> LEGACY_BROADCAST = List.of("Add", "Sub", "Mul", "Div", "Pow", "And", "Or",
+            "Xor", "Equal", "Greater", "Less");
+
     static final List<Rule> RULES = rules();
 
     private static List<Rule> rules() {
         List<Rule> r = new ArrayList<>();
+        // Op{consumed_inputs} -> Op: a legacy in-place hint before opset 6 with no effect on values
+        r.add(new Rule("*", 6, When.OLDER, (n, out, next) -> next.emit(n.without("consumed_inputs"))));
+        for (String op : LEGACY_BROADCAST) {
+            // A(x, y){broadcast=1, axis=k} -> A(x, Unsqueeze(y, trailing axes)): numpy broadcasting aligns on the right
+            r.add(new Rule(op, 7, When.OLDER, OpsetAdapters::legacyBroadcast));
+        }
+        // Gemm(A, B, C){broadcast} -> Gemm(A, B, C): C broadcasts unidirectionally since opset 7
+        r.add(new Rule("Gemm", 7, When.OLDER, (n, out, next) -> next.emit(n.without("broadcast"))));
+        // Cast{to="FLOAT"} -> Cast{to=1}: the target type was a string before opset 6
+        r.add(new Rule("Cast", 6, When.OLDER, OpsetAdapters::castToCode));
+        // Concat(x...) -> Concat(x...){axis=1}: axis was optional with default 1 before opset 4
+        r.add(new Rule("Concat", 4, When.OLDER, (n, out, next) -> next.emit(n.attr("axis").isPresent() ? n
+                : n.withAttr("axis", new Attr.Int(1)))));
+        // Reshape(x){shape} -> Reshape(x, shape)
+        r.add(new Rule("Reshape", 5, When.OLDER, (n, out, next) -> next.emit(intsToInput(n, out, "shape", 1))));
+        // Pad{paddings} -> Pad{pads}: renamed at opset 2 (then moved to an input at 11 by the Pad rule)
+        r.add(new Rule("Pad", 2, When.OLDER, (n, out, next) -> next.emit(n.attr("paddings")
+                .map(a -> n.without("paddings").withAttr("pads", a)).orElse(n))));
+        for (String op : List.of("RNN", "GRU", "LSTM")) {
+            // RNN{output_sequence} -> RNN: Y is produced exactly when the node lists it, since opset 7
+            r.add(new Rule(op, 7, When.OLDER, (n, out, next) -> next.emit(n.without("output_sequence"))));
+        }
         // Constant{value_float|value_floats|value_int|value_ints|value_string|value_strings} -> Constant{value}
         r.add(new Rule("Constant", 0, When.ALWAYS, OpsetAdapters::constantValue));
         // Squeeze(x){axes} -> Squeeze(x, axes)
@@ -113,7 +140,8 @@ final class OpsetAdapters {
         Optional<OpDef> def = NodeEmitter.def("", node.op());
         List<Rule> matching = new ArrayList<>();
         for (Rule rule : RULES) {
-            if (rule.op().equals(node.op()) && applies(rule, node.opset(), def)) {
+            boolean forOp = rule.op().equals(node.op()) || rule.op().equals("*");
+            if (forOp && applies(rule, node.opset(), def)) {
                 matching.add(rule);
             }
         }
@@ -189,6 +217,49 @@ final class OpsetAdapters {
     }
 
     // ---- the rewrites ----
+
+    private static List<Value> legacyBroadcast(ImportedNode n, NodeEmitter out, Next next) {
+        ImportedNode m = n.without("broadcast", "axis");
+        if (intAttr(n, "broadcast", 0) == 0 || !n.hasInput(1)) {
+            return next.emit(m); // no broadcasting: the shapes are equal, which numpy rules accept as well
+        }
+        int rankA = n.input(0).shape().rank();
+        int rankB = n.input(1).shape().rank();
+        long axis = intAttr(n, "axis", rankA - rankB);
+        if (axis < 0) {
+            axis += rankA;
+        }
+        long trailing = rankA - axis - rankB;
+        if (axis < 0 || trailing < 0) {
+            throw unsupported(n, out, "broadcast axis " + intAttr(n, "axis", rankA - rankB) + " does not fit "
+                    + n.input(1).type() + " into " + n.input(0).type());
+        }
+        if (trailing == 0) {
+            return next.emit(m);
+        }
+        long[] axes = new long[(int) trailing];
+        for (int k = 0; k < axes.length; k++) {
+            axes[k] = rankB + k;
+        }
+        Value aligned = out.helper(n, "Unsqueeze", Attributes.EMPTY, n.input(1),
+                out.constant(n, "broadcast_axes", Tensor.ofInt64s(axes)));
+        return next.emit(m.withInput(1, aligned));
+    }
+
+    private static List<Value> castToCode(ImportedNode n, NodeEmitter out, Next next) {
+        Optional<Attr> to = n.attr("to");
+        if (to.isEmpty() || !(to.get() instanceof Attr.Str name)) {
+            return next.emit(n);
+        }
+        String typeName = name.value().toUpperCase(java.util.Locale.ROOT);
+        dev.kiln.onnx.proto.Onnx.TensorProto.DataType t;
+        try {
+            t = dev.kiln.onnx.proto.Onnx.TensorProto.DataType.valueOf(typeName);
+        } catch (IllegalArgumentException e) {
+            throw unsupported(n, out, "unknown Cast target type '" + name.value() + "'");
+        }
+        return next.emit(n.withAttr("to", new Attr.Int(t.getNumber())));
+    }
 
     private static List<Value> constantValue(ImportedNode n, NodeEmitter out, Next next) {
         Tensor t = null;
@@ -269,7 +340,12 @@ final class OpsetAdapters {
         if (rank == 0) {
             return next.emit(n);
         }
-        int axis = Shape.normalizeAxis(intAttr(n, "axis", 1), rank);
+        long requested = intAttr(n, "axis", 1);
+        if (requested < -rank || requested >= rank) {
+            throw new dev.kiln.ir.ShapeException(out.source() + ": " + n.describe() + " (opset " + n.opset()
+                    + "): axis " + requested + " is out of range for input " + x.type());
+        }
+        int axis = Shape.normalizeAxis(requested, rank);
         if (axis == rank - 1) {
             // The 2-D view's second dim is exactly the last axis: the new semantics coincide.
             return next.emit(n.withAttr("axis", new Attr.Int(axis)));

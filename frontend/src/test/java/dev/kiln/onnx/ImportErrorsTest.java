@@ -204,8 +204,8 @@ class ImportErrorsTest {
 
     @Test
     void opsetOutsideTheSupportedRange() {
-        fails(UnsupportedModelException.class, () -> OnnxImporter.load(reluModel(6).bytes(), "old.onnx", tmp),
-                "old.onnx uses ONNX opset 6; Kiln imports opsets 7 to 28");
+        fails(UnsupportedModelException.class, () -> OnnxImporter.load(reluModel(0).bytes(), "old.onnx", tmp),
+                "old.onnx uses ONNX opset 0; Kiln imports opsets 1 to 28");
         fails(UnsupportedModelException.class, () -> OnnxImporter.load(reluModel(29).bytes(), "new.onnx", tmp),
                 "new.onnx uses ONNX opset 29");
         TestModels.Model none = reluModel(13);
@@ -213,6 +213,24 @@ class ImportErrorsTest {
                 .setDomain("ai.onnx.ml").setVersion(3));
         fails(ModelFormatException.class, () -> OnnxImporter.load(none.bytes(), "ml.onnx", tmp),
                 "ml.onnx: Relu node producing 'y' uses domain 'ai.onnx', for which the model imports no opset");
+    }
+
+    @Test
+    void sparseInitializersAreRefused() {
+        TestModels.Model m = reluModel(13);
+        m.graph.addSparseInitializer(dev.kiln.onnx.proto.Onnx.SparseTensorProto.newBuilder()
+                .setValues(TensorProto.newBuilder().setName("sp").setDataType(1).addDims(1).addFloatData(1))
+                .setIndices(TensorProto.newBuilder().setDataType(7).addDims(1).addInt64Data(0)).addDims(4));
+        fails(UnsupportedModelException.class, () -> OnnxImporter.load(m.bytes(), "sparse.onnx", tmp),
+                "sparse.onnx: sparse initializer 'sp' is not supported");
+    }
+
+    @Test
+    void oldSoftmaxAxisOutOfRange() {
+        byte[] m = model(11).input("x", DType.FLOAT32, 3L).node(NodeProto.newBuilder().setOpType("Softmax")
+                .setName("sm").addInput("x").addOutput("y").build()).output("y").bytes();
+        fails(dev.kiln.ir.ShapeException.class, () -> OnnxImporter.load(m, "sm.onnx", tmp),
+                "sm.onnx: node 'sm' (Softmax) (opset 11): axis 1 is out of range for input f32[3]");
     }
 
     @Test

@@ -307,4 +307,36 @@ class OpsetAdaptersTest {
             assertEquals("f32[1,1,4,4]", m.load().outputs().get(0).type().toString());
         }
     }
+
+    @Test
+    void legacyBroadcastAlignsTheSecondOperandAtItsAxis() {
+        // Add-6: B of shape [3] broadcast along axis 1 of A [2,3,2], i.e. B becomes [3,1] for numpy rules.
+        Graph g = model(6).input("a", DType.FLOAT32, 2L, 3L, 2L).init("b", Tensor.ofFloats(new int[] {3}, 10, 20, 30))
+                .node("Add", List.of("a", "b"), List.of("y"), i("broadcast", 1), i("axis", 1)).output("y").load();
+        assertEquals("f32[2,3,2]", g.outputs().get(0).type().toString());
+        assertArrayEquals(new float[] {10, 11, 22, 23, 34, 35, 16, 17, 28, 29, 40, 41},
+                run(g, "a", iota(0, 2, 3, 2)).get("y").toFloatArray());
+        // Without an axis the operand matches A's trailing dims, as numpy does.
+        Graph suffix = model(6).input("a", DType.FLOAT32, 2L, 3L).init("b", Tensor.ofFloats(new int[] {3}, 1, 2, 3))
+                .node("Mul", List.of("a", "b"), List.of("y"), i("broadcast", 1)).output("y").load();
+        assertArrayEquals(new float[] {0, 2, 6, 3, 8, 15}, run(suffix, "a", iota(0, 2, 3)).get("y").toFloatArray());
+    }
+
+    @Test
+    void preOpset6FormsAreRewritten() {
+        Graph g = model(3).input("x", DType.FLOAT32, 2L, 3L)
+                .node("Relu", List.of("x"), List.of("r"), ints("consumed_inputs", 0))
+                .node("Reshape", List.of("r"), List.of("flat"), ints("shape", 6))
+                .node("Cast", List.of("flat"), List.of("c"), s("to", "DOUBLE"))
+                .node("Concat", List.of("x", "x"), List.of("cat"))
+                .output("c").output("cat").load();
+        assertEquals("f64[6]", g.outputs().get(0).type().toString());
+        assertEquals("f32[2,6]", g.outputs().get(1).type().toString());
+        Map<String, Tensor> out = run(g, "x", iota(-1, 2, 3));
+        assertArrayEquals(new double[] {0, 0, 1, 2, 3, 4}, out.get("c").doubles());
+        Graph pad = model(1).input("x", DType.FLOAT32, 1L, 2L)
+                .node("Pad", List.of("x"), List.of("y"), ints("paddings", 0, 1, 0, 0)).output("y").load();
+        assertArrayEquals(new float[] {0, 1, 2}, run(pad, "x", Tensor.ofFloats(new int[] {1, 2}, 1, 2)).get("y")
+                .toFloatArray());
+    }
 }

@@ -54,7 +54,8 @@ public final class TypeInference implements ShapeContext.ConstantLookup {
         }
         types = List.copyOf(types.subList(0, outputCount));
         List<Tensor> values = List.of();
-        if (!def.has(OpProperty.NONDETERMINISTIC) && allInputsConstant(inputs) && small(types)) {
+        if (!def.has(OpProperty.NONDETERMINISTIC) && !def.has(OpProperty.TRAINING_AWARE) && allInputsConstant(inputs)
+                && small(types)) {
             values = evaluate(def, description, attrs, inputs, outputCount);
             List<TensorType> refined = new ArrayList<>(types);
             for (int i = 0; i < outputCount; i++) {

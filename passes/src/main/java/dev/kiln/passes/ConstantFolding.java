@@ -70,7 +70,8 @@ public final class ConstantFolding implements Pass {
     }
 
     private static Optional<List<Tensor>> fold(Node n, OpDef def, Map<Value, Tensor> constants) {
-        if (def.has(OpProperty.NONDETERMINISTIC)) {
+        // Training-aware ops (Dropout with training_mode) may draw random masks: folding would freeze one.
+        if (def.has(OpProperty.NONDETERMINISTIC) || def.has(OpProperty.TRAINING_AWARE)) {
             return Optional.empty();
         }
         List<Tensor> in = new ArrayList<>();

@@ -24,9 +24,16 @@ final class NumericCheck {
     private final Map<String, Tensor> feeds;
     private Map<String, Tensor> previous;
 
-    NumericCheck(Graph original) {
-        this.feeds = RandomInputs.forGraph(original, 42);
-        this.previous = evaluateAll(original).values;
+    /** @param given real inputs to check with; when empty, seeded random ones ({@link RandomInputs}) */
+    NumericCheck(Graph original, Map<String, Tensor> given) {
+        this.feeds = given.isEmpty() ? RandomInputs.forGraph(original, 42) : given;
+        try {
+            this.previous = evaluateAll(original).values;
+        } catch (KilnException e) {
+            throw new KilnException("--verify: the model cannot run on " + (given.isEmpty()
+                    ? "random inputs (integer inputs are filled with 0..2; give real inputs to verify this model)"
+                    : "the given inputs") + ": " + e.getMessage(), e);
+        }
     }
 
     private record Run(Map<String, Tensor> values, List<String> order, Map<String, Tensor> outputs) {}

@@ -33,7 +33,7 @@ public final class PassManager {
     public Graph run(Graph graph) {
         Graph g = graph;
         GraphVerifier.verify(g);
-        NumericCheck check = options.verify() ? new NumericCheck(g) : null;
+        NumericCheck check = options.verify() ? new NumericCheck(g, options.verifyInputs()) : null;
         for (Pass p : passes) {
             int before = g.nodes().size();
             long start = System.nanoTime();

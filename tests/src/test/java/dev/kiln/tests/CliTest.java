@@ -83,6 +83,22 @@ class CliTest {
     }
 
     @Test
+    void runPrintsValuesAndPredictedClassOfTheBundledExample() {
+        Path example = Path.of(System.getProperty("user.dir")).getParent().resolve("examples/digits");
+        Result r = kiln("run", example.resolve("model.onnx").toString(), "--input",
+                example.resolve("sample_input.npy").toString(), "--output-dir", tmp.resolve("ex").toString(), "--print");
+        assertEquals(0, r.code(), r.err());
+        Tensor logits = Npy.read(tmp.resolve("ex").resolve("logits.npy"));
+        int best = 0;
+        for (int c = 1; c < logits.size(); c++) {
+            best = logits.getDouble(c) > logits.getDouble(best) ? c : best;
+        }
+        assertTrue(r.out().contains("logits = [" + String.format(java.util.Locale.ROOT, "%.5g", logits.getDouble(0))),
+                r.out());
+        assertTrue(r.out().contains("logits[0] arg-max: " + best), r.out());
+    }
+
+    @Test
     void runTakesNamedNpyInputs() throws IOException {
         Path ds = mlp().resolve("test_data_set_1");
         var input = TensorProtos.read(ds.resolve("input_0.pb"));

@@ -6,6 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.kiln.ir.Graph;
 import dev.kiln.ir.ReferenceEvaluator;
+import dev.kiln.passes.OptLevel;
+import dev.kiln.passes.PassManager;
+import dev.kiln.passes.PassOptions;
 import dev.kiln.ir.Tensor;
 import dev.kiln.ir.Value;
 import dev.kiln.onnx.OnnxImporter;
@@ -34,20 +37,26 @@ class ModelConformanceTest {
         for (String model : MODELS) {
             for (int ds = 0; ds < DATA_SETS; ds++) {
                 int set = ds;
-                tests.add(DynamicTest.dynamicTest(model + " test_data_set_" + set, () -> check(model, set)));
+                for (OptLevel level : new OptLevel[] {OptLevel.O0, OptLevel.O3}) {
+                    tests.add(DynamicTest.dynamicTest(model + " test_data_set_" + set + " -" + level,
+                            () -> check(model, set, level)));
+                }
             }
         }
         return tests.stream();
     }
 
-    private static void check(String model, int dataSet) {
+    /** At -O3 every pass is also checked numerically on the data set's inputs ({@code --verify}). */
+    private static void check(String model, int dataSet, OptLevel level) {
         Path dir = SharedData.model(model);
-        Graph graph = OnnxImporter.load(dir.resolve("model.onnx"));
+        Graph imported = OnnxImporter.load(dir.resolve("model.onnx"));
         Path ds = dir.resolve("test_data_set_" + dataSet);
         Map<String, Tensor> feeds = new java.util.LinkedHashMap<>();
-        for (int i = 0; i < graph.inputs().size(); i++) {
-            feeds.put(graph.inputs().get(i).name(), TensorProtos.read(ds.resolve("input_" + i + ".pb")).tensor());
+        for (int i = 0; i < imported.inputs().size(); i++) {
+            feeds.put(imported.inputs().get(i).name(), TensorProtos.read(ds.resolve("input_" + i + ".pb")).tensor());
         }
+        Graph graph = PassManager.forLevel(level, new PassOptions(java.util.Set.of(), false, true, System.err)
+                .withVerifyInputs(feeds)).run(imported);
         Map<String, Tensor> actual = ReferenceEvaluator.run(graph, feeds);
         for (int i = 0; i < graph.outputs().size(); i++) {
             Value out = graph.outputs().get(i);

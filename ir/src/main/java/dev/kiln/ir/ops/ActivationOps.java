@@ -147,8 +147,10 @@ public final class ActivationOps {
 
     /** The common part of a float-only pointwise activation: X -> Y of the same type. */
     private static OpDef.Builder activation(String name, int since, String doc, boolean zeroPreserving) {
+        // ONNX names the operands input/output for these two, X/Y for the rest.
+        boolean io = name.equals("Softsign") || name.equals("Tanh");
         OpDef.Builder b = OpDef.builder(name).since(since).doc(doc)
-                .inputs("X").outputs("Y")
+                .inputs(io ? "input" : "X").outputs(io ? "output" : "Y")
                 .properties(OpProperty.ELEMENTWISE, OpProperty.ACTIVATION)
                 .shape(Pointwise::floatUnary);
         if (zeroPreserving) {

@@ -28,6 +28,16 @@ public record ConvGeometry(String autoPad, long[] kernel, long[] strides, long[]
 
     private static final List<String> AUTO_PADS = List.of("NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID");
 
+    /** Copies the arrays, so a geometry cannot change under the shape rule or evaluator holding it. */
+    public ConvGeometry {
+        kernel = kernel.clone();
+        strides = strides.clone();
+        dilations = dilations.clone();
+        pads = pads.clone();
+        outputPadding = outputPadding.clone();
+        outputShape = outputShape.map(long[]::clone);
+    }
+
     /**
      * How windows fall along one spatial axis. A forward window for output cell {@code o} reads input cells
      * {@code o*stride - padBegin + k*dilation}; a transposed one scatters input cell {@code i} to output cells
@@ -86,7 +96,7 @@ public record ConvGeometry(String autoPad, long[] kernel, long[] strides, long[]
                 ? perAxis(ctx, "output_padding", spatialRank, 0, 0) : new long[spatialRank];
         Optional<long[]> outputShape = ctx.def().attribute("output_shape").isPresent()
                 ? ctx.optInts("output_shape") : Optional.empty();
-        return new ConvGeometry(autoPad, kernel.clone(), strides, dilations, pads, ceil, outputPadding, outputShape);
+        return new ConvGeometry(autoPad, kernel, strides, dilations, pads, ceil, outputPadding, outputShape);
     }
 
     private static long[] perAxis(NodeContext ctx, String name, int rank, long dflt, long min) {
@@ -105,7 +115,7 @@ public record ConvGeometry(String autoPad, long[] kernel, long[] strides, long[]
                 throw ctx.fail(name + " " + Arrays.toString(v) + " must be at least " + min);
             }
         }
-        return v.clone();
+        return v;
     }
 
     public int rank() { return kernel.length; }
@@ -129,23 +139,18 @@ public record ConvGeometry(String autoPad, long[] kernel, long[] strides, long[]
                 begin = autoPad.equals("SAME_UPPER") ? small : total - small;
                 end = total - begin;
             }
-            case "VALID" -> {
-                begin = 0;
-                end = 0;
-                out = slidingCount(in, 0, eff, s);
-            }
             default -> {
-                begin = pads[i];
-                end = pads[i + rank()];
+                // VALID is explicit zero padding.
+                boolean valid = autoPad.equals("VALID");
+                begin = valid ? 0 : pads[i];
+                end = valid ? 0 : pads[i + rank()];
                 out = slidingCount(in, begin + end, eff, s);
                 if (ceilMode && out > 0 && (out - 1) * s >= in + begin) {
-                    // A last window that would start inside the end padding is dropped (as ONNX and PyTorch do).
+                    // A last window that would start inside the end padding (or past the input) is dropped,
+                    // as ONNX and PyTorch do.
                     out--;
                 }
             }
-        }
-        if (autoPad.equals("VALID") && ceilMode && out > 0 && (out - 1) * s >= in) {
-            out--;
         }
         if (out < 1) {
             throw ctx.fail("spatial axis " + i + " of size " + in + " (pads " + begin + "+" + end

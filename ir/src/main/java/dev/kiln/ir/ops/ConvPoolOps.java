@@ -15,6 +15,7 @@ import dev.kiln.ir.TensorType;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * Convolutions (Conv, ConvTranspose) and pooling (MaxPool, AveragePool, LpPool, the global pools, MaxUnpool)
@@ -51,6 +52,7 @@ public final class ConvPoolOps {
                 .attrInt("storage_order", 0, "Indices layout: 0 row major, 1 column major (spatial axes reversed)")
                 .shape(ctx -> {
                     requireTypes(ctx, true);
+                    storageColumnMajor(ctx);
                     Shape y = poolShape(ctx);
                     return List.of(new TensorType(ctx.inputDtype(0), y), new TensorType(DType.INT64, y));
                 })
@@ -298,7 +300,7 @@ public final class ConvPoolOps {
     }
 
     /** The kernel's spatial extent: W's spatial dims, which kernel_shape (when set) must agree with. */
-    private static long[] kernelShape(NodeContext ctx, Shape w, java.util.Optional<long[]> attr) {
+    private static long[] kernelShape(NodeContext ctx, Shape w, Optional<long[]> attr) {
         long[] kernel = new long[w.rank() - 2];
         for (int i = 0; i < kernel.length; i++) {
             Dim d = w.dim(i + 2);
@@ -363,11 +365,7 @@ public final class ConvPoolOps {
         int outSize = taps.outSize();
         int kSize = taps.kernelSize();
         int[] columnMajor = columnMajorIndex(taps.inShape());
-        boolean columns = switch ((int) ctx.attrInt("storage_order")) {
-            case 0 -> false;
-            case 1 -> true;
-            default -> throw ctx.fail("storage_order must be 0 or 1 but is " + ctx.attrInt("storage_order"));
-        };
+        boolean columns = storageColumnMajor(ctx);
         double[] y = new double[planes * outSize];
         long[] indices = new long[planes * outSize];
         for (int p = 0; p < planes; p++) {
@@ -379,7 +377,7 @@ public final class ConvPoolOps {
                     if (cell >= 0) {
                         double v = xt.getDouble(p * inSize + cell);
                         // NaN never wins, as padding never does; the first of equal maxima wins.
-                        if (v > best || bestCell < 0 && !Double.isNaN(v)) {
+                        if (v > best || (bestCell < 0 && !Double.isNaN(v))) {
                             best = v;
                             bestCell = cell;
                         }
@@ -394,6 +392,14 @@ public final class ConvPoolOps {
         Tensor values = xt.dtype().isFloat() ? Tensor.wrapDoubles(xt.dtype(), shape, y)
                 : Tensor.fromDoubles(xt.dtype(), shape, y);
         return List.of(values, Tensor.wrapLongs(DType.INT64, shape, indices));
+    }
+
+    private static boolean storageColumnMajor(NodeContext ctx) {
+        long order = ctx.attrInt("storage_order");
+        if (order != 0 && order != 1) {
+            throw ctx.fail("storage_order must be 0 (row major) or 1 (column major) but is " + order);
+        }
+        return order == 1;
     }
 
     /** For each row-major spatial cell, its index when the spatial axes are laid out column major. */

@@ -1,5 +1,6 @@
 package dev.kiln.ir.ops;
 
+import dev.kiln.ir.AttrType;
 import dev.kiln.ir.DType;
 import dev.kiln.ir.Dim;
 import dev.kiln.ir.EvalContext;
@@ -11,6 +12,7 @@ import dev.kiln.ir.ShapeContext;
 import dev.kiln.ir.Tensor;
 import dev.kiln.ir.TensorType;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -31,7 +33,7 @@ final class Einsum {
         r.add(OpDef.builder("Einsum").since(12)
                 .doc("Sum of products of the operands over the labels the equation does not keep, as numpy.einsum.")
                 .inputs("Inputs...").outputs("Output")
-                .requiredAttr("equation", dev.kiln.ir.AttrType.STRING, "e.g. \"bij,bjk->bik\"; ... marks broadcast dims")
+                .requiredAttr("equation", AttrType.STRING, "e.g. \"bij,bjk->bik\"; ... marks broadcast dims")
                 .shape(Einsum::shape)
                 .eval(ctx -> List.of(evaluate(ctx)))
                 .build());
@@ -191,7 +193,7 @@ final class Einsum {
         Plan p = plan(ctx, ranks);
         List<Character> all = p.allLabels();
         int[] size = new int[all.size()];
-        java.util.Arrays.fill(size, -1);
+        Arrays.fill(size, -1);
         for (int i = 0; i < n; i++) {
             List<Character> labels = p.inputs().get(i);
             for (int a = 0; a < labels.size(); a++) {
@@ -224,7 +226,7 @@ final class Einsum {
             }
         }
         int outRank = p.output().size();
-        int[] outShape = java.util.Arrays.copyOf(size, outRank);
+        int[] outShape = Arrays.copyOf(size, outRank);
         int outSize = Tensor.sizeOf(outShape);
         boolean integer = ctx.input(0).dtype().isInteger();
         double[] yd = new double[outSize];

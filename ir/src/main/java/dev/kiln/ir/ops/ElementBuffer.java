@@ -56,8 +56,6 @@ final class ElementBuffer {
         return b;
     }
 
-    DType dtype() { return dtype; }
-
     /** Sets element {@code dst} to element {@code srcIndex} of {@code src}, which must have this dtype. */
     void copy(int dst, Tensor src, int srcIndex) {
         switch (dtype.kind()) {
@@ -114,23 +112,6 @@ final class ElementBuffer {
             case STRING -> throw new IllegalArgumentException("reduction " + reduction + " on strings");
         }
     }
-
-    /** Element i as a double (numeric and bool dtypes). */
-    double getDouble(int i) {
-        return switch (dtype.kind()) {
-            case FLOAT -> doubles[i];
-            case INTEGER -> longs[i];
-            case BOOL -> bools[i] ? 1 : 0;
-            case STRING -> throw new IllegalStateException("STRING has no numeric value");
-        };
-    }
-
-    /** Element i of an integer buffer. */
-    long getLong(int i) { return longs[i]; }
-
-    void setDouble(int i, double v) { doubles[i] = v; }
-
-    void setLong(int i, long v) { longs[i] = v; }
 
     /** The elements as a tensor of {@code shape} (the buffer must not be used afterwards). */
     Tensor toTensor(int[] shape) {

@@ -98,6 +98,7 @@ final class LogicOps {
                     return List.of(new TensorType(ctx.inputDtype(1), Broadcasting.inputs(ctx)));
                 })
                 .eval(ctx -> List.of(Pointwise.select(ctx.input(0), ctx.input(1), ctx.input(2))))
+                .symbolic(ShapeArithmetic::where)
                 .build());
     }
 

@@ -1,9 +1,11 @@
 package dev.kiln.ir.ops;
 
+import dev.kiln.ir.Attr;
 import dev.kiln.ir.AttrType;
 import dev.kiln.ir.DType;
 import dev.kiln.ir.Dim;
 import dev.kiln.ir.EvalContext;
+import dev.kiln.ir.NodeContext;
 import dev.kiln.ir.OpDef;
 import dev.kiln.ir.OpProperty;
 import dev.kiln.ir.OpTable;
@@ -115,7 +117,7 @@ public final class NormalizationOps {
         r.add(OpDef.builder("MeanVarianceNormalization").since(13)
                 .doc("(X - mean) / (sqrt(variance) + 1e-9), moments taken over axes.")
                 .inputs("X").outputs("Y")
-                .attr("axes", AttrType.INTS, dev.kiln.ir.Attr.Ints.of(0, 2, 3), "axes the moments are taken over")
+                .attr("axes", AttrType.INTS, Attr.Ints.of(0, 2, 3), "axes the moments are taken over")
                 .shape(ctx -> {
                     Pointwise.requireFloat(ctx, 0);
                     reducedAxes(ctx, ctx.inputShape(0).rank());
@@ -146,7 +148,7 @@ public final class NormalizationOps {
         }
     }
 
-    private static int axisOf(dev.kiln.ir.NodeContext ctx, int rank) {
+    private static int axisOf(NodeContext ctx, int rank) {
         long axis = ctx.attrInt("axis");
         if (axis < -rank || axis >= rank) {
             throw ctx.fail("axis " + axis + " is out of range for rank " + rank);
@@ -154,7 +156,7 @@ public final class NormalizationOps {
         return (int) (axis < 0 ? axis + rank : axis);
     }
 
-    private static boolean[] reducedAxes(dev.kiln.ir.NodeContext ctx, int rank) {
+    private static boolean[] reducedAxes(NodeContext ctx, int rank) {
         boolean[] reduced = new boolean[rank];
         for (long a : ctx.attrInts("axes")) {
             if (a < -rank || a >= rank) {
@@ -296,7 +298,7 @@ public final class NormalizationOps {
 
     // ---- LayerNormalization ----
 
-    private static DType stashType(dev.kiln.ir.NodeContext ctx) {
+    private static DType stashType(NodeContext ctx) {
         long code = ctx.attrInt("stash_type");
         DType t;
         try {

@@ -11,6 +11,7 @@ import dev.kiln.ir.ShapeContext;
 import dev.kiln.ir.Tensor;
 import dev.kiln.ir.TensorType;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
 
@@ -100,7 +101,7 @@ final class ResizeOp {
         boolean crop = ctx.attrString("coordinate_transformation_mode").equals("tf_crop_and_resize");
         double[] roiStart = new double[rank];
         double[] roiEnd = new double[rank];
-        java.util.Arrays.fill(roiEnd, 1);
+        Arrays.fill(roiEnd, 1);
         if (crop) {
             double[] r = roi.orElseThrow(() -> ctx.fail("tf_crop_and_resize needs roi")).toDoubleArray();
             if (r.length != 2 * axes.length) {
@@ -113,7 +114,7 @@ final class ResizeOp {
         }
         int[] out = in.clone();
         double[] scale = new double[rank];
-        java.util.Arrays.fill(scale, 1);
+        Arrays.fill(scale, 1);
         if (scales.isPresent() == sizes.isPresent()) {
             throw ctx.fail("exactly one of scales and sizes must be given");
         }

@@ -2,6 +2,7 @@ package dev.kiln.ir.ops;
 
 import dev.kiln.ir.Dim;
 import dev.kiln.ir.ShapeContext;
+import dev.kiln.ir.Tensor;
 import dev.kiln.ir.SymbolicRule;
 import java.util.ArrayList;
 import java.util.List;
@@ -83,5 +84,33 @@ final class ShapeArithmetic {
             return Optional.of(Dim.of(a.value() / b.value()));
         }
         return a.dividedBy(b);
+    }
+
+    /**
+     * Where on shape tensors with a constant condition: each element is taken from X's or Y's dims, as
+     * exporters do to substitute a dim into a reshape target.
+     */
+    static Optional<List<Dim>> where(ShapeContext ctx) {
+        Optional<Tensor> cond = ctx.constant(0);
+        Optional<List<Dim>> x = ctx.dimsValue(1);
+        Optional<List<Dim>> y = ctx.dimsValue(2);
+        if (cond.isEmpty() || x.isEmpty() || y.isEmpty() || cond.get().rank() > 1 || ctx.inputShape(1).rank() > 1
+                || ctx.inputShape(2).rank() > 1) {
+            return Optional.empty();
+        }
+        boolean[] c = cond.get().bools();
+        int n = Math.max(c.length, Math.max(x.get().size(), y.get().size()));
+        for (int len : new int[] {c.length, x.get().size(), y.get().size()}) {
+            if (len != n && len != 1) {
+                return Optional.empty();
+            }
+        }
+        List<Dim> out = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            boolean pick = c[c.length == 1 ? 0 : i];
+            List<Dim> from = pick ? x.get() : y.get();
+            out.add(from.get(from.size() == 1 ? 0 : i));
+        }
+        return Optional.of(out);
     }
 }

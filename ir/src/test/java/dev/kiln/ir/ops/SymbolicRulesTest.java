@@ -25,6 +25,7 @@ class SymbolicRulesTest {
 
     /** Values whose elements are known as dims, as type inference would know them after Shape(x). */
     private final Map<Value, List<Dim>> known = new IdentityHashMap<>();
+    private final Map<Value, Tensor> constants = new IdentityHashMap<>();
 
     private Value dims(Shape shape, Dim... elements) {
         Value v = new Value("d" + known.size(), new TensorType(DType.INT64, shape));
@@ -36,7 +37,7 @@ class SymbolicRulesTest {
         OpDef def = OpTable.get().find("", op).orElseThrow();
         ShapeContext ctx = new ShapeContext(def, op + " node", attrs, List.of(inputs), 1,
                 new ShapeContext.ConstantLookup() {
-                    public Optional<Tensor> constant(Value v) { return Optional.empty(); }
+                    public Optional<Tensor> constant(Value v) { return Optional.ofNullable(constants.get(v)); }
 
                     public Optional<List<Dim>> dims(Value v) { return Optional.ofNullable(known.get(v)); }
                 });
@@ -79,5 +80,14 @@ class SymbolicRulesTest {
         assertTrue(apply("Cast", toF32, shape).isEmpty());
         Attributes drop = Attributes.builder().i("keepdims", 0).build();
         assertEquals(Optional.of(List.of(N.times(20))), apply("ReduceProd", drop, shape));
+    }
+
+    @Test
+    void whereWithAConstantConditionPicksDims() {
+        Value target = dims(Shape.of(2), N, Dim.of(0));
+        Value fallback = dims(Shape.of(2), Dim.of(7), Dim.of(320));
+        Value cond = new Value("cond", new TensorType(DType.BOOL, Shape.of(2)));
+        constants.put(cond, Tensor.wrapBools(new int[] {2}, new boolean[] {true, false}));
+        assertEquals(Optional.of(List.of(N, Dim.of(320))), apply("Where", cond, target, fallback));
     }
 }

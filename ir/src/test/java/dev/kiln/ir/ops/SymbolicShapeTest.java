@@ -131,4 +131,15 @@ class SymbolicShapeTest {
         Value mixed = b.op("Concat").inputs(x, y).attr("axis", 0L).output();
         assertTrue(mixed.shape().dim(0).hasUnknown());
     }
+
+    @Test
+    void rangeOverATrackedLengthHasThatLength() {
+        GraphBuilder b = new GraphBuilder("g");
+        Value x = b.input("x", DType.FLOAT32, Shape.parse("N,T"));
+        Value t = b.op("Gather").inputs(b.op("Shape").inputs(x).output(),
+                b.initializer("one", Tensor.scalarLong(DType.INT64, 1))).output();
+        Value r = b.op("Range").inputs(b.initializer("zero", Tensor.scalarLong(DType.INT64, 0)), t,
+                b.initializer("step", Tensor.scalarLong(DType.INT64, 1))).output();
+        assertEquals("i64[T]", r.type().toString());
+    }
 }

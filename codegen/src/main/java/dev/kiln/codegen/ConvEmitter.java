@@ -1,0 +1,58 @@
+package dev.kiln.codegen;
+
+import com.palantir.javapoet.ArrayTypeName;
+import com.palantir.javapoet.ClassName;
+import com.palantir.javapoet.CodeBlock;
+import com.palantir.javapoet.TypeName;
+import dev.kiln.ir.Node;
+import dev.kiln.ir.Value;
+import dev.kiln.ir.ops.ConvGeometry;
+import dev.kiln.ir.ops.FusedOps;
+import dev.kiln.runtime.Conv2d;
+import dev.kiln.runtime.ConvShape;
+import java.util.List;
+
+/**
+ * 2-D Conv and FusedConv as one call of the runtime's {@code Conv2d}: the geometry becomes a static
+ * {@code ConvShape}, the weights are packed at generation time in the layout the kernel's algorithm for that
+ * shape reads, and bias and activation run in the kernel's epilogue.
+ */
+final class ConvEmitter implements KernelEmitter {
+    static final ClassName CONV = ClassName.get("dev.kiln.runtime", "Conv2d");
+    static final ClassName SHAPE = ClassName.get("dev.kiln.runtime", "ConvShape");
+
+    @Override
+    public CodeBlock emit(EmitContext ctx) {
+        Node n = ctx.node;
+        Value x = n.input(0);
+        Value w = n.input(1);
+        if (x.type().rank() != 4) {
+            throw ctx.unsupported("Conv with " + (x.type().rank() - 2) + " spatial dims (2-D only)");
+        }
+        if (!ctx.isConstant(w) || (n.hasInput(2) && !ctx.isConstant(n.input(2)))) {
+            throw ctx.unsupported("Conv with non-constant weights or bias");
+        }
+        List<ConvGeometry.Axis> axes = WindowGeometry.axes(ctx, WindowGeometry.convKernel(ctx));
+        ConvGeometry.Axis ah = axes.get(0);
+        ConvGeometry.Axis aw = axes.get(1);
+        ConvShape s = new ConvShape(ctx.staticDim(x, 1), ah.in(), aw.in(), ctx.staticDim(w, 0), ah.kernel(), aw.kernel(),
+                ah.stride(), aw.stride(), ah.padBegin(), aw.padBegin(), ah.padEnd(), aw.padEnd(), ah.dilation(),
+                aw.dilation(), (int) ctx.intAttr("group"));
+        String shape = ctx.staticField("conv:" + s, SHAPE, Identifiers.method(n).toUpperCase(java.util.Locale.ROOT)
+                .replaceAll("([a-z])([A-Z])", "$1_$2") + "_SHAPE", CodeBlock.of("new $T($L, $L, $L, $L, $L, $L, $L, $L, $L, "
+                + "$L, $L, $L, $L, $L, $L)", SHAPE, s.c(), s.h(), s.w(), s.m(), s.kh(), s.kw(), s.strideH(), s.strideW(),
+                s.padTop(), s.padLeft(), s.padBottom(), s.padRight(), s.dilationH(), s.dilationW(), s.group()));
+        String weights = ctx.weight(w.name() + "@" + Conv2d.algorithm(s), Conv2d.packWeights(
+                ctx.constant(w).toFloatArray(), s), ArrayTypeName.of(TypeName.FLOAT), Identifiers.camel(w.name(), "weight"),
+                "$1L");
+        CodeBlock bias = n.hasInput(2) ? CodeBlock.of("$L", ctx.ref(n.input(2)).array()) : CodeBlock.of("null");
+        String scratch = ctx.scratch(Conv2d.scratchLength(s));
+        String epilogue = Epilogues.field(ctx, n.op().equals(FusedOps.FUSED_CONV));
+        TensorRef in = ctx.in(0);
+        TensorRef out = ctx.out(0);
+        return CodeBlock.builder()
+                .addStatement("$T.conv($N, batch, $N, $L, this.$N, $L, $N, $L, this.$N, $N)", CONV, shape, in.array(),
+                        in.offset(), weights, bias, out.array(), out.offset(), scratch, epilogue)
+                .build();
+    }
+}

@@ -1,0 +1,177 @@
+package dev.kiln.codegen;
+
+import com.palantir.javapoet.CodeBlock;
+import com.palantir.javapoet.FieldSpec;
+import com.palantir.javapoet.NameAllocator;
+import com.palantir.javapoet.TypeName;
+import dev.kiln.ir.Dim;
+import dev.kiln.ir.Node;
+import dev.kiln.ir.OpTable;
+import dev.kiln.ir.Shape;
+import dev.kiln.ir.UnsupportedOpException;
+import dev.kiln.ir.Value;
+import dev.kiln.passes.MemoryPlan.Linear;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import javax.lang.model.element.Modifier;
+
+/**
+ * What an emitter sees of one node: where its tensors live, their dims as code (static, or in terms of
+ * {@code batch}), its attributes with the op table's defaults, and ways to add weights and constants to the
+ * class. Collects the {@code run} parameters the method needs.
+ */
+final class EmitContext {
+    final Node node;
+    private final ModelPlan plan;
+    private final List<FieldSpec> staticFields;
+    private final Map<String, FieldSpec> staticByKey;
+    final NameAllocator locals = new NameAllocator();
+    private final Set<String> params = new LinkedHashSet<>();
+
+    EmitContext(Node node, ModelPlan plan, List<FieldSpec> staticFields, Map<String, FieldSpec> staticByKey) {
+        this.node = node;
+        this.plan = plan;
+        this.staticFields = staticFields;
+        this.staticByKey = staticByKey;
+        // Locals never take a parameter's name; instance fields are referenced as this.x, so no local shadows them.
+        locals.newName("batch", "batch");
+        locals.newName("arena", "arena");
+        plan.inputParams.values().forEach(p -> locals.newName(p, p));
+        plan.outputParams.values().forEach(p -> locals.newName(p, p));
+    }
+
+    TensorRef in(int i) {
+        return ref(node.input(i));
+    }
+
+    TensorRef out(int i) {
+        return ref(node.output(i));
+    }
+
+    TensorRef ref(Value v) {
+        Storage s = plan.storage.get(v);
+        return switch (s) {
+            case Storage.Param p -> {
+                params.add(p.name());
+                yield new TensorRef(p.name(), CodeBlock.of("0"));
+            }
+            case Storage.Arena a -> new TensorRef("this.arena", linear(a.offset()));
+            case Storage.Weight w -> new TensorRef("this." + plan.rawWeight(w.key()), CodeBlock.of("0"));
+            case null -> throw new IllegalStateException("no storage for " + v.name());
+        };
+    }
+
+    /** The {@code run} parameters the method reads or writes, in first-use order. */
+    List<String> params() {
+        return new ArrayList<>(params);
+    }
+
+    /** {@code c + b * batch} as code. */
+    static CodeBlock linear(Linear l) {
+        if (l.perBatch() == 0) {
+            return CodeBlock.of("$L", l.constant());
+        }
+        CodeBlock scaled = l.perBatch() == 1 ? CodeBlock.of("batch") : CodeBlock.of("$L * batch", l.perBatch());
+        return l.constant() == 0 ? scaled : CodeBlock.of("$L + $L", scaled, l.constant());
+    }
+
+    /** A dim as code: its value, or {@code batch} times a constant when it involves the batch symbol. */
+    CodeBlock dim(Dim d) {
+        if (d.isStatic()) {
+            return CodeBlock.of("$L", d.value());
+        }
+        if (d.symbols().size() == 1 && d.symbols().containsKey(plan.batchSymbol) && d.symbols().get(plan.batchSymbol) == 1) {
+            return d.coefficient() == 1 ? CodeBlock.of("batch") : CodeBlock.of("$L * batch", d.coefficient());
+        }
+        throw new UnsupportedOpException(node.describe() + ": dim " + d + " is neither static nor a multiple of the batch "
+                + plan.batchSymbol);
+    }
+
+    /** The number of elements of v as code. */
+    CodeBlock count(Value v) {
+        return dim(v.shape().elementCount());
+    }
+
+    /** The static value of dim {@code axis} of v, failing clearly if it depends on the batch. */
+    int staticDim(Value v, int axis) {
+        Dim d = v.shape().dim(axis);
+        if (!d.isStatic()) {
+            throw new UnsupportedOpException(node.describe() + ": dim " + axis + " of '" + v.name() + "' " + v.shape()
+                    + " must be static for this kernel");
+        }
+        return Math.toIntExact(d.value());
+    }
+
+    /** True when dim 0 is the batch and every other dim is static. */
+    boolean batchLeading(Value v) {
+        Shape s = v.shape();
+        if (s.rank() == 0) {
+            return false;
+        }
+        for (int i = 1; i < s.rank(); i++) {
+            if (!s.dim(i).isStatic()) {
+                return false;
+            }
+        }
+        return !s.dim(0).isStatic() && dim(s.dim(0)).toString().equals("batch");
+    }
+
+    long intAttr(String name) {
+        return OpTable.get().intAttr(node, name);
+    }
+
+    float floatAttr(String name) {
+        return OpTable.get().floatAttr(node, name);
+    }
+
+    String stringAttr(String name) {
+        return OpTable.get().stringAttr(node, name);
+    }
+
+    boolean isConstant(Value v) {
+        return plan.isConstant(v);
+    }
+
+    dev.kiln.ir.Tensor constant(Value v) {
+        return plan.constant(v);
+    }
+
+    /** Adds (once per key) a float array to the weights resource, e.g. weights packed for a kernel. */
+    String weight(String key, float[] data) {
+        return plan.addWeight(key, data);
+    }
+
+    /** A {@code private static final} field of the class, shared by key (kernel shapes, epilogues). */
+    String staticField(String key, TypeName type, String hint, CodeBlock init) {
+        FieldSpec existing = staticByKey.get(key);
+        if (existing != null) {
+            return existing.name();
+        }
+        String name = plan.names.newName(hint);
+        FieldSpec f = FieldSpec.builder(type, name, Modifier.PRIVATE, Modifier.STATIC, Modifier.FINAL).initializer(init).build();
+        staticFields.add(f);
+        staticByKey.put(key, f);
+        return name;
+    }
+
+    /** Adds (once per key) a float array to the resource, held in a field built by {@code wrapper} ({@code $1L}: the array). */
+    String weight(String key, float[] data, TypeName type, String hint, String wrapper, Object... args) {
+        return plan.addWeight(key, data, type, hint, wrapper, args);
+    }
+
+    /**
+     * A batch-independent scratch array of exactly {@code length} floats (kernels such as im2col wrap it as a
+     * packed matrix of that size); kernels needing the same length share one, since steps run one at a time.
+     */
+    String scratch(int length) {
+        return plan.scratchFields.computeIfAbsent(length, k -> plan.names.newName("scratch" + k));
+    }
+
+    /** The same failure users get for an op without code generation. */
+    UnsupportedOpException unsupported(String what) {
+        return new UnsupportedOpException(node.describe() + ": " + what + " is not supported by code generation yet");
+    }
+}

@@ -1,0 +1,59 @@
+package dev.kiln.codegen;
+
+import dev.kiln.ir.Node;
+import dev.kiln.ir.OpTable;
+import dev.kiln.ir.UnsupportedOpException;
+import dev.kiln.ir.ops.FusedOps;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+
+/** The one registry of kernel emitters, keyed by the op table's qualified op names. */
+final class Emitters {
+    private static final Map<String, KernelEmitter> BY_OP = registry();
+
+    private Emitters() {}
+
+    private static Map<String, KernelEmitter> registry() {
+        Map<String, KernelEmitter> m = new TreeMap<>();
+        ElementwiseEmitter pointwise = new ElementwiseEmitter();
+        for (String op : PointwiseForms.supportedOps()) {
+            m.put(op, pointwise);
+        }
+        m.put(OpTable.KILN_DOMAIN + "." + FusedOps.FUSED_ELEMENTWISE, pointwise);
+        GemmEmitter gemm = new GemmEmitter();
+        m.put("Gemm", gemm);
+        m.put("MatMul", gemm);
+        m.put(OpTable.KILN_DOMAIN + "." + FusedOps.FUSED_GEMM, gemm);
+        ConvEmitter conv = new ConvEmitter();
+        m.put("Conv", conv);
+        m.put(OpTable.KILN_DOMAIN + "." + FusedOps.FUSED_CONV, conv);
+        PoolEmitter pool = new PoolEmitter();
+        for (String op : new String[] {"MaxPool", "AveragePool", "GlobalMaxPool", "GlobalAveragePool"}) {
+            m.put(op, pool);
+        }
+        SoftmaxEmitter softmax = new SoftmaxEmitter();
+        m.put("Softmax", softmax);
+        m.put("LogSoftmax", softmax);
+        CopyEmitter copy = new CopyEmitter();
+        for (String view : new String[] {"Identity", "Reshape", "Flatten", "Squeeze", "Unsqueeze"}) {
+            m.put(view, copy);
+        }
+        return m;
+    }
+
+    /** The emitter for a node, or an {@link UnsupportedOpException} naming the node and op. */
+    static KernelEmitter forNode(Node n) {
+        KernelEmitter e = BY_OP.get(n.qualifiedOp());
+        if (e == null) {
+            throw new UnsupportedOpException(n.describe() + ": op " + n.qualifiedOp()
+                    + " has no code generation yet (it runs in the reference evaluator; see docs/CONFORMANCE.md)");
+        }
+        return e;
+    }
+
+    /** The ops code generation supports, by qualified name. */
+    static Set<String> supportedOps() {
+        return BY_OP.keySet();
+    }
+}

@@ -1,0 +1,171 @@
+package dev.kiln.codegen;
+
+import com.palantir.javapoet.NameAllocator;
+import dev.kiln.ir.DType;
+import dev.kiln.ir.Graph;
+import dev.kiln.ir.Node;
+import dev.kiln.ir.OpProperty;
+import dev.kiln.ir.OpTable;
+import dev.kiln.ir.Tensor;
+import dev.kiln.ir.UnsupportedOpException;
+import dev.kiln.ir.Value;
+import dev.kiln.passes.MemoryPlan;
+import dev.kiln.passes.MemoryPlan.Linear;
+import dev.kiln.passes.MemoryPlanner;
+import java.util.ArrayList;
+import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * Code generation's analysis: for an optimized graph, where every tensor lives (a {@code run} parameter, the
+ * scratch arena at a batch-linear offset from the memory plan, or a weights field), which nodes become
+ * methods, and the weights (raw or packed by kernels) that go into the resource. Views of a tensor
+ * (Reshape, Flatten, ...) share its storage and emit no code. Nothing here writes Java; {@link ClassWriter}
+ * does.
+ */
+final class ModelPlan {
+    /** A node that becomes a method. */
+    record Step(Node node, String method) {}
+
+    /**
+     * A float array in the weights resource, read into a field; {@code wrapper} (with {@code $1L} for the array)
+     * turns it into the field's {@code type} once at load time, e.g. a {@code PackedMatrix}.
+     */
+    record WeightField(String field, String key, float[] data, com.palantir.javapoet.TypeName type, String wrapper,
+                       Object[] wrapperArgs) {}
+
+    final Graph graph;
+    final CodegenOptions options;
+    final String batchSymbol;
+    final NameAllocator names = new NameAllocator();
+    final Map<Value, String> inputParams = new LinkedHashMap<>();
+    final Map<Value, String> outputParams = new LinkedHashMap<>();
+    final Map<Value, Storage> storage = new IdentityHashMap<>();
+    final Map<String, WeightField> weights = new LinkedHashMap<>();
+    final List<Step> steps = new ArrayList<>();
+    final Linear arenaSize;
+    /** Kernel scratch arrays by length (im2col panels), each shared by the steps needing that length. */
+    final Map<Integer, String> scratchFields = new java.util.TreeMap<>();
+
+    ModelPlan(Graph graph, CodegenOptions options) {
+        this.graph = graph;
+        this.options = options;
+        for (String reserved : List.of("batch", "arena", "weights", "source", "SPECIES", "run", "load")) {
+            names.newName(reserved, reserved);
+        }
+        checkFloat32(graph);
+        MemoryPlan memory = MemoryPlanner.plan(graph);
+        this.batchSymbol = memory.batchSymbol();
+        for (Value v : graph.inputs()) {
+            String p = names.newName(Identifiers.camel(v.name(), "input"));
+            inputParams.put(v, p);
+            storage.put(v, new Storage.Param(p));
+        }
+        for (Value v : graph.outputs()) {
+            if (inputParams.containsKey(v) || outputParams.containsKey(v)) {
+                throw new UnsupportedOpException("graph output '" + v.name() + "' is also a graph input or listed twice;"
+                        + " code generation needs each output produced by a node");
+            }
+            String p = names.newName(Identifiers.camel(v.name(), "output"));
+            outputParams.put(v, p);
+            storage.put(v, new Storage.Param(p));
+        }
+        // Initializers enter the resource only when an emitter reads them raw (packed forms replace the rest).
+        graph.initializers().forEach((v, t) -> storage.put(v, new Storage.Weight(v.name())));
+        for (Node n : graph.nodes()) {
+            if (isView(n) && !storage.containsKey(n.output(0))) {
+                storage.put(n.output(0), storage.get(n.input(0)));
+                continue;
+            }
+            for (Value o : n.outputs()) {
+                if (!o.isAbsent() && !storage.containsKey(o)) {
+                    MemoryPlan.Placement p = memory.placements().get(o);
+                    if (p == null) {
+                        throw new UnsupportedOpException(n.describe() + ": output '" + o.name() + "' has shape "
+                                + o.shape() + ", whose size is not linear in the batch; code generation needs static "
+                                + "dims apart from the batch");
+                    }
+                    storage.put(o, new Storage.Arena(p.offset()));
+                }
+            }
+            steps.add(new Step(n, names.newName(Identifiers.method(n), n)));
+        }
+        this.arenaSize = memory.arenaSizes().getOrDefault(DType.FLOAT32, Linear.ZERO);
+    }
+
+    /** A view whose output can share its input's storage (the output is not a caller's array). */
+    private boolean isView(Node n) {
+        return n.hasInput(0) && n.outputs().size() == 1
+                && OpTable.get().find(n.domain(), n.op()).map(d -> d.has(OpProperty.VIEW)).orElse(false)
+                && !outputParams.containsKey(n.output(0));
+    }
+
+    /** The field holding initializer {@code key} as stored in the graph, adding it to the resource on first use. */
+    String rawWeight(String key) {
+        for (java.util.Map.Entry<Value, Tensor> e : graph.initializers().entrySet()) {
+            if (e.getKey().name().equals(key)) {
+                return addWeight(key, e.getValue().toFloatArray());
+            }
+        }
+        throw new IllegalStateException("no initializer " + key);
+    }
+
+    /** Adds a float array to the weights resource and returns the {@code float[]} field holding it. */
+    String addWeight(String key, float[] data) {
+        return addWeight(key, data, com.palantir.javapoet.ArrayTypeName.of(com.palantir.javapoet.TypeName.FLOAT),
+                Identifiers.camel(key, "weight"), "$1L");
+    }
+
+    /**
+     * Adds a float array to the weights resource, held in a field of {@code type} built by {@code wrapper}
+     * (a JavaPoet format with indexed arguments: {@code $1L} is the array, {@code $2..} are {@code args}).
+     */
+    String addWeight(String key, float[] data, com.palantir.javapoet.TypeName type, String hint, String wrapper,
+                     Object... args) {
+        WeightField existing = weights.get(key);
+        if (existing != null) {
+            return existing.field();
+        }
+        String field = names.newName(hint);
+        weights.put(key, new WeightField(field, key, data, type, wrapper, args));
+        return field;
+    }
+
+    Tensor constant(Value v) {
+        Tensor t = graph.initializers().get(v);
+        if (t == null) {
+            throw new IllegalStateException(v.name() + " is not a constant");
+        }
+        return t;
+    }
+
+    boolean isConstant(Value v) {
+        return graph.isInitializer(v);
+    }
+
+    private static void checkFloat32(Graph g) {
+        List<Value> all = new ArrayList<>(g.inputs());
+        all.addAll(g.initializers().keySet());
+        for (Node n : g.nodes()) {
+            n.outputs().stream().filter(v -> !v.isAbsent()).forEach(all::add);
+        }
+        for (Value v : all) {
+            if (v.dtype() != DType.FLOAT32) {
+                throw new UnsupportedOpException("code generation supports float32 tensors so far; '" + v.name()
+                        + "' is " + v.type() + " (run the graph through -O1 or higher to fold shape computations)");
+            }
+        }
+    }
+
+    /** The node name used in messages and comments. */
+    static String describe(Node n) {
+        return n.name().isEmpty() ? n.qualifiedOp() : n.name() + " (" + n.qualifiedOp() + ")";
+    }
+
+    static String lower(String s) {
+        return s.toLowerCase(Locale.ROOT);
+    }
+}

@@ -1,0 +1,101 @@
+package dev.kiln.codegen;
+
+import com.palantir.javapoet.ClassName;
+import com.palantir.javapoet.CodeBlock;
+import dev.kiln.ir.Node;
+import dev.kiln.ir.OpTable;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * How each elementwise op is written in generated code: a scalar {@code float} expression and, where the
+ * Vector API has the operation, a {@code FloatVector} one. Arguments are already-named locals.
+ */
+final class PointwiseForms {
+    static final ClassName MATH = ClassName.get(Math.class);
+    static final ClassName OPS = ClassName.get("jdk.incubator.vector", "VectorOperators");
+    static final ClassName FLOAT_VECTOR = ClassName.get("jdk.incubator.vector", "FloatVector");
+
+    private PointwiseForms() {}
+
+    /** The two forms of one op applied to its arguments; vector empty when only the scalar loop exists. */
+    record Form(CodeBlock scalar, Optional<CodeBlock> vector) {}
+
+    private interface Rule {
+        Form apply(Node n, List<CodeBlock> a);
+    }
+
+    private static final Map<String, Rule> RULES = Map.ofEntries(
+            Map.entry("Add", (n, a) -> binary(a, "$L + $L", "$L.add($L)")),
+            Map.entry("Sub", (n, a) -> binary(a, "$L - $L", "$L.sub($L)")),
+            Map.entry("Mul", (n, a) -> binary(a, "$L * $L", "$L.mul($L)")),
+            Map.entry("Div", (n, a) -> binary(a, "$L / $L", "$L.div($L)")),
+            Map.entry("Max", (n, a) -> binary(a, "$T.max($L, $L)", "$L.max($L)")),
+            Map.entry("Min", (n, a) -> binary(a, "$T.min($L, $L)", "$L.min($L)")),
+            Map.entry("Pow", (n, a) -> new Form(CodeBlock.of("(float) $T.pow($L, $L)", MATH, a.get(0), a.get(1)),
+                    Optional.of(CodeBlock.of("$L.lanewise($T.POW, $L)", a.get(0), OPS, a.get(1))))),
+            Map.entry("Neg", (n, a) -> unary(a, CodeBlock.of("-$L", a.get(0)), CodeBlock.of("$L.neg()", a.get(0)))),
+            Map.entry("Abs", (n, a) -> unary(a, CodeBlock.of("$T.abs($L)", MATH, a.get(0)), CodeBlock.of("$L.abs()", a.get(0)))),
+            Map.entry("Sqrt", (n, a) -> unary(a, CodeBlock.of("(float) $T.sqrt($L)", MATH, a.get(0)),
+                    CodeBlock.of("$L.sqrt()", a.get(0)))),
+            Map.entry("Reciprocal", (n, a) -> unary(a, CodeBlock.of("1f / $L", a.get(0)),
+                    CodeBlock.of("$T.broadcast(SPECIES, 1f).div($L)", FLOAT_VECTOR, a.get(0)))),
+            Map.entry("Exp", (n, a) -> lanewise(a, "exp", "EXP")),
+            Map.entry("Log", (n, a) -> lanewise(a, "log", "LOG")),
+            Map.entry("Tanh", (n, a) -> lanewise(a, "tanh", "TANH")),
+            Map.entry("Sin", (n, a) -> lanewise(a, "sin", "SIN")),
+            Map.entry("Cos", (n, a) -> lanewise(a, "cos", "COS")),
+            Map.entry("Relu", (n, a) -> unary(a, CodeBlock.of("$T.max($L, 0f)", MATH, a.get(0)), CodeBlock.of("$L.max(0f)", a.get(0)))),
+            Map.entry("Sigmoid", (n, a) -> unary(a, CodeBlock.of("(float) (1.0 / (1.0 + $T.exp(-$L)))", MATH, a.get(0)),
+                    CodeBlock.of("$T.broadcast(SPECIES, 1f).div($L.neg().lanewise($T.EXP).add(1f))", FLOAT_VECTOR, a.get(0), OPS))),
+            Map.entry("LeakyRelu", (n, a) -> {
+                float alpha = OpTable.get().floatAttr(n, "alpha");
+                return new Form(CodeBlock.of("$L < 0f ? $L * $Lf : $L", a.get(0), a.get(0), alpha, a.get(0)),
+                        Optional.of(CodeBlock.of("$L.blend($L.mul($Lf), $L.compare($T.LT, 0f))", a.get(0), a.get(0), alpha,
+                                a.get(0), OPS)));
+            }),
+            Map.entry("HardSigmoid", (n, a) -> {
+                float alpha = OpTable.get().floatAttr(n, "alpha");
+                float beta = OpTable.get().floatAttr(n, "beta");
+                return new Form(CodeBlock.of("$T.max(0f, $T.min(1f, $L * $Lf + $Lf))", MATH, MATH, a.get(0), alpha, beta),
+                        Optional.of(CodeBlock.of("$L.mul($Lf).add($Lf).max(0f).min(1f)", a.get(0), alpha, beta)));
+            }),
+            Map.entry("Elu", (n, a) -> {
+                float alpha = OpTable.get().floatAttr(n, "alpha");
+                return new Form(CodeBlock.of("$L < 0f ? (float) ($Lf * $T.expm1($L)) : $L", a.get(0), alpha, MATH, a.get(0), a.get(0)),
+                        Optional.of(CodeBlock.of("$L.blend($L.lanewise($T.EXPM1).mul($Lf), $L.compare($T.LT, 0f))",
+                                a.get(0), a.get(0), OPS, alpha, a.get(0), OPS)));
+            }));
+
+    /** True when this op (in the default domain) has a pointwise form. */
+    static boolean supports(Node n) {
+        return n.domain().isEmpty() && RULES.containsKey(n.op());
+    }
+
+    static java.util.Set<String> supportedOps() {
+        return RULES.keySet();
+    }
+
+    static Form of(Node n, List<CodeBlock> args) {
+        Rule r = RULES.get(n.op());
+        if (r == null || !n.domain().isEmpty()) {
+            throw new IllegalArgumentException("no pointwise form for " + n.qualifiedOp());
+        }
+        return r.apply(n, args);
+    }
+
+    private static Form binary(List<CodeBlock> a, String scalar, String vector) {
+        return new Form(scalar.contains("$T") ? CodeBlock.of(scalar, MATH, a.get(0), a.get(1)) : CodeBlock.of(scalar, a.get(0), a.get(1)),
+                Optional.of(CodeBlock.of(vector, a.get(0), a.get(1))));
+    }
+
+    private static Form unary(List<CodeBlock> a, CodeBlock scalar, CodeBlock vector) {
+        return new Form(scalar, Optional.of(vector));
+    }
+
+    private static Form lanewise(List<CodeBlock> a, String mathFunction, String operator) {
+        return new Form(CodeBlock.of("(float) $T.$N($L)", MATH, mathFunction, a.get(0)),
+                Optional.of(CodeBlock.of("$L.lanewise($T.$N)", a.get(0), OPS, operator)));
+    }
+}

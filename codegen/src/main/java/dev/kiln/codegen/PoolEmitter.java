@@ -1,0 +1,53 @@
+package dev.kiln.codegen;
+
+import com.palantir.javapoet.ClassName;
+import com.palantir.javapoet.CodeBlock;
+import dev.kiln.ir.Attr;
+import dev.kiln.ir.Node;
+import dev.kiln.ir.Value;
+import dev.kiln.ir.ops.ConvGeometry;
+import java.util.List;
+
+/** 2-D MaxPool / AveragePool and the global pools, as calls of the runtime's {@code Pooling} over all planes. */
+final class PoolEmitter implements KernelEmitter {
+    static final ClassName POOLING = ClassName.get("dev.kiln.runtime", "Pooling");
+    static final ClassName SHAPE = ClassName.get("dev.kiln.runtime", "PoolShape");
+
+    @Override
+    public CodeBlock emit(EmitContext ctx) {
+        Node n = ctx.node;
+        Value x = n.input(0);
+        if (x.type().rank() != 4) {
+            throw ctx.unsupported(n.op() + " over " + (x.type().rank() - 2) + " spatial dims (2-D only)");
+        }
+        if (n.outputs().size() > 1 && n.hasOutput(1)) {
+            throw ctx.unsupported("MaxPool's Indices output");
+        }
+        TensorRef in = ctx.in(0);
+        TensorRef out = ctx.out(0);
+        CodeBlock planes = ctx.dim(x.shape().dim(0).times(x.shape().dim(1)));
+        int h = ctx.staticDim(x, 2);
+        int w = ctx.staticDim(x, 3);
+        if (n.op().startsWith("Global")) {
+            String kernel = n.op().equals("GlobalMaxPool") ? "globalMaxPool" : "globalAveragePool";
+            return CodeBlock.builder().addStatement("$T.$N($L, $L, $N, $L, $N, $L)", POOLING, kernel, planes, h * w,
+                    in.array(), in.offset(), out.array(), out.offset()).build();
+        }
+        long[] kernel = ((Attr.Ints) n.attributes().get("kernel_shape").orElseThrow()).toArray();
+        List<ConvGeometry.Axis> axes = WindowGeometry.axes(ctx, kernel);
+        ConvGeometry.Axis ah = axes.get(0);
+        ConvGeometry.Axis aw = axes.get(1);
+        Value y = n.output(0);
+        String shape = ctx.staticField("pool:" + axes, SHAPE, "POOL_" + h + "X" + w + "_K" + kernel[0] + "X" + kernel[1]
+                + "_S" + ah.stride() + "X" + aw.stride(), CodeBlock.of("new $T($L, $L, $L, $L, $L, $L, $L, $L, $L, $L, $L, "
+                + "$L, $L, $L)", SHAPE, h, w, ah.kernel(), aw.kernel(), ah.stride(), aw.stride(), ah.padBegin(),
+                aw.padBegin(), ah.padEnd(), aw.padEnd(), ah.dilation(), aw.dilation(), ctx.staticDim(y, 2),
+                ctx.staticDim(y, 3)));
+        if (n.op().equals("MaxPool")) {
+            return CodeBlock.builder().addStatement("$T.maxPool($N, $L, $N, $L, $N, $L)", POOLING, shape, planes,
+                    in.array(), in.offset(), out.array(), out.offset()).build();
+        }
+        return CodeBlock.builder().addStatement("$T.averagePool($N, $L, $L, $N, $L, $N, $L)", POOLING, shape,
+                ctx.intAttr("count_include_pad") != 0, planes, in.array(), in.offset(), out.array(), out.offset()).build();
+    }
+}

@@ -1,0 +1,17 @@
+package dev.kiln.codegen;
+
+import dev.kiln.passes.MemoryPlan.Linear;
+
+/**
+ * Where a tensor lives in generated code: an array expression plus an element offset linear in the batch.
+ */
+sealed interface Storage {
+    /** A parameter of {@code run} (a graph input or output array), at offset 0. */
+    record Param(String name) implements Storage {}
+
+    /** A slice of the instance's scratch arena. */
+    record Arena(Linear offset) implements Storage {}
+
+    /** An initializer, read from a weights field at offset 0; {@code key} is its name in the resource. */
+    record Weight(String key) implements Storage {}
+}

@@ -1,0 +1,158 @@
+package dev.kiln.codegen;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.kiln.ir.DType;
+import dev.kiln.ir.Graph;
+import dev.kiln.ir.GraphBuilder;
+import dev.kiln.ir.ReferenceEvaluator;
+import dev.kiln.ir.Shape;
+import dev.kiln.ir.Tensor;
+import dev.kiln.ir.Value;
+import dev.kiln.passes.OptLevel;
+import dev.kiln.passes.PassManager;
+import dev.kiln.passes.PassOptions;
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Method;
+import java.util.Map;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+
+/** Generated classes compiled in process and run against the reference evaluator. */
+class GeneratedClassTest {
+    /** float32 kernels against the double-accumulating evaluator: relative to the magnitudes involved. */
+    static final double TOLERANCE = 1e-5;
+
+    static Tensor random(long seed, int... shape) {
+        Random r = new Random(seed);
+        float[] v = new float[Tensor.sizeOf(shape)];
+        for (int i = 0; i < v.length; i++) {
+            v[i] = r.nextFloat() * 2 - 1;
+        }
+        return Tensor.ofFloats(shape, v);
+    }
+
+    static Graph optimized(Graph g) {
+        return PassManager.forLevel(OptLevel.O3, PassOptions.quiet()).run(g);
+    }
+
+    /** Runs the generated single-input single-output class and the evaluator on the same batch. */
+    static void assertMatches(Graph g, Class<?> cls, int batch, long seed) throws Exception {
+        Value in = g.inputs().get(0);
+        int[] shape = in.shape().evaluate(Map.of("N", (long) batch));
+        Tensor x = random(seed, shape);
+        float[] expected = ReferenceEvaluator.run(g, Map.of(in.name(), x)).values().iterator().next().toFloatArray();
+        Object model = cls.getMethod("load").invoke(null);
+        Method run = cls.getMethod("run", float[].class, int.class);
+        float[] actual = (float[]) run.invoke(model, x.toFloatArray(), batch);
+        assertEquals(expected.length, actual.length);
+        double scale = 1;
+        for (float e : expected) {
+            scale = Math.max(scale, Math.abs(e));
+        }
+        for (int i = 0; i < expected.length; i++) {
+            assertEquals(expected[i], actual[i], TOLERANCE * scale, "element " + i + " at batch " + batch);
+        }
+    }
+
+    static Class<?> compile(Graph g, String cls) {
+        return InProcessCompiler.load(CodeGenerator.generate(g, new CodegenOptions("com.acme", cls, 1, "test")));
+    }
+
+    @Test
+    void elementwiseChainsWithBroadcastingMatchTheEvaluator() throws Exception {
+        GraphBuilder b = new GraphBuilder("chain");
+        Value x = b.input("x", DType.FLOAT32, Shape.parse("N,3,4,5"));
+        Value half = b.initializer("half", Tensor.scalarFloat(0.5f));
+        Value bias = b.initializer("bias", random(1, 3, 1, 1));
+        Value t = b.op("Mul").inputs(x, half).outputNames("t").output();
+        Value u = b.op("Add").inputs(t, bias).outputNames("u").output();
+        Value v = b.op("Tanh").inputs(u).outputNames("v").output();
+        Value w = b.op("Sigmoid").inputs(v).outputNames("w").output();
+        Value y = b.op("LeakyRelu").inputs(b.op("Sub").inputs(w, x).outputNames("d").output()).attr("alpha", 0.1f)
+                .outputNames("y").output();
+        b.output(y);
+        Graph g = optimized(b.build());
+        Class<?> cls = compile(g, "Chain");
+        for (int batch : new int[] {1, 2, 7}) {
+            assertMatches(g, cls, batch, batch);
+        }
+    }
+
+    @Test
+    void mlpThroughThePackedGemmMatchesTheEvaluator() throws Exception {
+        GraphBuilder b = new GraphBuilder("mlp");
+        Value x = b.input("x", DType.FLOAT32, Shape.parse("N,37"));
+        Value h = b.op("Gemm").inputs(x, b.initializer("w1", random(2, 21, 37)), b.initializer("b1", random(3, 21)))
+                .attr("transB", 1L).outputNames("h").output();
+        Value r = b.op("Relu").inputs(h).outputNames("r").output();
+        Value m = b.op("MatMul").inputs(r, b.initializer("w2", random(4, 21, 10))).outputNames("m").output();
+        Value z = b.op("Add").inputs(m, b.initializer("b2", random(5, 10))).outputNames("z").output();
+        b.output(b.op("Sigmoid").inputs(z).outputNames("y").output());
+        Graph g = optimized(b.build());
+        Class<?> cls = compile(g, "Mlp");
+        for (int batch : new int[] {1, 3, 64}) {
+            assertMatches(g, cls, batch, 10 + batch);
+        }
+    }
+
+    @Test
+    void convNetWithPaddingStridesGroupsPoolsAndSoftmaxMatchesTheEvaluator() throws Exception {
+        GraphBuilder b = new GraphBuilder("cnn");
+        Value x = b.input("x", DType.FLOAT32, Shape.parse("N,4,11,9"));
+        Value c1 = b.op("Conv").name("/conv1/Conv").inputs(x, b.initializer("w1", random(20, 6, 2, 3, 3)),
+                        b.initializer("b1", random(21, 6)))
+                .attr("pads", new long[] {1, 0, 2, 1}).attr("strides", new long[] {2, 1}).attr("group", 2L)
+                .outputNames("c1").output();
+        Value r1 = b.op("Relu").inputs(c1).outputNames("r1").output();
+        Value p1 = b.op("MaxPool").inputs(r1).attr("kernel_shape", new long[] {2, 2}).attr("ceil_mode", 1L)
+                .attr("strides", new long[] {2, 2}).outputNames("p1").output();
+        Value c2 = b.op("Conv").inputs(p1, b.initializer("w2", random(22, 5, 6, 2, 2)))
+                .attr("dilations", new long[] {1, 2}).attr("auto_pad", "SAME_UPPER").outputNames("c2").output();
+        Value a2 = b.op("AveragePool").inputs(c2).attr("kernel_shape", new long[] {2, 2}).attr("pads", new long[] {1, 1, 0, 0})
+                .attr("count_include_pad", 1L).outputNames("a2").output();
+        Value g = b.op("GlobalAveragePool").inputs(a2).outputNames("g").output();
+        Value f = b.op("Flatten").inputs(g).outputNames("f").output();
+        b.output(b.op("LogSoftmax").inputs(f).attr("axis", 1L).outputNames("y").output());
+        Graph graph = optimized(b.build());
+        Class<?> cls = compile(graph, "Cnn");
+        for (int batch : new int[] {1, 3}) {
+            assertMatches(graph, cls, batch, 30 + batch);
+        }
+    }
+
+    @Test
+    void wrongInputLengthAndBatchAreRefusedNamingTheShape() throws Exception {
+        GraphBuilder b = new GraphBuilder("g");
+        Value x = b.input("image", DType.FLOAT32, Shape.parse("N,2,3"));
+        b.output(b.op("Relu").inputs(x).outputNames("y").output());
+        Class<?> cls = compile(optimized(b.build()), "Net");
+        Object model = cls.getMethod("load").invoke(null);
+        Method run = cls.getMethod("run", float[].class, int.class);
+        InvocationTargetException e = assertThrows(InvocationTargetException.class,
+                () -> run.invoke(model, new float[7], 1));
+        assertTrue(e.getCause() instanceof IllegalArgumentException
+                && e.getCause().getMessage().contains("image must hold float32 [batch,2,3] = 6 floats, got 7"),
+                e.getCause().getMessage());
+        e = assertThrows(InvocationTargetException.class, () -> run.invoke(model, new float[6], 0));
+        assertTrue(e.getCause().getMessage().contains("batch must be at least 1"), e.getCause().getMessage());
+        assertArrayEquals(new float[] {0, 1, 0, 2, 0, 3},
+                (float[]) run.invoke(model, new float[] {-1, 1, -2, 2, -3, 3}, 1));
+    }
+
+    @Test
+    void generationIsDeterministic() {
+        GraphBuilder b = new GraphBuilder("g");
+        Value x = b.input("x", DType.FLOAT32, Shape.parse("N,8"));
+        Value h = b.op("Gemm").inputs(x, b.initializer("w", random(9, 4, 8))).attr("transB", 1L).outputNames("h").output();
+        b.output(b.op("Tanh").inputs(h).outputNames("y").output());
+        Graph g = optimized(b.build());
+        GeneratedModel first = CodeGenerator.generate(g, new CodegenOptions("p", "A", 1, "t"));
+        GeneratedModel second = CodeGenerator.generate(g, new CodegenOptions("p", "A", 1, "t"));
+        assertEquals(first.mainSource(), second.mainSource());
+        assertArrayEquals(first.weights(), second.weights());
+    }
+}
