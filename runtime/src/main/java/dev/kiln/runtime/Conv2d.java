@@ -33,6 +33,8 @@ public final class Conv2d {
     public static final String IM2COL_LAYOUT = "kiln.conv.rowmajor.v1";
     /** Output channels per weight block of the direct layout. */
     public static final int MB = 4;
+    /** Below this many FLOPs (~20 µs) a call stays on the calling thread. */
+    private static final double PARALLEL_MIN_FLOPS = 1_000_000;
     /** Widest vector the scratch geometry allows for, so scratch sizes do not depend on the machine. */
     private static final int MAX_VL = 16;
 
@@ -120,8 +122,55 @@ public final class Conv2d {
             } else {
                 for (int g = 0; g < s.group(); g++) {
                     im2col(s, in, io, g, scratch);
-                    im2colGemm(s, packedWeights, bias, out, oo, g, scratch, ep);
+                    im2colGemm(s, packedWeights, bias, out, oo, g, scratch, ep, null);
                 }
+            }
+        }
+    }
+
+    /**
+     * As {@link #conv(ConvShape, int, float[], int, float[], float[], float[], int, float[], Epilogue)}, split over
+     * the threads of {@code pool}: a batch is split into one run of images per thread, each with its own scratch;
+     * a single image is split by output rows (direct) or inside the GEMM (im2col). Work below ~20 µs stays on the
+     * caller. Every output is computed by one thread in the same order, so results do not depend on the pool.
+     *
+     * @param scratch one array of exactly {@link #scratchLength} floats per thread of the pool
+     */
+    public static void conv(ConvShape s, int batch, float[] in, int inOff, float[] packedWeights, float[] bias,
+                            float[] out, int outOff, float[][] scratch, Epilogue ep, WorkerPool pool) {
+        conv(s, algorithm(s), batch, in, inOff, packedWeights, bias, out, outOff, scratch, ep, pool);
+    }
+
+    static void conv(ConvShape s, Algorithm a, int batch, float[] in, int inOff, float[] w, float[] bias,
+                     float[] out, int outOff, float[][] scratch, Epilogue ep, WorkerPool pool) {
+        Objects.requireNonNull(pool, "pool");
+        if (scratch.length < pool.threads()) {
+            throw new IllegalArgumentException("conv " + s + ": " + scratch.length + " scratch arrays for "
+                    + pool.threads() + " threads");
+        }
+        for (int t = 0; t < pool.threads(); t++) {
+            check(s, a, batch, in, inOff, w, bias, out, outOff, scratch[t], ep);
+        }
+        if (pool.threads() == 1 || (double) s.flops() * batch < PARALLEL_MIN_FLOPS) {
+            conv(s, a, batch, in, inOff, w, bias, out, outOff, scratch[0], ep);
+        } else if (batch > 1) {
+            int parts = Math.min(pool.threads(), batch);
+            pool.parallelFor(parts, (p0, p1) -> {
+                for (int p = p0; p < p1; p++) {
+                    int i0 = (int) ((long) batch * p / parts);
+                    int i1 = (int) ((long) batch * (p + 1) / parts);
+                    conv(s, a, i1 - i0, in, inOff + i0 * s.inSize(), w, bias, out, outOff + i0 * s.outSize(),
+                            scratch[p], ep);
+                }
+            });
+        } else if (a == Algorithm.DIRECT) {
+            pad(s, in, inOff, scratch[0]);
+            float[] x = scratch[0];
+            pool.parallelFor(directUnits(s), (u0, u1) -> directImage(s, w, bias, out, outOff, x, ep, u0, u1));
+        } else {
+            for (int g = 0; g < s.group(); g++) {
+                im2col(s, in, inOff, g, scratch[0]);
+                im2colGemm(s, w, bias, out, outOff, g, scratch[0], ep, pool);
             }
         }
     }
@@ -491,7 +540,7 @@ public final class Conv2d {
 
     /** One group's GEMM into the NCHW output rows of its channels; the bias is prefilled and accumulated onto. */
     private static void im2colGemm(ConvShape s, float[] w, float[] bias, float[] out, int oo, int g, float[] col,
-                                   Epilogue ep) {
+                                   Epilogue ep, WorkerPool pool) {
         int n = s.outH() * s.outW();
         int kv = s.kernelVolume();
         int c0 = oo + g * s.mg() * n;
@@ -500,7 +549,12 @@ public final class Conv2d {
                 java.util.Arrays.fill(out, c0 + j * n, c0 + (j + 1) * n, bias[g * s.mg() + j]);
             }
         }
-        Gemm.gemm(s.mg(), w, g * s.mg() * kv, kv, PackedMatrix.wrap(col, kv, n), null, out, c0, n, bias != null, ep);
+        PackedMatrix b = PackedMatrix.wrap(col, kv, n);
+        if (pool == null) {
+            Gemm.gemm(s.mg(), w, g * s.mg() * kv, kv, b, null, out, c0, n, bias != null, ep);
+        } else {
+            Gemm.gemm(pool, s.mg(), w, g * s.mg() * kv, kv, b, null, out, c0, n, bias != null, ep);
+        }
     }
 
     private static void check(ConvShape s, Algorithm a, int batch, float[] in, int inOff, float[] w, float[] bias,

@@ -153,12 +153,14 @@ public final class Recurrent {
         initState(h0, h0Off, scratch, hs, bh);
         initState(c0, c0Off, scratch, cs, bh);
         gemm(pool, seq * batch, x, xOff, wt.input(), wt.w(), wt.bias(), scratch, 0, g4, false);
+        boolean split = splitsRows(pool, batch, hid, g4);
         for (int step = 0; step < seq; step++) {
             int t = reverse ? seq - 1 - step : step;
             int gt = t * batch * g4;
-            gemm(pool, batch, scratch, hs, hid, wt.r(), null, scratch, gt, g4, true);
-            for (int b = 0; b < batch; b++) {
-                lstmGates(scratch, gt + b * g4, scratch, hs + b * hid, cs + b * hid, hid, clip);
+            if (split) {
+                pool.parallelFor(batch, (b0, b1) -> lstmRows(wt, scratch, gt, hs, cs, b0, b1, clip));
+            } else {
+                lstmRows(wt, scratch, gt, hs, cs, 0, batch, clip);
             }
             if (y != null) {
                 System.arraycopy(scratch, hs, y, yOff + t * bh, bh);
@@ -188,24 +190,14 @@ public final class Recurrent {
         int tmp = hs + bh;
         initState(h0, h0Off, scratch, hs, bh);
         gemm(pool, seq * batch, x, xOff, wt.input(), wt.w(), wt.bias(), scratch, 0, g3, false);
+        boolean split = splitsRows(pool, batch, hid, g3);
         for (int step = 0; step < seq; step++) {
             int t = reverse ? seq - 1 - step : step;
             int gt = t * batch * g3;
-            // z and r: their 2H columns of the step's gate rows accumulate H · R_zr^T.
-            gemm(pool, batch, scratch, hs, hid, wt.rGates(), null, scratch, gt, g3, true);
-            if (wt.linearBeforeReset()) {
-                gemm(pool, batch, scratch, hs, hid, wt.rHidden(), wt.hiddenBias(), scratch, tmp, hid, false);
-                for (int b = 0; b < batch; b++) {
-                    gruGatesLinearBeforeReset(scratch, gt + b * g3, tmp + b * hid, hs + b * hid, hid, clip);
-                }
+            if (split) {
+                pool.parallelFor(batch, (b0, b1) -> gruRows(wt, scratch, gt, hs, tmp, b0, b1, clip));
             } else {
-                for (int b = 0; b < batch; b++) {
-                    gruResetHidden(scratch, gt + b * g3, hs + b * hid, tmp + b * hid, hid, clip);
-                }
-                gemm(pool, batch, scratch, tmp, hid, wt.rHidden(), null, scratch, gt + 2 * hid, g3, true);
-                for (int b = 0; b < batch; b++) {
-                    gruUpdate(scratch, gt + b * g3, hs + b * hid, hid, clip);
-                }
+                gruRows(wt, scratch, gt, hs, tmp, 0, batch, clip);
             }
             if (y != null) {
                 System.arraycopy(scratch, hs, y, yOff + t * bh, bh);
@@ -213,6 +205,50 @@ public final class Recurrent {
         }
         if (yh != null) {
             System.arraycopy(scratch, hs, yh, yhOff, bh);
+        }
+    }
+
+    /**
+     * Whether a step's rows are split over the pool: each thread then runs the recurrent GEMM and the gate math of
+     * its own batch rows (one hand-off per step; the GEMM gives the same bits for a row alone or in a batch).
+     * Below ~20 µs of work per step the hand-off does not pay.
+     */
+    private static boolean splitsRows(WorkerPool pool, int batch, int hid, int gates) {
+        return pool != null && pool.threads() > 1 && batch > 1 && 2L * batch * hid * gates > 1_000_000L;
+    }
+
+    /** LSTM step for batch rows [b0, b1): recurrent GEMM into their gate rows, then their gates. */
+    private static void lstmRows(LstmWeights wt, float[] s, int gt, int hs, int cs, int b0, int b1, float clip) {
+        int hid = wt.hidden();
+        int g4 = 4 * hid;
+        Gemm.gemm(b1 - b0, s, hs + b0 * hid, hid, wt.r(), null, s, gt + b0 * g4, g4, true, Epilogue.none());
+        for (int b = b0; b < b1; b++) {
+            lstmGates(s, gt + b * g4, s, hs + b * hid, cs + b * hid, hid, clip);
+        }
+    }
+
+    /** GRU step for batch rows [b0, b1). */
+    private static void gruRows(GruWeights wt, float[] s, int gt, int hs, int tmp, int b0, int b1, float clip) {
+        int hid = wt.hidden();
+        int g3 = 3 * hid;
+        int m = b1 - b0;
+        // z and r: their 2H columns of the step's gate rows accumulate H · R_zr^T.
+        Gemm.gemm(m, s, hs + b0 * hid, hid, wt.rGates(), null, s, gt + b0 * g3, g3, true, Epilogue.none());
+        if (wt.linearBeforeReset()) {
+            Gemm.gemm(m, s, hs + b0 * hid, hid, wt.rHidden(), wt.hiddenBias(), s, tmp + b0 * hid, hid, false,
+                    Epilogue.none());
+            for (int b = b0; b < b1; b++) {
+                gruGatesLinearBeforeReset(s, gt + b * g3, tmp + b * hid, hs + b * hid, hid, clip);
+            }
+        } else {
+            for (int b = b0; b < b1; b++) {
+                gruResetHidden(s, gt + b * g3, hs + b * hid, tmp + b * hid, hid, clip);
+            }
+            Gemm.gemm(m, s, tmp + b0 * hid, hid, wt.rHidden(), null, s, gt + b0 * g3 + 2 * hid, g3, true,
+                    Epilogue.none());
+            for (int b = b0; b < b1; b++) {
+                gruUpdate(s, gt + b * g3, hs + b * hid, hid, clip);
+            }
         }
     }
 
