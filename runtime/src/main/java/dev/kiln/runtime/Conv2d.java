@@ -33,6 +33,8 @@ public final class Conv2d {
     public static final String IM2COL_LAYOUT = "kiln.conv.rowmajor.v1";
     /** Output channels per weight block of the direct layout. */
     public static final int MB = 4;
+    /** Below this many FLOPs (~20 µs) a call stays on the calling thread. */
+    private static final double PARALLEL_MIN_FLOPS = 1_000_000;
     /** Widest vector the scratch geometry allows for, so scratch sizes do not depend on the machine. */
     private static final int MAX_VL = 16;
 
@@ -44,11 +46,11 @@ public final class Conv2d {
 
     /**
      * The algorithm for this shape (measured on the model layers, docs/BENCHMARKS.md): the direct kernel where
-     * the input has few channels per group (the reduction is short, so im2col would mostly copy) and the width
-     * is read with stride 1; im2col + GEMM otherwise.
+     * the width is read with stride 1 and the reduction is short (up to 256 taps: there im2col would mostly
+     * copy, and the GEMM's k-loop is too short to pay for it); im2col + GEMM otherwise.
      */
     public static Algorithm algorithm(ConvShape s) {
-        return s.strideW() == 1 && s.cg() <= 4 ? Algorithm.DIRECT : Algorithm.IM2COL;
+        return s.strideW() == 1 && s.kernelVolume() <= 256 ? Algorithm.DIRECT : Algorithm.IM2COL;
     }
 
     /** Packs ONNX weights [M, C/group, kh, kw] for {@link #conv} (run at compile time). */
@@ -119,9 +121,56 @@ public final class Conv2d {
                 directImage(s, packedWeights, bias, out, oo, scratch, ep, 0, directUnits(s));
             } else {
                 for (int g = 0; g < s.group(); g++) {
-                    im2col(s, in, io, g, scratch, 0, Math.ceilDiv(s.outH() * s.outW(), PackedMatrix.NR));
-                    im2colGemm(s, packedWeights, bias, out, oo, g, scratch, ep);
+                    im2col(s, in, io, g, scratch);
+                    im2colGemm(s, packedWeights, bias, out, oo, g, scratch, ep, null);
                 }
+            }
+        }
+    }
+
+    /**
+     * As {@link #conv(ConvShape, int, float[], int, float[], float[], float[], int, float[], Epilogue)}, split over
+     * the threads of {@code pool}: a batch is split into one run of images per thread, each with its own scratch;
+     * a single image is split by output rows (direct) or inside the GEMM (im2col). Work below ~20 µs stays on the
+     * caller. Every output is computed by one thread in the same order, so results do not depend on the pool.
+     *
+     * @param scratch one array of exactly {@link #scratchLength} floats per thread of the pool
+     */
+    public static void conv(ConvShape s, int batch, float[] in, int inOff, float[] packedWeights, float[] bias,
+                            float[] out, int outOff, float[][] scratch, Epilogue ep, WorkerPool pool) {
+        conv(s, algorithm(s), batch, in, inOff, packedWeights, bias, out, outOff, scratch, ep, pool);
+    }
+
+    static void conv(ConvShape s, Algorithm a, int batch, float[] in, int inOff, float[] w, float[] bias,
+                     float[] out, int outOff, float[][] scratch, Epilogue ep, WorkerPool pool) {
+        Objects.requireNonNull(pool, "pool");
+        if (scratch.length < pool.threads()) {
+            throw new IllegalArgumentException("conv " + s + ": " + scratch.length + " scratch arrays for "
+                    + pool.threads() + " threads");
+        }
+        for (int t = 0; t < pool.threads(); t++) {
+            check(s, a, batch, in, inOff, w, bias, out, outOff, scratch[t], ep);
+        }
+        if (pool.threads() == 1 || (double) s.flops() * batch < PARALLEL_MIN_FLOPS) {
+            conv(s, a, batch, in, inOff, w, bias, out, outOff, scratch[0], ep);
+        } else if (batch > 1) {
+            int parts = Math.min(pool.threads(), batch);
+            pool.parallelFor(parts, (p0, p1) -> {
+                for (int p = p0; p < p1; p++) {
+                    int i0 = (int) ((long) batch * p / parts);
+                    int i1 = (int) ((long) batch * (p + 1) / parts);
+                    conv(s, a, i1 - i0, in, inOff + i0 * s.inSize(), w, bias, out, outOff + i0 * s.outSize(),
+                            scratch[p], ep);
+                }
+            });
+        } else if (a == Algorithm.DIRECT) {
+            pad(s, in, inOff, scratch[0]);
+            float[] x = scratch[0];
+            pool.parallelFor(directUnits(s), (u0, u1) -> directImage(s, w, bias, out, outOff, x, ep, u0, u1));
+        } else {
+            for (int g = 0; g < s.group(); g++) {
+                im2col(s, in, inOff, g, scratch[0]);
+                im2colGemm(s, w, bias, out, outOff, g, scratch[0], ep, pool);
             }
         }
     }
@@ -199,16 +248,21 @@ public final class Conv2d {
     }
 
     /**
-     * Computes units {@code [u0, u1)} of one image; a unit is one output row of a block of MB channels, so its
-     * tiles (vectors) are that row's {@link #rowVectors}, taken three at a time.
+     * Computes units {@code [u0, u1)} of one image; a unit is one output row of a block of MB channels: its
+     * full vectors three at a time, then the rest (the last one partial) one at a time; then the activation over
+     * the unit's outputs, which are still in L1 (applying it in the register block would pass vectors to a
+     * method too large to inline, and a vector that leaves compiled code is boxed).
      */
     static void directImage(ConvShape s, float[] w, float[] bias, float[] out, int oo, float[] x, Epilogue ep,
                             int u0, int u1) {
         int blocks = Math.ceilDiv(s.mg(), MB);
         int outH = s.outH();
+        int outW = s.outW();
+        int n = outH * outW;
         int wp = paddedWidth(s);
         int plane = paddedHeight(s) * wp;
         int kv = s.kernelVolume();
+        int full = outW / VL;
         int xb = rowVectors(s);
         for (int u = u0; u < u1; u++) {
             int oy = u % outH;
@@ -219,18 +273,29 @@ public final class Conv2d {
             int mCount = Math.min(MB, s.mg() - b * MB);
             int wOff = gb * kv * MB;
             int xOff = g * s.cg() * plane + oy * s.strideH() * wp;
+            int row = oo + m0 * n + oy * outW;
             int t = 0;
-            for (; t + 3 <= xb; t += 3) {
-                block4x3(s, w, wOff, x, xOff, wp, plane, t * VL, bias, m0, mCount, out, oo, oy, ep);
+            for (; t + 3 <= full; t += 3) {
+                block4x3(s, w, wOff, x, xOff, wp, plane, t * VL, bias, m0, mCount, out, row, n);
+            }
+            if (t + 2 <= full) {
+                block4x2(s, w, wOff, x, xOff, wp, plane, t * VL, bias, m0, mCount, out, row, n);
+                t += 2;
             }
             for (; t < xb; t++) {
-                block4x1(s, w, wOff, x, xOff, wp, plane, t * VL, bias, m0, mCount, out, oo, oy, ep);
+                block4x1(s, w, wOff, x, xOff, wp, plane, t * VL, bias, m0, mCount, out, row, n);
+            }
+            if (!ep.isNone()) {
+                for (int j = 0; j < mCount; j++) {
+                    activate(out, row + j * n, outW, ep);
+                }
             }
         }
     }
 
+    /** Three full vectors of one output row for 4 output channels. */
     private static void block4x3(ConvShape s, float[] w, int wOff, float[] x, int xOff, int wp, int plane, int x0,
-                                 float[] bias, int m0, int mCount, float[] out, int oo, int oy, Epilogue ep) {
+                                 float[] bias, int m0, int mCount, float[] out, int row, int n) {
         FloatVector a00 = FloatVector.zero(S), a01 = a00, a02 = a00;
         FloatVector a10 = a00, a11 = a00, a12 = a00;
         FloatVector a20 = a00, a21 = a00, a22 = a00;
@@ -269,22 +334,91 @@ public final class Conv2d {
                 }
             }
         }
-        int n = s.outH() * s.outW();
-        int row = oo + m0 * n + oy * s.outW() + x0;
-        store(a00, a01, a02, s, bias, m0, out, row, x0, ep);
+        int at = row + x0;
+        float b0 = bias == null ? 0f : bias[m0];
+        a00.add(b0).intoArray(out, at);
+        a01.add(b0).intoArray(out, at + VL);
+        a02.add(b0).intoArray(out, at + 2 * VL);
         if (mCount > 1) {
-            store(a10, a11, a12, s, bias, m0 + 1, out, row + n, x0, ep);
+            float b1 = bias == null ? 0f : bias[m0 + 1];
+            a10.add(b1).intoArray(out, at + n);
+            a11.add(b1).intoArray(out, at + n + VL);
+            a12.add(b1).intoArray(out, at + n + 2 * VL);
         }
         if (mCount > 2) {
-            store(a20, a21, a22, s, bias, m0 + 2, out, row + 2 * n, x0, ep);
+            float b2 = bias == null ? 0f : bias[m0 + 2];
+            a20.add(b2).intoArray(out, at + 2 * n);
+            a21.add(b2).intoArray(out, at + 2 * n + VL);
+            a22.add(b2).intoArray(out, at + 2 * n + 2 * VL);
         }
         if (mCount > 3) {
-            store(a30, a31, a32, s, bias, m0 + 3, out, row + 3 * n, x0, ep);
+            float b3 = bias == null ? 0f : bias[m0 + 3];
+            a30.add(b3).intoArray(out, at + 3 * n);
+            a31.add(b3).intoArray(out, at + 3 * n + VL);
+            a32.add(b3).intoArray(out, at + 3 * n + 2 * VL);
         }
     }
 
+    /** Two full vectors of one output row for 4 output channels. */
+    private static void block4x2(ConvShape s, float[] w, int wOff, float[] x, int xOff, int wp, int plane, int x0,
+                                 float[] bias, int m0, int mCount, float[] out, int row, int n) {
+        FloatVector a00 = FloatVector.zero(S), a01 = a00;
+        FloatVector a10 = a00, a11 = a00;
+        FloatVector a20 = a00, a21 = a00;
+        FloatVector a30 = a00, a31 = a00;
+        int kh = s.kh();
+        int kw = s.kw();
+        int rowStep = s.dilationH() * wp;
+        int dw = s.dilationW();
+        int wi = wOff;
+        for (int c = 0; c < s.cg(); c++) {
+            int cb = xOff + c * plane + x0;
+            for (int ky = 0; ky < kh; ky++) {
+                int rb = cb + ky * rowStep;
+                for (int kx = 0; kx < kw; kx++) {
+                    int i = rb + kx * dw;
+                    FloatVector v0 = FloatVector.fromArray(S, x, i);
+                    FloatVector v1 = FloatVector.fromArray(S, x, i + VL);
+                    FloatVector w0 = FloatVector.broadcast(S, w[wi]);
+                    a00 = v0.fma(w0, a00);
+                    a01 = v1.fma(w0, a01);
+                    FloatVector w1 = FloatVector.broadcast(S, w[wi + 1]);
+                    a10 = v0.fma(w1, a10);
+                    a11 = v1.fma(w1, a11);
+                    FloatVector w2 = FloatVector.broadcast(S, w[wi + 2]);
+                    a20 = v0.fma(w2, a20);
+                    a21 = v1.fma(w2, a21);
+                    FloatVector w3 = FloatVector.broadcast(S, w[wi + 3]);
+                    a30 = v0.fma(w3, a30);
+                    a31 = v1.fma(w3, a31);
+                    wi += MB;
+                }
+            }
+        }
+        int at = row + x0;
+        float b0 = bias == null ? 0f : bias[m0];
+        a00.add(b0).intoArray(out, at);
+        a01.add(b0).intoArray(out, at + VL);
+        if (mCount > 1) {
+            float b1 = bias == null ? 0f : bias[m0 + 1];
+            a10.add(b1).intoArray(out, at + n);
+            a11.add(b1).intoArray(out, at + n + VL);
+        }
+        if (mCount > 2) {
+            float b2 = bias == null ? 0f : bias[m0 + 2];
+            a20.add(b2).intoArray(out, at + 2 * n);
+            a21.add(b2).intoArray(out, at + 2 * n + VL);
+        }
+        if (mCount > 3) {
+            float b3 = bias == null ? 0f : bias[m0 + 3];
+            a30.add(b3).intoArray(out, at + 3 * n);
+            a31.add(b3).intoArray(out, at + 3 * n + VL);
+        }
+    }
+
+    /** One vector (possibly partial: the row's last) of one output row for 4 output channels. */
     private static void block4x1(ConvShape s, float[] w, int wOff, float[] x, int xOff, int wp, int plane, int x0,
-                                 float[] bias, int m0, int mCount, float[] out, int oo, int oy, Epilogue ep) {
+                                 float[] bias, int m0, int mCount, float[] out, int row, int n) {
         FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
         int kh = s.kh();
         int kw = s.kw();
@@ -305,90 +439,108 @@ public final class Conv2d {
                 }
             }
         }
-        int n = s.outH() * s.outW();
-        int row = oo + m0 * n + oy * s.outW() + x0;
-        int outW = s.outW();
-        put(a0, bias, m0, out, row, outW - x0, ep);
+        int at = row + x0;
+        VectorMask<Float> lanes = S.indexInRange(x0, s.outW());
+        a0.add(bias == null ? 0f : bias[m0]).intoArray(out, at, lanes);
         if (mCount > 1) {
-            put(a1, bias, m0 + 1, out, row + n, outW - x0, ep);
+            a1.add(bias == null ? 0f : bias[m0 + 1]).intoArray(out, at + n, lanes);
         }
         if (mCount > 2) {
-            put(a2, bias, m0 + 2, out, row + 2 * n, outW - x0, ep);
+            a2.add(bias == null ? 0f : bias[m0 + 2]).intoArray(out, at + 2 * n, lanes);
         }
         if (mCount > 3) {
-            put(a3, bias, m0 + 3, out, row + 3 * n, outW - x0, ep);
+            a3.add(bias == null ? 0f : bias[m0 + 3]).intoArray(out, at + 3 * n, lanes);
         }
     }
 
-    private static void store(FloatVector v0, FloatVector v1, FloatVector v2, ConvShape s, float[] bias, int m,
-                              float[] out, int row, int x0, Epilogue ep) {
-        int left = s.outW() - x0;
-        put(v0, bias, m, out, row, left, ep);
-        put(v1, bias, m, out, row + VL, left - VL, ep);
-        put(v2, bias, m, out, row + 2 * VL, left - 2 * VL, ep);
-    }
-
-    /** Adds the bias, applies the activation and stores the first {@code lanes} lanes (all when ≥ VL). */
-    private static void put(FloatVector v, float[] bias, int m, float[] out, int at, int lanes, Epilogue ep) {
-        if (bias != null) {
-            v = v.add(bias[m]);
+    /** Applies the activation in place to {@code len} floats from {@code at}. */
+    static void activate(float[] out, int at, int len, Epilogue ep) {
+        int j = 0;
+        for (int bound = S.loopBound(len); j < bound; j += VL) {
+            ep.apply(FloatVector.fromArray(S, out, at + j)).intoArray(out, at + j);
         }
-        v = ep.apply(v);
-        if (lanes >= VL) {
-            v.intoArray(out, at);
-        } else {
-            v.intoArray(out, at, VectorMask.fromLong(S, (1L << lanes) - 1));
+        for (; j < len; j++) {
+            out[at + j] = ep.apply(out[at + j]);
         }
     }
 
     // ---- im2col + GEMM -------------------------------------------------------------------------------------
 
     /**
-     * Writes the patches of group g of one image for output pixels {@code [16*p0, 16*p1)} straight into the
-     * panel layout: panel p, row k = (channel, ky, kx), lane j holds the input that pixel 16p + j reads at tap k.
+     * Writes the patches of group g of one image straight into the panel layout: row k = (channel, ky, kx) of
+     * B holds, for pixel q, the input that q reads at tap k, at {@code (q / 16) * 16 * K + k * 16 + q % 16}. Per
+     * tap and output row the pixels reading inside the input form one run [lo, hi) found arithmetically, so the
+     * copy loops carry no bounds tests.
      */
-    static void im2col(ConvShape s, float[] in, int io, int g, float[] col, int p0, int p1) {
+    static void im2col(ConvShape s, float[] in, int io, int g, float[] col) {
         int kv = s.kernelVolume();
-        int n = s.outH() * s.outW();
         int outW = s.outW();
-        int nr = PackedMatrix.NR;
+        int sw = s.strideW();
         int plane = s.h() * s.w();
-        for (int p = p0; p < p1; p++) {
-            int q0 = p * nr;
-            int lanes = Math.min(nr, n - q0);
-            int oy0 = q0 / outW;
-            int ox0 = q0 - oy0 * outW;
-            int k = 0;
-            for (int c = 0; c < s.cg(); c++) {
-                int cb = io + (g * s.cg() + c) * plane;
-                for (int ky = 0; ky < s.kh(); ky++) {
-                    for (int kx = 0; kx < s.kw(); kx++, k++) {
-                        int dst = p * nr * kv + k * nr;
-                        int oy = oy0;
-                        int ox = ox0;
-                        int iyOff = ky * s.dilationH() - s.padTop();
-                        int ixOff = kx * s.dilationW() - s.padLeft();
-                        for (int j = 0; j < lanes; j++) {
-                            int iy = oy * s.strideH() + iyOff;
-                            int ix = ox * s.strideW() + ixOff;
-                            col[dst + j] = iy >= 0 && iy < s.h() && ix >= 0 && ix < s.w() ? in[cb + iy * s.w() + ix] : 0f;
-                            if (++ox == outW) {
-                                ox = 0;
-                                oy++;
-                            }
+        int k = 0;
+        for (int c = 0; c < s.cg(); c++) {
+            int cb = io + (g * s.cg() + c) * plane;
+            for (int ky = 0; ky < s.kh(); ky++) {
+                for (int kx = 0; kx < s.kw(); kx++, k++) {
+                    int ix0 = kx * s.dilationW() - s.padLeft();
+                    // ox reads column ox*sw + ix0, inside [0, w) for ox in [lo, hi)
+                    int lo = Math.min(outW, Math.max(0, Math.ceilDiv(-ix0, sw)));
+                    int hi = Math.max(lo, Math.min(outW, Math.ceilDiv(s.w() - ix0, sw)));
+                    for (int oy = 0; oy < s.outH(); oy++) {
+                        int iy = oy * s.strideH() + ky * s.dilationH() - s.padTop();
+                        int q = oy * outW;
+                        if (iy < 0 || iy >= s.h()) {
+                            zeros(col, kv, k, q, outW);
+                            continue;
                         }
-                        for (int j = lanes; j < nr; j++) {
-                            col[dst + j] = 0f;
-                        }
+                        zeros(col, kv, k, q, lo);
+                        copy(col, kv, k, q + lo, in, cb + iy * s.w() + lo * sw + ix0, sw, hi - lo);
+                        zeros(col, kv, k, q + hi, outW - hi);
                     }
                 }
             }
+        }
+        int n = s.outH() * outW;
+        int tail = Math.ceilDiv(n, PackedMatrix.NR) * PackedMatrix.NR - n;
+        for (k = 0; k < kv && tail > 0; k++) {
+            zeros(col, kv, k, n, tail);
+        }
+    }
+
+    /** Zeros pixels [q, q + count) of row k, panel by panel. */
+    private static void zeros(float[] col, int kv, int k, int q, int count) {
+        int nr = PackedMatrix.NR;
+        while (count > 0) {
+            int lane = q % nr;
+            int run = Math.min(nr - lane, count);
+            int dst = (q / nr) * nr * kv + k * nr + lane;
+            for (int j = 0; j < run; j++) {
+                col[dst + j] = 0f;
+            }
+            q += run;
+            count -= run;
+        }
+    }
+
+    /** Copies {@code count} inputs from {@code src} (stride sw) to pixels [q, q + count) of row k, panel by panel. */
+    private static void copy(float[] col, int kv, int k, int q, float[] in, int src, int sw, int count) {
+        int nr = PackedMatrix.NR;
+        while (count > 0) {
+            int lane = q % nr;
+            int run = Math.min(nr - lane, count);
+            int dst = (q / nr) * nr * kv + k * nr + lane;
+            for (int j = 0; j < run; j++) {
+                col[dst + j] = in[src + j * sw];
+            }
+            src += run * sw;
+            q += run;
+            count -= run;
         }
     }
 
     /** One group's GEMM into the NCHW output rows of its channels; the bias is prefilled and accumulated onto. */
     private static void im2colGemm(ConvShape s, float[] w, float[] bias, float[] out, int oo, int g, float[] col,
-                                   Epilogue ep) {
+                                   Epilogue ep, WorkerPool pool) {
         int n = s.outH() * s.outW();
         int kv = s.kernelVolume();
         int c0 = oo + g * s.mg() * n;
@@ -397,7 +549,12 @@ public final class Conv2d {
                 java.util.Arrays.fill(out, c0 + j * n, c0 + (j + 1) * n, bias[g * s.mg() + j]);
             }
         }
-        Gemm.gemm(s.mg(), w, g * s.mg() * kv, kv, PackedMatrix.wrap(col, kv, n), null, out, c0, n, bias != null, ep);
+        PackedMatrix b = PackedMatrix.wrap(col, kv, n);
+        if (pool == null) {
+            Gemm.gemm(s.mg(), w, g * s.mg() * kv, kv, b, null, out, c0, n, bias != null, ep);
+        } else {
+            Gemm.gemm(pool, s.mg(), w, g * s.mg() * kv, kv, b, null, out, c0, n, bias != null, ep);
+        }
     }
 
     private static void check(ConvShape s, Algorithm a, int batch, float[] in, int inOff, float[] w, float[] bias,

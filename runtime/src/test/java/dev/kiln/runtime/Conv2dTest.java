@@ -81,6 +81,29 @@ class Conv2dTest {
     }
 
     @Test
+    void workerPoolGivesTheSameBitsForBatchAndSingleImage() {
+        try (WorkerPool pool = WorkerPool.of(2)) {
+            for (int[] v : new int[][] {SHAPES[2], SHAPES[3], SHAPES[7]}) {
+                ConvShape s = shape(v);
+                for (Conv2d.Algorithm a : Conv2d.Algorithm.values()) {
+                    for (int batch : new int[] {1, 3}) {
+                        float[] in = Check.random(rnd, batch * s.inSize());
+                        float[] w = Conv2d.packWeights(Check.random(rnd, s.weightLength()), s, a);
+                        float[] bias = Check.random(rnd, s.m());
+                        float[] alone = new float[batch * s.outSize()];
+                        float[] pooled = new float[batch * s.outSize()];
+                        Conv2d.conv(s, a, batch, in, 0, w, bias, alone, 0, new float[Conv2d.scratchLength(s, a)],
+                                Epilogue.relu());
+                        float[][] scratch = {new float[Conv2d.scratchLength(s, a)], new float[Conv2d.scratchLength(s, a)]};
+                        Conv2d.conv(s, a, batch, in, 0, w, bias, pooled, 0, scratch, Epilogue.relu(), pool);
+                        assertArrayEquals(alone, pooled, a + " " + s + " batch " + batch);
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
     void scalarTwinMatchesHandComputedCases() {
         float[] x = {1, 2, 3, 4, 5, 6, 7, 8, 9};
         float[] w = {1, 2, 3, 4};

@@ -1,0 +1,530 @@
+package dev.kiln.runtime;
+
+import java.util.Objects;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * One-direction LSTM and GRU forward passes (ONNX layout 0: X [seq, batch, input], Y [seq, 1, batch, hidden],
+ * Y_h and Y_c [1, batch, hidden]) with the default activations (sigmoid, tanh, tanh), optional clip, GRU's
+ * {@code linear_before_reset} either way, zero or given initial states, forward or reverse.
+ *
+ * <p>The input projection of all time steps is ONE GEMM (X[seq*batch, input] · W^T + biases) into the gate
+ * buffer; each step then adds its recurrent GEMM (H[batch, hidden] · R^T) to its rows of that buffer and runs
+ * the gate math vectorized along the hidden axis. Biases are folded at packing time: Wb + Rb for every gate, except
+ * GRU's Rbh with {@code linear_before_reset = 1}, which the reset gate multiplies. The weights are packed once at
+ * compile time by {@link #packLstm} / {@link #packGru}. Peepholes, sequence_lens and non-default activations are
+ * not handled here (the caller falls back to a general path). {@link #lstmScalar} and {@link #gruScalar} are the
+ * ONNX equations written out plainly, for tests.
+ */
+public final class Recurrent {
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final int VL = S.length();
+
+    private Recurrent() {}
+
+    /**
+     * Packed LSTM weights of one direction.
+     *
+     * @param w W^T as [input x 4H] panels, gates in ONNX order i, o, f, c
+     * @param r R^T as [hidden x 4H] panels
+     * @param bias Wb + Rb, 4H floats
+     */
+    public record LstmWeights(int input, int hidden, PackedMatrix w, PackedMatrix r, float[] bias) {
+        public LstmWeights {
+            Objects.requireNonNull(w, "w");
+            Objects.requireNonNull(r, "r");
+            Objects.requireNonNull(bias, "bias");
+            if (w.k() != input || w.n() != 4 * hidden || r.k() != hidden || r.n() != 4 * hidden
+                    || bias.length != 4 * hidden) {
+                throw new IllegalArgumentException("LSTM weights for input " + input + ", hidden " + hidden
+                        + " need W^T " + input + "x" + 4 * hidden + ", R^T " + hidden + "x" + 4 * hidden + ", bias "
+                        + 4 * hidden + "; got " + w + ", " + r + ", bias " + bias.length);
+            }
+        }
+    }
+
+    /**
+     * Packed GRU weights of one direction.
+     *
+     * @param w W^T as [input x 3H] panels, gates in ONNX order z, r, h
+     * @param rGates R^T of the z and r gates, [hidden x 2H]
+     * @param rHidden R^T of the h gate, [hidden x H]
+     * @param bias 3H floats added to the input projection: Wb + Rb, but only Wbh for the h gate when
+     *             {@code linearBeforeReset}
+     * @param hiddenBias H floats: Rbh when {@code linearBeforeReset}, else zeros
+     */
+    public record GruWeights(int input, int hidden, boolean linearBeforeReset, PackedMatrix w, PackedMatrix rGates,
+                             PackedMatrix rHidden, float[] bias, float[] hiddenBias) {
+        public GruWeights {
+            Objects.requireNonNull(w, "w");
+            Objects.requireNonNull(rGates, "rGates");
+            Objects.requireNonNull(rHidden, "rHidden");
+            Objects.requireNonNull(bias, "bias");
+            Objects.requireNonNull(hiddenBias, "hiddenBias");
+            if (w.k() != input || w.n() != 3 * hidden || rGates.k() != hidden || rGates.n() != 2 * hidden
+                    || rHidden.k() != hidden || rHidden.n() != hidden || bias.length != 3 * hidden
+                    || hiddenBias.length != hidden) {
+                throw new IllegalArgumentException("GRU weights for input " + input + ", hidden " + hidden
+                        + " need W^T " + input + "x" + 3 * hidden + ", R^T " + hidden + "x" + 2 * hidden + " and "
+                        + hidden + "x" + hidden + ", biases " + 3 * hidden + " and " + hidden + "; got " + w + ", "
+                        + rGates + ", " + rHidden + ", biases " + bias.length + ", " + hiddenBias.length);
+            }
+        }
+    }
+
+    /**
+     * Packs one direction of ONNX LSTM weights (run at compile time).
+     *
+     * @param w W [4H, input] (ONNX [1, 4H, input])
+     * @param r R [4H, H]
+     * @param b B [8H] = Wb then Rb, or null for zeros
+     */
+    public static LstmWeights packLstm(float[] w, float[] r, float[] b, int input, int hidden) {
+        checkLength("LSTM W", w, 4 * hidden * input);
+        checkLength("LSTM R", r, 4 * hidden * hidden);
+        float[] bias = new float[4 * hidden];
+        if (b != null) {
+            checkLength("LSTM B", b, 8 * hidden);
+            for (int j = 0; j < 4 * hidden; j++) {
+                bias[j] = b[j] + b[4 * hidden + j];
+            }
+        }
+        return new LstmWeights(input, hidden, PackedMatrix.pack(w, 0, input, 4 * hidden, true),
+                PackedMatrix.pack(r, 0, hidden, 4 * hidden, true), bias);
+    }
+
+    /**
+     * Packs one direction of ONNX GRU weights (run at compile time).
+     *
+     * @param w W [3H, input]
+     * @param r R [3H, H]
+     * @param b B [6H] = Wb then Rb, or null for zeros
+     */
+    public static GruWeights packGru(float[] w, float[] r, float[] b, int input, int hidden, boolean linearBeforeReset) {
+        checkLength("GRU W", w, 3 * hidden * input);
+        checkLength("GRU R", r, 3 * hidden * hidden);
+        float[] bias = new float[3 * hidden];
+        float[] hiddenBias = new float[hidden];
+        if (b != null) {
+            checkLength("GRU B", b, 6 * hidden);
+            for (int j = 0; j < 3 * hidden; j++) {
+                boolean rbhInside = linearBeforeReset && j >= 2 * hidden;
+                bias[j] = b[j] + (rbhInside ? 0f : b[3 * hidden + j]);
+            }
+            if (linearBeforeReset) {
+                System.arraycopy(b, 5 * hidden, hiddenBias, 0, hidden);
+            }
+        }
+        return new GruWeights(input, hidden, linearBeforeReset, PackedMatrix.pack(w, 0, input, 3 * hidden, true),
+                PackedMatrix.pack(r, 0, hidden, 2 * hidden, true), PackedMatrix.pack(r, 2 * hidden * hidden, hidden,
+                hidden, true), bias, hiddenBias);
+    }
+
+    /** Floats of scratch {@link #lstm} needs. */
+    public static int lstmScratchLength(int hidden, int seq, int batch) {
+        return (seq * 4 + 2) * batch * hidden;
+    }
+
+    /** Floats of scratch {@link #gru} needs. */
+    public static int gruScratchLength(int hidden, int seq, int batch) {
+        return (seq * 3 + 2) * batch * hidden;
+    }
+
+    /**
+     * LSTM forward over {@code seq} steps.
+     *
+     * @param clip bound of every gate pre-activation, {@code Float.POSITIVE_INFINITY} for none
+     * @param h0 initial hidden state [batch, H] from {@code h0Off}, or null for zeros; likewise c0
+     * @param y all hidden states [seq, 1, batch, H], or null; {@code yh} the last hidden state, {@code yc} the last
+     *          cell state ([1, batch, H] each), or null
+     * @param scratch at least {@link #lstmScratchLength} floats
+     * @param pool threads for the GEMMs, or null for the calling thread only
+     */
+    public static void lstm(LstmWeights wt, int seq, int batch, boolean reverse, float clip, float[] x, int xOff,
+                            float[] h0, int h0Off, float[] c0, int c0Off, float[] y, int yOff, float[] yh, int yhOff,
+                            float[] yc, int ycOff, float[] scratch, WorkerPool pool) {
+        int hid = wt.hidden();
+        int g4 = 4 * hid;
+        int bh = batch * hid;
+        checkRun("LSTM", wt.input(), hid, seq, batch, x, xOff, scratch, lstmScratchLength(hid, seq, batch));
+        int hs = seq * batch * g4;
+        int cs = hs + bh;
+        initState(h0, h0Off, scratch, hs, bh);
+        initState(c0, c0Off, scratch, cs, bh);
+        gemm(pool, seq * batch, x, xOff, wt.input(), wt.w(), wt.bias(), scratch, 0, g4, false);
+        boolean split = splitsRows(pool, batch, hid, g4);
+        for (int step = 0; step < seq; step++) {
+            int t = reverse ? seq - 1 - step : step;
+            int gt = t * batch * g4;
+            if (split) {
+                pool.parallelFor(batch, (b0, b1) -> lstmRows(wt, scratch, gt, hs, cs, b0, b1, clip));
+            } else {
+                lstmRows(wt, scratch, gt, hs, cs, 0, batch, clip);
+            }
+            if (y != null) {
+                System.arraycopy(scratch, hs, y, yOff + t * bh, bh);
+            }
+        }
+        if (yh != null) {
+            System.arraycopy(scratch, hs, yh, yhOff, bh);
+        }
+        if (yc != null) {
+            System.arraycopy(scratch, cs, yc, ycOff, bh);
+        }
+    }
+
+    /**
+     * GRU forward over {@code seq} steps; parameters as {@link #lstm} without the cell state.
+     *
+     * @param scratch at least {@link #gruScratchLength} floats
+     */
+    public static void gru(GruWeights wt, int seq, int batch, boolean reverse, float clip, float[] x, int xOff,
+                           float[] h0, int h0Off, float[] y, int yOff, float[] yh, int yhOff, float[] scratch,
+                           WorkerPool pool) {
+        int hid = wt.hidden();
+        int g3 = 3 * hid;
+        int bh = batch * hid;
+        checkRun("GRU", wt.input(), hid, seq, batch, x, xOff, scratch, gruScratchLength(hid, seq, batch));
+        int hs = seq * batch * g3;
+        int tmp = hs + bh;
+        initState(h0, h0Off, scratch, hs, bh);
+        gemm(pool, seq * batch, x, xOff, wt.input(), wt.w(), wt.bias(), scratch, 0, g3, false);
+        boolean split = splitsRows(pool, batch, hid, g3);
+        for (int step = 0; step < seq; step++) {
+            int t = reverse ? seq - 1 - step : step;
+            int gt = t * batch * g3;
+            if (split) {
+                pool.parallelFor(batch, (b0, b1) -> gruRows(wt, scratch, gt, hs, tmp, b0, b1, clip));
+            } else {
+                gruRows(wt, scratch, gt, hs, tmp, 0, batch, clip);
+            }
+            if (y != null) {
+                System.arraycopy(scratch, hs, y, yOff + t * bh, bh);
+            }
+        }
+        if (yh != null) {
+            System.arraycopy(scratch, hs, yh, yhOff, bh);
+        }
+    }
+
+    /**
+     * Whether a step's rows are split over the pool: each thread then runs the recurrent GEMM and the gate math of
+     * its own batch rows (one hand-off per step; the GEMM gives the same bits for a row alone or in a batch).
+     * Below ~20 µs of work per step the hand-off does not pay.
+     */
+    private static boolean splitsRows(WorkerPool pool, int batch, int hid, int gates) {
+        return pool != null && pool.threads() > 1 && batch > 1 && 2L * batch * hid * gates > 1_000_000L;
+    }
+
+    /** LSTM step for batch rows [b0, b1): recurrent GEMM into their gate rows, then their gates. */
+    private static void lstmRows(LstmWeights wt, float[] s, int gt, int hs, int cs, int b0, int b1, float clip) {
+        int hid = wt.hidden();
+        int g4 = 4 * hid;
+        Gemm.gemm(b1 - b0, s, hs + b0 * hid, hid, wt.r(), null, s, gt + b0 * g4, g4, true, Epilogue.none());
+        for (int b = b0; b < b1; b++) {
+            lstmGates(s, gt + b * g4, s, hs + b * hid, cs + b * hid, hid, clip);
+        }
+    }
+
+    /** GRU step for batch rows [b0, b1). */
+    private static void gruRows(GruWeights wt, float[] s, int gt, int hs, int tmp, int b0, int b1, float clip) {
+        int hid = wt.hidden();
+        int g3 = 3 * hid;
+        int m = b1 - b0;
+        // z and r: their 2H columns of the step's gate rows accumulate H · R_zr^T.
+        Gemm.gemm(m, s, hs + b0 * hid, hid, wt.rGates(), null, s, gt + b0 * g3, g3, true, Epilogue.none());
+        if (wt.linearBeforeReset()) {
+            Gemm.gemm(m, s, hs + b0 * hid, hid, wt.rHidden(), wt.hiddenBias(), s, tmp + b0 * hid, hid, false,
+                    Epilogue.none());
+            for (int b = b0; b < b1; b++) {
+                gruGatesLinearBeforeReset(s, gt + b * g3, tmp + b * hid, hs + b * hid, hid, clip);
+            }
+        } else {
+            for (int b = b0; b < b1; b++) {
+                gruResetHidden(s, gt + b * g3, hs + b * hid, tmp + b * hid, hid, clip);
+            }
+            Gemm.gemm(m, s, tmp + b0 * hid, hid, wt.rHidden(), null, s, gt + b0 * g3 + 2 * hid, g3, true,
+                    Epilogue.none());
+            for (int b = b0; b < b1; b++) {
+                gruUpdate(s, gt + b * g3, hs + b * hid, hid, clip);
+            }
+        }
+    }
+
+    // ---- gate math, vectorized along the hidden axis ---------------------------------------------------------
+
+    /**
+     * One batch row of LSTM gates: g holds i, o, f, c pre-activations (H each); updates C at {@code c} and H at
+     * {@code h} in place.
+     */
+    private static void lstmGates(float[] g, int go, float[] st, int h, int c, int hid, float clip) {
+        int j = 0;
+        for (int bound = S.loopBound(hid); j < bound; j += VL) {
+            FloatVector i = sigmoid(clip(FloatVector.fromArray(S, g, go + j), clip));
+            FloatVector o = sigmoid(clip(FloatVector.fromArray(S, g, go + hid + j), clip));
+            FloatVector f = sigmoid(clip(FloatVector.fromArray(S, g, go + 2 * hid + j), clip));
+            FloatVector cc = VectorMath.tanh(clip(FloatVector.fromArray(S, g, go + 3 * hid + j), clip));
+            FloatVector cNew = f.mul(FloatVector.fromArray(S, st, c + j)).add(i.mul(cc));
+            cNew.intoArray(st, c + j);
+            o.mul(VectorMath.tanh(cNew)).intoArray(st, h + j);
+        }
+        for (; j < hid; j++) {
+            float i = sigmoid(clip(g[go + j], clip));
+            float o = sigmoid(clip(g[go + hid + j], clip));
+            float f = sigmoid(clip(g[go + 2 * hid + j], clip));
+            float cc = (float) Math.tanh(clip(g[go + 3 * hid + j], clip));
+            float cNew = f * st[c + j] + i * cc;
+            st[c + j] = cNew;
+            st[h + j] = o * (float) Math.tanh(cNew);
+        }
+    }
+
+    /** GRU, linear_before_reset = 0, first half: z in place, and r (.) H into {@code rh}. */
+    private static void gruResetHidden(float[] s, int go, int h, int rh, int hid, float clip) {
+        int j = 0;
+        for (int bound = S.loopBound(hid); j < bound; j += VL) {
+            sigmoid(clip(FloatVector.fromArray(S, s, go + j), clip)).intoArray(s, go + j);
+            FloatVector r = sigmoid(clip(FloatVector.fromArray(S, s, go + hid + j), clip));
+            r.mul(FloatVector.fromArray(S, s, h + j)).intoArray(s, rh + j);
+        }
+        for (; j < hid; j++) {
+            s[go + j] = sigmoid(clip(s[go + j], clip));
+            s[rh + j] = sigmoid(clip(s[go + hid + j], clip)) * s[h + j];
+        }
+    }
+
+    /** GRU, linear_before_reset = 0, second half: H = (1 - z) h~ + z H with h~ = tanh(gate h). */
+    private static void gruUpdate(float[] s, int go, int h, int hid, float clip) {
+        int j = 0;
+        for (int bound = S.loopBound(hid); j < bound; j += VL) {
+            FloatVector z = FloatVector.fromArray(S, s, go + j);
+            FloatVector ht = VectorMath.tanh(clip(FloatVector.fromArray(S, s, go + 2 * hid + j), clip));
+            FloatVector hp = FloatVector.fromArray(S, s, h + j);
+            hp.sub(ht).fma(z, ht).intoArray(s, h + j);
+        }
+        for (; j < hid; j++) {
+            float z = s[go + j];
+            float ht = (float) Math.tanh(clip(s[go + 2 * hid + j], clip));
+            s[h + j] = (s[h + j] - ht) * z + ht;
+        }
+    }
+
+    /** GRU, linear_before_reset = 1: h~ = tanh(Wh x + Wbh + r (.) (Rh H + Rbh)), the latter already at {@code hr}. */
+    private static void gruGatesLinearBeforeReset(float[] s, int go, int hr, int h, int hid, float clip) {
+        int j = 0;
+        for (int bound = S.loopBound(hid); j < bound; j += VL) {
+            FloatVector z = sigmoid(clip(FloatVector.fromArray(S, s, go + j), clip));
+            FloatVector r = sigmoid(clip(FloatVector.fromArray(S, s, go + hid + j), clip));
+            FloatVector pre = r.fma(FloatVector.fromArray(S, s, hr + j), FloatVector.fromArray(S, s, go + 2 * hid + j));
+            FloatVector ht = VectorMath.tanh(clip(pre, clip));
+            FloatVector hp = FloatVector.fromArray(S, s, h + j);
+            hp.sub(ht).fma(z, ht).intoArray(s, h + j);
+        }
+        for (; j < hid; j++) {
+            float z = sigmoid(clip(s[go + j], clip));
+            float r = sigmoid(clip(s[go + hid + j], clip));
+            float ht = (float) Math.tanh(clip(r * s[hr + j] + s[go + 2 * hid + j], clip));
+            s[h + j] = (s[h + j] - ht) * z + ht;
+        }
+    }
+
+    private static FloatVector sigmoid(FloatVector x) {
+        return x.broadcast(1f).div(VectorMath.exp(x.neg()).add(1f));
+    }
+
+    private static float sigmoid(float x) {
+        return (float) (1.0 / (1.0 + Math.exp(-x)));
+    }
+
+    private static FloatVector clip(FloatVector x, float clip) {
+        return clip == Float.POSITIVE_INFINITY ? x : x.max(-clip).min(clip);
+    }
+
+    private static float clip(float x, float clip) {
+        return Math.min(Math.max(x, -clip), clip);
+    }
+
+    private static void gemm(WorkerPool pool, int m, float[] a, int aOff, int lda, PackedMatrix b, float[] bias,
+                             float[] c, int cOff, int ldc, boolean accumulate) {
+        if (pool == null) {
+            Gemm.gemm(m, a, aOff, lda, b, bias, c, cOff, ldc, accumulate, Epilogue.none());
+        } else {
+            Gemm.gemm(pool, m, a, aOff, lda, b, bias, c, cOff, ldc, accumulate, Epilogue.none());
+        }
+    }
+
+    private static void initState(float[] init, int off, float[] s, int at, int len) {
+        if (init == null) {
+            java.util.Arrays.fill(s, at, at + len, 0f);
+        } else {
+            System.arraycopy(init, off, s, at, len);
+        }
+    }
+
+    private static void checkLength(String what, float[] a, int want) {
+        Objects.requireNonNull(a, what);
+        if (a.length != want) {
+            throw new IllegalArgumentException(what + " has " + a.length + " floats, expected " + want);
+        }
+    }
+
+    private static void checkRun(String op, int input, int hid, int seq, int batch, float[] x, int xOff,
+                                 float[] scratch, int scratchWanted) {
+        if (seq < 0 || batch < 0) {
+            throw new IllegalArgumentException(op + ": negative seq " + seq + " or batch " + batch);
+        }
+        if (xOff < 0 || (long) xOff + (long) seq * batch * input > x.length) {
+            throw new IllegalArgumentException(op + " X [" + seq + ", " + batch + ", " + input + "] needs "
+                    + (long) seq * batch * input + " floats from " + xOff + ", array has " + x.length);
+        }
+        if (scratch.length < scratchWanted) {
+            throw new IllegalArgumentException(op + " (hidden " + hid + ", seq " + seq + ", batch " + batch
+                    + "): scratch has " + scratch.length + " floats, needs " + scratchWanted);
+        }
+    }
+
+    // ---- scalar twins: the ONNX equations, in double --------------------------------------------------------
+
+    /**
+     * Plain LSTM on ONNX weights W [4H, input], R [4H, H], B [8H] (or null), gates i, o, f, c:
+     * it = σ(Xt Wi^T + Ht-1 Ri^T + Wbi + Rbi), likewise ft, ot; ct = tanh(...);
+     * Ct = ft ⊙ Ct-1 + it ⊙ ct; Ht = ot ⊙ tanh(Ct). Clip bounds each gate's argument.
+     */
+    public static void lstmScalar(int input, int hid, float[] w, float[] r, float[] b, int seq, int batch,
+                                  boolean reverse, float clip, float[] x, float[] h0, float[] c0, float[] y,
+                                  float[] yh, float[] yc) {
+        double[] h = new double[batch * hid];
+        double[] c = new double[batch * hid];
+        for (int i = 0; i < batch * hid; i++) {
+            h[i] = h0 == null ? 0 : h0[i];
+            c[i] = c0 == null ? 0 : c0[i];
+        }
+        for (int step = 0; step < seq; step++) {
+            int t = reverse ? seq - 1 - step : step;
+            double[] hNext = new double[batch * hid];
+            for (int bi = 0; bi < batch; bi++) {
+                for (int j = 0; j < hid; j++) {
+                    double[] gate = new double[4];
+                    for (int gi = 0; gi < 4; gi++) {
+                        gate[gi] = clip(linear(input, hid, w, r, b, 4, gi, j, x, (t * batch + bi) * input, h,
+                                bi * hid), clip);
+                    }
+                    double it = sigmoid(gate[0]);
+                    double ot = sigmoid(gate[1]);
+                    double ft = sigmoid(gate[2]);
+                    double ct = Math.tanh(gate[3]);
+                    int k = bi * hid + j;
+                    c[k] = ft * c[k] + it * ct;
+                    hNext[k] = ot * Math.tanh(c[k]);
+                }
+            }
+            h = hNext;
+            if (y != null) {
+                for (int k = 0; k < batch * hid; k++) {
+                    y[t * batch * hid + k] = (float) h[k];
+                }
+            }
+        }
+        for (int k = 0; k < batch * hid; k++) {
+            if (yh != null) {
+                yh[k] = (float) h[k];
+            }
+            if (yc != null) {
+                yc[k] = (float) c[k];
+            }
+        }
+    }
+
+    /**
+     * Plain GRU on ONNX weights W [3H, input], R [3H, H], B [6H] (or null), gates z, r, h:
+     * zt = σ(Xt Wz^T + Ht-1 Rz^T + Wbz + Rbz), rt likewise; ht = tanh(Xt Wh^T + (rt ⊙ Ht-1) Rh^T + Rbh + Wbh),
+     * or with linear_before_reset tanh(Xt Wh^T + rt ⊙ (Ht-1 Rh^T + Rbh) + Wbh); Ht = (1 - zt) ⊙ ht + zt ⊙ Ht-1.
+     */
+    public static void gruScalar(int input, int hid, float[] w, float[] r, float[] b, boolean linearBeforeReset,
+                                 int seq, int batch, boolean reverse, float clip, float[] x, float[] h0, float[] y,
+                                 float[] yh) {
+        double[] h = new double[batch * hid];
+        for (int i = 0; i < batch * hid; i++) {
+            h[i] = h0 == null ? 0 : h0[i];
+        }
+        for (int step = 0; step < seq; step++) {
+            int t = reverse ? seq - 1 - step : step;
+            double[] hNext = new double[batch * hid];
+            for (int bi = 0; bi < batch; bi++) {
+                int xo = (t * batch + bi) * input;
+                double[] z = new double[hid];
+                double[] rt = new double[hid];
+                double[] resetHidden = new double[batch * hid];
+                for (int j = 0; j < hid; j++) {
+                    z[j] = sigmoid(clip(linear(input, hid, w, r, b, 3, 0, j, x, xo, h, bi * hid), clip));
+                    rt[j] = sigmoid(clip(linear(input, hid, w, r, b, 3, 1, j, x, xo, h, bi * hid), clip));
+                }
+                for (int k = 0; k < hid; k++) {
+                    resetHidden[bi * hid + k] = rt[k] * h[bi * hid + k];
+                }
+                for (int j = 0; j < hid; j++) {
+                    int row = 2 * hid + j;
+                    double wx = 0;
+                    for (int k = 0; k < input; k++) {
+                        wx += (double) x[xo + k] * w[row * input + k];
+                    }
+                    double wb = b == null ? 0 : b[row];
+                    double rb = b == null ? 0 : b[3 * hid + row];
+                    double pre;
+                    if (linearBeforeReset) {
+                        double rh = 0;
+                        for (int k = 0; k < hid; k++) {
+                            rh += h[bi * hid + k] * r[row * hid + k];
+                        }
+                        pre = wx + rt[j] * (rh + rb) + wb;
+                    } else {
+                        double rh = 0;
+                        for (int k = 0; k < hid; k++) {
+                            rh += resetHidden[bi * hid + k] * r[row * hid + k];
+                        }
+                        pre = wx + rh + rb + wb;
+                    }
+                    double ht = Math.tanh(clip(pre, clip));
+                    hNext[bi * hid + j] = (1 - z[j]) * ht + z[j] * h[bi * hid + j];
+                }
+            }
+            h = hNext;
+            if (y != null) {
+                for (int k = 0; k < batch * hid; k++) {
+                    y[t * batch * hid + k] = (float) h[k];
+                }
+            }
+        }
+        if (yh != null) {
+            for (int k = 0; k < batch * hid; k++) {
+                yh[k] = (float) h[k];
+            }
+        }
+    }
+
+    /** Xt W_gate[j]^T + Ht-1 R_gate[j]^T + Wb + Rb for one gate row of a cell with {@code gates} gates. */
+    private static double linear(int input, int hid, float[] w, float[] r, float[] b, int gates, int gate, int j,
+                                 float[] x, int xo, double[] h, int ho) {
+        int row = gate * hid + j;
+        double sum = 0;
+        for (int k = 0; k < input; k++) {
+            sum += (double) x[xo + k] * w[row * input + k];
+        }
+        for (int k = 0; k < hid; k++) {
+            sum += h[ho + k] * r[row * hid + k];
+        }
+        if (b != null) {
+            sum += b[row] + b[gates * hid + row];
+        }
+        return sum;
+    }
+
+    private static double sigmoid(double x) {
+        return 1 / (1 + Math.exp(-x));
+    }
+
+    private static double clip(double x, float clip) {
+        return Math.min(Math.max(x, -clip), clip);
+    }
+}

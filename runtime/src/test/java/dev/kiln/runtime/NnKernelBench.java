@@ -1,0 +1,107 @@
+package dev.kiln.runtime;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.Random;
+
+/**
+ * Rough timings of the NN kernels on the reference models' shapes (not JMH: warm-up, then the median of
+ * repeated timed batches of calls). Run from the runtime module after {@code mvn test-compile}:
+ * {@code java --add-modules jdk.incubator.vector -cp target/classes:target/test-classes dev.kiln.runtime.NnKernelBench [conv|pool|softmax|rnn|all]}.
+ */
+public final class NnKernelBench {
+    private static final Random RND = new Random(1);
+
+    private NnKernelBench() {}
+
+    public static void main(String[] args) {
+        String what = args.length == 0 ? "all" : args[0];
+        System.out.println("species " + jdk.incubator.vector.FloatVector.SPECIES_PREFERRED + ", "
+                + Runtime.getRuntime().availableProcessors() + " cpus");
+        if (what.equals("conv") || what.equals("all")) {
+            conv();
+        }
+        if (what.equals("im2col")) {
+            im2colParts();
+        }
+    }
+
+    /**
+     * Median microseconds per call of {@code r} over 7 timed rounds of ~50 ms, after a warm-up of 1.5 s (C2 must
+     * have compiled the kernel: before that the Vector API runs un-intrinsified, 100x slower).
+     */
+    static double micros(Runnable r) {
+        long t0 = System.nanoTime();
+        while (System.nanoTime() - t0 < 1_500_000_000L) {
+            r.run();
+        }
+        t0 = System.nanoTime();
+        int calls = 0;
+        while (System.nanoTime() - t0 < 100_000_000L) {
+            r.run();
+            calls++;
+        }
+        int perRound = Math.max(1, calls / 2);
+        double[] rounds = new double[7];
+        for (int i = 0; i < rounds.length; i++) {
+            long s = System.nanoTime();
+            for (int j = 0; j < perRound; j++) {
+                r.run();
+            }
+            rounds[i] = (System.nanoTime() - s) / 1e3 / perRound;
+        }
+        Arrays.sort(rounds);
+        return rounds[rounds.length / 2];
+    }
+
+    static final ConvShape[] CONV_SHAPES = {
+        ConvShape.of(1, 28, 28, 10, 5), ConvShape.of(10, 12, 12, 20, 5),
+        ConvShape.of(3, 32, 32, 32, 3), ConvShape.of(32, 15, 15, 64, 3), ConvShape.of(64, 6, 6, 64, 3),
+    };
+    static final String[] CONV_NAMES = {"mnist conv1", "mnist conv2", "cifar conv1", "cifar conv2", "cifar conv3"};
+
+    /** Where the im2col path's time goes: the patch copy versus the GEMM, batch 1. */
+    static void im2colParts() {
+        System.out.println("| layer | im2col µs | GEMM µs |");
+        System.out.println("|---|---|---|");
+        for (int i = 0; i < CONV_SHAPES.length; i++) {
+            ConvShape s = CONV_SHAPES[i];
+            float[] in = Check.random(RND, s.inSize());
+            float[] w = Check.random(RND, s.weightLength());
+            float[] out = new float[s.outSize()];
+            int n = s.outH() * s.outW();
+            float[] col = new float[Conv2d.scratchLength(s, Conv2d.Algorithm.IM2COL)];
+            PackedMatrix b = PackedMatrix.wrap(col, s.kernelVolume(), n);
+            double tc = micros(() -> Conv2d.im2col(s, in, 0, 0, col));
+            double tg = micros(() -> Gemm.gemm(s.m(), w, 0, s.kernelVolume(), b, null, out, 0, n, false, Epilogue.none()));
+            System.out.printf(Locale.ROOT, "| %s | %.1f | %.1f |%n", CONV_NAMES[i], tc, tg);
+        }
+    }
+
+    static void conv() {
+        System.out.println("| layer | shape | batch | direct µs | im2col+GEMM µs | chosen | GFLOP/s chosen |");
+        System.out.println("|---|---|---|---|---|---|---|");
+        for (int i = 0; i < CONV_SHAPES.length; i++) {
+            ConvShape s = CONV_SHAPES[i];
+            for (int batch : new int[] {1, 64}) {
+                float[] in = Check.random(RND, batch * s.inSize());
+                float[] w = Check.random(RND, s.weightLength());
+                float[] bias = Check.random(RND, s.m());
+                float[] out = new float[batch * s.outSize()];
+                List<Double> t = new ArrayList<>();
+                for (Conv2d.Algorithm a : Conv2d.Algorithm.values()) {
+                    float[] p = Conv2d.packWeights(w, s, a);
+                    float[] scratch = new float[Conv2d.scratchLength(s, a)];
+                    t.add(micros(() -> Conv2d.conv(s, a, batch, in, 0, p, bias, out, 0, scratch, Epilogue.relu())));
+                }
+                Conv2d.Algorithm chosen = Conv2d.algorithm(s);
+                double tc = t.get(chosen.ordinal());
+                System.out.printf(Locale.ROOT, "| %s | %dx%dx%d -> %d, %dx%d | %d | %.1f | %.1f | %s | %.1f |%n",
+                        CONV_NAMES[i], s.c(), s.h(), s.w(), s.m(), s.kh(), s.kw(), batch, t.get(0), t.get(1),
+                        chosen, s.flops() * batch / tc / 1e3);
+            }
+        }
+    }
+}

@@ -1,0 +1,167 @@
+package dev.kiln.runtime;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+
+/**
+ * LSTM and GRU kernels against the plainly written ONNX equations (double). Float GEMMs over up to 156 terms,
+ * then a few steps of saturating gates: tolerance 2e-5 absolute + 1e-4 relative.
+ */
+class RecurrentTest {
+    private static final double ABS = 2e-5;
+    private static final double REL = 1e-4;
+    private final Random rnd = new Random(5);
+
+    /** input, hidden, seq: the models' cell, and sizes that leave vector and panel tails. */
+    private static final int[][] SIZES = {{28, 128, 4}, {5, 13, 3}, {17, 24, 2}, {1, 1, 3}};
+
+    private float[] weights(int n, float scale) {
+        float[] a = Check.random(rnd, n);
+        for (int i = 0; i < n; i++) {
+            a[i] *= scale;
+        }
+        return a;
+    }
+
+    @Test
+    void lstmMatchesScalarTwin() {
+        int variant = 0;
+        for (int[] sz : SIZES) {
+            int in = sz[0];
+            int hid = sz[1];
+            int seq = sz[2];
+            for (int batch : new int[] {1, 3}) {
+                for (int v = 0; v < 2; v++, variant++) {
+                    boolean reverse = variant % 2 == 1;
+                    boolean states = variant % 3 != 0;
+                    float clip = variant % 4 == 2 ? 0.7f : Float.POSITIVE_INFINITY;
+                    float[] w = weights(4 * hid * in, 0.5f);
+                    float[] r = weights(4 * hid * hid, 0.3f);
+                    float[] b = variant % 5 == 4 ? null : weights(8 * hid, 0.5f);
+                    float[] x = Check.random(rnd, seq * batch * in + 2);
+                    float[] h0 = states ? Check.random(rnd, batch * hid + 1) : null;
+                    float[] c0 = states ? Check.random(rnd, batch * hid + 1) : null;
+                    float[] y = new float[seq * batch * hid];
+                    float[] yh = new float[batch * hid];
+                    float[] yc = new float[batch * hid];
+                    float[] yWant = y.clone();
+                    float[] yhWant = yh.clone();
+                    float[] ycWant = yc.clone();
+                    float[] xs = java.util.Arrays.copyOfRange(x, 2, x.length);
+                    float[] h0s = states ? java.util.Arrays.copyOfRange(h0, 1, h0.length) : null;
+                    float[] c0s = states ? java.util.Arrays.copyOfRange(c0, 1, c0.length) : null;
+                    Recurrent.lstmScalar(in, hid, w, r, b, seq, batch, reverse, clip, xs, h0s, c0s, yWant, yhWant, ycWant);
+                    Recurrent.LstmWeights p = Recurrent.packLstm(w, r, b, in, hid);
+                    float[] scratch = new float[Recurrent.lstmScratchLength(hid, seq, batch)];
+                    Recurrent.lstm(p, seq, batch, reverse, clip, x, 2, h0, 1, c0, 1, y, 0, yh, 0, yc, 0, scratch, null);
+                    String what = "LSTM in " + in + " hidden " + hid + " seq " + seq + " batch " + batch + " reverse "
+                            + reverse + " states " + states + " clip " + clip;
+                    Check.close(what + " Y", yWant, y, ABS, REL);
+                    Check.close(what + " Y_h", yhWant, yh, ABS, REL);
+                    Check.close(what + " Y_c", ycWant, yc, ABS, REL);
+                }
+            }
+        }
+    }
+
+    @Test
+    void gruMatchesScalarTwinBothResetForms() {
+        int variant = 0;
+        for (int[] sz : SIZES) {
+            int in = sz[0];
+            int hid = sz[1];
+            int seq = sz[2];
+            for (int batch : new int[] {1, 3}) {
+                for (boolean lbr : new boolean[] {false, true}) {
+                    variant++;
+                    boolean reverse = variant % 2 == 1;
+                    boolean states = variant % 3 != 0;
+                    float clip = variant % 4 == 2 ? 0.7f : Float.POSITIVE_INFINITY;
+                    float[] w = weights(3 * hid * in, 0.5f);
+                    float[] r = weights(3 * hid * hid, 0.3f);
+                    float[] b = variant % 5 == 4 ? null : weights(6 * hid, 0.5f);
+                    float[] x = Check.random(rnd, seq * batch * in);
+                    float[] h0 = states ? Check.random(rnd, batch * hid) : null;
+                    float[] yWant = new float[seq * batch * hid];
+                    float[] yhWant = new float[batch * hid];
+                    float[] y = new float[seq * batch * hid + 3];
+                    float[] yh = new float[batch * hid];
+                    Recurrent.gruScalar(in, hid, w, r, b, lbr, seq, batch, reverse, clip, x, h0, yWant, yhWant);
+                    Recurrent.GruWeights p = Recurrent.packGru(w, r, b, in, hid, lbr);
+                    float[] scratch = new float[Recurrent.gruScratchLength(hid, seq, batch)];
+                    Recurrent.gru(p, seq, batch, reverse, clip, x, 0, h0, 0, y, 3, yh, 0, scratch, null);
+                    String what = "GRU in " + in + " hidden " + hid + " seq " + seq + " batch " + batch + " lbr " + lbr
+                            + " reverse " + reverse + " states " + states + " clip " + clip;
+                    Check.close(what + " Y", yWant, java.util.Arrays.copyOfRange(y, 3, y.length), ABS, REL);
+                    Check.close(what + " Y_h", yhWant, yh, ABS, REL);
+                }
+            }
+        }
+    }
+
+    @Test
+    void withWorkerPoolGivesTheSameBits() {
+        int in = 28;
+        int hid = 128;
+        int seq = 6;
+        int batch = 64;
+        float[] w = weights(4 * hid * in, 0.3f);
+        float[] r = weights(4 * hid * hid, 0.1f);
+        float[] b = weights(8 * hid, 0.3f);
+        float[] x = Check.random(rnd, seq * batch * in);
+        Recurrent.LstmWeights p = Recurrent.packLstm(w, r, b, in, hid);
+        float[] scratch = new float[Recurrent.lstmScratchLength(hid, seq, batch)];
+        float[] alone = new float[batch * hid];
+        float[] pooled = new float[batch * hid];
+        Recurrent.lstm(p, seq, batch, false, Float.POSITIVE_INFINITY, x, 0, null, 0, null, 0, null, 0, alone, 0,
+                null, 0, scratch, null);
+        try (WorkerPool pool = WorkerPool.of(2)) {
+            Recurrent.lstm(p, seq, batch, false, Float.POSITIVE_INFINITY, x, 0, null, 0, null, 0, null, 0, pooled, 0,
+                    null, 0, scratch, pool);
+        }
+        org.junit.jupiter.api.Assertions.assertArrayEquals(alone, pooled);
+    }
+
+    @Test
+    void lstmScalarTwinMatchesHandComputedSteps() {
+        // input 1, hidden 1; W = [1, 2, 3, 4] for i, o, f, c; R = 0.5 each; no bias; c0 = 1, h0 = 0.
+        float[] w = {1, 2, 3, 4};
+        float[] r = {0.5f, 0.5f, 0.5f, 0.5f};
+        float[] y = new float[2];
+        float[] yh = new float[1];
+        float[] yc = new float[1];
+        Recurrent.lstmScalar(1, 1, w, r, null, 2, 1, false, Float.POSITIVE_INFINITY, new float[] {0.5f, -1f}, null,
+                new float[] {1f}, y, yh, yc);
+        // step 1: i = σ(.5), o = σ(1), f = σ(1.5), c = tanh(2): C = 1.41764244, H = 0.64998862
+        assertEquals(0.64998862f, y[0], 1e-6);
+        // step 2 with x = -1 and H from step 1
+        assertEquals(-0.03797814f, y[1], 1e-6);
+        assertEquals(-0.03797814f, yh[0], 1e-6);
+        assertEquals(-0.24555608f, yc[0], 1e-6);
+    }
+
+    @Test
+    void gruScalarTwinMatchesHandComputedStep() {
+        // input 1, hidden 1; W = [1, 2, 3] for z, r, h; R = [0.5, -1, 2]; Wb = [.1, .2, .3], Rb = [.4, .5, .6]
+        float[] w = {1, 2, 3};
+        float[] r = {0.5f, -1f, 2f};
+        float[] b = {0.1f, 0.2f, 0.3f, 0.4f, 0.5f, 0.6f};
+        float[] yh = new float[1];
+        // linear_before_reset = 0: h~ = tanh(3x + (r h) 2 + .6 + .3)
+        Recurrent.gruScalar(1, 1, w, r, b, false, 1, 1, false, Float.POSITIVE_INFINITY, new float[] {0.5f},
+                new float[] {0.2f}, null, yh);
+        assertEquals(0.39766380f, yh[0], 1e-6);
+        // linear_before_reset = 1: h~ = tanh(3x + r (2 h + .6) + .3)
+        Recurrent.gruScalar(1, 1, w, r, b, true, 1, 1, false, Float.POSITIVE_INFINITY, new float[] {0.5f},
+                new float[] {0.2f}, null, yh);
+        assertEquals(0.39714576f, yh[0], 1e-6);
+    }
+
+    @Test
+    void rejectsMisshapenWeights() {
+        assertThrows(IllegalArgumentException.class, () -> Recurrent.packLstm(new float[10], new float[16], null, 2, 2));
+    }
+}
