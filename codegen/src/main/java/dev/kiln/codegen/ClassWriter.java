@@ -65,9 +65,15 @@ final class ClassWriter {
                 .initializer("$S", plan.options.weightsResource()).build());
         type.addFields(staticFields);
         plan.weights.values().forEach(w -> type.addField(w.type(), w.field(), Modifier.PRIVATE, Modifier.FINAL));
+        plan.derived.values().forEach(d -> type.addField(d.type(), d.name(), Modifier.PRIVATE, Modifier.FINAL));
         type.addField(FieldSpec.builder(FLOATS, "arena", Modifier.PRIVATE)
                 .addJavadoc("Scratch for intermediate tensors, laid out by the memory plan; grown on demand.\n")
                 .initializer("new float[0]").build());
+        if (plan.batchScratchPerBatch > 0) {
+            type.addField(FieldSpec.builder(FLOATS, "batchScratch", Modifier.PRIVATE)
+                    .addJavadoc("Kernel scratch whose size depends on the batch (recurrent gates); grown with the arena.\n")
+                    .initializer("new float[0]").build());
+        }
         plan.scratchFields.forEach((length, name) -> type.addField(FieldSpec.builder(FLOATS, name, Modifier.PRIVATE,
                         Modifier.FINAL)
                 .addJavadoc("Kernel scratch (e.g. im2col panels), independent of the batch.\n")
@@ -119,6 +125,7 @@ final class ClassWriter {
             System.arraycopy(w.wrapperArgs(), 0, args, 1, w.wrapperArgs().length);
             m.addStatement("$N = $L", w.field(), CodeBlock.of(w.wrapper(), args));
         }
+        plan.derived.values().forEach(d -> m.addStatement("$N = $L", d.name(), d.init()));
         return m.build();
     }
 
@@ -198,13 +205,18 @@ final class ClassWriter {
     }
 
     private MethodSpec arena() {
-        return MethodSpec.methodBuilder("ensureArena").addModifiers(Modifier.PRIVATE)
+        MethodSpec.Builder m = MethodSpec.methodBuilder("ensureArena").addModifiers(Modifier.PRIVATE)
                 .addParameter(TypeName.INT, "batch")
                 .addStatement("int needed = $L", EmitContext.linear(plan.arenaSize))
                 .beginControlFlow("if (arena.length < needed)")
                 .addStatement("arena = new float[needed]")
-                .endControlFlow()
-                .build();
+                .endControlFlow();
+        if (plan.batchScratchPerBatch > 0) {
+            m.beginControlFlow("if (batchScratch.length < $L * batch)", plan.batchScratchPerBatch)
+                    .addStatement("batchScratch = new float[$L * batch]", plan.batchScratchPerBatch)
+                    .endControlFlow();
+        }
+        return m.build();
     }
 
     private MethodSpec stepMethod(ModelPlan.Step step) {

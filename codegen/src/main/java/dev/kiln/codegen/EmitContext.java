@@ -39,6 +39,7 @@ final class EmitContext {
         // Locals never take a parameter's name; instance fields are referenced as this.x, so no local shadows them.
         locals.newName("batch", "batch");
         locals.newName("arena", "arena");
+        locals.newName("batchScratch", "batchScratch");
         plan.inputParams.values().forEach(p -> locals.newName(p, p));
         plan.outputParams.values().forEach(p -> locals.newName(p, p));
     }
@@ -168,6 +169,17 @@ final class EmitContext {
      */
     String scratch(int length) {
         return plan.scratchFields.computeIfAbsent(length, k -> plan.names.newName("scratch" + k));
+    }
+
+    /** A {@code private final} field built in the constructor from weight fields, shared by key. */
+    String derivedField(String key, TypeName type, String hint, CodeBlock init) {
+        return plan.derived.computeIfAbsent(key, k -> new ModelPlan.DerivedField(plan.names.newName(hint), type, init)).name();
+    }
+
+    /** Scratch of {@code perBatch * batch} floats, grown with the arena and shared by the kernels that need one. */
+    String batchScratch(long perBatch) {
+        plan.batchScratchPerBatch = Math.max(plan.batchScratchPerBatch, perBatch);
+        return "batchScratch";
     }
 
     /** The same failure users get for an op without code generation. */

@@ -35,6 +35,9 @@ final class Emitters {
         SoftmaxEmitter softmax = new SoftmaxEmitter();
         m.put("Softmax", softmax);
         m.put("LogSoftmax", softmax);
+        RecurrentEmitter recurrent = new RecurrentEmitter();
+        m.put("LSTM", recurrent);
+        m.put("GRU", recurrent);
         m.put("Transpose", new TransposeEmitter());
         m.put("Gather", new GatherEmitter());
         CopyEmitter copy = new CopyEmitter();

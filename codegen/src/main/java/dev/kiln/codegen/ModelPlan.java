@@ -47,13 +47,20 @@ final class ModelPlan {
     final Map<String, WeightField> weights = new LinkedHashMap<>();
     final List<Step> steps = new ArrayList<>();
     final Linear arenaSize;
+    /** An instance field built in the constructor from weight fields (e.g. an LSTM's packed weight record). */
+    record DerivedField(String name, com.palantir.javapoet.TypeName type, com.palantir.javapoet.CodeBlock init) {}
+
+    final Map<String, DerivedField> derived = new LinkedHashMap<>();
+    /** Floats per batch element of the scratch that batch-dependent kernels (LSTM, GRU) share; grown with the arena. */
+    long batchScratchPerBatch;
+
     /** Kernel scratch arrays by length (im2col panels), each shared by the steps needing that length. */
     final Map<Integer, String> scratchFields = new java.util.TreeMap<>();
 
     ModelPlan(Graph graph, CodegenOptions options) {
         this.graph = graph;
         this.options = options;
-        for (String reserved : List.of("batch", "arena", "weights", "source", "SPECIES", "run", "load")) {
+        for (String reserved : List.of("batch", "arena", "batchScratch", "weights", "source", "SPECIES", "run", "load")) {
             names.newName(reserved, reserved);
         }
         // An op without an emitter is the most useful thing to report, so it is checked before dtypes.

@@ -28,7 +28,7 @@ import org.junit.jupiter.api.TestFactory;
 class CodegenModelsTest {
     /** float32 kernels with their own summation order against PyTorch's; outputs are O(1..10). */
     static final double MAX_ABS_DIFF = 1e-4;
-    static final List<String> MODELS = List.of("mlp", "mnist_cnn", "cifar_cnn");
+    static final List<String> MODELS = List.of("mlp", "mnist_cnn", "cifar_cnn", "lstm", "gru");
 
     @TestFactory
     Stream<DynamicTest> generatedClassesMatchPyTorch() {
