@@ -40,6 +40,7 @@ final class EmitContext {
         locals.newName("batch", "batch");
         locals.newName("arena", "arena");
         locals.newName("batchScratch", "batchScratch");
+        locals.newName("pool", "pool");
         plan.inputParams.values().forEach(p -> locals.newName(p, p));
         plan.outputParams.values().forEach(p -> locals.newName(p, p));
     }
@@ -161,6 +162,19 @@ final class EmitContext {
     /** Adds (once per key) a float array to the resource, held in a field built by {@code wrapper} ({@code $1L}: the array). */
     String weight(String key, float[] data, TypeName type, String hint, String wrapper, Object... args) {
         return plan.addWeight(key, data, type, hint, wrapper, args);
+    }
+
+    /** True when the class splits large kernels over a worker pool ({@code threads > 1}). */
+    boolean threaded() {
+        return plan.options.threads() > 1;
+    }
+
+    /**
+     * One batch-independent scratch array of exactly {@code length} floats per pool thread ({@code float[][]}),
+     * for kernels that split work across threads each with its own scratch.
+     */
+    String scratchPerThread(int length) {
+        return plan.threadScratchFields.computeIfAbsent(length, k -> plan.names.newName("scratch" + k + "PerThread"));
     }
 
     /**

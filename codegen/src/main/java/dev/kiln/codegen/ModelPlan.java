@@ -54,13 +54,16 @@ final class ModelPlan {
     /** Floats per batch element of the scratch that batch-dependent kernels (LSTM, GRU) share; grown with the arena. */
     long batchScratchPerBatch;
 
+    /** Per-thread kernel scratch ({@code float[threads][length]}) by length, for multi-threaded kernels. */
+    final Map<Integer, String> threadScratchFields = new java.util.TreeMap<>();
+
     /** Kernel scratch arrays by length (im2col panels), each shared by the steps needing that length. */
     final Map<Integer, String> scratchFields = new java.util.TreeMap<>();
 
     ModelPlan(Graph graph, CodegenOptions options) {
         this.graph = graph;
         this.options = options;
-        for (String reserved : List.of("batch", "arena", "batchScratch", "weights", "source", "SPECIES", "run", "load")) {
+        for (String reserved : List.of("batch", "arena", "batchScratch", "pool", "close", "weights", "source", "SPECIES", "run", "load")) {
             names.newName(reserved, reserved);
         }
         // An op without an emitter is the most useful thing to report, so it is checked before dtypes.

@@ -1,5 +1,6 @@
 package dev.kiln.tests;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -23,7 +24,8 @@ import org.junit.jupiter.api.TestFactory;
 
 /**
  * The reference models compiled to Java at -O3, compiled in process and run on every test data set: the
- * generated class must reproduce PyTorch's outputs within {@link #MAX_ABS_DIFF}.
+ * generated class must reproduce PyTorch's outputs within {@link #MAX_ABS_DIFF}, and give the same bits with two
+ * threads as with one.
  */
 class CodegenModelsTest {
     /** float32 kernels with their own summation order against PyTorch's; outputs are O(1..10). */
@@ -42,21 +44,35 @@ class CodegenModelsTest {
     private static void check(String model) throws Exception {
         Path dir = SharedData.model(model);
         Graph graph = PassManager.forLevel(OptLevel.O3, PassOptions.quiet()).run(OnnxImporter.load(dir.resolve("model.onnx")));
-        Class<?> cls = InProcessCompiler.load(CodeGenerator.generate(graph,
-                new CodegenOptions("models", dev.kiln.tests.ReferenceNames.className(model), 1, model + ".onnx")));
-        Object instance = cls.getMethod("load").invoke(null);
-        Method run = cls.getMethod("run", float[].class, int.class);
-        for (int set = 0; set < 3; set++) {
-            Path ds = dir.resolve("test_data_set_" + set);
-            Tensor x = TensorProtos.read(ds.resolve("input_0.pb")).tensor();
-            Tensor expected = TensorProtos.read(ds.resolve("output_0.pb")).tensor();
-            float[] actual = (float[]) run.invoke(instance, x.toFloatArray(), x.dim(0));
-            assertEquals(expected.size(), actual.length, model + " set " + set);
-            double max = 0;
-            for (int i = 0; i < actual.length; i++) {
-                max = Math.max(max, Math.abs(actual[i] - expected.getDouble(i)));
+        Model one = Model.compile(graph, model, 1);
+        Model two = Model.compile(graph, model, 2);
+        try (AutoCloseable closeTwo = (AutoCloseable) two.instance()) {
+            for (int set = 0; set < 3; set++) {
+                Path ds = dir.resolve("test_data_set_" + set);
+                Tensor x = TensorProtos.read(ds.resolve("input_0.pb")).tensor();
+                Tensor expected = TensorProtos.read(ds.resolve("output_0.pb")).tensor();
+                float[] actual = one.run(x);
+                assertEquals(expected.size(), actual.length, model + " set " + set);
+                double max = 0;
+                for (int i = 0; i < actual.length; i++) {
+                    max = Math.max(max, Math.abs(actual[i] - expected.getDouble(i)));
+                }
+                assertTrue(max <= MAX_ABS_DIFF, model + " set " + set + " (batch " + x.dim(0) + "): max abs diff " + max);
+                assertArrayEquals(actual, two.run(x), model + " set " + set + ": 2 threads must give the same bits as 1");
             }
-            assertTrue(max <= MAX_ABS_DIFF, model + " set " + set + " (batch " + x.dim(0) + "): max abs diff " + max);
+        }
+    }
+
+    /** A compiled generated class and one instance of it. */
+    private record Model(Object instance, Method run) {
+        static Model compile(Graph graph, String model, int threads) throws ReflectiveOperationException {
+            Class<?> cls = InProcessCompiler.load(CodeGenerator.generate(graph, new CodegenOptions("models",
+                    ReferenceNames.className(model) + "T" + threads, threads, model + ".onnx")));
+            return new Model(cls.getMethod("load").invoke(null), cls.getMethod("run", float[].class, int.class));
+        }
+
+        float[] run(Tensor x) throws ReflectiveOperationException {
+            return (float[]) run.invoke(instance, x.toFloatArray(), x.dim(0));
         }
     }
 }
