@@ -6,7 +6,9 @@ import java.time.LocalDateTime;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.profile.GCProfiler;
@@ -80,62 +82,63 @@ public final class Suite {
         Machine machine = Machine.describe();
         long t0 = System.nanoTime();
         List<RunResult> all = new ArrayList<>();
-        all.addAll(run(base(FmaPeakBench.class)));
-        ChainedOptionsBuilder gemm1 = base(GemmBench.class).param("threads", "1");
-        ChainedOptionsBuilder gemm2 = base(GemmBench.class).param("threads", "2")
-                .param("shape", "64x784x512", "1024x1024x1024");
-        if (quick) {
-            gemm1.param("shape", "64x784x512");
-            gemm2.param("shape", "64x784x512");
-        }
-        all.addAll(run(gemm1));
-        all.addAll(run(gemm2));
+        all.addAll(run(Mode.SampleTime, Map.of(), FmaPeakBench.class));
+        all.addAll(run(Mode.SampleTime, Map.of("threads", new String[] {"1"}), GemmBench.class));
+        all.addAll(run(Mode.SampleTime, Map.of("threads", new String[] {"2"},
+                "shape", new String[] {"64x784x512", "1024x1024x1024"}), GemmBench.class));
         for (String model : quick ? new String[] {"mlp"} : MODELS) {
             for (String batch : quick ? new String[] {"1"} : new String[] {"1", "64"}) {
-                all.addAll(run(base(KilnModelBench.class, OrtModelBench.class)
-                        .param("model", model).param("batch", batch)));
+                all.addAll(run(Mode.SampleTime, Map.of("model", new String[] {model}, "batch", new String[] {batch}),
+                        KilnModelBench.class, OrtModelBench.class));
             }
         }
         // The reference evaluator is a floor, not a contest: fewer iterations (cifar_cnn takes ~0.1 s a call).
-        ChainedOptionsBuilder ref = base(ReferenceBench.class)
-                .warmupIterations(Math.min(1, warmups)).measurementIterations(Math.min(2, measurements));
-        if (quick) {
-            ref.param("model", "mlp");
-        }
-        all.addAll(run(ref));
+        all.addAll(run(options(Mode.SampleTime, Map.of(), ReferenceBench.class)
+                .warmupIterations(Math.min(1, warmups)).measurementIterations(Math.min(2, measurements))));
         // Allocation per call in AverageTime mode: SampleTime's own timing records allocate a few bytes per
         // call, which would blur the "zero allocation" figure of the fast batch-1 calls.
-        ChainedOptionsBuilder alloc = base(KilnModelBench.class).mode(Mode.AverageTime)
-                .warmupIterations(quick ? 0 : 2).warmupTime(TimeValue.milliseconds(500))
-                .measurementIterations(1);
-        if (quick) {
-            alloc.param("model", "mlp").param("batch", "1").param("threads", "1");
-        }
-        all.addAll(run(alloc));
+        all.addAll(run(options(Mode.AverageTime, Map.of(), KilnModelBench.class)
+                .warmupIterations(warmups).warmupTime(TimeValue.milliseconds(500)).measurementIterations(1)));
         long seconds = TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - t0);
         String settings = String.format("JMH %s, %s fork%s per benchmark, %d warm-up and %d measured iterations of %s "
                         + "(reference evaluator: %d and %d; allocation run: AverageTime, %d x 500 ms warm-up, 1 x %s); "
                         + "the suite took %d s",
                 org.openjdk.jmh.util.Version.getPlainVersion(), forks == 0 ? "no" : String.valueOf(forks),
                 forks == 1 ? "" : "s", warmups, measurements, iterationTime, Math.min(1, warmups),
-                Math.min(2, measurements), quick ? 0 : 2, iterationTime, seconds);
+                Math.min(2, measurements), warmups, iterationTime, seconds);
         return new SuiteRun(date, machine.finished(), settings, all);
     }
 
-    private ChainedOptionsBuilder base(Class<?>... benches) {
+    private Collection<RunResult> run(Mode mode, Map<String, String[]> params, Class<?>... benches)
+            throws RunnerException {
+        return run(options(mode, params, benches));
+    }
+
+    /**
+     * Options for {@code benches} with the suite's forks and iterations and the gc profiler. JMH's
+     * {@code param} adds values, so each parameter is set exactly once here; the quick run narrows every model
+     * benchmark to mlp, batch 1, one thread, and the GEMMs to one shape (JMH ignores parameters a benchmark does
+     * not declare).
+     */
+    private ChainedOptionsBuilder options(Mode mode, Map<String, String[]> params, Class<?>... benches) {
         StringBuilder include = new StringBuilder("^(");
         for (int i = 0; i < benches.length; i++) {
             include.append(i == 0 ? "" : "|").append(benches[i].getName().replace(".", "\\."));
         }
         include.append(")\\.");
         ChainedOptionsBuilder b = new OptionsBuilder().include(include.toString())
-                .mode(Mode.SampleTime).timeUnit(TimeUnit.MICROSECONDS)
+                .mode(mode).timeUnit(TimeUnit.MICROSECONDS)
                 .forks(forks).warmupIterations(warmups).warmupTime(iterationTime)
                 .measurementIterations(measurements).measurementTime(iterationTime)
                 .addProfiler(GCProfiler.class).shouldFailOnError(true);
+        Map<String, String[]> all = new LinkedHashMap<>(params);
         if (quick) {
-            b.param("model", "mlp").param("batch", "1").param("threads", "1");
+            all.put("model", new String[] {"mlp"});
+            all.put("batch", new String[] {"1"});
+            all.putIfAbsent("threads", new String[] {"1"});
+            all.put("shape", new String[] {"64x784x512"});
         }
+        all.forEach(b::param);
         return b;
     }
 
