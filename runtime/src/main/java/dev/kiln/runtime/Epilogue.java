@@ -66,6 +66,19 @@ public record Epilogue(Kind kind, float alpha, float beta) {
      * {@link VectorMath}); within a few ulp of {@link #apply(float)}.
      */
     public FloatVector apply(FloatVector x) {
+        // Kept below C2's always-inline size (35 bytes): where C2 judges a kernel's call site cold it compiles a
+        // larger callee on its own, and then every vector passed to it is boxed (~1 MB per cifar_cnn call at
+        // batch 64, docs/BENCHMARKS.md). Relu and none, the common epilogues, stay inline at every site.
+        if (kind == Kind.RELU) {
+            return x.max(0f);
+        }
+        if (kind == Kind.NONE) {
+            return x;
+        }
+        return applyOther(x);
+    }
+
+    private FloatVector applyOther(FloatVector x) {
         return switch (kind) {
             case NONE -> x;
             case RELU -> x.max(0f);

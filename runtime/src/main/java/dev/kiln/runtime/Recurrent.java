@@ -254,83 +254,122 @@ public final class Recurrent {
 
     // ---- gate math, vectorized along the hidden axis ---------------------------------------------------------
 
+    /*
+     * The gate functions below apply sigmoid and tanh through sigmoidInPlace / tanhInPlace, which loop over the
+     * array themselves, instead of passing FloatVectors to a helper: C2 inlines a helper whose call site it judges
+     * cold only up to 35 bytes, compiles the larger exp/tanh on their own, and then boxes every vector crossing
+     * the call (11 MB per LSTM call at batch 64, docs/BENCHMARKS.md). A loop is hot, so the math inlines into it.
+     * Each helper covers one gate of H values, so lanes take the vector or scalar path exactly as before.
+     */
+
     /**
      * One batch row of LSTM gates: g holds i, o, f, c pre-activations (H each); updates C at {@code c} and H at
-     * {@code h} in place.
+     * {@code h} in place. The gate row is overwritten (it is this step's scratch).
      */
     private static void lstmGates(float[] g, int go, float[] st, int h, int c, int hid, float clip) {
+        sigmoidInPlace(g, go, hid, clip);
+        sigmoidInPlace(g, go + hid, hid, clip);
+        sigmoidInPlace(g, go + 2 * hid, hid, clip);
+        int gc = go + 3 * hid;
+        tanhInPlace(g, gc, hid, clip);
         int j = 0;
         for (int bound = S.loopBound(hid); j < bound; j += VL) {
-            FloatVector i = sigmoid(clip(FloatVector.fromArray(S, g, go + j), clip));
-            FloatVector o = sigmoid(clip(FloatVector.fromArray(S, g, go + hid + j), clip));
-            FloatVector f = sigmoid(clip(FloatVector.fromArray(S, g, go + 2 * hid + j), clip));
-            FloatVector cc = VectorMath.tanh(clip(FloatVector.fromArray(S, g, go + 3 * hid + j), clip));
+            FloatVector i = FloatVector.fromArray(S, g, go + j);
+            FloatVector f = FloatVector.fromArray(S, g, go + 2 * hid + j);
+            FloatVector cc = FloatVector.fromArray(S, g, gc + j);
             FloatVector cNew = f.mul(FloatVector.fromArray(S, st, c + j)).add(i.mul(cc));
             cNew.intoArray(st, c + j);
-            o.mul(VectorMath.tanh(cNew)).intoArray(st, h + j);
+            cNew.intoArray(g, gc + j);
         }
         for (; j < hid; j++) {
-            float i = sigmoid(clip(g[go + j], clip));
-            float o = sigmoid(clip(g[go + hid + j], clip));
-            float f = sigmoid(clip(g[go + 2 * hid + j], clip));
-            float cc = (float) Math.tanh(clip(g[go + 3 * hid + j], clip));
-            float cNew = f * st[c + j] + i * cc;
+            float cNew = g[go + 2 * hid + j] * st[c + j] + g[go + j] * g[gc + j];
             st[c + j] = cNew;
-            st[h + j] = o * (float) Math.tanh(cNew);
+            g[gc + j] = cNew;
+        }
+        tanhInPlace(g, gc, hid, Float.POSITIVE_INFINITY);
+        j = 0;
+        for (int bound = S.loopBound(hid); j < bound; j += VL) {
+            FloatVector o = FloatVector.fromArray(S, g, go + hid + j);
+            o.mul(FloatVector.fromArray(S, g, gc + j)).intoArray(st, h + j);
+        }
+        for (; j < hid; j++) {
+            st[h + j] = g[go + hid + j] * g[gc + j];
         }
     }
 
     /** GRU, linear_before_reset = 0, first half: z in place, and r (.) H into {@code rh}. */
     private static void gruResetHidden(float[] s, int go, int h, int rh, int hid, float clip) {
+        sigmoidInPlace(s, go, hid, clip);
+        sigmoidInPlace(s, go + hid, hid, clip);
         int j = 0;
         for (int bound = S.loopBound(hid); j < bound; j += VL) {
-            sigmoid(clip(FloatVector.fromArray(S, s, go + j), clip)).intoArray(s, go + j);
-            FloatVector r = sigmoid(clip(FloatVector.fromArray(S, s, go + hid + j), clip));
+            FloatVector r = FloatVector.fromArray(S, s, go + hid + j);
             r.mul(FloatVector.fromArray(S, s, h + j)).intoArray(s, rh + j);
         }
         for (; j < hid; j++) {
-            s[go + j] = sigmoid(clip(s[go + j], clip));
-            s[rh + j] = sigmoid(clip(s[go + hid + j], clip)) * s[h + j];
+            s[rh + j] = s[go + hid + j] * s[h + j];
         }
     }
 
     /** GRU, linear_before_reset = 0, second half: H = (1 - z) h~ + z H with h~ = tanh(gate h). */
     private static void gruUpdate(float[] s, int go, int h, int hid, float clip) {
-        int j = 0;
-        for (int bound = S.loopBound(hid); j < bound; j += VL) {
-            FloatVector z = FloatVector.fromArray(S, s, go + j);
-            FloatVector ht = VectorMath.tanh(clip(FloatVector.fromArray(S, s, go + 2 * hid + j), clip));
-            FloatVector hp = FloatVector.fromArray(S, s, h + j);
-            hp.sub(ht).fma(z, ht).intoArray(s, h + j);
-        }
-        for (; j < hid; j++) {
-            float z = s[go + j];
-            float ht = (float) Math.tanh(clip(s[go + 2 * hid + j], clip));
-            s[h + j] = (s[h + j] - ht) * z + ht;
-        }
+        tanhInPlace(s, go + 2 * hid, hid, clip);
+        blendHidden(s, go, go + 2 * hid, h, hid);
     }
 
     /** GRU, linear_before_reset = 1: h~ = tanh(Wh x + Wbh + r (.) (Rh H + Rbh)), the latter already at {@code hr}. */
     private static void gruGatesLinearBeforeReset(float[] s, int go, int hr, int h, int hid, float clip) {
+        sigmoidInPlace(s, go, hid, clip);
+        sigmoidInPlace(s, go + hid, hid, clip);
+        int gh = go + 2 * hid;
         int j = 0;
         for (int bound = S.loopBound(hid); j < bound; j += VL) {
-            FloatVector z = sigmoid(clip(FloatVector.fromArray(S, s, go + j), clip));
-            FloatVector r = sigmoid(clip(FloatVector.fromArray(S, s, go + hid + j), clip));
-            FloatVector pre = r.fma(FloatVector.fromArray(S, s, hr + j), FloatVector.fromArray(S, s, go + 2 * hid + j));
-            FloatVector ht = VectorMath.tanh(clip(pre, clip));
-            FloatVector hp = FloatVector.fromArray(S, s, h + j);
-            hp.sub(ht).fma(z, ht).intoArray(s, h + j);
+            FloatVector r = FloatVector.fromArray(S, s, go + hid + j);
+            r.fma(FloatVector.fromArray(S, s, hr + j), FloatVector.fromArray(S, s, gh + j)).intoArray(s, gh + j);
         }
         for (; j < hid; j++) {
-            float z = sigmoid(clip(s[go + j], clip));
-            float r = sigmoid(clip(s[go + hid + j], clip));
-            float ht = (float) Math.tanh(clip(r * s[hr + j] + s[go + 2 * hid + j], clip));
-            s[h + j] = (s[h + j] - ht) * z + ht;
+            s[gh + j] = s[go + hid + j] * s[hr + j] + s[gh + j];
+        }
+        tanhInPlace(s, gh, hid, clip);
+        blendHidden(s, go, gh, h, hid);
+    }
+
+    /** H = (H - h~) z + h~ = (1 - z) h~ + z H, with z at {@code z} and h~ at {@code ht}. */
+    private static void blendHidden(float[] s, int z, int ht, int h, int hid) {
+        int j = 0;
+        for (int bound = S.loopBound(hid); j < bound; j += VL) {
+            FloatVector t = FloatVector.fromArray(S, s, ht + j);
+            FloatVector hp = FloatVector.fromArray(S, s, h + j);
+            hp.sub(t).fma(FloatVector.fromArray(S, s, z + j), t).intoArray(s, h + j);
+        }
+        for (; j < hid; j++) {
+            float t = s[ht + j];
+            s[h + j] = (s[h + j] - t) * s[z + j] + t;
         }
     }
 
-    private static FloatVector sigmoid(FloatVector x) {
-        return x.broadcast(1f).div(VectorMath.exp(x.neg()).add(1f));
+    /** {@code a[off .. off+n) = sigmoid(clip(a))} in place. */
+    private static void sigmoidInPlace(float[] a, int off, int n, float clip) {
+        int j = 0;
+        for (int bound = S.loopBound(n); j < bound; j += VL) {
+            // exp called from the loop itself: behind one more helper C2 was seen to leave it out of line.
+            FloatVector x = clip(FloatVector.fromArray(S, a, off + j), clip);
+            x.broadcast(1f).div(VectorMath.exp(x.neg()).add(1f)).intoArray(a, off + j);
+        }
+        for (; j < n; j++) {
+            a[off + j] = sigmoid(clip(a[off + j], clip));
+        }
+    }
+
+    /** {@code a[off .. off+n) = tanh(clip(a))} in place. */
+    private static void tanhInPlace(float[] a, int off, int n, float clip) {
+        int j = 0;
+        for (int bound = S.loopBound(n); j < bound; j += VL) {
+            VectorMath.tanh(clip(FloatVector.fromArray(S, a, off + j), clip)).intoArray(a, off + j);
+        }
+        for (; j < n; j++) {
+            a[off + j] = (float) Math.tanh(clip(a[off + j], clip));
+        }
     }
 
     private static float sigmoid(float x) {
