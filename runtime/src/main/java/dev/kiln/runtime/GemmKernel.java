@@ -2,8 +2,8 @@ package dev.kiln.runtime;
 
 import static dev.kiln.runtime.PackedMatrix.NR;
 
+import java.util.Arrays;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -20,8 +20,8 @@ import jdk.incubator.vector.VectorSpecies;
  * as the starting value of the sums) and their stores: C2 stops inlining once a method passes its node budget
  * and then boxes every vector, and twelve inlined copies of bias, masks and an eight-way activation exceed it.
  * Bias and epilogue are applied by {@link #finish} right after a tile is stored, while it is still in L1.
- * Strips that end past n are computed into a small scratch tile and finished with masked vector code, so no
- * store touches a column at or beyond n, and the arithmetic is the same as on the full-vector path.
+ * Strips that end past n are computed and finished in a small scratch tile whose valid columns are then copied
+ * to C, so no store touches a column at or beyond n, and the arithmetic is the same as on the full-vector path.
  */
 final class GemmKernel {
 
@@ -273,26 +273,32 @@ final class GemmKernel {
 
     /** Copies C's columns {@code [col, colEnd)} (at most {@code vectors} vectors) into scratch, zeros after. */
     private static void loadEdge(float[] c, int ci, int col, int colEnd, float[] scratch, int sOff, int vectors) {
-        for (int v = 0; v < vectors; v++) {
-            VectorMask<Float> m = SPECIES.indexInRange(0, Math.max(0, colEnd - col - v * VL));
-            FloatVector.fromArray(SPECIES, c, ci + v * VL, m).intoArray(scratch, sOff + v * VL);
-        }
+        int len = Math.max(0, Math.min(vectors * VL, colEnd - col));
+        System.arraycopy(c, ci, scratch, sOff, len);
+        Arrays.fill(scratch, sOff + len, sOff + vectors * VL, 0f);
     }
 
     /**
      * Finishes up to {@code vectors} vectors of sums from {@code scratch} into C's columns {@code [col, colEnd)}
-     * with masked vector code (+ bias, epilogue), so nothing at or past colEnd is written.
+     * (+ bias, epilogue), writing nothing at or past colEnd. The vector work stays inside scratch and only the
+     * valid lanes are copied out: a masked load or store reaching past an array's end (C's last row, a bias of
+     * n floats) is not intrinsified on AVX2, and its fallback allocated a vector, a mask and two arrays per
+     * call (~11 KB per LSTM call at batch 64, docs/BENCHMARKS.md). The bias is added lane by lane, which is
+     * the same IEEE addition the vector path performs.
      */
     private static void finishEdge(float[] scratch, int sOff, int vectors, float[] c, int ci, int col, int colEnd,
                                    float[] bias, Epilogue ep) {
         for (int v = 0; v < vectors && col + v * VL < colEnd; v++) {
             int cv = col + v * VL;
-            VectorMask<Float> m = SPECIES.indexInRange(0, colEnd - cv);
-            FloatVector x = FloatVector.fromArray(SPECIES, scratch, sOff + v * VL);
+            int lanes = Math.min(VL, colEnd - cv);
+            int so = sOff + v * VL;
             if (bias != null) {
-                x = x.add(FloatVector.fromArray(SPECIES, bias, cv, m));
+                for (int l = 0; l < lanes; l++) {
+                    scratch[so + l] += bias[cv + l];
+                }
             }
-            ep.apply(x).intoArray(c, ci + v * VL, m);
+            ep.apply(FloatVector.fromArray(SPECIES, scratch, so)).intoArray(scratch, so);
+            System.arraycopy(scratch, so, c, ci + v * VL, lanes);
         }
     }
 }
