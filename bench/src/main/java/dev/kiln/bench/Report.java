@@ -99,8 +99,10 @@ final class Report {
                 + "figure for the same thread count. GFLOP/s of a model: FLOPs per sample (models.json, "
                 + "multiply-add = 2) x batch / Kiln's median.\n", FmaPeakBench.CHAINS, FmaPeakBench.lanes(),
                 num(peak1), num(peak2)));
-        md.append("- B/op: bytes allocated per `run(x, batch, out)` by JMH's gc profiler (AverageTime run, so "
-                + "SampleTime's own records do not count); ~0 means the steady state allocates nothing.\n\n");
+        md.append("- B/op: bytes allocated per `run(x, batch, out)` by JMH's gc profiler over the measured "
+                + "iterations (all threads of the fork). JMH's SampleTime bookkeeping itself adds ~20-30 B per "
+                + "call, seen on the µs-scale calls; a call that allocated anything (an array, boxed vectors) "
+                + "would show KBs to MBs. Below " + (int) ZERO_ALLOCATION_BYTES + " B/op counts as zero.\n\n");
         String models = modelSections();
         String kernels = kernelSection();
         md.append("### Floors (issue 8)\n\n| floor | measured | verdict |\n|---|---|---|\n");
@@ -131,7 +133,7 @@ final class Report {
                     OptionalDouble kiln = results.median(KilnModelBench.class, "run", p);
                     OptionalDouble pre = results.median(OrtModelBench.class, "prealloc", p);
                     OptionalDouble arr = results.median(OrtModelBench.class, "fromArray", p);
-                    OptionalDouble bytes = results.bytesPerOp(KilnModelBench.class, "run", Mode.AverageTime, p);
+                    OptionalDouble bytes = results.bytesPerOp(KilnModelBench.class, "run", Mode.SampleTime, p);
                     if (bytes.isPresent()) {
                         maxBytes = Double.isNaN(maxBytes) ? bytes.getAsDouble() : Math.max(maxBytes, bytes.getAsDouble());
                     }
