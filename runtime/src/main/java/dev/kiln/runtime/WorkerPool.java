@@ -3,12 +3,19 @@ package dev.kiln.runtime;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.LockSupport;
 
 /**
  * Persistent worker threads for kernels: {@link #parallelFor} splits an index range into one contiguous chunk
  * per thread, the caller runs the first chunk itself and returns when all chunks are done.
+ *
+ * <p>Chunks are claimed, not assigned: after its own chunk the caller runs any chunk no worker has started. On
+ * a shared machine a worker may not get a core for milliseconds; the call then costs what one thread costs
+ * instead of waiting for it (measured: mlp at batch 1 took 453 µs on 2 threads against 34 µs on one,
+ * docs/BENCHMARKS.md). Chunk boundaries depend only on the range and the thread count, never on who runs a
+ * chunk, so results stay identical.
  *
  * <p>Hand-off is a volatile ticket per worker: an idle worker spins on its own (with {@link Thread#onSpinWait()}) for
  * about {@value #SPIN_NANOS} ns, long enough to bridge the gap between the layers of one model call, then park
@@ -26,7 +33,15 @@ public final class WorkerPool implements AutoCloseable {
     private final int threads;
     private final Worker[] workers;
     private final AtomicBoolean busy = new AtomicBoolean();
-    private final AtomicInteger pending = new AtomicInteger();
+    /**
+     * Claims of the call in progress: call number (bits 32..63), chunk count (16..31), next unclaimed chunk
+     * (0..15). One word, so a late worker can only claim a chunk of the call it sees, with that call's count.
+     */
+    private final AtomicLong claims = new AtomicLong();
+    /** Chunks of the call in progress that have finished. */
+    private final AtomicInteger finished = new AtomicInteger();
+    /** Number of the last call, written by the caller only. */
+    private long calls;
     private final AtomicReference<Throwable> failure = new AtomicReference<>();
     private volatile boolean closed;
     /** The caller when it parks waiting for workers, so the last worker knows to wake it. */
@@ -87,17 +102,21 @@ public final class WorkerPool implements AutoCloseable {
         this.size = n;
         this.chunks = parts;
         failure.set(null);
-        pending.set(parts - 1);
+        finished.set(0);
+        long call = ++calls & 0xFFFF_FFFFL;
+        // Chunk 0 is the caller's from the start; the volatile write publishes the fields above.
+        claims.set(call << 32 | (long) parts << 16 | 1);
         for (int i = 0; i < parts - 1; i++) {
             workers[i].assign();
         }
-        Throwable own = null;
-        try {
-            body.run(0, chunkEnd(0));
-        } catch (Throwable t) {
-            own = t;
+        Throwable own = runChunk(0, null);
+        long v;
+        while ((int) ((v = claims.get()) & 0xFFFF) < parts) {
+            if (claims.compareAndSet(v, v + 1)) {
+                own = runChunk((int) (v & 0xFFFF), own);
+            }
         }
-        awaitWorkers();
+        awaitWorkers(parts);
         Throwable theirs = failure.get();
         if (own == null) {
             own = theirs;
@@ -109,18 +128,33 @@ public final class WorkerPool implements AutoCloseable {
         }
     }
 
-    private int chunkEnd(int chunk) { return (int) ((long) size * (chunk + 1) / chunks); }
+    /** Runs chunk {@code c} on the caller; returns the first of its exceptions, later ones suppressed in it. */
+    private Throwable runChunk(int c, Throwable own) {
+        try {
+            body.run(chunkStart(c), chunkStart(c + 1));
+        } catch (Throwable t) {
+            if (own == null) {
+                own = t;
+            } else {
+                own.addSuppressed(t);
+            }
+        }
+        finished.incrementAndGet();
+        return own;
+    }
 
-    private void awaitWorkers() {
+    private int chunkStart(int chunk) { return (int) ((long) size * chunk / chunks); }
+
+    private void awaitWorkers(int parts) {
         long start = System.nanoTime();
         int spins = 0;
-        while (pending.get() != 0) {
+        while (finished.get() != parts) {
             if (++spins % 64 != 0 || System.nanoTime() - start < SPIN_NANOS) {
                 Thread.onSpinWait();
                 continue;
             }
             parkedCaller = Thread.currentThread();
-            while (pending.get() != 0) {
+            while (finished.get() != parts) {
                 LockSupport.park(this);
             }
             parkedCaller = null;
@@ -146,8 +180,8 @@ public final class WorkerPool implements AutoCloseable {
     }
 
     /**
-     * One worker thread; it runs chunk {@code index} of each call it is given a ticket for. A worker left out of
-     * a call (fewer chunks than threads) is not woken and never reads that call's fields.
+     * One worker thread; woken by a ticket, it claims and runs chunks of the call in progress. A worker left out
+     * of a call (fewer chunks than threads) is not woken for it.
      */
     private final class Worker implements Runnable {
         private final int index;
@@ -177,12 +211,29 @@ public final class WorkerPool implements AutoCloseable {
                 if (closed) {
                     return;
                 }
+                claimAndRun();
+            }
+        }
+
+        /**
+         * Runs unclaimed chunks of the call the claims word describes. A successful claim pins that call: it cannot
+         * return (and the caller cannot start another) before this chunk finishes, so the fields read after the
+         * claim are that call's.
+         */
+        private void claimAndRun() {
+            long v;
+            while ((int) ((v = claims.get()) & 0xFFFF) < (int) ((v >>> 16) & 0xFFFF)) {
+                if (!claims.compareAndSet(v, v + 1)) {
+                    continue;
+                }
+                int c = (int) (v & 0xFFFF);
+                int total = (int) ((v >>> 16) & 0xFFFF);
                 try {
-                    body.run(chunkEnd(index - 1), chunkEnd(index));
+                    body.run(chunkStart(c), chunkStart(c + 1));
                 } catch (Throwable t) {
                     failure.compareAndSet(null, t);
                 }
-                if (pending.decrementAndGet() == 0) {
+                if (finished.incrementAndGet() == total) {
                     Thread caller = parkedCaller;
                     if (caller != null) {
                         LockSupport.unpark(caller);

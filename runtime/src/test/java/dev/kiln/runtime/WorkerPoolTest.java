@@ -59,6 +59,52 @@ class WorkerPoolTest {
     }
 
     @Test
+    void chunksKeepTheirBoundsWhoeverClaimsThemWhileCoresAreContended() throws InterruptedException {
+        // Spinning threads take the cores, so workers are often late and the caller claims their chunks.
+        Thread[] hogs = new Thread[2];
+        java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+        for (int i = 0; i < hogs.length; i++) {
+            hogs[i] = new Thread(() -> {
+                while (!stop.get()) {
+                    Thread.onSpinWait();
+                }
+            });
+            hogs[i].setDaemon(true);
+            hogs[i].start();
+        }
+        try (WorkerPool pool = WorkerPool.of(3)) {
+            for (int call = 0; call < 3_000; call++) {
+                int n = 2 + call % 8;
+                int[] hits = new int[n];
+                int parts = Math.min(3, n);
+                int[][] bounds = new int[parts][];
+                pool.parallelFor(n, (from, to) -> {
+                    for (int c = 0; c < parts; c++) {
+                        if (n * c / parts == from) {
+                            bounds[c] = new int[] {from, to}; // chunk starts are distinct when n >= parts
+                        }
+                    }
+                    for (int i = from; i < to; i++) {
+                        hits[i]++;
+                    }
+                });
+                for (int c = 0; c < parts; c++) {
+                    assertEquals(n * c / parts, bounds[c][0], "call " + call + " chunk " + c + " start");
+                    assertEquals(n * (c + 1) / parts, bounds[c][1], "call " + call + " chunk " + c + " end");
+                }
+                for (int i = 0; i < n; i++) {
+                    assertEquals(1, hits[i], "call " + call + " index " + i);
+                }
+            }
+        } finally {
+            stop.set(true);
+            for (Thread t : hogs) {
+                t.join();
+            }
+        }
+    }
+
+    @Test
     void aWorkersExceptionReachesTheCallerAndThePoolStaysUsable() {
         try (WorkerPool pool = WorkerPool.of(2)) {
             IllegalStateException e = assertThrows(IllegalStateException.class, () -> pool.parallelFor(2,
