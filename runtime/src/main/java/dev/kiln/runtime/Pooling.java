@@ -27,6 +27,10 @@ public final class Pooling {
 
     /** ONNX MaxPool over {@code planes} planes. */
     public static void maxPool(PoolShape s, int planes, float[] in, int inOff, float[] out, int outOff) {
+        if (isPlain2x2(s)) {
+            maxPool2x2(s, planes, in, inOff, out, outOff);
+            return;
+        }
         for (int p = 0; p < planes; p++) {
             int pin = inOff + p * s.inPlane();
             int pout = outOff + p * s.outPlane();
@@ -139,6 +143,35 @@ public final class Pooling {
                 sum += in[inOff + p * size + j];
             }
             out[outOff + p] = (float) (sum / size);
+        }
+    }
+
+    /** 2x2 windows at stride 2, no padding or dilation, every window inside the plane: the CNNs' pooling. */
+    static boolean isPlain2x2(PoolShape s) {
+        return s.kh() == 2 && s.kw() == 2 && s.strideH() == 2 && s.strideW() == 2 && s.dilationH() == 1
+                && s.dilationW() == 1 && s.padTop() == 0 && s.padLeft() == 0 && 2 * s.outH() <= s.h()
+                && 2 * s.outW() <= s.w();
+    }
+
+    /**
+     * The plain 2x2 max pool as two loads and three max per output pair of rows. Scalar on purpose: the rows of
+     * these models are narrow (4 to 15 outputs), where the general path spent ~7-14 ns per output in window
+     * bounds checks and two-vector shuffles (cifar_cnn's two pools took 83 µs of its ~490 µs at batch 1,
+     * docs/BENCHMARKS.md). Max is exact and order-free, so the result equals the general path's.
+     */
+    private static void maxPool2x2(PoolShape s, int planes, float[] in, int inOff, float[] out, int outOff) {
+        int w = s.w();
+        int outW = s.outW();
+        for (int p = 0; p < planes; p++) {
+            for (int oy = 0; oy < s.outH(); oy++) {
+                int r0 = inOff + p * s.inPlane() + 2 * oy * w;
+                int r1 = r0 + w;
+                int o = outOff + p * s.outPlane() + oy * outW;
+                for (int ox = 0; ox < outW; ox++) {
+                    int i = 2 * ox;
+                    out[o + ox] = Math.max(Math.max(in[r0 + i], in[r0 + i + 1]), Math.max(in[r1 + i], in[r1 + i + 1]));
+                }
+            }
         }
     }
 

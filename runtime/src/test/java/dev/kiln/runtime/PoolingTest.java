@@ -45,6 +45,22 @@ class PoolingTest {
     }
 
     @Test
+    void plain2x2PathKeepsNanAndSignedZeroAsTheScalarTwin() {
+        PoolShape s = PoolShape.square(4, 6, 2);
+        float[] in = {
+            -0f, 0f, Float.NaN, 1f, -2f, -3f,
+            0f, -0f, 2f, 3f, -1f, -5f,
+            -0f, -0f, 7f, 7f, Float.NEGATIVE_INFINITY, 4f,
+            -0f, -0f, 7f, Float.NaN, 1f, Float.POSITIVE_INFINITY};
+        float[] want = new float[s.outPlane()];
+        float[] got = new float[s.outPlane()];
+        Pooling.maxPoolScalar(s, 1, in, 0, want, 0);
+        Pooling.maxPool(s, 1, in, 0, got, 0);
+        assertArrayEquals(want, got);
+        assertArrayEquals(new float[] {0f, Float.NaN, -1f, -0f, Float.NaN, Float.POSITIVE_INFINITY}, got);
+    }
+
+    @Test
     void ceilModeDropsWindowStartingInEndPadding() {
         // ONNX: in 4, k 2, stride 2, pad end 1, ceil -> 3 windows would start at 0, 2, 4; 4 is padding only.
         assertArrayEquals(new int[] {2, 3}, new int[] {
