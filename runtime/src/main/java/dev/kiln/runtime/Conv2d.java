@@ -274,9 +274,22 @@ public final class Conv2d {
             int wOff = gb * kv * MB;
             int xOff = g * s.cg() * plane + oy * s.strideH() * wp;
             int row = oo + m0 * n + oy * outW;
+            if (outW == VL && oy + 2 < outH && u + 2 < u1) {
+                // A row is one vector: three rows of the block at once keep 12 accumulators busy (one row alone
+                // has 4 FMA chains, too few to hide the FMA latency; mnist_cnn's conv2 spent 40 % of the model
+                // there, docs/BENCHMARKS.md). Same sums in the same order as row by row.
+                block4x3(s, w, wOff, x, xOff, wp, plane, 0, s.strideH() * wp, bias, m0, mCount, out, row, outW, n);
+                if (!ep.isNone()) {
+                    for (int j = 0; j < mCount; j++) {
+                        activate(out, row + j * n, 3 * outW, ep);
+                    }
+                }
+                u += 2;
+                continue;
+            }
             int t = 0;
             for (; t + 3 <= full; t += 3) {
-                block4x3(s, w, wOff, x, xOff, wp, plane, t * VL, bias, m0, mCount, out, row, n);
+                block4x3(s, w, wOff, x, xOff, wp, plane, t * VL, VL, bias, m0, mCount, out, row, VL, n);
             }
             if (t + 2 <= full) {
                 block4x2(s, w, wOff, x, xOff, wp, plane, t * VL, bias, m0, mCount, out, row, n);
@@ -293,9 +306,13 @@ public final class Conv2d {
         }
     }
 
-    /** Three full vectors of one output row for 4 output channels. */
+    /**
+     * Three full vectors of output for 4 output channels: {@code xs} and {@code os} are the distances between the
+     * three vectors in the padded input and in the output: VL for three vectors of one row, a row's length for
+     * the same vector of three rows.
+     */
     private static void block4x3(ConvShape s, float[] w, int wOff, float[] x, int xOff, int wp, int plane, int x0,
-                                 float[] bias, int m0, int mCount, float[] out, int row, int n) {
+                                 int xs, float[] bias, int m0, int mCount, float[] out, int row, int os, int n) {
         FloatVector a00 = FloatVector.zero(S), a01 = a00, a02 = a00;
         FloatVector a10 = a00, a11 = a00, a12 = a00;
         FloatVector a20 = a00, a21 = a00, a22 = a00;
@@ -312,8 +329,8 @@ public final class Conv2d {
                 for (int kx = 0; kx < kw; kx++) {
                     int i = rb + kx * dw;
                     FloatVector v0 = FloatVector.fromArray(S, x, i);
-                    FloatVector v1 = FloatVector.fromArray(S, x, i + VL);
-                    FloatVector v2 = FloatVector.fromArray(S, x, i + 2 * VL);
+                    FloatVector v1 = FloatVector.fromArray(S, x, i + xs);
+                    FloatVector v2 = FloatVector.fromArray(S, x, i + 2 * xs);
                     FloatVector w0 = FloatVector.broadcast(S, w[wi]);
                     a00 = v0.fma(w0, a00);
                     a01 = v1.fma(w0, a01);
@@ -337,25 +354,25 @@ public final class Conv2d {
         int at = row + x0;
         float b0 = bias == null ? 0f : bias[m0];
         a00.add(b0).intoArray(out, at);
-        a01.add(b0).intoArray(out, at + VL);
-        a02.add(b0).intoArray(out, at + 2 * VL);
+        a01.add(b0).intoArray(out, at + os);
+        a02.add(b0).intoArray(out, at + 2 * os);
         if (mCount > 1) {
             float b1 = bias == null ? 0f : bias[m0 + 1];
             a10.add(b1).intoArray(out, at + n);
-            a11.add(b1).intoArray(out, at + n + VL);
-            a12.add(b1).intoArray(out, at + n + 2 * VL);
+            a11.add(b1).intoArray(out, at + n + os);
+            a12.add(b1).intoArray(out, at + n + 2 * os);
         }
         if (mCount > 2) {
             float b2 = bias == null ? 0f : bias[m0 + 2];
             a20.add(b2).intoArray(out, at + 2 * n);
-            a21.add(b2).intoArray(out, at + 2 * n + VL);
-            a22.add(b2).intoArray(out, at + 2 * n + 2 * VL);
+            a21.add(b2).intoArray(out, at + 2 * n + os);
+            a22.add(b2).intoArray(out, at + 2 * n + 2 * os);
         }
         if (mCount > 3) {
             float b3 = bias == null ? 0f : bias[m0 + 3];
             a30.add(b3).intoArray(out, at + 3 * n);
-            a31.add(b3).intoArray(out, at + 3 * n + VL);
-            a32.add(b3).intoArray(out, at + 3 * n + 2 * VL);
+            a31.add(b3).intoArray(out, at + 3 * n + os);
+            a32.add(b3).intoArray(out, at + 3 * n + 2 * os);
         }
     }
 
@@ -456,8 +473,10 @@ public final class Conv2d {
     /** Applies the activation in place to {@code len} floats from {@code at}. */
     static void activate(float[] out, int at, int len, Epilogue ep) {
         int j = 0;
+        boolean relu = ep.kind() == Epilogue.Kind.RELU; // inline, not through a call C2 may leave out of line
         for (int bound = S.loopBound(len); j < bound; j += VL) {
-            ep.apply(FloatVector.fromArray(S, out, at + j)).intoArray(out, at + j);
+            FloatVector x = FloatVector.fromArray(S, out, at + j);
+            (relu ? x.max(0f) : ep.apply(x)).intoArray(out, at + j);
         }
         for (; j < len; j++) {
             out[at + j] = ep.apply(out[at + j]);
