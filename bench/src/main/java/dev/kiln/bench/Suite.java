@@ -18,6 +18,7 @@ import org.openjdk.jmh.runner.RunnerException;
 import org.openjdk.jmh.runner.options.ChainedOptionsBuilder;
 import org.openjdk.jmh.runner.options.OptionsBuilder;
 import org.openjdk.jmh.runner.options.TimeValue;
+import org.openjdk.jmh.runner.options.VerboseMode;
 
 /**
  * Runs the whole benchmark suite and writes docs/BENCHMARKS.md and its chart (what bench/run.sh calls).
@@ -131,6 +132,7 @@ public final class Suite {
                 .addProfiler(GCProfiler.class).shouldFailOnError(true);
         Map<String, String[]> all = new LinkedHashMap<>(params);
         if (quick) {
+            b.verbosity(VerboseMode.SILENT); // the smoke run inside `mvn verify` keeps the build log readable
             all.put("model", new String[] {"mlp"});
             all.put("batch", new String[] {"1"});
             all.putIfAbsent("threads", new String[] {"1"});

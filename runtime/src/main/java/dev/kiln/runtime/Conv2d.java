@@ -473,10 +473,15 @@ public final class Conv2d {
     /** Applies the activation in place to {@code len} floats from {@code at}. */
     static void activate(float[] out, int at, int len, Epilogue ep) {
         int j = 0;
-        boolean relu = ep.kind() == Epilogue.Kind.RELU; // inline, not through a call C2 may leave out of line
-        for (int bound = S.loopBound(len); j < bound; j += VL) {
-            FloatVector x = FloatVector.fromArray(S, out, at + j);
-            (relu ? x.max(0f) : ep.apply(x)).intoArray(out, at + j);
+        int bound = S.loopBound(len);
+        if (ep.kind() == Epilogue.Kind.RELU) { // a path of its own, never through a call (see GemmKernel.finish)
+            for (; j < bound; j += VL) {
+                FloatVector.fromArray(S, out, at + j).max(0f).intoArray(out, at + j);
+            }
+        } else {
+            for (; j < bound; j += VL) {
+                ep.apply(FloatVector.fromArray(S, out, at + j)).intoArray(out, at + j);
+            }
         }
         for (; j < len; j++) {
             out[at + j] = ep.apply(out[at + j]);
@@ -606,27 +611,33 @@ public final class Conv2d {
             throw new IllegalArgumentException(what(s, a, batch) + ": negative batch");
         }
         if (a == Algorithm.DIRECT && s.strideW() != 1) {
-            throw new IllegalArgumentException(what(s, a, batch) + ": the direct kernel needs stride 1 along the width");
+            throw new IllegalArgumentException(what(s, a, batch)
+                    + ": the direct kernel needs stride 1 along the width");
         }
         int wantW = a == Algorithm.IM2COL ? s.weightLength()
                 : s.group() * Math.ceilDiv(s.mg(), MB) * s.kernelVolume() * MB;
         if (w.length != wantW) {
-            throw new IllegalArgumentException(what(s, a, batch) + ": packed weights have " + w.length + " floats, expected " + wantW);
+            throw new IllegalArgumentException(what(s, a, batch)
+                    + ": packed weights have " + w.length + " floats, expected " + wantW);
         }
         if (bias != null && bias.length < s.m()) {
-            throw new IllegalArgumentException(what(s, a, batch) + ": bias has " + bias.length + " floats, expected " + s.m());
+            throw new IllegalArgumentException(what(s, a, batch)
+                    + ": bias has " + bias.length + " floats, expected " + s.m());
         }
         int scratchWanted = scratchLength(s, a);
         if (a == Algorithm.IM2COL ? scratch.length != scratchWanted : scratch.length < scratchWanted) {
-            throw new IllegalArgumentException(what(s, a, batch) + ": scratch has " + scratch.length + " floats, expected "
+            throw new IllegalArgumentException(what(s, a, batch)
+                    + ": scratch has " + scratch.length + " floats, expected "
                     + scratchWanted);
         }
         if (inOff < 0 || (long) inOff + (long) batch * s.inSize() > in.length) {
-            throw new IllegalArgumentException(what(s, a, batch) + ": input needs " + (long) batch * s.inSize() + " floats from "
+            throw new IllegalArgumentException(what(s, a, batch)
+                    + ": input needs " + (long) batch * s.inSize() + " floats from "
                     + inOff + ", array has " + in.length);
         }
         if (outOff < 0 || (long) outOff + (long) batch * s.outSize() > out.length) {
-            throw new IllegalArgumentException(what(s, a, batch) + ": output needs " + (long) batch * s.outSize() + " floats from "
+            throw new IllegalArgumentException(what(s, a, batch)
+                    + ": output needs " + (long) batch * s.outSize() + " floats from "
                     + outOff + ", array has " + out.length);
         }
     }

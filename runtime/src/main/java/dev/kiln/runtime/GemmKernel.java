@@ -261,16 +261,27 @@ final class GemmKernel {
 
     /** Adds the bias (columns from {@code col}) and applies the epilogue to {@code vectors} full vectors of C. */
     private static void finish(float[] c, int ci, int vectors, float[] bias, int col, Epilogue ep) {
-        // Relu in the loop itself: even the 34-byte Epilogue.apply was seen compiled out of line here on some
-        // runs, boxing every vector (177 KB per cifar_cnn call at batch 1).
+        // Relu and none have paths of their own, the max inline: a vector that may reach a call C2 leaves out of line
+        // (Epilogue.apply was seen so, even at 34 bytes) is boxed on every path, 177 KB per cifar_cnn call.
         boolean relu = ep.kind() == Epilogue.Kind.RELU;
         for (int v = 0; v < vectors; v++) {
             int off = ci + v * VL;
-            FloatVector x = FloatVector.fromArray(SPECIES, c, off);
-            if (bias != null) {
-                x = x.add(FloatVector.fromArray(SPECIES, bias, col + v * VL));
+            if (relu) {
+                FloatVector x = FloatVector.fromArray(SPECIES, c, off);
+                if (bias != null) {
+                    x = x.add(FloatVector.fromArray(SPECIES, bias, col + v * VL));
+                }
+                x.max(0f).intoArray(c, off);
+            } else if (ep.isNone()) {
+                FloatVector.fromArray(SPECIES, c, off).add(FloatVector.fromArray(SPECIES, bias, col + v * VL))
+                        .intoArray(c, off); // finish runs with no epilogue only when there is a bias
+            } else {
+                FloatVector x = FloatVector.fromArray(SPECIES, c, off);
+                if (bias != null) {
+                    x = x.add(FloatVector.fromArray(SPECIES, bias, col + v * VL));
+                }
+                ep.apply(x).intoArray(c, off);
             }
-            (relu ? x.max(0f) : ep.apply(x)).intoArray(c, off);
         }
     }
 
@@ -300,8 +311,11 @@ final class GemmKernel {
                     scratch[so + l] += bias[cv + l];
                 }
             }
-            FloatVector x = FloatVector.fromArray(SPECIES, scratch, so);
-            (ep.kind() == Epilogue.Kind.RELU ? x.max(0f) : ep.apply(x)).intoArray(scratch, so);
+            if (ep.kind() == Epilogue.Kind.RELU) { // paths of their own, as in finish
+                FloatVector.fromArray(SPECIES, scratch, so).max(0f).intoArray(scratch, so);
+            } else if (!ep.isNone()) {
+                ep.apply(FloatVector.fromArray(SPECIES, scratch, so)).intoArray(scratch, so);
+            }
             System.arraycopy(scratch, so, c, ci + v * VL, lanes);
         }
     }

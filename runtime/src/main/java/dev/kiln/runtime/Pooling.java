@@ -169,7 +169,8 @@ public final class Pooling {
                 int o = outOff + p * s.outPlane() + oy * outW;
                 for (int ox = 0; ox < outW; ox++) {
                     int i = 2 * ox;
-                    out[o + ox] = Math.max(Math.max(in[r0 + i], in[r0 + i + 1]), Math.max(in[r1 + i], in[r1 + i + 1]));
+                    out[o + ox] = Math.max(Math.max(in[r0 + i], in[r0 + i + 1]),
+                            Math.max(in[r1 + i], in[r1 + i + 1]));
                 }
             }
         }
