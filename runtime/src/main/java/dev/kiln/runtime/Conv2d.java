@@ -154,23 +154,87 @@ public final class Conv2d {
         if (pool.threads() == 1 || (double) s.flops() * batch < PARALLEL_MIN_FLOPS) {
             conv(s, a, batch, in, inOff, w, bias, out, outOff, scratch[0], ep);
         } else if (batch > 1) {
-            int parts = Math.min(pool.threads(), batch);
-            pool.parallelFor(parts, (p0, p1) -> {
-                for (int p = p0; p < p1; p++) {
-                    int i0 = (int) ((long) batch * p / parts);
-                    int i1 = (int) ((long) batch * (p + 1) / parts);
-                    conv(s, a, i1 - i0, in, inOff + i0 * s.inSize(), w, bias, out, outOff + i0 * s.outSize(),
-                            scratch[p], ep);
-                }
-            });
+            ConvTask task = CONV_TASKS.get();
+            task.set(s, a, batch, Math.min(pool.threads(), batch), in, inOff, w, bias, out, outOff, scratch, ep);
+            try {
+                pool.parallelFor(task.parts, task);
+            } finally {
+                task.clear();
+            }
         } else if (a == Algorithm.DIRECT) {
             pad(s, in, inOff, scratch[0]);
-            float[] x = scratch[0];
-            pool.parallelFor(directUnits(s), (u0, u1) -> directImage(s, w, bias, out, outOff, x, ep, u0, u1));
+            ConvTask task = CONV_TASKS.get();
+            task.set(s, a, 1, 0, in, inOff, w, bias, out, outOff, scratch, ep);
+            try {
+                pool.parallelFor(directUnits(s), task);
+            } finally {
+                task.clear();
+            }
         } else {
             for (int g = 0; g < s.group(); g++) {
                 im2col(s, in, inOff, g, scratch[0]);
                 im2colGemm(s, w, bias, out, outOff, g, scratch[0], ep, pool);
+            }
+        }
+    }
+
+    private static final ThreadLocal<ConvTask> CONV_TASKS = ThreadLocal.withInitial(ConvTask::new);
+
+    /**
+     * The arguments of one threaded convolution, reused per calling thread (a capturing lambda per call
+     * allocated 40 B each time). With {@code parts > 0} a unit is a run of images with its own scratch; with
+     * {@code parts == 0} a unit is a direct-kernel unit of the single image already padded into scratch[0].
+     */
+    private static final class ConvTask implements IntRangeBody {
+        private ConvShape s;
+        private Algorithm a;
+        private int batch;
+        private int parts;
+        private float[] in;
+        private int inOff;
+        private float[] w;
+        private float[] bias;
+        private float[] out;
+        private int outOff;
+        private float[][] scratch;
+        private Epilogue ep;
+
+        void set(ConvShape s, Algorithm a, int batch, int parts, float[] in, int inOff, float[] w, float[] bias,
+                 float[] out, int outOff, float[][] scratch, Epilogue ep) {
+            this.s = s;
+            this.a = a;
+            this.batch = batch;
+            this.parts = parts;
+            this.in = in;
+            this.inOff = inOff;
+            this.w = w;
+            this.bias = bias;
+            this.out = out;
+            this.outOff = outOff;
+            this.scratch = scratch;
+            this.ep = ep;
+        }
+
+        /** Drops the references so a finished call does not keep the caller's arrays alive. */
+        void clear() {
+            in = null;
+            w = null;
+            bias = null;
+            out = null;
+            scratch = null;
+        }
+
+        @Override
+        public void run(int from, int to) {
+            if (parts == 0) {
+                directImage(s, w, bias, out, outOff, scratch[0], ep, from, to);
+                return;
+            }
+            for (int p = from; p < to; p++) {
+                int i0 = (int) ((long) batch * p / parts);
+                int i1 = (int) ((long) batch * (p + 1) / parts);
+                conv(s, a, i1 - i0, in, inOff + i0 * s.inSize(), w, bias, out, outOff + i0 * s.outSize(), scratch[p],
+                        ep);
             }
         }
     }

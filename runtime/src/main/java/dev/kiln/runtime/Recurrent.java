@@ -158,7 +158,13 @@ public final class Recurrent {
             int t = reverse ? seq - 1 - step : step;
             int gt = t * batch * g4;
             if (split) {
-                pool.parallelFor(batch, (b0, b1) -> lstmRows(wt, scratch, gt, hs, cs, b0, b1, clip));
+                RowTask task = ROW_TASKS.get();
+                task.set(wt, null, scratch, gt, hs, cs, clip);
+                try {
+                    pool.parallelFor(batch, task);
+                } finally {
+                    task.clear();
+                }
             } else {
                 lstmRows(wt, scratch, gt, hs, cs, 0, batch, clip);
             }
@@ -195,7 +201,13 @@ public final class Recurrent {
             int t = reverse ? seq - 1 - step : step;
             int gt = t * batch * g3;
             if (split) {
-                pool.parallelFor(batch, (b0, b1) -> gruRows(wt, scratch, gt, hs, tmp, b0, b1, clip));
+                RowTask task = ROW_TASKS.get();
+                task.set(null, wt, scratch, gt, hs, tmp, clip);
+                try {
+                    pool.parallelFor(batch, task);
+                } finally {
+                    task.clear();
+                }
             } else {
                 gruRows(wt, scratch, gt, hs, tmp, 0, batch, clip);
             }
@@ -215,6 +227,49 @@ public final class Recurrent {
      */
     private static boolean splitsRows(WorkerPool pool, int batch, int hid, int gates) {
         return pool != null && pool.threads() > 1 && batch > 1 && 2L * batch * hid * gates > 1_000_000L;
+    }
+
+    private static final ThreadLocal<RowTask> ROW_TASKS = ThreadLocal.withInitial(RowTask::new);
+
+    /**
+     * One step's split over batch rows, reused per calling thread: a capturing lambda per step allocated 40 B
+     * each time (1.1 KB per LSTM call at batch 64, docs/BENCHMARKS.md).
+     */
+    private static final class RowTask implements IntRangeBody {
+        private LstmWeights lstm;
+        private GruWeights gru;
+        private float[] s;
+        private int gt;
+        private int hs;
+        /** The cell state (LSTM) or the GRU's temporary rows. */
+        private int aux;
+        private float clip;
+
+        void set(LstmWeights lstm, GruWeights gru, float[] s, int gt, int hs, int aux, float clip) {
+            this.lstm = lstm;
+            this.gru = gru;
+            this.s = s;
+            this.gt = gt;
+            this.hs = hs;
+            this.aux = aux;
+            this.clip = clip;
+        }
+
+        /** Drops the references so a finished call does not keep the caller's arrays alive. */
+        void clear() {
+            lstm = null;
+            gru = null;
+            s = null;
+        }
+
+        @Override
+        public void run(int b0, int b1) {
+            if (lstm != null) {
+                lstmRows(lstm, s, gt, hs, aux, b0, b1, clip);
+            } else {
+                gruRows(gru, s, gt, hs, aux, b0, b1, clip);
+            }
+        }
     }
 
     /** LSTM step for batch rows [b0, b1): recurrent GEMM into their gate rows, then their gates. */
