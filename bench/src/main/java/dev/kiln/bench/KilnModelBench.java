@@ -17,8 +17,12 @@ import org.openjdk.jmh.annotations.Warmup;
 
 /**
  * One call of a Kiln-generated model in its zero-allocation form, {@code run(x, batch, out)} into an output
- * array allocated once: what a user's steady-state inference loop pays. With the gc profiler, B/op shows
- * whether it truly allocates nothing.
+ * array allocated once: what a user's steady-state inference loop pays.
+ *
+ * <p>Besides the gc profiler's B/op (every thread of the fork, so JMH's own ~100 KB/s of bookkeeping shows on
+ * slow calls): when the system property {@value #ALLOC_LOG} names a file, the trial ends with ~100 ms of calls
+ * counted by the calling thread's allocation counter, and appends {@code model batch threads bytesPerCall} to
+ * the file.
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.SampleTime)
@@ -27,6 +31,11 @@ import org.openjdk.jmh.annotations.Warmup;
 @Measurement(iterations = 2, time = 1)
 @Fork(value = 1, jvmArgsAppend = {"--add-modules=jdk.incubator.vector", "-Xms1g", "-Xmx1g"})
 public class KilnModelBench {
+    /** System property naming the file the per-call allocation is appended to. */
+    public static final String ALLOC_LOG = "kiln.bench.allocLog";
+    private static final com.sun.management.ThreadMXBean MX =
+            (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+
     @Param({"mlp", "mnist_cnn", "cifar_cnn", "lstm", "gru"})
     public String model;
 
@@ -59,6 +68,22 @@ public class KilnModelBench {
 
     @TearDown(Level.Trial)
     public void tearDown() throws Exception {
+        String log = System.getProperty(ALLOC_LOG);
+        if (log != null) {
+            // After the measurement the code is as compiled as it gets; ~100 ms of calls with nothing of JMH's
+            // in between give the calling thread's exact bytes per call.
+            long start = System.nanoTime();
+            long bytes0 = MX.getCurrentThreadAllocatedBytes();
+            int calls = 0;
+            do {
+                call.run(x, batch, out);
+                calls++;
+            } while (System.nanoTime() - start < 100_000_000L && calls < 100_000);
+            double bytesPerCall = (double) (MX.getCurrentThreadAllocatedBytes() - bytes0) / calls;
+            java.nio.file.Files.writeString(java.nio.file.Path.of(log),
+                    model + " " + batch + " " + threads + " " + bytesPerCall + "\n",
+                    java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
+        }
         net.close();
     }
 }

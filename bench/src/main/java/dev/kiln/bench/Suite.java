@@ -1,6 +1,7 @@
 package dev.kiln.bench;
 
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.LocalDateTime;
 import java.time.format.DateTimeFormatter;
@@ -78,11 +79,15 @@ public final class Suite {
     }
 
     /** Measures everything, in the order described in the class comment. */
-    public SuiteRun run() throws RunnerException {
+    public SuiteRun run() throws RunnerException, IOException {
         String date = LocalDateTime.now().format(DateTimeFormatter.ISO_LOCAL_DATE_TIME).substring(0, 16);
         Machine machine = Machine.describe();
         long t0 = System.nanoTime();
         List<RunResult> all = new ArrayList<>();
+        Path allocLog = Files.createTempFile("kiln-bench-alloc", ".txt");
+        if (quick) {
+            System.setProperty(KilnModelBench.ALLOC_LOG, allocLog.toString()); // no fork: same JVM
+        }
         all.addAll(run(Mode.SampleTime, Map.of(), FmaPeakBench.class));
         all.addAll(run(Mode.SampleTime, Map.of("threads", new String[] {"1"}), GemmBench.class));
         all.addAll(run(Mode.SampleTime, Map.of("threads", new String[] {"2"},
@@ -92,7 +97,9 @@ public final class Suite {
                 Map<String, String[]> params = Map.of("model", new String[] {model}, "batch", new String[] {batch});
                 // One more warm-up for Kiln: its kernels are C2-compiled Java (ORT's are native), and on a loaded
                 // machine C2 was seen to need more than 2 s to settle.
-                all.addAll(run(options(Mode.SampleTime, params, KilnModelBench.class).warmupIterations(warmups + 1)));
+                all.addAll(run(options(Mode.SampleTime, params, KilnModelBench.class).warmupIterations(warmups + 1)
+                        .jvmArgsAppend("--add-modules=jdk.incubator.vector", "-Xms1g", "-Xmx1g",
+                                "-D" + KilnModelBench.ALLOC_LOG + "=" + allocLog)));
                 all.addAll(run(Mode.SampleTime, params, OrtModelBench.class));
             }
         }
@@ -105,7 +112,15 @@ public final class Suite {
                         + "took %d s", org.openjdk.jmh.util.Version.getPlainVersion(),
                 forks == 0 ? "no" : String.valueOf(forks), forks == 1 ? "" : "s", warmups, measurements, iterationTime,
                 warmups + 1, Math.min(1, warmups), Math.min(1, measurements), seconds);
-        return new SuiteRun(date, machine.finished(), settings, all);
+        Map<String, Double> callerBytes = new LinkedHashMap<>();
+        for (String line : Files.readAllLines(allocLog)) {
+            String[] f = line.trim().split(" ");
+            if (f.length == 4) {
+                callerBytes.put(SuiteRun.key(f[0], f[1], f[2]), Double.parseDouble(f[3]));
+            }
+        }
+        Files.deleteIfExists(allocLog);
+        return new SuiteRun(date, machine.finished(), settings, all, callerBytes);
     }
 
     private Collection<RunResult> run(Mode mode, Map<String, String[]> params, Class<?>... benches)

@@ -9,6 +9,7 @@ import java.io.Serializable;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import org.openjdk.jmh.results.RunResult;
 
@@ -20,13 +21,22 @@ import org.openjdk.jmh.results.RunResult;
  * @param machine what it ran on
  * @param settings forks and iterations, as one sentence for the report
  * @param results every JMH result of the run
+ * @param callerBytesPerCall bytes the calling thread allocated per Kiln {@code run} right after the
+ *     measurement, by {@link #key}
  */
-public record SuiteRun(String date, Machine machine, String settings, List<RunResult> results) implements Serializable {
+public record SuiteRun(String date, Machine machine, String settings, List<RunResult> results,
+                       Map<String, Double> callerBytesPerCall) implements Serializable {
     public SuiteRun {
         Objects.requireNonNull(date);
         Objects.requireNonNull(machine);
         Objects.requireNonNull(settings);
         results = List.copyOf(results);
+        callerBytesPerCall = Map.copyOf(callerBytesPerCall);
+    }
+
+    /** The key of a model configuration in {@link #callerBytesPerCall}. */
+    public static String key(String model, String batch, String threads) {
+        return model + "/" + batch + "/" + threads;
     }
 
     public void save(Path file) throws IOException {
