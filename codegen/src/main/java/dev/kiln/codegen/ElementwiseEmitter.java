@@ -217,7 +217,9 @@ final class ElementwiseEmitter implements KernelEmitter {
         }
         chain.literals().forEach((v, f) -> sc.put(v, literal(f)));
         TensorRef o = ctx.out(0);
-        b.addStatement("$L = $L", o.at(CodeBlock.of("$N++", flat)), body(ctx, chain, sc, false, b));
+        // Inputs of the output's shape are read at the flat index, so it advances only after the store.
+        b.addStatement("$L = $L", o.at(CodeBlock.of("$N", flat)), body(ctx, chain, sc, false, b));
+        b.addStatement("$N++", flat);
         for (int d = 0; d < rank; d++) {
             b.endControlFlow();
         }
