@@ -54,7 +54,7 @@ final class ConvEmitter implements KernelEmitter {
                 .addStatement("$T.conv($N, $L, $N, $L, this.$N, $L, $N, $L, this.$N, $N$L)", CONV, shape,
                         ctx.dim(x.shape().dim(0)), in.array(), in.offset(), weights, bias, out.array(), out.offset(),
                         scratch, epilogue,
-                        ctx.threaded() ? ", this.pool" : "")
+                        ctx.threaded() ? ", this.workers" : "")
                 .build();
     }
 }

@@ -63,7 +63,7 @@ final class ModelPlan {
     ModelPlan(Graph graph, CodegenOptions options) {
         this.graph = graph;
         this.options = options;
-        for (String reserved : List.of("batch", "arena", "batchScratch", "pool", "close", "weights", "source", "SPECIES", "run", "load")) {
+        for (String reserved : List.of("batch", "arena", "batchScratch", "workers", "close", "weights", "source", "SPECIES", "run", "load")) {
             names.newName(reserved, reserved);
         }
         // An op without an emitter is the most useful thing to report, so it is checked before dtypes.

@@ -94,7 +94,7 @@ final class RecurrentEmitter implements KernelEmitter {
         if (lstm) {
             call.add(output(ctx, n, 2));
         }
-        call.add("this.$N, $L)", scratch, ctx.threaded() ? "this.pool" : "null");
+        call.add("this.$N, $L)", scratch, ctx.threaded() ? "this.workers" : "null");
         return CodeBlock.builder().addStatement("$L", call.build()).build();
     }
 
