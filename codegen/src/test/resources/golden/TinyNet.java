@@ -62,7 +62,7 @@ public final class TinyNet {
     private TinyNet(Map<String, float[]> weights, String source) {
         convWeight = WeightsFile.require(weights, "conv.weight@DIRECT", 72, source);
         convBias = WeightsFile.require(weights, "conv.bias", 4, source);
-        fcWeight = PackedMatrix.wrap(WeightsFile.require(weights, "fc.weight@panel16", 576, source), 36, 5);
+        fcWeight = PackedMatrix.wrap(WeightsFile.require(weights, "fc.weight_panels", 576, source), 36, 5);
         fcBias = WeightsFile.require(weights, "fc.bias", 5, source);
     }
 
@@ -135,7 +135,7 @@ public final class TinyNet {
     }
 
     /**
-     * %s: f32[N,5] = dev.kiln.FusedGemm(%f, %fc.weight, %fc.bias) {activation="Sigmoid", transB=1}  # /fc/Gemm
+     * %s: f32[N,5] = dev.kiln.PackedGemm(%f, %fc.weight_panels, %fc.bias) {activation="Sigmoid", k=36, n=5}  # /fc/Gemm
      */
     private void fc(int batch) {
         Gemm.gemm(batch, this.arena, 144 * batch, 36, this.fcWeight, this.fcBias, this.arena, 0, 5, false, SIGMOID_EPILOGUE);
