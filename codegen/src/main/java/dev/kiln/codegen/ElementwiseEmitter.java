@@ -48,7 +48,8 @@ final class ElementwiseEmitter implements KernelEmitter {
 
     private static Chain chain(EmitContext ctx) {
         Node n = ctx.node;
-        Map<Value, Float> literals = new IdentityHashMap<>();
+        // Insertion-ordered (Value has identity equality): the order of emitted declarations must not vary by run.
+        Map<Value, Float> literals = new java.util.LinkedHashMap<>();
         if (n.op().equals(FusedOps.FUSED_ELEMENTWISE)) {
             Graph body = ((Attr.GraphValue) n.attributes().get("body").orElseThrow()).value();
             body.initializers().forEach((v, t) -> literals.put(v, (float) t.getDouble(0)));
