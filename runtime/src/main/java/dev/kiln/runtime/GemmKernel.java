@@ -85,8 +85,8 @@ final class GemmKernel {
      *
      * <p>Blocked for the caches: rows in blocks of {@link #MC} and k in blocks of {@link #KC} so A's block stays
      * in L2 while every strip of B streams past it. Between k blocks the partial sums wait in C; a float stored
-     * and reloaded is unchanged, so the blocking does not change a bit of the result. Strips that end past n (at most one) are not k-blocked:
-     * their partial sums would need a scratch as tall as the block.
+     * and reloaded is unchanged, so the blocking does not change a bit of the result. The strip that ends past n
+     * (at most one) is not k-blocked: its partial sums would need a scratch as tall as the block.
      *
      * @param scratch at least {@link #SCRATCH} floats the calling thread owns
      */
