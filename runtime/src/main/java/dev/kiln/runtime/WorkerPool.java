@@ -142,8 +142,7 @@ public final class WorkerPool implements AutoCloseable {
         long start = System.nanoTime();
         int spins = 0;
         while (pending.get() != 0) {
-            if (++spins % 64 != 0 || System.nanoTime() - start < SPIN_NANOS) {
-                Thread.onSpinWait();
+            if (keepSpinning(start, ++spins)) {
                 continue;
             }
             parkedCaller = Thread.currentThread();
@@ -152,6 +151,28 @@ public final class WorkerPool implements AutoCloseable {
             }
             parkedCaller = null;
         }
+    }
+
+    /**
+     * One step of a wait that began at {@code start}: a spin, or every 64th step once the first quarter of
+     * {@link #SPIN_NANOS} has passed, a yield (when the machine has more runnable threads than cores, the
+     * thread being waited for may need this core). False when it is time to park.
+     */
+    private static boolean keepSpinning(long start, int spins) {
+        if (spins % 64 != 0) {
+            Thread.onSpinWait();
+            return true;
+        }
+        long waited = System.nanoTime() - start;
+        if (waited < SPIN_NANOS / 4) {
+            Thread.onSpinWait();
+            return true;
+        }
+        if (waited < SPIN_NANOS) {
+            Thread.yield();
+            return true;
+        }
+        return false;
     }
 
     /** Stops the worker threads; later calls of {@link #parallelFor} fail. */
@@ -214,8 +235,7 @@ public final class WorkerPool implements AutoCloseable {
             int spins = 0;
             long g;
             while ((g = ticket) == seen) {
-                if (++spins % 64 != 0 || System.nanoTime() - start < SPIN_NANOS) {
-                    Thread.onSpinWait();
+                if (keepSpinning(start, ++spins)) {
                     continue;
                 }
                 parked = true; // volatile write, then re-read the ticket: the caller either sees it or we see it
