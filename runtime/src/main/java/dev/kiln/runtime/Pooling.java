@@ -48,6 +48,33 @@ public final class Pooling {
         }
     }
 
+    /** {@link #maxPool} with the planes split over {@code pool} when there are more than ~20 µs of them. */
+    public static void maxPool(PoolShape s, int planes, float[] in, int inOff, float[] out, int outOff,
+                               WorkerPool pool) {
+        if (!splits(s, planes, pool)) {
+            maxPool(s, planes, in, inOff, out, outOff);
+            return;
+        }
+        pool.parallelFor(planes, (p0, p1) -> maxPool(s, p1 - p0, in, inOff + p0 * s.inPlane(), out,
+                outOff + p0 * s.outPlane()));
+    }
+
+    /** {@link #averagePool} with the planes split over {@code pool} when there are more than ~20 µs of them. */
+    public static void averagePool(PoolShape s, boolean countIncludePad, int planes, float[] in, int inOff,
+                                   float[] out, int outOff, WorkerPool pool) {
+        if (!splits(s, planes, pool)) {
+            averagePool(s, countIncludePad, planes, in, inOff, out, outOff);
+            return;
+        }
+        pool.parallelFor(planes, (p0, p1) -> averagePool(s, countIncludePad, p1 - p0, in,
+                inOff + p0 * s.inPlane(), out, outOff + p0 * s.outPlane()));
+    }
+
+    /** Window taps of all planes above which splitting pays (~20 µs at a few taps per ns). */
+    private static boolean splits(PoolShape s, int planes, WorkerPool pool) {
+        return pool.threads() > 1 && planes > 1 && (long) planes * s.outPlane() * s.kh() * s.kw() > 100_000L;
+    }
+
     /** GlobalMaxPool: {@code out[p] = max} over the {@code size} elements of plane p. */
     public static void globalMaxPool(int planes, int size, float[] in, int inOff, float[] out, int outOff) {
         for (int p = 0; p < planes; p++) {
