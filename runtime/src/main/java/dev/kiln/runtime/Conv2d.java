@@ -38,8 +38,8 @@ public final class Conv2d {
     /** Widest vector the scratch geometry allows for, so scratch sizes do not depend on the machine. */
     private static final int MAX_VL = 16;
 
-    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED.length() <= MAX_VL
-            ? FloatVector.SPECIES_PREFERRED : FloatVector.SPECIES_512;
+    /** The GEMM's species: the preferred one up to 512 bits, or the one tests force with kiln.runtime.vectorBits. */
+    private static final VectorSpecies<Float> S = GemmKernel.SPECIES;
     private static final int VL = S.length();
 
     private Conv2d() {}

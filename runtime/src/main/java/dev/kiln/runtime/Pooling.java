@@ -16,7 +16,7 @@ import jdk.incubator.vector.VectorSpecies;
  * A window with no input tap gives -inf (max) or NaN (average without counted pads), as ONNX's reference does.
  */
 public final class Pooling {
-    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Float> S = GemmKernel.SPECIES;
     private static final int VL = S.length();
     /** Lanes 0, 2, 4, ... of the concatenation of two vectors. */
     private static final VectorShuffle<Float> EVEN = VectorShuffle.fromOp(S, i -> 2 * i);

@@ -18,7 +18,7 @@ import jdk.incubator.vector.VectorSpecies;
  * ONNX equations written out plainly, for tests.
  */
 public final class Recurrent {
-    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Float> S = GemmKernel.SPECIES;
     private static final int VL = S.length();
 
     private Recurrent() {}

@@ -16,7 +16,7 @@ import jdk.incubator.vector.VectorSpecies;
  * {@link Math#exp}. Input and output may be the same array at the same offset.
  */
 public final class Softmax {
-    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Float> S = GemmKernel.SPECIES;
     private static final int VL = S.length();
 
     private Softmax() {}
