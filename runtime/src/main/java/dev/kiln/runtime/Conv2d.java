@@ -277,7 +277,7 @@ public final class Conv2d {
             int row = oo + m0 * n + oy * outW;
             int t = 0;
             for (; t + 3 <= full; t += 3) {
-                block4x3(offs, kv, w, wOff, x, xOff, wp, plane, t * VL, bias, m0, mCount, out, row, n);
+                block4x3(offs, kv, w, wOff, x, xOff, t * VL, bias, m0, mCount, out, row, n);
             }
             if (t + 2 <= full) {
                 block4x2(s, w, wOff, x, xOff, wp, plane, t * VL, bias, m0, mCount, out, row, n);
@@ -320,8 +320,8 @@ public final class Conv2d {
     }
 
     /** Three full vectors of one output row for 4 output channels. */
-    private static void block4x3(int[] offs, int taps, float[] w, int wOff, float[] x, int xOff, int wp, int plane,
-                                 int x0, float[] bias, int m0, int mCount, float[] out, int row, int n) {
+    private static void block4x3(int[] offs, int taps, float[] w, int wOff, float[] x, int xOff, int x0,
+                                 float[] bias, int m0, int mCount, float[] out, int row, int n) {
         FloatVector a00 = FloatVector.zero(S), a01 = a00, a02 = a00;
         FloatVector a10 = a00, a11 = a00, a12 = a00;
         FloatVector a20 = a00, a21 = a00, a22 = a00;
