@@ -53,7 +53,7 @@ public final class NnKernelBench {
                 float[] p = Conv2d.packWeights(Check.random(RND, s.weightLength()), s, Conv2d.Algorithm.DIRECT);
                 float[] out = new float[s.outSize()];
                 float[] scratch = new float[Conv2d.scratchLength(s, Conv2d.Algorithm.DIRECT)];
-                double t = micros(() -> Conv2d.conv(s, Conv2d.Algorithm.DIRECT, 1, in, 0, p, null, out, 0, scratch,
+                double t = cpuMicros(() -> Conv2d.conv(s, Conv2d.Algorithm.DIRECT, 1, in, 0, p, null, out, 0, scratch,
                         Epilogue.none()));
                 System.out.printf(Locale.ROOT, "%s direct %.1f µs %.1f GFLOP/s%n", s, t, s.flops() / t / 1e3);
             }
@@ -72,8 +72,8 @@ public final class NnKernelBench {
                 int planes = batch * shapes[i][0];
                 float[] in = Check.random(RND, planes * s.inPlane());
                 float[] out = new float[planes * s.outPlane()];
-                double tv = micros(() -> Pooling.maxPool(s, planes, in, 0, out, 0));
-                double ts = micros(() -> Pooling.maxPoolScalar(s, planes, in, 0, out, 0));
+                double tv = cpuMicros(() -> Pooling.maxPool(s, planes, in, 0, out, 0));
+                double ts = cpuMicros(() -> Pooling.maxPoolScalar(s, planes, in, 0, out, 0));
                 double t2 = micros(() -> Pooling.maxPool(s, planes, in, 0, out, 0, POOL));
                 System.out.printf(Locale.ROOT, "| %s | %dx%dx%d | %d | %.2f | %.2f | %.2f |%n", names[i], shapes[i][0],
                         shapes[i][1], shapes[i][1], batch, tv, ts, t2);
@@ -88,10 +88,10 @@ public final class NnKernelBench {
         for (int[] sh : shapes) {
             float[] x = Check.random(RND, sh[0] * sh[1]);
             float[] y = new float[x.length];
-            double tl = micros(() -> Softmax.logSoftmax(sh[0], sh[1], x, 0, y, 0));
-            double tls = micros(() -> Softmax.logSoftmaxScalar(sh[0], sh[1], x, 0, y, 0));
-            double ts = micros(() -> Softmax.softmax(sh[0], sh[1], x, 0, y, 0));
-            double tss = micros(() -> Softmax.softmaxScalar(sh[0], sh[1], x, 0, y, 0));
+            double tl = cpuMicros(() -> Softmax.logSoftmax(sh[0], sh[1], x, 0, y, 0));
+            double tls = cpuMicros(() -> Softmax.logSoftmaxScalar(sh[0], sh[1], x, 0, y, 0));
+            double ts = cpuMicros(() -> Softmax.softmax(sh[0], sh[1], x, 0, y, 0));
+            double tss = cpuMicros(() -> Softmax.softmaxScalar(sh[0], sh[1], x, 0, y, 0));
             System.out.printf(Locale.ROOT, "| LogSoftmax | %dx%d | %.2f | %.2f |%n", sh[0], sh[1], tl, tls);
             System.out.printf(Locale.ROOT, "| Softmax | %dx%d | %.2f | %.2f |%n", sh[0], sh[1], ts, tss);
         }
@@ -110,7 +110,7 @@ public final class NnKernelBench {
             Recurrent.LstmWeights lw = Recurrent.packLstm(Check.random(RND, 4 * hid * in), Check.random(RND, 4 * hid * hid),
                     Check.random(RND, 8 * hid), in, hid);
             float[] ls = new float[Recurrent.lstmScratchLength(hid, seq, batch)];
-            double t1 = micros(() -> Recurrent.lstm(lw, seq, batch, false, Float.POSITIVE_INFINITY, x, 0, null, 0, null,
+            double t1 = cpuMicros(() -> Recurrent.lstm(lw, seq, batch, false, Float.POSITIVE_INFINITY, x, 0, null, 0, null,
                     0, y, 0, null, 0, null, 0, ls, null));
             double t2 = micros(() -> Recurrent.lstm(lw, seq, batch, false, Float.POSITIVE_INFINITY, x, 0, null, 0, null,
                     0, y, 0, null, 0, null, 0, ls, POOL));
@@ -119,7 +119,7 @@ public final class NnKernelBench {
             Recurrent.GruWeights gw = Recurrent.packGru(Check.random(RND, 3 * hid * in), Check.random(RND, 3 * hid * hid),
                     Check.random(RND, 6 * hid), in, hid, true);
             float[] gs = new float[Recurrent.gruScratchLength(hid, seq, batch)];
-            double g1 = micros(() -> Recurrent.gru(gw, seq, batch, false, Float.POSITIVE_INFINITY, x, 0, null, 0, y, 0,
+            double g1 = cpuMicros(() -> Recurrent.gru(gw, seq, batch, false, Float.POSITIVE_INFINITY, x, 0, null, 0, y, 0,
                     null, 0, gs, null));
             double g2 = micros(() -> Recurrent.gru(gw, seq, batch, false, Float.POSITIVE_INFINITY, x, 0, null, 0, y, 0,
                     null, 0, gs, POOL));
@@ -136,6 +136,24 @@ public final class NnKernelBench {
      * fastest round is the one least disturbed (and the one after C2 finished, which a busy machine delays).
      */
     static double micros(Runnable r) {
+        return time(r, false);
+    }
+
+    /**
+     * As {@link #micros} but timing the calling thread's CPU time, which time-slicing by other processes on the
+     * shared machine does not inflate; for single-threaded calls only.
+     */
+    static double cpuMicros(Runnable r) {
+        return time(r, true);
+    }
+
+    private static final java.lang.management.ThreadMXBean THREADS = java.lang.management.ManagementFactory.getThreadMXBean();
+
+    private static long now(boolean cpu) {
+        return cpu ? THREADS.getCurrentThreadCpuTime() : System.nanoTime();
+    }
+
+    private static double time(Runnable r, boolean cpu) {
         long t0 = System.nanoTime();
         while (System.nanoTime() - t0 < 1_500_000_000L) {
             r.run();
@@ -161,11 +179,11 @@ public final class NnKernelBench {
         int perRound = Math.max(1, calls / 5);
         double best = Double.MAX_VALUE;
         for (int i = 0, sinceBest = 0; i < 80 && sinceBest < 10; i++, sinceBest++) {
-            long s = System.nanoTime();
+            long s = now(cpu);
             for (int j = 0; j < perRound; j++) {
                 r.run();
             }
-            double t = (System.nanoTime() - s) / 1e3 / perRound;
+            double t = (now(cpu) - s) / 1e3 / perRound;
             if (t < best * 0.98) {
                 sinceBest = 0;
             }
@@ -205,20 +223,20 @@ public final class NnKernelBench {
         for (int i = 0; i < n; i++) {
             x[i] = -20f * i / n;
         }
-        double tSvml = micros(() -> {
+        double tSvml = cpuMicros(() -> {
             for (int i = 0; i < n; i += S.length()) {
                 jdk.incubator.vector.FloatVector.fromArray(S, x, i).lanewise(jdk.incubator.vector.VectorOperators.EXP)
                         .intoArray(y, i);
             }
             sink = y[7];
         });
-        double tIeee = micros(() -> {
+        double tIeee = cpuMicros(() -> {
             for (int i = 0; i < n; i += S.length()) {
                 VectorMath.exp(jdk.incubator.vector.FloatVector.fromArray(S, x, i)).intoArray(y, i);
             }
             sink = y[7];
         });
-        double tMath = micros(() -> {
+        double tMath = cpuMicros(() -> {
             for (int i = 0; i < n; i++) {
                 y[i] = (float) Math.exp(x[i]);
             }
@@ -249,8 +267,8 @@ public final class NnKernelBench {
             int n = s.outH() * s.outW();
             float[] col = new float[Conv2d.scratchLength(s, Conv2d.Algorithm.IM2COL)];
             PackedMatrix b = PackedMatrix.wrap(col, s.kernelVolume(), n);
-            double tc = micros(() -> Conv2d.im2col(s, in, 0, 0, col));
-            double tg = micros(() -> Gemm.gemm(s.m(), w, 0, s.kernelVolume(), b, null, out, 0, n, false, Epilogue.none()));
+            double tc = cpuMicros(() -> Conv2d.im2col(s, in, 0, 0, col));
+            double tg = cpuMicros(() -> Gemm.gemm(s.m(), w, 0, s.kernelVolume(), b, null, out, 0, n, false, Epilogue.none()));
             System.out.printf(Locale.ROOT, "| %s | %.1f | %.1f |%n", CONV_NAMES[i], tc, tg);
         }
     }
@@ -269,7 +287,7 @@ public final class NnKernelBench {
                 for (Conv2d.Algorithm a : Conv2d.Algorithm.values()) {
                     float[] p = Conv2d.packWeights(w, s, a);
                     float[] scratch = new float[Conv2d.scratchLength(s, a)];
-                    t.add(micros(() -> Conv2d.conv(s, a, batch, in, 0, p, bias, out, 0, scratch, Epilogue.relu())));
+                    t.add(cpuMicros(() -> Conv2d.conv(s, a, batch, in, 0, p, bias, out, 0, scratch, Epilogue.relu())));
                 }
                 Conv2d.Algorithm chosen = Conv2d.algorithm(s);
                 double tc = t.get(chosen.ordinal());
