@@ -141,6 +141,30 @@ class GeneratedClassTest {
     }
 
     @Test
+    void severalInputsAndOutputsAreNamedParametersAndARecord() throws Exception {
+        GraphBuilder b = new GraphBuilder("two");
+        Value x = b.input("x", DType.FLOAT32, Shape.parse("N,4"));
+        Value bias = b.input("bias", DType.FLOAT32, Shape.parse("N,4"));
+        Value sum = b.op("Add").inputs(x, bias).outputNames("sum").output();
+        b.output(b.op("Relu").inputs(sum).outputNames("positive").output());
+        b.output(b.op("Neg").inputs(sum).outputNames("negated").output());
+        Class<?> cls = compile(optimized(b.build()), "Two");
+        Object model = cls.getMethod("load").invoke(null);
+        Object outputs = cls.getMethod("run", float[].class, float[].class, int.class)
+                .invoke(model, new float[] {1, -2, 3, -4}, new float[] {0.5f, 0.5f, 0.5f, 0.5f}, 1);
+        assertTrue(outputs.getClass().isRecord(), outputs.getClass().toString());
+        assertArrayEquals(new float[] {1.5f, 0, 3.5f, 0}, (float[]) outputs.getClass().getMethod("positive").invoke(outputs));
+        assertArrayEquals(new float[] {-1.5f, 1.5f, -3.5f, 3.5f},
+                (float[]) outputs.getClass().getMethod("negated").invoke(outputs));
+        float[] p = new float[4];
+        float[] q = new float[4];
+        cls.getMethod("run", float[].class, float[].class, int.class, float[].class, float[].class)
+                .invoke(model, new float[] {1, -2, 3, -4}, new float[4], 1, p, q);
+        assertArrayEquals(new float[] {1, 0, 3, 0}, p);
+        assertArrayEquals(new float[] {-1, 2, -3, 4}, q);
+    }
+
+    @Test
     void wrongInputLengthAndBatchAreRefusedNamingTheShape() throws Exception {
         GraphBuilder b = new GraphBuilder("g");
         Value x = b.input("image", DType.FLOAT32, Shape.parse("N,2,3"));
