@@ -31,6 +31,7 @@ final class Emitters {
         ConvEmitter conv = new ConvEmitter();
         m.put("Conv", conv);
         m.put(OpTable.KILN_DOMAIN + "." + FusedOps.FUSED_CONV, conv);
+        m.put(OpTable.KILN_DOMAIN + "." + dev.kiln.ir.ops.LayoutOps.PACKED_CONV, conv);
         PoolEmitter pool = new PoolEmitter();
         for (String op : new String[] {"MaxPool", "AveragePool", "GlobalMaxPool", "GlobalAveragePool"}) {
             m.put(op, pool);
