@@ -17,14 +17,17 @@ import java.util.Optional;
  * moved project still finds (and never deletes outside) its own outputs.
  *
  * @param fingerprint hash of the Kiln version, the effective configuration and every model's content
+ * @param resourceRoot the resources root of that run, relative to the sources root (stale weights may be there)
  * @param outputs the files written, relative to the sources root
  */
-record BuildState(String fingerprint, List<String> outputs) {
+record BuildState(String fingerprint, String resourceRoot, List<String> outputs) {
     private static final String FINGERPRINT = "fingerprint ";
+    private static final String RESOURCES = "resources ";
     private static final String OUTPUT = "output ";
 
     BuildState {
         Objects.requireNonNull(fingerprint);
+        Objects.requireNonNull(resourceRoot);
         outputs = List.copyOf(outputs);
     }
 
@@ -40,15 +43,19 @@ record BuildState(String fingerprint, List<String> outputs) {
         }
         try {
             String fingerprint = null;
+            String resources = null;
             List<String> outputs = new ArrayList<>();
             for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
                 if (line.startsWith(FINGERPRINT)) {
                     fingerprint = line.substring(FINGERPRINT.length());
+                } else if (line.startsWith(RESOURCES)) {
+                    resources = line.substring(RESOURCES.length());
                 } else if (line.startsWith(OUTPUT)) {
                     outputs.add(line.substring(OUTPUT.length()));
                 }
             }
-            return fingerprint == null ? Optional.empty() : Optional.of(new BuildState(fingerprint, outputs));
+            return fingerprint == null || resources == null ? Optional.empty()
+                    : Optional.of(new BuildState(fingerprint, resources, outputs));
         } catch (IOException e) {
             return Optional.empty();
         }
@@ -59,6 +66,7 @@ record BuildState(String fingerprint, List<String> outputs) {
         StringBuilder text = new StringBuilder(
                 "# Kiln Maven plugin: inputs fingerprint and outputs of the last successful run. Delete to regenerate.\n");
         text.append(FINGERPRINT).append(fingerprint).append('\n');
+        text.append(RESOURCES).append(resourceRoot).append('\n');
         outputs.forEach(o -> text.append(OUTPUT).append(o).append('\n'));
         Files.createDirectories(file.getParent());
         Path tmp = Files.createTempFile(file.getParent(), ".kiln-state-", ".tmp");

@@ -89,6 +89,9 @@ public final class CompileMojo extends AbstractMojo {
     /** The Kiln version in the fingerprint; a field so tests can change it. */
     String kilnVersion = KilnVersion.current();
 
+    /** Compile in a child JVM even when this one has the Vector API (tests of the path Maven usually takes). */
+    boolean alwaysFork;
+
     @Override
     public void execute() throws MojoExecutionException, MojoFailureException {
         if (skip) {
@@ -100,7 +103,16 @@ public final class CompileMojo extends AbstractMojo {
             getLog().warn("Kiln: no ONNX models to compile in " + (models == null || models.isEmpty()
                     ? defaultModelFolder() + " (the default <models> folder)" : models));
         }
-        ModelGenerator.Outcome outcome = new ModelGenerator(request, kilnVersion, getLog()).run();
+        ModelCompiler compiler;
+        if (ModelCompiler.vectorApiAvailable() && !alwaysFork) {
+            compiler = ModelCompiler.inProcess();
+        } else {
+            getLog().debug("Kiln: this JVM lacks jdk.incubator.vector (the code generator needs it), so models are "
+                    + "compiled in a child JVM; add --add-modules jdk.incubator.vector to .mvn/jvm.config to compile in "
+                    + "Maven's own JVM");
+            compiler = new ForkedModelCompiler(getLog());
+        }
+        ModelGenerator.Outcome outcome = new ModelGenerator(request, kilnVersion, compiler, getLog()).run();
         if (outcome != ModelGenerator.Outcome.NO_MODELS) {
             addToProject(request);
         }

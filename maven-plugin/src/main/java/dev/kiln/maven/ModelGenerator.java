@@ -1,11 +1,7 @@
 package dev.kiln.maven;
 
-import com.palantir.javapoet.JavaFile;
-import dev.kiln.codegen.GeneratedModel;
-import dev.kiln.compiler.CompileOptions;
 import dev.kiln.compiler.KilnCompiler;
 import dev.kiln.ir.KilnException;
-import dev.kiln.passes.PassOptions;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -15,6 +11,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
 import java.util.Set;
+import java.util.stream.Stream;
 import org.apache.maven.plugin.MojoExecutionException;
 import org.apache.maven.plugin.MojoFailureException;
 import org.apache.maven.plugin.logging.Log;
@@ -31,11 +28,13 @@ final class ModelGenerator {
 
     private final GenerationRequest request;
     private final String kilnVersion;
+    private final ModelCompiler compiler;
     private final Log log;
 
-    ModelGenerator(GenerationRequest request, String kilnVersion, Log log) {
+    ModelGenerator(GenerationRequest request, String kilnVersion, ModelCompiler compiler, Log log) {
         this.request = request;
         this.kilnVersion = kilnVersion;
+        this.compiler = compiler;
         this.log = log;
     }
 
@@ -69,10 +68,11 @@ final class ModelGenerator {
             }
             Set<String> stale = new LinkedHashSet<>(previous.map(BuildState::outputs).orElse(List.of()));
             outputs.forEach(stale::remove);
+            Optional<Path> oldResources = previous.map(b -> resolve(b.resourceRoot()));
             for (String s : stale) {
-                deleteStale(s);
+                deleteStale(s, oldResources);
             }
-            new BuildState(fingerprint, outputs).write(stateFile);
+            new BuildState(fingerprint, relative(request.resourceRoot()), outputs).write(stateFile);
         } catch (IOException e) {
             throw new MojoExecutionException("Kiln cannot update " + request.sourceRoot() + ": " + e.getMessage(), e);
         }
@@ -104,28 +104,21 @@ final class ModelGenerator {
     /** Compiles one model and writes its outputs whole; returns them relative to the sources root. */
     private List<String> generate(ModelSpec model) throws MojoFailureException, MojoExecutionException {
         long start = System.nanoTime();
-        GeneratedModel generated;
+        ModelCompiler.Written written;
         try {
-            generated = KilnCompiler.compile(model.file(), new CompileOptions(request.packageName(),
-                    Optional.of(model.className()), request.level(), request.threads()), PassOptions.quiet());
-            KilnCompiler.writeWhole(generated, request.sourceRoot(), request.resourceRoot());
+            written = compiler.compile(model.file(), request.packageName(), model.className(), request.level(),
+                    request.threads(), request.sourceRoot(), request.resourceRoot());
         } catch (KilnException e) {
             throw new MojoFailureException(failureMessage(model, e), e);
         } catch (RuntimeException | StackOverflowError e) {
             throw new MojoExecutionException("Kiln failed on " + model.file() + " (internal error, please report): " + e, e);
         }
-        List<String> outputs = new ArrayList<>();
-        String pkgPath = request.packageName().isEmpty() ? "" : request.packageName().replace('.', '/') + "/";
-        for (JavaFile source : generated.sources()) {
-            outputs.add(relative(request.sourceRoot().resolve(pkgPath + source.typeSpec().name() + ".java")));
-        }
-        outputs.add(relative(request.resourceRoot().resolve(pkgPath + generated.weightsResource())));
         String qualified = (request.packageName().isEmpty() ? "" : request.packageName() + ".") + model.className();
         log.info(String.format(Locale.ROOT, "Kiln: %s -> %s (-%s, %d thread%s): %d source file%s, %,d bytes of weights, %.1f s",
                 model.fileName(), qualified, request.level().name(), request.threads(), request.threads() == 1 ? "" : "s",
-                generated.sources().size(), generated.sources().size() == 1 ? "" : "s", generated.weights().length,
+                written.sourceCount(), written.sourceCount() == 1 ? "" : "s", written.weightBytes(),
                 (System.nanoTime() - start) / 1e9));
-        return outputs;
+        return written.files().stream().map(this::relative).toList();
     }
 
     /** One message naming the model file and whatever the compiler named (node, op, shapes). */
@@ -135,18 +128,24 @@ final class ModelGenerator {
         return "Kiln cannot compile " + (message.contains(file) ? message : file + ": " + message);
     }
 
-    private void deleteStale(String output) throws IOException {
+    /** Deletes an output of the last run, and the package folders it leaves empty. */
+    private void deleteStale(String output, Optional<Path> oldResourceRoot) throws IOException {
         Path p = resolve(output);
         // The state file is plain text: never let an edited one delete anything outside Kiln's own folders.
-        if (!p.startsWith(request.sourceRoot()) && !p.startsWith(request.resourceRoot())) {
-            log.warn("Kiln: not deleting " + p + ": outside " + request.sourceRoot() + " and " + request.resourceRoot());
+        Optional<Path> root = Stream.concat(Stream.of(request.sourceRoot(), request.resourceRoot()), oldResourceRoot.stream())
+                .filter(r -> p.startsWith(r) && !p.equals(r)).findFirst();
+        if (root.isEmpty()) {
+            log.warn("Kiln: not deleting " + p + ": outside the generated-sources and generated-resources folders");
             return;
         }
         if (Files.deleteIfExists(p)) {
             log.info("Kiln: removed stale " + p);
         }
-        Path root = p.startsWith(request.sourceRoot()) ? request.sourceRoot() : request.resourceRoot();
-        for (Path dir = p.getParent(); dir.startsWith(root) && !dir.equals(root); dir = dir.getParent()) {
+        pruneEmptyFolders(p.getParent(), root.get());
+    }
+
+    private static void pruneEmptyFolders(Path from, Path root) throws IOException {
+        for (Path dir = from; dir.startsWith(root) && !dir.equals(root); dir = dir.getParent()) {
             if (!Files.isDirectory(dir)) {
                 continue;
             }

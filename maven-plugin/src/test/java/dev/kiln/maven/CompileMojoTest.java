@@ -198,6 +198,18 @@ class CompileMojoTest {
     }
 
     @Test
+    void aNewResourcesFolderTakesTheWeightsAlong() throws Exception {
+        TestModels.affine(onnx.resolve("net.onnx"), 0.5f);
+        mojo().execute();
+        CompileMojo moved = mojo();
+        moved.resourcesDirectory = base.resolve("target/weights").toFile();
+        moved.execute();
+        assertTrue(Files.isRegularFile(base.resolve("target/weights/com/acme/Net.weights")));
+        assertFalse(Files.exists(weights("Net")), "the old weights are stale");
+        assertFalse(Files.exists(resources.resolve("com")));
+    }
+
+    @Test
     void aDeletedGeneratedFileIsRegenerated() throws Exception {
         TestModels.affine(onnx.resolve("net.onnx"), 0.5f);
         mojo().execute();
@@ -296,6 +308,39 @@ class CompileMojoTest {
         TestModels.affine(model, 0.5f);
         mojo().execute();
         assertTrue(log.contains("no previous Kiln output"), log.lines.toString());
+    }
+
+    @Test
+    void theChildJvmThatMavenUsuallyNeedsWritesTheSameFiles() throws Exception {
+        // Maven's JVM usually lacks jdk.incubator.vector; the plugin then compiles in a child JVM.
+        TestModels.affine(onnx.resolve("net.onnx"), 0.5f);
+        mojo().execute();
+        String source = Files.readString(source("Net"));
+        byte[] weights = Files.readAllBytes(weights("Net"));
+        Files.delete(sources.resolve(".kiln-default.state"));
+        age(source("Net"), weights("Net"));
+
+        CompileMojo forked = mojo();
+        forked.alwaysFork = true;
+        forked.execute();
+        assertTrue(regenerated(source("Net")));
+        assertEquals(source, Files.readString(source("Net")));
+        assertEquals(java.util.Arrays.toString(weights), java.util.Arrays.toString(Files.readAllBytes(weights("Net"))));
+        assertTrue(log.contains("net.onnx -> com.acme.Net (-O3, 1 thread): 1 source file, " + weights.length
+                + " bytes of weights"), log.lines.toString());
+        mojo().execute();
+        assertTrue(log.contains("1 model up to date"), "the child's outputs are recorded: " + log.lines);
+    }
+
+    @Test
+    void aModelErrorInTheChildJvmHasTheSameMessage() throws Exception {
+        Path model = TestModels.topK(onnx.resolve("top.onnx"));
+        MojoFailureException inProcess = assertThrows(MojoFailureException.class, () -> mojo().execute());
+        CompileMojo forked = mojo();
+        forked.alwaysFork = true;
+        MojoFailureException child = assertThrows(MojoFailureException.class, forked::execute);
+        assertEquals(inProcess.getMessage(), child.getMessage());
+        assertTrue(child.getMessage().contains(model + ": node 'pick_largest' (TopK)"), child.getMessage());
     }
 
     private List<Path> stagingLeftovers() throws Exception {
