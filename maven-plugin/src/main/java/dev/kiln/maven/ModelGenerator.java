@@ -26,6 +26,9 @@ final class ModelGenerator {
     /** What a run did. */
     enum Outcome { UP_TO_DATE, GENERATED, NO_MODELS }
 
+    /** The fingerprint of a state written before a run finished: equal to none. */
+    private static final String UNFINISHED = "unfinished";
+
     private final GenerationRequest request;
     private final String kilnVersion;
     private final ModelCompiler compiler;
@@ -48,6 +51,8 @@ final class ModelGenerator {
         String reason;
         if (previous.isEmpty()) {
             reason = "no previous Kiln output";
+        } else if (previous.get().fingerprint().equals(UNFINISHED)) {
+            reason = "the last run did not finish";
         } else if (!previous.get().fingerprint().equals(fingerprint)) {
             reason = "models or configuration changed";
         } else if (!previous.get().outputs().stream().allMatch(o -> Files.isRegularFile(resolve(o)))) {
@@ -59,16 +64,25 @@ final class ModelGenerator {
         }
         log.info("Kiln: generating " + count(request.models().size()) + " (" + reason + ") into "
                 + request.sourceRoot() + " and " + request.resourceRoot());
+        // Until every model is written the state matches no fingerprint but still lists every file Kiln may have
+        // written, so a failed or interrupted run is redone in full and its stale files are still found later.
+        Set<String> tracked = new LinkedHashSet<>(previous.map(BuildState::outputs).orElse(List.of()));
+        String trackedResources = previous.map(BuildState::resourceRoot).orElse(relative(request.resourceRoot()));
+        List<String> outputs = new ArrayList<>();
         try {
-            // From here on an interrupted or failed run leaves no state, so the next run regenerates everything.
-            Files.deleteIfExists(stateFile);
-            List<String> outputs = new ArrayList<>();
-            for (ModelSpec model : request.models()) {
-                outputs.addAll(generate(model));
+            new BuildState(UNFINISHED, trackedResources, List.copyOf(tracked)).write(stateFile);
+            try {
+                for (ModelSpec model : request.models()) {
+                    outputs.addAll(generate(model));
+                }
+            } catch (MojoFailureException | MojoExecutionException e) {
+                tracked.addAll(outputs);
+                new BuildState(UNFINISHED, trackedResources, List.copyOf(tracked)).write(stateFile);
+                throw e;
             }
-            Set<String> stale = new LinkedHashSet<>(previous.map(BuildState::outputs).orElse(List.of()));
+            Set<String> stale = new LinkedHashSet<>(tracked);
             outputs.forEach(stale::remove);
-            Optional<Path> oldResources = previous.map(b -> resolve(b.resourceRoot()));
+            Optional<Path> oldResources = Optional.of(resolve(trackedResources));
             for (String s : stale) {
                 deleteStale(s, oldResources);
             }
@@ -79,7 +93,10 @@ final class ModelGenerator {
         return Outcome.GENERATED;
     }
 
-    /** Hash of everything the outputs depend on; paths enter relative to the sources root so a moved project is still up to date. */
+    /**
+     * Hash of everything the outputs depend on. Paths enter relative to the sources root, so a moved project is
+     * still up to date.
+     */
     String fingerprint() {
         Fingerprint f = new Fingerprint()
                 .add("kiln", kilnVersion)
