@@ -81,7 +81,7 @@ final class ClassWriter {
                 .initializer("new float[$L][$L]", plan.options.threads(), length).build()));
         if (plan.options.threads() > 1) {
             type.addSuperinterface(AutoCloseable.class);
-            type.addField(FieldSpec.builder(WORKER_POOL, "pool", Modifier.PRIVATE, Modifier.FINAL)
+            type.addField(FieldSpec.builder(WORKER_POOL, "workers", Modifier.PRIVATE, Modifier.FINAL)
                     .addJavadoc("The $L threads (this one included) the large kernels split across; daemon threads.\n",
                             plan.options.threads())
                     .initializer("$T.of($L)", WORKER_POOL, plan.options.threads()).build());
@@ -100,7 +100,7 @@ final class ClassWriter {
         if (plan.options.threads() > 1) {
             type.addMethod(MethodSpec.methodBuilder("close").addAnnotation(Override.class).addModifiers(Modifier.PUBLIC)
                     .addJavadoc("Stops this instance's worker threads; the instance cannot run afterwards.\n")
-                    .addStatement("pool.close()").build());
+                    .addStatement("workers.close()").build());
         }
         type.addMethods(stepMethods);
         JavaFile file = JavaFile.builder(plan.options.packageName(), type.build())

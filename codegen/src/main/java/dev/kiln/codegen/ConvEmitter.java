@@ -51,9 +51,10 @@ final class ConvEmitter implements KernelEmitter {
         TensorRef in = ctx.in(0);
         TensorRef out = ctx.out(0);
         return CodeBlock.builder()
-                .addStatement("$T.conv($N, batch, $N, $L, this.$N, $L, $N, $L, this.$N, $N$L)", CONV, shape, in.array(),
-                        in.offset(), weights, bias, out.array(), out.offset(), scratch, epilogue,
-                        ctx.threaded() ? ", this.pool" : "")
+                .addStatement("$T.conv($N, $L, $N, $L, this.$N, $L, $N, $L, this.$N, $N$L)", CONV, shape,
+                        ctx.dim(x.shape().dim(0)), in.array(), in.offset(), weights, bias, out.array(), out.offset(),
+                        scratch, epilogue,
+                        ctx.threaded() ? ", this.workers" : "")
                 .build();
     }
 }

@@ -65,7 +65,7 @@ final class GemmEmitter implements KernelEmitter {
         TensorRef y = ctx.out(0);
         return CodeBlock.builder()
                 .addStatement("$T.gemm($L$L, $N, $L, $L, this.$N, $L, $N, $L, $L, false, $N)", GEMM,
-                        ctx.threaded() ? "this.pool, " : "", ctx.dim(rows), x.array(), x.offset(), k, panels, bias,
+                        ctx.threaded() ? "this.workers, " : "", ctx.dim(rows), x.array(), x.offset(), k, panels, bias,
                         y.array(), y.offset(), cols, epilogue)
                 .build();
     }

@@ -16,7 +16,7 @@ import jdk.incubator.vector.VectorSpecies;
  * A window with no input tap gives -inf (max) or NaN (average without counted pads), as ONNX's reference does.
  */
 public final class Pooling {
-    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Float> S = GemmKernel.SPECIES;
     private static final int VL = S.length();
     /** Lanes 0, 2, 4, ... of the concatenation of two vectors. */
     private static final VectorShuffle<Float> EVEN = VectorShuffle.fromOp(S, i -> 2 * i);
@@ -46,6 +46,33 @@ public final class Pooling {
                 averageRow(s, countIncludePad, in, pin, out, pout + oy * s.outW(), oy);
             }
         }
+    }
+
+    /** {@link #maxPool} with the planes split over {@code pool} when there are more than ~20 µs of them. */
+    public static void maxPool(PoolShape s, int planes, float[] in, int inOff, float[] out, int outOff,
+                               WorkerPool pool) {
+        if (!splits(s, planes, pool)) {
+            maxPool(s, planes, in, inOff, out, outOff);
+            return;
+        }
+        pool.parallelFor(planes, (p0, p1) -> maxPool(s, p1 - p0, in, inOff + p0 * s.inPlane(), out,
+                outOff + p0 * s.outPlane()));
+    }
+
+    /** {@link #averagePool} with the planes split over {@code pool} when there are more than ~20 µs of them. */
+    public static void averagePool(PoolShape s, boolean countIncludePad, int planes, float[] in, int inOff,
+                                   float[] out, int outOff, WorkerPool pool) {
+        if (!splits(s, planes, pool)) {
+            averagePool(s, countIncludePad, planes, in, inOff, out, outOff);
+            return;
+        }
+        pool.parallelFor(planes, (p0, p1) -> averagePool(s, countIncludePad, p1 - p0, in,
+                inOff + p0 * s.inPlane(), out, outOff + p0 * s.outPlane()));
+    }
+
+    /** Window taps of all planes above which splitting pays (~20 µs at a few taps per ns). */
+    private static boolean splits(PoolShape s, int planes, WorkerPool pool) {
+        return pool.threads() > 1 && planes > 1 && (long) planes * s.outPlane() * s.kh() * s.kw() > 100_000L;
     }
 
     /** GlobalMaxPool: {@code out[p] = max} over the {@code size} elements of plane p. */

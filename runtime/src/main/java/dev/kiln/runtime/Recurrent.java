@@ -18,7 +18,7 @@ import jdk.incubator.vector.VectorSpecies;
  * ONNX equations written out plainly, for tests.
  */
 public final class Recurrent {
-    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Float> S = GemmKernel.SPECIES;
     private static final int VL = S.length();
 
     private Recurrent() {}
@@ -144,6 +144,18 @@ public final class Recurrent {
     public static void lstm(LstmWeights wt, int seq, int batch, boolean reverse, float clip, float[] x, int xOff,
                             float[] h0, int h0Off, float[] c0, int c0Off, float[] y, int yOff, float[] yh, int yhOff,
                             float[] yc, int ycOff, float[] scratch, WorkerPool pool) {
+        lstm(wt, seq, batch, reverse, clip, x, xOff, h0, h0Off, c0, c0Off, y, yOff, batch * wt.hidden(), yh, yhOff,
+                yc, ycOff, scratch, pool);
+    }
+
+    /**
+     * As the overload without {@code yStep}, writing step t's hidden states at {@code yOff + t * yStep}: a
+     * bidirectional node's Y [seq, 2, batch, H] takes {@code yStep = 2 * batch * H} and, for the reverse
+     * direction, {@code yOff} advanced by {@code batch * H}.
+     */
+    public static void lstm(LstmWeights wt, int seq, int batch, boolean reverse, float clip, float[] x, int xOff,
+                            float[] h0, int h0Off, float[] c0, int c0Off, float[] y, int yOff, int yStep, float[] yh,
+                            int yhOff, float[] yc, int ycOff, float[] scratch, WorkerPool pool) {
         int hid = wt.hidden();
         int g4 = 4 * hid;
         int bh = batch * hid;
@@ -163,7 +175,7 @@ public final class Recurrent {
                 lstmRows(wt, scratch, gt, hs, cs, 0, batch, clip);
             }
             if (y != null) {
-                System.arraycopy(scratch, hs, y, yOff + t * bh, bh);
+                System.arraycopy(scratch, hs, y, yOff + t * yStep, bh);
             }
         }
         if (yh != null) {
@@ -182,6 +194,13 @@ public final class Recurrent {
     public static void gru(GruWeights wt, int seq, int batch, boolean reverse, float clip, float[] x, int xOff,
                            float[] h0, int h0Off, float[] y, int yOff, float[] yh, int yhOff, float[] scratch,
                            WorkerPool pool) {
+        gru(wt, seq, batch, reverse, clip, x, xOff, h0, h0Off, y, yOff, batch * wt.hidden(), yh, yhOff, scratch, pool);
+    }
+
+    /** As the overload without {@code yStep}, writing step t's hidden states at {@code yOff + t * yStep}. */
+    public static void gru(GruWeights wt, int seq, int batch, boolean reverse, float clip, float[] x, int xOff,
+                           float[] h0, int h0Off, float[] y, int yOff, int yStep, float[] yh, int yhOff,
+                           float[] scratch, WorkerPool pool) {
         int hid = wt.hidden();
         int g3 = 3 * hid;
         int bh = batch * hid;
@@ -200,7 +219,7 @@ public final class Recurrent {
                 gruRows(wt, scratch, gt, hs, tmp, 0, batch, clip);
             }
             if (y != null) {
-                System.arraycopy(scratch, hs, y, yOff + t * bh, bh);
+                System.arraycopy(scratch, hs, y, yOff + t * yStep, bh);
             }
         }
         if (yh != null) {

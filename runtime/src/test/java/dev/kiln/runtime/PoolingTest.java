@@ -45,6 +45,23 @@ class PoolingTest {
     }
 
     @Test
+    void workerPoolSplitGivesTheSameBits() {
+        PoolShape s = PoolShape.square(30, 30, 2);
+        int planes = 64 * 32;
+        float[] in = Check.random(rnd, planes * s.inPlane());
+        float[] alone = new float[planes * s.outPlane()];
+        float[] pooled = new float[planes * s.outPlane()];
+        try (WorkerPool pool = WorkerPool.of(2)) {
+            Pooling.maxPool(s, planes, in, 0, alone, 0);
+            Pooling.maxPool(s, planes, in, 0, pooled, 0, pool);
+            assertArrayEquals(alone, pooled);
+            Pooling.averagePool(s, true, planes, in, 0, alone, 0);
+            Pooling.averagePool(s, true, planes, in, 0, pooled, 0, pool);
+            assertArrayEquals(alone, pooled);
+        }
+    }
+
+    @Test
     void ceilModeDropsWindowStartingInEndPadding() {
         // ONNX: in 4, k 2, stride 2, pad end 1, ceil -> 3 windows would start at 0, 2, 4; 4 is padding only.
         assertArrayEquals(new int[] {2, 3}, new int[] {
