@@ -23,9 +23,4 @@ final class RecordingLog extends SystemStreamLog {
     boolean contains(String fragment) {
         return lines.stream().anyMatch(l -> l.contains(fragment));
     }
-
-    /** Forgets what was logged (between two runs of one test). */
-    void clear() {
-        lines.clear();
-    }
 }
