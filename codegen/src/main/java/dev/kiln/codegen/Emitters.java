@@ -42,6 +42,19 @@ final class Emitters {
         m.put("GRU", recurrent);
         m.put("Transpose", new TransposeEmitter());
         m.put("Gather", new GatherEmitter());
+        m.put("Concat", new ConcatEmitter());
+        m.put("Split", new SplitEmitter());
+        m.put("Slice", new SliceEmitter());
+        ExpandEmitter expand = new ExpandEmitter();
+        m.put("Expand", expand);
+        m.put("Tile", expand);
+        m.put("Pad", new PadEmitter());
+        DepthSpaceEmitter depthSpace = new DepthSpaceEmitter();
+        m.put("DepthToSpace", depthSpace);
+        m.put("SpaceToDepth", depthSpace);
+        m.put("Dropout", new DropoutEmitter());
+        ReduceEmitter reduce = new ReduceEmitter();
+        ReduceEmitter.OPS.forEach(op -> m.put(op, reduce));
         CopyEmitter copy = new CopyEmitter();
         for (String view : new String[] {"Identity", "Reshape", "Flatten", "Squeeze", "Unsqueeze"}) {
             m.put(view, copy);
