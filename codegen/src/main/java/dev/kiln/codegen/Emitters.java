@@ -37,6 +37,12 @@ final class Emitters {
         SoftmaxEmitter softmax = new SoftmaxEmitter();
         m.put("Softmax", softmax);
         m.put("LogSoftmax", softmax);
+        m.put("Hardmax", softmax);
+        NormalizationEmitter norm = new NormalizationEmitter();
+        m.put("BatchNormalization", norm);
+        m.put("InstanceNormalization", norm);
+        m.put("LayerNormalization", norm);
+        m.put("LRN", new LrnEmitter());
         RecurrentEmitter recurrent = new RecurrentEmitter();
         m.put("LSTM", recurrent);
         m.put("GRU", recurrent);
