@@ -43,6 +43,7 @@ final class Emitters {
         m.put("InstanceNormalization", norm);
         m.put("LayerNormalization", norm);
         m.put("LRN", new LrnEmitter());
+        m.put("ConvTranspose", new ConvTransposeEmitter());
         RecurrentEmitter recurrent = new RecurrentEmitter();
         m.put("LSTM", recurrent);
         m.put("GRU", recurrent);

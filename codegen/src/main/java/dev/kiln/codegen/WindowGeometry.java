@@ -21,6 +21,15 @@ final class WindowGeometry {
 
     /** The two spatial axes of a 2-D Conv/pool node, for its static input height and width. */
     static List<ConvGeometry.Axis> axes(EmitContext ctx, long[] kernel) {
+        return axes(ctx, kernel, false);
+    }
+
+    /** The two spatial axes of a 2-D ConvTranspose node (pads from pads, auto_pad or output_shape). */
+    static List<ConvGeometry.Axis> transposedAxes(EmitContext ctx, long[] kernel) {
+        return axes(ctx, kernel, true);
+    }
+
+    private static List<ConvGeometry.Axis> axes(EmitContext ctx, long[] kernel, boolean transposed) {
         Node n = ctx.node;
         OpDef def = OpTable.get().require(n.domain(), n.op(), n.describe());
         ShapeContext sc = new ShapeContext(def, n.describe(), n.attributes(), n.inputs(), n.outputs().size(),
@@ -37,7 +46,8 @@ final class WindowGeometry {
                 });
         ConvGeometry g = ConvGeometry.read(sc, 2, kernel);
         Value x = n.input(0);
-        return g.forwardAxes(sc, new int[] {ctx.staticDim(x, 2), ctx.staticDim(x, 3)});
+        int[] in = {ctx.staticDim(x, 2), ctx.staticDim(x, 3)};
+        return transposed ? g.transposedAxes(sc, in) : g.forwardAxes(sc, in);
     }
 
     /** The kernel extent of a Conv: its kernel_shape, or the weights' spatial dims. */
