@@ -23,6 +23,9 @@ final class Emitters {
             m.put(op, pointwise);
         }
         m.put(OpTable.KILN_DOMAIN + "." + FusedOps.FUSED_ELEMENTWISE, pointwise);
+        CastEmitter cast = new CastEmitter();
+        m.put("Cast", cast);
+        m.put("CastLike", cast);
         GemmEmitter gemm = new GemmEmitter();
         m.put("Gemm", gemm);
         m.put("MatMul", gemm);

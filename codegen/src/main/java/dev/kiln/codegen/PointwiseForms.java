@@ -42,6 +42,9 @@ final class PointwiseForms {
                         Optional.of(CodeBlock.of("$L.div($Lf)", sum.vector().orElseThrow(), a.size())));
             }),
             Map.entry("Identity", (n, a) -> unary(a, a.get(0), a.get(0))),
+            // Code generation holds float32 only, so the casts it accepts are float32 to float32: the identity.
+            Map.entry("Cast", (n, a) -> unary(a, floatToFloat(n, a.get(0)), a.get(0))),
+            Map.entry("CastLike", (n, a) -> unary(a, floatToFloat(n, a.get(0)), a.get(0))),
             Map.entry("Softplus", (n, a) -> new Form(CodeBlock.of("(float) $T.log1p($T.exp($L))", MATH, MATH, a.get(0)),
                     Optional.empty())),
             Map.entry("Softsign", (n, a) -> unary(a, CodeBlock.of("$L / (1f + $T.abs($L))", a.get(0), MATH, a.get(0)),
@@ -188,6 +191,15 @@ final class PointwiseForms {
 
     private static Form unary(List<CodeBlock> a, CodeBlock scalar, CodeBlock vector) {
         return new Form(scalar, Optional.of(vector));
+    }
+
+    /** The argument of a cast whose input and output are float32; any other cast is refused. */
+    private static CodeBlock floatToFloat(Node n, CodeBlock arg) {
+        if (n.input(0).dtype() != dev.kiln.ir.DType.FLOAT32 || n.output(0).dtype() != dev.kiln.ir.DType.FLOAT32) {
+            throw new dev.kiln.ir.UnsupportedOpException(n.describe() + ": " + n.op() + " from " + n.input(0).type()
+                    + " to " + n.output(0).type() + " (code generation holds float32 only)");
+        }
+        return arg;
     }
 
     /** A scalar-only form of one argument (no Vector API operator for it). */
