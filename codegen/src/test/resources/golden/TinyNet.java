@@ -146,8 +146,8 @@ public final class TinyNet {
      */
     private void mul(int batch, float[] y) {
         int n = 5 * batch;
-        FloatVector oneVector = FloatVector.broadcast(SPECIES, 1.0f);
         FloatVector scaleVector = FloatVector.broadcast(SPECIES, 2.0f);
+        FloatVector oneVector = FloatVector.broadcast(SPECIES, 1.0f);
         int i = 0;
         for (; i < SPECIES.loopBound(n); i += SPECIES.length()) {
             FloatVector s = FloatVector.fromArray(SPECIES, this.arena, i);

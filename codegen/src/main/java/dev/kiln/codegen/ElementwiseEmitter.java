@@ -51,7 +51,8 @@ final class ElementwiseEmitter implements KernelEmitter {
 
     private static Chain chain(EmitContext ctx) {
         Node n = ctx.node;
-        Map<Value, Float> literals = new IdentityHashMap<>();
+        // Insertion order (Value has identity equality), so the invariant vectors are declared in a stable order.
+        Map<Value, Float> literals = new java.util.LinkedHashMap<>();
         if (n.op().equals(FusedOps.FUSED_ELEMENTWISE)) {
             Graph body = ((Attr.GraphValue) n.attributes().get("body").orElseThrow()).value();
             body.initializers().forEach((v, t) -> literals.put(v, (float) t.getDouble(0)));
