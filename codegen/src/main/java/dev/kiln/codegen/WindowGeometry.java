@@ -15,8 +15,17 @@ final class WindowGeometry {
 
     /** The two spatial axes of a 2-D Conv/pool node, for its static input height and width. */
     static List<ConvGeometry.Axis> axes(EmitContext ctx, long[] kernel) {
+        return axes(ctx, kernel, false);
+    }
+
+    /** The two spatial axes of a 2-D ConvTranspose node (pads from pads, auto_pad or output_shape). */
+    static List<ConvGeometry.Axis> transposedAxes(EmitContext ctx, long[] kernel) {
+        return axes(ctx, kernel, true);
+    }
+
+    private static List<ConvGeometry.Axis> axes(EmitContext ctx, long[] kernel, boolean transposed) {
         Value x = ctx.node.input(0);
-        return ConvGeometry.axesOf(ctx.node, kernel, new int[] {ctx.staticDim(x, 2), ctx.staticDim(x, 3)});
+        return ConvGeometry.axesOf(ctx.node, kernel, new int[] {ctx.staticDim(x, 2), ctx.staticDim(x, 3)}, transposed);
     }
 
     /** The kernel extent of a Conv: its kernel_shape, or the weights' spatial dims. */

@@ -124,6 +124,11 @@ public record ConvGeometry(String autoPad, long[] kernel, long[] strides, long[]
      * kernels with exactly the geometry shape inference used.
      */
     public static List<Axis> axesOf(dev.kiln.ir.Node n, long[] kernel, int[] spatialIn) {
+        return axesOf(n, kernel, spatialIn, false);
+    }
+
+    /** As {@link #axesOf(dev.kiln.ir.Node, long[], int[])}, for a transposed convolution when {@code transposed}. */
+    public static List<Axis> axesOf(dev.kiln.ir.Node n, long[] kernel, int[] spatialIn, boolean transposed) {
         dev.kiln.ir.OpDef def = dev.kiln.ir.OpTable.get().require(n.domain(), n.op(), n.describe());
         dev.kiln.ir.ShapeContext sc = new dev.kiln.ir.ShapeContext(def, n.describe(), n.attributes(), n.inputs(),
                 n.outputs().size(), new dev.kiln.ir.ShapeContext.ConstantLookup() {
@@ -137,7 +142,8 @@ public record ConvGeometry(String autoPad, long[] kernel, long[] strides, long[]
                         return Optional.empty();
                     }
                 });
-        return read(sc, spatialIn.length, kernel).forwardAxes(sc, spatialIn);
+        ConvGeometry g = read(sc, spatialIn.length, kernel);
+        return transposed ? g.transposedAxes(sc, spatialIn) : g.forwardAxes(sc, spatialIn);
     }
 
     public int rank() { return kernel.length; }
