@@ -11,9 +11,9 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <ul>
  *   <li>{@link Algorithm#DIRECT} (stride 1 along the width): the image is copied into a zero-padded scratch
- *       plane, then blocks of 4 output channels x 3 output vectors (a vector = VL consecutive pixels of one
- *       output row) accumulate in 12 registers over every input channel and kernel tap, each tap one
- *       contiguous load per output vector and one broadcast per output channel.</li>
+ *       plane, then blocks of 4 output channels x 3 tiles (a tile = VL consecutive pixels of one output row)
+ *       accumulate in 12 registers over every input channel and kernel tap, each tap one contiguous load per
+ *       tile and one broadcast per output channel.</li>
  *   <li>{@link Algorithm#IM2COL}: per image and group, the patches are written straight into the
  *       {@code kiln.panel16.v1} layout (B = [cg*kh*kw, outH*outW]) and {@link Gemm} multiplies the weights
  *       (A = [M/group, cg*kh*kw], row-major) by them into the NCHW output rows, bias prefilled, activation in
@@ -131,7 +131,7 @@ public final class Conv2d {
     /**
      * As {@link #conv(ConvShape, int, float[], int, float[], float[], float[], int, float[], Epilogue)}, split over
      * the threads of {@code pool}: a batch is split into one run of images per thread, each with its own scratch;
-     * a single image is split by output rows (direct) or inside the GEMM (im2col). Work below ~20 µs stays on the
+     * a single image is split by blocks of output channels (direct) or inside the GEMM (im2col). Work below ~20 µs stays on the
      * caller. Every output is computed by one thread in the same order, so results do not depend on the pool.
      *
      * @param scratch one array of exactly {@link #scratchLength} floats per thread of the pool
