@@ -1,6 +1,10 @@
 package dev.kiln.cli;
 
+import dev.kiln.codegen.GeneratedExecutor;
 import dev.kiln.ir.Graph;
+import dev.kiln.ir.ReferenceEvaluator;
+import dev.kiln.ir.Tensor;
+import java.util.Map;
 import dev.kiln.passes.OptLevel;
 import dev.kiln.passes.PassManager;
 import dev.kiln.passes.PassOptions;
@@ -13,15 +17,15 @@ import picocli.CommandLine.Spec;
 
 /**
  * Options shared by the commands that execute or show a model: which backend runs it and which optimization
- * level prepares the graph. Only the reference evaluator exists so far; asking for the code generator is a usage
- * error that says so rather than silently running something else.
+ * level prepares the graph.
  */
 public final class EngineOptions {
     @Spec(Spec.Target.MIXEE)
     private CommandSpec spec;
 
     @Option(names = "--backend", paramLabel = "reference|codegen", defaultValue = "reference",
-            description = "What executes the model: the reference evaluator (default; codegen is not yet available).")
+            description = "What executes the model: the reference evaluator (default) or the generated Java class"
+                    + " (codegen: generated, compiled in process and run).")
     private String backend;
 
     @Option(names = "-O", paramLabel = "0|1|2|3", hideParamSyntax = true, defaultValue = "0",
@@ -31,9 +35,7 @@ public final class EngineOptions {
     /** Fails with a usage error unless the backend is one Kiln has. */
     public void requireAvailable() {
         switch (backend) {
-            case "reference" -> { }
-            case "codegen" -> throw new ParameterException(spec.commandLine(),
-                    "--backend codegen is not yet available (the code generator has not landed); use --backend reference");
+            case "reference", "codegen" -> { }
             default -> throw new ParameterException(spec.commandLine(),
                     "unknown backend '" + backend + "': expected reference or codegen");
         }
@@ -60,6 +62,17 @@ public final class EngineOptions {
         } catch (IllegalArgumentException e) {
             throw new ParameterException(spec.commandLine(), e.getMessage());
         }
+    }
+
+    /** True when generated code runs the model. */
+    public boolean codegen() {
+        return backend.equals("codegen");
+    }
+
+    /** Runs an optimized graph on the chosen backend; output name -> tensor. */
+    public Map<String, Tensor> execute(Graph optimized, Map<String, Tensor> feeds) {
+        return backend.equals("codegen") ? GeneratedExecutor.compile(optimized, 1).run(feeds)
+                : ReferenceEvaluator.run(optimized, feeds);
     }
 
     /** {@code graph} optimized at the chosen level, quietly. */

@@ -25,7 +25,7 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "kiln", mixinStandardHelpOptions = true, versionProvider = Kiln.Version.class,
         description = "Ahead-of-time compiler from ONNX models to plain, vectorized Java.",
-        subcommands = {InspectCommand.class, RunCommand.class, TestOnnxCommand.class, CommandLine.HelpCommand.class},
+        subcommands = {CompileCommand.class, InspectCommand.class, RunCommand.class, TestOnnxCommand.class, CommandLine.HelpCommand.class},
         footer = {"", "Exit codes: 0 success, 1 internal error (or failed test cases), 2 bad input or usage."})
 public final class Kiln implements Runnable {
     public static final int OK = 0;

@@ -2,7 +2,6 @@ package dev.kiln.cli;
 
 import dev.kiln.ir.Graph;
 import dev.kiln.ir.KilnException;
-import dev.kiln.ir.ReferenceEvaluator;
 import dev.kiln.ir.Tensor;
 import dev.kiln.ir.Value;
 import dev.kiln.onnx.Npy;
@@ -32,7 +31,7 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "run", mixinStandardHelpOptions = true,
         description = {
-            "Runs MODEL.onnx on the given inputs with the reference evaluator and writes DIR/<output name>.npy for"
+            "Runs MODEL.onnx on the given inputs (reference evaluator or generated code) and writes DIR/<output name>.npy for"
                     + " every graph output (characters outside [A-Za-z0-9._-] in the name become _).",
             "Inputs given without NAME= go to the graph's inputs (initializers excluded) in order."},
         footer = {"", "Exit codes: 0 success, 1 internal error, 2 bad input or usage."})
@@ -66,7 +65,7 @@ public final class RunCommand implements Callable<Integer> {
         engine.requireAvailable();
         Graph graph = engine.optimize(ModelFiles.load(model));
         Map<String, Tensor> feeds = feeds(graph);
-        Map<String, Tensor> outputs = ReferenceEvaluator.run(graph, feeds);
+        Map<String, Tensor> outputs = engine.execute(graph, feeds);
         Map<Path, byte[]> files = encode(outputs);
         writeAll(files);
         PrintWriter out = spec.commandLine().getOut();

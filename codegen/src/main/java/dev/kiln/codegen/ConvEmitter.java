@@ -46,13 +46,15 @@ final class ConvEmitter implements KernelEmitter {
                 ctx.constant(w).toFloatArray(), s), ArrayTypeName.of(TypeName.FLOAT), Identifiers.camel(w.name(), "weight"),
                 "$1L");
         CodeBlock bias = n.hasInput(2) ? CodeBlock.of("$L", ctx.ref(n.input(2)).array()) : CodeBlock.of("null");
-        String scratch = ctx.scratch(Conv2d.scratchLength(s));
+        String scratch = ctx.threaded() ? ctx.scratchPerThread(Conv2d.scratchLength(s)) : ctx.scratch(Conv2d.scratchLength(s));
         String epilogue = Epilogues.field(ctx, n.op().equals(FusedOps.FUSED_CONV));
         TensorRef in = ctx.in(0);
         TensorRef out = ctx.out(0);
         return CodeBlock.builder()
-                .addStatement("$T.conv($N, batch, $N, $L, this.$N, $L, $N, $L, this.$N, $N)", CONV, shape, in.array(),
-                        in.offset(), weights, bias, out.array(), out.offset(), scratch, epilogue)
+                .addStatement("$T.conv($N, $L, $N, $L, this.$N, $L, $N, $L, this.$N, $N$L)", CONV, shape,
+                        ctx.dim(x.shape().dim(0)), in.array(), in.offset(), weights, bias, out.array(), out.offset(),
+                        scratch, epilogue,
+                        ctx.threaded() ? ", this.workers" : "")
                 .build();
     }
 }

@@ -48,7 +48,8 @@ final class ElementwiseEmitter implements KernelEmitter {
 
     private static Chain chain(EmitContext ctx) {
         Node n = ctx.node;
-        Map<Value, Float> literals = new IdentityHashMap<>();
+        // Insertion-ordered (Value has identity equality): the order of emitted declarations must not vary by run.
+        Map<Value, Float> literals = new java.util.LinkedHashMap<>();
         if (n.op().equals(FusedOps.FUSED_ELEMENTWISE)) {
             Graph body = ((Attr.GraphValue) n.attributes().get("body").orElseThrow()).value();
             body.initializers().forEach((v, t) -> literals.put(v, (float) t.getDouble(0)));
@@ -217,7 +218,9 @@ final class ElementwiseEmitter implements KernelEmitter {
         }
         chain.literals().forEach((v, f) -> sc.put(v, literal(f)));
         TensorRef o = ctx.out(0);
-        b.addStatement("$L = $L", o.at(CodeBlock.of("$N++", flat)), body(ctx, chain, sc, false, b));
+        // Inputs of the output's shape are read at the flat index, so it advances only after the store.
+        b.addStatement("$L = $L", o.at(CodeBlock.of("$N", flat)), body(ctx, chain, sc, false, b));
+        b.addStatement("$N++", flat);
         for (int d = 0; d < rank; d++) {
             b.endControlFlow();
         }

@@ -39,6 +39,8 @@ final class EmitContext {
         // Locals never take a parameter's name; instance fields are referenced as this.x, so no local shadows them.
         locals.newName("batch", "batch");
         locals.newName("arena", "arena");
+        locals.newName("batchScratch", "batchScratch");
+        locals.newName("workers", "workers");
         plan.inputParams.values().forEach(p -> locals.newName(p, p));
         plan.outputParams.values().forEach(p -> locals.newName(p, p));
     }
@@ -162,12 +164,36 @@ final class EmitContext {
         return plan.addWeight(key, data, type, hint, wrapper, args);
     }
 
+    /** True when the class splits large kernels over a worker pool ({@code threads > 1}). */
+    boolean threaded() {
+        return plan.options.threads() > 1;
+    }
+
+    /**
+     * One batch-independent scratch array of exactly {@code length} floats per pool thread ({@code float[][]}),
+     * for kernels that split work across threads each with its own scratch.
+     */
+    String scratchPerThread(int length) {
+        return plan.threadScratchFields.computeIfAbsent(length, k -> plan.names.newName("scratch" + k + "PerThread"));
+    }
+
     /**
      * A batch-independent scratch array of exactly {@code length} floats (kernels such as im2col wrap it as a
      * packed matrix of that size); kernels needing the same length share one, since steps run one at a time.
      */
     String scratch(int length) {
         return plan.scratchFields.computeIfAbsent(length, k -> plan.names.newName("scratch" + k));
+    }
+
+    /** A {@code private final} field built in the constructor from weight fields, shared by key. */
+    String derivedField(String key, TypeName type, String hint, CodeBlock init) {
+        return plan.derived.computeIfAbsent(key, k -> new ModelPlan.DerivedField(plan.names.newName(hint), type, init)).name();
+    }
+
+    /** Scratch of {@code perBatch * batch} floats, grown with the arena and shared by the kernels that need one. */
+    String batchScratch(long perBatch) {
+        plan.batchScratchPerBatch = Math.max(plan.batchScratchPerBatch, perBatch);
+        return "batchScratch";
     }
 
     /** The same failure users get for an op without code generation. */

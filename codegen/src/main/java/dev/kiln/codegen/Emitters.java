@@ -1,5 +1,7 @@
 package dev.kiln.codegen;
 
+import dev.kiln.ir.Attr;
+import dev.kiln.ir.Graph;
 import dev.kiln.ir.Node;
 import dev.kiln.ir.OpTable;
 import dev.kiln.ir.UnsupportedOpException;
@@ -25,6 +27,7 @@ final class Emitters {
         m.put("Gemm", gemm);
         m.put("MatMul", gemm);
         m.put(OpTable.KILN_DOMAIN + "." + FusedOps.FUSED_GEMM, gemm);
+        m.put(OpTable.KILN_DOMAIN + "." + dev.kiln.ir.ops.LayoutOps.PACKED_GEMM, new PackedGemmEmitter());
         ConvEmitter conv = new ConvEmitter();
         m.put("Conv", conv);
         m.put(OpTable.KILN_DOMAIN + "." + FusedOps.FUSED_CONV, conv);
@@ -35,6 +38,11 @@ final class Emitters {
         SoftmaxEmitter softmax = new SoftmaxEmitter();
         m.put("Softmax", softmax);
         m.put("LogSoftmax", softmax);
+        RecurrentEmitter recurrent = new RecurrentEmitter();
+        m.put("LSTM", recurrent);
+        m.put("GRU", recurrent);
+        m.put("Transpose", new TransposeEmitter());
+        m.put("Gather", new GatherEmitter());
         CopyEmitter copy = new CopyEmitter();
         for (String view : new String[] {"Identity", "Reshape", "Flatten", "Squeeze", "Unsqueeze"}) {
             m.put(view, copy);
@@ -48,6 +56,10 @@ final class Emitters {
         if (e == null) {
             throw new UnsupportedOpException(n.describe() + ": op " + n.qualifiedOp()
                     + " has no code generation yet (it runs in the reference evaluator; see docs/CONFORMANCE.md)");
+        }
+        if (n.op().equals(FusedOps.FUSED_ELEMENTWISE)) {
+            Graph body = ((Attr.GraphValue) n.attributes().get("body").orElseThrow()).value();
+            body.nodes().forEach(op -> PointwiseForms.require(op, n));
         }
         return e;
     }

@@ -64,8 +64,9 @@ final class GemmEmitter implements KernelEmitter {
         TensorRef x = ctx.in(0);
         TensorRef y = ctx.out(0);
         return CodeBlock.builder()
-                .addStatement("$T.gemm($L, $N, $L, $L, this.$N, $L, $N, $L, $L, false, $N)", GEMM, ctx.dim(rows), x.array(),
-                        x.offset(), k, panels, bias, y.array(), y.offset(), cols, epilogue)
+                .addStatement("$T.gemm($L$L, $N, $L, $L, this.$N, $L, $N, $L, $L, false, $N)", GEMM,
+                        ctx.threaded() ? "this.workers, " : "", ctx.dim(rows), x.array(), x.offset(), k, panels, bias,
+                        y.array(), y.offset(), cols, epilogue)
                 .build();
     }
 

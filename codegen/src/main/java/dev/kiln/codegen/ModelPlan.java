@@ -47,15 +47,27 @@ final class ModelPlan {
     final Map<String, WeightField> weights = new LinkedHashMap<>();
     final List<Step> steps = new ArrayList<>();
     final Linear arenaSize;
+    /** An instance field built in the constructor from weight fields (e.g. an LSTM's packed weight record). */
+    record DerivedField(String name, com.palantir.javapoet.TypeName type, com.palantir.javapoet.CodeBlock init) {}
+
+    final Map<String, DerivedField> derived = new LinkedHashMap<>();
+    /** Floats per batch element of the scratch that batch-dependent kernels (LSTM, GRU) share; grown with the arena. */
+    long batchScratchPerBatch;
+
+    /** Per-thread kernel scratch ({@code float[threads][length]}) by length, for multi-threaded kernels. */
+    final Map<Integer, String> threadScratchFields = new java.util.TreeMap<>();
+
     /** Kernel scratch arrays by length (im2col panels), each shared by the steps needing that length. */
     final Map<Integer, String> scratchFields = new java.util.TreeMap<>();
 
     ModelPlan(Graph graph, CodegenOptions options) {
         this.graph = graph;
         this.options = options;
-        for (String reserved : List.of("batch", "arena", "weights", "source", "SPECIES", "run", "load")) {
+        for (String reserved : List.of("batch", "arena", "batchScratch", "workers", "close", "weights", "source", "SPECIES", "run", "load")) {
             names.newName(reserved, reserved);
         }
+        // An op without an emitter is the most useful thing to report, so it is checked before dtypes.
+        graph.nodes().forEach(Emitters::forNode);
         checkFloat32(graph);
         MemoryPlan memory = MemoryPlanner.plan(graph);
         this.batchSymbol = memory.batchSymbol();
@@ -74,7 +86,7 @@ final class ModelPlan {
             storage.put(v, new Storage.Param(p));
         }
         // Initializers enter the resource only when an emitter reads them raw (packed forms replace the rest).
-        graph.initializers().forEach((v, t) -> storage.put(v, new Storage.Weight(v.name())));
+        graph.initializers().forEach((v, t) -> storage.putIfAbsent(v, new Storage.Weight(v.name())));
         for (Node n : graph.nodes()) {
             if (isView(n) && !storage.containsKey(n.output(0))) {
                 storage.put(n.output(0), storage.get(n.input(0)));
@@ -93,6 +105,15 @@ final class ModelPlan {
             }
             steps.add(new Step(n, names.newName(Identifiers.method(n), n)));
         }
+        // An output that is a constant (folded at compile time) is copied from its weight into the caller's array.
+        for (Value out : graph.outputs()) {
+            if (graph.isInitializer(out)) {
+                Value source = new Value(out.name() + "#constant", out.type());
+                storage.put(source, new Storage.Weight(out.name()));
+                Node copy = new Node("Identity", "", "", List.of(source), List.of(out), dev.kiln.ir.Attributes.EMPTY);
+                steps.add(new Step(copy, names.newName(Identifiers.camel(out.name(), "output") + "Constant")));
+            }
+        }
         this.arenaSize = memory.arenaSizes().getOrDefault(DType.FLOAT32, Linear.ZERO);
     }
 
@@ -107,6 +128,10 @@ final class ModelPlan {
     String rawWeight(String key) {
         for (java.util.Map.Entry<Value, Tensor> e : graph.initializers().entrySet()) {
             if (e.getKey().name().equals(key)) {
+                if (e.getValue().dtype() != DType.FLOAT32) {
+                    throw new UnsupportedOpException("code generation reads float32 weights so far; initializer '" + key
+                            + "' is " + e.getValue().type());
+                }
                 return addWeight(key, e.getValue().toFloatArray());
             }
         }
@@ -147,15 +172,18 @@ final class ModelPlan {
     }
 
     private static void checkFloat32(Graph g) {
+        // Initializers are checked when a kernel reads one as data (rawWeight): shape arguments such as
+        // Reshape's target are read at generation time and may be integers.
         List<Value> all = new ArrayList<>(g.inputs());
-        all.addAll(g.initializers().keySet());
         for (Node n : g.nodes()) {
             n.outputs().stream().filter(v -> !v.isAbsent()).forEach(all::add);
         }
         for (Value v : all) {
             if (v.dtype() != DType.FLOAT32) {
-                throw new UnsupportedOpException("code generation supports float32 tensors so far; '" + v.name()
-                        + "' is " + v.type() + " (run the graph through -O1 or higher to fold shape computations)");
+                String what = g.inputs().contains(v) ? "input" : "value";
+                throw new UnsupportedOpException("code generation supports float32 tensors so far; " + what + " '"
+                        + v.name() + "' is " + v.type() + (what.equals("value")
+                        ? " (integer shape computations are folded away at -O1 and above)" : ""));
             }
         }
     }

@@ -16,6 +16,7 @@ final class PointwiseForms {
     static final ClassName MATH = ClassName.get(Math.class);
     static final ClassName OPS = ClassName.get("jdk.incubator.vector", "VectorOperators");
     static final ClassName FLOAT_VECTOR = ClassName.get("jdk.incubator.vector", "FloatVector");
+    static final ClassName SCALAR_MATH = ClassName.get("dev.kiln.runtime", "ScalarMath");
 
     private PointwiseForms() {}
 
@@ -31,8 +32,21 @@ final class PointwiseForms {
             Map.entry("Sub", (n, a) -> binary(a, "$L - $L", "$L.sub($L)")),
             Map.entry("Mul", (n, a) -> binary(a, "$L * $L", "$L.mul($L)")),
             Map.entry("Div", (n, a) -> binary(a, "$L / $L", "$L.div($L)")),
-            Map.entry("Max", (n, a) -> binary(a, "$T.max($L, $L)", "$L.max($L)")),
-            Map.entry("Min", (n, a) -> binary(a, "$T.min($L, $L)", "$L.min($L)")),
+            // Variadic: a left fold, as the reference semantics define it.
+            Map.entry("Sum", (n, a) -> fold(a, "($L + $L)", "$L.add($L)")),
+            Map.entry("Max", (n, a) -> fold(a, "$T.max($L, $L)", "$L.max($L)")),
+            Map.entry("Min", (n, a) -> fold(a, "$T.min($L, $L)", "$L.min($L)")),
+            Map.entry("Mean", (n, a) -> {
+                Form sum = fold(a, "($L + $L)", "$L.add($L)");
+                return new Form(CodeBlock.of("$L / $Lf", sum.scalar(), a.size()),
+                        Optional.of(CodeBlock.of("$L.div($Lf)", sum.vector().orElseThrow(), a.size())));
+            }),
+            Map.entry("Identity", (n, a) -> unary(a, a.get(0), a.get(0))),
+            Map.entry("Softplus", (n, a) -> new Form(CodeBlock.of("(float) $T.log1p($T.exp($L))", MATH, MATH, a.get(0)),
+                    Optional.empty())),
+            Map.entry("Softsign", (n, a) -> unary(a, CodeBlock.of("$L / (1f + $T.abs($L))", a.get(0), MATH, a.get(0)),
+                    CodeBlock.of("$L.div($L.abs().add(1f))", a.get(0), a.get(0)))),
+            Map.entry("Erf", (n, a) -> new Form(CodeBlock.of("$T.erf($L)", SCALAR_MATH, a.get(0)), Optional.empty())),
             Map.entry("Pow", (n, a) -> new Form(CodeBlock.of("(float) $T.pow($L, $L)", MATH, a.get(0), a.get(1)),
                     Optional.of(CodeBlock.of("$L.lanewise($T.POW, $L)", a.get(0), OPS, a.get(1))))),
             Map.entry("Neg", (n, a) -> unary(a, CodeBlock.of("-$L", a.get(0)), CodeBlock.of("$L.neg()", a.get(0)))),
@@ -73,6 +87,14 @@ final class PointwiseForms {
         return n.domain().isEmpty() && RULES.containsKey(n.op());
     }
 
+    /** Fails with an {@link dev.kiln.ir.UnsupportedOpException} naming the op when it has no pointwise form. */
+    static void require(Node n, Node owner) {
+        if (!supports(n)) {
+            throw new dev.kiln.ir.UnsupportedOpException(owner.describe() + ": fused op " + n.qualifiedOp()
+                    + " has no code generation yet");
+        }
+    }
+
     static java.util.Set<String> supportedOps() {
         return RULES.keySet();
     }
@@ -88,6 +110,16 @@ final class PointwiseForms {
     private static Form binary(List<CodeBlock> a, String scalar, String vector) {
         return new Form(scalar.contains("$T") ? CodeBlock.of(scalar, MATH, a.get(0), a.get(1)) : CodeBlock.of(scalar, a.get(0), a.get(1)),
                 Optional.of(CodeBlock.of(vector, a.get(0), a.get(1))));
+    }
+
+    private static Form fold(List<CodeBlock> a, String scalar, String vector) {
+        CodeBlock s = a.get(0);
+        CodeBlock v = a.get(0);
+        for (int i = 1; i < a.size(); i++) {
+            s = scalar.contains("$T") ? CodeBlock.of(scalar, MATH, s, a.get(i)) : CodeBlock.of(scalar, s, a.get(i));
+            v = CodeBlock.of(vector, v, a.get(i));
+        }
+        return new Form(s, Optional.of(v));
     }
 
     private static Form unary(List<CodeBlock> a, CodeBlock scalar, CodeBlock vector) {

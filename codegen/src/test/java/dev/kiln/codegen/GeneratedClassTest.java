@@ -125,6 +125,46 @@ class GeneratedClassTest {
     }
 
     @Test
+    void transposesAndConstantGathersMatchTheEvaluator() throws Exception {
+        GraphBuilder b = new GraphBuilder("moves");
+        Value x = b.input("x", DType.FLOAT32, Shape.parse("N,3,4,5"));
+        Value t1 = b.op("Transpose").inputs(x).attr("perm", new long[] {1, 0, 3, 2}).outputNames("t1").output();
+        Value t2 = b.op("Transpose").inputs(t1).attr("perm", new long[] {2, 1, 0, 3}).outputNames("t2").output();
+        Value g = b.op("Gather").inputs(t2, b.initializer("idx", Tensor.ofInt64s(-1, 0, 2))).attr("axis", 2L)
+                .outputNames("g").output();
+        b.output(b.op("Neg").inputs(g).outputNames("y").output());
+        Graph graph = optimized(b.build());
+        Class<?> cls = compile(graph, "Moves");
+        for (int batch : new int[] {1, 2}) {
+            assertMatches(graph, cls, batch, 40 + batch);
+        }
+    }
+
+    @Test
+    void severalInputsAndOutputsAreNamedParametersAndARecord() throws Exception {
+        GraphBuilder b = new GraphBuilder("two");
+        Value x = b.input("x", DType.FLOAT32, Shape.parse("N,4"));
+        Value bias = b.input("bias", DType.FLOAT32, Shape.parse("N,4"));
+        Value sum = b.op("Add").inputs(x, bias).outputNames("sum").output();
+        b.output(b.op("Relu").inputs(sum).outputNames("positive").output());
+        b.output(b.op("Neg").inputs(sum).outputNames("negated").output());
+        Class<?> cls = compile(optimized(b.build()), "Two");
+        Object model = cls.getMethod("load").invoke(null);
+        Object outputs = cls.getMethod("run", float[].class, float[].class, int.class)
+                .invoke(model, new float[] {1, -2, 3, -4}, new float[] {0.5f, 0.5f, 0.5f, 0.5f}, 1);
+        assertTrue(outputs.getClass().isRecord(), outputs.getClass().toString());
+        assertArrayEquals(new float[] {1.5f, 0, 3.5f, 0}, (float[]) outputs.getClass().getMethod("positive").invoke(outputs));
+        assertArrayEquals(new float[] {-1.5f, 1.5f, -3.5f, 3.5f},
+                (float[]) outputs.getClass().getMethod("negated").invoke(outputs));
+        float[] p = new float[4];
+        float[] q = new float[4];
+        cls.getMethod("run", float[].class, float[].class, int.class, float[].class, float[].class)
+                .invoke(model, new float[] {1, -2, 3, -4}, new float[4], 1, p, q);
+        assertArrayEquals(new float[] {1, 0, 3, 0}, p);
+        assertArrayEquals(new float[] {-1, 2, -3, 4}, q);
+    }
+
+    @Test
     void wrongInputLengthAndBatchAreRefusedNamingTheShape() throws Exception {
         GraphBuilder b = new GraphBuilder("g");
         Value x = b.input("image", DType.FLOAT32, Shape.parse("N,2,3"));
@@ -144,15 +184,44 @@ class GeneratedClassTest {
     }
 
     @Test
+    void missingTruncatedCorruptedOrForeignWeightsAreRefusedNamingTheFile(@org.junit.jupiter.api.io.TempDir
+                                                                          java.nio.file.Path dir) throws Exception {
+        GeneratedModel model = CodeGenerator.generate(GoldenSourceTest.tinyNet(), new CodegenOptions("w", "Net", 1, "t"));
+        Class<?> cls = InProcessCompiler.load(model);
+        Method load = cls.getMethod("load", java.nio.file.Path.class);
+        java.nio.file.Path missing = dir.resolve("missing.weights");
+        assertLoadFails(load, missing, missing + ": weights file not found");
+        byte[] good = model.weights();
+        java.nio.file.Path truncated = dir.resolve("truncated.weights");
+        java.nio.file.Files.write(truncated, java.util.Arrays.copyOf(good, good.length - 100));
+        assertLoadFails(load, truncated, truncated + ": checksum mismatch");
+        byte[] flipped = good.clone();
+        flipped[good.length / 2] ^= 0x40;
+        java.nio.file.Path corrupted = dir.resolve("corrupted.weights");
+        java.nio.file.Files.write(corrupted, flipped);
+        assertLoadFails(load, corrupted, corrupted + ": checksum mismatch");
+        java.nio.file.Path foreign = dir.resolve("foreign.weights");
+        dev.kiln.runtime.WeightsFile.write(foreign, Map.of("other.weight", new float[3]));
+        assertLoadFails(load, foreign, "no weights named");
+        java.nio.file.Path ok = dir.resolve("ok.weights");
+        java.nio.file.Files.write(ok, good);
+        load.invoke(null, ok);
+    }
+
+    private static void assertLoadFails(Method load, java.nio.file.Path file, String expected) {
+        InvocationTargetException e = assertThrows(InvocationTargetException.class, () -> load.invoke(null, file));
+        assertTrue(e.getCause() instanceof dev.kiln.runtime.WeightsException && e.getCause().getMessage().contains(expected),
+                e.getCause().toString());
+    }
+
+    @Test
     void generationIsDeterministic() {
-        GraphBuilder b = new GraphBuilder("g");
-        Value x = b.input("x", DType.FLOAT32, Shape.parse("N,8"));
-        Value h = b.op("Gemm").inputs(x, b.initializer("w", random(9, 4, 8))).attr("transB", 1L).outputNames("h").output();
-        b.output(b.op("Tanh").inputs(h).outputNames("y").output());
-        Graph g = optimized(b.build());
-        GeneratedModel first = CodeGenerator.generate(g, new CodegenOptions("p", "A", 1, "t"));
-        GeneratedModel second = CodeGenerator.generate(g, new CodegenOptions("p", "A", 1, "t"));
-        assertEquals(first.mainSource(), second.mainSource());
-        assertArrayEquals(first.weights(), second.weights());
+        // Two independently built (equal) graphs: identity hash codes differ, output must not.
+        for (int round = 0; round < 3; round++) {
+            GeneratedModel first = CodeGenerator.generate(GoldenSourceTest.tinyNet(), new CodegenOptions("p", "A", 1, "t"));
+            GeneratedModel second = CodeGenerator.generate(GoldenSourceTest.tinyNet(), new CodegenOptions("p", "A", 1, "t"));
+            assertEquals(first.mainSource(), second.mainSource());
+            assertArrayEquals(first.weights(), second.weights());
+        }
     }
 }

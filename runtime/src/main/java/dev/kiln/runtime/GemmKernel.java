@@ -37,6 +37,8 @@ final class GemmKernel {
     static final int MR = 6;
     /** Columns per strip. */
     static final int STRIP = 2 * VL;
+    /** Whether a strip's two vectors lie in one panel (VL ≤ 8), VL floats apart. */
+    private static final boolean ONE_PANEL = STRIP <= NR;
     /**
      * Rows per cache block, a multiple of MR: an MC x k block of A (376 KB at k = 784) stays in L2 while every
      * strip streams past it. Without it a tall A (a convolution's im2col) is re-read from memory per strip.
@@ -85,8 +87,8 @@ final class GemmKernel {
      *
      * <p>Blocked for the caches: rows in blocks of {@link #MC} and k in blocks of {@link #KC} so A's block stays
      * in L2 while every strip of B streams past it. Between k blocks the partial sums wait in C; a float stored
-     * and reloaded is unchanged, so the blocking does not change a bit of the result. Strips that end past n (at most one) are not k-blocked:
-     * their partial sums would need a scratch as tall as the block.
+     * and reloaded is unchanged, so the blocking does not change a bit of the result. The strip that ends past n
+     * (at most one) is not k-blocked: its partial sums would need a scratch as tall as the block.
      *
      * @param scratch at least {@link #SCRATCH} floats the calling thread owns
      */
@@ -195,9 +197,10 @@ final class GemmKernel {
             c30 = c00; c31 = c00; c40 = c00; c41 = c00; c50 = c00; c51 = c00;
         }
         for (int kk = 0; kk < k; kk++) {
-            int bo = kk * NR;
-            FloatVector x0 = FloatVector.fromArray(SPECIES, bd, b0 + bo);
-            FloatVector x1 = FloatVector.fromArray(SPECIES, bd, b1 + bo);
+            int bo = b0 + kk * NR;
+            FloatVector x0 = FloatVector.fromArray(SPECIES, bd, bo);
+            // Within one panel the second vector is at a constant distance, which folds into the load.
+            FloatVector x1 = FloatVector.fromArray(SPECIES, bd, ONE_PANEL ? bo + VL : b1 + kk * NR);
             FloatVector av = FloatVector.broadcast(SPECIES, a[a0 + kk]);
             c00 = av.fma(x0, c00);
             c01 = av.fma(x1, c01);

@@ -10,13 +10,15 @@ import java.util.concurrent.locks.LockSupport;
  * Persistent worker threads for kernels: {@link #parallelFor} splits an index range into one contiguous chunk
  * per thread, the caller runs the first chunk itself and returns when all chunks are done.
  *
- * <p>Hand-off is a volatile ticket per worker: an idle worker spins on its own (with {@link Thread#onSpinWait()}) for
- * about {@value #SPIN_NANOS} ns, long enough to bridge the gap between the layers of one model call, then park
- * so an idle pool costs no CPU. A call allocates nothing. Not a ForkJoinPool: its hand-off costs microseconds.
+ * <p>Hand-off: the caller bumps a volatile ticket per worker; an idle worker spins on its ticket (with
+ * {@link Thread#onSpinWait()}) for about {@value #SPIN_NANOS} ns, long enough to bridge the gap between the
+ * layers of one model call, then parks so an idle pool costs no CPU. Woken workers and the caller then claim the
+ * remaining chunks from a counter. A call allocates nothing. Not a ForkJoinPool: its hand-off costs
+ * microseconds.
  *
  * <p>One call at a time: a call made while the pool is busy (from another thread, or from inside a body) runs
  * its whole range on the calling thread, which is correct for kernels whose results do not depend on the split.
- * Threads are daemons; {@link #close()} stops them.
+ * Threads are daemons; {@link #close()} stops them, and must not race with a call.
  */
 public final class WorkerPool implements AutoCloseable {
 
@@ -34,7 +36,7 @@ public final class WorkerPool implements AutoCloseable {
     private volatile boolean closed;
     /** The caller when it parks waiting for workers, so the last worker knows to wake it. */
     private volatile Thread parkedCaller;
-    /** The call in progress; written before the workers' tickets, which publish them. */
+    /** The call in progress; written before {@code unclaimed} is set, which publishes them to every claim. */
     private IntRangeBody body;
     private int size;
     private int chunks;
@@ -140,8 +142,7 @@ public final class WorkerPool implements AutoCloseable {
         long start = System.nanoTime();
         int spins = 0;
         while (pending.get() != 0) {
-            if (++spins % 64 != 0 || System.nanoTime() - start < SPIN_NANOS) {
-                Thread.onSpinWait();
+            if (keepSpinning(start, ++spins)) {
                 continue;
             }
             parkedCaller = Thread.currentThread();
@@ -150,6 +151,28 @@ public final class WorkerPool implements AutoCloseable {
             }
             parkedCaller = null;
         }
+    }
+
+    /**
+     * One step of a wait that began at {@code start}: a spin, or every 64th step once the first quarter of
+     * {@link #SPIN_NANOS} has passed, a yield (when the machine has more runnable threads than cores, the
+     * thread being waited for may need this core). False when it is time to park.
+     */
+    private static boolean keepSpinning(long start, int spins) {
+        if (spins % 64 != 0) {
+            Thread.onSpinWait();
+            return true;
+        }
+        long waited = System.nanoTime() - start;
+        if (waited < SPIN_NANOS / 4) {
+            Thread.onSpinWait();
+            return true;
+        }
+        if (waited < SPIN_NANOS) {
+            Thread.yield();
+            return true;
+        }
+        return false;
     }
 
     /** Stops the worker threads; later calls of {@link #parallelFor} fail. */
@@ -212,8 +235,7 @@ public final class WorkerPool implements AutoCloseable {
             int spins = 0;
             long g;
             while ((g = ticket) == seen) {
-                if (++spins % 64 != 0 || System.nanoTime() - start < SPIN_NANOS) {
-                    Thread.onSpinWait();
+                if (keepSpinning(start, ++spins)) {
                     continue;
                 }
                 parked = true; // volatile write, then re-read the ticket: the caller either sees it or we see it

@@ -99,6 +99,52 @@ class CliTest {
     }
 
     @Test
+    void compileWritesTheClassAndWeightsNamedAfterTheFile() throws IOException {
+        Path model = tmp.resolve("mnist_cnn.onnx");
+        Files.copy(SharedData.model("mnist_cnn").resolve("model.onnx"), model);
+        Path out = tmp.resolve("gen");
+        Result r = kiln("compile", model.toString(), "--out", out.toString(), "--package", "com.acme.models");
+        assertEquals(0, r.code(), r.err());
+        Path source = out.resolve("com/acme/models/MnistCnn.java");
+        assertTrue(Files.readString(source).contains("public final class MnistCnn"), source.toString());
+        assertTrue(Files.size(out.resolve("com/acme/models/MnistCnn.weights")) > 80_000);
+        try (Stream<Path> all = Files.walk(out)) {
+            assertEquals(List.of(), all.filter(p -> p.getFileName().toString().startsWith(".kiln")).toList(),
+                    "no staging leftovers");
+        }
+    }
+
+    @Test
+    void compileFailureLeavesTheOutputFolderUntouched() throws IOException {
+        Path out = tmp.resolve("untouched");
+        Files.createDirectories(out);
+        Files.writeString(out.resolve("keep.txt"), "x");
+        // TopK has reference semantics but no code generation yet: a clear error, nothing written.
+        Path model = SharedData.onnxSuite("node").resolve("test_top_k").resolve("model.onnx");
+        Result r = kiln("compile", model.toString(), "--out", out.toString());
+        assertOneLineError(r, "TopK");
+        try (Stream<Path> all = Files.list(out)) {
+            assertEquals(List.of(out.resolve("keep.txt")), all.toList());
+        }
+    }
+
+    @Test
+    void runWithTheCodegenBackendMatchesPyTorch() throws IOException {
+        Path ds = SharedData.model("cifar_cnn").resolve("test_data_set_2");
+        Path outDir = tmp.resolve("cg");
+        Result r = kiln("run", SharedData.model("cifar_cnn").resolve("model.onnx").toString(), "--input",
+                ds.resolve("input_0.pb").toString(), "--output-dir", outDir.toString(), "--backend", "codegen");
+        assertEquals(0, r.code(), r.err());
+        Tensor expected = TensorProtos.read(ds.resolve("output_0.pb")).tensor();
+        try (Stream<Path> s = Files.list(outDir)) {
+            Tensor actual = Npy.read(s.findFirst().orElseThrow());
+            for (int i = 0; i < expected.size(); i++) {
+                assertEquals(expected.getDouble(i), actual.getDouble(i), 1e-4, "element " + i);
+            }
+        }
+    }
+
+    @Test
     void runTakesNamedNpyInputs() throws IOException {
         Path ds = mlp().resolve("test_data_set_1");
         var input = TensorProtos.read(ds.resolve("input_0.pb"));
@@ -216,7 +262,8 @@ class CliTest {
     void usageErrorsAreOneLineWithExitCode2() {
         assertOneLineError(kiln("run", mlp().resolve("model.onnx").toString()), "--output-dir");
         assertOneLineError(kiln("frobnicate"), "frobnicate");
-        assertOneLineError(kiln("inspect", mlp().resolve("model.onnx").toString(), "--backend", "codegen"), "not yet available");
+        assertOneLineError(kiln("run", mlp().resolve("model.onnx").toString(), "--backend", "gpu", "--output-dir",
+                tmp.resolve("gpu").toString()), "unknown backend 'gpu'");
         assertOneLineError(kiln("test-onnx", tmp.resolve("missing").toString()), "missing");
     }
 
@@ -240,6 +287,23 @@ class CliTest {
         assertTrue(r.out().startsWith("graph ") && r.out().contains("= Gemm(") && r.out().contains("= Relu("), r.out());
         String text = Files.readString(dot);
         assertTrue(text.startsWith("digraph ") && text.contains("Gemm") && text.contains("->") && text.strip().endsWith("}"), text);
+        Path svg = tmp.resolve("g.dot.svg");
+        if (graphvizInstalled()) {
+            assertTrue(Files.readString(svg).contains("<svg") && r.err().contains("wrote " + svg), r.err());
+        } else {
+            assertTrue(Files.notExists(svg), "no SVG without Graphviz");
+        }
+    }
+
+    private static boolean graphvizInstalled() {
+        try {
+            return new ProcessBuilder("dot", "-V").redirectErrorStream(true).start().waitFor() == 0;
+        } catch (IOException e) {
+            return false;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
     }
 
     private static boolean isEmpty(Path dir) {

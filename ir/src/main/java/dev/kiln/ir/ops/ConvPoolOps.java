@@ -127,13 +127,7 @@ public final class ConvPoolOps {
         if (m.isStatic() && m.value() % group != 0) {
             throw ctx.fail("W has " + m.value() + " output channels, not divisible by group=" + group);
         }
-        checkBias(ctx, m);
-        ConvGeometry g = ConvGeometry.read(ctx, x.rank() - 2, kernelShape(ctx, w, ctx.optInts("kernel_shape")));
-        List<Dim> out = new ArrayList<>(List.of(x.dim(0), m));
-        for (int i = 0; i < g.rank(); i++) {
-            out.add(g.outDim(ctx, i, x.dim(i + 2), false));
-        }
-        return List.of(new TensorType(ctx.inputDtype(0), new Shape(out)));
+        return convOutput(ctx, x, w, m, false);
     }
 
     private static Tensor conv(EvalContext ctx) {
@@ -200,11 +194,16 @@ public final class ConvPoolOps {
             throw ctx.fail("X has " + wc.value() + " channels, not divisible by group=" + group);
         }
         Dim m = w.dim(1).times(group);
+        return convOutput(ctx, x, w, m, true);
+    }
+
+    /** [N, M, spatial...] of a Conv (or ConvTranspose) with M output channels, after checking the bias. */
+    private static List<TensorType> convOutput(ShapeContext ctx, Shape x, Shape w, Dim m, boolean transposed) {
         checkBias(ctx, m);
         ConvGeometry g = ConvGeometry.read(ctx, x.rank() - 2, kernelShape(ctx, w, ctx.optInts("kernel_shape")));
         List<Dim> out = new ArrayList<>(List.of(x.dim(0), m));
         for (int i = 0; i < g.rank(); i++) {
-            out.add(g.outDim(ctx, i, x.dim(i + 2), true));
+            out.add(g.outDim(ctx, i, x.dim(i + 2), transposed));
         }
         return List.of(new TensorType(ctx.inputDtype(0), new Shape(out)));
     }

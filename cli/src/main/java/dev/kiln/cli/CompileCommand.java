@@ -1,0 +1,79 @@
+package dev.kiln.cli;
+
+import dev.kiln.codegen.GeneratedModel;
+import dev.kiln.compiler.CompileOptions;
+import dev.kiln.compiler.KilnCompiler;
+import dev.kiln.passes.PassOptions;
+import java.nio.file.Path;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code kiln compile}: writes the inference class for a model and its weights resource, whole or not at all.
+ */
+@Command(name = "compile", mixinStandardHelpOptions = true,
+        description = {"Compiles MODEL.onnx ahead of time into a Java class (DIR/<package path>/<Class>.java) and its "
+                + "weights resource (<Class>.weights beside it). Nothing is written unless everything succeeds.",
+            "The class needs only the JDK (25, with --add-modules jdk.incubator.vector) and kiln-runtime."},
+        footer = {"", "Exit codes: 0 success, 1 internal error, 2 bad input or usage."})
+public final class CompileCommand implements Callable<Integer> {
+    @Spec
+    private CommandSpec spec;
+
+    @Parameters(index = "0", paramLabel = "MODEL.onnx", description = "The ONNX model to compile.")
+    private Path model;
+
+    @Option(names = "--out", required = true, paramLabel = "DIR", description = "Root folder for sources and weights.")
+    private Path out;
+
+    @Option(names = "--package", paramLabel = "P", defaultValue = "", description = "Package of the class (default: none).")
+    private String packageName;
+
+    @Option(names = "--class", paramLabel = "C",
+            description = "Class name (default: the file name in UpperCamelCase, mnist_cnn.onnx -> MnistCnn).")
+    private String className;
+
+    @Option(names = "-O", paramLabel = "LEVEL", defaultValue = "3", description = "Optimization level -O0..-O3 (default -O3).")
+    private String level;
+
+    @Option(names = "--threads", paramLabel = "N", defaultValue = "1",
+            description = "Worker threads the large kernels split across (default 1).")
+    private int threads;
+
+    @Option(names = "--print-after", split = ",", paramLabel = "PASS|all",
+            description = "Print the graph after the named passes (or all).")
+    private List<String> printAfter = List.of();
+
+    @Option(names = {"-v", "--verbose"}, description = "Print pass timings and stack traces of errors.")
+    private boolean verbose;
+
+    @Override
+    public Integer call() {
+        CompileOptions options;
+        try {
+            options = new CompileOptions(packageName, Optional.ofNullable(className), dev.kiln.passes.OptLevel.parse(level),
+                    threads);
+            new dev.kiln.codegen.CodegenOptions(packageName, options.classNameFor(model.getFileName().toString()),
+                    threads, "check");
+        } catch (IllegalArgumentException e) {
+            throw new ParameterException(spec.commandLine(), e.getMessage());
+        }
+        PassOptions passes = new PassOptions(new LinkedHashSet<>(printAfter), verbose, false,
+                new java.io.PrintStream(new java.io.FileOutputStream(java.io.FileDescriptor.out), true));
+        GeneratedModel generated = KilnCompiler.compileTo(model, out, options, passes);
+        String pkgPath = packageName.isEmpty() ? "" : packageName.replace('.', '/') + "/";
+        String cls = generated.sources().get(0).typeSpec().name();
+        spec.commandLine().getOut().println("wrote " + out.resolve(pkgPath + cls + ".java") + " and "
+                + out.resolve(pkgPath + generated.weightsResource()) + " (" + generated.weights().length + " bytes)");
+        return Kiln.OK;
+    }
+}

@@ -1,0 +1,123 @@
+package dev.kiln.codegen;
+
+import com.palantir.javapoet.ArrayTypeName;
+import com.palantir.javapoet.ClassName;
+import com.palantir.javapoet.CodeBlock;
+import com.palantir.javapoet.TypeName;
+import dev.kiln.ir.Attr;
+import dev.kiln.ir.Node;
+import dev.kiln.ir.Value;
+import dev.kiln.runtime.Recurrent;
+import java.util.List;
+
+/**
+ * LSTM and GRU (layout 0, one direction, default activations, no peepholes) as one call of the runtime's
+ * {@code Recurrent}: the input projection of all steps is one GEMM, each step one recurrent GEMM and the gate
+ * math, on weights packed at generation time.
+ */
+final class RecurrentEmitter implements KernelEmitter {
+    static final ClassName RECURRENT = ClassName.get("dev.kiln.runtime", "Recurrent");
+    static final ClassName PACKED = ClassName.get("dev.kiln.runtime", "PackedMatrix");
+    private static final TypeName FLOATS = ArrayTypeName.of(TypeName.FLOAT);
+
+    @Override
+    public CodeBlock emit(EmitContext ctx) {
+        Node n = ctx.node;
+        boolean lstm = n.op().equals("LSTM");
+        String direction = ctx.stringAttr("direction");
+        if (ctx.intAttr("layout") != 0) {
+            throw ctx.unsupported(n.op() + " with layout=1");
+        }
+        if (!direction.equals("forward") && !direction.equals("reverse")) {
+            throw ctx.unsupported(n.op() + " with direction=" + direction);
+        }
+        if (n.attributes().has("activations") && !defaultActivations(n, lstm)) {
+            throw ctx.unsupported(n.op() + " with activations " + n.attributes().get("activations").orElseThrow());
+        }
+        if (n.hasInput(4) || (lstm && (n.hasInput(7) || ctx.intAttr("input_forget") != 0))) {
+            throw ctx.unsupported(n.op() + " with sequence_lens, peepholes or input_forget");
+        }
+        for (int i = 1; i <= 3; i++) {
+            if (n.hasInput(i) && !ctx.isConstant(n.input(i))) {
+                throw ctx.unsupported(n.op() + " with weights computed at run time");
+            }
+        }
+        Value x = n.input(0);
+        int seq = ctx.staticDim(x, 0);
+        int input = ctx.staticDim(x, 2);
+        int hidden = (int) ctx.intAttr("hidden_size");
+        float[] w = ctx.constant(n.input(1)).toFloatArray();
+        float[] r = ctx.constant(n.input(2)).toFloatArray();
+        float[] b = n.hasInput(3) ? ctx.constant(n.input(3)).toFloatArray() : null;
+        String base = Identifiers.camel(n.input(1).name(), "rnn");
+        CodeBlock weights;
+        String key = n.input(1).name() + "|" + n.input(2).name() + "|" + (n.hasInput(3) ? n.input(3).name() : "");
+        if (lstm) {
+            Recurrent.LstmWeights p = Recurrent.packLstm(w, r, b, input, hidden);
+            String wf = ctx.weight(key + "@lstm.w", p.w().data(), PACKED, base + "W", "$2T.wrap($1L, $3L, $4L)", PACKED,
+                    input, 4 * hidden);
+            String rf = ctx.weight(key + "@lstm.r", p.r().data(), PACKED, base + "R", "$2T.wrap($1L, $3L, $4L)", PACKED,
+                    hidden, 4 * hidden);
+            String bf = ctx.weight(key + "@lstm.bias", p.bias(), FLOATS, base + "Bias", "$1L");
+            ClassName type = RECURRENT.nestedClass("LstmWeights");
+            weights = CodeBlock.of("this.$N", ctx.derivedField(key, type, Identifiers.method(n) + "Weights",
+                    CodeBlock.of("new $T($L, $L, $N, $N, $N)", type, input, hidden, wf, rf, bf)));
+        } else {
+            boolean lbr = ctx.intAttr("linear_before_reset") != 0;
+            Recurrent.GruWeights p = Recurrent.packGru(w, r, b, input, hidden, lbr);
+            String wf = ctx.weight(key + "@gru.w", p.w().data(), PACKED, base + "W", "$2T.wrap($1L, $3L, $4L)", PACKED,
+                    input, 3 * hidden);
+            String rg = ctx.weight(key + "@gru.rgates", p.rGates().data(), PACKED, base + "RGates",
+                    "$2T.wrap($1L, $3L, $4L)", PACKED, hidden, 2 * hidden);
+            String rh = ctx.weight(key + "@gru.rhidden", p.rHidden().data(), PACKED, base + "RHidden",
+                    "$2T.wrap($1L, $3L, $4L)", PACKED, hidden, hidden);
+            String bf = ctx.weight(key + "@gru.bias", p.bias(), FLOATS, base + "Bias", "$1L");
+            String hb = ctx.weight(key + "@gru.hiddenbias", p.hiddenBias(), FLOATS, base + "HiddenBias", "$1L");
+            ClassName type = RECURRENT.nestedClass("GruWeights");
+            weights = CodeBlock.of("this.$N", ctx.derivedField(key, type, Identifiers.method(n) + "Weights",
+                    CodeBlock.of("new $T($L, $L, $L, $N, $N, $N, $N, $N)", type, input, hidden, lbr, wf, rg, rh, bf, hb)));
+        }
+        float clip = n.attributes().has("clip") ? ctx.floatAttr("clip") : Float.POSITIVE_INFINITY;
+        long perRow = lstm ? (seq * 4L + 2) * hidden : (seq * 3L + 2) * hidden;
+        dev.kiln.ir.Dim rows = x.shape().dim(1);
+        String scratch = rows.isStatic() ? ctx.scratch(Math.toIntExact(perRow * rows.value())) : ctx.batchScratch(perRow);
+        // The rows of X's batch dim: the run's batch, or a static count when the model has no dynamic dim.
+        CodeBlock.Builder call = CodeBlock.builder().add("$T.$N($L, $L, $L, $L, $L, ", RECURRENT, lstm ? "lstm" : "gru",
+                weights, seq, ctx.dim(x.shape().dim(1)), direction.equals("reverse"), ElementwiseEmitter.literal(clip));
+        TensorRef in = ctx.in(0);
+        call.add("$N, $L, ", in.array(), in.offset());
+        call.add(optional(ctx, n, 5));
+        if (lstm) {
+            call.add(optional(ctx, n, 6));
+        }
+        call.add(output(ctx, n, 0)).add(output(ctx, n, 1));
+        if (lstm) {
+            call.add(output(ctx, n, 2));
+        }
+        call.add("this.$N, $L)", scratch, ctx.threaded() ? "this.workers" : "null");
+        return CodeBlock.builder().addStatement("$L", call.build()).build();
+    }
+
+    private static boolean defaultActivations(Node n, boolean lstm) {
+        List<String> acts = ((Attr.Strs) n.attributes().get("activations").orElseThrow()).values();
+        List<String> expected = lstm ? List.of("Sigmoid", "Tanh", "Tanh") : List.of("Sigmoid", "Tanh");
+        return acts.stream().map(a -> a.toLowerCase(java.util.Locale.ROOT)).toList()
+                .equals(expected.stream().map(a -> a.toLowerCase(java.util.Locale.ROOT)).toList());
+    }
+
+    private static CodeBlock optional(EmitContext ctx, Node n, int input) {
+        if (!n.hasInput(input)) {
+            return CodeBlock.of("null, 0, ");
+        }
+        TensorRef r = ctx.in(input);
+        return CodeBlock.of("$N, $L, ", r.array(), r.offset());
+    }
+
+    private static CodeBlock output(EmitContext ctx, Node n, int output) {
+        if (!n.hasOutput(output)) {
+            return CodeBlock.of("null, 0, ");
+        }
+        TensorRef r = ctx.out(output);
+        return CodeBlock.of("$N, $L, ", r.array(), r.offset());
+    }
+}

@@ -1,0 +1,104 @@
+package dev.kiln.compiler;
+
+import dev.kiln.codegen.CodeGenerator;
+import dev.kiln.codegen.CodegenOptions;
+import dev.kiln.codegen.GeneratedModel;
+import dev.kiln.ir.Graph;
+import dev.kiln.ir.KilnException;
+import dev.kiln.onnx.OnnxImporter;
+import dev.kiln.passes.PassManager;
+import dev.kiln.passes.PassOptions;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.Comparator;
+import java.util.stream.Stream;
+
+/**
+ * The one compiler pipeline: import an ONNX model, optimize it, generate the inference class, and write the
+ * sources and the weights resource whole or not at all. The command line, the Maven plugin, the benchmarks
+ * and the tests all call this; none re-plumbs the stages.
+ */
+public final class KilnCompiler {
+    private KilnCompiler() {}
+
+    /** The generated class and resource for {@code model}, in memory. */
+    public static GeneratedModel compile(Path model, CompileOptions options, PassOptions passOptions) {
+        Graph imported = OnnxImporter.load(model);
+        return compile(imported, model.getFileName().toString(), options, passOptions);
+    }
+
+    /** The generated class and resource for an already built graph (e.g. from the builder API). */
+    public static GeneratedModel compile(Graph graph, String sourceName, CompileOptions options, PassOptions passOptions) {
+        Graph optimized = PassManager.forLevel(options.level(), passOptions).run(graph);
+        String className = options.classNameFor(sourceName);
+        return CodeGenerator.generate(optimized, new CodegenOptions(options.packageName(), className, options.threads(),
+                sourceName));
+    }
+
+    /**
+     * Compiles {@code model} and writes {@code <out>/<package path>/<Class>.java} and {@code <Class>.weights}
+     * beside it. Everything is written into a temporary folder inside {@code out} first and moved into place
+     * only when complete, so a failure leaves {@code out} as it was.
+     *
+     * @return the generated model (what was written)
+     */
+    public static GeneratedModel compileTo(Path model, Path out, CompileOptions options, PassOptions passOptions) {
+        GeneratedModel generated = compile(model, options, passOptions);
+        writeWhole(generated, out, out);
+        return generated;
+    }
+
+    /** Writes sources under {@code sourceRoot} and the weights under {@code resourceRoot}, whole or not at all. */
+    public static void writeWhole(GeneratedModel generated, Path sourceRoot, Path resourceRoot) {
+        try {
+            Files.createDirectories(sourceRoot);
+            Files.createDirectories(resourceRoot);
+            Path stagingSources = Files.createTempDirectory(sourceRoot, ".kiln-staging-");
+            Path stagingResources = resourceRoot.equals(sourceRoot) ? stagingSources
+                    : Files.createTempDirectory(resourceRoot, ".kiln-staging-");
+            try {
+                generated.writeTo(stagingSources, stagingResources);
+                moveTree(stagingSources, sourceRoot);
+                if (stagingResources != stagingSources) {
+                    moveTree(stagingResources, resourceRoot);
+                }
+            } finally {
+                deleteTree(stagingSources);
+                deleteTree(stagingResources);
+            }
+        } catch (IOException e) {
+            throw new KilnException("cannot write the generated model to " + sourceRoot + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Moves every file of {@code from} to the same relative path under {@code to}, replacing older versions. */
+    private static void moveTree(Path from, Path to) throws IOException {
+        try (Stream<Path> files = Files.walk(from)) {
+            for (Path f : files.filter(Files::isRegularFile).toList()) {
+                Path target = to.resolve(from.relativize(f).toString());
+                Files.createDirectories(target.getParent());
+                Files.move(f, target, StandardCopyOption.REPLACE_EXISTING);
+            }
+        }
+    }
+
+    private static void deleteTree(Path dir) {
+        if (!Files.exists(dir)) {
+            return;
+        }
+        try (Stream<Path> files = Files.walk(dir)) {
+            files.sorted(Comparator.reverseOrder()).forEach(p -> {
+                try {
+                    Files.deleteIfExists(p);
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            });
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+}
