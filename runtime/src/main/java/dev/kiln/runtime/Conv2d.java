@@ -582,35 +582,39 @@ public final class Conv2d {
         }
     }
 
+    /** The call named in an error message; built only on failure, as check runs on every call. */
+    private static String what(ConvShape s, Algorithm a, int batch) {
+        return "conv " + s + " (" + a + ", batch " + batch + ")";
+    }
+
     private static void check(ConvShape s, Algorithm a, int batch, float[] in, int inOff, float[] w, float[] bias,
                               float[] out, int outOff, float[] scratch, Epilogue ep) {
         Objects.requireNonNull(ep, "ep");
-        String what = "conv " + s + " (" + a + ", batch " + batch + ")";
         if (batch < 0) {
-            throw new IllegalArgumentException(what + ": negative batch");
+            throw new IllegalArgumentException(what(s, a, batch) + ": negative batch");
         }
         if (a == Algorithm.DIRECT && s.strideW() != 1) {
-            throw new IllegalArgumentException(what + ": the direct kernel needs stride 1 along the width");
+            throw new IllegalArgumentException(what(s, a, batch) + ": the direct kernel needs stride 1 along the width");
         }
         int wantW = a == Algorithm.IM2COL ? s.weightLength()
                 : s.group() * Math.ceilDiv(s.mg(), MB) * s.kernelVolume() * MB;
         if (w.length != wantW) {
-            throw new IllegalArgumentException(what + ": packed weights have " + w.length + " floats, expected " + wantW);
+            throw new IllegalArgumentException(what(s, a, batch) + ": packed weights have " + w.length + " floats, expected " + wantW);
         }
         if (bias != null && bias.length < s.m()) {
-            throw new IllegalArgumentException(what + ": bias has " + bias.length + " floats, expected " + s.m());
+            throw new IllegalArgumentException(what(s, a, batch) + ": bias has " + bias.length + " floats, expected " + s.m());
         }
         int scratchWanted = scratchLength(s, a);
         if (a == Algorithm.IM2COL ? scratch.length != scratchWanted : scratch.length < scratchWanted) {
-            throw new IllegalArgumentException(what + ": scratch has " + scratch.length + " floats, expected "
+            throw new IllegalArgumentException(what(s, a, batch) + ": scratch has " + scratch.length + " floats, expected "
                     + scratchWanted);
         }
         if (inOff < 0 || (long) inOff + (long) batch * s.inSize() > in.length) {
-            throw new IllegalArgumentException(what + ": input needs " + (long) batch * s.inSize() + " floats from "
+            throw new IllegalArgumentException(what(s, a, batch) + ": input needs " + (long) batch * s.inSize() + " floats from "
                     + inOff + ", array has " + in.length);
         }
         if (outOff < 0 || (long) outOff + (long) batch * s.outSize() > out.length) {
-            throw new IllegalArgumentException(what + ": output needs " + (long) batch * s.outSize() + " floats from "
+            throw new IllegalArgumentException(what(s, a, batch) + ": output needs " + (long) batch * s.outSize() + " floats from "
                     + outOff + ", array has " + out.length);
         }
     }
