@@ -563,6 +563,19 @@ public final class Conv2d {
         }
     }
 
+    /** Per-thread wrapper of the last scratch array used as im2col panels, so steady-state calls allocate nothing. */
+    private static final ThreadLocal<PackedMatrix[]> PANELS = ThreadLocal.withInitial(() -> new PackedMatrix[1]);
+
+    private static PackedMatrix panels(float[] col, int k, int n) {
+        PackedMatrix[] last = PANELS.get();
+        PackedMatrix b = last[0];
+        if (b == null || b.data() != col || b.k() != k || b.n() != n) {
+            b = PackedMatrix.wrap(col, k, n);
+            last[0] = b;
+        }
+        return b;
+    }
+
     /** One group's GEMM into the NCHW output rows of its channels; the bias is prefilled and accumulated onto. */
     private static void im2colGemm(ConvShape s, float[] w, float[] bias, float[] out, int oo, int g, float[] col,
                                    Epilogue ep, WorkerPool pool) {
@@ -574,7 +587,7 @@ public final class Conv2d {
                 java.util.Arrays.fill(out, c0 + j * n, c0 + (j + 1) * n, bias[g * s.mg() + j]);
             }
         }
-        PackedMatrix b = PackedMatrix.wrap(col, kv, n);
+        PackedMatrix b = panels(col, kv, n);
         if (pool == null) {
             Gemm.gemm(s.mg(), w, g * s.mg() * kv, kv, b, null, out, c0, n, bias != null, ep);
         } else {
