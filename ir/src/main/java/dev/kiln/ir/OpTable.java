@@ -49,7 +49,8 @@ public final class OpTable {
         // Kiln's fused ops are declared in terms of the ONNX ops above, so they register last.
         FusedOps.register(r, name -> find("", name).orElseThrow(
                 () -> new IllegalStateException("fused ops need ONNX op " + name)));
-        LayoutOps.register(r);
+        LayoutOps.register(r, name -> find("", name).orElseThrow(
+                () -> new IllegalStateException("layout ops need ONNX op " + name)));
     }
 
     public static OpTable get() { return INSTANCE; }

@@ -1,5 +1,6 @@
 package dev.kiln.passes;
 
+import dev.kiln.ir.Attr;
 import dev.kiln.ir.Attributes;
 import dev.kiln.ir.DType;
 import dev.kiln.ir.Graph;
@@ -7,17 +8,21 @@ import dev.kiln.ir.Node;
 import dev.kiln.ir.OpTable;
 import dev.kiln.ir.Tensor;
 import dev.kiln.ir.Value;
+import dev.kiln.ir.ops.ConvGeometry;
 import dev.kiln.ir.ops.FusedOps;
 import dev.kiln.ir.ops.LayoutOps;
 import dev.kiln.ir.ops.PanelLayout;
+import dev.kiln.runtime.Conv2d;
+import dev.kiln.runtime.ConvShape;
 import dev.kiln.runtime.PackedMatrix;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 
 /**
- * Stores the constant weights of every GEMM (Gemm, FusedGemm, MatMul with a constant matrix) in the panel layout
- * the runtime's GEMM kernel reads ({@code kiln.panel16.v1}, packed by the kernel's own {@code PackedMatrix.pack}),
+ * Stores the constant weights of every 2-D Conv in the layout of the kernel the runtime picks for its shape
+ * ({@code dev.kiln.PackedConv}), and those of every GEMM (Gemm, FusedGemm, MatMul with a constant matrix) in the
+ * panel layout the runtime's GEMM kernel reads ({@code kiln.panel16.v1}, packed by the kernel's own {@code PackedMatrix.pack}),
  * with alpha folded into them and beta·C into a per-column bias, as a {@code dev.kiln.PackedGemm}: the layout
  * decision is made once, here, visible in the IR and checked by {@code --verify}, and code generation emits the
  * weights as they are. The layout does not depend on the vector width (see docs/KERNELS.md).
@@ -43,6 +48,42 @@ public final class WeightLayout implements Pass {
     }
 
     private static Optional<Node> pack(Node n, Graph g, Rewriter rw) {
+        boolean conv = (n.domain().isEmpty() && n.op().equals("Conv"))
+                || (n.domain().equals(OpTable.KILN_DOMAIN) && n.op().equals(FusedOps.FUSED_CONV));
+        return conv ? packConv(n, g, rw) : packGemm(n, g, rw);
+    }
+
+    /** A 2-D Conv's constant weights in the layout of the kernel algorithm the runtime picks for its shape. */
+    private static Optional<Node> packConv(Node n, Graph g, Rewriter rw) {
+        Value x = n.input(0);
+        Tensor w = g.initializers().get(n.input(1));
+        if (w == null || w.rank() != 4 || w.dtype() != DType.FLOAT32 || x.type().rank() != 4
+                || !x.shape().dim(1).isStatic() || !x.shape().dim(2).isStatic() || !x.shape().dim(3).isStatic()
+                || (n.hasInput(2) && !g.isInitializer(n.input(2)))) {
+            return Optional.empty();
+        }
+        long[] kernel = n.attributes().get("kernel_shape").map(a -> ((Attr.Ints) a).toArray())
+                .orElse(new long[] {w.dim(2), w.dim(3)});
+        int[] spatial = {(int) x.shape().dim(2).value(), (int) x.shape().dim(3).value()};
+        List<ConvGeometry.Axis> axes = ConvGeometry.axesOf(n, kernel, spatial);
+        ConvGeometry.Axis h = axes.get(0);
+        ConvGeometry.Axis wd = axes.get(1);
+        ConvShape shape = new ConvShape((int) x.shape().dim(1).value(), h.in(), wd.in(), w.dim(0), h.kernel(), wd.kernel(),
+                h.stride(), wd.stride(), h.padBegin(), wd.padBegin(), h.padEnd(), wd.padEnd(), h.dilation(), wd.dilation(),
+                (int) OpTable.get().intAttr(n, "group"));
+        String layout = Conv2d.algorithm(shape) == Conv2d.Algorithm.DIRECT ? Conv2d.DIRECT_LAYOUT : Conv2d.IM2COL_LAYOUT;
+        float[] packed = Conv2d.packWeights(w.toFloatArray(), shape);
+        List<Value> inputs = new ArrayList<>(List.of(x, rw.addInitializer(n.input(1).name() + "_packed",
+                Tensor.ofFloats(new int[] {packed.length}, packed))));
+        if (n.hasInput(2)) {
+            inputs.add(n.input(2));
+        }
+        Attributes attrs = n.attributes().with("m", new Attr.Int(w.dim(0))).with("layout", new Attr.Str(layout))
+                .with("kernel_shape", Attr.Ints.of(kernel));
+        return Optional.of(new Node(LayoutOps.PACKED_CONV, OpTable.KILN_DOMAIN, n.name(), inputs, n.outputs(), attrs));
+    }
+
+    private static Optional<Node> packGemm(Node n, Graph g, Rewriter rw) {
         boolean matMul = n.domain().isEmpty() && n.op().equals("MatMul");
         boolean gemm = (n.domain().isEmpty() && n.op().equals("Gemm"))
                 || (n.domain().equals(OpTable.KILN_DOMAIN) && n.op().equals(FusedOps.FUSED_GEMM));

@@ -151,8 +151,8 @@ class FusionTest {
             PassTesting.assertEquivalent(g, opt);
         }
         Graph o3 = PassManager.forLevel(OptLevel.O3, PassOptions.quiet()).run(g);
-        // Relu(MaxPool(Conv)) became MaxPool(FusedConv{Relu}); Dropout vanished; MatMul+Add became a packed Gemm.
-        assertEquals(List.of("FusedConv", "MaxPool", "Flatten", "PackedGemm", "LogSoftmax"),
+        // Relu(MaxPool(Conv)) became MaxPool(FusedConv{Relu}); Dropout vanished; MatMul+Add became Gemm; weights packed.
+        assertEquals(List.of("PackedConv", "MaxPool", "Flatten", "PackedGemm", "LogSoftmax"),
                 o3.nodes().stream().map(Node::op).toList());
     }
 }

@@ -58,4 +58,35 @@ class WeightLayoutTest {
                 packed.initializers().keySet().stream().map(v -> v.name() + ": " + v.type()).toList());
         PassTesting.assertEquivalent(g, packed);
     }
+
+    /** The IR's reading of both conv layouts is exactly the runtime's packing (groups and channel tails included). */
+    @Test
+    void irConvLayoutsAgreeWithTheKernelsPacking() {
+        assertEquals(dev.kiln.runtime.Conv2d.DIRECT_LAYOUT, dev.kiln.ir.ops.ConvWeightLayout.DIRECT4);
+        assertEquals(dev.kiln.runtime.Conv2d.IM2COL_LAYOUT, dev.kiln.ir.ops.ConvWeightLayout.ROW_MAJOR);
+        Random r = new Random(5);
+        for (int[] c : new int[][] {{1, 10, 5, 1}, {4, 6, 3, 2}, {6, 9, 1, 3}, {32, 64, 3, 1}}) {
+            int cin = c[0];
+            int m = c[1];
+            int k = c[2];
+            int group = c[3];
+            dev.kiln.runtime.ConvShape shape = new dev.kiln.runtime.ConvShape(cin, 8, 8, m, k, k, 1, 1, 0, 0, 0, 0, 1, 1,
+                    group);
+            float[] w = new float[shape.weightLength()];
+            for (int i = 0; i < w.length; i++) {
+                w[i] = r.nextFloat();
+            }
+            float[] packed = dev.kiln.runtime.Conv2d.packWeights(w, shape);
+            String layout = dev.kiln.runtime.Conv2d.algorithm(shape) == dev.kiln.runtime.Conv2d.Algorithm.DIRECT
+                    ? dev.kiln.runtime.Conv2d.DIRECT_LAYOUT : dev.kiln.runtime.Conv2d.IM2COL_LAYOUT;
+            int kv = cin / group * k * k;
+            assertEquals(dev.kiln.ir.ops.ConvWeightLayout.length(layout, m, cin / group, (long) k * k, group), packed.length);
+            for (int o = 0; o < m; o++) {
+                for (int t = 0; t < kv; t++) {
+                    assertEquals(w[o * kv + t], packed[dev.kiln.ir.ops.ConvWeightLayout.index(layout, m, kv, group, o, t)],
+                            layout + " " + java.util.Arrays.toString(c) + " (" + o + "," + t + ")");
+                }
+            }
+        }
+    }
 }

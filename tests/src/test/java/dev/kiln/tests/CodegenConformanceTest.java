@@ -28,7 +28,7 @@ class CodegenConformanceTest {
                 .toList();
         assertEquals(List.of(), failed, "cases generated code gets wrong");
         long passed = results.stream().filter(r -> r.status() == CaseResult.Status.PASS).count();
-        // The five model families' ops (Gemm, Conv, pools, softmax, activations, elementwise) cover at least these.
-        assertTrue(passed >= 130, "cases passing through generated code: " + passed);
+        // The model families' ops plus data movement, reductions, normalizations and run-time MatMul cover these.
+        assertTrue(passed >= 390, "cases passing through generated code: " + passed);
     }
 }
