@@ -27,6 +27,11 @@ public final class Pooling {
 
     /** ONNX MaxPool over {@code planes} planes. */
     public static void maxPool(PoolShape s, int planes, float[] in, int inOff, float[] out, int outOff) {
+        if (!vectorizable(s) || s.outW() < VL) {
+            // no vector fits a row: the plain loops are the fastest (measured, docs/BENCHMARKS.md)
+            maxPoolScalar(s, planes, in, inOff, out, outOff);
+            return;
+        }
         for (int p = 0; p < planes; p++) {
             int pin = inOff + p * s.inPlane();
             int pout = outOff + p * s.outPlane();
@@ -39,6 +44,10 @@ public final class Pooling {
     /** ONNX AveragePool over {@code planes} planes; {@code countIncludePad} counts padding cells in the divisor. */
     public static void averagePool(PoolShape s, boolean countIncludePad, int planes, float[] in, int inOff,
                                    float[] out, int outOff) {
+        if (!vectorizable(s) || s.outW() < VL) {
+            averagePoolScalar(s, countIncludePad, planes, in, inOff, out, outOff);
+            return;
+        }
         for (int p = 0; p < planes; p++) {
             int pin = inOff + p * s.inPlane();
             int pout = outOff + p * s.outPlane();
@@ -171,46 +180,21 @@ public final class Pooling {
 
     private static void maxRow(PoolShape s, float[] in, int plane, float[] out, int row, int oy) {
         int iy0 = oy * s.strideH() - s.padTop();
-        int ox = Math.min(s.outW(), Math.ceilDiv(s.padLeft(), s.strideW()));
-        for (int x = 0; x < ox; x++) {
+        int first = Math.min(s.outW(), Math.ceilDiv(s.padLeft(), s.strideW()));
+        for (int x = 0; x < first; x++) {
             out[row + x] = maxAt(s, in, plane, iy0, x);
         }
-        if (s.strideW() == 1) {
+        int ox = first;
+        if (vectorizable(s)) {
             for (; ox + VL <= s.outW() && lastRead(s, ox) < s.w(); ox += VL) {
-                FloatVector acc = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
-                for (int ky = 0; ky < s.kh(); ky++) {
-                    int iy = iy0 + ky * s.dilationH();
-                    if (iy < 0 || iy >= s.h()) {
-                        continue;
-                    }
-                    int base = plane + iy * s.w() + ox - s.padLeft();
-                    for (int kx = 0; kx < s.kw(); kx++) {
-                        acc = acc.max(FloatVector.fromArray(S, in, base + kx * s.dilationW()));
-                    }
-                }
-                acc.intoArray(out, row + ox);
+                maxVector(s, in, plane, iy0, ox, out, row);
             }
-        } else if (s.strideW() == 2 && s.dilationW() == 1) {
-            for (; ox + VL <= s.outW() && lastRead(s, ox) < s.w(); ox += VL) {
-                FloatVector acc = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
-                for (int kx = 0; kx < s.kw(); kx += 2) {
-                    FloatVector lo = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
-                    FloatVector hi = lo;
-                    for (int ky = 0; ky < s.kh(); ky++) {
-                        int iy = iy0 + ky * s.dilationH();
-                        if (iy < 0 || iy >= s.h()) {
-                            continue;
-                        }
-                        int base = plane + iy * s.w() + 2 * ox - s.padLeft() + kx;
-                        lo = lo.max(FloatVector.fromArray(S, in, base));
-                        hi = hi.max(FloatVector.fromArray(S, in, base + VL));
-                    }
-                    acc = acc.max(lo.rearrange(EVEN, hi));
-                    if (kx + 1 < s.kw()) {
-                        acc = acc.max(lo.rearrange(ODD, hi));
-                    }
-                }
-                acc.intoArray(out, row + ox);
+            int end = vectorEnd(s, first, ox);
+            if (end > ox) {
+                // the row's last interior outputs as one full vector ending at the last interior output,
+                // overlapping the previous vector (it recomputes the same values)
+                maxVector(s, in, plane, iy0, end - VL, out, row);
+                ox = end;
             }
         }
         for (; ox < s.outW(); ox++) {
@@ -218,15 +202,50 @@ public final class Pooling {
         }
     }
 
+    /** Max of the VL windows starting at output column ox, all inside the row. */
+    private static void maxVector(PoolShape s, float[] in, int plane, int iy0, int ox, float[] out, int row) {
+        FloatVector acc = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
+        if (s.strideW() == 1) {
+            for (int ky = 0; ky < s.kh(); ky++) {
+                int iy = iy0 + ky * s.dilationH();
+                if (iy < 0 || iy >= s.h()) {
+                    continue;
+                }
+                int base = plane + iy * s.w() + ox - s.padLeft();
+                for (int kx = 0; kx < s.kw(); kx++) {
+                    acc = acc.max(FloatVector.fromArray(S, in, base + kx * s.dilationW()));
+                }
+            }
+        } else {
+            for (int kx = 0; kx < s.kw(); kx += 2) {
+                FloatVector lo = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
+                FloatVector hi = lo;
+                for (int ky = 0; ky < s.kh(); ky++) {
+                    int iy = iy0 + ky * s.dilationH();
+                    if (iy < 0 || iy >= s.h()) {
+                        continue;
+                    }
+                    int base = plane + iy * s.w() + 2 * ox - s.padLeft() + kx;
+                    lo = lo.max(FloatVector.fromArray(S, in, base));
+                    hi = hi.max(FloatVector.fromArray(S, in, base + VL));
+                }
+                acc = acc.max(lo.rearrange(EVEN, hi));
+                if (kx + 1 < s.kw()) {
+                    acc = acc.max(lo.rearrange(ODD, hi));
+                }
+            }
+        }
+        acc.intoArray(out, row + ox);
+    }
+
     private static void averageRow(PoolShape s, boolean includePad, float[] in, int plane, float[] out, int row, int oy) {
         int iy0 = oy * s.strideH() - s.padTop();
-        int ox = Math.min(s.outW(), Math.ceilDiv(s.padLeft(), s.strideW()));
-        for (int x = 0; x < ox; x++) {
+        int first = Math.min(s.outW(), Math.ceilDiv(s.padLeft(), s.strideW()));
+        for (int x = 0; x < first; x++) {
             out[row + x] = averageAt(s, includePad, in, plane, iy0, x);
         }
-        boolean stride1 = s.strideW() == 1;
-        boolean stride2 = s.strideW() == 2 && s.dilationW() == 1;
-        if (stride1 || stride2) {
+        int ox = first;
+        if (vectorizable(s)) {
             // Interior windows have every column tap; only the row taps vary, so one divisor serves the row.
             int rows = 0;
             for (int ky = 0; ky < s.kh(); ky++) {
@@ -237,35 +256,63 @@ public final class Pooling {
             }
             float count = rows * s.kw();
             for (; ox + VL <= s.outW() && lastRead(s, ox) < s.w(); ox += VL) {
-                FloatVector acc = FloatVector.zero(S);
-                for (int ky = 0; ky < s.kh(); ky++) {
-                    int iy = iy0 + ky * s.dilationH();
-                    if (iy < 0 || iy >= s.h()) {
-                        continue;
-                    }
-                    if (stride1) {
-                        int base = plane + iy * s.w() + ox - s.padLeft();
-                        for (int kx = 0; kx < s.kw(); kx++) {
-                            acc = acc.add(FloatVector.fromArray(S, in, base + kx * s.dilationW()));
-                        }
-                    } else {
-                        for (int kx = 0; kx < s.kw(); kx += 2) {
-                            int base = plane + iy * s.w() + 2 * ox - s.padLeft() + kx;
-                            FloatVector lo = FloatVector.fromArray(S, in, base);
-                            FloatVector hi = FloatVector.fromArray(S, in, base + VL);
-                            acc = acc.add(lo.rearrange(EVEN, hi));
-                            if (kx + 1 < s.kw()) {
-                                acc = acc.add(lo.rearrange(ODD, hi));
-                            }
-                        }
-                    }
-                }
-                acc.div(count).intoArray(out, row + ox);
+                averageVector(s, in, plane, iy0, ox, out, row, count);
+            }
+            int end = vectorEnd(s, first, ox);
+            if (end > ox) {
+                averageVector(s, in, plane, iy0, end - VL, out, row, count);
+                ox = end;
             }
         }
         for (; ox < s.outW(); ox++) {
             out[row + ox] = averageAt(s, includePad, in, plane, iy0, ox);
         }
+    }
+
+    /** Mean of the VL windows starting at output column ox, all inside the row. */
+    private static void averageVector(PoolShape s, float[] in, int plane, int iy0, int ox, float[] out, int row,
+                                      float count) {
+        FloatVector acc = FloatVector.zero(S);
+        for (int ky = 0; ky < s.kh(); ky++) {
+            int iy = iy0 + ky * s.dilationH();
+            if (iy < 0 || iy >= s.h()) {
+                continue;
+            }
+            if (s.strideW() == 1) {
+                int base = plane + iy * s.w() + ox - s.padLeft();
+                for (int kx = 0; kx < s.kw(); kx++) {
+                    acc = acc.add(FloatVector.fromArray(S, in, base + kx * s.dilationW()));
+                }
+            } else {
+                for (int kx = 0; kx < s.kw(); kx += 2) {
+                    int base = plane + iy * s.w() + 2 * ox - s.padLeft() + kx;
+                    FloatVector lo = FloatVector.fromArray(S, in, base);
+                    FloatVector hi = FloatVector.fromArray(S, in, base + VL);
+                    acc = acc.add(lo.rearrange(EVEN, hi));
+                    if (kx + 1 < s.kw()) {
+                        acc = acc.add(lo.rearrange(ODD, hi));
+                    }
+                }
+            }
+        }
+        acc.div(count).intoArray(out, row + ox);
+    }
+
+    /** Stride 1, or stride 2 undilated along the width: the layouts the vector paths read. */
+    private static boolean vectorizable(PoolShape s) {
+        return s.strideW() == 1 || (s.strideW() == 2 && s.dilationW() == 1);
+    }
+
+    /**
+     * One past the last output column whose window lies inside the row, when the vector of VL outputs ending
+     * there is all interior and goes beyond {@code ox}; otherwise {@code ox}.
+     */
+    private static int vectorEnd(PoolShape s, int first, int ox) {
+        int end = s.outW();
+        while (end > ox && end - VL >= first && lastRead(s, end - VL) >= s.w()) {
+            end--;
+        }
+        return end > ox && end - VL >= first ? end : ox;
     }
 
     /**

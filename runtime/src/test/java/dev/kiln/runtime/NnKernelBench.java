@@ -34,6 +34,9 @@ public final class NnKernelBench {
         if (what.equals("rnn") || what.equals("all")) {
             rnn();
         }
+        if (what.equals("alloc")) {
+            allocations();
+        }
         if (what.equals("rnn2")) {
             rnn();
             rnn();
@@ -247,6 +250,67 @@ public final class NnKernelBench {
         System.out.printf(Locale.ROOT, "| lanewise(EXP) (SVML) | %.2f | %.2e |%n", tSvml, errSvml);
         System.out.printf(Locale.ROOT, "| VectorMath.exp (IEEE ops only) | %.2f | %.2e |%n", tIeee, errIeee);
         System.out.printf(Locale.ROOT, "| (float) Math.exp, scalar | %.2f | - |%n", tMath);
+    }
+
+    /** Bytes the calling thread allocates per call, after warm-up: non-zero means boxed vectors or garbage. */
+    static long bytesPerCall(Runnable r) {
+        var threads = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+        for (int i = 0; i < 20_000; i++) {
+            r.run();
+        }
+        long id = Thread.currentThread().threadId();
+        long before = threads.getThreadAllocatedBytes(id);
+        for (int i = 0; i < 1000; i++) {
+            r.run();
+        }
+        return (threads.getThreadAllocatedBytes(id) - before) / 1000;
+    }
+
+    static void allocations() {
+        for (int i = 0; i < CONV_SHAPES.length; i++) {
+            ConvShape s = CONV_SHAPES[i];
+            for (Conv2d.Algorithm a : Conv2d.Algorithm.values()) {
+                float[] in = Check.random(RND, s.inSize());
+                float[] p = Conv2d.packWeights(Check.random(RND, s.weightLength()), s, a);
+                float[] out = new float[s.outSize()];
+                float[] scratch = new float[Conv2d.scratchLength(s, a)];
+                float[] bias = new float[s.m()];
+                System.out.printf(Locale.ROOT, "%s %s: %d B/call%n", CONV_NAMES[i], a, bytesPerCall(() ->
+                        Conv2d.conv(s, a, 1, in, 0, p, bias, out, 0, scratch, Epilogue.relu())));
+            }
+        }
+        PoolShape ps = PoolShape.square(24, 24, 2);
+        float[] pin = Check.random(RND, 10 * ps.inPlane());
+        float[] pout = new float[10 * ps.outPlane()];
+        System.out.printf(Locale.ROOT, "maxPool: %d B/call%n", bytesPerCall(() -> Pooling.maxPool(ps, 10, pin, 0, pout, 0)));
+        float[] sx = Check.random(RND, 640);
+        System.out.printf(Locale.ROOT, "logSoftmax: %d B/call%n", bytesPerCall(() -> Softmax.logSoftmax(64, 10, sx, 0, sx, 0)));
+        int hid = 128;
+        float[] x = Check.random(RND, 28 * 28);
+        Recurrent.LstmWeights lw = Recurrent.packLstm(Check.random(RND, 4 * hid * 28), Check.random(RND, 4 * hid * hid),
+                null, 28, hid);
+        float[] ls = new float[Recurrent.lstmScratchLength(hid, 28, 1)];
+        float[] yh = new float[hid];
+        float[] hs = Check.random(RND, hid);
+        float[] g = new float[4 * hid * 28];
+        System.out.printf(Locale.ROOT, "recurrent matvec: %d B/call%n", bytesPerCall(() -> Gemm.gemm(1, hs, 0, hid, lw.r(),
+                null, g, 0, 4 * hid, true, Epilogue.none())));
+        System.out.printf(Locale.ROOT, "input projection: %d B/call%n", bytesPerCall(() -> Gemm.gemm(28, x, 0, 28, lw.w(),
+                lw.bias(), g, 0, 4 * hid, false, Epilogue.none())));
+        System.out.printf(Locale.ROOT, "lstm: %d B/call%n", bytesPerCall(() -> Recurrent.lstm(lw, 28, 1, false,
+                Float.POSITIVE_INFINITY, x, 0, null, 0, null, 0, null, 0, yh, 0, null, 0, ls, null)));
+        for (boolean lbr : new boolean[] {false, true}) {
+            Recurrent.GruWeights gw = Recurrent.packGru(Check.random(RND, 3 * hid * 28), Check.random(RND, 3 * hid * hid),
+                    null, 28, hid, lbr);
+            float[] gs = new float[Recurrent.gruScratchLength(hid, 28, 1)];
+            System.out.printf(Locale.ROOT, "gru lbr=%b: %d B/call (input projection alone: %d)%n", lbr,
+                    bytesPerCall(() -> Recurrent.gru(gw, 28, 1, false, Float.POSITIVE_INFINITY, x, 0, null, 0, null, 0,
+                            yh, 0, gs, null)),
+                    bytesPerCall(() -> Gemm.gemm(28, x, 0, 28, gw.w(), gw.bias(), g, 0, 3 * hid, false,
+                            Epilogue.none())));
+            System.out.printf(Locale.ROOT, "  hidden matvec with bias: %d B/call%n", bytesPerCall(() -> Gemm.gemm(1,
+                    hs, 0, hid, gw.rHidden(), gw.hiddenBias(), g, 0, hid, false, Epilogue.none())));
+        }
     }
 
     static final ConvShape[] CONV_SHAPES = {
