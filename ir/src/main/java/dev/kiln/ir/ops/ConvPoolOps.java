@@ -64,10 +64,7 @@ public final class ConvPoolOps {
                         .inputs("X").outputs("Y"), true)
                 .attrInt("ceil_mode", 0, "1 rounds the output size up instead of down")
                 .attrInt("count_include_pad", 0, "1 divides by the window size including padding cells")
-                .shape(ctx -> {
-                    requireTypes(ctx, false);
-                    return List.of(new TensorType(ctx.inputDtype(0), poolShape(ctx)));
-                })
+                .shape(ConvPoolOps::floatPoolShape)
                 .eval(ctx -> List.of(averagePool(ctx)))
                 .build());
 
@@ -76,10 +73,7 @@ public final class ConvPoolOps {
                         .inputs("X").outputs("Y"), true)
                 .attrInt("ceil_mode", 0, "1 rounds the output size up instead of down")
                 .attrInt("p", 2, "the order of the norm")
-                .shape(ctx -> {
-                    requireTypes(ctx, false);
-                    return List.of(new TensorType(ctx.inputDtype(0), poolShape(ctx)));
-                })
+                .shape(ConvPoolOps::floatPoolShape)
                 .eval(ctx -> List.of(lpPool(ctx)))
                 .build());
 
@@ -128,6 +122,12 @@ public final class ConvPoolOps {
             throw ctx.fail("W has " + m.value() + " output channels, not divisible by group=" + group);
         }
         return convOutput(ctx, x, w, m, false);
+    }
+
+    /** Shape rule of the pools defined on floating types only: the window geometry over X's spatial dims. */
+    private static List<TensorType> floatPoolShape(ShapeContext ctx) {
+        requireTypes(ctx, false);
+        return List.of(new TensorType(ctx.inputDtype(0), poolShape(ctx)));
     }
 
     private static Tensor conv(EvalContext ctx) {
