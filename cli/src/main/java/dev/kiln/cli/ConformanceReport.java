@@ -19,8 +19,13 @@ import java.util.TreeMap;
 public final class ConformanceReport {
     private ConformanceReport() {}
 
-    public static void write(Path file, String command, Tolerance tolerance, List<CaseResult> results) {
-        String text = render(command, tolerance, results);
+    /**
+     * @param results the reference evaluator's results
+     * @param generated the same cases through generated code (empty when not run)
+     */
+    public static void write(Path file, String command, Tolerance tolerance, List<CaseResult> results,
+                             List<CaseResult> generated) {
+        String text = render(command, tolerance, results, generated);
         try {
             Path parent = file.toAbsolutePath().getParent();
             if (parent != null) {
@@ -33,8 +38,13 @@ public final class ConformanceReport {
     }
 
     static String render(String command, Tolerance tolerance, List<CaseResult> results) {
+        return render(command, tolerance, results, List.of());
+    }
+
+    static String render(String command, Tolerance tolerance, List<CaseResult> results, List<CaseResult> generated) {
         StringBuilder sb = new StringBuilder();
-        sb.append("# ONNX conformance of Kiln's reference evaluator\n\n");
+        sb.append(generated.isEmpty() ? "# ONNX conformance of Kiln's reference evaluator\n\n"
+                : "# ONNX conformance of Kiln: reference evaluator and generated code\n\n");
         sb.append("Generated — do not edit by hand. Regenerate from the repository root (after `mvn -B -q package -DskipTests`) with\n\n");
         sb.append("```\n./").append(command).append("\n```\n\n");
         sb.append("A case is one ONNX backend test (`model.onnx` plus `test_data_set_*`). It **passes** when every output of every ")
@@ -68,9 +78,49 @@ public final class ConformanceReport {
                     .append(" | ").append(s.failed()).append(" | ").append(s.skipped()).append(" |\n");
         });
 
+        if (!generated.isEmpty()) {
+            generatedSection(sb, results, generated);
+        }
         list(sb, "Failed cases", CaseResult.Status.FAIL, results);
         list(sb, "Skipped cases", CaseResult.Status.SKIP, results);
         return sb.toString();
+    }
+
+    /** Totals through generated code, and the cases the reference passes that generated code does not yet. */
+    private static void generatedSection(StringBuilder sb, List<CaseResult> reference, List<CaseResult> generated) {
+        sb.append("\n## Through generated code\n\nThe same cases compiled to Java (`--backend codegen`), compiled in process ")
+                .append("and run; a case is skipped when code generation does not handle one of its ops or element types yet.\n\n")
+                .append("| Suite | Cases | Passed (reference) | Passed (codegen) | Failed (codegen) | Skipped (codegen) |\n")
+                .append("|---|---:|---:|---:|---:|---:|\n");
+        Map<String, List<CaseResult>> refBySuite = new TreeMap<>();
+        reference.forEach(r -> refBySuite.computeIfAbsent(r.suite(), k -> new ArrayList<>()).add(r));
+        Map<String, List<CaseResult>> genBySuite = new TreeMap<>();
+        generated.forEach(r -> genBySuite.computeIfAbsent(r.suite(), k -> new ArrayList<>()).add(r));
+        genBySuite.forEach((suite, rs) -> {
+            ConformanceSummary g = ConformanceSummary.of(rs);
+            ConformanceSummary r = ConformanceSummary.of(refBySuite.getOrDefault(suite, List.of()));
+            sb.append("| `").append(suite).append("` | ").append(g.total()).append(" | ").append(r.passed()).append(" | ")
+                    .append(g.passed()).append(" | ").append(g.failed()).append(" | ").append(g.skipped()).append(" |\n");
+        });
+        ConformanceSummary g = ConformanceSummary.of(generated);
+        sb.append("| **all** | ").append(g.total()).append(" | ").append(ConformanceSummary.of(reference).passed())
+                .append(" | ").append(g.passed()).append(" | ").append(g.failed()).append(" | ").append(g.skipped()).append(" |\n");
+        Map<String, Integer> gaps = new TreeMap<>();
+        Map<String, CaseResult> genByName = new LinkedHashMap<>();
+        generated.forEach(r -> genByName.put(r.name(), r));
+        for (CaseResult r : reference) {
+            CaseResult c = genByName.get(r.name());
+            if (r.status() == CaseResult.Status.PASS && c != null && c.status() != CaseResult.Status.PASS) {
+                String why = c.detail().replaceAll(".*?op ([A-Za-z.]+) has no code generation.*", "no emitter for $1")
+                        .replaceAll(".*supports float32 tensors so far.*", "non-float32 tensors");
+                gaps.merge(why.length() > 80 ? why.substring(0, 80) + "..." : why, 1, Integer::sum);
+            }
+        }
+        sb.append("\nCases the reference evaluator passes but generated code does not yet, by reason:\n\n")
+                .append("| Reason | Cases |\n|---|---:|\n");
+        gaps.entrySet().stream().sorted((a, b) -> b.getValue() - a.getValue())
+                .forEach(e -> sb.append("| ").append(e.getKey().replace("|", "\\|")).append(" | ").append(e.getValue())
+                        .append(" |\n"));
     }
 
     private static void row(StringBuilder sb, String label, ConformanceSummary s) {

@@ -1,5 +1,6 @@
 package dev.kiln.cli;
 
+import dev.kiln.codegen.GeneratedExecutor;
 import dev.kiln.ir.Graph;
 import dev.kiln.ir.KilnException;
 import dev.kiln.ir.Node;
@@ -37,7 +38,7 @@ import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 /**
- * Runs ONNX backend test cases on the reference evaluator: a case is a folder with {@code model.onnx} and
+ * Runs ONNX backend test cases on the reference evaluator or through generated code: a case is a folder with {@code model.onnx} and
  * {@code test_data_set_*} folders of {@code input_*.pb} / {@code output_*.pb}.
  *
  * <p>A case passes when every output of every data set is within {@link Tolerance} of the expected one. It is
@@ -53,9 +54,13 @@ public final class ConformanceRunner {
     private static final Pattern OUTPUT = Pattern.compile("output_(\\d+)\\.pb");
     private static final int MAX_DETAIL = 400;
 
+    /** What executes a case's graph. */
+    public enum Backend { REFERENCE, CODEGEN }
+
     private final Tolerance tolerance;
     private final List<Pass> passes;
     private final boolean verifyPasses;
+    private final Backend backend;
 
     /**
      * @param tolerance when floating outputs match
@@ -64,9 +69,18 @@ public final class ConformanceRunner {
      *     {@code --verify}); a divergence fails the case naming the pass
      */
     public ConformanceRunner(Tolerance tolerance, List<Pass> passes, boolean verifyPasses) {
+        this(tolerance, passes, verifyPasses, Backend.REFERENCE);
+    }
+
+    /**
+     * @param backend {@link Backend#CODEGEN}: each case's optimized graph is generated, compiled in process once
+     *     and run on every data set; a model code generation cannot handle yet is skipped, naming why
+     */
+    public ConformanceRunner(Tolerance tolerance, List<Pass> passes, boolean verifyPasses, Backend backend) {
         this.tolerance = tolerance;
         this.passes = List.copyOf(passes);
         this.verifyPasses = verifyPasses;
+        this.backend = backend;
     }
 
     /** A runner that evaluates graphs as imported. */
@@ -178,14 +192,16 @@ public final class ConformanceRunner {
             throw new KilnException("case " + caseDir + " has no test_data_set_* folder");
         }
         Set<Value> trainingModes = trainingModeInputs(graph);
+        GeneratedExecutor generated = backend == Backend.CODEGEN ? GeneratedExecutor.compile(graph, 1) : null;
         for (Path ds : dataSets) {
             Map<String, Tensor> feeds = feeds(graph, ds);
             Map<Value, Tensor> seen = new IdentityHashMap<>();
-            Map<String, Tensor> actual = ReferenceEvaluator.run(graph, feeds, 0, (v, t) -> {
-                if (trainingModes.contains(v)) {
-                    seen.put(v, t);
-                }
-            });
+            Map<String, Tensor> actual = generated != null ? generated.run(feeds)
+                    : ReferenceEvaluator.run(graph, feeds, 0, (v, t) -> {
+                        if (trainingModes.contains(v)) {
+                            seen.put(v, t);
+                        }
+                    });
             List<Path> outputs = numbered(ds, OUTPUT, false);
             if (outputs.size() > graph.outputs().size()) {
                 return Verdict.of(CaseResult.Status.FAIL, ds.getFileName() + ": " + outputs.size()

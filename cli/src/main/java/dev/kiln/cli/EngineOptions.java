@@ -64,6 +64,11 @@ public final class EngineOptions {
         }
     }
 
+    /** True when generated code runs the model. */
+    public boolean codegen() {
+        return backend.equals("codegen");
+    }
+
     /** Runs an optimized graph on the chosen backend; output name -> tensor. */
     public Map<String, Tensor> execute(Graph optimized, Map<String, Tensor> feeds) {
         return backend.equals("codegen") ? GeneratedExecutor.compile(optimized, 1).run(feeds)

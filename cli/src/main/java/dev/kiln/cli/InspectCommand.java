@@ -31,7 +31,8 @@ public final class InspectCommand implements Callable<Integer> {
     private Path model;
 
     @Option(names = "--dot", paramLabel = "FILE",
-            description = "Also write the graph as Graphviz DOT to FILE (render with: dot -Tsvg FILE -o graph.svg).")
+            description = "Also write the graph as Graphviz DOT to FILE, and beside it FILE.svg when Graphviz's dot"
+                    + " is installed.")
     private Path dot;
 
     @Mixin
@@ -61,8 +62,29 @@ public final class InspectCommand implements Callable<Integer> {
             } catch (IOException e) {
                 throw new KilnException("cannot write DOT file '" + dot + "': " + e, e);
             }
+            renderSvg(dot).ifPresent(svg -> kiln.err().println("wrote " + svg));
         }
         out.print(GraphPrinter.print(graph));
         return Kiln.OK;
+    }
+
+    /** Renders {@code dotFile} to {@code dotFile.svg} with Graphviz when {@code dot} is on the PATH; empty when it is not. */
+    static java.util.Optional<Path> renderSvg(Path dotFile) {
+        Path svg = dotFile.resolveSibling(dotFile.getFileName() + ".svg");
+        ProcessBuilder pb = new ProcessBuilder("dot", "-Tsvg", dotFile.toString(), "-o", svg.toString())
+                .redirectErrorStream(true);
+        try {
+            Process p = pb.start();
+            String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            if (p.waitFor() != 0) {
+                throw new KilnException("Graphviz could not render '" + dotFile + "': " + output.strip());
+            }
+            return java.util.Optional.of(svg);
+        } catch (IOException e) {
+            return java.util.Optional.empty(); // no Graphviz installed: the DOT file is the result
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new KilnException("interrupted while rendering '" + dotFile + "'", e);
+        }
     }
 }

@@ -18,7 +18,7 @@ import picocli.CommandLine.Spec;
 @Command(name = "test-onnx", mixinStandardHelpOptions = true,
         description = {
             "Runs ONNX backend test cases (a folder with model.onnx and test_data_set_*/input_*.pb, output_*.pb)"
-                    + " on the reference evaluator.",
+                    + " on the reference evaluator, or through generated code with --backend codegen.",
             "Prints one line per case (PASS, FAIL with the error, SKIP with what is unsupported), then exactly"
                     + " 'N passed, M failed, K skipped'.",
             "Floating outputs pass when |actual - expected| <= 1e-7 + 1e-3 * |expected| elementwise (ONNX's"
@@ -56,8 +56,8 @@ public final class TestOnnxCommand implements Callable<Integer> {
             }
         }
         PrintWriter out = spec.commandLine().getOut();
-        ConformanceRunner runner = new ConformanceRunner(Tolerance.ONNX_BACKEND,
-                Pipeline.forLevel(engine.optLevel()), verify);
+        ConformanceRunner runner = new ConformanceRunner(Tolerance.ONNX_BACKEND, Pipeline.forLevel(engine.optLevel()),
+                verify, engine.codegen() ? ConformanceRunner.Backend.CODEGEN : ConformanceRunner.Backend.REFERENCE);
         if (verbose) {
             out.println("tolerance: " + runner.tolerance().describe() + " for floating outputs; exact otherwise");
         }
@@ -66,8 +66,13 @@ public final class TestOnnxCommand implements Callable<Integer> {
             out.flush();
         });
         ConformanceSummary summary = ConformanceSummary.of(results);
-        if (report != null) {
-            ConformanceReport.write(report, commandLine(), runner.tolerance(), results);
+        if (report != null && engine.codegen()) {
+            // The report always leads with the reference evaluator; generated code is compared against it.
+            List<CaseResult> reference = new ConformanceRunner(Tolerance.ONNX_BACKEND, Pipeline.forLevel(engine.optLevel()),
+                    verify).runAll(paths, r -> { });
+            ConformanceReport.write(report, commandLine(), runner.tolerance(), reference, results);
+        } else if (report != null) {
+            ConformanceReport.write(report, commandLine(), runner.tolerance(), results, List.of());
         }
         out.println(summary.line());
         return summary.failed() == 0 ? Kiln.OK : Kiln.INTERNAL_ERROR;
@@ -76,6 +81,12 @@ public final class TestOnnxCommand implements Callable<Integer> {
     /** The command as the user could retype it, for the report's header. */
     private String commandLine() {
         List<String> parts = new ArrayList<>(List.of("kiln", "test-onnx"));
+        if (engine.codegen()) {
+            parts.addAll(List.of("--backend", "codegen"));
+        }
+        if (engine.optLevel() != dev.kiln.passes.OptLevel.O0) {
+            parts.add("-" + engine.optLevel());
+        }
         if (report != null) {
             parts.add("--report");
             parts.add(report.toString());

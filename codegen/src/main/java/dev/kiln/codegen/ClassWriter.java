@@ -81,7 +81,7 @@ final class ClassWriter {
                 .initializer("new float[$L][$L]", plan.options.threads(), length).build()));
         if (plan.options.threads() > 1) {
             type.addSuperinterface(AutoCloseable.class);
-            type.addField(FieldSpec.builder(WORKER_POOL, "pool", Modifier.PRIVATE, Modifier.FINAL)
+            type.addField(FieldSpec.builder(WORKER_POOL, "workers", Modifier.PRIVATE, Modifier.FINAL)
                     .addJavadoc("The $L threads (this one included) the large kernels split across; daemon threads.\n",
                             plan.options.threads())
                     .initializer("$T.of($L)", WORKER_POOL, plan.options.threads()).build());
@@ -93,14 +93,14 @@ final class ClassWriter {
         type.addMethod(constructor());
         type.addMethod(loadFromClasspath());
         type.addMethod(loadFromPath());
-        type.addMethod(runAllocating());
+        type.addMethod(runAllocating(type));
         type.addMethod(runInto());
         type.addMethod(requireLength());
         type.addMethod(arena());
         if (plan.options.threads() > 1) {
             type.addMethod(MethodSpec.methodBuilder("close").addAnnotation(Override.class).addModifiers(Modifier.PUBLIC)
                     .addJavadoc("Stops this instance's worker threads; the instance cannot run afterwards.\n")
-                    .addStatement("pool.close()").build());
+                    .addStatement("workers.close()").build());
         }
         type.addMethods(stepMethods);
         JavaFile file = JavaFile.builder(plan.options.packageName(), type.build())
@@ -168,23 +168,32 @@ final class ClassWriter {
                 .build();
     }
 
-    private MethodSpec runAllocating() {
+    private MethodSpec runAllocating(TypeSpec.Builder type) {
         MethodSpec.Builder m = MethodSpec.methodBuilder("run").addModifiers(Modifier.PUBLIC);
         plan.inputParams.values().forEach(p -> m.addParameter(FLOATS, p));
         m.addParameter(TypeName.INT, "batch");
-        if (plan.outputParams.size() != 1) {
-            throw new dev.kiln.ir.UnsupportedOpException("code generation supports models with one output so far; "
-                    + plan.graph.name() + " has " + plan.outputParams.size());
-        }
-        Map.Entry<Value, String> out = plan.outputParams.entrySet().iterator().next();
-        m.returns(FLOATS).addJavadoc("Runs the model on a batch and returns {@code $L}, a new array.\n", out.getValue());
-        m.addStatement("$T $N = new float[$L]", FLOATS, out.getValue(), lengthOf(out.getKey()));
         List<String> args = new ArrayList<>(plan.inputParams.values());
         args.add("batch");
-        args.add(out.getValue());
+        plan.outputParams.forEach((v, p) -> {
+            m.addStatement("$T $N = new float[$L]", FLOATS, p, lengthOf(v));
+            args.add(p);
+        });
         m.addStatement("run($L)", String.join(", ", args));
-        m.addStatement("return $N", out.getValue());
-        return m.build();
+        if (plan.outputParams.size() == 1) {
+            String out = plan.outputParams.values().iterator().next();
+            return m.returns(FLOATS).addJavadoc("Runs the model on a batch and returns {@code $L}, a new array.\n", out)
+                    .addStatement("return $N", out).build();
+        }
+        // Several outputs come back as a record with one named component per output.
+        ClassName outputs = self.nestedClass("Outputs");
+        TypeSpec.Builder record = TypeSpec.recordBuilder(outputs).addModifiers(Modifier.PUBLIC)
+                .addJavadoc("The outputs of one {@code run}, in graph order.\n");
+        MethodSpec.Builder ctor = MethodSpec.constructorBuilder();
+        plan.outputParams.forEach((v, p) -> ctor.addParameter(FLOATS, p));
+        record.recordConstructor(ctor.build());
+        type.addType(record.build());
+        return m.returns(outputs).addJavadoc("Runs the model on a batch and returns its outputs in new arrays.\n")
+                .addStatement("return new $T($L)", outputs, String.join(", ", plan.outputParams.values())).build();
     }
 
     private MethodSpec runInto() {

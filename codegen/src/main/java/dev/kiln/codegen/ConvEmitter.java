@@ -7,7 +7,7 @@ import com.palantir.javapoet.TypeName;
 import dev.kiln.ir.Node;
 import dev.kiln.ir.Value;
 import dev.kiln.ir.ops.ConvGeometry;
-import dev.kiln.ir.ops.FusedOps;
+import dev.kiln.ir.ops.LayoutOps;
 import dev.kiln.runtime.Conv2d;
 import dev.kiln.runtime.ConvShape;
 import java.util.List;
@@ -35,25 +35,33 @@ final class ConvEmitter implements KernelEmitter {
         List<ConvGeometry.Axis> axes = WindowGeometry.axes(ctx, WindowGeometry.convKernel(ctx));
         ConvGeometry.Axis ah = axes.get(0);
         ConvGeometry.Axis aw = axes.get(1);
-        ConvShape s = new ConvShape(ctx.staticDim(x, 1), ah.in(), aw.in(), ctx.staticDim(w, 0), ah.kernel(), aw.kernel(),
+        boolean prepacked = n.op().equals(LayoutOps.PACKED_CONV);
+        int m = prepacked ? (int) ctx.intAttr("m") : ctx.staticDim(w, 0);
+        ConvShape s = new ConvShape(ctx.staticDim(x, 1), ah.in(), aw.in(), m, ah.kernel(), aw.kernel(),
                 ah.stride(), aw.stride(), ah.padBegin(), aw.padBegin(), ah.padEnd(), aw.padEnd(), ah.dilation(),
                 aw.dilation(), (int) ctx.intAttr("group"));
         String shape = ctx.staticField("conv:" + s, SHAPE, Identifiers.method(n).toUpperCase(java.util.Locale.ROOT)
                 .replaceAll("([a-z])([A-Z])", "$1_$2") + "_SHAPE", CodeBlock.of("new $T($L, $L, $L, $L, $L, $L, $L, $L, $L, "
                 + "$L, $L, $L, $L, $L, $L)", SHAPE, s.c(), s.h(), s.w(), s.m(), s.kh(), s.kw(), s.strideH(), s.strideW(),
                 s.padTop(), s.padLeft(), s.padBottom(), s.padRight(), s.dilationH(), s.dilationW(), s.group()));
-        String weights = ctx.weight(w.name() + "@" + Conv2d.algorithm(s), Conv2d.packWeights(
-                ctx.constant(w).toFloatArray(), s), ArrayTypeName.of(TypeName.FLOAT), Identifiers.camel(w.name(), "weight"),
-                "$1L");
+        String layout = Conv2d.algorithm(s) == Conv2d.Algorithm.DIRECT ? Conv2d.DIRECT_LAYOUT : Conv2d.IM2COL_LAYOUT;
+        if (prepacked && !ctx.stringAttr("layout").equals(layout)) {
+            throw ctx.unsupported("weights packed as " + ctx.stringAttr("layout") + " while this runtime's kernel for "
+                    + s + " reads " + layout + " (recompile the model with this Kiln)");
+        }
+        float[] data = prepacked ? ctx.constant(w).toFloatArray() : Conv2d.packWeights(ctx.constant(w).toFloatArray(), s);
+        String weights = ctx.weight(prepacked ? w.name() : w.name() + "@" + Conv2d.algorithm(s), data,
+                ArrayTypeName.of(TypeName.FLOAT), Identifiers.camel(w.name().replaceAll("_packed$", ""), "weight"), "$1L");
         CodeBlock bias = n.hasInput(2) ? CodeBlock.of("$L", ctx.ref(n.input(2)).array()) : CodeBlock.of("null");
         String scratch = ctx.threaded() ? ctx.scratchPerThread(Conv2d.scratchLength(s)) : ctx.scratch(Conv2d.scratchLength(s));
-        String epilogue = Epilogues.field(ctx, n.op().equals(FusedOps.FUSED_CONV));
+        String epilogue = Epilogues.field(ctx, !n.op().equals("Conv"));
         TensorRef in = ctx.in(0);
         TensorRef out = ctx.out(0);
         return CodeBlock.builder()
-                .addStatement("$T.conv($N, batch, $N, $L, this.$N, $L, $N, $L, this.$N, $N$L)", CONV, shape, in.array(),
-                        in.offset(), weights, bias, out.array(), out.offset(), scratch, epilogue,
-                        ctx.threaded() ? ", this.pool" : "")
+                .addStatement("$T.conv($N, $L, $N, $L, this.$N, $L, $N, $L, this.$N, $N$L)", CONV, shape,
+                        ctx.dim(x.shape().dim(0)), in.array(), in.offset(), weights, bias, out.array(), out.offset(),
+                        scratch, epilogue,
+                        ctx.threaded() ? ", this.workers" : "")
                 .build();
     }
 }

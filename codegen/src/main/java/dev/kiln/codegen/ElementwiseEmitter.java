@@ -25,8 +25,11 @@ import java.util.Optional;
 final class ElementwiseEmitter implements KernelEmitter {
     private enum Kind { FULL, SCALAR, BROADCAST }
 
-    /** The chain in terms of its own values, and how its inputs map to the node's. */
-    private record Chain(List<Node> nodes, List<Value> inputs, Map<Value, Float> literals, Value output) {}
+    /**
+     * The chain in terms of its own values; {@code sources} are the node's values its inputs read (absent optional
+     * inputs, such as Clip's missing bounds, are left out of both).
+     */
+    private record Chain(List<Node> nodes, List<Value> inputs, List<Value> sources, Map<Value, Float> literals, Value output) {}
 
     @Override
     public CodeBlock emit(EmitContext ctx) {
@@ -36,7 +39,7 @@ final class ElementwiseEmitter implements KernelEmitter {
         List<Kind> kinds = new ArrayList<>();
         boolean vectorizable = true;
         for (int i = 0; i < chain.inputs().size(); i++) {
-            Kind k = kind(n.input(i).shape(), out.shape());
+            Kind k = kind(chain.sources().get(i).shape(), out.shape());
             kinds.add(k);
             vectorizable &= k != Kind.BROADCAST;
         }
@@ -48,26 +51,30 @@ final class ElementwiseEmitter implements KernelEmitter {
 
     private static Chain chain(EmitContext ctx) {
         Node n = ctx.node;
-        Map<Value, Float> literals = new IdentityHashMap<>();
+        // Insertion-ordered (Value has identity equality): the order of emitted declarations must not vary by run.
+        Map<Value, Float> literals = new java.util.LinkedHashMap<>();
         if (n.op().equals(FusedOps.FUSED_ELEMENTWISE)) {
             Graph body = ((Attr.GraphValue) n.attributes().get("body").orElseThrow()).value();
             body.initializers().forEach((v, t) -> literals.put(v, (float) t.getDouble(0)));
-            return new Chain(body.nodes(), body.inputs(), literals, body.outputs().get(0));
+            return new Chain(body.nodes(), body.inputs(), n.inputs(), literals, body.outputs().get(0));
         }
         List<Value> inputs = new ArrayList<>();
         for (Value v : n.inputs()) {
+            if (v.isAbsent()) {
+                continue;
+            }
             inputs.add(v);
             if (ctx.isConstant(v) && ctx.constant(v).size() == 1) {
                 literals.put(v, (float) ctx.constant(v).getDouble(0));
             }
         }
-        return new Chain(List.of(n), inputs, literals, n.output(0));
+        return new Chain(List.of(n), inputs, inputs, literals, n.output(0));
     }
 
     private static List<CodeBlock> dummyArgs(Node op) {
         List<CodeBlock> a = new ArrayList<>();
         for (int i = 0; i < op.inputs().size(); i++) {
-            a.add(CodeBlock.of("a$L", i));
+            a.add(!op.hasInput(i) ? null : CodeBlock.of("a$L", i));
         }
         return a;
     }
@@ -91,7 +98,7 @@ final class ElementwiseEmitter implements KernelEmitter {
             Value v = chain.inputs().get(i);
             if (kinds.get(i) == Kind.SCALAR && !chain.literals().containsKey(v)) {
                 String s = ctx.locals.newName(Identifiers.camel(v.name(), "s"));
-                b.addStatement("float $N = $L", s, ctx.ref(n.input(i)).at(CodeBlock.of("0")));
+                b.addStatement("float $N = $L", s, ctx.ref(chain.sources().get(i)).at(CodeBlock.of("0")));
                 scalarNames.put(v, s);
             }
         }
@@ -111,7 +118,7 @@ final class ElementwiseEmitter implements KernelEmitter {
             if (kinds.get(k) == Kind.FULL) {
                 Value v = chain.inputs().get(k);
                 String name = ctx.locals.newName(Identifiers.camel(v.name(), "x"));
-                TensorRef r = ctx.ref(n.input(k));
+                TensorRef r = ctx.ref(chain.sources().get(k));
                 b.addStatement("$T $N = $T.fromArray(SPECIES, $N, $L)", PointwiseForms.FLOAT_VECTOR, name,
                         PointwiseForms.FLOAT_VECTOR, r.array(), r.plus(CodeBlock.of("$N", i)));
                 vec.put(v, CodeBlock.of("$N", name));
@@ -125,7 +132,7 @@ final class ElementwiseEmitter implements KernelEmitter {
         Map<Value, CodeBlock> sc = new IdentityHashMap<>();
         for (int k = 0; k < chain.inputs().size(); k++) {
             Value v = chain.inputs().get(k);
-            sc.put(v, kinds.get(k) == Kind.FULL ? ctx.ref(n.input(k)).at(CodeBlock.of("$N", i))
+            sc.put(v, kinds.get(k) == Kind.FULL ? ctx.ref(chain.sources().get(k)).at(CodeBlock.of("$N", i))
                     : scalarOperand(v, chain, scalarNames));
         }
         chain.literals().forEach((v, f) -> sc.put(v, literal(f)));
@@ -211,13 +218,16 @@ final class ElementwiseEmitter implements KernelEmitter {
                 sc.put(v, literal(lit));
                 continue;
             }
-            Shape in = n.input(k).shape();
+            Value source = chain.sources().get(k);
+            Shape in = source.shape();
             CodeBlock index = in.equals(out) ? CodeBlock.of("$N", flat) : broadcastIndex(ctx, in, out, idx);
-            sc.put(v, ctx.ref(n.input(k)).at(index));
+            sc.put(v, ctx.ref(source).at(index));
         }
         chain.literals().forEach((v, f) -> sc.put(v, literal(f)));
         TensorRef o = ctx.out(0);
-        b.addStatement("$L = $L", o.at(CodeBlock.of("$N++", flat)), body(ctx, chain, sc, false, b));
+        // Inputs of the output's shape are read at the flat index, so it advances only after the store.
+        b.addStatement("$L = $L", o.at(CodeBlock.of("$N", flat)), body(ctx, chain, sc, false, b));
+        b.addStatement("$N++", flat);
         for (int d = 0; d < rank; d++) {
             b.endControlFlow();
         }

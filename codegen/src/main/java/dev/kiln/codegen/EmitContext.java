@@ -40,7 +40,7 @@ final class EmitContext {
         locals.newName("batch", "batch");
         locals.newName("arena", "arena");
         locals.newName("batchScratch", "batchScratch");
-        locals.newName("pool", "pool");
+        locals.newName("workers", "workers");
         plan.inputParams.values().forEach(p -> locals.newName(p, p));
         plan.outputParams.values().forEach(p -> locals.newName(p, p));
     }

@@ -1,5 +1,7 @@
 package dev.kiln.codegen;
 
+import dev.kiln.ir.Attr;
+import dev.kiln.ir.Graph;
 import dev.kiln.ir.Node;
 import dev.kiln.ir.OpTable;
 import dev.kiln.ir.UnsupportedOpException;
@@ -21,13 +23,18 @@ final class Emitters {
             m.put(op, pointwise);
         }
         m.put(OpTable.KILN_DOMAIN + "." + FusedOps.FUSED_ELEMENTWISE, pointwise);
+        CastEmitter cast = new CastEmitter();
+        m.put("Cast", cast);
+        m.put("CastLike", cast);
         GemmEmitter gemm = new GemmEmitter();
         m.put("Gemm", gemm);
         m.put("MatMul", gemm);
         m.put(OpTable.KILN_DOMAIN + "." + FusedOps.FUSED_GEMM, gemm);
+        m.put(OpTable.KILN_DOMAIN + "." + dev.kiln.ir.ops.LayoutOps.PACKED_GEMM, new PackedGemmEmitter());
         ConvEmitter conv = new ConvEmitter();
         m.put("Conv", conv);
         m.put(OpTable.KILN_DOMAIN + "." + FusedOps.FUSED_CONV, conv);
+        m.put(OpTable.KILN_DOMAIN + "." + dev.kiln.ir.ops.LayoutOps.PACKED_CONV, conv);
         PoolEmitter pool = new PoolEmitter();
         for (String op : new String[] {"MaxPool", "AveragePool", "GlobalMaxPool", "GlobalAveragePool"}) {
             m.put(op, pool);
@@ -35,11 +42,31 @@ final class Emitters {
         SoftmaxEmitter softmax = new SoftmaxEmitter();
         m.put("Softmax", softmax);
         m.put("LogSoftmax", softmax);
+        m.put("Hardmax", softmax);
+        NormalizationEmitter norm = new NormalizationEmitter();
+        m.put("BatchNormalization", norm);
+        m.put("InstanceNormalization", norm);
+        m.put("LayerNormalization", norm);
+        m.put("LRN", new LrnEmitter());
+        m.put("ConvTranspose", new ConvTransposeEmitter());
         RecurrentEmitter recurrent = new RecurrentEmitter();
         m.put("LSTM", recurrent);
         m.put("GRU", recurrent);
         m.put("Transpose", new TransposeEmitter());
         m.put("Gather", new GatherEmitter());
+        m.put("Concat", new ConcatEmitter());
+        m.put("Split", new SplitEmitter());
+        m.put("Slice", new SliceEmitter());
+        ExpandEmitter expand = new ExpandEmitter();
+        m.put("Expand", expand);
+        m.put("Tile", expand);
+        m.put("Pad", new PadEmitter());
+        DepthSpaceEmitter depthSpace = new DepthSpaceEmitter();
+        m.put("DepthToSpace", depthSpace);
+        m.put("SpaceToDepth", depthSpace);
+        m.put("Dropout", new DropoutEmitter());
+        ReduceEmitter reduce = new ReduceEmitter();
+        ReduceEmitter.OPS.forEach(op -> m.put(op, reduce));
         CopyEmitter copy = new CopyEmitter();
         for (String view : new String[] {"Identity", "Reshape", "Flatten", "Squeeze", "Unsqueeze"}) {
             m.put(view, copy);
@@ -53,6 +80,10 @@ final class Emitters {
         if (e == null) {
             throw new UnsupportedOpException(n.describe() + ": op " + n.qualifiedOp()
                     + " has no code generation yet (it runs in the reference evaluator; see docs/CONFORMANCE.md)");
+        }
+        if (n.op().equals(FusedOps.FUSED_ELEMENTWISE)) {
+            Graph body = ((Attr.GraphValue) n.attributes().get("body").orElseThrow()).value();
+            body.nodes().forEach(op -> PointwiseForms.require(op, n));
         }
         return e;
     }

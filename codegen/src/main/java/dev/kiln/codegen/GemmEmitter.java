@@ -24,11 +24,15 @@ final class GemmEmitter implements KernelEmitter {
         boolean matMul = n.op().equals("MatMul");
         Value a = n.input(0);
         Value b = n.input(1);
-        if (!ctx.isConstant(b) || b.type().rank() != 2) {
-            throw ctx.unsupported("a GEMM whose B operand is not a constant matrix");
-        }
-        if (!matMul && ctx.intAttr("transA") != 0) {
-            throw ctx.unsupported("Gemm with transA=1");
+        boolean fused = n.op().equals(FusedOps.FUSED_GEMM);
+        boolean packable = ctx.isConstant(b) && b.type().rank() == 2 && (matMul || ctx.intAttr("transA") == 0)
+                && (matMul || !n.hasInput(2) || (ctx.isConstant(n.input(2)) && perColumn(ctx.constant(n.input(2)).shape(),
+                        ctx.staticDim(n.output(0), 1))));
+        if (!packable) {
+            if (fused) {
+                throw ctx.unsupported("a fused GEMM whose B operand is not a constant matrix");
+            }
+            return new ActivationMatMulEmitter().emit(ctx);
         }
         boolean transB = !matMul && ctx.intAttr("transB") != 0;
         float alpha = matMul ? 1f : ctx.floatAttr("alpha");
@@ -65,9 +69,15 @@ final class GemmEmitter implements KernelEmitter {
         TensorRef y = ctx.out(0);
         return CodeBlock.builder()
                 .addStatement("$T.gemm($L$L, $N, $L, $L, this.$N, $L, $N, $L, $L, false, $N)", GEMM,
-                        ctx.threaded() ? "this.pool, " : "", ctx.dim(rows), x.array(), x.offset(), k, panels, bias,
+                        ctx.threaded() ? "this.workers, " : "", ctx.dim(rows), x.array(), x.offset(), k, panels, bias,
                         y.array(), y.offset(), cols, epilogue)
                 .build();
+    }
+
+    /** True for a C of shape [], [1], [n], [1, 1] or [1, n]: one value per column. */
+    private static boolean perColumn(int[] s, int cols) {
+        return s.length == 0 || (s.length == 1 && (s[0] == 1 || s[0] == cols))
+                || (s.length == 2 && s[0] == 1 && (s[1] == 1 || s[1] == cols));
     }
 
     /** A C input broadcast along the rows ([], [1], [n] or [1, n]) times beta, as n floats. */
@@ -77,9 +87,7 @@ final class GemmEmitter implements KernelEmitter {
         }
         Tensor t = ctx.constant(c);
         int[] s = t.shape();
-        boolean perColumn = s.length == 0 || (s.length == 1 && (s[0] == 1 || s[0] == cols))
-                || (s.length == 2 && s[0] == 1 && (s[1] == 1 || s[1] == cols));
-        if (!perColumn) {
+        if (!perColumn(s, cols)) {
             throw ctx.unsupported("Gemm with C of shape " + java.util.Arrays.toString(s) + " (only per-column C)");
         }
         float[] out = new float[cols];

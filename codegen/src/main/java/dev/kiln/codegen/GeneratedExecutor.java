@@ -41,7 +41,8 @@ public final class GeneratedExecutor {
         try {
             return new GeneratedExecutor(graph, cls.getMethod("load").invoke(null), cls.getMethod("run", params));
         } catch (ReflectiveOperationException e) {
-            throw new IllegalStateException("generated class lacks load() or run(...)", e);
+            throw new IllegalStateException("generated class lacks load() or run" + java.util.Arrays.toString(params)
+                    + ": " + e, e);
         }
     }
 

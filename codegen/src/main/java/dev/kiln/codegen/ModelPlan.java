@@ -63,7 +63,7 @@ final class ModelPlan {
     ModelPlan(Graph graph, CodegenOptions options) {
         this.graph = graph;
         this.options = options;
-        for (String reserved : List.of("batch", "arena", "batchScratch", "pool", "close", "weights", "source", "SPECIES", "run", "load")) {
+        for (String reserved : List.of("batch", "arena", "batchScratch", "workers", "close", "weights", "source", "SPECIES", "run", "load")) {
             names.newName(reserved, reserved);
         }
         // An op without an emitter is the most useful thing to report, so it is checked before dtypes.
@@ -86,7 +86,7 @@ final class ModelPlan {
             storage.put(v, new Storage.Param(p));
         }
         // Initializers enter the resource only when an emitter reads them raw (packed forms replace the rest).
-        graph.initializers().forEach((v, t) -> storage.put(v, new Storage.Weight(v.name())));
+        graph.initializers().forEach((v, t) -> storage.putIfAbsent(v, new Storage.Weight(v.name())));
         for (Node n : graph.nodes()) {
             if (isView(n) && !storage.containsKey(n.output(0))) {
                 storage.put(n.output(0), storage.get(n.input(0)));
@@ -104,6 +104,15 @@ final class ModelPlan {
                 }
             }
             steps.add(new Step(n, names.newName(Identifiers.method(n), n)));
+        }
+        // An output that is a constant (folded at compile time) is copied from its weight into the caller's array.
+        for (Value out : graph.outputs()) {
+            if (graph.isInitializer(out)) {
+                Value source = new Value(out.name() + "#constant", out.type());
+                storage.put(source, new Storage.Weight(out.name()));
+                Node copy = new Node("Identity", "", "", List.of(source), List.of(out), dev.kiln.ir.Attributes.EMPTY);
+                steps.add(new Step(copy, names.newName(Identifiers.camel(out.name(), "output") + "Constant")));
+            }
         }
         this.arenaSize = memory.arenaSizes().getOrDefault(DType.FLOAT32, Linear.ZERO);
     }

@@ -78,10 +78,12 @@ final class RecurrentEmitter implements KernelEmitter {
                     CodeBlock.of("new $T($L, $L, $L, $N, $N, $N, $N, $N)", type, input, hidden, lbr, wf, rg, rh, bf, hb)));
         }
         float clip = n.attributes().has("clip") ? ctx.floatAttr("clip") : Float.POSITIVE_INFINITY;
-        long perBatch = lstm ? (seq * 4L + 2) * hidden : (seq * 3L + 2) * hidden;
-        String scratch = ctx.batchScratch(perBatch);
-        CodeBlock.Builder call = CodeBlock.builder().add("$T.$N($L, $L, batch, $L, $L, ", RECURRENT, lstm ? "lstm" : "gru",
-                weights, seq, direction.equals("reverse"), ElementwiseEmitter.literal(clip));
+        long perRow = lstm ? (seq * 4L + 2) * hidden : (seq * 3L + 2) * hidden;
+        dev.kiln.ir.Dim rows = x.shape().dim(1);
+        String scratch = rows.isStatic() ? ctx.scratch(Math.toIntExact(perRow * rows.value())) : ctx.batchScratch(perRow);
+        // The rows of X's batch dim: the run's batch, or a static count when the model has no dynamic dim.
+        CodeBlock.Builder call = CodeBlock.builder().add("$T.$N($L, $L, $L, $L, $L, ", RECURRENT, lstm ? "lstm" : "gru",
+                weights, seq, ctx.dim(x.shape().dim(1)), direction.equals("reverse"), ElementwiseEmitter.literal(clip));
         TensorRef in = ctx.in(0);
         call.add("$N, $L, ", in.array(), in.offset());
         call.add(optional(ctx, n, 5));
@@ -92,7 +94,7 @@ final class RecurrentEmitter implements KernelEmitter {
         if (lstm) {
             call.add(output(ctx, n, 2));
         }
-        call.add("this.$N, $L)", scratch, ctx.threaded() ? "this.pool" : "null");
+        call.add("this.$N, $L)", scratch, ctx.threaded() ? "this.workers" : "null");
         return CodeBlock.builder().addStatement("$L", call.build()).build();
     }
 

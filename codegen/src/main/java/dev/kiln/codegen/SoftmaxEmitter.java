@@ -6,7 +6,11 @@ import dev.kiln.ir.Dim;
 import dev.kiln.ir.Node;
 import dev.kiln.ir.Shape;
 
-/** Softmax and LogSoftmax over the last axis, as rows of the runtime's vectorized {@code Softmax}. */
+/**
+ * Softmax, LogSoftmax and Hardmax. Over the last axis, Softmax and LogSoftmax are rows of the runtime's
+ * vectorized {@code Softmax}; over another axis (and Hardmax everywhere) a loop over outer x inner positions
+ * reduces along the axis with stride {@code inner}.
+ */
 final class SoftmaxEmitter implements KernelEmitter {
     static final ClassName SOFTMAX = ClassName.get("dev.kiln.runtime", "Softmax");
 
@@ -15,17 +19,81 @@ final class SoftmaxEmitter implements KernelEmitter {
         Node n = ctx.node;
         Shape s = n.input(0).shape();
         int axis = Shape.normalizeAxis(ctx.intAttr("axis"), s.rank());
-        if (axis != s.rank() - 1) {
-            throw ctx.unsupported(n.op() + " over an axis other than the last");
+        Dim outer = Dim.of(1);
+        for (int i = 0; i < axis; i++) {
+            outer = outer.times(s.dim(i));
         }
-        Dim rows = Dim.of(1);
-        for (int i = 0; i < s.rank() - 1; i++) {
-            rows = rows.times(s.dim(i));
+        Dim inner = Dim.of(1);
+        for (int i = axis + 1; i < s.rank(); i++) {
+            inner = inner.times(s.dim(i));
         }
         TensorRef in = ctx.in(0);
         TensorRef out = ctx.out(0);
-        String kernel = n.op().equals("Softmax") ? "softmax" : "logSoftmax";
-        return CodeBlock.builder().addStatement("$T.$N($L, $L, $N, $L, $N, $L)", SOFTMAX, kernel, ctx.dim(rows),
-                ctx.staticDim(n.input(0), s.rank() - 1), in.array(), in.offset(), out.array(), out.offset()).build();
+        int len = ctx.staticDim(n.input(0), axis);
+        if (StridedCopy.isOne(inner) && !n.op().equals("Hardmax")) {
+            String kernel = n.op().equals("Softmax") ? "softmax" : "logSoftmax";
+            return CodeBlock.builder().addStatement("$T.$N($L, $L, $N, $L, $N, $L)", SOFTMAX, kernel, ctx.dim(outer), len,
+                    in.array(), in.offset(), out.array(), out.offset()).build();
+        }
+        CodeBlock innerCode = ctx.dim(inner);
+        CodeBlock.Builder b = CodeBlock.builder();
+        String o = ctx.locals.newName("o");
+        String k = ctx.locals.newName("k");
+        String base = ctx.locals.newName("base");
+        String a = ctx.locals.newName("a");
+        String max = ctx.locals.newName("max");
+        b.beginControlFlow("for (int $N = 0; $N < $L; $N++)", o, o, ctx.dim(outer), o);
+        b.beginControlFlow("for (int $N = 0; $N < $L; $N++)", k, k, innerCode, k);
+        b.addStatement("int $N = $N * $L + $N", base, o, StridedCopy.isOne(inner) ? CodeBlock.of("$L", len)
+                : CodeBlock.of("$L * $L", len, innerCode), k);
+        CodeBlock at = StridedCopy.isOne(inner) ? CodeBlock.of("$N + $N", base, a) : CodeBlock.of("$N + $N * $L", base, a, innerCode);
+        CodeBlock x = in.at(at);
+        CodeBlock y = out.at(at);
+        if (n.op().equals("Hardmax")) {
+            // The first index of the largest element gets 1, every other 0.
+            String best = ctx.locals.newName("best");
+            b.addStatement("int $N = 0", best);
+            b.beginControlFlow("for (int $N = 1; $N < $L; $N++)", a, a, len, a);
+            b.beginControlFlow("if ($L > $L)", x, in.at(StridedCopy.isOne(inner) ? CodeBlock.of("$N + $N", base, best)
+                    : CodeBlock.of("$N + $N * $L", base, best, innerCode)));
+            b.addStatement("$N = $N", best, a);
+            b.endControlFlow();
+            b.endControlFlow();
+            b.beginControlFlow("for (int $N = 0; $N < $L; $N++)", a, a, len, a);
+            b.addStatement("$L = $N == $N ? 1f : 0f", y, a, best);
+            b.endControlFlow();
+        } else {
+            String sum = ctx.locals.newName("sum");
+            String e = ctx.locals.newName("e");
+            b.addStatement("float $N = $T.NEGATIVE_INFINITY", max, Float.class);
+            b.beginControlFlow("for (int $N = 0; $N < $L; $N++)", a, a, len, a);
+            b.addStatement("$N = $T.max($N, $L)", max, Math.class, max, x);
+            b.endControlFlow();
+            b.addStatement("double $N = 0", sum);
+            b.beginControlFlow("for (int $N = 0; $N < $L; $N++)", a, a, len, a);
+            if (n.op().equals("Softmax")) {
+                b.addStatement("float $N = (float) $T.exp($L - $N)", e, Math.class, x, max);
+                b.addStatement("$L = $N", y, e);
+                b.addStatement("$N += $N", sum, e);
+            } else {
+                b.addStatement("$N += $T.exp($L - $N)", sum, Math.class, x, max);
+            }
+            b.endControlFlow();
+            if (n.op().equals("Softmax")) {
+                String scale = ctx.locals.newName("scale");
+                b.addStatement("float $N = (float) (1.0 / $N)", scale, sum);
+                b.beginControlFlow("for (int $N = 0; $N < $L; $N++)", a, a, len, a);
+                b.addStatement("$L *= $N", y, scale);
+            } else {
+                String shift = ctx.locals.newName("shift");
+                b.addStatement("float $N = $N + (float) $T.log($N)", shift, max, Math.class, sum);
+                b.beginControlFlow("for (int $N = 0; $N < $L; $N++)", a, a, len, a);
+                b.addStatement("$L = $L - $N", y, x, shift);
+            }
+            b.endControlFlow();
+        }
+        b.endControlFlow();
+        b.endControlFlow();
+        return b.build();
     }
 }

@@ -1,15 +1,9 @@
 package dev.kiln.codegen;
 
-import dev.kiln.ir.Node;
-import dev.kiln.ir.OpDef;
-import dev.kiln.ir.OpTable;
-import dev.kiln.ir.ShapeContext;
-import dev.kiln.ir.Tensor;
 import dev.kiln.ir.Value;
 import dev.kiln.ir.ops.ConvGeometry;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 
 /**
  * The resolved window (pads per side, strides, dilations) of a Conv or pool node along its two spatial axes,
@@ -21,23 +15,17 @@ final class WindowGeometry {
 
     /** The two spatial axes of a 2-D Conv/pool node, for its static input height and width. */
     static List<ConvGeometry.Axis> axes(EmitContext ctx, long[] kernel) {
-        Node n = ctx.node;
-        OpDef def = OpTable.get().require(n.domain(), n.op(), n.describe());
-        ShapeContext sc = new ShapeContext(def, n.describe(), n.attributes(), n.inputs(), n.outputs().size(),
-                new ShapeContext.ConstantLookup() {
-                    @Override
-                    public Optional<Tensor> constant(Value v) {
-                        return ctx.isConstant(v) ? Optional.of(ctx.constant(v)) : Optional.empty();
-                    }
+        return axes(ctx, kernel, false);
+    }
 
-                    @Override
-                    public Optional<List<dev.kiln.ir.Dim>> dims(Value v) {
-                        return Optional.empty();
-                    }
-                });
-        ConvGeometry g = ConvGeometry.read(sc, 2, kernel);
-        Value x = n.input(0);
-        return g.forwardAxes(sc, new int[] {ctx.staticDim(x, 2), ctx.staticDim(x, 3)});
+    /** The two spatial axes of a 2-D ConvTranspose node (pads from pads, auto_pad or output_shape). */
+    static List<ConvGeometry.Axis> transposedAxes(EmitContext ctx, long[] kernel) {
+        return axes(ctx, kernel, true);
+    }
+
+    private static List<ConvGeometry.Axis> axes(EmitContext ctx, long[] kernel, boolean transposed) {
+        Value x = ctx.node.input(0);
+        return ConvGeometry.axesOf(ctx.node, kernel, new int[] {ctx.staticDim(x, 2), ctx.staticDim(x, 3)}, transposed);
     }
 
     /** The kernel extent of a Conv: its kernel_shape, or the weights' spatial dims. */

@@ -17,6 +17,7 @@ import dev.kiln.passes.PassManager;
 import dev.kiln.passes.PassOptions;
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Method;
+import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
@@ -141,6 +142,97 @@ class GeneratedClassTest {
     }
 
     @Test
+    void severalInputsAndOutputsAreNamedParametersAndARecord() throws Exception {
+        GraphBuilder b = new GraphBuilder("two");
+        Value x = b.input("x", DType.FLOAT32, Shape.parse("N,4"));
+        Value bias = b.input("bias", DType.FLOAT32, Shape.parse("N,4"));
+        Value sum = b.op("Add").inputs(x, bias).outputNames("sum").output();
+        b.output(b.op("Relu").inputs(sum).outputNames("positive").output());
+        b.output(b.op("Neg").inputs(sum).outputNames("negated").output());
+        Class<?> cls = compile(optimized(b.build()), "Two");
+        Object model = cls.getMethod("load").invoke(null);
+        Object outputs = cls.getMethod("run", float[].class, float[].class, int.class)
+                .invoke(model, new float[] {1, -2, 3, -4}, new float[] {0.5f, 0.5f, 0.5f, 0.5f}, 1);
+        assertTrue(outputs.getClass().isRecord(), outputs.getClass().toString());
+        assertArrayEquals(new float[] {1.5f, 0, 3.5f, 0}, (float[]) outputs.getClass().getMethod("positive").invoke(outputs));
+        assertArrayEquals(new float[] {-1.5f, 1.5f, -3.5f, 3.5f},
+                (float[]) outputs.getClass().getMethod("negated").invoke(outputs));
+        float[] p = new float[4];
+        float[] q = new float[4];
+        cls.getMethod("run", float[].class, float[].class, int.class, float[].class, float[].class)
+                .invoke(model, new float[] {1, -2, 3, -4}, new float[4], 1, p, q);
+        assertArrayEquals(new float[] {1, 0, 3, 0}, p);
+        assertArrayEquals(new float[] {-1, 2, -3, 4}, q);
+    }
+
+    @Test
+    void slicesPadsConcatsExpandsSplitsAndReductionsOverTheBatchMatchTheEvaluator() throws Exception {
+        GraphBuilder b = new GraphBuilder("movesAndReductions");
+        Value x = b.input("x", DType.FLOAT32, Shape.parse("N,3,4,5"));
+        // Negative steps, a negative axis and clamped ends: [N,3,4,5] -> [N,3,4,2].
+        Value s = b.op("Slice").inputs(x, b.initializer("starts", Tensor.ofInt64s(3, -1)),
+                b.initializer("ends", Tensor.ofInt64s(0, -100)), b.initializer("axes", Tensor.ofInt64s(-1, 2)),
+                b.initializer("steps", Tensor.ofInt64s(-2, -1))).outputNames("s").output();
+        Value p = b.op("Pad").inputs(s, b.initializer("pads", Tensor.ofInt64s(0, 1, 0, 1, 0, 1, 2, 0)))
+                .attr("mode", "reflect").outputNames("p").output();
+        Value m = b.op("ReduceMean").inputs(p, b.initializer("last", Tensor.ofInt64s(-1))).outputNames("m").output();
+        Value e = b.op("Expand").inputs(m, b.initializer("shape", Tensor.ofInt64s(1, 1, 1, 4))).outputNames("e").output();
+        Value c = b.op("Concat").inputs(p, e).attr("axis", -1L).outputNames("c").output();
+        List<Value> parts = b.op("Split").inputs(c, b.initializer("split", Tensor.ofInt64s(2, 4))).attr("axis", 2L)
+                .outputNames("lo", "hi").build();
+        Value edge = b.op("Pad").inputs(parts.get(1), b.initializer("pads2", Tensor.ofInt64s(0, 0, 2, -1, 0, -1, 0, 1)))
+                .attr("mode", "edge").outputNames("edge").output();
+        // The batch is a reduced axis and keepdims=0 drops it: [N,4,6,7] -> [4,6].
+        b.output(b.op("ReduceLogSumExp").inputs(edge, b.initializer("axes2", Tensor.ofInt64s(0, -1)))
+                .attr("keepdims", 0L).outputNames("y").output());
+        Graph graph = optimized(b.build());
+        Class<?> cls = compile(graph, "MovesAndReductions");
+        for (int batch : new int[] {1, 3}) {
+            assertMatches(graph, cls, batch, 50 + batch);
+        }
+    }
+
+    @Test
+    void layerNormSoftmaxOverAMiddleAxisAndActivationMatMulMatchTheEvaluator() throws Exception {
+        GraphBuilder b = new GraphBuilder("attention");
+        Value x = b.input("x", DType.FLOAT32, Shape.parse("N,4,6"));
+        Value ln = b.op("LayerNormalization").inputs(x, b.initializer("scale", random(60, 6)), b.initializer("bias", random(61, 6)))
+                .outputNames("ln").output();
+        Value sm = b.op("Softmax").inputs(ln).attr("axis", 1L).outputNames("sm").output();
+        Value t = b.op("Transpose").inputs(ln).attr("perm", new long[] {0, 2, 1}).outputNames("t").output();
+        // Both operands computed at run time, batched: [N,4,6] x [N,6,4].
+        Value mm = b.op("MatMul").inputs(sm, t).outputNames("mm").output();
+        Value pr = b.op("PRelu").inputs(mm, b.initializer("slope", random(62, 4))).outputNames("pr").output();
+        b.output(b.op("Clip").inputs(pr, b.initializer("min", Tensor.scalarFloat(-0.05f))).outputNames("y").output());
+        Graph graph = optimized(b.build());
+        Class<?> cls = compile(graph, "Attention");
+        for (int batch : new int[] {1, 2}) {
+            assertMatches(graph, cls, batch, 60 + batch);
+        }
+    }
+
+    @Test
+    void convTransposeNormalizationsAndDepthToSpaceMatchTheEvaluator() throws Exception {
+        GraphBuilder b = new GraphBuilder("decoder");
+        Value x = b.input("x", DType.FLOAT32, Shape.parse("N,4,3,3"));
+        Value ct = b.op("ConvTranspose").inputs(x, b.initializer("w", random(70, 4, 2, 3, 3)), b.initializer("cb", random(71, 4)))
+                .attr("strides", new long[] {2, 2}).attr("pads", new long[] {1, 0, 0, 1}).attr("group", 2L)
+                .outputNames("ct").output();
+        Value bn = b.op("BatchNormalization").inputs(ct, b.initializer("g", random(72, 4)), b.initializer("beta", random(73, 4)),
+                b.initializer("mean", random(74, 4)), b.initializer("var", Tensor.ofFloats(new int[] {4}, 0.5f, 1f, 2f, 0.25f)))
+                .outputNames("bn").output();
+        Value d = b.op("DepthToSpace").inputs(bn).attr("blocksize", 2L).attr("mode", "CRD").outputNames("d").output();
+        Value in = b.op("InstanceNormalization").inputs(d, b.initializer("is", random(75, 1)), b.initializer("ib", random(76, 1)))
+                .outputNames("in").output();
+        b.output(b.op("SpaceToDepth").inputs(in).attr("blocksize", 2L).outputNames("y").output());
+        Graph graph = optimized(b.build());
+        Class<?> cls = compile(graph, "Decoder");
+        for (int batch : new int[] {1, 2}) {
+            assertMatches(graph, cls, batch, 70 + batch);
+        }
+    }
+
+    @Test
     void wrongInputLengthAndBatchAreRefusedNamingTheShape() throws Exception {
         GraphBuilder b = new GraphBuilder("g");
         Value x = b.input("image", DType.FLOAT32, Shape.parse("N,2,3"));
@@ -160,15 +252,44 @@ class GeneratedClassTest {
     }
 
     @Test
+    void missingTruncatedCorruptedOrForeignWeightsAreRefusedNamingTheFile(@org.junit.jupiter.api.io.TempDir
+                                                                          java.nio.file.Path dir) throws Exception {
+        GeneratedModel model = CodeGenerator.generate(GoldenSourceTest.tinyNet(), new CodegenOptions("w", "Net", 1, "t"));
+        Class<?> cls = InProcessCompiler.load(model);
+        Method load = cls.getMethod("load", java.nio.file.Path.class);
+        java.nio.file.Path missing = dir.resolve("missing.weights");
+        assertLoadFails(load, missing, missing + ": weights file not found");
+        byte[] good = model.weights();
+        java.nio.file.Path truncated = dir.resolve("truncated.weights");
+        java.nio.file.Files.write(truncated, java.util.Arrays.copyOf(good, good.length - 100));
+        assertLoadFails(load, truncated, truncated + ": checksum mismatch");
+        byte[] flipped = good.clone();
+        flipped[good.length / 2] ^= 0x40;
+        java.nio.file.Path corrupted = dir.resolve("corrupted.weights");
+        java.nio.file.Files.write(corrupted, flipped);
+        assertLoadFails(load, corrupted, corrupted + ": checksum mismatch");
+        java.nio.file.Path foreign = dir.resolve("foreign.weights");
+        dev.kiln.runtime.WeightsFile.write(foreign, Map.of("other.weight", new float[3]));
+        assertLoadFails(load, foreign, "no weights named");
+        java.nio.file.Path ok = dir.resolve("ok.weights");
+        java.nio.file.Files.write(ok, good);
+        load.invoke(null, ok);
+    }
+
+    private static void assertLoadFails(Method load, java.nio.file.Path file, String expected) {
+        InvocationTargetException e = assertThrows(InvocationTargetException.class, () -> load.invoke(null, file));
+        assertTrue(e.getCause() instanceof dev.kiln.runtime.WeightsException && e.getCause().getMessage().contains(expected),
+                e.getCause().toString());
+    }
+
+    @Test
     void generationIsDeterministic() {
-        GraphBuilder b = new GraphBuilder("g");
-        Value x = b.input("x", DType.FLOAT32, Shape.parse("N,8"));
-        Value h = b.op("Gemm").inputs(x, b.initializer("w", random(9, 4, 8))).attr("transB", 1L).outputNames("h").output();
-        b.output(b.op("Tanh").inputs(h).outputNames("y").output());
-        Graph g = optimized(b.build());
-        GeneratedModel first = CodeGenerator.generate(g, new CodegenOptions("p", "A", 1, "t"));
-        GeneratedModel second = CodeGenerator.generate(g, new CodegenOptions("p", "A", 1, "t"));
-        assertEquals(first.mainSource(), second.mainSource());
-        assertArrayEquals(first.weights(), second.weights());
+        // Two independently built (equal) graphs: identity hash codes differ, output must not.
+        for (int round = 0; round < 3; round++) {
+            GeneratedModel first = CodeGenerator.generate(GoldenSourceTest.tinyNet(), new CodegenOptions("p", "A", 1, "t"));
+            GeneratedModel second = CodeGenerator.generate(GoldenSourceTest.tinyNet(), new CodegenOptions("p", "A", 1, "t"));
+            assertEquals(first.mainSource(), second.mainSource());
+            assertArrayEquals(first.weights(), second.weights());
+        }
     }
 }

@@ -4,6 +4,7 @@ import dev.kiln.ir.ops.ActivationOps;
 import dev.kiln.ir.ops.ConvPoolOps;
 import dev.kiln.ir.ops.ElementwiseOps;
 import dev.kiln.ir.ops.FusedOps;
+import dev.kiln.ir.ops.LayoutOps;
 import dev.kiln.ir.ops.LinearAlgebraOps;
 import dev.kiln.ir.ops.LossOps;
 import dev.kiln.ir.ops.NormalizationOps;
@@ -48,6 +49,8 @@ public final class OpTable {
         // Kiln's fused ops are declared in terms of the ONNX ops above, so they register last.
         FusedOps.register(r, name -> find("", name).orElseThrow(
                 () -> new IllegalStateException("fused ops need ONNX op " + name)));
+        LayoutOps.register(r, name -> find("", name).orElseThrow(
+                () -> new IllegalStateException("layout ops need ONNX op " + name)));
     }
 
     public static OpTable get() { return INSTANCE; }

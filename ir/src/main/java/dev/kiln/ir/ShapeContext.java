@@ -39,6 +39,11 @@ public final class ShapeContext extends NodeContext {
         return new ShapeContext(other, nodeDescription(), otherAttributes, inputs, outputCount, constants);
     }
 
+    /** The same node seen as another op with other attributes and inputs (a fused op's logical operands). */
+    public ShapeContext as(OpDef other, Attributes otherAttributes, List<Value> otherInputs) {
+        return new ShapeContext(other, nodeDescription(), otherAttributes, otherInputs, outputCount, constants);
+    }
+
     /** All inputs, {@link Value#ABSENT} where omitted. */
     public List<Value> inputs() { return inputs; }
 

@@ -28,8 +28,9 @@ public final class Pipeline {
         if (level == OptLevel.O2) {
             return passes;
         }
-        // -O3: one loop per elementwise chain.
+        // -O3: one loop per elementwise chain; weights stored in the layouts the kernels read.
         passes.add(new ElementwiseFusion());
+        passes.add(new WeightLayout());
         passes.add(new DeadCodeElimination());
         return passes;
     }

@@ -20,7 +20,7 @@ import java.util.Set;
 import org.junit.jupiter.api.Test;
 
 class FusionTest {
-    private static Tensor random(long seed, int... shape) {
+    static Tensor random(long seed, int... shape) {
         Random r = new Random(seed);
         float[] v = new float[Tensor.sizeOf(shape)];
         for (int i = 0; i < v.length; i++) {
@@ -151,8 +151,8 @@ class FusionTest {
             PassTesting.assertEquivalent(g, opt);
         }
         Graph o3 = PassManager.forLevel(OptLevel.O3, PassOptions.quiet()).run(g);
-        // Relu(MaxPool(Conv)) became MaxPool(FusedConv{Relu}); Dropout vanished; MatMul+Add became Gemm.
-        assertEquals(List.of("FusedConv", "MaxPool", "Flatten", "Gemm", "LogSoftmax"),
+        // Relu(MaxPool(Conv)) became MaxPool(FusedConv{Relu}); Dropout vanished; MatMul+Add became Gemm; weights packed.
+        assertEquals(List.of("PackedConv", "MaxPool", "Flatten", "PackedGemm", "LogSoftmax"),
                 o3.nodes().stream().map(Node::op).toList());
     }
 }

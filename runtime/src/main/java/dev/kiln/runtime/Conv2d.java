@@ -11,9 +11,9 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <ul>
  *   <li>{@link Algorithm#DIRECT} (stride 1 along the width): the image is copied into a zero-padded scratch
- *       plane, then blocks of 4 output channels x 3 output vectors (a vector = VL consecutive pixels of one
- *       output row) accumulate in 12 registers over every input channel and kernel tap, each tap one
- *       contiguous load per output vector and one broadcast per output channel.</li>
+ *       plane, then blocks of 4 output channels x 3 tiles (a tile = VL consecutive pixels of one output row)
+ *       accumulate in 12 registers over every input channel and kernel tap, each tap one contiguous load per
+ *       tile and one broadcast per output channel.</li>
  *   <li>{@link Algorithm#IM2COL}: per image and group, the patches are written straight into the
  *       {@code kiln.panel16.v1} layout (B = [cg*kh*kw, outH*outW]) and {@link Gemm} multiplies the weights
  *       (A = [M/group, cg*kh*kw], row-major) by them into the NCHW output rows, bias prefilled, activation in
@@ -38,8 +38,8 @@ public final class Conv2d {
     /** Widest vector the scratch geometry allows for, so scratch sizes do not depend on the machine. */
     private static final int MAX_VL = 16;
 
-    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED.length() <= MAX_VL
-            ? FloatVector.SPECIES_PREFERRED : FloatVector.SPECIES_512;
+    /** The GEMM's species: the preferred one up to 512 bits, or the one tests force with kiln.runtime.vectorBits. */
+    private static final VectorSpecies<Float> S = GemmKernel.SPECIES;
     private static final int VL = S.length();
 
     private Conv2d() {}
@@ -131,7 +131,7 @@ public final class Conv2d {
     /**
      * As {@link #conv(ConvShape, int, float[], int, float[], float[], float[], int, float[], Epilogue)}, split over
      * the threads of {@code pool}: a batch is split into one run of images per thread, each with its own scratch;
-     * a single image is split by output rows (direct) or inside the GEMM (im2col). Work below ~20 µs stays on the
+     * a single image is split by blocks of output channels (direct) or inside the GEMM (im2col). Work below ~20 µs stays on the
      * caller. Every output is computed by one thread in the same order, so results do not depend on the pool.
      *
      * @param scratch one array of exactly {@link #scratchLength} floats per thread of the pool
@@ -292,9 +292,9 @@ public final class Conv2d {
         return Math.ceilDiv(s.outW(), VL);
     }
 
-    /** Work units of one image: (group, block of MB output channels, output row). */
+    /** Work units of one image: (group, block of MB output channels). */
     static int directUnits(ConvShape s) {
-        return s.group() * Math.ceilDiv(s.mg(), MB) * s.outH();
+        return s.group() * Math.ceilDiv(s.mg(), MB);
     }
 
     /** Copies one image into the zero-padded planes of scratch. */
@@ -312,10 +312,13 @@ public final class Conv2d {
     }
 
     /**
-     * Computes units {@code [u0, u1)} of one image; a unit is one output row of a block of MB channels: its
-     * full vectors three at a time, then the rest (the last one partial) one at a time; then the activation over
-     * the unit's outputs, which are still in L1 (applying it in the register block would pass vectors to a
-     * method too large to inline, and a vector that leaves compiled code is boxed).
+     * Computes units {@code [u0, u1)} of one image. A unit is a block of MB output channels; its output planes
+     * are cut into tiles of VL consecutive pixels of one row (a row's last tile is shifted left to end at the
+     * row's end, overlapping its neighbour, so every store is a full vector), and the tiles are taken three at
+     * a time whichever rows they lie in, so narrow outputs (8 pixels wide) still fill the 12-register block.
+     * Planes narrower than a vector use a masked one-vector block. The activation runs over the unit's planes
+     * afterwards, once per pixel, while they are in cache (applying it in the register block would pass vectors
+     * to a method too large to inline, and a vector that leaves compiled code is boxed).
      */
     static void directImage(ConvShape s, float[] w, float[] bias, float[] out, int oo, float[] x, Epilogue ep,
                             int u0, int u1) {
@@ -326,178 +329,132 @@ public final class Conv2d {
         int wp = paddedWidth(s);
         int plane = paddedHeight(s) * wp;
         int kv = s.kernelVolume();
-        int full = outW / VL;
         int xb = rowVectors(s);
+        int tiles = outH * xb;
+        int rowStep = s.strideH() * wp;
+        int[] offs = tapOffsets(s, wp, plane);
         for (int u = u0; u < u1; u++) {
-            int oy = u % outH;
-            int gb = u / outH;
-            int g = gb / blocks;
-            int b = gb % blocks;
+            int g = u / blocks;
+            int b = u % blocks;
             int m0 = g * s.mg() + b * MB;
             int mCount = Math.min(MB, s.mg() - b * MB);
-            int wOff = gb * kv * MB;
-            int xOff = g * s.cg() * plane + oy * s.strideH() * wp;
-            int row = oo + m0 * n + oy * outW;
-            if (outW == VL && oy + 2 < outH && u + 2 < u1) {
-                // A row is one vector: three rows of the block at once keep 12 accumulators busy (one row alone
-                // has 4 FMA chains, too few to hide the FMA latency; mnist_cnn's conv2 spent 40 % of the model
-                // there, docs/BENCHMARKS.md). Same sums in the same order as row by row.
-                block4x3(s, w, wOff, x, xOff, wp, plane, 0, s.strideH() * wp, bias, m0, mCount, out, row, outW, n);
-                if (!ep.isNone()) {
-                    for (int j = 0; j < mCount; j++) {
-                        activate(out, row + j * n, 3 * outW, ep);
-                    }
+            int wOff = u * kv * MB;
+            int gOff = g * s.cg() * plane;
+            int base = oo + m0 * n;
+            if (outW < VL) {
+                for (int oy = 0; oy < outH; oy++) {
+                    block4x1(s, w, wOff, x, gOff + oy * rowStep, wp, plane, 0, bias, m0, mCount, out,
+                            base + oy * outW, n);
                 }
-                u += 2;
-                continue;
-            }
-            int t = 0;
-            for (; t + 3 <= full; t += 3) {
-                block4x3(s, w, wOff, x, xOff, wp, plane, t * VL, VL, bias, m0, mCount, out, row, VL, n);
-            }
-            if (t + 2 <= full) {
-                block4x2(s, w, wOff, x, xOff, wp, plane, t * VL, bias, m0, mCount, out, row, n);
-                t += 2;
-            }
-            for (; t < xb; t++) {
-                block4x1(s, w, wOff, x, xOff, wp, plane, t * VL, bias, m0, mCount, out, row, n);
+            } else {
+                for (int t = 0; t < tiles; t += 3) {
+                    int t1 = Math.min(t + 1, tiles - 1);
+                    int t2 = Math.min(t + 2, tiles - 1);
+                    int x0 = tileX(t, xb, outW);
+                    int x1 = tileX(t1, xb, outW);
+                    int x2 = tileX(t2, xb, outW);
+                    int y0 = t / xb;
+                    int y1 = t1 / xb;
+                    int y2 = t2 / xb;
+                    block4x3(offs, kv, w, wOff, x, gOff + y0 * rowStep + x0, gOff + y1 * rowStep + x1,
+                            gOff + y2 * rowStep + x2, bias, m0, mCount, out, base + y0 * outW + x0,
+                            base + y1 * outW + x1, base + y2 * outW + x2, n);
+                }
             }
             if (!ep.isNone()) {
                 for (int j = 0; j < mCount; j++) {
-                    activate(out, row + j * n, outW, ep);
+                    activate(out, base + j * n, n, ep);
                 }
             }
         }
     }
 
+    /** First column of tile t of its row: VL per tile, the row's last tile ending at the row's end. */
+    private static int tileX(int t, int xb, int outW) {
+        return Math.min((t % xb) * VL, outW - VL);
+    }
+
+    /** Per-thread table of tap offsets, grown on demand so steady-state calls allocate nothing. */
+    private static final ThreadLocal<int[][]> TAPS = ThreadLocal.withInitial(() -> new int[1][0]);
+
     /**
-     * Three full vectors of output for 4 output channels: {@code xs} and {@code os} are the distances between the
-     * three vectors in the padded input and in the output: VL for three vectors of one row, a row's length for
-     * the same vector of three rows.
+     * Offset of each tap (channel of the group, ky, kx) from a window's first input in the padded scratch, so the
+     * main block runs one flat loop over the taps instead of three nested short ones (kw is 3 or 5 in the models;
+     * measured 10-30% faster on them, within the noise of the shared machine).
      */
-    private static void block4x3(ConvShape s, float[] w, int wOff, float[] x, int xOff, int wp, int plane, int x0,
-                                 int xs, float[] bias, int m0, int mCount, float[] out, int row, int os, int n) {
+    private static int[] tapOffsets(ConvShape s, int wp, int plane) {
+        int[][] holder = TAPS.get();
+        if (holder[0].length < s.kernelVolume()) {
+            holder[0] = new int[s.kernelVolume()];
+        }
+        int[] offs = holder[0];
+        int k = 0;
+        for (int c = 0; c < s.cg(); c++) {
+            for (int ky = 0; ky < s.kh(); ky++) {
+                for (int kx = 0; kx < s.kw(); kx++) {
+                    offs[k++] = c * plane + ky * s.dilationH() * wp + kx * s.dilationW();
+                }
+            }
+        }
+        return offs;
+    }
+
+    /** Three full-vector tiles (input offsets i0..i2, output offsets o0..o2) for 4 output channels. */
+    private static void block4x3(int[] offs, int taps, float[] w, int wOff, float[] x, int i0, int i1, int i2,
+                                 float[] bias, int m0, int mCount, float[] out, int o0, int o1, int o2, int n) {
         FloatVector a00 = FloatVector.zero(S), a01 = a00, a02 = a00;
         FloatVector a10 = a00, a11 = a00, a12 = a00;
         FloatVector a20 = a00, a21 = a00, a22 = a00;
         FloatVector a30 = a00, a31 = a00, a32 = a00;
-        int kh = s.kh();
-        int kw = s.kw();
-        int rowStep = s.dilationH() * wp;
-        int dw = s.dilationW();
         int wi = wOff;
-        for (int c = 0; c < s.cg(); c++) {
-            int cb = xOff + c * plane + x0;
-            for (int ky = 0; ky < kh; ky++) {
-                int rb = cb + ky * rowStep;
-                for (int kx = 0; kx < kw; kx++) {
-                    int i = rb + kx * dw;
-                    FloatVector v0 = FloatVector.fromArray(S, x, i);
-                    FloatVector v1 = FloatVector.fromArray(S, x, i + xs);
-                    FloatVector v2 = FloatVector.fromArray(S, x, i + 2 * xs);
-                    FloatVector w0 = FloatVector.broadcast(S, w[wi]);
-                    a00 = v0.fma(w0, a00);
-                    a01 = v1.fma(w0, a01);
-                    a02 = v2.fma(w0, a02);
-                    FloatVector w1 = FloatVector.broadcast(S, w[wi + 1]);
-                    a10 = v0.fma(w1, a10);
-                    a11 = v1.fma(w1, a11);
-                    a12 = v2.fma(w1, a12);
-                    FloatVector w2 = FloatVector.broadcast(S, w[wi + 2]);
-                    a20 = v0.fma(w2, a20);
-                    a21 = v1.fma(w2, a21);
-                    a22 = v2.fma(w2, a22);
-                    FloatVector w3 = FloatVector.broadcast(S, w[wi + 3]);
-                    a30 = v0.fma(w3, a30);
-                    a31 = v1.fma(w3, a31);
-                    a32 = v2.fma(w3, a32);
-                    wi += MB;
-                }
-            }
+        for (int k = 0; k < taps; k++) {
+            int off = offs[k];
+            FloatVector v0 = FloatVector.fromArray(S, x, i0 + off);
+            FloatVector v1 = FloatVector.fromArray(S, x, i1 + off);
+            FloatVector v2 = FloatVector.fromArray(S, x, i2 + off);
+            FloatVector w0 = FloatVector.broadcast(S, w[wi]);
+            a00 = v0.fma(w0, a00);
+            a01 = v1.fma(w0, a01);
+            a02 = v2.fma(w0, a02);
+            FloatVector w1 = FloatVector.broadcast(S, w[wi + 1]);
+            a10 = v0.fma(w1, a10);
+            a11 = v1.fma(w1, a11);
+            a12 = v2.fma(w1, a12);
+            FloatVector w2 = FloatVector.broadcast(S, w[wi + 2]);
+            a20 = v0.fma(w2, a20);
+            a21 = v1.fma(w2, a21);
+            a22 = v2.fma(w2, a22);
+            FloatVector w3 = FloatVector.broadcast(S, w[wi + 3]);
+            a30 = v0.fma(w3, a30);
+            a31 = v1.fma(w3, a31);
+            a32 = v2.fma(w3, a32);
+            wi += MB;
         }
-        int at = row + x0;
         float b0 = bias == null ? 0f : bias[m0];
-        a00.add(b0).intoArray(out, at);
-        a01.add(b0).intoArray(out, at + os);
-        a02.add(b0).intoArray(out, at + 2 * os);
+        a00.add(b0).intoArray(out, o0);
+        a01.add(b0).intoArray(out, o1);
+        a02.add(b0).intoArray(out, o2);
         if (mCount > 1) {
             float b1 = bias == null ? 0f : bias[m0 + 1];
-            a10.add(b1).intoArray(out, at + n);
-            a11.add(b1).intoArray(out, at + n + os);
-            a12.add(b1).intoArray(out, at + n + 2 * os);
+            a10.add(b1).intoArray(out, o0 + n);
+            a11.add(b1).intoArray(out, o1 + n);
+            a12.add(b1).intoArray(out, o2 + n);
         }
         if (mCount > 2) {
             float b2 = bias == null ? 0f : bias[m0 + 2];
-            a20.add(b2).intoArray(out, at + 2 * n);
-            a21.add(b2).intoArray(out, at + 2 * n + os);
-            a22.add(b2).intoArray(out, at + 2 * n + 2 * os);
+            a20.add(b2).intoArray(out, o0 + 2 * n);
+            a21.add(b2).intoArray(out, o1 + 2 * n);
+            a22.add(b2).intoArray(out, o2 + 2 * n);
         }
         if (mCount > 3) {
             float b3 = bias == null ? 0f : bias[m0 + 3];
-            a30.add(b3).intoArray(out, at + 3 * n);
-            a31.add(b3).intoArray(out, at + 3 * n + os);
-            a32.add(b3).intoArray(out, at + 3 * n + 2 * os);
+            a30.add(b3).intoArray(out, o0 + 3 * n);
+            a31.add(b3).intoArray(out, o1 + 3 * n);
+            a32.add(b3).intoArray(out, o2 + 3 * n);
         }
     }
 
-    /** Two full vectors of one output row for 4 output channels. */
-    private static void block4x2(ConvShape s, float[] w, int wOff, float[] x, int xOff, int wp, int plane, int x0,
-                                 float[] bias, int m0, int mCount, float[] out, int row, int n) {
-        FloatVector a00 = FloatVector.zero(S), a01 = a00;
-        FloatVector a10 = a00, a11 = a00;
-        FloatVector a20 = a00, a21 = a00;
-        FloatVector a30 = a00, a31 = a00;
-        int kh = s.kh();
-        int kw = s.kw();
-        int rowStep = s.dilationH() * wp;
-        int dw = s.dilationW();
-        int wi = wOff;
-        for (int c = 0; c < s.cg(); c++) {
-            int cb = xOff + c * plane + x0;
-            for (int ky = 0; ky < kh; ky++) {
-                int rb = cb + ky * rowStep;
-                for (int kx = 0; kx < kw; kx++) {
-                    int i = rb + kx * dw;
-                    FloatVector v0 = FloatVector.fromArray(S, x, i);
-                    FloatVector v1 = FloatVector.fromArray(S, x, i + VL);
-                    FloatVector w0 = FloatVector.broadcast(S, w[wi]);
-                    a00 = v0.fma(w0, a00);
-                    a01 = v1.fma(w0, a01);
-                    FloatVector w1 = FloatVector.broadcast(S, w[wi + 1]);
-                    a10 = v0.fma(w1, a10);
-                    a11 = v1.fma(w1, a11);
-                    FloatVector w2 = FloatVector.broadcast(S, w[wi + 2]);
-                    a20 = v0.fma(w2, a20);
-                    a21 = v1.fma(w2, a21);
-                    FloatVector w3 = FloatVector.broadcast(S, w[wi + 3]);
-                    a30 = v0.fma(w3, a30);
-                    a31 = v1.fma(w3, a31);
-                    wi += MB;
-                }
-            }
-        }
-        int at = row + x0;
-        float b0 = bias == null ? 0f : bias[m0];
-        a00.add(b0).intoArray(out, at);
-        a01.add(b0).intoArray(out, at + VL);
-        if (mCount > 1) {
-            float b1 = bias == null ? 0f : bias[m0 + 1];
-            a10.add(b1).intoArray(out, at + n);
-            a11.add(b1).intoArray(out, at + n + VL);
-        }
-        if (mCount > 2) {
-            float b2 = bias == null ? 0f : bias[m0 + 2];
-            a20.add(b2).intoArray(out, at + 2 * n);
-            a21.add(b2).intoArray(out, at + 2 * n + VL);
-        }
-        if (mCount > 3) {
-            float b3 = bias == null ? 0f : bias[m0 + 3];
-            a30.add(b3).intoArray(out, at + 3 * n);
-            a31.add(b3).intoArray(out, at + 3 * n + VL);
-        }
-    }
-
-    /** One vector (possibly partial: the row's last) of one output row for 4 output channels. */
+    /** One vector, masked to the row (planes narrower than a vector), of one output row for 4 output channels. */
     private static void block4x1(ConvShape s, float[] w, int wOff, float[] x, int xOff, int wp, int plane, int x0,
                                  float[] bias, int m0, int mCount, float[] out, int row, int n) {
         FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
@@ -537,15 +494,8 @@ public final class Conv2d {
     /** Applies the activation in place to {@code len} floats from {@code at}. */
     static void activate(float[] out, int at, int len, Epilogue ep) {
         int j = 0;
-        int bound = S.loopBound(len);
-        if (ep.kind() == Epilogue.Kind.RELU) { // a path of its own, never through a call (see GemmKernel.finish)
-            for (; j < bound; j += VL) {
-                FloatVector.fromArray(S, out, at + j).max(0f).intoArray(out, at + j);
-            }
-        } else {
-            for (; j < bound; j += VL) {
-                ep.apply(FloatVector.fromArray(S, out, at + j)).intoArray(out, at + j);
-            }
+        for (int bound = S.loopBound(len); j < bound; j += VL) {
+            ep.apply(FloatVector.fromArray(S, out, at + j)).intoArray(out, at + j);
         }
         for (; j < len; j++) {
             out[at + j] = ep.apply(out[at + j]);
@@ -561,6 +511,10 @@ public final class Conv2d {
      * copy loops carry no bounds tests.
      */
     static void im2col(ConvShape s, float[] in, int io, int g, float[] col) {
+        if (s.padTop() == 0 && s.padLeft() == 0 && s.padBottom() == 0 && s.padRight() == 0) {
+            im2colUnpadded(s, in, io, g, col);
+            return;
+        }
         int kv = s.kernelVolume();
         int outW = s.outW();
         int sw = s.strideW();
@@ -595,6 +549,53 @@ public final class Conv2d {
         }
     }
 
+    /** Per-thread input offsets of one panel's pixels, for {@link #im2colUnpadded}. */
+    private static final ThreadLocal<int[]> PIXELS = ThreadLocal.withInitial(() -> new int[PackedMatrix.NR]);
+
+    /**
+     * im2col without padding: every tap of every window is inside the input, and the input offset of pixel q at
+     * tap k splits into a tap part (channel, ky, kx) plus a pixel part (oy, ox), so each panel row is 16 loads
+     * through two small offset tables, written in order (2-5x faster than the run-by-run copy on the models).
+     */
+    private static void im2colUnpadded(ConvShape s, float[] in, int io, int g, float[] col) {
+        int kv = s.kernelVolume();
+        int n = s.outH() * s.outW();
+        int nr = PackedMatrix.NR;
+        int[] taps = tapOffsets(s, s.w(), s.h() * s.w());
+        int[] pix = PIXELS.get();
+        int gb = io + g * s.cg() * s.h() * s.w();
+        int oy = 0;
+        int ox = 0;
+        for (int p = 0, dst = 0; p * nr < n; p++) {
+            int lanes = Math.min(nr, n - p * nr);
+            for (int j = 0; j < lanes; j++) {
+                pix[j] = gb + oy * s.strideH() * s.w() + ox * s.strideW();
+                if (++ox == s.outW()) {
+                    ox = 0;
+                    oy++;
+                }
+            }
+            if (lanes == nr) {
+                for (int k = 0; k < kv; k++, dst += nr) {
+                    int t = taps[k];
+                    for (int j = 0; j < nr; j++) {
+                        col[dst + j] = in[t + pix[j]];
+                    }
+                }
+            } else {
+                for (int k = 0; k < kv; k++, dst += nr) {
+                    int t = taps[k];
+                    for (int j = 0; j < lanes; j++) {
+                        col[dst + j] = in[t + pix[j]];
+                    }
+                    for (int j = lanes; j < nr; j++) {
+                        col[dst + j] = 0f;
+                    }
+                }
+            }
+        }
+    }
+
     /** Zeros pixels [q, q + count) of row k, panel by panel. */
     private static void zeros(float[] col, int kv, int k, int q, int count) {
         int nr = PackedMatrix.NR;
@@ -626,6 +627,19 @@ public final class Conv2d {
         }
     }
 
+    /** Per-thread wrapper of the last scratch array used as im2col panels, so steady-state calls allocate nothing. */
+    private static final ThreadLocal<PackedMatrix[]> PANELS = ThreadLocal.withInitial(() -> new PackedMatrix[1]);
+
+    private static PackedMatrix panels(float[] col, int k, int n) {
+        PackedMatrix[] last = PANELS.get();
+        PackedMatrix b = last[0];
+        if (b == null || b.data() != col || b.k() != k || b.n() != n) {
+            b = PackedMatrix.wrap(col, k, n);
+            last[0] = b;
+        }
+        return b;
+    }
+
     /** One group's GEMM into the NCHW output rows of its channels; the bias is prefilled and accumulated onto. */
     private static void im2colGemm(ConvShape s, float[] w, float[] bias, float[] out, int oo, int g, float[] col,
                                    Epilogue ep, WorkerPool pool) {
@@ -645,25 +659,7 @@ public final class Conv2d {
         }
     }
 
-    /**
-     * The im2col scratch viewed as GEMM panels. The views of the last few (scratch, shape) pairs this thread used
-     * are kept, so a steady-state call allocates nothing (a new view per image was ~4 KB per cifar_cnn call).
-     */
-    private static PackedMatrix panels(float[] col, int kv, int n) {
-        PackedMatrix[] recent = PANEL_VIEWS.get();
-        for (PackedMatrix p : recent) {
-            if (p != null && p.data() == col && p.k() == kv && p.n() == n) {
-                return p;
-            }
-        }
-        System.arraycopy(recent, 0, recent, 1, recent.length - 1);
-        recent[0] = PackedMatrix.wrap(col, kv, n);
-        return recent[0];
-    }
-
-    private static final ThreadLocal<PackedMatrix[]> PANEL_VIEWS = ThreadLocal.withInitial(() -> new PackedMatrix[4]);
-
-    /** What a failed check names; built only when throwing, so a call that passes allocates nothing. */
+    /** The call named in an error message; built only on failure, as check runs on every call. */
     private static String what(ConvShape s, Algorithm a, int batch) {
         return "conv " + s + " (" + a + ", batch " + batch + ")";
     }
@@ -675,33 +671,27 @@ public final class Conv2d {
             throw new IllegalArgumentException(what(s, a, batch) + ": negative batch");
         }
         if (a == Algorithm.DIRECT && s.strideW() != 1) {
-            throw new IllegalArgumentException(what(s, a, batch)
-                    + ": the direct kernel needs stride 1 along the width");
+            throw new IllegalArgumentException(what(s, a, batch) + ": the direct kernel needs stride 1 along the width");
         }
         int wantW = a == Algorithm.IM2COL ? s.weightLength()
                 : s.group() * Math.ceilDiv(s.mg(), MB) * s.kernelVolume() * MB;
         if (w.length != wantW) {
-            throw new IllegalArgumentException(what(s, a, batch)
-                    + ": packed weights have " + w.length + " floats, expected " + wantW);
+            throw new IllegalArgumentException(what(s, a, batch) + ": packed weights have " + w.length + " floats, expected " + wantW);
         }
         if (bias != null && bias.length < s.m()) {
-            throw new IllegalArgumentException(what(s, a, batch)
-                    + ": bias has " + bias.length + " floats, expected " + s.m());
+            throw new IllegalArgumentException(what(s, a, batch) + ": bias has " + bias.length + " floats, expected " + s.m());
         }
         int scratchWanted = scratchLength(s, a);
         if (a == Algorithm.IM2COL ? scratch.length != scratchWanted : scratch.length < scratchWanted) {
-            throw new IllegalArgumentException(what(s, a, batch)
-                    + ": scratch has " + scratch.length + " floats, expected "
+            throw new IllegalArgumentException(what(s, a, batch) + ": scratch has " + scratch.length + " floats, expected "
                     + scratchWanted);
         }
         if (inOff < 0 || (long) inOff + (long) batch * s.inSize() > in.length) {
-            throw new IllegalArgumentException(what(s, a, batch)
-                    + ": input needs " + (long) batch * s.inSize() + " floats from "
+            throw new IllegalArgumentException(what(s, a, batch) + ": input needs " + (long) batch * s.inSize() + " floats from "
                     + inOff + ", array has " + in.length);
         }
         if (outOff < 0 || (long) outOff + (long) batch * s.outSize() > out.length) {
-            throw new IllegalArgumentException(what(s, a, batch)
-                    + ": output needs " + (long) batch * s.outSize() + " floats from "
+            throw new IllegalArgumentException(what(s, a, batch) + ": output needs " + (long) batch * s.outSize() + " floats from "
                     + outOff + ", array has " + out.length);
         }
     }

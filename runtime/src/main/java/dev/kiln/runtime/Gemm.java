@@ -37,7 +37,8 @@ public final class Gemm {
      * @param lda row stride of A, ≥ k
      * @param b B packed in {@code kiln.panel16.v1}; gives k and n
      * @param bias n floats added to every row, or null
-     * @param c C, row-major; row i starts at {@code cOff + i*ldc}; only columns below n are written
+     * @param c C, row-major; row i starts at {@code cOff + i*ldc}; only columns below n are written; must not
+     *     overlap A (C holds partial sums while A is still read)
      * @param ldc row stride of C, ≥ n
      * @param accumulate add the product to C's current contents instead of overwriting them
      * @param ep activation applied last

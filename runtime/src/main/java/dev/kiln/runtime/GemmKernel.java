@@ -25,21 +25,48 @@ import jdk.incubator.vector.VectorSpecies;
  */
 final class GemmKernel {
 
-    /** Vector species of the kernels: the preferred one, or 512 bits when wider vectors exceed a panel. */
-    static final VectorSpecies<Float> SPECIES = FloatVector.SPECIES_PREFERRED.length() <= NR
-            ? FloatVector.SPECIES_PREFERRED : FloatVector.SPECIES_512;
+    /**
+     * Vector species of the kernels: the preferred one, or 512 bits when wider vectors exceed a panel. The
+     * system property {@code kiln.runtime.vectorBits} (128, 256 or 512) overrides it so that tests can run the
+     * other widths' code paths on this machine (emulated, slowly, when the hardware lacks them).
+     */
+    static final VectorSpecies<Float> SPECIES = species(Integer.getInteger("kiln.runtime.vectorBits", 0));
     static final int VL = SPECIES.length();
     /** Rows of the micro-tile: 6 rows x 2 vectors = 12 accumulators, + 2 B vectors + 1 broadcast = 15 of
      *  AVX2's 16 registers. */
     static final int MR = 6;
     /** Columns per strip. */
     static final int STRIP = 2 * VL;
+    /** Whether a strip's two vectors lie in one panel (VL ≤ 8), VL floats apart. */
+    private static final boolean ONE_PANEL = STRIP <= NR;
+    /**
+     * Rows per cache block, a multiple of MR: an MC x k block of A (376 KB at k = 784) stays in L2 while every
+     * strip streams past it. Without it a tall A (a convolution's im2col) is re-read from memory per strip.
+     */
+    static final int MC = 120;
+    /**
+     * Reduction depth per cache block. Measured on the 2-core AVX2 machine (docs/BENCHMARKS.md): blocking
+     * k = 784 into 256 or 384 made the MLP layer 10-20 % slower (more passes over C, more tile set-ups) than
+     * streaming the 50 KB panel from L2, so only very deep reductions are split, to keep A's block in L2.
+     */
+    static final int KC = 1024;
     /** Vectors the matrix-vector kernel keeps in flight: enough independent FMA chains to hide latency. */
     private static final int MV_VECTORS = 8;
     /** Floats of the per-thread scratch tile that edge tiles are computed into. */
     static final int SCRATCH = Math.max(MR * STRIP, MV_VECTORS * VL);
 
     private GemmKernel() { }
+
+    private static VectorSpecies<Float> species(int bits) {
+        return switch (bits) {
+            case 0 -> FloatVector.SPECIES_PREFERRED.length() <= NR
+                    ? FloatVector.SPECIES_PREFERRED : FloatVector.SPECIES_512;
+            case 128 -> FloatVector.SPECIES_128;
+            case 256 -> FloatVector.SPECIES_256;
+            case 512 -> FloatVector.SPECIES_512;
+            default -> throw new IllegalArgumentException("kiln.runtime.vectorBits must be 128, 256 or 512: " + bits);
+        };
+    }
 
     static int strips(int n) { return (n + STRIP - 1) / STRIP; }
 
@@ -58,6 +85,11 @@ final class GemmKernel {
     /**
      * C rows {@code [rowFrom, rowTo)} x strips {@code [s0, s1)}, in register tiles of MR rows.
      *
+     * <p>Blocked for the caches: rows in blocks of {@link #MC} and k in blocks of {@link #KC} so A's block stays
+     * in L2 while every strip of B streams past it. Between k blocks the partial sums wait in C; a float stored
+     * and reloaded is unchanged, so the blocking does not change a bit of the result. The strip that ends past n
+     * (at most one) is not k-blocked: its partial sums would need a scratch as tall as the block.
+     *
      * @param scratch at least {@link #SCRATCH} floats the calling thread owns
      */
     static void tiles(int rowFrom, int rowTo, float[] a, int aOff, int lda, PackedMatrix b, int s0, int s1,
@@ -65,32 +97,61 @@ final class GemmKernel {
                       float[] scratch) {
         int k = b.k();
         int n = b.n();
-        float[] bd = b.data();
-        boolean finish = bias != null || !ep.isNone();
-        for (int s = s0; s < s1; s++) {
-            int j0 = s * STRIP;
-            int b0 = base(j0, k);
-            int b1 = baseOr(j0 + VL, k, n, b0);
-            boolean edge = j0 + STRIP > n;
-            for (int i0 = rowFrom; i0 < rowTo; i0 += MR) {
-                int rows = Math.min(MR, rowTo - i0);
-                int ci = cOff + i0 * ldc + j0;
-                if (edge) {
-                    for (int r = 0; r < rows && accumulate; r++) {
-                        loadEdge(c, ci + r * ldc, j0, n, scratch, r * STRIP, 2);
-                    }
-                    tile(i0, rows, a, aOff, lda, k, bd, b0, b1, scratch, 0, STRIP, accumulate);
-                    for (int r = 0; r < rows; r++) {
-                        finishEdge(scratch, r * STRIP, 2, c, ci + r * ldc, j0, n, bias, ep);
-                    }
-                } else {
-                    tile(i0, rows, a, aOff, lda, k, bd, b0, b1, c, ci, ldc, accumulate);
-                    if (finish) {
-                        for (int r = 0; r < rows; r++) {
-                            finish(c, ci + r * ldc, 2, bias, j0, ep);
-                        }
-                    }
+        int fullStrips = Math.min(s1, n / STRIP);
+        for (int ib = rowFrom; ib < rowTo; ib += MC) {
+            int ie = Math.min(ib + MC, rowTo);
+            for (int kb = 0; kb < k || kb == 0; kb += KC) {
+                int kc = Math.min(KC, k - kb);
+                boolean lastBlock = kb + kc >= k;
+                for (int s = s0; s < fullStrips; s++) {
+                    fullStrip(ib, ie, a, aOff, lda, b, s, kb, kc, accumulate || kb > 0, lastBlock, bias, c, cOff,
+                            ldc, ep);
                 }
+            }
+            for (int s = Math.max(s0, fullStrips); s < s1; s++) {
+                edgeStrip(ib, ie, a, aOff, lda, b, s, bias, c, cOff, ldc, accumulate, ep, scratch);
+            }
+        }
+    }
+
+    /** Rows {@code [ib, ie)} of a strip wholly below n, for k in {@code [kb, kb + kc)}. */
+    private static void fullStrip(int ib, int ie, float[] a, int aOff, int lda, PackedMatrix b, int s, int kb,
+                                  int kc, boolean accumulate, boolean lastBlock, float[] bias, float[] c, int cOff,
+                                  int ldc, Epilogue ep) {
+        int k = b.k();
+        int j0 = s * STRIP;
+        int b0 = base(j0, k) + kb * NR;
+        int b1 = base(j0 + VL, k) + kb * NR;
+        boolean finish = lastBlock && (bias != null || !ep.isNone());
+        for (int i0 = ib; i0 < ie; i0 += MR) {
+            int rows = Math.min(MR, ie - i0);
+            int ci = cOff + i0 * ldc + j0;
+            tile(i0, rows, a, aOff + kb, lda, kc, b.data(), b0, b1, c, ci, ldc, accumulate);
+            if (finish) {
+                for (int r = 0; r < rows; r++) {
+                    finish(c, ci + r * ldc, 2, bias, j0, ep);
+                }
+            }
+        }
+    }
+
+    /** Rows {@code [ib, ie)} of the strip that ends past n, through the scratch tile. */
+    private static void edgeStrip(int ib, int ie, float[] a, int aOff, int lda, PackedMatrix b, int s, float[] bias,
+                                  float[] c, int cOff, int ldc, boolean accumulate, Epilogue ep, float[] scratch) {
+        int k = b.k();
+        int n = b.n();
+        int j0 = s * STRIP;
+        int b0 = base(j0, k);
+        int b1 = baseOr(j0 + VL, k, n, b0);
+        for (int i0 = ib; i0 < ie; i0 += MR) {
+            int rows = Math.min(MR, ie - i0);
+            int ci = cOff + i0 * ldc + j0;
+            for (int r = 0; r < rows && accumulate; r++) {
+                loadEdge(c, ci + r * ldc, j0, n, scratch, r * STRIP, 2);
+            }
+            tile(i0, rows, a, aOff, lda, k, b.data(), b0, b1, scratch, 0, STRIP, accumulate);
+            for (int r = 0; r < rows; r++) {
+                finishEdge(scratch, r * STRIP, 2, c, ci + r * ldc, j0, n, bias, ep);
             }
         }
     }
@@ -136,9 +197,10 @@ final class GemmKernel {
             c30 = c00; c31 = c00; c40 = c00; c41 = c00; c50 = c00; c51 = c00;
         }
         for (int kk = 0; kk < k; kk++) {
-            int bo = kk * NR;
-            FloatVector x0 = FloatVector.fromArray(SPECIES, bd, b0 + bo);
-            FloatVector x1 = FloatVector.fromArray(SPECIES, bd, b1 + bo);
+            int bo = b0 + kk * NR;
+            FloatVector x0 = FloatVector.fromArray(SPECIES, bd, bo);
+            // Within one panel the second vector is at a constant distance, which folds into the load.
+            FloatVector x1 = FloatVector.fromArray(SPECIES, bd, ONE_PANEL ? bo + VL : b1 + kk * NR);
             FloatVector av = FloatVector.broadcast(SPECIES, a[a0 + kk]);
             c00 = av.fma(x0, c00);
             c01 = av.fma(x1, c01);

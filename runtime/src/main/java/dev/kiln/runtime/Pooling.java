@@ -16,7 +16,7 @@ import jdk.incubator.vector.VectorSpecies;
  * A window with no input tap gives -inf (max) or NaN (average without counted pads), as ONNX's reference does.
  */
 public final class Pooling {
-    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Float> S = GemmKernel.SPECIES;
     private static final int VL = S.length();
     /** Lanes 0, 2, 4, ... of the concatenation of two vectors. */
     private static final VectorShuffle<Float> EVEN = VectorShuffle.fromOp(S, i -> 2 * i);
@@ -27,8 +27,9 @@ public final class Pooling {
 
     /** ONNX MaxPool over {@code planes} planes. */
     public static void maxPool(PoolShape s, int planes, float[] in, int inOff, float[] out, int outOff) {
-        if (isPlain2x2(s)) {
-            maxPool2x2(s, planes, in, inOff, out, outOff);
+        if (!vectorizable(s) || s.outW() < VL) {
+            // no vector fits a row: the plain loops are the fastest (measured, docs/BENCHMARKS.md)
+            maxPoolScalar(s, planes, in, inOff, out, outOff);
             return;
         }
         for (int p = 0; p < planes; p++) {
@@ -43,6 +44,10 @@ public final class Pooling {
     /** ONNX AveragePool over {@code planes} planes; {@code countIncludePad} counts padding cells in the divisor. */
     public static void averagePool(PoolShape s, boolean countIncludePad, int planes, float[] in, int inOff,
                                    float[] out, int outOff) {
+        if (!vectorizable(s) || s.outW() < VL) {
+            averagePoolScalar(s, countIncludePad, planes, in, inOff, out, outOff);
+            return;
+        }
         for (int p = 0; p < planes; p++) {
             int pin = inOff + p * s.inPlane();
             int pout = outOff + p * s.outPlane();
@@ -50,6 +55,33 @@ public final class Pooling {
                 averageRow(s, countIncludePad, in, pin, out, pout + oy * s.outW(), oy);
             }
         }
+    }
+
+    /** {@link #maxPool} with the planes split over {@code pool} when there are more than ~20 µs of them. */
+    public static void maxPool(PoolShape s, int planes, float[] in, int inOff, float[] out, int outOff,
+                               WorkerPool pool) {
+        if (!splits(s, planes, pool)) {
+            maxPool(s, planes, in, inOff, out, outOff);
+            return;
+        }
+        pool.parallelFor(planes, (p0, p1) -> maxPool(s, p1 - p0, in, inOff + p0 * s.inPlane(), out,
+                outOff + p0 * s.outPlane()));
+    }
+
+    /** {@link #averagePool} with the planes split over {@code pool} when there are more than ~20 µs of them. */
+    public static void averagePool(PoolShape s, boolean countIncludePad, int planes, float[] in, int inOff,
+                                   float[] out, int outOff, WorkerPool pool) {
+        if (!splits(s, planes, pool)) {
+            averagePool(s, countIncludePad, planes, in, inOff, out, outOff);
+            return;
+        }
+        pool.parallelFor(planes, (p0, p1) -> averagePool(s, countIncludePad, p1 - p0, in,
+                inOff + p0 * s.inPlane(), out, outOff + p0 * s.outPlane()));
+    }
+
+    /** Window taps of all planes above which splitting pays (~20 µs at a few taps per ns). */
+    private static boolean splits(PoolShape s, int planes, WorkerPool pool) {
+        return pool.threads() > 1 && planes > 1 && (long) planes * s.outPlane() * s.kh() * s.kw() > 100_000L;
     }
 
     /** GlobalMaxPool: {@code out[p] = max} over the {@code size} elements of plane p. */
@@ -146,78 +178,23 @@ public final class Pooling {
         }
     }
 
-    /** 2x2 windows at stride 2, no padding or dilation, every window inside the plane: the CNNs' pooling. */
-    static boolean isPlain2x2(PoolShape s) {
-        return s.kh() == 2 && s.kw() == 2 && s.strideH() == 2 && s.strideW() == 2 && s.dilationH() == 1
-                && s.dilationW() == 1 && s.padTop() == 0 && s.padLeft() == 0 && 2 * s.outH() <= s.h()
-                && 2 * s.outW() <= s.w();
-    }
-
-    /**
-     * The plain 2x2 max pool as two loads and three max per output pair of rows. Scalar on purpose: the rows of
-     * these models are narrow (4 to 15 outputs), where the general path spent ~7-14 ns per output in window
-     * bounds checks and two-vector shuffles (cifar_cnn's two pools took 83 µs of its ~490 µs at batch 1,
-     * docs/BENCHMARKS.md). Max is exact and order-free, so the result equals the general path's.
-     */
-    private static void maxPool2x2(PoolShape s, int planes, float[] in, int inOff, float[] out, int outOff) {
-        int w = s.w();
-        int outW = s.outW();
-        for (int p = 0; p < planes; p++) {
-            for (int oy = 0; oy < s.outH(); oy++) {
-                int r0 = inOff + p * s.inPlane() + 2 * oy * w;
-                int r1 = r0 + w;
-                int o = outOff + p * s.outPlane() + oy * outW;
-                for (int ox = 0; ox < outW; ox++) {
-                    int i = 2 * ox;
-                    out[o + ox] = Math.max(Math.max(in[r0 + i], in[r0 + i + 1]),
-                            Math.max(in[r1 + i], in[r1 + i + 1]));
-                }
-            }
-        }
-    }
-
     private static void maxRow(PoolShape s, float[] in, int plane, float[] out, int row, int oy) {
         int iy0 = oy * s.strideH() - s.padTop();
-        int ox = Math.min(s.outW(), Math.ceilDiv(s.padLeft(), s.strideW()));
-        for (int x = 0; x < ox; x++) {
+        int first = Math.min(s.outW(), Math.ceilDiv(s.padLeft(), s.strideW()));
+        for (int x = 0; x < first; x++) {
             out[row + x] = maxAt(s, in, plane, iy0, x);
         }
-        if (s.strideW() == 1) {
+        int ox = first;
+        if (vectorizable(s)) {
             for (; ox + VL <= s.outW() && lastRead(s, ox) < s.w(); ox += VL) {
-                FloatVector acc = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
-                for (int ky = 0; ky < s.kh(); ky++) {
-                    int iy = iy0 + ky * s.dilationH();
-                    if (iy < 0 || iy >= s.h()) {
-                        continue;
-                    }
-                    int base = plane + iy * s.w() + ox - s.padLeft();
-                    for (int kx = 0; kx < s.kw(); kx++) {
-                        acc = acc.max(FloatVector.fromArray(S, in, base + kx * s.dilationW()));
-                    }
-                }
-                acc.intoArray(out, row + ox);
+                maxVector(s, in, plane, iy0, ox, out, row);
             }
-        } else if (s.strideW() == 2 && s.dilationW() == 1) {
-            for (; ox + VL <= s.outW() && lastRead(s, ox) < s.w(); ox += VL) {
-                FloatVector acc = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
-                for (int kx = 0; kx < s.kw(); kx += 2) {
-                    FloatVector lo = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
-                    FloatVector hi = lo;
-                    for (int ky = 0; ky < s.kh(); ky++) {
-                        int iy = iy0 + ky * s.dilationH();
-                        if (iy < 0 || iy >= s.h()) {
-                            continue;
-                        }
-                        int base = plane + iy * s.w() + 2 * ox - s.padLeft() + kx;
-                        lo = lo.max(FloatVector.fromArray(S, in, base));
-                        hi = hi.max(FloatVector.fromArray(S, in, base + VL));
-                    }
-                    acc = acc.max(lo.rearrange(EVEN, hi));
-                    if (kx + 1 < s.kw()) {
-                        acc = acc.max(lo.rearrange(ODD, hi));
-                    }
-                }
-                acc.intoArray(out, row + ox);
+            int end = vectorEnd(s, first, ox);
+            if (end > ox) {
+                // the row's last interior outputs as one full vector ending at the last interior output,
+                // overlapping the previous vector (it recomputes the same values)
+                maxVector(s, in, plane, iy0, end - VL, out, row);
+                ox = end;
             }
         }
         for (; ox < s.outW(); ox++) {
@@ -225,15 +202,50 @@ public final class Pooling {
         }
     }
 
+    /** Max of the VL windows starting at output column ox, all inside the row. */
+    private static void maxVector(PoolShape s, float[] in, int plane, int iy0, int ox, float[] out, int row) {
+        FloatVector acc = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
+        if (s.strideW() == 1) {
+            for (int ky = 0; ky < s.kh(); ky++) {
+                int iy = iy0 + ky * s.dilationH();
+                if (iy < 0 || iy >= s.h()) {
+                    continue;
+                }
+                int base = plane + iy * s.w() + ox - s.padLeft();
+                for (int kx = 0; kx < s.kw(); kx++) {
+                    acc = acc.max(FloatVector.fromArray(S, in, base + kx * s.dilationW()));
+                }
+            }
+        } else {
+            for (int kx = 0; kx < s.kw(); kx += 2) {
+                FloatVector lo = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
+                FloatVector hi = lo;
+                for (int ky = 0; ky < s.kh(); ky++) {
+                    int iy = iy0 + ky * s.dilationH();
+                    if (iy < 0 || iy >= s.h()) {
+                        continue;
+                    }
+                    int base = plane + iy * s.w() + 2 * ox - s.padLeft() + kx;
+                    lo = lo.max(FloatVector.fromArray(S, in, base));
+                    hi = hi.max(FloatVector.fromArray(S, in, base + VL));
+                }
+                acc = acc.max(lo.rearrange(EVEN, hi));
+                if (kx + 1 < s.kw()) {
+                    acc = acc.max(lo.rearrange(ODD, hi));
+                }
+            }
+        }
+        acc.intoArray(out, row + ox);
+    }
+
     private static void averageRow(PoolShape s, boolean includePad, float[] in, int plane, float[] out, int row, int oy) {
         int iy0 = oy * s.strideH() - s.padTop();
-        int ox = Math.min(s.outW(), Math.ceilDiv(s.padLeft(), s.strideW()));
-        for (int x = 0; x < ox; x++) {
+        int first = Math.min(s.outW(), Math.ceilDiv(s.padLeft(), s.strideW()));
+        for (int x = 0; x < first; x++) {
             out[row + x] = averageAt(s, includePad, in, plane, iy0, x);
         }
-        boolean stride1 = s.strideW() == 1;
-        boolean stride2 = s.strideW() == 2 && s.dilationW() == 1;
-        if (stride1 || stride2) {
+        int ox = first;
+        if (vectorizable(s)) {
             // Interior windows have every column tap; only the row taps vary, so one divisor serves the row.
             int rows = 0;
             for (int ky = 0; ky < s.kh(); ky++) {
@@ -244,35 +256,63 @@ public final class Pooling {
             }
             float count = rows * s.kw();
             for (; ox + VL <= s.outW() && lastRead(s, ox) < s.w(); ox += VL) {
-                FloatVector acc = FloatVector.zero(S);
-                for (int ky = 0; ky < s.kh(); ky++) {
-                    int iy = iy0 + ky * s.dilationH();
-                    if (iy < 0 || iy >= s.h()) {
-                        continue;
-                    }
-                    if (stride1) {
-                        int base = plane + iy * s.w() + ox - s.padLeft();
-                        for (int kx = 0; kx < s.kw(); kx++) {
-                            acc = acc.add(FloatVector.fromArray(S, in, base + kx * s.dilationW()));
-                        }
-                    } else {
-                        for (int kx = 0; kx < s.kw(); kx += 2) {
-                            int base = plane + iy * s.w() + 2 * ox - s.padLeft() + kx;
-                            FloatVector lo = FloatVector.fromArray(S, in, base);
-                            FloatVector hi = FloatVector.fromArray(S, in, base + VL);
-                            acc = acc.add(lo.rearrange(EVEN, hi));
-                            if (kx + 1 < s.kw()) {
-                                acc = acc.add(lo.rearrange(ODD, hi));
-                            }
-                        }
-                    }
-                }
-                acc.div(count).intoArray(out, row + ox);
+                averageVector(s, in, plane, iy0, ox, out, row, count);
+            }
+            int end = vectorEnd(s, first, ox);
+            if (end > ox) {
+                averageVector(s, in, plane, iy0, end - VL, out, row, count);
+                ox = end;
             }
         }
         for (; ox < s.outW(); ox++) {
             out[row + ox] = averageAt(s, includePad, in, plane, iy0, ox);
         }
+    }
+
+    /** Mean of the VL windows starting at output column ox, all inside the row. */
+    private static void averageVector(PoolShape s, float[] in, int plane, int iy0, int ox, float[] out, int row,
+                                      float count) {
+        FloatVector acc = FloatVector.zero(S);
+        for (int ky = 0; ky < s.kh(); ky++) {
+            int iy = iy0 + ky * s.dilationH();
+            if (iy < 0 || iy >= s.h()) {
+                continue;
+            }
+            if (s.strideW() == 1) {
+                int base = plane + iy * s.w() + ox - s.padLeft();
+                for (int kx = 0; kx < s.kw(); kx++) {
+                    acc = acc.add(FloatVector.fromArray(S, in, base + kx * s.dilationW()));
+                }
+            } else {
+                for (int kx = 0; kx < s.kw(); kx += 2) {
+                    int base = plane + iy * s.w() + 2 * ox - s.padLeft() + kx;
+                    FloatVector lo = FloatVector.fromArray(S, in, base);
+                    FloatVector hi = FloatVector.fromArray(S, in, base + VL);
+                    acc = acc.add(lo.rearrange(EVEN, hi));
+                    if (kx + 1 < s.kw()) {
+                        acc = acc.add(lo.rearrange(ODD, hi));
+                    }
+                }
+            }
+        }
+        acc.div(count).intoArray(out, row + ox);
+    }
+
+    /** Stride 1, or stride 2 undilated along the width: the layouts the vector paths read. */
+    private static boolean vectorizable(PoolShape s) {
+        return s.strideW() == 1 || (s.strideW() == 2 && s.dilationW() == 1);
+    }
+
+    /**
+     * One past the last output column whose window lies inside the row, when the vector of VL outputs ending
+     * there is all interior and goes beyond {@code ox}; otherwise {@code ox}.
+     */
+    private static int vectorEnd(PoolShape s, int first, int ox) {
+        int end = s.outW();
+        while (end > ox && end - VL >= first && lastRead(s, end - VL) >= s.w()) {
+            end--;
+        }
+        return end > ox && end - VL >= first ? end : ox;
     }
 
     /**

@@ -18,7 +18,7 @@ import jdk.incubator.vector.VectorSpecies;
  * ONNX equations written out plainly, for tests.
  */
 public final class Recurrent {
-    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Float> S = GemmKernel.SPECIES;
     private static final int VL = S.length();
 
     private Recurrent() {}
@@ -144,6 +144,18 @@ public final class Recurrent {
     public static void lstm(LstmWeights wt, int seq, int batch, boolean reverse, float clip, float[] x, int xOff,
                             float[] h0, int h0Off, float[] c0, int c0Off, float[] y, int yOff, float[] yh, int yhOff,
                             float[] yc, int ycOff, float[] scratch, WorkerPool pool) {
+        lstm(wt, seq, batch, reverse, clip, x, xOff, h0, h0Off, c0, c0Off, y, yOff, batch * wt.hidden(), yh, yhOff,
+                yc, ycOff, scratch, pool);
+    }
+
+    /**
+     * As the overload without {@code yStep}, writing step t's hidden states at {@code yOff + t * yStep}: a
+     * bidirectional node's Y [seq, 2, batch, H] takes {@code yStep = 2 * batch * H} and, for the reverse
+     * direction, {@code yOff} advanced by {@code batch * H}.
+     */
+    public static void lstm(LstmWeights wt, int seq, int batch, boolean reverse, float clip, float[] x, int xOff,
+                            float[] h0, int h0Off, float[] c0, int c0Off, float[] y, int yOff, int yStep, float[] yh,
+                            int yhOff, float[] yc, int ycOff, float[] scratch, WorkerPool pool) {
         int hid = wt.hidden();
         int g4 = 4 * hid;
         int bh = batch * hid;
@@ -169,7 +181,7 @@ public final class Recurrent {
                 lstmRows(wt, scratch, gt, hs, cs, 0, batch, clip);
             }
             if (y != null) {
-                System.arraycopy(scratch, hs, y, yOff + t * bh, bh);
+                System.arraycopy(scratch, hs, y, yOff + t * yStep, bh);
             }
         }
         if (yh != null) {
@@ -188,6 +200,13 @@ public final class Recurrent {
     public static void gru(GruWeights wt, int seq, int batch, boolean reverse, float clip, float[] x, int xOff,
                            float[] h0, int h0Off, float[] y, int yOff, float[] yh, int yhOff, float[] scratch,
                            WorkerPool pool) {
+        gru(wt, seq, batch, reverse, clip, x, xOff, h0, h0Off, y, yOff, batch * wt.hidden(), yh, yhOff, scratch, pool);
+    }
+
+    /** As the overload without {@code yStep}, writing step t's hidden states at {@code yOff + t * yStep}. */
+    public static void gru(GruWeights wt, int seq, int batch, boolean reverse, float clip, float[] x, int xOff,
+                           float[] h0, int h0Off, float[] y, int yOff, int yStep, float[] yh, int yhOff,
+                           float[] scratch, WorkerPool pool) {
         int hid = wt.hidden();
         int g3 = 3 * hid;
         int bh = batch * hid;
@@ -212,7 +231,7 @@ public final class Recurrent {
                 gruRows(wt, scratch, gt, hs, tmp, 0, batch, clip);
             }
             if (y != null) {
-                System.arraycopy(scratch, hs, y, yOff + t * bh, bh);
+                System.arraycopy(scratch, hs, y, yOff + t * yStep, bh);
             }
         }
         if (yh != null) {
@@ -308,58 +327,46 @@ public final class Recurrent {
     }
 
     // ---- gate math, vectorized along the hidden axis ---------------------------------------------------------
-
-    /*
-     * The gate functions below apply sigmoid and tanh through sigmoidInPlace / tanhInPlace, which loop over the
-     * array themselves, instead of passing FloatVectors to a helper: C2 inlines a helper whose call site it judges
-     * cold only up to 35 bytes, compiles the larger exp/tanh on their own, and then boxes every vector crossing
-     * the call (11 MB per LSTM call at batch 64, docs/BENCHMARKS.md). A loop is hot, so the math inlines into it.
-     * Each helper covers one gate of H values, so lanes take the vector or scalar path exactly as before.
-     */
+    //
+    // Each loop calls at most one VectorMath function: a loop body with several of them grows past C2's inlining
+    // budget, the calls stay calls, and every vector crossing them is boxed (measured: 4-8 KB allocated per LSTM
+    // step of batch 1). So the activations run as passes over the gate row, each loop with one call.
 
     /**
      * One batch row of LSTM gates: g holds i, o, f, c pre-activations (H each); updates C at {@code c} and H at
-     * {@code h} in place. The gate row is overwritten (it is this step's scratch).
+     * {@code h} in place (the gate row is overwritten with the activations).
      */
     private static void lstmGates(float[] g, int go, float[] st, int h, int c, int hid, float clip) {
-        sigmoidInPlace(g, go, hid, clip);
-        sigmoidInPlace(g, go + hid, hid, clip);
-        sigmoidInPlace(g, go + 2 * hid, hid, clip);
-        int gc = go + 3 * hid;
-        tanhInPlace(g, gc, hid, clip);
+        sigmoidInPlace(g, go, 3 * hid, clip);
+        tanh(g, go + 3 * hid, g, go + 3 * hid, hid, clip);
         int j = 0;
         for (int bound = S.loopBound(hid); j < bound; j += VL) {
             FloatVector i = FloatVector.fromArray(S, g, go + j);
             FloatVector f = FloatVector.fromArray(S, g, go + 2 * hid + j);
-            FloatVector cc = FloatVector.fromArray(S, g, gc + j);
-            FloatVector cNew = f.mul(FloatVector.fromArray(S, st, c + j)).add(i.mul(cc));
-            cNew.intoArray(st, c + j);
-            cNew.intoArray(g, gc + j);
+            FloatVector cc = FloatVector.fromArray(S, g, go + 3 * hid + j);
+            f.mul(FloatVector.fromArray(S, st, c + j)).add(i.mul(cc)).intoArray(st, c + j);
         }
         for (; j < hid; j++) {
-            float cNew = g[go + 2 * hid + j] * st[c + j] + g[go + j] * g[gc + j];
-            st[c + j] = cNew;
-            g[gc + j] = cNew;
+            st[c + j] = g[go + 2 * hid + j] * st[c + j] + g[go + j] * g[go + 3 * hid + j];
         }
-        tanhInPlace(g, gc, hid, Float.POSITIVE_INFINITY);
+        // tanh(C) into the c gate's slot, which is consumed
+        tanh(st, c, g, go + 3 * hid, hid, Float.POSITIVE_INFINITY);
         j = 0;
         for (int bound = S.loopBound(hid); j < bound; j += VL) {
-            FloatVector o = FloatVector.fromArray(S, g, go + hid + j);
-            o.mul(FloatVector.fromArray(S, g, gc + j)).intoArray(st, h + j);
+            FloatVector.fromArray(S, g, go + hid + j).mul(FloatVector.fromArray(S, g, go + 3 * hid + j))
+                    .intoArray(st, h + j);
         }
         for (; j < hid; j++) {
-            st[h + j] = g[go + hid + j] * g[gc + j];
+            st[h + j] = g[go + hid + j] * g[go + 3 * hid + j];
         }
     }
 
-    /** GRU, linear_before_reset = 0, first half: z in place, and r (.) H into {@code rh}. */
+    /** GRU, linear_before_reset = 0, first half: z and r activated in place, and r (.) H into {@code rh}. */
     private static void gruResetHidden(float[] s, int go, int h, int rh, int hid, float clip) {
-        sigmoidInPlace(s, go, hid, clip);
-        sigmoidInPlace(s, go + hid, hid, clip);
+        sigmoidInPlace(s, go, 2 * hid, clip);
         int j = 0;
         for (int bound = S.loopBound(hid); j < bound; j += VL) {
-            FloatVector r = FloatVector.fromArray(S, s, go + hid + j);
-            r.mul(FloatVector.fromArray(S, s, h + j)).intoArray(s, rh + j);
+            FloatVector.fromArray(S, s, go + hid + j).mul(FloatVector.fromArray(S, s, h + j)).intoArray(s, rh + j);
         }
         for (; j < hid; j++) {
             s[rh + j] = s[go + hid + j] * s[h + j];
@@ -368,62 +375,60 @@ public final class Recurrent {
 
     /** GRU, linear_before_reset = 0, second half: H = (1 - z) h~ + z H with h~ = tanh(gate h). */
     private static void gruUpdate(float[] s, int go, int h, int hid, float clip) {
-        tanhInPlace(s, go + 2 * hid, hid, clip);
-        blendHidden(s, go, go + 2 * hid, h, hid);
+        tanh(s, go + 2 * hid, s, go + 2 * hid, hid, clip);
+        blendHidden(s, go, h, hid);
     }
 
     /** GRU, linear_before_reset = 1: h~ = tanh(Wh x + Wbh + r (.) (Rh H + Rbh)), the latter already at {@code hr}. */
     private static void gruGatesLinearBeforeReset(float[] s, int go, int hr, int h, int hid, float clip) {
-        sigmoidInPlace(s, go, hid, clip);
-        sigmoidInPlace(s, go + hid, hid, clip);
-        int gh = go + 2 * hid;
+        sigmoidInPlace(s, go, 2 * hid, clip);
         int j = 0;
         for (int bound = S.loopBound(hid); j < bound; j += VL) {
             FloatVector r = FloatVector.fromArray(S, s, go + hid + j);
-            r.fma(FloatVector.fromArray(S, s, hr + j), FloatVector.fromArray(S, s, gh + j)).intoArray(s, gh + j);
+            r.fma(FloatVector.fromArray(S, s, hr + j), FloatVector.fromArray(S, s, go + 2 * hid + j))
+                    .intoArray(s, go + 2 * hid + j);
         }
         for (; j < hid; j++) {
-            s[gh + j] = s[go + hid + j] * s[hr + j] + s[gh + j];
+            s[go + 2 * hid + j] = s[go + hid + j] * s[hr + j] + s[go + 2 * hid + j];
         }
-        tanhInPlace(s, gh, hid, clip);
-        blendHidden(s, go, gh, h, hid);
+        tanh(s, go + 2 * hid, s, go + 2 * hid, hid, clip);
+        blendHidden(s, go, h, hid);
     }
 
-    /** H = (H - h~) z + h~ = (1 - z) h~ + z H, with z at {@code z} and h~ at {@code ht}. */
-    private static void blendHidden(float[] s, int z, int ht, int h, int hid) {
+    /** H = (1 - z) h~ + z H = (H - h~) z + h~, with z and h~ activated in the gate row. */
+    private static void blendHidden(float[] s, int go, int h, int hid) {
         int j = 0;
         for (int bound = S.loopBound(hid); j < bound; j += VL) {
-            FloatVector t = FloatVector.fromArray(S, s, ht + j);
-            FloatVector hp = FloatVector.fromArray(S, s, h + j);
-            hp.sub(t).fma(FloatVector.fromArray(S, s, z + j), t).intoArray(s, h + j);
+            FloatVector z = FloatVector.fromArray(S, s, go + j);
+            FloatVector ht = FloatVector.fromArray(S, s, go + 2 * hid + j);
+            FloatVector.fromArray(S, s, h + j).sub(ht).fma(z, ht).intoArray(s, h + j);
         }
         for (; j < hid; j++) {
-            float t = s[ht + j];
-            s[h + j] = (s[h + j] - t) * s[z + j] + t;
+            float ht = s[go + 2 * hid + j];
+            s[h + j] = (s[h + j] - ht) * s[go + j] + ht;
         }
     }
 
-    /** {@code a[off .. off+n) = sigmoid(clip(a))} in place. */
-    private static void sigmoidInPlace(float[] a, int off, int n, float clip) {
+    /** a = sigmoid(clip(a)) over {@code len} floats. */
+    private static void sigmoidInPlace(float[] a, int off, int len, float clip) {
         int j = 0;
-        for (int bound = S.loopBound(n); j < bound; j += VL) {
-            // exp called from the loop itself: behind one more helper C2 was seen to leave it out of line.
+        for (int bound = S.loopBound(len); j < bound; j += VL) {
             FloatVector x = clip(FloatVector.fromArray(S, a, off + j), clip);
             x.broadcast(1f).div(VectorMath.exp(x.neg()).add(1f)).intoArray(a, off + j);
         }
-        for (; j < n; j++) {
+        for (; j < len; j++) {
             a[off + j] = sigmoid(clip(a[off + j], clip));
         }
     }
 
-    /** {@code a[off .. off+n) = tanh(clip(a))} in place. */
-    private static void tanhInPlace(float[] a, int off, int n, float clip) {
+    /** dst = tanh(clip(src)) over {@code len} floats (the two ranges equal or disjoint). */
+    private static void tanh(float[] src, int srcOff, float[] dst, int dstOff, int len, float clip) {
         int j = 0;
-        for (int bound = S.loopBound(n); j < bound; j += VL) {
-            VectorMath.tanh(clip(FloatVector.fromArray(S, a, off + j), clip)).intoArray(a, off + j);
+        for (int bound = S.loopBound(len); j < bound; j += VL) {
+            VectorMath.tanh(clip(FloatVector.fromArray(S, src, srcOff + j), clip)).intoArray(dst, dstOff + j);
         }
-        for (; j < n; j++) {
-            a[off + j] = (float) Math.tanh(clip(a[off + j], clip));
+        for (; j < len; j++) {
+            dst[dstOff + j] = (float) Math.tanh(clip(src[srcOff + j], clip));
         }
     }
 

@@ -140,14 +140,20 @@ public final class WeightsFile {
         }
     }
 
-    private static final Map<String, Map<String, float[]>> SHARED = new java.util.concurrent.ConcurrentHashMap<>();
+    /** Per generated class (not per name: two class loaders may each define a class of the same name). */
+    private static final ClassValue<Map<String, Map<String, float[]>>> SHARED = new ClassValue<>() {
+        @Override
+        protected Map<String, Map<String, float[]>> computeValue(Class<?> type) {
+            return new java.util.concurrent.ConcurrentHashMap<>();
+        }
+    };
 
     /**
      * {@link #readResource} once per class and resource, then the same arrays for every caller: instances of a
      * generated class share one copy of their weights (which inference never writes).
      */
     public static Map<String, float[]> readResourceShared(Class<?> owner, String name) {
-        return SHARED.computeIfAbsent(owner.getName() + "/" + name, k -> readResource(owner, name));
+        return SHARED.get(owner).computeIfAbsent(name, k -> readResource(owner, name));
     }
 
     /** The array {@code name} of length {@code length}, or an error naming the weights source. */

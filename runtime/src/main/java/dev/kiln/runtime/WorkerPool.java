@@ -3,7 +3,6 @@ package dev.kiln.runtime;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.LockSupport;
 
@@ -11,19 +10,15 @@ import java.util.concurrent.locks.LockSupport;
  * Persistent worker threads for kernels: {@link #parallelFor} splits an index range into one contiguous chunk
  * per thread, the caller runs the first chunk itself and returns when all chunks are done.
  *
- * <p>Chunks are claimed, not assigned: after its own chunk the caller runs any chunk no worker has started. On
- * a shared machine a worker may not get a core for milliseconds; the call then costs what one thread costs
- * instead of waiting for it (measured: mlp at batch 1 took 453 µs on 2 threads against 34 µs on one,
- * docs/BENCHMARKS.md). Chunk boundaries depend only on the range and the thread count, never on who runs a
- * chunk, so results stay identical.
- *
- * <p>Hand-off is a volatile ticket per worker: an idle worker spins on its own (with {@link Thread#onSpinWait()}) for
- * about {@value #SPIN_NANOS} ns, long enough to bridge the gap between the layers of one model call, then park
- * so an idle pool costs no CPU. A call allocates nothing. Not a ForkJoinPool: its hand-off costs microseconds.
+ * <p>Hand-off: the caller bumps a volatile ticket per worker; an idle worker spins on its ticket (with
+ * {@link Thread#onSpinWait()}) for about {@value #SPIN_NANOS} ns, long enough to bridge the gap between the
+ * layers of one model call, then parks so an idle pool costs no CPU. Woken workers and the caller then claim the
+ * remaining chunks from a counter. A call allocates nothing. Not a ForkJoinPool: its hand-off costs
+ * microseconds.
  *
  * <p>One call at a time: a call made while the pool is busy (from another thread, or from inside a body) runs
  * its whole range on the calling thread, which is correct for kernels whose results do not depend on the split.
- * Threads are daemons; {@link #close()} stops them.
+ * Threads are daemons; {@link #close()} stops them, and must not race with a call.
  */
 public final class WorkerPool implements AutoCloseable {
 
@@ -33,20 +28,15 @@ public final class WorkerPool implements AutoCloseable {
     private final int threads;
     private final Worker[] workers;
     private final AtomicBoolean busy = new AtomicBoolean();
-    /**
-     * Claims of the call in progress: call number (bits 32..63), chunk count (16..31), next unclaimed chunk
-     * (0..15). One word, so a late worker can only claim a chunk of the call it sees, with that call's count.
-     */
-    private final AtomicLong claims = new AtomicLong();
-    /** Chunks of the call in progress that have finished. */
-    private final AtomicInteger finished = new AtomicInteger();
-    /** Number of the last call, written by the caller only. */
-    private long calls;
+    /** Chunks of the current call not yet finished, chunk 0 (the caller's own) excluded. */
+    private final AtomicInteger pending = new AtomicInteger();
+    /** Chunks of the current call not yet claimed: a claim that takes {@code v > 0} runs chunk chunks - v. */
+    private final AtomicInteger unclaimed = new AtomicInteger();
     private final AtomicReference<Throwable> failure = new AtomicReference<>();
     private volatile boolean closed;
     /** The caller when it parks waiting for workers, so the last worker knows to wake it. */
     private volatile Thread parkedCaller;
-    /** The call in progress; written before the workers' tickets, which publish them. */
+    /** The call in progress; written before {@code unclaimed} is set, which publishes them to every claim. */
     private IntRangeBody body;
     private int size;
     private int chunks;
@@ -73,8 +63,12 @@ public final class WorkerPool implements AutoCloseable {
 
     /**
      * Runs {@code body} over {@code [0, n)} split into {@code min(threads, n)} contiguous chunks, chunk 0 on the
-     * calling thread. Returns when every chunk is done; an exception thrown by any chunk is rethrown here
-     * (the caller's own first, others added as suppressed) after all chunks have finished.
+     * calling thread. Returns when every chunk is done. If chunks throw, the first exception is rethrown here
+     * unchanged, with any later ones added to it as suppressed, after all chunks have finished.
+     *
+     * <p>Chunks other than 0 go to whichever thread claims them first: a worker that the operating system has
+     * not scheduled yet does not hold the caller up, the caller runs that chunk itself. Which thread runs a
+     * chunk never changes what the chunk computes.
      */
     public void parallelFor(int n, IntRangeBody body) {
         Objects.requireNonNull(body, "body");
@@ -102,63 +96,83 @@ public final class WorkerPool implements AutoCloseable {
         this.size = n;
         this.chunks = parts;
         failure.set(null);
-        finished.set(0);
-        long call = ++calls & 0xFFFF_FFFFL;
-        // Chunk 0 is the caller's from the start; the volatile write publishes the fields above.
-        claims.set(call << 32 | (long) parts << 16 | 1);
+        pending.set(parts - 1);
+        // Volatile write after the fields above: a thread whose claim sees it also sees this call's fields.
+        unclaimed.set(parts - 1);
         for (int i = 0; i < parts - 1; i++) {
             workers[i].assign();
         }
-        Throwable own = runChunk(0, null);
-        long v;
-        while ((int) ((v = claims.get()) & 0xFFFF) < parts) {
-            if (claims.compareAndSet(v, v + 1)) {
-                own = runChunk((int) (v & 0xFFFF), own);
-            }
-        }
-        awaitWorkers(parts);
-        Throwable theirs = failure.get();
-        if (own == null) {
-            own = theirs;
-        } else if (theirs != null) {
-            own.addSuppressed(theirs);
-        }
-        if (own != null) {
-            throw sneaky(own);
+        runChunk(0);
+        runClaimedChunks();
+        awaitWorkers();
+        Throwable t = failure.get();
+        if (t != null) {
+            throw sneaky(t);
         }
     }
 
-    /** Runs chunk {@code c} on the caller; returns the first of its exceptions, later ones suppressed in it. */
-    private Throwable runChunk(int c, Throwable own) {
+    /** Claims and runs chunks 1.. until none is left; returns without waiting for chunks others run. */
+    private void runClaimedChunks() {
+        int v;
+        while ((v = unclaimed.getAndDecrement()) > 0) {
+            runChunk(chunks - v);
+            if (pending.decrementAndGet() == 0) {
+                Thread caller = parkedCaller;
+                if (caller != null) {
+                    LockSupport.unpark(caller);
+                }
+            }
+        }
+    }
+
+    private void runChunk(int chunk) {
         try {
-            body.run(chunkStart(c), chunkStart(c + 1));
+            body.run((int) ((long) size * chunk / chunks), (int) ((long) size * (chunk + 1) / chunks));
         } catch (Throwable t) {
-            if (own == null) {
-                own = t;
-            } else {
-                own.addSuppressed(t);
+            if (!failure.compareAndSet(null, t)) {
+                Throwable first = failure.get();
+                if (first != t) {
+                    first.addSuppressed(t);
+                }
             }
         }
-        finished.incrementAndGet();
-        return own;
     }
 
-    private int chunkStart(int chunk) { return (int) ((long) size * chunk / chunks); }
-
-    private void awaitWorkers(int parts) {
+    private void awaitWorkers() {
         long start = System.nanoTime();
         int spins = 0;
-        while (finished.get() != parts) {
-            if (++spins % 64 != 0 || System.nanoTime() - start < SPIN_NANOS) {
-                Thread.onSpinWait();
+        while (pending.get() != 0) {
+            if (keepSpinning(start, ++spins)) {
                 continue;
             }
             parkedCaller = Thread.currentThread();
-            while (finished.get() != parts) {
+            while (pending.get() != 0) {
                 LockSupport.park(this);
             }
             parkedCaller = null;
         }
+    }
+
+    /**
+     * One step of a wait that began at {@code start}: a spin, or every 64th step once the first quarter of
+     * {@link #SPIN_NANOS} has passed, a yield (when the machine has more runnable threads than cores, the
+     * thread being waited for may need this core). False when it is time to park.
+     */
+    private static boolean keepSpinning(long start, int spins) {
+        if (spins % 64 != 0) {
+            Thread.onSpinWait();
+            return true;
+        }
+        long waited = System.nanoTime() - start;
+        if (waited < SPIN_NANOS / 4) {
+            Thread.onSpinWait();
+            return true;
+        }
+        if (waited < SPIN_NANOS) {
+            Thread.yield();
+            return true;
+        }
+        return false;
     }
 
     /** Stops the worker threads; later calls of {@link #parallelFor} fail. */
@@ -180,18 +194,16 @@ public final class WorkerPool implements AutoCloseable {
     }
 
     /**
-     * One worker thread; woken by a ticket, it claims and runs chunks of the call in progress. A worker left out
-     * of a call (fewer chunks than threads) is not woken for it.
+     * One worker thread; woken by a ticket, it claims chunks of the current call. A worker left out of a call
+     * (fewer chunks than threads) is not woken.
      */
     private final class Worker implements Runnable {
-        private final int index;
         private final Thread thread;
         /** Incremented by the caller (a volatile write, after the call's fields) to hand this worker a call. */
         private volatile long ticket;
         private volatile boolean parked;
 
         Worker(int index) {
-            this.index = index;
             this.thread = new Thread(this, "kiln-worker-" + index);
             thread.setDaemon(true);
         }
@@ -211,34 +223,9 @@ public final class WorkerPool implements AutoCloseable {
                 if (closed) {
                     return;
                 }
-                claimAndRun();
-            }
-        }
-
-        /**
-         * Runs unclaimed chunks of the call the claims word describes. A successful claim pins that call: it cannot
-         * return (and the caller cannot start another) before this chunk finishes, so the fields read after the
-         * claim are that call's.
-         */
-        private void claimAndRun() {
-            long v;
-            while ((int) ((v = claims.get()) & 0xFFFF) < (int) ((v >>> 16) & 0xFFFF)) {
-                if (!claims.compareAndSet(v, v + 1)) {
-                    continue;
-                }
-                int c = (int) (v & 0xFFFF);
-                int total = (int) ((v >>> 16) & 0xFFFF);
-                try {
-                    body.run(chunkStart(c), chunkStart(c + 1));
-                } catch (Throwable t) {
-                    failure.compareAndSet(null, t);
-                }
-                if (finished.incrementAndGet() == total) {
-                    Thread caller = parkedCaller;
-                    if (caller != null) {
-                        LockSupport.unpark(caller);
-                    }
-                }
+                // Late for its call, a worker finds nothing left to claim (the call's chunks are all
+                // claimed before it ends) and simply waits again.
+                runClaimedChunks();
             }
         }
 
@@ -248,8 +235,7 @@ public final class WorkerPool implements AutoCloseable {
             int spins = 0;
             long g;
             while ((g = ticket) == seen) {
-                if (++spins % 64 != 0 || System.nanoTime() - start < SPIN_NANOS) {
-                    Thread.onSpinWait();
+                if (keepSpinning(start, ++spins)) {
                     continue;
                 }
                 parked = true; // volatile write, then re-read the ticket: the caller either sees it or we see it

@@ -58,6 +58,15 @@ class EpilogueTest {
     }
 
     @Test
+    void kernelsRunTheRequestedVectorWidth() {
+        int bits = Integer.getInteger("kiln.runtime.vectorBits", 0);
+        if (bits != 0) {
+            assertEquals(bits, S.vectorBitSize());
+        }
+        assertEquals(0, PackedMatrix.NR % S.length(), S + " must divide a panel");
+    }
+
+    @Test
     void rejectsNaNParameters() {
         assertThrows(IllegalArgumentException.class, () -> Epilogue.clip(Float.NaN, 1f));
         assertThrows(IllegalArgumentException.class, () -> Epilogue.leakyRelu(Float.NaN));

@@ -8,12 +8,14 @@ import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * Preliminary timing of {@link Gemm} on the model's shapes against a Java FMA-peak loop run in the same JVM
- * (not JMH: medians of timed rounds after warm-up, each round right after a run of the peak loop). Prints
- * GFLOP/s, % of peak and allocated bytes per call (non-zero means vectors were boxed, i.e. C2 did not
- * intrinsify the kernel). The epilogue is bias + Relu, as in the MLP.
+ * Preliminary timing of {@link Gemm} on the reference MLP's shapes against a Java FMA-peak loop run in the same
+ * JVM (not JMH, which comes with the bench module). Each round times a batch of calls right after a run of the
+ * peak loop, so a round's percentage compares the two under the same load from other processes; the table
+ * gives medians of the rounds. Also prints allocated bytes per call (non-zero would mean vectors were boxed:
+ * C2 did not intrinsify the kernel). The epilogue is bias + Relu, as in the MLP.
  *
- * <p>Run: {@code java --add-modules jdk.incubator.vector -cp runtime/target/classes:runtime/target/test-classes
+ * <p>Run from the project root after {@code mvn -o test-compile -pl runtime}:
+ * {@code java --add-modules jdk.incubator.vector -cp runtime/target/classes:runtime/target/test-classes
  * dev.kiln.runtime.GemmMeasure [threads] [rounds]}
  */
 public final class GemmMeasure {
@@ -21,6 +23,8 @@ public final class GemmMeasure {
     private static final VectorSpecies<Float> S = GemmKernel.SPECIES;
     private static final com.sun.management.ThreadMXBean MX =
             (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+    /** Time per timed batch; thread CPU time may be counted in scheduler ticks, so batches are long. */
+    private static final double BATCH_NANOS = 70e6;
 
     private GemmMeasure() { }
 
@@ -31,66 +35,79 @@ public final class GemmMeasure {
         for (int i = 0; i < 5; i++) {
             peakGflops(); // compiles the peak loop before it is timed
         }
-        System.out.printf("FMA peak loop: %.1f GFLOP/s per CPU-second%n", peakGflops());
-        int[][] shapes = {{64, 784, 512}, {1, 784, 512}, {64, 512, 256}, {1, 512, 256}, {64, 256, 10},
-                          {256, 256, 256}, {512, 512, 512}};
-        System.out.println("Wall: GFLOP/s by elapsed time. CPU: by the calling thread's CPU time (immune to time");
-        System.out.println("slices lost to other processes; 1 thread only). % of peak: CPU-time GFLOP/s over the");
-        System.out.println("peak loop's CPU-time GFLOP/s in the same round. Medians of the rounds.");
+        System.out.printf("FMA peak loop, 1 thread: %.1f GFLOP/s per CPU-second%n", peakGflops());
+        System.out.println("wall: by elapsed time; CPU: by the calling thread's CPU time, immune to time slices");
+        System.out.println("lost to other processes (1 thread only); % of peak: CPU (1 thread) or wall (threads > 1)");
+        System.out.println("GFLOP/s over threads x the peak loop's GFLOP/s per CPU-second in the same round.");
         System.out.println("shape (m x k x n)   median us  wall GFLOP/s  best wall  CPU GFLOP/s  % of peak  B/call");
         try (WorkerPool pool = WorkerPool.of(threads)) {
-            for (int[] s : shapes) {
-                measure(pool, s[0], s[1], s[2], rounds, threads);
+            Random r = new Random(1);
+            for (int[] s : new int[][] {{64, 784, 512}, {1, 784, 512}, {64, 512, 256}, {1, 512, 256},
+                                        {64, 256, 10}, {256, 256, 256}, {512, 512, 512}}) {
+                Layer layer = new Layer(r, s[1], s[2], s[0]);
+                float[] x = random(r, s[0] * s[1]);
+                measure(String.format("%4d x %4d x %4d", s[0], s[1], s[2]), 2.0 * s[0] * s[1] * s[2], rounds, threads,
+                        () -> layer.run(pool, x, s[0]));
+            }
+            for (int batch : new int[] {1, 64}) {
+                Layer l1 = new Layer(r, 784, 512, batch);
+                Layer l2 = new Layer(r, 512, 256, batch);
+                Layer l3 = new Layer(r, 256, 10, batch);
+                float[] x = random(r, batch * 784);
+                measure(String.format("mlp b%-2d (3 layers)", batch), 2.0 * batch * (784 * 512 + 512 * 256 + 256 * 10),
+                        rounds, threads, () -> l3.run(pool, l2.run(pool, l1.run(pool, x, batch), batch), batch));
             }
         }
     }
 
-    /**
-     * Times {@code rounds} batches of calls, each right after a short run of the peak loop, so a round's
-     * percentage compares the two under the same load from other processes on the machine.
-     */
-    private static void measure(WorkerPool pool, int m, int k, int n, int rounds, int threads) {
-        Random r = new Random(1);
-        float[] a = random(r, m * k);
-        PackedMatrix b = PackedMatrix.pack(random(r, k * n), 0, k, n, false);
-        float[] bias = random(r, n);
-        float[] c = new float[m * n];
-        Epilogue ep = Epilogue.relu();
-        double flops = 2.0 * m * k * n;
-        int reps = (int) Math.max(10, 6e9 / flops); // ~70 ms per round
-        for (int i = 0; i < 2 * reps; i++) {
-            Gemm.gemm(pool, m, a, 0, k, b, bias, c, 0, n, false, ep);
+    /** A dense layer with bias and Relu: packed weights and its own output buffer. */
+    private record Layer(PackedMatrix w, float[] bias, float[] out) {
+        Layer(Random r, int k, int n, int m) {
+            this(PackedMatrix.pack(random(r, k * n), 0, k, n, true), random(r, n), new float[m * n]);
         }
-        double[] gflops = new double[rounds];
-        double[] cpuGflops = new double[rounds];
+
+        float[] run(WorkerPool pool, float[] x, int m) {
+            Gemm.gemm(pool, m, x, 0, w.k(), w, bias, out, 0, w.n(), false, Epilogue.relu());
+            return out;
+        }
+    }
+
+    private static void measure(String name, double flops, int rounds, int threads, Runnable call) {
+        int reps = (int) Math.max(10, BATCH_NANOS * 60 / flops);
+        for (int i = 0; i < 2 * reps; i++) {
+            call.run();
+        }
+        double[] wall = new double[rounds];
+        double[] cpu = new double[rounds];
         double[] share = new double[rounds];
-        long bytes = 0;
         long probe = allocated() - allocated(); // what reading the counter itself allocates
+        long bytes = 0;
         for (int round = 0; round < rounds; round++) {
             double peak = peakGflops();
             long before = allocated();
             long cpu0 = MX.getCurrentThreadCpuTime();
             long t0 = System.nanoTime();
             for (int i = 0; i < reps; i++) {
-                Gemm.gemm(pool, m, a, 0, k, b, bias, c, 0, n, false, ep);
+                call.run();
             }
             long ns = System.nanoTime() - t0;
-            long cpu = MX.getCurrentThreadCpuTime() - cpu0;
+            long cpuNs = MX.getCurrentThreadCpuTime() - cpu0;
             bytes = (allocated() - before + probe) / reps;
-            gflops[round] = flops * reps / ns;
-            cpuGflops[round] = flops * reps / cpu;
-            share[round] = 100 * cpuGflops[round] / peak;
+            wall[round] = flops * reps / ns;
+            cpu[round] = flops * reps / cpuNs;
+            share[round] = 100 * (threads == 1 ? cpu[round] : wall[round]) / (threads * peak);
         }
-        double med = median(gflops);
-        System.out.printf("%4d x %4d x %4d  %10.2f  %12.1f  %9.1f  %11.1f  %9.1f  %6d%n", m, k, n, flops / med / 1e3,
-                med, Arrays.stream(gflops).max().orElseThrow(), median(cpuGflops), median(share), bytes);
+        double med = median(wall);
+        System.out.printf("%-18s  %10.2f  %12.1f  %9.1f  %11s  %9.1f  %6d%n", name, flops / med / 1e3, med,
+                Arrays.stream(wall).max().orElseThrow(), threads == 1 ? String.format("%.1f", median(cpu)) : "-",
+                median(share), bytes);
     }
 
     /**
      * The sustained FMA rate of one core, in FLOPs per nanosecond of this thread's CPU time: 12 independent
-     * FMA chains, as many as the micro-kernel keeps, run in 2 ms pieces (~70 ms in all, because thread CPU time
-     * may be counted in scheduler ticks). The pieces are separate calls because C2 compiled one long loop
-     * into code running at half this rate (seen on this machine: an OSR-compiled loop at ~44 GFLOP/s).
+     * FMA chains, as many as the micro-kernel keeps, run in 2 ms pieces (~70 ms in all). The pieces are
+     * separate calls because C2 compiled one long loop into code running at half this rate (seen on this
+     * machine: an OSR-compiled loop at ~44 GFLOP/s).
      */
     private static double peakGflops() {
         int pieces = 32;
@@ -138,5 +155,4 @@ public final class GemmMeasure {
         }
         return x;
     }
-
 }

@@ -141,6 +141,16 @@ class GemmTest {
     }
 
     @Test
+    void cacheBlocksOfRowsAndDepthAreSeamless() {
+        // m crosses the row block (MC), k the depth block (KC), n ends in a partial strip.
+        Random r = new Random(17);
+        int m = GemmKernel.MC + 2 * GemmKernel.MR + 1;
+        int k = GemmKernel.KC + 37;
+        Case.random(r, m, k, 40, true, true, Epilogue.tanh()).check();
+        Case.random(r, m, k, 32, false, false, Epilogue.none()).check();
+    }
+
+    @Test
     void emptyReductionGivesEpilogueOfBias() {
         Random r = new Random(5);
         for (int m : new int[] {1, 8}) {

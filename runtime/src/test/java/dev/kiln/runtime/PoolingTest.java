@@ -45,19 +45,20 @@ class PoolingTest {
     }
 
     @Test
-    void plain2x2PathKeepsNanAndSignedZeroAsTheScalarTwin() {
-        PoolShape s = PoolShape.square(4, 6, 2);
-        float[] in = {
-            -0f, 0f, Float.NaN, 1f, -2f, -3f,
-            0f, -0f, 2f, 3f, -1f, -5f,
-            -0f, -0f, 7f, 7f, Float.NEGATIVE_INFINITY, 4f,
-            -0f, -0f, 7f, Float.NaN, 1f, Float.POSITIVE_INFINITY};
-        float[] want = new float[s.outPlane()];
-        float[] got = new float[s.outPlane()];
-        Pooling.maxPoolScalar(s, 1, in, 0, want, 0);
-        Pooling.maxPool(s, 1, in, 0, got, 0);
-        assertArrayEquals(want, got);
-        assertArrayEquals(new float[] {0f, Float.NaN, -1f, -0f, Float.NaN, Float.POSITIVE_INFINITY}, got);
+    void workerPoolSplitGivesTheSameBits() {
+        PoolShape s = PoolShape.square(30, 30, 2);
+        int planes = 64 * 32;
+        float[] in = Check.random(rnd, planes * s.inPlane());
+        float[] alone = new float[planes * s.outPlane()];
+        float[] pooled = new float[planes * s.outPlane()];
+        try (WorkerPool pool = WorkerPool.of(2)) {
+            Pooling.maxPool(s, planes, in, 0, alone, 0);
+            Pooling.maxPool(s, planes, in, 0, pooled, 0, pool);
+            assertArrayEquals(alone, pooled);
+            Pooling.averagePool(s, true, planes, in, 0, alone, 0);
+            Pooling.averagePool(s, true, planes, in, 0, pooled, 0, pool);
+            assertArrayEquals(alone, pooled);
+        }
     }
 
     @Test

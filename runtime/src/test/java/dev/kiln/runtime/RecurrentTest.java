@@ -126,6 +126,61 @@ class RecurrentTest {
     }
 
     @Test
+    void gruWithWorkerPoolGivesTheSameBitsBothResetForms() {
+        int in = 28;
+        int hid = 128;
+        int seq = 5;
+        int batch = 64;
+        for (boolean lbr : new boolean[] {false, true}) {
+            Recurrent.GruWeights p = Recurrent.packGru(weights(3 * hid * in, 0.3f), weights(3 * hid * hid, 0.1f),
+                    weights(6 * hid, 0.3f), in, hid, lbr);
+            float[] x = Check.random(rnd, seq * batch * in);
+            float[] h0 = Check.random(rnd, batch * hid);
+            float[] scratch = new float[Recurrent.gruScratchLength(hid, seq, batch)];
+            float[] alone = new float[seq * batch * hid];
+            float[] pooled = new float[seq * batch * hid];
+            Recurrent.gru(p, seq, batch, true, 2f, x, 0, h0, 0, alone, 0, null, 0, scratch, null);
+            try (WorkerPool pool = WorkerPool.of(2)) {
+                Recurrent.gru(p, seq, batch, true, 2f, x, 0, h0, 0, pooled, 0, null, 0, scratch, pool);
+            }
+            org.junit.jupiter.api.Assertions.assertArrayEquals(alone, pooled, "linear_before_reset " + lbr);
+        }
+    }
+
+    @Test
+    void bidirectionalLayoutInterleavesDirectionsThroughYStep() {
+        int in = 3;
+        int hid = 5;
+        int seq = 4;
+        int batch = 2;
+        int bh = batch * hid;
+        float[] x = Check.random(rnd, seq * batch * in);
+        float[] w = weights(4 * hid * in, 0.5f);
+        float[] r = weights(4 * hid * hid, 0.5f);
+        Recurrent.LstmWeights p = Recurrent.packLstm(w, r, null, in, hid);
+        float[] scratch = new float[Recurrent.lstmScratchLength(hid, seq, batch)];
+        float[] y = new float[seq * 2 * bh];
+        float[] yh = new float[2 * bh];
+        Recurrent.lstm(p, seq, batch, false, Float.POSITIVE_INFINITY, x, 0, null, 0, null, 0, y, 0, 2 * bh, yh, 0,
+                null, 0, scratch, null);
+        Recurrent.lstm(p, seq, batch, true, Float.POSITIVE_INFINITY, x, 0, null, 0, null, 0, y, bh, 2 * bh, yh, bh,
+                null, 0, scratch, null);
+        for (boolean reverse : new boolean[] {false, true}) {
+            float[] want = new float[seq * bh];
+            Recurrent.lstmScalar(in, hid, w, r, null, seq, batch, reverse, Float.POSITIVE_INFINITY, x, null, null, want,
+                    null, null);
+            float[] got = new float[seq * bh];
+            for (int t = 0; t < seq; t++) {
+                System.arraycopy(y, (2 * t + (reverse ? 1 : 0)) * bh, got, t * bh, bh);
+            }
+            Check.close("direction reverse=" + reverse, want, got, ABS, REL);
+            int last = reverse ? 0 : seq - 1;
+            Check.close("Y_h reverse=" + reverse, java.util.Arrays.copyOfRange(want, last * bh, (last + 1) * bh),
+                    java.util.Arrays.copyOfRange(yh, reverse ? bh : 0, reverse ? 2 * bh : bh), ABS, REL);
+        }
+    }
+
+    @Test
     void lstmScalarTwinMatchesHandComputedSteps() {
         // input 1, hidden 1; W = [1, 2, 3, 4] for i, o, f, c; R = 0.5 each; no bias; c0 = 1, h0 = 0.
         float[] w = {1, 2, 3, 4};

@@ -287,6 +287,23 @@ class CliTest {
         assertTrue(r.out().startsWith("graph ") && r.out().contains("= Gemm(") && r.out().contains("= Relu("), r.out());
         String text = Files.readString(dot);
         assertTrue(text.startsWith("digraph ") && text.contains("Gemm") && text.contains("->") && text.strip().endsWith("}"), text);
+        Path svg = tmp.resolve("g.dot.svg");
+        if (graphvizInstalled()) {
+            assertTrue(Files.readString(svg).contains("<svg") && r.err().contains("wrote " + svg), r.err());
+        } else {
+            assertTrue(Files.notExists(svg), "no SVG without Graphviz");
+        }
+    }
+
+    private static boolean graphvizInstalled() {
+        try {
+            return new ProcessBuilder("dot", "-V").redirectErrorStream(true).start().waitFor() == 0;
+        } catch (IOException e) {
+            return false;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
     }
 
     private static boolean isEmpty(Path dir) {

@@ -118,6 +118,34 @@ public record ConvGeometry(String autoPad, long[] kernel, long[] strides, long[]
         return v;
     }
 
+    /**
+     * The resolved windows of a Conv-like node (Conv, pools, Kiln's fused and packed convs) for static spatial
+     * input sizes, read from its attributes with its op's defaults: what passes and code generation need to call
+     * kernels with exactly the geometry shape inference used.
+     */
+    public static List<Axis> axesOf(dev.kiln.ir.Node n, long[] kernel, int[] spatialIn) {
+        return axesOf(n, kernel, spatialIn, false);
+    }
+
+    /** As {@link #axesOf(dev.kiln.ir.Node, long[], int[])}, for a transposed convolution when {@code transposed}. */
+    public static List<Axis> axesOf(dev.kiln.ir.Node n, long[] kernel, int[] spatialIn, boolean transposed) {
+        dev.kiln.ir.OpDef def = dev.kiln.ir.OpTable.get().require(n.domain(), n.op(), n.describe());
+        dev.kiln.ir.ShapeContext sc = new dev.kiln.ir.ShapeContext(def, n.describe(), n.attributes(), n.inputs(),
+                n.outputs().size(), new dev.kiln.ir.ShapeContext.ConstantLookup() {
+                    @Override
+                    public Optional<dev.kiln.ir.Tensor> constant(dev.kiln.ir.Value v) {
+                        return Optional.empty();
+                    }
+
+                    @Override
+                    public Optional<List<Dim>> dims(dev.kiln.ir.Value v) {
+                        return Optional.empty();
+                    }
+                });
+        ConvGeometry g = read(sc, spatialIn.length, kernel);
+        return transposed ? g.transposedAxes(sc, spatialIn) : g.forwardAxes(sc, spatialIn);
+    }
+
     public int rank() { return kernel.length; }
 
     private long effectiveKernel(int i) { return (kernel[i] - 1) * dilations[i] + 1; }

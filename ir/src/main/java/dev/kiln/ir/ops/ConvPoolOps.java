@@ -64,10 +64,7 @@ public final class ConvPoolOps {
                         .inputs("X").outputs("Y"), true)
                 .attrInt("ceil_mode", 0, "1 rounds the output size up instead of down")
                 .attrInt("count_include_pad", 0, "1 divides by the window size including padding cells")
-                .shape(ctx -> {
-                    requireTypes(ctx, false);
-                    return List.of(new TensorType(ctx.inputDtype(0), poolShape(ctx)));
-                })
+                .shape(ConvPoolOps::floatPoolShape)
                 .eval(ctx -> List.of(averagePool(ctx)))
                 .build());
 
@@ -76,10 +73,7 @@ public final class ConvPoolOps {
                         .inputs("X").outputs("Y"), true)
                 .attrInt("ceil_mode", 0, "1 rounds the output size up instead of down")
                 .attrInt("p", 2, "the order of the norm")
-                .shape(ctx -> {
-                    requireTypes(ctx, false);
-                    return List.of(new TensorType(ctx.inputDtype(0), poolShape(ctx)));
-                })
+                .shape(ConvPoolOps::floatPoolShape)
                 .eval(ctx -> List.of(lpPool(ctx)))
                 .build());
 
@@ -127,13 +121,13 @@ public final class ConvPoolOps {
         if (m.isStatic() && m.value() % group != 0) {
             throw ctx.fail("W has " + m.value() + " output channels, not divisible by group=" + group);
         }
-        checkBias(ctx, m);
-        ConvGeometry g = ConvGeometry.read(ctx, x.rank() - 2, kernelShape(ctx, w, ctx.optInts("kernel_shape")));
-        List<Dim> out = new ArrayList<>(List.of(x.dim(0), m));
-        for (int i = 0; i < g.rank(); i++) {
-            out.add(g.outDim(ctx, i, x.dim(i + 2), false));
-        }
-        return List.of(new TensorType(ctx.inputDtype(0), new Shape(out)));
+        return convOutput(ctx, x, w, m, false);
+    }
+
+    /** Shape rule of the pools defined on floating types only: the window geometry over X's spatial dims. */
+    private static List<TensorType> floatPoolShape(ShapeContext ctx) {
+        requireTypes(ctx, false);
+        return List.of(new TensorType(ctx.inputDtype(0), poolShape(ctx)));
     }
 
     private static Tensor conv(EvalContext ctx) {
@@ -200,11 +194,16 @@ public final class ConvPoolOps {
             throw ctx.fail("X has " + wc.value() + " channels, not divisible by group=" + group);
         }
         Dim m = w.dim(1).times(group);
+        return convOutput(ctx, x, w, m, true);
+    }
+
+    /** [N, M, spatial...] of a Conv (or ConvTranspose) with M output channels, after checking the bias. */
+    private static List<TensorType> convOutput(ShapeContext ctx, Shape x, Shape w, Dim m, boolean transposed) {
         checkBias(ctx, m);
         ConvGeometry g = ConvGeometry.read(ctx, x.rank() - 2, kernelShape(ctx, w, ctx.optInts("kernel_shape")));
         List<Dim> out = new ArrayList<>(List.of(x.dim(0), m));
         for (int i = 0; i < g.rank(); i++) {
-            out.add(g.outDim(ctx, i, x.dim(i + 2), true));
+            out.add(g.outDim(ctx, i, x.dim(i + 2), transposed));
         }
         return List.of(new TensorType(ctx.inputDtype(0), new Shape(out)));
     }

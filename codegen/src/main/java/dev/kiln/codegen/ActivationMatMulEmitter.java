@@ -1,0 +1,144 @@
+package dev.kiln.codegen;
+
+import com.palantir.javapoet.CodeBlock;
+import dev.kiln.ir.Dim;
+import dev.kiln.ir.Node;
+import dev.kiln.ir.Shape;
+import dev.kiln.ir.Value;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * MatMul and Gemm whose B operand is computed at run time (attention scores, {@code torch.mm} of two inputs),
+ * so nothing can be packed ahead of time. MatMul is a loop over the broadcast batch dims, each an i-k-j
+ * product whose innermost loop is a vector FMA along C's row with a scalar tail; 1-D operands are a row or a
+ * column. Gemm (transA/transB, alpha, beta, C broadcast to [M, N]) is a dot product per output element.
+ */
+final class ActivationMatMulEmitter implements KernelEmitter {
+    @Override
+    public CodeBlock emit(EmitContext ctx) {
+        return ctx.node.op().equals("MatMul") ? matMul(ctx) : gemm(ctx);
+    }
+
+    private static CodeBlock matMul(EmitContext ctx) {
+        Node n = ctx.node;
+        Shape a = n.input(0).shape();
+        Shape b = n.input(1).shape();
+        Shape y = n.output(0).shape();
+        if (a.rank() == 0 || b.rank() == 0) {
+            throw ctx.unsupported("MatMul of a scalar");
+        }
+        int m = a.rank() == 1 ? 1 : ctx.staticDim(n.input(0), a.rank() - 2);
+        int k = ctx.staticDim(n.input(0), a.rank() - 1);
+        int cols = b.rank() == 1 ? 1 : ctx.staticDim(n.input(1), b.rank() - 1);
+        int batchRank = y.rank() - (a.rank() == 1 ? 0 : 1) - (b.rank() == 1 ? 0 : 1);
+        List<Dim> batch = y.dims().subList(0, batchRank);
+        CodeBlock.Builder code = CodeBlock.builder();
+        TensorRef ar = ctx.in(0);
+        TensorRef br = ctx.in(1);
+        TensorRef yr = ctx.out(0);
+        List<String> idx = new ArrayList<>();
+        for (int d = 0; d < batchRank; d++) {
+            String i = ctx.locals.newName("b" + d);
+            idx.add(i);
+            code.beginControlFlow("for (int $N = 0; $N < $L; $N++)", i, i, ctx.dim(batch.get(d)), i);
+        }
+        String aBase = ctx.locals.newName("aBase");
+        String bBase = ctx.locals.newName("bBase");
+        String yBase = ctx.locals.newName("yBase");
+        code.addStatement("int $N = $L", aBase, ar.plus(batchOffset(ctx, a, Math.max(a.rank() - 2, 0), batch, idx, (long) m * k)));
+        code.addStatement("int $N = $L", bBase, br.plus(batchOffset(ctx, b, Math.max(b.rank() - 2, 0), batch, idx, (long) k * cols)));
+        code.addStatement("int $N = $L", yBase, yr.plus(batchOffset(ctx, y, batchRank, batch, idx, (long) m * cols)));
+        code.addStatement("$T.fill($N, $N, $N + $L, 0f)", Arrays.class, yr.array(), yBase, yBase, m * cols);
+        String i = ctx.locals.newName("i");
+        String p = ctx.locals.newName("p");
+        String j = ctx.locals.newName("j");
+        String av = ctx.locals.newName("av");
+        String avv = ctx.locals.newName("avVector");
+        String row = ctx.locals.newName("row");
+        String brow = ctx.locals.newName("bRow");
+        code.beginControlFlow("for (int $N = 0; $N < $L; $N++)", i, i, m, i);
+        code.addStatement("int $N = $N + $N * $L", row, yBase, i, cols);
+        code.beginControlFlow("for (int $N = 0; $N < $L; $N++)", p, p, k, p);
+        code.addStatement("float $N = $N[$N + $N * $L + $N]", av, ar.array(), aBase, i, k, p);
+        code.addStatement("int $N = $N + $N * $L", brow, bBase, p, cols);
+        code.addStatement("$T $N = $T.broadcast(SPECIES, $N)", PointwiseForms.FLOAT_VECTOR, avv, PointwiseForms.FLOAT_VECTOR, av);
+        code.addStatement("int $N = 0", j);
+        code.beginControlFlow("for (; $N < SPECIES.loopBound($L); $N += SPECIES.length())", j, cols, j);
+        code.addStatement("$T.fromArray(SPECIES, $N, $N + $N).fma($N, $T.fromArray(SPECIES, $N, $N + $N)).intoArray($N, $N + $N)",
+                PointwiseForms.FLOAT_VECTOR, br.array(), brow, j, avv, PointwiseForms.FLOAT_VECTOR, yr.array(), row, j,
+                yr.array(), row, j);
+        code.endControlFlow();
+        code.beginControlFlow("for (; $N < $L; $N++)", j, cols, j);
+        code.addStatement("$N[$N + $N] += $N * $N[$N + $N]", yr.array(), row, j, av, br.array(), brow, j);
+        code.endControlFlow();
+        code.endControlFlow();
+        code.endControlFlow();
+        for (int d = 0; d < batchRank; d++) {
+            code.endControlFlow();
+        }
+        return code.build();
+    }
+
+    /**
+     * The offset of the current matrix of an operand whose first {@code rank} dims are batch dims, aligned to the
+     * right of the output's batch dims; dims of size 1 broadcast (stride 0).
+     */
+    private static CodeBlock batchOffset(EmitContext ctx, Shape s, int rank, List<Dim> batch, List<String> idx, long matrix) {
+        List<CodeBlock> terms = new ArrayList<>();
+        Dim stride = Dim.of(matrix);
+        for (int d = rank - 1; d >= 0; d--) {
+            int out = d + batch.size() - rank;
+            Dim dim = s.dim(d);
+            if (!StridedCopy.isOne(dim)) {
+                terms.add(0, CodeBlock.of("$N * $L", idx.get(out), ctx.dim(stride)));
+            }
+            stride = stride.times(dim);
+        }
+        return terms.isEmpty() ? CodeBlock.of("0") : CodeBlock.join(terms, " + ");
+    }
+
+    private static CodeBlock gemm(EmitContext ctx) {
+        Node n = ctx.node;
+        Value a = n.input(0);
+        boolean transA = ctx.intAttr("transA") != 0;
+        boolean transB = ctx.intAttr("transB") != 0;
+        float alpha = ctx.floatAttr("alpha");
+        float beta = ctx.floatAttr("beta");
+        int m = ctx.staticDim(a, transA ? 1 : 0);
+        int k = ctx.staticDim(a, transA ? 0 : 1);
+        int cols = ctx.staticDim(n.output(0), 1);
+        TensorRef ar = ctx.in(0);
+        TensorRef br = ctx.in(1);
+        TensorRef yr = ctx.out(0);
+        String i = ctx.locals.newName("i");
+        String j = ctx.locals.newName("j");
+        String p = ctx.locals.newName("p");
+        String acc = ctx.locals.newName("acc");
+        CodeBlock.Builder code = CodeBlock.builder();
+        code.beginControlFlow("for (int $N = 0; $N < $L; $N++)", i, i, m, i);
+        code.beginControlFlow("for (int $N = 0; $N < $L; $N++)", j, j, cols, j);
+        code.addStatement("float $N = 0f", acc);
+        code.beginControlFlow("for (int $N = 0; $N < $L; $N++)", p, p, k, p);
+        CodeBlock aIdx = transA ? CodeBlock.of("$N * $L + $N", p, m, i) : CodeBlock.of("$N * $L + $N", i, k, p);
+        CodeBlock bIdx = transB ? CodeBlock.of("$N * $L + $N", j, k, p) : CodeBlock.of("$N * $L + $N", p, cols, j);
+        code.addStatement("$N += $L * $L", acc, ar.at(aIdx), br.at(bIdx));
+        code.endControlFlow();
+        CodeBlock value = alpha == 1f ? CodeBlock.of("$N", acc) : CodeBlock.of("$L * $N", ElementwiseEmitter.literal(alpha), acc);
+        if (n.hasInput(2) && beta != 0f) {
+            Shape c = n.input(2).shape();
+            // C broadcasts to [M, N]: a missing or size-1 dim reads index 0.
+            boolean rowsVary = c.rank() == 2 && !StridedCopy.isOne(c.dim(0));
+            boolean colsVary = c.rank() >= 1 && !StridedCopy.isOne(c.dim(c.rank() - 1));
+            CodeBlock cIdx = rowsVary && colsVary ? CodeBlock.of("$N * $L + $N", i, cols, j)
+                    : rowsVary ? CodeBlock.of("$N", i) : colsVary ? CodeBlock.of("$N", j) : CodeBlock.of("0");
+            CodeBlock cv = ctx.in(2).at(cIdx);
+            value = CodeBlock.of("$L + $L", value, beta == 1f ? cv : CodeBlock.of("$L * $L", ElementwiseEmitter.literal(beta), cv));
+        }
+        code.addStatement("$L = $L", yr.at(CodeBlock.of("$N * $L + $N", i, cols, j)), value);
+        code.endControlFlow();
+        code.endControlFlow();
+        return code.build();
+    }
+}

@@ -1,0 +1,11 @@
+// The build failed with one message naming the model file, the node and the op, and wrote nothing.
+String text = new File(basedir, 'build.log').text
+def failure = text.readLines().find { it.contains('Kiln cannot compile') }
+assert failure != null : 'a Kiln error line'
+assert failure.contains('src/main/onnx/top_k.onnx') : failure
+assert failure.contains("TopK node producing 'values'") : failure
+assert failure.contains('has no code generation yet') : failure
+File sources = new File(basedir, 'target/generated-sources/kiln')
+assert !sources.exists() || sources.listFiles().every { !it.name.endsWith('.java') && it.name != 'com' }
+assert !new File(basedir, 'target/generated-resources/kiln/com').exists()
+return true

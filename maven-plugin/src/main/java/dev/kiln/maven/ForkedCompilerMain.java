@@ -1,0 +1,46 @@
+package dev.kiln.maven;
+
+import dev.kiln.ir.KilnException;
+import dev.kiln.passes.OptLevel;
+import java.io.PrintStream;
+import java.nio.file.Path;
+
+/**
+ * Entry point of the JVM that {@link ForkedModelCompiler} starts: compiles one model in process and reports on
+ * standard output in lines that start with {@value #PREFIX}, so JVM warnings on the same stream do not confuse
+ * the parent. Exit code 0 success, 2 model error, 1 internal error.
+ */
+public final class ForkedCompilerMain {
+    static final String PREFIX = "kiln-fork ";
+
+    private ForkedCompilerMain() {}
+
+    /** Arguments: model, source root, resource root, package ({@code -} for none), class, level, threads. */
+    public static void main(String[] args) {
+        PrintStream out = System.out;
+        try {
+            ModelCompiler.Written w = ModelCompiler.inProcess().compile(Path.of(args[0]), args[3].equals("-") ? "" : args[3],
+                    args[4], OptLevel.valueOf(args[5]), Integer.parseInt(args[6]), Path.of(args[1]), Path.of(args[2]));
+            for (Path f : w.files()) {
+                out.println(PREFIX + "file " + f);
+            }
+            out.println(PREFIX + "sources " + w.sourceCount());
+            out.println(PREFIX + "weights " + w.weightBytes());
+            out.flush();
+            System.exit(0);
+        } catch (KilnException e) {
+            out.println(PREFIX + "error " + oneLine(e.getMessage()));
+            out.flush();
+            System.exit(2);
+        } catch (RuntimeException | Error e) {
+            e.printStackTrace(out);
+            out.println(PREFIX + "internal " + oneLine(e.toString()));
+            out.flush();
+            System.exit(1);
+        }
+    }
+
+    private static String oneLine(String s) {
+        return String.valueOf(s).replace('\n', ' ').replace('\r', ' ');
+    }
+}

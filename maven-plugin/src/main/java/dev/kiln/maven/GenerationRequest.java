@@ -1,0 +1,29 @@
+package dev.kiln.maven;
+
+import dev.kiln.passes.OptLevel;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * A validated plugin configuration: which models become which classes, and where the sources and weights go.
+ *
+ * @param models the models, in a stable order (sorted by path)
+ * @param packageName package of every generated class ({@code ""} for none)
+ * @param level optimization level
+ * @param threads worker threads of the generated classes' large kernels
+ * @param sourceRoot root of the generated sources (also holds the incremental-build state)
+ * @param resourceRoot root of the generated weights resources
+ * @param executionId the Maven execution this is, so two executions sharing a folder keep separate state
+ */
+record GenerationRequest(List<ModelSpec> models, String packageName, OptLevel level, int threads, Path sourceRoot,
+        Path resourceRoot, String executionId) {
+    GenerationRequest {
+        models = List.copyOf(models);
+        Objects.requireNonNull(packageName);
+        Objects.requireNonNull(level);
+        sourceRoot = sourceRoot.toAbsolutePath().normalize();
+        resourceRoot = resourceRoot.toAbsolutePath().normalize();
+        Objects.requireNonNull(executionId);
+    }
+}

@@ -1,0 +1,44 @@
+package dev.kiln.maven;
+
+import dev.kiln.ir.DType;
+import dev.kiln.ir.GraphBuilder;
+import dev.kiln.ir.Shape;
+import dev.kiln.ir.Tensor;
+import dev.kiln.ir.Value;
+import dev.kiln.onnx.OnnxExporter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/** Small ONNX models written with Kiln's builder and exporter, so the plugin tests need no external files. */
+final class TestModels {
+    private TestModels() {}
+
+    /** {@code y = tanh(x * scale + 1)} over {@code [N, 4]}: a model codegen supports; {@code scale} varies its bytes. */
+    static Path affine(Path file, float scale) throws Exception {
+        GraphBuilder b = new GraphBuilder("affine");
+        Value x = b.input("x", DType.FLOAT32, Shape.parse("N,4"));
+        Value s = b.initializer("scale", Tensor.scalarFloat(scale));
+        Value one = b.initializer("one", Tensor.scalarFloat(1));
+        Value t = b.op("Mul").inputs(x, s).outputNames("t").output();
+        Value u = b.op("Add").inputs(t, one).outputNames("u").output();
+        b.output(b.op("Tanh").inputs(u).outputNames("y").output());
+        return save(b, file);
+    }
+
+    /** A model whose node {@code pick_largest} is a TopK, an op the code generator has no emitter for. */
+    static Path topK(Path file) throws Exception {
+        GraphBuilder b = new GraphBuilder("top");
+        Value x = b.input("x", DType.FLOAT32, Shape.parse("N,8"));
+        Value k = b.initializer("k", Tensor.ofInt64s(3));
+        var outs = b.op("TopK").name("pick_largest").inputs(x, k).outputNames("values", "indices").build();
+        b.output(outs.get(0));
+        b.output(outs.get(1));
+        return save(b, file);
+    }
+
+    private static Path save(GraphBuilder b, Path file) throws Exception {
+        Files.createDirectories(file.getParent());
+        OnnxExporter.save(b.build(), file);
+        return file;
+    }
+}
