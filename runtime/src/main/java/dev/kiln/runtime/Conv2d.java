@@ -627,17 +627,23 @@ public final class Conv2d {
         }
     }
 
-    /** Per-thread wrapper of the last scratch array used as im2col panels, so steady-state calls allocate nothing. */
-    private static final ThreadLocal<PackedMatrix[]> PANELS = ThreadLocal.withInitial(() -> new PackedMatrix[1]);
+    /**
+     * Per-thread wrappers of the last few scratch arrays used as im2col panels, so steady-state calls allocate
+     * nothing even when a model alternates between im2col layers (cifar_cnn's conv2 and conv3 re-wrapped each
+     * other's panels: 48 B per call with one entry).
+     */
+    private static final ThreadLocal<PackedMatrix[]> PANELS = ThreadLocal.withInitial(() -> new PackedMatrix[4]);
 
     private static PackedMatrix panels(float[] col, int k, int n) {
-        PackedMatrix[] last = PANELS.get();
-        PackedMatrix b = last[0];
-        if (b == null || b.data() != col || b.k() != k || b.n() != n) {
-            b = PackedMatrix.wrap(col, k, n);
-            last[0] = b;
+        PackedMatrix[] recent = PANELS.get();
+        for (PackedMatrix b : recent) {
+            if (b != null && b.data() == col && b.k() == k && b.n() == n) {
+                return b;
+            }
         }
-        return b;
+        System.arraycopy(recent, 0, recent, 1, recent.length - 1);
+        recent[0] = PackedMatrix.wrap(col, k, n);
+        return recent[0];
     }
 
     /** One group's GEMM into the NCHW output rows of its channels; the bias is prefilled and accumulated onto. */
