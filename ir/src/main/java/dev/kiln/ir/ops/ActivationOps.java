@@ -139,10 +139,12 @@ public final class ActivationOps {
                         : unary(ctx, x -> 0.5 * x * (1 + SpecialFunctions.erf(x / Math.sqrt(2)))))
                 .build());
 
-        r.add(alongAxis("Softmax", "e^x / sum(e^x) along axis.", x -> Softmax.softmax(x.tensor, x.axis)));
-        r.add(alongAxis("LogSoftmax", "x - log(sum(e^x)) along axis.", x -> Softmax.logSoftmax(x.tensor, x.axis)));
+        r.add(alongAxis("Softmax", "e^x / sum(e^x) along axis.", x -> Softmax.softmax(x.tensor, x.axis))
+                .grad(NnGradRules::softmax).build());
+        r.add(alongAxis("LogSoftmax", "x - log(sum(e^x)) along axis.", x -> Softmax.logSoftmax(x.tensor, x.axis))
+                .grad(NnGradRules::logSoftmax).build());
         r.add(alongAxis("Hardmax", "1 at the first maximum along axis, 0 elsewhere.",
-                x -> Softmax.hardmax(x.tensor, x.axis)));
+                x -> Softmax.hardmax(x.tensor, x.axis)).build());
     }
 
     /** The common part of a float-only pointwise activation: X -> Y of the same type. */
@@ -216,7 +218,7 @@ public final class ActivationOps {
     private record AlongAxis(Tensor tensor, int axis) {}
 
     /** Softmax, LogSoftmax and Hardmax (opset 13): one axis, default -1, same type out. */
-    private static OpDef alongAxis(String name, String doc, Function<AlongAxis, Tensor> f) {
+    private static OpDef.Builder alongAxis(String name, String doc, Function<AlongAxis, Tensor> f) {
         return OpDef.builder(name).since(13).doc(doc)
                 .inputs("input").outputs("output")
                 .attrInt("axis", -1, "the axis to normalize along, in [-rank, rank)")
@@ -228,8 +230,7 @@ public final class ActivationOps {
                 .eval(ctx -> {
                     Tensor x = ctx.input(0);
                     return List.of(f.apply(new AlongAxis(x, axis(ctx, x.rank()))));
-                })
-                .build();
+                });
     }
 
     private static int axis(NodeContext ctx, int rank) {

@@ -195,6 +195,7 @@ final class ShapeOps {
                     return List.of(ctx.inputType(0), new TensorType(DType.BOOL, ctx.inputShape(0)));
                 })
                 .eval(ShapeOps::dropout)
+                .grad(NnGradRules::dropout)
                 .build());
     }
 
