@@ -80,6 +80,28 @@ public abstract class GradContext extends NodeContext {
         return constant(Tensor.wrapDoubles(like.dtype(), new int[0], new double[] {v}));
     }
 
+    /** Zeros typed like {@code like} (a constant when its shape is static, else ConstantOfShape of its shape). */
+    public Value zerosLike(Value like) {
+        if (like.shape().isStatic()) {
+            return constant(Tensor.zeros(like.dtype(), like.shape().toIntArray()));
+        }
+        Tensor zero = Tensor.wrapDoubles(like.dtype(), new int[] {1}, new double[] {0});
+        return emit("ConstantOfShape", Attributes.builder().tensor("value", zero).build(), shapeOf(like));
+    }
+
+    /** The shape of {@code v} as an int64 vector: a constant when static, else {@code Shape(v)} (batch stays symbolic). */
+    public Value shapeOf(Value v) {
+        if (v.shape().isStatic()) {
+            int[] dims = v.shape().toIntArray();
+            long[] l = new long[dims.length];
+            for (int k = 0; k < dims.length; k++) {
+                l[k] = dims[k];
+            }
+            return constant(Tensor.wrapLongs(DType.INT64, new int[] {l.length}, l));
+        }
+        return emit("Shape", v);
+    }
+
     /**
      * Reduces {@code grad}, the gradient of a broadcast result, back to the shape of {@code like} (an operand
      * of the broadcast): sums the leading axes {@code like} lacks, then the axes where {@code like} has size 1.

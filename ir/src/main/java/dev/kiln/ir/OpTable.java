@@ -2,6 +2,7 @@ package dev.kiln.ir;
 
 import dev.kiln.ir.ops.ActivationOps;
 import dev.kiln.ir.ops.ConvPoolOps;
+import dev.kiln.ir.ops.DenseGradOps;
 import dev.kiln.ir.ops.ElementwiseOps;
 import dev.kiln.ir.ops.FusedOps;
 import dev.kiln.ir.ops.LayoutOps;
@@ -48,6 +49,7 @@ public final class OpTable {
         RecurrentOps.register(r);
         LossOps.register(r);
         NnGradOps.register(r);
+        DenseGradOps.register(r);
         // Kiln's fused ops are declared in terms of the ONNX ops above, so they register last.
         FusedOps.register(r, name -> find("", name).orElseThrow(
                 () -> new IllegalStateException("fused ops need ONNX op " + name)));

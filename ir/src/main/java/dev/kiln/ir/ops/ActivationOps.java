@@ -34,6 +34,7 @@ public final class ActivationOps {
                 })
                 .eval(ctx -> List.of(Pointwise.unary(ctx.input(0),
                         x -> x > 0 ? x : x == 0 ? 0 : Double.isNaN(x) ? x : 0, x -> Math.max(x, 0))))
+                .grad(DenseGrads::relu)
                 .build());
         r.add(activation("LeakyRelu", 16, "x for x >= 0, alpha * x below.", true)
                 .attrFloat("alpha", 0.01f, "slope below zero")
@@ -41,6 +42,7 @@ public final class ActivationOps {
                     double alpha = ctx.attrFloat("alpha");
                     return unary(ctx, x -> x < 0 ? alpha * x : x);
                 })
+                .grad(DenseGrads::leakyRelu)
                 .build());
         r.add(activation("Elu", 6, "x for x >= 0, alpha * (e^x - 1) below.", true)
                 .attrFloat("alpha", 1.0f, "scale of the negative part")
@@ -92,9 +94,11 @@ public final class ActivationOps {
                 .build());
         r.add(activation("Sigmoid", 13, "1 / (1 + e^-x).", false)
                 .eval(ctx -> unary(ctx, x -> 1 / (1 + Math.exp(-x))))
+                .grad(DenseGrads::sigmoid)
                 .build());
         r.add(activation("Tanh", 13, "Hyperbolic tangent.", true)
                 .eval(ctx -> unary(ctx, Math::tanh))
+                .grad(DenseGrads::tanh)
                 .build());
         r.add(activation("ThresholdedRelu", 10, "x for x > alpha, 0 otherwise.", true)
                 .attrFloat("alpha", 1.0f, "threshold")
