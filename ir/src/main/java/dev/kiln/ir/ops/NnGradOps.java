@@ -37,6 +37,7 @@ public final class NnGradOps {
     public static final String DROPOUT_GRAD = "DropoutGrad";
     public static final String LSTM_GRAD = "LSTMGrad";
     public static final String GRU_GRAD = "GRUGrad";
+    public static final String GATHER_GRAD = "GatherGrad";
 
     private NnGradOps() {}
 
@@ -49,6 +50,7 @@ public final class NnGradOps {
         r.add(dropoutGrad());
         r.add(lstmGrad());
         r.add(gruGrad());
+        r.add(gatherGrad());
     }
 
     private static OpDef.Builder kiln(String name) {
@@ -326,6 +328,34 @@ public final class NnGradOps {
                 .build();
     }
 
+    /**
+     * {@code GatherGrad(dY, indices, shape) -> dX}: the gradient of {@code Gather(data, indices)} with respect to
+     * data (how the exported RNN models pick their last time step).
+     * <ul>
+     *   <li>dY: gradient of the Gather's output, shaped data[:axis] + indices + data[axis+1:];</li>
+     *   <li>indices: the Gather's int32/int64 indices (negative ones count from the end);</li>
+     *   <li>shape: data's shape as an int64 vector (a Shape node when the batch is symbolic);</li>
+     *   <li>dX of that shape: zeros, plus {@code dX[o, indices[k], i] += dY[o, k, i]} (flattening the axes before
+     *       axis into o, the indices into k, the axes after into i); repeated indices add up.</li>
+     * </ul>
+     * Attribute: the Gather's {@code axis} (default 0).
+     */
+    private static OpDef gatherGrad() {
+        return kiln(GATHER_GRAD)
+                .doc("Gradient of Gather with respect to data: dY scatter-added into zeros of data's shape at the indices.")
+                .inputs("dY", "indices", "shape").outputs("dX")
+                .attrInt("axis", 0, "the Gather's axis")
+                .shape(ctx -> {
+                    Pointwise.requireFloat(ctx, 0);
+                    List<Dim> dims = ctx.dimsValue(2).orElseThrow(
+                            () -> ctx.fail("shape must be a known int64 vector (constant or Shape of a value)"));
+                    Indexing.axis(ctx, ctx.attrInt("axis"), dims.size());
+                    return List.of(new TensorType(ctx.inputDtype(0), new Shape(dims)));
+                })
+                .eval(ctx -> List.of(gatherGrad(ctx)))
+                .build();
+    }
+
     private static OpDef.Builder recurrentAttributes(OpDef.Builder b) {
         return b.attrString("direction", "forward", "the forward op's direction: forward, reverse or bidirectional")
                 .optionalAttr("hidden_size", AttrType.INT, "the forward op's hidden size; taken from R when absent")
@@ -592,6 +622,32 @@ public final class NnGradOps {
             }
         }
         return Tensor.wrapDoubles(dyt.dtype(), withSpatial(dys[0], dys[1], spatialIn), dx);
+    }
+
+    private static Tensor gatherGrad(EvalContext ctx) {
+        Tensor dyt = ctx.input(0);
+        long[] indices = Indexing.longs(ctx, 1);
+        int[] shape = ctx.input(2).toIntArray();
+        int axis = Indexing.axis(ctx, ctx.attrInt("axis"), shape.length);
+        int outer = Indexing.product(shape, 0, axis);
+        int d = shape[axis];
+        int inner = Indexing.product(shape, axis + 1, shape.length);
+        double[] dy = dyt.doubles();
+        if (dy.length != outer * indices.length * inner) {
+            throw ctx.fail("dY " + dyt.type() + " does not fit a Gather of " + Arrays.toString(shape) + " with "
+                    + indices.length + " indices on axis " + axis);
+        }
+        double[] dx = new double[Tensor.sizeOf(shape)];
+        int f = 0;
+        for (int o = 0; o < outer; o++) {
+            for (long raw : indices) {
+                int i = Indexing.index(ctx, raw, d);
+                for (int j = 0; j < inner; j++) {
+                    dx[(o * d + i) * inner + j] += dy[f++];
+                }
+            }
+        }
+        return Tensor.wrapDoubles(dyt.dtype(), shape, dx);
     }
 
     private static List<Tensor> batchNormTrainingGrad(EvalContext ctx) {

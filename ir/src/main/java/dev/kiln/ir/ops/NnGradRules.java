@@ -224,6 +224,16 @@ final class NnGradRules {
         ctx.setInputGrad(0, ctx.emit("Sub", dy, ctx.emit("Mul", ctx.emit("Exp", ctx.output(0)), sum)));
     }
 
+    // Gather(data, indices): dData = GatherGrad(dY, indices, Shape(data)); indices carry no gradient
+    static void gather(GradContext ctx) {
+        Value dy = ctx.outputGrad(0);
+        if (dy.isAbsent() || !ctx.needsGrad(0)) {
+            return;
+        }
+        Attributes a = Attributes.builder().i("axis", ctx.attrInt("axis")).build();
+        ctx.setInputGrad(0, ctx.emitKiln(NnGradOps.GATHER_GRAD, a, dy, ctx.input(1), ctx.shapeOf(ctx.input(0))));
+    }
+
     /** LSTM(X, W, R, B, sequence_lens, initial_h, initial_c, P) -> Y, Y_h, Y_c: one LSTMGrad node. */
     static void lstm(GradContext ctx) {
         requireDefaultCell(ctx, List.of("Sigmoid", "Tanh", "Tanh"));
