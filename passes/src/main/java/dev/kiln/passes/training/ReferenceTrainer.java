@@ -17,6 +17,9 @@ import java.util.Map;
  * The oracle trainer: runs a {@link TrainingGraph} through the {@link ReferenceEvaluator} and applies one
  * optimizer update to float copies of the parameters per step. Plain and slow; tests of generated trainers
  * compare against it. Not thread-safe.
+ *
+ * <p>The update sees the parameters as {@code float[]} (the runtime optimizer's type), so parameters of a
+ * FLOAT64 graph are rounded to float at each step; the evaluation itself runs in the graph's types.
  */
 public final class ReferenceTrainer {
     /** The optimizer update of one step, in place on the parameters (one array per parameter, graph order). */
