@@ -11,8 +11,9 @@ import java.util.Objects;
  * overwritten, not accumulated into.
  *
  * <p>MaxPool routes each output gradient to the input its window took: the first maximum in row-major window
- * order, a NaN winning over numbers, exactly PyTorch's rule (its CPU kernel starts from the window's first valid
- * tap and replaces the pick when {@code v > max || isnan(v)}); windows overlap, so picks add up. The pick is saved by
+ * order, as PyTorch breaks ties; a NaN never wins, as in Kiln's reference (MaxPoolGrad in NnGradOps: the first non-NaN
+ * tap starts, a strictly greater one replaces it; a window of NaNs routes nothing). PyTorch would route to a NaN,
+ * a case training does not survive anyway. Windows overlap, so picks add up. The pick is saved by
  * {@link #maxPoolForward} or recomputed from the input by {@link #maxPoolBackward(PoolShape, int, float[], int,
  * float[], int, float[], int)}. AveragePool spreads {@code dy / count} over its window, the count as in the forward
  * (inside taps, or taps inside the padded input with {@code countIncludePad}); the count of a window is a product of
@@ -91,8 +92,8 @@ public final class PoolGrad {
     }
 
     /**
-     * The first maximum of window (oy, ox) in row-major order over its valid taps, NaN winning; its in-plane index,
-     * or -1 when no tap is inside. The valid taps of a window form a rectangle of the dilated grid, found by
+     * The first maximum of window (oy, ox) in row-major order over its valid taps, NaN never winning; its in-plane
+     * index, or -1 when no tap is inside or all are NaN. The valid taps of a window form a rectangle of the dilated grid, found by
      * arithmetic, so the loop carries no bounds tests.
      */
     private static int pick(PoolShape s, float[] x, int pin, int oy, int ox) {
@@ -107,14 +108,14 @@ public final class PoolGrad {
         if (ky0 >= ky1 || kx0 >= kx1) {
             return -1;
         }
-        int best = (iy0 + ky0 * dh) * s.w() + ix0 + kx0 * dw;
+        int best = -1;
         float max = Float.NEGATIVE_INFINITY;
         for (int ky = ky0; ky < ky1; ky++) {
             int row = (iy0 + ky * dh) * s.w() + ix0;
             for (int kx = kx0; kx < kx1; kx++) {
                 int at = row + kx * dw;
                 float v = x[pin + at];
-                if (v > max || Float.isNaN(v)) {
+                if (v > max || (best < 0 && v == v)) {
                     max = v;
                     best = at;
                 }
@@ -199,28 +200,30 @@ public final class PoolGrad {
         }
     }
 
-    /** GlobalMaxPool backward: {@code dy[p]} to the first maximum of plane p (NaN winning), zeros elsewhere. */
+    /** GlobalMaxPool backward: {@code dy[p]} to the first maximum of plane p (NaN never winning), zeros elsewhere. */
     public static void globalMaxPoolBackward(int planes, int size, float[] x, int xOff, float[] dy, int dyOff,
                                              float[] dx, int dxOff) {
         checkGlobal(planes, size, dy, dyOff, dx, dxOff);
         Arrays.fill(dx, dxOff, dxOff + planes * size, 0f);
         for (int p = 0; p < planes; p++) {
-            int best = 0;
+            int best = -1;
             float max = Float.NEGATIVE_INFINITY;
             for (int j = 0; j < size; j++) {
                 float v = x[xOff + p * size + j];
-                if (v > max || Float.isNaN(v)) {
+                if (v > max || (best < 0 && v == v)) {
                     max = v;
                     best = j;
                 }
             }
-            dx[dxOff + p * size + best] = dy[dyOff + p];
+            if (best >= 0) {
+                dx[dxOff + p * size + best] = dy[dyOff + p];
+            }
         }
     }
 
     // ---- scalar twins ------------------------------------------------------------------------------------------
 
-    /** Plain twin of the max-pool backward: every tap of every window, bounds checked, PyTorch's pick rule. */
+    /** Plain twin of the max-pool backward: every tap of every window, bounds checked, the same pick rule. */
     public static void maxPoolBackwardScalar(PoolShape s, int planes, float[] x, int xOff, float[] dy, int dyOff,
                                              float[] dx, int dxOff) {
         double[] acc = new double[planes * s.inPlane()];
@@ -236,10 +239,8 @@ public final class PoolGrad {
                             if (iy >= 0 && iy < s.h() && ix >= 0 && ix < s.w()) {
                                 int at = iy * s.w() + ix;
                                 float v = x[xOff + p * s.inPlane() + at];
-                                if (best < 0) {
-                                    best = at; // PyTorch starts from the window's first valid tap
-                                }
-                                if (v > max || Float.isNaN(v)) {
+                                boolean first = best < 0 && !Float.isNaN(v);
+                                if (first || v > max) {
                                     max = v;
                                     best = at;
                                 }

@@ -11,8 +11,8 @@ import org.junit.jupiter.api.Test;
 /**
  * Pool gradients against their scalar twins (each input gets at most a few dozen float terms: 1e-5 absolute +
  * 1e-5 relative), against central differences of double-precision forwards written here (max and average pooling
- * are linear near inputs without ties, so the differences are exact to rounding: 1e-5 + 1e-5 rel), and PyTorch's
- * tie rule.
+ * are linear near inputs without ties, so the differences are exact to rounding: 1e-5 + 1e-5 rel), and the tie
+ * rule (PyTorch's first maximum; NaN never winning, as Kiln's reference MaxPoolGrad).
  */
 class PoolGradTest {
     private static final double TOL = 1e-5;
@@ -102,10 +102,10 @@ class PoolGradTest {
         float[] dx = new float[6];
         PoolGrad.maxPoolBackward(s, 1, x, 0, dy, 0, dx, 0);
         assertArrayEquals(new float[] {0, 110, 0, 0, 0, 0}, dx);
-        // a NaN wins over numbers, as in PyTorch
-        x = new float[] {1, Float.NaN, 5, 3, 2, 3};
+        // a NaN never wins (Kiln's reference rule); a window of NaNs routes nothing
+        x = new float[] {Float.NaN, Float.NaN, 5, Float.NaN, Float.NaN, 3};
         PoolGrad.maxPoolBackward(s, 1, x, 0, dy, 0, dx, 0);
-        assertArrayEquals(new float[] {0, 110, 0, 0, 0, 0}, dx);
+        assertArrayEquals(new float[] {0, 0, 100, 0, 0, 0}, dx);
         // all -inf: the window's first tap
         x = new float[] {Float.NEGATIVE_INFINITY, Float.NEGATIVE_INFINITY, Float.NEGATIVE_INFINITY,
                 Float.NEGATIVE_INFINITY, Float.NEGATIVE_INFINITY, Float.NEGATIVE_INFINITY};
