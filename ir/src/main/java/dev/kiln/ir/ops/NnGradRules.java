@@ -175,6 +175,11 @@ final class NnGradRules {
      */
     static void dropout(GradContext ctx) {
         Value dy = ctx.outputGrad(0);
+        if (ctx.needsGrad(1) || ctx.needsGrad(2)) {
+            Value v = ctx.input(ctx.needsGrad(1) ? 1 : 2);
+            throw ctx.unsupported("Dropout's ratio and training_mode have no gradient, but '" + v.name()
+                    + "' is taken for a trainable parameter: freeze it (TrainingSpec.frozen) or make it a Constant");
+        }
         if (dy.isAbsent() || !ctx.needsGrad(0)) {
             return;
         }
