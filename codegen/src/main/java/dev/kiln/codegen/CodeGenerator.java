@@ -15,4 +15,19 @@ public final class CodeGenerator {
         GraphVerifier.verify(graph);
         return ClassWriter.write(new ModelPlan(graph, options));
     }
+
+    /**
+     * Generates the inference class compiled for training ({@code options.className()}, from {@code evalGraph},
+     * parameters and state raw under their ONNX names) and its trainer ({@code <className>Trainer}, from
+     * {@code trainGraph}); both graphs optimized, with the layout of a {@code TrainingGraph}.
+     *
+     * @param parameters starting value of each trainable parameter, in ONNX initializer order
+     * @param state starting value of each state tensor (BatchNorm running statistics)
+     */
+    public static GeneratedModel generateTrainer(Graph trainGraph, Graph evalGraph, java.util.Map<String, dev.kiln.ir.Tensor> parameters,
+                                                 java.util.Map<String, dev.kiln.ir.Tensor> state, CodegenOptions options) {
+        GraphVerifier.verify(trainGraph);
+        GraphVerifier.verify(evalGraph);
+        return TrainerWriter.write(new TrainerPlan(trainGraph, evalGraph, parameters, state, options));
+    }
 }
