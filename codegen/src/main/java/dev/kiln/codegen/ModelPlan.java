@@ -71,10 +71,12 @@ final class ModelPlan {
         this.graph = graph;
         this.options = options;
         this.fieldInputs = fieldInputs;
-        for (String reserved : List.of("batch", "arena", "batchScratch", "workers", "close", "weights", "source", "SPECIES", "run", "load")) {
+        java.util.Set<String> reservedNames = new java.util.LinkedHashSet<>(List.of("batch", "arena", "batchScratch",
+                "workers", "close", "weights", "source", "SPECIES", "run", "load"));
+        reservedNames.addAll(fieldInputs.reservedNames());
+        for (String reserved : reservedNames) {
             names.newName(reserved, reserved);
         }
-        fieldInputs.reservedNames().forEach(r -> names.newName(r, r));
         // An op without an emitter is the most useful thing to report, so it is checked before dtypes.
         graph.nodes().forEach(Emitters::forNode);
         checkFloat32(graph, fieldInputs);
