@@ -29,8 +29,12 @@ final class ConvEmitter implements KernelEmitter {
         if (x.type().rank() != 4) {
             throw ctx.unsupported("Conv with " + (x.type().rank() - 2) + " spatial dims (2-D only)");
         }
-        if (!ctx.isConstant(w) || (n.hasInput(2) && !ctx.isConstant(n.input(2)))) {
-            throw ctx.unsupported("Conv with non-constant weights or bias");
+        boolean runtimeWeights = !ctx.isConstant(w);
+        if (runtimeWeights && (n.op().equals(LayoutOps.PACKED_CONV) || !wholeArray(ctx, w))) {
+            throw ctx.unsupported("Conv with weights computed at run time");
+        }
+        if (n.hasInput(2) && !ctx.isConstant(n.input(2)) && !wholeArray(ctx, n.input(2))) {
+            throw ctx.unsupported("Conv with a bias computed at run time");
         }
         List<ConvGeometry.Axis> axes = WindowGeometry.axes(ctx, WindowGeometry.convKernel(ctx));
         ConvGeometry.Axis ah = axes.get(0);
@@ -49,19 +53,31 @@ final class ConvEmitter implements KernelEmitter {
             throw ctx.unsupported("weights packed as " + ctx.stringAttr("layout") + " while this runtime's kernel for "
                     + s + " reads " + layout + " (recompile the model with this Kiln)");
         }
-        float[] data = prepacked ? ctx.constant(w).toFloatArray() : Conv2d.packWeights(ctx.constant(w).toFloatArray(), s);
-        String weights = ctx.weight(prepacked ? w.name() : w.name() + "@" + Conv2d.algorithm(s), data,
-                ArrayTypeName.of(TypeName.FLOAT), Identifiers.camel(w.name().replaceAll("_packed$", ""), "weight"), "$1L");
+        // Weights held in a field or passed in (a trainer's parameters) are packed for the kernel on each call.
+        CodeBlock weights;
+        if (runtimeWeights) {
+            weights = CodeBlock.of("$T.packWeights($L, $N)", CONV, ctx.ref(w).array(), shape);
+        } else {
+            float[] data = prepacked ? ctx.constant(w).toFloatArray() : Conv2d.packWeights(ctx.constant(w).toFloatArray(), s);
+            weights = CodeBlock.of("this.$N", ctx.weight(prepacked ? w.name() : w.name() + "@" + Conv2d.algorithm(s), data,
+                    ArrayTypeName.of(TypeName.FLOAT), Identifiers.camel(w.name().replaceAll("_packed$", ""), "weight"), "$1L"));
+        }
         CodeBlock bias = n.hasInput(2) ? CodeBlock.of("$L", ctx.ref(n.input(2)).array()) : CodeBlock.of("null");
         String scratch = ctx.threaded() ? ctx.scratchPerThread(Conv2d.scratchLength(s)) : ctx.scratch(Conv2d.scratchLength(s));
         String epilogue = Epilogues.field(ctx, !n.op().equals("Conv"));
         TensorRef in = ctx.in(0);
         TensorRef out = ctx.out(0);
         return CodeBlock.builder()
-                .addStatement("$T.conv($N, $L, $N, $L, this.$N, $L, $N, $L, this.$N, $N$L)", CONV, shape,
+                .addStatement("$T.conv($N, $L, $N, $L, $L, $L, $N, $L, this.$N, $N$L)", CONV, shape,
                         ctx.dim(x.shape().dim(0)), in.array(), in.offset(), weights, bias, out.array(), out.offset(),
                         scratch, epilogue,
                         ctx.threaded() ? ", this.workers" : "")
                 .build();
+    }
+
+    /** True when {@code v} is a whole array of its own (a parameter field or a method argument), not arena space. */
+    static boolean wholeArray(EmitContext ctx, Value v) {
+        TensorRef r = ctx.ref(v);
+        return r.isZero() && !r.array().equals("this.arena");
     }
 }

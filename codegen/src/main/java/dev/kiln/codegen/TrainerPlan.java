@@ -23,7 +23,7 @@ final class TrainerPlan {
     static final List<String> TRAINER_NAMES = List.of("optimizer", "optimizerState", "parameters", "gradients",
             "stepCount", "training", "evalNet", "netWeights", "step", "train", "eval", "isTraining", "create", "run",
             "saveWeights", "gradient", "parameter", "parameterNames", "firstNonFinite", "nonFiniteAt", "nonFiniteArray", "PARAMETER_NAMES",
-            "requireLabels", "toString");
+            "requireLabels", "toString", "DEFAULT_OPTIMIZER");
 
     /** A trainable parameter: its name, the training graph's input for it and the output holding its gradient. */
     record Parameter(String name, Value input, Value gradient) {}
@@ -42,6 +42,8 @@ final class TrainerPlan {
     final Value loss;
     final List<Parameter> parameters = new ArrayList<>();
     final List<State> state = new ArrayList<>();
+    /** The optimizer SPEC of a generated {@code create(net)}, if any. */
+    final Optional<String> defaultOptimizer;
 
     /**
      * @param trainGraph inputs: data, labels, one per parameter, one per state tensor; outputs: loss, then
@@ -51,7 +53,8 @@ final class TrainerPlan {
      * @param stateValues starting value of each state tensor
      */
     TrainerPlan(Graph trainGraph, Graph evalGraph, Map<String, Tensor> parameterValues, Map<String, Tensor> stateValues,
-                CodegenOptions options) {
+                Optional<String> defaultOptimizer, CodegenOptions options) {
+        this.defaultOptimizer = defaultOptimizer;
         Map<String, Tensor> fields = new LinkedHashMap<>(parameterValues);
         fields.putAll(stateValues);
         this.netClass = options.className();

@@ -83,6 +83,16 @@ final class TrainerWriter {
         kernels.addScratchFields(type);
         type.addMethod(constructor());
         type.addMethod(create());
+        plan.defaultOptimizer.ifPresent(spec -> {
+            type.addField(FieldSpec.builder(String.class, "DEFAULT_OPTIMIZER", Modifier.PUBLIC, Modifier.STATIC,
+                    Modifier.FINAL).addJavadoc("The optimizer the model was compiled with, as a SPEC.\n")
+                    .initializer("$S", spec).build());
+            type.addMethod(MethodSpec.methodBuilder("create").addModifiers(Modifier.PUBLIC, Modifier.STATIC).returns(self)
+                    .addParameter(net, "net")
+                    .addJavadoc("A trainer starting from {@code net}'s weights with the optimizer the model was compiled "
+                            + "with, {@code $L}.\n", spec)
+                    .addStatement("return create(net, $T.parse(DEFAULT_OPTIMIZER))", OPTIMIZER).build());
+        });
         type.addMethod(step());
         type.addMethod(MethodSpec.methodBuilder("train").addModifiers(Modifier.PUBLIC)
                 .addJavadoc("Training mode (the default): {@link #step} runs the training forward pass.\n")

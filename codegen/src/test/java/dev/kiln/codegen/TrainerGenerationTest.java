@@ -69,7 +69,7 @@ class TrainerGenerationTest {
     }
 
     static GeneratedModel generate(int threads) {
-        return CodeGenerator.generateTrainer(trainGraph(), evalGraph(), parameters(), Map.of(),
+        return CodeGenerator.generateTrainer(trainGraph(), evalGraph(), parameters(), Map.of(), java.util.Optional.empty(),
                 new CodegenOptions("com.acme", "Linear", threads, "linear.onnx"));
     }
 
