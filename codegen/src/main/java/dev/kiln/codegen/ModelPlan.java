@@ -62,6 +62,8 @@ final class ModelPlan {
 
     /** Graph inputs held in fields (trainable parameters, state) and those passed as {@code int[]} (labels). */
     final FieldInputs fieldInputs;
+    /** Nodes whose outputs only shape arguments read, which generation resolves from static types: no code. */
+    final java.util.Set<Node> generationTimeOnly;
 
     ModelPlan(Graph graph, CodegenOptions options) {
         this(graph, options, FieldInputs.NONE);
@@ -78,8 +80,9 @@ final class ModelPlan {
             names.newName(reserved, reserved);
         }
         // An op without an emitter is the most useful thing to report, so it is checked before dtypes.
-        graph.nodes().forEach(Emitters::forNode);
-        checkFloat32(graph, fieldInputs);
+        this.generationTimeOnly = GenerationTimeValues.nodes(graph);
+        graph.nodes().stream().filter(n -> !generationTimeOnly.contains(n)).forEach(Emitters::forNode);
+        checkFloat32(graph, fieldInputs, generationTimeOnly);
         MemoryPlan memory = MemoryPlanner.plan(graph);
         this.batchSymbol = memory.batchSymbol();
         for (Value v : graph.inputs()) {
@@ -103,6 +106,9 @@ final class ModelPlan {
         // Initializers enter the resource only when an emitter reads them raw (packed forms replace the rest).
         graph.initializers().forEach((v, t) -> storage.putIfAbsent(v, new Storage.Weight(v.name())));
         for (Node n : graph.nodes()) {
+            if (generationTimeOnly.contains(n)) {
+                continue;
+            }
             if (isView(n) && !storage.containsKey(n.output(0))) {
                 storage.put(n.output(0), storage.get(n.input(0)));
                 continue;
@@ -200,12 +206,15 @@ final class ModelPlan {
         return com.palantir.javapoet.ArrayTypeName.of(com.palantir.javapoet.TypeName.FLOAT);
     }
 
-    private static void checkFloat32(Graph g, FieldInputs fieldInputs) {
+    private static void checkFloat32(Graph g, FieldInputs fieldInputs, java.util.Set<Node> skipped) {
         // Initializers are checked when a kernel reads one as data (rawWeight): shape arguments such as
         // Reshape's target are read at generation time and may be integers.
         List<Value> all = new ArrayList<>(g.inputs());
         all.removeIf(v -> fieldInputs.intInputs().contains(v.name()) && v.dtype().isInteger());
         for (Node n : g.nodes()) {
+            if (skipped.contains(n)) {
+                continue;
+            }
             n.outputs().stream().filter(v -> !v.isAbsent()).forEach(all::add);
         }
         for (Value v : all) {

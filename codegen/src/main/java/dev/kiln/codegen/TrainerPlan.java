@@ -60,11 +60,6 @@ final class TrainerPlan {
         this.netClass = options.className();
         this.net = new ModelPlan(evalGraph, options, new FieldInputs(fields, java.util.Set.of(),
                 List.of(TrainableNet.WEIGHTS_FIELD)));
-        if (!net.derived.isEmpty()) {
-            // The trainer runs the inference class on its own parameter arrays, so nothing may be derived from them once.
-            throw new UnsupportedOpException("the inference class of " + evalGraph.name() + " derives fields from its "
-                    + "weights at load time (" + net.derived.keySet() + "), which training cannot keep current");
-        }
         int firstField = trainGraph.inputs().size() - fields.size();
         if (firstField < 2) {
             throw new IllegalArgumentException("training graph " + trainGraph.name() + " needs data inputs, labels, then "

@@ -203,6 +203,7 @@ final class TrainerWriter {
                     w.data().length);
             m.addStatement("netWeights.put($S, $N)", w.key(), w.field());
         }
+        model.derived.values().forEach(d -> m.addStatement("$N = $L", d.name(), d.init()));
         List<CodeBlock> params = new ArrayList<>();
         List<CodeBlock> grads = new ArrayList<>();
         List<CodeBlock> sizes = new ArrayList<>();
