@@ -37,6 +37,7 @@ public final class NnGradOps {
     public static final String DROPOUT_GRAD = "DropoutGrad";
     public static final String LSTM_GRAD = "LSTMGrad";
     public static final String GRU_GRAD = "GRUGrad";
+    public static final String GATHER_GRAD = "GatherGrad";
 
     private NnGradOps() {}
 
@@ -49,6 +50,7 @@ public final class NnGradOps {
         r.add(dropoutGrad());
         r.add(lstmGrad());
         r.add(gruGrad());
+        r.add(gatherGrad());
     }
 
     private static OpDef.Builder kiln(String name) {
@@ -274,8 +276,9 @@ public final class NnGradOps {
      *       gradients of the LSTM's outputs (absent: zero).</li>
      *   <li>Outputs are shaped like X, W, R, B ([dirs, 8*hidden]), initial_h and initial_c. dB's Wb and Rb halves
      *       are equal (both biases add to the same gate pre-activation).</li>
-     *   <li>The forward is recomputed from the inputs (gates i, o, f, c and cell states per step, ONNX gate
-     *       order i, o, f, c in W, R, B), then the steps are walked backwards. With
+     *   <li>The forward is recomputed from the inputs (gates i, o, f, the cell candidate g (ONNX's gate c) and
+     *       cell states per step; gate order i, o, f, c in W, R, B), then the steps are walked backwards in the
+     *       direction's processing order (so for a reverse direction the "last" step is t = 0). With
      *       {@code c = f*cPrev + i*g, h = o*tanh(c)} and the incoming dh (dY at that step plus the later step's
      *       dhPrev, dY_h at the last step) and dc (dY_c at the last step, then the later step's dcPrev):
      *       {@code dc += dh*o*(1-tanh(c)^2)}, pre-activation gradients
@@ -283,7 +286,12 @@ public final class NnGradOps {
      *       {@code dW[gate] += a x^T, dR[gate] += a hPrev^T, dB += a} (both halves),
      *       {@code dx = W^T a, dhPrev = R^T a, dcPrev = dc*f}.</li>
      * </ul>
-     * Attributes: the forward's {@code direction} (forward, reverse, bidirectional), {@code layout} (0, 1) and
+     * <p>Nothing is saved by the forward node: its outputs do not hold the gates or (for Y alone) the cell
+     * states, so LSTMGrad recomputes them, at the cost of one more forward (an input-projection GEMM over all
+     * steps, then one recurrent GEMM per step). Direction d of a bidirectional node uses rows d of W, R, B and the
+     * states and walks time backwards for d = 1. Outputs may be cut after the last one needed.
+     *
+     * <p>Attributes: the forward's {@code direction} (forward, reverse, bidirectional), {@code layout} (0, 1) and
      * {@code hidden_size} (optional). Supported forward LSTMs use the default activations (Sigmoid, Tanh, Tanh),
      * no clip, no peepholes, input_forget 0 and no sequence_lens; the gradient rule rejects others.
      */
@@ -306,11 +314,14 @@ public final class NnGradOps {
      *   <li>Forward recomputed per step: {@code z = s(Wz x + Rz hPrev + Wbz + Rbz)}, r likewise, and
      *       {@code n = tanh(Wh x + Wbh + r*(Rh hPrev + Rbh))} when linear_before_reset is 1 (PyTorch's form),
      *       {@code n = tanh(Wh x + Rh (r*hPrev) + Rbh + Wbh)} when 0; {@code h = (1-z)*n + z*hPrev}.</li>
-     *   <li>Backward with the incoming dh: {@code an = dh*(1-z)*(1-n^2)}, {@code az = dh*(hPrev-n)*z(1-z)};
-     *       linear_before_reset 1: {@code q = Rh hPrev + Rbh, ar = an*q*r(1-r)}, Rh and Rbh receive
-     *       {@code an*r}; 0: {@code s = r*hPrev, ar = (Rh^T an)*hPrev*r(1-r)}, Rh receives {@code an s^T};
-     *       {@code dx = W^T [az, ar, an]}, {@code dhPrev = dh*z + Rz^T az + Rr^T ar + (the h gate's
-     *       recurrent term)}.</li>
+     *   <li>Backward per step, latest first, with the incoming dh (dY at that step plus the later step's
+     *       dhPrev; dY_h at the last step): {@code an = dh*(1-z)*(1-n^2)}, {@code az = dh*(hPrev-n)*z(1-z)};
+     *       {@code dW[h] += an x^T, dWbh += an}. linear_before_reset 1: {@code q = Rh hPrev + Rbh},
+     *       {@code ar = an*q*r(1-r)}, {@code dR[h] += (an*r) hPrev^T, dRbh += an*r, dhPrev += Rh^T (an*r)};
+     *       linear_before_reset 0: {@code s = r*hPrev}, {@code dR[h] += an s^T, dRbh += an},
+     *       {@code ds = Rh^T an, ar = ds*hPrev*r(1-r), dhPrev += ds*r}. Then for gates z and r (a = az, ar):
+     *       {@code dW[gate] += a x^T, dR[gate] += a hPrev^T, dWb[gate] += a, dRb[gate] += a};
+     *       {@code dx = Wz^T az + Wr^T ar + Wh^T an}, {@code dhPrev += dh*z + Rz^T az + Rr^T ar}.</li>
      * </ul>
      * Attributes: {@code direction}, {@code layout}, {@code hidden_size} (optional) and
      * {@code linear_before_reset} (default 0). Default activations (Sigmoid, Tanh), no clip, no sequence_lens.
@@ -323,6 +334,34 @@ public final class NnGradOps {
                 .attrInt("linear_before_reset", 0, "the forward GRU's linear_before_reset")
                 .shape(ctx -> recurrentGradShape(ctx, 3, 1))
                 .eval(ctx -> RecurrentGrads.gru(ctx))
+                .build();
+    }
+
+    /**
+     * {@code GatherGrad(dY, indices, shape) -> dX}: the gradient of {@code Gather(data, indices)} with respect to
+     * data (how the exported RNN models pick their last time step).
+     * <ul>
+     *   <li>dY: gradient of the Gather's output, shaped data[:axis] + indices + data[axis+1:];</li>
+     *   <li>indices: the Gather's int32/int64 indices (negative ones count from the end);</li>
+     *   <li>shape: data's shape as an int64 vector (a Shape node when the batch is symbolic);</li>
+     *   <li>dX of that shape: zeros, plus {@code dX[o, indices[k], i] += dY[o, k, i]} (flattening the axes before
+     *       axis into o, the indices into k, the axes after into i); repeated indices add up.</li>
+     * </ul>
+     * Attribute: the Gather's {@code axis} (default 0).
+     */
+    private static OpDef gatherGrad() {
+        return kiln(GATHER_GRAD)
+                .doc("Gradient of Gather with respect to data: dY scatter-added into zeros of data's shape at the indices.")
+                .inputs("dY", "indices", "shape").outputs("dX")
+                .attrInt("axis", 0, "the Gather's axis")
+                .shape(ctx -> {
+                    Pointwise.requireFloat(ctx, 0);
+                    List<Dim> dims = ctx.dimsValue(2).orElseThrow(
+                            () -> ctx.fail("shape must be a known int64 vector (constant or Shape of a value)"));
+                    Indexing.axis(ctx, ctx.attrInt("axis"), dims.size());
+                    return List.of(new TensorType(ctx.inputDtype(0), new Shape(dims)));
+                })
+                .eval(ctx -> List.of(gatherGrad(ctx)))
                 .build();
     }
 
@@ -592,6 +631,32 @@ public final class NnGradOps {
             }
         }
         return Tensor.wrapDoubles(dyt.dtype(), withSpatial(dys[0], dys[1], spatialIn), dx);
+    }
+
+    private static Tensor gatherGrad(EvalContext ctx) {
+        Tensor dyt = ctx.input(0);
+        long[] indices = Indexing.longs(ctx, 1);
+        int[] shape = ctx.input(2).toIntArray();
+        int axis = Indexing.axis(ctx, ctx.attrInt("axis"), shape.length);
+        int outer = Indexing.product(shape, 0, axis);
+        int d = shape[axis];
+        int inner = Indexing.product(shape, axis + 1, shape.length);
+        double[] dy = dyt.doubles();
+        if (dy.length != outer * indices.length * inner) {
+            throw ctx.fail("dY " + dyt.type() + " does not fit a Gather of " + Arrays.toString(shape) + " with "
+                    + indices.length + " indices on axis " + axis);
+        }
+        double[] dx = new double[Tensor.sizeOf(shape)];
+        int f = 0;
+        for (int o = 0; o < outer; o++) {
+            for (long raw : indices) {
+                int i = Indexing.index(ctx, raw, d);
+                for (int j = 0; j < inner; j++) {
+                    dx[(o * d + i) * inner + j] += dy[f++];
+                }
+            }
+        }
+        return Tensor.wrapDoubles(dyt.dtype(), shape, dx);
     }
 
     private static List<Tensor> batchNormTrainingGrad(EvalContext ctx) {

@@ -175,6 +175,11 @@ final class NnGradRules {
      */
     static void dropout(GradContext ctx) {
         Value dy = ctx.outputGrad(0);
+        if (ctx.needsGrad(1) || ctx.needsGrad(2)) {
+            Value v = ctx.input(ctx.needsGrad(1) ? 1 : 2);
+            throw ctx.unsupported("Dropout's ratio and training_mode have no gradient, but '" + v.name()
+                    + "' is taken for a trainable parameter: freeze it (TrainingSpec.frozen) or make it a Constant");
+        }
         if (dy.isAbsent() || !ctx.needsGrad(0)) {
             return;
         }
@@ -222,6 +227,16 @@ final class NnGradRules {
         }
         Value sum = ctx.reduceSum(dy, new long[] {ctx.attrInt("axis")}, true);
         ctx.setInputGrad(0, ctx.emit("Sub", dy, ctx.emit("Mul", ctx.emit("Exp", ctx.output(0)), sum)));
+    }
+
+    // Gather(data, indices): dData = GatherGrad(dY, indices, Shape(data)); indices carry no gradient
+    static void gather(GradContext ctx) {
+        Value dy = ctx.outputGrad(0);
+        if (dy.isAbsent() || !ctx.needsGrad(0)) {
+            return;
+        }
+        Attributes a = Attributes.builder().i("axis", ctx.attrInt("axis")).build();
+        ctx.setInputGrad(0, ctx.emitKiln(NnGradOps.GATHER_GRAD, a, dy, ctx.input(1), ctx.shapeOf(ctx.input(0))));
     }
 
     /** LSTM(X, W, R, B, sequence_lens, initial_h, initial_c, P) -> Y, Y_h, Y_c: one LSTMGrad node. */

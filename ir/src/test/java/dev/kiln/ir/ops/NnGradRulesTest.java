@@ -333,6 +333,24 @@ class NnGradRulesTest {
         GradCheck.of("GRU", attrs().i("linear_before_reset", 1).build(), 1, in[0], in[1], in[2]).wrt(0, 1, 2).run();
     }
 
+    // ---- Gather ----
+
+    @Test
+    void gatherWithRepeatedAndNegativeIndices() {
+        Tensor idx = Tensor.wrapLongs(DType.INT64, new int[] {2, 2}, new long[] {0, -1, 2, 0});
+        GradCheck.of("Gather", attrs().i("axis", 1).build(), 1, rand(2, 3, 4), idx).run();
+        Tensor last = Tensor.scalarLong(DType.INT64, -1);
+        Map<Integer, Tensor> g = GradCheck.of("Gather", attrs().i("axis", 1).build(), 1, rand(2, 5, 3), last).run();
+        double[] dx = g.get(0).toDoubleArray();
+        for (int b = 0; b < 2; b++) {
+            for (int t = 0; t < 4; t++) {
+                for (int j = 0; j < 3; j++) {
+                    assertEquals(0.0, dx[(b * 5 + t) * 3 + j], "only the last step receives a gradient");
+                }
+            }
+        }
+    }
+
     // ---- symbolic batch ----
 
     @Test
@@ -360,5 +378,8 @@ class NnGradRulesTest {
         Map<Integer, Value> lstm = GradCheck.typedGradients("LSTM", attrs().i("hidden_size", 128).build(), 3,
                 List.of(seq, lw, lr, lb, Value.ABSENT, h0, h0), Set.of(0), Set.of(1, 2, 3));
         assertEquals(Set.of(1, 2, 3), lstm.keySet());
+        Value ys = new Value("ys", new TensorType(DType.FLOAT32, Shape.parse("N,28,128")));
+        Value last = new Value("last", new TensorType(DType.INT64, Shape.of(new long[0])));
+        GradCheck.typedGradients("Gather", attrs().i("axis", 1).build(), 1, List.of(ys, last), Set.of(0), Set.of(0));
     }
 }

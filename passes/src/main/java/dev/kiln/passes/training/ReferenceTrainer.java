@@ -5,6 +5,8 @@ import dev.kiln.ir.InputException;
 import dev.kiln.ir.ReferenceEvaluator;
 import dev.kiln.ir.Tensor;
 import dev.kiln.ir.Value;
+import dev.kiln.runtime.train.Optimizer;
+import dev.kiln.runtime.train.OptimizerState;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -49,6 +51,16 @@ public final class ReferenceTrainer {
         this.update = update;
         parameters.putAll(training.parameters());
         state.putAll(training.state());
+    }
+
+    /**
+     * A trainer whose update is {@code optimizer}'s, with fresh optimizer state for the training graph's
+     * parameters (PyTorch semantics, see {@link Optimizer}).
+     */
+    public static ReferenceTrainer create(TrainingGraph training, Optimizer optimizer) {
+        int[] sizes = training.parameters().values().stream().mapToInt(Tensor::size).toArray();
+        OptimizerState state = optimizer.state(sizes);
+        return new ReferenceTrainer(training, (step, params, grads) -> optimizer.updateScalar(step, params, grads, state));
     }
 
     /** Forward, loss and backward on one batch with the current parameters and state; changes nothing. */

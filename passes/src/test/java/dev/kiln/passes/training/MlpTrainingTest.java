@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.kiln.ir.Graph;
 import dev.kiln.ir.Tensor;
 import dev.kiln.onnx.OnnxImporter;
+import dev.kiln.runtime.train.Optimizer;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -21,6 +22,8 @@ class MlpTrainingTest {
      */
     private static final double GRAD_TOLERANCE = 1e-7;
     private static final double LOSS_RELATIVE_TOLERANCE = 1e-5;
+    /** The bound on parameters after 1 and 3 optimizer steps. */
+    private static final double PARAM_TOLERANCE = 1e-4;
 
     @Test
     void lossAndGradientsOfStepOneMatchPyTorch() {
@@ -42,5 +45,29 @@ class MlpTrainingTest {
         }
         assertEquals(List.copyOf(tg.parameters().keySet()),
                 List.of("fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias", "fc3.weight", "fc3.bias"));
+    }
+
+    /** Three Adam steps (lr 1e-3, PyTorch defaults): the loss before each step and the parameters after steps 1 and 3. */
+    @Test
+    void threeAdamStepsMatchPyTorch() {
+        TrainRef ref = TrainRef.of("mlp_adam");
+        TrainingGraph tg = Autodiff.build(OnnxImporter.load(TrainRef.model("mlp")), TrainingSpec.of(Loss.CROSS_ENTROPY));
+        ReferenceTrainer trainer = ReferenceTrainer.create(tg, Optimizer.adam(1e-3));
+        trainer.load(ref.tensors("params_init"));
+        Map<String, Tensor> x = Map.of(trainer.inputNames().get(0), ref.x());
+        List<Double> losses = ref.losses();
+        for (int step = 1; step <= 3; step++) {
+            double loss = trainer.step(x, ref.target());
+            double expected = losses.get(step - 1);
+            assertEquals(expected, loss, LOSS_RELATIVE_TOLERANCE * expected, "loss before step " + step);
+            if (step == 1 || step == 3) {
+                Map<String, Tensor> params = ref.tensors("params_step" + step);
+                for (String p : params.keySet()) {
+                    double diff = TrainRef.maxAbsDiff(params.get(p), trainer.parameters().get(p));
+                    assertTrue(diff <= PARAM_TOLERANCE, p + " after step " + step + " differs by " + diff);
+                }
+            }
+        }
+        assertEquals(3, trainer.steps());
     }
 }

@@ -14,7 +14,7 @@ final class AdamKernel {
 
     static final List<String> SLOTS = List.of("exp_avg", "exp_avg_sq");
 
-    private static final VectorSpecies<Float> S = Lanes.SPECIES;
+    private static final VectorSpecies<Float> S = Lanes.S;
     private static final int VL = Lanes.VL;
 
     private AdamKernel() { }

@@ -12,7 +12,7 @@ import jdk.incubator.vector.VectorSpecies;
  */
 public final class DenseGrad {
 
-    private static final VectorSpecies<Float> S = Lanes.SPECIES;
+    private static final VectorSpecies<Float> S = Lanes.S;
     private static final int VL = Lanes.VL;
 
     private DenseGrad() { }

@@ -15,7 +15,7 @@ import jdk.incubator.vector.VectorSpecies;
  */
 public final class Losses {
 
-    private static final VectorSpecies<Float> S = Lanes.SPECIES;
+    private static final VectorSpecies<Float> S = Lanes.S;
     private static final int VL = Lanes.VL;
     /** Elements summed in float vector lanes before the partial sum joins the double total. */
     private static final int MSE_BLOCK = 1024;

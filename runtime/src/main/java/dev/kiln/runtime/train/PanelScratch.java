@@ -15,7 +15,7 @@ import dev.kiln.runtime.PackedMatrix;
 final class PanelScratch {
     /** Packed shapes kept per thread: a model's layers differ in shape, and each keeps its own. */
     private static final int ENTRIES = 32;
-    private static final int TAGS = 16;
+    private static final int TAGS = 32;
     private static final ThreadLocal<PanelScratch> LOCAL = ThreadLocal.withInitial(PanelScratch::new);
 
     private final int[] tags = new int[ENTRIES];

@@ -15,7 +15,7 @@ import jdk.incubator.vector.VectorSpecies;
 public record Sgd(double lr, double momentum, double dampening, double weightDecay, boolean nesterov)
         implements Optimizer {
 
-    private static final VectorSpecies<Float> S = Lanes.SPECIES;
+    private static final VectorSpecies<Float> S = Lanes.S;
     private static final int VL = Lanes.VL;
 
     /** Rejects what PyTorch rejects, naming the SPEC key. */

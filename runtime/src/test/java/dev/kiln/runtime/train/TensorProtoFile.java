@@ -7,19 +7,40 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
- * Reads the float data of a serialized ONNX TensorProto (the {@code .pb} files of the shared training references)
- * without a protobuf dependency: fields 1 (dims), 2 (data_type), 4 (float_data) and 9 (raw_data) of the wire format.
+ * Reads the data of a serialized ONNX TensorProto (the {@code .pb} files of the shared training references)
+ * without a protobuf dependency: fields 1 (dims), 2 (data_type) and 9 (raw_data, little-endian) of the wire
+ * format, plus 4 (packed float_data).
  */
 final class TensorProtoFile {
     private static final int FLOAT = 1;
+    private static final int INT64 = 7;
 
     private TensorProtoFile() { }
 
     static float[] readFloats(Path file) throws IOException {
+        Raw raw = read(file, FLOAT, 4);
+        float[] out = new float[raw.count];
+        raw.data.asFloatBuffer().get(out);
+        return out;
+    }
+
+    /** An INT64 tensor (class labels) narrowed to int. */
+    static int[] readLabels(Path file) throws IOException {
+        Raw raw = read(file, INT64, 8);
+        int[] out = new int[raw.count];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = Math.toIntExact(raw.data.getLong(8 * i));
+        }
+        return out;
+    }
+
+    private record Raw(int count, ByteBuffer data) { }
+
+    private static Raw read(Path file, int wantType, int width) throws IOException {
         ByteBuffer b = ByteBuffer.wrap(Files.readAllBytes(file)).order(ByteOrder.LITTLE_ENDIAN);
         long count = 1;
         int type = -1;
-        float[] data = null;
+        ByteBuffer data = null;
         while (b.hasRemaining()) {
             long key = varint(b);
             int field = (int) (key >>> 3);
@@ -43,18 +64,18 @@ final class TensorProtoFile {
                         while (part.hasRemaining()) {
                             count *= varint(part);
                         }
-                    } else if (field == 4 || field == 9) {
-                        data = new float[len / 4];
-                        part.asFloatBuffer().get(data);
+                    } else if (field == 9 || field == 4 && wantType == FLOAT) {
+                        data = part;
                     }
                 }
                 default -> throw new IOException(file + ": unsupported protobuf wire type " + wire);
             }
         }
-        if (type != FLOAT || data == null || data.length != count) {
-            throw new IOException(file + ": expected a float tensor of " + count + " elements, data_type " + type);
+        if (type != wantType || data == null || data.remaining() != count * width) {
+            throw new IOException(file + ": expected a tensor of type " + wantType + " with " + count
+                    + " elements, found type " + type);
         }
-        return data;
+        return new Raw((int) count, data);
     }
 
     private static long varint(ByteBuffer b) {
