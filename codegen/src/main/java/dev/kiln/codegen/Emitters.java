@@ -22,10 +22,10 @@ final class Emitters {
         for (String op : PointwiseForms.supportedOps()) {
             m.put(op, pointwise);
         }
+        for (String op : TypedForms.supportedOps()) {
+            m.put(op, pointwise);
+        }
         m.put(OpTable.KILN_DOMAIN + "." + FusedOps.FUSED_ELEMENTWISE, pointwise);
-        CastEmitter cast = new CastEmitter();
-        m.put("Cast", cast);
-        m.put("CastLike", cast);
         GemmEmitter gemm = new GemmEmitter();
         m.put("Gemm", gemm);
         m.put("MatMul", gemm);
@@ -83,7 +83,11 @@ final class Emitters {
         }
         if (n.op().equals(FusedOps.FUSED_ELEMENTWISE)) {
             Graph body = ((Attr.GraphValue) n.attributes().get("body").orElseThrow()).value();
-            body.nodes().forEach(op -> PointwiseForms.require(op, n));
+            body.nodes().forEach(op -> {
+                if (!TypedForms.supports(op)) {
+                    PointwiseForms.require(op, n);
+                }
+            });
         }
         return e;
     }

@@ -14,6 +14,12 @@ import dev.kiln.ir.Value;
  * one {@code System.arraycopy} per index of the contiguous slice after it.
  */
 final class GatherEmitter implements KernelEmitter {
+    /** Moves elements without arithmetic, so any element type. */
+    @Override
+    public boolean typed(Node n) {
+        return true;
+    }
+
     @Override
     public CodeBlock emit(EmitContext ctx) {
         Node n = ctx.node;
