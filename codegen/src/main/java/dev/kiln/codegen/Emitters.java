@@ -65,6 +65,15 @@ final class Emitters {
         m.put("DepthToSpace", depthSpace);
         m.put("SpaceToDepth", depthSpace);
         m.put("Dropout", new DropoutEmitter());
+        m.put("ArgMax", new ArgExtremeEmitter());
+        m.put("ArgMin", m.get("ArgMax"));
+        m.put("Trilu", new TriluEmitter());
+        m.put("GatherElements", new ElementIndexEmitter());
+        m.put("ScatterElements", m.get("GatherElements"));
+        m.put("CumSum", new CumSumEmitter());
+        LossEmitter loss = new LossEmitter();
+        m.put("NegativeLogLikelihoodLoss", loss);
+        m.put("SoftmaxCrossEntropyLoss", loss);
         ReduceEmitter reduce = new ReduceEmitter();
         ReduceEmitter.OPS.forEach(op -> m.put(op, reduce));
         CopyEmitter copy = new CopyEmitter();
