@@ -68,6 +68,7 @@ final class Emitters {
         m.put("ArgMax", new ArgExtremeEmitter());
         m.put("ArgMin", m.get("ArgMax"));
         m.put("Trilu", new TriluEmitter());
+        m.put("Resize", new ResizeEmitter());
         m.put("GatherElements", new ElementIndexEmitter());
         m.put("ScatterElements", m.get("GatherElements"));
         m.put("CumSum", new CumSumEmitter());
