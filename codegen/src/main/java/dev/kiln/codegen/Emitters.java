@@ -36,7 +36,7 @@ final class Emitters {
         m.put(OpTable.KILN_DOMAIN + "." + FusedOps.FUSED_CONV, conv);
         m.put(OpTable.KILN_DOMAIN + "." + dev.kiln.ir.ops.LayoutOps.PACKED_CONV, conv);
         PoolEmitter pool = new PoolEmitter();
-        for (String op : new String[] {"MaxPool", "AveragePool", "GlobalMaxPool", "GlobalAveragePool"}) {
+        for (String op : new String[] {"MaxPool", "AveragePool", "GlobalMaxPool", "GlobalAveragePool", "LpPool"}) {
             m.put(op, pool);
         }
         SoftmaxEmitter softmax = new SoftmaxEmitter();
@@ -68,6 +68,7 @@ final class Emitters {
         m.put("ArgMax", new ArgExtremeEmitter());
         m.put("ArgMin", m.get("ArgMax"));
         m.put("Trilu", new TriluEmitter());
+        m.put("LpNormalization", new LpNormalizationEmitter());
         m.put("Resize", new ResizeEmitter());
         m.put("GatherElements", new ElementIndexEmitter());
         m.put("ScatterElements", m.get("GatherElements"));

@@ -89,7 +89,9 @@ final class ModelPlan {
                 names.newName(arenaField(t), arenaField(t));
             }
         }
-        // An op without an emitter is the most useful thing to report, so it is checked before dtypes.
+        // A shape that depends on values is beyond any emitter; then an op without an emitter is the most useful
+        // thing to report, so it is checked before dtypes.
+        checkStaticShapes(graph);
         graph.nodes().forEach(Emitters::forNode);
         checkTypes(graph);
         MemoryPlan memory = MemoryPlanner.plan(graph);
@@ -210,6 +212,19 @@ final class ModelPlan {
 
     boolean isConstant(Value v) {
         return graph.isInitializer(v);
+    }
+
+    /** Refuses values whose dims the graph leaves unknown (they depend on input values, e.g. Reshape's target). */
+    private static void checkStaticShapes(Graph g) {
+        for (Node n : g.nodes()) {
+            for (Value o : n.outputs()) {
+                if (!o.isAbsent() && o.shape().dims().stream().anyMatch(dev.kiln.ir.Dim::hasUnknown)) {
+                    throw new UnsupportedOpException(n.describe() + ": output '" + o.name() + "' has shape " + o.shape()
+                            + ", which depends on values known only at run time (a shape, axes, sizes or scales given"
+                            + " as a graph input); generated code needs static dims apart from the batch");
+                }
+            }
+        }
     }
 
     /**

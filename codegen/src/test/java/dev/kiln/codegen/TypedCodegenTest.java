@@ -138,4 +138,26 @@ class TypedCodegenTest {
         assertMatches(b.build(), Map.of("scores", GeneratedClassTest.random(5, 2, 5, 3),
                 "labels", Tensor.wrapLongs(DType.INT64, new int[] {2, 3}, l)));
     }
+
+    @Test
+    void windowsOfOneAndThreeDimsAndRunTimeWeightsMatch() {
+        GraphBuilder b = new GraphBuilder("windows");
+        Value x = b.input("x", DType.FLOAT32, Shape.parse("N,2,9"));
+        Value w = b.input("w", DType.FLOAT32, Shape.parse("4,1,3"));
+        Value packed = b.initializer("packedW", GeneratedClassTest.random(7, 3, 2, 2));
+        Value conv = b.op("Conv").inputs(x, w).attr("group", 2L).attr("pads", new long[] {1, 2})
+                .attr("strides", new long[] {2}).outputNames("conv").output();
+        Value constConv = b.op("Conv").inputs(x, packed).attr("dilations", new long[] {2}).outputNames("constConv")
+                .output();
+        Value lp = b.op("LpPool").inputs(conv).attr("kernel_shape", new long[] {2}).attr("p", 3L).outputNames("lp")
+                .output();
+        Value v = b.input("v", DType.FLOAT32, Shape.parse("1,1,4,4,3"));
+        List<Value> max = b.op("MaxPool").inputs(v).attr("kernel_shape", new long[] {2, 2, 2})
+                .attr("pads", new long[] {0, 1, 0, 1, 0, 0}).attr("ceil_mode", 1L).outputNames("max", "argmax").build();
+        Value avg = b.op("AveragePool").inputs(v).attr("kernel_shape", new long[] {3, 1, 2})
+                .attr("pads", new long[] {1, 0, 0, 1, 0, 1}).attr("count_include_pad", 1L).outputNames("avg").output();
+        b.output(conv).output(constConv).output(lp).output(max.get(0)).output(max.get(1)).output(avg);
+        assertMatches(b.build(), Map.of("x", GeneratedClassTest.random(8, 2, 2, 9),
+                "w", GeneratedClassTest.random(9, 4, 1, 3), "v", GeneratedClassTest.random(10, 1, 1, 4, 4, 3)));
+    }
 }
