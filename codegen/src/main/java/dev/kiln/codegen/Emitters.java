@@ -69,6 +69,8 @@ final class Emitters {
         m.put("ArgMin", m.get("ArgMax"));
         m.put("Trilu", new TriluEmitter());
         m.put("LpNormalization", new LpNormalizationEmitter());
+        m.put("GatherND", new NdIndexEmitter());
+        m.put("ScatterND", m.get("GatherND"));
         m.put("Resize", new ResizeEmitter());
         m.put("GatherElements", new ElementIndexEmitter());
         m.put("ScatterElements", m.get("GatherElements"));
