@@ -33,7 +33,7 @@ final class ClassWriter {
     private static final ClassName WEIGHTS_FILE = ClassName.get("dev.kiln.runtime", "WeightsFile");
     private static final ClassName WORKER_POOL = ClassName.get("dev.kiln.runtime", "WorkerPool");
     private static final TypeName WEIGHT_MAP = ParameterizedTypeName.get(ClassName.get(Map.class),
-            ClassName.get(String.class), FLOATS);
+            ClassName.get(String.class), com.palantir.javapoet.WildcardTypeName.subtypeOf(Object.class));
 
     private final ModelPlan plan;
     private final ClassName self;
@@ -80,7 +80,7 @@ final class ClassWriter {
                 .skipJavaLangImports(true)
                 .indent("    ")
                 .build();
-        Map<String, float[]> weights = new LinkedHashMap<>();
+        Map<String, Object> weights = new LinkedHashMap<>();
         plan.weights.values().forEach(w -> weights.put(w.key(), w.data()));
         return new GeneratedModel(List.of(file), plan.options.weightsResource(), WeightsFile.write(weights));
     }
@@ -106,9 +106,19 @@ final class ClassWriter {
     /** Fields built from weights, the arena, kernel scratch and the worker pool; for {@code threads > 1} the class closes. */
     void addScratchFields(TypeSpec.Builder type) {
         plan.derived.values().forEach(d -> type.addField(d.type(), d.name(), Modifier.PRIVATE, Modifier.FINAL));
-        type.addField(FieldSpec.builder(FLOATS, "arena", Modifier.PRIVATE)
-                .addJavadoc("Scratch for intermediate tensors, laid out by the memory plan; grown on demand.\n")
-                .initializer("new float[0]").build());
+        plan.arenaSizes.forEach((dtype, size) -> {
+            if (dtype == dev.kiln.ir.DType.FLOAT32) {
+                type.addField(FieldSpec.builder(FLOATS, "arena", Modifier.PRIVATE)
+                        .addJavadoc("Scratch for intermediate tensors, laid out by the memory plan; grown on demand.\n")
+                        .initializer("new float[0]").build());
+            } else {
+                ElementType t = ElementType.of(dtype);
+                type.addField(FieldSpec.builder(t.array(), ModelPlan.arenaField(dtype), Modifier.PRIVATE)
+                        .addJavadoc("Scratch for $L intermediate tensors, laid out by the memory plan; grown on demand.\n",
+                                t.doc())
+                        .initializer("new $T[0]", t.element()).build());
+            }
+        });
         if (plan.batchScratchPerBatch > 0) {
             type.addField(FieldSpec.builder(FLOATS, "batchScratch", Modifier.PRIVATE)
                     .addJavadoc("Kernel scratch whose size depends on the batch (recurrent gates); grown with the arena.\n")
@@ -138,7 +148,7 @@ final class ClassWriter {
 
     /** As {@link #addKernelMethods(TypeSpec.Builder)}; {@code withClose} false when the class writes its own close. */
     void addKernelMethods(TypeSpec.Builder type, boolean withClose) {
-        type.addMethod(requireLength());
+        arrayTypesOfRun().forEach(t -> type.addMethod(requireLength(t)));
         type.addMethod(arena());
         if (withClose && plan.options.threads() > 1) {
             type.addMethod(MethodSpec.methodBuilder("close").addAnnotation(Override.class).addModifiers(Modifier.PUBLIC)
@@ -169,10 +179,11 @@ final class ClassWriter {
         CodeBlock.Builder d = CodeBlock.builder();
         d.add("Model {@code $L}, compiled ahead of time by Kiln from {@code $L}.\n\n", plan.graph.name(),
                 plan.options.sourceName());
-        d.add("<p>Inputs and outputs are row-major float arrays; {@code batch} is the size of the first dim ($L in the "
-                + "model) and may change from call to call.\n<ul>\n", plan.batchSymbol.isEmpty() ? "none" : plan.batchSymbol);
-        plan.inputParams.forEach((v, p) -> d.add("<li>input {@code $L} ($L): float32 $L\n", p, v.name(), shapeDoc(v)));
-        plan.outputParams.forEach((v, p) -> d.add("<li>output {@code $L} ($L): float32 $L\n", p, v.name(), shapeDoc(v)));
+        d.add("<p>Inputs and outputs are row-major $L arrays; {@code batch} is the size of the first dim ($L in the "
+                + "model) and may change from call to call.\n<ul>\n", arraysDoc(),
+                plan.batchSymbol.isEmpty() ? "none" : plan.batchSymbol);
+        plan.inputParams.forEach((v, p) -> d.add("<li>input {@code $L} ($L): $L $L\n", p, v.name(), typeDoc(v), shapeDoc(v)));
+        plan.outputParams.forEach((v, p) -> d.add("<li>output {@code $L} ($L): $L $L\n", p, v.name(), typeDoc(v), shapeDoc(v)));
         d.add("</ul>\n\n<p>Not thread-safe: an instance owns scratch buffers. Create one instance per thread with "
                 + "{@link #load()}; instances loaded from the class path share one copy of the weights.\n");
         if (plan.options.threads() > 1) {
@@ -181,6 +192,50 @@ final class ClassWriter {
                     plan.options.threads(), plan.options.threads() - 1);
         }
         return d.build();
+    }
+
+    /** "float" when every input and output is float32, else how each element type is held. */
+    private String arraysDoc() {
+        List<ElementType> types = new ArrayList<>();
+        for (Value v : ioValues()) {
+            ElementType t = ElementType.of(v.dtype());
+            if (!types.contains(t)) {
+                types.add(t);
+            }
+        }
+        if (types.stream().allMatch(ElementType::isFloat32)) {
+            return "float";
+        }
+        List<String> parts = new ArrayList<>();
+        types.forEach(t -> parts.add(t.doc() + " as {@code " + t.array() + "}"));
+        return String.join(", ", parts);
+    }
+
+    private static String typeDoc(Value v) {
+        ElementType t = ElementType.of(v.dtype());
+        return t.isFloat32() ? "float32" : t.doc() + " ({@code " + t.array() + "})";
+    }
+
+    private List<Value> ioValues() {
+        List<Value> all = new ArrayList<>(plan.inputParams.keySet());
+        all.addAll(plan.outputParams.keySet());
+        return all;
+    }
+
+    /** The Java array types of run's parameters, float[] first (the order the length checks are declared in). */
+    private List<ElementType> arrayTypesOfRun() {
+        java.util.TreeMap<String, ElementType> byArray = new java.util.TreeMap<>();
+        for (Value v : ioValues()) {
+            // Integer inputs a trainer takes as int[] (labels) are checked as int32 arrays.
+            boolean asInt = plan.fieldInputs.intInputs().contains(v.name()) && plan.graph.inputs().contains(v);
+            ElementType t = ElementType.of(asInt ? dev.kiln.ir.DType.INT32 : v.dtype());
+            byArray.putIfAbsent(t.element().equals(TypeName.FLOAT) ? "" : t.element().toString(), t);
+        }
+        return new ArrayList<>(byArray.values());
+    }
+
+    private static TypeName arrayOf(Value v) {
+        return ElementType.of(v.dtype()).array();
     }
 
     private String shapeDoc(Value v) {
@@ -199,7 +254,8 @@ final class ClassWriter {
             m.addStatement("this.$N = weights", TrainableNet.WEIGHTS_FIELD);
         }
         for (ModelPlan.WeightField w : plan.weights.values()) {
-            CodeBlock read = CodeBlock.of("$T.require(weights, $S, $L, source)", WEIGHTS_FILE, w.key(), w.data().length);
+            CodeBlock read = CodeBlock.of("$T.$N(weights, $S, $L, source)", WEIGHTS_FILE, w.elementType().requireMethod(),
+                    w.key(), w.length());
             Object[] args = new Object[w.wrapperArgs().length + 1];
             args[0] = read;
             System.arraycopy(w.wrapperArgs(), 0, args, 1, w.wrapperArgs().length);
@@ -222,24 +278,24 @@ final class ClassWriter {
         return MethodSpec.methodBuilder("load").addModifiers(Modifier.PUBLIC, Modifier.STATIC).returns(self)
                 .addParameter(Path.class, "weightsFile")
                 .addJavadoc("A new instance with weights read from {@code weightsFile} (e.g. saved after training).\n")
-                .addStatement("return new $T($T.read(weightsFile), weightsFile.toString())", self, WEIGHTS_FILE)
+                .addStatement("return new $T($T.readAll(weightsFile), weightsFile.toString())", self, WEIGHTS_FILE)
                 .build();
     }
 
     private MethodSpec runAllocating(TypeSpec.Builder type) {
         MethodSpec.Builder m = MethodSpec.methodBuilder("run").addModifiers(Modifier.PUBLIC);
-        plan.inputParams.values().forEach(p -> m.addParameter(FLOATS, p));
+        plan.inputParams.forEach((v, p) -> m.addParameter(arrayOf(v), p));
         m.addParameter(TypeName.INT, "batch");
         List<String> args = new ArrayList<>(plan.inputParams.values());
         args.add("batch");
         plan.outputParams.forEach((v, p) -> {
-            m.addStatement("$T $N = new float[$L]", FLOATS, p, lengthOf(v));
+            m.addStatement("$T $N = new $T[$L]", arrayOf(v), p, ElementType.of(v.dtype()).element(), lengthOf(v));
             args.add(p);
         });
         m.addStatement("run($L)", String.join(", ", args));
         if (plan.outputParams.size() == 1) {
             String out = plan.outputParams.values().iterator().next();
-            return m.returns(FLOATS).addJavadoc("Runs the model on a batch and returns {@code $L}, a new array.\n", out)
+            return m.returns(arrayOf(plan.outputParams.keySet().iterator().next())).addJavadoc("Runs the model on a batch and returns {@code $L}, a new array.\n", out)
                     .addStatement("return $N", out).build();
         }
         // Several outputs come back as a record with one named component per output.
@@ -247,7 +303,7 @@ final class ClassWriter {
         TypeSpec.Builder record = TypeSpec.recordBuilder(outputs).addModifiers(Modifier.PUBLIC)
                 .addJavadoc("The outputs of one {@code run}, in graph order.\n");
         MethodSpec.Builder ctor = MethodSpec.constructorBuilder();
-        plan.outputParams.forEach((v, p) -> ctor.addParameter(FLOATS, p));
+        plan.outputParams.forEach((v, p) -> ctor.addParameter(arrayOf(v), p));
         record.recordConstructor(ctor.build());
         type.addType(record.build());
         return m.returns(outputs).addJavadoc("Runs the model on a batch and returns its outputs in new arrays.\n")
@@ -260,9 +316,9 @@ final class ClassWriter {
                         + "the scratch arena has grown to the largest batch seen.\n\n"
                         + "@throws IllegalArgumentException if {@code batch < 1} or an array's length does not match its "
                         + "shape\n");
-        plan.inputParams.values().forEach(p -> m.addParameter(FLOATS, p));
+        plan.inputParams.forEach((v, p) -> m.addParameter(arrayOf(v), p));
         m.addParameter(TypeName.INT, "batch");
-        plan.outputParams.values().forEach(p -> m.addParameter(FLOATS, p));
+        plan.outputParams.forEach((v, p) -> m.addParameter(arrayOf(v), p));
         m.beginControlFlow("if (batch < 1)")
                 .addStatement("throw new $T($S + batch)", IllegalArgumentException.class, "batch must be at least 1, got ")
                 .endControlFlow();
@@ -281,13 +337,16 @@ final class ClassWriter {
         return new EmitContext(null, plan, staticFields, staticByKey).ref(v);
     }
 
-    private static MethodSpec requireLength() {
+    /** The length check of run's arrays of one Java type (float16 and bfloat16 arrays share float32's). */
+    private static MethodSpec requireLength(ElementType t) {
+        String held = t.element().equals(TypeName.FLOAT) ? "float32" : t.element().equals(TypeName.INT) ? "int32"
+                : t.element().equals(TypeName.LONG) ? "int64" : t.doc();
         return MethodSpec.methodBuilder("requireLength").addModifiers(Modifier.PRIVATE, Modifier.STATIC)
-                .addParameter(String.class, "name").addParameter(FLOATS, "array").addParameter(TypeName.INT, "expected")
+                .addParameter(String.class, "name").addParameter(t.array(), "array").addParameter(TypeName.INT, "expected")
                 .addParameter(String.class, "shape")
                 .beginControlFlow("if (array.length != expected)")
                 .addStatement("throw new $T(name + $S + shape + $S + expected + $S + array.length)",
-                        IllegalArgumentException.class, " must hold float32 ", " = ", " floats, got ")
+                        IllegalArgumentException.class, " must hold " + held + " ", " = ", " " + t.javaPlural() + ", got ")
                 .endControlFlow()
                 .build();
     }
@@ -295,10 +354,18 @@ final class ClassWriter {
     private MethodSpec arena() {
         MethodSpec.Builder m = MethodSpec.methodBuilder("ensureArena").addModifiers(Modifier.PRIVATE)
                 .addParameter(TypeName.INT, "batch")
-                .addStatement("int needed = $L", EmitContext.linear(plan.arenaSize))
+                .addStatement("int needed = $L", EmitContext.linear(plan.arenaSizes.get(dev.kiln.ir.DType.FLOAT32)))
                 .beginControlFlow("if (arena.length < needed)")
                 .addStatement("arena = new float[needed]")
                 .endControlFlow();
+        plan.arenaSizes.forEach((dtype, size) -> {
+            if (dtype != dev.kiln.ir.DType.FLOAT32) {
+                String field = ModelPlan.arenaField(dtype);
+                m.beginControlFlow("if ($N.length < $L)", field, EmitContext.linear(size))
+                        .addStatement("$N = new $T[$L]", field, ElementType.of(dtype).element(), EmitContext.linear(size))
+                        .endControlFlow();
+            }
+        });
         if (plan.batchScratchPerBatch > 0) {
             m.beginControlFlow("if (batchScratch.length < $L * batch)", plan.batchScratchPerBatch)
                     .addStatement("batchScratch = new float[$L * batch]", plan.batchScratchPerBatch)

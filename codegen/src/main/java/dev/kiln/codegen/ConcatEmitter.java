@@ -10,6 +10,12 @@ import java.util.List;
 
 /** Concat as one strided copy per input into its slab of the output (one arraycopy per outer block). */
 final class ConcatEmitter implements KernelEmitter {
+    /** Moves elements without arithmetic, so any element type. */
+    @Override
+    public boolean typed(Node n) {
+        return true;
+    }
+
     @Override
     public CodeBlock emit(EmitContext ctx) {
         Node n = ctx.node;

@@ -21,13 +21,24 @@ final class ConvEmitter implements KernelEmitter {
     static final ClassName CONV = ClassName.get("dev.kiln.runtime", "Conv2d");
     static final ClassName SHAPE = ClassName.get("dev.kiln.runtime", "ConvShape");
 
+    private static final DirectConvEmitter DIRECT = new DirectConvEmitter();
+
+    /** Plain Conv nodes the packed kernel does not take go to {@link DirectConvEmitter}, which handles other floats. */
+    @Override
+    public boolean typed(Node n) {
+        return DIRECT.typed(n);
+    }
+
     @Override
     public CodeBlock emit(EmitContext ctx) {
         Node n = ctx.node;
         Value x = n.input(0);
         Value w = n.input(1);
-        if (x.type().rank() != 4) {
-            throw ctx.unsupported("Conv with " + (x.type().rank() - 2) + " spatial dims (2-D only)");
+        if (DirectConvEmitter.handles(n, ctx)) {
+            return DIRECT.emit(ctx);
+        }
+        if (!WindowGeometry.supportedRank(x)) {
+            throw ctx.unsupported("Conv with " + (x.type().rank() - 2) + " spatial dims (1-D and 2-D only)");
         }
         boolean runtimeWeights = !ctx.isConstant(w);
         if (runtimeWeights && n.op().equals(LayoutOps.PACKED_CONV)) {

@@ -18,17 +18,18 @@ final class ConvTransposeEmitter implements KernelEmitter {
         Node n = ctx.node;
         Value x = n.input(0);
         Value w = n.input(1);
-        if (x.type().rank() != 4) {
-            throw ctx.unsupported("ConvTranspose over " + (x.type().rank() - 2) + " spatial dims (2-D only)");
+        if (!WindowGeometry.supportedRank(x)) {
+            throw ctx.unsupported("ConvTranspose over " + (x.type().rank() - 2) + " spatial dims (1-D and 2-D only)");
         }
         int group = Math.toIntExact(ctx.intAttr("group"));
         int cin = ctx.staticDim(x, 1);
         int cinG = cin / group;
         int coutG = ctx.staticDim(w, 1);
         int cout = coutG * group;
-        int kh = ctx.staticDim(w, 2);
-        int kw = ctx.staticDim(w, 3);
-        List<ConvGeometry.Axis> axes = WindowGeometry.transposedAxes(ctx, new long[] {kh, kw});
+        boolean lifted = x.type().rank() == 3;
+        int kh = lifted ? 1 : ctx.staticDim(w, 2);
+        int kw = ctx.staticDim(w, lifted ? 2 : 3);
+        List<ConvGeometry.Axis> axes = WindowGeometry.transposedAxes(ctx, lifted ? new long[] {kw} : new long[] {kh, kw});
         ConvGeometry.Axis ah = axes.get(0);
         ConvGeometry.Axis aw = axes.get(1);
         int h = ah.in();

@@ -11,6 +11,12 @@ import java.util.List;
  * strided copy over the output in order reading the input through the transposed 6-D view's strides.
  */
 final class DepthSpaceEmitter implements KernelEmitter {
+    /** Moves elements without arithmetic, so any element type. */
+    @Override
+    public boolean typed(Node n) {
+        return true;
+    }
+
     @Override
     public CodeBlock emit(EmitContext ctx) {
         Node n = ctx.node;

@@ -29,12 +29,21 @@ final class ElementwiseEmitter implements KernelEmitter {
      * The chain in terms of its own values; {@code sources} are the node's values its inputs read (absent optional
      * inputs, such as Clip's missing bounds, are left out of both).
      */
-    private record Chain(List<Node> nodes, List<Value> inputs, List<Value> sources, Map<Value, Float> literals, Value output) {}
+    private record Chain(List<Node> nodes, List<Value> inputs, List<Value> sources, Map<Value, Tensor> literals, Value output) {}
+
+    /** Chains of float32 values take the vector loop; any other element types the scalar loops of {@link TypedForms}. */
+    @Override
+    public boolean typed(Node n) {
+        return true;
+    }
 
     @Override
     public CodeBlock emit(EmitContext ctx) {
         Node n = ctx.node;
         Chain chain = chain(ctx);
+        if (!allFloat32(chain)) {
+            return broadcastLoops(ctx, chain, true);
+        }
         Value out = n.output(0);
         List<Kind> kinds = new ArrayList<>();
         boolean vectorizable = true;
@@ -46,26 +55,46 @@ final class ElementwiseEmitter implements KernelEmitter {
         for (Node op : chain.nodes()) {
             vectorizable &= PointwiseForms.of(op, dummyArgs(op)).vector().isPresent();
         }
-        return vectorizable ? vectorLoop(ctx, chain, kinds) : broadcastLoops(ctx, chain);
+        return vectorizable ? vectorLoop(ctx, chain, kinds) : broadcastLoops(ctx, chain, false);
+    }
+
+    /** True when every value of the chain is float32 and every op has a float form. */
+    private static boolean allFloat32(Chain chain) {
+        for (Node op : chain.nodes()) {
+            if (!PointwiseForms.supports(op)) {
+                return false;
+            }
+            for (Value v : op.inputs()) {
+                if (!v.isAbsent() && v.dtype() != dev.kiln.ir.DType.FLOAT32) {
+                    return false;
+                }
+            }
+            if (op.output(0).dtype() != dev.kiln.ir.DType.FLOAT32) {
+                return false;
+            }
+        }
+        return true;
     }
 
     private static Chain chain(EmitContext ctx) {
         Node n = ctx.node;
         // Insertion-ordered (Value has identity equality): the order of emitted declarations must not vary by run.
-        Map<Value, Float> literals = new java.util.LinkedHashMap<>();
+        Map<Value, Tensor> literals = new java.util.LinkedHashMap<>();
         if (n.op().equals(FusedOps.FUSED_ELEMENTWISE)) {
             Graph body = ((Attr.GraphValue) n.attributes().get("body").orElseThrow()).value();
-            body.initializers().forEach((v, t) -> literals.put(v, (float) t.getDouble(0)));
+            literals.putAll(body.initializers());
             return new Chain(body.nodes(), body.inputs(), n.inputs(), literals, body.outputs().get(0));
         }
         List<Value> inputs = new ArrayList<>();
-        for (Value v : n.inputs()) {
-            if (v.isAbsent()) {
+        for (int k = 0; k < n.inputs().size(); k++) {
+            Value v = n.inputs().get(k);
+            // CastLike's second input only names the target type; its elements are never read.
+            if (v.isAbsent() || (k == 1 && n.op().equals("CastLike"))) {
                 continue;
             }
             inputs.add(v);
             if (ctx.isConstant(v) && ctx.constant(v).size() == 1) {
-                literals.put(v, (float) ctx.constant(v).getDouble(0));
+                literals.put(v, ctx.constant(v));
             }
         }
         return new Chain(List.of(n), inputs, inputs, literals, n.output(0));
@@ -124,7 +153,7 @@ final class ElementwiseEmitter implements KernelEmitter {
                 vec.put(v, CodeBlock.of("$N", name));
             }
         }
-        CodeBlock result = body(ctx, chain, vec, true, b);
+        CodeBlock result = body(ctx, chain, vec, true, false, b);
         TensorRef o = ctx.out(0);
         b.addStatement("$L.intoArray($N, $L)", result, o.array(), o.plus(CodeBlock.of("$N", i)));
         b.endControlFlow();
@@ -135,8 +164,8 @@ final class ElementwiseEmitter implements KernelEmitter {
             sc.put(v, kinds.get(k) == Kind.FULL ? ctx.ref(chain.sources().get(k)).at(CodeBlock.of("$N", i))
                     : scalarOperand(v, chain, scalarNames));
         }
-        chain.literals().forEach((v, f) -> sc.put(v, literal(f)));
-        b.addStatement("$L = $L", o.at(CodeBlock.of("$N", i)), body(ctx, chain, sc, false, b));
+        chain.literals().forEach((v, f) -> sc.put(v, literal(v, f)));
+        b.addStatement("$L = $L", o.at(CodeBlock.of("$N", i)), body(ctx, chain, sc, false, false, b));
         b.endControlFlow();
         return b.build();
     }
@@ -154,8 +183,13 @@ final class ElementwiseEmitter implements KernelEmitter {
     }
 
     private static CodeBlock scalarOperand(Value v, Chain chain, Map<Value, String> scalarNames) {
-        Float lit = chain.literals().get(v);
-        return lit != null ? literal(lit) : CodeBlock.of("$N", scalarNames.get(v));
+        Tensor lit = chain.literals().get(v);
+        return lit != null ? literal(v, lit) : CodeBlock.of("$N", scalarNames.get(v));
+    }
+
+    /** A single-element constant as a literal of its compute type. */
+    private static CodeBlock literal(Value v, Tensor t) {
+        return EmitContext.type(v).literal(t, 0);
     }
 
     static CodeBlock literal(float f) {
@@ -173,7 +207,7 @@ final class ElementwiseEmitter implements KernelEmitter {
      * the last one. {@code operands} maps chain inputs to expressions.
      */
     private static CodeBlock body(EmitContext ctx, Chain chain, Map<Value, CodeBlock> operands, boolean vector,
-                                  CodeBlock.Builder b) {
+                                  boolean typed, CodeBlock.Builder b) {
         Map<Value, CodeBlock> env = new IdentityHashMap<>(operands);
         CodeBlock last = null;
         for (int k = 0; k < chain.nodes().size(); k++) {
@@ -182,13 +216,22 @@ final class ElementwiseEmitter implements KernelEmitter {
             for (Value v : op.inputs()) {
                 args.add(env.get(v));
             }
-            PointwiseForms.Form f = PointwiseForms.of(op, args);
-            CodeBlock expr = vector ? f.vector().orElseThrow() : f.scalar();
+            CodeBlock expr;
+            if (typed) {
+                expr = EmitContext.type(op.output(0)).narrow(TypedForms.scalar(op, args));
+            } else {
+                PointwiseForms.Form f = PointwiseForms.of(op, args);
+                expr = vector ? f.vector().orElseThrow() : f.scalar();
+            }
             if (k == chain.nodes().size() - 1) {
                 last = expr;
             } else {
                 String name = ctx.locals.newName(Identifiers.camel(op.output(0).name(), "t"));
-                b.addStatement("$T $N = $L", vector ? PointwiseForms.FLOAT_VECTOR : float.class, name, expr);
+                if (typed) {
+                    b.addStatement("$T $N = $L", EmitContext.type(op.output(0)).compute(), name, expr);
+                } else {
+                    b.addStatement("$T $N = $L", vector ? PointwiseForms.FLOAT_VECTOR : float.class, name, expr);
+                }
                 env.put(op.output(0), CodeBlock.of("$N", name));
             }
         }
@@ -196,7 +239,7 @@ final class ElementwiseEmitter implements KernelEmitter {
     }
 
     /** Scalar loops over the output dims; each input is indexed with its own strides (0 where broadcast). */
-    private static CodeBlock broadcastLoops(EmitContext ctx, Chain chain) {
+    private static CodeBlock broadcastLoops(EmitContext ctx, Chain chain, boolean typed) {
         Node n = ctx.node;
         Shape out = n.output(0).shape();
         int rank = out.rank();
@@ -213,9 +256,9 @@ final class ElementwiseEmitter implements KernelEmitter {
         Map<Value, CodeBlock> sc = new IdentityHashMap<>();
         for (int k = 0; k < chain.inputs().size(); k++) {
             Value v = chain.inputs().get(k);
-            Float lit = chain.literals().get(v);
+            Tensor lit = chain.literals().get(v);
             if (lit != null) {
-                sc.put(v, literal(lit));
+                sc.put(v, literal(v, lit));
                 continue;
             }
             Value source = chain.sources().get(k);
@@ -223,10 +266,10 @@ final class ElementwiseEmitter implements KernelEmitter {
             CodeBlock index = in.equals(out) ? CodeBlock.of("$N", flat) : broadcastIndex(ctx, in, out, idx);
             sc.put(v, ctx.ref(source).at(index));
         }
-        chain.literals().forEach((v, f) -> sc.put(v, literal(f)));
+        chain.literals().forEach((v, f) -> sc.put(v, literal(v, f)));
         TensorRef o = ctx.out(0);
         // Inputs of the output's shape are read at the flat index, so it advances only after the store.
-        b.addStatement("$L = $L", o.at(CodeBlock.of("$N", flat)), body(ctx, chain, sc, false, b));
+        b.addStatement("$L = $L", o.at(CodeBlock.of("$N", flat)), body(ctx, chain, sc, false, typed, b));
         b.addStatement("$N++", flat);
         for (int d = 0; d < rank; d++) {
             b.endControlFlow();

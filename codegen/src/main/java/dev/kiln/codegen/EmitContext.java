@@ -30,15 +30,22 @@ final class EmitContext {
     private final Map<String, FieldSpec> staticByKey;
     final NameAllocator locals = new NameAllocator();
     private final Set<String> params = new LinkedHashSet<>();
+    /** Whether the node's emitter handles element types other than float32 (see {@link KernelEmitter#typed}). */
+    private final boolean typed;
 
     EmitContext(Node node, ModelPlan plan, List<FieldSpec> staticFields, Map<String, FieldSpec> staticByKey) {
         this.node = node;
         this.plan = plan;
         this.staticFields = staticFields;
         this.staticByKey = staticByKey;
+        this.typed = node != null && Emitters.forNode(node).typed(node);
         // Locals never take a parameter's name; instance fields are referenced as this.x, so no local shadows them.
         locals.newName("batch", "batch");
-        locals.newName("arena", "arena");
+        for (dev.kiln.ir.DType t : dev.kiln.ir.DType.values()) {
+            if (t != dev.kiln.ir.DType.STRING) {
+                locals.newName(ModelPlan.arenaField(t), ModelPlan.arenaField(t));
+            }
+        }
         locals.newName("batchScratch", "batchScratch");
         locals.newName("workers", "workers");
         plan.inputParams.values().forEach(p -> locals.newName(p, p));
@@ -55,15 +62,24 @@ final class EmitContext {
 
     TensorRef ref(Value v) {
         Storage s = plan.storage.get(v);
+        if (!typed && s != null && v.dtype() != dev.kiln.ir.DType.FLOAT32) {
+            throw new UnsupportedOpException(node.describe() + ": code generation of " + node.qualifiedOp()
+                    + " reads float32 data only; '" + v.name() + "' is " + v.type());
+        }
         return switch (s) {
             case Storage.Param p -> {
                 params.add(p.name());
                 yield new TensorRef(p.name(), CodeBlock.of("0"));
             }
-            case Storage.Arena a -> new TensorRef("this.arena", linear(a.offset()));
+            case Storage.Arena a -> new TensorRef("this." + ModelPlan.arenaField(a.dtype()), linear(a.offset()));
             case Storage.Weight w -> new TensorRef("this." + plan.rawWeight(w.key()), CodeBlock.of("0"));
             case null -> throw new IllegalStateException("no storage for " + v.name());
         };
+    }
+
+    /** How generated code holds v's elements. */
+    static ElementType type(Value v) {
+        return ElementType.of(v.dtype());
     }
 
     /** The {@code run} parameters the method reads or writes, in first-use order. */
@@ -135,6 +151,11 @@ final class EmitContext {
 
     boolean isConstant(Value v) {
         return plan.isConstant(v);
+    }
+
+    /** True if {@code v} is an integer graph input that generated code takes as an {@code int[]} (labels). */
+    boolean isIntInput(Value v) {
+        return plan.fieldInputs.intInputs().contains(v.name()) && plan.graph.inputs().contains(v);
     }
 
     dev.kiln.ir.Tensor constant(Value v) {

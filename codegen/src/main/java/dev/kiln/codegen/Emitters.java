@@ -22,10 +22,10 @@ final class Emitters {
         for (String op : PointwiseForms.supportedOps()) {
             m.put(op, pointwise);
         }
+        for (String op : TypedForms.supportedOps()) {
+            m.put(op, pointwise);
+        }
         m.put(OpTable.KILN_DOMAIN + "." + FusedOps.FUSED_ELEMENTWISE, pointwise);
-        CastEmitter cast = new CastEmitter();
-        m.put("Cast", cast);
-        m.put("CastLike", cast);
         GemmEmitter gemm = new GemmEmitter();
         m.put("Gemm", gemm);
         m.put("MatMul", gemm);
@@ -36,7 +36,7 @@ final class Emitters {
         m.put(OpTable.KILN_DOMAIN + "." + FusedOps.FUSED_CONV, conv);
         m.put(OpTable.KILN_DOMAIN + "." + dev.kiln.ir.ops.LayoutOps.PACKED_CONV, conv);
         PoolEmitter pool = new PoolEmitter();
-        for (String op : new String[] {"MaxPool", "AveragePool", "GlobalMaxPool", "GlobalAveragePool"}) {
+        for (String op : new String[] {"MaxPool", "AveragePool", "GlobalMaxPool", "GlobalAveragePool", "LpPool"}) {
             m.put(op, pool);
         }
         SoftmaxEmitter softmax = new SoftmaxEmitter();
@@ -65,6 +65,16 @@ final class Emitters {
         m.put("DepthToSpace", depthSpace);
         m.put("SpaceToDepth", depthSpace);
         m.put("Dropout", new DropoutEmitter());
+        m.put("ArgMax", new ArgExtremeEmitter());
+        m.put("ArgMin", m.get("ArgMax"));
+        m.put("Trilu", new TriluEmitter());
+        m.put("LpNormalization", new LpNormalizationEmitter());
+        m.put("GatherND", new NdIndexEmitter());
+        m.put("ScatterND", m.get("GatherND"));
+        m.put("Resize", new ResizeEmitter());
+        m.put("GatherElements", new ElementIndexEmitter());
+        m.put("ScatterElements", m.get("GatherElements"));
+        m.put("CumSum", new CumSumEmitter());
         ReduceEmitter reduce = new ReduceEmitter();
         ReduceEmitter.OPS.forEach(op -> m.put(op, reduce));
         LossEmitter loss = new LossEmitter();
@@ -98,7 +108,11 @@ final class Emitters {
         }
         if (n.op().equals(FusedOps.FUSED_ELEMENTWISE)) {
             Graph body = ((Attr.GraphValue) n.attributes().get("body").orElseThrow()).value();
-            body.nodes().forEach(op -> PointwiseForms.require(op, n));
+            body.nodes().forEach(op -> {
+                if (!TypedForms.supports(op)) {
+                    PointwiseForms.require(op, n);
+                }
+            });
         }
         return e;
     }

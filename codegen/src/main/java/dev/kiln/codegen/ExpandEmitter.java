@@ -13,6 +13,12 @@ import java.util.List;
  * become arraycopies. The target shape and repeats are the output's dims, known at generation time.
  */
 final class ExpandEmitter implements KernelEmitter {
+    /** Moves elements without arithmetic, so any element type. */
+    @Override
+    public boolean typed(Node n) {
+        return true;
+    }
+
     @Override
     public CodeBlock emit(EmitContext ctx) {
         Node n = ctx.node;

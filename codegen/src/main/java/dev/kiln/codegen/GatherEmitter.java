@@ -14,13 +14,19 @@ import dev.kiln.ir.Value;
  * one {@code System.arraycopy} per index of the contiguous slice after it.
  */
 final class GatherEmitter implements KernelEmitter {
+    /** Moves elements without arithmetic, so any element type. */
+    @Override
+    public boolean typed(Node n) {
+        return true;
+    }
+
     @Override
     public CodeBlock emit(EmitContext ctx) {
         Node n = ctx.node;
         Value data = n.input(0);
         Value indices = n.input(1);
         if (!ctx.isConstant(indices)) {
-            throw ctx.unsupported("Gather with indices computed at run time");
+            return runtimeIndices(ctx);
         }
         Shape s = data.shape();
         int axis = Shape.normalizeAxis(ctx.intAttr("axis"), s.rank());
@@ -58,6 +64,49 @@ final class GatherEmitter implements KernelEmitter {
                 .addStatement("$T.arraycopy($N, $L, $N, $L, $L)", System.class, x.array(),
                         x.plus(CodeBlock.of("($N * $L + $N[$N]) * $L", o, axisDim, field, j, innerCode)), y.array(),
                         y.plus(CodeBlock.of("($N * $N.length + $N) * $L", o, field, j, innerCode)), innerCode)
+                .endControlFlow()
+                .endControlFlow()
+                .build();
+    }
+
+    /**
+     * Indices read at run time: for every block before the axis and every index (negative counts from the end,
+     * out of range is an {@code IndexOutOfBoundsException} naming the node), one copy of the slice after it.
+     */
+    private static CodeBlock runtimeIndices(EmitContext ctx) {
+        Node n = ctx.node;
+        Shape s = n.input(0).shape();
+        int axis = Shape.normalizeAxis(ctx.intAttr("axis"), s.rank());
+        int axisDim = ctx.staticDim(n.input(0), axis);
+        Dim outer = Dim.of(1);
+        for (int d = 0; d < axis; d++) {
+            outer = outer.times(s.dim(d));
+        }
+        Dim inner = Dim.of(1);
+        for (int d = axis + 1; d < s.rank(); d++) {
+            inner = inner.times(s.dim(d));
+        }
+        TensorRef x = ctx.in(0);
+        TensorRef idx = ctx.in(1);
+        TensorRef y = ctx.out(0);
+        String o = ctx.locals.newName("o");
+        String j = ctx.locals.newName("j");
+        String k = ctx.locals.newName("k");
+        CodeBlock count = ctx.count(n.input(1));
+        CodeBlock innerCode = ctx.dim(inner);
+        return CodeBlock.builder()
+                .beginControlFlow("for (int $N = 0; $N < $L; $N++)", o, o, ctx.dim(outer), o)
+                .beginControlFlow("for (int $N = 0; $N < $L; $N++)", j, j, count, j)
+                .addStatement("long $N = $L", k, idx.at(CodeBlock.of("$N", j)))
+                .beginControlFlow("if ($N < 0)", k).addStatement("$N += $L", k, axisDim).endControlFlow()
+                .beginControlFlow("if ($N < 0 || $N >= $L)", k, k, axisDim)
+                .addStatement("throw new $T($S + $L + $S)", IndexOutOfBoundsException.class,
+                        ModelPlan.describe(n) + ": index ", idx.at(CodeBlock.of("$N", j)),
+                        " is out of bounds for axis " + axis + " of size " + axisDim)
+                .endControlFlow()
+                .addStatement("$T.arraycopy($N, $L, $N, $L, $L)", System.class, x.array(),
+                        x.plus(CodeBlock.of("($N * $L + (int) $N) * $L", o, axisDim, k, innerCode)), y.array(),
+                        y.plus(CodeBlock.of("($N * $L + $N) * $L", o, count, j, innerCode)), innerCode)
                 .endControlFlow()
                 .endControlFlow()
                 .build();

@@ -34,10 +34,11 @@ public final class GeneratedExecutor {
     public static GeneratedExecutor compile(Graph graph, int threads) {
         Class<?> cls = InProcessCompiler.load(CodeGenerator.generate(graph,
                 new CodegenOptions("kiln.generated", "Model", threads, graph.name())));
-        Class<?>[] params = new Class<?>[graph.inputs().size() + 1 + graph.outputs().size()];
-        for (int i = 0; i < params.length; i++) {
-            params[i] = i == graph.inputs().size() ? int.class : float[].class;
-        }
+        List<Class<?>> types = new ArrayList<>();
+        graph.inputs().forEach(v -> types.add(arrayClass(v)));
+        types.add(int.class);
+        graph.outputs().forEach(v -> types.add(arrayClass(v)));
+        Class<?>[] params = types.toArray(Class<?>[]::new);
         try {
             return new GeneratedExecutor(graph, cls.getMethod("load").invoke(null), cls.getMethod("run", params));
         } catch (ReflectiveOperationException e) {
@@ -61,17 +62,23 @@ public final class GeneratedExecutor {
                     bindings.putIfAbsent(dim.symbols().firstKey(), (long) t.dim(d));
                 }
             }
-            args.add(t.toFloatArray());
+            args.add(toArray(v, t));
         }
         if (bindings.size() > 1) {
             throw new UnsupportedOpException("generated code takes one dynamic dim (the batch); inputs bind " + bindings);
         }
         int batch = bindings.isEmpty() ? 1 : Math.toIntExact(bindings.values().iterator().next());
         args.add(batch);
-        List<float[]> outs = new ArrayList<>();
+        List<Object> outs = new ArrayList<>();
         for (Value v : graph.outputs()) {
-            int[] shape = v.shape().evaluate(bindings);
-            float[] o = new float[Tensor.sizeOf(shape)];
+            int n = Tensor.sizeOf(v.shape().evaluate(bindings));
+            Object o = switch (arrayClass(v).getSimpleName()) {
+                case "float[]" -> new float[n];
+                case "double[]" -> new double[n];
+                case "long[]" -> new long[n];
+                case "int[]" -> new int[n];
+                default -> new boolean[n];
+            };
             outs.add(o);
             args.add(o);
         }
@@ -88,8 +95,66 @@ public final class GeneratedExecutor {
         Map<String, Tensor> result = new LinkedHashMap<>();
         for (int i = 0; i < outs.size(); i++) {
             Value v = graph.outputs().get(i);
-            result.put(v.name(), Tensor.ofFloats(v.shape().evaluate(bindings), outs.get(i)));
+            result.put(v.name(), toTensor(v, v.shape().evaluate(bindings), outs.get(i)));
         }
         return result;
+    }
+
+    /** The Java array generated code takes for v ({@link ElementType}). */
+    private static Class<?> arrayClass(Value v) {
+        com.palantir.javapoet.TypeName e = ElementType.of(v.dtype()).element();
+        if (e.equals(com.palantir.javapoet.TypeName.FLOAT)) {
+            return float[].class;
+        }
+        if (e.equals(com.palantir.javapoet.TypeName.DOUBLE)) {
+            return double[].class;
+        }
+        if (e.equals(com.palantir.javapoet.TypeName.LONG)) {
+            return long[].class;
+        }
+        return e.equals(com.palantir.javapoet.TypeName.INT) ? int[].class : boolean[].class;
+    }
+
+    private static Object toArray(Value v, Tensor t) {
+        if (t.dtype() != v.dtype()) {
+            throw new InputException("input '" + v.name() + "' must be " + v.type() + ", got " + t.type());
+        }
+        Class<?> c = arrayClass(v);
+        if (c == float[].class) {
+            return t.toFloatArray();
+        }
+        if (c == double[].class) {
+            return t.toDoubleArray();
+        }
+        if (c == long[].class) {
+            return t.longs().clone();
+        }
+        if (c == int[].class) {
+            return t.toIntArray();
+        }
+        return t.bools().clone();
+    }
+
+    private static Tensor toTensor(Value v, int[] shape, Object array) {
+        return switch (array) {
+            case float[] a -> {
+                double[] d = new double[a.length];
+                for (int i = 0; i < a.length; i++) {
+                    d[i] = a[i];
+                }
+                yield Tensor.wrapDoubles(v.dtype(), shape, d);
+            }
+            case double[] a -> Tensor.wrapDoubles(v.dtype(), shape, a);
+            case long[] a -> Tensor.wrapLongs(v.dtype(), shape, a);
+            case int[] a -> {
+                long[] l = new long[a.length];
+                for (int i = 0; i < a.length; i++) {
+                    l[i] = a[i];
+                }
+                yield Tensor.wrapLongs(v.dtype(), shape, l);
+            }
+            case boolean[] a -> Tensor.wrapBools(shape, a);
+            default -> throw new IllegalStateException(String.valueOf(array));
+        };
     }
 }

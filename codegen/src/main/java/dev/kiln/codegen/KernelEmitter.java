@@ -3,7 +3,14 @@ package dev.kiln.codegen;
 import com.palantir.javapoet.CodeBlock;
 
 /** Writes the body of the method that computes one node, given where its tensors live. */
-@FunctionalInterface
 interface KernelEmitter {
     CodeBlock emit(EmitContext ctx);
+
+    /**
+     * True when this emitter handles the node's tensors whatever their element types (through {@link ElementType});
+     * false (the default) when it is written for float32 tensors only.
+     */
+    default boolean typed(dev.kiln.ir.Node n) {
+        return false;
+    }
 }

@@ -31,11 +31,28 @@ final class ModelPlan {
     record Step(Node node, String method) {}
 
     /**
-     * A float array in the weights resource, read into a field; {@code wrapper} (with {@code $1L} for the array)
-     * turns it into the field's {@code type} once at load time, e.g. a {@code PackedMatrix}.
+     * An array in the weights resource, read into a field; {@code data} is a {@code float[]} (kernels' weights and
+     * float32 constants) or the array of a constant's {@link ElementType} ({@code long[]}, {@code boolean[]}, ...).
+     * {@code wrapper} (with {@code $1L} for the array) turns it into the field's {@code type} once at load time,
+     * e.g. a {@code PackedMatrix}.
      */
-    record WeightField(String field, String key, float[] data, com.palantir.javapoet.TypeName type, String wrapper,
-                       Object[] wrapperArgs) {}
+    record WeightField(String field, String key, Object data, com.palantir.javapoet.TypeName type, String wrapper,
+                       Object[] wrapperArgs) {
+        ElementType elementType() {
+            return ElementType.of(switch (data) {
+                case float[] a -> DType.FLOAT32;
+                case double[] a -> DType.FLOAT64;
+                case long[] a -> DType.INT64;
+                case int[] a -> DType.INT32;
+                case boolean[] a -> DType.BOOL;
+                default -> throw new IllegalStateException("weight " + key + " holds " + data);
+            });
+        }
+
+        int length() {
+            return ElementType.length(data);
+        }
+    }
 
     final Graph graph;
     final CodegenOptions options;
@@ -46,7 +63,8 @@ final class ModelPlan {
     final Map<Value, Storage> storage = new IdentityHashMap<>();
     final Map<String, WeightField> weights = new LinkedHashMap<>();
     final List<Step> steps = new ArrayList<>();
-    final Linear arenaSize;
+    /** Arena size per element type, float32 first then in {@link DType} order (one arena field each). */
+    final Map<DType, Linear> arenaSizes = new java.util.TreeMap<>();
     /** An instance field built in the constructor from weight fields (e.g. an LSTM's packed weight record). */
     record DerivedField(String name, com.palantir.javapoet.TypeName type, com.palantir.javapoet.CodeBlock init) {}
 
@@ -73,16 +91,24 @@ final class ModelPlan {
         this.graph = graph;
         this.options = options;
         this.fieldInputs = fieldInputs;
-        java.util.Set<String> reservedNames = new java.util.LinkedHashSet<>(List.of("batch", "arena", "batchScratch",
+        java.util.Set<String> reservedNames = new java.util.LinkedHashSet<>(List.of("batch", "batchScratch",
                 "workers", "close", "weights", "source", "SPECIES", "run", "load"));
         reservedNames.addAll(fieldInputs.reservedNames());
         for (String reserved : reservedNames) {
             names.newName(reserved, reserved);
         }
-        // An op without an emitter is the most useful thing to report, so it is checked before dtypes.
+        for (DType t : DType.values()) {
+            if (t != DType.STRING) {
+                names.newName(arenaField(t), arenaField(t));
+            }
+        }
+        // A shape that depends on values is beyond any emitter; then an op without an emitter is the most useful
+        // thing to report, so it is checked before dtypes.
         this.generationTimeOnly = GenerationTimeValues.nodes(graph);
-        graph.nodes().stream().filter(n -> !generationTimeOnly.contains(n)).forEach(Emitters::forNode);
-        checkFloat32(graph, fieldInputs, generationTimeOnly);
+        List<Node> emitted = graph.nodes().stream().filter(n -> !generationTimeOnly.contains(n)).toList();
+        checkStaticShapes(emitted);
+        emitted.forEach(Emitters::forNode);
+        checkTypes(graph, emitted);
         MemoryPlan memory = MemoryPlanner.plan(graph);
         this.batchSymbol = memory.batchSymbol();
         for (Value v : graph.inputs()) {
@@ -121,7 +147,7 @@ final class ModelPlan {
                                 + o.shape() + ", whose size is not linear in the batch; code generation needs static "
                                 + "dims apart from the batch");
                     }
-                    storage.put(o, new Storage.Arena(p.offset()));
+                    storage.put(o, new Storage.Arena(p.dtype(), p.offset()));
                 }
             }
             steps.add(new Step(n, names.newName(Identifiers.method(n), n)));
@@ -135,7 +161,13 @@ final class ModelPlan {
                 steps.add(new Step(copy, names.newName(Identifiers.camel(out.name(), "output") + "Constant")));
             }
         }
-        this.arenaSize = memory.arenaSizes().getOrDefault(DType.FLOAT32, Linear.ZERO);
+        arenaSizes.put(DType.FLOAT32, memory.arenaSizes().getOrDefault(DType.FLOAT32, Linear.ZERO));
+        arenaSizes.putAll(memory.arenaSizes());
+    }
+
+    /** The field of the scratch arena for element type t: {@code arena} for float32, else e.g. {@code arenaInt64}. */
+    static String arenaField(DType t) {
+        return t == DType.FLOAT32 ? "arena" : "arena" + ElementType.of(t).suffix();
     }
 
     /** A view whose output can share its input's storage (the output is not a caller's array). */
@@ -153,11 +185,11 @@ final class ModelPlan {
         }
         for (java.util.Map.Entry<Value, Tensor> e : graph.initializers().entrySet()) {
             if (e.getKey().name().equals(key)) {
-                if (e.getValue().dtype() != DType.FLOAT32) {
-                    throw new UnsupportedOpException("code generation reads float32 weights so far; initializer '" + key
-                            + "' is " + e.getValue().type());
+                ElementType t = ElementType.of(e.getValue().dtype());
+                if (t.isFloat32()) {
+                    return addWeight(key, e.getValue().toFloatArray());
                 }
-                return addWeight(key, e.getValue().toFloatArray());
+                return addWeight(key, t.toArray(e.getValue()), t.array(), Identifiers.camel(key, "weight"), "$1L");
             }
         }
         throw new IllegalStateException("no initializer " + key);
@@ -173,7 +205,7 @@ final class ModelPlan {
      * Adds a float array to the weights resource, held in a field of {@code type} built by {@code wrapper}
      * (a JavaPoet format with indexed arguments: {@code $1L} is the array, {@code $2..} are {@code args}).
      */
-    String addWeight(String key, float[] data, com.palantir.javapoet.TypeName type, String hint, String wrapper,
+    String addWeight(String key, Object data, com.palantir.javapoet.TypeName type, String hint, String wrapper,
                      Object... args) {
         WeightField existing = weights.get(key);
         if (existing != null) {
@@ -182,6 +214,18 @@ final class ModelPlan {
         String field = names.newName(hint);
         weights.put(key, new WeightField(field, key, data, type, wrapper, args));
         return field;
+    }
+
+    /** The graph input or output behind {@code run} parameter {@code name}. */
+    Value paramValue(String name) {
+        for (Map<Value, String> params : List.of(inputParams, outputParams)) {
+            for (Map.Entry<Value, String> e : params.entrySet()) {
+                if (e.getValue().equals(name)) {
+                    return e.getKey();
+                }
+            }
+        }
+        throw new IllegalStateException("no run parameter " + name);
     }
 
     Tensor constant(Value v) {
@@ -198,31 +242,57 @@ final class ModelPlan {
 
     /** The Java type of a method parameter holding a graph input or output. */
     com.palantir.javapoet.TypeName paramType(String param) {
-        for (Map.Entry<Value, String> e : inputParams.entrySet()) {
-            if (e.getValue().equals(param) && fieldInputs.intInputs().contains(e.getKey().name())) {
-                return com.palantir.javapoet.ArrayTypeName.of(com.palantir.javapoet.TypeName.INT);
-            }
+        Value v = paramValue(param);
+        if (fieldInputs.intInputs().contains(v.name()) && graph.inputs().contains(v)) {
+            return com.palantir.javapoet.ArrayTypeName.of(com.palantir.javapoet.TypeName.INT);
         }
-        return com.palantir.javapoet.ArrayTypeName.of(com.palantir.javapoet.TypeName.FLOAT);
+        return ElementType.of(v.dtype()).array();
     }
 
-    private static void checkFloat32(Graph g, FieldInputs fieldInputs, java.util.Set<Node> skipped) {
-        // Initializers are checked when a kernel reads one as data (rawWeight): shape arguments such as
-        // Reshape's target are read at generation time and may be integers.
-        List<Value> all = new ArrayList<>(g.inputs());
-        all.removeIf(v -> fieldInputs.intInputs().contains(v.name()) && v.dtype().isInteger());
-        for (Node n : g.nodes()) {
-            if (skipped.contains(n)) {
-                continue;
+    /** Refuses values whose dims the graph leaves unknown (they depend on input values, e.g. Reshape's target). */
+    private static void checkStaticShapes(List<Node> nodes) {
+        for (Node n : nodes) {
+            for (Value o : n.outputs()) {
+                if (!o.isAbsent() && o.shape().dims().stream().anyMatch(dev.kiln.ir.Dim::hasUnknown)) {
+                    throw new UnsupportedOpException(n.describe() + ": output '" + o.name() + "' has shape " + o.shape()
+                            + ", which depends on values known only at run time (a shape, axes, sizes or scales given"
+                            + " as a graph input); generated code needs static dims apart from the batch");
+                }
             }
-            n.outputs().stream().filter(v -> !v.isAbsent()).forEach(all::add);
         }
-        for (Value v : all) {
-            if (v.dtype() != DType.FLOAT32) {
-                String what = g.inputs().contains(v) ? "input" : "value";
-                throw new UnsupportedOpException("code generation supports float32 tensors so far; " + what + " '"
-                        + v.name() + "' is " + v.type() + (what.equals("value")
-                        ? " (integer shape computations are folded away at -O1 and above)" : ""));
+    }
+
+    /**
+     * Refuses element types the emitters cannot hold: strings anywhere, and anything but float32 in the tensors an
+     * emitter written for float32 reads or writes at run time. Constants such an emitter reads at generation time
+     * (Reshape's target, axes, values resolved at generation time) may have any type; reading one as data fails in
+     * {@link EmitContext#ref}.
+     */
+    private static void checkTypes(Graph g, List<Node> emitted) {
+        for (Value v : g.inputs()) {
+            if (v.dtype() == DType.STRING) {
+                throw new UnsupportedOpException("code generation does not handle string tensors; input '" + v.name()
+                        + "' is " + v.type());
+            }
+        }
+        java.util.Set<Value> runTime = new java.util.HashSet<>(g.inputs());
+        emitted.forEach(n -> runTime.addAll(n.outputs()));
+        for (Node n : emitted) {
+            boolean typed = Emitters.forNode(n).typed(n);
+            List<Value> values = new ArrayList<>(n.outputs());
+            n.inputs().stream().filter(runTime::contains).forEach(values::add);
+            for (Value v : values) {
+                if (v.isAbsent()) {
+                    continue;
+                }
+                if (v.dtype() == DType.STRING) {
+                    throw new UnsupportedOpException(n.describe() + ": code generation does not handle string tensors ('"
+                            + v.name() + "' is " + v.type() + ")");
+                }
+                if (!typed && v.dtype() != DType.FLOAT32) {
+                    throw new UnsupportedOpException(n.describe() + ": code generation of " + n.qualifiedOp()
+                            + " handles float32 tensors only; '" + v.name() + "' is " + v.type());
+                }
             }
         }
     }

@@ -16,7 +16,7 @@ final class NormalizationEmitter implements KernelEmitter {
     public CodeBlock emit(EmitContext ctx) {
         Node n = ctx.node;
         for (int i = 1; i < n.outputs().size(); i++) {
-            if (n.hasOutput(i)) {
+            if (n.hasOutput(i) && !n.op().equals("LayerNormalization")) {
                 throw ctx.unsupported(n.op() + "'s output '" + n.output(i).name() + "'");
             }
         }
@@ -108,6 +108,13 @@ final class NormalizationEmitter implements KernelEmitter {
         String inv = ctx.locals.newName("invStd");
         b.addStatement("float $N = (float) $N", mean, stats[0]);
         b.addStatement("float $N = (float) (1.0 / $T.sqrt($N + $L))", inv, Math.class, stats[1], ctx.floatAttr("epsilon"));
+        // The optional Mean and InvStdDev outputs hold one value per normalized row.
+        if (n.outputs().size() > 1 && n.hasOutput(1)) {
+            b.addStatement("$L = $N", ctx.out(1).at(CodeBlock.of("$N", r)), mean);
+        }
+        if (n.outputs().size() > 2 && n.hasOutput(2)) {
+            b.addStatement("$L = $N", ctx.out(2).at(CodeBlock.of("$N", r)), inv);
+        }
         TensorRef x = ctx.in(0);
         TensorRef y = ctx.out(0);
         TensorRef scale = ctx.in(1);

@@ -16,6 +16,12 @@ import java.util.List;
  * index back into the input one axis at a time.
  */
 final class PadEmitter implements KernelEmitter {
+    /** Moves elements and fills with the constant value, so any element type. */
+    @Override
+    public boolean typed(Node n) {
+        return true;
+    }
+
     @Override
     public CodeBlock emit(EmitContext ctx) {
         Node n = ctx.node;
@@ -52,11 +58,12 @@ final class PadEmitter implements KernelEmitter {
         Node n = ctx.node;
         Shape in = n.input(0).shape();
         Shape out = n.output(0).shape();
-        float value = n.hasInput(2) ? (float) ctx.constant(n.input(2)).getDouble(0) : 0f;
+        ElementType t = EmitContext.type(n.output(0));
+        CodeBlock value = n.hasInput(2) ? t.elementLiteral(ctx.constant(n.input(2)), 0) : t.elementLiteral(0);
         TensorRef y = ctx.out(0);
         if (Arrays.stream(begin).anyMatch(p -> p > 0) || Arrays.stream(end).anyMatch(p -> p > 0)) {
             b.addStatement("$T.fill($N, $L, $L, $L)", Arrays.class, y.array(), y.offset(),
-                    y.plus(ctx.count(n.output(0))), ElementwiseEmitter.literal(value));
+                    y.plus(ctx.count(n.output(0))), value);
         }
         List<Dim> inStrides = StridedCopy.strides(in);
         List<Dim> outStrides = StridedCopy.strides(out);

@@ -10,6 +10,14 @@ import java.util.List;
 
 /** 2-D MaxPool / AveragePool and the global pools, as calls of the runtime's {@code Pooling} over all planes. */
 final class PoolEmitter implements KernelEmitter {
+    private static final WindowPoolEmitter GENERAL = new WindowPoolEmitter();
+
+    /** Windows the 2-D float32 kernels do not take go to {@link WindowPoolEmitter}, which handles other types. */
+    @Override
+    public boolean typed(Node n) {
+        return !n.op().startsWith("Global") && WindowPoolEmitter.handles(n) && GENERAL.typed(n);
+    }
+
     static final ClassName POOLING = ClassName.get("dev.kiln.runtime", "Pooling");
     static final ClassName SHAPE = ClassName.get("dev.kiln.runtime", "PoolShape");
 
@@ -17,8 +25,11 @@ final class PoolEmitter implements KernelEmitter {
     public CodeBlock emit(EmitContext ctx) {
         Node n = ctx.node;
         Value x = n.input(0);
-        if (x.type().rank() != 4) {
-            throw ctx.unsupported(n.op() + " over " + (x.type().rank() - 2) + " spatial dims (2-D only)");
+        if (!n.op().startsWith("Global") && WindowPoolEmitter.handles(n)) {
+            return GENERAL.emit(ctx);
+        }
+        if (!WindowGeometry.supportedRank(x)) {
+            throw ctx.unsupported(n.op() + " over " + (x.type().rank() - 2) + " spatial dims (1-D and 2-D only)");
         }
         if (n.outputs().size() > 1 && n.hasOutput(1)) {
             throw ctx.unsupported("MaxPool's Indices output");
@@ -26,8 +37,9 @@ final class PoolEmitter implements KernelEmitter {
         TensorRef in = ctx.in(0);
         TensorRef out = ctx.out(0);
         CodeBlock planes = ctx.dim(x.shape().dim(0).times(x.shape().dim(1)));
-        int h = ctx.staticDim(x, 2);
-        int w = ctx.staticDim(x, 3);
+        boolean lifted = x.type().rank() == 3;
+        int h = lifted ? 1 : ctx.staticDim(x, 2);
+        int w = ctx.staticDim(x, lifted ? 2 : 3);
         if (n.op().startsWith("Global")) {
             String kernel = n.op().equals("GlobalMaxPool") ? "globalMaxPool" : "globalAveragePool";
             return CodeBlock.builder().addStatement("$T.$N($L, $L, $N, $L, $N, $L)", POOLING, kernel, planes, h * w,
@@ -38,11 +50,11 @@ final class PoolEmitter implements KernelEmitter {
         ConvGeometry.Axis ah = axes.get(0);
         ConvGeometry.Axis aw = axes.get(1);
         Value y = n.output(0);
-        String shape = ctx.staticField("pool:" + axes, SHAPE, "POOL_" + h + "X" + w + "_K" + kernel[0] + "X" + kernel[1]
+        String shape = ctx.staticField("pool:" + axes, SHAPE, "POOL_" + h + "X" + w + "_K" + ah.kernel() + "X" + aw.kernel()
                 + "_S" + ah.stride() + "X" + aw.stride(), CodeBlock.of("new $T($L, $L, $L, $L, $L, $L, $L, $L, $L, $L, $L, "
                 + "$L, $L, $L)", SHAPE, h, w, ah.kernel(), aw.kernel(), ah.stride(), aw.stride(), ah.padBegin(),
-                aw.padBegin(), ah.padEnd(), aw.padEnd(), ah.dilation(), aw.dilation(), ctx.staticDim(y, 2),
-                ctx.staticDim(y, 3)));
+                aw.padBegin(), ah.padEnd(), aw.padEnd(), ah.dilation(), aw.dilation(), lifted ? 1 : ctx.staticDim(y, 2),
+                ctx.staticDim(y, lifted ? 2 : 3)));
         if (n.op().equals("MaxPool")) {
             return CodeBlock.builder().addStatement("$T.maxPool($N, $L, $N, $L, $N, $L)", POOLING, shape, planes,
                     in.array(), in.offset(), out.array(), out.offset()).build();

@@ -25,26 +25,74 @@ final class ReduceEmitter implements KernelEmitter {
         return new Fold("double", CodeBlock.of("0"), step, finish);
     }
 
-    private static Fold fold(String op) {
-        java.util.function.BiFunction<String, String, CodeBlock> add = (acc, v) -> CodeBlock.of("$N += $N", acc, v);
-        java.util.function.BiFunction<String, String, CodeBlock> addSquare = (acc, v) -> CodeBlock.of("$N += $N * $N", acc, v, v);
-        java.util.function.BiFunction<String, CodeBlock, CodeBlock> plain = (acc, count) -> CodeBlock.of("(float) $N", acc);
+    private static final java.util.function.BiFunction<String, String, CodeBlock> ADD =
+            (acc, v) -> CodeBlock.of("$N += $N", acc, v);
+    private static final java.util.function.BiFunction<String, String, CodeBlock> ADD_SQUARE =
+            (acc, v) -> CodeBlock.of("$N += $N * $N", acc, v, v);
+
+    /**
+     * Floating types: sums in double (max and min in float for float32, else double); {@code store} turns the
+     * double result into the stored element ({@code (float) x} for float32).
+     */
+    private static Fold floating(String op, java.util.function.Function<CodeBlock, CodeBlock> store, boolean float32) {
+        java.util.function.BiFunction<String, CodeBlock, CodeBlock> plain = (acc, count) -> store.apply(CodeBlock.of("$N", acc));
         return switch (op) {
-            case "ReduceSum" -> sum(add, plain);
-            case "ReduceMean" -> sum(add, (acc, count) -> CodeBlock.of("(float) ($N / $L)", acc, count));
-            case "ReduceMax" -> new Fold("float", CodeBlock.of("$T.NEGATIVE_INFINITY", Float.class),
-                    (acc, v) -> CodeBlock.of("$N = $T.max($N, $N)", acc, Math.class, acc, v), (acc, count) -> CodeBlock.of("$N", acc));
-            case "ReduceMin" -> new Fold("float", CodeBlock.of("$T.POSITIVE_INFINITY", Float.class),
-                    (acc, v) -> CodeBlock.of("$N = $T.min($N, $N)", acc, Math.class, acc, v), (acc, count) -> CodeBlock.of("$N", acc));
+            case "ReduceSum" -> sum(ADD, plain);
+            case "ReduceMean" -> sum(ADD, (acc, count) -> store.apply(CodeBlock.of("($N / $L)", acc, count)));
+            case "ReduceMax", "ReduceMin" -> {
+                boolean max = op.equals("ReduceMax");
+                Class<?> box = float32 ? Float.class : Double.class;
+                yield new Fold(float32 ? "float" : "double", CodeBlock.of(max ? "$T.NEGATIVE_INFINITY" : "$T.POSITIVE_INFINITY", box),
+                        (acc, v) -> CodeBlock.of("$N = $T.$N($N, $N)", acc, Math.class, max ? "max" : "min", acc, v),
+                        float32 ? (acc, count) -> CodeBlock.of("$N", acc) : plain);
+            }
             case "ReduceProd" -> new Fold("double", CodeBlock.of("1"), (acc, v) -> CodeBlock.of("$N *= $N", acc, v), plain);
-            case "ReduceSumSquare" -> sum(addSquare, plain);
+            case "ReduceSumSquare" -> sum(ADD_SQUARE, plain);
             case "ReduceL1" -> sum((acc, v) -> CodeBlock.of("$N += $T.abs($N)", acc, Math.class, v), plain);
-            case "ReduceL2" -> sum(addSquare, (acc, count) -> CodeBlock.of("(float) $T.sqrt($N)", Math.class, acc));
-            case "ReduceLogSum" -> sum(add, (acc, count) -> CodeBlock.of("(float) $T.log($N)", Math.class, acc));
+            case "ReduceL2" -> sum(ADD_SQUARE, (acc, count) -> store.apply(CodeBlock.of("$T.sqrt($N)", Math.class, acc)));
+            case "ReduceLogSum" -> sum(ADD, (acc, count) -> store.apply(CodeBlock.of("$T.log($N)", Math.class, acc)));
             case "ReduceLogSumExp" -> sum((acc, v) -> CodeBlock.of("$N += $T.exp($N)", acc, Math.class, v),
-                    (acc, count) -> CodeBlock.of("(float) $T.log($N)", Math.class, acc));
+                    (acc, count) -> store.apply(CodeBlock.of("$T.log($N)", Math.class, acc)));
             default -> throw new IllegalArgumentException(op);
         };
+    }
+
+    /**
+     * The fold for one op and element type: floating types as {@link #floating}; integers (all but uint64)
+     * accumulate in long as the reference does (the mean truncates, L2 is the truncated root).
+     */
+    private static Fold fold(String op, ElementType t) {
+        if (t.isFloat32()) {
+            return floating(op, e -> CodeBlock.of("(float) $L", e), true);
+        }
+        if (t.dtype().isFloat()) {
+            return floating(op, e -> LossEmitter.store(t, e), false);
+        }
+        java.util.function.BiFunction<String, CodeBlock, CodeBlock> wrap = (acc, count) -> t.narrow(CodeBlock.of("$N", acc));
+        return switch (op) {
+            case "ReduceSum" -> new Fold("long", CodeBlock.of("0"), ADD, wrap);
+            case "ReduceMean" -> new Fold("long", CodeBlock.of("0"), ADD, (acc, count) -> t.narrow(
+                    CodeBlock.of("$T.div($N, $L)", ElementType.ELEMENT_MATH, acc, count)));
+            case "ReduceProd" -> new Fold("long", CodeBlock.of("1"), (acc, v) -> CodeBlock.of("$N *= $N", acc, v), wrap);
+            case "ReduceSumSquare" -> new Fold("long", CodeBlock.of("0"), ADD_SQUARE, wrap);
+            case "ReduceL1" -> new Fold("long", CodeBlock.of("0"),
+                    (acc, v) -> CodeBlock.of("$N += $T.abs($N)", acc, Math.class, v), wrap);
+            case "ReduceL2" -> new Fold("double", CodeBlock.of("0"), ADD_SQUARE,
+                    (acc, count) -> t.narrow(CodeBlock.of("(long) $T.sqrt($N)", Math.class, acc)));
+            case "ReduceMax" -> new Fold("long", CodeBlock.of("$T.MIN_VALUE", Long.class),
+                    (acc, v) -> CodeBlock.of("$N = $T.max($N, $N)", acc, Math.class, acc, v), wrap);
+            case "ReduceMin" -> new Fold("long", CodeBlock.of("$T.MAX_VALUE", Long.class),
+                    (acc, v) -> CodeBlock.of("$N = $T.min($N, $N)", acc, Math.class, acc, v), wrap);
+            default -> throw new dev.kiln.ir.UnsupportedOpException(op + " of " + t.doc()
+                    + " is not supported by code generation yet");
+        };
+    }
+
+    /** Any element type but bool and uint64 (whose order is unsigned); integers without the log forms. */
+    @Override
+    public boolean typed(Node n) {
+        dev.kiln.ir.DType t = n.input(0).dtype();
+        return t.isFloat() || (t.isInteger() && t != dev.kiln.ir.DType.UINT64);
     }
 
     static final List<String> OPS = List.of("ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd",
@@ -58,7 +106,10 @@ final class ReduceEmitter implements KernelEmitter {
         int rank = s.rank();
         boolean[] reduced = new boolean[rank];
         boolean any = false;
-        if (n.hasInput(1)) {
+        // An axes input of static length 0 is known to be empty, whatever its (run-time) source.
+        boolean emptyAxes = n.hasInput(1) && n.input(1).shape().elementCount().isStatic()
+                && n.input(1).shape().elementCount().value() == 0;
+        if (n.hasInput(1) && !emptyAxes) {
             if (!ctx.isConstant(n.input(1))) {
                 throw ctx.unsupported(n.op() + " with axes computed at run time");
             }
@@ -99,7 +150,7 @@ final class ReduceEmitter implements KernelEmitter {
                 runs.add(new Dim[] {s.dim(d), strides.get(d)});
             }
         }
-        Fold f = fold(n.op());
+        Fold f = fold(n.op(), EmitContext.type(n.output(0)));
         TensorRef in = ctx.in(0);
         TensorRef out = ctx.out(0);
         CodeBlock.Builder b = CodeBlock.builder();
@@ -113,7 +164,7 @@ final class ReduceEmitter implements KernelEmitter {
         addTerms(ctx, terms, kept, keptIdx);
         addTerms(ctx, terms, folded, foldIdx);
         String v = ctx.locals.newName("v");
-        b.addStatement("float $N = $N[$L]", v, in.array(), in.plus(terms.isEmpty() ? CodeBlock.of("0") : CodeBlock.join(terms, " + ")));
+        b.addStatement("$T $N = $N[$L]", EmitContext.type(x).element(), v, in.array(), in.plus(terms.isEmpty() ? CodeBlock.of("0") : CodeBlock.join(terms, " + ")));
         b.addStatement("$L", f.step().apply(acc, v));
         for (int k = 0; k < folded.size(); k++) {
             b.endControlFlow();

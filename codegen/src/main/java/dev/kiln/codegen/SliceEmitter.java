@@ -14,6 +14,12 @@ import java.util.List;
  * one strided copy: negative steps walk the input backwards, unit-step runs on the last axis are arraycopies.
  */
 final class SliceEmitter implements KernelEmitter {
+    /** Moves elements without arithmetic, so any element type. */
+    @Override
+    public boolean typed(Node n) {
+        return true;
+    }
+
     @Override
     public CodeBlock emit(EmitContext ctx) {
         Node n = ctx.node;

@@ -13,6 +13,12 @@ import java.util.List;
  * the axis (shape inference has already read {@code split} or {@code num_outputs}).
  */
 final class SplitEmitter implements KernelEmitter {
+    /** Moves elements without arithmetic, so any element type. */
+    @Override
+    public boolean typed(Node n) {
+        return true;
+    }
+
     @Override
     public CodeBlock emit(EmitContext ctx) {
         Node n = ctx.node;

@@ -1,5 +1,6 @@
 package dev.kiln.codegen;
 
+import dev.kiln.ir.DType;
 import dev.kiln.passes.MemoryPlan.Linear;
 
 /**
@@ -9,8 +10,8 @@ sealed interface Storage {
     /** A parameter of {@code run} (a graph input or output array), at offset 0. */
     record Param(String name) implements Storage {}
 
-    /** A slice of the instance's scratch arena. */
-    record Arena(Linear offset) implements Storage {}
+    /** A slice of the instance's scratch arena for element type {@code dtype}. */
+    record Arena(DType dtype, Linear offset) implements Storage {}
 
     /** An initializer, read from a weights field at offset 0; {@code key} is its name in the resource. */
     record Weight(String key) implements Storage {}

@@ -197,8 +197,8 @@ final class TrainerWriter {
                 .addStatement("String source = $S", plan.netClass + " instance");
         // Copies, so training never writes the weights other instances of the inference class share.
         for (ModelPlan.WeightField w : model.weights.values()) {
-            m.addStatement("$N = $T.require(weights, $S, $L, source).clone()", w.field(), WEIGHTS_FILE, w.key(),
-                    w.data().length);
+            m.addStatement("$N = $T.$N(weights, $S, $L, source).clone()", w.field(), WEIGHTS_FILE,
+                    w.elementType().requireMethod(), w.key(), w.length());
             m.addStatement("netWeights.put($S, $N)", w.key(), w.field());
         }
         model.derived.values().forEach(d -> m.addStatement("$N = $L", d.name(), d.init()));

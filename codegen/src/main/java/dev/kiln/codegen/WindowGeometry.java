@@ -6,7 +6,8 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The resolved window (pads per side, strides, dilations) of a Conv or pool node along its two spatial axes,
+ * The resolved window (pads per side, strides, dilations) of a Conv or pool node along its two spatial axes (a
+ * 1-D node gets a unit height axis first),
  * computed by the op table's own {@link ConvGeometry}, so kernels see exactly what shape inference and the
  * reference evaluator saw (auto_pad, ceil_mode included).
  */
@@ -25,7 +26,17 @@ final class WindowGeometry {
 
     private static List<ConvGeometry.Axis> axes(EmitContext ctx, long[] kernel, boolean transposed) {
         Value x = ctx.node.input(0);
+        if (x.type().rank() == 3) {
+            // 1-D windows run as 2-D ones over a height of 1: [N, C, L] is laid out as [N, C, 1, L].
+            ConvGeometry.Axis w = ConvGeometry.axesOf(ctx.node, kernel, new int[] {ctx.staticDim(x, 2)}, transposed).get(0);
+            return List.of(new ConvGeometry.Axis(1, 1, 1, 1, 0, 0, 1), w);
+        }
         return ConvGeometry.axesOf(ctx.node, kernel, new int[] {ctx.staticDim(x, 2), ctx.staticDim(x, 3)}, transposed);
+    }
+
+    /** True for the spatial ranks the 2-D kernels take: 2, or 1 (lifted to a height of 1). */
+    static boolean supportedRank(Value x) {
+        return x.type().rank() == 4 || x.type().rank() == 3;
     }
 
     /** The kernel extent of a Conv: its kernel_shape, or the weights' spatial dims. */
@@ -35,6 +46,6 @@ final class WindowGeometry {
             return ((dev.kiln.ir.Attr.Ints) attrs.get("kernel_shape")).toArray();
         }
         Value w = ctx.node.input(1);
-        return new long[] {ctx.staticDim(w, 2), ctx.staticDim(w, 3)};
+        return w.type().rank() == 3 ? new long[] {ctx.staticDim(w, 2)} : new long[] {ctx.staticDim(w, 2), ctx.staticDim(w, 3)};
     }
 }

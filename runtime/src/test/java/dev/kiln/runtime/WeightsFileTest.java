@@ -55,4 +55,39 @@ class WeightsFileTest {
                 () -> WeightsFile.readResource(WeightsFileTest.class, "Nope.weights"));
         assertTrue(e.getMessage().contains("dev/kiln/runtime/Nope.weights"), e.getMessage());
     }
+
+    @Test
+    void roundTripsEveryElementType() {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("f", new float[] {1.5f, Float.NaN});
+        m.put("d", new double[] {Math.PI, -0.0});
+        m.put("l", new long[] {Long.MIN_VALUE, 7});
+        m.put("i", new int[] {-3, 255});
+        m.put("b", new boolean[] {true, false, true});
+        Map<String, Object> back = WeightsFile.readAll(WeightsFile.write(m), "t.weights");
+        assertArrayEquals((float[]) m.get("f"), (float[]) back.get("f"));
+        assertArrayEquals((double[]) m.get("d"), (double[]) back.get("d"));
+        assertArrayEquals((long[]) m.get("l"), (long[]) back.get("l"));
+        assertArrayEquals((int[]) m.get("i"), WeightsFile.requireInts(back, "i", 2, "t.weights"));
+        assertArrayEquals((boolean[]) m.get("b"), WeightsFile.requireBooleans(back, "b", 3, "t.weights"));
+        WeightsException wrongType = assertThrows(WeightsException.class,
+                () -> WeightsFile.requireLongs(back, "i", 2, "t.weights"));
+        assertTrue(wrongType.getMessage().contains("'i' are int32, the model needs int64"), wrongType.getMessage());
+        WeightsException floatsOnly = assertThrows(WeightsException.class,
+                () -> WeightsFile.read(WeightsFile.write(m), "t.weights"));
+        assertTrue(floatsOnly.getMessage().contains("readAll"), floatsOnly.getMessage());
+    }
+
+    @Test
+    void readsVersionOneFiles() {
+        // Version 1: no element type byte, float32 arrays only.
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(8 + 4 + 4 + 2 + 1 + 4 + 8 + 4)
+                .order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        b.put(WeightsFile.MAGIC).putInt(1).putInt(1).putShort((short) 1).put((byte) 'w').putInt(2).putFloat(2.5f)
+                .putFloat(-1f);
+        java.util.zip.CRC32 crc = new java.util.zip.CRC32();
+        crc.update(b.array(), 0, b.position());
+        b.putInt((int) crc.getValue());
+        assertArrayEquals(new float[] {2.5f, -1f}, WeightsFile.read(b.array(), "old.weights").get("w"));
+    }
 }

@@ -24,8 +24,37 @@ import java.util.Optional;
  * extrapolation value to coordinates outside the input. The weights of all axes multiply (the interpolation
  * is separable), which equals resizing one axis after another because every kernel's weights sum to one.
  */
-final class ResizeOp {
+public final class ResizeOp {
     private ResizeOp() {}
+
+    /**
+     * The interpolation of one axis, as code generation precomputes it: for output coordinate o, the input
+     * indices {@code index[o]} (edge-clamped) weighed by {@code weight[o]}, or {@code outside[o]} when
+     * tf_crop_and_resize gives it the extrapolation value.
+     */
+    public record AxisTaps(int[][] index, double[][] weight, boolean[] outside) {}
+
+    /**
+     * Per axis of an input of shape {@code in}, the taps of every output coordinate, for a context whose inputs
+     * 1..3 (roi, scales, sizes) are the node's constants; the taps the reference evaluation multiplies.
+     */
+    public static AxisTaps[] axisTaps(EvalContext ctx, int[] in) {
+        checkAttributes(ctx);
+        Plan p = plan(ctx, in, given(ctx, 1), given(ctx, 2), given(ctx, 3));
+        AxisTaps[] out = new AxisTaps[in.length];
+        for (int a = 0; a < in.length; a++) {
+            int n = p.outShape()[a];
+            AxisTaps t = new AxisTaps(new int[n][], new double[n][], new boolean[n]);
+            for (int o = 0; o < n; o++) {
+                Taps k = taps(ctx, o, in[a], n, p.scales()[a], p.roiStart()[a], p.roiEnd()[a]);
+                t.index()[o] = k.index();
+                t.weight()[o] = k.weight();
+                t.outside()[o] = k.outside();
+            }
+            out[a] = t;
+        }
+        return out;
+    }
 
     private static final List<String> MODES = List.of("nearest", "linear", "cubic");
     private static final List<String> TRANSFORMS = List.of("half_pixel", "half_pixel_symmetric",
