@@ -45,12 +45,12 @@ public final class Linear {
     /**
      * Every array of the weights this instance reads, by name (raw parameters and state under their ONNX names), for the trainer.
      */
-    private final Map<String, float[]> weightsByName;
+    private final Map<String, ?> weightsByName;
 
     /**
      * Reads every weight from {@code weights}; {@code source} names it in errors.
      */
-    Linear(Map<String, float[]> weights, String source) {
+    Linear(Map<String, ?> weights, String source) {
         this.weightsByName = weights;
         fcWeight = WeightsFile.require(weights, "fc.weight", 6, source);
         fcBias = WeightsFile.require(weights, "fc.bias", 2, source);
@@ -68,7 +68,7 @@ public final class Linear {
      * A new instance with weights read from {@code weightsFile} (e.g. saved after training).
      */
     public static Linear load(Path weightsFile) {
-        return new Linear(WeightsFile.read(weightsFile), weightsFile.toString());
+        return new Linear(WeightsFile.readAll(weightsFile), weightsFile.toString());
     }
 
     /**
@@ -118,7 +118,7 @@ public final class Linear {
     /**
      * The weights this instance reads, by name; the trainer copies them and never writes these.
      */
-    Map<String, float[]> weightsByName() {
+    Map<String, ?> weightsByName() {
         return Collections.unmodifiableMap(weightsByName);
     }
 }

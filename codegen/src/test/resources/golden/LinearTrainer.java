@@ -72,7 +72,7 @@ public final class LinearTrainer {
      */
     private final float[][] gradients;
 
-    private final Map<String, float[]> netWeights;
+    private final Map<String, Object> netWeights;
 
     private final Optimizer optimizer;
 
@@ -99,7 +99,7 @@ public final class LinearTrainer {
      */
     private float[] arena = new float[0];
 
-    private LinearTrainer(Map<String, float[]> weights, Optimizer optimizer) {
+    private LinearTrainer(Map<String, ?> weights, Optimizer optimizer) {
         this.optimizer = optimizer;
         this.netWeights = new LinkedHashMap<>(weights);
         String source = "Linear instance";

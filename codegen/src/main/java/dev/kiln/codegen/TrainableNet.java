@@ -1,6 +1,5 @@
 package dev.kiln.codegen;
 
-import com.palantir.javapoet.ArrayTypeName;
 import com.palantir.javapoet.ClassName;
 import com.palantir.javapoet.FieldSpec;
 import com.palantir.javapoet.MethodSpec;
@@ -20,7 +19,7 @@ final class TrainableNet {
     static final String WEIGHTS_FIELD = "weightsByName";
 
     private static final TypeName WEIGHT_MAP = ParameterizedTypeName.get(ClassName.get(Map.class),
-            ClassName.get(String.class), ArrayTypeName.of(TypeName.FLOAT));
+            ClassName.get(String.class), com.palantir.javapoet.WildcardTypeName.subtypeOf(Object.class));
 
     private TrainableNet() {}
 

@@ -35,7 +35,10 @@ final class TrainerWriter {
     private static final TypeName FLOATS = ArrayTypeName.of(TypeName.FLOAT);
     private static final TypeName INTS = ArrayTypeName.of(TypeName.INT);
     private static final TypeName WEIGHT_MAP = ParameterizedTypeName.get(ClassName.get(Map.class),
-            ClassName.get(String.class), FLOATS);
+            ClassName.get(String.class), com.palantir.javapoet.WildcardTypeName.subtypeOf(Object.class));
+    /** The arrays the inference class reads, by name: the trainer's own parameters once created. */
+    private static final TypeName NET_WEIGHTS = ParameterizedTypeName.get(ClassName.get(Map.class),
+            ClassName.get(String.class), ClassName.get(Object.class));
 
     private final TrainerPlan plan;
     private final ModelPlan model;
@@ -175,7 +178,7 @@ final class TrainerWriter {
                 .build());
         type.addField(FieldSpec.builder(ArrayTypeName.of(FLOATS), "gradients", Modifier.PRIVATE, Modifier.FINAL)
                 .addJavadoc("The gradient arrays, parallel to {@link #parameters}.\n").build());
-        type.addField(WEIGHT_MAP, "netWeights", Modifier.PRIVATE, Modifier.FINAL);
+        type.addField(NET_WEIGHTS, "netWeights", Modifier.PRIVATE, Modifier.FINAL);
         type.addField(OPTIMIZER, "optimizer", Modifier.PRIVATE, Modifier.FINAL);
         type.addField(OPTIMIZER_STATE, "optimizerState", Modifier.PRIVATE, Modifier.FINAL);
         type.addField(FieldSpec.builder(net, "evalNet", Modifier.PRIVATE, Modifier.FINAL)
