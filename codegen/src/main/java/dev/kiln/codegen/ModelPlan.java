@@ -102,12 +102,12 @@ final class ModelPlan {
                 names.newName(arenaField(t), arenaField(t));
             }
         }
-        // A shape that depends on values is beyond any emitter; then an op without an emitter is the most useful
-        // thing to report, so it is checked before dtypes.
+        // An op without an emitter is the most useful thing to report, then a shape that depends on values (beyond
+        // any emitter), then element types.
         this.generationTimeOnly = GenerationTimeValues.nodes(graph);
         List<Node> emitted = graph.nodes().stream().filter(n -> !generationTimeOnly.contains(n)).toList();
-        checkStaticShapes(emitted);
         emitted.forEach(Emitters::forNode);
+        checkStaticShapes(emitted);
         checkTypes(graph, emitted);
         MemoryPlan memory = MemoryPlanner.plan(graph);
         this.batchSymbol = memory.batchSymbol();
