@@ -59,8 +59,8 @@ public final class TinyNet {
      */
     private final float[] scratch288 = new float[288];
 
-    private TinyNet(Map<String, ?> weights, String source) {
-        convWeight = WeightsFile.require(weights, "conv.weight_packed", 72, source);
+    private TinyNet(Map<String, float[]> weights, String source) {
+        convWeight = WeightsFile.require(weights, "conv.weight_packed", 90, source);
         convBias = WeightsFile.require(weights, "conv.bias", 4, source);
         fcWeight = PackedMatrix.wrap(WeightsFile.require(weights, "fc.weight_panels", 576, source), 36, 5);
         fcBias = WeightsFile.require(weights, "fc.bias", 5, source);
@@ -77,7 +77,7 @@ public final class TinyNet {
      * A new instance with weights read from {@code weightsFile} (e.g. saved after training).
      */
     public static TinyNet load(Path weightsFile) {
-        return new TinyNet(WeightsFile.readAll(weightsFile), weightsFile.toString());
+        return new TinyNet(WeightsFile.read(weightsFile), weightsFile.toString());
     }
 
     /**
@@ -121,7 +121,7 @@ public final class TinyNet {
     }
 
     /**
-     * %r: f32[N,4,6,6] = dev.kiln.PackedConv(%image, %conv.weight_packed, %conv.bias) {activation="Relu", kernel_shape=[3,3], layout="kiln.conv.direct4.v1", m=4, pads=[1,1,1,1]}  # /conv/Conv
+     * %r: f32[N,4,6,6] = dev.kiln.PackedConv(%image, %conv.weight_packed, %conv.bias) {activation="Relu", kernel_shape=[3,3], layout="kiln.conv.direct5.v1", m=4, pads=[1,1,1,1]}  # /conv/Conv
      */
     private void conv(int batch, float[] image) {
         Conv2d.conv(CONV_SHAPE, batch, image, 0, this.convWeight, this.convBias, this.arena, 0, this.scratch288, RELU_EPILOGUE);

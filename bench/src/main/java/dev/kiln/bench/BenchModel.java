@@ -19,7 +19,7 @@ public enum BenchModel {
     LSTM("lstm", new int[] {28, 28}, 10, 4_475_392),
     GRU("gru", new int[] {28, 28}, 10, 3_357_184);
 
-    /** Class-path folder of the ONNX files (written there by the build's model generator). */
+    /** Class-path folder of the ONNX files ({@code <id>/model.onnx}, copied there from ../shared/models by the build). */
     public static final String RESOURCE_DIR = "/dev/kiln/bench/models/";
 
     private final String id;
@@ -68,7 +68,7 @@ public enum BenchModel {
 
     /** The ONNX file's bytes, from the benchmarks' class path. */
     public byte[] onnxBytes() {
-        String name = RESOURCE_DIR + id + ".onnx";
+        String name = RESOURCE_DIR + id + "/model.onnx";
         try (InputStream in = BenchModel.class.getResourceAsStream(name)) {
             if (in == null) {
                 throw new IllegalStateException("resource " + name + " is missing: build the bench module with Maven");

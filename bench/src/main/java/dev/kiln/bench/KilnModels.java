@@ -12,7 +12,8 @@ import dev.kiln.bench.generated.MnistCnnT1;
 import dev.kiln.bench.generated.MnistCnnT2;
 
 /**
- * The classes the build generated for the benchmarks ({@code <Model>T<threads>}, see src/build/GenerateModels.java),
+ * The classes the build generated for the benchmarks ({@code <Model>T<threads>}, compiled by kiln-maven-plugin
+ * in bench/pom.xml),
  * behind one interface so a benchmark serves all of them. Within one JMH fork only one class is loaded, so the
  * call through {@link Call} stays monomorphic and C2 inlines it.
  */

@@ -7,7 +7,8 @@ package dev.kiln.bench;
  * java --add-modules=jdk.incubator.vector -XX:+UnlockDiagnosticVMOptions -XX:+PrintInlining \
  *      -cp bench/target/benchmarks.jar dev.kiln.bench.Loop cifar_cnn 64 1 10
  * </pre>
- * Prints the mean time per call and the bytes the calling thread allocated per call over the last half.
+ * Prints the mean time per call (wall, and the calling thread's CPU time, which on a shared machine says more about
+ * a 1-thread kernel than the wall time) and the bytes the calling thread allocated per call over the last half.
  */
 public final class Loop {
     private Loop() {}
@@ -30,6 +31,7 @@ public final class Loop {
             long calls = 0;
             long t0 = 0;
             long bytes0 = 0;
+            long cpu0 = 0;
             boolean second = false;
             while (System.nanoTime() - start < nanos) {
                 if (!second && System.nanoTime() >= halfway) {
@@ -37,14 +39,16 @@ public final class Loop {
                     calls = 0;
                     t0 = System.nanoTime();
                     bytes0 = mx.getCurrentThreadAllocatedBytes();
+                    cpu0 = mx.getCurrentThreadCpuTime();
                 }
                 net.call().run(x, batch, out);
                 calls++;
             }
             long t = System.nanoTime() - t0;
+            long cpu = mx.getCurrentThreadCpuTime() - cpu0;
             long bytes = mx.getCurrentThreadAllocatedBytes() - bytes0;
-            System.out.printf("%s batch %d threads %d: %.1f us/call, %d B/call over %d calls%n", model, batch,
-                    threads, t / 1e3 / calls, bytes / calls, calls);
+            System.out.printf("%s batch %d threads %d: %.1f us/call, calling thread's CPU %.1f us/call, %d B/call over %d"
+                    + " calls%n", model, batch, threads, t / 1e3 / calls, cpu / 1e3 / calls, bytes / calls, calls);
         }
     }
 }

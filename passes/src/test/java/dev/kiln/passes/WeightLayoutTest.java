@@ -62,7 +62,7 @@ class WeightLayoutTest {
     /** The IR's reading of both conv layouts is exactly the runtime's packing (groups and channel tails included). */
     @Test
     void irConvLayoutsAgreeWithTheKernelsPacking() {
-        assertEquals(dev.kiln.runtime.Conv2d.DIRECT_LAYOUT, dev.kiln.ir.ops.ConvWeightLayout.DIRECT4);
+        assertEquals(dev.kiln.runtime.Conv2d.DIRECT_LAYOUT, dev.kiln.ir.ops.ConvWeightLayout.DIRECT5);
         assertEquals(dev.kiln.runtime.Conv2d.IM2COL_LAYOUT, dev.kiln.ir.ops.ConvWeightLayout.ROW_MAJOR);
         Random r = new Random(5);
         for (int[] c : new int[][] {{1, 10, 5, 1}, {4, 6, 3, 2}, {6, 9, 1, 3}, {32, 64, 3, 1}}) {

@@ -28,11 +28,11 @@ public final class Conv2d {
     public enum Algorithm { DIRECT, IM2COL }
 
     /** Packed-weight layout of the direct kernel. */
-    public static final String DIRECT_LAYOUT = "kiln.conv.direct4.v1";
+    public static final String DIRECT_LAYOUT = "kiln.conv.direct5.v1";
     /** Packed-weight layout of the im2col kernel: the ONNX weight tensor unchanged. */
     public static final String IM2COL_LAYOUT = "kiln.conv.rowmajor.v1";
     /** Output channels per weight block of the direct layout. */
-    public static final int MB = 4;
+    public static final int MB = 5;
     /** Below this many FLOPs (~20 µs) a call stays on the calling thread. */
     private static final double PARALLEL_MIN_FLOPS = 1_000_000;
     /** Widest vector the scratch geometry allows for, so scratch sizes do not depend on the machine. */
@@ -46,11 +46,14 @@ public final class Conv2d {
 
     /**
      * The algorithm for this shape (measured on the model layers, docs/BENCHMARKS.md): the direct kernel where
-     * the width is read with stride 1 and the reduction is short (up to 256 taps: there im2col would mostly
-     * copy, and the GEMM's k-loop is too short to pay for it); im2col + GEMM otherwise.
+     * the width is read with stride 1 and either the reduction is short (up to 256 taps: there im2col would
+     * mostly copy, and the GEMM's k-loop is too short to pay for it) or the output rows are at least 8 pixels
+     * wide (a full AVX2 vector: the direct kernel then wastes at most the overlap of a row's last vector, and it
+     * beat im2col + GEMM 1.3x on cifar_cnn's conv2, 13 wide with 288 taps); im2col + GEMM otherwise (narrow
+     * deep layers such as cifar_cnn's conv3, 4 wide, where im2col ran 4x faster).
      */
     public static Algorithm algorithm(ConvShape s) {
-        return s.strideW() == 1 && s.kernelVolume() <= 256 ? Algorithm.DIRECT : Algorithm.IM2COL;
+        return s.strideW() == 1 && (s.kernelVolume() <= 256 || s.outW() >= 8) ? Algorithm.DIRECT : Algorithm.IM2COL;
     }
 
     /** Packs ONNX weights [M, C/group, kh, kw] for {@link #conv} (run at compile time). */
@@ -144,8 +147,7 @@ public final class Conv2d {
             int io = inOff + img * s.inSize();
             int oo = outOff + img * s.outSize();
             if (a == Algorithm.DIRECT) {
-                pad(s, in, io, scratch);
-                directImage(s, packedWeights, bias, out, oo, scratch, ep, 0, directUnits(s));
+                direct(s, in, io, packedWeights, bias, out, oo, scratch, ep, 0, directUnits(s));
             } else {
                 for (int g = 0; g < s.group(); g++) {
                     im2col(s, in, io, g, scratch);
@@ -189,7 +191,9 @@ public final class Conv2d {
                 task.clear();
             }
         } else if (a == Algorithm.DIRECT) {
-            pad(s, in, inOff, scratch[0]);
+            if (!readsInPlace(s)) {
+                pad(s, in, inOff, scratch[0]);
+            }
             ConvTask task = CONV_TASKS.get();
             task.set(s, a, 1, 0, in, inOff, w, bias, out, outOff, scratch, ep);
             try {
@@ -254,7 +258,12 @@ public final class Conv2d {
         @Override
         public void run(int from, int to) {
             if (parts == 0) {
-                directImage(s, w, bias, out, outOff, scratch[0], ep, from, to);
+                if (readsInPlace(s)) {
+                    directImage(s, w, bias, out, outOff, in, inOff, s.w(), s.h() * s.w(), ep, from, to);
+                } else {
+                    directImage(s, w, bias, out, outOff, scratch[0], 0, paddedWidth(s),
+                            paddedHeight(s) * paddedWidth(s), ep, from, to);
+                }
                 return;
             }
             for (int p = from; p < to; p++) {
@@ -324,6 +333,26 @@ public final class Conv2d {
         return s.group() * Math.ceilDiv(s.mg(), MB);
     }
 
+    /**
+     * Whether the direct kernel reads the image where it is instead of a padded copy: without padding, with
+     * rows at least a vector wide (a row's last vector is shifted to end at the row's end), no tap of any tile
+     * leaves its input row or plane. The copy was 5-10 % of the models' direct layers.
+     */
+    private static boolean readsInPlace(ConvShape s) {
+        return s.padTop() == 0 && s.padLeft() == 0 && s.padBottom() == 0 && s.padRight() == 0 && s.outW() >= VL;
+    }
+
+    /** Units {@code [u0, u1)} of the image at {@code io}, from the image itself or from its padded copy. */
+    private static void direct(ConvShape s, float[] in, int io, float[] w, float[] bias, float[] out, int oo,
+                               float[] scratch, Epilogue ep, int u0, int u1) {
+        if (readsInPlace(s)) {
+            directImage(s, w, bias, out, oo, in, io, s.w(), s.h() * s.w(), ep, u0, u1);
+        } else {
+            pad(s, in, io, scratch);
+            directImage(s, w, bias, out, oo, scratch, 0, paddedWidth(s), paddedHeight(s) * paddedWidth(s), ep, u0, u1);
+        }
+    }
+
     /** Copies one image into the zero-padded planes of scratch. */
     private static void pad(ConvShape s, float[] in, int io, float[] x) {
         int wp = paddedWidth(s);
@@ -339,56 +368,52 @@ public final class Conv2d {
     }
 
     /**
-     * Computes units {@code [u0, u1)} of one image. A unit is a block of MB output channels; its output planes
-     * are cut into tiles of VL consecutive pixels of one row (a row's last tile is shifted left to end at the
-     * row's end, overlapping its neighbour, so every store is a full vector), and the tiles are taken three at
-     * a time whichever rows they lie in, so narrow outputs (8 pixels wide) still fill the 12-register block.
-     * Planes narrower than a vector use a masked one-vector block. The activation runs over the unit's planes
-     * afterwards, once per pixel, while they are in cache (applying it in the register block would pass vectors
-     * to a method too large to inline, and a vector that leaves compiled code is boxed).
+     * Computes units {@code [u0, u1)} of one image read from {@code x} (planes of {@code plane} floats, rows of
+     * {@code wp}, from {@code xOff}: the image itself or its padded copy). A unit is a block of MB output channels;
+     * its output planes are cut into tiles of VL consecutive pixels of one row (a row's last tile is shifted left
+     * to end at the row's end, overlapping its neighbour, so every store is a full vector), and the tiles are
+     * taken two at a time whichever rows they lie in, so narrow outputs (8 pixels wide) still fill the block.
+     * Planes narrower than a vector use a masked one-vector block. Relu runs in registers; other activations run
+     * over the unit's planes afterwards, once per pixel, while they are in cache (applying them in the register
+     * block would pass vectors to a method too large to inline, and a vector that leaves compiled code is boxed).
      */
-    static void directImage(ConvShape s, float[] w, float[] bias, float[] out, int oo, float[] x, Epilogue ep,
-                            int u0, int u1) {
+    static void directImage(ConvShape s, float[] w, float[] bias, float[] out, int oo, float[] x, int xOff, int wp,
+                            int plane, Epilogue ep, int u0, int u1) {
         int blocks = Math.ceilDiv(s.mg(), MB);
         int outH = s.outH();
         int outW = s.outW();
         int n = outH * outW;
-        int wp = paddedWidth(s);
-        int plane = paddedHeight(s) * wp;
         int kv = s.kernelVolume();
         int xb = rowVectors(s);
         int tiles = outH * xb;
         int rowStep = s.strideH() * wp;
         int[] offs = tapOffsets(s, wp, plane);
+        boolean relu = ep.kind() == Epilogue.Kind.RELU;
         for (int u = u0; u < u1; u++) {
             int g = u / blocks;
             int b = u % blocks;
             int m0 = g * s.mg() + b * MB;
             int mCount = Math.min(MB, s.mg() - b * MB);
             int wOff = u * kv * MB;
-            int gOff = g * s.cg() * plane;
+            int gOff = xOff + g * s.cg() * plane;
             int base = oo + m0 * n;
             if (outW < VL) {
                 for (int oy = 0; oy < outH; oy++) {
-                    block4x1(s, w, wOff, x, gOff + oy * rowStep, wp, plane, 0, bias, m0, mCount, out,
-                            base + oy * outW, n);
+                    block5x1(s, w, wOff, x, gOff + oy * rowStep, wp, plane, 0, bias, m0, mCount, out,
+                            base + oy * outW, n, relu);
                 }
             } else {
-                for (int t = 0; t < tiles; t += 3) {
+                for (int t = 0; t < tiles; t += 2) {
                     int t1 = Math.min(t + 1, tiles - 1);
-                    int t2 = Math.min(t + 2, tiles - 1);
                     int x0 = tileX(t, xb, outW);
                     int x1 = tileX(t1, xb, outW);
-                    int x2 = tileX(t2, xb, outW);
                     int y0 = t / xb;
                     int y1 = t1 / xb;
-                    int y2 = t2 / xb;
-                    block4x3(offs, kv, w, wOff, x, gOff + y0 * rowStep + x0, gOff + y1 * rowStep + x1,
-                            gOff + y2 * rowStep + x2, bias, m0, mCount, out, base + y0 * outW + x0,
-                            base + y1 * outW + x1, base + y2 * outW + x2, n);
+                    block5x2(offs, kv, w, wOff, x, gOff + y0 * rowStep + x0, gOff + y1 * rowStep + x1, bias, m0,
+                            mCount, out, base + y0 * outW + x0, base + y1 * outW + x1, n, relu);
                 }
             }
-            if (!ep.isNone()) {
+            if (!ep.isNone() && !relu) {
                 for (int j = 0; j < mCount; j++) {
                     activate(out, base + j * n, n, ep);
                 }
@@ -426,65 +451,74 @@ public final class Conv2d {
         return offs;
     }
 
-    /** Three full-vector tiles (input offsets i0..i2, output offsets o0..o2) for 4 output channels. */
-    private static void block4x3(int[] offs, int taps, float[] w, int wOff, float[] x, int i0, int i1, int i2,
-                                 float[] bias, int m0, int mCount, float[] out, int o0, int o1, int o2, int n) {
-        FloatVector a00 = FloatVector.zero(S), a01 = a00, a02 = a00;
-        FloatVector a10 = a00, a11 = a00, a12 = a00;
-        FloatVector a20 = a00, a21 = a00, a22 = a00;
-        FloatVector a30 = a00, a31 = a00, a32 = a00;
+    /**
+     * Two full-vector tiles (input offsets i0, i1; output offsets o0, o1) for MB = 5 output channels: 10
+     * accumulators + 2 input vectors leave 4 of AVX2's 16 vector registers for the weight broadcasts, which C2
+     * hoists three at a time. A 4 x 3 block (12 + 3 + 1) and a 6 x 2 block (12 + 2 + 3) both made C2 spill an
+     * accumulator to the stack inside the tap loop, a store-to-load round trip per tap in an FMA chain: the 5 x 2
+     * block runs 1.5-2.2x faster on the models' layers (docs/BENCHMARKS.md). Relu is applied in registers;
+     * other activations run afterwards over the planes.
+     */
+    private static void block5x2(int[] offs, int taps, float[] w, int wOff, float[] x, int i0, int i1,
+                                 float[] bias, int m0, int mCount, float[] out, int o0, int o1, int n, boolean relu) {
+        FloatVector a00 = FloatVector.zero(S), a01 = a00;
+        FloatVector a10 = a00, a11 = a00;
+        FloatVector a20 = a00, a21 = a00;
+        FloatVector a30 = a00, a31 = a00;
+        FloatVector a40 = a00, a41 = a00;
         int wi = wOff;
         for (int k = 0; k < taps; k++) {
             int off = offs[k];
             FloatVector v0 = FloatVector.fromArray(S, x, i0 + off);
             FloatVector v1 = FloatVector.fromArray(S, x, i1 + off);
-            FloatVector v2 = FloatVector.fromArray(S, x, i2 + off);
-            FloatVector w0 = FloatVector.broadcast(S, w[wi]);
-            a00 = v0.fma(w0, a00);
-            a01 = v1.fma(w0, a01);
-            a02 = v2.fma(w0, a02);
-            FloatVector w1 = FloatVector.broadcast(S, w[wi + 1]);
-            a10 = v0.fma(w1, a10);
-            a11 = v1.fma(w1, a11);
-            a12 = v2.fma(w1, a12);
-            FloatVector w2 = FloatVector.broadcast(S, w[wi + 2]);
-            a20 = v0.fma(w2, a20);
-            a21 = v1.fma(w2, a21);
-            a22 = v2.fma(w2, a22);
-            FloatVector w3 = FloatVector.broadcast(S, w[wi + 3]);
-            a30 = v0.fma(w3, a30);
-            a31 = v1.fma(w3, a31);
-            a32 = v2.fma(w3, a32);
+            FloatVector wv = FloatVector.broadcast(S, w[wi]);
+            a00 = v0.fma(wv, a00);
+            a01 = v1.fma(wv, a01);
+            wv = FloatVector.broadcast(S, w[wi + 1]);
+            a10 = v0.fma(wv, a10);
+            a11 = v1.fma(wv, a11);
+            wv = FloatVector.broadcast(S, w[wi + 2]);
+            a20 = v0.fma(wv, a20);
+            a21 = v1.fma(wv, a21);
+            wv = FloatVector.broadcast(S, w[wi + 3]);
+            a30 = v0.fma(wv, a30);
+            a31 = v1.fma(wv, a31);
+            wv = FloatVector.broadcast(S, w[wi + 4]);
+            a40 = v0.fma(wv, a40);
+            a41 = v1.fma(wv, a41);
             wi += MB;
         }
+        float floor = relu ? 0f : Float.NEGATIVE_INFINITY; // max(x, -inf) = x for every x, NaN included
+        // Written out per channel: a helper taking the vectors was left out of line by C2, which boxed them.
         float b0 = bias == null ? 0f : bias[m0];
-        a00.add(b0).intoArray(out, o0);
-        a01.add(b0).intoArray(out, o1);
-        a02.add(b0).intoArray(out, o2);
+        a00.add(b0).max(floor).intoArray(out, o0);
+        a01.add(b0).max(floor).intoArray(out, o1);
         if (mCount > 1) {
             float b1 = bias == null ? 0f : bias[m0 + 1];
-            a10.add(b1).intoArray(out, o0 + n);
-            a11.add(b1).intoArray(out, o1 + n);
-            a12.add(b1).intoArray(out, o2 + n);
+            a10.add(b1).max(floor).intoArray(out, o0 + n);
+            a11.add(b1).max(floor).intoArray(out, o1 + n);
         }
         if (mCount > 2) {
             float b2 = bias == null ? 0f : bias[m0 + 2];
-            a20.add(b2).intoArray(out, o0 + 2 * n);
-            a21.add(b2).intoArray(out, o1 + 2 * n);
-            a22.add(b2).intoArray(out, o2 + 2 * n);
+            a20.add(b2).max(floor).intoArray(out, o0 + 2 * n);
+            a21.add(b2).max(floor).intoArray(out, o1 + 2 * n);
         }
         if (mCount > 3) {
             float b3 = bias == null ? 0f : bias[m0 + 3];
-            a30.add(b3).intoArray(out, o0 + 3 * n);
-            a31.add(b3).intoArray(out, o1 + 3 * n);
-            a32.add(b3).intoArray(out, o2 + 3 * n);
+            a30.add(b3).max(floor).intoArray(out, o0 + 3 * n);
+            a31.add(b3).max(floor).intoArray(out, o1 + 3 * n);
+        }
+        if (mCount > 4) {
+            float b4 = bias == null ? 0f : bias[m0 + 4];
+            a40.add(b4).max(floor).intoArray(out, o0 + 4 * n);
+            a41.add(b4).max(floor).intoArray(out, o1 + 4 * n);
         }
     }
 
-    /** One vector, masked to the row (planes narrower than a vector), of one output row for 4 output channels. */
-    private static void block4x1(ConvShape s, float[] w, int wOff, float[] x, int xOff, int wp, int plane, int x0,
-                                 float[] bias, int m0, int mCount, float[] out, int row, int n) {
-        FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
+    /** One vector, masked to the row (planes narrower than a vector), of one output row for MB = 5 output channels. */
+    private static void block5x1(ConvShape s, float[] w, int wOff, float[] x, int xOff, int wp, int plane, int x0,
+                                 float[] bias, int m0, int mCount, float[] out, int row, int n, boolean relu) {
+        FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0, a4 = a0;
         int kh = s.kh();
         int kw = s.kw();
         int rowStep = s.dilationH() * wp;
@@ -500,21 +534,26 @@ public final class Conv2d {
                     a1 = v.fma(FloatVector.broadcast(S, w[wi + 1]), a1);
                     a2 = v.fma(FloatVector.broadcast(S, w[wi + 2]), a2);
                     a3 = v.fma(FloatVector.broadcast(S, w[wi + 3]), a3);
+                    a4 = v.fma(FloatVector.broadcast(S, w[wi + 4]), a4);
                     wi += MB;
                 }
             }
         }
         int at = row + x0;
         VectorMask<Float> lanes = S.indexInRange(x0, s.outW());
-        a0.add(bias == null ? 0f : bias[m0]).intoArray(out, at, lanes);
+        float floor = relu ? 0f : Float.NEGATIVE_INFINITY;
+        a0.add(bias == null ? 0f : bias[m0]).max(floor).intoArray(out, at, lanes);
         if (mCount > 1) {
-            a1.add(bias == null ? 0f : bias[m0 + 1]).intoArray(out, at + n, lanes);
+            a1.add(bias == null ? 0f : bias[m0 + 1]).max(floor).intoArray(out, at + n, lanes);
         }
         if (mCount > 2) {
-            a2.add(bias == null ? 0f : bias[m0 + 2]).intoArray(out, at + 2 * n, lanes);
+            a2.add(bias == null ? 0f : bias[m0 + 2]).max(floor).intoArray(out, at + 2 * n, lanes);
         }
         if (mCount > 3) {
-            a3.add(bias == null ? 0f : bias[m0 + 3]).intoArray(out, at + 3 * n, lanes);
+            a3.add(bias == null ? 0f : bias[m0 + 3]).max(floor).intoArray(out, at + 3 * n, lanes);
+        }
+        if (mCount > 4) {
+            a4.add(bias == null ? 0f : bias[m0 + 4]).max(floor).intoArray(out, at + 4 * n, lanes);
         }
     }
 

@@ -246,6 +246,157 @@ final class GemmKernel {
     }
 
     /**
+     * Whether {@link #tilesTwo} serves B1 and B2: both without an edge strip, B2 no wider than B1.
+     */
+    static boolean fusesTwo(PackedMatrix b1, PackedMatrix b2) {
+        return b1.n() % STRIP == 0 && b2.n() % STRIP == 0 && b2.n() <= b1.n();
+    }
+
+    /**
+     * Rows {@code [rowFrom, rowTo)} of {@code C = (A1 · B1 + bias) + A2 · B2}, the second product only over
+     * B2's columns (the first {@code b2.n()} of C): a recurrent cell's step, input projection and recurrent
+     * product in one register tile. The bits are those of {@link #tiles} with B1 and the bias, then
+     * {@link #tiles} accumulating A2 · B2 onto that (the sum of the first chain is rounded, the bias added as
+     * {@link #finish} adds it, and the second chain starts from the result); only the store and reload of C
+     * between the two is gone. Needs {@link #fusesTwo}.
+     */
+    static void tilesTwo(int rowFrom, int rowTo, float[] a1, int a1Off, int lda1, PackedMatrix b1, float[] bias,
+                         float[] a2, int a2Off, int lda2, PackedMatrix b2, float[] c, int cOff, int ldc) {
+        int k1 = b1.k();
+        int k2 = b2.k();
+        int strips = b1.n() / STRIP;
+        int strips2 = b2.n() / STRIP;
+        for (int ib = rowFrom; ib < rowTo; ib += MC) {
+            int ie = Math.min(ib + MC, rowTo);
+            for (int s = 0; s < strips; s++) {
+                int j0 = s * STRIP;
+                int p0 = base(j0, k1);
+                int p1 = base(j0 + VL, k1);
+                boolean second = s < strips2;
+                int q0 = second ? base(j0, k2) : 0;
+                int q1 = second ? base(j0 + VL, k2) : 0;
+                for (int i0 = ib; i0 < ie; i0 += MR) {
+                    tileTwo(i0, Math.min(MR, ie - i0), a1, a1Off, lda1, k1, b1.data(), p0, p1, bias, j0, a2, a2Off,
+                            lda2, second ? k2 : 0, b2.data(), q0, q1, c, cOff + i0 * ldc + j0, ldc);
+                }
+            }
+        }
+    }
+
+    /** {@link #tile} over two operand pairs with the bias between them (see {@link #tilesTwo}); never accumulates. */
+    private static void tileTwo(int i0, int rows, float[] a, int aOff, int lda, int k, float[] bd, int b0, int b1,
+                                float[] bias, int col, float[] e, int eOff, int lde, int k2, float[] rd, int r0, int r1,
+                                float[] d, int dOff, int ldd) {
+        int last = rows - 1;
+        int a0 = aOff + i0 * lda;
+        int a1 = a0 + Math.min(1, last) * lda;
+        int a2 = a0 + Math.min(2, last) * lda;
+        int a3 = a0 + Math.min(3, last) * lda;
+        int a4 = a0 + Math.min(4, last) * lda;
+        int a5 = a0 + Math.min(5, last) * lda;
+        FloatVector c00 = FloatVector.zero(SPECIES);
+        FloatVector c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+        FloatVector c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+        for (int kk = 0; kk < k; kk++) {
+            int bo = b0 + kk * NR;
+            FloatVector x0 = FloatVector.fromArray(SPECIES, bd, bo);
+            FloatVector x1 = FloatVector.fromArray(SPECIES, bd, ONE_PANEL ? bo + VL : b1 + kk * NR);
+            FloatVector av = FloatVector.broadcast(SPECIES, a[a0 + kk]);
+            c00 = av.fma(x0, c00);
+            c01 = av.fma(x1, c01);
+            av = FloatVector.broadcast(SPECIES, a[a1 + kk]);
+            c10 = av.fma(x0, c10);
+            c11 = av.fma(x1, c11);
+            av = FloatVector.broadcast(SPECIES, a[a2 + kk]);
+            c20 = av.fma(x0, c20);
+            c21 = av.fma(x1, c21);
+            av = FloatVector.broadcast(SPECIES, a[a3 + kk]);
+            c30 = av.fma(x0, c30);
+            c31 = av.fma(x1, c31);
+            av = FloatVector.broadcast(SPECIES, a[a4 + kk]);
+            c40 = av.fma(x0, c40);
+            c41 = av.fma(x1, c41);
+            av = FloatVector.broadcast(SPECIES, a[a5 + kk]);
+            c50 = av.fma(x0, c50);
+            c51 = av.fma(x1, c51);
+        }
+        if (bias != null) {
+            FloatVector bv0 = FloatVector.fromArray(SPECIES, bias, col);
+            FloatVector bv1 = FloatVector.fromArray(SPECIES, bias, col + VL);
+            c00 = c00.add(bv0);
+            c01 = c01.add(bv1);
+            c10 = c10.add(bv0);
+            c11 = c11.add(bv1);
+            c20 = c20.add(bv0);
+            c21 = c21.add(bv1);
+            c30 = c30.add(bv0);
+            c31 = c31.add(bv1);
+            c40 = c40.add(bv0);
+            c41 = c41.add(bv1);
+            c50 = c50.add(bv0);
+            c51 = c51.add(bv1);
+        }
+        int e0 = eOff + i0 * lde;
+        int e1 = e0 + Math.min(1, last) * lde;
+        int e2 = e0 + Math.min(2, last) * lde;
+        int e3 = e0 + Math.min(3, last) * lde;
+        int e4 = e0 + Math.min(4, last) * lde;
+        int e5 = e0 + Math.min(5, last) * lde;
+        for (int kk = 0; kk < k2; kk++) {
+            int bo = r0 + kk * NR;
+            FloatVector x0 = FloatVector.fromArray(SPECIES, rd, bo);
+            FloatVector x1 = FloatVector.fromArray(SPECIES, rd, ONE_PANEL ? bo + VL : r1 + kk * NR);
+            FloatVector av = FloatVector.broadcast(SPECIES, e[e0 + kk]);
+            c00 = av.fma(x0, c00);
+            c01 = av.fma(x1, c01);
+            av = FloatVector.broadcast(SPECIES, e[e1 + kk]);
+            c10 = av.fma(x0, c10);
+            c11 = av.fma(x1, c11);
+            av = FloatVector.broadcast(SPECIES, e[e2 + kk]);
+            c20 = av.fma(x0, c20);
+            c21 = av.fma(x1, c21);
+            av = FloatVector.broadcast(SPECIES, e[e3 + kk]);
+            c30 = av.fma(x0, c30);
+            c31 = av.fma(x1, c31);
+            av = FloatVector.broadcast(SPECIES, e[e4 + kk]);
+            c40 = av.fma(x0, c40);
+            c41 = av.fma(x1, c41);
+            av = FloatVector.broadcast(SPECIES, e[e5 + kk]);
+            c50 = av.fma(x0, c50);
+            c51 = av.fma(x1, c51);
+        }
+        int d0 = dOff;
+        int d1 = dOff + Math.min(1, last) * ldd;
+        int d2 = dOff + Math.min(2, last) * ldd;
+        int d3 = dOff + Math.min(3, last) * ldd;
+        int d4 = dOff + Math.min(4, last) * ldd;
+        int d5 = dOff + Math.min(5, last) * ldd;
+        // Stored last row first, as in tile: a duplicate row aliases the last valid one.
+        if (rows > 5) {
+            c51.intoArray(d, d5 + VL);
+            c50.intoArray(d, d5);
+        }
+        if (rows > 4) {
+            c41.intoArray(d, d4 + VL);
+            c40.intoArray(d, d4);
+        }
+        if (rows > 3) {
+            c31.intoArray(d, d3 + VL);
+            c30.intoArray(d, d3);
+        }
+        if (rows > 2) {
+            c21.intoArray(d, d2 + VL);
+            c20.intoArray(d, d2);
+        }
+        if (rows > 1) {
+            c11.intoArray(d, d1 + VL);
+            c10.intoArray(d, d1);
+        }
+        c01.intoArray(d, d0 + VL);
+        c00.intoArray(d, d0);
+    }
+
+    /**
      * Row 0 of A times strips {@code [s0, s1)} of B: the batch-1 path. It keeps {@value #MV_VECTORS} vectors of
      * C in flight (several panels streamed side by side) because one row offers no reuse of B, only latency to
      * hide; each lane still sums over kk in order, exactly as {@link #tile} does.

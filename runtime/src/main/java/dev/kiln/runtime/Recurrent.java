@@ -160,25 +160,30 @@ public final class Recurrent {
         int g4 = 4 * hid;
         int bh = batch * hid;
         checkRun("LSTM", wt.input(), hid, seq, batch, x, xOff, scratch, lstmScratchLength(hid, seq, batch));
-        int hs = seq * batch * g4;
+        boolean perStep = projectsPerStep(seq, batch, g4);
+        int hs = (perStep ? 1 : seq) * batch * g4;
         int cs = hs + bh;
         initState(h0, h0Off, scratch, hs, bh);
         initState(c0, c0Off, scratch, cs, bh);
-        gemm(pool, seq * batch, x, xOff, wt.input(), wt.w(), wt.bias(), scratch, 0, g4, false);
+        if (!perStep) {
+            gemm(pool, seq * batch, x, xOff, wt.input(), wt.w(), wt.bias(), scratch, 0, g4, false);
+        }
         boolean split = splitsRows(pool, batch, hid, g4);
         for (int step = 0; step < seq; step++) {
             int t = reverse ? seq - 1 - step : step;
-            int gt = t * batch * g4;
+            int gt = perStep ? 0 : t * batch * g4;
+            float[] xt = perStep ? x : null;
+            int xtOff = xOff + t * batch * wt.input();
             if (split) {
                 RowTask task = ROW_TASKS.get();
-                task.set(wt, null, scratch, gt, hs, cs, clip);
+                task.set(wt, null, scratch, gt, hs, cs, clip, xt, xtOff);
                 try {
                     pool.parallelFor(batch, task);
                 } finally {
                     task.clear();
                 }
             } else {
-                lstmRows(wt, scratch, gt, hs, cs, 0, batch, clip);
+                lstmRows(wt, scratch, gt, hs, cs, 0, batch, clip, xt, xtOff);
             }
             if (y != null) {
                 System.arraycopy(scratch, hs, y, yOff + t * yStep, bh);
@@ -211,24 +216,29 @@ public final class Recurrent {
         int g3 = 3 * hid;
         int bh = batch * hid;
         checkRun("GRU", wt.input(), hid, seq, batch, x, xOff, scratch, gruScratchLength(hid, seq, batch));
-        int hs = seq * batch * g3;
+        boolean perStep = projectsPerStep(seq, batch, g3);
+        int hs = (perStep ? 1 : seq) * batch * g3;
         int tmp = hs + bh;
         initState(h0, h0Off, scratch, hs, bh);
-        gemm(pool, seq * batch, x, xOff, wt.input(), wt.w(), wt.bias(), scratch, 0, g3, false);
+        if (!perStep) {
+            gemm(pool, seq * batch, x, xOff, wt.input(), wt.w(), wt.bias(), scratch, 0, g3, false);
+        }
         boolean split = splitsRows(pool, batch, hid, g3);
         for (int step = 0; step < seq; step++) {
             int t = reverse ? seq - 1 - step : step;
-            int gt = t * batch * g3;
+            int gt = perStep ? 0 : t * batch * g3;
+            float[] xt = perStep ? x : null;
+            int xtOff = xOff + t * batch * wt.input();
             if (split) {
                 RowTask task = ROW_TASKS.get();
-                task.set(null, wt, scratch, gt, hs, tmp, clip);
+                task.set(null, wt, scratch, gt, hs, tmp, clip, xt, xtOff);
                 try {
                     pool.parallelFor(batch, task);
                 } finally {
                     task.clear();
                 }
             } else {
-                gruRows(wt, scratch, gt, hs, tmp, 0, batch, clip);
+                gruRows(wt, scratch, gt, hs, tmp, 0, batch, clip, xt, xtOff);
             }
             if (y != null) {
                 System.arraycopy(scratch, hs, y, yOff + t * yStep, bh);
@@ -248,6 +258,18 @@ public final class Recurrent {
         return pool != null && pool.threads() > 1 && batch > 1 && 2L * batch * hid * gates > 1_000_000L;
     }
 
+    /**
+     * Whether the input projection runs step by step (each step's X_t · W^T + bias into one step's gate rows, just
+     * before the recurrent GEMM adds to them) rather than once for all steps. All steps' gate rows of a large
+     * batch exceed L2 (lstm at batch 64: 3.7 MB), so the one big projection wrote them out to memory and every
+     * step read its rows back: in a profile of lstm at batch 64 the bias pass of that projection, waiting on
+     * those lines, took 14 % of the time. A row's bits are the same either way (the GEMM gives them for a row
+     * alone or in a batch); at batch 1 the whole buffer fits in L2 and one GEMM reads W^T once.
+     */
+    private static boolean projectsPerStep(int seq, int batch, int gates) {
+        return seq > 1 && 4L * seq * batch * gates > 256 * 1024;
+    }
+
     private static final ThreadLocal<RowTask> ROW_TASKS = ThreadLocal.withInitial(RowTask::new);
 
     /**
@@ -263,8 +285,14 @@ public final class Recurrent {
         /** The cell state (LSTM) or the GRU's temporary rows. */
         private int aux;
         private float clip;
+        /** X when the input projection runs per step (then from {@code xOff}), else null. */
+        private float[] x;
+        private int xOff;
 
-        void set(LstmWeights lstm, GruWeights gru, float[] s, int gt, int hs, int aux, float clip) {
+        void set(LstmWeights lstm, GruWeights gru, float[] s, int gt, int hs, int aux, float clip, float[] x,
+                 int xOff) {
+            this.x = x;
+            this.xOff = xOff;
             this.lstm = lstm;
             this.gru = gru;
             this.s = s;
@@ -279,35 +307,58 @@ public final class Recurrent {
             lstm = null;
             gru = null;
             s = null;
+            x = null;
         }
 
         @Override
         public void run(int b0, int b1) {
             if (lstm != null) {
-                lstmRows(lstm, s, gt, hs, aux, b0, b1, clip);
+                lstmRows(lstm, s, gt, hs, aux, b0, b1, clip, x, xOff);
             } else {
-                gruRows(gru, s, gt, hs, aux, b0, b1, clip);
+                gruRows(gru, s, gt, hs, aux, b0, b1, clip, x, xOff);
             }
         }
     }
 
-    /** LSTM step for batch rows [b0, b1): recurrent GEMM into their gate rows, then their gates. */
-    private static void lstmRows(LstmWeights wt, float[] s, int gt, int hs, int cs, int b0, int b1, float clip) {
+    /**
+     * LSTM step for batch rows [b0, b1): their input projection when {@code x} is given (X_t from {@code xOff}),
+     * the recurrent GEMM into their gate rows, then their gates.
+     */
+    private static void lstmRows(LstmWeights wt, float[] s, int gt, int hs, int cs, int b0, int b1, float clip,
+                                 float[] x, int xOff) {
         int hid = wt.hidden();
         int g4 = 4 * hid;
-        Gemm.gemm(b1 - b0, s, hs + b0 * hid, hid, wt.r(), null, s, gt + b0 * g4, g4, true, Epilogue.none());
+        if (x != null && GemmKernel.fusesTwo(wt.w(), wt.r())) {
+            GemmKernel.tilesTwo(b0, b1, x, xOff, wt.input(), wt.w(), wt.bias(), s, hs, hid, wt.r(), s, gt, g4);
+        } else {
+            if (x != null) {
+                Gemm.gemm(b1 - b0, x, xOff + b0 * wt.input(), wt.input(), wt.w(), wt.bias(), s, gt + b0 * g4, g4,
+                        false, Epilogue.none());
+            }
+            Gemm.gemm(b1 - b0, s, hs + b0 * hid, hid, wt.r(), null, s, gt + b0 * g4, g4, true, Epilogue.none());
+        }
         for (int b = b0; b < b1; b++) {
             lstmGates(s, gt + b * g4, s, hs + b * hid, cs + b * hid, hid, clip);
         }
     }
 
-    /** GRU step for batch rows [b0, b1). */
-    private static void gruRows(GruWeights wt, float[] s, int gt, int hs, int tmp, int b0, int b1, float clip) {
+    /** GRU step for batch rows [b0, b1), with their input projection when {@code x} is given (as lstmRows). */
+    private static void gruRows(GruWeights wt, float[] s, int gt, int hs, int tmp, int b0, int b1, float clip,
+                                float[] x, int xOff) {
         int hid = wt.hidden();
         int g3 = 3 * hid;
         int m = b1 - b0;
-        // z and r: their 2H columns of the step's gate rows accumulate H · R_zr^T.
-        Gemm.gemm(m, s, hs + b0 * hid, hid, wt.rGates(), null, s, gt + b0 * g3, g3, true, Epilogue.none());
+        if (x != null && GemmKernel.fusesTwo(wt.w(), wt.rGates())) {
+            // X_t · W^T + bias for all three gates, + H · R_zr^T for z and r, in one pass over the tiles
+            GemmKernel.tilesTwo(b0, b1, x, xOff, wt.input(), wt.w(), wt.bias(), s, hs, hid, wt.rGates(), s, gt, g3);
+        } else {
+            if (x != null) {
+                Gemm.gemm(m, x, xOff + b0 * wt.input(), wt.input(), wt.w(), wt.bias(), s, gt + b0 * g3, g3, false,
+                        Epilogue.none());
+            }
+            // z and r: their 2H columns of the step's gate rows accumulate H · R_zr^T.
+            Gemm.gemm(m, s, hs + b0 * hid, hid, wt.rGates(), null, s, gt + b0 * g3, g3, true, Epilogue.none());
+        }
         if (wt.linearBeforeReset()) {
             Gemm.gemm(m, s, hs + b0 * hid, hid, wt.rHidden(), wt.hiddenBias(), s, tmp + b0 * hid, hid, false,
                     Epilogue.none());

@@ -31,6 +31,7 @@ class Conv2dTest {
         {2, 9, 9, 4, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, 2},
         {3, 8, 40, 9, 2, 4, 3, 1, 1, 0, 0, 3, 2, 1, 3},
         {4, 6, 37, 5, 3, 3, 1, 3, 1, 2, 0, 1, 1, 2, 1},
+        {4, 12, 20, 6, 3, 3, 2, 1, 0, 0, 0, 0, 2, 2, 2},    // read in place: unpadded, dilated, grouped
     };
 
     private static ConvShape shape(int[] v) {

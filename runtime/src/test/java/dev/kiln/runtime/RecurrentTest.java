@@ -147,6 +147,58 @@ class RecurrentTest {
         }
     }
 
+    /**
+     * A batch this large projects its inputs step by step; batch 1 projects all steps at once: every row must
+     * still get the same bits.
+     */
+    @Test
+    void stepByStepProjectionGivesEachRowTheBitsItGetsAlone() {
+        int in = 28;
+        int hid = 128;
+        int seq = 7;
+        int batch = 40;
+        float[] x = Check.random(rnd, seq * batch * in);
+        Recurrent.LstmWeights lw = Recurrent.packLstm(weights(4 * hid * in, 0.3f), weights(4 * hid * hid, 0.1f),
+                weights(8 * hid, 0.3f), in, hid);
+        float[] yh = new float[batch * hid];
+        float[] yc = new float[batch * hid];
+        Recurrent.lstm(lw, seq, batch, false, Float.POSITIVE_INFINITY, x, 0, null, 0, null, 0, null, 0, yh, 0, yc, 0,
+                new float[Recurrent.lstmScratchLength(hid, seq, batch)], null);
+        for (int b : new int[] {0, 17, batch - 1}) {
+            float[] xb = row(x, seq, batch, in, b);
+            float[] yhb = new float[hid];
+            float[] ycb = new float[hid];
+            Recurrent.lstm(lw, seq, 1, false, Float.POSITIVE_INFINITY, xb, 0, null, 0, null, 0, null, 0, yhb, 0, ycb,
+                    0, new float[Recurrent.lstmScratchLength(hid, seq, 1)], null);
+            org.junit.jupiter.api.Assertions.assertArrayEquals(yhb, java.util.Arrays.copyOfRange(yh, b * hid,
+                    (b + 1) * hid), "LSTM row " + b);
+            org.junit.jupiter.api.Assertions.assertArrayEquals(ycb, java.util.Arrays.copyOfRange(yc, b * hid,
+                    (b + 1) * hid), "LSTM cell row " + b);
+        }
+        for (boolean lbr : new boolean[] {false, true}) {
+            Recurrent.GruWeights gw = Recurrent.packGru(weights(3 * hid * in, 0.3f), weights(3 * hid * hid, 0.1f),
+                    weights(6 * hid, 0.3f), in, hid, lbr);
+            Recurrent.gru(gw, seq, batch, false, Float.POSITIVE_INFINITY, x, 0, null, 0, null, 0, yh, 0,
+                    new float[Recurrent.gruScratchLength(hid, seq, batch)], null);
+            for (int b : new int[] {0, 23}) {
+                float[] yhb = new float[hid];
+                Recurrent.gru(gw, seq, 1, false, Float.POSITIVE_INFINITY, row(x, seq, batch, in, b), 0, null, 0, null,
+                        0, yhb, 0, new float[Recurrent.gruScratchLength(hid, seq, 1)], null);
+                org.junit.jupiter.api.Assertions.assertArrayEquals(yhb, java.util.Arrays.copyOfRange(yh, b * hid,
+                        (b + 1) * hid), "GRU lbr " + lbr + " row " + b);
+            }
+        }
+    }
+
+    /** Batch row b of X [seq, batch, in] as X [seq, 1, in]. */
+    private static float[] row(float[] x, int seq, int batch, int in, int b) {
+        float[] xb = new float[seq * in];
+        for (int t = 0; t < seq; t++) {
+            System.arraycopy(x, (t * batch + b) * in, xb, t * in, in);
+        }
+        return xb;
+    }
+
     @Test
     void bidirectionalLayoutInterleavesDirectionsThroughYStep() {
         int in = 3;

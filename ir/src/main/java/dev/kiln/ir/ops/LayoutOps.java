@@ -33,8 +33,8 @@ public final class LayoutOps {
                         + "named by `layout`; `m` and `kernel_shape` give W's logical shape [m, C/group, kh, kw].")
                 .inputs("X", "W", "B?").outputs("Y")
                 .requiredAttr("m", AttrType.INT, "output channels")
-                .requiredAttr("layout", AttrType.STRING, "how W is stored: " + ConvWeightLayout.ROW_MAJOR + " or "
-                        + ConvWeightLayout.DIRECT4);
+                .requiredAttr("layout", AttrType.STRING, "how W is stored: " + ConvWeightLayout.ROW_MAJOR + ", "
+                        + ConvWeightLayout.DIRECT5 + " or " + ConvWeightLayout.DIRECT4);
         for (dev.kiln.ir.AttrSpec spec : conv.attributes().values()) {
             if (spec.name().equals("kernel_shape")) {
                 pc.requiredAttr(spec.name(), spec.type(), spec.doc());
