@@ -11,8 +11,8 @@ import java.util.Set;
 
 /**
  * The one declaration of an op: its inputs and outputs, attributes with defaults, properties, shape rule
- * and reference semantics. The importer, shape inference, the evaluator, constant folding and (later)
- * autodiff all read this; nothing else in Kiln restates an op's rules.
+ * reference semantics and, for differentiable ops, gradient rule. The importer, shape inference, the evaluator,
+ * constant folding and autodiff all read this; nothing else in Kiln restates an op's rules.
  *
  * <p>Semantics are those of the newest ONNX version of the op that Kiln knows (see {@link #sinceVersion()});
  * the ONNX importer rewrites older forms (attributes that later became inputs, changed defaults) into this one.
@@ -33,6 +33,7 @@ public final class OpDef {
     private final ShapeRule shapeRule;
     private final EvalRule evalRule;
     private final SymbolicRule symbolicRule;
+    private final GradRule gradRule;
 
     private OpDef(Builder b) {
         this.name = b.name;
@@ -50,6 +51,7 @@ public final class OpDef {
         this.shapeRule = Objects.requireNonNull(b.shapeRule, () -> "op " + b.name + " needs a shape rule");
         this.evalRule = Objects.requireNonNull(b.evalRule, () -> "op " + b.name + " needs reference semantics");
         this.symbolicRule = b.symbolicRule;
+        this.gradRule = b.gradRule;
     }
 
     public static Builder builder(String name) { return new Builder(name); }
@@ -92,6 +94,9 @@ public final class OpDef {
 
     public Optional<SymbolicRule> symbolicRule() { return Optional.ofNullable(symbolicRule); }
 
+    /** How autodiff propagates gradients through this op; empty when the op is not differentiable in Kiln. */
+    public Optional<GradRule> gradRule() { return Optional.ofNullable(gradRule); }
+
     /** The name of input i for messages ({@code X}, {@code inputs[2]}). */
     public String inputName(int i) {
         if (i < inputNames.size() - (maxInputs == Integer.MAX_VALUE ? 1 : 0)) {
@@ -120,6 +125,7 @@ public final class OpDef {
         private ShapeRule shapeRule;
         private EvalRule evalRule;
         private SymbolicRule symbolicRule;
+        private GradRule gradRule;
 
         private Builder(String name) { this.name = name; }
 
@@ -212,6 +218,9 @@ public final class OpDef {
         public Builder eval(EvalRule rule) { this.evalRule = rule; return this; }
 
         public Builder symbolic(SymbolicRule rule) { this.symbolicRule = rule; return this; }
+
+        /** The reverse-mode gradient rule (inputs' gradients from outputs' gradients). */
+        public Builder grad(GradRule rule) { this.gradRule = rule; return this; }
 
         public OpDef build() { return new OpDef(this); }
     }

@@ -2,11 +2,13 @@ package dev.kiln.ir;
 
 import dev.kiln.ir.ops.ActivationOps;
 import dev.kiln.ir.ops.ConvPoolOps;
+import dev.kiln.ir.ops.DenseGradOps;
 import dev.kiln.ir.ops.ElementwiseOps;
 import dev.kiln.ir.ops.FusedOps;
 import dev.kiln.ir.ops.LayoutOps;
 import dev.kiln.ir.ops.LinearAlgebraOps;
 import dev.kiln.ir.ops.LossOps;
+import dev.kiln.ir.ops.NnGradOps;
 import dev.kiln.ir.ops.NormalizationOps;
 import dev.kiln.ir.ops.RecurrentOps;
 import dev.kiln.ir.ops.ReductionOps;
@@ -46,6 +48,8 @@ public final class OpTable {
         NormalizationOps.register(r);
         RecurrentOps.register(r);
         LossOps.register(r);
+        NnGradOps.register(r);
+        DenseGradOps.register(r);
         // Kiln's fused ops are declared in terms of the ONNX ops above, so they register last.
         FusedOps.register(r, name -> find("", name).orElseThrow(
                 () -> new IllegalStateException("fused ops need ONNX op " + name)));

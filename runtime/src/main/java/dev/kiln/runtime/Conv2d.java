@@ -67,21 +67,48 @@ public final class Conv2d {
         if (a == Algorithm.IM2COL) {
             return w.clone();
         }
+        float[] p = new float[s.group() * Math.ceilDiv(s.mg(), MB) * s.kernelVolume() * MB];
+        packDirect(w, 0, s, p);
+        return p;
+    }
+
+    /** Floats of {@link #packWeights}'s result for this shape. */
+    public static int packedWeightLength(ConvShape s) {
+        return algorithm(s) == Algorithm.IM2COL ? s.weightLength()
+                : s.group() * Math.ceilDiv(s.mg(), MB) * s.kernelVolume() * MB;
+    }
+
+    /**
+     * Packs ONNX weights [M, C/group, kh, kw] from {@code w[wOff..]} into {@code p} (exactly
+     * {@link #packedWeightLength} floats) without allocating: for training, where the weights change every step.
+     */
+    public static void packWeights(float[] w, int wOff, ConvShape s, float[] p) {
+        Objects.requireNonNull(w, "w");
+        if (wOff < 0 || (long) wOff + s.weightLength() > w.length || p.length != packedWeightLength(s)) {
+            throw new IllegalArgumentException("conv " + s + ": weights need " + s.weightLength() + " floats from "
+                    + wOff + " (array has " + w.length + "), packed " + packedWeightLength(s) + " (got " + p.length + ")");
+        }
+        if (algorithm(s) == Algorithm.IM2COL) {
+            System.arraycopy(w, wOff, p, 0, s.weightLength());
+        } else {
+            packDirect(w, wOff, s, p);
+        }
+    }
+
+    private static void packDirect(float[] w, int wOff, ConvShape s, float[] p) {
         int kv = s.kernelVolume();
         int blocks = Math.ceilDiv(s.mg(), MB);
-        float[] p = new float[s.group() * blocks * kv * MB];
         for (int g = 0; g < s.group(); g++) {
             for (int b = 0; b < blocks; b++) {
                 int base = (g * blocks + b) * kv * MB;
                 for (int j = 0; j < MB && b * MB + j < s.mg(); j++) {
-                    int row = (g * s.mg() + b * MB + j) * kv;
+                    int row = wOff + (g * s.mg() + b * MB + j) * kv;
                     for (int k = 0; k < kv; k++) {
                         p[base + k * MB + j] = w[row + k];
                     }
                 }
             }
         }
-        return p;
     }
 
     /** Floats of scratch {@link #conv} needs for this shape (independent of the batch and the vector width). */

@@ -13,7 +13,7 @@ import jdk.incubator.vector.VectorOperators;
  * operation below is correctly rounded by IEEE 754 and so bit-reproducible everywhere. Accuracy: within 2 ulp
  * of the exact result (tests compare against {@link Math}).
  */
-final class VectorMath {
+public final class VectorMath {
 
     private static final float LOG2E = 1.44269504088896341f;
     /** ln 2 split in a part exact in few bits and a remainder (Cody-Waite), so x - n ln2 loses nothing. */
@@ -29,7 +29,7 @@ final class VectorMath {
     private VectorMath() { }
 
     /** e^x per lane: x = n ln2 + r, |r| ≤ ln2/2, e^r by a degree-6 polynomial (Cephes expf), times 2^n. */
-    static FloatVector exp(FloatVector x) {
+    public static FloatVector exp(FloatVector x) {
         x = x.max(EXP_MIN).min(EXP_MAX);
         FloatVector t = x.fma(LOG2E, ROUNDER);
         FloatVector n = t.sub(ROUNDER);
@@ -74,7 +74,7 @@ final class VectorMath {
     }
 
     /** tanh per lane: an odd polynomial below 0.625 (Cephes tanhf), else 1 - 2 / (e^(2|x|) + 1) with x's sign. */
-    static FloatVector tanh(FloatVector x) {
+    public static FloatVector tanh(FloatVector x) {
         FloatVector ax = x.abs();
         FloatVector z = x.mul(x);
         FloatVector p = z.broadcast(-5.70498872745e-3f)

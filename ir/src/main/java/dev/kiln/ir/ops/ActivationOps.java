@@ -34,6 +34,7 @@ public final class ActivationOps {
                 })
                 .eval(ctx -> List.of(Pointwise.unary(ctx.input(0),
                         x -> x > 0 ? x : x == 0 ? 0 : Double.isNaN(x) ? x : 0, x -> Math.max(x, 0))))
+                .grad(DenseGrads::relu)
                 .build());
         r.add(activation("LeakyRelu", 16, "x for x >= 0, alpha * x below.", true)
                 .attrFloat("alpha", 0.01f, "slope below zero")
@@ -41,6 +42,7 @@ public final class ActivationOps {
                     double alpha = ctx.attrFloat("alpha");
                     return unary(ctx, x -> x < 0 ? alpha * x : x);
                 })
+                .grad(DenseGrads::leakyRelu)
                 .build());
         r.add(activation("Elu", 6, "x for x >= 0, alpha * (e^x - 1) below.", true)
                 .attrFloat("alpha", 1.0f, "scale of the negative part")
@@ -92,9 +94,11 @@ public final class ActivationOps {
                 .build());
         r.add(activation("Sigmoid", 13, "1 / (1 + e^-x).", false)
                 .eval(ctx -> unary(ctx, x -> 1 / (1 + Math.exp(-x))))
+                .grad(DenseGrads::sigmoid)
                 .build());
         r.add(activation("Tanh", 13, "Hyperbolic tangent.", true)
                 .eval(ctx -> unary(ctx, Math::tanh))
+                .grad(DenseGrads::tanh)
                 .build());
         r.add(activation("ThresholdedRelu", 10, "x for x > alpha, 0 otherwise.", true)
                 .attrFloat("alpha", 1.0f, "threshold")
@@ -139,10 +143,12 @@ public final class ActivationOps {
                         : unary(ctx, x -> 0.5 * x * (1 + SpecialFunctions.erf(x / Math.sqrt(2)))))
                 .build());
 
-        r.add(alongAxis("Softmax", "e^x / sum(e^x) along axis.", x -> Softmax.softmax(x.tensor, x.axis)));
-        r.add(alongAxis("LogSoftmax", "x - log(sum(e^x)) along axis.", x -> Softmax.logSoftmax(x.tensor, x.axis)));
+        r.add(alongAxis("Softmax", "e^x / sum(e^x) along axis.", x -> Softmax.softmax(x.tensor, x.axis))
+                .grad(NnGradRules::softmax).build());
+        r.add(alongAxis("LogSoftmax", "x - log(sum(e^x)) along axis.", x -> Softmax.logSoftmax(x.tensor, x.axis))
+                .grad(NnGradRules::logSoftmax).build());
         r.add(alongAxis("Hardmax", "1 at the first maximum along axis, 0 elsewhere.",
-                x -> Softmax.hardmax(x.tensor, x.axis)));
+                x -> Softmax.hardmax(x.tensor, x.axis)).build());
     }
 
     /** The common part of a float-only pointwise activation: X -> Y of the same type. */
@@ -216,7 +222,7 @@ public final class ActivationOps {
     private record AlongAxis(Tensor tensor, int axis) {}
 
     /** Softmax, LogSoftmax and Hardmax (opset 13): one axis, default -1, same type out. */
-    private static OpDef alongAxis(String name, String doc, Function<AlongAxis, Tensor> f) {
+    private static OpDef.Builder alongAxis(String name, String doc, Function<AlongAxis, Tensor> f) {
         return OpDef.builder(name).since(13).doc(doc)
                 .inputs("input").outputs("output")
                 .attrInt("axis", -1, "the axis to normalize along, in [-rank, rank)")
@@ -228,8 +234,7 @@ public final class ActivationOps {
                 .eval(ctx -> {
                     Tensor x = ctx.input(0);
                     return List.of(f.apply(new AlongAxis(x, axis(ctx, x.rank()))));
-                })
-                .build();
+                });
     }
 
     private static int axis(NodeContext ctx, int rank) {

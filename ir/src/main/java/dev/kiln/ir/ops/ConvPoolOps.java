@@ -32,6 +32,7 @@ public final class ConvPoolOps {
                 .attrInt("group", 1, "number of groups input and output channels are split into")
                 .shape(ConvPoolOps::convShape)
                 .eval(ctx -> List.of(conv(ctx)))
+                .grad(NnGradRules::conv)
                 .build());
 
         r.add(ConvGeometry.declareWindowAttributes(OpDef.builder("ConvTranspose").since(11)
@@ -57,6 +58,7 @@ public final class ConvPoolOps {
                     return List.of(new TensorType(ctx.inputDtype(0), y), new TensorType(DType.INT64, y));
                 })
                 .eval(ConvPoolOps::maxPool)
+                .grad(NnGradRules::maxPool)
                 .build());
 
         r.add(ConvGeometry.declareWindowAttributes(OpDef.builder("AveragePool").since(19)
@@ -66,6 +68,7 @@ public final class ConvPoolOps {
                 .attrInt("count_include_pad", 0, "1 divides by the window size including padding cells")
                 .shape(ConvPoolOps::floatPoolShape)
                 .eval(ctx -> List.of(averagePool(ctx)))
+                .grad(NnGradRules::averagePool)
                 .build());
 
         r.add(ConvGeometry.declareWindowAttributes(OpDef.builder("LpPool").since(18)
@@ -83,6 +86,7 @@ public final class ConvPoolOps {
                 .properties(OpProperty.REDUCTION)
                 .shape(ConvPoolOps::globalShape)
                 .eval(ctx -> List.of(globalPool(ctx, false)))
+                .grad(NnGradRules::globalAveragePool)
                 .build());
 
         r.add(OpDef.builder("GlobalMaxPool").since(1)
@@ -91,6 +95,7 @@ public final class ConvPoolOps {
                 .properties(OpProperty.REDUCTION)
                 .shape(ConvPoolOps::globalShape)
                 .eval(ctx -> List.of(globalPool(ctx, true)))
+                .grad(NnGradRules::globalMaxPool)
                 .build());
 
         r.add(OpDef.builder("MaxUnpool").since(11)

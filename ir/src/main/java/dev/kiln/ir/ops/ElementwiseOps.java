@@ -36,6 +36,7 @@ public final class ElementwiseOps {
                 .shape(Pointwise::numericBroadcast)
                 .eval(ctx -> List.of(Pointwise.binary(ctx.input(0), ctx.input(1), Double::sum, Long::sum)))
                 .symbolic(ShapeArithmetic.binary(ShapeArithmetic::plus))
+                .grad(DenseGrads::add)
                 .build());
         r.add(OpDef.builder("Sub").since(14)
                 .doc("Elementwise difference A - B with numpy broadcasting.")
@@ -44,6 +45,7 @@ public final class ElementwiseOps {
                 .shape(Pointwise::numericBroadcast)
                 .eval(ctx -> List.of(Pointwise.binary(ctx.input(0), ctx.input(1), (a, b) -> a - b, (a, b) -> a - b)))
                 .symbolic(ShapeArithmetic.binary(ShapeArithmetic::minus))
+                .grad(DenseGrads::sub)
                 .build());
         r.add(OpDef.builder("Mul").since(14)
                 .doc("Elementwise product with numpy broadcasting.")
@@ -52,6 +54,7 @@ public final class ElementwiseOps {
                 .shape(Pointwise::numericBroadcast)
                 .eval(ctx -> List.of(Pointwise.binary(ctx.input(0), ctx.input(1), (a, b) -> a * b, (a, b) -> a * b)))
                 .symbolic(ShapeArithmetic.binary(ShapeArithmetic::times))
+                .grad(DenseGrads::mul)
                 .build());
         r.add(OpDef.builder("Div").since(14)
                 .doc("Elementwise quotient A / B with numpy broadcasting; integer division truncates toward zero.")
@@ -64,6 +67,7 @@ public final class ElementwiseOps {
                             (a, b) -> IntegerMath.div(t, a, b)));
                 })
                 .symbolic(ShapeArithmetic.binary(ShapeArithmetic::dividedBy))
+                .grad(DenseGrads::div)
                 .build());
         r.add(OpDef.builder("Mod").since(13)
                 .doc("Elementwise remainder with numpy broadcasting; its sign follows the divisor unless fmod=1.")
@@ -96,6 +100,7 @@ public final class ElementwiseOps {
                     return List.of(new TensorType(ctx.inputDtype(0), Broadcasting.inputs(ctx)));
                 })
                 .eval(ctx -> List.of(pow(ctx.input(0), ctx.input(1))))
+                .grad(DenseGrads::pow)
                 .build());
     }
 

@@ -41,6 +41,7 @@ final class IndexingOps {
                     return List.of(new TensorType(ctx.inputDtype(0), new Shape(out)));
                 })
                 .eval(IndexingOps::gather)
+                .grad(NnGradRules::gather)
                 .symbolic(ctx -> {
                     Optional<List<Dim>> data = ShapeValues.withMarkers(ctx, 0);
                     Optional<long[]> idx = ShapeValues.longs(ctx, 1);

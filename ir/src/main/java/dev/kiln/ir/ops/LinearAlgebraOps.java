@@ -27,6 +27,7 @@ public final class LinearAlgebraOps {
                 .attrInt("transB", 0, "1 transposes B first")
                 .shape(LinearAlgebraOps::gemmShape)
                 .eval(ctx -> List.of(gemm(ctx)))
+                .grad(DenseGrads::gemm)
                 .build());
 
         r.add(OpDef.builder("MatMul").since(13)
@@ -34,6 +35,7 @@ public final class LinearAlgebraOps {
                 .inputs("A", "B").outputs("Y")
                 .shape(LinearAlgebraOps::matMulShape)
                 .eval(ctx -> List.of(matMul(ctx.input(0), ctx.input(1), ctx)))
+                .grad(DenseGrads::matMul)
                 .build());
 
         Einsum.register(r);

@@ -32,6 +32,7 @@ public final class LossOps {
                 .optionalAttr("ignore_index", AttrType.INT, "a target value whose samples contribute nothing")
                 .shape(ctx -> List.of(lossType(ctx)))
                 .eval(ctx -> List.of(nll(ctx, ctx.input(0).doubles(), ctx.input(0).shape())))
+                .grad(DenseGrads::negativeLogLikelihoodLoss)
                 .build());
         r.add(OpDef.builder("SoftmaxCrossEntropyLoss").since(13)
                 .doc("NegativeLogLikelihoodLoss of log(softmax(scores)) over axis 1; optionally outputs those log-probabilities.")
@@ -41,6 +42,7 @@ public final class LossOps {
                 .optionalAttr("ignore_index", AttrType.INT, "a label value whose samples contribute nothing")
                 .shape(ctx -> List.of(lossType(ctx), ctx.inputType(0)))
                 .eval(LossOps::softmaxCrossEntropy)
+                .grad(DenseGrads::softmaxCrossEntropyLoss)
                 .build());
     }
 

@@ -1,6 +1,7 @@
 package dev.kiln.ir.ops;
 
 import dev.kiln.ir.DType;
+import dev.kiln.ir.GradRule;
 import dev.kiln.ir.OpDef;
 import dev.kiln.ir.OpProperty;
 import dev.kiln.ir.OpTable;
@@ -23,6 +24,7 @@ final class MathFunctionOps {
                     return Pointwise.sameAsInput(ctx);
                 })
                 .eval(ctx -> List.of(Pointwise.unary(ctx.input(0), v -> -v, v -> -v)))
+                .grad(DenseGrads::neg)
                 .build());
         r.add(OpDef.builder("Abs").since(13)
                 .doc("|x| elementwise (the identity on unsigned types).")
@@ -57,9 +59,12 @@ final class MathFunctionOps {
         floatFunction(r, "Floor", 13, "Largest integer <= x elementwise.", true, Math::floor);
         floatFunction(r, "Ceil", 13, "Smallest integer >= x elementwise.", true, Math::ceil);
         floatFunction(r, "Round", 11, "Nearest integer elementwise, halves to even.", true, Math::rint);
-        floatFunction(r, "Exp", 13, "e^x elementwise.", false, Math::exp);
-        floatFunction(r, "Log", 13, "Natural logarithm elementwise (NaN below 0, -inf at 0).", false, Math::log);
-        floatFunction(r, "Sqrt", 13, "Square root elementwise (NaN below 0).", true, Math::sqrt);
+        floatFunction(r, "Exp", 13, "e^x elementwise.", false, Math::exp,
+                DenseGrads::exp);
+        floatFunction(r, "Log", 13, "Natural logarithm elementwise (NaN below 0, -inf at 0).", false, Math::log,
+                DenseGrads::log);
+        floatFunction(r, "Sqrt", 13, "Square root elementwise (NaN below 0).", true, Math::sqrt,
+                DenseGrads::sqrt);
         floatFunction(r, "Sin", 7, "Sine elementwise.", true, Math::sin);
         floatFunction(r, "Cos", 7, "Cosine elementwise.", false, Math::cos);
         floatFunction(r, "Tan", 7, "Tangent elementwise.", true, Math::tan);
@@ -98,6 +103,17 @@ final class MathFunctionOps {
     /** Declares a unary function ONNX defines on floats only, computed in double and rounded once. */
     private static void floatFunction(OpTable.Registrar r, String name, int since, String doc,
                                       boolean zeroPreserving, DoubleUnaryOperator f) {
+        r.add(floatFunctionBuilder(name, since, doc, zeroPreserving, f).build());
+    }
+
+    /** A unary float function with a gradient rule. */
+    private static void floatFunction(OpTable.Registrar r, String name, int since, String doc,
+                                      boolean zeroPreserving, DoubleUnaryOperator f, GradRule grad) {
+        r.add(floatFunctionBuilder(name, since, doc, zeroPreserving, f).grad(grad).build());
+    }
+
+    private static OpDef.Builder floatFunctionBuilder(String name, int since, String doc, boolean zeroPreserving,
+                                                      DoubleUnaryOperator f) {
         // ONNX names the operands X/Y for some of these and input/output for others.
         boolean xy = List.of("Reciprocal", "Floor", "Ceil", "Round", "Sqrt").contains(name);
         OpDef.Builder b = OpDef.builder(name).since(since).doc(doc)
@@ -108,7 +124,7 @@ final class MathFunctionOps {
         if (zeroPreserving) {
             b.properties(OpProperty.ZERO_PRESERVING);
         }
-        r.add(b.build());
+        return b;
     }
 
     private static List<TensorType> numericUnary(ShapeContext ctx) {

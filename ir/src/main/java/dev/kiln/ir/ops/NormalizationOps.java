@@ -35,6 +35,7 @@ public final class NormalizationOps {
                 .properties(OpProperty.TRAINING_AWARE)
                 .shape(NormalizationOps::batchNormShape)
                 .eval(NormalizationOps::batchNorm)
+                .grad(NnGradRules::batchNormalization)
                 .build());
 
         r.add(OpDef.builder("InstanceNormalization").since(6)

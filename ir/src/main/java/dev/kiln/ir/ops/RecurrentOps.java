@@ -41,6 +41,7 @@ public final class RecurrentOps {
                 .attrInt("input_forget", 0, "couple the input and forget gates (ft = 1 - it) if 1"))
                 .shape(ctx -> inferShapes(ctx, 4, 2))
                 .eval(RecurrentOps::evalLstm)
+                .grad(NnGradRules::lstm)
                 .build());
         r.add(common(OpDef.builder("GRU").since(14)
                 .doc("One-layer GRU: gates z,r,h; Ht = (1-zt)*ht + zt*Ht-1.")
@@ -52,6 +53,7 @@ public final class RecurrentOps {
                         "apply the recurrent linear transformation (with Rbh) before multiplying by the reset gate"))
                 .shape(ctx -> inferShapes(ctx, 3, 1))
                 .eval(RecurrentOps::evalGru)
+                .grad(NnGradRules::gru)
                 .build());
         r.add(common(OpDef.builder("RNN").since(14)
                 .doc("One-layer simple RNN: Ht = f(Xt*(Wi^T) + Ht-1*(Ri^T) + Wbi + Rbi).")

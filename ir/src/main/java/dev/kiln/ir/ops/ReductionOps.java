@@ -29,12 +29,12 @@ public final class ReductionOps {
             public double floats(double[] v) { return sum(v); }
 
             public long integers(DType t, long[] v) { return sum(v); }
-        }).symbolic(ReductionOps::symbolicProduct).build());
+        }).symbolic(ReductionOps::symbolicProduct).grad(DenseGrads::reduceSum).build());
         r.add(reduce("ReduceMean", 18, "Mean over axes (NaN for an empty set).", false, new Reduction.Kernel() {
             public double floats(double[] v) { return sum(v) / v.length; }
 
             public long integers(DType t, long[] v) { return IntegerMath.div(t, sum(v), v.length); }
-        }).build());
+        }).grad(DenseGrads::reduceMean).build());
         r.add(reduce("ReduceProd", 18, "Product over axes (1 for an empty set).", false, new Reduction.Kernel() {
             public double floats(double[] v) {
                 double p = 1;

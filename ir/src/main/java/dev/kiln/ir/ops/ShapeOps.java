@@ -33,6 +33,7 @@ final class ShapeOps {
                 .shape(Pointwise::sameAsInput)
                 .eval(ctx -> List.of(ctx.input(0)))
                 .symbolic(ctx -> ShapeValues.withMarkers(ctx, 0))
+                .grad(DenseGrads::identity)
                 .build());
 
         r.add(OpDef.builder("Reshape").since(21)
@@ -45,6 +46,7 @@ final class ShapeOps {
                 .symbolic(ctx -> ctx.hasInput(1) && ctx.inputShape(1).rank() == 1
                         && ctx.inputShape(1).dim(0).isStatic() && ctx.inputShape(1).dim(0).value() <= 1
                         ? ShapeValues.withMarkers(ctx, 0) : Optional.empty())
+                .grad(DenseGrads::reshapeBack)
                 .build());
 
         r.add(OpDef.builder("Flatten").since(21)
@@ -65,6 +67,7 @@ final class ShapeOps {
                     int axis = flattenAxis(ctx, s.length);
                     return List.of(x.reshape(new int[] {Indexing.product(s, 0, axis), Indexing.product(s, axis, s.length)}));
                 })
+                .grad(DenseGrads::reshapeBack)
                 .build());
 
         r.add(OpDef.builder("Transpose").since(21)
@@ -82,6 +85,7 @@ final class ShapeOps {
                     return List.of(new TensorType(ctx.inputDtype(0), new Shape(out)));
                 })
                 .eval(ctx -> List.of(transpose(ctx.input(0), perm(ctx, ctx.input(0).rank()))))
+                .grad(DenseGrads::transpose)
                 .build());
 
         r.add(OpDef.builder("Squeeze").since(21)
@@ -115,6 +119,7 @@ final class ShapeOps {
                     return List.of(x.reshape(Arrays.copyOf(out, n)));
                 })
                 .symbolic(ctx -> ctx.inputShape(0).rank() <= 1 ? ShapeValues.withMarkers(ctx, 0) : Optional.empty())
+                .grad(DenseGrads::reshapeBack)
                 .build());
 
         r.add(OpDef.builder("Unsqueeze").since(21)
@@ -147,6 +152,7 @@ final class ShapeOps {
                     return List.of(x.reshape(out));
                 })
                 .symbolic(ctx -> ctx.inputShape(0).rank() == 0 ? ShapeValues.withMarkers(ctx, 0) : Optional.empty())
+                .grad(DenseGrads::reshapeBack)
                 .build());
 
         r.add(OpDef.builder("Shape").since(21)
@@ -195,6 +201,7 @@ final class ShapeOps {
                     return List.of(ctx.inputType(0), new TensorType(DType.BOOL, ctx.inputShape(0)));
                 })
                 .eval(ShapeOps::dropout)
+                .grad(NnGradRules::dropout)
                 .build());
     }
 

@@ -46,6 +46,7 @@ final class SliceOps {
                     }
                     return Optional.of(out);
                 })
+                .grad(DenseGrads::concat)
                 .build());
 
         r.add(OpDef.builder("Split").since(18)
@@ -57,6 +58,7 @@ final class SliceOps {
                 .properties(OpProperty.DATA_MOVEMENT)
                 .shape(SliceOps::splitType)
                 .eval(SliceOps::splitEval)
+                .grad(DenseGrads::split)
                 .build());
 
         r.add(OpDef.builder("Slice").since(13)
@@ -66,6 +68,7 @@ final class SliceOps {
                 .shape(SliceOps::sliceType)
                 .eval(SliceOps::sliceEval)
                 .symbolic(SliceOps::sliceSymbolic)
+                .grad(DenseGrads::slice)
                 .build());
 
         r.add(OpDef.builder("Compress").since(11)

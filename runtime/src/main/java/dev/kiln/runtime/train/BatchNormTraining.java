@@ -1,0 +1,311 @@
+package dev.kiln.runtime.train;
+
+import static dev.kiln.runtime.train.Lanes.S;
+import static dev.kiln.runtime.train.Lanes.VL;
+
+import java.util.Objects;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+
+/**
+ * BatchNormalization in training mode over X [N, C, spatial...] viewed as N x C planes of {@code spatial} floats:
+ * the forward normalizes with the batch's own mean and biased variance and updates the running statistics; the
+ * backward gives dX, dScale and dBias (the contract of Kiln's BatchNormTrainingGrad op).
+ *
+ * <p>Statistics: each plane is summed by vector partial sums in float (at most a few thousand terms), the planes
+ * of a channel are added in double, and the variance is the second pass {@code sum (x - mean)^2} likewise, so the
+ * statistics are accurate to float rounding for any batch. Momentum has ONNX's meaning (the weight of the old
+ * running value: {@code running = running * momentum + batch * (1 - momentum)}; PyTorch's momentum 0.1 is ONNX's
+ * 0.9). PyTorch updates the running variance with the unbiased batch variance ({@code n / (n - 1)} times the
+ * biased one) while ONNX's reference uses the biased one; the caller chooses. {@code *Scalar} twins are the
+ * formulas in double.
+ */
+public final class BatchNormTraining {
+    private static final int T_MEAN = 10;
+    private static final int T_INV = 11;
+
+    private BatchNormTraining() {}
+
+    /**
+     * Batch mean and {@code 1 / sqrt(biasedVar + epsilon)} per channel.
+     *
+     * @param mean written: C floats from {@code meanOff}
+     * @param invStd written: C floats from {@code invOff}
+     * @param var written when not null: the biased batch variance per channel, C floats from {@code varOff}
+     */
+    public static void statistics(int batch, int channels, int spatial, float epsilon, float[] x, int xOff,
+                                  float[] mean, int meanOff, float[] invStd, int invOff, float[] var, int varOff) {
+        checkX(batch, channels, spatial, x, xOff, "x");
+        long n = (long) batch * spatial;
+        if (n == 0) {
+            throw new IllegalArgumentException("batch normalization over " + batch + " x " + channels + " x "
+                    + spatial + ": no values per channel");
+        }
+        int plane = spatial;
+        for (int c = 0; c < channels; c++) {
+            double sum = 0;
+            for (int b = 0; b < batch; b++) {
+                sum += Lanes.sum(x, xOff + (b * channels + c) * plane, plane);
+            }
+            float mu = (float) (sum / n);
+            double squares = 0;
+            for (int b = 0; b < batch; b++) {
+                squares += squaredDeviations(x, xOff + (b * channels + c) * plane, plane, mu);
+            }
+            double v = squares / n;
+            mean[meanOff + c] = mu;
+            invStd[invOff + c] = (float) (1 / Math.sqrt(v + epsilon));
+            if (var != null) {
+                var[varOff + c] = (float) v;
+            }
+        }
+    }
+
+    /**
+     * Training forward: {@code y = (x - mean) * invStd * scale + bias} with the batch's statistics, and the running
+     * statistics updated. The running outputs may be the running inputs (updated in place).
+     *
+     * @param scale, bias C floats each
+     * @param runningMean, runningVar C floats each: the running statistics before the step
+     * @param newMean, newVar written: C floats each, the running statistics after the step; null to skip
+     * @param unbiased update the running variance with the unbiased batch variance (PyTorch) instead of the
+     *     biased one (ONNX's reference); needs more than one value per channel, as PyTorch does
+     * @param savedMean, savedInvStd written when not null: the batch mean and 1/sqrt(var + eps), C floats each, for
+     *     {@link #backward}
+     */
+    public static void forward(int batch, int channels, int spatial, float epsilon, float momentum, boolean unbiased,
+                               float[] x, int xOff, float[] scale, int scaleOff, float[] bias, int biasOff,
+                               float[] runningMean, int rmOff, float[] runningVar, int rvOff, float[] y, int yOff,
+                               float[] newMean, int nmOff, float[] newVar, int nvOff,
+                               float[] savedMean, int smOff, float[] savedInvStd, int siOff) {
+        checkX(batch, channels, spatial, y, yOff, "y");
+        long n = (long) batch * spatial;
+        if (unbiased && n < 2 && newVar != null) {
+            throw new IllegalArgumentException("batch normalization in training over " + batch + " x " + channels
+                    + " x " + spatial + ": the unbiased running variance needs more than 1 value per channel");
+        }
+        float[] mean = savedMean != null ? savedMean : PanelScratch.work(T_MEAN, channels);
+        int mOff = savedMean != null ? smOff : 0;
+        float[] inv = savedInvStd != null ? savedInvStd : PanelScratch.work(T_INV, channels);
+        int iOff = savedInvStd != null ? siOff : 0;
+        float[] var = newVar != null ? PanelScratch.work(T_MEAN + 2, channels) : null;
+        statistics(batch, channels, spatial, epsilon, x, xOff, mean, mOff, inv, iOff, var, 0);
+        for (int c = 0; c < channels; c++) {
+            float a = scale[scaleOff + c] * inv[iOff + c];
+            float b = bias[biasOff + c] - mean[mOff + c] * a;
+            for (int img = 0; img < batch; img++) {
+                int at = (img * channels + c) * spatial;
+                affine(x, xOff + at, y, yOff + at, spatial, a, b);
+            }
+        }
+        for (int c = 0; c < channels; c++) {
+            float mu = mean[mOff + c];
+            if (newMean != null) {
+                newMean[nmOff + c] = runningMean[rmOff + c] * momentum + mu * (1 - momentum);
+            }
+            if (newVar != null) {
+                double v = unbiased ? var[c] * ((double) n / (n - 1)) : var[c];
+                newVar[nvOff + c] = (float) (runningVar[rvOff + c] * momentum + v * (1 - momentum));
+            }
+        }
+    }
+
+    /**
+     * Training backward: {@code dBias = sum dy}, {@code dScale = sum dy * xhat},
+     * {@code dx = scale * invStd * (dy - dBias / n - xhat * dScale / n)} with {@code xhat = (x - mean) * invStd},
+     * n = batch * spatial. Recomputes the batch statistics from x when {@code mean} is null.
+     *
+     * @param mean, invStd C floats each as {@link #forward} saved them, or null (both) to recompute
+     * @param dx, dScale, dBias written; any may be null when not needed
+     */
+    public static void backward(int batch, int channels, int spatial, float epsilon, float[] x, int xOff,
+                                float[] dy, int dyOff, float[] scale, int scaleOff, float[] mean, int meanOff,
+                                float[] invStd, int invOff, float[] dx, int dxOff, float[] dScale, int dsOff,
+                                float[] dBias, int dbOff) {
+        checkX(batch, channels, spatial, dy, dyOff, "dy");
+        if (mean == null || invStd == null) {
+            mean = PanelScratch.work(T_MEAN, channels);
+            invStd = PanelScratch.work(T_INV, channels);
+            meanOff = 0;
+            invOff = 0;
+            statistics(batch, channels, spatial, epsilon, x, xOff, mean, 0, invStd, 0, null, 0);
+        }
+        long n = (long) batch * spatial;
+        for (int c = 0; c < channels; c++) {
+            float mu = mean[meanOff + c];
+            float inv = invStd[invOff + c];
+            double sumDy = 0;
+            double sumDyXmu = 0;
+            for (int img = 0; img < batch; img++) {
+                int at = (img * channels + c) * spatial;
+                sumDy += Lanes.sum(dy, dyOff + at, spatial);
+                sumDyXmu += dotCentered(dy, dyOff + at, x, xOff + at, spatial, mu);
+            }
+            float db = (float) sumDy;
+            float ds = (float) (sumDyXmu * inv);
+            if (dBias != null) {
+                dBias[dbOff + c] = db;
+            }
+            if (dScale != null) {
+                dScale[dsOff + c] = ds;
+            }
+            if (dx != null) {
+                // dx = a*dy + k*(x - mean) - a*dBias/n with a = scale*inv, k = -a*inv*dScale/n: as a*dy + k*x + o
+                double a = (double) scale[scaleOff + c] * inv;
+                double k = -a * inv * ds / n;
+                double o = -a * db / n - k * mu;
+                for (int img = 0; img < batch; img++) {
+                    int at = (img * channels + c) * spatial;
+                    gradient(dy, dyOff + at, x, xOff + at, dx, dxOff + at, spatial, (float) a, (float) k, (float) o);
+                }
+            }
+        }
+    }
+
+    /** sum of (x - mu)^2 over one plane, vector partial sums in float. */
+    private static double squaredDeviations(float[] x, int off, int len, float mu) {
+        FloatVector acc = FloatVector.zero(S);
+        int j = 0;
+        for (int bound = S.loopBound(len); j < bound; j += VL) {
+            FloatVector d = FloatVector.fromArray(S, x, off + j).sub(mu);
+            acc = d.fma(d, acc);
+        }
+        double sum = acc.reduceLanes(VectorOperators.ADD);
+        for (; j < len; j++) {
+            double d = x[off + j] - mu;
+            sum += d * d;
+        }
+        return sum;
+    }
+
+    /** sum of dy * (x - mu) over one plane. */
+    private static double dotCentered(float[] dy, int dOff, float[] x, int xOff, int len, float mu) {
+        FloatVector acc = FloatVector.zero(S);
+        int j = 0;
+        for (int bound = S.loopBound(len); j < bound; j += VL) {
+            FloatVector d = FloatVector.fromArray(S, x, xOff + j).sub(mu);
+            acc = d.fma(FloatVector.fromArray(S, dy, dOff + j), acc);
+        }
+        double sum = acc.reduceLanes(VectorOperators.ADD);
+        for (; j < len; j++) {
+            sum += (double) dy[dOff + j] * (x[xOff + j] - mu);
+        }
+        return sum;
+    }
+
+    /** y = x * a + b over one plane. */
+    private static void affine(float[] x, int xOff, float[] y, int yOff, int len, float a, float b) {
+        int j = 0;
+        for (int bound = S.loopBound(len); j < bound; j += VL) {
+            FloatVector.fromArray(S, x, xOff + j).fma(a, b).intoArray(y, yOff + j);
+        }
+        for (; j < len; j++) {
+            y[yOff + j] = Math.fma(x[xOff + j], a, b);
+        }
+    }
+
+    /** dx = dy * a + (x * k + o) over one plane. */
+    private static void gradient(float[] dy, int dyOff, float[] x, int xOff, float[] dx, int dxOff, int len, float a,
+                                 float k, float o) {
+        int j = 0;
+        for (int bound = S.loopBound(len); j < bound; j += VL) {
+            FloatVector t = FloatVector.fromArray(S, x, xOff + j).fma(k, o);
+            FloatVector.fromArray(S, dy, dyOff + j).fma(t.broadcast(a), t).intoArray(dx, dxOff + j);
+        }
+        for (; j < len; j++) {
+            dx[dxOff + j] = Math.fma(dy[dyOff + j], a, Math.fma(x[xOff + j], k, o));
+        }
+    }
+
+    // ---- scalar twins ------------------------------------------------------------------------------------------
+
+    /** Plain twin of {@link #forward}: the formulas in double (saved statistics not written). */
+    public static void forwardScalar(int batch, int channels, int spatial, float epsilon, float momentum,
+                                     boolean unbiased, float[] x, int xOff, float[] scale, int scaleOff, float[] bias,
+                                     int biasOff, float[] runningMean, int rmOff, float[] runningVar, int rvOff,
+                                     float[] y, int yOff, float[] newMean, int nmOff, float[] newVar, int nvOff) {
+        long n = (long) batch * spatial;
+        for (int c = 0; c < channels; c++) {
+            double sum = 0;
+            for (int img = 0; img < batch; img++) {
+                for (int j = 0; j < spatial; j++) {
+                    sum += x[xOff + (img * channels + c) * spatial + j];
+                }
+            }
+            double mu = sum / n;
+            double sq = 0;
+            for (int img = 0; img < batch; img++) {
+                for (int j = 0; j < spatial; j++) {
+                    double d = x[xOff + (img * channels + c) * spatial + j] - mu;
+                    sq += d * d;
+                }
+            }
+            double var = sq / n;
+            double inv = 1 / Math.sqrt(var + epsilon);
+            for (int img = 0; img < batch; img++) {
+                for (int j = 0; j < spatial; j++) {
+                    int i = (img * channels + c) * spatial + j;
+                    y[yOff + i] = (float) ((x[xOff + i] - mu) * inv * scale[scaleOff + c] + bias[biasOff + c]);
+                }
+            }
+            if (newMean != null) {
+                newMean[nmOff + c] = (float) (runningMean[rmOff + c] * (double) momentum + mu * (1 - (double) momentum));
+            }
+            if (newVar != null) {
+                double v = unbiased ? sq / (n - 1) : var;
+                newVar[nvOff + c] = (float) (runningVar[rvOff + c] * (double) momentum + v * (1 - (double) momentum));
+            }
+        }
+    }
+
+    /** Plain twin of {@link #backward}: statistics recomputed and every sum in double. */
+    public static void backwardScalar(int batch, int channels, int spatial, float epsilon, float[] x, int xOff,
+                                      float[] dy, int dyOff, float[] scale, int scaleOff, float[] dx, int dxOff,
+                                      float[] dScale, int dsOff, float[] dBias, int dbOff) {
+        long n = (long) batch * spatial;
+        for (int c = 0; c < channels; c++) {
+            double sum = 0;
+            for (int img = 0; img < batch; img++) {
+                for (int j = 0; j < spatial; j++) {
+                    sum += x[xOff + (img * channels + c) * spatial + j];
+                }
+            }
+            double mu = sum / n;
+            double sq = 0;
+            for (int img = 0; img < batch; img++) {
+                for (int j = 0; j < spatial; j++) {
+                    double d = x[xOff + (img * channels + c) * spatial + j] - mu;
+                    sq += d * d;
+                }
+            }
+            double inv = 1 / Math.sqrt(sq / n + epsilon);
+            double db = 0;
+            double ds = 0;
+            for (int img = 0; img < batch; img++) {
+                for (int j = 0; j < spatial; j++) {
+                    int i = (img * channels + c) * spatial + j;
+                    db += dy[dyOff + i];
+                    ds += dy[dyOff + i] * (x[xOff + i] - mu) * inv;
+                }
+            }
+            for (int img = 0; img < batch; img++) {
+                for (int j = 0; j < spatial; j++) {
+                    int i = (img * channels + c) * spatial + j;
+                    double xhat = (x[xOff + i] - mu) * inv;
+                    dx[dxOff + i] = (float) (scale[scaleOff + c] * inv * (dy[dyOff + i] - db / n - xhat * ds / n));
+                }
+            }
+            dScale[dsOff + c] = (float) ds;
+            dBias[dbOff + c] = (float) db;
+        }
+    }
+
+    private static void checkX(int batch, int channels, int spatial, float[] a, int off, String name) {
+        Objects.requireNonNull(a, name);
+        long need = (long) batch * channels * spatial;
+        if (batch < 0 || channels <= 0 || spatial <= 0 || off < 0 || off + need > a.length) {
+            throw new IllegalArgumentException("batch normalization over " + batch + " x " + channels + " x "
+                    + spatial + ": " + name + " needs " + need + " floats from " + off + ", array has " + a.length);
+        }
+    }
+}

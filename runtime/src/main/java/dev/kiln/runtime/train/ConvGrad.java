@@ -1,0 +1,334 @@
+package dev.kiln.runtime.train;
+
+import dev.kiln.runtime.Conv2d;
+import dev.kiln.runtime.ConvShape;
+import dev.kiln.runtime.Epilogue;
+import dev.kiln.runtime.Gemm;
+import dev.kiln.runtime.PackedMatrix;
+import dev.kiln.runtime.WorkerPool;
+import java.util.Arrays;
+import java.util.Objects;
+
+/**
+ * Training kernels of the 2-D NCHW convolution (ONNX Conv: strides, begin/end pads, dilations, groups): the forward
+ * on raw ONNX weights (packed at run time, as they change every step), and the three gradients.
+ *
+ * <p>Per image and group, with P the im2col matrix [cg*kh*kw, outH*outW] of the input and dY_g the group's output
+ * gradient rows [M/group, outH*outW]:
+ * <ul>
+ *   <li>weight gradient {@code dW_g = dY_g · P^T}, computed transposed as {@code dW_g^T = P · dY_g^T} (m = taps,
+ *       n = output channels: wide enough for the GEMM's vector strips even for a 3x3 kernel on one channel),
+ *       summed over the batch in the GEMM's accumulator, then transposed once into the ONNX layout;</li>
+ *   <li>input gradient {@code dX = col2im(W_g^T · dY_g)}: one GEMM into a column buffer, then a scatter-add of
+ *       every tap's rows back onto the input planes (contiguous vector adds for stride 1);</li>
+ *   <li>bias gradient: the sum of each output channel's gradient plane over the batch.</li>
+ * </ul>
+ * The GEMMs go through {@link Gemm}'s micro-kernel with their B operand packed per call; with a pool they split
+ * inside the GEMM, whose results do not depend on the thread count, so neither do these kernels'. Scratch is per
+ * thread ({@link PanelScratch}): nothing is allocated in steady state. The {@code *Scalar} methods are the plain
+ * loops, summed in double, for tests. Outputs are overwritten, never accumulated into.
+ */
+public final class ConvGrad {
+    private static final int T_COL = 0;
+    private static final int T_DWT = 1;
+    private static final int T_WT = 2;
+    private static final int T_DY_T = 3;
+    private static final int T_DY = 4;
+    private static final int T_PACKED_W = 5;
+    private static final int T_FORWARD = 6;
+
+    private ConvGrad() {}
+
+    /**
+     * Training forward {@code y = conv(x, w) + bias} with the ONNX weights as they are (the inference kernel wants
+     * them packed at compile time): they are packed into per-thread scratch on every call, which costs one pass
+     * over the weights. The same kernel as inference, so the same bits as a {@link Conv2d} on the same weights.
+     *
+     * @param w ONNX weights [M, C/group, kh, kw] from {@code wOff}
+     * @param bias M floats from index 0, or null
+     * @param pool threads, or null for the calling thread only
+     */
+    public static void forward(ConvShape s, int batch, float[] x, int xOff, float[] w, int wOff, float[] bias,
+                               float[] y, int yOff, WorkerPool pool) {
+        float[] packed = PanelScratch.exact(T_PACKED_W, Conv2d.packedWeightLength(s));
+        Conv2d.packWeights(w, wOff, s, packed);
+        int scratch = Conv2d.scratchLength(s);
+        if (pool == null) {
+            Conv2d.conv(s, batch, x, xOff, packed, bias, y, yOff, PanelScratch.exact(T_FORWARD, scratch),
+                    Epilogue.none());
+        } else {
+            Conv2d.conv(s, batch, x, xOff, packed, bias, y, yOff,
+                    PanelScratch.exactSet(T_FORWARD, pool.threads(), scratch), Epilogue.none(), pool);
+        }
+    }
+
+    /**
+     * Weight gradient {@code dW = sum over images of dY · im2col(X)^T}, in the ONNX layout [M, C/group, kh, kw].
+     *
+     * @param x forward input [batch, C, H, W] from {@code xOff}
+     * @param dy output gradient [batch, M, outH, outW] from {@code dyOff}
+     * @param dw written: {@link ConvShape#weightLength} floats from {@code dwOff}
+     * @param pool threads for the GEMMs, or null
+     */
+    public static void weightGrad(ConvShape s, int batch, float[] x, int xOff, float[] dy, int dyOff, float[] dw,
+                                  int dwOff, WorkerPool pool) {
+        check(s, batch, x, xOff, "x", s.inSize());
+        check(s, batch, dy, dyOff, "dy", s.outSize());
+        check(s, 1, dw, dwOff, "dw", s.weightLength());
+        if (batch == 0) {
+            Arrays.fill(dw, dwOff, dwOff + s.weightLength(), 0f);
+            return;
+        }
+        int q = s.outH() * s.outW();
+        int kv = s.kernelVolume();
+        int mg = s.mg();
+        float[] col = PanelScratch.work(T_COL, kv * q);
+        float[] dwt = PanelScratch.work(T_DWT, s.group() * kv * mg);
+        PackedMatrix dyT = PanelScratch.packed(T_DY_T, q, mg);
+        for (int img = 0; img < batch; img++) {
+            for (int g = 0; g < s.group(); g++) {
+                im2colRows(s, x, xOff + img * s.inSize(), g, col);
+                PanelScratch.pack(dy, dyOff + img * s.outSize() + g * mg * q, q, true, dyT);
+                gemm(pool, kv, col, 0, q, dyT, dwt, g * kv * mg, mg, img > 0);
+            }
+        }
+        for (int g = 0; g < s.group(); g++) {
+            PanelScratch.transpose(kv, mg, dwt, g * kv * mg, mg, dw, dwOff + g * mg * kv, kv);
+        }
+    }
+
+    /**
+     * Bias gradient {@code dB[m] = sum of dY[n, m, :, :]} over the batch.
+     *
+     * @param db written: M floats from {@code dbOff}
+     */
+    public static void biasGrad(ConvShape s, int batch, float[] dy, int dyOff, float[] db, int dbOff) {
+        check(s, batch, dy, dyOff, "dy", s.outSize());
+        check(s, 1, db, dbOff, "db", s.m());
+        int plane = s.outH() * s.outW();
+        for (int m = 0; m < s.m(); m++) {
+            float sum = 0;
+            for (int img = 0; img < batch; img++) {
+                sum += Lanes.sum(dy, dyOff + img * s.outSize() + m * plane, plane);
+            }
+            db[dbOff + m] = sum;
+        }
+    }
+
+    /**
+     * Input gradient {@code dX = col2im(W^T · dY)} per image and group.
+     *
+     * @param dy output gradient [batch, M, outH, outW] from {@code dyOff}
+     * @param w ONNX weights [M, C/group, kh, kw] from {@code wOff}
+     * @param dx written: [batch, C, H, W] from {@code dxOff}
+     * @param pool threads for the GEMMs, or null
+     */
+    public static void inputGrad(ConvShape s, int batch, float[] dy, int dyOff, float[] w, int wOff, float[] dx,
+                                 int dxOff, WorkerPool pool) {
+        check(s, batch, dy, dyOff, "dy", s.outSize());
+        check(s, 1, w, wOff, "w", s.weightLength());
+        check(s, batch, dx, dxOff, "dx", s.inSize());
+        int q = s.outH() * s.outW();
+        int kv = s.kernelVolume();
+        int mg = s.mg();
+        float[] wt = PanelScratch.work(T_WT, s.group() * kv * mg);
+        for (int g = 0; g < s.group(); g++) {
+            PanelScratch.transpose(mg, kv, w, wOff + g * mg * kv, kv, wt, g * kv * mg, mg);
+        }
+        float[] dcol = PanelScratch.work(T_COL, kv * q);
+        PackedMatrix dyp = PanelScratch.packed(T_DY, mg, q);
+        Arrays.fill(dx, dxOff, dxOff + batch * s.inSize(), 0f);
+        for (int img = 0; img < batch; img++) {
+            for (int g = 0; g < s.group(); g++) {
+                PanelScratch.pack(dy, dyOff + img * s.outSize() + g * mg * q, q, false, dyp);
+                gemm(pool, kv, wt, g * kv * mg, mg, dyp, dcol, 0, q, false);
+                col2imRows(s, dcol, g, dx, dxOff + img * s.inSize());
+            }
+        }
+    }
+
+    // ---- scalar twins ------------------------------------------------------------------------------------------
+
+    /** Plain twin of {@link #weightGrad}: every (m, c, ky, kx) summed over images and output pixels in double. */
+    public static void weightGradScalar(ConvShape s, int batch, float[] x, int xOff, float[] dy, int dyOff,
+                                        float[] dw, int dwOff) {
+        for (int m = 0; m < s.m(); m++) {
+            int g = m / s.mg();
+            for (int c = 0; c < s.cg(); c++) {
+                int ch = g * s.cg() + c;
+                for (int ky = 0; ky < s.kh(); ky++) {
+                    for (int kx = 0; kx < s.kw(); kx++) {
+                        double sum = 0;
+                        for (int n = 0; n < batch; n++) {
+                            for (int oy = 0; oy < s.outH(); oy++) {
+                                int iy = oy * s.strideH() - s.padTop() + ky * s.dilationH();
+                                for (int ox = 0; ox < s.outW(); ox++) {
+                                    int ix = ox * s.strideW() - s.padLeft() + kx * s.dilationW();
+                                    if (iy >= 0 && iy < s.h() && ix >= 0 && ix < s.w()) {
+                                        sum += (double) x[xOff + ((n * s.c() + ch) * s.h() + iy) * s.w() + ix]
+                                                * dy[dyOff + ((n * s.m() + m) * s.outH() + oy) * s.outW() + ox];
+                                    }
+                                }
+                            }
+                        }
+                        dw[dwOff + ((m * s.cg() + c) * s.kh() + ky) * s.kw() + kx] = (float) sum;
+                    }
+                }
+            }
+        }
+    }
+
+    /** Plain twin of {@link #biasGrad}, summed in double. */
+    public static void biasGradScalar(ConvShape s, int batch, float[] dy, int dyOff, float[] db, int dbOff) {
+        int plane = s.outH() * s.outW();
+        for (int m = 0; m < s.m(); m++) {
+            double sum = 0;
+            for (int n = 0; n < batch; n++) {
+                for (int p = 0; p < plane; p++) {
+                    sum += dy[dyOff + (n * s.m() + m) * plane + p];
+                }
+            }
+            db[dbOff + m] = (float) sum;
+        }
+    }
+
+    /** Plain twin of {@link #inputGrad}: each output gradient times each weight tap added to the input it read. */
+    public static void inputGradScalar(ConvShape s, int batch, float[] dy, int dyOff, float[] w, int wOff, float[] dx,
+                                       int dxOff) {
+        double[] acc = new double[batch * s.inSize()];
+        for (int n = 0; n < batch; n++) {
+            for (int m = 0; m < s.m(); m++) {
+                int g = m / s.mg();
+                for (int oy = 0; oy < s.outH(); oy++) {
+                    for (int ox = 0; ox < s.outW(); ox++) {
+                        double d = dy[dyOff + ((n * s.m() + m) * s.outH() + oy) * s.outW() + ox];
+                        for (int c = 0; c < s.cg(); c++) {
+                            int ch = g * s.cg() + c;
+                            for (int ky = 0; ky < s.kh(); ky++) {
+                                int iy = oy * s.strideH() - s.padTop() + ky * s.dilationH();
+                                for (int kx = 0; kx < s.kw(); kx++) {
+                                    int ix = ox * s.strideW() - s.padLeft() + kx * s.dilationW();
+                                    if (iy >= 0 && iy < s.h() && ix >= 0 && ix < s.w()) {
+                                        acc[((n * s.c() + ch) * s.h() + iy) * s.w() + ix] +=
+                                                d * w[wOff + ((m * s.cg() + c) * s.kh() + ky) * s.kw() + kx];
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        for (int i = 0; i < acc.length; i++) {
+            dx[dxOff + i] = (float) acc[i];
+        }
+    }
+
+    // ---- im2col / col2im on row-major [taps, pixels] ----------------------------------------------------------
+
+    /**
+     * Row-major im2col of group g of one image: row k = (channel, ky, kx), column q = output pixel, the input read
+     * there or 0 in the padding. Per tap and output row, the pixels reading inside the input form one run
+     * [lo, hi) found arithmetically.
+     */
+    static void im2colRows(ConvShape s, float[] x, int io, int g, float[] col) {
+        int outW = s.outW();
+        int q = s.outH() * outW;
+        int sw = s.strideW();
+        int plane = s.h() * s.w();
+        int k = 0;
+        for (int c = 0; c < s.cg(); c++) {
+            int cb = io + (g * s.cg() + c) * plane;
+            for (int ky = 0; ky < s.kh(); ky++) {
+                for (int kx = 0; kx < s.kw(); kx++, k++) {
+                    int ix0 = kx * s.dilationW() - s.padLeft();
+                    int lo = runStart(ix0, sw, outW);
+                    int hi = runEnd(ix0, sw, outW, s.w(), lo);
+                    for (int oy = 0; oy < s.outH(); oy++) {
+                        int iy = oy * s.strideH() + ky * s.dilationH() - s.padTop();
+                        int row = k * q + oy * outW;
+                        if (iy < 0 || iy >= s.h()) {
+                            Arrays.fill(col, row, row + outW, 0f);
+                            continue;
+                        }
+                        Arrays.fill(col, row, row + lo, 0f);
+                        int src = cb + iy * s.w() + lo * sw + ix0;
+                        if (sw == 1) {
+                            System.arraycopy(x, src, col, row + lo, hi - lo);
+                        } else {
+                            for (int ox = lo; ox < hi; ox++, src += sw) {
+                                col[row + ox] = x[src];
+                            }
+                        }
+                        Arrays.fill(col, row + hi, row + outW, 0f);
+                    }
+                }
+            }
+        }
+    }
+
+    /** The inverse scatter of {@link #im2colRows}: each tap row's pixels added onto the inputs they read. */
+    static void col2imRows(ConvShape s, float[] col, int g, float[] dx, int io) {
+        int outW = s.outW();
+        int q = s.outH() * outW;
+        int sw = s.strideW();
+        int plane = s.h() * s.w();
+        int k = 0;
+        for (int c = 0; c < s.cg(); c++) {
+            int cb = io + (g * s.cg() + c) * plane;
+            for (int ky = 0; ky < s.kh(); ky++) {
+                for (int kx = 0; kx < s.kw(); kx++, k++) {
+                    int ix0 = kx * s.dilationW() - s.padLeft();
+                    int lo = runStart(ix0, sw, outW);
+                    int hi = runEnd(ix0, sw, outW, s.w(), lo);
+                    for (int oy = 0; oy < s.outH(); oy++) {
+                        int iy = oy * s.strideH() + ky * s.dilationH() - s.padTop();
+                        if (iy < 0 || iy >= s.h()) {
+                            continue;
+                        }
+                        int row = k * q + oy * outW;
+                        int dst = cb + iy * s.w() + lo * sw + ix0;
+                        if (sw == 1) {
+                            Lanes.add(col, row + lo, dx, dst, hi - lo);
+                        } else {
+                            for (int ox = lo; ox < hi; ox++, dst += sw) {
+                                dx[dst] += col[row + ox];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /** First output column whose tap at input offset {@code ix0} (column ox*sw + ix0) is inside the input. */
+    private static int runStart(int ix0, int sw, int outW) {
+        return Math.min(outW, Math.max(0, Math.ceilDiv(-ix0, sw)));
+    }
+
+    /** One past the last such column. */
+    private static int runEnd(int ix0, int sw, int outW, int w, int lo) {
+        return Math.max(lo, Math.min(outW, Math.ceilDiv(w - ix0, sw)));
+    }
+
+    private static void gemm(WorkerPool pool, int m, float[] a, int aOff, int lda, PackedMatrix b, float[] c,
+                             int cOff, int ldc, boolean accumulate) {
+        if (pool == null) {
+            Gemm.gemm(m, a, aOff, lda, b, null, c, cOff, ldc, accumulate, Epilogue.none());
+        } else {
+            Gemm.gemm(pool, m, a, aOff, lda, b, null, c, cOff, ldc, accumulate, Epilogue.none());
+        }
+    }
+
+    private static void check(ConvShape s, int batch, float[] a, int off, String name, int per) {
+        Objects.requireNonNull(a, name);
+        if (batch < 0) {
+            throw new IllegalArgumentException("conv gradient " + s + ": negative batch " + batch);
+        }
+        long need = (long) batch * per;
+        if (off < 0 || off + need > a.length) {
+            throw new IllegalArgumentException("conv gradient " + s + " (batch " + batch + "): " + name + " needs "
+                    + need + " floats from " + off + ", array has " + a.length);
+        }
+    }
+}

@@ -1,0 +1,67 @@
+package dev.kiln.runtime.train;
+
+import dev.kiln.runtime.PackedMatrix;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * The vector species of the training kernels and the few vector loops they share (row add, scaled add, sum).
+ * The species follows the inference kernels' rule: the preferred one up to a panel's width, overridden by the
+ * system property {@code kiln.runtime.vectorBits} so tests can run other widths' paths on this machine.
+ */
+final class Lanes {
+    static final VectorSpecies<Float> S = species(Integer.getInteger("kiln.runtime.vectorBits", 0));
+    static final int VL = S.length();
+
+    private Lanes() {}
+
+    private static VectorSpecies<Float> species(int bits) {
+        return switch (bits) {
+            case 0 -> FloatVector.SPECIES_PREFERRED.length() <= PackedMatrix.NR
+                    ? FloatVector.SPECIES_PREFERRED : FloatVector.SPECIES_512;
+            case 128 -> FloatVector.SPECIES_128;
+            case 256 -> FloatVector.SPECIES_256;
+            case 512 -> FloatVector.SPECIES_512;
+            default -> throw new IllegalArgumentException("kiln.runtime.vectorBits must be 128, 256 or 512: " + bits);
+        };
+    }
+
+    /** {@code dst[d..d+len) += src[s..s+len)}. */
+    static void add(float[] src, int s, float[] dst, int d, int len) {
+        int j = 0;
+        for (int bound = S.loopBound(len); j < bound; j += VL) {
+            FloatVector.fromArray(S, dst, d + j).add(FloatVector.fromArray(S, src, s + j)).intoArray(dst, d + j);
+        }
+        for (; j < len; j++) {
+            dst[d + j] += src[s + j];
+        }
+    }
+
+    /**
+     * Sum of {@code len} floats: VL partial sums over the vector part, lanes reduced in a fixed order, then the
+     * tail; the same bits for any thread that runs it.
+     */
+    static float sum(float[] a, int off, int len) {
+        FloatVector acc = FloatVector.zero(S);
+        int j = 0;
+        for (int bound = S.loopBound(len); j < bound; j += VL) {
+            acc = acc.add(FloatVector.fromArray(S, a, off + j));
+        }
+        float sum = acc.reduceLanes(VectorOperators.ADD);
+        for (; j < len; j++) {
+            sum += a[off + j];
+        }
+        return sum;
+    }
+
+    /** Column sums: {@code out[j] (+)= sum over rows i of a[off + i*ld + j]}, j < n, rows in order. */
+    static void columnSums(int rows, int n, float[] a, int off, int ld, float[] out, int outOff, boolean accumulate) {
+        if (!accumulate) {
+            java.util.Arrays.fill(out, outOff, outOff + n, 0f);
+        }
+        for (int i = 0; i < rows; i++) {
+            add(a, off + i * ld, out, outOff, n);
+        }
+    }
+}

@@ -1,0 +1,143 @@
+package dev.kiln.runtime.train;
+
+import dev.kiln.runtime.PackedMatrix;
+
+/**
+ * Per-thread scratch for the training kernels: operands packed at run time into {@code kiln.panel16.v1} (weights
+ * change every step, so nothing is packed at compile time) and plain float work arrays. Arrays are allocated on a
+ * shape's first use and reused afterwards, so a training step allocates nothing in steady state.
+ *
+ * <p>A tag names the role of a buffer inside one kernel call, so two operands alive at once never share an array.
+ * Packed matrices are kept by (tag, k, n) in a small least-recently-used table because
+ * {@link PackedMatrix#wrap} wants an array of exactly the packed length; work arrays grow to the largest length
+ * asked for their tag.
+ */
+final class PanelScratch {
+    /** Packed shapes kept per thread: a model's layers differ in shape, and each keeps its own. */
+    private static final int ENTRIES = 32;
+    private static final int TAGS = 32;
+    private static final ThreadLocal<PanelScratch> LOCAL = ThreadLocal.withInitial(PanelScratch::new);
+
+    private final int[] tags = new int[ENTRIES];
+    private final int[] ks = new int[ENTRIES];
+    private final int[] ns = new int[ENTRIES];
+    private final float[][] data = new float[ENTRIES][];
+    private final PackedMatrix[] packed = new PackedMatrix[ENTRIES];
+    private final long[] used = new long[ENTRIES];
+    private long clock;
+    private final float[][] work = new float[TAGS][];
+    private final float[][][] sets = new float[TAGS][][];
+
+    private PanelScratch() {}
+
+    /** This thread's packed buffer for {@code tag} of shape k x n; its contents are whatever was last packed. */
+    static PackedMatrix packed(int tag, int k, int n) {
+        PanelScratch p = LOCAL.get();
+        int e = p.find(tag, k, n, PackedMatrix.packedLength(k, n));
+        if (p.packed[e] == null) {
+            p.packed[e] = PackedMatrix.wrap(p.data[e], k, n);
+        }
+        return p.packed[e];
+    }
+
+    /** This thread's array of exactly {@code length} floats for {@code tag} (for kernels that check the length). */
+    static float[] exact(int tag, int length) {
+        PanelScratch p = LOCAL.get();
+        return p.data[p.find(tag, length, -1, length)];
+    }
+
+    /**
+     * {@code count} arrays of exactly {@code length} floats for {@code tag}, one per thread of a pool (for
+     * kernels that take one scratch array per thread); the same arrays on every call with the same sizes.
+     */
+    static float[][] exactSet(int tag, int count, int length) {
+        PanelScratch p = LOCAL.get();
+        float[][] set = p.sets[tag];
+        if (set == null || set.length != count || set[0].length != length) {
+            set = new float[count][length];
+            p.sets[tag] = set;
+        }
+        return set;
+    }
+
+    /** This thread's work array for {@code tag}, at least {@code length} floats, contents undefined. */
+    static float[] work(int tag, int length) {
+        PanelScratch p = LOCAL.get();
+        float[] a = p.work[tag];
+        if (a == null || a.length < length) {
+            a = new float[Math.max(length, 16)];
+            p.work[tag] = a;
+        }
+        return a;
+    }
+
+    /** Index of the entry for (tag, k, n), made with a fresh array of {@code length} floats when absent. */
+    private int find(int tag, int k, int n, int length) {
+        int victim = 0;
+        for (int e = 0; e < ENTRIES; e++) {
+            if (data[e] == null) {
+                victim = e; // entries fill from 0 and are never emptied: none further on
+                break;
+            }
+            if (tags[e] == tag && ks[e] == k && ns[e] == n) {
+                used[e] = ++clock;
+                return e;
+            }
+            if (used[e] < used[victim]) {
+                victim = e;
+            }
+        }
+        tags[victim] = tag;
+        ks[victim] = k;
+        ns[victim] = n;
+        used[victim] = ++clock;
+        data[victim] = new float[length];
+        packed[victim] = null;
+        return victim;
+    }
+
+    /**
+     * Packs the row-major k x n matrix at {@code src[off..]} (row stride {@code ld}) into {@code dst}; with
+     * {@code transposed} the source is n x k (row stride {@code ld}) and B is its transpose. Columns past n in the
+     * last panel are zeroed, as the layout requires.
+     */
+    static PackedMatrix pack(float[] src, int off, int ld, boolean transposed, PackedMatrix dst) {
+        int k = dst.k();
+        int n = dst.n();
+        float[] d = dst.data();
+        int nr = PackedMatrix.NR;
+        for (int p = 0; p < dst.panels(); p++) {
+            int base = p * nr * k;
+            int cols = Math.min(nr, n - p * nr);
+            int c0 = p * nr;
+            if (!transposed) {
+                for (int kk = 0; kk < k; kk++) {
+                    System.arraycopy(src, off + kk * ld + c0, d, base + kk * nr, cols);
+                }
+            } else {
+                for (int j = 0; j < cols; j++) {
+                    int row = off + (c0 + j) * ld;
+                    for (int kk = 0; kk < k; kk++) {
+                        d[base + kk * nr + j] = src[row + kk];
+                    }
+                }
+            }
+            if (cols < nr) {
+                for (int kk = 0; kk < k; kk++) {
+                    java.util.Arrays.fill(d, base + kk * nr + cols, base + (kk + 1) * nr, 0f);
+                }
+            }
+        }
+        return dst;
+    }
+
+    /** {@code dst[j*ldd + i] = src[i*lds + j]} for an r x c source: a transposed copy. */
+    static void transpose(int r, int c, float[] src, int sOff, int lds, float[] dst, int dOff, int ldd) {
+        for (int i = 0; i < r; i++) {
+            int row = sOff + i * lds;
+            for (int j = 0; j < c; j++) {
+                dst[dOff + j * ldd + i] = src[row + j];
+            }
+        }
+    }
+}

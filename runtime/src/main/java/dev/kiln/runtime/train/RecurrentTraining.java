@@ -1,0 +1,866 @@
+package dev.kiln.runtime.train;
+
+import static dev.kiln.runtime.train.Lanes.S;
+import static dev.kiln.runtime.train.Lanes.VL;
+
+import dev.kiln.runtime.Epilogue;
+import dev.kiln.runtime.Gemm;
+import dev.kiln.runtime.PackedMatrix;
+import dev.kiln.runtime.VectorMath;
+import dev.kiln.runtime.WorkerPool;
+import java.util.Arrays;
+import java.util.Objects;
+import jdk.incubator.vector.FloatVector;
+
+/**
+ * Training kernels of one direction of the ONNX LSTM (gates i, o, f, c) and GRU (gates z, r, h, with
+ * {@code linear_before_reset = 1}, the form PyTorch exports): a forward that keeps every step's gate activations
+ * and states in a caller-given buffer, and backpropagation through time from that buffer, giving the gradients of
+ * X, W, R, B and the initial states (Kiln's LSTMGrad / GRUGrad ops; {@link #lstmGrad} and {@link #gruGrad} run
+ * both, recomputing the forward as those ops specify). Layout 0 ({@code X [seq, batch, input]}), default
+ * activations, no clip, peepholes or sequence_lens; a bidirectional node is two calls, the second with
+ * {@code reverse}, its W/R/B and state offsets, {@code yStep}/{@code dyStep} = 2 * batch * H, and
+ * {@code accumulateDx}.
+ *
+ * <p>As in inference, the input projection of all steps is one GEMM and each step adds one recurrent GEMM; the
+ * gate math runs vectorized along the hidden axis. Backwards, each step's pre-activation gradients form a
+ * [batch, gates*H] block of a buffer dG and the hidden-state gradient is {@code dG_t · R} (one GEMM per step);
+ * after the loop the weight gradients over all steps are three GEMMs: {@code dX = dG · W},
+ * {@code dW = dG^T · X}, {@code dR = dG^T · H_prev}, and dB the column sums of dG. Weights are packed at run time
+ * into per-thread scratch; with a pool the GEMMs split, bit-identically for any thread count.
+ *
+ * <p>Saved layout, per step t and batch row b at {@code savedOff + (t * batch + b) * rowLength}: LSTM
+ * {@code [i, o, f, c~, C_t, tanh(C_t), H_t]} (7H), GRU {@code [z, r, n, Rh·H_prev + Rbh, H_t]} (5H), gates activated.
+ * The {@code *Scalar} methods are the equations in double for tests.
+ */
+public final class RecurrentTraining {
+    // work arrays (PanelScratch.work) and packed operands (PanelScratch.packed) are kept apart by kind
+    private static final int T_BIAS = 16;
+    private static final int T_BIAS_R = 17;
+    private static final int T_ZERO = 18;
+    private static final int T_TEMP = 19;
+    private static final int T_DG = 20;
+    private static final int T_DG2 = 21;
+    private static final int T_DGT = 22;
+    private static final int T_DH = 23;
+    private static final int T_DC = 24;
+    private static final int T_HPREV = 25;
+    private static final int T_SAVED = 26;
+    private static final int P_W = 16;
+    private static final int P_R = 17;
+    private static final int P_R_ROWS = 18;
+    private static final int P_W_ROWS = 19;
+    private static final int P_X = 20;
+    private static final int P_HP = 21;
+
+    private RecurrentTraining() {}
+
+    /** Floats of the saved buffer of {@link #lstmForward}: 7H per step and batch row. */
+    public static int lstmSavedLength(int hidden, int seq, int batch) {
+        return Math.multiplyExact(Math.multiplyExact(seq, batch), 7 * hidden);
+    }
+
+    /** Floats of the saved buffer of {@link #gruForward}: 5H per step and batch row. */
+    public static int gruSavedLength(int hidden, int seq, int batch) {
+        return Math.multiplyExact(Math.multiplyExact(seq, batch), 5 * hidden);
+    }
+
+    // ---- LSTM ----------------------------------------------------------------------------------------------------
+
+    /**
+     * LSTM training forward: the outputs of {@link dev.kiln.runtime.Recurrent#lstm} plus the saved gates and states.
+     *
+     * @param w W [4H, input] of this direction from {@code wOff}; r R [4H, H] from {@code rOff}
+     * @param b B [8H] (Wb then Rb) from {@code bOff}, or null for zeros
+     * @param h0 initial hidden state [batch, H] from {@code h0Off}, or null for zeros; likewise c0
+     * @param y step t's hidden states written at {@code yOff + t * yStep} ([batch, H]), or null
+     * @param yh, yc last hidden and cell state [batch, H], or null
+     * @param saved written: {@link #lstmSavedLength} floats from {@code savedOff}
+     * @param pool threads for the GEMMs, or null
+     */
+    public static void lstmForward(int input, int hidden, int seq, int batch, boolean reverse, float[] x, int xOff,
+                                   float[] w, int wOff, float[] r, int rOff, float[] b, int bOff, float[] h0, int h0Off,
+                                   float[] c0, int c0Off, float[] y, int yOff, int yStep, float[] yh, int yhOff,
+                                   float[] yc, int ycOff, float[] saved, int savedOff, WorkerPool pool) {
+        int h = hidden;
+        int g4 = 4 * h;
+        int sw = 7 * h;
+        int bh = batch * h;
+        checkRun("LSTM", 4, input, h, seq, batch, x, xOff, w, wOff, r, rOff, b, bOff);
+        span("LSTM", "saved", saved, savedOff, lstmSavedLength(h, seq, batch));
+        PackedMatrix wt = PanelScratch.pack(w, wOff, input, true, PanelScratch.packed(P_W, input, g4));
+        PackedMatrix rt = PanelScratch.pack(r, rOff, h, true, PanelScratch.packed(P_R, h, g4));
+        float[] bias = PanelScratch.work(T_BIAS, g4);
+        for (int j = 0; j < g4; j++) {
+            bias[j] = b == null ? 0f : b[bOff + j] + b[bOff + g4 + j];
+        }
+        float[] zero = zeros(bh);
+        gemm(pool, seq * batch, x, xOff, input, wt, bias, saved, savedOff, sw, false);
+        int prev = -1;
+        for (int step = 0; step < seq; step++) {
+            int t = reverse ? seq - 1 - step : step;
+            int row0 = savedOff + t * batch * sw;
+            int prev0 = savedOff + prev * batch * sw;
+            if (prev >= 0) {
+                gemm(pool, batch, saved, prev0 + 6 * h, sw, rt, null, saved, row0, sw, true);
+            } else if (h0 != null) {
+                gemm(pool, batch, h0, h0Off, h, rt, null, saved, row0, sw, true);
+            }
+            for (int bi = 0; bi < batch; bi++) {
+                int go = row0 + bi * sw;
+                if (prev >= 0) {
+                    lstmCell(saved, go, saved, prev0 + bi * sw + 4 * h, h);
+                } else if (c0 != null) {
+                    lstmCell(saved, go, c0, c0Off + bi * h, h);
+                } else {
+                    lstmCell(saved, go, zero, 0, h);
+                }
+                if (y != null) {
+                    System.arraycopy(saved, go + 6 * h, y, yOff + t * yStep + bi * h, h);
+                }
+            }
+            prev = t;
+        }
+        for (int bi = 0; bi < batch; bi++) {
+            int last = savedOff + (prev * batch + bi) * sw;
+            if (yh != null) {
+                copyState(seq, saved, last + 6 * h, h0, h0Off + bi * h, yh, yhOff + bi * h, h);
+            }
+            if (yc != null) {
+                copyState(seq, saved, last + 4 * h, c0, c0Off + bi * h, yc, ycOff + bi * h, h);
+            }
+        }
+    }
+
+    /**
+     * LSTM backpropagation through time from the buffer {@link #lstmForward} saved (same sizes, x, w, r, h0, c0).
+     *
+     * @param dy gradient of Y, step t at {@code dyOff + t * dyStep} ([batch, H]), or null for zeros
+     * @param dyh, dyc gradients of Y_h and Y_c [batch, H], or null for zeros
+     * @param dx gradient of X [seq, batch, input], added to its contents when {@code accumulateDx}; null to skip
+     * @param dw [4H, input], dr [4H, H], db [8H] (its Wb and Rb halves equal), dh0 and dc0 [batch, H]: written, each
+     *     skipped when null
+     */
+    public static void lstmBackward(int input, int hidden, int seq, int batch, boolean reverse, float[] x, int xOff,
+                                    float[] w, int wOff, float[] r, int rOff, float[] h0, int h0Off, float[] c0,
+                                    int c0Off, float[] saved, int savedOff, float[] dy, int dyOff, int dyStep,
+                                    float[] dyh, int dyhOff, float[] dyc, int dycOff, float[] dx, int dxOff,
+                                    boolean accumulateDx, float[] dw, int dwOff, float[] dr, int drOff, float[] db,
+                                    int dbOff, float[] dh0, int dh0Off, float[] dc0, int dc0Off, WorkerPool pool) {
+        int h = hidden;
+        int g4 = 4 * h;
+        int sw = 7 * h;
+        int bh = batch * h;
+        int rows = seq * batch;
+        checkRun("LSTM", 4, input, h, seq, batch, x, xOff, w, wOff, r, rOff, null, 0);
+        span("LSTM", "saved", saved, savedOff, lstmSavedLength(h, seq, batch));
+        float[] dg = PanelScratch.work(T_DG, rows * g4);
+        float[] dh = PanelScratch.work(T_DH, bh);
+        float[] dc = PanelScratch.work(T_DC, bh);
+        float[] zero = zeros(bh);
+        initState(dyh, dyhOff, dh, bh);
+        initState(dyc, dycOff, dc, bh);
+        PackedMatrix rp = PanelScratch.pack(r, rOff, h, false, PanelScratch.packed(P_R_ROWS, g4, h));
+        for (int step = seq - 1; step >= 0; step--) {
+            int t = reverse ? seq - 1 - step : step;
+            int prev = step == 0 ? -1 : (reverse ? t + 1 : t - 1);
+            if (dy != null) {
+                Lanes.add(dy, dyOff + t * dyStep, dh, 0, bh);
+            }
+            for (int bi = 0; bi < batch; bi++) {
+                int go = savedOff + (t * batch + bi) * sw;
+                float[] cp = prev >= 0 ? saved : c0 != null ? c0 : zero;
+                int cpOff = prev >= 0 ? savedOff + (prev * batch + bi) * sw + 4 * h : c0 != null ? c0Off + bi * h : 0;
+                lstmCellBackward(saved, go, cp, cpOff, dh, bi * h, dc, bi * h, dg, (t * batch + bi) * g4, h);
+            }
+            gemm(pool, batch, dg, t * batch * g4, g4, rp, null, dh, 0, h, false);
+        }
+        if (dh0 != null) {
+            System.arraycopy(dh, 0, dh0, dh0Off, bh);
+        }
+        if (dc0 != null) {
+            System.arraycopy(dc, 0, dc0, dc0Off, bh);
+        }
+        weightGradients(input, h, 4, seq, batch, reverse, x, xOff, w, wOff, h0, h0Off, saved, savedOff, sw, 6 * h, dg,
+                dg, dx, dxOff, accumulateDx, dw, dwOff, dr, drOff, db, dbOff, pool);
+    }
+
+    /**
+     * The LSTMGrad op: the training forward into per-thread scratch, then {@link #lstmBackward}. Arguments as those
+     * two methods'.
+     */
+    public static void lstmGrad(int input, int hidden, int seq, int batch, boolean reverse, float[] x, int xOff,
+                                float[] w, int wOff, float[] r, int rOff, float[] b, int bOff, float[] h0, int h0Off,
+                                float[] c0, int c0Off, float[] dy, int dyOff, int dyStep, float[] dyh, int dyhOff,
+                                float[] dyc, int dycOff, float[] dx, int dxOff, boolean accumulateDx, float[] dw,
+                                int dwOff, float[] dr, int drOff, float[] db, int dbOff, float[] dh0, int dh0Off,
+                                float[] dc0, int dc0Off, WorkerPool pool) {
+        float[] saved = PanelScratch.work(T_SAVED, lstmSavedLength(hidden, seq, batch));
+        lstmForward(input, hidden, seq, batch, reverse, x, xOff, w, wOff, r, rOff, b, bOff, h0, h0Off, c0, c0Off,
+                null, 0, 0, null, 0, null, 0, saved, 0, pool);
+        lstmBackward(input, hidden, seq, batch, reverse, x, xOff, w, wOff, r, rOff, h0, h0Off, c0, c0Off, saved, 0,
+                dy, dyOff, dyStep, dyh, dyhOff, dyc, dycOff, dx, dxOff, accumulateDx, dw, dwOff, dr, drOff, db, dbOff,
+                dh0, dh0Off, dc0, dc0Off, pool);
+    }
+
+    // ---- GRU -----------------------------------------------------------------------------------------------------
+
+    /**
+     * GRU training forward ({@code linear_before_reset = 1}): the outputs of {@link dev.kiln.runtime.Recurrent#gru}
+     * plus the saved gates and states. Parameters as {@link #lstmForward} without the cell state; W [3H, input],
+     * R [3H, H], B [6H].
+     *
+     * @param linearBeforeReset must be true (PyTorch's GRU); the ONNX default 0 is not implemented here
+     * @param saved written: {@link #gruSavedLength} floats from {@code savedOff}
+     */
+    public static void gruForward(int input, int hidden, int seq, int batch, boolean reverse, boolean linearBeforeReset,
+                                  float[] x, int xOff, float[] w, int wOff, float[] r, int rOff, float[] b, int bOff,
+                                  float[] h0, int h0Off, float[] y, int yOff, int yStep, float[] yh, int yhOff,
+                                  float[] saved, int savedOff, WorkerPool pool) {
+        requireLinearBeforeReset(linearBeforeReset);
+        int h = hidden;
+        int g3 = 3 * h;
+        int sw = 5 * h;
+        int bh = batch * h;
+        checkRun("GRU", 3, input, h, seq, batch, x, xOff, w, wOff, r, rOff, b, bOff);
+        span("GRU", "saved", saved, savedOff, gruSavedLength(h, seq, batch));
+        PackedMatrix wt = PanelScratch.pack(w, wOff, input, true, PanelScratch.packed(P_W, input, g3));
+        PackedMatrix rt = PanelScratch.pack(r, rOff, h, true, PanelScratch.packed(P_R, h, g3));
+        float[] biasW = PanelScratch.work(T_BIAS, g3);
+        float[] biasR = PanelScratch.work(T_BIAS_R, g3);
+        for (int j = 0; j < g3; j++) {
+            biasW[j] = b == null ? 0f : b[bOff + j];
+            biasR[j] = b == null ? 0f : b[bOff + g3 + j];
+        }
+        float[] zero = zeros(bh);
+        float[] hr = PanelScratch.work(T_TEMP, batch * g3);
+        gemm(pool, seq * batch, x, xOff, input, wt, biasW, saved, savedOff, sw, false);
+        int prev = -1;
+        for (int step = 0; step < seq; step++) {
+            int t = reverse ? seq - 1 - step : step;
+            int row0 = savedOff + t * batch * sw;
+            int prev0 = savedOff + prev * batch * sw;
+            if (prev >= 0) {
+                gemm(pool, batch, saved, prev0 + 4 * h, sw, rt, biasR, hr, 0, g3, false);
+            } else if (h0 != null) {
+                gemm(pool, batch, h0, h0Off, h, rt, biasR, hr, 0, g3, false);
+            } else {
+                for (int bi = 0; bi < batch; bi++) {
+                    System.arraycopy(biasR, 0, hr, bi * g3, g3);
+                }
+            }
+            for (int bi = 0; bi < batch; bi++) {
+                int go = row0 + bi * sw;
+                if (prev >= 0) {
+                    gruCell(saved, go, hr, bi * g3, saved, prev0 + bi * sw + 4 * h, h);
+                } else if (h0 != null) {
+                    gruCell(saved, go, hr, bi * g3, h0, h0Off + bi * h, h);
+                } else {
+                    gruCell(saved, go, hr, bi * g3, zero, 0, h);
+                }
+                if (y != null) {
+                    System.arraycopy(saved, go + 4 * h, y, yOff + t * yStep + bi * h, h);
+                }
+            }
+            prev = t;
+        }
+        if (yh != null) {
+            for (int bi = 0; bi < batch; bi++) {
+                copyState(seq, saved, savedOff + (prev * batch + bi) * sw + 4 * h, h0, h0Off + bi * h, yh,
+                        yhOff + bi * h, h);
+            }
+        }
+    }
+
+    /**
+     * GRU backpropagation through time from the buffer {@link #gruForward} saved. Parameters as
+     * {@link #lstmBackward} without the cell state; dw [3H, input], dr [3H, H], db [6H].
+     */
+    public static void gruBackward(int input, int hidden, int seq, int batch, boolean reverse,
+                                   boolean linearBeforeReset, float[] x, int xOff, float[] w, int wOff, float[] r,
+                                   int rOff, float[] h0, int h0Off, float[] saved, int savedOff, float[] dy, int dyOff,
+                                   int dyStep, float[] dyh, int dyhOff, float[] dx, int dxOff, boolean accumulateDx,
+                                   float[] dw, int dwOff, float[] dr, int drOff, float[] db, int dbOff, float[] dh0,
+                                   int dh0Off, WorkerPool pool) {
+        requireLinearBeforeReset(linearBeforeReset);
+        int h = hidden;
+        int g3 = 3 * h;
+        int sw = 5 * h;
+        int bh = batch * h;
+        int rows = seq * batch;
+        checkRun("GRU", 3, input, h, seq, batch, x, xOff, w, wOff, r, rOff, null, 0);
+        span("GRU", "saved", saved, savedOff, gruSavedLength(h, seq, batch));
+        float[] dgx = PanelScratch.work(T_DG, rows * g3);
+        float[] dgr = PanelScratch.work(T_DG2, rows * g3);
+        float[] dh = PanelScratch.work(T_DH, bh);
+        float[] zero = zeros(bh);
+        initState(dyh, dyhOff, dh, bh);
+        PackedMatrix rp = PanelScratch.pack(r, rOff, h, false, PanelScratch.packed(P_R_ROWS, g3, h));
+        for (int step = seq - 1; step >= 0; step--) {
+            int t = reverse ? seq - 1 - step : step;
+            int prev = step == 0 ? -1 : (reverse ? t + 1 : t - 1);
+            if (dy != null) {
+                Lanes.add(dy, dyOff + t * dyStep, dh, 0, bh);
+            }
+            for (int bi = 0; bi < batch; bi++) {
+                int go = savedOff + (t * batch + bi) * sw;
+                float[] hp = prev >= 0 ? saved : h0 != null ? h0 : zero;
+                int hpOff = prev >= 0 ? savedOff + (prev * batch + bi) * sw + 4 * h : h0 != null ? h0Off + bi * h : 0;
+                int dgo = (t * batch + bi) * g3;
+                gruCellBackward(saved, go, hp, hpOff, dh, bi * h, dgx, dgr, dgo, h);
+            }
+            // dh now holds dh * z, the direct path; the recurrent GEMM adds the three gates' terms
+            gemm(pool, batch, dgr, t * batch * g3, g3, rp, null, dh, 0, h, true);
+        }
+        if (dh0 != null) {
+            System.arraycopy(dh, 0, dh0, dh0Off, bh);
+        }
+        weightGradients(input, h, 3, seq, batch, reverse, x, xOff, w, wOff, h0, h0Off, saved, savedOff, sw, 4 * h, dgx,
+                dgr, dx, dxOff, accumulateDx, dw, dwOff, dr, drOff, db, dbOff, pool);
+    }
+
+    /** The GRUGrad op: {@link #gruForward} into per-thread scratch, then {@link #gruBackward}. */
+    public static void gruGrad(int input, int hidden, int seq, int batch, boolean reverse, boolean linearBeforeReset,
+                               float[] x, int xOff, float[] w, int wOff, float[] r, int rOff, float[] b, int bOff,
+                               float[] h0, int h0Off, float[] dy, int dyOff, int dyStep, float[] dyh, int dyhOff,
+                               float[] dx, int dxOff, boolean accumulateDx, float[] dw, int dwOff, float[] dr,
+                               int drOff, float[] db, int dbOff, float[] dh0, int dh0Off, WorkerPool pool) {
+        float[] saved = PanelScratch.work(T_SAVED, gruSavedLength(hidden, seq, batch));
+        gruForward(input, hidden, seq, batch, reverse, linearBeforeReset, x, xOff, w, wOff, r, rOff, b, bOff, h0,
+                h0Off, null, 0, 0, null, 0, saved, 0, pool);
+        gruBackward(input, hidden, seq, batch, reverse, linearBeforeReset, x, xOff, w, wOff, r, rOff, h0, h0Off, saved,
+                0, dy, dyOff, dyStep, dyh, dyhOff, dx, dxOff, accumulateDx, dw, dwOff, dr, drOff, db, dbOff, dh0,
+                dh0Off, pool);
+    }
+
+    // ---- shared backward GEMMs -----------------------------------------------------------------------------------
+
+    /**
+     * After the steps: {@code dX (+)= dGx · W}, {@code dW = dGx^T · X}, {@code dR = dGr^T · H_prev}, and dB the
+     * column sums of dGx (input biases) and dGr (recurrent biases). H_prev's rows are gathered in step order: the
+     * initial state (or zeros) for the first step processed, the previous step's saved H for the others.
+     */
+    private static void weightGradients(int input, int h, int gates, int seq, int batch, boolean reverse, float[] x,
+                                        int xOff, float[] w, int wOff, float[] h0, int h0Off, float[] saved,
+                                        int savedOff, int sw, int hAt, float[] dgx, float[] dgr, float[] dx, int dxOff,
+                                        boolean accumulateDx, float[] dw, int dwOff, float[] dr, int drOff, float[] db,
+                                        int dbOff, WorkerPool pool) {
+        int gh = gates * h;
+        int rows = seq * batch;
+        if (dx != null) {
+            PackedMatrix wp = PanelScratch.pack(w, wOff, input, false, PanelScratch.packed(P_W_ROWS, gh, input));
+            if (rows > 0) {
+                gemm(pool, rows, dgx, 0, gh, wp, null, dx, dxOff, input, accumulateDx);
+            }
+        }
+        if (dw != null || dr != null) {
+            float[] dgt = PanelScratch.work(T_DGT, rows * gh);
+            if (dw != null) {
+                PanelScratch.transpose(rows, gh, dgx, 0, gh, dgt, 0, rows);
+                PackedMatrix xp = PanelScratch.pack(x, xOff, input, false, PanelScratch.packed(P_X, rows, input));
+                gemm(pool, gh, dgt, 0, rows, xp, null, dw, dwOff, input, false);
+            }
+            if (dr != null) {
+                if (dgr != dgx || dw == null) {
+                    PanelScratch.transpose(rows, gh, dgr, 0, gh, dgt, 0, rows);
+                }
+                float[] hprev = PanelScratch.work(T_HPREV, rows * h);
+                for (int step = 0; step < seq; step++) {
+                    int t = reverse ? seq - 1 - step : step;
+                    int prev = reverse ? t + 1 : t - 1;
+                    for (int bi = 0; bi < batch; bi++) {
+                        int dst = (t * batch + bi) * h;
+                        if (step > 0) {
+                            System.arraycopy(saved, savedOff + (prev * batch + bi) * sw + hAt, hprev, dst, h);
+                        } else if (h0 != null) {
+                            System.arraycopy(h0, h0Off + bi * h, hprev, dst, h);
+                        } else {
+                            Arrays.fill(hprev, dst, dst + h, 0f);
+                        }
+                    }
+                }
+                PackedMatrix hp = PanelScratch.pack(hprev, 0, h, false, PanelScratch.packed(P_HP, rows, h));
+                gemm(pool, gh, dgt, 0, rows, hp, null, dr, drOff, h, false);
+            }
+        }
+        if (db != null) {
+            Lanes.columnSums(rows, gh, dgx, 0, gh, db, dbOff, false);
+            Lanes.columnSums(rows, gh, dgr, 0, gh, db, dbOff + gh, false);
+        }
+    }
+
+    // ---- gate math, vectorized along the hidden axis -------------------------------------------------------------
+    //
+    // As in the inference kernels, each loop calls at most one VectorMath function, so C2 inlines it and no vector
+    // is boxed.
+
+    /** One LSTM row: pre-activations i, o, f, c at go activated in place, then C, tanh(C) and H after them. */
+    private static void lstmCell(float[] s, int go, float[] cp, int cpOff, int h) {
+        sigmoidInPlace(s, go, 3 * h);
+        tanh(s, go + 3 * h, s, go + 3 * h, h);
+        int j = 0;
+        for (int bound = S.loopBound(h); j < bound; j += VL) {
+            FloatVector i = FloatVector.fromArray(S, s, go + j);
+            FloatVector f = FloatVector.fromArray(S, s, go + 2 * h + j);
+            FloatVector g = FloatVector.fromArray(S, s, go + 3 * h + j);
+            f.mul(FloatVector.fromArray(S, cp, cpOff + j)).add(i.mul(g)).intoArray(s, go + 4 * h + j);
+        }
+        for (; j < h; j++) {
+            s[go + 4 * h + j] = s[go + 2 * h + j] * cp[cpOff + j] + s[go + j] * s[go + 3 * h + j];
+        }
+        tanh(s, go + 4 * h, s, go + 5 * h, h);
+        j = 0;
+        for (int bound = S.loopBound(h); j < bound; j += VL) {
+            FloatVector.fromArray(S, s, go + h + j).mul(FloatVector.fromArray(S, s, go + 5 * h + j))
+                    .intoArray(s, go + 6 * h + j);
+        }
+        for (; j < h; j++) {
+            s[go + 6 * h + j] = s[go + h + j] * s[go + 5 * h + j];
+        }
+    }
+
+    /**
+     * One LSTM row backwards: from the incoming dh and dc (gradients of this step's H and C), the pre-activation
+     * gradients of i, o, f, c into dG, and dc replaced by the gradient of the previous cell state.
+     */
+    private static void lstmCellBackward(float[] s, int go, float[] cp, int cpOff, float[] dh, int dhOff, float[] dc,
+                                         int dcOff, float[] dg, int dgOff, int h) {
+        int j = 0;
+        for (int bound = S.loopBound(h); j < bound; j += VL) {
+            FloatVector i = FloatVector.fromArray(S, s, go + j);
+            FloatVector o = FloatVector.fromArray(S, s, go + h + j);
+            FloatVector f = FloatVector.fromArray(S, s, go + 2 * h + j);
+            FloatVector g = FloatVector.fromArray(S, s, go + 3 * h + j);
+            FloatVector tc = FloatVector.fromArray(S, s, go + 5 * h + j);
+            FloatVector d = FloatVector.fromArray(S, dh, dhOff + j);
+            FloatVector one = i.broadcast(1f);
+            FloatVector dC = d.mul(o).mul(one.sub(tc.mul(tc))).add(FloatVector.fromArray(S, dc, dcOff + j));
+            d.mul(tc).mul(o).mul(one.sub(o)).intoArray(dg, dgOff + h + j);
+            dC.mul(g).mul(i).mul(one.sub(i)).intoArray(dg, dgOff + j);
+            dC.mul(FloatVector.fromArray(S, cp, cpOff + j)).mul(f).mul(one.sub(f)).intoArray(dg, dgOff + 2 * h + j);
+            dC.mul(i).mul(one.sub(g.mul(g))).intoArray(dg, dgOff + 3 * h + j);
+            dC.mul(f).intoArray(dc, dcOff + j);
+        }
+        for (; j < h; j++) {
+            float i = s[go + j];
+            float o = s[go + h + j];
+            float f = s[go + 2 * h + j];
+            float g = s[go + 3 * h + j];
+            float tc = s[go + 5 * h + j];
+            float d = dh[dhOff + j];
+            float dC = d * o * (1f - tc * tc) + dc[dcOff + j];
+            dg[dgOff + h + j] = d * tc * o * (1f - o);
+            dg[dgOff + j] = dC * g * i * (1f - i);
+            dg[dgOff + 2 * h + j] = dC * cp[cpOff + j] * f * (1f - f);
+            dg[dgOff + 3 * h + j] = dC * i * (1f - g * g);
+            dc[dcOff + j] = dC * f;
+        }
+    }
+
+    /**
+     * One GRU row: z, r = sigmoid(input projection + recurrent projection), the recurrent h-gate term kept,
+     * n = tanh(input h-gate + r * that term), H = (1 - z) n + z H_prev.
+     *
+     * @param hr the row's recurrent projection {@code H_prev · R^T + Rb} (3H)
+     */
+    private static void gruCell(float[] s, int go, float[] hr, int hrOff, float[] hp, int hpOff, int h) {
+        int j = 0;
+        int zr = 2 * h;
+        for (int bound = S.loopBound(zr); j < bound; j += VL) {
+            FloatVector v = FloatVector.fromArray(S, s, go + j).add(FloatVector.fromArray(S, hr, hrOff + j));
+            sigmoid(v).intoArray(s, go + j);
+        }
+        for (; j < zr; j++) {
+            s[go + j] = sigmoid(s[go + j] + hr[hrOff + j]);
+        }
+        System.arraycopy(hr, hrOff + 2 * h, s, go + 3 * h, h);
+        j = 0;
+        for (int bound = S.loopBound(h); j < bound; j += VL) {
+            FloatVector r = FloatVector.fromArray(S, s, go + h + j);
+            r.fma(FloatVector.fromArray(S, s, go + 3 * h + j), FloatVector.fromArray(S, s, go + 2 * h + j))
+                    .intoArray(s, go + 2 * h + j);
+        }
+        for (; j < h; j++) {
+            s[go + 2 * h + j] = Math.fma(s[go + h + j], s[go + 3 * h + j], s[go + 2 * h + j]);
+        }
+        tanh(s, go + 2 * h, s, go + 2 * h, h);
+        j = 0;
+        for (int bound = S.loopBound(h); j < bound; j += VL) {
+            FloatVector z = FloatVector.fromArray(S, s, go + j);
+            FloatVector n = FloatVector.fromArray(S, s, go + 2 * h + j);
+            FloatVector.fromArray(S, hp, hpOff + j).sub(n).fma(z, n).intoArray(s, go + 4 * h + j);
+        }
+        for (; j < h; j++) {
+            float n = s[go + 2 * h + j];
+            s[go + 4 * h + j] = Math.fma(hp[hpOff + j] - n, s[go + j], n);
+        }
+    }
+
+    /**
+     * One GRU row backwards: pre-activation gradients of z, r, n into dGx (input side) and of z, r and the
+     * recurrent h-gate term into dGr (recurrent side); dh replaced by its direct path dh * z.
+     */
+    private static void gruCellBackward(float[] s, int go, float[] hp, int hpOff, float[] dh, int dhOff, float[] dgx,
+                                        float[] dgr, int dgo, int h) {
+        int j = 0;
+        for (int bound = S.loopBound(h); j < bound; j += VL) {
+            FloatVector z = FloatVector.fromArray(S, s, go + j);
+            FloatVector r = FloatVector.fromArray(S, s, go + h + j);
+            FloatVector n = FloatVector.fromArray(S, s, go + 2 * h + j);
+            FloatVector q = FloatVector.fromArray(S, s, go + 3 * h + j);
+            FloatVector d = FloatVector.fromArray(S, dh, dhOff + j);
+            FloatVector one = z.broadcast(1f);
+            FloatVector an = d.mul(one.sub(z)).mul(one.sub(n.mul(n)));
+            FloatVector az = d.mul(FloatVector.fromArray(S, hp, hpOff + j).sub(n)).mul(z).mul(one.sub(z));
+            FloatVector ar = an.mul(q).mul(r).mul(one.sub(r));
+            az.intoArray(dgx, dgo + j);
+            ar.intoArray(dgx, dgo + h + j);
+            an.intoArray(dgx, dgo + 2 * h + j);
+            az.intoArray(dgr, dgo + j);
+            ar.intoArray(dgr, dgo + h + j);
+            an.mul(r).intoArray(dgr, dgo + 2 * h + j);
+            d.mul(z).intoArray(dh, dhOff + j);
+        }
+        for (; j < h; j++) {
+            float z = s[go + j];
+            float r = s[go + h + j];
+            float n = s[go + 2 * h + j];
+            float q = s[go + 3 * h + j];
+            float d = dh[dhOff + j];
+            float an = d * (1f - z) * (1f - n * n);
+            float az = d * (hp[hpOff + j] - n) * z * (1f - z);
+            float ar = an * q * r * (1f - r);
+            dgx[dgo + j] = az;
+            dgx[dgo + h + j] = ar;
+            dgx[dgo + 2 * h + j] = an;
+            dgr[dgo + j] = az;
+            dgr[dgo + h + j] = ar;
+            dgr[dgo + 2 * h + j] = an * r;
+            dh[dhOff + j] = d * z;
+        }
+    }
+
+    private static FloatVector sigmoid(FloatVector x) {
+        return x.broadcast(1f).div(VectorMath.exp(x.neg()).add(1f));
+    }
+
+    private static float sigmoid(float x) {
+        return (float) (1.0 / (1.0 + Math.exp(-x)));
+    }
+
+    private static void sigmoidInPlace(float[] a, int off, int len) {
+        int j = 0;
+        for (int bound = S.loopBound(len); j < bound; j += VL) {
+            sigmoid(FloatVector.fromArray(S, a, off + j)).intoArray(a, off + j);
+        }
+        for (; j < len; j++) {
+            a[off + j] = sigmoid(a[off + j]);
+        }
+    }
+
+    /** dst = tanh(src) over {@code len} floats (the ranges equal or disjoint). */
+    private static void tanh(float[] src, int srcOff, float[] dst, int dstOff, int len) {
+        int j = 0;
+        for (int bound = S.loopBound(len); j < bound; j += VL) {
+            VectorMath.tanh(FloatVector.fromArray(S, src, srcOff + j)).intoArray(dst, dstOff + j);
+        }
+        for (; j < len; j++) {
+            dst[dstOff + j] = (float) Math.tanh(src[srcOff + j]);
+        }
+    }
+
+    // ---- scalar twins: the equations in double, every array from index 0 ------------------------------------------
+
+    /**
+     * Plain twin of {@link #lstmGrad}: the forward recomputed in double, then the steps walked backwards element by
+     * element. Null inputs are zeros; null outputs are skipped; dx is overwritten.
+     */
+    public static void lstmGradScalar(int input, int hidden, int seq, int batch, boolean reverse, float[] x, float[] w,
+                                      float[] r, float[] b, float[] h0, float[] c0, float[] dy, float[] dyh,
+                                      float[] dyc, float[] dx, float[] dw, float[] dr, float[] db, float[] dh0,
+                                      float[] dc0) {
+        int h = hidden;
+        double[][] gates = new double[seq * batch][4 * h];
+        double[][] cell = new double[seq * batch + batch][h];
+        double[][] hid = new double[seq * batch + batch][h];
+        // state before step k is row (k * batch + bi) of cell/hid, after it row ((k + 1) * batch + bi)
+        for (int bi = 0; bi < batch; bi++) {
+            for (int j = 0; j < h; j++) {
+                hid[bi][j] = h0 == null ? 0 : h0[bi * h + j];
+                cell[bi][j] = c0 == null ? 0 : c0[bi * h + j];
+            }
+        }
+        for (int k = 0; k < seq; k++) {
+            int t = reverse ? seq - 1 - k : k;
+            for (int bi = 0; bi < batch; bi++) {
+                double[] hp = hid[k * batch + bi];
+                for (int gi = 0; gi < 4; gi++) {
+                    for (int j = 0; j < h; j++) {
+                        int row = gi * h + j;
+                        double sum = b == null ? 0 : (double) b[row] + b[4 * h + row];
+                        for (int i = 0; i < input; i++) {
+                            sum += (double) x[(t * batch + bi) * input + i] * w[row * input + i];
+                        }
+                        for (int i = 0; i < h; i++) {
+                            sum += hp[i] * r[row * h + i];
+                        }
+                        gates[k * batch + bi][row] = gi == 3 ? Math.tanh(sum) : 1 / (1 + Math.exp(-sum));
+                    }
+                }
+                double[] g = gates[k * batch + bi];
+                for (int j = 0; j < h; j++) {
+                    double c = g[2 * h + j] * cell[k * batch + bi][j] + g[j] * g[3 * h + j];
+                    cell[(k + 1) * batch + bi][j] = c;
+                    hid[(k + 1) * batch + bi][j] = g[h + j] * Math.tanh(c);
+                }
+            }
+        }
+        double[] ddx = new double[seq * batch * input];
+        double[] ddw = new double[4 * h * input];
+        double[] ddr = new double[4 * h * h];
+        double[] ddb = new double[4 * h];
+        double[][] dh = new double[batch][h];
+        double[][] dc = new double[batch][h];
+        for (int bi = 0; bi < batch; bi++) {
+            for (int j = 0; j < h; j++) {
+                dh[bi][j] = dyh == null ? 0 : dyh[bi * h + j];
+                dc[bi][j] = dyc == null ? 0 : dyc[bi * h + j];
+            }
+        }
+        for (int k = seq - 1; k >= 0; k--) {
+            int t = reverse ? seq - 1 - k : k;
+            double[][] dhPrev = new double[batch][h];
+            for (int bi = 0; bi < batch; bi++) {
+                double[] g = gates[k * batch + bi];
+                double[] a = new double[4 * h];
+                for (int j = 0; j < h; j++) {
+                    double d = dh[bi][j] + (dy == null ? 0 : dy[(t * batch + bi) * h + j]);
+                    double tc = Math.tanh(cell[(k + 1) * batch + bi][j]);
+                    double i = g[j];
+                    double o = g[h + j];
+                    double f = g[2 * h + j];
+                    double c = g[3 * h + j];
+                    double dC = dc[bi][j] + d * o * (1 - tc * tc);
+                    a[j] = dC * c * i * (1 - i);
+                    a[h + j] = d * tc * o * (1 - o);
+                    a[2 * h + j] = dC * cell[k * batch + bi][j] * f * (1 - f);
+                    a[3 * h + j] = dC * i * (1 - c * c);
+                    dc[bi][j] = dC * f;
+                }
+                accumulate(input, h, 4, a, x, (t * batch + bi) * input, hid[k * batch + bi], w, r, ddx, ddw, ddr, ddb,
+                        dhPrev[bi]);
+            }
+            dh = dhPrev;
+        }
+        store(ddx, dx);
+        store(ddw, dw);
+        store(ddr, dr);
+        if (db != null) {
+            for (int j = 0; j < 4 * h; j++) {
+                db[j] = (float) ddb[j];
+                db[4 * h + j] = (float) ddb[j];
+            }
+        }
+        for (int bi = 0; bi < batch; bi++) {
+            for (int j = 0; j < h; j++) {
+                if (dh0 != null) {
+                    dh0[bi * h + j] = (float) dh[bi][j];
+                }
+                if (dc0 != null) {
+                    dc0[bi * h + j] = (float) dc[bi][j];
+                }
+            }
+        }
+    }
+
+    /** Plain twin of {@link #gruGrad} ({@code linear_before_reset = 1}), as {@link #lstmGradScalar}. */
+    public static void gruGradScalar(int input, int hidden, int seq, int batch, boolean reverse, float[] x, float[] w,
+                                     float[] r, float[] b, float[] h0, float[] dy, float[] dyh, float[] dx, float[] dw,
+                                     float[] dr, float[] db, float[] dh0) {
+        int h = hidden;
+        double[][] gates = new double[seq * batch][4 * h]; // z, r, n, q = Rh hPrev + Rbh
+        double[][] hid = new double[seq * batch + batch][h];
+        for (int bi = 0; bi < batch; bi++) {
+            for (int j = 0; j < h; j++) {
+                hid[bi][j] = h0 == null ? 0 : h0[bi * h + j];
+            }
+        }
+        for (int k = 0; k < seq; k++) {
+            int t = reverse ? seq - 1 - k : k;
+            for (int bi = 0; bi < batch; bi++) {
+                double[] hp = hid[k * batch + bi];
+                double[] g = gates[k * batch + bi];
+                double[] xw = new double[3 * h];
+                double[] hr = new double[3 * h];
+                for (int row = 0; row < 3 * h; row++) {
+                    xw[row] = b == null ? 0 : b[row];
+                    hr[row] = b == null ? 0 : b[3 * h + row];
+                    for (int i = 0; i < input; i++) {
+                        xw[row] += (double) x[(t * batch + bi) * input + i] * w[row * input + i];
+                    }
+                    for (int i = 0; i < h; i++) {
+                        hr[row] += hp[i] * r[row * h + i];
+                    }
+                }
+                for (int j = 0; j < h; j++) {
+                    g[j] = 1 / (1 + Math.exp(-(xw[j] + hr[j])));
+                    g[h + j] = 1 / (1 + Math.exp(-(xw[h + j] + hr[h + j])));
+                    g[3 * h + j] = hr[2 * h + j];
+                    g[2 * h + j] = Math.tanh(xw[2 * h + j] + g[h + j] * g[3 * h + j]);
+                    hid[(k + 1) * batch + bi][j] = (1 - g[j]) * g[2 * h + j] + g[j] * hp[j];
+                }
+            }
+        }
+        double[] ddx = new double[seq * batch * input];
+        double[] ddw = new double[3 * h * input];
+        double[] ddr = new double[3 * h * h];
+        double[] ddbx = new double[3 * h];
+        double[] ddbr = new double[3 * h];
+        double[][] dh = new double[batch][h];
+        for (int bi = 0; bi < batch; bi++) {
+            for (int j = 0; j < h; j++) {
+                dh[bi][j] = dyh == null ? 0 : dyh[bi * h + j];
+            }
+        }
+        for (int k = seq - 1; k >= 0; k--) {
+            int t = reverse ? seq - 1 - k : k;
+            double[][] dhPrev = new double[batch][h];
+            for (int bi = 0; bi < batch; bi++) {
+                double[] g = gates[k * batch + bi];
+                double[] hp = hid[k * batch + bi];
+                double[] ax = new double[3 * h];
+                double[] ar = new double[3 * h];
+                for (int j = 0; j < h; j++) {
+                    double d = dh[bi][j] + (dy == null ? 0 : dy[(t * batch + bi) * h + j]);
+                    double z = g[j];
+                    double rr = g[h + j];
+                    double n = g[2 * h + j];
+                    double an = d * (1 - z) * (1 - n * n);
+                    ax[j] = d * (hp[j] - n) * z * (1 - z);
+                    ax[h + j] = an * g[3 * h + j] * rr * (1 - rr);
+                    ax[2 * h + j] = an;
+                    ar[j] = ax[j];
+                    ar[h + j] = ax[h + j];
+                    ar[2 * h + j] = an * rr;
+                    dhPrev[bi][j] += d * z;
+                }
+                double[] unusedDh = new double[h];
+                accumulate(input, h, 3, ax, x, (t * batch + bi) * input, null, w, null, ddx, ddw, null, ddbx, unusedDh);
+                accumulate(0, h, 3, ar, x, 0, hp, null, r, null, null, ddr, ddbr, dhPrev[bi]);
+            }
+            dh = dhPrev;
+        }
+        store(ddx, dx);
+        store(ddw, dw);
+        store(ddr, dr);
+        if (db != null) {
+            for (int j = 0; j < 3 * h; j++) {
+                db[j] = (float) ddbx[j];
+                db[3 * h + j] = (float) ddbr[j];
+            }
+        }
+        if (dh0 != null) {
+            for (int bi = 0; bi < batch; bi++) {
+                for (int j = 0; j < h; j++) {
+                    dh0[bi * h + j] = (float) dh[bi][j];
+                }
+            }
+        }
+    }
+
+    /**
+     * Adds one row's pre-activation gradients {@code a} (gates x H) to dx, dW (with the row's x), dR and dhPrev
+     * (with hPrev, when given) and the bias sums; a null sink is skipped.
+     */
+    private static void accumulate(int input, int h, int gates, double[] a, float[] x, int xo, double[] hp, float[] w,
+                                   float[] r, double[] dx, double[] dw, double[] dr, double[] db, double[] dhPrev) {
+        for (int row = 0; row < gates * h; row++) {
+            for (int i = 0; i < input; i++) {
+                dw[row * input + i] += a[row] * x[xo + i];
+                dx[xo + i] += a[row] * w[row * input + i];
+            }
+            if (hp != null) {
+                for (int i = 0; i < h; i++) {
+                    dr[row * h + i] += a[row] * hp[i];
+                    dhPrev[i] += a[row] * r[row * h + i];
+                }
+            }
+            db[row] += a[row];
+        }
+    }
+
+    private static void store(double[] src, float[] dst) {
+        if (dst != null) {
+            for (int i = 0; i < src.length; i++) {
+                dst[i] = (float) src[i];
+            }
+        }
+    }
+
+    // ---- helpers -------------------------------------------------------------------------------------------------
+
+    private static void gemm(WorkerPool pool, int m, float[] a, int aOff, int lda, PackedMatrix b, float[] bias,
+                             float[] c, int cOff, int ldc, boolean accumulate) {
+        if (pool == null) {
+            Gemm.gemm(m, a, aOff, lda, b, bias, c, cOff, ldc, accumulate, Epilogue.none());
+        } else {
+            Gemm.gemm(pool, m, a, aOff, lda, b, bias, c, cOff, ldc, accumulate, Epilogue.none());
+        }
+    }
+
+    /** A per-thread array of at least {@code len} zeros (the zero initial state). */
+    private static float[] zeros(int len) {
+        float[] z = PanelScratch.work(T_ZERO, len);
+        Arrays.fill(z, 0, len, 0f);
+        return z;
+    }
+
+    private static void initState(float[] init, int off, float[] dst, int len) {
+        if (init == null) {
+            Arrays.fill(dst, 0, len, 0f);
+        } else {
+            System.arraycopy(init, off, dst, 0, len);
+        }
+    }
+
+    /** The last state: the saved one, or with no step the initial one (zeros when absent). */
+    private static void copyState(int seq, float[] saved, int at, float[] init, int initOff, float[] dst, int dstOff,
+                                  int h) {
+        if (seq > 0) {
+            System.arraycopy(saved, at, dst, dstOff, h);
+        } else if (init != null) {
+            System.arraycopy(init, initOff, dst, dstOff, h);
+        } else {
+            Arrays.fill(dst, dstOff, dstOff + h, 0f);
+        }
+    }
+
+    private static void requireLinearBeforeReset(boolean linearBeforeReset) {
+        if (!linearBeforeReset) {
+            throw new IllegalArgumentException("GRU training kernels implement linear_before_reset = 1 (PyTorch's "
+                    + "GRU); a GRU with linear_before_reset = 0 has no training kernel here");
+        }
+    }
+
+    private static void checkRun(String op, int gates, int input, int h, int seq, int batch, float[] x, int xOff,
+                                 float[] w, int wOff, float[] r, int rOff, float[] b, int bOff) {
+        if (input <= 0 || h <= 0 || seq < 0 || batch < 0) {
+            throw new IllegalArgumentException(op + ": invalid sizes input " + input + ", hidden " + h + ", seq " + seq
+                    + ", batch " + batch);
+        }
+        span(op, "X", x, xOff, (long) seq * batch * input);
+        span(op, "W", w, wOff, (long) gates * h * input);
+        span(op, "R", r, rOff, (long) gates * h * h);
+        if (b != null) {
+            span(op, "B", b, bOff, 2L * gates * h);
+        }
+    }
+
+    private static void span(String op, String name, float[] a, int off, long need) {
+        Objects.requireNonNull(a, name);
+        if (off < 0 || off + need > a.length) {
+            throw new IllegalArgumentException(op + " " + name + " needs " + need + " floats from " + off
+                    + ", array has " + a.length);
+        }
+    }
+}

@@ -1,0 +1,280 @@
+package dev.kiln.runtime.train;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The optimizers against PyTorch's update formulas written out plainly in double (the oracle below), over
+ * {@value #STEPS} steps with fresh random gradients each step, for every option combination; the vector loop
+ * against its scalar twin (bit for bit); and the step-1 facts PyTorch's documentation states.
+ *
+ * <p>Tolerance: the optimizer works in float, the oracle in double from the same float gradients, so each step
+ * adds a few float roundings of the parameter (|p| ≤ ~2) and of the update; over {@value #STEPS} steps that
+ * stays below {@code 2e-6} absolute + {@code 2e-6} relative.
+ */
+class OptimizerTest {
+
+    private static final int STEPS = 6;
+    /** Lengths exercising empty, tail-only and vector + tail loops for every vector width. */
+    private static final int[] SIZES = {0, 1, 7, 16, 37, 100};
+    private static final double ABS = 2e-6;
+    private static final double REL = 2e-6;
+
+    /** PyTorch's update for one parameter, in double. */
+    private interface Oracle {
+        void step(int t, double[] p, float[] g);
+    }
+
+    @Test
+    void sgdMatchesPyTorchFormulaForEveryOptionCombination() {
+        for (double momentum : new double[] {0, 0.9}) {
+            for (double dampening : new double[] {0, 0.3}) {
+                for (double wd : new double[] {0, 0.05}) {
+                    for (boolean nesterov : new boolean[] {false, true}) {
+                        if (nesterov && (momentum == 0 || dampening != 0)) {
+                            continue;
+                        }
+                        Sgd opt = Optimizer.sgd(0.1, momentum, dampening, wd, nesterov);
+                        check(opt, () -> sgdOracle(0.1, momentum, dampening, wd, nesterov));
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void adamMatchesPyTorchFormula() {
+        for (double wd : new double[] {0, 0.1}) {
+            for (double[] betas : new double[][] {{0.9, 0.999}, {0.5, 0.8}, {0, 0.99}}) {
+                for (double eps : new double[] {1e-8, 1e-3}) {
+                    Adam opt = Optimizer.adam(0.01, betas[0], betas[1], eps, wd);
+                    check(opt, () -> adamOracle(0.01, betas[0], betas[1], eps, wd, false));
+                }
+            }
+        }
+    }
+
+    @Test
+    void adamWMatchesPyTorchFormula() {
+        for (double wd : new double[] {0, 0.01, 0.5}) {
+            for (double[] betas : new double[][] {{0.9, 0.999}, {0.8, 0.9}}) {
+                AdamW opt = Optimizer.adamW(0.02, betas[0], betas[1], 1e-8, wd);
+                check(opt, () -> adamOracle(0.02, betas[0], betas[1], 1e-8, wd, true));
+            }
+        }
+    }
+
+    @Test
+    void firstSgdMomentumStepUsesTheGradientUndampened() {
+        Sgd opt = Optimizer.sgd(0.5, 0.9, 0.3, 0, false);
+        OptimizerState s = opt.state(3);
+        float[][] p = {{1f, 2f, 3f}};
+        float[][] g = {{0.25f, -1f, 4f}};
+        opt.update(1, p, g, s);
+        assertArrayEquals(g[0], s.slot("momentum_buffer", 0));
+        assertArrayEquals(new float[] {0.875f, 2.5f, 1f}, p[0]);
+        opt.update(2, p, g, s);
+        // buffer = 0.9 * g + 0.7 * g = 1.6 g (dampening applies from step 2 on)
+        assertEquals(1.6 * 0.25, s.slot("momentum_buffer", 0)[0], 1e-7);
+        assertEquals(0.875 - 0.5 * 1.6 * 0.25, p[0][0], 1e-7);
+    }
+
+    @Test
+    void firstAdamStepMovesEachParameterByLrTowardsMinusTheGradientSign() {
+        Adam opt = Optimizer.adam(1e-3);
+        OptimizerState s = opt.state(4);
+        float[][] p = {{0f, 1f, -1f, 5f}};
+        float[][] g = {{3f, -0.5f, 1e-2f, -20f}};
+        opt.update(1, p, g, s);
+        // bias-corrected m / sqrt(v) = g / |g| at t = 1, so p moves by lr * |g| / (|g| + eps)
+        float[] expected = {-1e-3f, 1.001f, -1.001f, 5.001f};
+        for (int i = 0; i < 4; i++) {
+            assertEquals(expected[i], p[0][i], 2e-7, "element " + i);
+        }
+    }
+
+    @Test
+    void adamWDecaysBeforeTheStepAndAdamThroughTheGradient() {
+        // With a zero gradient Adam's decay (through g) moves p by ~lr, AdamW's only by lr * wd * p.
+        float[][] pw = {{2f}};
+        Optimizer.adamW(0.1, 0.9, 0.999, 1e-8, 0.5).update(1, pw, new float[][] {{0f}},
+                Optimizer.adamW(0.1).state(1));
+        assertEquals(2 * (1 - 0.1 * 0.5), pw[0][0], 1e-7);
+        float[][] pa = {{2f}};
+        Optimizer.adam(0.1, 0.9, 0.999, 1e-8, 0.5).update(1, pa, new float[][] {{0f}}, Optimizer.adam(0.1).state(1));
+        assertEquals(2 - 0.1, pa[0][0], 1e-6);
+    }
+
+    @Test
+    void offsetsAddressParametersPackedInOneArray() {
+        Adam opt = Optimizer.adam(0.01);
+        Random r = new Random(7);
+        float[] flat = random(r, 3 + 20 + 9);
+        float[] grad = random(r, 5 + 20 + 9);
+        float[][] sep = {java.util.Arrays.copyOfRange(flat, 3, 23), java.util.Arrays.copyOfRange(flat, 23, 32)};
+        float[][] sepG = {java.util.Arrays.copyOfRange(grad, 5, 25), java.util.Arrays.copyOfRange(grad, 25, 34)};
+        OptimizerState a = opt.state(20, 9);
+        OptimizerState b = opt.state(20, 9);
+        opt.update(1, new float[][] {flat, flat}, new int[] {3, 23}, new float[][] {grad, grad}, new int[] {5, 25}, a);
+        opt.update(1, sep, sepG, b);
+        assertArrayEquals(sep[0], java.util.Arrays.copyOfRange(flat, 3, 23));
+        assertArrayEquals(sep[1], java.util.Arrays.copyOfRange(flat, 23, 32));
+    }
+
+    @Test
+    void misuseFailsBeforeTouchingAnything() {
+        Sgd opt = Optimizer.sgd(0.1, 0.9, 0, 0, false);
+        OptimizerState s = opt.state(4, 2);
+        float[][] p = {{1, 2, 3, 4}, {5, 6}};
+        float[][] g = {{1, 1, 1, 1}, {1, 1}};
+        String msg = assertThrows(IllegalArgumentException.class, () -> opt.update(0, p, g, s)).getMessage();
+        assertTrue(msg.contains("expected step 1"), msg);
+        msg = assertThrows(IllegalArgumentException.class,
+                () -> opt.update(1, p, new float[][] {{1, 1, 1, 1}, {1}}, s)).getMessage();
+        assertTrue(msg.contains("gradient 1 needs 2 floats"), msg);
+        msg = assertThrows(IllegalArgumentException.class, () -> opt.update(1, new float[][] {p[0]}, g, s))
+                .getMessage();
+        assertTrue(msg.contains("state has 2 parameters"), msg);
+        msg = assertThrows(IllegalArgumentException.class,
+                () -> Optimizer.adam(0.1).update(1, p, g, s)).getMessage();
+        assertTrue(msg.contains("state was made for sgd"), msg);
+        assertArrayEquals(new float[] {1, 2, 3, 4}, p[0]);
+        assertEquals(0, s.steps());
+        opt.update(1, p, g, s);
+        assertEquals(1, s.steps());
+        s.reset();
+        assertEquals(0, s.steps());
+        assertArrayEquals(new float[4], s.slot("momentum_buffer", 0));
+    }
+
+    @Test
+    void stateHasPyTorchsBufferNames() {
+        assertEquals(List.of(), Optimizer.sgd(0.1).state(3).slotNames());
+        assertEquals(List.of("momentum_buffer"), Optimizer.sgd(0.1, 0.5, 0, 0, false).state(3).slotNames());
+        OptimizerState s = Optimizer.adamW(0.1).state(3, 5);
+        assertEquals(List.of("exp_avg", "exp_avg_sq"), s.slotNames());
+        assertEquals(5, s.slot("exp_avg_sq", 1).length);
+        assertThrows(IllegalArgumentException.class, () -> s.slot("momentum_buffer", 0));
+    }
+
+    @Test
+    void constructorsRejectWhatPyTorchRejects() {
+        assertThrows(IllegalArgumentException.class, () -> Optimizer.sgd(-0.1));
+        assertThrows(IllegalArgumentException.class, () -> Optimizer.sgd(Double.NaN));
+        assertThrows(IllegalArgumentException.class, () -> Optimizer.sgd(0.1, 0, 0, 0, true));
+        assertThrows(IllegalArgumentException.class, () -> Optimizer.sgd(0.1, 0.9, 0.1, 0, true));
+        assertThrows(IllegalArgumentException.class, () -> Optimizer.sgd(0.1, -0.9, 0, 0, false));
+        assertThrows(IllegalArgumentException.class, () -> Optimizer.adam(0.1, 1.0, 0.999, 1e-8, 0));
+        assertThrows(IllegalArgumentException.class, () -> Optimizer.adam(0.1, 0.9, -0.1, 1e-8, 0));
+        assertThrows(IllegalArgumentException.class, () -> Optimizer.adamW(0.1, 0.9, 0.999, -1e-8, 0));
+        assertThrows(IllegalArgumentException.class, () -> Optimizer.adamW(0.1, 0.9, 0.999, 1e-8, -1));
+    }
+
+    /** Runs opt (vector and scalar) and fresh oracles on random parameters of every size for STEPS steps. */
+    private static void check(Optimizer opt, java.util.function.Supplier<Oracle> oracles) {
+        Random r = new Random(opt.spec().hashCode());
+        int count = SIZES.length;
+        float[][] pv = new float[count][];
+        float[][] ps = new float[count][];
+        double[][] pd = new double[count][];
+        List<Oracle> ref = new ArrayList<>();
+        for (int i = 0; i < count; i++) {
+            pv[i] = random(r, SIZES[i]);
+            ps[i] = pv[i].clone();
+            pd[i] = new double[SIZES[i]];
+            for (int j = 0; j < SIZES[i]; j++) {
+                pd[i][j] = pv[i][j];
+            }
+            ref.add(oracles.get());
+        }
+        OptimizerState sv = opt.state(SIZES);
+        OptimizerState ss = opt.state(SIZES);
+        for (int t = 1; t <= STEPS; t++) {
+            float[][] g = new float[count][];
+            for (int i = 0; i < count; i++) {
+                g[i] = random(r, SIZES[i]);
+                if (t == 3 && g[i].length > 0) {
+                    g[i][0] = 0; // a zero gradient after non-zero ones: Adam's v keeps the step finite
+                }
+                ref.get(i).step(t, pd[i], g[i]);
+            }
+            opt.update(t, pv, g, sv);
+            opt.updateScalar(t, ps, g, ss);
+            for (int i = 0; i < count; i++) {
+                assertArrayEquals(ps[i], pv[i], opt + ": vector and scalar differ, step " + t + " size " + SIZES[i]);
+                for (int j = 0; j < SIZES[i]; j++) {
+                    double err = Math.abs(pv[i][j] - pd[i][j]);
+                    if (!(err <= ABS + REL * Math.abs(pd[i][j]))) {
+                        fail(opt + ": step " + t + ", size " + SIZES[i] + ", element " + j + " is " + pv[i][j]
+                                + ", PyTorch's formula gives " + pd[i][j]);
+                    }
+                }
+            }
+        }
+    }
+
+    private static Oracle sgdOracle(double lr, double momentum, double dampening, double wd, boolean nesterov) {
+        return new Oracle() {
+            double[] buf;
+
+            @Override
+            public void step(int t, double[] p, float[] g) {
+                if (buf == null) {
+                    buf = new double[p.length];
+                }
+                for (int j = 0; j < p.length; j++) {
+                    double d = g[j] + wd * p[j];
+                    if (momentum != 0) {
+                        buf[j] = t == 1 ? d : momentum * buf[j] + (1 - dampening) * d;
+                        d = nesterov ? d + momentum * buf[j] : buf[j];
+                    }
+                    p[j] -= lr * d;
+                }
+            }
+        };
+    }
+
+    private static Oracle adamOracle(double lr, double beta1, double beta2, double eps, double wd, boolean decoupled) {
+        return new Oracle() {
+            double[] m;
+            double[] v;
+
+            @Override
+            public void step(int t, double[] p, float[] g) {
+                if (m == null) {
+                    m = new double[p.length];
+                    v = new double[p.length];
+                }
+                double bc1 = 1 - Math.pow(beta1, t);
+                double bc2 = 1 - Math.pow(beta2, t);
+                for (int j = 0; j < p.length; j++) {
+                    double gj = g[j];
+                    if (decoupled) {
+                        p[j] *= 1 - lr * wd;
+                    } else {
+                        gj += wd * p[j];
+                    }
+                    m[j] = beta1 * m[j] + (1 - beta1) * gj;
+                    v[j] = beta2 * v[j] + (1 - beta2) * gj * gj;
+                    p[j] -= lr / bc1 * m[j] / (Math.sqrt(v[j]) / Math.sqrt(bc2) + eps);
+                }
+            }
+        };
+    }
+
+    static float[] random(Random r, int n) {
+        float[] a = new float[n];
+        for (int i = 0; i < n; i++) {
+            a[i] = r.nextFloat() * 2 - 1;
+        }
+        return a;
+    }
+}
