@@ -106,9 +106,10 @@ final class ActivationMatMulEmitter implements KernelEmitter {
         boolean transB = ctx.intAttr("transB") != 0;
         float alpha = ctx.floatAttr("alpha");
         float beta = ctx.floatAttr("beta");
-        int m = ctx.staticDim(a, transA ? 1 : 0);
-        int k = ctx.staticDim(a, transA ? 0 : 1);
-        int cols = ctx.staticDim(n.output(0), 1);
+        // Rows or the reduction may be the batch (a weight gradient reduces over it), so dims are code.
+        CodeBlock m = ctx.dim(a.shape().dim(transA ? 1 : 0));
+        CodeBlock k = ctx.dim(a.shape().dim(transA ? 0 : 1));
+        CodeBlock cols = ctx.dim(n.output(0).shape().dim(1));
         TensorRef ar = ctx.in(0);
         TensorRef br = ctx.in(1);
         TensorRef yr = ctx.out(0);

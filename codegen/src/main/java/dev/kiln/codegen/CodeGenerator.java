@@ -2,6 +2,9 @@ package dev.kiln.codegen;
 
 import dev.kiln.ir.Graph;
 import dev.kiln.ir.GraphVerifier;
+import dev.kiln.ir.Tensor;
+import java.util.Map;
+import java.util.Optional;
 
 /**
  * Generates the inference class for an optimized graph: analysis ({@link ModelPlan}) then emission
@@ -14,5 +17,22 @@ public final class CodeGenerator {
     public static GeneratedModel generate(Graph graph, CodegenOptions options) {
         GraphVerifier.verify(graph);
         return ClassWriter.write(new ModelPlan(graph, options));
+    }
+
+    /**
+     * Generates the inference class compiled for training ({@code options.className()}, from {@code evalGraph},
+     * parameters and state raw under their ONNX names) and its trainer ({@code <className>Trainer}, from
+     * {@code trainGraph}); both graphs optimized, with the layout of a {@code TrainingGraph}.
+     *
+     * @param parameters starting value of each trainable parameter, in ONNX initializer order
+     * @param state starting value of each state tensor (BatchNorm running statistics)
+     * @param defaultOptimizer an optimizer SPEC for a generated {@code create(net)}; empty for none
+     */
+    public static GeneratedModel generateTrainer(Graph trainGraph, Graph evalGraph, Map<String, Tensor> parameters,
+                                                 Map<String, Tensor> state, Optional<String> defaultOptimizer,
+                                                 CodegenOptions options) {
+        GraphVerifier.verify(trainGraph);
+        GraphVerifier.verify(evalGraph);
+        return TrainerWriter.write(new TrainerPlan(trainGraph, evalGraph, parameters, state, defaultOptimizer, options));
     }
 }

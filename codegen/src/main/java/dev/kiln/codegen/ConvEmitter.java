@@ -29,8 +29,12 @@ final class ConvEmitter implements KernelEmitter {
         if (x.type().rank() != 4) {
             throw ctx.unsupported("Conv with " + (x.type().rank() - 2) + " spatial dims (2-D only)");
         }
-        if (!ctx.isConstant(w) || (n.hasInput(2) && !ctx.isConstant(n.input(2)))) {
-            throw ctx.unsupported("Conv with non-constant weights or bias");
+        boolean runtimeWeights = !ctx.isConstant(w);
+        if (runtimeWeights && !n.op().equals("Conv")) {
+            throw ctx.unsupported(n.op() + " with weights computed at run time");
+        }
+        if (n.hasInput(2) && !ctx.isConstant(n.input(2)) && !wholeArray(ctx, n.input(2))) {
+            throw ctx.unsupported("Conv with a bias computed at run time");
         }
         List<ConvGeometry.Axis> axes = WindowGeometry.axes(ctx, WindowGeometry.convKernel(ctx));
         ConvGeometry.Axis ah = axes.get(0);
@@ -40,10 +44,17 @@ final class ConvEmitter implements KernelEmitter {
         ConvShape s = new ConvShape(ctx.staticDim(x, 1), ah.in(), aw.in(), m, ah.kernel(), aw.kernel(),
                 ah.stride(), aw.stride(), ah.padBegin(), aw.padBegin(), ah.padEnd(), aw.padEnd(), ah.dilation(),
                 aw.dilation(), (int) ctx.intAttr("group"));
-        String shape = ctx.staticField("conv:" + s, SHAPE, Identifiers.method(n).toUpperCase(java.util.Locale.ROOT)
-                .replaceAll("([a-z])([A-Z])", "$1_$2") + "_SHAPE", CodeBlock.of("new $T($L, $L, $L, $L, $L, $L, $L, $L, $L, "
-                + "$L, $L, $L, $L, $L, $L)", SHAPE, s.c(), s.h(), s.w(), s.m(), s.kh(), s.kw(), s.strideH(), s.strideW(),
-                s.padTop(), s.padLeft(), s.padBottom(), s.padRight(), s.dilationH(), s.dilationW(), s.group()));
+        String shape = shapeField(ctx, s);
+        if (runtimeWeights) {
+            // A trainer's weights change every step: the training forward packs them per call into its scratch.
+            TensorRef in = ctx.in(0);
+            TensorRef wr = ctx.in(1);
+            TensorRef out = ctx.out(0);
+            CodeBlock bias = n.hasInput(2) ? CodeBlock.of("$L", ctx.ref(n.input(2)).array()) : CodeBlock.of("null");
+            return CodeBlock.builder().addStatement("$T.forward($N, $L, $N, $L, $N, $L, $L, $N, $L, $L)", ConvGradEmitter.CONV_GRAD,
+                    shape, ctx.dim(x.shape().dim(0)), in.array(), in.offset(), wr.array(), wr.offset(), bias, out.array(),
+                    out.offset(), ctx.threaded() ? "this.workers" : "null").build();
+        }
         String layout = Conv2d.algorithm(s) == Conv2d.Algorithm.DIRECT ? Conv2d.DIRECT_LAYOUT : Conv2d.IM2COL_LAYOUT;
         if (prepacked && !ctx.stringAttr("layout").equals(layout)) {
             throw ctx.unsupported("weights packed as " + ctx.stringAttr("layout") + " while this runtime's kernel for "
@@ -63,5 +74,27 @@ final class ConvEmitter implements KernelEmitter {
                         scratch, epilogue,
                         ctx.threaded() ? ", this.workers" : "")
                 .build();
+    }
+
+    /** The shared static {@code ConvShape} field for {@code s}. */
+    static String shapeField(EmitContext ctx, ConvShape s) {
+        return ctx.staticField("conv:" + s, SHAPE, Identifiers.method(ctx.node).toUpperCase(java.util.Locale.ROOT)
+                .replaceAll("([a-z])([A-Z])", "$1_$2") + "_SHAPE", CodeBlock.of("new $T($L, $L, $L, $L, $L, $L, $L, $L, $L, "
+                + "$L, $L, $L, $L, $L, $L)", SHAPE, s.c(), s.h(), s.w(), s.m(), s.kh(), s.kw(), s.strideH(), s.strideW(),
+                s.padTop(), s.padLeft(), s.padBottom(), s.padRight(), s.dilationH(), s.dilationW(), s.group()));
+    }
+
+    /** The runtime shape of a 2-D convolution with the given resolved axes. */
+    static ConvShape shape(int c, int m, int group, List<ConvGeometry.Axis> axes) {
+        ConvGeometry.Axis ah = axes.get(0);
+        ConvGeometry.Axis aw = axes.get(1);
+        return new ConvShape(c, ah.in(), aw.in(), m, ah.kernel(), aw.kernel(), ah.stride(), aw.stride(), ah.padBegin(),
+                aw.padBegin(), ah.padEnd(), aw.padEnd(), ah.dilation(), aw.dilation(), group);
+    }
+
+    /** True when {@code v} is a whole array of its own (a parameter field or a method argument), not arena space. */
+    static boolean wholeArray(EmitContext ctx, Value v) {
+        TensorRef r = ctx.ref(v);
+        return r.isZero() && !r.array().equals("this.arena");
     }
 }

@@ -67,6 +67,21 @@ final class Emitters {
         m.put("Dropout", new DropoutEmitter());
         ReduceEmitter reduce = new ReduceEmitter();
         ReduceEmitter.OPS.forEach(op -> m.put(op, reduce));
+        LossEmitter loss = new LossEmitter();
+        m.put("SoftmaxCrossEntropyLoss", loss);
+        m.put("NegativeLogLikelihoodLoss", loss);
+        m.put(OpTable.KILN_DOMAIN + ".SoftmaxCrossEntropyLossGrad", loss);
+        m.put(OpTable.KILN_DOMAIN + ".NegativeLogLikelihoodLossGrad", loss);
+        ActivationGradEmitter activationGrad = new ActivationGradEmitter();
+        for (String op : new String[] {"ReluGrad", "LeakyReluGrad", "SigmoidGrad", "TanhGrad"}) {
+            m.put(OpTable.KILN_DOMAIN + "." + op, activationGrad);
+        }
+        ConvGradEmitter convGrad = new ConvGradEmitter();
+        m.put(OpTable.KILN_DOMAIN + "." + dev.kiln.ir.ops.NnGradOps.CONV_GRAD_INPUT, convGrad);
+        m.put(OpTable.KILN_DOMAIN + "." + dev.kiln.ir.ops.NnGradOps.CONV_GRAD_WEIGHT, convGrad);
+        PoolGradEmitter poolGrad = new PoolGradEmitter();
+        m.put(OpTable.KILN_DOMAIN + "." + dev.kiln.ir.ops.NnGradOps.MAX_POOL_GRAD, poolGrad);
+        m.put(OpTable.KILN_DOMAIN + "." + dev.kiln.ir.ops.NnGradOps.AVERAGE_POOL_GRAD, poolGrad);
         CopyEmitter copy = new CopyEmitter();
         for (String view : new String[] {"Identity", "Reshape", "Flatten", "Squeeze", "Unsqueeze"}) {
             m.put(view, copy);

@@ -29,6 +29,9 @@ final class GemmEmitter implements KernelEmitter {
                 && (matMul || !n.hasInput(2) || (ctx.isConstant(n.input(2)) && perColumn(ctx.constant(n.input(2)).shape(),
                         ctx.staticDim(n.output(0), 1))));
         if (!packable) {
+            if (!ctx.isConstant(b) && RuntimeGemmEmitter.applies(ctx)) {
+                return new RuntimeGemmEmitter().emit(ctx);
+            }
             if (fused) {
                 throw ctx.unsupported("a fused GEMM whose B operand is not a constant matrix");
             }

@@ -60,18 +60,36 @@ final class ModelPlan {
     /** Kernel scratch arrays by length (im2col panels), each shared by the steps needing that length. */
     final Map<Integer, String> scratchFields = new java.util.TreeMap<>();
 
+    /** Graph inputs held in fields (trainable parameters, state) and those passed as {@code int[]} (labels). */
+    final FieldInputs fieldInputs;
+    /** Nodes whose outputs only shape arguments read, which generation resolves from static types: no code. */
+    final java.util.Set<Node> generationTimeOnly;
+
     ModelPlan(Graph graph, CodegenOptions options) {
+        this(graph, options, FieldInputs.NONE);
+    }
+
+    ModelPlan(Graph graph, CodegenOptions options, FieldInputs fieldInputs) {
         this.graph = graph;
         this.options = options;
-        for (String reserved : List.of("batch", "arena", "batchScratch", "workers", "close", "weights", "source", "SPECIES", "run", "load")) {
+        this.fieldInputs = fieldInputs;
+        java.util.Set<String> reservedNames = new java.util.LinkedHashSet<>(List.of("batch", "arena", "batchScratch",
+                "workers", "close", "weights", "source", "SPECIES", "run", "load"));
+        reservedNames.addAll(fieldInputs.reservedNames());
+        for (String reserved : reservedNames) {
             names.newName(reserved, reserved);
         }
         // An op without an emitter is the most useful thing to report, so it is checked before dtypes.
-        graph.nodes().forEach(Emitters::forNode);
-        checkFloat32(graph);
+        this.generationTimeOnly = GenerationTimeValues.nodes(graph);
+        graph.nodes().stream().filter(n -> !generationTimeOnly.contains(n)).forEach(Emitters::forNode);
+        checkFloat32(graph, fieldInputs, generationTimeOnly);
         MemoryPlan memory = MemoryPlanner.plan(graph);
         this.batchSymbol = memory.batchSymbol();
         for (Value v : graph.inputs()) {
+            if (fieldInputs.values().containsKey(v.name())) {
+                storage.put(v, new Storage.Weight(v.name()));
+                continue;
+            }
             String p = names.newName(Identifiers.camel(v.name(), "input"));
             inputParams.put(v, p);
             storage.put(v, new Storage.Param(p));
@@ -88,6 +106,9 @@ final class ModelPlan {
         // Initializers enter the resource only when an emitter reads them raw (packed forms replace the rest).
         graph.initializers().forEach((v, t) -> storage.putIfAbsent(v, new Storage.Weight(v.name())));
         for (Node n : graph.nodes()) {
+            if (generationTimeOnly.contains(n)) {
+                continue;
+            }
             if (isView(n) && !storage.containsKey(n.output(0))) {
                 storage.put(n.output(0), storage.get(n.input(0)));
                 continue;
@@ -126,6 +147,10 @@ final class ModelPlan {
 
     /** The field holding initializer {@code key} as stored in the graph, adding it to the resource on first use. */
     String rawWeight(String key) {
+        Tensor bound = fieldInputs.values().get(key);
+        if (bound != null) {
+            return addWeight(key, bound.toFloatArray());
+        }
         for (java.util.Map.Entry<Value, Tensor> e : graph.initializers().entrySet()) {
             if (e.getKey().name().equals(key)) {
                 if (e.getValue().dtype() != DType.FLOAT32) {
@@ -171,11 +196,25 @@ final class ModelPlan {
         return graph.isInitializer(v);
     }
 
-    private static void checkFloat32(Graph g) {
+    /** The Java type of a method parameter holding a graph input or output. */
+    com.palantir.javapoet.TypeName paramType(String param) {
+        for (Map.Entry<Value, String> e : inputParams.entrySet()) {
+            if (e.getValue().equals(param) && fieldInputs.intInputs().contains(e.getKey().name())) {
+                return com.palantir.javapoet.ArrayTypeName.of(com.palantir.javapoet.TypeName.INT);
+            }
+        }
+        return com.palantir.javapoet.ArrayTypeName.of(com.palantir.javapoet.TypeName.FLOAT);
+    }
+
+    private static void checkFloat32(Graph g, FieldInputs fieldInputs, java.util.Set<Node> skipped) {
         // Initializers are checked when a kernel reads one as data (rawWeight): shape arguments such as
         // Reshape's target are read at generation time and may be integers.
         List<Value> all = new ArrayList<>(g.inputs());
+        all.removeIf(v -> fieldInputs.intInputs().contains(v.name()) && v.dtype().isInteger());
         for (Node n : g.nodes()) {
+            if (skipped.contains(n)) {
+                continue;
+            }
             n.outputs().stream().filter(v -> !v.isAbsent()).forEach(all::add);
         }
         for (Value v : all) {

@@ -60,7 +60,7 @@ class GoldenSourceTest {
     }
 
     /** The source parsed and printed back by javac: statements and declarations, no layout. */
-    private static String syntaxTree(String source) throws IOException {
+    static String syntaxTree(String source) throws IOException {
         JavaCompiler javac = ToolProvider.getSystemJavaCompiler();
         SimpleJavaFileObject file = new SimpleJavaFileObject(URI.create("string:///TinyNet.java"),
                 SimpleJavaFileObject.Kind.SOURCE) {

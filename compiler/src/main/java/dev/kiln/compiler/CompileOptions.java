@@ -12,15 +12,29 @@ import java.util.Optional;
  *     {@code MnistCnn})
  * @param level optimization level
  * @param threads worker threads for the large kernels (1 = caller only)
+ * @param train when present, also generate {@code <Class>Trainer} and compile the inference class for training
+ *     (parameters and state raw under their ONNX names, so the trainer's saved weights load into it)
  */
-public record CompileOptions(String packageName, Optional<String> className, OptLevel level, int threads) {
+public record CompileOptions(String packageName, Optional<String> className, OptLevel level, int threads,
+                             Optional<TrainOptions> train) {
     public CompileOptions {
         Objects.requireNonNull(packageName);
         Objects.requireNonNull(className);
         Objects.requireNonNull(level);
+        Objects.requireNonNull(train);
         if (threads < 1) {
             throw new IllegalArgumentException("threads must be at least 1, got " + threads);
         }
+    }
+
+    /** Inference only. */
+    public CompileOptions(String packageName, Optional<String> className, OptLevel level, int threads) {
+        this(packageName, className, level, threads, Optional.empty());
+    }
+
+    /** These options, also generating a trainer. */
+    public CompileOptions withTraining(TrainOptions training) {
+        return new CompileOptions(packageName, className, level, threads, Optional.of(training));
     }
 
     /** Defaults: no package, class named after the file, -O3, one thread. */

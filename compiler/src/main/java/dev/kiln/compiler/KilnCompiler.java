@@ -7,7 +7,10 @@ import dev.kiln.ir.Graph;
 import dev.kiln.ir.KilnException;
 import dev.kiln.onnx.OnnxImporter;
 import dev.kiln.passes.PassManager;
+import dev.kiln.passes.OptLevel;
 import dev.kiln.passes.PassOptions;
+import dev.kiln.passes.training.Autodiff;
+import dev.kiln.passes.training.TrainingGraph;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -17,8 +20,8 @@ import java.util.Comparator;
 import java.util.stream.Stream;
 
 /**
- * The one compiler pipeline: import an ONNX model, optimize it, generate the inference class, and write the
- * sources and the weights resource whole or not at all. The command line, the Maven plugin, the benchmarks
+ * The one compiler pipeline: import an ONNX model, optimize it, generate the inference class (and, with training
+ * on, its trainer), and write the sources and the weights resource whole or not at all. The command line, the Maven plugin, the benchmarks
  * and the tests all call this; none re-plumbs the stages.
  */
 public final class KilnCompiler {
@@ -32,10 +35,30 @@ public final class KilnCompiler {
 
     /** The generated class and resource for an already built graph (e.g. from the builder API). */
     public static GeneratedModel compile(Graph graph, String sourceName, CompileOptions options, PassOptions passOptions) {
-        Graph optimized = PassManager.forLevel(options.level(), passOptions).run(graph);
         String className = options.classNameFor(sourceName);
-        return CodeGenerator.generate(optimized, new CodegenOptions(options.packageName(), className, options.threads(),
-                sourceName));
+        CodegenOptions codegen = new CodegenOptions(options.packageName(), className, options.threads(), sourceName);
+        if (options.train().isPresent()) {
+            return compileForTraining(graph, codegen, options, options.train().get(), passOptions);
+        }
+        Graph optimized = PassManager.forLevel(options.level(), passOptions).run(graph);
+        return CodeGenerator.generate(optimized, codegen);
+    }
+
+    /**
+     * The inference class compiled for training and its trainer: the model is simplified (-O1, which changes no
+     * arithmetic and folds shape computations), differentiated, and both the training graph and the eval graph
+     * (parameters and state as inputs, so no pass folds or packs them) are optimized at up to -O1, since the
+     * fused and packed kernels of -O2/-O3 read constant weights.
+     */
+    private static GeneratedModel compileForTraining(Graph graph, CodegenOptions codegen, CompileOptions options,
+                                                     TrainOptions train, PassOptions passOptions) {
+        OptLevel level = options.level().compareTo(OptLevel.O1) > 0 ? OptLevel.O1 : options.level();
+        Graph simplified = PassManager.forLevel(level, passOptions).run(graph);
+        TrainingGraph training = Autodiff.build(simplified, train.spec());
+        Graph trainGraph = PassManager.forLevel(level, passOptions).run(training.graph());
+        Graph evalGraph = PassManager.forLevel(level, passOptions).run(training.evalGraph());
+        return CodeGenerator.generateTrainer(trainGraph, evalGraph, training.parameters(), training.state(),
+                train.optimizer(), codegen);
     }
 
     /**

@@ -1,0 +1,49 @@
+package dev.kiln.codegen;
+
+import com.palantir.javapoet.ClassName;
+import com.palantir.javapoet.CodeBlock;
+import dev.kiln.ir.Attr;
+import dev.kiln.ir.Node;
+import dev.kiln.ir.Value;
+import dev.kiln.ir.ops.ConvGeometry;
+import java.util.List;
+
+/**
+ * The gradients of 2-D pools as calls of the runtime's {@code PoolGrad}: {@code dev.kiln.MaxPoolGrad(dY, X)}
+ * recomputes each window's pick from the forward input (PyTorch's first-max rule), {@code AveragePoolGrad(dY)}
+ * spreads each output cell over its window.
+ */
+final class PoolGradEmitter implements KernelEmitter {
+    static final ClassName POOL_GRAD = ClassName.get("dev.kiln.runtime.train", "PoolGrad");
+
+    @Override
+    public CodeBlock emit(EmitContext ctx) {
+        Node n = ctx.node;
+        Value dy = n.input(0);
+        Value dx = n.output(0);
+        if (dy.type().rank() != 4) {
+            throw ctx.unsupported(n.op() + " over " + (dy.type().rank() - 2) + " spatial dims (2-D only)");
+        }
+        int h = ctx.staticDim(dx, 2);
+        int w = ctx.staticDim(dx, 3);
+        long[] kernel = ((Attr.Ints) n.attributes().get("kernel_shape").orElseThrow()).toArray();
+        List<ConvGeometry.Axis> axes = ConvGeometry.axesOf(n, kernel, new int[] {h, w}, false);
+        ConvGeometry.Axis ah = axes.get(0);
+        ConvGeometry.Axis aw = axes.get(1);
+        String shape = ctx.staticField("pool:" + axes, PoolEmitter.SHAPE, "POOL_" + h + "X" + w + "_K" + kernel[0] + "X"
+                + kernel[1] + "_S" + ah.stride() + "X" + aw.stride(), CodeBlock.of("new $T($L, $L, $L, $L, $L, $L, $L, $L, "
+                + "$L, $L, $L, $L, $L, $L)", PoolEmitter.SHAPE, h, w, ah.kernel(), aw.kernel(), ah.stride(), aw.stride(),
+                ah.padBegin(), aw.padBegin(), ah.padEnd(), aw.padEnd(), ah.dilation(), aw.dilation(),
+                ctx.staticDim(dy, 2), ctx.staticDim(dy, 3)));
+        CodeBlock planes = ctx.dim(dx.shape().dim(0).times(dx.shape().dim(1)));
+        TensorRef g = ctx.in(0);
+        TensorRef out = ctx.out(0);
+        if (n.op().equals("MaxPoolGrad")) {
+            TensorRef x = ctx.in(1);
+            return CodeBlock.builder().addStatement("$T.maxPoolBackward($N, $L, $N, $L, $N, $L, $N, $L)", POOL_GRAD,
+                    shape, planes, x.array(), x.offset(), g.array(), g.offset(), out.array(), out.offset()).build();
+        }
+        return CodeBlock.builder().addStatement("$T.averagePoolBackward($N, $L, $L, $N, $L, $N, $L)", POOL_GRAD, shape,
+                ctx.intAttr("count_include_pad") != 0, planes, g.array(), g.offset(), out.array(), out.offset()).build();
+    }
+}

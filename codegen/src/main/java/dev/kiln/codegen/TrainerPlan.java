@@ -1,0 +1,129 @@
+package dev.kiln.codegen;
+
+import dev.kiln.ir.Graph;
+import dev.kiln.ir.Node;
+import dev.kiln.ir.Tensor;
+import dev.kiln.ir.UnsupportedOpException;
+import dev.kiln.ir.Value;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * Code generation's analysis for training: the inference class's plan (the eval graph, with parameters and
+ * state in fields under their ONNX names) and the trainer's plan (the training graph, whose parameters and state
+ * are the trainer's fields, whose gradients and next state go to fields, and whose labels come in as
+ * {@code int[]}), plus what the trainer's API needs to know: which output is the loss, which is whose gradient,
+ * and the label range. Nothing here writes Java; {@link TrainerWriter} does.
+ */
+final class TrainerPlan {
+    /** Identifiers the trainer class declares itself (its API and bookkeeping), kept from generated names. */
+    static final List<String> TRAINER_NAMES = List.of("optimizer", "optimizerState", "parameters", "gradients",
+            "stepCount", "training", "evalNet", "netWeights", "step", "train", "eval", "isTraining", "create", "run",
+            "saveWeights", "gradient", "parameter", "parameterNames", "firstNonFinite", "nonFiniteAt", "nonFiniteArray", "PARAMETER_NAMES",
+            "requireLabels", "toString", "DEFAULT_OPTIMIZER");
+
+    /** A trainable parameter: its name, the training graph's input for it and the output holding its gradient. */
+    record Parameter(String name, Value input, Value gradient) {}
+
+    /** A state tensor (BatchNorm running statistics): its input and the output holding its next value. */
+    record State(String name, Value input, Value next) {}
+
+    final ModelPlan net;
+    final ModelPlan trainer;
+    final String netClass;
+    final List<Value> dataInputs = new ArrayList<>();
+    final Value labels;
+    final boolean integerLabels;
+    /** Labels must lie in {@code [0, classes)} when integer. */
+    final int classes;
+    final Value loss;
+    final List<Parameter> parameters = new ArrayList<>();
+    final List<State> state = new ArrayList<>();
+    /** The optimizer SPEC of a generated {@code create(net)}, if any. */
+    final Optional<String> defaultOptimizer;
+
+    /**
+     * @param trainGraph inputs: data, labels, one per parameter, one per state tensor; outputs: loss, then
+     *     {@code grad.<parameter>} per parameter, then {@code <state>.next} per state tensor
+     * @param evalGraph the inference graph with the same parameters and state as inputs after the data inputs
+     * @param parameterValues starting value of each parameter, in ONNX initializer order
+     * @param stateValues starting value of each state tensor
+     */
+    TrainerPlan(Graph trainGraph, Graph evalGraph, Map<String, Tensor> parameterValues, Map<String, Tensor> stateValues,
+                Optional<String> defaultOptimizer, CodegenOptions options) {
+        this.defaultOptimizer = defaultOptimizer;
+        Map<String, Tensor> fields = new LinkedHashMap<>(parameterValues);
+        fields.putAll(stateValues);
+        this.netClass = options.className();
+        this.net = new ModelPlan(evalGraph, options, new FieldInputs(fields, java.util.Set.of(),
+                List.of(TrainableNet.WEIGHTS_FIELD)));
+        int firstField = trainGraph.inputs().size() - fields.size();
+        if (firstField < 2) {
+            throw new IllegalArgumentException("training graph " + trainGraph.name() + " needs data inputs, labels, then "
+                    + fields.size() + " parameter and state inputs; it has " + trainGraph.inputs().size() + " inputs");
+        }
+        this.labels = trainGraph.inputs().get(firstField - 1);
+        this.integerLabels = labels.dtype().isInteger();
+        dataInputs.addAll(trainGraph.inputs().subList(0, firstField - 1));
+        CodegenOptions trainerOptions = new CodegenOptions(options.packageName(), options.className() + "Trainer",
+                options.threads(), options.sourceName());
+        this.trainer = new ModelPlan(trainGraph, trainerOptions, new FieldInputs(fields,
+                integerLabels ? java.util.Set.of(labels.name()) : java.util.Set.of(), TRAINER_NAMES));
+        List<Value> outs = trainGraph.outputs();
+        if (outs.size() != 1 + fields.size()) {
+            throw new IllegalArgumentException("training graph " + trainGraph.name() + " has " + outs.size()
+                    + " outputs; expected the loss, " + parameterValues.size() + " gradients and " + stateValues.size()
+                    + " next states");
+        }
+        this.loss = outs.get(0);
+        int i = 0;
+        for (String name : parameterValues.keySet()) {
+            Value in = trainGraph.inputs().get(firstField + i);
+            Value grad = outs.get(1 + i);
+            requireName(in, name);
+            requireName(grad, "grad." + name);
+            parameters.add(new Parameter(name, in, grad));
+            i++;
+        }
+        for (String name : stateValues.keySet()) {
+            Value in = trainGraph.inputs().get(firstField + i);
+            Value next = outs.get(1 + i);
+            requireName(in, name);
+            requireName(next, name + ".next");
+            state.add(new State(name, in, next));
+            i++;
+        }
+        this.classes = integerLabels ? classCount(trainGraph) : 0;
+    }
+
+    private static void requireName(Value v, String expected) {
+        if (!v.name().equals(expected)) {
+            throw new IllegalArgumentException("training graph value '" + v.name() + "' is where '" + expected
+                    + "' belongs (inputs: data, labels, parameters, state; outputs: loss, grad.<p>, <state>.next)");
+        }
+    }
+
+    /** The class count of the loss that reads the labels: the last dim of its scores, [N, C] for labels [N]. */
+    private int classCount(Graph g) {
+        for (Node n : g.nodes()) {
+            if (!n.inputs().contains(labels)) {
+                continue;
+            }
+            Optional<Value> scores = n.inputs().stream()
+                    .filter(v -> !v.isAbsent() && v != labels && v.dtype().isFloat() && v.type().rank() == labels.type().rank() + 1)
+                    .findFirst();
+            if (scores.isPresent() && scores.get().shape().dim(1).isStatic()) {
+                return Math.toIntExact(scores.get().shape().dim(1).value());
+            }
+        }
+        throw new UnsupportedOpException("training graph " + g.name() + ": no loss node reads labels '" + labels.name()
+                + "' beside scores [N, C] with a static class count");
+    }
+
+    String trainerClass() {
+        return trainer.options.className();
+    }
+}
