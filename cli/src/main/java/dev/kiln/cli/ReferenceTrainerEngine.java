@@ -1,10 +1,10 @@
 package dev.kiln.cli;
 
+import dev.kiln.compiler.KilnCompiler;
 import dev.kiln.ir.DType;
 import dev.kiln.ir.Graph;
 import dev.kiln.ir.Tensor;
 import dev.kiln.passes.OptLevel;
-import dev.kiln.passes.PassManager;
 import dev.kiln.passes.PassOptions;
 import dev.kiln.passes.training.Autodiff;
 import dev.kiln.passes.training.ReferenceTrainer;
@@ -25,8 +25,8 @@ final class ReferenceTrainerEngine implements TrainEngine {
 
     ReferenceTrainerEngine(Graph graph, ModelSignature signature, TrainingSpec spec, Optimizer optimizer) {
         this.signature = signature;
-        // -O1 changes no arithmetic; it folds the shape computations the way the generated trainer's pipeline does.
-        Graph simplified = PassManager.forLevel(OptLevel.O1, PassOptions.quiet()).run(graph);
+        // The graph the generated trainer differentiates too, so both trainers train the same parameters.
+        Graph simplified = KilnCompiler.simplifyForTraining(graph, OptLevel.O1, PassOptions.quiet());
         TrainingGraph training = Autodiff.build(simplified, spec);
         trainer = ReferenceTrainer.create(training, optimizer);
     }

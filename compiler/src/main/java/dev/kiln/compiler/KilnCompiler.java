@@ -6,7 +6,10 @@ import dev.kiln.codegen.GeneratedModel;
 import dev.kiln.ir.Graph;
 import dev.kiln.ir.KilnException;
 import dev.kiln.onnx.OnnxImporter;
+import dev.kiln.passes.CommonSubexpressionElimination;
+import dev.kiln.passes.Pass;
 import dev.kiln.passes.PassManager;
+import dev.kiln.passes.Pipeline;
 import dev.kiln.passes.OptLevel;
 import dev.kiln.passes.PassOptions;
 import dev.kiln.passes.training.Autodiff;
@@ -17,6 +20,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.Comparator;
+import java.util.List;
 import java.util.stream.Stream;
 
 /**
@@ -53,12 +57,26 @@ public final class KilnCompiler {
     private static GeneratedModel compileForTraining(Graph graph, CodegenOptions codegen, CompileOptions options,
                                                      TrainOptions train, PassOptions passOptions) {
         OptLevel level = options.level().compareTo(OptLevel.O1) > 0 ? OptLevel.O1 : options.level();
-        Graph simplified = PassManager.forLevel(level, passOptions).run(graph);
+        Graph simplified = simplifyForTraining(graph, level, passOptions);
         TrainingGraph training = Autodiff.build(simplified, train.spec());
         Graph trainGraph = PassManager.forLevel(level, passOptions).run(training.graph());
         Graph evalGraph = PassManager.forLevel(level, passOptions).run(training.evalGraph());
         return CodeGenerator.generateTrainer(trainGraph, evalGraph, training.parameters(), training.state(),
                 train.optimizer(), codegen);
+    }
+
+    /**
+     * The model as differentiation sees it: the passes of {@code level} (at most -O1) except common subexpression
+     * elimination, which merges initializers of equal contents. Parameters and state must stay apart even when
+     * they start equal: a freshly initialized BatchNormalization has scale = running variance = ones and
+     * bias = running mean = zeros, and merged they would train as one tensor under the wrong name. The generated
+     * and the reference trainer both start from this graph.
+     */
+    public static Graph simplifyForTraining(Graph graph, OptLevel level, PassOptions passOptions) {
+        OptLevel capped = level.compareTo(OptLevel.O1) > 0 ? OptLevel.O1 : level;
+        List<Pass> passes = Pipeline.forLevel(capped).stream()
+                .filter(p -> !(p instanceof CommonSubexpressionElimination)).toList();
+        return new PassManager(passes, passOptions).run(graph);
     }
 
     /**
