@@ -32,5 +32,6 @@ data=examples/digits/data
     --loss ce --optimizer adam:lr=1e-2 --batch 32 --epochs 8 --print-every 48 \
     --export target/digits-trained.onnx
 echo
-echo "== the trained model, exported to ONNX and run again (reference evaluator)"
-./kiln run target/digits-trained.onnx --input examples/digits/sample_input.npy --output-dir target/digits-trained-out --print
+echo "== the trained model, exported to ONNX, on the first 8 held-out digits (0 to 7; reference evaluator)"
+./kiln run target/digits-trained.onnx --input examples/digits/data/test-first8.npy --output-dir target/digits-trained-out \
+    --print

@@ -3,11 +3,16 @@
 //   java ConvertOptdigits.java
 // Each CSV row is 64 pixel counts 0..16 (row-major 8x8) followed by the digit 0..9. A count c is stored as the
 // byte round(c * 255 / 16), so the usual uint8 image scaling (x / 255) gives back c / 16 in [0, 1], the range
-// the bundled model reads; the map is one-to-one, so the original counts are recoverable exactly.
+// the bundled model reads; the map is one-to-one, so the original counts are recoverable exactly. It also writes
+// test-first8.npy: the first 8 test images (digits 0 to 7) as float32 (8, 1, 8, 8) holding byte / 255, the values
+// kiln train reads from the IDX files, for kiln run.
 
 import java.io.ByteArrayOutputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -15,6 +20,7 @@ import java.util.List;
 void main() throws IOException {
     convert("optdigits-train.csv", "train");
     convert("optdigits-test.csv", "test");
+    firstImagesAsNpy("optdigits-test.csv", 8, "test-first8.npy");
 }
 
 void convert(String csv, String split) throws IOException {
@@ -37,6 +43,24 @@ void convert(String csv, String split) throws IOException {
     Files.write(Path.of(split + "-images.idx"), images.toByteArray());
     Files.write(Path.of(split + "-labels.idx"), labels.toByteArray());
     IO.println(split + ": " + rows.size() + " samples -> " + split + "-images.idx, " + split + "-labels.idx");
+}
+
+void firstImagesAsNpy(String csv, int count, String npy) throws IOException {
+    List<String> rows = Files.readAllLines(Path.of(csv)).subList(0, count);
+    String dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + count + ", 1, 8, 8), }";
+    int unpadded = 10 + dict.length() + 1;
+    String header = dict + " ".repeat((64 - unpadded % 64) % 64) + "\n";
+    ByteBuffer b = ByteBuffer.allocate(10 + header.length() + count * 64 * 4).order(ByteOrder.LITTLE_ENDIAN);
+    b.put((byte) 0x93).put("NUMPY".getBytes(StandardCharsets.US_ASCII)).put((byte) 1).put((byte) 0);
+    b.putShort((short) header.length()).put(header.getBytes(StandardCharsets.US_ASCII));
+    for (int r = 0; r < count; r++) {
+        String[] cells = rows.get(r).split(",");
+        for (int i = 0; i < 64; i++) {
+            b.putFloat(Math.round(value(cells[i], 16, csv, r) * 255f / 16f) / 255f);
+        }
+    }
+    Files.write(Path.of(npy), b.array());
+    IO.println(npy + ": the first " + count + " test images as float32 (" + count + ", 1, 8, 8)");
 }
 
 int value(String cell, int max, String csv, int row) throws IOException {
