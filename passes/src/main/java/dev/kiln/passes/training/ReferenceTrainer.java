@@ -17,6 +17,9 @@ import java.util.Map;
  * The oracle trainer: runs a {@link TrainingGraph} through the {@link ReferenceEvaluator} and applies one
  * optimizer update to float copies of the parameters per step. Plain and slow; tests of generated trainers
  * compare against it. Not thread-safe.
+ *
+ * <p>The update sees the parameters as {@code float[]} (the runtime optimizer's type), so parameters of a
+ * FLOAT64 graph are rounded to float at each step; the evaluation itself runs in the graph's types.
  */
 public final class ReferenceTrainer {
     /** The optimizer update of one step, in place on the parameters (one array per parameter, graph order). */
@@ -93,7 +96,8 @@ public final class ReferenceTrainer {
         Evaluation e = evaluate(inputs, labels);
         int number = step + 1;
         if (!Double.isFinite(e.loss())) {
-            throw new InputException("step " + number + ": the loss is " + e.loss());
+            throw new InputException("step " + number + ": the loss is " + e.loss() + "; the first non-finite tensor is "
+                    + firstNonFinite(inputs, labels));
         }
         List<String> names = new ArrayList<>(parameters.keySet());
         float[][] params = new float[names.size()][];
@@ -117,6 +121,38 @@ public final class ReferenceTrainer {
         gradients = e.gradients();
         step = number;
         return e.loss();
+    }
+
+    /** The first value (in evaluation order) of this step's training graph holding a NaN or an infinity. */
+    private String firstNonFinite(Map<String, Tensor> inputs, Tensor labels) {
+        Map<String, Tensor> feeds = new LinkedHashMap<>(inputs);
+        feeds.put(TrainingGraph.LABELS, labels);
+        feeds.putAll(parameters);
+        feeds.putAll(state);
+        for (Map.Entry<String, Tensor> f : feeds.entrySet()) {
+            if (!finite(f.getValue())) {
+                return "input '" + f.getKey() + "'";
+            }
+        }
+        String[] first = {"none"};
+        ReferenceEvaluator.run(training.graph(), feeds, training.spec().seed() + step + 1, (v, t) -> {
+            if (first[0].equals("none") && !finite(t)) {
+                first[0] = "'" + v.name() + "' (" + v.type() + ")";
+            }
+        });
+        return first[0];
+    }
+
+    private static boolean finite(Tensor t) {
+        if (!t.dtype().isFloat()) {
+            return true;
+        }
+        for (double d : t.toDoubleArray()) {
+            if (!Double.isFinite(d)) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** The model's outputs in eval mode (running statistics, no dropout) with the current parameters and state. */

@@ -13,6 +13,7 @@ import dev.kiln.ir.GraphBuilder;
 import dev.kiln.ir.GraphException;
 import dev.kiln.ir.GraphPrinter;
 import dev.kiln.ir.GraphVerifier;
+import dev.kiln.ir.InputException;
 import dev.kiln.ir.Node;
 import dev.kiln.ir.ReferenceEvaluator;
 import dev.kiln.ir.Shape;
@@ -143,5 +144,36 @@ class AutodiffTest {
                 GradientCheck.DEFAULT_TOLERANCE);
         assertFalse(r.passed(), r.toString());
         assertTrue(r.worst().startsWith("w["), r.worst());
+    }
+
+    @Test
+    void parametersSharingOneGradientEachGetTheirOutput() {
+        Graph g = GradTesting.graph(b -> b.op("Add").inputs(b.initializer("p", GradTesting.random(1, -1, 1, 2, 3)),
+                b.initializer("q", GradTesting.random(2, -1, 1, 2, 3))).output());
+        TrainingGraph tg = Autodiff.build(g, TrainingSpec.of(Loss.MSE));
+        assertEquals(List.of("loss", "grad.p", "grad.q"), tg.graph().outputs().stream().map(Value::name).toList());
+        GradTesting.assertGradients(g);
+    }
+
+    @Test
+    void trainerStopsOnANonFiniteLossNamingTheStepAndTheFirstBadTensor() {
+        Graph g = GradTesting.graph(b -> b.op("Mul").inputs(b.op("Log").inputs(b.input("x", DType.FLOAT64, Shape.of(3)))
+                .outputNames("logx").output(), b.initializer("w", GradTesting.random(1, -1, 1, 3))).output());
+        ReferenceTrainer trainer = new ReferenceTrainer(Autodiff.build(g, TrainingSpec.of(Loss.MSE)), (s, p, gr) -> { });
+        Tensor x = Tensor.ofDoubles(DType.FLOAT64, new int[] {3}, 1, -1, 2);
+        InputException e = assertThrows(InputException.class,
+                () -> trainer.step(Map.of("x", x), GradTesting.random(2, -1, 1, 3)));
+        assertTrue(e.getMessage().startsWith("step 1: the loss is NaN; the first non-finite tensor is 'logx'"),
+                e.getMessage());
+    }
+
+    @Test
+    void labelOutOfRangeIsNamed() {
+        TrainingGraph tg = Autodiff.build(tinyMlp(), TrainingSpec.of(Loss.CROSS_ENTROPY));
+        ReferenceTrainer trainer = new ReferenceTrainer(tg, (s, p, gr) -> { });
+        Tensor x = Tensor.ofFloats(new int[] {1, 4}, 1, 2, 3, 4);
+        Exception e = assertThrows(RuntimeException.class,
+                () -> trainer.step(Map.of("x", x), Tensor.ofLongs(DType.INT64, new int[] {1}, 2)));
+        assertTrue(e.getMessage().contains("value 2 at sample 0 is outside [0, 2)"), e.getMessage());
     }
 }
