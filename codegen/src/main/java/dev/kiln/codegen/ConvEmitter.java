@@ -30,11 +30,11 @@ final class ConvEmitter implements KernelEmitter {
             throw ctx.unsupported("Conv with " + (x.type().rank() - 2) + " spatial dims (2-D only)");
         }
         boolean runtimeWeights = !ctx.isConstant(w);
-        if (runtimeWeights && !n.op().equals("Conv")) {
+        if (runtimeWeights && n.op().equals(LayoutOps.PACKED_CONV)) {
             throw ctx.unsupported(n.op() + " with weights computed at run time");
         }
         if (n.hasInput(2) && !ctx.isConstant(n.input(2)) && !wholeArray(ctx, n.input(2))) {
-            throw ctx.unsupported("Conv with a bias computed at run time");
+            throw ctx.unsupported(n.op() + " with a bias computed at run time");
         }
         List<ConvGeometry.Axis> axes = WindowGeometry.axes(ctx, WindowGeometry.convKernel(ctx));
         ConvGeometry.Axis ah = axes.get(0);
@@ -45,30 +45,30 @@ final class ConvEmitter implements KernelEmitter {
                 ah.stride(), aw.stride(), ah.padBegin(), aw.padBegin(), ah.padEnd(), aw.padEnd(), ah.dilation(),
                 aw.dilation(), (int) ctx.intAttr("group"));
         String shape = shapeField(ctx, s);
-        if (runtimeWeights) {
-            // A trainer's weights change every step: the training forward packs them per call into its scratch.
-            TensorRef in = ctx.in(0);
-            TensorRef wr = ctx.in(1);
-            TensorRef out = ctx.out(0);
-            CodeBlock bias = n.hasInput(2) ? CodeBlock.of("$L", ctx.ref(n.input(2)).array()) : CodeBlock.of("null");
-            return CodeBlock.builder().addStatement("$T.forward($N, $L, $N, $L, $N, $L, $L, $N, $L, $L)", ConvGradEmitter.CONV_GRAD,
-                    shape, ctx.dim(x.shape().dim(0)), in.array(), in.offset(), wr.array(), wr.offset(), bias, out.array(),
-                    out.offset(), ctx.threaded() ? "this.workers" : "null").build();
-        }
         String layout = Conv2d.algorithm(s) == Conv2d.Algorithm.DIRECT ? Conv2d.DIRECT_LAYOUT : Conv2d.IM2COL_LAYOUT;
         if (prepacked && !ctx.stringAttr("layout").equals(layout)) {
             throw ctx.unsupported("weights packed as " + ctx.stringAttr("layout") + " while this runtime's kernel for "
                     + s + " reads " + layout + " (recompile the model with this Kiln)");
         }
-        float[] data = prepacked ? ctx.constant(w).toFloatArray() : Conv2d.packWeights(ctx.constant(w).toFloatArray(), s);
-        String weights = ctx.weight(prepacked ? w.name() : w.name() + "@" + Conv2d.algorithm(s), data,
-                ArrayTypeName.of(TypeName.FLOAT), Identifiers.camel(w.name().replaceAll("_packed$", ""), "weight"), "$1L");
+        CodeBlock.Builder code = CodeBlock.builder();
+        String weights;
+        if (runtimeWeights) {
+            // A trainer's weights change every step: packed on each call into an array of this call site's own.
+            weights = ctx.derivedField("convPacked:" + n.output(0).name(), ArrayTypeName.of(TypeName.FLOAT),
+                    Identifiers.method(n) + "Packed", CodeBlock.of("new float[$L]", Conv2d.packedWeightLength(s)));
+            TensorRef wr = ctx.in(1);
+            code.addStatement("$T.packWeights($N, $L, $N, this.$N)", CONV, wr.array(), wr.offset(), shape, weights);
+        } else {
+            float[] data = prepacked ? ctx.constant(w).toFloatArray() : Conv2d.packWeights(ctx.constant(w).toFloatArray(), s);
+            weights = ctx.weight(prepacked ? w.name() : w.name() + "@" + Conv2d.algorithm(s), data,
+                    ArrayTypeName.of(TypeName.FLOAT), Identifiers.camel(w.name().replaceAll("_packed$", ""), "weight"), "$1L");
+        }
         CodeBlock bias = n.hasInput(2) ? CodeBlock.of("$L", ctx.ref(n.input(2)).array()) : CodeBlock.of("null");
         String scratch = ctx.threaded() ? ctx.scratchPerThread(Conv2d.scratchLength(s)) : ctx.scratch(Conv2d.scratchLength(s));
         String epilogue = Epilogues.field(ctx, !n.op().equals("Conv"));
         TensorRef in = ctx.in(0);
         TensorRef out = ctx.out(0);
-        return CodeBlock.builder()
+        return code
                 .addStatement("$T.conv($N, $L, $N, $L, this.$N, $L, $N, $L, this.$N, $N$L)", CONV, shape,
                         ctx.dim(x.shape().dim(0)), in.array(), in.offset(), weights, bias, out.array(), out.offset(),
                         scratch, epilogue,

@@ -9,8 +9,8 @@ import java.util.Set;
 
 /**
  * Nodes that need no generated code because only shape arguments read their outputs: {@code Shape(y)} feeding
- * Reshape's target (as autodiff emits for the gradient of a Reshape when the batch is symbolic). Reshape is a
- * view whose output type already holds the shape, so the target is never read at run time.
+ * the target of a Reshape or an Expand (as autodiff emits for their gradients when the batch is symbolic). Both
+ * emitters take the shape from their output's type, so the target is never read at run time.
  */
 final class GenerationTimeValues {
     private GenerationTimeValues() {}
@@ -19,7 +19,8 @@ final class GenerationTimeValues {
         Set<Value> readAsData = new HashSet<>(g.outputs());
         for (Node n : g.nodes()) {
             for (int i = 0; i < n.inputs().size(); i++) {
-                boolean shapeArgument = i == 1 && n.domain().isEmpty() && n.op().equals("Reshape");
+                boolean shapeArgument = i == 1 && n.domain().isEmpty()
+                        && (n.op().equals("Reshape") || n.op().equals("Expand"));
                 if (!shapeArgument) {
                     readAsData.add(n.input(i));
                 }

@@ -97,6 +97,11 @@ final class TrainerPlan {
             i++;
         }
         this.classes = integerLabels ? classCount(trainGraph) : 0;
+        // Parameters and state take their fields and resource entries first, in ONNX order, before any kernel asks.
+        for (String name : fields.keySet()) {
+            net.rawWeight(name);
+            trainer.rawWeight(name);
+        }
     }
 
     private static void requireName(Value v, String expected) {

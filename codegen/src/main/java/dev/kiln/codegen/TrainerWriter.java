@@ -62,8 +62,6 @@ final class TrainerWriter {
 
     private JavaFile trainerFile() {
         kernels.generateStepMethods();
-        plan.parameters.forEach(p -> model.rawWeight(p.name()));
-        plan.state.forEach(st -> model.rawWeight(st.name()));
         for (ModelPlan.WeightField w : model.weights.values()) {
             if (!model.fieldInputs.values().containsKey(w.key())) {
                 throw new UnsupportedOpException("the training graph reads constant '" + w.key() + "' as an array; the "

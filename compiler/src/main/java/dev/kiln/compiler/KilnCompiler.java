@@ -49,18 +49,19 @@ public final class KilnCompiler {
     }
 
     /**
-     * The inference class compiled for training and its trainer: the model is simplified (-O1, which changes no
-     * arithmetic and folds shape computations), differentiated, and both the training graph and the eval graph
-     * (parameters and state as inputs, so no pass folds or packs them) are optimized at up to -O1, since the
-     * fused and packed kernels of -O2/-O3 read constant weights.
+     * The inference class compiled for training and its trainer: the model is simplified ({@link
+     * #simplifyForTraining}: at most -O1, which changes no arithmetic, folds shape computations and keeps
+     * BatchNormalization and the weights as they are),
+     * differentiated, and both the training graph and the eval graph are optimized at the requested level. Their
+     * parameters and state are graph inputs, so no pass folds or packs them: fusion still gives bias and
+     * activation epilogues and one loop per elementwise chain, and the kernels pack weights at run time.
      */
     private static GeneratedModel compileForTraining(Graph graph, CodegenOptions codegen, CompileOptions options,
                                                      TrainOptions train, PassOptions passOptions) {
-        OptLevel level = options.level().compareTo(OptLevel.O1) > 0 ? OptLevel.O1 : options.level();
-        Graph simplified = simplifyForTraining(graph, level, passOptions);
+        Graph simplified = simplifyForTraining(graph, options.level(), passOptions);
         TrainingGraph training = Autodiff.build(simplified, train.spec());
-        Graph trainGraph = PassManager.forLevel(level, passOptions).run(training.graph());
-        Graph evalGraph = PassManager.forLevel(level, passOptions).run(training.evalGraph());
+        Graph trainGraph = PassManager.forLevel(options.level(), passOptions).run(training.graph());
+        Graph evalGraph = PassManager.forLevel(options.level(), passOptions).run(training.evalGraph());
         return CodeGenerator.generateTrainer(trainGraph, evalGraph, training.parameters(), training.state(),
                 train.optimizer(), codegen);
     }

@@ -12,8 +12,6 @@ import jdk.incubator.vector.VectorSpecies;
  */
 final class Lanes {
     static final VectorSpecies<Float> S = species(Integer.getInteger("kiln.runtime.vectorBits", 0));
-    /** The same species under the name the optimizer and dense kernels use. */
-    static final VectorSpecies<Float> SPECIES = S;
     static final int VL = S.length();
 
     private Lanes() {}
