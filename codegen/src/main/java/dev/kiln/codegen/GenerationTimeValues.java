@@ -21,7 +21,7 @@ final class GenerationTimeValues {
             for (int i = 0; i < n.inputs().size(); i++) {
                 boolean shapeArgument = i == 1 && n.domain().isEmpty()
                         && (n.op().equals("Reshape") || n.op().equals("Expand"));
-                if (!shapeArgument) {
+                if (!shapeArgument && n.hasInput(i)) {
                     readAsData.add(n.input(i));
                 }
             }
