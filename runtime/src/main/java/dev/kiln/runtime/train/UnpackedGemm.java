@@ -19,8 +19,9 @@ import java.util.Objects;
  * multiply-adds.
  *
  * <p>An instance owns the scratch the packing writes into and reuses it: with one instance per call site (fixed
- * shapes), calls allocate nothing after the first. An instance shared between shapes keeps the panels of the
- * last {@value #CACHED_SHAPES} shapes. Not thread-safe; the pool variants use the pool's threads for the product.
+ * shapes), calls allocate nothing after the first. An instance shared between shapes keeps panel buffers for up to
+ * {@value #CACHED_SHAPES} shapes, replaced in turn when more are used. Not thread-safe; the pool variants use the
+ * pool's threads for the product.
  */
 public final class UnpackedGemm {
 
