@@ -44,6 +44,9 @@ import picocli.CommandLine.Spec;
                 + "the samples in file order, wrapping around. An epoch is ceil(samples / batch) steps.",
             "", "Exit codes: 0 success, 1 internal error, 2 bad input or usage."})
 public final class TrainCommand implements Callable<Integer> {
+    /** Samples per evaluation call: large enough to amortize a call, small enough for the reference evaluator. */
+    private static final int EVAL_CHUNK = 256;
+
     @Spec
     private CommandSpec spec;
 
@@ -186,11 +189,12 @@ public final class TrainCommand implements Callable<Integer> {
                 epochNanos = 0;
             }
         }
-        if (test != null) {
-            out.println(test.hasClasses()
-                    ? String.format(Locale.ROOT, "held-out accuracy %.1f%% (%d of %d) on %s", 100.0 * correct(engine, test)
-                            / test.count(), correct(engine, test), test.count(), testX)
-                    : String.format(Locale.ROOT, "held-out loss %.6f (mse) on %s", mse(engine, test), testX));
+        if (test != null && test.hasClasses()) {
+            int right = correct(engine, test);
+            out.printf(Locale.ROOT, "held-out accuracy %.1f%% (%d of %d) on %s%n", 100.0 * right / test.count(), right,
+                    test.count(), testX);
+        } else if (test != null) {
+            out.printf(Locale.ROOT, "held-out loss %.6f (mse) on %s%n", mse(engine, test), testX);
         }
         Map<String, float[]> weights = saveDir != null || export != null ? engine.weights() : Map.of();
         if (saveDir != null) {
@@ -269,9 +273,6 @@ public final class TrainCommand implements Callable<Integer> {
         }
         return sb.append(String.format(Locale.ROOT, ", %.0f samples/s", samplesPerSecond)).toString();
     }
-
-    /** Evaluation chunk: large enough to amortize a call, small enough for the reference evaluator. */
-    private static final int EVAL_CHUNK = 256;
 
     /** Samples whose eval-mode arg-max is their label. */
     static int correct(TrainEngine engine, TrainingData d) {
