@@ -3,7 +3,10 @@ package dev.kiln.cli;
 import dev.kiln.codegen.GeneratedModel;
 import dev.kiln.compiler.CompileOptions;
 import dev.kiln.compiler.KilnCompiler;
+import dev.kiln.compiler.TrainOptions;
 import dev.kiln.passes.PassOptions;
+import dev.kiln.passes.training.Loss;
+import dev.kiln.passes.training.TrainingSpec;
 import java.nio.file.Path;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -18,7 +21,8 @@ import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 
 /**
- * {@code kiln compile}: writes the inference class for a model and its weights resource, whole or not at all.
+ * {@code kiln compile}: writes the inference class for a model (and with {@code --train} its trainer) and the
+ * weights resource, whole or not at all.
  */
 @Command(name = "compile", mixinStandardHelpOptions = true,
         description = {"Compiles MODEL.onnx ahead of time into a Java class (DIR/<package path>/<Class>.java) and its "
@@ -53,6 +57,18 @@ public final class CompileCommand implements Callable<Integer> {
             description = "Print the graph after the named passes (or all).")
     private List<String> printAfter = List.of();
 
+    @Option(names = "--train", description = "Also generate <Class>Trainer (forward, loss, backward, optimizer step); "
+            + "the inference class then keeps its parameters raw so the trainer's saveWeights loads into it.")
+    private boolean train;
+
+    @Option(names = "--loss", paramLabel = "ce|nll|mse", description = "With --train: the loss (ce: softmax cross-entropy "
+            + "on logits, nll: on log-probabilities, mse), averaged over the batch.")
+    private String loss;
+
+    @Option(names = "--optimizer", paramLabel = "SPEC", description = "With --train: the optimizer <Class>Trainer.create(net)"
+            + " uses, e.g. adam:lr=1e-3 (without it, only create(net, optimizer) exists).")
+    private String optimizer;
+
     @Option(names = {"-v", "--verbose"}, description = "Print pass timings and stack traces of errors.")
     private boolean verbose;
 
@@ -62,6 +78,7 @@ public final class CompileCommand implements Callable<Integer> {
         try {
             options = new CompileOptions(packageName, Optional.ofNullable(className), dev.kiln.passes.OptLevel.parse(level),
                     threads);
+            options = withTraining(options);
             new dev.kiln.codegen.CodegenOptions(packageName, options.classNameFor(model.getFileName().toString()),
                     threads, "check");
         } catch (IllegalArgumentException e) {
@@ -71,9 +88,34 @@ public final class CompileCommand implements Callable<Integer> {
                 new java.io.PrintStream(new java.io.FileOutputStream(java.io.FileDescriptor.out), true));
         GeneratedModel generated = KilnCompiler.compileTo(model, out, options, passes);
         String pkgPath = packageName.isEmpty() ? "" : packageName.replace('.', '/') + "/";
-        String cls = generated.sources().get(0).typeSpec().name();
-        spec.commandLine().getOut().println("wrote " + out.resolve(pkgPath + cls + ".java") + " and "
+        List<String> written = new java.util.ArrayList<>();
+        generated.sources().forEach(f -> written.add(out.resolve(pkgPath + f.typeSpec().name() + ".java").toString()));
+        spec.commandLine().getOut().println("wrote " + String.join(", ", written) + " and "
                 + out.resolve(pkgPath + generated.weightsResource()) + " (" + generated.weights().length + " bytes)");
         return Kiln.OK;
+    }
+
+    /** {@code options} with the trainer requested by --train, --loss and --optimizer; usage errors otherwise. */
+    private CompileOptions withTraining(CompileOptions options) {
+        if (!train) {
+            if (loss != null || optimizer != null) {
+                throw new ParameterException(spec.commandLine(), "--loss and --optimizer apply only with --train");
+            }
+            return options;
+        }
+        if (loss == null) {
+            throw new ParameterException(spec.commandLine(), "--train needs --loss ce|nll|mse");
+        }
+        Loss lossKind;
+        try {
+            lossKind = Loss.parse(loss);
+        } catch (IllegalArgumentException e) {
+            throw new ParameterException(spec.commandLine(), "--loss: " + e.getMessage());
+        }
+        try {
+            return options.withTraining(new TrainOptions(TrainingSpec.of(lossKind), Optional.ofNullable(optimizer)));
+        } catch (IllegalArgumentException e) {
+            throw new ParameterException(spec.commandLine(), "--optimizer: " + e.getMessage());
+        }
     }
 }

@@ -25,7 +25,8 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "kiln", mixinStandardHelpOptions = true, versionProvider = Kiln.Version.class,
         description = "Ahead-of-time compiler from ONNX models to plain, vectorized Java.",
-        subcommands = {CompileCommand.class, InspectCommand.class, RunCommand.class, TestOnnxCommand.class, CommandLine.HelpCommand.class},
+        subcommands = {CompileCommand.class, InspectCommand.class, RunCommand.class, TestOnnxCommand.class, TrainCommand.class,
+            CommandLine.HelpCommand.class},
         footer = {"", "Exit codes: 0 success, 1 internal error (or failed test cases), 2 bad input or usage."})
 public final class Kiln implements Runnable {
     public static final int OK = 0;
@@ -51,7 +52,7 @@ public final class Kiln implements Runnable {
 
     @Override
     public void run() {
-        throw new ParameterException(spec.commandLine(), "missing command: one of inspect, run, test-onnx");
+        throw new ParameterException(spec.commandLine(), "missing command: one of compile, inspect, run, test-onnx, train");
     }
 
     public static void main(String[] args) {

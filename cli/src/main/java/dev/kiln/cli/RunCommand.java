@@ -8,10 +8,8 @@ import dev.kiln.onnx.Npy;
 import dev.kiln.onnx.OnnxImporter;
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -67,7 +65,7 @@ public final class RunCommand implements Callable<Integer> {
         Map<String, Tensor> feeds = feeds(graph);
         Map<String, Tensor> outputs = engine.execute(graph, feeds);
         Map<Path, byte[]> files = encode(outputs);
-        writeAll(files);
+        OutputFiles.writeAll(outputDir, files);
         PrintWriter out = spec.commandLine().getOut();
         outputs.forEach((name, t) -> out.println("wrote " + outputDir.resolve(TensorFiles.npyFileName(name))
                 + " (" + name + ": " + t.type() + ")"));
@@ -145,29 +143,5 @@ public final class RunCommand implements Callable<Integer> {
             files.put(outputDir.resolve(file), Npy.toBytes(e.getValue()));
         }
         return files;
-    }
-
-    /** Writes each file beside its target first and renames them only once all are written. */
-    private void writeAll(Map<Path, byte[]> files) throws IOException {
-        Files.createDirectories(outputDir);
-        Map<Path, Path> staged = new LinkedHashMap<>();
-        try {
-            for (Map.Entry<Path, byte[]> e : files.entrySet()) {
-                Path tmp = Files.createTempFile(outputDir, ".kiln-", ".npy.tmp");
-                staged.put(tmp, e.getKey());
-                Files.write(tmp, e.getValue());
-            }
-            for (Map.Entry<Path, Path> e : staged.entrySet()) {
-                try {
-                    Files.move(e.getKey(), e.getValue(), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-                } catch (AtomicMoveNotSupportedException ex) {
-                    Files.move(e.getKey(), e.getValue(), StandardCopyOption.REPLACE_EXISTING);
-                }
-            }
-        } finally {
-            for (Path tmp : staged.keySet()) {
-                Files.deleteIfExists(tmp);
-            }
-        }
     }
 }

@@ -6,7 +6,10 @@ import dev.kiln.codegen.GeneratedModel;
 import dev.kiln.ir.Graph;
 import dev.kiln.ir.KilnException;
 import dev.kiln.onnx.OnnxImporter;
+import dev.kiln.passes.CommonSubexpressionElimination;
+import dev.kiln.passes.Pass;
 import dev.kiln.passes.PassManager;
+import dev.kiln.passes.Pipeline;
 import dev.kiln.passes.OptLevel;
 import dev.kiln.passes.PassOptions;
 import dev.kiln.passes.training.Autodiff;
@@ -17,6 +20,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.Comparator;
+import java.util.List;
 import java.util.stream.Stream;
 
 /**
@@ -45,21 +49,35 @@ public final class KilnCompiler {
     }
 
     /**
-     * The inference class compiled for training and its trainer: the model is simplified (at most -O1, which
-     * changes no arithmetic, folds shape computations and keeps BatchNormalization and the weights as they are),
+     * The inference class compiled for training and its trainer: the model is simplified ({@link
+     * #simplifyForTraining}: at most -O1, which changes no arithmetic, folds shape computations and keeps
+     * BatchNormalization and the weights as they are),
      * differentiated, and both the training graph and the eval graph are optimized at the requested level. Their
      * parameters and state are graph inputs, so no pass folds or packs them: fusion still gives bias and
      * activation epilogues and one loop per elementwise chain, and the kernels pack weights at run time.
      */
     private static GeneratedModel compileForTraining(Graph graph, CodegenOptions codegen, CompileOptions options,
                                                      TrainOptions train, PassOptions passOptions) {
-        OptLevel simplify = options.level().compareTo(OptLevel.O1) > 0 ? OptLevel.O1 : options.level();
-        Graph simplified = PassManager.forLevel(simplify, passOptions).run(graph);
+        Graph simplified = simplifyForTraining(graph, options.level(), passOptions);
         TrainingGraph training = Autodiff.build(simplified, train.spec());
         Graph trainGraph = PassManager.forLevel(options.level(), passOptions).run(training.graph());
         Graph evalGraph = PassManager.forLevel(options.level(), passOptions).run(training.evalGraph());
         return CodeGenerator.generateTrainer(trainGraph, evalGraph, training.parameters(), training.state(),
                 train.optimizer(), codegen);
+    }
+
+    /**
+     * The model as differentiation sees it: the passes of {@code level} (at most -O1) except common subexpression
+     * elimination, which merges initializers of equal contents. Parameters and state must stay apart even when
+     * they start equal: a freshly initialized BatchNormalization has scale = running variance = ones and
+     * bias = running mean = zeros, and merged they would train as one tensor under the wrong name. The generated
+     * and the reference trainer both start from this graph.
+     */
+    public static Graph simplifyForTraining(Graph graph, OptLevel level, PassOptions passOptions) {
+        OptLevel capped = level.compareTo(OptLevel.O1) > 0 ? OptLevel.O1 : level;
+        List<Pass> passes = Pipeline.forLevel(capped).stream()
+                .filter(p -> !(p instanceof CommonSubexpressionElimination)).toList();
+        return new PassManager(passes, passOptions).run(graph);
     }
 
     /**

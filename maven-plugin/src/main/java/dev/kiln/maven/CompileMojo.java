@@ -3,6 +3,8 @@ package dev.kiln.maven;
 import dev.kiln.codegen.CodegenOptions;
 import dev.kiln.compiler.CompileOptions;
 import dev.kiln.passes.OptLevel;
+import dev.kiln.passes.training.Loss;
+import dev.kiln.runtime.train.Optimizer;
 import java.io.File;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -11,6 +13,7 @@ import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import org.apache.maven.model.Resource;
 import org.apache.maven.plugin.AbstractMojo;
@@ -64,15 +67,25 @@ public final class CompileMojo extends AbstractMojo {
     @Parameter(property = "kiln.threads", defaultValue = "1")
     int threads;
 
-    /** Also generate a training class. Not yet supported: set it and the build fails rather than ignore it. */
+    /**
+     * Also generate {@code <Class>Trainer} beside each inference class (forward, loss, backward and optimizer step;
+     * needs {@code <loss>}); the inference class then keeps its parameters raw so the trainer's saved weights load
+     * into it.
+     */
     @Parameter(property = "kiln.train", defaultValue = "false")
     boolean train;
 
-    /** Loss of the training class ({@code ce}, {@code nll} or {@code mse}); with {@code train} only. */
+    /**
+     * Loss of the training class: {@code ce} (softmax cross-entropy on logits), {@code nll} (on log-probabilities)
+     * or {@code mse}, averaged over the batch; with {@code train} only.
+     */
     @Parameter(property = "kiln.loss")
     String loss;
 
-    /** Optimizer of the training class, e.g. {@code adam:lr=1e-3}; with {@code train} only. */
+    /**
+     * Optimizer SPEC of the training class's {@code create(net)}, e.g. {@code adam:lr=1e-3} (PyTorch's defaults
+     * otherwise); with {@code train} only. Without it only {@code create(net, optimizer)} is generated.
+     */
     @Parameter(property = "kiln.optimizer")
     String optimizer;
 
@@ -120,13 +133,7 @@ public final class CompileMojo extends AbstractMojo {
 
     /** The validated configuration; every mistake is a {@link MojoFailureException} that says what to change. */
     GenerationRequest request() throws MojoFailureException {
-        if (train) {
-            throw new MojoFailureException("Kiln: <train>true</train> is not yet supported (training classes are not "
-                    + "generated yet); remove <train>, <loss> and <optimizer> from the kiln-maven-plugin configuration");
-        }
-        if (loss != null || optimizer != null) {
-            getLog().warn("Kiln: <loss> and <optimizer> apply only with <train>true</train>; ignored");
-        }
+        Optional<TrainingConfig> training = training();
         String pkg = packageName == null ? "" : packageName.trim();
         OptLevel level;
         try {
@@ -172,7 +179,33 @@ public final class CompileMojo extends AbstractMojo {
         }
         String execution = mojoExecution == null ? "default" : mojoExecution.getExecutionId();
         return new GenerationRequest(specs, pkg, level, threads, outputDirectory.toPath(), resourcesDirectory.toPath(),
-                execution);
+                execution, training);
+    }
+
+    /** The trainer requested by {@code <train>}, {@code <loss>} and {@code <optimizer>}, checked. */
+    private Optional<TrainingConfig> training() throws MojoFailureException {
+        if (!train) {
+            if (loss != null || optimizer != null) {
+                getLog().warn("Kiln: <loss> and <optimizer> apply only with <train>true</train>; ignored");
+            }
+            return Optional.empty();
+        }
+        if (loss == null || loss.isBlank()) {
+            throw configError("<train>true</train> needs <loss>: ce, nll or mse");
+        }
+        Loss lossKind;
+        try {
+            lossKind = Loss.parse(loss.trim());
+        } catch (IllegalArgumentException e) {
+            throw configError("<loss>: " + e.getMessage());
+        }
+        Optional<String> spec = optimizer == null || optimizer.isBlank() ? Optional.empty() : Optional.of(optimizer.trim());
+        try {
+            spec.ifPresent(Optimizer::parse);
+        } catch (IllegalArgumentException e) {
+            throw configError("<optimizer>: " + e.getMessage());
+        }
+        return Optional.of(new TrainingConfig(lossKind, spec));
     }
 
     private List<Path> modelPaths() {

@@ -2,8 +2,10 @@ package dev.kiln.maven;
 
 import dev.kiln.ir.KilnException;
 import dev.kiln.passes.OptLevel;
+import dev.kiln.passes.training.Loss;
 import java.io.PrintStream;
 import java.nio.file.Path;
+import java.util.Optional;
 
 /**
  * Entry point of the JVM that {@link ForkedModelCompiler} starts: compiles one model in process and reports on
@@ -15,12 +17,18 @@ public final class ForkedCompilerMain {
 
     private ForkedCompilerMain() {}
 
-    /** Arguments: model, source root, resource root, package ({@code -} for none), class, level, threads. */
+    /**
+     * Arguments: model, source root, resource root, package ({@code -} for none), class, level, threads, loss
+     * ({@code -} for no trainer), optimizer SPEC ({@code -} for none).
+     */
     public static void main(String[] args) {
         PrintStream out = System.out;
         try {
+            Optional<TrainingConfig> training = args[7].equals("-") ? Optional.empty() : Optional.of(new TrainingConfig(
+                    Loss.parse(args[7]), args[8].equals("-") ? Optional.empty() : Optional.of(args[8])));
             ModelCompiler.Written w = ModelCompiler.inProcess().compile(Path.of(args[0]), args[3].equals("-") ? "" : args[3],
-                    args[4], OptLevel.valueOf(args[5]), Integer.parseInt(args[6]), Path.of(args[1]), Path.of(args[2]));
+                    args[4], OptLevel.valueOf(args[5]), Integer.parseInt(args[6]), training, Path.of(args[1]),
+                    Path.of(args[2]));
             for (Path f : w.files()) {
                 out.println(PREFIX + "file " + f);
             }

@@ -4,6 +4,7 @@ import dev.kiln.passes.OptLevel;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Objects;
+import java.util.Optional;
 
 /**
  * A validated plugin configuration: which models become which classes, and where the sources and weights go.
@@ -15,9 +16,10 @@ import java.util.Objects;
  * @param sourceRoot root of the generated sources (also holds the incremental-build state)
  * @param resourceRoot root of the generated weights resources
  * @param executionId the Maven execution this is, so two executions sharing a folder keep separate state
+ * @param training present when a trainer is generated beside each inference class
  */
 record GenerationRequest(List<ModelSpec> models, String packageName, OptLevel level, int threads, Path sourceRoot,
-        Path resourceRoot, String executionId) {
+        Path resourceRoot, String executionId, Optional<TrainingConfig> training) {
     GenerationRequest {
         models = List.copyOf(models);
         Objects.requireNonNull(packageName);
@@ -25,5 +27,6 @@ record GenerationRequest(List<ModelSpec> models, String packageName, OptLevel le
         sourceRoot = sourceRoot.toAbsolutePath().normalize();
         resourceRoot = resourceRoot.toAbsolutePath().normalize();
         Objects.requireNonNull(executionId);
+        Objects.requireNonNull(training);
     }
 }

@@ -29,14 +29,17 @@ interface ModelCompiler {
         }
     }
 
-    Written compile(Path model, String packageName, String className, OptLevel level, int threads, Path sourceRoot,
-            Path resourceRoot);
+    Written compile(Path model, String packageName, String className, OptLevel level, int threads,
+            Optional<TrainingConfig> training, Path sourceRoot, Path resourceRoot);
 
     /** In Maven's JVM, which then needs the Vector API ({@code --add-modules jdk.incubator.vector}). */
     static ModelCompiler inProcess() {
-        return (model, packageName, className, level, threads, sourceRoot, resourceRoot) -> {
-            GeneratedModel generated = KilnCompiler.compile(model,
-                    new CompileOptions(packageName, Optional.of(className), level, threads), PassOptions.quiet());
+        return (model, packageName, className, level, threads, training, sourceRoot, resourceRoot) -> {
+            CompileOptions options = new CompileOptions(packageName, Optional.of(className), level, threads);
+            if (training.isPresent()) {
+                options = options.withTraining(training.get().options());
+            }
+            GeneratedModel generated = KilnCompiler.compile(model, options, PassOptions.quiet());
             KilnCompiler.writeWhole(generated, sourceRoot, resourceRoot);
             String pkgPath = packageName.isEmpty() ? "" : packageName.replace('.', '/') + "/";
             List<Path> files = new ArrayList<>();

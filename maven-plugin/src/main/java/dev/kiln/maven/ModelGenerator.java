@@ -103,6 +103,7 @@ final class ModelGenerator {
                 .add("package", request.packageName())
                 .add("level", request.level().name())
                 .add("threads", Integer.toString(request.threads()))
+                .add("train", request.training().map(TrainingConfig::describe).orElse("no"))
                 .add("resources", relative(request.resourceRoot()));
         Set<Path> dataFolders = new LinkedHashSet<>();
         for (ModelSpec m : request.models()) {
@@ -124,7 +125,7 @@ final class ModelGenerator {
         ModelCompiler.Written written;
         try {
             written = compiler.compile(model.file(), request.packageName(), model.className(), request.level(),
-                    request.threads(), request.sourceRoot(), request.resourceRoot());
+                    request.threads(), request.training(), request.sourceRoot(), request.resourceRoot());
         } catch (KilnException e) {
             throw new MojoFailureException(failureMessage(model, e), e);
         } catch (RuntimeException | StackOverflowError e) {

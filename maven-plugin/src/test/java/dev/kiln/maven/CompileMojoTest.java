@@ -260,11 +260,47 @@ class CompileMojoTest {
         assertConfigError(m -> m.threads = 0, "threads must be at least 1, got 0");
         assertConfigError(m -> m.models = List.of(base.resolve("nowhere/net.onnx").toFile()),
                 "model path " + base.resolve("nowhere/net.onnx") + " does not exist");
-        assertConfigError(m -> m.train = true, "<train>true</train> is not yet supported");
+        assertConfigError(m -> m.train = true, "<train>true</train> needs <loss>: ce, nll or mse");
+        assertConfigError(m -> {
+            m.train = true;
+            m.loss = "hinge";
+        }, "<loss>: unknown loss 'hinge'");
+        assertConfigError(m -> {
+            m.train = true;
+            m.loss = "ce";
+            m.optimizer = "adam:lr=fast";
+        }, "<optimizer>: ");
         assertConfigError(m -> m.classNames = Map.of("net", "my-net"), "'my-net' is not a valid Java class name (model "
                 + onnx.resolve("net.onnx") + ")");
         assertConfigError(m -> m.classNames = Map.of("nett", "Net"), "<classNames> names [nett], which match no model "
                 + "(models: [net.onnx])");
+    }
+
+    @Test
+    void trainGeneratesATrainerBesideTheNetAndRegeneratesWhenTheTrainingConfigurationChanges() throws Exception {
+        TestModels.dense(onnx.resolve("net.onnx"));
+        CompileMojo m = mojo();
+        m.train = true;
+        m.loss = "ce";
+        m.optimizer = "adam:lr=1e-2";
+        m.execute();
+        String trainer = Files.readString(source("NetTrainer"));
+        assertTrue(trainer.contains("public final class NetTrainer"), trainer);
+        assertTrue(trainer.contains("public float step(float[] x, int[] labels, int batch)"), trainer);
+        assertTrue(trainer.contains("\"adam:lr=1e-2\""), "the configured optimizer is create(net)'s default");
+        assertTrue(log.contains("2 source files"), log.lines.toString());
+        age(source("Net"), source("NetTrainer"));
+
+        CompileMojo sgd = mojo();
+        sgd.train = true;
+        sgd.loss = "ce";
+        sgd.optimizer = "sgd:lr=0.1";
+        sgd.execute();
+        assertTrue(regenerated(source("NetTrainer")), "another optimizer is another configuration");
+        assertTrue(Files.readString(source("NetTrainer")).contains("\"sgd:lr=0.1\""));
+
+        mojo().execute();
+        assertFalse(Files.exists(source("NetTrainer")), "without <train> the trainer is a stale output, removed");
     }
 
     @Test

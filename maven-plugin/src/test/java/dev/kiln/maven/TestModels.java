@@ -25,6 +25,17 @@ final class TestModels {
         return save(b, file);
     }
 
+    /** {@code logits = x W^T + b} over {@code [N, 4]} to 3 classes: a model the generated trainer supports. */
+    static Path dense(Path file) throws Exception {
+        GraphBuilder b = new GraphBuilder("dense");
+        Value x = b.input("x", DType.FLOAT32, Shape.parse("N,4"));
+        Value w = b.initializer("fc.weight", Tensor.ofFloats(new int[] {3, 4}, 0.1f, -0.2f, 0.3f, 0.0f, 0.2f, 0.1f,
+                -0.1f, 0.4f, -0.3f, 0.2f, 0.1f, -0.2f));
+        Value bias = b.initializer("fc.bias", Tensor.ofFloats(new int[] {3}, 0f, 0.1f, -0.1f));
+        b.output(b.op("Gemm").inputs(x, w, bias).attr("transB", 1L).outputNames("logits").output());
+        return save(b, file);
+    }
+
     /** A model whose node {@code pick_largest} is a TopK, an op the code generator has no emitter for. */
     static Path topK(Path file) throws Exception {
         GraphBuilder b = new GraphBuilder("top");
