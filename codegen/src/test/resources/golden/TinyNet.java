@@ -59,7 +59,7 @@ public final class TinyNet {
      */
     private final float[] scratch288 = new float[288];
 
-    private TinyNet(Map<String, float[]> weights, String source) {
+    private TinyNet(Map<String, ?> weights, String source) {
         convWeight = WeightsFile.require(weights, "conv.weight_packed", 90, source);
         convBias = WeightsFile.require(weights, "conv.bias", 4, source);
         fcWeight = PackedMatrix.wrap(WeightsFile.require(weights, "fc.weight_panels", 576, source), 36, 5);
@@ -77,7 +77,7 @@ public final class TinyNet {
      * A new instance with weights read from {@code weightsFile} (e.g. saved after training).
      */
     public static TinyNet load(Path weightsFile) {
-        return new TinyNet(WeightsFile.read(weightsFile), weightsFile.toString());
+        return new TinyNet(WeightsFile.readAll(weightsFile), weightsFile.toString());
     }
 
     /**
