@@ -89,10 +89,10 @@ final class ModelPlan {
                 names.newName(arenaField(t), arenaField(t));
             }
         }
-        // A shape that depends on values is beyond any emitter; then an op without an emitter is the most useful
-        // thing to report, so it is checked before dtypes.
-        checkStaticShapes(graph);
+        // An op without an emitter is the most useful thing to report, so it is checked first; then shapes that
+        // depend on values (beyond any emitter), then element types.
         graph.nodes().forEach(Emitters::forNode);
+        checkStaticShapes(graph);
         checkTypes(graph);
         MemoryPlan memory = MemoryPlanner.plan(graph);
         this.batchSymbol = memory.batchSymbol();
