@@ -111,8 +111,13 @@ public final class ConformanceReport {
         for (CaseResult r : reference) {
             CaseResult c = genByName.get(r.name());
             if (r.status() == CaseResult.Status.PASS && c != null && c.status() != CaseResult.Status.PASS) {
+                // One row per kind of reason: node names and shapes are dropped.
                 String why = c.detail().replaceAll(".*?op ([A-Za-z.]+) has no code generation.*", "no emitter for $1")
-                        .replaceAll(".*supports float32 tensors so far.*", "non-float32 tensors");
+                        .replaceAll(".*which depends on values known only at run time.*",
+                                "a shape depends on input values (shape, axes, sizes or scales given as a graph input)")
+                        .replaceAll(".*code generation of ([A-Za-z.]+) handles float32 tensors only.*",
+                                "$1 on non-float32 tensors")
+                        .replaceAll("^.*? node producing '[^']*': ", "");
                 gaps.merge(why.length() > 80 ? why.substring(0, 80) + "..." : why, 1, Integer::sum);
             }
         }
