@@ -191,6 +191,7 @@ public final class ElementwiseOps {
         return OpDef.builder("Clip").since(13)
                 .doc("Limits each element to [min, max] (given as optional scalar inputs; absent means unbounded).")
                 .inputs("input", "min?", "max?").outputs("output")
+                .nonDifferentiable("min", "max")
                 .properties(OpProperty.ELEMENTWISE, OpProperty.ACTIVATION)
                 .shape(ctx -> {
                     Pointwise.requireNumeric(ctx, 0);
