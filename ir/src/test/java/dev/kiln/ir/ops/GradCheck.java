@@ -107,6 +107,21 @@ final class GradCheck {
         return analytic;
     }
 
+    /**
+     * The rule's gradients for cotangents of all ones, without a numeric comparison: for a pointwise op these are
+     * the slopes themselves, to pin down the one-sided choice at a kink where differences cannot decide.
+     */
+    Map<Integer, Tensor> slopes() {
+        List<Tensor> y = forward(inputs);
+        Map<Integer, Tensor> ones = new LinkedHashMap<>();
+        for (int o : lossOutputs) {
+            double[] v = new double[y.get(o).size()];
+            Arrays.fill(v, 1);
+            ones.put(o, Tensor.wrapDoubles(y.get(o).dtype(), y.get(o).shape(), v));
+        }
+        return analytic(ones);
+    }
+
     private double loss(int input, int element, double value, Map<Integer, Tensor> cotangents) {
         List<Tensor> moved = new ArrayList<>(inputs);
         double[] v = inputs.get(input).doubles().clone();
