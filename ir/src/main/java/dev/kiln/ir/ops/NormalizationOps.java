@@ -50,6 +50,7 @@ public final class NormalizationOps {
                     return Pointwise.sameAsInput(ctx);
                 })
                 .eval(ctx -> List.of(instanceNorm(ctx)))
+                .grad(NormalizationGrads::instanceNormalization)
                 .build());
 
         r.add(OpDef.builder("LayerNormalization").since(17)
@@ -60,6 +61,7 @@ public final class NormalizationOps {
                 .attrInt("stash_type", 1, "ONNX element type of the statistics (Mean, InvStdDev outputs)")
                 .shape(NormalizationOps::layerNormShape)
                 .eval(NormalizationOps::layerNorm)
+                .grad(NormalizationGrads::layerNormalization)
                 .build());
 
         r.add(OpDef.builder("GroupNormalization").since(21)
@@ -80,6 +82,7 @@ public final class NormalizationOps {
                     return Pointwise.sameAsInput(ctx);
                 })
                 .eval(ctx -> List.of(groupNorm(ctx)))
+                .grad(NormalizationGrads::groupNormalization)
                 .build());
 
         r.add(OpDef.builder("LRN").since(13)

@@ -32,6 +32,7 @@ final class RearrangeOps {
                 .properties(OpProperty.DATA_MOVEMENT)
                 .shape(RearrangeOps::padType)
                 .eval(RearrangeOps::padEval)
+                .grad(MovementGrads::pad)
                 .build());
 
         r.add(OpDef.builder("DepthToSpace").since(13)

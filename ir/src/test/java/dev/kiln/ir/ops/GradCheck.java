@@ -41,6 +41,7 @@ final class GradCheck {
     private final int outputs;
     private Set<Integer> wrt = Set.of(0);
     private Set<Integer> lossOutputs = Set.of(0);
+    private Set<Integer> constants = Set.of();
     private double tolerance = 1e-6;
     private long seed = 1;
 
@@ -59,6 +60,12 @@ final class GradCheck {
     /** The inputs whose gradients are asked for (needsGrad) and checked; input 0 by default. */
     GradCheck wrt(Integer... inputIndices) {
         this.wrt = Set.of(inputIndices);
+        return this;
+    }
+
+    /** Inputs given as initializers, so the rule sees their values (axes, pads, repeats); graph inputs by default. */
+    GradCheck constants(Integer... inputIndices) {
+        this.constants = Set.of(inputIndices);
         return this;
     }
 
@@ -142,19 +149,21 @@ final class GradCheck {
     private List<Tensor> forward(List<Tensor> in) {
         GraphBuilder b = new GraphBuilder("forward");
         Map<String, Tensor> feeds = new LinkedHashMap<>();
-        List<Value> values = feed(b, in, feeds);
+        List<Value> values = feed(b, in, feeds, constants);
         List<Value> outs = b.op(op).inputs(values).attrs(attrs).outputCount(outputs).build();
         outs.forEach(b::output);
         Map<String, Tensor> result = ReferenceEvaluator.run(b.build(), feeds);
         return outs.stream().map(v -> result.get(v.name())).toList();
     }
 
-    private static List<Value> feed(GraphBuilder b, List<Tensor> in, Map<String, Tensor> feeds) {
+    private static List<Value> feed(GraphBuilder b, List<Tensor> in, Map<String, Tensor> feeds, Set<Integer> constants) {
         List<Value> values = new ArrayList<>();
         for (int i = 0; i < in.size(); i++) {
             Tensor t = in.get(i);
             if (t == null) {
                 values.add(Value.ABSENT);
+            } else if (constants.contains(i)) {
+                values.add(b.initializer("x" + i, t));
             } else {
                 values.add(b.input("x" + i, t.dtype(), Shape.of(t.shape())));
                 feeds.put("x" + i, t);
@@ -166,7 +175,7 @@ final class GradCheck {
     private Map<Integer, Tensor> analytic(Map<Integer, Tensor> cotangents) {
         GraphBuilder b = new GraphBuilder("backward");
         Map<String, Tensor> feeds = new LinkedHashMap<>();
-        List<Value> values = feed(b, inputs, feeds);
+        List<Value> values = feed(b, inputs, feeds, constants);
         List<Value> outs = b.op(op).inputs(values).attrs(attrs).outputCount(outputs).build();
         Map<Integer, Value> dy = new LinkedHashMap<>();
         cotangents.forEach((o, t) -> {
