@@ -51,6 +51,7 @@ final class ResizeOp {
                 .attrString("nearest_mode", "round_prefer_floor", "rounding of nearest: " + String.join(", ", NEAREST_MODES))
                 .shape(ResizeOp::resizeType)
                 .eval(ResizeOp::resize)
+                .grad(MovementGrads::resize)
                 .build());
     }
 

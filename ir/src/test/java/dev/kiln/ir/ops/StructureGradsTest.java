@@ -98,6 +98,43 @@ class StructureGradsTest {
         GradCheck.of("Pad", Attributes.EMPTY, 1, uniform(-1, 1, 2, 3), Tensor.ofInt64s(0, 1, 1, 0)).run();
     }
 
+    // ---- Resize ----
+
+    private static Tensor floats(double... v) {
+        return Tensor.wrapDoubles(DType.FLOAT32, new int[] {v.length}, v);
+    }
+
+    @ParameterizedTest
+    @CsvSource({
+        "nearest, asymmetric, floor", "nearest, half_pixel, round_prefer_floor", "linear, half_pixel, floor",
+        "linear, align_corners, floor", "linear, pytorch_half_pixel, floor", "cubic, half_pixel, floor",
+        "nearest, half_pixel, round_prefer_ceil"})
+    void resizeUpAndDownByScales(String mode, String transform, String nearest) {
+        Attributes a = attrs().s("mode", mode).s("coordinate_transformation_mode", transform).s("nearest_mode", nearest)
+                .build();
+        Tensor x = uniform(-1, 1, 2, 2, 3, 4);
+        GradCheck.of("Resize", a, 1, x, null, floats(1, 1, 2, 2)).constants(2).run();
+        GradCheck.of("Resize", a, 1, x, null, floats(1, 1, 1.5, 0.5)).constants(2).run();
+        GradCheck.of("Resize", a, 1, x, null, null, Tensor.ofInt64s(2, 2, 5, 3)).constants(3).run();
+    }
+
+    @Test
+    void resizeVariants() {
+        Tensor x = uniform(-1, 1, 1, 2, 4, 5);
+        // antialiased linear downscaling, only the spatial axes named, cubic excluding outside taps
+        GradCheck.of("Resize", attrs().s("mode", "linear").i("antialias", 1).ints("axes", 2, 3).build(), 1, x, null,
+                floats(0.5, 0.6)).constants(2).run();
+        GradCheck.of("Resize", attrs().s("mode", "cubic").i("exclude_outside", 1).build(), 1, x, null,
+                floats(1, 1, 1.5, 1.25)).constants(2).run();
+        // crop and resize: the extrapolated border is a constant and gets no gradient
+        GradCheck.of("Resize", attrs().s("mode", "linear").s("coordinate_transformation_mode", "tf_crop_and_resize")
+                .f("extrapolation_value", 3f).ints("axes", 2, 3).build(), 1, x,
+                floats(-0.2, 0.1, 0.9, 1.3), null, Tensor.ofInt64s(5, 4)).constants(1, 3).run();
+        // the batch axis resized too
+        GradCheck.of("Resize", attrs().s("mode", "linear").build(), 1, uniform(-1, 1, 3, 4), null, floats(2, 0.75))
+                .constants(2).run();
+    }
+
     // ---- normalization ----
 
     @ParameterizedTest

@@ -50,4 +50,20 @@ class NonDifferentiableInputsTest {
         assertTrue(tg.graph().initializers().keySet().stream().anyMatch(v -> v.name().equals("ratio")));
         GradTesting.assertGradients(g);
     }
+
+    @Test
+    void clipBoundsAndPadValueInitializersStayConstants() {
+        Graph g = GradTesting.graph(b -> {
+            Value x = b.input("x", DType.FLOAT64, Shape.parse("N,4"));
+            Value w = b.initializer("w", GradTesting.random(1, -2, 2, 4));
+            Value h = b.op("Mul").inputs(x, w).output();
+            Value clipped = b.op("Clip").inputs(h, b.initializer("lo", scalar(-0.5)), b.initializer("hi", scalar(0.5)))
+                    .output();
+            return b.op("Pad").inputs(clipped, b.initializer("pads", Tensor.ofInt64s(0, 1, 0, 2)),
+                    b.initializer("fill", scalar(0.25))).output();
+        });
+        TrainingGraph tg = Autodiff.build(g, TrainingSpec.of(Loss.MSE));
+        assertEquals(List.of("w"), List.copyOf(tg.parameters().keySet()));
+        GradTesting.assertGradients(g);
+    }
 }
