@@ -13,8 +13,11 @@ import dev.kiln.runtime.PackedMatrix;
  * asked for their tag.
  */
 final class PanelScratch {
-    /** Packed shapes kept per thread: a model's layers differ in shape, and each keeps its own. */
-    private static final int ENTRIES = 32;
+    /**
+     * Shapes kept per thread: a model's layers differ in shape and each keeps its own (a conv layer uses up to five
+     * entries); a scan of this table is noise next to the kernels that ask.
+     */
+    private static final int ENTRIES = 128;
     private static final int TAGS = 32;
     private static final ThreadLocal<PanelScratch> LOCAL = ThreadLocal.withInitial(PanelScratch::new);
 
@@ -25,8 +28,8 @@ final class PanelScratch {
     private final PackedMatrix[] packed = new PackedMatrix[ENTRIES];
     private final long[] used = new long[ENTRIES];
     private long clock;
+    private final float[][][] sets = new float[ENTRIES][][];
     private final float[][] work = new float[TAGS][];
-    private final float[][][] sets = new float[TAGS][][];
 
     private PanelScratch() {}
 
@@ -52,12 +55,11 @@ final class PanelScratch {
      */
     static float[][] exactSet(int tag, int count, int length) {
         PanelScratch p = LOCAL.get();
-        float[][] set = p.sets[tag];
-        if (set == null || set.length != count || set[0].length != length) {
-            set = new float[count][length];
-            p.sets[tag] = set;
+        int e = p.find(tag, length, -2 - count, 0);
+        if (p.sets[e] == null) {
+            p.sets[e] = new float[count][length];
         }
-        return set;
+        return p.sets[e];
     }
 
     /** This thread's work array for {@code tag}, at least {@code length} floats, contents undefined. */
@@ -71,7 +73,10 @@ final class PanelScratch {
         return a;
     }
 
-    /** Index of the entry for (tag, k, n), made with a fresh array of {@code length} floats when absent. */
+    /**
+     * Index of the entry for (tag, k, n), made with a fresh array of {@code length} floats when absent. Packed
+     * matrices use n ≥ 0, exact arrays n = -1, sets of arrays n = -2 - count.
+     */
     private int find(int tag, int k, int n, int length) {
         int victim = 0;
         for (int e = 0; e < ENTRIES; e++) {
@@ -93,6 +98,7 @@ final class PanelScratch {
         used[victim] = ++clock;
         data[victim] = new float[length];
         packed[victim] = null;
+        sets[victim] = null;
         return victim;
     }
 

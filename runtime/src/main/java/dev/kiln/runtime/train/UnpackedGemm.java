@@ -19,13 +19,16 @@ import java.util.Objects;
  * multiply-adds.
  *
  * <p>An instance owns the scratch the packing writes into and reuses it: with one instance per call site (fixed
- * shapes), calls allocate nothing after the first. An instance shared between shapes keeps the panels of the
- * last {@value #CACHED_SHAPES} shapes. Not thread-safe; the pool variants use the pool's threads for the product.
+ * shapes), calls allocate nothing after the first. An instance shared between shapes keeps panel buffers for up to
+ * {@value #CACHED_SHAPES} shapes, replaced in turn when more are used. Not thread-safe; the pool variants use the
+ * pool's threads for the product.
  */
 public final class UnpackedGemm {
 
     /** Panel buffers kept, one per (k, n) shape: a trainer's Linear layers use three shapes each. */
     static final int CACHED_SHAPES = 8;
+    /** Rows of a panel filled per pass when packing a transposed B. */
+    private static final int PACK_BLOCK = 64;
 
     private final int[] cachedK = new int[CACHED_SHAPES];
     private final int[] cachedN = new int[CACHED_SHAPES];
@@ -162,10 +165,14 @@ public final class UnpackedGemm {
             int col0 = p * nr;
             int cols = Math.min(nr, n - col0);
             if (transB) {
-                for (int j = 0; j < cols; j++) {
-                    int src = bOff + (col0 + j) * k;
-                    for (int kk = 0; kk < k; kk++) {
-                        out[base + kk * nr + j] = b[src + kk];
+                // k in blocks: the block's panel rows (4 KB) stay in L1 while 16 source rows are read into them
+                for (int k0 = 0; k0 < k; k0 += PACK_BLOCK) {
+                    int k1 = Math.min(k, k0 + PACK_BLOCK);
+                    for (int j = 0; j < cols; j++) {
+                        int src = bOff + (col0 + j) * k;
+                        for (int kk = k0; kk < k1; kk++) {
+                            out[base + kk * nr + j] = b[src + kk];
+                        }
                     }
                 }
             } else {

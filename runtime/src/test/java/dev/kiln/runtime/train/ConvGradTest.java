@@ -177,6 +177,20 @@ class ConvGradTest {
                 "bytes allocated per input gradient");
         assertEquals(0, TrainCheck.allocatedPerRun(() -> ConvGrad.biasGrad(s, batch, dy, 0, db, 0)),
                 "bytes allocated per bias gradient");
+        // two layers of different shapes alternating, threaded: each keeps its own scratch
+        ConvShape s2 = shape(SHAPES[1]);
+        float[] x2 = TrainCheck.random(rnd, batch * s2.inSize());
+        float[] w2 = TrainCheck.random(rnd, s2.weightLength());
+        float[] y2 = new float[batch * s2.outSize()];
+        float[] dw2 = new float[s2.weightLength()];
+        try (WorkerPool pool = WorkerPool.of(2)) {
+            assertEquals(0, TrainCheck.allocatedPerRun(() -> {
+                ConvGrad.forward(s, batch, x, 0, w, 0, null, y, 0, pool);
+                ConvGrad.forward(s2, batch, x2, 0, w2, 0, null, y2, 0, pool);
+                ConvGrad.weightGrad(s, batch, x, 0, dy, 0, dw, 0, pool);
+                ConvGrad.weightGrad(s2, batch, x2, 0, y2, 0, dw2, 0, pool);
+            }), "bytes allocated per step of two alternating conv layers");
+        }
     }
 
     private static double central(java.util.function.DoubleSupplier f, double[] p, int i, double h) {
