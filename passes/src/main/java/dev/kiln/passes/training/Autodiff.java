@@ -355,7 +355,7 @@ public final class Autodiff {
             if (n.outputs().stream().anyMatch(reach::contains)) {
                 Optional<OpDef> def = OpTable.get().find(n.domain(), n.op());
                 for (int k = 0; k < n.inputs().size(); k++) {
-                    Value v = n.input(k);
+                    Value v = n.inputs().get(k);
                     boolean differentiable = def.isEmpty() || def.get().isDifferentiable(k);
                     if (!v.isAbsent() && v.dtype().isFloat() && differentiable) {
                         reach.add(v);
