@@ -34,6 +34,7 @@ public final class OpDef {
     private final EvalRule evalRule;
     private final SymbolicRule symbolicRule;
     private final GradRule gradRule;
+    private final Set<Integer> nonDifferentiable;
 
     private OpDef(Builder b) {
         this.name = b.name;
@@ -52,6 +53,16 @@ public final class OpDef {
         this.evalRule = Objects.requireNonNull(b.evalRule, () -> "op " + b.name + " needs reference semantics");
         this.symbolicRule = b.symbolicRule;
         this.gradRule = b.gradRule;
+        Set<Integer> indices = new java.util.HashSet<>();
+        for (String input : b.nonDifferentiable) {
+            int i = inputNames.indexOf(input);
+            if (i < 0 || i == inputNames.size() - 1 && maxInputs == Integer.MAX_VALUE) {
+                throw new IllegalArgumentException("op " + b.name + ": non-differentiable input " + input
+                        + " is not a declared, non-variadic input");
+            }
+            indices.add(i);
+        }
+        this.nonDifferentiable = Set.copyOf(indices);
     }
 
     public static Builder builder(String name) { return new Builder(name); }
@@ -97,6 +108,13 @@ public final class OpDef {
     /** How autodiff propagates gradients through this op; empty when the op is not differentiable in Kiln. */
     public Optional<GradRule> gradRule() { return Optional.ofNullable(gradRule); }
 
+    /**
+     * False for an input declared {@link Builder#nonDifferentiable}: a configuration operand (Dropout's ratio,
+     * Clip's bounds, Resize's scales) that no gradient flows into, so an initializer feeding only such inputs
+     * is a constant of training, never a parameter. Integer and boolean inputs carry no gradient regardless.
+     */
+    public boolean isDifferentiable(int input) { return !nonDifferentiable.contains(input); }
+
     /** The name of input i for messages ({@code X}, {@code inputs[2]}). */
     public String inputName(int i) {
         if (i < inputNames.size() - (maxInputs == Integer.MAX_VALUE ? 1 : 0)) {
@@ -126,6 +144,7 @@ public final class OpDef {
         private EvalRule evalRule;
         private SymbolicRule symbolicRule;
         private GradRule gradRule;
+        private final List<String> nonDifferentiable = new ArrayList<>();
 
         private Builder(String name) { this.name = name; }
 
@@ -221,6 +240,12 @@ public final class OpDef {
 
         /** The reverse-mode gradient rule (inputs' gradients from outputs' gradients). */
         public Builder grad(GradRule rule) { this.gradRule = rule; return this; }
+
+        /** Float inputs that receive no gradient (see {@link OpDef#isDifferentiable}), by declared name. */
+        public Builder nonDifferentiable(String... inputs) {
+            nonDifferentiable.addAll(List.of(inputs));
+            return this;
+        }
 
         public OpDef build() { return new OpDef(this); }
     }

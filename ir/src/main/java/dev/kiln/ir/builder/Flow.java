@@ -66,6 +66,11 @@ public final class Flow {
 
     public Flow batchNorm(String name) { return next(Layers.batchNorm(owner.context(), value, name, 1e-5)); }
 
+    /** {@code nn.LayerNorm(last dim)}: LayerNormalization over the last axis; parameters {@code lnK.weight/bias}. */
+    public Flow layerNorm() { return layerNorm(""); }
+
+    public Flow layerNorm(String name) { return next(Layers.layerNorm(owner.context(), value, name, 1e-5)); }
+
     /**
      * {@code nn.LSTM(in, hidden, batch_first=batchFirst)}: returns the outputs of every time step,
      * {@code [batch, seq, hidden]} when batch first, else {@code [seq, batch, hidden]}. Layer named {@code lstm<k>}.
@@ -110,6 +115,9 @@ public final class Flow {
 
     /** {@code x.view(shape)}; {@code -1} infers one dim (use it for the batch). */
     public Flow reshape(long... shape) { return next(Layers.reshape(owner.context(), value, shape)); }
+
+    /** {@code x.permute(perm)}: Transpose. */
+    public Flow transpose(long... perm) { return next(Layers.transpose(owner.context(), value, perm)); }
 
     /** {@code x.select(axis, index)}, e.g. {@code select(1, -1)} for the last time step of a batch-first RNN. */
     public Flow select(int axis, long index) { return next(Layers.select(owner.context(), value, axis, index)); }
@@ -163,6 +171,12 @@ public final class Flow {
 
     /** Elementwise product with broadcasting. */
     public Flow mul(Flow other) { return next(Layers.mul(owner.context(), value, owner.own(other))); }
+
+    /** {@code torch.matmul(this, other)}: MatMul (batched, numpy broadcasting). */
+    public Flow matmul(Flow other) { return next(Layers.matmul(owner.context(), value, owner.own(other))); }
+
+    /** {@code x / divisor} (attention's {@code / sqrt(d)}): Div by a scalar Constant. */
+    public Flow div(double divisor) { return next(Layers.div(owner.context(), value, divisor)); }
 
     /** {@code torch.cat([this, others...], axis)}. */
     public Flow concat(int axis, Flow... others) {

@@ -117,6 +117,23 @@ final class Layers {
                 .attr("epsilon", (float) epsilon).attr("momentum", 0.9f).output();
     }
 
+    /** {@code nn.LayerNorm(C)} over the last axis C: LayerNormalization(axis=-1), weight 1 and bias 0 when fresh. */
+    static Value layerNorm(BuildContext c, Value x, String requestedName, double epsilon) {
+        requireFloat(x, "layerNorm");
+        int rank = x.shape().rank();
+        if (rank < 1) {
+            throw new ShapeException("layerNorm needs an input of rank >= 1, got " + x.type());
+        }
+        long ch = staticDim(x, rank - 1, "layerNorm");
+        String name = c.layerName(requestedName, "ln");
+        String desc = "'" + name + "' (LayerNorm " + ch + ")";
+        int[] shape = {Math.toIntExact(ch)};
+        Value scale = c.filledParameter(name, "weight", desc, x.dtype(), shape, 1);
+        Value bias = c.filledParameter(name, "bias", desc, x.dtype(), shape, 0);
+        return c.node(name, "LayerNormalization", x, scale, bias).attr("axis", -1L).attr("epsilon", (float) epsilon)
+                .output();
+    }
+
     /**
      * {@code nn.Dropout(p)}: nothing in an inference graph (as an eval-mode export), or a Dropout node with
      * constant ratio (identity unless a training graph sets {@code training_mode}) when the builder keeps it.
@@ -156,6 +173,19 @@ final class Layers {
 
     static Value mul(BuildContext c, Value a, Value b) {
         return c.node("", "Mul", a, b).output();
+    }
+
+    static Value matmul(BuildContext c, Value a, Value b) {
+        return c.node("", "MatMul", a, b).output();
+    }
+
+    static Value div(BuildContext c, Value x, double divisor) {
+        requireFloat(x, "div");
+        return c.node("", "Div", x, c.scalar("", x.dtype(), divisor)).output();
+    }
+
+    static Value transpose(BuildContext c, Value x, long... perm) {
+        return c.node("", "Transpose", x).attr("perm", perm).output();
     }
 
     /** {@code torch.cat(xs, axis)}. */

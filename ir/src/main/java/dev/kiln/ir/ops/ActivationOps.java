@@ -50,6 +50,7 @@ public final class ActivationOps {
                     double alpha = ctx.attrFloat("alpha");
                     return unary(ctx, x -> x < 0 ? alpha * (Math.exp(x) - 1) : x);
                 })
+                .grad(PointwiseGrads::elu)
                 .build());
         r.add(activation("Selu", 6, "gamma * x for x > 0, gamma * (alpha * e^x - alpha) otherwise.", true)
                 .attrFloat("alpha", SELU_ALPHA, "scale of the exponential part")
@@ -59,6 +60,7 @@ public final class ActivationOps {
                     double gamma = ctx.attrFloat("gamma");
                     return unary(ctx, x -> x > 0 ? gamma * x : gamma * (alpha * Math.exp(x) - alpha));
                 })
+                .grad(PointwiseGrads::selu)
                 .build());
         r.add(activation("Celu", 12, "max(0, x) + min(0, alpha * (e^(x/alpha) - 1)).", true)
                 .attrFloat("alpha", 1.0f, "scale of the negative part")
@@ -66,6 +68,7 @@ public final class ActivationOps {
                     double alpha = ctx.attrFloat("alpha");
                     return unary(ctx, x -> Math.max(0, x) + Math.min(0, alpha * (Math.exp(x / alpha) - 1)));
                 })
+                .grad(PointwiseGrads::celu)
                 .build());
         r.add(OpDef.builder("PRelu").since(16)
                 .doc("x for x >= 0, slope * x below; slope broadcasts to X's shape.")
@@ -73,12 +76,15 @@ public final class ActivationOps {
                 .properties(OpProperty.ELEMENTWISE, OpProperty.ACTIVATION, OpProperty.ZERO_PRESERVING)
                 .shape(ActivationOps::preluShape)
                 .eval(ActivationOps::prelu)
+                .grad(PointwiseGrads::pRelu)
                 .build());
         r.add(activation("Softplus", 1, "log(e^x + 1).", false)
                 .eval(ctx -> unary(ctx, ActivationOps::softplus))
+                .grad(PointwiseGrads::softplus)
                 .build());
         r.add(activation("Softsign", 1, "x / (1 + |x|).", true)
                 .eval(ctx -> unary(ctx, x -> x / (1 + Math.abs(x))))
+                .grad(PointwiseGrads::softsign)
                 .build());
         r.add(activation("HardSigmoid", 6, "max(0, min(1, alpha * x + beta)).", false)
                 .attrFloat("alpha", 0.2f, "slope")
@@ -88,9 +94,11 @@ public final class ActivationOps {
                     double beta = ctx.attrFloat("beta");
                     return unary(ctx, x -> Math.max(0, Math.min(1, alpha * x + beta)));
                 })
+                .grad(PointwiseGrads::hardSigmoid)
                 .build());
         r.add(activation("HardSwish", 14, "x * max(0, min(1, x / 6 + 1/2)).", true)
                 .eval(ctx -> unary(ctx, x -> x * Math.max(0, Math.min(1, x / 6 + 0.5))))
+                .grad(PointwiseGrads::hardSwish)
                 .build());
         r.add(activation("Sigmoid", 13, "1 / (1 + e^-x).", false)
                 .eval(ctx -> unary(ctx, x -> 1 / (1 + Math.exp(-x))))
@@ -106,6 +114,7 @@ public final class ActivationOps {
                     double alpha = ctx.attrFloat("alpha");
                     return unary(ctx, x -> x > alpha ? x : 0);
                 })
+                .grad(PointwiseGrads::thresholdedRelu)
                 .build());
         r.add(OpDef.builder("Shrink").since(9)
                 .doc("x + bias below -lambd, x - bias above lambd, 0 between.")
@@ -127,6 +136,7 @@ public final class ActivationOps {
                 .build());
         r.add(activation("Mish", 18, "x * tanh(softplus(x)).", true)
                 .eval(ctx -> unary(ctx, x -> x * Math.tanh(softplus(x))))
+                .grad(PointwiseGrads::mish)
                 .build());
         r.add(activation("Gelu", 20, "x * Phi(x), Phi the standard normal CDF, exactly or by the tanh formula.", true)
                 .attrString("approximate", "none", "none: 0.5x(1 + erf(x/sqrt 2)); tanh: "
@@ -141,6 +151,7 @@ public final class ActivationOps {
                 .eval(ctx -> ctx.attrString("approximate").equals("tanh")
                         ? unary(ctx, x -> 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x))))
                         : unary(ctx, x -> 0.5 * x * (1 + SpecialFunctions.erf(x / Math.sqrt(2)))))
+                .grad(PointwiseGrads::gelu)
                 .build());
 
         r.add(alongAxis("Softmax", "e^x / sum(e^x) along axis.", x -> Softmax.softmax(x.tensor, x.axis))

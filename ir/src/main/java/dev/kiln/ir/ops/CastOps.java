@@ -34,15 +34,18 @@ final class CastOps {
                 .shape(ctx -> List.of(new TensorType(target(ctx), ctx.inputShape(0))))
                 .eval(ctx -> List.of(cast(ctx, ctx.input(0), target(ctx))))
                 .symbolic(ctx -> integerDims(ctx, target(ctx)))
+                .grad(PointwiseGrads::cast)
                 .build());
         r.add(OpDef.builder("CastLike").since(21)
                 .doc("Converts each element of input to the element type of target_type.")
                 .inputs("input", "target_type").outputs("output")
+                .nonDifferentiable("target_type")
                 .attrInt("saturate", 1, SATURATE_DOC)
                 .properties(OpProperty.ELEMENTWISE)
                 .shape(ctx -> List.of(new TensorType(ctx.inputDtype(1), ctx.inputShape(0))))
                 .eval(ctx -> List.of(cast(ctx, ctx.input(0), ctx.input(1).dtype())))
                 .symbolic(ctx -> integerDims(ctx, ctx.inputDtype(1)))
+                .grad(PointwiseGrads::cast)
                 .build());
     }
 

@@ -357,7 +357,7 @@ final class DenseGrads {
     }
 
     /** The reduced axes, normalized and sorted (all axes when none are given, unless that is a no-op). */
-    private static long[] reducedAxes(GradContext ctx) {
+    static long[] reducedAxes(GradContext ctx) {
         int r = ctx.input(0).shape().rank();
         if (ctx.hasInput(1)) {
             long[] raw = constantLongs(ctx, 1, "axes");

@@ -146,6 +146,7 @@ public final class ElementwiseOps {
                 .properties(OpProperty.ELEMENTWISE, OpProperty.COMMUTATIVE)
                 .shape(Pointwise::floatBroadcast)
                 .eval(ctx -> List.of(Pointwise.fold(inputs(ctx), Double::sum, Long::sum, v -> v)))
+                .grad(PointwiseGrads::sum)
                 .build());
         r.add(OpDef.builder("Mean").since(13)
                 .doc("Elementwise mean of one or more tensors with numpy broadcasting.")
@@ -156,6 +157,7 @@ public final class ElementwiseOps {
                     int n = ctx.inputCount();
                     return List.of(Pointwise.fold(inputs(ctx), Double::sum, Long::sum, v -> v / n));
                 })
+                .grad(PointwiseGrads::mean)
                 .build());
         r.add(OpDef.builder("Max").since(13)
                 .doc("Elementwise maximum of one or more tensors with numpy broadcasting; NaN propagates.")
@@ -166,6 +168,7 @@ public final class ElementwiseOps {
                     DType t = ctx.input(0).dtype();
                     return List.of(Pointwise.fold(inputs(ctx), Math::max, (a, b) -> IntegerMath.max(t, a, b), v -> v));
                 })
+                .grad(PointwiseGrads::extremum)
                 .build());
         r.add(OpDef.builder("Min").since(13)
                 .doc("Elementwise minimum of one or more tensors with numpy broadcasting; NaN propagates.")
@@ -176,6 +179,7 @@ public final class ElementwiseOps {
                     DType t = ctx.input(0).dtype();
                     return List.of(Pointwise.fold(inputs(ctx), Math::min, (a, b) -> IntegerMath.min(t, a, b), v -> v));
                 })
+                .grad(PointwiseGrads::extremum)
                 .build());
     }
 
@@ -191,6 +195,7 @@ public final class ElementwiseOps {
         return OpDef.builder("Clip").since(13)
                 .doc("Limits each element to [min, max] (given as optional scalar inputs; absent means unbounded).")
                 .inputs("input", "min?", "max?").outputs("output")
+                .nonDifferentiable("min", "max")
                 .properties(OpProperty.ELEMENTWISE, OpProperty.ACTIVATION)
                 .shape(ctx -> {
                     Pointwise.requireNumeric(ctx, 0);
@@ -208,6 +213,7 @@ public final class ElementwiseOps {
                     return Pointwise.sameAsInput(ctx);
                 })
                 .eval(ElementwiseOps::evalClip)
+                .grad(PointwiseGrads::clip)
                 .build();
     }
 

@@ -72,6 +72,7 @@ final class GeneratorOps {
                     }
                     return List.of(ElementBuffer.gather(x, shape, Broadcasting.indexMap(shape, x.shape())));
                 })
+                .grad(MovementGrads::expand)
                 .build());
 
         r.add(OpDef.builder("Tile").since(13)
@@ -117,6 +118,7 @@ final class GeneratorOps {
                     }
                     return List.of(ElementBuffer.gather(x, out, src));
                 })
+                .grad(MovementGrads::tile)
                 .build());
 
         r.add(OpDef.builder("Range").since(11)

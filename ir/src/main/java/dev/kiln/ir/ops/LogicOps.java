@@ -99,6 +99,7 @@ final class LogicOps {
                 })
                 .eval(ctx -> List.of(Pointwise.select(ctx.input(0), ctx.input(1), ctx.input(2))))
                 .symbolic(ShapeArithmetic::where)
+                .grad(PointwiseGrads::where)
                 .build());
     }
 

@@ -35,6 +35,7 @@ final class MathFunctionOps {
                     DType t = ctx.input(0).dtype();
                     return List.of(Pointwise.unary(ctx.input(0), Math::abs, v -> IntegerMath.abs(t, v)));
                 })
+                .grad(PointwiseGrads::abs)
                 .build());
         r.add(OpDef.builder("Sign").since(13)
                 .doc("-1, 0 or 1 by the sign of x elementwise (NaN stays NaN).")
@@ -45,6 +46,7 @@ final class MathFunctionOps {
                     DType t = ctx.input(0).dtype();
                     return List.of(Pointwise.unary(ctx.input(0), Math::signum, v -> IntegerMath.sign(t, v)));
                 })
+                .grad(PointwiseGrads::piecewiseConstant)
                 .build());
         r.add(OpDef.builder("Erf").since(13)
                 .doc("The error function elementwise (on integers: computed in double, truncated).")
@@ -53,29 +55,45 @@ final class MathFunctionOps {
                 .shape(MathFunctionOps::numericUnary)
                 .eval(ctx -> List.of(Pointwise.unary(ctx.input(0), SpecialFunctions::erf,
                         v -> (long) SpecialFunctions.erf(v))))
+                .grad(PointwiseGrads::erf)
                 .build());
 
-        floatFunction(r, "Reciprocal", 13, "1/x elementwise.", false, v -> 1 / v);
-        floatFunction(r, "Floor", 13, "Largest integer <= x elementwise.", true, Math::floor);
-        floatFunction(r, "Ceil", 13, "Smallest integer >= x elementwise.", true, Math::ceil);
-        floatFunction(r, "Round", 11, "Nearest integer elementwise, halves to even.", true, Math::rint);
+        floatFunction(r, "Reciprocal", 13, "1/x elementwise.", false, v -> 1 / v,
+                PointwiseGrads::reciprocal);
+        floatFunction(r, "Floor", 13, "Largest integer <= x elementwise.", true, Math::floor,
+                PointwiseGrads::piecewiseConstant);
+        floatFunction(r, "Ceil", 13, "Smallest integer >= x elementwise.", true, Math::ceil,
+                PointwiseGrads::piecewiseConstant);
+        floatFunction(r, "Round", 11, "Nearest integer elementwise, halves to even.", true, Math::rint,
+                PointwiseGrads::piecewiseConstant);
         floatFunction(r, "Exp", 13, "e^x elementwise.", false, Math::exp,
                 DenseGrads::exp);
         floatFunction(r, "Log", 13, "Natural logarithm elementwise (NaN below 0, -inf at 0).", false, Math::log,
                 DenseGrads::log);
         floatFunction(r, "Sqrt", 13, "Square root elementwise (NaN below 0).", true, Math::sqrt,
                 DenseGrads::sqrt);
-        floatFunction(r, "Sin", 7, "Sine elementwise.", true, Math::sin);
-        floatFunction(r, "Cos", 7, "Cosine elementwise.", false, Math::cos);
-        floatFunction(r, "Tan", 7, "Tangent elementwise.", true, Math::tan);
-        floatFunction(r, "Asin", 7, "Arcsine elementwise.", true, Math::asin);
-        floatFunction(r, "Acos", 7, "Arccosine elementwise.", false, Math::acos);
-        floatFunction(r, "Atan", 7, "Arctangent elementwise.", true, Math::atan);
-        floatFunction(r, "Sinh", 9, "Hyperbolic sine elementwise.", true, Math::sinh);
-        floatFunction(r, "Cosh", 9, "Hyperbolic cosine elementwise.", false, Math::cosh);
-        floatFunction(r, "Asinh", 9, "Inverse hyperbolic sine elementwise.", true, SpecialFunctions::asinh);
-        floatFunction(r, "Acosh", 9, "Inverse hyperbolic cosine elementwise.", false, SpecialFunctions::acosh);
-        floatFunction(r, "Atanh", 9, "Inverse hyperbolic tangent elementwise.", true, SpecialFunctions::atanh);
+        floatFunction(r, "Sin", 7, "Sine elementwise.", true, Math::sin,
+                PointwiseGrads::sin);
+        floatFunction(r, "Cos", 7, "Cosine elementwise.", false, Math::cos,
+                PointwiseGrads::cos);
+        floatFunction(r, "Tan", 7, "Tangent elementwise.", true, Math::tan,
+                PointwiseGrads::tan);
+        floatFunction(r, "Asin", 7, "Arcsine elementwise.", true, Math::asin,
+                PointwiseGrads::asin);
+        floatFunction(r, "Acos", 7, "Arccosine elementwise.", false, Math::acos,
+                PointwiseGrads::acos);
+        floatFunction(r, "Atan", 7, "Arctangent elementwise.", true, Math::atan,
+                PointwiseGrads::atan);
+        floatFunction(r, "Sinh", 9, "Hyperbolic sine elementwise.", true, Math::sinh,
+                PointwiseGrads::sinh);
+        floatFunction(r, "Cosh", 9, "Hyperbolic cosine elementwise.", false, Math::cosh,
+                PointwiseGrads::cosh);
+        floatFunction(r, "Asinh", 9, "Inverse hyperbolic sine elementwise.", true, SpecialFunctions::asinh,
+                PointwiseGrads::asinh);
+        floatFunction(r, "Acosh", 9, "Inverse hyperbolic cosine elementwise.", false, SpecialFunctions::acosh,
+                PointwiseGrads::acosh);
+        floatFunction(r, "Atanh", 9, "Inverse hyperbolic tangent elementwise.", true, SpecialFunctions::atanh,
+                PointwiseGrads::atanh);
 
         r.add(OpDef.builder("IsNaN").since(20)
                 .doc("True where x is NaN.")

@@ -171,15 +171,11 @@ final class NnGradRules {
 
     /**
      * Dropout(X, ratio, training_mode) -> Y, mask: DropoutGrad(dY, mask, ratio, training_mode), reusing the
-     * forward's mask. A Dropout that is the identity (not training, or ratio 0) passes dY through unchanged.
+     * forward's mask. A Dropout that is the identity (not training, or ratio 0) passes dY through unchanged. The
+     * ratio is declared non-differentiable (training_mode is boolean), so only the data asks for a gradient.
      */
     static void dropout(GradContext ctx) {
         Value dy = ctx.outputGrad(0);
-        if (ctx.needsGrad(1) || ctx.needsGrad(2)) {
-            Value v = ctx.input(ctx.needsGrad(1) ? 1 : 2);
-            throw ctx.unsupported("Dropout's ratio and training_mode have no gradient, but '" + v.name()
-                    + "' is taken for a trainable parameter: freeze it (TrainingSpec.frozen) or make it a Constant");
-        }
         if (dy.isAbsent() || !ctx.needsGrad(0)) {
             return;
         }

@@ -29,6 +29,7 @@ public final class NormalizationOps {
         r.add(OpDef.builder("BatchNormalization").since(15)
                 .doc("Per-channel (axis 1) normalization with given statistics, or batch statistics in training mode.")
                 .inputs("X", "scale", "B", "input_mean", "input_var").outputs("Y", "running_mean?", "running_var?")
+                .nonDifferentiable("input_mean", "input_var")
                 .attrFloat("epsilon", 1e-5f, "added to the variance before the square root")
                 .attrFloat("momentum", 0.9f, "training mode: running = input * momentum + batch * (1 - momentum)")
                 .attrInt("training_mode", 0, "1 normalizes with the batch's statistics and updates the running ones")
@@ -49,6 +50,7 @@ public final class NormalizationOps {
                     return Pointwise.sameAsInput(ctx);
                 })
                 .eval(ctx -> List.of(instanceNorm(ctx)))
+                .grad(NormalizationGrads::instanceNormalization)
                 .build());
 
         r.add(OpDef.builder("LayerNormalization").since(17)
@@ -59,6 +61,7 @@ public final class NormalizationOps {
                 .attrInt("stash_type", 1, "ONNX element type of the statistics (Mean, InvStdDev outputs)")
                 .shape(NormalizationOps::layerNormShape)
                 .eval(NormalizationOps::layerNorm)
+                .grad(NormalizationGrads::layerNormalization)
                 .build());
 
         r.add(OpDef.builder("GroupNormalization").since(21)
@@ -79,6 +82,7 @@ public final class NormalizationOps {
                     return Pointwise.sameAsInput(ctx);
                 })
                 .eval(ctx -> List.of(groupNorm(ctx)))
+                .grad(NormalizationGrads::groupNormalization)
                 .build());
 
         r.add(OpDef.builder("LRN").since(13)

@@ -27,10 +27,12 @@ final class RearrangeOps {
         r.add(OpDef.builder("Pad").since(21)
                 .doc("Pads (or with negative pads crops) each axis; constant, reflect, edge or wrap mode.")
                 .inputs("data", "pads", "constant_value?", "axes?").outputs("output")
+                .nonDifferentiable("constant_value")
                 .attrString("mode", "constant", "constant, reflect, edge or wrap")
                 .properties(OpProperty.DATA_MOVEMENT)
                 .shape(RearrangeOps::padType)
                 .eval(RearrangeOps::padEval)
+                .grad(MovementGrads::pad)
                 .build());
 
         r.add(OpDef.builder("DepthToSpace").since(13)

@@ -78,7 +78,7 @@ public final class ReductionOps {
                         }
                         return false;
                     }
-                }).build());
+                }).grad(ReductionGrads::extremum).build());
         r.add(reduce("ReduceMin", 20, "Minimum over axes (NaN propagates; the type's highest value, +inf or true, "
                 + "for an empty set).", true, new Reduction.Kernel() {
                     public double floats(double[] v) {
@@ -105,7 +105,7 @@ public final class ReductionOps {
                         }
                         return true;
                     }
-                }).build());
+                }).grad(ReductionGrads::extremum).build());
         r.add(reduce("ReduceL1", 18, "Sum of absolute values over axes (0 for an empty set).", false,
                 new Reduction.Kernel() {
                     public double floats(double[] v) {
@@ -123,12 +123,12 @@ public final class ReductionOps {
                         }
                         return s;
                     }
-                }).build());
+                }).grad(ReductionGrads::l1).build());
         r.add(reduce("ReduceL2", 18, "Euclidean norm over axes (0 for an empty set).", false, new Reduction.Kernel() {
             public double floats(double[] v) { return Math.sqrt(sumSquares(v)); }
 
             public long integers(DType t, long[] v) { return (long) Math.sqrt(sumSquares(asDoubles(t, v))); }
-        }).build());
+        }).grad(ReductionGrads::l2).build());
         r.add(reduce("ReduceSumSquare", 18, "Sum of squares over axes (0 for an empty set).", false,
                 new Reduction.Kernel() {
                     public double floats(double[] v) { return sumSquares(v); }
@@ -140,19 +140,19 @@ public final class ReductionOps {
                         }
                         return s;
                     }
-                }).build());
+                }).grad(ReductionGrads::sumSquare).build());
         r.add(reduce("ReduceLogSum", 18, "log of the sum over axes (-inf for an empty set).", false,
                 new Reduction.Kernel() {
                     public double floats(double[] v) { return Math.log(sum(v)); }
 
                     public long integers(DType t, long[] v) { return (long) Math.log(sum(asDoubles(t, v))); }
-                }).build());
+                }).grad(ReductionGrads::logSum).build());
         r.add(reduce("ReduceLogSumExp", 18, "log of the sum of exponentials over axes (-inf for an empty set).",
                 false, new Reduction.Kernel() {
                     public double floats(double[] v) { return logSumExp(v); }
 
                     public long integers(DType t, long[] v) { return (long) logSumExp(asDoubles(t, v)); }
-                }).build());
+                }).grad(ReductionGrads::logSumExp).build());
 
         r.add(argReduce("ArgMax", "Index of the maximum along axis (a NaN counts as the maximum).", 1));
         r.add(argReduce("ArgMin", "Index of the minimum along axis (a NaN counts as the minimum).", -1));

@@ -67,6 +67,7 @@ public final class ResizeOp {
                 .doc("Resamples the input to new sizes (given, or input dims times scales) by nearest, linear or "
                         + "cubic interpolation.")
                 .inputs("X", "roi?", "scales?", "sizes?").outputs("Y")
+                .nonDifferentiable("roi", "scales")
                 .attrInt("antialias", 0, "1: linear and cubic widen their kernel by 1/scale when downscaling")
                 .optionalAttr("axes", AttrType.INTS, "the axes roi, scales and sizes refer to (default all)")
                 .attrString("coordinate_transformation_mode", "half_pixel",
@@ -79,6 +80,7 @@ public final class ResizeOp {
                 .attrString("nearest_mode", "round_prefer_floor", "rounding of nearest: " + String.join(", ", NEAREST_MODES))
                 .shape(ResizeOp::resizeType)
                 .eval(ResizeOp::resize)
+                .grad(MovementGrads::resize)
                 .build());
     }
 

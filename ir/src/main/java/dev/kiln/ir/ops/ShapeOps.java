@@ -193,6 +193,7 @@ final class ShapeOps {
                 .doc("Inference (default): the input and an all-true mask; training: zeroes elements with "
                         + "probability ratio and scales the rest by 1/(1-ratio).")
                 .inputs("data", "ratio?", "training_mode?").outputs("output", "mask?")
+                .nonDifferentiable("ratio")
                 .optionalAttr("seed", AttrType.INT, "seed of the mask, drawn as numpy's np.random.seed(seed) would (default: "
                         + "the evaluation's random source)")
                 .properties(OpProperty.TRAINING_AWARE)

@@ -41,6 +41,7 @@ final class GradCheck {
     private final int outputs;
     private Set<Integer> wrt = Set.of(0);
     private Set<Integer> lossOutputs = Set.of(0);
+    private Set<Integer> constants = Set.of();
     private double tolerance = 1e-6;
     private long seed = 1;
 
@@ -59,6 +60,12 @@ final class GradCheck {
     /** The inputs whose gradients are asked for (needsGrad) and checked; input 0 by default. */
     GradCheck wrt(Integer... inputIndices) {
         this.wrt = Set.of(inputIndices);
+        return this;
+    }
+
+    /** Inputs given as initializers, so the rule sees their values (axes, pads, repeats); graph inputs by default. */
+    GradCheck constants(Integer... inputIndices) {
+        this.constants = Set.of(inputIndices);
         return this;
     }
 
@@ -107,6 +114,21 @@ final class GradCheck {
         return analytic;
     }
 
+    /**
+     * The rule's gradients for cotangents of all ones, without a numeric comparison: for a pointwise op these are
+     * the slopes themselves, to pin down the one-sided choice at a kink where differences cannot decide.
+     */
+    Map<Integer, Tensor> slopes() {
+        List<Tensor> y = forward(inputs);
+        Map<Integer, Tensor> ones = new LinkedHashMap<>();
+        for (int o : lossOutputs) {
+            double[] v = new double[y.get(o).size()];
+            Arrays.fill(v, 1);
+            ones.put(o, Tensor.wrapDoubles(y.get(o).dtype(), y.get(o).shape(), v));
+        }
+        return analytic(ones);
+    }
+
     private double loss(int input, int element, double value, Map<Integer, Tensor> cotangents) {
         List<Tensor> moved = new ArrayList<>(inputs);
         double[] v = inputs.get(input).doubles().clone();
@@ -127,19 +149,21 @@ final class GradCheck {
     private List<Tensor> forward(List<Tensor> in) {
         GraphBuilder b = new GraphBuilder("forward");
         Map<String, Tensor> feeds = new LinkedHashMap<>();
-        List<Value> values = feed(b, in, feeds);
+        List<Value> values = feed(b, in, feeds, constants);
         List<Value> outs = b.op(op).inputs(values).attrs(attrs).outputCount(outputs).build();
         outs.forEach(b::output);
         Map<String, Tensor> result = ReferenceEvaluator.run(b.build(), feeds);
         return outs.stream().map(v -> result.get(v.name())).toList();
     }
 
-    private static List<Value> feed(GraphBuilder b, List<Tensor> in, Map<String, Tensor> feeds) {
+    private static List<Value> feed(GraphBuilder b, List<Tensor> in, Map<String, Tensor> feeds, Set<Integer> constants) {
         List<Value> values = new ArrayList<>();
         for (int i = 0; i < in.size(); i++) {
             Tensor t = in.get(i);
             if (t == null) {
                 values.add(Value.ABSENT);
+            } else if (constants.contains(i)) {
+                values.add(b.initializer("x" + i, t));
             } else {
                 values.add(b.input("x" + i, t.dtype(), Shape.of(t.shape())));
                 feeds.put("x" + i, t);
@@ -151,7 +175,7 @@ final class GradCheck {
     private Map<Integer, Tensor> analytic(Map<Integer, Tensor> cotangents) {
         GraphBuilder b = new GraphBuilder("backward");
         Map<String, Tensor> feeds = new LinkedHashMap<>();
-        List<Value> values = feed(b, inputs, feeds);
+        List<Value> values = feed(b, inputs, feeds, constants);
         List<Value> outs = b.op(op).inputs(values).attrs(attrs).outputCount(outputs).build();
         Map<Integer, Value> dy = new LinkedHashMap<>();
         cotangents.forEach((o, t) -> {

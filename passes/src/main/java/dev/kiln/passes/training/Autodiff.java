@@ -343,15 +343,21 @@ public final class Autodiff {
         }
     }
 
-    /** {@code sink} and the float values it is computed from through float values (shape-only uses cut the path). */
+    /**
+     * {@code sink} and the float values it is computed from through float values; shape-only uses and inputs the
+     * op table declares non-differentiable (Dropout's ratio, Clip's bounds) cut the path.
+     */
     private static Set<Value> reaching(List<Node> nodes, Value sink) {
         Set<Value> reach = Collections.newSetFromMap(new IdentityHashMap<>());
         reach.add(sink);
         for (int i = nodes.size() - 1; i >= 0; i--) {
             Node n = nodes.get(i);
             if (n.outputs().stream().anyMatch(reach::contains)) {
-                for (Value v : n.inputs()) {
-                    if (!v.isAbsent() && v.dtype().isFloat()) {
+                Optional<OpDef> def = OpTable.get().find(n.domain(), n.op());
+                for (int k = 0; k < n.inputs().size(); k++) {
+                    Value v = n.inputs().get(k);
+                    boolean differentiable = def.isEmpty() || def.get().isDifferentiable(k);
+                    if (!v.isAbsent() && v.dtype().isFloat() && differentiable) {
                         reach.add(v);
                     }
                 }
