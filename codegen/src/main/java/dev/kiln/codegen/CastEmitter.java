@@ -12,6 +12,9 @@ final class CastEmitter implements KernelEmitter {
     @Override
     public CodeBlock emit(EmitContext ctx) {
         Node n = ctx.node;
+        if (ctx.batchValue(n.input(0)).isPresent()) {
+            return BatchScalars.emit(ctx);
+        }
         if (n.input(0).dtype() != DType.FLOAT32 || n.output(0).dtype() != DType.FLOAT32) {
             throw ctx.unsupported(n.op() + " from " + n.input(0).type() + " to " + n.output(0).type());
         }

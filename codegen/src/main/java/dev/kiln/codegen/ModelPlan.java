@@ -64,6 +64,8 @@ final class ModelPlan {
     final FieldInputs fieldInputs;
     /** Nodes whose outputs only shape arguments read, which generation resolves from static types: no code. */
     final java.util.Set<Node> generationTimeOnly;
+    /** Integer values known as dims of the batch (Shape, Size and their arithmetic), read by Casts to float. */
+    final Map<Value, List<dev.kiln.ir.Dim>> batchValues;
 
     ModelPlan(Graph graph, CodegenOptions options) {
         this(graph, options, FieldInputs.NONE);
@@ -80,7 +82,9 @@ final class ModelPlan {
             names.newName(reserved, reserved);
         }
         // An op without an emitter is the most useful thing to report, so it is checked before dtypes.
-        this.generationTimeOnly = GenerationTimeValues.nodes(graph);
+        GenerationTimeValues generationTime = GenerationTimeValues.of(graph);
+        this.generationTimeOnly = generationTime.nodes();
+        this.batchValues = generationTime.dims();
         graph.nodes().stream().filter(n -> !generationTimeOnly.contains(n)).forEach(Emitters::forNode);
         checkFloat32(graph, fieldInputs, generationTimeOnly);
         MemoryPlan memory = MemoryPlanner.plan(graph);
