@@ -3,11 +3,17 @@ package dev.kiln.codegen;
 import com.palantir.javapoet.CodeBlock;
 import dev.kiln.ir.Node;
 
-/** Dropout in inference (no training_mode, or a constant false one): the output is a copy of the input. */
+/**
+ * Dropout in inference (no training_mode, or a constant false one): the output is a copy of the input. In training
+ * mode (a trainer's), see {@link DropoutTrainingEmitter}.
+ */
 final class DropoutEmitter implements KernelEmitter {
     @Override
     public CodeBlock emit(EmitContext ctx) {
         Node n = ctx.node;
+        if (DropoutTrainingEmitter.training(ctx)) {
+            return DropoutTrainingEmitter.forward(ctx);
+        }
         if (n.outputs().size() > 1 && n.hasOutput(1)) {
             throw ctx.unsupported("Dropout's mask output");
         }

@@ -86,6 +86,8 @@ final class Emitters {
         m.put(OpTable.KILN_DOMAIN + "." + dev.kiln.ir.ops.NnGradOps.LSTM_GRAD, recurrentGrad);
         m.put(OpTable.KILN_DOMAIN + "." + dev.kiln.ir.ops.NnGradOps.GRU_GRAD, recurrentGrad);
         m.put(OpTable.KILN_DOMAIN + "." + dev.kiln.ir.ops.NnGradOps.GATHER_GRAD, new GatherGradEmitter());
+        m.put(OpTable.KILN_DOMAIN + "." + dev.kiln.ir.ops.NnGradOps.BATCH_NORM_TRAINING_GRAD, new BatchNormTrainingEmitter());
+        m.put(OpTable.KILN_DOMAIN + "." + dev.kiln.ir.ops.NnGradOps.DROPOUT_GRAD, new DropoutTrainingEmitter());
         CopyEmitter copy = new CopyEmitter();
         for (String view : new String[] {"Identity", "Reshape", "Flatten", "Squeeze", "Unsqueeze"}) {
             m.put(view, copy);

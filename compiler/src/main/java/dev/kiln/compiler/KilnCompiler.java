@@ -17,6 +17,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.Comparator;
+import java.util.List;
 import java.util.stream.Stream;
 
 /**
@@ -53,13 +54,27 @@ public final class KilnCompiler {
      */
     private static GeneratedModel compileForTraining(Graph graph, CodegenOptions codegen, CompileOptions options,
                                                      TrainOptions train, PassOptions passOptions) {
-        OptLevel simplify = options.level().compareTo(OptLevel.O1) > 0 ? OptLevel.O1 : options.level();
-        Graph simplified = PassManager.forLevel(simplify, passOptions).run(graph);
-        TrainingGraph training = Autodiff.build(simplified, train.spec());
+        TrainingGraph training = differentiate(graph, train.spec(), options.level(), passOptions);
         Graph trainGraph = PassManager.forLevel(options.level(), passOptions).run(training.graph());
         Graph evalGraph = PassManager.forLevel(options.level(), passOptions).run(training.evalGraph());
         return CodeGenerator.generateTrainer(trainGraph, evalGraph, training.parameters(), training.state(),
-                train.optimizer(), codegen);
+                train.optimizer(), train.spec().seed(), codegen);
+    }
+
+    /**
+     * The training graph the compiler generates a trainer from: {@code graph} simplified (at most -O1) and
+     * differentiated. Equal initializers stay apart (no common-subexpression elimination: a BatchNorm's scale of ones
+     * and its running variance of ones are different tensors once trained), and Dropout nodes are kept for autodiff to
+     * put in training mode (the simplification that drops inference-mode Dropout is skipped for graphs that have one).
+     */
+    public static TrainingGraph differentiate(Graph graph, dev.kiln.passes.training.TrainingSpec spec, OptLevel level,
+                                              PassOptions passOptions) {
+        OptLevel simplify = level.compareTo(OptLevel.O1) > 0 ? OptLevel.O1 : level;
+        boolean dropout = graph.nodes().stream().anyMatch(n -> n.domain().isEmpty() && n.op().equals("Dropout"));
+        List<dev.kiln.passes.Pass> passes = dev.kiln.passes.Pipeline.forLevel(simplify).stream()
+                .filter(p -> !p.name().equals("cse") && (!dropout || !p.name().equals("simplification"))).toList();
+        Graph simplified = new PassManager(passes, passOptions).run(graph);
+        return Autodiff.build(simplified, spec);
     }
 
     /**

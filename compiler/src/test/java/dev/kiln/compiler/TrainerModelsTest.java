@@ -11,9 +11,7 @@ import dev.kiln.ir.Graph;
 import dev.kiln.ir.Tensor;
 import dev.kiln.onnx.OnnxImporter;
 import dev.kiln.passes.OptLevel;
-import dev.kiln.passes.PassManager;
 import dev.kiln.passes.PassOptions;
-import dev.kiln.passes.training.Autodiff;
 import dev.kiln.passes.training.Loss;
 import dev.kiln.passes.training.ReferenceTrainer;
 import dev.kiln.passes.training.TrainingGraph;
@@ -64,9 +62,11 @@ class TrainerModelsTest {
         CompileOptions options = new CompileOptions("com.acme." + name.replaceAll("[^a-z0-9]", ""), Optional.of("Net"),
                 OptLevel.O3, threads).withTraining(TrainOptions.of(spec));
         GeneratedModel generated = KilnCompiler.compile(graph, name, options, PassOptions.quiet());
+        if (System.getenv("KILN_DUMP") != null) {
+            generated.writeTo(Path.of(System.getenv("KILN_DUMP")), Path.of(System.getenv("KILN_DUMP")));
+        }
         Class<?> net = InProcessCompiler.load(generated);
-        Graph simplified = PassManager.forLevel(OptLevel.O1, PassOptions.quiet()).run(graph);
-        TrainingGraph training = Autodiff.build(simplified, spec);
+        TrainingGraph training = KilnCompiler.differentiate(graph, spec, OptLevel.O3, PassOptions.quiet());
         return new Compiled(net, net.getClassLoader().loadClass(net.getPackageName() + ".NetTrainer"), training);
     }
 

@@ -149,9 +149,17 @@ public final class Autodiff {
                     }
                 }
             }
+            // Dropout's ratio is a hyperparameter, not a weight, though it is a float on the path to the loss.
+            Set<Value> hyperparameters = Collections.newSetFromMap(new IdentityHashMap<>());
+            for (Node n : model.nodes()) {
+                if (n.domain().isEmpty() && n.op().equals("Dropout") && n.hasInput(1)) {
+                    hyperparameters.add(n.input(1));
+                }
+            }
             Set<Value> candidates = Collections.newSetFromMap(new IdentityHashMap<>());
             model.initializers().forEach((v, t) -> {
-                if (v.dtype().isFloat() && !state.containsKey(v) && !spec.frozen().contains(v.name())) {
+                if (v.dtype().isFloat() && !state.containsKey(v) && !hyperparameters.contains(v)
+                        && !spec.frozen().contains(v.name())) {
                     candidates.add(v);
                 }
             });
