@@ -31,7 +31,9 @@ final class ReduceEmitter implements KernelEmitter {
         java.util.function.BiFunction<String, CodeBlock, CodeBlock> plain = (acc, count) -> CodeBlock.of("(float) $N", acc);
         return switch (op) {
             case "ReduceSum" -> sum(add, plain);
-            case "ReduceMean" -> sum(add, (acc, count) -> CodeBlock.of("(float) ($N / ($L))", acc, count));
+            // A count in terms of the batch ("2 * batch") is parenthesized: the mean divides by all of it.
+            case "ReduceMean" -> sum(add, (acc, count) -> CodeBlock.of(count.toString().matches("\\d+")
+                    ? "(float) ($N / $L)" : "(float) ($N / ($L))", acc, count));
             case "ReduceMax" -> new Fold("float", CodeBlock.of("$T.NEGATIVE_INFINITY", Float.class),
                     (acc, v) -> CodeBlock.of("$N = $T.max($N, $N)", acc, Math.class, acc, v), (acc, count) -> CodeBlock.of("$N", acc));
             case "ReduceMin" -> new Fold("float", CodeBlock.of("$T.POSITIVE_INFINITY", Float.class),
