@@ -31,8 +31,16 @@ public final class CodeGenerator {
     public static GeneratedModel generateTrainer(Graph trainGraph, Graph evalGraph, Map<String, Tensor> parameters,
                                                  Map<String, Tensor> state, Optional<String> defaultOptimizer,
                                                  CodegenOptions options) {
+        return generateTrainer(trainGraph, evalGraph, parameters, state, defaultOptimizer, 0, options);
+    }
+
+    /** As above, with the seed of the trainer's dropout masks (the training spec's; see DropoutTrainingEmitter). */
+    public static GeneratedModel generateTrainer(Graph trainGraph, Graph evalGraph, Map<String, Tensor> parameters,
+                                                 Map<String, Tensor> state, Optional<String> defaultOptimizer,
+                                                 long dropoutSeed, CodegenOptions options) {
         GraphVerifier.verify(trainGraph);
         GraphVerifier.verify(evalGraph);
-        return TrainerWriter.write(new TrainerPlan(trainGraph, evalGraph, parameters, state, defaultOptimizer, options));
+        return TrainerWriter.write(new TrainerPlan(trainGraph, evalGraph, parameters, state, defaultOptimizer,
+                dropoutSeed, options));
     }
 }

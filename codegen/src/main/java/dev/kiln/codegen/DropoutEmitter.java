@@ -9,6 +9,7 @@ import dev.kiln.ir.Node;
  * a copy of the input and the optional mask is all true. In training mode with a seed, the mask comes from numpy's
  * generator seeded afresh on every call ({@code NumpyRandom}), kept elements are scaled by 1 / (1 - ratio), as the
  * reference evaluator does; ratio and training_mode may be read at run time.
+ * A trainer's Dropout (training mode without a seed: a fresh mask every step) is {@link DropoutTrainingEmitter}'s.
  */
 final class DropoutEmitter implements KernelEmitter {
     private static final ClassName NUMPY_RANDOM = ClassName.get("dev.kiln.runtime", "NumpyRandom");
@@ -22,6 +23,9 @@ final class DropoutEmitter implements KernelEmitter {
     @Override
     public CodeBlock emit(EmitContext ctx) {
         Node n = ctx.node;
+        if (DropoutTrainingEmitter.training(ctx) && n.attributes().get("seed").isEmpty()) {
+            return DropoutTrainingEmitter.forward(ctx);
+        }
         boolean constantMode = !n.hasInput(2) || ctx.isConstant(n.input(2));
         boolean training = n.hasInput(2) && !(ctx.isConstant(n.input(2)) && !ctx.constant(n.input(2)).getBool(0));
         boolean noDrops = n.hasInput(1) && ctx.isConstant(n.input(1)) && ctx.constant(n.input(1)).getDouble(0) == 0;

@@ -40,6 +40,10 @@ final class ElementwiseEmitter implements KernelEmitter {
     @Override
     public CodeBlock emit(EmitContext ctx) {
         Node n = ctx.node;
+        if ((n.op().equals("Cast") || n.op().equals("CastLike")) && n.output(0).dtype().isFloat()
+                && ctx.batchValue(n.input(0)).isPresent()) {
+            return BatchScalars.emit(ctx);
+        }
         Chain chain = chain(ctx);
         if (!allFloat32(chain)) {
             return broadcastLoops(ctx, chain, true);

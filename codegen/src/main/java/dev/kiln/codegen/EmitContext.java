@@ -149,6 +149,16 @@ final class EmitContext {
         return OpTable.get().stringAttr(node, name);
     }
 
+    /** The elements of an integer value that is a function of the batch alone, as dims (see GenerationTimeValues). */
+    java.util.Optional<List<Dim>> batchValue(Value v) {
+        return java.util.Optional.ofNullable(plan.batchValues.get(v));
+    }
+
+    /** True when a node of the graph reads {@code v} or it is a graph output. */
+    boolean isRead(Value v) {
+        return plan.graph.outputs().contains(v) || plan.graph.nodes().stream().anyMatch(n -> n.inputs().contains(v));
+    }
+
     boolean isConstant(Value v) {
         return plan.isConstant(v);
     }

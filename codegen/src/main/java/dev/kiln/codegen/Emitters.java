@@ -92,6 +92,12 @@ final class Emitters {
         PoolGradEmitter poolGrad = new PoolGradEmitter();
         m.put(OpTable.KILN_DOMAIN + "." + dev.kiln.ir.ops.NnGradOps.MAX_POOL_GRAD, poolGrad);
         m.put(OpTable.KILN_DOMAIN + "." + dev.kiln.ir.ops.NnGradOps.AVERAGE_POOL_GRAD, poolGrad);
+        RecurrentTrainingEmitter recurrentGrad = new RecurrentTrainingEmitter();
+        m.put(OpTable.KILN_DOMAIN + "." + dev.kiln.ir.ops.NnGradOps.LSTM_GRAD, recurrentGrad);
+        m.put(OpTable.KILN_DOMAIN + "." + dev.kiln.ir.ops.NnGradOps.GRU_GRAD, recurrentGrad);
+        m.put(OpTable.KILN_DOMAIN + "." + dev.kiln.ir.ops.NnGradOps.GATHER_GRAD, new GatherGradEmitter());
+        m.put(OpTable.KILN_DOMAIN + "." + dev.kiln.ir.ops.NnGradOps.BATCH_NORM_TRAINING_GRAD, new BatchNormTrainingEmitter());
+        m.put(OpTable.KILN_DOMAIN + "." + dev.kiln.ir.ops.NnGradOps.DROPOUT_GRAD, new DropoutTrainingEmitter());
         CopyEmitter copy = new CopyEmitter();
         for (String view : new String[] {"Identity", "Reshape", "Flatten", "Squeeze", "Unsqueeze"}) {
             m.put(view, copy);

@@ -35,13 +35,23 @@ final class Identifiers {
      * used whole; unnamed nodes are named after their op.
      */
     static String method(Node n) {
-        String name = n.name();
+        // A fused node joins its parts' names with '+'; parts that all name the same thing name it once.
+        String[] fused = n.name().split("\\+");
+        if (fused.length > 1 && java.util.Arrays.stream(fused).map(Identifiers::pathName).distinct().count() == 1) {
+            String m = camel(pathName(fused[0]), "");
+            return m.isEmpty() ? camel(n.op(), "step") : m;
+        }
+        String m = camel(pathName(n.name()), "");
+        return m.isEmpty() ? camel(n.op(), "step") : m;
+    }
+
+    /** A node name without its last path segment, which names the op ({@code /fc1/Gemm} -> {@code /fc1}). */
+    private static String pathName(String name) {
         String[] parts = java.util.Arrays.stream(name.split("/")).filter(p -> !p.isEmpty()).toArray(String[]::new);
         if (parts.length > 1) {
             name = String.join("/", java.util.Arrays.copyOf(parts, parts.length - 1));
         }
-        String m = camel(name, "");
-        return m.isEmpty() ? camel(n.op(), "step") : m;
+        return name;
     }
 
     /** UpperCamelCase, for class names derived from file names ({@code mnist_cnn} -> {@code MnistCnn}). */

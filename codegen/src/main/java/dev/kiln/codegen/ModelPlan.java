@@ -82,6 +82,8 @@ final class ModelPlan {
     final FieldInputs fieldInputs;
     /** Nodes whose outputs only shape arguments read, which generation resolves from static types: no code. */
     final java.util.Set<Node> generationTimeOnly;
+    /** Integer values known as dims of the batch (Shape, Size and their arithmetic), read by Casts to float. */
+    final Map<Value, List<dev.kiln.ir.Dim>> batchValues;
 
     ModelPlan(Graph graph, CodegenOptions options) {
         this(graph, options, FieldInputs.NONE);
@@ -104,7 +106,9 @@ final class ModelPlan {
         }
         // An op without an emitter is the most useful thing to report, then a shape that depends on values (beyond
         // any emitter), then element types.
-        this.generationTimeOnly = GenerationTimeValues.nodes(graph);
+        GenerationTimeValues generationTime = GenerationTimeValues.of(graph);
+        this.generationTimeOnly = generationTime.nodes();
+        this.batchValues = generationTime.dims();
         List<Node> emitted = graph.nodes().stream().filter(n -> !generationTimeOnly.contains(n)).toList();
         emitted.forEach(Emitters::forNode);
         checkStaticShapes(emitted);

@@ -30,7 +30,7 @@ final class NormalizationEmitter implements KernelEmitter {
     private static CodeBlock batchNorm(EmitContext ctx) {
         Node n = ctx.node;
         if (ctx.intAttr("training_mode") != 0) {
-            throw ctx.unsupported("BatchNormalization in training mode");
+            return BatchNormTrainingEmitter.forward(ctx);
         }
         Shape s = n.input(0).shape();
         int channels = ctx.staticDim(n.input(0), 1);

@@ -39,7 +39,8 @@ final class RecurrentEmitter implements KernelEmitter {
         }
         for (int i = 1; i <= 3; i++) {
             if (n.hasInput(i) && !ctx.isConstant(n.input(i))) {
-                throw ctx.unsupported(n.op() + " with weights computed at run time");
+                // A trainer's parameters, or the inference class compiled for training: packed at run time.
+                return RecurrentTrainingEmitter.forward(ctx);
             }
         }
         Value x = n.input(0);

@@ -38,7 +38,9 @@ final class ReduceEmitter implements KernelEmitter {
         java.util.function.BiFunction<String, CodeBlock, CodeBlock> plain = (acc, count) -> store.apply(CodeBlock.of("$N", acc));
         return switch (op) {
             case "ReduceSum" -> sum(ADD, plain);
-            case "ReduceMean" -> sum(ADD, (acc, count) -> store.apply(CodeBlock.of("($N / $L)", acc, count)));
+            // A count in terms of the batch ("2 * batch") is parenthesized: the mean divides by all of it.
+            case "ReduceMean" -> sum(ADD, (acc, count) -> store.apply(CodeBlock.of(count.toString().matches("\\d+")
+                    ? "($N / $L)" : "($N / ($L))", acc, count)));
             case "ReduceMax", "ReduceMin" -> {
                 boolean max = op.equals("ReduceMax");
                 Class<?> box = float32 ? Float.class : Double.class;

@@ -23,7 +23,7 @@ final class TrainerPlan {
     static final List<String> TRAINER_NAMES = List.of("optimizer", "optimizerState", "parameters", "gradients",
             "stepCount", "training", "evalNet", "netWeights", "step", "train", "eval", "isTraining", "create", "run",
             "saveWeights", "gradient", "parameter", "parameterNames", "firstNonFinite", "nonFiniteAt", "nonFiniteArray", "PARAMETER_NAMES",
-            "requireLabels", "toString", "DEFAULT_OPTIMIZER");
+            "requireLabels", "toString", "DEFAULT_OPTIMIZER", DropoutTrainingEmitter.SEED_FIELD);
 
     /** A trainable parameter: its name, the training graph's input for it and the output holding its gradient. */
     record Parameter(String name, Value input, Value gradient) {}
@@ -44,6 +44,8 @@ final class TrainerPlan {
     final List<State> state = new ArrayList<>();
     /** The optimizer SPEC of a generated {@code create(net)}, if any. */
     final Optional<String> defaultOptimizer;
+    /** The seed of the trainer's dropout masks. */
+    final long dropoutSeed;
 
     /**
      * @param trainGraph inputs: data, labels, one per parameter, one per state tensor; outputs: loss, then
@@ -53,8 +55,10 @@ final class TrainerPlan {
      * @param stateValues starting value of each state tensor
      */
     TrainerPlan(Graph trainGraph, Graph evalGraph, Map<String, Tensor> parameterValues, Map<String, Tensor> stateValues,
-                Optional<String> defaultOptimizer, CodegenOptions options) {
+                Optional<String> defaultOptimizer, long dropoutSeed, CodegenOptions options) {
         this.defaultOptimizer = defaultOptimizer;
+        this.dropoutSeed = dropoutSeed;
+        trainGraph = floatMasks(trainGraph);
         Map<String, Tensor> fields = new LinkedHashMap<>(parameterValues);
         fields.putAll(stateValues);
         this.netClass = options.className();
@@ -102,6 +106,36 @@ final class TrainerPlan {
             net.rawWeight(name);
             trainer.rawWeight(name);
         }
+    }
+
+    /**
+     * The training graph with each Dropout mask (BOOL, read only by DropoutGrad) retyped to float32, 1 for kept: the
+     * trainer holds float tensors, and its Dropout kernels write and read the mask as floats.
+     */
+    private static Graph floatMasks(Graph g) {
+        Map<Value, Value> retyped = new java.util.IdentityHashMap<>();
+        for (Node n : g.nodes()) {
+            if (n.domain().isEmpty() && n.op().equals("Dropout") && n.hasOutput(1)
+                    && n.output(1).dtype() == dev.kiln.ir.DType.BOOL) {
+                Value m = n.output(1);
+                retyped.put(m, new Value(m.name(), new dev.kiln.ir.TensorType(dev.kiln.ir.DType.FLOAT32, m.shape())));
+            }
+        }
+        if (retyped.isEmpty()) {
+            return g;
+        }
+        List<Node> nodes = new ArrayList<>();
+        for (Node n : g.nodes()) {
+            nodes.add(new Node(n.op(), n.domain(), n.name(), n.inputs().stream().map(v -> retyped.getOrDefault(v, v)).toList(),
+                    n.outputs().stream().map(v -> retyped.getOrDefault(v, v)).toList(), n.attributes()));
+        }
+        return new Graph(g.name(), g.inputs(), g.initializers(), nodes,
+                g.outputs().stream().map(v -> retyped.getOrDefault(v, v)).toList());
+    }
+
+    /** True when the trainer has a Dropout in training mode, whose masks need the seed. */
+    boolean hasDropout() {
+        return trainer.graph.nodes().stream().anyMatch(n -> n.domain().isEmpty() && n.op().equals("Dropout"));
     }
 
     private static void requireName(Value v, String expected) {

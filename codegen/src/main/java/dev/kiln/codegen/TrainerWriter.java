@@ -66,9 +66,10 @@ final class TrainerWriter {
     private JavaFile trainerFile() {
         kernels.generateStepMethods();
         for (ModelPlan.WeightField w : model.weights.values()) {
-            if (!model.fieldInputs.values().containsKey(w.key())) {
-                throw new UnsupportedOpException("the training graph reads constant '" + w.key() + "' as an array; the "
-                        + "trainer holds only parameters and state");
+            if (!isField(w) && (w.length() > MAX_INLINE_CONSTANT || !w.type().equals(FLOATS))) {
+                throw new UnsupportedOpException("the training graph reads constant '" + w.key() + "' of "
+                        + w.length() + " floats as an array; the trainer holds parameters and state, and inlines "
+                        + "constants of at most " + MAX_INLINE_CONSTANT + " floats");
             }
         }
         TypeSpec.Builder type = TypeSpec.classBuilder(self).addModifiers(Modifier.PUBLIC, Modifier.FINAL)
@@ -167,8 +168,8 @@ final class TrainerWriter {
     /** Parameter and state arrays (weight fields), gradients and next state (output fields), and bookkeeping. */
     private void addStateFields(TypeSpec.Builder type) {
         model.weights.values().forEach(w -> type.addField(FieldSpec.builder(FLOATS, w.field(), Modifier.PRIVATE,
-                Modifier.FINAL).addJavadoc("$L $L, updated in place.\n",
-                isState(w.key()) ? "State" : "Parameter", w.key())
+                Modifier.FINAL).addJavadoc(isField(w) ? "$L $L, updated in place.\n" : "$L $L of the training graph.\n",
+                !isField(w) ? "Constant" : isState(w.key()) ? "State" : "Parameter", w.key())
                 .build()));
         model.outputParams.forEach((v, field) -> type.addField(FieldSpec.builder(FLOATS, field, Modifier.PRIVATE,
                         Modifier.FINAL).addJavadoc("Output {@code $L} of the last step.\n", v.name())
@@ -186,6 +187,19 @@ final class TrainerWriter {
         type.addField(FieldSpec.builder(TypeName.INT, "stepCount", Modifier.PRIVATE)
                 .addJavadoc("Steps taken; the optimizer's step number is one more.\n").build());
         type.addField(FieldSpec.builder(TypeName.BOOLEAN, "training", Modifier.PRIVATE).initializer("true").build());
+        if (plan.hasDropout()) {
+            type.addField(FieldSpec.builder(TypeName.LONG, DropoutTrainingEmitter.SEED_FIELD, Modifier.PRIVATE,
+                            Modifier.FINAL)
+                    .addJavadoc("Seeds the dropout masks: step k's come from this, k and the node (see the training spec).\n")
+                    .initializer("$LL", plan.dropoutSeed).build());
+        }
+    }
+
+    /** Constants of the training graph read as arrays (e.g. a loss gradient's scale) are written into the source. */
+    private static final int MAX_INLINE_CONSTANT = 256;
+
+    private boolean isField(ModelPlan.WeightField w) {
+        return model.fieldInputs.values().containsKey(w.key());
     }
 
     private boolean isState(String key) {
@@ -200,6 +214,14 @@ final class TrainerWriter {
                 .addStatement("String source = $S", plan.netClass + " instance");
         // Copies, so training never writes the weights other instances of the inference class share.
         for (ModelPlan.WeightField w : model.weights.values()) {
+            if (!isField(w)) {
+                List<CodeBlock> values = new ArrayList<>();
+                for (float f : (float[]) w.data()) {
+                    values.add(ElementwiseEmitter.literal(f));
+                }
+                m.addStatement("$N = new float[] {$L}", w.field(), CodeBlock.join(values, ", "));
+                continue;
+            }
             m.addStatement("$N = $T.$N(weights, $S, $L, source).clone()", w.field(), WEIGHTS_FILE,
                     w.elementType().requireMethod(), w.key(), w.length());
             m.addStatement("netWeights.put($S, $N)", w.key(), w.field());

@@ -24,7 +24,7 @@ class GenerationTimeValuesTest {
         Value y = b.op("Reshape").inputs(clipped, shape).outputNames("r").output();
         b.output(b.op("Neg").inputs(y).outputNames("y").output());
         Graph g = b.build();
-        List<Node> skipped = List.copyOf(GenerationTimeValues.nodes(g));
+        List<Node> skipped = List.copyOf(GenerationTimeValues.of(g).nodes());
         assertEquals(1, skipped.size());
         assertEquals("Shape", skipped.get(0).op());
         Class<?> cls = GeneratedClassTest.compile(g, "ReshapeLike");

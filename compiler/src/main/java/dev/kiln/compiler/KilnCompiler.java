@@ -58,12 +58,17 @@ public final class KilnCompiler {
      */
     private static GeneratedModel compileForTraining(Graph graph, CodegenOptions codegen, CompileOptions options,
                                                      TrainOptions train, PassOptions passOptions) {
-        Graph simplified = simplifyForTraining(graph, options.level(), passOptions);
-        TrainingGraph training = Autodiff.build(simplified, train.spec());
+        TrainingGraph training = differentiate(graph, train.spec(), options.level(), passOptions);
         Graph trainGraph = PassManager.forLevel(options.level(), passOptions).run(training.graph());
         Graph evalGraph = PassManager.forLevel(options.level(), passOptions).run(training.evalGraph());
         return CodeGenerator.generateTrainer(trainGraph, evalGraph, training.parameters(), training.state(),
-                train.optimizer(), codegen);
+                train.optimizer(), train.spec().seed(), codegen);
+    }
+
+    /** The training graph the compiler generates a trainer from: {@link #simplifyForTraining} then autodiff. */
+    public static TrainingGraph differentiate(Graph graph, dev.kiln.passes.training.TrainingSpec spec, OptLevel level,
+                                              PassOptions passOptions) {
+        return Autodiff.build(simplifyForTraining(graph, level, passOptions), spec);
     }
 
     /**
@@ -75,8 +80,12 @@ public final class KilnCompiler {
      */
     public static Graph simplifyForTraining(Graph graph, OptLevel level, PassOptions passOptions) {
         OptLevel capped = level.compareTo(OptLevel.O1) > 0 ? OptLevel.O1 : level;
+        // Dropout nodes must reach autodiff, which puts them in training mode; the simplification that removes
+        // inference-mode Dropout is skipped for graphs that have one.
+        boolean dropout = graph.nodes().stream().anyMatch(n -> n.domain().isEmpty() && n.op().equals("Dropout"));
         List<Pass> passes = Pipeline.forLevel(capped).stream()
-                .filter(p -> !(p instanceof CommonSubexpressionElimination)).toList();
+                .filter(p -> !(p instanceof CommonSubexpressionElimination))
+                .filter(p -> !dropout || !p.name().equals("simplification")).toList();
         return new PassManager(passes, passOptions).run(graph);
     }
 

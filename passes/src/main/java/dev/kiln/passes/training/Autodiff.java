@@ -149,9 +149,17 @@ public final class Autodiff {
                     }
                 }
             }
+            // Dropout's ratio is a hyperparameter, not a weight, though it is a float on the path to the loss.
+            Set<Value> hyperparameters = Collections.newSetFromMap(new IdentityHashMap<>());
+            for (Node n : model.nodes()) {
+                if (n.domain().isEmpty() && n.op().equals("Dropout") && n.hasInput(1)) {
+                    hyperparameters.add(n.input(1));
+                }
+            }
             Set<Value> candidates = Collections.newSetFromMap(new IdentityHashMap<>());
             model.initializers().forEach((v, t) -> {
-                if (v.dtype().isFloat() && !state.containsKey(v) && !spec.frozen().contains(v.name())) {
+                if (v.dtype().isFloat() && !state.containsKey(v) && !hyperparameters.contains(v)
+                        && !spec.frozen().contains(v.name())) {
                     candidates.add(v);
                 }
             });
@@ -229,6 +237,7 @@ public final class Autodiff {
                     + " (freeze the parameters before it with TrainingSpec.frozen)"));
             Context ctx = new Context(def, n, outGrads);
             rule.apply(ctx);
+            nameBackwardNodes(n, ctx);
             for (int i = 0; i < n.inputs().size(); i++) {
                 if (ctx.needsGrad(i) && ctx.given.get(i) == null) {
                     throw new IllegalStateException(n.describe() + ": the gradient rule of " + def
@@ -238,6 +247,42 @@ public final class Autodiff {
                     contributions.computeIfAbsent(n.input(i), k -> new ArrayList<>()).add(ctx.given.get(i));
                 }
             }
+        }
+
+        /**
+         * Names the nodes a gradient rule emitted after the forward node, so generated methods read as what they compute:
+         * the node giving a parameter's gradient {@code <param>/grad/<Op>} (method {@code fc1WeightGrad}), one giving a
+         * data input's {@code <forward path>/grad_<input>/<Op>} ({@code fc1GradInput}, {@code conv1GradX}), the others
+         * {@code <forward path>/grad/<Op>} ({@code fc1Grad}). The last path segment names the op, as in PyTorch exports.
+         */
+        private void nameBackwardNodes(Node forward, Context ctx) {
+            String path = forwardPath(forward);
+            Map<Value, String> given = new IdentityHashMap<>();
+            for (int i = 0; i < forward.inputs().size(); i++) {
+                Value g = ctx.given.get(i);
+                if (g == null) {
+                    continue;
+                }
+                Value in = forward.input(i);
+                String what = parameters.containsKey(in) ? in.name() + "/grad"
+                        : path + "/grad_" + (forward.inputs().size() == 1 || i == 0 ? "input"
+                                : ctx.def().inputName(i).toLowerCase(java.util.Locale.ROOT));
+                given.putIfAbsent(g, what);
+            }
+            List<Node> nodes = out.nodes();
+            for (int k = ctx.firstEmitted; k < nodes.size(); k++) {
+                Node b = nodes.get(k);
+                String base = b.outputs().stream().filter(given::containsKey).map(given::get).findFirst()
+                        .orElse(path + "/grad");
+                nodes.set(k, new Node(b.op(), b.domain(), base + "/" + b.op(), b.inputs(), b.outputs(), b.attributes()));
+            }
+        }
+
+        /** The forward node's name without its op segment ({@code /fc1/Gemm} -> {@code /fc1}), or its output's name. */
+        private static String forwardPath(Node n) {
+            String name = n.name().isEmpty() ? n.output(0).name() : n.name();
+            int slash = name.lastIndexOf('/');
+            return slash > 0 ? name.substring(0, slash) : name;
         }
 
         /** The gradient of {@code v}: its one contribution, or their sum (the last Add named {@code name}). */
@@ -299,11 +344,14 @@ public final class Autodiff {
             private final List<Value> outGrads;
             private final List<Value> given;
             private final String hint;
+            /** The index in the assembled graph of the first node this rule emits. */
+            private final int firstEmitted;
 
             Context(OpDef def, Node n, List<Value> outGrads) {
                 super(def, n);
                 this.outGrads = outGrads;
                 this.given = new ArrayList<>(Collections.nCopies(n.inputs().size(), null));
+                this.firstEmitted = out.nodes().size();
                 this.hint = "bw." + (n.name().isEmpty() ? n.outputs().get(0).name() : n.name());
             }
 

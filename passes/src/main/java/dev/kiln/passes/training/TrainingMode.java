@@ -48,6 +48,7 @@ final class TrainingMode {
         Value x = n.input(0);
         Attributes training = n.attributes().with("training_mode", new Attr.Int(1));
         out.adopt(new Node(n.op(), n.domain(), n.name(), n.inputs(), List.of(n.output(0)), training));
+        int firstStatistic = out.nodes().size();
 
         String hint = n.output(0).name() + ".stats";
         int rank = x.shape().rank();
@@ -68,7 +69,9 @@ final class TrainingMode {
 
         // momentum is a float32 attribute; its shortest decimal form recovers PyTorch's 1 - 0.1 exactly.
         double momentum = Double.parseDouble(Float.toString(OpTable.get().floatAttr(n, "momentum")));
+        int unbiasingStart = out.nodes().size();
         Value unbiasing = unbiasing(x, axesArray, hint);
+        int meanStart = out.nodes().size();
         Value keepOld = scalar(x.dtype(), momentum, hint);
         Value takeNew = scalar(x.dtype(), 1 - momentum, hint);
 
@@ -78,6 +81,7 @@ final class TrainingMode {
                 out.emit1("Mul", Attributes.EMPTY, hint, runningMean, keepOld),
                 out.emit1("Mul", Attributes.EMPTY, hint, mean, takeNew)), 1, "",
                 List.of(TrainingGraph.nextName(runningMean.name()))).get(0);
+        int varStart = out.nodes().size();
         Value unbiasedVar = out.emit1("Mul", Attributes.EMPTY, hint, biasedVar, unbiasing);
         Value varNext = out.emit("", "Add", Attributes.EMPTY, List.of(
                 out.emit1("Mul", Attributes.EMPTY, hint, runningVar, keepOld),
@@ -85,6 +89,17 @@ final class TrainingMode {
                 List.of(TrainingGraph.nextName(runningVar.name()))).get(0);
         nextState.put(runningMean, meanNext);
         nextState.put(runningVar, varNext);
+        // Named after the BatchNorm's path and what they compute, so generated methods read as such (bn1RunningMean).
+        String name = n.name().isEmpty() ? n.output(0).name() : n.name();
+        String path = name.lastIndexOf('/') > 0 ? name.substring(0, name.lastIndexOf('/')) : name;
+        List<Node> nodes = out.nodes();
+        for (int k = firstStatistic; k < nodes.size(); k++) {
+            String role = k < unbiasingStart ? "batch_stats" : k >= meanStart && k < varStart ? "running_mean"
+                    : "running_var";
+            Node s = nodes.get(k);
+            nodes.set(k, new Node(s.op(), s.domain(), path + "/" + role + "/" + s.op(), s.inputs(), s.outputs(),
+                    s.attributes()));
+        }
     }
 
     /** {@code M / (M - 1)} for M values per channel: a constant when the reduced dims are static. */

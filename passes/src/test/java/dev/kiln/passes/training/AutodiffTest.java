@@ -56,13 +56,13 @@ class AutodiffTest {
                   %vt: f32[3,2] = Transpose(%v)
                   %logits: f32[N,2] = MatMul(%r, %vt)
                   %loss: f32[] = SoftmaxCrossEntropyLoss(%logits, %labels) {reduction="mean"}
-                  %bw.loss.softmaxcrossentropylossgrad: f32[N,2] = dev.kiln.SoftmaxCrossEntropyLossGrad(%grad.loss.seed, %logits, %labels) {reduction="mean"}
-                  %bw.logits.gemm: f32[N,3] = Gemm(%bw.loss.softmaxcrossentropylossgrad, %vt) {transB=1}
-                  %bw.logits.gemm_1: f32[3,2] = Gemm(%r, %bw.loss.softmaxcrossentropylossgrad) {transA=1}
-                  %grad.v: f32[2,3] = Transpose(%bw.logits.gemm_1) {perm=[1,0]}
-                  %bw.r.relugrad: f32[N,3] = dev.kiln.ReluGrad(%bw.logits.gemm, %r)
-                  %grad.w: f32[3,4] = Gemm(%bw.r.relugrad, %x) {transA=1}
-                  %grad.b: f32[3] = ReduceSum(%bw.r.relugrad, %bw.fc1.const) {keepdims=0}
+                  %bw.loss.softmaxcrossentropylossgrad: f32[N,2] = dev.kiln.SoftmaxCrossEntropyLossGrad(%grad.loss.seed, %logits, %labels) {reduction="mean"}  # loss/grad_input/SoftmaxCrossEntropyLossGrad
+                  %bw.logits.gemm: f32[N,3] = Gemm(%bw.loss.softmaxcrossentropylossgrad, %vt) {transB=1}  # logits/grad_input/Gemm
+                  %bw.logits.gemm_1: f32[3,2] = Gemm(%r, %bw.loss.softmaxcrossentropylossgrad) {transA=1}  # logits/grad_b/Gemm
+                  %grad.v: f32[2,3] = Transpose(%bw.logits.gemm_1) {perm=[1,0]}  # v/grad/Transpose
+                  %bw.r.relugrad: f32[N,3] = dev.kiln.ReluGrad(%bw.logits.gemm, %r)  # r/grad_input/ReluGrad
+                  %grad.w: f32[3,4] = Gemm(%bw.r.relugrad, %x) {transA=1}  # w/grad/Gemm
+                  %grad.b: f32[3] = ReduceSum(%bw.r.relugrad, %bw.fc1.const) {keepdims=0}  # b/grad/ReduceSum
                   return %loss, %grad.w, %grad.b, %grad.v
                 """, GraphPrinter.print(tg.graph()));
         // The same model built twice prints the same text (names and order are deterministic).

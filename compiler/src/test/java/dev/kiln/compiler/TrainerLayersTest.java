@@ -1,0 +1,184 @@
+package dev.kiln.compiler;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.kiln.compiler.TrainerModelsTest.Compiled;
+import dev.kiln.ir.DType;
+import dev.kiln.ir.Graph;
+import dev.kiln.ir.Tensor;
+import dev.kiln.ir.builder.Activation;
+import dev.kiln.ir.builder.ModelBuilder;
+import dev.kiln.passes.training.Loss;
+import dev.kiln.passes.training.ReferenceTrainer;
+import dev.kiln.passes.training.TrainingSpec;
+import dev.kiln.runtime.WeightsFile;
+import dev.kiln.runtime.train.Optimizer;
+import java.lang.reflect.Method;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Generated trainers of small builder-made models exercising BatchNormalization in training mode (batch
+ * statistics, running statistics as state), Dropout in training mode and the MSE loss.
+ */
+class TrainerLayersTest {
+    static Tensor gaussian(int[] shape, long seed) {
+        Random r = new Random(seed);
+        float[] x = new float[java.util.Arrays.stream(shape).reduce(1, (a, b) -> a * b)];
+        for (int i = 0; i < x.length; i++) {
+            x[i] = (float) r.nextGaussian();
+        }
+        return Tensor.ofFloats(shape, x);
+    }
+
+    static Tensor longs(int[] labels) {
+        return Tensor.ofLongs(DType.INT64, new int[] {labels.length}, java.util.Arrays.stream(labels).asLongStream().toArray());
+    }
+
+    /**
+     * conv -> BatchNorm2d -> relu -> flatten -> dense -> BatchNorm1d -> relu -> dense: three SGD-momentum steps match the
+     * reference trainer in loss, parameters and running statistics, and eval mode (running statistics) matches its
+     * eval-mode outputs and those of the inference class loading the saved weights.
+     */
+    @Test
+    void batchNormTrainsLikeTheReferenceTrainer(@TempDir Path dir) throws Exception {
+        ModelBuilder b = ModelBuilder.create("bn_net").seed(3);
+        b.output(b.input("image", DType.FLOAT32, "N,3,6,6").conv2d("conv", 4, 3).batchNorm("bn1").relu().flatten()
+                .dense("fc1", 12).batchNorm("bn2").relu().dense("fc2", 5), "logits");
+        Graph model = b.build();
+        Compiled c = TrainerModelsTest.compile(model, "bn_net", TrainingSpec.of(Loss.CROSS_ENTROPY), 1);
+        assertEquals(4, c.training().state().size(), "running mean and variance of both BatchNorms are state");
+        Optimizer sgd = Optimizer.sgd(0.1, 0.9, 0, 0, false);
+        Object trainer = TrainerModelsTest.trainer(c, sgd, dir);
+        ReferenceTrainer ref = ReferenceTrainer.create(c.training(), Optimizer.sgd(0.1, 0.9, 0, 0, false));
+        int batch = 6;
+        Tensor x = gaussian(new int[] {batch, 3, 6, 6}, 1);
+        int[] labels = {0, 1, 2, 3, 4, 1};
+        Method step = c.trainer().getMethod("step", float[].class, int[].class, int.class);
+        Method gradient = c.trainer().getMethod("gradient", String.class);
+        for (int k = 1; k <= 3; k++) {
+            ReferenceTrainer.Evaluation e = ref.evaluate(Map.of("image", x), longs(labels));
+            double expected = ref.step(Map.of("image", x), longs(labels));
+            float actual = (float) step.invoke(trainer, x.toFloatArray(), labels, batch);
+            assertEquals(expected, actual, 1e-5 * expected, "loss before step " + k);
+            for (Map.Entry<String, Tensor> g : e.gradients().entrySet()) {
+                double d = TrainerModelsTest.maxAbsDiff(g.getValue(), (float[]) gradient.invoke(trainer, g.getKey()));
+                assertTrue(d <= 1e-5, "gradient of " + g.getKey() + " at step " + k + " differs by " + d);
+            }
+        }
+        Method parameter = c.trainer().getMethod("parameter", String.class);
+        for (Map.Entry<String, Tensor> p : ref.parameters().entrySet()) {
+            double d = TrainerModelsTest.maxAbsDiff(p.getValue(), (float[]) parameter.invoke(trainer, p.getKey()));
+            assertTrue(d <= 1e-4, p.getKey() + " after 3 steps differs by " + d);
+        }
+        Path saved = dir.resolve("trained.weights");
+        c.trainer().getMethod("saveWeights", Path.class).invoke(trainer, saved);
+        Map<String, float[]> weights = WeightsFile.read(saved);
+        for (Map.Entry<String, Tensor> s : ref.state().entrySet()) {
+            double d = TrainerModelsTest.maxAbsDiff(s.getValue(), weights.get(s.getKey()));
+            assertTrue(d <= 1e-5, "running statistic " + s.getKey() + " after 3 steps differs by " + d);
+            assertTrue(TrainerModelsTest.maxAbsDiff(c.training().state().get(s.getKey()), weights.get(s.getKey())) > 1e-3,
+                    s.getKey() + " moved");
+        }
+        c.trainer().getMethod("eval").invoke(trainer);
+        Tensor probe = gaussian(new int[] {2, 3, 6, 6}, 2);
+        float[] eval = (float[]) c.trainer().getMethod("run", float[].class, int.class).invoke(trainer, probe.toFloatArray(), 2);
+        double d = TrainerModelsTest.maxAbsDiff(ref.run(Map.of("image", probe)).get("logits"), eval);
+        assertTrue(d <= 1e-4, "eval-mode outputs differ from the reference trainer's by " + d);
+        Object net = c.net().getMethod("load", Path.class).invoke(null, saved);
+        assertArrayEquals(eval, (float[]) c.net().getMethod("run", float[].class, int.class).invoke(net, probe.toFloatArray(), 2),
+                0f, "Net.load(saved) runs like the trainer in eval mode");
+    }
+
+    /** A two-layer net with Dropout(0.5) kept for training, on a learnable labelling of random points. */
+    static Compiled dropoutNet(long seed) throws Exception {
+        ModelBuilder b = ModelBuilder.create("dropout_net").seed(5).keepDropout(true);
+        b.output(b.input("x", DType.FLOAT32, "N,8").dense("fc1", 32, Activation.RELU).dropout(0.5).dense("fc2", 3),
+                "logits");
+        return TrainerModelsTest.compile(b.build(), "dropout_net" + seed, new TrainingSpec(Loss.CROSS_ENTROPY,
+                dev.kiln.passes.training.Reduction.MEAN, java.util.Set.of(), seed), 1);
+    }
+
+    @Test
+    void dropoutTrainsReproduciblyAndEvaluatesDeterministically(@TempDir Path dir) throws Exception {
+        int batch = 32;
+        Tensor x = gaussian(new int[] {batch, 8}, 4);
+        float[] xs = x.toFloatArray();
+        int[] labels = new int[batch];
+        for (int i = 0; i < batch; i++) {
+            labels[i] = xs[i * 8] > 0.5f ? 0 : xs[i * 8 + 1] > 0 ? 1 : 2;
+        }
+        Compiled c = dropoutNet(7);
+        Object trainer = TrainerModelsTest.trainer(c, Optimizer.adam(0.01), dir);
+        Object twin = TrainerModelsTest.trainer(c, Optimizer.adam(0.01), dir);
+        Object otherSeed = TrainerModelsTest.trainer(dropoutNet(8), Optimizer.adam(0.01), dir);
+        Method step = c.trainer().getMethod("step", float[].class, int[].class, int.class);
+        Method otherStep = otherSeed.getClass().getMethod("step", float[].class, int[].class, int.class);
+        float first = 0;
+        float last = 0;
+        boolean differs = false;
+        for (int k = 1; k <= 60; k++) {
+            float l = (float) step.invoke(trainer, xs, labels, batch);
+            assertEquals(Float.floatToIntBits(l), Float.floatToIntBits((float) step.invoke(twin, xs, labels, batch)),
+                    "same seed, same masks: step " + k);
+            differs |= l != (float) otherStep.invoke(otherSeed, xs, labels, batch);
+            first = k == 1 ? l : first;
+            last = l;
+        }
+        assertTrue(differs, "another seed draws other masks");
+        assertTrue(last < 0.5 * first, "loss went from " + first + " to " + last);
+        Method run = c.trainer().getMethod("run", float[].class, int.class);
+        c.trainer().getMethod("eval").invoke(trainer);
+        float[] a = (float[]) run.invoke(trainer, xs, batch);
+        float[] b = (float[]) run.invoke(trainer, xs, batch);
+        assertArrayEquals(a, b, 0f, "eval mode is deterministic");
+        int correct = 0;
+        for (int i = 0; i < batch; i++) {
+            int best = 0;
+            for (int j = 1; j < 3; j++) {
+                best = a[i * 3 + j] > a[i * 3 + best] ? j : best;
+            }
+            correct += best == labels[i] ? 1 : 0;
+        }
+        assertTrue(correct >= batch * 3 / 4, "eval-mode accuracy on the training batch: " + correct + "/" + batch);
+        // The eval forward is the reference evaluator's eval graph on the trained parameters.
+        Map<String, Tensor> params = new java.util.LinkedHashMap<>();
+        for (String p : c.training().parameters().keySet()) {
+            float[] v = (float[]) c.trainer().getMethod("parameter", String.class).invoke(trainer, p);
+            params.put(p, Tensor.ofFloats(c.training().parameters().get(p).shape(), v));
+        }
+        ReferenceTrainer ref = ReferenceTrainer.create(c.training(), Optimizer.sgd(0));
+        ref.load(params);
+        assertTrue(TrainerModelsTest.maxAbsDiff(ref.run(Map.of("x", x)).get("logits"), a) <= 1e-5);
+        assertNotEquals(0, correct);
+    }
+
+    /** A small regression net under MSE (mean), whose gradient divides by the batch's element count at run time. */
+    @Test
+    void mseRegressionMatchesTheReferenceTrainer(@TempDir Path dir) throws Exception {
+        ModelBuilder b = ModelBuilder.create("regression").seed(9);
+        b.output(b.input("x", DType.FLOAT32, "N,4").dense("fc1", 8, Activation.TANH).dense("fc2", 2), "y");
+        Compiled c = TrainerModelsTest.compile(b.build(), "regression", TrainingSpec.of(Loss.MSE), 1);
+        Object trainer = TrainerModelsTest.trainer(c, Optimizer.adam(0.01), dir);
+        ReferenceTrainer ref = ReferenceTrainer.create(c.training(), Optimizer.adam(0.01));
+        Method step = c.trainer().getMethod("step", float[].class, float[].class, int.class);
+        for (int batch : new int[] {7, 3, 7}) {
+            Tensor x = gaussian(new int[] {batch, 4}, batch);
+            Tensor y = gaussian(new int[] {batch, 2}, batch + 100);
+            double expected = ref.step(Map.of("x", x), y);
+            float actual = (float) step.invoke(trainer, x.toFloatArray(), y.toFloatArray(), batch);
+            assertEquals(expected, actual, 1e-5 * expected, "loss on a batch of " + batch);
+        }
+        Method parameter = c.trainer().getMethod("parameter", String.class);
+        for (Map.Entry<String, Tensor> p : ref.parameters().entrySet()) {
+            double d = TrainerModelsTest.maxAbsDiff(p.getValue(), (float[]) parameter.invoke(trainer, p.getKey()));
+            assertTrue(d <= 1e-4, p.getKey() + " after 3 steps differs by " + d);
+        }
+    }
+}
