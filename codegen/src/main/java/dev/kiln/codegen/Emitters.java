@@ -92,6 +92,13 @@ final class Emitters {
         PoolGradEmitter poolGrad = new PoolGradEmitter();
         m.put(OpTable.KILN_DOMAIN + "." + dev.kiln.ir.ops.NnGradOps.MAX_POOL_GRAD, poolGrad);
         m.put(OpTable.KILN_DOMAIN + "." + dev.kiln.ir.ops.NnGradOps.AVERAGE_POOL_GRAD, poolGrad);
+        GeneratorEmitter generator = new GeneratorEmitter();
+        m.put("Shape", generator);
+        m.put("EyeLike", generator);
+        m.put("ReverseSequence", new ReverseSequenceEmitter());
+        MomentNormEmitter moments = new MomentNormEmitter();
+        m.put("GroupNormalization", moments);
+        m.put("MeanVarianceNormalization", moments);
         CopyEmitter copy = new CopyEmitter();
         for (String view : new String[] {"Identity", "Reshape", "Flatten", "Squeeze", "Unsqueeze"}) {
             m.put(view, copy);
