@@ -52,6 +52,7 @@ final class Emitters {
         RecurrentEmitter recurrent = new RecurrentEmitter();
         m.put("LSTM", recurrent);
         m.put("GRU", recurrent);
+        m.put("RNN", recurrent);
         m.put("Transpose", new TransposeEmitter());
         m.put("Gather", new GatherEmitter());
         m.put("Concat", new ConcatEmitter());

@@ -35,7 +35,8 @@ final class ReverseSequenceEmitter implements KernelEmitter {
         CodeBlock.Builder b = CodeBlock.builder();
         b.beginControlFlow("for (int $N = 0; $N < $L; $N++)", f, f, ctx.count(n.output(0)), f);
         b.addStatement("int $N = $N / ($L) % ($L)", t, f, timeStride, times);
-        b.addStatement("int $N = (int) $L", len, lens.at(CodeBlock.of("$N / ($L) % ($L)", f, batchStride, batches)));
+        boolean ints = EmitContext.type(n.input(1)).element().equals(com.palantir.javapoet.TypeName.INT);
+        b.addStatement("int $N = $L$L", len, ints ? "" : "(int) ", lens.at(CodeBlock.of("$N / ($L) % ($L)", f, batchStride, batches)));
         b.addStatement("int $N = $N < $N ? $N + ($N - 1 - 2 * $N) * ($L) : $N", src, t, len, f, len, t, timeStride, f);
         b.addStatement("$L = $L", y.at(CodeBlock.of("$N", f)), x.at(CodeBlock.of("$N", src)));
         b.endControlFlow();
