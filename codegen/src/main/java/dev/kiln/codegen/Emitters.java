@@ -97,6 +97,7 @@ final class Emitters {
         m.put("Shape", generator);
         m.put("EyeLike", generator);
         m.put("ReverseSequence", new ReverseSequenceEmitter());
+        m.put("Einsum", new EinsumEmitter());
         MomentNormEmitter moments = new MomentNormEmitter();
         m.put("GroupNormalization", moments);
         m.put("MeanVarianceNormalization", moments);
