@@ -10,8 +10,9 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * GroupNormalization and MeanVarianceNormalization on any floating type: for each group of elements (a channel
- * group of one sample; the elements sharing the kept axes), mean and variance in double over two passes, then
+ * GroupNormalization, MeanVarianceNormalization and BatchNormalization in training mode (or with its running
+ * statistics as outputs) on any floating type: for each group of elements (a channel group of one sample; the
+ * elements sharing the kept axes; a channel over the batch), mean and variance in double over two passes, then
  * each element normalized in a third, rounded once to the output type as the reference evaluator does.
  */
 final class MomentNormEmitter implements KernelEmitter {
@@ -22,7 +23,70 @@ final class MomentNormEmitter implements KernelEmitter {
 
     @Override
     public CodeBlock emit(EmitContext ctx) {
-        return ctx.node.op().equals("GroupNormalization") ? groupNorm(ctx) : meanVarianceNorm(ctx);
+        return switch (ctx.node.op()) {
+            case "GroupNormalization" -> groupNorm(ctx);
+            case "BatchNormalization" -> batchNorm(ctx);
+            default -> meanVarianceNorm(ctx);
+        };
+    }
+
+    /**
+     * BatchNormalization in training mode (statistics of the batch, per channel over N and the spatial dims) or
+     * with its running_mean/running_var outputs: running = input * momentum + batch * (1 - momentum) in training
+     * mode, the inputs unchanged otherwise.
+     */
+    private static CodeBlock batchNorm(EmitContext ctx) {
+        Node n = ctx.node;
+        Shape s = n.input(0).shape();
+        int channels = ctx.staticDim(n.input(0), 1);
+        boolean training = ctx.intAttr("training_mode") != 0;
+        Dim cells = Dim.of(1);
+        for (int d = 2; d < s.rank(); d++) {
+            cells = cells.times(s.dim(d));
+        }
+        CodeBlock cellCount = ctx.dim(cells);
+        CodeBlock count = ctx.dim(cells.times(s.dim(0)));
+        TensorRef x = ctx.in(0);
+        TensorRef y = ctx.out(0);
+        String c = ctx.locals.newName("c");
+        String r = ctx.locals.newName("r");
+        String at = ctx.locals.newName("at");
+        CodeBlock cv = CodeBlock.of("$N", c);
+        CodeBlock element = x.at(CodeBlock.of("($N / ($L) * $L + $N) * ($L) + $N % ($L)", r, cellCount, channels, c, cellCount, r,
+                cellCount));
+        CodeBlock.Builder b = CodeBlock.builder();
+        b.beginControlFlow("for (int $N = 0; $N < $L; $N++)", c, c, channels, c);
+        String mean;
+        String var;
+        if (training) {
+            String[] m = moments(ctx, b, r, count, element);
+            mean = m[0];
+            var = m[1];
+        } else {
+            mean = ctx.locals.newName("mean");
+            var = ctx.locals.newName("var");
+            b.addStatement("double $N = $L", mean, ctx.in(3).at(cv));
+            b.addStatement("double $N = $L", var, ctx.in(4).at(cv));
+        }
+        String inv = ctx.locals.newName("inv");
+        b.addStatement("double $N = 1.0 / $T.sqrt($N + $L)", inv, Math.class, var, (double) ctx.floatAttr("epsilon"));
+        b.beginControlFlow("for (int $N = 0; $N < $L; $N++)", r, r, count, r);
+        b.addStatement("int $N = ($N / ($L) * $L + $N) * ($L) + $N % ($L)", at, r, cellCount, channels, c, cellCount, r, cellCount);
+        b.addStatement("$L = $L", y.at(CodeBlock.of("$N", at)), store(ctx, 0, CodeBlock.of("($L - $N) * $N * $L + $L",
+                x.at(CodeBlock.of("$N", at)), mean, inv, ctx.in(1).at(cv), ctx.in(2).at(cv))));
+        b.endControlFlow();
+        double momentum = ctx.floatAttr("momentum");
+        for (int o = 1; o <= 2; o++) {
+            if (n.hasOutput(o)) {
+                CodeBlock input = ctx.in(o + 2).at(cv);
+                CodeBlock value = training
+                        ? CodeBlock.of("$L * $L + $N * $L", input, momentum, o == 1 ? mean : var, 1 - momentum)
+                        : CodeBlock.of("$L", input);
+                b.addStatement("$L = $L", ctx.out(o).at(cv), store(ctx, o, value));
+            }
+        }
+        b.endControlFlow();
+        return b.build();
     }
 
     private static CodeBlock groupNorm(EmitContext ctx) {
@@ -142,7 +206,12 @@ final class MomentNormEmitter implements KernelEmitter {
 
     /** A double expression as a value of the output's element type. */
     static CodeBlock store(EmitContext ctx, CodeBlock value) {
-        ElementType t = EmitContext.type(ctx.node.output(0));
+        return store(ctx, 0, value);
+    }
+
+    /** A double expression as a value of output {@code output}'s element type. */
+    static CodeBlock store(EmitContext ctx, int output, CodeBlock value) {
+        ElementType t = EmitContext.type(ctx.node.output(output));
         return t.element().equals(TypeName.FLOAT) ? t.narrow(CodeBlock.of("(float) ($L)", value)) : value;
     }
 }
