@@ -14,6 +14,8 @@ import java.util.List;
  * so nothing can be packed ahead of time. MatMul is a loop over the broadcast batch dims, each an i-k-j
  * product whose innermost loop is a vector FMA along C's row with a scalar tail; 1-D operands are a row or a
  * column. Gemm (transA/transB, alpha, beta, C broadcast to [M, N]) is a dot product per output element.
+ * MatMul on other element types is a scalar dot product per output element, in double for floating types (rounded
+ * once to float16/bfloat16, as the reference evaluator does) and in wrapping long for integers.
  */
 final class ActivationMatMulEmitter implements KernelEmitter {
     @Override
@@ -23,6 +25,9 @@ final class ActivationMatMulEmitter implements KernelEmitter {
 
     private static CodeBlock matMul(EmitContext ctx) {
         Node n = ctx.node;
+        if (!EmitContext.type(n.output(0)).isFloat32()) {
+            return typedMatMul(ctx);
+        }
         Shape a = n.input(0).shape();
         Shape b = n.input(1).shape();
         Shape y = n.output(0).shape();
@@ -73,6 +78,62 @@ final class ActivationMatMulEmitter implements KernelEmitter {
         code.beginControlFlow("for (; $N < $L; $N++)", j, cols, j);
         code.addStatement("$N[$N + $N] += $N * $N[$N + $N]", yr.array(), row, j, av, br.array(), brow, j);
         code.endControlFlow();
+        code.endControlFlow();
+        code.endControlFlow();
+        for (int d = 0; d < batchRank; d++) {
+            code.endControlFlow();
+        }
+        return code.build();
+    }
+
+    /** MatMul on any numeric element type: broadcast batch dims, then one scalar dot product per output element. */
+    static CodeBlock typedMatMul(EmitContext ctx) {
+        Node n = ctx.node;
+        Shape a = n.input(0).shape();
+        Shape b = n.input(1).shape();
+        Shape y = n.output(0).shape();
+        if (a.rank() == 0 || b.rank() == 0) {
+            throw ctx.unsupported("MatMul of a scalar");
+        }
+        ElementType t = EmitContext.type(n.output(0));
+        boolean floating = t.dtype().kind() == dev.kiln.ir.DType.Kind.FLOAT;
+        int m = a.rank() == 1 ? 1 : ctx.staticDim(n.input(0), a.rank() - 2);
+        int k = ctx.staticDim(n.input(0), a.rank() - 1);
+        int cols = b.rank() == 1 ? 1 : ctx.staticDim(n.input(1), b.rank() - 1);
+        int batchRank = y.rank() - (a.rank() == 1 ? 0 : 1) - (b.rank() == 1 ? 0 : 1);
+        List<Dim> batch = y.dims().subList(0, batchRank);
+        CodeBlock.Builder code = CodeBlock.builder();
+        TensorRef ar = ctx.in(0);
+        TensorRef br = ctx.in(1);
+        TensorRef yr = ctx.out(0);
+        List<String> idx = new ArrayList<>();
+        for (int d = 0; d < batchRank; d++) {
+            String i = ctx.locals.newName("b" + d);
+            idx.add(i);
+            code.beginControlFlow("for (int $N = 0; $N < $L; $N++)", i, i, ctx.dim(batch.get(d)), i);
+        }
+        String aBase = ctx.locals.newName("aBase");
+        String bBase = ctx.locals.newName("bBase");
+        String yBase = ctx.locals.newName("yBase");
+        code.addStatement("int $N = $L", aBase, ar.plus(batchOffset(ctx, a, Math.max(a.rank() - 2, 0), batch, idx, (long) m * k)));
+        code.addStatement("int $N = $L", bBase, br.plus(batchOffset(ctx, b, Math.max(b.rank() - 2, 0), batch, idx, (long) k * cols)));
+        code.addStatement("int $N = $L", yBase, yr.plus(batchOffset(ctx, y, batchRank, batch, idx, (long) m * cols)));
+        String i = ctx.locals.newName("i");
+        String j = ctx.locals.newName("j");
+        String p = ctx.locals.newName("p");
+        String acc = ctx.locals.newName("acc");
+        code.beginControlFlow("for (int $N = 0; $N < $L; $N++)", i, i, m, i);
+        code.beginControlFlow("for (int $N = 0; $N < $L; $N++)", j, j, cols, j);
+        code.addStatement("$L $N = 0", floating ? "double" : "long", acc);
+        code.beginControlFlow("for (int $N = 0; $N < $L; $N++)", p, p, k, p);
+        // Widen narrower elements (float, int) before multiplying; a cast of a double or long would be redundant.
+        boolean widen = t.element().equals(com.palantir.javapoet.TypeName.FLOAT) || t.element().equals(com.palantir.javapoet.TypeName.INT);
+        code.addStatement("$N += $L$N[$N + $N * $L + $N] * $N[$N + $N * $L + $N]", acc,
+                widen ? (floating ? "(double) " : "(long) ") : "", ar.array(), aBase, i, k, p, br.array(), bBase, p, cols, j);
+        code.endControlFlow();
+        CodeBlock value = t.element().equals(com.palantir.javapoet.TypeName.FLOAT) ? CodeBlock.of("(float) $N", acc)
+                : CodeBlock.of("$N", acc);
+        code.addStatement("$N[$N + $N * $L + $N] = $L", yr.array(), yBase, i, cols, j, t.narrow(value));
         code.endControlFlow();
         code.endControlFlow();
         for (int d = 0; d < batchRank; d++) {

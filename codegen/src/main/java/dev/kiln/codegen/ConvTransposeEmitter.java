@@ -4,13 +4,15 @@ import com.palantir.javapoet.CodeBlock;
 import dev.kiln.ir.Node;
 import dev.kiln.ir.Value;
 import dev.kiln.ir.ops.ConvGeometry;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 
 /**
- * 2-D ConvTranspose as a scatter: the output starts as the bias, and every input element adds its product with
- * each kernel tap to the output cell that tap lands on ({@code in * stride + tap * dilation - padBegin}), taps
- * falling outside the output skipped. The window (pads from pads, auto_pad or output_shape) is the op table's.
+ * ConvTranspose over any number of spatial dims as a scatter: the output starts as the bias, and every input
+ * element adds its product with each kernel tap to the output cell that tap lands on
+ * ({@code in * stride + tap * dilation - padBegin} per axis), taps falling outside the output skipped. The window
+ * (pads from pads, auto_pad or output_shape) is the op table's.
  */
 final class ConvTransposeEmitter implements KernelEmitter {
     @Override
@@ -18,24 +20,30 @@ final class ConvTransposeEmitter implements KernelEmitter {
         Node n = ctx.node;
         Value x = n.input(0);
         Value w = n.input(1);
-        if (!WindowGeometry.supportedRank(x)) {
-            throw ctx.unsupported("ConvTranspose over " + (x.type().rank() - 2) + " spatial dims (1-D and 2-D only)");
+        int spatial = x.type().rank() - 2;
+        if (spatial < 1) {
+            throw ctx.unsupported("ConvTranspose of " + x.type());
         }
         int group = Math.toIntExact(ctx.intAttr("group"));
         int cin = ctx.staticDim(x, 1);
         int cinG = cin / group;
         int coutG = ctx.staticDim(w, 1);
         int cout = coutG * group;
-        boolean lifted = x.type().rank() == 3;
-        int kh = lifted ? 1 : ctx.staticDim(w, 2);
-        int kw = ctx.staticDim(w, lifted ? 2 : 3);
-        List<ConvGeometry.Axis> axes = WindowGeometry.transposedAxes(ctx, lifted ? new long[] {kw} : new long[] {kh, kw});
-        ConvGeometry.Axis ah = axes.get(0);
-        ConvGeometry.Axis aw = axes.get(1);
-        int h = ah.in();
-        int wd = aw.in();
-        int oh = ah.out();
-        int ow = aw.out();
+        long[] kernel = new long[spatial];
+        int[] in = new int[spatial];
+        for (int d = 0; d < spatial; d++) {
+            kernel[d] = ctx.staticDim(w, d + 2);
+            in[d] = ctx.staticDim(x, d + 2);
+        }
+        List<ConvGeometry.Axis> axes = ConvGeometry.axesOf(n, kernel, in, true);
+        int inSize = 1;
+        int outSize = 1;
+        int kSize = 1;
+        for (int d = 0; d < spatial; d++) {
+            inSize *= in[d];
+            outSize *= axes.get(d).out();
+            kSize *= (int) kernel[d];
+        }
         TensorRef xr = ctx.in(0);
         TensorRef wr = ctx.in(1);
         TensorRef yr = ctx.out(0);
@@ -43,12 +51,6 @@ final class ConvTransposeEmitter implements KernelEmitter {
         String g = ctx.locals.newName("g");
         String ci = ctx.locals.newName("ci");
         String co = ctx.locals.newName("co");
-        String ih = ctx.locals.newName("ih");
-        String iw = ctx.locals.newName("iw");
-        String th = ctx.locals.newName("th");
-        String tw = ctx.locals.newName("tw");
-        String yh = ctx.locals.newName("yh");
-        String yw = ctx.locals.newName("yw");
         String xv = ctx.locals.newName("xv");
         String yPlane = ctx.locals.newName("yPlane");
         String wBase = ctx.locals.newName("wBase");
@@ -56,31 +58,55 @@ final class ConvTransposeEmitter implements KernelEmitter {
         CodeBlock.Builder code = CodeBlock.builder();
         code.beginControlFlow("for (int $N = 0; $N < $L; $N++)", b, b, ctx.dim(x.shape().dim(0)), b);
         code.beginControlFlow("for (int $N = 0; $N < $L; $N++)", c, c, cout, c);
-        CodeBlock plane = yr.plus(CodeBlock.of("($N * $L + $N) * $L", b, cout, c, oh * ow));
+        CodeBlock plane = yr.plus(CodeBlock.of("($N * $L + $N) * $L", b, cout, c, outSize));
         CodeBlock init = n.hasInput(2) ? ctx.in(2).at(CodeBlock.of("$N", c)) : CodeBlock.of("0f");
-        code.addStatement("$T.fill($N, $L, $L + $L, $L)", Arrays.class, yr.array(), plane, plane, oh * ow, init);
+        code.addStatement("$T.fill($N, $L, $L + $L, $L)", Arrays.class, yr.array(), plane, plane, outSize, init);
         code.endControlFlow();
         code.beginControlFlow("for (int $N = 0; $N < $L; $N++)", g, g, group, g);
         code.beginControlFlow("for (int $N = 0; $N < $L; $N++)", ci, ci, cinG, ci);
-        code.beginControlFlow("for (int $N = 0; $N < $L; $N++)", ih, ih, h, ih);
-        code.beginControlFlow("for (int $N = 0; $N < $L; $N++)", iw, iw, wd, iw);
-        code.addStatement("float $N = $L", xv, xr.at(CodeBlock.of("(($N * $L + $N * $L + $N) * $L + $N) * $L + $N", b, cin, g,
-                cinG, ci, h, ih, wd, iw)));
+        List<String> iv = new ArrayList<>();
+        for (int d = 0; d < spatial; d++) {
+            String i = ctx.locals.newName("i" + d);
+            iv.add(i);
+            code.beginControlFlow("for (int $N = 0; $N < $L; $N++)", i, i, in[d], i);
+        }
+        code.addStatement("float $N = $L", xv, xr.at(CodeBlock.of("($N * $L + $N * $L + $N) * $L + $L", b, cin, g, cinG, ci,
+                inSize, flat(iv, in))));
         code.beginControlFlow("for (int $N = 0; $N < $L; $N++)", co, co, coutG, co);
-        code.addStatement("int $N = $L", yPlane, yr.plus(CodeBlock.of("($N * $L + $N * $L + $N) * $L", b, cout, g, coutG, co, oh * ow)));
-        code.addStatement("int $N = $L", wBase, wr.plus(CodeBlock.of("(($N * $L + $N) * $L + $N) * $L", g, cinG, ci, coutG, co, kh * kw)));
-        code.beginControlFlow("for (int $N = 0; $N < $L; $N++)", th, th, kh, th);
-        code.addStatement("int $N = $N * $L + $N * $L - $L", yh, ih, ah.stride(), th, ah.dilation(), ah.padBegin());
-        code.beginControlFlow("if ($N < 0 || $N >= $L)", yh, yh, oh).addStatement("continue").endControlFlow();
-        code.beginControlFlow("for (int $N = 0; $N < $L; $N++)", tw, tw, kw, tw);
-        code.addStatement("int $N = $N * $L + $N * $L - $L", yw, iw, aw.stride(), tw, aw.dilation(), aw.padBegin());
-        code.beginControlFlow("if ($N >= 0 && $N < $L)", yw, yw, ow);
-        code.addStatement("$N[$N + $N * $L + $N] += $N * $N[$N + $N * $L + $N]", yr.array(), yPlane, yh, ow, yw, xv,
-                wr.array(), wBase, th, kw, tw);
-        code.endControlFlow();
-        for (int i = 0; i < 8; i++) {
+        code.addStatement("int $N = $L", yPlane, yr.plus(CodeBlock.of("($N * $L + $N * $L + $N) * $L", b, cout, g, coutG, co,
+                outSize)));
+        code.addStatement("int $N = $L", wBase, wr.plus(CodeBlock.of("(($N * $L + $N) * $L + $N) * $L", g, cinG, ci, coutG, co,
+                kSize)));
+        List<String> tv = new ArrayList<>();
+        List<String> yv = new ArrayList<>();
+        int[] outDims = new int[spatial];
+        int[] kDims = new int[spatial];
+        for (int d = 0; d < spatial; d++) {
+            ConvGeometry.Axis a = axes.get(d);
+            outDims[d] = a.out();
+            kDims[d] = (int) kernel[d];
+            String t = ctx.locals.newName("t" + d);
+            String y = ctx.locals.newName("y" + d);
+            tv.add(t);
+            yv.add(y);
+            code.beginControlFlow("for (int $N = 0; $N < $L; $N++)", t, t, kernel[d], t);
+            code.addStatement("int $N = $N * $L + $N * $L - $L", y, iv.get(d), a.stride(), t, a.dilation(), a.padBegin());
+            code.beginControlFlow("if ($N < 0 || $N >= $L)", y, y, a.out()).addStatement("continue").endControlFlow();
+        }
+        code.addStatement("$N[$N + $L] += $N * $N[$N + $L]", yr.array(), yPlane, flat(yv, outDims), xv, wr.array(), wBase,
+                flat(tv, kDims));
+        for (int i = 0; i < 2 * spatial + 4; i++) {
             code.endControlFlow();
         }
         return code.build();
+    }
+
+    /** The row-major flat index of coordinates {@code v} in dims {@code dims}. */
+    private static CodeBlock flat(List<String> v, int[] dims) {
+        CodeBlock out = CodeBlock.of("$N", v.get(0));
+        for (int d = 1; d < v.size(); d++) {
+            out = CodeBlock.of("($L) * $L + $N", out, dims[d], v.get(d));
+        }
+        return out;
     }
 }

@@ -52,6 +52,7 @@ final class Emitters {
         RecurrentEmitter recurrent = new RecurrentEmitter();
         m.put("LSTM", recurrent);
         m.put("GRU", recurrent);
+        m.put("RNN", recurrent);
         m.put("Transpose", new TransposeEmitter());
         m.put("Gather", new GatherEmitter());
         m.put("Concat", new ConcatEmitter());
@@ -98,6 +99,14 @@ final class Emitters {
         m.put(OpTable.KILN_DOMAIN + "." + dev.kiln.ir.ops.NnGradOps.GATHER_GRAD, new GatherGradEmitter());
         m.put(OpTable.KILN_DOMAIN + "." + dev.kiln.ir.ops.NnGradOps.BATCH_NORM_TRAINING_GRAD, new BatchNormTrainingEmitter());
         m.put(OpTable.KILN_DOMAIN + "." + dev.kiln.ir.ops.NnGradOps.DROPOUT_GRAD, new DropoutTrainingEmitter());
+        GeneratorEmitter generator = new GeneratorEmitter();
+        m.put("Shape", generator);
+        m.put("EyeLike", generator);
+        m.put("ReverseSequence", new ReverseSequenceEmitter());
+        m.put("Einsum", new EinsumEmitter());
+        MomentNormEmitter moments = new MomentNormEmitter();
+        m.put("GroupNormalization", moments);
+        m.put("MeanVarianceNormalization", moments);
         CopyEmitter copy = new CopyEmitter();
         for (String view : new String[] {"Identity", "Reshape", "Flatten", "Squeeze", "Unsqueeze"}) {
             m.put(view, copy);

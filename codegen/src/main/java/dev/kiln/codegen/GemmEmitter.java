@@ -18,10 +18,19 @@ final class GemmEmitter implements KernelEmitter {
     static final ClassName GEMM = ClassName.get("dev.kiln.runtime", "Gemm");
     static final ClassName PACKED = ClassName.get("dev.kiln.runtime", "PackedMatrix");
 
+    /** MatMul takes any numeric element type (a scalar kernel off float32); Gemm and the fused forms float32 only. */
+    @Override
+    public boolean typed(Node n) {
+        return n.op().equals("MatMul") && n.output(0).dtype() != dev.kiln.ir.DType.FLOAT32;
+    }
+
     @Override
     public CodeBlock emit(EmitContext ctx) {
         Node n = ctx.node;
         boolean matMul = n.op().equals("MatMul");
+        if (typed(n)) {
+            return ActivationMatMulEmitter.typedMatMul(ctx);
+        }
         Value a = n.input(0);
         Value b = n.input(1);
         boolean fused = n.op().equals(FusedOps.FUSED_GEMM);

@@ -12,9 +12,26 @@ import dev.kiln.ir.Value;
  * them in a vector loop with a scalar tail.
  */
 final class NormalizationEmitter implements KernelEmitter {
+    /** BatchNormalization in training mode or with running statistics as outputs goes to {@link MomentNormEmitter}. */
+    private static boolean batchStatistics(Node n) {
+        return n.op().equals("BatchNormalization") && (dev.kiln.ir.OpTable.get().intAttr(n, "training_mode") != 0
+                || n.hasOutput(1) || n.hasOutput(2));
+    }
+
+    @Override
+    public boolean typed(Node n) {
+        return batchStatistics(n);
+    }
+
     @Override
     public CodeBlock emit(EmitContext ctx) {
         Node n = ctx.node;
+        if (batchStatistics(n)) {
+            // A trainer's BatchNormalization (float32, running statistics computed beside it) uses the vectorized
+            // training kernel; the ONNX form with running-statistic outputs, the generic moments.
+            boolean trainer = n.input(0).dtype() == dev.kiln.ir.DType.FLOAT32 && !n.hasOutput(1) && !n.hasOutput(2);
+            return trainer ? BatchNormTrainingEmitter.forward(ctx) : new MomentNormEmitter().emit(ctx);
+        }
         for (int i = 1; i < n.outputs().size(); i++) {
             if (n.hasOutput(i) && !n.op().equals("LayerNormalization")) {
                 throw ctx.unsupported(n.op() + "'s output '" + n.output(i).name() + "'");

@@ -11,7 +11,7 @@ import java.util.Arrays;
 import java.util.List;
 
 /**
- * Pad with constant pads (read at generation time; negative pads crop). Constant mode fills the output with the
+ * Pad with constant pads (read at generation time; negative pads crop) and a constant or run-time fill value. Constant mode fills the output with the
  * value and copies the input into its interior; reflect, edge and wrap walk the output in order, mapping each
  * index back into the input one axis at a time.
  */
@@ -30,7 +30,8 @@ final class PadEmitter implements KernelEmitter {
         Shape out = n.output(0).shape();
         int rank = in.rank();
         for (int i = 1; i < n.inputs().size(); i++) {
-            if (n.hasInput(i) && !ctx.isConstant(n.input(i))) {
+            // The fill value may come at run time (read from its one-element input); pads and axes fix the shape.
+            if (i != 2 && n.hasInput(i) && !ctx.isConstant(n.input(i))) {
                 throw ctx.unsupported("Pad with " + List.of("pads", "constant_value", "axes").get(i - 1)
                         + " computed at run time");
             }
@@ -59,7 +60,8 @@ final class PadEmitter implements KernelEmitter {
         Shape in = n.input(0).shape();
         Shape out = n.output(0).shape();
         ElementType t = EmitContext.type(n.output(0));
-        CodeBlock value = n.hasInput(2) ? t.elementLiteral(ctx.constant(n.input(2)), 0) : t.elementLiteral(0);
+        CodeBlock value = !n.hasInput(2) ? t.elementLiteral(0)
+                : ctx.isConstant(n.input(2)) ? t.elementLiteral(ctx.constant(n.input(2)), 0) : ctx.in(2).at(CodeBlock.of("0"));
         TensorRef y = ctx.out(0);
         if (Arrays.stream(begin).anyMatch(p -> p > 0) || Arrays.stream(end).anyMatch(p -> p > 0)) {
             b.addStatement("$T.fill($N, $L, $L, $L)", Arrays.class, y.array(), y.offset(),

@@ -11,38 +11,37 @@ import dev.kiln.runtime.Recurrent;
 import java.util.List;
 
 /**
- * LSTM and GRU (layout 0, one direction, default activations, no peepholes) as one call of the runtime's
- * {@code Recurrent}: the input projection of all steps is one GEMM, each step one recurrent GEMM and the gate
- * math, on weights packed at generation time.
+ * LSTM and GRU (float32, constant weights, layout 0, one direction, default activations, no peepholes) as one
+ * call of the runtime's {@code Recurrent}: the input projection of all steps is one GEMM, each step one recurrent
+ * GEMM and the gate math, on weights packed at generation time. Every other form, and RNN, is
+ * {@link ScalarRecurrentEmitter}'s scalar loops.
  */
 final class RecurrentEmitter implements KernelEmitter {
     static final ClassName RECURRENT = ClassName.get("dev.kiln.runtime", "Recurrent");
     static final ClassName PACKED = ClassName.get("dev.kiln.runtime", "PackedMatrix");
     private static final TypeName FLOATS = ArrayTypeName.of(TypeName.FLOAT);
 
+    /** Any element type: forms the packed float32 kernel does not take go to {@link ScalarRecurrentEmitter}. */
+    @Override
+    public boolean typed(Node n) {
+        return true;
+    }
+
     @Override
     public CodeBlock emit(EmitContext ctx) {
         Node n = ctx.node;
-        boolean lstm = n.op().equals("LSTM");
-        String direction = ctx.stringAttr("direction");
-        if (ctx.intAttr("layout") != 0) {
-            throw ctx.unsupported(n.op() + " with layout=1");
-        }
-        if (!direction.equals("forward") && !direction.equals("reverse")) {
-            throw ctx.unsupported(n.op() + " with direction=" + direction);
-        }
-        if (n.attributes().has("activations") && !defaultActivations(n, lstm)) {
-            throw ctx.unsupported(n.op() + " with activations " + n.attributes().get("activations").orElseThrow());
-        }
-        if (n.hasInput(4) || (lstm && (n.hasInput(7) || ctx.intAttr("input_forget") != 0))) {
-            throw ctx.unsupported(n.op() + " with sequence_lens, peepholes or input_forget");
-        }
-        for (int i = 1; i <= 3; i++) {
-            if (n.hasInput(i) && !ctx.isConstant(n.input(i))) {
-                // A trainer's parameters, or the inference class compiled for training: packed at run time.
+        if (packedForm(ctx, n) && !constantWeights(ctx, n)) {
+            // A trainer's parameters, or the inference class compiled for training: packed at run time. The
+            // training kernels take GRU only with linear_before_reset = 1 and no clip.
+            if (!n.attributes().has("clip") && (n.op().equals("LSTM") || ctx.intAttr("linear_before_reset") == 1)) {
                 return RecurrentTrainingEmitter.forward(ctx);
             }
         }
+        if (!packedForm(ctx, n) || !constantWeights(ctx, n)) {
+            return ScalarRecurrentEmitter.emit(ctx);
+        }
+        boolean lstm = n.op().equals("LSTM");
+        String direction = ctx.stringAttr("direction");
         Value x = n.input(0);
         int seq = ctx.staticDim(x, 0);
         int input = ctx.staticDim(x, 2);
@@ -97,6 +96,38 @@ final class RecurrentEmitter implements KernelEmitter {
         }
         call.add("this.$N, $L)", scratch, ctx.threaded() ? "this.workers" : "null");
         return CodeBlock.builder().addStatement("$L", call.build()).build();
+    }
+
+    /**
+     * True for LSTM and GRU on float32 with constant weights, layout 0, one direction, default activations and no
+     * sequence_lens, peepholes or input_forget: what the runtime's packed {@code Recurrent} kernel computes.
+     */
+    /** W, R and B known at generation time, so the packed kernel's weights are packed once. */
+    private static boolean constantWeights(EmitContext ctx, Node n) {
+        for (int i = 1; i <= 3; i++) {
+            if (n.hasInput(i) && !ctx.isConstant(n.input(i))) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** A form the vectorized kernels take: float32, layout 0, one direction, default activations, no extras. */
+    private static boolean packedForm(EmitContext ctx, Node n) {
+        if (n.op().equals("RNN")) {
+            return false;
+        }
+        boolean lstm = n.op().equals("LSTM");
+        String direction = ctx.stringAttr("direction");
+        for (int i = 0; i < n.inputs().size(); i++) {
+            if (n.hasInput(i) && i != 4 && n.input(i).dtype() != dev.kiln.ir.DType.FLOAT32) {
+                return false;
+            }
+        }
+        return ctx.intAttr("layout") == 0 && (direction.equals("forward") || direction.equals("reverse"))
+                && (!n.attributes().has("activations") || defaultActivations(n, lstm))
+                && !n.attributes().has("activation_alpha") && !n.attributes().has("activation_beta")
+                && !n.hasInput(4) && !(lstm && (n.hasInput(7) || ctx.intAttr("input_forget") != 0));
     }
 
     private static boolean defaultActivations(Node n, boolean lstm) {

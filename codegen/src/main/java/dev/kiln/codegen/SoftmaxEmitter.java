@@ -9,10 +9,17 @@ import dev.kiln.ir.Shape;
 /**
  * Softmax, LogSoftmax and Hardmax. Over the last axis, Softmax and LogSoftmax are rows of the runtime's
  * vectorized {@code Softmax}; over another axis (and Hardmax everywhere) a loop over outer x inner positions
- * reduces along the axis with stride {@code inner}.
+ * reduces along the axis with stride {@code inner}. Softmax and LogSoftmax on float16, bfloat16 and float64 take
+ * that loop in double, each result rounded once to the output type as the reference evaluator does.
  */
 final class SoftmaxEmitter implements KernelEmitter {
     static final ClassName SOFTMAX = ClassName.get("dev.kiln.runtime", "Softmax");
+
+    /** Softmax and LogSoftmax on any floating type; Hardmax float32 only. */
+    @Override
+    public boolean typed(Node n) {
+        return !n.op().equals("Hardmax") && n.output(0).dtype() != dev.kiln.ir.DType.FLOAT32;
+    }
 
     @Override
     public CodeBlock emit(EmitContext ctx) {
@@ -30,6 +37,9 @@ final class SoftmaxEmitter implements KernelEmitter {
         TensorRef in = ctx.in(0);
         TensorRef out = ctx.out(0);
         int len = ctx.staticDim(n.input(0), axis);
+        if (typed(n)) {
+            return typedSoftmax(ctx, ctx.dim(outer), len, ctx.dim(inner), in, out);
+        }
         if (StridedCopy.isOne(inner) && !n.op().equals("Hardmax")) {
             String kernel = n.op().equals("Softmax") ? "softmax" : "logSoftmax";
             return CodeBlock.builder().addStatement("$T.$N($L, $L, $N, $L, $N, $L)", SOFTMAX, kernel, ctx.dim(outer), len,
@@ -92,6 +102,39 @@ final class SoftmaxEmitter implements KernelEmitter {
             }
             b.endControlFlow();
         }
+        b.endControlFlow();
+        b.endControlFlow();
+        return b.build();
+    }
+
+    /** Softmax or LogSoftmax along an axis of {@code len} elements with stride {@code inner}, in double. */
+    private static CodeBlock typedSoftmax(EmitContext ctx, CodeBlock outer, int len, CodeBlock inner, TensorRef in, TensorRef out) {
+        boolean log = ctx.node.op().equals("LogSoftmax");
+        CodeBlock.Builder b = CodeBlock.builder();
+        String o = ctx.locals.newName("o");
+        String k = ctx.locals.newName("k");
+        String base = ctx.locals.newName("base");
+        String a = ctx.locals.newName("a");
+        String max = ctx.locals.newName("max");
+        String sum = ctx.locals.newName("sum");
+        b.beginControlFlow("for (int $N = 0; $N < $L; $N++)", o, o, outer, o);
+        b.beginControlFlow("for (int $N = 0; $N < $L; $N++)", k, k, inner, k);
+        b.addStatement("int $N = $N * $L * ($L) + $N", base, o, len, inner, k);
+        CodeBlock at = CodeBlock.of("$N + $N * ($L)", base, a, inner);
+        CodeBlock x = in.at(at);
+        b.addStatement("double $N = $T.NEGATIVE_INFINITY", max, Double.class);
+        b.beginControlFlow("for (int $N = 0; $N < $L; $N++)", a, a, len, a);
+        b.addStatement("$N = $T.max($N, $L)", max, Math.class, max, x);
+        b.endControlFlow();
+        b.addStatement("double $N = 0", sum);
+        b.beginControlFlow("for (int $N = 0; $N < $L; $N++)", a, a, len, a);
+        b.addStatement("$N += $T.exp($L - $N)", sum, Math.class, x, max);
+        b.endControlFlow();
+        b.beginControlFlow("for (int $N = 0; $N < $L; $N++)", a, a, len, a);
+        CodeBlock value = log ? CodeBlock.of("$L - $N - $T.log($N)", x, max, Math.class, sum)
+                : CodeBlock.of("$T.exp($L - $N) / $N", Math.class, x, max, sum);
+        b.addStatement("$L = $L", out.at(at), MomentNormEmitter.store(ctx, value));
+        b.endControlFlow();
         b.endControlFlow();
         b.endControlFlow();
         return b.build();

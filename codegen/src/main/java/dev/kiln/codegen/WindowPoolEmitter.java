@@ -12,7 +12,7 @@ import java.util.List;
 
 /**
  * Pooling over any number of spatial dims and any numeric type, as scalar loops: LpPool, and MaxPool/AveragePool
- * where the runtime's 2-D kernels do not apply (3-D windows, non-float32 elements, MaxPool's Indices output).
+ * where the runtime's 2-D kernels do not apply (3-D windows, non-float32 elements, MaxPool's Indices output, in either storage_order).
  * The window of each output cell is resolved by the op table's {@link ConvGeometry}; a tap on the padding counts
  * for AveragePool's count_include_pad, a tap past the padding (ceil_mode) never does, as in the reference.
  */
@@ -38,9 +38,8 @@ final class WindowPoolEmitter implements KernelEmitter {
             throw ctx.unsupported(n.op() + " of " + x.type());
         }
         boolean indices = n.outputs().size() > 1 && n.hasOutput(1);
-        if (indices && ctx.intAttr("storage_order") != 0) {
-            throw ctx.unsupported("MaxPool's Indices in column-major storage order");
-        }
+        // storage_order 1: Indices count the spatial cells with the spatial axes laid out column major.
+        boolean columnMajor = indices && ctx.intAttr("storage_order") != 0;
         Shape s = x.shape();
         int spatial = s.rank() - 2;
         int[] in = new int[spatial];
@@ -96,6 +95,12 @@ final class WindowPoolEmitter implements KernelEmitter {
             cell.add(0, stride == 1 ? CodeBlock.of("$N", pi.get(d)) : CodeBlock.of("$N * $L", pi.get(d), stride));
             stride *= in[d];
         }
+        List<CodeBlock> columnCell = new ArrayList<>();
+        int columnStride = 1;
+        for (int d = 0; d < spatial; d++) {
+            columnCell.add(columnStride == 1 ? CodeBlock.of("$N", pi.get(d)) : CodeBlock.of("$N * $L", pi.get(d), columnStride));
+            columnStride *= in[d];
+        }
         b.beginControlFlow("if ($L)", CodeBlock.join(outside, " || "));
         if (op.equals("AveragePool") && ctx.intAttr("count_include_pad") != 0) {
             b.addStatement("$N++", count);
@@ -107,7 +112,9 @@ final class WindowPoolEmitter implements KernelEmitter {
         b.addStatement("double $N = $L", v, xr.at(CodeBlock.of("$N * $L + $N", plane, inSize, c)));
         switch (op) {
             case "MaxPool" -> b.beginControlFlow("if ($N > $N || ($N < 0 && !$T.isNaN($N)))", v, acc, best, Double.class, v)
-                    .addStatement("$N = $N", acc, v).addStatement("$N = $N", best, c).endControlFlow();
+                    .addStatement("$N = $N", acc, v)
+                    .addStatement("$N = $L", best, columnMajor ? CodeBlock.join(columnCell, " + ") : CodeBlock.of("$N", c))
+                    .endControlFlow();
             case "AveragePool" -> b.addStatement("$N += $N", acc, v).addStatement("$N++", count);
             default -> b.addStatement("$N += $T.pow($T.abs($N), $L)", acc, Math.class, Math.class, v,
                     (double) ctx.intAttr("p"));
