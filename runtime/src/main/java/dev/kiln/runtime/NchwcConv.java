@@ -106,20 +106,18 @@ public final class NchwcConv {
             int inBase = inOff + n * inImage;
             int outRow = outOff + n * outImage + (ob * oh + oy) * ow * b;
             int wBase = ob * cb * b * taps * b;
-            FloatVector init = bias == null ? FloatVector.zero(S)
-                    : FloatVector.fromArray(S, bias, ob * b, S.indexInRange(ob * b, s.m()));
             int ox = 0;
             for (; ox + TILE <= ow; ox += TILE) {
                 if (interior(s, ox, TILE)) {
-                    tile4(s, in, inBase, packed, wBase, init, out, outRow + ox * b, oy, ox, ep);
+                    tile4(s, in, inBase, packed, wBase, bias, ob * b, out, outRow + ox * b, oy, ox, ep);
                 } else {
                     for (int t = 0; t < TILE; t++) {
-                        pixel(s, in, inBase, packed, wBase, init, out, outRow + (ox + t) * b, oy, ox + t, ep);
+                        pixel(s, in, inBase, packed, wBase, bias, ob * b, out, outRow + (ox + t) * b, oy, ox + t, ep);
                     }
                 }
             }
             for (; ox < ow; ox++) {
-                pixel(s, in, inBase, packed, wBase, init, out, outRow + ox * b, oy, ox, ep);
+                pixel(s, in, inBase, packed, wBase, bias, ob * b, out, outRow + ox * b, oy, ox, ep);
             }
             if (ob == mb - 1 && s.m() % b != 0) {
                 for (int x = 0; x < ow; x++) {
@@ -129,6 +127,15 @@ public final class NchwcConv {
         }
     }
 
+    /**
+     * The accumulators' start: the bias of output channels o0.. (zero past m). Built inside each tile method, not
+     * passed in: C2 intrinsifies vector operations only on values of a known exact vector class, and a FloatVector
+     * parameter is not one (measured: passing it made the kernel 30x slower).
+     */
+    private static FloatVector initial(ConvShape s, float[] bias, int o0) {
+        return bias == null ? FloatVector.zero(S) : FloatVector.fromArray(S, bias, o0, S.indexInRange(o0, s.m()));
+    }
+
     /** True when every tap of the {@code count} pixels from ox lies inside the row (no left/right padding). */
     private static boolean interior(ConvShape s, int ox, int count) {
         int first = ox * s.strideW() - s.padLeft();
@@ -136,13 +143,14 @@ public final class NchwcConv {
         return first >= 0 && last < s.w();
     }
 
-    private static void tile4(ConvShape s, float[] in, int inBase, float[] w, int wBase, FloatVector init, float[] out,
+    private static void tile4(ConvShape s, float[] in, int inBase, float[] w, int wBase, float[] bias, int o0, float[] out,
                               int o, int oy, int ox, Epilogue ep) {
         int b = S.length();
         int cb = Nchwc.blocks(s.c(), b);
         int h = s.h();
         int wd = s.w();
         int step = s.strideW() * b;
+        FloatVector init = initial(s, bias, o0);
         FloatVector a0 = init;
         FloatVector a1 = init;
         FloatVector a2 = init;
@@ -174,11 +182,11 @@ public final class NchwcConv {
         ep.apply(a3).intoArray(out, o + 3 * b);
     }
 
-    private static void pixel(ConvShape s, float[] in, int inBase, float[] w, int wBase, FloatVector init, float[] out,
+    private static void pixel(ConvShape s, float[] in, int inBase, float[] w, int wBase, float[] bias, int o0, float[] out,
                               int o, int oy, int ox, Epilogue ep) {
         int b = S.length();
         int cb = Nchwc.blocks(s.c(), b);
-        FloatVector acc = init;
+        FloatVector acc = initial(s, bias, o0);
         for (int c = 0; c < cb; c++) {
             for (int ky = 0; ky < s.kh(); ky++) {
                 int iy = oy * s.strideH() + ky * s.dilationH() - s.padTop();
