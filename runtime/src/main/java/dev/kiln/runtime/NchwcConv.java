@@ -58,15 +58,15 @@ public final class NchwcConv {
     public static void conv(ConvShape s, int batch, float[] in, int inOff, float[] packed, float[] bias, float[] out,
                             int outOff, Epilogue epilogue) {
         check(s, packed);
-        rows(s, in, inOff, packed, bias, out, outOff, epilogue, 0, batch * Nchwc.blocks(s.m(), S.length()) * s.outH());
+        rows(s, in, inOff, packed, bias, out, outOff, epilogue, 0, units(s, batch));
     }
 
     /** As {@link #conv}, output rows split over the pool's threads when the call is big enough. */
     public static void conv(ConvShape s, int batch, float[] in, int inOff, float[] packed, float[] bias, float[] out,
                             int outOff, Epilogue epilogue, WorkerPool pool) {
         check(s, packed);
-        int rows = batch * Nchwc.blocks(s.m(), S.length()) * s.outH();
-        long fmas = (long) rows * s.outW() * Nchwc.blocks(s.c(), S.length()) * S.length() * s.kh() * s.kw();
+        int rows = units(s, batch);
+        long fmas = 2L * rows * s.outW() * Nchwc.blocks(s.c(), S.length()) * S.length() * s.kh() * s.kw();
         if (pool.threads() == 1 || fmas < THREADING_FMAS) {
             rows(s, in, inOff, packed, bias, out, outOff, epilogue, 0, rows);
         } else {
@@ -88,43 +88,123 @@ public final class NchwcConv {
         }
     }
 
-    /** Output rows [from, to) of all images, a row being (image, output block, output y). */
+    /** Units of work: (image, pair of output blocks, output row). */
+    private static int units(ConvShape s, int batch) {
+        return batch * Math.ceilDiv(Nchwc.blocks(s.m(), S.length()), 2) * s.outH();
+    }
+
+    /**
+     * Units [from, to): an output row of two output blocks at a time, so each broadcast input value feeds two
+     * weight vectors (8 accumulators: 4 pixels x 2 blocks, with 2 weight vectors and a broadcast, fit AVX2's 16
+     * registers); an odd last block, tiles touching padding and row tails go one block and one pixel at a time.
+     */
     private static void rows(ConvShape s, float[] in, int inOff, float[] packed, float[] bias, float[] out, int outOff,
                              Epilogue ep, int from, int to) {
         int b = S.length();
         int mb = Nchwc.blocks(s.m(), b);
+        int pairs = Math.ceilDiv(mb, 2);
         int cb = Nchwc.blocks(s.c(), b);
         int oh = s.outH();
         int ow = s.outW();
         int taps = s.kh() * s.kw();
         int inImage = cb * b * s.h() * s.w();
         int outImage = mb * b * oh * ow;
+        int wBlock = cb * b * taps * b;
         for (int r = from; r < to; r++) {
             int oy = r % oh;
-            int ob = (r / oh) % mb;
-            int n = r / (oh * mb);
+            int ob = 2 * ((r / oh) % pairs);
+            int n = r / (oh * pairs);
             int inBase = inOff + n * inImage;
             int outRow = outOff + n * outImage + (ob * oh + oy) * ow * b;
-            int wBase = ob * cb * b * taps * b;
+            int wBase = ob * wBlock;
+            boolean pair = ob + 1 < mb;
             int ox = 0;
-            for (; ox + TILE <= ow; ox += TILE) {
-                if (interior(s, ox, TILE)) {
-                    tile4(s, in, inBase, packed, wBase, bias, ob * b, out, outRow + ox * b, oy, ox, ep);
-                } else {
-                    for (int t = 0; t < TILE; t++) {
-                        pixel(s, in, inBase, packed, wBase, bias, ob * b, out, outRow + (ox + t) * b, oy, ox + t, ep);
+            if (pair) {
+                for (; ox + TILE <= ow && interior(s, ox, TILE); ox += TILE) {
+                    tile4x2(s, in, inBase, packed, wBase, wBlock, bias, ob * b, out, outRow + ox * b, oh * ow * b, oy,
+                            ox, ep);
+                }
+            }
+            for (int q = ob; q < Math.min(ob + 2, mb); q++) {
+                int qRow = outRow + (q - ob) * oh * ow * b;
+                int qw = wBase + (q - ob) * wBlock;
+                int x = ox;
+                for (; x + TILE <= ow; x += TILE) {
+                    if (interior(s, x, TILE)) {
+                        tile4(s, in, inBase, packed, qw, bias, q * b, out, qRow + x * b, oy, x, ep);
+                    } else {
+                        for (int t = 0; t < TILE; t++) {
+                            pixel(s, in, inBase, packed, qw, bias, q * b, out, qRow + (x + t) * b, oy, x + t, ep);
+                        }
+                    }
+                }
+                for (; x < ow; x++) {
+                    pixel(s, in, inBase, packed, qw, bias, q * b, out, qRow + x * b, oy, x, ep);
+                }
+                if (q == mb - 1 && s.m() % b != 0) {
+                    for (int p = 0; p < ow; p++) {
+                        java.util.Arrays.fill(out, qRow + p * b + s.m() % b, qRow + (p + 1) * b, 0f);
                     }
                 }
             }
-            for (; ox < ow; ox++) {
-                pixel(s, in, inBase, packed, wBase, bias, ob * b, out, outRow + ox * b, oy, ox, ep);
-            }
-            if (ob == mb - 1 && s.m() % b != 0) {
-                for (int x = 0; x < ow; x++) {
-                    java.util.Arrays.fill(out, outRow + x * b + s.m() % b, outRow + (x + 1) * b, 0f);
+        }
+    }
+
+    private static void tile4x2(ConvShape s, float[] in, int inBase, float[] w, int wBase, int wBlock, float[] bias,
+                                int o0, float[] out, int o, int outBlock, int oy, int ox, Epilogue ep) {
+        int b = S.length();
+        int cb = Nchwc.blocks(s.c(), b);
+        int h = s.h();
+        int wd = s.w();
+        int step = s.strideW() * b;
+        FloatVector init0 = initial(s, bias, o0);
+        FloatVector init1 = initial(s, bias, o0 + b);
+        FloatVector a0 = init0;
+        FloatVector a1 = init0;
+        FloatVector a2 = init0;
+        FloatVector a3 = init0;
+        FloatVector c0 = init1;
+        FloatVector c1 = init1;
+        FloatVector c2 = init1;
+        FloatVector c3 = init1;
+        for (int c = 0; c < cb; c++) {
+            for (int ky = 0; ky < s.kh(); ky++) {
+                int iy = oy * s.strideH() + ky * s.dilationH() - s.padTop();
+                if (iy < 0 || iy >= h) {
+                    continue;
+                }
+                int wk = wBase + ((c * s.kh() + ky) * s.kw()) * b * b;
+                for (int kx = 0; kx < s.kw(); kx++) {
+                    int ix = ox * s.strideW() + kx * s.dilationW() - s.padLeft();
+                    int x = inBase + ((c * h + iy) * wd + ix) * b;
+                    int wt = wk + kx * b * b;
+                    for (int j = 0; j < b; j++) {
+                        FloatVector w0 = FloatVector.fromArray(S, w, wt + j * b);
+                        FloatVector w1 = FloatVector.fromArray(S, w, wt + wBlock + j * b);
+                        FloatVector x0 = FloatVector.broadcast(S, in[x + j]);
+                        a0 = w0.fma(x0, a0);
+                        c0 = w1.fma(x0, c0);
+                        FloatVector x1 = FloatVector.broadcast(S, in[x + step + j]);
+                        a1 = w0.fma(x1, a1);
+                        c1 = w1.fma(x1, c1);
+                        FloatVector x2 = FloatVector.broadcast(S, in[x + 2 * step + j]);
+                        a2 = w0.fma(x2, a2);
+                        c2 = w1.fma(x2, c2);
+                        FloatVector x3 = FloatVector.broadcast(S, in[x + 3 * step + j]);
+                        a3 = w0.fma(x3, a3);
+                        c3 = w1.fma(x3, c3);
+                    }
                 }
             }
         }
+        ep.apply(a0).intoArray(out, o);
+        ep.apply(a1).intoArray(out, o + b);
+        ep.apply(a2).intoArray(out, o + 2 * b);
+        ep.apply(a3).intoArray(out, o + 3 * b);
+        ep.apply(c0).intoArray(out, o + outBlock);
+        ep.apply(c1).intoArray(out, o + outBlock + b);
+        ep.apply(c2).intoArray(out, o + outBlock + 2 * b);
+        ep.apply(c3).intoArray(out, o + outBlock + 3 * b);
     }
 
     /**
