@@ -20,17 +20,17 @@ class BlockedLayoutCodegenTest {
     @Test
     void blockedChainMatchesTheEvaluator() throws Exception {
         GraphBuilder b = new GraphBuilder("chain");
-        Value x = b.input("x", DType.FLOAT32, Shape.parse("N,3,14,13"));
+        Value x = b.input("x", DType.FLOAT32, Shape.parse("N,3,14,15"));
         Value c1 = b.op("Conv").inputs(x, b.initializer("w1", GeneratedClassTest.random(1, 8, 3, 3, 3)))
                 .outputNames("c1").output();
         Value r1 = b.op("Relu").inputs(c1).outputNames("r1").output();
         Value c2 = b.op("Conv").inputs(r1, b.initializer("w2", GeneratedClassTest.random(2, 16, 8, 3, 3)),
                         b.initializer("b2", GeneratedClassTest.random(3, 16)))
-                .attr("pads", new long[] {1, 1, 1, 1}).outputNames("c2").output();
+                .attr("pads", new long[] {1, 1, 1, 1}).attr("strides", new long[] {2, 2}).outputNames("c2").output();
         Value r2 = b.op("Relu").inputs(c2).outputNames("r2").output();
         Value p2 = b.op("MaxPool").inputs(r2).attr("kernel_shape", new long[] {2, 2}).attr("strides", new long[] {2, 2})
                 .outputNames("p2").output();
-        Value c3 = b.op("Conv").inputs(p2, b.initializer("w3", GeneratedClassTest.random(4, 14, 16, 3, 3)),
+        Value c3 = b.op("Conv").inputs(p2, b.initializer("w3", GeneratedClassTest.random(4, 14, 16, 2, 2)),
                         b.initializer("b3", GeneratedClassTest.random(5, 14)))
                 .attr("strides", new long[] {1, 2}).outputNames("c3").output();
         Value r3 = b.op("Relu").inputs(c3).outputNames("r3").output();

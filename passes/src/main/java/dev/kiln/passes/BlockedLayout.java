@@ -13,6 +13,7 @@ import dev.kiln.ir.Value;
 import dev.kiln.ir.ops.BlockedLayoutOps;
 import dev.kiln.ir.ops.ConvGeometry;
 import dev.kiln.ir.ops.FusedOps;
+import dev.kiln.runtime.Conv2d;
 import dev.kiln.runtime.ConvShape;
 import dev.kiln.runtime.Nchwc;
 import dev.kiln.runtime.NchwcConv;
@@ -27,10 +28,11 @@ import java.util.Optional;
  * their convolutions are wide enough to fill vectors (dev.kiln.BlockedConv / BlockedMaxPool), converting with
  * dev.kiln.ToBlocked / FromBlocked only where a chain meets NCHW code and cancelling inverse conversion pairs.
  *
- * <p>Decision rule, per convolution (measured, docs/KERNELS.md): blocked when its input has at least one block
- * of channels and padding input and output channels up to whole blocks adds at most 25 % to its multiply-adds;
- * otherwise it stays NCHW (a 1- or 3-channel image convolution would multiply its work by the block). Relu and
- * MaxPool follow their input's layout; every other op reads NCHW.
+ * <p>Decision rule, per convolution (measured, docs/KERNELS.md): blocked when the NCHW runtime would run it as
+ * im2col + GEMM (the direct NCHW kernel, for rows of 8+ pixels or small reductions, was measured faster than the
+ * NCHWc kernel), its input has at least one block of channels, and padding input and output channels up to whole
+ * blocks adds at most 25 % to its multiply-adds (a 1- or 3-channel image convolution would multiply its work by
+ * the block). Relu and MaxPool follow their input's layout; every other op reads NCHW.
  */
 public final class BlockedLayout implements Pass {
     private static final double MAX_PADDING_OVERHEAD = 1.25;
@@ -165,6 +167,9 @@ public final class BlockedLayout implements Pass {
         ConvGeometry.Axis wd = axes.get(1);
         ConvShape shape = new ConvShape((int) c, h.in(), wd.in(), (int) m, h.kernel(), wd.kernel(), h.stride(),
                 wd.stride(), h.padBegin(), wd.padBegin(), h.padEnd(), wd.padEnd(), h.dilation(), wd.dilation(), 1);
+        if (Conv2d.algorithm(shape) == Conv2d.Algorithm.DIRECT) {
+            return Optional.empty();
+        }
         float[] packed = NchwcConv.packWeights(w.toFloatArray(), shape, block);
         List<Value> inputs = new ArrayList<>(List.of(x, rw.addInitializer(n.input(1).name() + "_nchwc",
                 Tensor.ofFloats(new int[] {packed.length}, packed))));

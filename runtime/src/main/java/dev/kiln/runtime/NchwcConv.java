@@ -124,6 +124,13 @@ public final class NchwcConv {
                     tile4x2(s, in, inBase, packed, wBase, wBlock, bias, ob * b, out, outRow + ox * b, oh * ow * b, oy,
                             ox, ep);
                 }
+                // A row's tail as one more tile shifted left to end at the row's end: the overlapped pixels are
+                // computed twice, the same way, instead of one pixel (one latency-bound accumulator) at a time.
+                if (ox < ow && ow - ox < TILE && ow >= TILE && interior(s, ow - TILE, TILE)) {
+                    tile4x2(s, in, inBase, packed, wBase, wBlock, bias, ob * b, out, outRow + (ow - TILE) * b,
+                            oh * ow * b, oy, ow - TILE, ep);
+                    ox = ow;
+                }
             }
             for (int q = ob; q < Math.min(ob + 2, mb); q++) {
                 int qRow = outRow + (q - ob) * oh * ow * b;
