@@ -123,7 +123,7 @@ public final class BlockedLayout implements Pass {
         if (conv) {
             return blockedConv(n, g, rw);
         }
-        if (!n.domain().isEmpty() || !blockedOf.containsKey(n.input(0))) {
+        if (!n.domain().isEmpty() || !n.hasInput(0) || !blockedOf.containsKey(n.input(0))) {
             return Optional.empty();
         }
         if (n.op().equals("Relu")) {

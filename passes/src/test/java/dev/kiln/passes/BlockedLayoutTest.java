@@ -26,7 +26,9 @@ class BlockedLayoutTest {
                 .outputNames("p2").output();
         Value c3 = b.op("Conv").name("conv3").inputs(p2, b.initializer("w3", FusionTest.random(4, 30, 32, 3, 3)))
                 .attr("pads", new long[] {1, 1, 1, 1}).outputNames("c3").output();
-        Value f = b.op("Flatten").inputs(c3).attr("axis", 1L).outputNames("f").output();
+        Value shape = b.op("Constant").attr("value", new dev.kiln.ir.Attr.TensorValue(dev.kiln.ir.Tensor.ofInt64s(-1, 270)))
+                .outputNames("shape").output();
+        Value f = b.op("Reshape").inputs(c3, shape).outputNames("f").output();
         b.output(f);
         b.output(r2);
         Graph g = b.build();
@@ -45,8 +47,9 @@ class BlockedLayoutTest {
                   %r2_nchwc: f32[N,4,6,6,8] = Relu(%c2_nchwc)
                   %p2_nchwc: f32[N,4,3,3,8] = dev.kiln.BlockedMaxPool(%r2_nchwc) {kernel_shape=[2,2], strides=[2,2]}
                   %c3_nchwc: f32[N,4,3,3,8] = dev.kiln.BlockedConv(%p2_nchwc, %w3_nchwc) {dilations=[1,1], kernel_shape=[3,3], m=30, pads=[1,1,1,1], strides=[1,1]}  # conv3
+                  %shape: i64[2] = Constant() {value=i64[2]}
                   %c3: f32[N,30,3,3] = dev.kiln.FromBlocked(%c3_nchwc) {channels=30}
-                  %f: f32[N,270] = Flatten(%c3) {axis=1}
+                  %f: f32[N,270] = Reshape(%c3, %shape)
                   %r2: f32[N,32,6,6] = dev.kiln.FromBlocked(%r2_nchwc) {channels=32}
                   return %f, %r2
                 """);
