@@ -35,6 +35,11 @@ final class Emitters {
         m.put("Conv", conv);
         m.put(OpTable.KILN_DOMAIN + "." + FusedOps.FUSED_CONV, conv);
         m.put(OpTable.KILN_DOMAIN + "." + dev.kiln.ir.ops.LayoutOps.PACKED_CONV, conv);
+        BlockedLayoutEmitter blocked = new BlockedLayoutEmitter();
+        for (String op : new String[] {dev.kiln.ir.ops.BlockedLayoutOps.TO_BLOCKED, dev.kiln.ir.ops.BlockedLayoutOps.FROM_BLOCKED,
+                dev.kiln.ir.ops.BlockedLayoutOps.BLOCKED_CONV, dev.kiln.ir.ops.BlockedLayoutOps.BLOCKED_MAX_POOL}) {
+            m.put(OpTable.KILN_DOMAIN + "." + op, blocked);
+        }
         PoolEmitter pool = new PoolEmitter();
         for (String op : new String[] {"MaxPool", "AveragePool", "GlobalMaxPool", "GlobalAveragePool", "LpPool"}) {
             m.put(op, pool);

@@ -1,6 +1,7 @@
 package dev.kiln.ir;
 
 import dev.kiln.ir.ops.ActivationOps;
+import dev.kiln.ir.ops.BlockedLayoutOps;
 import dev.kiln.ir.ops.ConvPoolOps;
 import dev.kiln.ir.ops.DenseGradOps;
 import dev.kiln.ir.ops.ElementwiseOps;
@@ -55,6 +56,8 @@ public final class OpTable {
                 () -> new IllegalStateException("fused ops need ONNX op " + name)));
         LayoutOps.register(r, name -> find("", name).orElseThrow(
                 () -> new IllegalStateException("layout ops need ONNX op " + name)));
+        BlockedLayoutOps.register(r, name -> find("", name).orElseThrow(
+                () -> new IllegalStateException("blocked layout ops need ONNX op " + name)));
     }
 
     public static OpTable get() { return INSTANCE; }

@@ -5,6 +5,12 @@ import java.util.List;
 
 /** The one place that says which passes run, in which order, at each optimization level. */
 public final class Pipeline {
+    /**
+     * Opts -O3 into {@link BlockedLayout}, which is not in it by default: on the reference CNNs it measured 5-10 %
+     * slower than the NCHW kernels (docs/KERNELS.md), within this machine's noise but never faster.
+     */
+    public static final String BLOCKED_LAYOUT_PROPERTY = "kiln.blockedLayout";
+
     private Pipeline() {}
 
     public static List<Pass> forLevel(OptLevel level) {
@@ -30,6 +36,9 @@ public final class Pipeline {
         }
         // -O3: one loop per elementwise chain; weights stored in the layouts the kernels read.
         passes.add(new ElementwiseFusion());
+        if (Boolean.getBoolean(BLOCKED_LAYOUT_PROPERTY)) {
+            passes.add(new BlockedLayout());
+        }
         passes.add(new WeightLayout());
         passes.add(new DeadCodeElimination());
         return passes;
@@ -37,6 +46,10 @@ public final class Pipeline {
 
     /** Names of every pass any level runs, for validating {@code --print-after}. */
     public static List<String> allPassNames() {
-        return forLevel(OptLevel.O3).stream().map(Pass::name).distinct().toList();
+        List<String> names = new ArrayList<>(forLevel(OptLevel.O3).stream().map(Pass::name).distinct().toList());
+        if (!names.contains("blocked-layout")) {
+            names.add("blocked-layout");
+        }
+        return List.copyOf(names);
     }
 }
