@@ -103,40 +103,33 @@ public final class WinogradConv {
         Arrays.fill(p, 0f);
         int c = s.c();
         int mp = mp(s);
-        double[] u = new double[16];
         for (int m = 0; m < s.m(); m++) {
             for (int ch = 0; ch < c; ch++) {
-                transformKernel(w, wOff + (m * c + ch) * 9, u);
+                int g = wOff + (m * c + ch) * 9;
                 for (int xi = 0; xi < 16; xi++) {
                     int col = xi * mp + m;
                     p[(col / PackedMatrix.NR) * PackedMatrix.NR * c + ch * PackedMatrix.NR + col % PackedMatrix.NR] =
-                            (float) u[xi];
+                            (float) transformed(w, g, xi >> 2, xi & 3);
                 }
             }
         }
     }
 
-    /** {@code U = G g G^T} of one 3x3 kernel, row-major 4x4. */
-    private static void transformKernel(float[] w, int o, double[] u) {
-        double[] t = new double[12]; // G g: 4 x 3
-        for (int j = 0; j < 3; j++) {
-            double g0 = w[o + j];
-            double g1 = w[o + 3 + j];
-            double g2 = w[o + 6 + j];
-            t[j] = g0;
-            t[3 + j] = 0.5 * (g0 + g1 + g2);
-            t[6 + j] = 0.5 * (g0 - g1 + g2);
-            t[9 + j] = g2;
+    /** Winograd's G for F(2, 3): U = G g G^T. */
+    private static final double[][] G = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+
+    /**
+     * {@code (G g G^T)[i][j]} of the 3x3 kernel at {@code w[o..]}, in double (no arrays: training packs its
+     * weights every step and must not allocate).
+     */
+    private static double transformed(float[] w, int o, int i, int j) {
+        double sum = 0;
+        for (int a = 0; a < 3; a++) {
+            for (int b = 0; b < 3; b++) {
+                sum += G[i][a] * w[o + 3 * a + b] * G[j][b];
+            }
         }
-        for (int i = 0; i < 4; i++) {
-            double g0 = t[3 * i];
-            double g1 = t[3 * i + 1];
-            double g2 = t[3 * i + 2];
-            u[4 * i] = g0;
-            u[4 * i + 1] = 0.5 * (g0 + g1 + g2);
-            u[4 * i + 2] = 0.5 * (g0 - g1 + g2);
-            u[4 * i + 3] = g2;
-        }
+        return sum;
     }
 
     /**
@@ -433,7 +426,9 @@ public final class WinogradConv {
         int m = s.m();
         double[][] u = new double[m * c][16];
         for (int i = 0; i < m * c; i++) {
-            transformKernel(w, i * 9, u[i]);
+            for (int xi = 0; xi < 16; xi++) {
+                u[i][xi] = transformed(w, i * 9, xi >> 2, xi & 3);
+            }
         }
         double[] d = new double[16];
         double[][] v = new double[c][16];
