@@ -56,7 +56,7 @@ final class ConvEmitter implements KernelEmitter {
                 ah.stride(), aw.stride(), ah.padBegin(), aw.padBegin(), ah.padEnd(), aw.padEnd(), ah.dilation(),
                 aw.dilation(), (int) ctx.intAttr("group"));
         String shape = shapeField(ctx, s);
-        String layout = Conv2d.algorithm(s) == Conv2d.Algorithm.DIRECT ? Conv2d.DIRECT_LAYOUT : Conv2d.IM2COL_LAYOUT;
+        String layout = Conv2d.layout(s);
         if (prepacked && !ctx.stringAttr("layout").equals(layout)) {
             throw ctx.unsupported("weights packed as " + ctx.stringAttr("layout") + " while this runtime's kernel for "
                     + s + " reads " + layout + " (recompile the model with this Kiln)");
@@ -71,7 +71,7 @@ final class ConvEmitter implements KernelEmitter {
             code.addStatement("$T.packWeights($N, $L, $N, this.$N)", CONV, wr.array(), wr.offset(), shape, weights);
         } else {
             float[] data = prepacked ? ctx.constant(w).toFloatArray() : Conv2d.packWeights(ctx.constant(w).toFloatArray(), s);
-            weights = ctx.weight(prepacked ? w.name() : w.name() + "@" + Conv2d.algorithm(s), data,
+            weights = ctx.weight(prepacked ? w.name() : w.name() + "@" + Conv2d.layout(s), data,
                     ArrayTypeName.of(TypeName.FLOAT), Identifiers.camel(w.name().replaceAll("_packed$", ""), "weight"), "$1L");
         }
         CodeBlock bias = n.hasInput(2) ? CodeBlock.of("$L", ctx.ref(n.input(2)).array()) : CodeBlock.of("null");

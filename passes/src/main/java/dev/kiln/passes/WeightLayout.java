@@ -71,7 +71,7 @@ public final class WeightLayout implements Pass {
         ConvShape shape = new ConvShape((int) x.shape().dim(1).value(), h.in(), wd.in(), w.dim(0), h.kernel(), wd.kernel(),
                 h.stride(), wd.stride(), h.padBegin(), wd.padBegin(), h.padEnd(), wd.padEnd(), h.dilation(), wd.dilation(),
                 (int) OpTable.get().intAttr(n, "group"));
-        String layout = Conv2d.algorithm(shape) == Conv2d.Algorithm.DIRECT ? Conv2d.DIRECT_LAYOUT : Conv2d.IM2COL_LAYOUT;
+        String layout = Conv2d.layout(shape);
         float[] packed = Conv2d.packWeights(w.toFloatArray(), shape);
         List<Value> inputs = new ArrayList<>(List.of(x, rw.addInitializer(n.input(1).name() + "_packed",
                 Tensor.ofFloats(new int[] {packed.length}, packed))));

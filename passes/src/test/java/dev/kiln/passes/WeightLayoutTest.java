@@ -64,8 +64,9 @@ class WeightLayoutTest {
     void irConvLayoutsAgreeWithTheKernelsPacking() {
         assertEquals(dev.kiln.runtime.Conv2d.DIRECT_LAYOUT, dev.kiln.ir.ops.ConvWeightLayout.DIRECT5);
         assertEquals(dev.kiln.runtime.Conv2d.IM2COL_LAYOUT, dev.kiln.ir.ops.ConvWeightLayout.ROW_MAJOR);
+        assertEquals(dev.kiln.runtime.WinogradConv.LAYOUT, dev.kiln.ir.ops.ConvWeightLayout.WINOGRAD2);
         Random r = new Random(5);
-        for (int[] c : new int[][] {{1, 10, 5, 1}, {4, 6, 3, 2}, {6, 9, 1, 3}, {32, 64, 3, 1}}) {
+        for (int[] c : new int[][] {{1, 10, 5, 1}, {4, 6, 3, 2}, {6, 9, 1, 3}, {32, 64, 3, 1}, {17, 40, 3, 1}}) {
             int cin = c[0];
             int m = c[1];
             int k = c[2];
@@ -77,13 +78,19 @@ class WeightLayoutTest {
                 w[i] = r.nextFloat();
             }
             float[] packed = dev.kiln.runtime.Conv2d.packWeights(w, shape);
-            String layout = dev.kiln.runtime.Conv2d.algorithm(shape) == dev.kiln.runtime.Conv2d.Algorithm.DIRECT
-                    ? dev.kiln.runtime.Conv2d.DIRECT_LAYOUT : dev.kiln.runtime.Conv2d.IM2COL_LAYOUT;
+            String layout = dev.kiln.runtime.Conv2d.layout(shape);
             int kv = cin / group * k * k;
             assertEquals(dev.kiln.ir.ops.ConvWeightLayout.length(layout, m, cin / group, (long) k * k, group), packed.length);
+            double[] packedD = new double[packed.length];
+            for (int i = 0; i < packed.length; i++) {
+                packedD[i] = packed[i];
+            }
+            double[] logical = dev.kiln.ir.ops.ConvWeightLayout.logical(layout, packedD, m, kv, group);
+            // Permuting layouts give the weights back exactly; Winograd's inverse transform up to U's rounding.
+            double tolerance = layout.equals(dev.kiln.ir.ops.ConvWeightLayout.WINOGRAD2) ? 1e-6 : 0;
             for (int o = 0; o < m; o++) {
                 for (int t = 0; t < kv; t++) {
-                    assertEquals(w[o * kv + t], packed[dev.kiln.ir.ops.ConvWeightLayout.index(layout, m, kv, group, o, t)],
+                    assertEquals(w[o * kv + t], logical[o * kv + t], tolerance,
                             layout + " " + java.util.Arrays.toString(c) + " (" + o + "," + t + ")");
                 }
             }

@@ -56,8 +56,20 @@ public final class Conv2d {
         return s.strideW() == 1 && (s.kernelVolume() <= 256 || s.outW() >= 8) ? Algorithm.DIRECT : Algorithm.IM2COL;
     }
 
+    /**
+     * The packed-weight layout {@link #conv} reads for this shape: {@link WinogradConv#LAYOUT} where
+     * {@link WinogradConv#selected} takes the shape, else that of {@link #algorithm}.
+     */
+    public static String layout(ConvShape s) {
+        return WinogradConv.selected(s) ? WinogradConv.LAYOUT
+                : algorithm(s) == Algorithm.DIRECT ? DIRECT_LAYOUT : IM2COL_LAYOUT;
+    }
+
     /** Packs ONNX weights [M, C/group, kh, kw] for {@link #conv} (run at compile time). */
     public static float[] packWeights(float[] w, ConvShape s) {
+        if (WinogradConv.selected(s)) {
+            return WinogradConv.packWeights(w, s);
+        }
         return packWeights(w, s, algorithm(s));
     }
 
@@ -77,6 +89,9 @@ public final class Conv2d {
 
     /** Floats of {@link #packWeights}'s result for this shape. */
     public static int packedWeightLength(ConvShape s) {
+        if (WinogradConv.selected(s)) {
+            return WinogradConv.packedWeightLength(s);
+        }
         return algorithm(s) == Algorithm.IM2COL ? s.weightLength()
                 : s.group() * Math.ceilDiv(s.mg(), MB) * s.kernelVolume() * MB;
     }
@@ -86,6 +101,10 @@ public final class Conv2d {
      * {@link #packedWeightLength} floats) without allocating: for training, where the weights change every step.
      */
     public static void packWeights(float[] w, int wOff, ConvShape s, float[] p) {
+        if (WinogradConv.selected(s)) {
+            WinogradConv.packWeights(w, wOff, s, p);
+            return;
+        }
         Objects.requireNonNull(w, "w");
         if (wOff < 0 || (long) wOff + s.weightLength() > w.length || p.length != packedWeightLength(s)) {
             throw new IllegalArgumentException("conv " + s + ": weights need " + s.weightLength() + " floats from "
@@ -116,6 +135,9 @@ public final class Conv2d {
 
     /** Floats of scratch {@link #conv} needs for this shape (independent of the batch and the vector width). */
     public static int scratchLength(ConvShape s) {
+        if (WinogradConv.selected(s)) {
+            return WinogradConv.scratchLength(s);
+        }
         return scratchLength(s, algorithm(s));
     }
 
@@ -137,6 +159,10 @@ public final class Conv2d {
      */
     public static void conv(ConvShape s, int batch, float[] in, int inOff, float[] packedWeights, float[] bias,
                             float[] out, int outOff, float[] scratch, Epilogue ep) {
+        if (WinogradConv.selected(s)) {
+            WinogradConv.conv(s, batch, in, inOff, packedWeights, bias, out, outOff, scratch, ep);
+            return;
+        }
         conv(s, algorithm(s), batch, in, inOff, packedWeights, bias, out, outOff, scratch, ep);
     }
 
@@ -167,6 +193,10 @@ public final class Conv2d {
      */
     public static void conv(ConvShape s, int batch, float[] in, int inOff, float[] packedWeights, float[] bias,
                             float[] out, int outOff, float[][] scratch, Epilogue ep, WorkerPool pool) {
+        if (WinogradConv.selected(s)) {
+            WinogradConv.conv(s, batch, in, inOff, packedWeights, bias, out, outOff, scratch, ep, pool);
+            return;
+        }
         conv(s, algorithm(s), batch, in, inOff, packedWeights, bias, out, outOff, scratch, ep, pool);
     }
 

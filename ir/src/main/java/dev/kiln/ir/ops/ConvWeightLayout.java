@@ -11,6 +11,12 @@ public final class ConvWeightLayout {
     public static final String ROW_MAJOR = "kiln.conv.rowmajor.v1";
     public static final String DIRECT4 = "kiln.conv.direct4.v1";
     public static final String DIRECT5 = "kiln.conv.direct5.v1";
+    /**
+     * Winograd F(2x2,3x3) ({@code WinogradConv.packWeights}): U = G g G^T of each 3x3 kernel as one
+     * {@code kiln.panel16.v1} matrix [C rows x 16*Mp columns], Mp = M rounded up to 32, column
+     * {@code xi*Mp + m} = U[m][c][xi]; group 1 only. Not a permutation: {@link #logical} inverts the transform.
+     */
+    public static final String WINOGRAD2 = "kiln.conv.winograd2.v1";
 
     private ConvWeightLayout() {}
 
@@ -19,9 +25,65 @@ public final class ConvWeightLayout {
         long kv = cPerGroup * taps;
         return switch (layout) {
             case ROW_MAJOR -> m * kv;
+            case WINOGRAD2 -> cPerGroup * 16 * winogradMp(m);
             case DIRECT4, DIRECT5 -> group * ((m / group + block(layout) - 1) / block(layout)) * kv * block(layout);
             default -> throw new IllegalArgumentException("unknown conv weight layout " + layout);
         };
+    }
+
+    private static long winogradMp(long m) {
+        return (m + 31) / 32 * 32;
+    }
+
+    /**
+     * The logical weights [m, kv] (kv = C/group * taps) read out of a packed layout. For Winograd the kernel is
+     * recovered through a left inverse of G (rows 0, 1 - 2 and 3 of U), exact up to the rounding of U.
+     */
+    public static double[] logical(String layout, double[] packed, int m, int kv, int group) {
+        double[] w = new double[m * kv];
+        if (layout.equals(WINOGRAD2)) {
+            if (group != 1 || kv % 9 != 0) {
+                throw new IllegalArgumentException(WINOGRAD2 + " holds 3x3 kernels of one group, not " + kv
+                        + " taps in " + group + " groups");
+            }
+            int c = kv / 9;
+            int mp = (int) winogradMp(m);
+            double[] u = new double[16];
+            for (int o = 0; o < m; o++) {
+                for (int ch = 0; ch < c; ch++) {
+                    for (int xi = 0; xi < 16; xi++) {
+                        int col = xi * mp + o;
+                        u[xi] = packed[(col / 16) * 16 * c + ch * 16 + col % 16];
+                    }
+                    for (int a = 0; a < 3; a++) {
+                        for (int b = 0; b < 3; b++) {
+                            w[(o * c + ch) * 9 + 3 * a + b] = inverse(u, a, b);
+                        }
+                    }
+                }
+            }
+            return w;
+        }
+        for (int o = 0; o < m; o++) {
+            for (int k = 0; k < kv; k++) {
+                w[o * kv + k] = packed[index(layout, m, kv, group, o, k)];
+            }
+        }
+        return w;
+    }
+
+    /** A left inverse of Winograd's G (4x3): Gp G = I. */
+    private static final double[][] G_INVERSE = {{1, 0, 0, 0}, {0, 1, -1, 0}, {0, 0, 0, 1}};
+
+    /** g[a][b] = (Gp U Gp^T)[a][b] of a row-major 4x4 U. */
+    private static double inverse(double[] u, int a, int b) {
+        double sum = 0;
+        for (int i = 0; i < 4; i++) {
+            for (int j = 0; j < 4; j++) {
+                sum += G_INVERSE[a][i] * u[4 * i + j] * G_INVERSE[b][j];
+            }
+        }
+        return sum;
     }
 
     /** Output channels per block of a direct layout. */

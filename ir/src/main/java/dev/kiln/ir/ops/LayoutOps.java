@@ -34,7 +34,7 @@ public final class LayoutOps {
                 .inputs("X", "W", "B?").outputs("Y")
                 .requiredAttr("m", AttrType.INT, "output channels")
                 .requiredAttr("layout", AttrType.STRING, "how W is stored: " + ConvWeightLayout.ROW_MAJOR + ", "
-                        + ConvWeightLayout.DIRECT5 + " or " + ConvWeightLayout.DIRECT4);
+                        + ConvWeightLayout.DIRECT5 + ", " + ConvWeightLayout.DIRECT4 + " or " + ConvWeightLayout.WINOGRAD2);
         for (dev.kiln.ir.AttrSpec spec : conv.attributes().values()) {
             if (spec.name().equals("kernel_shape")) {
                 pc.requiredAttr(spec.name(), spec.type(), spec.doc());
@@ -167,12 +167,7 @@ public final class LayoutOps {
         }
         String layout = ctx.attrString("layout");
         double[] packed = ctx.input(1).doubles();
-        double[] w = new double[m * kv];
-        for (int o = 0; o < m; o++) {
-            for (int k = 0; k < kv; k++) {
-                w[o * kv + k] = packed[ConvWeightLayout.index(layout, m, kv, group, o, k)];
-            }
-        }
+        double[] w = ConvWeightLayout.logical(layout, packed, m, kv, group);
         return Tensor.wrapDoubles(ctx.input(1).dtype(), shape, w);
     }
 
