@@ -35,6 +35,11 @@ final class GemmKernel {
     /** Rows of the micro-tile: 6 rows x 2 vectors = 12 accumulators, + 2 B vectors + 1 broadcast = 15 of
      *  AVX2's 16 registers. */
     static final int MR = 6;
+    /**
+     * Row tiles of at most this many rows run a 4-row kernel (8 accumulators) instead of the 6-row one: the last
+     * tile of 64 rows (4 rows) or of a 2-thread half of them (2 rows) otherwise paid for 6 rows of FMAs.
+     */
+    private static final int SHORT = 4;
     /** Columns per strip. */
     static final int STRIP = 2 * VL;
     /** Whether a strip's two vectors lie in one panel (VL ≤ 8), VL floats apart. */
@@ -126,7 +131,11 @@ final class GemmKernel {
         for (int i0 = ib; i0 < ie; i0 += MR) {
             int rows = Math.min(MR, ie - i0);
             int ci = cOff + i0 * ldc + j0;
-            tile(i0, rows, a, aOff + kb, lda, kc, b.data(), b0, b1, c, ci, ldc, accumulate);
+            if (rows > SHORT) {
+                tile(i0, rows, a, aOff + kb, lda, kc, b.data(), b0, b1, c, ci, ldc, accumulate);
+            } else {
+                tileShort(i0, rows, a, aOff + kb, lda, kc, b.data(), b0, b1, c, ci, ldc, accumulate);
+            }
             if (finish) {
                 for (int r = 0; r < rows; r++) {
                     finish(c, ci + r * ldc, 2, bias, j0, ep);
@@ -149,6 +158,7 @@ final class GemmKernel {
             for (int r = 0; r < rows && accumulate; r++) {
                 loadEdge(c, ci + r * ldc, j0, n, scratch, r * STRIP, 2);
             }
+            // Not tileShort: one edge strip per call would keep it in C1 (boxing every vector) for hundreds of calls.
             tile(i0, rows, a, aOff, lda, k, b.data(), b0, b1, scratch, 0, STRIP, accumulate);
             for (int r = 0; r < rows; r++) {
                 finishEdge(scratch, r * STRIP, 2, c, ci + r * ldc, j0, n, bias, ep);
@@ -246,6 +256,68 @@ final class GemmKernel {
     }
 
     /**
+     * {@link #tile} for at most {@value #SHORT} rows: the same FMA chain per element, so the same bits; rows at or
+     * beyond {@code rows} repeat the last valid row, as in {@link #tile}.
+     */
+    private static void tileShort(int i0, int rows, float[] a, int aOff, int lda, int k, float[] bd, int b0, int b1,
+                                  float[] d, int dOff, int ldd, boolean accumulate) {
+        int last = rows - 1;
+        int a0 = aOff + i0 * lda;
+        int a1 = a0 + Math.min(1, last) * lda;
+        int a2 = a0 + Math.min(2, last) * lda;
+        int a3 = a0 + Math.min(3, last) * lda;
+        int d0 = dOff;
+        int d1 = dOff + Math.min(1, last) * ldd;
+        int d2 = dOff + Math.min(2, last) * ldd;
+        int d3 = dOff + Math.min(3, last) * ldd;
+        FloatVector c00, c01, c10, c11, c20, c21, c30, c31;
+        if (accumulate) {
+            c00 = FloatVector.fromArray(SPECIES, d, d0);
+            c01 = FloatVector.fromArray(SPECIES, d, d0 + VL);
+            c10 = FloatVector.fromArray(SPECIES, d, d1);
+            c11 = FloatVector.fromArray(SPECIES, d, d1 + VL);
+            c20 = FloatVector.fromArray(SPECIES, d, d2);
+            c21 = FloatVector.fromArray(SPECIES, d, d2 + VL);
+            c30 = FloatVector.fromArray(SPECIES, d, d3);
+            c31 = FloatVector.fromArray(SPECIES, d, d3 + VL);
+        } else {
+            c00 = FloatVector.zero(SPECIES);
+            c01 = c00; c10 = c00; c11 = c00; c20 = c00; c21 = c00; c30 = c00; c31 = c00;
+        }
+        for (int kk = 0; kk < k; kk++) {
+            int bo = b0 + kk * NR;
+            FloatVector x0 = FloatVector.fromArray(SPECIES, bd, bo);
+            FloatVector x1 = FloatVector.fromArray(SPECIES, bd, ONE_PANEL ? bo + VL : b1 + kk * NR);
+            FloatVector av = FloatVector.broadcast(SPECIES, a[a0 + kk]);
+            c00 = av.fma(x0, c00);
+            c01 = av.fma(x1, c01);
+            av = FloatVector.broadcast(SPECIES, a[a1 + kk]);
+            c10 = av.fma(x0, c10);
+            c11 = av.fma(x1, c11);
+            av = FloatVector.broadcast(SPECIES, a[a2 + kk]);
+            c20 = av.fma(x0, c20);
+            c21 = av.fma(x1, c21);
+            av = FloatVector.broadcast(SPECIES, a[a3 + kk]);
+            c30 = av.fma(x0, c30);
+            c31 = av.fma(x1, c31);
+        }
+        if (rows > 3) {
+            c31.intoArray(d, d3 + VL);
+            c30.intoArray(d, d3);
+        }
+        if (rows > 2) {
+            c21.intoArray(d, d2 + VL);
+            c20.intoArray(d, d2);
+        }
+        if (rows > 1) {
+            c11.intoArray(d, d1 + VL);
+            c10.intoArray(d, d1);
+        }
+        c01.intoArray(d, d0 + VL);
+        c00.intoArray(d, d0);
+    }
+
+    /**
      * Whether {@link #tilesTwo} serves B1 and B2: both without an edge strip, B2 no wider than B1.
      */
     static boolean fusesTwo(PackedMatrix b1, PackedMatrix b2) {
@@ -276,8 +348,14 @@ final class GemmKernel {
                 int q0 = second ? base(j0, k2) : 0;
                 int q1 = second ? base(j0 + VL, k2) : 0;
                 for (int i0 = ib; i0 < ie; i0 += MR) {
-                    tileTwo(i0, Math.min(MR, ie - i0), a1, a1Off, lda1, k1, b1.data(), p0, p1, bias, j0, a2, a2Off,
-                            lda2, second ? k2 : 0, b2.data(), q0, q1, c, cOff + i0 * ldc + j0, ldc);
+                    int rows = Math.min(MR, ie - i0);
+                    if (rows > SHORT) {
+                        tileTwo(i0, rows, a1, a1Off, lda1, k1, b1.data(), p0, p1, bias, j0, a2, a2Off, lda2,
+                                second ? k2 : 0, b2.data(), q0, q1, c, cOff + i0 * ldc + j0, ldc);
+                    } else {
+                        tileTwoShort(i0, rows, a1, a1Off, lda1, k1, b1.data(), p0, p1, bias, j0, a2, a2Off, lda2,
+                                second ? k2 : 0, b2.data(), q0, q1, c, cOff + i0 * ldc + j0, ldc);
+                    }
                 }
             }
         }
@@ -380,6 +458,87 @@ final class GemmKernel {
             c41.intoArray(d, d4 + VL);
             c40.intoArray(d, d4);
         }
+        if (rows > 3) {
+            c31.intoArray(d, d3 + VL);
+            c30.intoArray(d, d3);
+        }
+        if (rows > 2) {
+            c21.intoArray(d, d2 + VL);
+            c20.intoArray(d, d2);
+        }
+        if (rows > 1) {
+            c11.intoArray(d, d1 + VL);
+            c10.intoArray(d, d1);
+        }
+        c01.intoArray(d, d0 + VL);
+        c00.intoArray(d, d0);
+    }
+
+    /** {@link #tileTwo} for at most {@value #SHORT} rows (see {@link #tileShort}); the same bits. */
+    private static void tileTwoShort(int i0, int rows, float[] a, int aOff, int lda, int k, float[] bd, int b0,
+                                     int b1, float[] bias, int col, float[] e, int eOff, int lde, int k2, float[] rd,
+                                     int r0, int r1, float[] d, int dOff, int ldd) {
+        int last = rows - 1;
+        int a0 = aOff + i0 * lda;
+        int a1 = a0 + Math.min(1, last) * lda;
+        int a2 = a0 + Math.min(2, last) * lda;
+        int a3 = a0 + Math.min(3, last) * lda;
+        FloatVector c00 = FloatVector.zero(SPECIES);
+        FloatVector c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+        for (int kk = 0; kk < k; kk++) {
+            int bo = b0 + kk * NR;
+            FloatVector x0 = FloatVector.fromArray(SPECIES, bd, bo);
+            FloatVector x1 = FloatVector.fromArray(SPECIES, bd, ONE_PANEL ? bo + VL : b1 + kk * NR);
+            FloatVector av = FloatVector.broadcast(SPECIES, a[a0 + kk]);
+            c00 = av.fma(x0, c00);
+            c01 = av.fma(x1, c01);
+            av = FloatVector.broadcast(SPECIES, a[a1 + kk]);
+            c10 = av.fma(x0, c10);
+            c11 = av.fma(x1, c11);
+            av = FloatVector.broadcast(SPECIES, a[a2 + kk]);
+            c20 = av.fma(x0, c20);
+            c21 = av.fma(x1, c21);
+            av = FloatVector.broadcast(SPECIES, a[a3 + kk]);
+            c30 = av.fma(x0, c30);
+            c31 = av.fma(x1, c31);
+        }
+        if (bias != null) {
+            FloatVector bv0 = FloatVector.fromArray(SPECIES, bias, col);
+            FloatVector bv1 = FloatVector.fromArray(SPECIES, bias, col + VL);
+            c00 = c00.add(bv0);
+            c01 = c01.add(bv1);
+            c10 = c10.add(bv0);
+            c11 = c11.add(bv1);
+            c20 = c20.add(bv0);
+            c21 = c21.add(bv1);
+            c30 = c30.add(bv0);
+            c31 = c31.add(bv1);
+        }
+        int e0 = eOff + i0 * lde;
+        int e1 = e0 + Math.min(1, last) * lde;
+        int e2 = e0 + Math.min(2, last) * lde;
+        int e3 = e0 + Math.min(3, last) * lde;
+        for (int kk = 0; kk < k2; kk++) {
+            int bo = r0 + kk * NR;
+            FloatVector x0 = FloatVector.fromArray(SPECIES, rd, bo);
+            FloatVector x1 = FloatVector.fromArray(SPECIES, rd, ONE_PANEL ? bo + VL : r1 + kk * NR);
+            FloatVector av = FloatVector.broadcast(SPECIES, e[e0 + kk]);
+            c00 = av.fma(x0, c00);
+            c01 = av.fma(x1, c01);
+            av = FloatVector.broadcast(SPECIES, e[e1 + kk]);
+            c10 = av.fma(x0, c10);
+            c11 = av.fma(x1, c11);
+            av = FloatVector.broadcast(SPECIES, e[e2 + kk]);
+            c20 = av.fma(x0, c20);
+            c21 = av.fma(x1, c21);
+            av = FloatVector.broadcast(SPECIES, e[e3 + kk]);
+            c30 = av.fma(x0, c30);
+            c31 = av.fma(x1, c31);
+        }
+        int d0 = dOff;
+        int d1 = dOff + Math.min(1, last) * ldd;
+        int d2 = dOff + Math.min(2, last) * ldd;
+        int d3 = dOff + Math.min(3, last) * ldd;
         if (rows > 3) {
             c31.intoArray(d, d3 + VL);
             c30.intoArray(d, d3);

@@ -115,7 +115,7 @@ class GemmTest {
     @Test
     void matchesScalarTwinOnRandomShapes() {
         Random r = new Random(42);
-        int[] ms = {1, 2, 5, 6, 7, 12, 13, 31};
+        int[] ms = {1, 2, 4, 5, 6, 7, 10, 12, 13, 31};
         int[] ks = {1, 2, 3, 8, 17, 64, 100};
         int[] ns = {1, 3, 7, 8, 15, 16, 17, 24, 31, 32, 33, 40, 64, 65, 130};
         List<Epilogue> eps = EpilogueTest.all();
