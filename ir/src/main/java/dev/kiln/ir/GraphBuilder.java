@@ -30,6 +30,7 @@ public final class GraphBuilder {
     private final Set<String> usedNames = new HashSet<>();
     private final Map<String, Integer> nextSuffix = new java.util.HashMap<>();
     private final TypeInference inference = new TypeInference();
+    private final Map<String, Shape> declaredShapes = new java.util.HashMap<>();
 
     public GraphBuilder(String name) {
         this.name = name;
@@ -48,6 +49,35 @@ public final class GraphBuilder {
         initializers.put(v, value);
         inference.addConstant(v, value);
         return v;
+    }
+
+    /**
+     * Records the shape a model declares for a value a node will compute (an ONNX graph output or value_info).
+     * Where inference leaves a dim unknown (it depends on an input's values, e.g. a Reshape target fed as a graph
+     * input), the declared static dim is taken instead, so code generation can size the tensor; the generated
+     * code checks at run time that the values really give that shape. Inferred dims always win over declared
+     * ones, and declarations of another rank are ignored: a declaration refines, it never overrides.
+     */
+    public GraphBuilder declareShape(String valueName, Shape declared) {
+        declaredShapes.put(valueName, declared);
+        return this;
+    }
+
+    private TensorType refined(String valueName, TensorType inferred) {
+        Shape declared = declaredShapes.get(valueName);
+        if (declared == null || declared.rank() != inferred.rank()) {
+            return inferred;
+        }
+        List<Dim> dims = new ArrayList<>(inferred.shape().dims());
+        boolean changed = false;
+        for (int i = 0; i < dims.size(); i++) {
+            Dim d = declared.dims().get(i);
+            if (dims.get(i).hasUnknown() && d.isStatic()) {
+                dims.set(i, d);
+                changed = true;
+            }
+        }
+        return changed ? new TensorType(inferred.dtype(), new Shape(dims)) : inferred;
     }
 
     /** Starts a node of the default-domain op {@code op}. */
@@ -172,8 +202,7 @@ public final class GraphBuilder {
             List<Value> outs = new ArrayList<>();
             for (int i = 0; i < outputCount; i++) {
                 String n = outputNames != null ? outputNames.get(i) : freshName(hint(i, def));
-                outs.add(n.isEmpty() ? Value.ABSENT : new Value(outputNames != null ? claim(n) : claim(n),
-                        r.types().get(i)));
+                outs.add(n.isEmpty() ? Value.ABSENT : new Value(claim(n), refined(n, r.types().get(i))));
             }
             inference.bind(outs, r);
             nodes.add(new Node(op, domain, nodeName, nodeInputs, outs, a));

@@ -32,6 +32,24 @@ class GraphBuilderTest {
     }
 
     @Test
+    void declaredShapeFillsOnlyDimsInferenceLeavesUnknown() {
+        GraphBuilder b = new GraphBuilder("g");
+        Value x = b.input("x", DType.FLOAT32, Shape.parse("N,6"));
+        Value target = b.input("target", DType.INT64, Shape.parse("2"));
+        b.declareShape("y", new Shape(java.util.List.of(Dim.of(7), Dim.of(3))));
+        b.declareShape("z", new Shape(java.util.List.of(Dim.of(9))));
+        Value y = b.op("Reshape").inputs(x, target).outputNames("y").output();
+        Value z = b.op("Relu").inputs(x).outputNames("z").output();
+        assertTrue(x.shape().dims().get(0).equals(Dim.sym("N")));
+        assertEquals(2, y.shape().rank());
+        assertEquals(Dim.of(7), y.shape().dims().get(0), "an unknown dim takes the declared static one");
+        assertEquals(Dim.of(3), y.shape().dims().get(1));
+        assertEquals("f32[N,6]", z.type().toString(), "a declaration of another rank is ignored");
+        b.output(y).output(z);
+        b.build();
+    }
+
+    @Test
     void rejectsIncompatibleBroadcastNamingNodeAndShapes() {
         GraphBuilder b = new GraphBuilder("g");
         Value x = b.input("x", DType.FLOAT32, Shape.parse("N,3"));
