@@ -105,4 +105,43 @@ class RunTimeValuesCodegenTest {
                 new long[] {0, 3}, 1);
         assertTrue(e.getMessage().startsWith("node 'r' (ReduceSum): input 'axes' = [0, 3] has axis 3"), e.getMessage());
     }
+
+    @Test
+    void resizeWithRunTimeScalesSizesAndRoiMatchesTheEvaluator() {
+        Tensor x = GeneratedClassTest.random(4, 1, 2, 4, 5);
+        for (String mode : List.of("nearest", "linear", "cubic")) {
+            GraphBuilder b = new GraphBuilder("resize");
+            Value in = b.input("x", DType.FLOAT32, shape(1, 2, 4, 5));
+            Value scales = b.input("scales", DType.FLOAT32, shape(4));
+            b.declareShape("y", shape(1, 2, 7, 3));
+            Value y = b.op("Resize").inputs(in, Value.ABSENT, scales).attr("mode", mode)
+                    .attr("antialias", mode.equals("nearest") ? 0L : 1L).outputNames("y").output();
+            assertMatches(b.output(y).build(), Map.of("x", x, "scales", Tensor.ofFloats(new int[] {4}, 1, 1, 1.8f, 0.7f)));
+
+            GraphBuilder c = new GraphBuilder("crop");
+            Value cin = c.input("x", DType.FLOAT32, shape(1, 2, 4, 5));
+            Value roi = c.input("roi", DType.FLOAT32, shape(4));
+            Value sizes = c.input("sizes", DType.INT64, shape(2));
+            c.declareShape("y", shape(1, 2, 3, 6));
+            Value cy = c.op("Resize").inputs(cin, roi, Value.ABSENT, sizes).attr("mode", mode)
+                    .attr("coordinate_transformation_mode", "tf_crop_and_resize").attr("axes", new long[] {2, -1})
+                    .attr("extrapolation_value", 9f).outputNames("y").output();
+            assertMatches(c.output(cy).build(), Map.of("x", x, "roi", Tensor.ofFloats(new int[] {4}, 0.2f, 0.1f, 1.3f, 0.9f),
+                    "sizes", Tensor.ofInt64s(3, 6)));
+        }
+    }
+
+    @Test
+    void resizeScalesGivingAnotherShapeFailNamingNodeValuesAndShapes() throws Exception {
+        GraphBuilder b = new GraphBuilder("resize");
+        Value in = b.input("x", DType.FLOAT32, shape(1, 1, 4, 4));
+        Value scales = b.input("scales", DType.FLOAT32, shape(4));
+        b.declareShape("y", shape(1, 1, 8, 8));
+        Value y = b.op("Resize").inputs(in, Value.ABSENT, scales).name("up").outputNames("y").output();
+        Graph g = b.output(y).build();
+        IllegalArgumentException e = runFails(g, "BadScales", new Class<?>[] {float[].class, float[].class, int.class},
+                new float[16], new float[] {1, 1, 3, 2}, 1);
+        assertEquals("node 'up' (Resize): input 'scales' = [1.0, 1.0, 3.0, 2.0] gives output shape [1, 1, 12, 8], but"
+                + " the code was compiled for [1, 1, 8, 8]", e.getMessage());
+    }
 }
