@@ -144,4 +144,70 @@ class RunTimeValuesCodegenTest {
         assertEquals("node 'up' (Resize): input 'scales' = [1.0, 1.0, 3.0, 2.0] gives output shape [1, 1, 12, 8], but"
                 + " the code was compiled for [1, 1, 8, 8]", e.getMessage());
     }
+
+    @Test
+    void topKCompressNonZeroAndMaxUnpoolMatchTheEvaluator() {
+        GraphBuilder b = new GraphBuilder("select");
+        Value x = b.input("x", DType.FLOAT32, shape(3, 5));
+        Value k = b.input("k", DType.INT64, shape(1));
+        b.declareShape("values", shape(3, 2));
+        b.declareShape("indices", shape(3, 2));
+        List<Value> top = b.op("TopK").inputs(x, k).attr("axis", 1L).attr("largest", 0L)
+                .outputNames("values", "indices").build();
+        Value ints = b.input("ints", DType.INT32, shape(4, 2));
+        Value axisK = b.initializer("two", Tensor.ofInt64s(2));
+        List<Value> topInts = b.op("TopK").inputs(ints, axisK).attr("axis", 0L).outputNames("intValues", "intIndices")
+                .build();
+        Value condition = b.input("condition", DType.BOOL, shape(4));
+        b.declareShape("kept", shape(3, 2));
+        Value kept = b.op("Compress").inputs(x, condition).attr("axis", -1L).outputNames("kept").output();
+        b.declareShape("flat", shape(2));
+        Value flat = b.op("Compress").inputs(ints, condition).outputNames("flat").output();
+        b.declareShape("where", shape(2, 6));
+        Value where = b.op("NonZero").inputs(ints).outputNames("where").output();
+        Graph g = b.output(top.get(0)).output(top.get(1)).output(topInts.get(0)).output(topInts.get(1)).output(kept)
+                .output(flat).output(where).build();
+        float[] xv = {3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8, 9, 7, 9};
+        Map<String, Tensor> feeds = Map.of("x", Tensor.ofFloats(new int[] {3, 5}, xv), "k", Tensor.ofInt64s(2),
+                "ints", Tensor.ofLongs(DType.INT32, new int[] {4, 2}, 0, 7, 7, 0, -2, 4, 7, 9),
+                "condition", Tensor.wrapBools(new int[] {4}, new boolean[] {true, false, false, true}));
+        assertMatches(g, feeds);
+
+        GraphBuilder u = new GraphBuilder("unpool");
+        Value pooled = u.input("x", DType.FLOAT32, shape(1, 1, 2, 2));
+        Value at = u.input("i", DType.INT64, shape(1, 1, 2, 2));
+        Value outShape = u.input("outShape", DType.INT64, shape(4));
+        u.declareShape("y", shape(1, 1, 5, 5));
+        Value y = u.op("MaxUnpool").inputs(pooled, at, outShape).attr("kernel_shape", new long[] {2, 2})
+                .attr("strides", new long[] {2, 2}).outputNames("y").output();
+        Value plain = u.op("MaxUnpool").inputs(pooled, at).attr("kernel_shape", new long[] {2, 2})
+                .attr("strides", new long[] {2, 2}).outputNames("plain").output();
+        assertMatches(u.output(y).output(plain).build(), Map.of("x", Tensor.ofFloats(new int[] {1, 1, 2, 2}, 1, 2, 3, 4),
+                "i", Tensor.ofLongs(DType.INT64, new int[] {1, 1, 2, 2}, 5, 7, 13, 15), "outShape", Tensor.ofInt64s(1, 1, 5, 5)));
+    }
+
+    @Test
+    void countsAndShapesGivingAnotherShapeFail() throws Exception {
+        GraphBuilder b = new GraphBuilder("topk");
+        Value x = b.input("x", DType.FLOAT32, shape(3, 5));
+        Value k = b.input("k", DType.INT64, shape(1));
+        b.declareShape("values", shape(3, 2));
+        b.declareShape("indices", shape(3, 2));
+        List<Value> top = b.op("TopK").inputs(x, k).name("t").outputNames("values", "indices").build();
+        Graph g = b.output(top.get(0)).output(top.get(1)).build();
+        IllegalArgumentException e = runFails(g, "BadK", new Class<?>[] {float[].class, long[].class, int.class},
+                new float[15], new long[] {4}, 1);
+        assertEquals("node 't' (TopK): input 'k' = [4] gives output shape [3, 4], but the code was compiled for [3, 2]",
+                e.getMessage());
+
+        GraphBuilder c = new GraphBuilder("compress");
+        Value cx = c.input("x", DType.FLOAT32, shape(3, 5));
+        Value condition = c.input("condition", DType.BOOL, shape(3));
+        c.declareShape("y", shape(2, 5));
+        Value y = c.op("Compress").inputs(cx, condition).attr("axis", 0L).name("c").outputNames("y").output();
+        e = runFails(c.output(y).build(), "BadCondition", new Class<?>[] {float[].class, boolean[].class, int.class},
+                new float[15], new boolean[] {true, true, true}, 1);
+        assertEquals("node 'c' (Compress): input 'condition' = [true, true, true] (3 true) gives output shape [3, 5], but"
+                + " the code was compiled for [2, 5]", e.getMessage());
+    }
 }
