@@ -31,6 +31,8 @@ public final class GraphBuilder {
     private final Map<String, Integer> nextSuffix = new java.util.HashMap<>();
     private final TypeInference inference = new TypeInference();
     private final Map<String, Shape> declaredShapes = new java.util.HashMap<>();
+    /** Unknown dims ({@code ?17}) a declaration has fixed, by symbol: values built earlier that carry them take them. */
+    private final Map<String, Long> solvedUnknowns = new java.util.HashMap<>();
 
     public GraphBuilder(String name) {
         this.name = name;
@@ -73,6 +75,11 @@ public final class GraphBuilder {
         for (int i = 0; i < dims.size(); i++) {
             Dim d = declared.dims().get(i);
             if (dims.get(i).hasUnknown() && d.isStatic()) {
+                Dim unknown = dims.get(i);
+                if (unknown.coefficient() == 1 && unknown.symbols().size() == 1
+                        && unknown.symbols().values().iterator().next() == 1) {
+                    solvedUnknowns.putIfAbsent(unknown.symbols().firstKey(), d.value());
+                }
                 dims.set(i, d);
                 changed = true;
             }
@@ -123,11 +130,51 @@ public final class GraphBuilder {
         return inference.constant(v);
     }
 
-    /** The graph as built so far, checked by {@link GraphVerifier}. */
+    /**
+     * The graph as built so far, checked by {@link GraphVerifier}. When a declared shape fixed an unknown dim that
+     * values computed earlier also carry (ReduceSum over axes fed as an input, then Sqrt, then a declared output:
+     * the Sqrt's input and output share the ReduceSum's unknown dims), those values get the fixed dims too, as new
+     * {@link Value}s in the returned graph.
+     */
     public Graph build() {
-        Graph g = new Graph(name, inputs, initializers, nodes, outputs);
+        List<Node> built = nodes;
+        List<Value> results = outputs;
+        if (!solvedUnknowns.isEmpty()) {
+            Map<Value, Value> replaced = new java.util.IdentityHashMap<>();
+            built = new ArrayList<>();
+            for (Node n : nodes) {
+                List<Value> ins = n.inputs().stream().map(v -> replaced.getOrDefault(v, v)).toList();
+                List<Value> outs = new ArrayList<>();
+                for (Value v : n.outputs()) {
+                    Value w = v.isAbsent() ? v : substituted(v);
+                    if (w != v) {
+                        replaced.put(v, w);
+                    }
+                    outs.add(w);
+                }
+                built.add(new Node(n.op(), n.domain(), n.name(), ins, outs, n.attributes()));
+            }
+            results = outputs.stream().map(v -> replaced.getOrDefault(v, v)).toList();
+        }
+        Graph g = new Graph(name, inputs, initializers, built, results);
         GraphVerifier.verify(g);
         return g;
+    }
+
+    private Value substituted(Value v) {
+        List<Dim> dims = new ArrayList<>();
+        boolean changed = false;
+        for (Dim d : v.shape().dims()) {
+            Long solved = d.symbols().size() == 1 && d.symbols().values().iterator().next() == 1
+                    ? solvedUnknowns.get(d.symbols().firstKey()) : null;
+            if (solved != null) {
+                dims.add(Dim.of(d.coefficient() * solved));
+                changed = true;
+            } else {
+                dims.add(d);
+            }
+        }
+        return changed ? new Value(v.name(), new TensorType(v.dtype(), new Shape(dims))) : v;
     }
 
     /** One node under construction. */

@@ -50,6 +50,24 @@ class GraphBuilderTest {
     }
 
     @Test
+    void aDeclaredShapeFixesTheSameUnknownDimsInValuesBuiltBefore() {
+        GraphBuilder b = new GraphBuilder("g");
+        Value x = b.input("x", DType.FLOAT32, Shape.parse("3,2,2"));
+        Value axes = b.input("axes", DType.INT64, Shape.parse("1"));
+        b.declareShape("y", Shape.parse("3,2,1"));
+        Value sum = b.op("ReduceSum").inputs(x, axes).outputNames("sum").output();
+        Value root = b.op("Sqrt").inputs(sum).outputNames("root").output();
+        Value y = b.op("Neg").inputs(root).outputNames("y").output();
+        assertTrue(sum.shape().dims().get(0).hasUnknown(), "built before the declaration applied");
+        Graph g = b.output(y).build();
+        for (Node n : g.nodes()) {
+            assertEquals("[3,2,1]", n.output(0).shape().toString(), n.describe());
+        }
+        assertEquals("[3,2,1]", g.outputs().get(0).shape().toString());
+        assertTrue(g.nodes().get(1).input(0) == g.nodes().get(0).output(0), "consumers read the new values");
+    }
+
+    @Test
     void rejectsIncompatibleBroadcastNamingNodeAndShapes() {
         GraphBuilder b = new GraphBuilder("g");
         Value x = b.input("x", DType.FLOAT32, Shape.parse("N,3"));
