@@ -210,4 +210,42 @@ class RunTimeValuesCodegenTest {
         assertEquals("node 'c' (Compress): input 'condition' = [true, true, true] (3 true) gives output shape [3, 5], but"
                 + " the code was compiled for [2, 5]", e.getMessage());
     }
+
+    /** Bytes allocated per call of {@code run} with these arguments, the least of several rounds after warm-up. */
+    static long allocatedPerRun(Graph g, String cls, Class<?>[] types, Object... args) throws Exception {
+        Class<?> c = GeneratedClassTest.compile(g, cls);
+        Object model = c.getMethod("load").invoke(null);
+        java.lang.reflect.Method run = c.getMethod("run", types);
+        com.sun.management.ThreadMXBean mx = (com.sun.management.ThreadMXBean)
+                java.lang.management.ManagementFactory.getThreadMXBean();
+        long least = Long.MAX_VALUE;
+        for (int round = 0; round < 20 && least > 0; round++) {
+            for (int i = 0; i < 2000; i++) {
+                run.invoke(model, args);
+            }
+            long before = mx.getCurrentThreadAllocatedBytes();
+            for (int i = 0; i < 100; i++) {
+                run.invoke(model, args);
+            }
+            least = Math.min(least, (mx.getCurrentThreadAllocatedBytes() - before) / 100);
+        }
+        return least;
+    }
+
+    @Test
+    void runTimeAxesAndScalesAllocateNothingPerRun() throws Exception {
+        Graph reduce = reduce("ReduceMean", 0, shape(3));
+        assertEquals(0, allocatedPerRun(reduce, "ReduceSteady",
+                new Class<?>[] {float[].class, long[].class, int.class, float[].class},
+                new float[24], new long[] {0, 2}, 1, new float[3]));
+        GraphBuilder b = new GraphBuilder("resize");
+        Value in = b.input("x", DType.FLOAT32, shape(1, 1, 4, 4));
+        Value scales = b.input("scales", DType.FLOAT32, shape(4));
+        b.declareShape("y", shape(1, 1, 3, 3));
+        Value y = b.op("Resize").inputs(in, Value.ABSENT, scales).attr("mode", "cubic").attr("antialias", 1L)
+                .outputNames("y").output();
+        assertEquals(0, allocatedPerRun(b.output(y).build(), "ResizeSteady",
+                new Class<?>[] {float[].class, float[].class, int.class, float[].class},
+                new float[16], new float[] {1, 1, 0.8f, 0.8f}, 1, new float[9]));
+    }
 }
