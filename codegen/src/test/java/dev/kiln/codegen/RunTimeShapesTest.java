@@ -1,0 +1,136 @@
+package dev.kiln.codegen;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.kiln.ir.DType;
+import dev.kiln.ir.Graph;
+import dev.kiln.ir.GraphBuilder;
+import dev.kiln.ir.InputException;
+import dev.kiln.ir.ReferenceEvaluator;
+import dev.kiln.ir.Shape;
+import dev.kiln.ir.Tensor;
+import dev.kiln.ir.UnsupportedOpException;
+import dev.kiln.ir.Value;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Models whose shapes depend on values given as graph inputs (a Reshape target, Expand's shape, Split sizes...),
+ * compiled for the shapes the model declares: with values consistent with them, generated code matches the
+ * reference evaluator; with other values it fails with a message naming the node, the input, the values and both
+ * shapes, rather than computing garbage.
+ */
+class RunTimeShapesTest {
+    private static Tensor ints(long... v) {
+        return Tensor.ofInt64s(v);
+    }
+
+    private static Map<String, Tensor> feeds(Object... nameTensor) {
+        Map<String, Tensor> m = new LinkedHashMap<>();
+        for (int i = 0; i < nameTensor.length; i += 2) {
+            m.put((String) nameTensor[i], (Tensor) nameTensor[i + 1]);
+        }
+        return m;
+    }
+
+    /** Generated code and the evaluator agree exactly (data movement only) on every output. */
+    private static void assertMatches(GeneratedExecutor generated, Graph g, Map<String, Tensor> feeds) {
+        Map<String, Tensor> expected = ReferenceEvaluator.run(g, feeds);
+        Map<String, Tensor> actual = generated.run(feeds);
+        assertEquals(expected.keySet(), actual.keySet());
+        expected.forEach((name, e) -> {
+            Tensor a = actual.get(name);
+            assertEquals(e.type(), a.type(), name);
+            for (int i = 0; i < e.size(); i++) {
+                assertEquals(e.getDouble(i), a.getDouble(i), 1e-6 * Math.max(1, Math.abs(e.getDouble(i))),
+                        name + " element " + i);
+            }
+        });
+    }
+
+    /** The run fails with an IllegalArgumentException (an InputException through the executor) naming each fragment. */
+    private static void assertRefused(GeneratedExecutor generated, Map<String, Tensor> feeds, String... fragments) {
+        InputException e = assertThrows(InputException.class, () -> generated.run(feeds));
+        for (String f : fragments) {
+            assertTrue(e.getMessage().contains(f), "message lacks '" + f + "': " + e.getMessage());
+        }
+    }
+
+    @Test
+    void reshapeInsideTheGraphChecksItsTargetThoughItSharesStorage() {
+        GraphBuilder b = new GraphBuilder("reshape");
+        Value x = b.input("x", DType.FLOAT32, Shape.parse("2,3,4"));
+        Value target = b.input("target", DType.INT64, Shape.parse("2"));
+        b.declareShape("flat", Shape.parse("6,4"));
+        Value flat = b.op("Reshape").inputs(x, target).name("toRows").outputNames("flat").output();
+        b.output(b.op("Relu").inputs(flat).outputNames("y").output());
+        Graph g = b.build();
+        assertEquals("f32[6,4]", flat.type().toString());
+        GeneratedExecutor generated = GeneratedExecutor.compile(g, 1);
+        Tensor data = GeneratedClassTest.random(1, 2, 3, 4);
+        assertMatches(generated, g, feeds("x", data, "target", ints(6, 4)));
+        assertMatches(generated, g, feeds("x", data, "target", ints(-1, 4)));
+        assertMatches(generated, g, feeds("x", data, "target", ints(6, -1)));
+        assertRefused(generated, feeds("x", data, "target", ints(4, 6)), "node 'toRows' (Reshape)", "input 'target'",
+                "[4, 6]", "output shape [4, 6]", "compiled for [6, 4]");
+        assertRefused(generated, feeds("x", data, "target", ints(-1, -1)), "toRows", "more than one -1",
+                "compiled for [6, 4]");
+    }
+
+    @Test
+    void expandTileSplitSqueezeAndUnsqueezeCheckTheirValues() {
+        GraphBuilder b = new GraphBuilder("movement");
+        Value x = b.input("x", DType.INT64, Shape.parse("3,1"));
+        Value shape = b.input("shape", DType.INT64, Shape.parse("3"));
+        Value repeats = b.input("repeats", DType.INT64, Shape.parse("3"));
+        Value split = b.input("split", DType.INT64, Shape.parse("2"));
+        Value axes = b.input("axes", DType.INT64, Shape.parse("1"));
+        b.declareShape("wide", Shape.parse("2,3,4"));
+        b.declareShape("tiled", Shape.parse("2,6,8"));
+        b.declareShape("left", Shape.parse("2,6,3"));
+        b.declareShape("right", Shape.parse("2,6,5"));
+        b.declareShape("lifted", Shape.parse("2,1,6,5"));
+        b.declareShape("dropped", Shape.parse("2,6,5"));
+        Value wide = b.op("Expand").inputs(x, shape).outputNames("wide").output();
+        Value tiled = b.op("Tile").inputs(wide, repeats).outputNames("tiled").output();
+        var parts = b.op("Split").inputs(tiled, split).attr("axis", 2L).outputNames("left", "right").build();
+        Value lifted = b.op("Unsqueeze").inputs(parts.get(1), axes).outputNames("lifted").output();
+        Value dropped = b.op("Squeeze").inputs(lifted, axes).outputNames("dropped").output();
+        b.output(parts.get(0)).output(dropped);
+        Graph g = b.build();
+        GeneratedExecutor generated = GeneratedExecutor.compile(g, 1);
+        Tensor data = ints(7, -2, 5).reshape(new int[] {3, 1});
+        Map<String, Tensor> good = feeds("x", data, "shape", ints(2, 1, 4), "repeats", ints(1, 2, 2), "split", ints(3, 5),
+                "axes", ints(-3));
+        assertMatches(generated, g, good);
+        Map<String, Tensor> bad = new LinkedHashMap<>(good);
+        bad.put("shape", ints(2, 1, 5));
+        assertRefused(generated, bad, "Expand node producing 'wide'", "input 'shape'", "[2, 1, 5]", "[2, 3, 5]",
+                "compiled for [2, 3, 4]");
+        bad = new LinkedHashMap<>(good);
+        bad.put("repeats", ints(2, 1, 2));
+        assertRefused(generated, bad, "Tile", "input 'repeats'", "[2, 1, 2]", "output shape [4, 3, 8]",
+                "compiled for [2, 6, 8]");
+        bad = new LinkedHashMap<>(good);
+        bad.put("split", ints(5, 3));
+        assertRefused(generated, bad, "Split node producing 'left'", "input 'split'", "[5, 3]", "compiled for [3, 5]");
+        bad = new LinkedHashMap<>(good);
+        bad.put("axes", ints(0));
+        assertRefused(generated, bad, "Unsqueeze node producing 'lifted'", "input 'axes'", "[0]",
+                "output shape [1, 2, 6, 5]", "compiled for [2, 1, 6, 5]");
+    }
+
+    @Test
+    void aModelWithoutDeclaredShapesIsStillRefusedAtGenerationTime() {
+        GraphBuilder b = new GraphBuilder("undeclared");
+        Value x = b.input("x", DType.FLOAT32, Shape.parse("2,3,4"));
+        Value target = b.input("target", DType.INT64, Shape.parse("2"));
+        b.output(b.op("Reshape").inputs(x, target).outputNames("y").output());
+        UnsupportedOpException e = assertThrows(UnsupportedOpException.class,
+                () -> GeneratedExecutor.compile(b.build(), 1));
+        assertTrue(e.getMessage().contains("depends on values known only at run time"), e.getMessage());
+    }
+}
