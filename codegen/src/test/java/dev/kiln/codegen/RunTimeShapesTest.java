@@ -124,6 +124,61 @@ class RunTimeShapesTest {
     }
 
     @Test
+    void sliceReadsInt32BoundsAtRunTimeAlongsideTheBatch() {
+        GraphBuilder b = new GraphBuilder("slice");
+        Value x = b.input("x", DType.FLOAT32, Shape.parse("N,10"));
+        Value starts = b.input("starts", DType.INT32, Shape.parse("1"));
+        Value ends = b.input("ends", DType.INT32, Shape.parse("1"));
+        Value steps = b.input("steps", DType.INT32, Shape.parse("1"));
+        b.declareShape("y", Shape.parse("1,4"));
+        Value axes = b.initializer("axes", Tensor.ofLongs(DType.INT32, new int[] {1}, -1));
+        Value y = b.op("Slice").inputs(x, starts, ends, axes, steps).outputNames("y").output();
+        b.output(y);
+        Graph g = b.build();
+        assertEquals("f32[N,4]", y.type().toString(), "the batch stays symbolic, the declared dim fills the other");
+        GeneratedExecutor generated = GeneratedExecutor.compile(g, 1);
+        Tensor data = GeneratedClassTest.random(2, 3, 10);
+        Tensor one = Tensor.ofLongs(DType.INT32, new int[] {1}, 1);
+        assertMatches(generated, g, feeds("x", data, "starts", Tensor.ofLongs(DType.INT32, new int[] {1}, 2),
+                "ends", Tensor.ofLongs(DType.INT32, new int[] {1}, 6), "steps", one));
+        // Backwards from the end, clamped: 9, 7, 5, 3.
+        assertMatches(generated, g, feeds("x", data, "starts", Tensor.ofLongs(DType.INT32, new int[] {1}, 1000),
+                "ends", Tensor.ofLongs(DType.INT32, new int[] {1}, 2), "steps", Tensor.ofLongs(DType.INT32, new int[] {1}, -2)));
+        assertRefused(generated, feeds("x", data, "starts", Tensor.ofLongs(DType.INT32, new int[] {1}, 2),
+                        "ends", Tensor.ofLongs(DType.INT32, new int[] {1}, 5), "steps", one),
+                "Slice node producing 'y'", "'starts', 'ends', 'axes', 'steps'", "starts [2], ends [5], axes [-1], steps [1]",
+                "output shape [3, 3]", "compiled for [3, 4] at batch 3");
+    }
+
+    @Test
+    void padReadsPadsAndAxesAtRunTimeInEveryMode() {
+        for (String mode : new String[] {"constant", "reflect", "edge", "wrap"}) {
+            GraphBuilder b = new GraphBuilder("pad");
+            Value x = b.input("x", DType.FLOAT32, Shape.parse("3,4"));
+            Value pads = b.input("pads", DType.INT64, Shape.parse("2"));
+            Value axes = b.input("axes", DType.INT64, Shape.parse("1"));
+            b.declareShape("y", Shape.parse("3,5"));
+            Value fill = b.initializer("fill", Tensor.scalarFloat(2.5f));
+            b.output(b.op("Pad").inputs(x, pads, fill, axes).attr("mode", mode).outputNames("y").output());
+            Graph g = b.build();
+            GeneratedExecutor generated = GeneratedExecutor.compile(g, 1);
+            Tensor data = GeneratedClassTest.random(4, 3, 4);
+            assertMatches(generated, g, feeds("x", data, "pads", ints(2, -1), "axes", ints(-1)));
+            assertMatches(generated, g, feeds("x", data, "pads", ints(0, 1), "axes", ints(1)));
+            assertRefused(generated, feeds("x", data, "pads", ints(1, 1), "axes", ints(1)), "Pad node producing 'y'",
+                    "input 'pads'", "[1, 1]", "output shape [3, 6]", "compiled for [3, 5]");
+            assertRefused(generated, feeds("x", data, "pads", ints(1, 0), "axes", ints(0)), "output shape [4, 4]");
+            // The same pads as a constant: wrap repeats the part the negative pad keeps, as the reference does.
+            GraphBuilder c = new GraphBuilder("padConstant");
+            Value cx = c.input("x", DType.FLOAT32, Shape.parse("3,4"));
+            c.output(c.op("Pad").inputs(cx, c.initializer("pads", ints(0, 2, 0, -1))).attr("mode", mode).outputNames("y")
+                    .output());
+            Graph constant = c.build();
+            assertMatches(GeneratedExecutor.compile(constant, 1), constant, feeds("x", data));
+        }
+    }
+
+    @Test
     void aModelWithoutDeclaredShapesIsStillRefusedAtGenerationTime() {
         GraphBuilder b = new GraphBuilder("undeclared");
         Value x = b.input("x", DType.FLOAT32, Shape.parse("2,3,4"));
