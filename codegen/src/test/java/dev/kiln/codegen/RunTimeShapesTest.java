@@ -179,6 +179,52 @@ class RunTimeShapesTest {
     }
 
     @Test
+    void constantOfShapeRangeAndOneHotCheckTheValuesThatSizeThem() {
+        GraphBuilder b = new GraphBuilder("generators");
+        Value shape = b.input("shape", DType.INT64, Shape.parse("2"));
+        Value start = b.input("start", DType.INT64, Shape.parse(""));
+        Value limit = b.input("limit", DType.INT64, Shape.parse(""));
+        Value from = b.input("from", DType.FLOAT32, Shape.parse(""));
+        Value indices = b.input("indices", DType.INT32, Shape.parse("N,3"));
+        Value depth = b.input("depth", DType.FLOAT32, Shape.parse("1"));
+        b.declareShape("filled", Shape.parse("2,3"));
+        b.declareShape("counted", Shape.parse("4"));
+        b.declareShape("stepped", Shape.parse("3"));
+        b.declareShape("hot", Shape.parse("2,5,3"));
+        b.output(b.op("ConstantOfShape").inputs(shape).attr("value", new dev.kiln.ir.Attr.TensorValue(Tensor.ofLongs(DType.INT32, new int[] {1}, 7)))
+                .outputNames("filled").output());
+        b.output(b.op("Range").inputs(start, limit, b.initializer("minusThree", Tensor.scalarLong(DType.INT64, -3)))
+                .outputNames("counted").output());
+        b.output(b.op("Range").inputs(from, b.initializer("upTo", Tensor.scalarFloat(2f)),
+                b.initializer("by", Tensor.scalarFloat(0.75f))).outputNames("stepped").output());
+        b.output(b.op("Range").inputs(b.initializer("zero", Tensor.scalarFloat(0)), b.initializer("one",
+                Tensor.scalarFloat(1)), b.initializer("quarter", Tensor.scalarFloat(0.25f))).outputNames("constant").output());
+        b.output(b.op("OneHot").inputs(indices, depth, b.initializer("offOn", Tensor.ofFloats(new int[] {2}, -1, 3)))
+                .attr("axis", 1L).outputNames("hot").output());
+        Graph g = b.build();
+        GeneratedExecutor generated = GeneratedExecutor.compile(g, 1);
+        Tensor idx = Tensor.ofLongs(DType.INT32, new int[] {2, 3}, 0, 4, -1, 5, -6, 2);
+        Map<String, Tensor> good = feeds("shape", ints(2, 3), "start", Tensor.scalarLong(DType.INT64, 10),
+                "limit", Tensor.scalarLong(DType.INT64, -1), "from", Tensor.scalarFloat(0f), "indices", idx,
+                "depth", Tensor.ofFloats(new int[] {1}, 5.9f));
+        assertMatches(generated, g, good);
+        Map<String, Tensor> bad = new LinkedHashMap<>(good);
+        bad.put("shape", ints(3, 2));
+        assertRefused(generated, bad, "ConstantOfShape node producing 'filled'", "input 'shape'", "[3, 2]",
+                "compiled for [2, 3]");
+        bad = new LinkedHashMap<>(good);
+        bad.put("limit", Tensor.scalarLong(DType.INT64, 2));
+        assertRefused(generated, bad, "Range node producing 'counted'", "'start', 'limit', 'minusThree'",
+                "start 10, limit 2, delta -3", "output shape [3]", "compiled for [4]");
+        bad = new LinkedHashMap<>(good);
+        bad.put("from", Tensor.scalarFloat(-1f));
+        assertRefused(generated, bad, "Range node producing 'stepped'", "output shape [4]", "compiled for [3]");
+        bad = new LinkedHashMap<>(good);
+        bad.put("depth", Tensor.ofFloats(new int[] {1}, 4f));
+        assertRefused(generated, bad, "OneHot node producing 'hot'", "input 'depth'", "depth 4", "compiled for 5");
+    }
+
+    @Test
     void aModelWithoutDeclaredShapesIsStillRefusedAtGenerationTime() {
         GraphBuilder b = new GraphBuilder("undeclared");
         Value x = b.input("x", DType.FLOAT32, Shape.parse("2,3,4"));
