@@ -2,6 +2,7 @@ package dev.kiln.codegen;
 
 import com.palantir.javapoet.CodeBlock;
 import dev.kiln.ir.Node;
+import java.util.List;
 
 /**
  * A view (Reshape, Flatten, Squeeze, Unsqueeze, Identity) that cannot share storage because its result is a
@@ -20,7 +21,9 @@ final class CopyEmitter implements KernelEmitter {
     public CodeBlock emit(EmitContext ctx) {
         Node n = ctx.node;
         CodeBlock.Builder b = CodeBlock.builder();
-        if (RunTimeShapes.atRunTime(ctx, 1)) {
+        // Other emitters (Dropout's, a no-op Reduce's) copy through this one; their second inputs give no shape.
+        boolean shaped = n.domain().isEmpty() && List.of("Reshape", "Squeeze", "Unsqueeze").contains(n.op());
+        if (shaped && RunTimeShapes.atRunTime(ctx, 1)) {
             check(ctx, b);
         }
         TensorRef x = ctx.in(0);
@@ -45,7 +48,7 @@ final class CopyEmitter implements KernelEmitter {
                     ctx.intAttr("allowzero") != 0);
             case "Squeeze" -> b.addStatement("$T.squeeze($L, batch)", RunTimeShapes.SHAPE_CHECKS, common);
             case "Unsqueeze" -> b.addStatement("$T.unsqueeze($L, batch)", RunTimeShapes.SHAPE_CHECKS, common);
-            default -> throw ctx.unsupported(n.qualifiedOp() + " with a second input read at run time");
+            default -> throw new IllegalStateException(n.qualifiedOp() + " takes no shape");
         }
     }
 }

@@ -183,8 +183,11 @@ final class ModelPlan {
                 && !outputParams.containsKey(n.output(0));
     }
 
-    /** A node with an input after the first (a shape, axes) read at run time: its step checks the values. */
+    /** A Reshape, Squeeze or Unsqueeze whose shape or axes are read at run time: its step checks the values. */
     private boolean takesShapeAtRunTime(Node n) {
+        if (!n.domain().isEmpty() || !List.of("Reshape", "Squeeze", "Unsqueeze").contains(n.op())) {
+            return false;
+        }
         for (int i = 1; i < n.inputs().size(); i++) {
             if (n.hasInput(i) && !isConstant(n.input(i)) && !batchValues.containsKey(n.input(i))) {
                 return true;
