@@ -41,8 +41,8 @@ final class CopyEmitter implements KernelEmitter {
         TensorRef values = RunTimeShapes.longs(ctx, b, 1);
         String in = RunTimeShapes.dims(ctx, n.input(0));
         String out = RunTimeShapes.dims(ctx, n.output(0));
-        CodeBlock common = CodeBlock.of("$L, $L, $N, $L, $L, $N, $N", RunTimeShapes.node(ctx), RunTimeShapes.name(ctx, 1),
-                values.array(), values.offset(), RunTimeShapes.length(ctx, 1), in, out);
+        CodeBlock common = CodeBlock.of("$L, $L, $N, $L, $L, $N, $N", RunTimeShapes.node(ctx),
+                RunTimeShapes.name(ctx, 1), values.array(), values.offset(), RunTimeShapes.length(ctx, 1), in, out);
         switch (n.op()) {
             case "Reshape" -> b.addStatement("$T.reshape($L, $L, batch)", RunTimeShapes.SHAPE_CHECKS, common,
                     ctx.intAttr("allowzero") != 0);

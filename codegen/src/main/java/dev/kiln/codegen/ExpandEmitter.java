@@ -47,8 +47,8 @@ final class ExpandEmitter implements KernelEmitter {
         CodeBlock.Builder b = CodeBlock.builder();
         if (RunTimeShapes.atRunTime(ctx, 1)) {
             TensorRef values = RunTimeShapes.longs(ctx, b, 1);
-            b.addStatement("$T.$L($L, $L, $N, $L, $L, $N, $N, batch)", RunTimeShapes.SHAPE_CHECKS, ModelPlan.lower(n.op()),
-                    RunTimeShapes.node(ctx), RunTimeShapes.name(ctx, 1), values.array(), values.offset(),
+            b.addStatement("$T.$L($L, $L, $N, $L, $L, $N, $N, batch)", RunTimeShapes.SHAPE_CHECKS,
+                    ModelPlan.lower(n.op()), RunTimeShapes.node(ctx), RunTimeShapes.name(ctx, 1), values.array(), values.offset(),
                     RunTimeShapes.length(ctx, 1), RunTimeShapes.dims(ctx, n.input(0)),
                     RunTimeShapes.dims(ctx, n.output(0)));
         }

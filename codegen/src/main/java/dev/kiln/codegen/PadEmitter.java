@@ -73,7 +73,8 @@ final class PadEmitter implements KernelEmitter {
         Node n = ctx.node;
         ElementType t = EmitContext.type(n.output(0));
         return !n.hasInput(2) ? t.elementLiteral(0)
-                : ctx.isConstant(n.input(2)) ? t.elementLiteral(ctx.constant(n.input(2)), 0) : ctx.in(2).at(CodeBlock.of("0"));
+                : ctx.isConstant(n.input(2)) ? t.elementLiteral(ctx.constant(n.input(2)), 0)
+                : ctx.in(2).at(CodeBlock.of("0"));
     }
 
     /**
@@ -93,11 +94,11 @@ final class PadEmitter implements KernelEmitter {
             TensorRef a = RunTimeShapes.longs(ctx, b, 3);
             axes = CodeBlock.of("$N, $L, $L", a.array(), a.offset(), RunTimeShapes.length(ctx, 3));
         }
-        String window = ctx.derivedField("padWindow:" + n.describe(), com.palantir.javapoet.ArrayTypeName.of(
-                com.palantir.javapoet.TypeName.LONG), Identifiers.method(n) + "Window", CodeBlock.of("new long[$L]", 2 * rank));
+        String window = RunTimeShapes.window(ctx, 2 * rank);
         b.addStatement("$T.pad($L, $L, $N, $L, $L, $L, $N, $N, batch, this.$N)", RunTimeShapes.SHAPE_CHECKS,
-                RunTimeShapes.node(ctx), RunTimeShapes.name(ctx, 1), pads.array(), pads.offset(), RunTimeShapes.length(ctx, 1),
-                axes, RunTimeShapes.dims(ctx, n.input(0)), RunTimeShapes.dims(ctx, n.output(0)), window);
+                RunTimeShapes.node(ctx), RunTimeShapes.name(ctx, 1), pads.array(), pads.offset(),
+                RunTimeShapes.length(ctx, 1), axes, RunTimeShapes.dims(ctx, n.input(0)),
+                RunTimeShapes.dims(ctx, n.output(0)), window);
         if (out.dims().stream().anyMatch(StridedCopy::isZero)) {
             return b.build();
         }
@@ -157,8 +158,10 @@ final class PadEmitter implements KernelEmitter {
             String r = ctx.locals.newName("r" + d);
             String w = ctx.locals.newName("w" + d);
             b.beginControlFlow("for (int $N = 0; $N < $N; $N++)", i, i, kept[d], i);
-            CodeBlock read = CodeBlock.of("($T.max(-$L, 0) + $N) * $L", Math.class, before[d], i, ctx.dim(inStrides.get(d)));
-            CodeBlock write = CodeBlock.of("($T.max($L, 0) + $N) * $L", Math.class, before[d], i, ctx.dim(outStrides.get(d)));
+            CodeBlock read = CodeBlock.of("($T.max(-$L, 0) + $N) * $L", Math.class, before[d], i,
+                    ctx.dim(inStrides.get(d)));
+            CodeBlock write = CodeBlock.of("($T.max($L, 0) + $N) * $L", Math.class, before[d], i,
+                    ctx.dim(outStrides.get(d)));
             b.addStatement("int $N = $L", r, src == null ? x.plus(read) : CodeBlock.of("$N + $L", src, read));
             b.addStatement("int $N = $L", w, dst == null ? y.plus(write) : CodeBlock.of("$N + $L", dst, write));
             src = r;

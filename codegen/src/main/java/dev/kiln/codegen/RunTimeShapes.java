@@ -89,6 +89,12 @@ final class RunTimeShapes {
         return new TensorRef("this." + wide, CodeBlock.of("0"));
     }
 
+    /** A per-instance {@code long[length]} the node's check fills (Slice's and Pad's resolved window). */
+    static String window(EmitContext ctx, int length) {
+        return ctx.derivedField("window:" + ctx.node.describe(), LONGS, Identifiers.method(ctx.node) + "Window",
+                CodeBlock.of("new long[$L]", length));
+    }
+
     /** The static element count of a 1-D shape-giving input (its length). */
     static int length(EmitContext ctx, int i) {
         Value v = ctx.node.input(i);

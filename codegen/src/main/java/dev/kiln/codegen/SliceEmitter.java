@@ -83,11 +83,11 @@ final class SliceEmitter implements KernelEmitter {
                 args.add(CodeBlock.of("$T.ABSENT, 0", RunTimeShapes.SHAPE_CHECKS));
             }
         }
-        String window = ctx.derivedField("sliceWindow:" + n.describe(), com.palantir.javapoet.ArrayTypeName.of(
-                com.palantir.javapoet.TypeName.LONG), Identifiers.method(n) + "Window", CodeBlock.of("new long[$L]", 3 * rank));
-        b.addStatement("$T.slice($L, $S, $L, $L, $L, batch, this.$N)", RunTimeShapes.SHAPE_CHECKS, RunTimeShapes.node(ctx),
-                String.join(", ", names), CodeBlock.join(args, ", "), RunTimeShapes.length(ctx, 1),
-                CodeBlock.of("$N, $N", RunTimeShapes.dims(ctx, n.input(0)), RunTimeShapes.dims(ctx, n.output(0))), window);
+        String window = RunTimeShapes.window(ctx, 3 * rank);
+        CodeBlock dims = CodeBlock.of("$N, $N", RunTimeShapes.dims(ctx, n.input(0)), RunTimeShapes.dims(ctx, n.output(0)));
+        b.addStatement("$T.slice($L, $S, $L, $L, $L, batch, this.$N)", RunTimeShapes.SHAPE_CHECKS,
+                RunTimeShapes.node(ctx), String.join(", ", names), CodeBlock.join(args, ", "), RunTimeShapes.length(ctx, 1),
+                dims, window);
         if (out.dims().stream().anyMatch(StridedCopy::isZero)) {
             return b.build();
         }
@@ -110,7 +110,8 @@ final class SliceEmitter implements KernelEmitter {
             String r = ctx.locals.newName("r" + d);
             b.beginControlFlow("for (int $N = 0; $N < $L; $N++)", i, i, ctx.dim(out.dim(d)), i);
             CodeBlock index = CodeBlock.of("($N + $N * $N)", first[d], i, step[d]);
-            CodeBlock term = StridedCopy.isOne(strides.get(d)) ? index : CodeBlock.of("$L * $L", index, ctx.dim(strides.get(d)));
+            Dim stride = strides.get(d);
+            CodeBlock term = StridedCopy.isOne(stride) ? index : CodeBlock.of("$L * $L", index, ctx.dim(stride));
             b.addStatement("int $N = $L", r, row == null ? x.plus(term) : CodeBlock.of("$N + $L", row, term));
             row = r;
         }

@@ -103,8 +103,8 @@ class RunTimeShapesTest {
         Graph g = b.build();
         GeneratedExecutor generated = GeneratedExecutor.compile(g, 1);
         Tensor data = ints(7, -2, 5).reshape(new int[] {3, 1});
-        Map<String, Tensor> good = feeds("x", data, "shape", ints(2, 1, 4), "repeats", ints(1, 2, 2), "split", ints(3, 5),
-                "axes", ints(-3));
+        Map<String, Tensor> good = feeds("x", data, "shape", ints(2, 1, 4), "repeats", ints(1, 2, 2),
+                "split", ints(3, 5), "axes", ints(-3));
         assertMatches(generated, g, good);
         Map<String, Tensor> bad = new LinkedHashMap<>(good);
         bad.put("shape", ints(2, 1, 5));
@@ -143,10 +143,12 @@ class RunTimeShapesTest {
                 "ends", Tensor.ofLongs(DType.INT32, new int[] {1}, 6), "steps", one));
         // Backwards from the end, clamped: 9, 7, 5, 3.
         assertMatches(generated, g, feeds("x", data, "starts", Tensor.ofLongs(DType.INT32, new int[] {1}, 1000),
-                "ends", Tensor.ofLongs(DType.INT32, new int[] {1}, 2), "steps", Tensor.ofLongs(DType.INT32, new int[] {1}, -2)));
+                "ends", Tensor.ofLongs(DType.INT32, new int[] {1}, 2),
+                "steps", Tensor.ofLongs(DType.INT32, new int[] {1}, -2)));
         assertRefused(generated, feeds("x", data, "starts", Tensor.ofLongs(DType.INT32, new int[] {1}, 2),
                         "ends", Tensor.ofLongs(DType.INT32, new int[] {1}, 5), "steps", one),
-                "Slice node producing 'y'", "'starts', 'ends', 'axes', 'steps'", "starts [2], ends [5], axes [-1], steps [1]",
+                "Slice node producing 'y'", "'starts', 'ends', 'axes', 'steps'",
+                "starts [2], ends [5], axes [-1], steps [1]",
                 "output shape [3, 3]", "compiled for [3, 4] at batch 3");
     }
 
@@ -171,8 +173,8 @@ class RunTimeShapesTest {
             // The same pads as a constant: wrap repeats the part the negative pad keeps, as the reference does.
             GraphBuilder c = new GraphBuilder("padConstant");
             Value cx = c.input("x", DType.FLOAT32, Shape.parse("3,4"));
-            c.output(c.op("Pad").inputs(cx, c.initializer("pads", ints(0, 2, 0, -1))).attr("mode", mode).outputNames("y")
-                    .output());
+            c.output(c.op("Pad").inputs(cx, c.initializer("pads", ints(0, 2, 0, -1))).attr("mode", mode)
+                    .outputNames("y").output());
             Graph constant = c.build();
             assertMatches(GeneratedExecutor.compile(constant, 1), constant, feeds("x", data));
         }
@@ -191,14 +193,17 @@ class RunTimeShapesTest {
         b.declareShape("counted", Shape.parse("4"));
         b.declareShape("stepped", Shape.parse("3"));
         b.declareShape("hot", Shape.parse("2,5,3"));
-        b.output(b.op("ConstantOfShape").inputs(shape).attr("value", new dev.kiln.ir.Attr.TensorValue(Tensor.ofLongs(DType.INT32, new int[] {1}, 7)))
+        Tensor seven = Tensor.ofLongs(DType.INT32, new int[] {1}, 7);
+        b.output(b.op("ConstantOfShape").inputs(shape).attr("value", new dev.kiln.ir.Attr.TensorValue(seven))
                 .outputNames("filled").output());
         b.output(b.op("Range").inputs(start, limit, b.initializer("minusThree", Tensor.scalarLong(DType.INT64, -3)))
                 .outputNames("counted").output());
         b.output(b.op("Range").inputs(from, b.initializer("upTo", Tensor.scalarFloat(2f)),
                 b.initializer("by", Tensor.scalarFloat(0.75f))).outputNames("stepped").output());
+        // All bounds constant (no pass folded them here): literals, no check.
         b.output(b.op("Range").inputs(b.initializer("zero", Tensor.scalarFloat(0)), b.initializer("one",
-                Tensor.scalarFloat(1)), b.initializer("quarter", Tensor.scalarFloat(0.25f))).outputNames("constant").output());
+                Tensor.scalarFloat(1)), b.initializer("quarter", Tensor.scalarFloat(0.25f))).outputNames("constant")
+                .output());
         b.output(b.op("OneHot").inputs(indices, depth, b.initializer("offOn", Tensor.ofFloats(new int[] {2}, -1, 3)))
                 .attr("axis", 1L).outputNames("hot").output());
         Graph g = b.build();

@@ -222,8 +222,8 @@ public final class ShapeChecks {
         for (int k = 0; k < count; k++) {
             long a = axes[offset + k];
             if (a < -rank || a >= rank) {
-                throw invalid(node, input, axes, offset, count, "has the axis " + a + ", outside [" + -rank + ", " + rank
-                        + ")", outDims, batch);
+                throw invalid(node, input, axes, offset, count, "has the axis " + a + ", outside [" + -rank + ", "
+                        + rank + ")", outDims, batch);
             }
             for (int m = 0; m < k; m++) {
                 if (normalized(axes[offset + m], rank) == normalized(a, rank)) {
@@ -291,8 +291,8 @@ public final class ShapeChecks {
             same = shape[offset + i] == dim(outDims, i, batch);
         }
         if (!same) {
-            throw mismatch(node, input, shape, offset, count, Arrays.copyOfRange(shape, offset, offset + count), outDims,
-                    batch);
+            throw mismatch(node, input, shape, offset, count, Arrays.copyOfRange(shape, offset, offset + count),
+                    outDims, batch);
         }
     }
 
