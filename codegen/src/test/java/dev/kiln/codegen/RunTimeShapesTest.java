@@ -81,6 +81,24 @@ class RunTimeShapesTest {
     }
 
     @Test
+    void aTargetComputedAtRunTimeIsCheckedWhereTheArenaHoldsIt() {
+        GraphBuilder b = new GraphBuilder("computed");
+        Value x = b.input("x", DType.FLOAT32, Shape.parse("2,3,4"));
+        Value rows = b.input("rows", DType.INT64, Shape.parse("1"));
+        Value target = b.op("Concat").inputs(rows, b.initializer("minusOne", ints(-1))).attr("axis", 0L)
+                .outputNames("target").output();
+        b.declareShape("flat", Shape.parse("3,8"));
+        Value flat = b.op("Reshape").inputs(x, target).outputNames("flat").output();
+        b.output(b.op("Neg").inputs(flat).outputNames("y").output());
+        Graph g = b.build();
+        GeneratedExecutor generated = GeneratedExecutor.compile(g, 1);
+        Tensor data = GeneratedClassTest.random(5, 2, 3, 4);
+        assertMatches(generated, g, feeds("x", data, "rows", ints(3)));
+        assertRefused(generated, feeds("x", data, "rows", ints(4)), "Reshape node producing 'flat'", "input 'target'",
+                "[4, -1]", "output shape [4, 6]", "compiled for [3, 8]");
+    }
+
+    @Test
     void expandTileSplitSqueezeAndUnsqueezeCheckTheirValues() {
         GraphBuilder b = new GraphBuilder("movement");
         Value x = b.input("x", DType.INT64, Shape.parse("3,1"));
