@@ -113,6 +113,9 @@ final class Emitters {
         m.put("Shape", generator);
         m.put("EyeLike", generator);
         m.put("ReverseSequence", new ReverseSequenceEmitter());
+        m.put("ConstantOfShape", new FillEmitter());
+        m.put("Range", m.get("ConstantOfShape"));
+        m.put("OneHot", new OneHotEmitter());
         m.put("Einsum", new EinsumEmitter());
         MomentNormEmitter moments = new MomentNormEmitter();
         m.put("GroupNormalization", moments);

@@ -10,7 +10,8 @@ import java.util.List;
 /**
  * Expand (broadcast to the output's shape) and Tile (repeat along each axis) as strided copies: a broadcast
  * axis reads with stride 0, so a repeated innermost element becomes an {@code Arrays.fill} and repeated rows
- * become arraycopies. The target shape and repeats are the output's dims, known at generation time.
+ * become arraycopies. The target shape and repeats are the output's dims, known at generation time; when the
+ * shape or repeats input is read at run time, the step first checks that it gives those dims.
  */
 final class ExpandEmitter implements KernelEmitter {
     /** Moves elements without arithmetic, so any element type. */
@@ -44,6 +45,13 @@ final class ExpandEmitter implements KernelEmitter {
             }
         }
         CodeBlock.Builder b = CodeBlock.builder();
+        if (RunTimeShapes.atRunTime(ctx, 1)) {
+            TensorRef values = RunTimeShapes.longs(ctx, b, 1);
+            b.addStatement("$T.$L($L, $L, $N, $L, $L, $N, $N, batch)", RunTimeShapes.SHAPE_CHECKS,
+                    ModelPlan.lower(n.op()), RunTimeShapes.node(ctx), RunTimeShapes.name(ctx, 1), values.array(), values.offset(),
+                    RunTimeShapes.length(ctx, 1), RunTimeShapes.dims(ctx, n.input(0)),
+                    RunTimeShapes.dims(ctx, n.output(0)));
+        }
         StridedCopy.emit(ctx, b, axes, ctx.in(0), CodeBlock.of("0"), ctx.out(0), CodeBlock.of("0"));
         return b.build();
     }

@@ -23,8 +23,8 @@ import java.util.Map;
  * Code generation's analysis: for an optimized graph, where every tensor lives (a {@code run} parameter, the
  * scratch arena at a batch-linear offset from the memory plan, or a weights field), which nodes become
  * methods, and the weights (raw or packed by kernels) that go into the resource. Views of a tensor
- * (Reshape, Flatten, ...) share its storage and emit no code. Nothing here writes Java; {@link ClassWriter}
- * does.
+ * (Reshape, Flatten, ...) share its storage and emit no code, unless they take a shape or axes read at run time,
+ * which their step checks. Nothing here writes Java; {@link ClassWriter} does.
  */
 final class ModelPlan {
     /** A node that becomes a method. */
@@ -141,7 +141,9 @@ final class ModelPlan {
             }
             if (isView(n) && !storage.containsKey(n.output(0))) {
                 storage.put(n.output(0), storage.get(n.input(0)));
-                continue;
+                if (!takesShapeAtRunTime(n)) {
+                    continue;
+                }
             }
             for (Value o : n.outputs()) {
                 if (!o.isAbsent() && !storage.containsKey(o)) {
@@ -179,6 +181,19 @@ final class ModelPlan {
         return n.hasInput(0) && n.outputs().size() == 1
                 && OpTable.get().find(n.domain(), n.op()).map(d -> d.has(OpProperty.VIEW)).orElse(false)
                 && !outputParams.containsKey(n.output(0));
+    }
+
+    /** A Reshape, Squeeze or Unsqueeze whose shape or axes are read at run time: its step checks the values. */
+    private boolean takesShapeAtRunTime(Node n) {
+        if (!n.domain().isEmpty() || !List.of("Reshape", "Squeeze", "Unsqueeze").contains(n.op())) {
+            return false;
+        }
+        for (int i = 1; i < n.inputs().size(); i++) {
+            if (n.hasInput(i) && !isConstant(n.input(i)) && !batchValues.containsKey(n.input(i))) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** The field holding initializer {@code key} as stored in the graph, adding it to the resource on first use. */

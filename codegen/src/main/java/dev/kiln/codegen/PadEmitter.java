@@ -11,9 +11,10 @@ import java.util.Arrays;
 import java.util.List;
 
 /**
- * Pad with constant pads (read at generation time; negative pads crop) and a constant or run-time fill value. Constant mode fills the output with the
- * value and copies the input into its interior; reflect, edge and wrap walk the output in order, mapping each
- * index back into the input one axis at a time.
+ * Pad (negative pads crop) with a constant or run-time fill value. Constant mode fills the output with the value
+ * and copies the input into its interior; reflect, edge and wrap walk the output in order, mapping each index back
+ * into the input one axis at a time. Pads and axes are read at generation time when constant; read at run time,
+ * they are checked against the compiled (declared) output shape by the runtime's {@code ShapeChecks} first.
  */
 final class PadEmitter implements KernelEmitter {
     /** Moves elements and fills with the constant value, so any element type. */
@@ -29,12 +30,13 @@ final class PadEmitter implements KernelEmitter {
         Shape in = data.shape();
         Shape out = n.output(0).shape();
         int rank = in.rank();
-        for (int i = 1; i < n.inputs().size(); i++) {
-            // The fill value may come at run time (read from its one-element input); pads and axes fix the shape.
-            if (i != 2 && n.hasInput(i) && !ctx.isConstant(n.input(i))) {
-                throw ctx.unsupported("Pad with " + List.of("pads", "constant_value", "axes").get(i - 1)
-                        + " computed at run time");
-            }
+        String mode = ctx.stringAttr("mode");
+        if (!List.of("constant", "reflect", "edge", "wrap").contains(mode)) {
+            throw ctx.unsupported("Pad mode '" + mode + "'");
+        }
+        // The fill value may come at run time (read from its one-element input); pads and axes fix the shape.
+        if (!ctx.isConstant(n.input(1)) || n.hasInput(3) && !ctx.isConstant(n.input(3))) {
+            return atRunTime(ctx, mode);
         }
         Tensor pads = ctx.constant(n.input(1));
         long[] begin = new long[rank];
@@ -45,23 +47,142 @@ final class PadEmitter implements KernelEmitter {
             begin[axis] = pads.getLong(k);
             end[axis] = pads.getLong(k + count);
         }
-        String mode = ctx.stringAttr("mode");
         CodeBlock.Builder b = CodeBlock.builder();
-        switch (mode) {
-            case "constant" -> constant(ctx, b, begin, end);
-            case "reflect", "edge", "wrap" -> mapped(ctx, b, begin, mode);
-            default -> throw ctx.unsupported("Pad mode '" + mode + "'");
+        if (mode.equals("constant")) {
+            constant(ctx, b, begin, end);
+        } else {
+            CodeBlock[] shift = new CodeBlock[rank];
+            CodeBlock[] keptStart = new CodeBlock[rank];
+            CodeBlock[] kept = new CodeBlock[rank];
+            boolean[] unchanged = new boolean[rank];
+            for (int d = 0; d < rank; d++) {
+                unchanged[d] = begin[d] == 0 && out.dim(d).equals(in.dim(d));
+                boolean wrap = mode.equals("wrap") && !unchanged[d];
+                shift[d] = CodeBlock.of("$L", wrap ? Math.max(begin[d], 0) : begin[d]);
+                keptStart[d] = CodeBlock.of("$L", Math.max(-begin[d], 0));
+                kept[d] = CodeBlock.of("$L", unchanged[d] ? 0
+                        : ctx.staticDim(data, d) + Math.min(begin[d], 0) + Math.min(end[d], 0));
+            }
+            mapped(ctx, b, shift, keptStart, kept, unchanged, mode);
         }
         return b.build();
+    }
+
+    /** The fill value: 0 of the element type, the constant, or element 0 of the run-time input. */
+    private static CodeBlock fillValue(EmitContext ctx) {
+        Node n = ctx.node;
+        ElementType t = EmitContext.type(n.output(0));
+        return !n.hasInput(2) ? t.elementLiteral(0)
+                : ctx.isConstant(n.input(2)) ? t.elementLiteral(ctx.constant(n.input(2)), 0)
+                : ctx.in(2).at(CodeBlock.of("0"));
+    }
+
+    /**
+     * Pad whose pads or axes are read at run time: {@code ShapeChecks.pad} resolves them into a window (per axis: pad
+     * before, pad after) and checks the padded dims against the compiled (declared) output shape. Constant mode then
+     * fills the output and copies the kept part of the input row by row; the other modes map each output index back.
+     */
+    private static CodeBlock atRunTime(EmitContext ctx, String mode) {
+        Node n = ctx.node;
+        Shape in = n.input(0).shape();
+        Shape out = n.output(0).shape();
+        int rank = in.rank();
+        CodeBlock.Builder b = CodeBlock.builder();
+        TensorRef pads = RunTimeShapes.longs(ctx, b, 1);
+        CodeBlock axes = CodeBlock.of("$T.ABSENT, 0, 0", RunTimeShapes.SHAPE_CHECKS);
+        if (n.hasInput(3)) {
+            TensorRef a = RunTimeShapes.longs(ctx, b, 3);
+            axes = CodeBlock.of("$N, $L, $L", a.array(), a.offset(), RunTimeShapes.length(ctx, 3));
+        }
+        String window = RunTimeShapes.window(ctx, 2 * rank);
+        b.addStatement("$T.pad($L, $L, $N, $L, $L, $L, $N, $N, batch, this.$N)", RunTimeShapes.SHAPE_CHECKS,
+                RunTimeShapes.node(ctx), RunTimeShapes.name(ctx, 1), pads.array(), pads.offset(),
+                RunTimeShapes.length(ctx, 1), axes, RunTimeShapes.dims(ctx, n.input(0)),
+                RunTimeShapes.dims(ctx, n.output(0)), window);
+        if (out.dims().stream().anyMatch(StridedCopy::isZero)) {
+            return b.build();
+        }
+        CodeBlock[] before = new CodeBlock[rank];
+        String[] after = new String[rank];
+        for (int d = 0; d < rank; d++) {
+            String p = ctx.locals.newName("before" + d);
+            after[d] = ctx.locals.newName("after" + d);
+            b.addStatement("int $N = (int) this.$N[$L]", p, window, d);
+            b.addStatement("int $N = (int) this.$N[$L]", after[d], window, rank + d);
+            before[d] = CodeBlock.of("$N", p);
+        }
+        if (mode.equals("constant")) {
+            constantAtRunTime(ctx, b, before, after);
+        } else {
+            CodeBlock[] shift = new CodeBlock[rank];
+            CodeBlock[] keptStart = new CodeBlock[rank];
+            CodeBlock[] kept = new CodeBlock[rank];
+            for (int d = 0; d < rank; d++) {
+                boolean wrap = mode.equals("wrap");
+                shift[d] = wrap ? CodeBlock.of("$T.max($L, 0)", Math.class, before[d]) : before[d];
+                keptStart[d] = CodeBlock.of("$T.max(-$L, 0)", Math.class, before[d]);
+                kept[d] = CodeBlock.of("($L + $T.min($L, 0) + $T.min($N, 0))", ctx.staticDim(n.input(0), d), Math.class,
+                        before[d], Math.class, after[d]);
+            }
+            mapped(ctx, b, shift, keptStart, kept, new boolean[rank], mode);
+        }
+        return b.build();
+    }
+
+    /** Fills the output, then copies the input's kept part (cropped by negative pads) into place, rows by arraycopy. */
+    private static void constantAtRunTime(EmitContext ctx, CodeBlock.Builder b, CodeBlock[] before, String[] after) {
+        Node n = ctx.node;
+        Shape in = n.input(0).shape();
+        Shape out = n.output(0).shape();
+        int rank = in.rank();
+        TensorRef x = ctx.in(0);
+        TensorRef y = ctx.out(0);
+        b.addStatement("$T.fill($N, $L, $L, $L)", Arrays.class, y.array(), y.offset(), y.plus(ctx.count(n.output(0))),
+                fillValue(ctx));
+        if (rank == 0) {
+            b.addStatement("$L = $L", y.at(CodeBlock.of("0")), x.at(CodeBlock.of("0")));
+            return;
+        }
+        List<Dim> inStrides = StridedCopy.strides(in);
+        List<Dim> outStrides = StridedCopy.strides(out);
+        String[] kept = new String[rank];
+        for (int d = 0; d < rank; d++) {
+            kept[d] = ctx.locals.newName("kept" + d);
+            b.addStatement("int $N = $T.max(0, $L + $T.min($L, 0) + $T.min($N, 0))", kept[d], Math.class,
+                    ctx.dim(in.dim(d)), Math.class, before[d], Math.class, after[d]);
+        }
+        String src = null;
+        String dst = null;
+        for (int d = 0; d < rank - 1; d++) {
+            String i = ctx.locals.newName("i" + d);
+            String r = ctx.locals.newName("r" + d);
+            String w = ctx.locals.newName("w" + d);
+            b.beginControlFlow("for (int $N = 0; $N < $N; $N++)", i, i, kept[d], i);
+            CodeBlock read = CodeBlock.of("($T.max(-$L, 0) + $N) * $L", Math.class, before[d], i,
+                    ctx.dim(inStrides.get(d)));
+            CodeBlock write = CodeBlock.of("($T.max($L, 0) + $N) * $L", Math.class, before[d], i,
+                    ctx.dim(outStrides.get(d)));
+            b.addStatement("int $N = $L", r, src == null ? x.plus(read) : CodeBlock.of("$N + $L", src, read));
+            b.addStatement("int $N = $L", w, dst == null ? y.plus(write) : CodeBlock.of("$N + $L", dst, write));
+            src = r;
+            dst = w;
+        }
+        int last = rank - 1;
+        CodeBlock from = CodeBlock.of("$T.max(-$L, 0)", Math.class, before[last]);
+        CodeBlock to = CodeBlock.of("$T.max($L, 0)", Math.class, before[last]);
+        b.addStatement("$T.arraycopy($N, $L, $N, $L, $N)", System.class, x.array(),
+                src == null ? x.plus(from) : CodeBlock.of("$N + $L", src, from), y.array(),
+                dst == null ? y.plus(to) : CodeBlock.of("$N + $L", dst, to), kept[last]);
+        for (int d = 0; d < rank - 1; d++) {
+            b.endControlFlow();
+        }
     }
 
     private static void constant(EmitContext ctx, CodeBlock.Builder b, long[] begin, long[] end) {
         Node n = ctx.node;
         Shape in = n.input(0).shape();
         Shape out = n.output(0).shape();
-        ElementType t = EmitContext.type(n.output(0));
-        CodeBlock value = !n.hasInput(2) ? t.elementLiteral(0)
-                : ctx.isConstant(n.input(2)) ? t.elementLiteral(ctx.constant(n.input(2)), 0) : ctx.in(2).at(CodeBlock.of("0"));
+        CodeBlock value = fillValue(ctx);
         TensorRef y = ctx.out(0);
         if (Arrays.stream(begin).anyMatch(p -> p > 0) || Arrays.stream(end).anyMatch(p -> p > 0)) {
             b.addStatement("$T.fill($N, $L, $L, $L)", Arrays.class, y.array(), y.offset(),
@@ -85,8 +206,12 @@ final class PadEmitter implements KernelEmitter {
                 StridedCopy.offset(ctx, dstStart, outStrides));
     }
 
-    /** One loop per output axis; the source index of each axis is folded back into [0, dim) by the mode. */
-    private static void mapped(EmitContext ctx, CodeBlock.Builder b, long[] begin, String mode) {
+    /**
+     * One loop per output axis; the source index of each axis is folded back into [0, dim) by the mode. Wrap repeats
+     * the part negative pads keep ({@code kept} elements from {@code keptStart}), as cropping first then padding does.
+     */
+    private static void mapped(EmitContext ctx, CodeBlock.Builder b, CodeBlock[] begin, CodeBlock[] keptStart,
+                               CodeBlock[] kept, boolean[] unchanged, String mode) {
         Node n = ctx.node;
         Shape in = n.input(0).shape();
         Shape out = n.output(0).shape();
@@ -101,16 +226,22 @@ final class PadEmitter implements KernelEmitter {
             String s = ctx.locals.newName("s" + d);
             String r = ctx.locals.newName("r" + d);
             b.beginControlFlow("for (int $N = 0; $N < $L; $N++)", i, i, ctx.dim(out.dim(d)), i);
-            if (begin[d] == 0 && out.dim(d).equals(in.dim(d))) {
+            if (unchanged[d]) {
                 b.addStatement("int $N = $N", s, i);
             } else {
                 long dim = ctx.staticDim(n.input(0), d);
-                b.addStatement("int $N = $N - $L", s, i, begin[d]);
+                if (mode.equals("wrap")) {
+                    CodeBlock wrapped = CodeBlock.of("$T.floorMod($N - $L, $L)", Math.class, i, begin[d], kept[d]);
+                    b.addStatement("int $N = $L", s, keptStart[d].toString().equals("0") ? wrapped
+                            : CodeBlock.of("$L + $L", keptStart[d], wrapped));
+                } else {
+                    b.addStatement("int $N = $N - $L", s, i, begin[d]);
+                }
                 switch (mode) {
                     case "reflect" -> b.addStatement("$N = $N < 0 ? -$N : ($N >= $L ? $L - $N : $N)", s, s, s, s, dim,
                             2 * dim - 2, s, s);
                     case "edge" -> b.addStatement("$N = $T.clamp($N, 0, $L)", s, Math.class, s, dim - 1);
-                    default -> b.addStatement("$N = $T.floorMod($N, $L)", s, Math.class, s, dim);
+                    default -> { }
                 }
             }
             Dim stride = inStrides.get(d);

@@ -12,6 +12,8 @@ import java.util.List;
 /**
  * Slice with constant starts, axes and steps (read at generation time; the output's dims give the counts) as
  * one strided copy: negative steps walk the input backwards, unit-step runs on the last axis are arraycopies.
+ * Bounds read at run time are clamped and checked against the compiled (declared) output shape by the runtime's
+ * {@code ShapeChecks}, then a loop nest copies with the run-time first indices and steps.
  */
 final class SliceEmitter implements KernelEmitter {
     /** Moves elements without arithmetic, so any element type. */
@@ -29,8 +31,7 @@ final class SliceEmitter implements KernelEmitter {
         int rank = in.rank();
         for (int i = 1; i < n.inputs().size(); i++) {
             if (n.hasInput(i) && !ctx.isConstant(n.input(i))) {
-                throw ctx.unsupported("Slice with " + List.of("starts", "ends", "axes", "steps").get(i - 1)
-                        + " computed at run time");
+                return atRunTime(ctx);
             }
         }
         Tensor starts = ctx.constant(n.input(1));
@@ -57,6 +58,67 @@ final class SliceEmitter implements KernelEmitter {
         }
         CodeBlock.Builder b = CodeBlock.builder();
         StridedCopy.emit(ctx, b, axes, ctx.in(0), StridedCopy.offset(ctx, start, inStrides), ctx.out(0), CodeBlock.of("0"));
+        return b.build();
+    }
+
+    /**
+     * Slice whose starts, ends, axes or steps are read at run time: {@code ShapeChecks.slice} clamps them as the
+     * spec says into a window (per axis: first index, step, count) and checks the counts against the compiled
+     * output; the copy then walks the output in order, each axis from its run-time first index by its step.
+     */
+    private static CodeBlock atRunTime(EmitContext ctx) {
+        Node n = ctx.node;
+        Shape in = n.input(0).shape();
+        Shape out = n.output(0).shape();
+        int rank = in.rank();
+        CodeBlock.Builder b = CodeBlock.builder();
+        List<String> names = new ArrayList<>();
+        List<CodeBlock> args = new ArrayList<>();
+        for (int i = 1; i <= 4; i++) {
+            if (n.hasInput(i)) {
+                TensorRef v = RunTimeShapes.longs(ctx, b, i);
+                names.add("'" + n.input(i).name() + "'");
+                args.add(CodeBlock.of("$N, $L", v.array(), v.offset()));
+            } else {
+                args.add(CodeBlock.of("$T.ABSENT, 0", RunTimeShapes.SHAPE_CHECKS));
+            }
+        }
+        String window = RunTimeShapes.window(ctx, 3 * rank);
+        CodeBlock dims = CodeBlock.of("$N, $N", RunTimeShapes.dims(ctx, n.input(0)), RunTimeShapes.dims(ctx, n.output(0)));
+        b.addStatement("$T.slice($L, $S, $L, $L, $L, batch, this.$N)", RunTimeShapes.SHAPE_CHECKS,
+                RunTimeShapes.node(ctx), String.join(", ", names), CodeBlock.join(args, ", "), RunTimeShapes.length(ctx, 1),
+                dims, window);
+        if (out.dims().stream().anyMatch(StridedCopy::isZero)) {
+            return b.build();
+        }
+        TensorRef x = ctx.in(0);
+        TensorRef y = ctx.out(0);
+        List<Dim> strides = StridedCopy.strides(in);
+        String o = ctx.locals.newName("o");
+        b.addStatement("int $N = $L", o, y.offset());
+        String[] first = new String[rank];
+        String[] step = new String[rank];
+        for (int d = 0; d < rank; d++) {
+            first[d] = ctx.locals.newName("first" + d);
+            step[d] = ctx.locals.newName("step" + d);
+            b.addStatement("int $N = (int) this.$N[$L]", first[d], window, d);
+            b.addStatement("int $N = (int) this.$N[$L]", step[d], window, rank + d);
+        }
+        String row = null;
+        for (int d = 0; d < rank; d++) {
+            String i = ctx.locals.newName("i" + d);
+            String r = ctx.locals.newName("r" + d);
+            b.beginControlFlow("for (int $N = 0; $N < $L; $N++)", i, i, ctx.dim(out.dim(d)), i);
+            CodeBlock index = CodeBlock.of("($N + $N * $N)", first[d], i, step[d]);
+            Dim stride = strides.get(d);
+            CodeBlock term = StridedCopy.isOne(stride) ? index : CodeBlock.of("$L * $L", index, ctx.dim(stride));
+            b.addStatement("int $N = $L", r, row == null ? x.plus(term) : CodeBlock.of("$N + $L", row, term));
+            row = r;
+        }
+        b.addStatement("$N[$N++] = $N[$N]", y.array(), o, x.array(), row);
+        for (int d = 0; d < rank; d++) {
+            b.endControlFlow();
+        }
         return b.build();
     }
 }

@@ -10,7 +10,8 @@ import java.util.List;
 
 /**
  * Split as one strided copy per output from its slab of the input; the parts' sizes are the outputs' dims along
- * the axis (shape inference has already read {@code split} or {@code num_outputs}).
+ * the axis (shape inference has already read {@code split} or {@code num_outputs}, or the model declares them
+ * when {@code split} is read at run time: then the step first checks the sizes).
  */
 final class SplitEmitter implements KernelEmitter {
     /** Moves elements without arithmetic, so any element type. */
@@ -26,6 +27,17 @@ final class SplitEmitter implements KernelEmitter {
         int axis = Shape.normalizeAxis(ctx.intAttr("axis"), in.rank());
         List<Dim> inStrides = StridedCopy.strides(in);
         CodeBlock.Builder b = CodeBlock.builder();
+        if (RunTimeShapes.atRunTime(ctx, 1)) {
+            long[] parts = new long[n.outputs().size()];
+            for (int i = 0; i < parts.length; i++) {
+                parts[i] = RunTimeShapes.encode(ctx, n.output(i).shape().dim(axis));
+            }
+            TensorRef values = RunTimeShapes.longs(ctx, b, 1);
+            b.addStatement("$T.split($L, $L, $N, $L, $L, $L, $N, $N, batch)", RunTimeShapes.SHAPE_CHECKS,
+                    RunTimeShapes.node(ctx), RunTimeShapes.name(ctx, 1), values.array(), values.offset(),
+                    RunTimeShapes.length(ctx, 1), axis, RunTimeShapes.dims(ctx, n.input(0)),
+                    RunTimeShapes.dims(ctx, parts, n.input(1).name() + "Parts"));
+        }
         Dim start = Dim.of(0);
         for (Value out : n.outputs()) {
             if (out.isAbsent()) {

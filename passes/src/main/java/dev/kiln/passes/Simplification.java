@@ -29,8 +29,12 @@ public final class Simplification implements Pass {
         boolean apply(Node n, Context ctx);
     }
 
-    /** What rules see: constants, which values are used, and the rewriter. */
-    record Context(Rewriter rw, Map<Value, Tensor> constants, Set<Value> used, Map<Value, Node> producers) {
+    /**
+     * What rules see: constants, which values are used, the rewriter, and the values whose shapes the model only
+     * declares ({@link DeclaredShapes}: never proof that a node leaves its input's shape unchanged).
+     */
+    record Context(Rewriter rw, Map<Value, Tensor> constants, Set<Value> used, Map<Value, Node> producers,
+                   Set<Value> declared) {
         Optional<Tensor> constant(Value v) {
             return v.isAbsent() ? Optional.empty() : Optional.ofNullable(constants.get(rw.map(v)));
         }
@@ -54,10 +58,12 @@ public final class Simplification implements Pass {
                 && c.forward(n, n.input(0)));
         // Reshape/Flatten/Squeeze/Unsqueeze/Expand(x) -> x, when the result has x's shape (data order is unchanged)
         for (String op : List.of("Reshape", "Flatten", "Squeeze", "Unsqueeze", "Expand")) {
-            r.put(op, (n, c) -> sameShape(n.input(0), n.output(0)) && c.forward(n, n.input(0)));
+            r.put(op, (n, c) -> sameShape(n.input(0), n.output(0)) && !c.declared().contains(n.output(0))
+                    && c.forward(n, n.input(0)));
         }
         // Tile(x, ones) -> x: equal shapes imply every repeat is 1 (or the tensor is empty)
-        r.put("Tile", (n, c) -> sameShape(n.input(0), n.output(0)) && c.forward(n, n.input(0)));
+        r.put("Tile", (n, c) -> sameShape(n.input(0), n.output(0)) && !c.declared().contains(n.output(0))
+                && c.forward(n, n.input(0)));
         // Cast(x, to=dtype(x)) -> x
         r.put("Cast", (n, c) -> n.output(0).dtype() == n.input(0).dtype() && c.forward(n, n.input(0)));
         // CastLike(x, like) -> Cast(x, to=dtype(like)): like's elements are never read, so it stops being an operand
@@ -73,7 +79,7 @@ public final class Simplification implements Pass {
         // Pad(x, zeros) -> x
         r.put("Pad", (n, c) -> c.constant(n.input(1)).map(p -> allZero(p)).orElse(false) && c.forward(n, n.input(0)));
         // Slice(x) -> x, when the result has x's shape and every step is 1
-        r.put("Slice", (n, c) -> sameShape(n.input(0), n.output(0))
+        r.put("Slice", (n, c) -> sameShape(n.input(0), n.output(0)) && !c.declared().contains(n.output(0))
                 && (!n.hasInput(4) || c.constant(n.input(4)).map(s -> allOnes(s)).orElse(false))
                 && c.forward(n, n.input(0)));
         // LSTM/GRU/RNN(..., initial_h = zeros, initial_c = zeros) -> the same with the states absent (zero by spec)
@@ -94,7 +100,7 @@ public final class Simplification implements Pass {
         }
         used.addAll(g.outputs());
         Map<Value, Node> producers = new IdentityHashMap<>();
-        Context ctx = new Context(rw, new IdentityHashMap<>(g.initializers()), used, producers);
+        Context ctx = new Context(rw, new IdentityHashMap<>(g.initializers()), used, producers, DeclaredShapes.of(g));
         boolean changed = false;
         for (Node n : g.nodes()) {
             Rule rule = n.domain().isEmpty() ? RULES.get(n.op()) : null;

@@ -87,6 +87,29 @@ class SimplificationPassesTest {
     }
 
     @Test
+    void aShapeTheModelOnlyDeclaresIsNoProofThatANodeDoesNothing() {
+        // Expand(x, shape) declared [1,3,1]: only the run-time values can say the result is x's shape, so it stays
+        // (generated code checks them); the same Expand with a constant shape is a no-op and goes.
+        GraphBuilder b = new GraphBuilder("g");
+        Value x = b.input("x", DType.FLOAT32, Shape.parse("1,3,1"));
+        Value shape = b.input("shape", DType.INT64, Shape.parse("2"));
+        b.declareShape("y", Shape.parse("1,3,1"));
+        b.output(b.op("Expand").inputs(x, shape).outputNames("y").output());
+        Graph declared = b.build();
+        assertSame(declared, new Simplification().apply(declared));
+
+        GraphBuilder c = new GraphBuilder("g");
+        Value cx = c.input("x", DType.FLOAT32, Shape.parse("1,3,1"));
+        c.output(c.op("Expand").inputs(cx, c.initializer("shape", Tensor.ofInt64s(3, 1))).outputNames("y").output());
+        PassTesting.check(new Simplification(), c.build(), """
+                graph g(%x: f32[1,3,1]) -> (%y: f32[1,3,1])
+                  init %shape: i64[2] = [3,1]
+                  %y: f32[1,3,1] = Identity(%x)
+                  return %y
+                """);
+    }
+
+    @Test
     void cseMergesEqualNodesAndEqualConstants() {
         GraphBuilder b = new GraphBuilder("g");
         Value x = b.input("x", DType.FLOAT32, Shape.parse("N,2"));

@@ -29,7 +29,8 @@ class CodegenConformanceTest {
         assertEquals(List.of(), failed, "cases generated code gets wrong");
         long passed = results.stream().filter(r -> r.status() == CaseResult.Status.PASS).count();
         // The model families' ops plus data movement, reductions, normalizations and run-time MatMul cover these, and
-        // axes, scales, sizes, K and counts read at run time (checked against the model's declared shapes).
+        // shapes, axes, bounds, pads, scales, sizes, K and counts read at run time (checked against the model's
+        // declared shapes).
         assertTrue(passed >= 1245, "cases passing through generated code: " + passed);
     }
 }
