@@ -185,9 +185,11 @@ public final class Conv2d {
 
     /**
      * As {@link #conv(ConvShape, int, float[], int, float[], float[], float[], int, float[], Epilogue)}, split over
-     * the threads of {@code pool}: a batch is split into one run of images per thread, each with its own scratch;
-     * a single image is split by blocks of output channels (direct) or inside the GEMM (im2col). Work below ~20 µs stays on the
-     * caller. Every output is computed by one thread in the same order, so results do not depend on the pool.
+     * the threads of {@code pool}: a batch by images, a single image by blocks of output channels (direct) or
+     * inside the GEMM (im2col). Images and channel blocks are claimed in runs that shrink towards the end
+     * ({@link WorkerPool#parallelForGuided}), so both threads finish together even when one starts late; each
+     * thread works in its own scratch. Work below ~20 µs stays on the caller. Every output is computed by the
+     * same code in the same order whoever runs it, so results do not depend on the pool.
      *
      * @param scratch one array of exactly {@link #scratchLength} floats per thread of the pool
      */
@@ -214,9 +216,9 @@ public final class Conv2d {
             conv(s, a, batch, in, inOff, w, bias, out, outOff, scratch[0], ep);
         } else if (batch > 1) {
             ConvTask task = CONV_TASKS.get();
-            task.set(s, a, batch, Math.min(pool.threads(), batch), in, inOff, w, bias, out, outOff, scratch, ep);
+            task.set(s, a, true, in, inOff, w, bias, out, outOff, scratch, ep);
             try {
-                pool.parallelFor(task.parts, task);
+                pool.parallelForGuided(batch, task);
             } finally {
                 task.clear();
             }
@@ -225,9 +227,9 @@ public final class Conv2d {
                 pad(s, in, inOff, scratch[0]);
             }
             ConvTask task = CONV_TASKS.get();
-            task.set(s, a, 1, 0, in, inOff, w, bias, out, outOff, scratch, ep);
+            task.set(s, a, false, in, inOff, w, bias, out, outOff, scratch, ep);
             try {
-                pool.parallelFor(directUnits(s), task);
+                pool.parallelForGuided(directUnits(s), task);
             } finally {
                 task.clear();
             }
@@ -243,14 +245,13 @@ public final class Conv2d {
 
     /**
      * The arguments of one threaded convolution, reused per calling thread (a capturing lambda per call
-     * allocated 40 B each time). With {@code parts > 0} a unit is a run of images with its own scratch; with
-     * {@code parts == 0} a unit is a direct-kernel unit of the single image already padded into scratch[0].
+     * allocated 40 B each time). By images, an index is an image, computed in the running thread's scratch;
+     * otherwise an index is a direct-kernel unit of the single image, already padded into scratch[0] (read only).
      */
-    private static final class ConvTask implements IntRangeBody {
+    private static final class ConvTask implements ThreadRangeBody {
         private ConvShape s;
         private Algorithm a;
-        private int batch;
-        private int parts;
+        private boolean byImages;
         private float[] in;
         private int inOff;
         private float[] w;
@@ -260,12 +261,11 @@ public final class Conv2d {
         private float[][] scratch;
         private Epilogue ep;
 
-        void set(ConvShape s, Algorithm a, int batch, int parts, float[] in, int inOff, float[] w, float[] bias,
+        void set(ConvShape s, Algorithm a, boolean byImages, float[] in, int inOff, float[] w, float[] bias,
                  float[] out, int outOff, float[][] scratch, Epilogue ep) {
             this.s = s;
             this.a = a;
-            this.batch = batch;
-            this.parts = parts;
+            this.byImages = byImages;
             this.in = in;
             this.inOff = inOff;
             this.w = w;
@@ -286,21 +286,15 @@ public final class Conv2d {
         }
 
         @Override
-        public void run(int from, int to) {
-            if (parts == 0) {
-                if (readsInPlace(s)) {
-                    directImage(s, w, bias, out, outOff, in, inOff, s.w(), s.h() * s.w(), ep, from, to);
-                } else {
-                    directImage(s, w, bias, out, outOff, scratch[0], 0, paddedWidth(s),
-                            paddedHeight(s) * paddedWidth(s), ep, from, to);
-                }
-                return;
-            }
-            for (int p = from; p < to; p++) {
-                int i0 = (int) ((long) batch * p / parts);
-                int i1 = (int) ((long) batch * (p + 1) / parts);
-                conv(s, a, i1 - i0, in, inOff + i0 * s.inSize(), w, bias, out, outOff + i0 * s.outSize(), scratch[p],
-                        ep);
+        public void run(int thread, int from, int to) {
+            if (byImages) {
+                conv(s, a, to - from, in, inOff + from * s.inSize(), w, bias, out, outOff + from * s.outSize(),
+                        scratch[thread], ep);
+            } else if (readsInPlace(s)) {
+                directImage(s, w, bias, out, outOff, in, inOff, s.w(), s.h() * s.w(), ep, from, to);
+            } else {
+                directImage(s, w, bias, out, outOff, scratch[0], 0, paddedWidth(s),
+                        paddedHeight(s) * paddedWidth(s), ep, from, to);
             }
         }
     }

@@ -147,8 +147,10 @@ public final class WinogradConv {
     }
 
     /**
-     * As {@link #conv(ConvShape, int, float[], int, float[], float[], float[], int, float[], Epilogue)}, the tiles
-     * of the batch split evenly over the threads of {@code pool}, each with its own scratch.
+     * As {@link #conv(ConvShape, int, float[], int, float[], float[], float[], int, float[], Epilogue)}, split over
+     * the threads of {@code pool}, each with its own scratch: a batch by images, claimed in runs that shrink
+     * towards the end ({@link WorkerPool#parallelForGuided}) so both threads finish together even when one starts
+     * late; a single image by its tiles, split evenly.
      */
     public static void conv(ConvShape s, int batch, float[] in, int inOff, float[] packedWeights, float[] bias,
                             float[] out, int outOff, float[][] scratch, Epilogue ep, WorkerPool pool) {
@@ -167,9 +169,11 @@ public final class WinogradConv {
             return;
         }
         Task task = TASKS.get();
-        task.set(s, in, inOff, u, bias, out, outOff, scratch, ep, total, pool.threads());
+        boolean byImages = batch > 1;
+        task.set(s, in, inOff, u, bias, out, outOff, scratch, ep, byImages ? tilesH(s) * tilesW(s) : 0, total,
+                pool.threads());
         try {
-            pool.parallelFor(pool.threads(), task);
+            pool.parallelForGuided(byImages ? batch : pool.threads(), task);
         } finally {
             task.clear();
         }
@@ -177,8 +181,11 @@ public final class WinogradConv {
 
     private static final ThreadLocal<Task> TASKS = ThreadLocal.withInitial(Task::new);
 
-    /** One threaded call's arguments, reused per calling thread so a call allocates nothing. */
-    private static final class Task implements IntRangeBody {
+    /**
+     * One threaded call's arguments, reused per calling thread so a call allocates nothing. An index is an
+     * image ({@code perImage} tiles) or, with {@code perImage == 0}, one of {@code parts} even runs of the tiles.
+     */
+    private static final class Task implements ThreadRangeBody {
         private ConvShape s;
         private float[] in;
         private int inOff;
@@ -188,11 +195,13 @@ public final class WinogradConv {
         private int outOff;
         private float[][] scratch;
         private Epilogue ep;
+        private int perImage;
         private int total;
         private int parts;
 
         void set(ConvShape s, float[] in, int inOff, PackedMatrix u, float[] bias, float[] out, int outOff,
-                 float[][] scratch, Epilogue ep, int total, int parts) {
+                 float[][] scratch, Epilogue ep, int perImage, int total, int parts) {
+            this.perImage = perImage;
             this.s = s;
             this.in = in;
             this.inOff = inOff;
@@ -215,11 +224,16 @@ public final class WinogradConv {
         }
 
         @Override
-        public void run(int from, int to) {
+        public void run(int thread, int from, int to) {
+            if (perImage > 0) {
+                WinogradConv.run(s, in, inOff, u, bias, out, outOff, scratch[thread], ep, from * perImage,
+                        to * perImage);
+                return;
+            }
             for (int p = from; p < to; p++) {
                 int t0 = (int) ((long) total * p / parts);
                 int t1 = (int) ((long) total * (p + 1) / parts);
-                WinogradConv.run(s, in, inOff, u, bias, out, outOff, scratch[p], ep, t0, t1);
+                WinogradConv.run(s, in, inOff, u, bias, out, outOff, scratch[thread], ep, t0, t1);
             }
         }
     }

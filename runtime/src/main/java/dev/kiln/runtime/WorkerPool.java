@@ -3,18 +3,21 @@ package dev.kiln.runtime;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.LockSupport;
 
 /**
- * Persistent worker threads for kernels: {@link #parallelFor} splits an index range into one contiguous chunk
- * per thread, the caller runs the first chunk itself and returns when all chunks are done.
+ * Persistent worker threads for kernels. {@link #parallelFor} splits an index range into one contiguous chunk
+ * per thread, the caller running the first; {@link #parallelForGuided} hands out runs of a range that shrink as
+ * the range is used up, so a thread that starts late or runs slower ends within about one index of the others.
+ * Both return when all the work is done.
  *
- * <p>Hand-off: the caller bumps a volatile ticket per worker; an idle worker spins on its ticket (with
- * {@link Thread#onSpinWait()}) for about {@value #SPIN_NANOS} ns, long enough to bridge the gap between the
- * layers of one model call, then parks so an idle pool costs no CPU. Woken workers and the caller then claim the
- * remaining chunks from a counter. A call allocates nothing. Not a ForkJoinPool: its hand-off costs
- * microseconds.
+ * <p>Hand-off: the caller publishes the call in one atomic cursor (what is left to claim) and bumps a volatile
+ * ticket per worker; an idle worker spins on its ticket (with {@link Thread#onSpinWait()}) for about
+ * {@value #SPIN_NANOS} ns, long enough to bridge the gap between the layers of one model call, then parks so an
+ * idle pool costs no CPU. Woken workers and the caller then claim work from the cursor. A call allocates
+ * nothing. Not a ForkJoinPool: its hand-off costs microseconds.
  *
  * <p>One call at a time: a call made while the pool is busy (from another thread, or from inside a body) runs
  * its whole range on the calling thread, which is correct for kernels whose results do not depend on the split.
@@ -24,20 +27,28 @@ public final class WorkerPool implements AutoCloseable {
 
     /** How long an idle thread spins before parking. */
     static final long SPIN_NANOS = 200_000;
+    /** Cursor bit of a guided call. */
+    private static final long GUIDED = Long.MIN_VALUE;
 
     private final int threads;
     private final Worker[] workers;
     private final AtomicBoolean busy = new AtomicBoolean();
-    /** Chunks of the current call not yet finished, chunk 0 (the caller's own) excluded. */
-    private final AtomicInteger pending = new AtomicInteger();
-    /** Chunks of the current call not yet claimed: a claim that takes {@code v > 0} runs chunk chunks - v. */
-    private final AtomicInteger unclaimed = new AtomicInteger();
+    /**
+     * What the current call has left to claim: bits 0-31 the next unclaimed chunk (static) or index (guided),
+     * bits 32-62 the end, bit 63 {@link #GUIDED}. Written last when a call starts, so a thread whose claim (a CAS
+     * on it) succeeds sees that call's fields. A claim decided on a stale value can only succeed on an equal
+     * value, whose call then gets exactly the claim it would have got, so a late worker never corrupts a call.
+     */
+    private final AtomicLong cursor = new AtomicLong();
+    /** Chunks (static, chunk 0 excluded) or indices (guided) of the current call not yet finished. */
+    private final AtomicInteger unfinished = new AtomicInteger();
     private final AtomicReference<Throwable> failure = new AtomicReference<>();
     private volatile boolean closed;
-    /** The caller when it parks waiting for workers, so the last worker knows to wake it. */
+    /** The caller when it parks waiting for workers, so the thread finishing the call knows to wake it. */
     private volatile Thread parkedCaller;
-    /** The call in progress; written before {@code unclaimed} is set, which publishes them to every claim. */
+    /** The call in progress: the body of one of the two kinds, the size of its range and its static chunks. */
     private IntRangeBody body;
+    private ThreadRangeBody guidedBody;
     private int size;
     private int chunks;
 
@@ -72,38 +83,92 @@ public final class WorkerPool implements AutoCloseable {
      */
     public void parallelFor(int n, IntRangeBody body) {
         Objects.requireNonNull(body, "body");
-        if (n < 0) {
-            throw new IllegalArgumentException("negative range " + n);
-        }
-        if (closed) {
-            throw new IllegalStateException("worker pool is closed");
-        }
+        checkCall(n);
         int parts = Math.min(threads, n);
         if (parts <= 1 || !busy.compareAndSet(false, true)) {
             body.run(0, n);
             return;
         }
         try {
-            runShared(n, parts, body);
+            this.body = body;
+            this.size = n;
+            this.chunks = parts;
+            failure.set(null);
+            unfinished.set(parts - 1);
+            cursor.set((long) parts << 32 | 1); // chunk 0 is the caller's
+            wake(parts - 1);
+            runChunk(0);
+            claimAndRun(0);
+            finish();
         } finally {
             this.body = null;
             busy.set(false);
         }
     }
 
-    private void runShared(int n, int parts, IntRangeBody body) {
-        this.body = body;
-        this.size = n;
-        this.chunks = parts;
-        failure.set(null);
-        pending.set(parts - 1);
-        // Volatile write after the fields above: a thread whose claim sees it also sees this call's fields.
-        unclaimed.set(parts - 1);
-        for (int i = 0; i < parts - 1; i++) {
+    /**
+     * Runs {@code body} over {@code [0, n)} in contiguous runs that threads claim as they come free, the caller
+     * among them: each claim takes a share of what is left ({@code left / (2 * threads)}, at least 1), so runs
+     * start large (few claims) and end at single indices (both threads finish within about one index of work of
+     * each other, even when one starts late or is slowed by other processes). Give it indices of roughly equal
+     * work, e.g. images, or blocks of output channels or rows. Returns when every index is done; exceptions as
+     * for {@link #parallelFor}.
+     *
+     * <p>The runs, and which thread gets which, vary from call to call: a body must compute each index the same
+     * way whatever run it is in, and use scratch per thread (the {@code thread} argument), not per run.
+     */
+    public void parallelForGuided(int n, ThreadRangeBody body) {
+        Objects.requireNonNull(body, "body");
+        checkCall(n);
+        if (n == 0) {
+            return;
+        }
+        if (threads == 1 || n == 1 || !busy.compareAndSet(false, true)) {
+            body.run(threadIndex(), 0, n);
+            return;
+        }
+        try {
+            this.guidedBody = body;
+            failure.set(null);
+            unfinished.set(n);
+            cursor.set(GUIDED | (long) n << 32);
+            wake(Math.min(threads - 1, n - 1));
+            claimAndRun(0);
+            finish();
+        } finally {
+            this.guidedBody = null;
+            busy.set(false);
+        }
+    }
+
+    private void checkCall(int n) {
+        if (n < 0) {
+            throw new IllegalArgumentException("negative range " + n);
+        }
+        if (closed) {
+            throw new IllegalStateException("worker pool is closed");
+        }
+    }
+
+    /** Index of the calling thread in this pool: a worker's own, 0 for any other thread. */
+    private int threadIndex() {
+        Thread t = Thread.currentThread();
+        for (Worker w : workers) {
+            if (w.thread == t) {
+                return w.index;
+            }
+        }
+        return 0;
+    }
+
+    private void wake(int helpers) {
+        for (int i = 0; i < helpers; i++) {
             workers[i].assign();
         }
-        runChunk(0);
-        runClaimedChunks();
+    }
+
+    /** Waits for the work other threads claimed, then rethrows the first failure of the call. */
+    private void finish() {
         awaitWorkers();
         Throwable t = failure.get();
         if (t != null) {
@@ -111,12 +176,26 @@ public final class WorkerPool implements AutoCloseable {
         }
     }
 
-    /** Claims and runs chunks 1.. until none is left; returns without waiting for chunks others run. */
-    private void runClaimedChunks() {
-        int v;
-        while ((v = unclaimed.getAndDecrement()) > 0) {
-            runChunk(chunks - v);
-            if (pending.decrementAndGet() == 0) {
+    /** Claims and runs work of the current call until none is left; returns without waiting for others' work. */
+    private void claimAndRun(int thread) {
+        while (true) {
+            long c = cursor.get();
+            int next = (int) c;
+            int end = (int) (c >>> 32) & Integer.MAX_VALUE;
+            if (next >= end) {
+                return;
+            }
+            boolean guided = c < 0;
+            int take = guided ? Math.max(1, (end - next) / (2 * threads)) : 1;
+            if (!cursor.compareAndSet(c, c + take)) {
+                continue;
+            }
+            if (guided) {
+                runGuided(thread, next, next + take);
+            } else {
+                runChunk(next);
+            }
+            if (unfinished.addAndGet(-take) == 0) {
                 Thread caller = parkedCaller;
                 if (caller != null) {
                     LockSupport.unpark(caller);
@@ -129,11 +208,23 @@ public final class WorkerPool implements AutoCloseable {
         try {
             body.run((int) ((long) size * chunk / chunks), (int) ((long) size * (chunk + 1) / chunks));
         } catch (Throwable t) {
-            if (!failure.compareAndSet(null, t)) {
-                Throwable first = failure.get();
-                if (first != t) {
-                    first.addSuppressed(t);
-                }
+            recordFailure(t);
+        }
+    }
+
+    private void runGuided(int thread, int from, int to) {
+        try {
+            guidedBody.run(thread, from, to);
+        } catch (Throwable t) {
+            recordFailure(t);
+        }
+    }
+
+    private void recordFailure(Throwable t) {
+        if (!failure.compareAndSet(null, t)) {
+            Throwable first = failure.get();
+            if (first != t) {
+                first.addSuppressed(t);
             }
         }
     }
@@ -141,12 +232,12 @@ public final class WorkerPool implements AutoCloseable {
     private void awaitWorkers() {
         long start = System.nanoTime();
         int spins = 0;
-        while (pending.get() != 0) {
+        while (unfinished.get() != 0) {
             if (keepSpinning(start, ++spins)) {
                 continue;
             }
             parkedCaller = Thread.currentThread();
-            while (pending.get() != 0) {
+            while (unfinished.get() != 0) {
                 LockSupport.park(this);
             }
             parkedCaller = null;
@@ -194,16 +285,18 @@ public final class WorkerPool implements AutoCloseable {
     }
 
     /**
-     * One worker thread; woken by a ticket, it claims chunks of the current call. A worker left out of a call
+     * One worker thread; woken by a ticket, it claims work of the current call. A worker left out of a call
      * (fewer chunks than threads) is not woken.
      */
     private final class Worker implements Runnable {
+        private final int index;
         private final Thread thread;
         /** Incremented by the caller (a volatile write, after the call's fields) to hand this worker a call. */
         private volatile long ticket;
         private volatile boolean parked;
 
         Worker(int index) {
+            this.index = index;
             this.thread = new Thread(this, "kiln-worker-" + index);
             thread.setDaemon(true);
         }
@@ -223,9 +316,9 @@ public final class WorkerPool implements AutoCloseable {
                 if (closed) {
                     return;
                 }
-                // Late for its call, a worker finds nothing left to claim (the call's chunks are all
-                // claimed before it ends) and simply waits again.
-                runClaimedChunks();
+                // Late for its call, a worker finds nothing left to claim (a call's work is all claimed
+                // before it ends) and simply waits again.
+                claimAndRun(index);
             }
         }
 

@@ -105,6 +105,38 @@ class Conv2dTest {
     }
 
     @Test
+    void modelLayersGiveTheSameBitsOnAnyPoolWhateverTheRunsClaimed() {
+        // Batches above the threading threshold, repeated: the guided runs differ from call to call.
+        for (int[] v : new int[][] {SHAPES[0], SHAPES[1], SHAPES[2], SHAPES[3], SHAPES[4], SHAPES[5]}) {
+            ConvShape s = shape(v);
+            int batch = 9;
+            float[] in = Check.random(rnd, batch * s.inSize() + 3);
+            float[] w = Check.random(rnd, s.weightLength());
+            float[] packed = Conv2d.packWeights(w, s);
+            float[] bias = Check.random(rnd, s.m());
+            float[] alone = new float[batch * s.outSize() + 1];
+            Conv2d.conv(s, batch, in, 3, packed, bias, alone, 1, new float[Conv2d.scratchLength(s)], Epilogue.relu());
+            for (int threads : new int[] {2, 3}) {
+                try (WorkerPool pool = WorkerPool.of(threads)) {
+                    float[][] scratch = new float[threads][Conv2d.scratchLength(s)];
+                    for (int b : new int[] {1, batch}) {
+                        float[] want = java.util.Arrays.copyOf(alone, b * s.outSize() + 1);
+                        if (b == 1) {
+                            Conv2d.conv(s, 1, in, 3, packed, bias, want, 1, new float[Conv2d.scratchLength(s)],
+                                    Epilogue.relu());
+                        }
+                        for (int call = 0; call < 20; call++) {
+                            float[] got = new float[b * s.outSize() + 1];
+                            Conv2d.conv(s, b, in, 3, packed, bias, got, 1, scratch, Epilogue.relu(), pool);
+                            assertArrayEquals(want, got, s + " batch " + b + " on " + threads + " threads, call " + call);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
     void scalarTwinMatchesHandComputedCases() {
         float[] x = {1, 2, 3, 4, 5, 6, 7, 8, 9};
         float[] w = {1, 2, 3, 4};
