@@ -137,6 +137,45 @@ class Conv2dTest {
     }
 
     @Test
+    void threadedConvAndPoolCallsAllocateNothing() {
+        org.junit.jupiter.api.Assumptions.assumeTrue(System.getProperty("kiln.runtime.vectorBits") == null,
+                "allocation is measured at the machine's own vector width only");
+        com.sun.management.ThreadMXBean mx =
+                (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+        ConvShape s = shape(SHAPES[1]);
+        PoolShape p = PoolShape.square(8, 8, 2);
+        int batch = 16;
+        float[] in = Check.random(rnd, batch * s.inSize());
+        float[] packed = Conv2d.packWeights(Check.random(rnd, s.weightLength()), s);
+        float[] bias = Check.random(rnd, s.m());
+        float[] out = new float[batch * s.outSize()];
+        float[] pooled = new float[batch * s.m() * p.outPlane()];
+        float[] big = Check.random(rnd, 1600 * p.inPlane());
+        float[] bigPooled = new float[1600 * p.outPlane()];
+        try (WorkerPool pool = WorkerPool.of(2)) {
+            float[][] scratch = new float[2][Conv2d.scratchLength(s)];
+            Runnable call = () -> {
+                Conv2d.conv(s, batch, in, 0, packed, bias, out, 0, scratch, Epilogue.relu(), pool);
+                Conv2d.conv(s, 1, in, 0, packed, bias, out, 0, scratch, Epilogue.relu(), pool);
+                Pooling.maxPool(p, batch * s.m(), out, 0, pooled, 0, pool);
+                Pooling.maxPool(p, 1600, big, 0, bigPooled, 0, pool);
+            };
+            long least = Long.MAX_VALUE;
+            for (int round = 0; round < 20 && least > 0; round++) {
+                for (int i = 0; i < (round == 0 ? 2000 : 200); i++) {
+                    call.run();
+                }
+                long before = mx.getCurrentThreadAllocatedBytes();
+                for (int i = 0; i < 100; i++) {
+                    call.run();
+                }
+                least = Math.min(least, (mx.getCurrentThreadAllocatedBytes() - before) / 100);
+            }
+            assertEquals(0, least, "bytes per threaded call");
+        }
+    }
+
+    @Test
     void scalarTwinMatchesHandComputedCases() {
         float[] x = {1, 2, 3, 4, 5, 6, 7, 8, 9};
         float[] w = {1, 2, 3, 4};
