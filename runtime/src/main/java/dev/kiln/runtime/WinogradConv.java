@@ -148,9 +148,9 @@ public final class WinogradConv {
 
     /**
      * As {@link #conv(ConvShape, int, float[], int, float[], float[], float[], int, float[], Epilogue)}, split over
-     * the threads of {@code pool}, each with its own scratch: a batch by images, claimed in runs that shrink
-     * towards the end ({@link WorkerPool#parallelForGuided}) so both threads finish together even when one starts
-     * late; a single image by its tiles, split evenly.
+     * the threads of {@code pool}, each with its own scratch: a batch by groups of images, claimed in runs that
+     * shrink towards the end ({@link WorkerPool#parallelForGuided}) so both threads finish together even when one
+     * starts late; a single image by its tiles, split evenly when each thread gets at least a GEMM row tile.
      */
     public static void conv(ConvShape s, int batch, float[] in, int inOff, float[] packedWeights, float[] bias,
                             float[] out, int outOff, float[][] scratch, Epilogue ep, WorkerPool pool) {
@@ -164,16 +164,21 @@ public final class WinogradConv {
         }
         int total = batch * tilesH(s) * tilesW(s);
         PackedMatrix u = weights(s, packedWeights);
-        if (pool.threads() == 1 || (double) s.flops() * batch < PARALLEL_MIN_FLOPS) {
+        // Fewer tiles than a GEMM row tile per thread: each thread would stream all the weights for a part-filled
+        // row tile, about as long as one thread doing all of them (cifar_cnn's conv3 at batch 1 has 4 tiles).
+        if (pool.threads() == 1 || (double) s.flops() * batch < PARALLEL_MIN_FLOPS
+                || total < pool.threads() * GemmKernel.MR) {
             run(s, in, inOff, u, bias, out, outOff, scratch[0], ep, 0, total);
             return;
         }
         Task task = TASKS.get();
-        boolean byImages = batch > 1;
-        task.set(s, in, inOff, u, bias, out, outOff, scratch, ep, byImages ? tilesH(s) * tilesW(s) : 0, total,
-                pool.threads());
+        // A batch by groups of whole images with at least 4 GEMM row tiles of tiles (cifar_cnn's conv3 has 4 tiles
+        // an image: single images would make 4-row GEMMs), a single image in even runs of its tiles.
+        int perImage = tilesH(s) * tilesW(s);
+        int perUnit = batch > 1 ? Math.ceilDiv(4 * GemmKernel.MR, perImage) * perImage : 0;
+        task.set(s, in, inOff, u, bias, out, outOff, scratch, ep, perUnit, total, pool.threads());
         try {
-            pool.parallelForGuided(byImages ? batch : pool.threads(), task);
+            pool.parallelForGuided(perUnit > 0 ? Math.ceilDiv(total, perUnit) : pool.threads(), task);
         } finally {
             task.clear();
         }
@@ -182,8 +187,9 @@ public final class WinogradConv {
     private static final ThreadLocal<Task> TASKS = ThreadLocal.withInitial(Task::new);
 
     /**
-     * One threaded call's arguments, reused per calling thread so a call allocates nothing. An index is an
-     * image ({@code perImage} tiles) or, with {@code perImage == 0}, one of {@code parts} even runs of the tiles.
+     * One threaded call's arguments, reused per calling thread so a call allocates nothing. An index is a group
+     * of whole images ({@code perUnit} tiles, the last group maybe fewer) or, with {@code perUnit == 0}, one of
+     * {@code parts} even runs of the tiles.
      */
     private static final class Task implements ThreadRangeBody {
         private ConvShape s;
@@ -195,13 +201,13 @@ public final class WinogradConv {
         private int outOff;
         private float[][] scratch;
         private Epilogue ep;
-        private int perImage;
+        private int perUnit;
         private int total;
         private int parts;
 
         void set(ConvShape s, float[] in, int inOff, PackedMatrix u, float[] bias, float[] out, int outOff,
-                 float[][] scratch, Epilogue ep, int perImage, int total, int parts) {
-            this.perImage = perImage;
+                 float[][] scratch, Epilogue ep, int perUnit, int total, int parts) {
+            this.perUnit = perUnit;
             this.s = s;
             this.in = in;
             this.inOff = inOff;
@@ -225,9 +231,9 @@ public final class WinogradConv {
 
         @Override
         public void run(int thread, int from, int to) {
-            if (perImage > 0) {
-                WinogradConv.run(s, in, inOff, u, bias, out, outOff, scratch[thread], ep, from * perImage,
-                        to * perImage);
+            if (perUnit > 0) {
+                WinogradConv.run(s, in, inOff, u, bias, out, outOff, scratch[thread], ep, from * perUnit,
+                        Math.min(total, to * perUnit));
                 return;
             }
             for (int p = from; p < to; p++) {
