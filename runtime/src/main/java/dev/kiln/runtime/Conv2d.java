@@ -185,18 +185,38 @@ public final class Conv2d {
 
     /**
      * As {@link #conv(ConvShape, int, float[], int, float[], float[], float[], int, float[], Epilogue)}, split over
-     * the threads of {@code pool}: a batch by images, a single image by blocks of output channels (direct) or
-     * inside the GEMM (im2col). Images and channel blocks are claimed in runs that shrink towards the end
-     * ({@link WorkerPool#parallelForGuided}), so both threads finish together even when one starts late; each
-     * thread works in its own scratch. Work below ~20 µs stays on the caller. Every output is computed by the
-     * same code in the same order whoever runs it, so results do not depend on the pool.
+     * the threads of {@code pool}, each working in its own scratch. A batch is split by images whatever the
+     * kernel (Winograd included), in runs claimed as threads come free that shrink towards the end
+     * ({@link WorkerPool#parallelForGuided}), so both threads finish together even when one starts late; each run
+     * is the single-thread kernel over its images. A single image is split by blocks of output channels (direct),
+     * inside the GEMM (im2col) or by the Winograd kernel's tiles. Work below ~20 µs stays on the caller. Every
+     * output is computed by the same code in the same order whoever runs it (an image gives the same bits alone
+     * or in a batch), so results do not depend on the pool.
      *
      * @param scratch one array of exactly {@link #scratchLength} floats per thread of the pool
      */
     public static void conv(ConvShape s, int batch, float[] in, int inOff, float[] packedWeights, float[] bias,
                             float[] out, int outOff, float[][] scratch, Epilogue ep, WorkerPool pool) {
+        if (splitsBatch(s, batch, pool)) {
+            // Checked here so a bad argument fails on the caller with the whole batch named, not in a run.
+            if (!WinogradConv.selected(s)) {
+                for (int t = 0; t < pool.threads() && t < scratch.length; t++) {
+                    check(s, algorithm(s), batch, in, inOff, packedWeights, bias, out, outOff, scratch[t], ep);
+                }
+            } else {
+                checkSpans(s, batch, in, inOff, out, outOff);
+            }
+            convImages(s, null, batch, in, inOff, packedWeights, bias, out, outOff, scratch, ep, pool);
+            return;
+        }
         if (WinogradConv.selected(s)) {
-            WinogradConv.conv(s, batch, in, inOff, packedWeights, bias, out, outOff, scratch, ep, pool);
+            if (batch * WinogradConv.tilesH(s) * WinogradConv.tilesW(s) < pool.threads() * GemmKernel.MR) {
+                // Less than a GEMM row tile of tiles per thread: each thread would stream all the weights for a
+                // part-filled row tile, about as long as one thread doing all of them (cifar_cnn's conv3, batch 1).
+                WinogradConv.conv(s, batch, in, inOff, packedWeights, bias, out, outOff, scratch[0], ep);
+            } else {
+                WinogradConv.conv(s, batch, in, inOff, packedWeights, bias, out, outOff, scratch, ep, pool);
+            }
             return;
         }
         conv(s, algorithm(s), batch, in, inOff, packedWeights, bias, out, outOff, scratch, ep, pool);
@@ -212,22 +232,16 @@ public final class Conv2d {
         for (int t = 0; t < pool.threads(); t++) {
             check(s, a, batch, in, inOff, w, bias, out, outOff, scratch[t], ep);
         }
-        if (pool.threads() == 1 || (double) s.flops() * batch < PARALLEL_MIN_FLOPS) {
+        if (splitsBatch(s, batch, pool)) {
+            convImages(s, a, batch, in, inOff, w, bias, out, outOff, scratch, ep, pool);
+        } else if (pool.threads() == 1 || (double) s.flops() * batch < PARALLEL_MIN_FLOPS) {
             conv(s, a, batch, in, inOff, w, bias, out, outOff, scratch[0], ep);
-        } else if (batch > 1) {
-            ConvTask task = CONV_TASKS.get();
-            task.set(s, a, true, in, inOff, w, bias, out, outOff, scratch, ep);
-            try {
-                pool.parallelForGuided(batch, task);
-            } finally {
-                task.clear();
-            }
         } else if (a == Algorithm.DIRECT) {
             if (!readsInPlace(s)) {
                 pad(s, in, inOff, scratch[0]);
             }
             ConvTask task = CONV_TASKS.get();
-            task.set(s, a, false, in, inOff, w, bias, out, outOff, scratch, ep);
+            task.set(s, a, false, 0, 0, in, inOff, w, bias, out, outOff, scratch, ep);
             try {
                 pool.parallelForGuided(directUnits(s), task);
             } finally {
@@ -241,17 +255,51 @@ public final class Conv2d {
         }
     }
 
+    /** Whether a call splits its batch by images: several images, several threads, more than ~20 µs of work. */
+    private static boolean splitsBatch(ConvShape s, int batch, WorkerPool pool) {
+        return batch > 1 && pool.threads() > 1 && (double) s.flops() * batch >= PARALLEL_MIN_FLOPS;
+    }
+
+    /**
+     * The batch split by images over {@code pool}: each run of images is the single-thread kernel of algorithm
+     * {@code a}, or with {@code a == null} of the shape ({@link #conv(ConvShape, int, float[], int, float[],
+     * float[], float[], int, float[], Epilogue)}: Winograd where selected), in the running thread's scratch. A
+     * Winograd work unit is enough whole images for 4 GEMM row tiles of tiles (cifar_cnn's conv3 has 4 tiles an
+     * image: single images would make 4-row GEMMs).
+     */
+    private static void convImages(ConvShape s, Algorithm a, int batch, float[] in, int inOff, float[] w,
+                                   float[] bias, float[] out, int outOff, float[][] scratch, Epilogue ep,
+                                   WorkerPool pool) {
+        if (scratch.length < pool.threads()) {
+            throw new IllegalArgumentException("conv " + s + ": " + scratch.length + " scratch arrays for "
+                    + pool.threads() + " threads");
+        }
+        int perUnit = a == null && WinogradConv.selected(s)
+                ? Math.ceilDiv(4 * GemmKernel.MR, WinogradConv.tilesH(s) * WinogradConv.tilesW(s)) : 1;
+        ConvTask task = CONV_TASKS.get();
+        task.set(s, a, true, batch, perUnit, in, inOff, w, bias, out, outOff, scratch, ep);
+        try {
+            pool.parallelForGuided(Math.ceilDiv(batch, perUnit), task);
+        } finally {
+            task.clear();
+        }
+    }
+
     private static final ThreadLocal<ConvTask> CONV_TASKS = ThreadLocal.withInitial(ConvTask::new);
 
     /**
      * The arguments of one threaded convolution, reused per calling thread (a capturing lambda per call
-     * allocated 40 B each time). By images, an index is an image, computed in the running thread's scratch;
-     * otherwise an index is a direct-kernel unit of the single image, already padded into scratch[0] (read only).
+     * allocated 40 B each time). By images, an index is a unit of {@code perUnit} images (the last maybe fewer),
+     * computed by the single-thread kernel in the running thread's scratch; otherwise an index is a
+     * direct-kernel unit of the single image, already padded into scratch[0] (read only).
      */
     private static final class ConvTask implements ThreadRangeBody {
         private ConvShape s;
+        /** The kernel, or null for the one the shape selects. */
         private Algorithm a;
         private boolean byImages;
+        private int batch;
+        private int perUnit;
         private float[] in;
         private int inOff;
         private float[] w;
@@ -261,11 +309,13 @@ public final class Conv2d {
         private float[][] scratch;
         private Epilogue ep;
 
-        void set(ConvShape s, Algorithm a, boolean byImages, float[] in, int inOff, float[] w, float[] bias,
-                 float[] out, int outOff, float[][] scratch, Epilogue ep) {
+        void set(ConvShape s, Algorithm a, boolean byImages, int batch, int perUnit, float[] in, int inOff, float[] w,
+                 float[] bias, float[] out, int outOff, float[][] scratch, Epilogue ep) {
             this.s = s;
             this.a = a;
             this.byImages = byImages;
+            this.batch = batch;
+            this.perUnit = perUnit;
             this.in = in;
             this.inOff = inOff;
             this.w = w;
@@ -288,8 +338,15 @@ public final class Conv2d {
         @Override
         public void run(int thread, int from, int to) {
             if (byImages) {
-                conv(s, a, to - from, in, inOff + from * s.inSize(), w, bias, out, outOff + from * s.outSize(),
-                        scratch[thread], ep);
+                int i0 = from * perUnit;
+                int n = Math.min(batch, to * perUnit) - i0;
+                int io = inOff + i0 * s.inSize();
+                int oo = outOff + i0 * s.outSize();
+                if (a == null) {
+                    conv(s, n, in, io, w, bias, out, oo, scratch[thread], ep);
+                } else {
+                    conv(s, a, n, in, io, w, bias, out, oo, scratch[thread], ep);
+                }
             } else if (readsInPlace(s)) {
                 directImage(s, w, bias, out, outOff, in, inOff, s.w(), s.h() * s.w(), ep, from, to);
             } else {
@@ -758,6 +815,18 @@ public final class Conv2d {
     /** The call named in an error message; built only on failure, as check runs on every call. */
     private static String what(ConvShape s, Algorithm a, int batch) {
         return "conv " + s + " (" + a + ", batch " + batch + ")";
+    }
+
+    /** The input and output ranges of a call (the kernel checks the rest of its arguments). */
+    private static void checkSpans(ConvShape s, int batch, float[] in, int inOff, float[] out, int outOff) {
+        if (inOff < 0 || (long) inOff + (long) batch * s.inSize() > in.length) {
+            throw new IllegalArgumentException("conv " + s + " (batch " + batch + "): input needs "
+                    + (long) batch * s.inSize() + " floats from " + inOff + ", array has " + in.length);
+        }
+        if (outOff < 0 || (long) outOff + (long) batch * s.outSize() > out.length) {
+            throw new IllegalArgumentException("conv " + s + " (batch " + batch + "): output needs "
+                    + (long) batch * s.outSize() + " floats from " + outOff + ", array has " + out.length);
+        }
     }
 
     private static void check(ConvShape s, Algorithm a, int batch, float[] in, int inOff, float[] w, float[] bias,

@@ -147,10 +147,8 @@ public final class WinogradConv {
     }
 
     /**
-     * As {@link #conv(ConvShape, int, float[], int, float[], float[], float[], int, float[], Epilogue)}, split over
-     * the threads of {@code pool}, each with its own scratch: a batch by groups of images, claimed in runs that
-     * shrink towards the end ({@link WorkerPool#parallelForGuided}) so both threads finish together even when one
-     * starts late; a single image by its tiles, split evenly when each thread gets at least a GEMM row tile.
+     * As {@link #conv(ConvShape, int, float[], int, float[], float[], float[], int, float[], Epilogue)}, the tiles
+     * of the batch split evenly over the threads of {@code pool}, each with its own scratch.
      */
     public static void conv(ConvShape s, int batch, float[] in, int inOff, float[] packedWeights, float[] bias,
                             float[] out, int outOff, float[][] scratch, Epilogue ep, WorkerPool pool) {
@@ -164,21 +162,14 @@ public final class WinogradConv {
         }
         int total = batch * tilesH(s) * tilesW(s);
         PackedMatrix u = weights(s, packedWeights);
-        // Fewer tiles than a GEMM row tile per thread: each thread would stream all the weights for a part-filled
-        // row tile, about as long as one thread doing all of them (cifar_cnn's conv3 at batch 1 has 4 tiles).
-        if (pool.threads() == 1 || (double) s.flops() * batch < PARALLEL_MIN_FLOPS
-                || total < pool.threads() * GemmKernel.MR) {
+        if (pool.threads() == 1 || (double) s.flops() * batch < PARALLEL_MIN_FLOPS) {
             run(s, in, inOff, u, bias, out, outOff, scratch[0], ep, 0, total);
             return;
         }
         Task task = TASKS.get();
-        // A batch by groups of whole images with at least 4 GEMM row tiles of tiles (cifar_cnn's conv3 has 4 tiles
-        // an image: single images would make 4-row GEMMs), a single image in even runs of its tiles.
-        int perImage = tilesH(s) * tilesW(s);
-        int perUnit = batch > 1 ? Math.ceilDiv(4 * GemmKernel.MR, perImage) * perImage : 0;
-        task.set(s, in, inOff, u, bias, out, outOff, scratch, ep, perUnit, total, pool.threads());
+        task.set(s, in, inOff, u, bias, out, outOff, scratch, ep, total, pool.threads());
         try {
-            pool.parallelForGuided(perUnit > 0 ? Math.ceilDiv(total, perUnit) : pool.threads(), task);
+            pool.parallelFor(pool.threads(), task);
         } finally {
             task.clear();
         }
@@ -186,12 +177,8 @@ public final class WinogradConv {
 
     private static final ThreadLocal<Task> TASKS = ThreadLocal.withInitial(Task::new);
 
-    /**
-     * One threaded call's arguments, reused per calling thread so a call allocates nothing. An index is a group
-     * of whole images ({@code perUnit} tiles, the last group maybe fewer) or, with {@code perUnit == 0}, one of
-     * {@code parts} even runs of the tiles.
-     */
-    private static final class Task implements ThreadRangeBody {
+    /** One threaded call's arguments, reused per calling thread so a call allocates nothing. */
+    private static final class Task implements IntRangeBody {
         private ConvShape s;
         private float[] in;
         private int inOff;
@@ -201,13 +188,11 @@ public final class WinogradConv {
         private int outOff;
         private float[][] scratch;
         private Epilogue ep;
-        private int perUnit;
         private int total;
         private int parts;
 
         void set(ConvShape s, float[] in, int inOff, PackedMatrix u, float[] bias, float[] out, int outOff,
-                 float[][] scratch, Epilogue ep, int perUnit, int total, int parts) {
-            this.perUnit = perUnit;
+                 float[][] scratch, Epilogue ep, int total, int parts) {
             this.s = s;
             this.in = in;
             this.inOff = inOff;
@@ -230,16 +215,11 @@ public final class WinogradConv {
         }
 
         @Override
-        public void run(int thread, int from, int to) {
-            if (perUnit > 0) {
-                WinogradConv.run(s, in, inOff, u, bias, out, outOff, scratch[thread], ep, from * perUnit,
-                        Math.min(total, to * perUnit));
-                return;
-            }
+        public void run(int from, int to) {
             for (int p = from; p < to; p++) {
                 int t0 = (int) ((long) total * p / parts);
                 int t1 = (int) ((long) total * (p + 1) / parts);
-                WinogradConv.run(s, in, inOff, u, bias, out, outOff, scratch[thread], ep, t0, t1);
+                WinogradConv.run(s, in, inOff, u, bias, out, outOff, scratch[p], ep, t0, t1);
             }
         }
     }

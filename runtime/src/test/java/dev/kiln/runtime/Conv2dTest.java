@@ -208,5 +208,18 @@ class Conv2dTest {
                 () -> Conv2d.packWeights(new float[10], s));
         assertEquals(true, e.getMessage().contains("[3x8x8 -> 4"), e.getMessage());
         assertThrows(IllegalArgumentException.class, () -> new ConvShape(3, 8, 8, 4, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1, 2));
+        // a threaded call split by images checks the whole batch on the caller, direct and Winograd alike
+        try (WorkerPool pool = WorkerPool.of(2)) {
+            for (int[] v : new int[][] {SHAPES[1], SHAPES[3]}) {
+                ConvShape t = shape(v);
+                float[] packed = new float[Conv2d.packedWeightLength(t)];
+                float[][] scratch = new float[2][Conv2d.scratchLength(t)];
+                IllegalArgumentException short_ = assertThrows(IllegalArgumentException.class,
+                        () -> Conv2d.conv(t, 8, new float[7 * t.inSize()], 0, packed, null, new float[8 * t.outSize()],
+                                0, scratch, Epilogue.relu(), pool));
+                assertEquals(true, short_.getMessage().contains("batch 8") && short_.getMessage().contains("input"),
+                        short_.getMessage());
+            }
+        }
     }
 }
