@@ -186,9 +186,10 @@ public final class Conv2d {
     /**
      * As {@link #conv(ConvShape, int, float[], int, float[], float[], float[], int, float[], Epilogue)}, split over
      * the threads of {@code pool}, each working in its own scratch. A batch is split by images whatever the
-     * kernel (Winograd included), in runs claimed as threads come free that shrink towards the end
-     * ({@link WorkerPool#parallelForGuided}), so both threads finish together even when one starts late; each run
-     * is the single-thread kernel over its images. A single image is split by blocks of output channels (direct),
+     * kernel (Winograd included), each thread starting on an even share of the images and taking single images
+     * from another's share once done with its own ({@link WorkerPool#parallelForBalanced}): both threads finish
+     * together even when one starts late, and a thread keeps its images from layer to layer; each run is the
+     * single-thread kernel over its images. A single image is split by blocks of output channels (direct),
      * inside the GEMM (im2col) or by the Winograd kernel's tiles. Work below ~20 µs stays on the caller. Every
      * output is computed by the same code in the same order whoever runs it (an image gives the same bits alone
      * or in a batch), so results do not depend on the pool.
@@ -243,7 +244,7 @@ public final class Conv2d {
             ConvTask task = CONV_TASKS.get();
             task.set(s, a, false, 0, 0, in, inOff, w, bias, out, outOff, scratch, ep);
             try {
-                pool.parallelForGuided(directUnits(s), task);
+                pool.parallelForBalanced(directUnits(s), task);
             } finally {
                 task.clear();
             }
@@ -279,7 +280,7 @@ public final class Conv2d {
         ConvTask task = CONV_TASKS.get();
         task.set(s, a, true, batch, perUnit, in, inOff, w, bias, out, outOff, scratch, ep);
         try {
-            pool.parallelForGuided(Math.ceilDiv(batch, perUnit), task);
+            pool.parallelForBalanced(Math.ceilDiv(batch, perUnit), task);
         } finally {
             task.clear();
         }

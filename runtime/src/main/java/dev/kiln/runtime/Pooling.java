@@ -135,9 +135,10 @@ public final class Pooling {
     }
 
     /**
-     * {@link #maxPool} with the planes split over {@code pool} when there are more than ~20 µs of them, in runs
-     * that shrink towards the end ({@link WorkerPool#parallelForGuided}); a plane's outputs do not depend on
-     * the split. Allocates nothing.
+     * {@link #maxPool} with the planes split over {@code pool} when there are more than ~10 µs of them, an even
+     * share per thread with single units taken from another's share at the end
+     * ({@link WorkerPool#parallelForBalanced}: a thread pools the planes of the images it convolved); a plane's
+     * outputs do not depend on the split. Allocates nothing.
      */
     public static void maxPool(PoolShape s, int planes, float[] in, int inOff, float[] out, int outOff,
                                WorkerPool pool) {
@@ -148,7 +149,7 @@ public final class Pooling {
         PoolTask task = TASKS.get();
         task.set(s, false, false, planes, in, inOff, out, outOff);
         try {
-            pool.parallelForGuided(task.units(), task);
+            pool.parallelForBalanced(task.units(), task);
         } finally {
             task.clear();
         }
@@ -164,19 +165,19 @@ public final class Pooling {
         PoolTask task = TASKS.get();
         task.set(s, true, countIncludePad, planes, in, inOff, out, outOff);
         try {
-            pool.parallelForGuided(task.units(), task);
+            pool.parallelForBalanced(task.units(), task);
         } finally {
             task.clear();
         }
     }
 
     /**
-     * Window taps of all planes above which splitting pays: ~20 µs (mnist_cnn's first pool at batch 64, 92,160
-     * outputs of 4 taps, took ~60 µs on one thread; at batch 1, 1,440 outputs, a hand-off would cost more than
-     * it saves).
+     * Window taps of all planes above which splitting pays: ~10 µs. The 2x2 pools run at ~3 taps per ns:
+     * mnist_cnn's pools at batch 64 (368,640 and 81,920 taps) took ~60 and ~30 µs on one thread; at batch 1
+     * (5,760 and 1,280 taps, 1-2 µs) a hand-off would cost more than it saves.
      */
     private static boolean splits(PoolShape s, int planes, WorkerPool pool) {
-        return pool.threads() > 1 && planes > 1 && (long) planes * s.outPlane() * s.kh() * s.kw() > 100_000L;
+        return pool.threads() > 1 && planes > 1 && (long) planes * s.outPlane() * s.kh() * s.kw() > 30_000L;
     }
 
     private static final ThreadLocal<PoolTask> TASKS = ThreadLocal.withInitial(PoolTask::new);

@@ -2,7 +2,7 @@ package dev.kiln.runtime;
 
 /**
  * A piece of work over a contiguous index range that also learns which thread of the pool runs it, so it can
- * use that thread's own scratch; handed out by {@link WorkerPool#parallelForGuided}.
+ * use that thread's own scratch; handed out by {@link WorkerPool#parallelForBalanced}.
  */
 @FunctionalInterface
 public interface ThreadRangeBody {

@@ -4,19 +4,21 @@ import java.util.Objects;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.LockSupport;
 
 /**
  * Persistent worker threads for kernels. {@link #parallelFor} splits an index range into one contiguous chunk
- * per thread, the caller running the first; {@link #parallelForGuided} hands out runs of a range that shrink as
- * the range is used up, so a thread that starts late or runs slower ends within about one index of the others.
- * Both return when all the work is done.
+ * per thread, the caller running the first; {@link #parallelForBalanced} gives each thread an even share of a
+ * range and lets a thread that has finished its own share take single indices from the end of another's, so
+ * a thread that starts late or runs slower ends within about one index of the others. Both return when all the
+ * work is done.
  *
- * <p>Hand-off: the caller publishes the call in one atomic cursor (what is left to claim) and bumps a volatile
- * ticket per worker; an idle worker spins on its ticket (with {@link Thread#onSpinWait()}) for about
+ * <p>Hand-off: the caller publishes the call in atomics (what is left to claim) and bumps a volatile ticket per
+ * worker; an idle worker spins on its ticket (with {@link Thread#onSpinWait()}) for about
  * {@value #SPIN_NANOS} ns, long enough to bridge the gap between the layers of one model call, then parks so an
- * idle pool costs no CPU. Woken workers and the caller then claim work from the cursor. A call allocates
+ * idle pool costs no CPU. Woken workers and the caller then claim work with compare-and-set. A call allocates
  * nothing. Not a ForkJoinPool: its hand-off costs microseconds.
  *
  * <p>One call at a time: a call made while the pool is busy (from another thread, or from inside a body) runs
@@ -27,20 +29,26 @@ public final class WorkerPool implements AutoCloseable {
 
     /** How long an idle thread spins before parking. */
     static final long SPIN_NANOS = 200_000;
-    /** Cursor bit of a guided call. */
-    private static final long GUIDED = Long.MIN_VALUE;
+    /** Longs between two threads' shares, so their claims do not write one cache line. */
+    private static final int SLOT = 8;
 
     private final int threads;
     private final Worker[] workers;
     private final AtomicBoolean busy = new AtomicBoolean();
     /**
-     * What the current call has left to claim: bits 0-31 the next unclaimed chunk (static) or index (guided),
-     * bits 32-62 the end, bit 63 {@link #GUIDED}. Written last when a call starts, so a thread whose claim (a CAS
-     * on it) succeeds sees that call's fields. A claim decided on a stale value can only succeed on an equal
-     * value, whose call then gets exactly the claim it would have got, so a late worker never corrupts a call.
+     * The chunks of the current {@link #parallelFor} call left to claim: bits 0-31 the next, bits 32-63 the end.
+     * Written after the call's fields, so a thread whose claim (a CAS on it) succeeds sees them. A claim decided
+     * on a stale value can only succeed on an equal value, whose call then gets exactly the claim it would have
+     * got, so a late worker never corrupts a call. Exhausted (next = end) between calls.
      */
     private final AtomicLong cursor = new AtomicLong();
-    /** Chunks (static, chunk 0 excluded) or indices (guided) of the current call not yet finished. */
+    /**
+     * Thread t's share of the current {@link #parallelForBalanced} call at {@code t * SLOT}: bits 32-63 the next
+     * unclaimed index (the owner claims from the front), bits 0-31 the end (other threads take from the back).
+     * Written after the call's fields, claimed by CAS like {@link #cursor}; exhausted between calls.
+     */
+    private final AtomicLongArray shares;
+    /** Chunks (static, chunk 0 excluded) or indices (balanced) of the current call not yet finished. */
     private final AtomicInteger unfinished = new AtomicInteger();
     private final AtomicReference<Throwable> failure = new AtomicReference<>();
     private volatile boolean closed;
@@ -48,13 +56,14 @@ public final class WorkerPool implements AutoCloseable {
     private volatile Thread parkedCaller;
     /** The call in progress: the body of one of the two kinds, the size of its range and its static chunks. */
     private IntRangeBody body;
-    private ThreadRangeBody guidedBody;
+    private ThreadRangeBody balancedBody;
     private int size;
     private int chunks;
 
     private WorkerPool(int threads) {
         this.threads = threads;
         this.workers = new Worker[threads - 1];
+        this.shares = new AtomicLongArray(threads * SLOT);
         for (int i = 0; i < workers.length; i++) {
             workers[i] = new Worker(i + 1);
             workers[i].thread.start();
@@ -107,17 +116,18 @@ public final class WorkerPool implements AutoCloseable {
     }
 
     /**
-     * Runs {@code body} over {@code [0, n)} in contiguous runs that threads claim as they come free, the caller
-     * among them: each claim takes a share of what is left ({@code left / (2 * threads)}, at least 1), so runs
-     * start large (few claims) and end at single indices (both threads finish within about one index of work of
-     * each other, even when one starts late or is slowed by other processes). Give it indices of roughly equal
-     * work, e.g. images, or blocks of output channels or rows. Returns when every index is done; exceptions as
-     * for {@link #parallelFor}.
+     * Runs {@code body} over {@code [0, n)}: thread t owns the even share {@code [n*t/T, n*(t+1)/T)} and claims
+     * runs from its front ({@code left / 4} indices, at least 1); a thread done with its share takes single
+     * indices from the back of another's. So each thread sees the same indices call after call (images, or the
+     * planes of those images, whose data then stays in its cache from one layer to the next), and the threads
+     * finish within about one index of work of each other even when one starts late or is slowed by other
+     * processes. Give it indices of roughly equal work. Returns when every index is done; exceptions as for
+     * {@link #parallelFor}.
      *
      * <p>The runs, and which thread gets which, vary from call to call: a body must compute each index the same
      * way whatever run it is in, and use scratch per thread (the {@code thread} argument), not per run.
      */
-    public void parallelForGuided(int n, ThreadRangeBody body) {
+    public void parallelForBalanced(int n, ThreadRangeBody body) {
         Objects.requireNonNull(body, "body");
         checkCall(n);
         if (n == 0) {
@@ -128,17 +138,23 @@ public final class WorkerPool implements AutoCloseable {
             return;
         }
         try {
-            this.guidedBody = body;
+            this.balancedBody = body;
             failure.set(null);
             unfinished.set(n);
-            cursor.set(GUIDED | (long) n << 32);
+            for (int t = 0; t < threads; t++) {
+                shares.set(t * SLOT, share((int) ((long) n * t / threads), (int) ((long) n * (t + 1) / threads)));
+            }
             wake(Math.min(threads - 1, n - 1));
-            claimAndRun(0);
+            runShares(0);
             finish();
         } finally {
-            this.guidedBody = null;
+            this.balancedBody = null;
             busy.set(false);
         }
+    }
+
+    private static long share(int next, int end) {
+        return (long) next << 32 | end;
     }
 
     private void checkCall(int n) {
@@ -176,30 +192,64 @@ public final class WorkerPool implements AutoCloseable {
         }
     }
 
-    /** Claims and runs work of the current call until none is left; returns without waiting for others' work. */
+    /** Claims and runs chunks of the current static call until none is left; does not wait for others' chunks. */
     private void claimAndRun(int thread) {
         while (true) {
             long c = cursor.get();
             int next = (int) c;
-            int end = (int) (c >>> 32) & Integer.MAX_VALUE;
+            int end = (int) (c >>> 32);
             if (next >= end) {
                 return;
             }
-            boolean guided = c < 0;
-            int take = guided ? Math.max(1, (end - next) / (2 * threads)) : 1;
-            if (!cursor.compareAndSet(c, c + take)) {
-                continue;
-            }
-            if (guided) {
-                runGuided(thread, next, next + take);
-            } else {
+            if (cursor.compareAndSet(c, c + 1)) {
                 runChunk(next);
+                finished(1);
             }
-            if (unfinished.addAndGet(-take) == 0) {
-                Thread caller = parkedCaller;
-                if (caller != null) {
-                    LockSupport.unpark(caller);
+        }
+    }
+
+    /**
+     * Runs the own share of the current balanced call from its front, then indices from the back of the others'
+     * shares, until none is left; does not wait for runs others have claimed.
+     */
+    private void runShares(int thread) {
+        int own = thread * SLOT;
+        while (true) {
+            long c = shares.get(own);
+            int next = (int) (c >>> 32);
+            int end = (int) c;
+            if (next >= end) {
+                break;
+            }
+            int take = Math.max(1, (end - next) / 4);
+            if (shares.compareAndSet(own, c, share(next + take, end))) {
+                runBalanced(thread, next, next + take);
+                finished(take);
+            }
+        }
+        for (int k = 1; k < threads; k++) {
+            int other = (thread + k) % threads * SLOT;
+            while (true) {
+                long c = shares.get(other);
+                int next = (int) (c >>> 32);
+                int end = (int) c;
+                if (next >= end) {
+                    break;
                 }
+                if (shares.compareAndSet(other, c, share(next, end - 1))) {
+                    runBalanced(thread, end - 1, end);
+                    finished(1);
+                }
+            }
+        }
+    }
+
+    /** Counts {@code done} chunks or indices finished; the thread finishing the call wakes a parked caller. */
+    private void finished(int done) {
+        if (unfinished.addAndGet(-done) == 0) {
+            Thread caller = parkedCaller;
+            if (caller != null) {
+                LockSupport.unpark(caller);
             }
         }
     }
@@ -212,9 +262,9 @@ public final class WorkerPool implements AutoCloseable {
         }
     }
 
-    private void runGuided(int thread, int from, int to) {
+    private void runBalanced(int thread, int from, int to) {
         try {
-            guidedBody.run(thread, from, to);
+            balancedBody.run(thread, from, to);
         } catch (Throwable t) {
             recordFailure(t);
         }
@@ -317,8 +367,9 @@ public final class WorkerPool implements AutoCloseable {
                     return;
                 }
                 // Late for its call, a worker finds nothing left to claim (a call's work is all claimed
-                // before it ends) and simply waits again.
+                // before it ends) and simply waits again. A call of either kind leaves the other's exhausted.
                 claimAndRun(index);
+                runShares(index);
             }
         }
 

@@ -106,7 +106,7 @@ class Conv2dTest {
 
     @Test
     void modelLayersGiveTheSameBitsOnAnyPoolWhateverTheRunsClaimed() {
-        // Batches above the threading threshold, repeated: the guided runs differ from call to call.
+        // Batches above the threading threshold, repeated: the runs claimed differ from call to call.
         for (int[] v : new int[][] {SHAPES[0], SHAPES[1], SHAPES[2], SHAPES[3], SHAPES[4], SHAPES[5]}) {
             ConvShape s = shape(v);
             int batch = 9;
