@@ -290,9 +290,15 @@ public final class WinogradConv {
 
     /** Copies one NCHW image into scratch as [bufH][bufW][Cp], zero outside the image and past C. */
     private static void channelsLast(ConvShape s, float[] in, int io, float[] buf) {
-        int cp = cp(s);
-        int bw = bufW(s);
-        Arrays.fill(buf, 0, bufH(s) * bw * cp, 0f);
+        channelsLast(s, in, io, buf, bufH(s), bufW(s), cp(s));
+    }
+
+    /**
+     * Copies one NCHW image into {@code buf} as [bh][bw][cp] channels-last, shifted by the top and left pads, zero
+     * outside the image and past C (shared with {@link WinogradF4Conv}).
+     */
+    static void channelsLast(ConvShape s, float[] in, int io, float[] buf, int bh, int bw, int cp) {
+        Arrays.fill(buf, 0, bh * bw * cp, 0f);
         int hw = s.h() * s.w();
         for (int y = 0; y < s.h(); y++) {
             for (int x = 0; x < s.w(); x++) {
