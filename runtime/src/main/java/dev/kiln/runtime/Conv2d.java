@@ -57,16 +57,77 @@ public final class Conv2d {
     }
 
     /**
-     * The packed-weight layout {@link #conv} reads for this shape: {@link WinogradConv#LAYOUT} where
-     * {@link WinogradConv#selected} takes the shape, else that of {@link #algorithm}.
+     * The packed-weight layout {@link #conv} reads for this shape: {@link WinogradF4Conv#LAYOUT} where
+     * {@link #winogradF4} takes the shape, else {@link WinogradConv#LAYOUT} where {@link WinogradConv#selected}
+     * does, else that of {@link #algorithm}.
      */
     public static String layout(ConvShape s) {
-        return WinogradConv.selected(s) ? WinogradConv.LAYOUT
+        return winogradF4(s) ? WinogradF4Conv.LAYOUT : WinogradConv.selected(s) ? WinogradConv.LAYOUT
                 : algorithm(s) == Algorithm.DIRECT ? DIRECT_LAYOUT : IM2COL_LAYOUT;
+    }
+
+    /**
+     * Whether a shape {@link WinogradConv#selected} takes runs by F(4x4, 3x3) instead of F(2x2, 3x3): where it needs
+     * fewer multiplies (its 4x4 tiles waste more of a ragged edge) and an image spans at least 4 of its tiles. F(4x4)'s
+     * transformed weights are 36/9 of the kernel's, against 16/9 for F(2x2); with fewer tiles per image a batch-1
+     * call streams them for too little work: cifar_cnn's conv3 (4x4 output, one tile) ran 14 µs by F(2x2) and 22 µs
+     * by F(4x4) at batch 1, while conv2 (13x13, 16 tiles) ran 82 -> 79 µs, and 60 -> 42 µs with the max pool fused
+     * (docs/BENCHMARKS.md).
+     */
+    static boolean winogradF4(ConvShape s) {
+        if (!WinogradConv.selected(s)) {
+            return false;
+        }
+        long tiles4 = (long) WinogradF4Conv.tilesH(s) * WinogradF4Conv.tilesW(s);
+        long tiles2 = (long) WinogradConv.tilesH(s) * WinogradConv.tilesW(s);
+        return tiles4 >= 4 && tiles4 * 36 < tiles2 * 16;
+    }
+
+    /**
+     * Whether {@link #convMaxPool} fuses a following 2x2, stride-2, unpadded, floor-mode max pool into this shape's
+     * kernel: the Winograd kernels, whose 2x2 (4x4) output tiles are one (four) pool windows, so only pooled pixels
+     * are stored and output rows and columns no window reads are not computed.
+     */
+    public static boolean fusesMaxPool(ConvShape s) {
+        return WinogradConv.selected(s) && s.outH() >= 2 && s.outW() >= 2;
+    }
+
+    /**
+     * {@code out = maxPool2x2(ep(conv(in, w) + bias))} for a shape {@link #fusesMaxPool} takes: {@code out} is
+     * [batch, M, outH / 2, outW / 2]; equal bit for bit to {@link #conv} followed by the pool.
+     */
+    public static void convMaxPool(ConvShape s, int batch, float[] in, int inOff, float[] packedWeights, float[] bias,
+                                   float[] out, int outOff, float[] scratch, Epilogue ep) {
+        requireFusedPool(s);
+        if (winogradF4(s)) {
+            WinogradF4Conv.convMaxPool(s, batch, in, inOff, packedWeights, bias, out, outOff, scratch, ep);
+        } else {
+            WinogradConv.convMaxPool(s, batch, in, inOff, packedWeights, bias, out, outOff, scratch, ep);
+        }
+    }
+
+    /** As {@link #convMaxPool(ConvShape, int, float[], int, float[], float[], float[], int, float[], Epilogue)}, split over the threads of {@code pool}. */
+    public static void convMaxPool(ConvShape s, int batch, float[] in, int inOff, float[] packedWeights, float[] bias,
+                                   float[] out, int outOff, float[][] scratch, Epilogue ep, WorkerPool pool) {
+        requireFusedPool(s);
+        if (winogradF4(s)) {
+            WinogradF4Conv.convMaxPool(s, batch, in, inOff, packedWeights, bias, out, outOff, scratch, ep, pool);
+        } else {
+            WinogradConv.convMaxPool(s, batch, in, inOff, packedWeights, bias, out, outOff, scratch, ep, pool);
+        }
+    }
+
+    private static void requireFusedPool(ConvShape s) {
+        if (!fusesMaxPool(s)) {
+            throw new IllegalArgumentException("conv " + s + ": no kernel fuses a max pool into this shape");
+        }
     }
 
     /** Packs ONNX weights [M, C/group, kh, kw] for {@link #conv} (run at compile time). */
     public static float[] packWeights(float[] w, ConvShape s) {
+        if (winogradF4(s)) {
+            return WinogradF4Conv.packWeights(w, s);
+        }
         if (WinogradConv.selected(s)) {
             return WinogradConv.packWeights(w, s);
         }
@@ -89,6 +150,9 @@ public final class Conv2d {
 
     /** Floats of {@link #packWeights}'s result for this shape. */
     public static int packedWeightLength(ConvShape s) {
+        if (winogradF4(s)) {
+            return WinogradF4Conv.packedWeightLength(s);
+        }
         if (WinogradConv.selected(s)) {
             return WinogradConv.packedWeightLength(s);
         }
@@ -101,6 +165,10 @@ public final class Conv2d {
      * {@link #packedWeightLength} floats) without allocating: for training, where the weights change every step.
      */
     public static void packWeights(float[] w, int wOff, ConvShape s, float[] p) {
+        if (winogradF4(s)) {
+            WinogradF4Conv.packWeights(w, wOff, s, p);
+            return;
+        }
         if (WinogradConv.selected(s)) {
             WinogradConv.packWeights(w, wOff, s, p);
             return;
@@ -135,6 +203,9 @@ public final class Conv2d {
 
     /** Floats of scratch {@link #conv} needs for this shape (independent of the batch and the vector width). */
     public static int scratchLength(ConvShape s) {
+        if (winogradF4(s)) {
+            return WinogradF4Conv.scratchLength(s);
+        }
         if (WinogradConv.selected(s)) {
             return WinogradConv.scratchLength(s);
         }
@@ -159,6 +230,10 @@ public final class Conv2d {
      */
     public static void conv(ConvShape s, int batch, float[] in, int inOff, float[] packedWeights, float[] bias,
                             float[] out, int outOff, float[] scratch, Epilogue ep) {
+        if (winogradF4(s)) {
+            WinogradF4Conv.conv(s, batch, in, inOff, packedWeights, bias, out, outOff, scratch, ep);
+            return;
+        }
         if (WinogradConv.selected(s)) {
             WinogradConv.conv(s, batch, in, inOff, packedWeights, bias, out, outOff, scratch, ep);
             return;
@@ -193,6 +268,10 @@ public final class Conv2d {
      */
     public static void conv(ConvShape s, int batch, float[] in, int inOff, float[] packedWeights, float[] bias,
                             float[] out, int outOff, float[][] scratch, Epilogue ep, WorkerPool pool) {
+        if (winogradF4(s)) {
+            WinogradF4Conv.conv(s, batch, in, inOff, packedWeights, bias, out, outOff, scratch, ep, pool);
+            return;
+        }
         if (WinogradConv.selected(s)) {
             WinogradConv.conv(s, batch, in, inOff, packedWeights, bias, out, outOff, scratch, ep, pool);
             return;

@@ -41,8 +41,8 @@ public final class WinogradF4Conv {
     private static final int C_ALIGN = 16;
     /** Upper bound on the floats of a chunk's V and GEMM output (~512 KB: in L2 with the weights). */
     private static final int CHUNK_FLOATS = 131_072;
-    /** Floats of the per-thread transform block: 36 + 16 vectors of the widest width. */
-    private static final int TMP_FLOATS = 52 * C_ALIGN;
+    /** Floats of the per-thread transform block: 24 + 16 + 4 vectors of the widest width (36 for the input side). */
+    private static final int TMP_FLOATS = 56 * C_ALIGN;
     private static final double PARALLEL_MIN_FLOPS = 1_000_000;
 
     private static final VectorSpecies<Float> S = GemmKernel.SPECIES;
@@ -62,6 +62,14 @@ public final class WinogradF4Conv {
     static int tilesH(ConvShape s) { return Math.ceilDiv(s.outH(), 4); }
 
     static int tilesW(ConvShape s) { return Math.ceilDiv(s.outW(), 4); }
+
+    /**
+     * Tile rows computed: with a fused 2x2 / stride-2 max pool, enough for the pooled rows (a 4x4 tile is 2x2 pool
+     * windows; the last output row of an odd height is read by no window and not computed).
+     */
+    static int tilesH(ConvShape s, boolean pool) { return pool ? Math.ceilDiv(s.outH() / 2, 2) : tilesH(s); }
+
+    static int tilesW(ConvShape s, boolean pool) { return pool ? Math.ceilDiv(s.outW() / 2, 2) : tilesW(s); }
 
     /** Rows and columns of the channels-last scratch image: every tile's 6x6 window lies inside it. */
     private static int bufH(ConvShape s) { return 4 * tilesH(s) + 2; }
@@ -147,9 +155,19 @@ public final class WinogradF4Conv {
      */
     public static void conv(ConvShape s, int batch, float[] in, int inOff, float[] packedWeights, float[] bias,
                             float[] out, int outOff, float[] scratch, Epilogue ep) {
-        check(s, batch, in, inOff, packedWeights, bias, out, outOff, scratch, ep);
-        run(s, in, inOff, weights(s, packedWeights), bias, out, outOff, scratch, ep, 0,
-                batch * tilesH(s) * tilesW(s));
+        check(s, batch, in, inOff, packedWeights, bias, out, outOff, scratch, ep, false);
+        run(s, in, inOff, weights(s, packedWeights), bias, out, outOff, scratch, ep, false, 0, tiles(s, batch, false));
+    }
+
+    /**
+     * {@code out = maxPool2x2(ep(conv(in, w) + bias))}: the convolution followed by a 2x2, stride-2, unpadded max
+     * pool (floor mode), fused: each 4x4 output tile is four pool windows, reduced in registers before the stores
+     * ({@code out} is [batch, M, outH / 2, outW / 2]). Equal, bit for bit, to {@link #conv} followed by the pool.
+     */
+    public static void convMaxPool(ConvShape s, int batch, float[] in, int inOff, float[] packedWeights, float[] bias,
+                                   float[] out, int outOff, float[] scratch, Epilogue ep) {
+        check(s, batch, in, inOff, packedWeights, bias, out, outOff, scratch, ep, true);
+        run(s, in, inOff, weights(s, packedWeights), bias, out, outOff, scratch, ep, true, 0, tiles(s, batch, true));
     }
 
     /**
@@ -158,22 +176,36 @@ public final class WinogradF4Conv {
      */
     public static void conv(ConvShape s, int batch, float[] in, int inOff, float[] packedWeights, float[] bias,
                             float[] out, int outOff, float[][] scratch, Epilogue ep, WorkerPool pool) {
+        conv(s, batch, in, inOff, packedWeights, bias, out, outOff, scratch, ep, pool, false);
+    }
+
+    /**
+     * As {@link #convMaxPool(ConvShape, int, float[], int, float[], float[], float[], int, float[], Epilogue)}, the
+     * tiles of the batch split evenly over the threads of {@code pool}.
+     */
+    public static void convMaxPool(ConvShape s, int batch, float[] in, int inOff, float[] packedWeights, float[] bias,
+                                   float[] out, int outOff, float[][] scratch, Epilogue ep, WorkerPool pool) {
+        conv(s, batch, in, inOff, packedWeights, bias, out, outOff, scratch, ep, pool, true);
+    }
+
+    private static void conv(ConvShape s, int batch, float[] in, int inOff, float[] packedWeights, float[] bias,
+                             float[] out, int outOff, float[][] scratch, Epilogue ep, WorkerPool pool, boolean maxPool) {
         Objects.requireNonNull(pool, "pool");
         if (scratch.length < pool.threads()) {
             throw new IllegalArgumentException("conv " + s + ": " + scratch.length + " scratch arrays for "
                     + pool.threads() + " threads");
         }
         for (int t = 0; t < pool.threads(); t++) {
-            check(s, batch, in, inOff, packedWeights, bias, out, outOff, scratch[t], ep);
+            check(s, batch, in, inOff, packedWeights, bias, out, outOff, scratch[t], ep, maxPool);
         }
-        int total = batch * tilesH(s) * tilesW(s);
+        int total = tiles(s, batch, maxPool);
         PackedMatrix u = weights(s, packedWeights);
         if (pool.threads() == 1 || (double) s.flops() * batch < PARALLEL_MIN_FLOPS) {
-            run(s, in, inOff, u, bias, out, outOff, scratch[0], ep, 0, total);
+            run(s, in, inOff, u, bias, out, outOff, scratch[0], ep, maxPool, 0, total);
             return;
         }
         Task task = TASKS.get();
-        task.set(s, in, inOff, u, bias, out, outOff, scratch, ep, total, pool.threads());
+        task.set(s, in, inOff, u, bias, out, outOff, scratch, ep, maxPool, total, pool.threads());
         try {
             pool.parallelFor(pool.threads(), task);
         } finally {
@@ -186,18 +218,18 @@ public final class WinogradF4Conv {
      * the per-range entry point for callers that split the work themselves. Any split gives the same bits.
      */
     public static void convTiles(ConvShape s, int batch, float[] in, int inOff, float[] packedWeights, float[] bias,
-                                 float[] out, int outOff, float[] scratch, Epilogue ep, int t0, int t1) {
-        check(s, batch, in, inOff, packedWeights, bias, out, outOff, scratch, ep);
-        int total = batch * tilesH(s) * tilesW(s);
+                                 float[] out, int outOff, float[] scratch, Epilogue ep, boolean maxPool, int t0, int t1) {
+        check(s, batch, in, inOff, packedWeights, bias, out, outOff, scratch, ep, maxPool);
+        int total = tiles(s, batch, maxPool);
         if (t0 < 0 || t1 > total || t0 > t1) {
             throw new IllegalArgumentException("conv " + s + " x " + batch + ": tiles [" + t0 + ", " + t1 + ") of " + total);
         }
-        run(s, in, inOff, weights(s, packedWeights), bias, out, outOff, scratch, ep, t0, t1);
+        run(s, in, inOff, weights(s, packedWeights), bias, out, outOff, scratch, ep, maxPool, t0, t1);
     }
 
-    /** Tiles in a batch of {@code batch} images, for {@link #convTiles}. */
-    public static int tiles(ConvShape s, int batch) {
-        return batch * tilesH(s) * tilesW(s);
+    /** Tiles a call over {@code batch} images computes (with or without the fused pool), for {@link #convTiles}. */
+    public static int tiles(ConvShape s, int batch, boolean maxPool) {
+        return batch * tilesH(s, maxPool) * tilesW(s, maxPool);
     }
 
     private static final ThreadLocal<Task> TASKS = ThreadLocal.withInitial(Task::new);
@@ -213,11 +245,12 @@ public final class WinogradF4Conv {
         private int outOff;
         private float[][] scratch;
         private Epilogue ep;
+        private boolean maxPool;
         private int total;
         private int parts;
 
         void set(ConvShape s, float[] in, int inOff, PackedMatrix u, float[] bias, float[] out, int outOff,
-                 float[][] scratch, Epilogue ep, int total, int parts) {
+                 float[][] scratch, Epilogue ep, boolean maxPool, int total, int parts) {
             this.s = s;
             this.in = in;
             this.inOff = inOff;
@@ -227,6 +260,7 @@ public final class WinogradF4Conv {
             this.outOff = outOff;
             this.scratch = scratch;
             this.ep = ep;
+            this.maxPool = maxPool;
             this.total = total;
             this.parts = parts;
         }
@@ -244,7 +278,7 @@ public final class WinogradF4Conv {
             for (int p = from; p < to; p++) {
                 int t0 = (int) ((long) total * p / parts);
                 int t1 = (int) ((long) total * (p + 1) / parts);
-                WinogradF4Conv.run(s, in, inOff, u, bias, out, outOff, scratch[p], ep, t0, t1);
+                WinogradF4Conv.run(s, in, inOff, u, bias, out, outOff, scratch[p], ep, maxPool, t0, t1);
             }
         }
     }
@@ -270,12 +304,14 @@ public final class WinogradF4Conv {
 
     /** Tiles {@code [t0, t1)} of the batch, chunk by chunk. */
     private static void run(ConvShape s, float[] in, int inOff, PackedMatrix u, float[] bias, float[] out, int outOff,
-                            float[] scratch, Epilogue ep, int t0, int t1) {
+                            float[] scratch, Epilogue ep, boolean maxPool, int t0, int t1) {
         int total = t1 - t0;
         if (total <= 0) {
             return;
         }
-        int perImage = tilesH(s) * tilesW(s);
+        int tw = tilesW(s, maxPool);
+        int perImage = tilesH(s, maxPool) * tw;
+        int outSize = WinogradConv.outSize(s, maxPool);
         int cp = cp(s);
         int mp = mp(s);
         int bh = bufH(s);
@@ -299,7 +335,7 @@ public final class WinogradF4Conv {
                     WinogradConv.channelsLast(s, in, inOff + img * s.inSize(), scratch, bh, bw, cp);
                 }
                 int tile = t % perImage;
-                int b0 = (4 * (tile / tilesW(s)) * bw + 4 * (tile % tilesW(s))) * cp;
+                int b0 = (4 * (tile / tw) * bw + 4 * (tile % tw)) * cp;
                 inputTile(scratch, b0, bw * cp, cp, vOff + (t - c0) * cp, rows * cp, tmpOff);
             }
             for (int xi = 0; xi < F; xi++) {
@@ -307,8 +343,13 @@ public final class WinogradF4Conv {
                         (xi + 1) * stripsPerFreq, null, scratch, mOff, F * mp, false, Epilogue.none(), gemmScratch);
             }
             for (int t = c0; t < c1; t++) {
-                outputTile(s, scratch, mOff + (t - c0) * F * mp, mp, bias, out, outOff + t / perImage * s.outSize(),
-                        t % perImage, ep, tmpOff);
+                int r0 = mOff + (t - c0) * F * mp;
+                int oo = outOff + t / perImage * outSize;
+                if (maxPool) {
+                    pooledTile(s, scratch, r0, mp, bias, out, oo, t % perImage, tw, ep, tmpOff);
+                } else {
+                    outputTile(s, scratch, r0, mp, bias, out, oo, t % perImage, ep, tmpOff);
+                }
             }
         }
     }
@@ -392,6 +433,65 @@ public final class WinogradF4Conv {
                 }
             }
         }
+    }
+
+    /**
+     * As {@link #outputTile} for a tile whose 16 pixels are four windows of the fused max pool: the windows' maxima,
+     * after bias and activation, stored at the (up to 2x2) pooled pixels of the [M, outH/2, outW/2] output.
+     */
+    private static void pooledTile(ConvShape s, float[] buf, int r0, int mp, float[] bias, float[] out, int oo,
+                                   int tile, int tw, Epilogue ep, int tmp) {
+        int ph = s.outH() / 2;
+        int pw = s.outW() / 2;
+        int py = 2 * (tile / tw);
+        int px = 2 * (tile % tw);
+        boolean down = py + 1 < ph;
+        boolean right = px + 1 < pw;
+        int p = oo + py * pw + px;
+        int phw = ph * pw;
+        boolean relu = ep.kind() == Epilogue.Kind.RELU;
+        boolean other = !relu && !ep.isNone();
+        int y = tmp + 24 * VL;
+        int z = y + 16 * VL;
+        for (int m0 = 0; m0 < s.m(); m0 += VL) {
+            for (int j = 0; j < 6; j++) {
+                outputPoints(buf, r0 + j * mp + m0, 6 * mp, buf, tmp + j * VL, 6 * VL);
+            }
+            for (int i = 0; i < 4; i++) {
+                outputRow(buf, tmp + 6 * i * VL, y + 4 * i * VL, bias, m0, s.m(), relu);
+            }
+            int lanes = Math.min(VL, s.m() - m0);
+            if (other) {
+                for (int i = 0; i < 16; i++) {
+                    for (int l = 0; l < VL; l++) {
+                        buf[y + i * VL + l] = ep.apply(buf[y + i * VL + l]);
+                    }
+                }
+            }
+            for (int w = 0; w < 4; w++) {
+                windowMax(buf, y + (8 * (w >> 1) + 2 * (w & 1)) * VL, z + w * VL);
+            }
+            for (int l = 0; l < lanes; l++) {
+                int q = p + (m0 + l) * phw;
+                out[q] = buf[z + l];
+                if (right) {
+                    out[q + 1] = buf[z + VL + l];
+                }
+                if (down) {
+                    out[q + pw] = buf[z + 2 * VL + l];
+                    if (right) {
+                        out[q + pw + 1] = buf[z + 3 * VL + l];
+                    }
+                }
+            }
+        }
+    }
+
+    /** The maximum of the 2x2 pixel vectors at {@code buf[a]}, {@code a + VL}, {@code a + 4 VL}, {@code a + 5 VL}. */
+    private static void windowMax(float[] buf, int a, int dst) {
+        FloatVector top = FloatVector.fromArray(S, buf, a).max(FloatVector.fromArray(S, buf, a + VL));
+        FloatVector bottom = FloatVector.fromArray(S, buf, a + 4 * VL).max(FloatVector.fromArray(S, buf, a + 5 * VL));
+        top.max(bottom).intoArray(buf, dst);
     }
 
     /**
@@ -522,13 +622,14 @@ public final class WinogradF4Conv {
     }
 
     private static void check(ConvShape s, int batch, float[] in, int inOff, float[] w, float[] bias, float[] out,
-                              int outOff, float[] scratch, Epilogue ep) {
+                              int outOff, float[] scratch, Epilogue ep, boolean maxPool) {
         Objects.requireNonNull(ep, "ep");
         if (!supports(s)) {
             throw new IllegalArgumentException("conv " + s + ": not a Winograd F(4x4,3x3) shape");
         }
         if (batch < 0 || inOff < 0 || outOff < 0 || (long) inOff + (long) batch * s.inSize() > in.length
-                || (long) outOff + (long) batch * s.outSize() > out.length || w.length != packedWeightLength(s)
+                || (long) outOff + (long) batch * WinogradConv.outSize(s, maxPool) > out.length
+                || w.length != packedWeightLength(s)
                 || (bias != null && bias.length < s.m()) || scratch.length < scratchLength(s)) {
             throw new IllegalArgumentException("winograd F(4x4) conv " + s + " x " + batch + ": input " + in.length
                     + " from " + inOff + ", output " + out.length + " from " + outOff + ", packed weights " + w.length

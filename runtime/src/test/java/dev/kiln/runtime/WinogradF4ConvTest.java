@@ -89,9 +89,9 @@ class WinogradF4ConvTest {
             }
             float[] ranged = new float[one.length];
             float[] scratch1 = new float[WinogradF4Conv.scratchLength(s)];
-            int total = WinogradF4Conv.tiles(s, batch);
+            int total = WinogradF4Conv.tiles(s, batch, false);
             for (int t0 = 0; t0 < total; t0 += 5) {
-                WinogradF4Conv.convTiles(s, batch, in, 0, packed, bias, ranged, 0, scratch1, Epilogue.relu(), t0,
+                WinogradF4Conv.convTiles(s, batch, in, 0, packed, bias, ranged, 0, scratch1, Epilogue.relu(), false, t0,
                         Math.min(total, t0 + 5));
             }
             assertArrayEquals(one, ranged, "tile ranges of 5, " + s);
@@ -118,7 +118,7 @@ class WinogradF4ConvTest {
                 new float[WinogradF4Conv.scratchLength(s) - 1], Epilogue.none()));
         assertThrows(IllegalArgumentException.class, () -> WinogradF4Conv.convTiles(s, 1, new float[s.inSize()], 0,
                 new float[WinogradF4Conv.packedWeightLength(s)], null, new float[s.outSize()], 0,
-                new float[WinogradF4Conv.scratchLength(s)], Epilogue.none(), 0, WinogradF4Conv.tiles(s, 1) + 1));
+                new float[WinogradF4Conv.scratchLength(s)], Epilogue.none(), false, 0, WinogradF4Conv.tiles(s, 1, false) + 1));
     }
 
     @Test
