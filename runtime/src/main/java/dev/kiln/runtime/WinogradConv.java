@@ -87,7 +87,7 @@ public final class WinogradConv {
 
     /** Floats of scratch one thread needs (independent of the batch and the vector width). */
     public static int scratchLength(ConvShape s) {
-        return bufH(s) * bufW(s) * cp(s) + chunkTiles(s) * 16 * (cp(s) + mp(s)) + 13 * C_ALIGN;
+        return bufH(s) * bufW(s) * cp(s) + chunkTiles(s) * 16 * (cp(s) + mp(s)) + 8 * C_ALIGN + 5 * mp(s);
     }
 
     /** Packs ONNX weights [M, C, 3, 3] (compile time). */
@@ -402,8 +402,10 @@ public final class WinogradConv {
     /**
      * {@code Y = A^T m A} of one tile on vectors of output channels, read from its GEMM output row at
      * {@code buf[r0..]} (frequency xi's channels at {@code r0 + xi * mp}), then bias, activation and the NCHW
-     * stores of the tile's pixels inside the output. The two halves run in methods of their own through the
-     * per-thread {@code tmp} floats, so no vector crosses a call.
+     * stores of the tile's pixels inside the output. The transforms of every block of VL channels go first (pixel
+     * p of block m0 at {@code y + 4 m0 + p VL}), the scalar stores after, so no lane is read right after the vector
+     * store that wrote it (a narrow load from a wider in-flight store may miss store-to-load forwarding). The
+     * transform halves run in methods of their own, so no vector crosses a call.
      */
     private static void outputTile(ConvShape s, float[] buf, int r0, int mp, float[] bias, float[] out, int oo,
                                    int tile, Epilogue ep, int tmp) {
@@ -417,22 +419,22 @@ public final class WinogradConv {
         int p = oo + oy * outW + ox;
         boolean relu = ep.kind() == Epilogue.Kind.RELU;
         boolean other = !relu && !ep.isNone();
+        int y = tmp + 8 * C_ALIGN;
         for (int m0 = 0; m0 < s.m(); m0 += VL) {
             outputRows(buf, r0 + m0, mp, tmp);
-            outputColumns(buf, tmp, bias, m0, s.m(), relu);
-            int y = tmp + 8 * VL;
-            int lanes = Math.min(VL, s.m() - m0);
-            for (int l = 0; l < lanes; l++) {
-                int q = p + (m0 + l) * hw;
-                out[q] = other ? ep.apply(buf[y + l]) : buf[y + l];
+            outputColumns(buf, tmp, bias, m0, s.m(), relu, y + 4 * m0);
+        }
+        for (int m = 0; m < s.m(); m++) {
+            int b = y + 4 * (m - m % VL) + m % VL;
+            int q = p + m * hw;
+            out[q] = other ? ep.apply(buf[b]) : buf[b];
+            if (right) {
+                out[q + 1] = other ? ep.apply(buf[b + VL]) : buf[b + VL];
+            }
+            if (down) {
+                out[q + outW] = other ? ep.apply(buf[b + 2 * VL]) : buf[b + 2 * VL];
                 if (right) {
-                    out[q + 1] = other ? ep.apply(buf[y + VL + l]) : buf[y + VL + l];
-                }
-                if (down) {
-                    out[q + outW] = other ? ep.apply(buf[y + 2 * VL + l]) : buf[y + 2 * VL + l];
-                    if (right) {
-                        out[q + outW + 1] = other ? ep.apply(buf[y + 3 * VL + l]) : buf[y + 3 * VL + l];
-                    }
+                    out[q + outW + 1] = other ? ep.apply(buf[b + 3 * VL]) : buf[b + 3 * VL];
                 }
             }
         }
@@ -449,31 +451,31 @@ public final class WinogradConv {
         int p = oo + tile;
         boolean relu = ep.kind() == Epilogue.Kind.RELU;
         boolean other = !relu && !ep.isNone();
-        int y = tmp + 8 * VL;
+        int y = tmp + 8 * C_ALIGN;
+        int z = y + 4 * mp;
         for (int m0 = 0; m0 < s.m(); m0 += VL) {
             outputRows(buf, r0 + m0, mp, tmp);
-            outputColumns(buf, tmp, bias, m0, s.m(), relu);
-            int lanes = Math.min(VL, s.m() - m0);
+            outputColumns(buf, tmp, bias, m0, s.m(), relu, y + 4 * m0);
+            if (!other) {
+                maxOfFour(buf, y + 4 * m0, z + m0);
+            }
+        }
+        for (int m = 0; m < s.m(); m++) {
             if (other) {
-                for (int l = 0; l < lanes; l++) {
-                    float v = Math.max(Math.max(ep.apply(buf[y + l]), ep.apply(buf[y + VL + l])),
-                            Math.max(ep.apply(buf[y + 2 * VL + l]), ep.apply(buf[y + 3 * VL + l])));
-                    out[p + (m0 + l) * phw] = v;
-                }
+                int b = y + 4 * (m - m % VL) + m % VL;
+                out[p + m * phw] = Math.max(Math.max(ep.apply(buf[b]), ep.apply(buf[b + VL])),
+                        Math.max(ep.apply(buf[b + 2 * VL]), ep.apply(buf[b + 3 * VL])));
             } else {
-                maxOfFour(buf, y);
-                for (int l = 0; l < lanes; l++) {
-                    out[p + (m0 + l) * phw] = buf[y + 4 * VL + l];
-                }
+                out[p + m * phw] = buf[z + m];
             }
         }
     }
 
-    /** The lane-wise maximum of the four vectors at {@code buf[y..]}, to {@code buf[y + 4 VL..]}. */
-    private static void maxOfFour(float[] buf, int y) {
+    /** The lane-wise maximum of the four vectors at {@code buf[y..]}, to {@code buf[dst..]}. */
+    private static void maxOfFour(float[] buf, int y, int dst) {
         FloatVector a = FloatVector.fromArray(S, buf, y).max(FloatVector.fromArray(S, buf, y + VL));
         FloatVector b = FloatVector.fromArray(S, buf, y + 2 * VL).max(FloatVector.fromArray(S, buf, y + 3 * VL));
-        a.max(b).intoArray(buf, y + 4 * VL);
+        a.max(b).intoArray(buf, dst);
     }
 
     /** {@code A^T m}: row 0 (m0 + m1 + m2) to tmp[j], row 1 (m1 - m2 - m3) to tmp[4 + j], j = column, in vectors. */
@@ -486,9 +488,12 @@ public final class WinogradConv {
         }
     }
 
-    /** {@code (A^T m) A} + bias (+ Relu) of the rows in tmp: pixels (0,0), (0,1), (1,0), (1,1) to tmp[8..12). */
-    private static void outputColumns(float[] buf, int tmp, float[] bias, int m0, int m, boolean relu) {
-        FloatVector bv = bias == null ? FloatVector.zero(S)
+    /**
+     * {@code (A^T m) A} + bias (+ Relu) of the rows in tmp: pixels (0,0), (0,1), (1,0), (1,1) to {@code buf[dst..]},
+     * VL apart.
+     */
+    private static void outputColumns(float[] buf, int tmp, float[] bias, int m0, int m, boolean relu, int dst) {
+        FloatVector bv = bias == null ? FloatVector.zero(S) : m0 + VL <= m ? FloatVector.fromArray(S, bias, m0)
                 : FloatVector.fromArray(S, bias, m0, S.indexInRange(m0, m));
         for (int i = 0; i < 2; i++) {
             int r = tmp + 4 * i * VL;
@@ -500,8 +505,8 @@ public final class WinogradConv {
                 y0 = y0.max(0f);
                 y1 = y1.max(0f);
             }
-            y0.intoArray(buf, tmp + (8 + 2 * i) * VL);
-            y1.intoArray(buf, tmp + (9 + 2 * i) * VL);
+            y0.intoArray(buf, dst + 2 * i * VL);
+            y1.intoArray(buf, dst + (2 * i + 1) * VL);
         }
     }
 

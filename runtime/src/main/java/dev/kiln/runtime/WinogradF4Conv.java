@@ -41,8 +41,6 @@ public final class WinogradF4Conv {
     private static final int C_ALIGN = 16;
     /** Upper bound on the floats of a chunk's V and GEMM output (~512 KB: in L2 with the weights). */
     private static final int CHUNK_FLOATS = 131_072;
-    /** Floats of the per-thread transform block: 24 + 16 + 4 vectors of the widest width (36 for the input side). */
-    private static final int TMP_FLOATS = 56 * C_ALIGN;
     private static final double PARALLEL_MIN_FLOPS = 1_000_000;
 
     private static final VectorSpecies<Float> S = GemmKernel.SPECIES;
@@ -89,7 +87,7 @@ public final class WinogradF4Conv {
 
     /** Floats of scratch one thread needs (independent of the batch and the vector width). */
     public static int scratchLength(ConvShape s) {
-        return bufH(s) * bufW(s) * cp(s) + chunkTiles(s) * F * (cp(s) + mp(s)) + TMP_FLOATS;
+        return bufH(s) * bufW(s) * cp(s) + chunkTiles(s) * F * (cp(s) + mp(s)) + 24 * C_ALIGN + 20 * mp(s);
     }
 
     /** Packs ONNX weights [M, C, 3, 3] (compile time). */
@@ -398,9 +396,12 @@ public final class WinogradF4Conv {
 
     /**
      * {@code Y = A^T m A} of one tile on vectors of output channels, read from its GEMM output row at
-     * {@code buf[r0..]} (frequency xi's channels at {@code r0 + xi * mp}): columns into the block at {@code tmp},
-     * then rows with bias and activation into {@code tmp + 24 VL} (pixel p of the 4x4 tile at {@code p * VL}), then
-     * the NCHW stores of the tile's pixels inside the output.
+     * {@code buf[r0..]} (frequency xi's channels at {@code r0 + xi * mp}): per block of VL channels, columns into the
+     * block at {@code tmp}, then rows with bias and activation (pixel p of block m0 at {@code y + 16 m0 + p VL});
+     * then, for every channel, the NCHW stores of the tile's pixels inside the output. The scalar stores come after
+     * all the blocks' transforms, so no lane is read right after the vector store that wrote it (a narrow load from
+     * a wider in-flight store may miss store-to-load forwarding); full tiles without a scalar epilogue take a path
+     * without per-pixel bounds tests.
      */
     private static void outputTile(ConvShape s, float[] buf, int r0, int mp, float[] bias, float[] out, int oo,
                                    int tile, Epilogue ep, int tmp) {
@@ -414,24 +415,43 @@ public final class WinogradF4Conv {
         int p = oo + oy * outW + ox;
         boolean relu = ep.kind() == Epilogue.Kind.RELU;
         boolean other = !relu && !ep.isNone();
-        int y = tmp + 24 * VL;
+        int y = tmp + 24 * C_ALIGN;
         for (int m0 = 0; m0 < s.m(); m0 += VL) {
-            for (int j = 0; j < 6; j++) {
-                outputPoints(buf, r0 + j * mp + m0, 6 * mp, buf, tmp + j * VL, 6 * VL);
-            }
-            for (int i = 0; i < 4; i++) {
-                outputRow(buf, tmp + 6 * i * VL, y + 4 * i * VL, bias, m0, s.m(), relu);
-            }
-            int lanes = Math.min(VL, s.m() - m0);
-            for (int l = 0; l < lanes; l++) {
-                int q = p + (m0 + l) * hw;
-                for (int i = 0; i < rowsIn; i++) {
-                    for (int j = 0; j < colsIn; j++) {
-                        float v = buf[y + (4 * i + j) * VL + l];
-                        out[q + i * outW + j] = other ? ep.apply(v) : v;
-                    }
+            transformBlock(buf, r0 + m0, mp, tmp, y + 16 * m0, bias, m0, s.m(), relu);
+        }
+        if (rowsIn == 4 && colsIn == 4 && !other) {
+            for (int m = 0; m < s.m(); m++) {
+                int b = y + 16 * (m - m % VL) + m % VL;
+                int q = p + m * hw;
+                for (int i = 0; i < 4; i++, q += outW, b += 4 * VL) {
+                    out[q] = buf[b];
+                    out[q + 1] = buf[b + VL];
+                    out[q + 2] = buf[b + 2 * VL];
+                    out[q + 3] = buf[b + 3 * VL];
                 }
             }
+            return;
+        }
+        for (int m = 0; m < s.m(); m++) {
+            int b = y + 16 * (m - m % VL) + m % VL;
+            int q = p + m * hw;
+            for (int i = 0; i < rowsIn; i++) {
+                for (int j = 0; j < colsIn; j++) {
+                    float v = buf[b + (4 * i + j) * VL];
+                    out[q + i * outW + j] = other ? ep.apply(v) : v;
+                }
+            }
+        }
+    }
+
+    /** The output transform of one block of VL channels into the 16 pixel vectors at {@code buf[y..]}. */
+    private static void transformBlock(float[] buf, int r, int mp, int tmp, int y, float[] bias, int m0, int m,
+                                       boolean relu) {
+        for (int j = 0; j < 6; j++) {
+            outputPoints(buf, r + j * mp, 6 * mp, buf, tmp + j * VL, 6 * VL);
+        }
+        for (int i = 0; i < 4; i++) {
+            outputRow(buf, tmp + 6 * i * VL, y + 4 * i * VL, bias, m0, m, relu);
         }
     }
 
@@ -451,37 +471,39 @@ public final class WinogradF4Conv {
         int phw = ph * pw;
         boolean relu = ep.kind() == Epilogue.Kind.RELU;
         boolean other = !relu && !ep.isNone();
-        int y = tmp + 24 * VL;
-        int z = y + 16 * VL;
+        int y = tmp + 24 * C_ALIGN;
+        int z = y + 16 * mp;
         for (int m0 = 0; m0 < s.m(); m0 += VL) {
-            for (int j = 0; j < 6; j++) {
-                outputPoints(buf, r0 + j * mp + m0, 6 * mp, buf, tmp + j * VL, 6 * VL);
+            transformBlock(buf, r0 + m0, mp, tmp, y + 16 * m0, bias, m0, s.m(), relu);
+            if (!other) {
+                for (int w = 0; w < 4; w++) {
+                    windowMax(buf, y + 16 * m0 + (8 * (w >> 1) + 2 * (w & 1)) * VL, z + 4 * m0 + w * VL);
+                }
             }
-            for (int i = 0; i < 4; i++) {
-                outputRow(buf, tmp + 6 * i * VL, y + 4 * i * VL, bias, m0, s.m(), relu);
-            }
-            int lanes = Math.min(VL, s.m() - m0);
-            if (other) {
-                for (int i = 0; i < 16; i++) {
+        }
+        if (other) {
+            for (int m0 = 0; m0 < s.m(); m0 += VL) {
+                for (int w = 0; w < 4; w++) {
+                    int a = y + 16 * m0 + (8 * (w >> 1) + 2 * (w & 1)) * VL;
                     for (int l = 0; l < VL; l++) {
-                        buf[y + i * VL + l] = ep.apply(buf[y + i * VL + l]);
+                        buf[z + 4 * m0 + w * VL + l] = Math.max(
+                                Math.max(ep.apply(buf[a + l]), ep.apply(buf[a + VL + l])),
+                                Math.max(ep.apply(buf[a + 4 * VL + l]), ep.apply(buf[a + 5 * VL + l])));
                     }
                 }
             }
-            for (int w = 0; w < 4; w++) {
-                windowMax(buf, y + (8 * (w >> 1) + 2 * (w & 1)) * VL, z + w * VL);
+        }
+        for (int m = 0; m < s.m(); m++) {
+            int b = z + 4 * (m - m % VL) + m % VL;
+            int q = p + m * phw;
+            out[q] = buf[b];
+            if (right) {
+                out[q + 1] = buf[b + VL];
             }
-            for (int l = 0; l < lanes; l++) {
-                int q = p + (m0 + l) * phw;
-                out[q] = buf[z + l];
+            if (down) {
+                out[q + pw] = buf[b + 2 * VL];
                 if (right) {
-                    out[q + 1] = buf[z + VL + l];
-                }
-                if (down) {
-                    out[q + pw] = buf[z + 2 * VL + l];
-                    if (right) {
-                        out[q + pw + 1] = buf[z + 3 * VL + l];
-                    }
+                    out[q + pw + 1] = buf[b + 3 * VL];
                 }
             }
         }
@@ -520,7 +542,8 @@ public final class WinogradF4Conv {
 
     /** One row of {@code (A^T m) A} from the six vectors at {@code buf[r..]}, plus bias (and Relu), to four pixels at {@code buf[q..]}. */
     private static void outputRow(float[] buf, int r, int q, float[] bias, int m0, int m, boolean relu) {
-        FloatVector bv = bias == null ? FloatVector.zero(S) : FloatVector.fromArray(S, bias, m0, S.indexInRange(m0, m));
+        FloatVector bv = bias == null ? FloatVector.zero(S) : m0 + VL <= m ? FloatVector.fromArray(S, bias, m0)
+                : FloatVector.fromArray(S, bias, m0, S.indexInRange(m0, m));
         FloatVector m1 = FloatVector.fromArray(S, buf, r + VL);
         FloatVector m2 = FloatVector.fromArray(S, buf, r + 2 * VL);
         FloatVector m3 = FloatVector.fromArray(S, buf, r + 3 * VL);
