@@ -344,16 +344,28 @@ public final class WinogradConv {
      * outside the image and past C (shared with {@link WinogradF4Conv}).
      */
     static void channelsLast(ConvShape s, float[] in, int io, float[] buf, int bh, int bw, int cp) {
-        Arrays.fill(buf, 0, bh * bw * cp, 0f);
         int hw = s.h() * s.w();
-        int rows = Math.min(s.h(), bh - s.padTop());
-        int cols = Math.min(s.w(), bw - s.padLeft());
+        int top = s.padTop();
+        int left = s.padLeft();
+        int rows = Math.min(s.h(), bh - top);
+        int cols = Math.min(s.w(), bw - left);
+        int row = bw * cp;
+        int c = s.c();
+        // Zeros only where no input lands: the border rows and columns and the channels past C.
+        Arrays.fill(buf, 0, top * row, 0f);
+        Arrays.fill(buf, (top + rows) * row, bh * row, 0f);
         for (int y = 0; y < rows; y++) {
+            int r = (y + top) * row;
+            Arrays.fill(buf, r, r + left * cp, 0f);
+            Arrays.fill(buf, r + (left + cols) * cp, r + row, 0f);
             for (int x = 0; x < cols; x++) {
-                int b = ((y + s.padTop()) * bw + x + s.padLeft()) * cp;
+                int b = r + (x + left) * cp;
                 int src = io + y * s.w() + x;
-                for (int c = 0; c < s.c(); c++) {
-                    buf[b + c] = in[src + c * hw];
+                for (int ch = 0; ch < c; ch++) {
+                    buf[b + ch] = in[src + ch * hw];
+                }
+                for (int ch = c; ch < cp; ch++) {
+                    buf[b + ch] = 0f;
                 }
             }
         }
