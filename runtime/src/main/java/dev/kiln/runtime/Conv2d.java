@@ -86,15 +86,10 @@ public final class Conv2d {
     /**
      * Whether {@link #convMaxPool} fuses a following 2x2, stride-2, unpadded, floor-mode max pool into this shape's
      * kernel: the Winograd kernels, whose 2x2 (4x4) output tiles are one (four) pool windows, so only pooled pixels
-     * are stored and output rows and columns no window reads are not computed; and the direct kernel where the
-     * pooled columns span at least the widest vector (16 floats, so the choice holds on every machine), whose
-     * blocks then pair the two output rows of a window and reduce them in registers ({@link #blockPool}).
+     * are stored and output rows and columns no window reads are not computed.
      */
     public static boolean fusesMaxPool(ConvShape s) {
-        if (s.outH() < 2 || s.outW() < 2) {
-            return false;
-        }
-        return WinogradConv.selected(s) || (algorithm(s) == Algorithm.DIRECT && s.outW() / 2 * 2 >= MAX_VL);
+        return WinogradConv.selected(s) && s.outH() >= 2 && s.outW() >= 2;
     }
 
     /**
@@ -106,33 +101,9 @@ public final class Conv2d {
         requireFusedPool(s);
         if (winogradF4(s)) {
             WinogradF4Conv.convMaxPool(s, batch, in, inOff, packedWeights, bias, out, outOff, scratch, ep);
-        } else if (WinogradConv.selected(s)) {
-            WinogradConv.convMaxPool(s, batch, in, inOff, packedWeights, bias, out, outOff, scratch, ep);
         } else {
-            directPooled(s, batch, in, inOff, packedWeights, bias, out, outOff, scratch, ep);
+            WinogradConv.convMaxPool(s, batch, in, inOff, packedWeights, bias, out, outOff, scratch, ep);
         }
-    }
-
-    /** The direct kernel with the pool fused, image by image. */
-    private static void directPooled(ConvShape s, int batch, float[] in, int inOff, float[] w, float[] bias,
-                                     float[] out, int outOff, float[] scratch, Epilogue ep) {
-        check(s, Algorithm.DIRECT, batch, in, inOff, w, bias, out, outOff, scratch, ep, pooledSize(s));
-        for (int img = 0; img < batch; img++) {
-            int io = inOff + img * s.inSize();
-            int oo = outOff + img * pooledSize(s);
-            if (readsInPlace(s)) {
-                directPooledImage(s, w, bias, out, oo, in, io, s.w(), s.h() * s.w(), ep, 0, directUnits(s));
-            } else {
-                pad(s, in, io, scratch);
-                directPooledImage(s, w, bias, out, oo, scratch, 0, paddedWidth(s), paddedHeight(s) * paddedWidth(s),
-                        ep, 0, directUnits(s));
-            }
-        }
-    }
-
-    /** Floats of one image's pooled output. */
-    private static int pooledSize(ConvShape s) {
-        return s.m() * (s.outH() / 2) * (s.outW() / 2);
     }
 
     /** As {@link #convMaxPool(ConvShape, int, float[], int, float[], float[], float[], int, float[], Epilogue)}, split over the threads of {@code pool}. */
@@ -141,27 +112,8 @@ public final class Conv2d {
         requireFusedPool(s);
         if (winogradF4(s)) {
             WinogradF4Conv.convMaxPool(s, batch, in, inOff, packedWeights, bias, out, outOff, scratch, ep, pool);
-        } else if (WinogradConv.selected(s)) {
-            WinogradConv.convMaxPool(s, batch, in, inOff, packedWeights, bias, out, outOff, scratch, ep, pool);
         } else {
-            Objects.requireNonNull(pool, "pool");
-            if (scratch.length < pool.threads()) {
-                throw new IllegalArgumentException("conv " + s + ": " + scratch.length + " scratch arrays for "
-                        + pool.threads() + " threads");
-            }
-            if (pool.threads() == 1 || batch < 2 || (double) s.flops() * batch < PARALLEL_MIN_FLOPS) {
-                directPooled(s, batch, in, inOff, packedWeights, bias, out, outOff, scratch[0], ep);
-                return;
-            }
-            ConvTask task = CONV_TASKS.get();
-            task.set(s, Algorithm.DIRECT, batch, Math.min(pool.threads(), batch), in, inOff, packedWeights, bias, out,
-                    outOff, scratch, ep);
-            task.pooled = true;
-            try {
-                pool.parallelFor(task.parts, task);
-            } finally {
-                task.clear();
-            }
+            WinogradConv.convMaxPool(s, batch, in, inOff, packedWeights, bias, out, outOff, scratch, ep, pool);
         }
     }
 
@@ -386,8 +338,6 @@ public final class Conv2d {
         private int outOff;
         private float[][] scratch;
         private Epilogue ep;
-        /** Runs of images through the direct kernel with the max pool fused ({@link #convMaxPool}). */
-        private boolean pooled;
 
         void set(ConvShape s, Algorithm a, int batch, int parts, float[] in, int inOff, float[] w, float[] bias,
                  float[] out, int outOff, float[][] scratch, Epilogue ep) {
@@ -403,7 +353,6 @@ public final class Conv2d {
             this.outOff = outOff;
             this.scratch = scratch;
             this.ep = ep;
-            this.pooled = false;
         }
 
         /** Drops the references so a finished call does not keep the caller's arrays alive. */
@@ -429,13 +378,8 @@ public final class Conv2d {
             for (int p = from; p < to; p++) {
                 int i0 = (int) ((long) batch * p / parts);
                 int i1 = (int) ((long) batch * (p + 1) / parts);
-                if (pooled) {
-                    directPooled(s, i1 - i0, in, inOff + i0 * s.inSize(), w, bias, out, outOff + i0 * pooledSize(s),
-                            scratch[p], ep);
-                } else {
-                    conv(s, a, i1 - i0, in, inOff + i0 * s.inSize(), w, bias, out, outOff + i0 * s.outSize(),
-                            scratch[p], ep);
-                }
+                conv(s, a, i1 - i0, in, inOff + i0 * s.inSize(), w, bias, out, outOff + i0 * s.outSize(), scratch[p],
+                        ep);
             }
         }
     }
@@ -680,122 +624,6 @@ public final class Conv2d {
         }
     }
 
-    /**
-     * {@link #directImage} with the 2x2 / stride-2 max pool fused: per unit and pooled row, blocks of 5 output
-     * channels x the same VL columns of the window's two output rows; the last block of a row is shifted left to
-     * end at the last pooled column pair (an even column, as VL is even, so windows never straddle blocks).
-     * Bias and activation are applied after the maximum: both are non-decreasing, and rounding is monotonic, so
-     * the result is bit for bit the pool of the unfused kernel's output for Relu and no activation (other
-     * activations run per pooled element afterwards, as the unfused kernel's do per pixel).
-     */
-    static void directPooledImage(ConvShape s, float[] w, float[] bias, float[] out, int oo, float[] x, int xOff, int wp,
-                                  int plane, Epilogue ep, int u0, int u1) {
-        int blocks = Math.ceilDiv(s.mg(), MB);
-        int ph = s.outH() / 2;
-        int pw = s.outW() / 2;
-        int n = ph * pw;
-        int width = 2 * pw;
-        int kv = s.kernelVolume();
-        int rowStep = s.strideH() * wp;
-        int[] offs = tapOffsets(s, wp, plane);
-        boolean relu = ep.kind() == Epilogue.Kind.RELU;
-        for (int u = u0; u < u1; u++) {
-            int g = u / blocks;
-            int b = u % blocks;
-            int m0 = g * s.mg() + b * MB;
-            int mCount = Math.min(MB, s.mg() - b * MB);
-            int wOff = u * kv * MB;
-            int gOff = xOff + g * s.cg() * plane;
-            int base = oo + m0 * n;
-            for (int py = 0; py < ph; py++) {
-                int i0 = gOff + 2 * py * rowStep;
-                for (int x0 = 0; x0 < width; x0 += VL) {
-                    int xs = Math.min(x0, width - VL);
-                    blockPool(offs, kv, w, wOff, x, i0 + xs, i0 + rowStep + xs, bias, m0, mCount, out,
-                            base + py * pw + xs / 2, n, relu);
-                }
-            }
-            if (!ep.isNone() && !relu) {
-                for (int j = 0; j < mCount; j++) {
-                    for (int q = base + j * n, e = q + n; q < e; q++) {
-                        out[q] = ep.apply(out[q]);
-                    }
-                }
-            }
-        }
-    }
-
-    /** Lanes i ^ 1: each lane's neighbour in its column pair. */
-    private static final jdk.incubator.vector.VectorShuffle<Float> PAIR_SWAP =
-            jdk.incubator.vector.VectorShuffle.fromOp(S, i -> i ^ 1);
-    /** Lanes 0, 2, 4 ... in the low half: the even lanes, one per column pair. */
-    private static final jdk.incubator.vector.VectorShuffle<Float> EVENS =
-            jdk.incubator.vector.VectorShuffle.fromOp(S, i -> (2 * i) % VL);
-    /** Half a vector: the pooled columns of one block. */
-    private static final VectorSpecies<Float> HALF = VectorSpecies.of(float.class,
-            jdk.incubator.vector.VectorShape.forBitSize(S.vectorBitSize() / 2));
-
-    /**
-     * {@link #block5x2}'s FMA loop over two tiles at the same columns of a pool window's two rows (input offsets
-     * i0, i1), then per channel: the rows' lane-wise maximum, the column pairs' maximum, bias (+ Relu), and the
-     * VL/2 pooled values stored at {@code out[o + j * n]}.
-     */
-    private static void blockPool(int[] offs, int taps, float[] w, int wOff, float[] x, int i0, int i1,
-                                  float[] bias, int m0, int mCount, float[] out, int o, int n, boolean relu) {
-        FloatVector a00 = FloatVector.zero(S), a01 = a00;
-        FloatVector a10 = a00, a11 = a00;
-        FloatVector a20 = a00, a21 = a00;
-        FloatVector a30 = a00, a31 = a00;
-        FloatVector a40 = a00, a41 = a00;
-        int wi = wOff;
-        for (int k = 0; k < taps; k++) {
-            int off = offs[k];
-            FloatVector v0 = FloatVector.fromArray(S, x, i0 + off);
-            FloatVector v1 = FloatVector.fromArray(S, x, i1 + off);
-            FloatVector wv = FloatVector.broadcast(S, w[wi]);
-            a00 = v0.fma(wv, a00);
-            a01 = v1.fma(wv, a01);
-            wv = FloatVector.broadcast(S, w[wi + 1]);
-            a10 = v0.fma(wv, a10);
-            a11 = v1.fma(wv, a11);
-            wv = FloatVector.broadcast(S, w[wi + 2]);
-            a20 = v0.fma(wv, a20);
-            a21 = v1.fma(wv, a21);
-            wv = FloatVector.broadcast(S, w[wi + 3]);
-            a30 = v0.fma(wv, a30);
-            a31 = v1.fma(wv, a31);
-            wv = FloatVector.broadcast(S, w[wi + 4]);
-            a40 = v0.fma(wv, a40);
-            a41 = v1.fma(wv, a41);
-            wi += MB;
-        }
-        float floor = relu ? 0f : Float.NEGATIVE_INFINITY;
-        // Written out per channel: a helper taking the vectors was left out of line by C2, which boxed them.
-        FloatVector r = a00.max(a01);
-        r = r.max(r.rearrange(PAIR_SWAP)).rearrange(EVENS).add(bias == null ? 0f : bias[m0]).max(floor);
-        r.reinterpretShape(HALF, 0).reinterpretAsFloats().intoArray(out, o);
-        if (mCount > 1) {
-            r = a10.max(a11);
-            r = r.max(r.rearrange(PAIR_SWAP)).rearrange(EVENS).add(bias == null ? 0f : bias[m0 + 1]).max(floor);
-            r.reinterpretShape(HALF, 0).reinterpretAsFloats().intoArray(out, o + n);
-        }
-        if (mCount > 2) {
-            r = a20.max(a21);
-            r = r.max(r.rearrange(PAIR_SWAP)).rearrange(EVENS).add(bias == null ? 0f : bias[m0 + 2]).max(floor);
-            r.reinterpretShape(HALF, 0).reinterpretAsFloats().intoArray(out, o + 2 * n);
-        }
-        if (mCount > 3) {
-            r = a30.max(a31);
-            r = r.max(r.rearrange(PAIR_SWAP)).rearrange(EVENS).add(bias == null ? 0f : bias[m0 + 3]).max(floor);
-            r.reinterpretShape(HALF, 0).reinterpretAsFloats().intoArray(out, o + 3 * n);
-        }
-        if (mCount > 4) {
-            r = a40.max(a41);
-            r = r.max(r.rearrange(PAIR_SWAP)).rearrange(EVENS).add(bias == null ? 0f : bias[m0 + 4]).max(floor);
-            r.reinterpretShape(HALF, 0).reinterpretAsFloats().intoArray(out, o + 4 * n);
-        }
-    }
-
     /** One vector, masked to the row (planes narrower than a vector), of one output row for MB = 5 output channels. */
     private static void block5x1(ConvShape s, float[] w, int wOff, float[] x, int xOff, int wp, int plane, int x0,
                                  float[] bias, int m0, int mCount, float[] out, int row, int n, boolean relu) {
@@ -1019,11 +847,6 @@ public final class Conv2d {
 
     private static void check(ConvShape s, Algorithm a, int batch, float[] in, int inOff, float[] w, float[] bias,
                               float[] out, int outOff, float[] scratch, Epilogue ep) {
-        check(s, a, batch, in, inOff, w, bias, out, outOff, scratch, ep, s.outSize());
-    }
-
-    private static void check(ConvShape s, Algorithm a, int batch, float[] in, int inOff, float[] w, float[] bias,
-                              float[] out, int outOff, float[] scratch, Epilogue ep, int outPerImage) {
         Objects.requireNonNull(ep, "ep");
         if (batch < 0) {
             throw new IllegalArgumentException(what(s, a, batch) + ": negative batch");
@@ -1048,8 +871,8 @@ public final class Conv2d {
             throw new IllegalArgumentException(what(s, a, batch) + ": input needs " + (long) batch * s.inSize() + " floats from "
                     + inOff + ", array has " + in.length);
         }
-        if (outOff < 0 || (long) outOff + (long) batch * outPerImage > out.length) {
-            throw new IllegalArgumentException(what(s, a, batch) + ": output needs " + (long) batch * outPerImage + " floats from "
+        if (outOff < 0 || (long) outOff + (long) batch * s.outSize() > out.length) {
+            throw new IllegalArgumentException(what(s, a, batch) + ": output needs " + (long) batch * s.outSize() + " floats from "
                     + outOff + ", array has " + out.length);
         }
     }
