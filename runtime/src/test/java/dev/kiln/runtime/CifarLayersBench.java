@@ -4,8 +4,9 @@ import java.util.Locale;
 import java.util.Random;
 
 /**
- * Where a cifar_cnn call spends its time: each layer's runtime kernel, called exactly as the generated class calls
- * it (same shapes, algorithms, epilogues), timed alone in CPU µs of the calling thread, at batch 1 and 64. Run from
+ * Where a cifar_cnn call spends its time: each layer's runtime kernel, called as the generated class calls it (same
+ * shapes, algorithms, epilogues; a max pool fused into its conv where {@link Conv2d#fusesMaxPool} takes the conv, as
+ * the weight-layout pass does), timed alone in CPU µs of the calling thread, at batch 1 and 64. Run from
  * the runtime module after {@code mvn test-compile}:
  * {@code java --add-modules jdk.incubator.vector -cp target/classes:target/test-classes dev.kiln.runtime.CifarLayersBench [batch...]}.
  */
@@ -43,13 +44,19 @@ public final class CifarLayersBench {
             float[] a3 = new float[batch * c3.outSize()];
             float[] h = new float[batch * 64];
             float[] y = new float[batch * 10];
-            String[] names = {"conv1 " + Conv2d.layout(c1), "pool1", "conv2 " + Conv2d.layout(c2), "pool2",
-                "conv3 " + Conv2d.layout(c3), "fc1", "fc2", "all"};
+            boolean fuse1 = Conv2d.fusesMaxPool(c1);
+            boolean fuse2 = Conv2d.fusesMaxPool(c2);
+            String[] names = {"conv1 " + Conv2d.layout(c1) + (fuse1 ? " + pool1 fused" : ""), "pool1",
+                "conv2 " + Conv2d.layout(c2) + (fuse2 ? " + pool2 fused" : ""), "pool2", "conv3 " + Conv2d.layout(c3),
+                "fc1", "fc2", "all"};
+            Runnable none = () -> { };
             Runnable[] layers = {
-                () -> Conv2d.conv(c1, batch, x, 0, w1, b1, a1, 0, s1, relu),
-                () -> Pooling.maxPool(p1, 32 * batch, a1, 0, q1, 0),
-                () -> Conv2d.conv(c2, batch, q1, 0, w2, b2, a2, 0, s2, relu),
-                () -> Pooling.maxPool(p2, 64 * batch, a2, 0, q2, 0),
+                fuse1 ? () -> Conv2d.convMaxPool(c1, batch, x, 0, w1, b1, q1, 0, s1, relu)
+                        : () -> Conv2d.conv(c1, batch, x, 0, w1, b1, a1, 0, s1, relu),
+                fuse1 ? none : () -> Pooling.maxPool(p1, 32 * batch, a1, 0, q1, 0),
+                fuse2 ? () -> Conv2d.convMaxPool(c2, batch, q1, 0, w2, b2, q2, 0, s2, relu)
+                        : () -> Conv2d.conv(c2, batch, q1, 0, w2, b2, a2, 0, s2, relu),
+                fuse2 ? none : () -> Pooling.maxPool(p2, 64 * batch, a2, 0, q2, 0),
                 () -> Conv2d.conv(c3, batch, q2, 0, w3, b3, a3, 0, s3, relu),
                 () -> Gemm.gemm(batch, a3, 0, 1024, f1, fb1, h, 0, 64, false, relu),
                 () -> Gemm.gemm(batch, h, 0, 64, f2, fb2, y, 0, 10, false, Epilogue.none()),
