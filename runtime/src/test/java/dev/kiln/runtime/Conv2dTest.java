@@ -137,6 +137,32 @@ class Conv2dTest {
     }
 
     @Test
+    void fusedConvMaxPoolGivesTheSameBitsOnAnyPool() {
+        // cifar_cnn's conv2 (F(4x4)) and conv3 (F(2x2)) with the pool fused, split by images
+        for (int[] v : new int[][] {SHAPES[3], SHAPES[4]}) {
+            ConvShape s = shape(v);
+            int batch = 9;
+            int pooled = s.m() * (s.outH() / 2) * (s.outW() / 2);
+            float[] in = Check.random(rnd, batch * s.inSize() + 3);
+            float[] packed = Conv2d.packWeights(Check.random(rnd, s.weightLength()), s);
+            float[] bias = Check.random(rnd, s.m());
+            float[] alone = new float[batch * pooled + 1];
+            Conv2d.convMaxPool(s, batch, in, 3, packed, bias, alone, 1, new float[Conv2d.scratchLength(s)],
+                    Epilogue.relu());
+            for (int threads : new int[] {2, 3}) {
+                try (WorkerPool pool = WorkerPool.of(threads)) {
+                    float[][] scratch = new float[threads][Conv2d.scratchLength(s)];
+                    for (int call = 0; call < 10; call++) {
+                        float[] got = new float[alone.length];
+                        Conv2d.convMaxPool(s, batch, in, 3, packed, bias, got, 1, scratch, Epilogue.relu(), pool);
+                        assertArrayEquals(alone, got, s + " on " + threads + " threads, call " + call);
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
     void threadedConvAndPoolCallsAllocateNothing() {
         org.junit.jupiter.api.Assumptions.assumeTrue(System.getProperty("kiln.runtime.vectorBits") == null,
                 "allocation is measured at the machine's own vector width only");
