@@ -15,7 +15,8 @@ import java.util.List;
 /**
  * 2-D Conv and FusedConv as one call of the runtime's {@code Conv2d}: the geometry becomes a static
  * {@code ConvShape}, the weights are packed at generation time in the layout the kernel's algorithm for that
- * shape reads, and bias and activation run in the kernel's epilogue.
+ * shape reads, and bias and activation run in the kernel's epilogue; a PackedConv with {@code max_pool = 1} calls
+ * {@code Conv2d.convMaxPool}, which also pools.
  */
 final class ConvEmitter implements KernelEmitter {
     static final ClassName CONV = ClassName.get("dev.kiln.runtime", "Conv2d");
@@ -75,12 +76,18 @@ final class ConvEmitter implements KernelEmitter {
                     ArrayTypeName.of(TypeName.FLOAT), Identifiers.camel(w.name().replaceAll("_packed$", ""), "weight"), "$1L");
         }
         CodeBlock bias = n.hasInput(2) ? CodeBlock.of("$L", ctx.ref(n.input(2)).array()) : CodeBlock.of("null");
+        boolean maxPool = prepacked && ctx.intAttr("max_pool") != 0;
+        if (maxPool && !Conv2d.fusesMaxPool(s)) {
+            throw ctx.unsupported("a max pool fused into conv " + s + ", which this runtime's kernel does not fuse"
+                    + " (recompile the model with this Kiln)");
+        }
         String scratch = ctx.threaded() ? ctx.scratchPerThread(Conv2d.scratchLength(s)) : ctx.scratch(Conv2d.scratchLength(s));
         String epilogue = Epilogues.field(ctx, !n.op().equals("Conv"));
         TensorRef in = ctx.in(0);
         TensorRef out = ctx.out(0);
         return code
-                .addStatement("$T.conv($N, $L, $N, $L, this.$N, $L, $N, $L, this.$N, $N$L)", CONV, shape,
+                .addStatement("$T.$L($N, $L, $N, $L, this.$N, $L, $N, $L, this.$N, $N$L)", CONV,
+                        maxPool ? "convMaxPool" : "conv", shape,
                         ctx.dim(x.shape().dim(0)), in.array(), in.offset(), weights, bias, out.array(), out.offset(),
                         scratch, epilogue,
                         ctx.threaded() ? ", this.workers" : "")

@@ -8,7 +8,10 @@ import dev.kiln.ir.Value;
 import dev.kiln.ir.ops.ConvGeometry;
 import java.util.List;
 
-/** 2-D MaxPool / AveragePool and the global pools, as calls of the runtime's {@code Pooling} over all planes. */
+/**
+ * 2-D MaxPool / AveragePool and the global pools, as calls of the runtime's {@code Pooling} over all planes (the
+ * 2-D pools split over the worker pool in a threaded class).
+ */
 final class PoolEmitter implements KernelEmitter {
     private static final WindowPoolEmitter GENERAL = new WindowPoolEmitter();
 
@@ -55,11 +58,14 @@ final class PoolEmitter implements KernelEmitter {
                 + "$L, $L, $L)", SHAPE, h, w, ah.kernel(), aw.kernel(), ah.stride(), aw.stride(), ah.padBegin(),
                 aw.padBegin(), ah.padEnd(), aw.padEnd(), ah.dilation(), aw.dilation(), lifted ? 1 : ctx.staticDim(y, 2),
                 ctx.staticDim(y, lifted ? 2 : 3)));
+        // A threaded class passes its pool: the kernel splits the planes when there are enough of them.
+        String pool = ctx.threaded() ? ", this.workers" : "";
         if (n.op().equals("MaxPool")) {
-            return CodeBlock.builder().addStatement("$T.maxPool($N, $L, $N, $L, $N, $L)", POOLING, shape, planes,
-                    in.array(), in.offset(), out.array(), out.offset()).build();
+            return CodeBlock.builder().addStatement("$T.maxPool($N, $L, $N, $L, $N, $L$L)", POOLING, shape, planes,
+                    in.array(), in.offset(), out.array(), out.offset(), pool).build();
         }
-        return CodeBlock.builder().addStatement("$T.averagePool($N, $L, $L, $N, $L, $N, $L)", POOLING, shape,
-                ctx.intAttr("count_include_pad") != 0, planes, in.array(), in.offset(), out.array(), out.offset()).build();
+        return CodeBlock.builder().addStatement("$T.averagePool($N, $L, $L, $N, $L, $N, $L$L)", POOLING, shape,
+                ctx.intAttr("count_include_pad") != 0, planes, in.array(), in.offset(), out.array(), out.offset(),
+                pool).build();
     }
 }

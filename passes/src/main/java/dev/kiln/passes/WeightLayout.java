@@ -26,6 +26,10 @@ import java.util.Optional;
  * with alpha folded into them and beta·C into a per-column bias, as a {@code dev.kiln.PackedGemm}: the layout
  * decision is made once, here, visible in the IR and checked by {@code --verify}, and code generation emits the
  * weights as they are. The layout does not depend on the vector width (see docs/KERNELS.md).
+ *
+ * <p>A 2x2 / stride-2 MaxPool that is the sole reader of such a conv's output goes into the PackedConv
+ * ({@code max_pool = 1}) where the runtime's kernel for the shape fuses it ({@code Conv2d.fusesMaxPool}: the
+ * Winograd kernels compute only the pooled pixels).
  */
 public final class WeightLayout implements Pass {
     @Override
@@ -35,8 +39,14 @@ public final class WeightLayout implements Pass {
     public Graph apply(Graph g) {
         Rewriter rw = new Rewriter(g);
         boolean changed = false;
+        java.util.Map<Node, Node> pools = fusablePools(g);
+        java.util.Set<Node> fusedPools = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        fusedPools.addAll(pools.values());
         for (Node n : g.nodes()) {
-            Optional<Node> packed = pack(n, g, rw);
+            if (fusedPools.contains(n)) {
+                continue;
+            }
+            Optional<Node> packed = pools.containsKey(n) ? packConv(n, g, rw, pools.get(n)) : pack(n, g, rw);
             if (packed.isPresent()) {
                 rw.emit(packed.get());
                 changed = true;
@@ -48,13 +58,56 @@ public final class WeightLayout implements Pass {
     }
 
     private static Optional<Node> pack(Node n, Graph g, Rewriter rw) {
-        boolean conv = (n.domain().isEmpty() && n.op().equals("Conv"))
-                || (n.domain().equals(OpTable.KILN_DOMAIN) && n.op().equals(FusedOps.FUSED_CONV));
-        return conv ? packConv(n, g, rw) : packGemm(n, g, rw);
+        return isConv(n) ? packConv(n, g, rw, null) : packGemm(n, g, rw);
     }
 
-    /** A 2-D Conv's constant weights in the layout of the kernel algorithm the runtime picks for its shape. */
-    private static Optional<Node> packConv(Node n, Graph g, Rewriter rw) {
+    private static boolean isConv(Node n) {
+        return (n.domain().isEmpty() && n.op().equals("Conv"))
+                || (n.domain().equals(OpTable.KILN_DOMAIN) && n.op().equals(FusedOps.FUSED_CONV));
+    }
+
+    /**
+     * Conv nodes whose runtime kernel fuses the MaxPool that alone reads their output (not a graph output): 2x2
+     * windows, stride 2, no padding or dilation, floor mode, no Indices output.
+     */
+    private static java.util.Map<Node, Node> fusablePools(Graph g) {
+        java.util.Map<Value, Integer> uses = new java.util.IdentityHashMap<>();
+        for (Node n : g.nodes()) {
+            for (Value v : n.inputs()) {
+                uses.merge(v, 1, Integer::sum);
+            }
+        }
+        for (Value v : g.outputs()) {
+            uses.merge(v, 1, Integer::sum);
+        }
+        java.util.Map<Node, Node> pools = new java.util.IdentityHashMap<>();
+        for (Node pool : g.nodes()) {
+            if (!pool.domain().isEmpty() || !pool.op().equals("MaxPool") || pool.hasOutput(1)
+                    || uses.getOrDefault(pool.input(0), 0) != 1) {
+                continue;
+            }
+            Optional<Node> conv = g.producer(pool.input(0)).filter(WeightLayout::isConv);
+            Optional<ConvShape> shape = conv.flatMap(c -> convShape(c, g));
+            if (shape.isEmpty() || !Conv2d.fusesMaxPool(shape.get()) || !pool.input(0).dtype().equals(DType.FLOAT32)) {
+                continue;
+            }
+            ConvShape s = shape.get();
+            List<ConvGeometry.Axis> axes = ConvGeometry.axesOf(pool, new long[] {2, 2}, new int[] {s.outH(), s.outW()});
+            boolean plain = pool.attributes().get("kernel_shape").map(a -> java.util.Arrays.equals(((Attr.Ints) a).toArray(),
+                    new long[] {2, 2})).orElse(false);
+            for (ConvGeometry.Axis a : axes) {
+                plain &= a.kernel() == 2 && a.stride() == 2 && a.padBegin() == 0 && a.padEnd() == 0 && a.dilation() == 1
+                        && a.out() == a.in() / 2;
+            }
+            if (plain) {
+                pools.put(conv.get(), pool);
+            }
+        }
+        return pools;
+    }
+
+    /** The runtime shape of a 2-D Conv with constant float weights and static spatial input, if it is one. */
+    private static Optional<ConvShape> convShape(Node n, Graph g) {
         Value x = n.input(0);
         Tensor w = g.initializers().get(n.input(1));
         if (w == null || w.rank() != 4 || w.dtype() != DType.FLOAT32 || x.type().rank() != 4
@@ -62,15 +115,34 @@ public final class WeightLayout implements Pass {
                 || (n.hasInput(2) && !g.isInitializer(n.input(2)))) {
             return Optional.empty();
         }
-        long[] kernel = n.attributes().get("kernel_shape").map(a -> ((Attr.Ints) a).toArray())
-                .orElse(new long[] {w.dim(2), w.dim(3)});
+        long[] kernel = kernel(n, w);
         int[] spatial = {(int) x.shape().dim(2).value(), (int) x.shape().dim(3).value()};
         List<ConvGeometry.Axis> axes = ConvGeometry.axesOf(n, kernel, spatial);
         ConvGeometry.Axis h = axes.get(0);
         ConvGeometry.Axis wd = axes.get(1);
-        ConvShape shape = new ConvShape((int) x.shape().dim(1).value(), h.in(), wd.in(), w.dim(0), h.kernel(), wd.kernel(),
-                h.stride(), wd.stride(), h.padBegin(), wd.padBegin(), h.padEnd(), wd.padEnd(), h.dilation(), wd.dilation(),
-                (int) OpTable.get().intAttr(n, "group"));
+        return Optional.of(new ConvShape((int) x.shape().dim(1).value(), h.in(), wd.in(), w.dim(0), h.kernel(),
+                wd.kernel(), h.stride(), wd.stride(), h.padBegin(), wd.padBegin(), h.padEnd(), wd.padEnd(), h.dilation(),
+                wd.dilation(), (int) OpTable.get().intAttr(n, "group")));
+    }
+
+    private static long[] kernel(Node n, Tensor w) {
+        return n.attributes().get("kernel_shape").map(a -> ((Attr.Ints) a).toArray())
+                .orElse(new long[] {w.dim(2), w.dim(3)});
+    }
+
+    /**
+     * A 2-D Conv's constant weights in the layout of the kernel algorithm the runtime picks for its shape, with
+     * {@code pool} (a MaxPool {@link #fusablePools} found, or null) fused into it.
+     */
+    private static Optional<Node> packConv(Node n, Graph g, Rewriter rw, Node pool) {
+        Optional<ConvShape> s = convShape(n, g);
+        if (s.isEmpty()) {
+            return Optional.empty();
+        }
+        Value x = n.input(0);
+        Tensor w = g.initializers().get(n.input(1));
+        long[] kernel = kernel(n, w);
+        ConvShape shape = s.get();
         String layout = Conv2d.layout(shape);
         float[] packed = Conv2d.packWeights(w.toFloatArray(), shape);
         List<Value> inputs = new ArrayList<>(List.of(x, rw.addInitializer(n.input(1).name() + "_packed",
@@ -80,7 +152,11 @@ public final class WeightLayout implements Pass {
         }
         Attributes attrs = n.attributes().with("m", new Attr.Int(w.dim(0))).with("layout", new Attr.Str(layout))
                 .with("kernel_shape", Attr.Ints.of(kernel));
-        return Optional.of(new Node(LayoutOps.PACKED_CONV, OpTable.KILN_DOMAIN, n.name(), inputs, n.outputs(), attrs));
+        if (pool != null) {
+            attrs = attrs.with("max_pool", new Attr.Int(1));
+        }
+        return Optional.of(new Node(LayoutOps.PACKED_CONV, OpTable.KILN_DOMAIN, n.name(), inputs,
+                pool == null ? n.outputs() : pool.outputs(), attrs));
     }
 
     private static Optional<Node> packGemm(Node n, Graph g, Rewriter rw) {

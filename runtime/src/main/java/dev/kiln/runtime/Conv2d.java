@@ -57,16 +57,91 @@ public final class Conv2d {
     }
 
     /**
-     * The packed-weight layout {@link #conv} reads for this shape: {@link WinogradConv#LAYOUT} where
-     * {@link WinogradConv#selected} takes the shape, else that of {@link #algorithm}.
+     * The packed-weight layout {@link #conv} reads for this shape: {@link WinogradF4Conv#LAYOUT} where
+     * {@link #winogradF4} takes the shape, else {@link WinogradConv#LAYOUT} where {@link WinogradConv#selected}
+     * does, else that of {@link #algorithm}.
      */
     public static String layout(ConvShape s) {
-        return WinogradConv.selected(s) ? WinogradConv.LAYOUT
+        return winogradF4(s) ? WinogradF4Conv.LAYOUT : WinogradConv.selected(s) ? WinogradConv.LAYOUT
                 : algorithm(s) == Algorithm.DIRECT ? DIRECT_LAYOUT : IM2COL_LAYOUT;
+    }
+
+    /**
+     * Whether a shape {@link WinogradConv#selected} takes runs by F(4x4, 3x3) instead of F(2x2, 3x3): where it needs
+     * fewer multiplies (its 4x4 tiles waste more of a ragged edge) and an image spans at least 4 of its tiles. F(4x4)'s
+     * transformed weights are 36/9 of the kernel's, against 16/9 for F(2x2); with fewer tiles per image a batch-1
+     * call streams them for too little work: cifar_cnn's conv3 (4x4 output, one tile) ran 14 µs by F(2x2) and 22 µs
+     * by F(4x4) at batch 1, while conv2 (13x13, 16 tiles) ran 82 -> 79 µs, and 60 -> 42 µs with the max pool fused
+     * (docs/BENCHMARKS.md).
+     */
+    static boolean winogradF4(ConvShape s) {
+        if (!WinogradConv.selected(s)) {
+            return false;
+        }
+        long tiles4 = (long) WinogradF4Conv.tilesH(s) * WinogradF4Conv.tilesW(s);
+        long tiles2 = (long) WinogradConv.tilesH(s) * WinogradConv.tilesW(s);
+        return tiles4 >= 4 && tiles4 * 36 < tiles2 * 16;
+    }
+
+    /**
+     * Whether {@link #convMaxPool} fuses a following 2x2, stride-2, unpadded, floor-mode max pool into this shape's
+     * kernel: the Winograd kernels, whose 2x2 (4x4) output tiles are one (four) pool windows, so only pooled pixels
+     * are stored and output rows and columns no window reads are not computed.
+     */
+    public static boolean fusesMaxPool(ConvShape s) {
+        return WinogradConv.selected(s) && s.outH() >= 2 && s.outW() >= 2;
+    }
+
+    /**
+     * {@code out = maxPool2x2(ep(conv(in, w) + bias))} for a shape {@link #fusesMaxPool} takes: {@code out} is
+     * [batch, M, outH / 2, outW / 2]; equal bit for bit to {@link #conv} followed by the pool.
+     */
+    public static void convMaxPool(ConvShape s, int batch, float[] in, int inOff, float[] packedWeights, float[] bias,
+                                   float[] out, int outOff, float[] scratch, Epilogue ep) {
+        requireFusedPool(s);
+        if (winogradF4(s)) {
+            WinogradF4Conv.convMaxPool(s, batch, in, inOff, packedWeights, bias, out, outOff, scratch, ep);
+        } else {
+            WinogradConv.convMaxPool(s, batch, in, inOff, packedWeights, bias, out, outOff, scratch, ep);
+        }
+    }
+
+    /**
+     * As {@link #convMaxPool(ConvShape, int, float[], int, float[], float[], float[], int, float[], Epilogue)}, split
+     * over the threads of {@code pool} as {@link #conv(ConvShape, int, float[], int, float[], float[], float[], int,
+     * float[][], Epilogue, WorkerPool)} splits: a batch by images in balanced shares, a single image inside the kernel.
+     */
+    public static void convMaxPool(ConvShape s, int batch, float[] in, int inOff, float[] packedWeights, float[] bias,
+                                   float[] out, int outOff, float[][] scratch, Epilogue ep, WorkerPool pool) {
+        requireFusedPool(s);
+        if (splitsBatch(s, batch, pool)) {
+            checkSpans(s, batch, in, inOff, out, outOff, pooledSize(s));
+            convImages(s, null, true, batch, in, inOff, packedWeights, bias, out, outOff, scratch, ep, pool);
+            return;
+        }
+        if (winogradF4(s)) {
+            WinogradF4Conv.convMaxPool(s, batch, in, inOff, packedWeights, bias, out, outOff, scratch, ep, pool);
+        } else {
+            WinogradConv.convMaxPool(s, batch, in, inOff, packedWeights, bias, out, outOff, scratch, ep, pool);
+        }
+    }
+
+    /** Floats of one image's output of {@link #convMaxPool}: [M, outH / 2, outW / 2]. */
+    private static int pooledSize(ConvShape s) {
+        return s.m() * (s.outH() / 2) * (s.outW() / 2);
+    }
+
+    private static void requireFusedPool(ConvShape s) {
+        if (!fusesMaxPool(s)) {
+            throw new IllegalArgumentException("conv " + s + ": no kernel fuses a max pool into this shape");
+        }
     }
 
     /** Packs ONNX weights [M, C/group, kh, kw] for {@link #conv} (run at compile time). */
     public static float[] packWeights(float[] w, ConvShape s) {
+        if (winogradF4(s)) {
+            return WinogradF4Conv.packWeights(w, s);
+        }
         if (WinogradConv.selected(s)) {
             return WinogradConv.packWeights(w, s);
         }
@@ -89,6 +164,9 @@ public final class Conv2d {
 
     /** Floats of {@link #packWeights}'s result for this shape. */
     public static int packedWeightLength(ConvShape s) {
+        if (winogradF4(s)) {
+            return WinogradF4Conv.packedWeightLength(s);
+        }
         if (WinogradConv.selected(s)) {
             return WinogradConv.packedWeightLength(s);
         }
@@ -101,6 +179,10 @@ public final class Conv2d {
      * {@link #packedWeightLength} floats) without allocating: for training, where the weights change every step.
      */
     public static void packWeights(float[] w, int wOff, ConvShape s, float[] p) {
+        if (winogradF4(s)) {
+            WinogradF4Conv.packWeights(w, wOff, s, p);
+            return;
+        }
         if (WinogradConv.selected(s)) {
             WinogradConv.packWeights(w, wOff, s, p);
             return;
@@ -135,6 +217,9 @@ public final class Conv2d {
 
     /** Floats of scratch {@link #conv} needs for this shape (independent of the batch and the vector width). */
     public static int scratchLength(ConvShape s) {
+        if (winogradF4(s)) {
+            return WinogradF4Conv.scratchLength(s);
+        }
         if (WinogradConv.selected(s)) {
             return WinogradConv.scratchLength(s);
         }
@@ -159,6 +244,10 @@ public final class Conv2d {
      */
     public static void conv(ConvShape s, int batch, float[] in, int inOff, float[] packedWeights, float[] bias,
                             float[] out, int outOff, float[] scratch, Epilogue ep) {
+        if (winogradF4(s)) {
+            WinogradF4Conv.conv(s, batch, in, inOff, packedWeights, bias, out, outOff, scratch, ep);
+            return;
+        }
         if (WinogradConv.selected(s)) {
             WinogradConv.conv(s, batch, in, inOff, packedWeights, bias, out, outOff, scratch, ep);
             return;
@@ -185,16 +274,43 @@ public final class Conv2d {
 
     /**
      * As {@link #conv(ConvShape, int, float[], int, float[], float[], float[], int, float[], Epilogue)}, split over
-     * the threads of {@code pool}: a batch is split into one run of images per thread, each with its own scratch;
-     * a single image is split by blocks of output channels (direct) or inside the GEMM (im2col). Work below ~20 µs stays on the
-     * caller. Every output is computed by one thread in the same order, so results do not depend on the pool.
+     * the threads of {@code pool}, each working in its own scratch. A batch is split by images whatever the
+     * kernel (Winograd included), each thread starting on an even share of the images and taking single images
+     * from another's share once done with its own ({@link WorkerPool#parallelForBalanced}): both threads finish
+     * together even when one starts late, and a thread keeps its images from layer to layer; each run is the
+     * single-thread kernel over its images. A single image is split by blocks of output channels (direct),
+     * inside the GEMM (im2col) or by the Winograd kernel's tiles. Work below ~20 µs stays on the caller. Every
+     * output is computed by the same code in the same order whoever runs it (an image gives the same bits alone
+     * or in a batch), so results do not depend on the pool.
      *
      * @param scratch one array of exactly {@link #scratchLength} floats per thread of the pool
      */
     public static void conv(ConvShape s, int batch, float[] in, int inOff, float[] packedWeights, float[] bias,
                             float[] out, int outOff, float[][] scratch, Epilogue ep, WorkerPool pool) {
+        if (splitsBatch(s, batch, pool)) {
+            // Checked here so a bad argument fails on the caller with the whole batch named, not in a run.
+            if (!WinogradConv.selected(s)) {
+                for (int t = 0; t < pool.threads() && t < scratch.length; t++) {
+                    check(s, algorithm(s), batch, in, inOff, packedWeights, bias, out, outOff, scratch[t], ep);
+                }
+            } else {
+                checkSpans(s, batch, in, inOff, out, outOff, s.outSize());
+            }
+            convImages(s, null, false, batch, in, inOff, packedWeights, bias, out, outOff, scratch, ep, pool);
+            return;
+        }
+        if (winogradF4(s)) {
+            WinogradF4Conv.conv(s, batch, in, inOff, packedWeights, bias, out, outOff, scratch, ep, pool);
+            return;
+        }
         if (WinogradConv.selected(s)) {
-            WinogradConv.conv(s, batch, in, inOff, packedWeights, bias, out, outOff, scratch, ep, pool);
+            if (batch * WinogradConv.tilesH(s) * WinogradConv.tilesW(s) < pool.threads() * GemmKernel.MR) {
+                // Less than a GEMM row tile of tiles per thread: each thread would stream all the weights for a
+                // part-filled row tile, about as long as one thread doing all of them (cifar_cnn's conv3, batch 1).
+                WinogradConv.conv(s, batch, in, inOff, packedWeights, bias, out, outOff, scratch[0], ep);
+            } else {
+                WinogradConv.conv(s, batch, in, inOff, packedWeights, bias, out, outOff, scratch, ep, pool);
+            }
             return;
         }
         conv(s, algorithm(s), batch, in, inOff, packedWeights, bias, out, outOff, scratch, ep, pool);
@@ -210,24 +326,18 @@ public final class Conv2d {
         for (int t = 0; t < pool.threads(); t++) {
             check(s, a, batch, in, inOff, w, bias, out, outOff, scratch[t], ep);
         }
-        if (pool.threads() == 1 || (double) s.flops() * batch < PARALLEL_MIN_FLOPS) {
+        if (splitsBatch(s, batch, pool)) {
+            convImages(s, a, false, batch, in, inOff, w, bias, out, outOff, scratch, ep, pool);
+        } else if (pool.threads() == 1 || (double) s.flops() * batch < PARALLEL_MIN_FLOPS) {
             conv(s, a, batch, in, inOff, w, bias, out, outOff, scratch[0], ep);
-        } else if (batch > 1) {
-            ConvTask task = CONV_TASKS.get();
-            task.set(s, a, batch, Math.min(pool.threads(), batch), in, inOff, w, bias, out, outOff, scratch, ep);
-            try {
-                pool.parallelFor(task.parts, task);
-            } finally {
-                task.clear();
-            }
         } else if (a == Algorithm.DIRECT) {
             if (!readsInPlace(s)) {
                 pad(s, in, inOff, scratch[0]);
             }
             ConvTask task = CONV_TASKS.get();
-            task.set(s, a, 1, 0, in, inOff, w, bias, out, outOff, scratch, ep);
+            task.set(s, a, false, false, 0, 0, in, inOff, w, bias, out, outOff, scratch, ep);
             try {
-                pool.parallelFor(directUnits(s), task);
+                pool.parallelForBalanced(directUnits(s), task);
             } finally {
                 task.clear();
             }
@@ -239,18 +349,54 @@ public final class Conv2d {
         }
     }
 
+    /** Whether a call splits its batch by images: several images, several threads, more than ~20 µs of work. */
+    private static boolean splitsBatch(ConvShape s, int batch, WorkerPool pool) {
+        return batch > 1 && pool.threads() > 1 && (double) s.flops() * batch >= PARALLEL_MIN_FLOPS;
+    }
+
+    /**
+     * The batch split by images over {@code pool}: each run of images is the single-thread kernel of algorithm
+     * {@code a}, or with {@code a == null} of the shape ({@link #conv(ConvShape, int, float[], int, float[],
+     * float[], float[], int, float[], Epilogue)}: Winograd where selected; with {@code maxPool}, {@link
+     * #convMaxPool}), in the running thread's scratch. A
+     * Winograd work unit is enough whole images for 4 GEMM row tiles of tiles (cifar_cnn's conv3 has 4 tiles an
+     * image: single images would make 4-row GEMMs).
+     */
+    private static void convImages(ConvShape s, Algorithm a, boolean maxPool, int batch, float[] in, int inOff, float[] w,
+                                   float[] bias, float[] out, int outOff, float[][] scratch, Epilogue ep,
+                                   WorkerPool pool) {
+        if (scratch.length < pool.threads()) {
+            throw new IllegalArgumentException("conv " + s + ": " + scratch.length + " scratch arrays for "
+                    + pool.threads() + " threads");
+        }
+        int perUnit = a == null && WinogradConv.selected(s)
+                ? Math.ceilDiv(4 * GemmKernel.MR, WinogradConv.tilesH(s) * WinogradConv.tilesW(s)) : 1;
+        ConvTask task = CONV_TASKS.get();
+        task.set(s, a, true, maxPool, batch, perUnit, in, inOff, w, bias, out, outOff, scratch, ep);
+        try {
+            pool.parallelForBalanced(Math.ceilDiv(batch, perUnit), task);
+        } finally {
+            task.clear();
+        }
+    }
+
     private static final ThreadLocal<ConvTask> CONV_TASKS = ThreadLocal.withInitial(ConvTask::new);
 
     /**
      * The arguments of one threaded convolution, reused per calling thread (a capturing lambda per call
-     * allocated 40 B each time). With {@code parts > 0} a unit is a run of images with its own scratch; with
-     * {@code parts == 0} a unit is a direct-kernel unit of the single image already padded into scratch[0].
+     * allocated 40 B each time). By images, an index is a unit of {@code perUnit} images (the last maybe fewer),
+     * computed by the single-thread kernel in the running thread's scratch; otherwise an index is a
+     * direct-kernel unit of the single image, already padded into scratch[0] (read only).
      */
-    private static final class ConvTask implements IntRangeBody {
+    private static final class ConvTask implements ThreadRangeBody {
         private ConvShape s;
+        /** The kernel, or null for the one the shape selects. */
         private Algorithm a;
+        private boolean byImages;
+        /** By images through {@link #convMaxPool}: an image's output is {@link #pooledSize} floats. */
+        private boolean maxPool;
         private int batch;
-        private int parts;
+        private int perUnit;
         private float[] in;
         private int inOff;
         private float[] w;
@@ -260,12 +406,14 @@ public final class Conv2d {
         private float[][] scratch;
         private Epilogue ep;
 
-        void set(ConvShape s, Algorithm a, int batch, int parts, float[] in, int inOff, float[] w, float[] bias,
-                 float[] out, int outOff, float[][] scratch, Epilogue ep) {
+        void set(ConvShape s, Algorithm a, boolean byImages, boolean maxPool, int batch, int perUnit, float[] in,
+                 int inOff, float[] w, float[] bias, float[] out, int outOff, float[][] scratch, Epilogue ep) {
             this.s = s;
             this.a = a;
+            this.byImages = byImages;
+            this.maxPool = maxPool;
             this.batch = batch;
-            this.parts = parts;
+            this.perUnit = perUnit;
             this.in = in;
             this.inOff = inOff;
             this.w = w;
@@ -286,21 +434,24 @@ public final class Conv2d {
         }
 
         @Override
-        public void run(int from, int to) {
-            if (parts == 0) {
-                if (readsInPlace(s)) {
-                    directImage(s, w, bias, out, outOff, in, inOff, s.w(), s.h() * s.w(), ep, from, to);
+        public void run(int thread, int from, int to) {
+            if (byImages) {
+                int i0 = from * perUnit;
+                int n = Math.min(batch, to * perUnit) - i0;
+                int io = inOff + i0 * s.inSize();
+                int oo = outOff + i0 * (maxPool ? pooledSize(s) : s.outSize());
+                if (maxPool) {
+                    convMaxPool(s, n, in, io, w, bias, out, oo, scratch[thread], ep);
+                } else if (a == null) {
+                    conv(s, n, in, io, w, bias, out, oo, scratch[thread], ep);
                 } else {
-                    directImage(s, w, bias, out, outOff, scratch[0], 0, paddedWidth(s),
-                            paddedHeight(s) * paddedWidth(s), ep, from, to);
+                    conv(s, a, n, in, io, w, bias, out, oo, scratch[thread], ep);
                 }
-                return;
-            }
-            for (int p = from; p < to; p++) {
-                int i0 = (int) ((long) batch * p / parts);
-                int i1 = (int) ((long) batch * (p + 1) / parts);
-                conv(s, a, i1 - i0, in, inOff + i0 * s.inSize(), w, bias, out, outOff + i0 * s.outSize(), scratch[p],
-                        ep);
+            } else if (readsInPlace(s)) {
+                directImage(s, w, bias, out, outOff, in, inOff, s.w(), s.h() * s.w(), ep, from, to);
+            } else {
+                directImage(s, w, bias, out, outOff, scratch[0], 0, paddedWidth(s),
+                        paddedHeight(s) * paddedWidth(s), ep, from, to);
             }
         }
     }
@@ -764,6 +915,19 @@ public final class Conv2d {
     /** The call named in an error message; built only on failure, as check runs on every call. */
     private static String what(ConvShape s, Algorithm a, int batch) {
         return "conv " + s + " (" + a + ", batch " + batch + ")";
+    }
+
+    /** The input and output ranges of a call (the kernel checks the rest of its arguments). */
+    private static void checkSpans(ConvShape s, int batch, float[] in, int inOff, float[] out, int outOff,
+                                   int outPerImage) {
+        if (inOff < 0 || (long) inOff + (long) batch * s.inSize() > in.length) {
+            throw new IllegalArgumentException("conv " + s + " (batch " + batch + "): input needs "
+                    + (long) batch * s.inSize() + " floats from " + inOff + ", array has " + in.length);
+        }
+        if (outOff < 0 || (long) outOff + (long) batch * outPerImage > out.length) {
+            throw new IllegalArgumentException("conv " + s + " (batch " + batch + "): output needs "
+                    + (long) batch * outPerImage + " floats from " + outOff + ", array has " + out.length);
+        }
     }
 
     private static void check(ConvShape s, Algorithm a, int batch, float[] in, int inOff, float[] w, float[] bias,

@@ -61,6 +61,14 @@ public final class WinogradConv {
 
     static int tilesW(ConvShape s) { return Math.ceilDiv(s.outW(), 2); }
 
+    /**
+     * Tile rows computed: with a fused 2x2 / stride-2 max pool, one tile per pooled pixel (a 2x2 tile is exactly a
+     * pool window; the last output row of an odd height is read by no window and not computed).
+     */
+    static int tilesH(ConvShape s, boolean pool) { return pool ? s.outH() / 2 : tilesH(s); }
+
+    static int tilesW(ConvShape s, boolean pool) { return pool ? s.outW() / 2 : tilesW(s); }
+
     /** Rows and columns of the channels-last scratch image: every tile's 4x4 window lies inside it. */
     private static int bufH(ConvShape s) { return 2 * tilesH(s) + 2; }
 
@@ -79,7 +87,7 @@ public final class WinogradConv {
 
     /** Floats of scratch one thread needs (independent of the batch and the vector width). */
     public static int scratchLength(ConvShape s) {
-        return bufH(s) * bufW(s) * cp(s) + chunkTiles(s) * 16 * (cp(s) + mp(s)) + 12 * C_ALIGN;
+        return bufH(s) * bufW(s) * cp(s) + chunkTiles(s) * 16 * (cp(s) + mp(s)) + 8 * C_ALIGN + 5 * mp(s);
     }
 
     /** Packs ONNX weights [M, C, 3, 3] (compile time). */
@@ -141,9 +149,25 @@ public final class WinogradConv {
      */
     public static void conv(ConvShape s, int batch, float[] in, int inOff, float[] packedWeights, float[] bias,
                             float[] out, int outOff, float[] scratch, Epilogue ep) {
-        check(s, batch, in, inOff, packedWeights, bias, out, outOff, scratch, ep);
-        int perImage = tilesH(s) * tilesW(s);
-        run(s, in, inOff, weights(s, packedWeights), bias, out, outOff, scratch, ep, 0, batch * perImage);
+        check(s, batch, in, inOff, packedWeights, bias, out, outOff, scratch, ep, false);
+        run(s, in, inOff, weights(s, packedWeights), bias, out, outOff, scratch, ep, false, 0, tiles(s, batch, false));
+    }
+
+    /**
+     * {@code out = maxPool2x2(ep(conv(in, w) + bias))}: the convolution followed by a 2x2, stride-2, unpadded max
+     * pool (floor mode), fused: each 2x2 output tile is one pool window, so only the pooled pixels are computed
+     * and stored ({@code out} is [batch, M, outH / 2, outW / 2]). Equal, bit for bit, to {@link #conv} followed by
+     * the pool.
+     */
+    public static void convMaxPool(ConvShape s, int batch, float[] in, int inOff, float[] packedWeights, float[] bias,
+                                   float[] out, int outOff, float[] scratch, Epilogue ep) {
+        check(s, batch, in, inOff, packedWeights, bias, out, outOff, scratch, ep, true);
+        run(s, in, inOff, weights(s, packedWeights), bias, out, outOff, scratch, ep, true, 0, tiles(s, batch, true));
+    }
+
+    /** Tiles a call over {@code batch} images computes (with or without the fused pool). */
+    static int tiles(ConvShape s, int batch, boolean pool) {
+        return batch * tilesH(s, pool) * tilesW(s, pool);
     }
 
     /**
@@ -152,22 +176,36 @@ public final class WinogradConv {
      */
     public static void conv(ConvShape s, int batch, float[] in, int inOff, float[] packedWeights, float[] bias,
                             float[] out, int outOff, float[][] scratch, Epilogue ep, WorkerPool pool) {
+        conv(s, batch, in, inOff, packedWeights, bias, out, outOff, scratch, ep, pool, false);
+    }
+
+    /**
+     * As {@link #convMaxPool(ConvShape, int, float[], int, float[], float[], float[], int, float[], Epilogue)}, the
+     * tiles of the batch split evenly over the threads of {@code pool}.
+     */
+    public static void convMaxPool(ConvShape s, int batch, float[] in, int inOff, float[] packedWeights, float[] bias,
+                                   float[] out, int outOff, float[][] scratch, Epilogue ep, WorkerPool pool) {
+        conv(s, batch, in, inOff, packedWeights, bias, out, outOff, scratch, ep, pool, true);
+    }
+
+    private static void conv(ConvShape s, int batch, float[] in, int inOff, float[] packedWeights, float[] bias,
+                             float[] out, int outOff, float[][] scratch, Epilogue ep, WorkerPool pool, boolean maxPool) {
         Objects.requireNonNull(pool, "pool");
         if (scratch.length < pool.threads()) {
             throw new IllegalArgumentException("conv " + s + ": " + scratch.length + " scratch arrays for "
                     + pool.threads() + " threads");
         }
         for (int t = 0; t < pool.threads(); t++) {
-            check(s, batch, in, inOff, packedWeights, bias, out, outOff, scratch[t], ep);
+            check(s, batch, in, inOff, packedWeights, bias, out, outOff, scratch[t], ep, maxPool);
         }
-        int total = batch * tilesH(s) * tilesW(s);
+        int total = tiles(s, batch, maxPool);
         PackedMatrix u = weights(s, packedWeights);
         if (pool.threads() == 1 || (double) s.flops() * batch < PARALLEL_MIN_FLOPS) {
-            run(s, in, inOff, u, bias, out, outOff, scratch[0], ep, 0, total);
+            run(s, in, inOff, u, bias, out, outOff, scratch[0], ep, maxPool, 0, total);
             return;
         }
         Task task = TASKS.get();
-        task.set(s, in, inOff, u, bias, out, outOff, scratch, ep, total, pool.threads());
+        task.set(s, in, inOff, u, bias, out, outOff, scratch, ep, maxPool, total, pool.threads());
         try {
             pool.parallelFor(pool.threads(), task);
         } finally {
@@ -188,11 +226,12 @@ public final class WinogradConv {
         private int outOff;
         private float[][] scratch;
         private Epilogue ep;
+        private boolean maxPool;
         private int total;
         private int parts;
 
         void set(ConvShape s, float[] in, int inOff, PackedMatrix u, float[] bias, float[] out, int outOff,
-                 float[][] scratch, Epilogue ep, int total, int parts) {
+                 float[][] scratch, Epilogue ep, boolean maxPool, int total, int parts) {
             this.s = s;
             this.in = in;
             this.inOff = inOff;
@@ -202,6 +241,7 @@ public final class WinogradConv {
             this.outOff = outOff;
             this.scratch = scratch;
             this.ep = ep;
+            this.maxPool = maxPool;
             this.total = total;
             this.parts = parts;
         }
@@ -219,7 +259,7 @@ public final class WinogradConv {
             for (int p = from; p < to; p++) {
                 int t0 = (int) ((long) total * p / parts);
                 int t1 = (int) ((long) total * (p + 1) / parts);
-                WinogradConv.run(s, in, inOff, u, bias, out, outOff, scratch[p], ep, t0, t1);
+                WinogradConv.run(s, in, inOff, u, bias, out, outOff, scratch[p], ep, maxPool, t0, t1);
             }
         }
     }
@@ -246,8 +286,10 @@ public final class WinogradConv {
 
     /** Tiles {@code [t0, t1)} of the batch (numbered image by image, row-major within an image). */
     private static void run(ConvShape s, float[] in, int inOff, PackedMatrix u, float[] bias, float[] out, int outOff,
-                            float[] scratch, Epilogue ep, int t0, int t1) {
-        int perImage = tilesH(s) * tilesW(s);
+                            float[] scratch, Epilogue ep, boolean maxPool, int t0, int t1) {
+        int tw = tilesW(s, maxPool);
+        int perImage = tilesH(s, maxPool) * tw;
+        int outSize = maxPool ? s.m() * (s.outH() / 2) * (s.outW() / 2) : s.outSize();
         int cp = cp(s);
         int mp = mp(s);
         int maxChunk = chunkTiles(s);
@@ -270,7 +312,7 @@ public final class WinogradConv {
                     image = img;
                     channelsLast(s, in, inOff + img * s.inSize(), scratch);
                 }
-                inputTile(s, scratch, t % perImage, vOff + (t - c0) * cp, rows * cp, cp);
+                inputTile(s, scratch, t % perImage, tw, vOff + (t - c0) * cp, rows * cp, cp);
             }
             float[] gemmScratch = GEMM_SCRATCH.get();
             int stripsPerFreq = mp / GemmKernel.STRIP;
@@ -280,8 +322,12 @@ public final class WinogradConv {
             }
             for (int t = c0; t < c1; t++) {
                 int img = t / perImage;
-                outputTile(s, scratch, mOff + (t - c0) * 16 * mp, mp, bias, out, outOff + img * s.outSize(),
-                        t % perImage, ep, tmpOff);
+                int r0 = mOff + (t - c0) * 16 * mp;
+                if (maxPool) {
+                    pooledTile(s, scratch, r0, mp, bias, out, outOff + img * outSize, t % perImage, tw, ep, tmpOff);
+                } else {
+                    outputTile(s, scratch, r0, mp, bias, out, outOff + img * outSize, t % perImage, ep, tmpOff);
+                }
             }
         }
     }
@@ -290,16 +336,36 @@ public final class WinogradConv {
 
     /** Copies one NCHW image into scratch as [bufH][bufW][Cp], zero outside the image and past C. */
     private static void channelsLast(ConvShape s, float[] in, int io, float[] buf) {
-        int cp = cp(s);
-        int bw = bufW(s);
-        Arrays.fill(buf, 0, bufH(s) * bw * cp, 0f);
+        channelsLast(s, in, io, buf, bufH(s), bufW(s), cp(s));
+    }
+
+    /**
+     * Copies one NCHW image into {@code buf} as [bh][bw][cp] channels-last, shifted by the top and left pads, zero
+     * outside the image and past C (shared with {@link WinogradF4Conv}).
+     */
+    static void channelsLast(ConvShape s, float[] in, int io, float[] buf, int bh, int bw, int cp) {
         int hw = s.h() * s.w();
-        for (int y = 0; y < s.h(); y++) {
-            for (int x = 0; x < s.w(); x++) {
-                int b = ((y + s.padTop()) * bw + x + s.padLeft()) * cp;
+        int top = s.padTop();
+        int left = s.padLeft();
+        int rows = Math.min(s.h(), bh - top);
+        int cols = Math.min(s.w(), bw - left);
+        int row = bw * cp;
+        int c = s.c();
+        // Zeros only where no input lands: the border rows and columns and the channels past C.
+        Arrays.fill(buf, 0, top * row, 0f);
+        Arrays.fill(buf, (top + rows) * row, bh * row, 0f);
+        for (int y = 0; y < rows; y++) {
+            int r = (y + top) * row;
+            Arrays.fill(buf, r, r + left * cp, 0f);
+            Arrays.fill(buf, r + (left + cols) * cp, r + row, 0f);
+            for (int x = 0; x < cols; x++) {
+                int b = r + (x + left) * cp;
                 int src = io + y * s.w() + x;
-                for (int c = 0; c < s.c(); c++) {
-                    buf[b + c] = in[src + c * hw];
+                for (int ch = 0; ch < c; ch++) {
+                    buf[b + ch] = in[src + ch * hw];
+                }
+                for (int ch = c; ch < cp; ch++) {
+                    buf[b + ch] = 0f;
                 }
             }
         }
@@ -311,10 +377,10 @@ public final class WinogradConv {
      * another (d0 - d2, d1 + d2, d2 - d1, d1 - d3); each is computed by a method of its own that loads its vectors,
      * so no vector crosses a call (a vector that reaches an out-of-line call is boxed).
      */
-    private static void inputTile(ConvShape s, float[] buf, int tile, int v0, int stride, int cp) {
+    private static void inputTile(ConvShape s, float[] buf, int tile, int tw, int v0, int stride, int cp) {
         int bw = bufW(s);
         int row = bw * cp;
-        int b0 = ((2 * (tile / tilesW(s))) * bw + 2 * (tile % tilesW(s))) * cp;
+        int b0 = ((2 * (tile / tw)) * bw + 2 * (tile % tw)) * cp;
         for (int c = 0; c < cp; c += VL) {
             int b = b0 + c;
             int o = v0 + c;
@@ -348,8 +414,10 @@ public final class WinogradConv {
     /**
      * {@code Y = A^T m A} of one tile on vectors of output channels, read from its GEMM output row at
      * {@code buf[r0..]} (frequency xi's channels at {@code r0 + xi * mp}), then bias, activation and the NCHW
-     * stores of the tile's pixels inside the output. The two halves run in methods of their own through the
-     * per-thread {@code tmp} floats, so no vector crosses a call.
+     * stores of the tile's pixels inside the output. The transforms of every block of VL channels go first (pixel
+     * p of block m0 at {@code y + 4 m0 + p VL}), the scalar stores after, so no lane is read right after the vector
+     * store that wrote it (a narrow load from a wider in-flight store may miss store-to-load forwarding). The
+     * transform halves run in methods of their own, so no vector crosses a call.
      */
     private static void outputTile(ConvShape s, float[] buf, int r0, int mp, float[] bias, float[] out, int oo,
                                    int tile, Epilogue ep, int tmp) {
@@ -363,25 +431,63 @@ public final class WinogradConv {
         int p = oo + oy * outW + ox;
         boolean relu = ep.kind() == Epilogue.Kind.RELU;
         boolean other = !relu && !ep.isNone();
+        int y = tmp + 8 * C_ALIGN;
         for (int m0 = 0; m0 < s.m(); m0 += VL) {
             outputRows(buf, r0 + m0, mp, tmp);
-            outputColumns(buf, tmp, bias, m0, s.m(), relu);
-            int y = tmp + 8 * VL;
-            int lanes = Math.min(VL, s.m() - m0);
-            for (int l = 0; l < lanes; l++) {
-                int q = p + (m0 + l) * hw;
-                out[q] = other ? ep.apply(buf[y + l]) : buf[y + l];
+            outputColumns(buf, tmp, bias, m0, s.m(), relu, y + 4 * m0);
+        }
+        for (int m = 0; m < s.m(); m++) {
+            int b = y + 4 * (m - m % VL) + m % VL;
+            int q = p + m * hw;
+            out[q] = other ? ep.apply(buf[b]) : buf[b];
+            if (right) {
+                out[q + 1] = other ? ep.apply(buf[b + VL]) : buf[b + VL];
+            }
+            if (down) {
+                out[q + outW] = other ? ep.apply(buf[b + 2 * VL]) : buf[b + 2 * VL];
                 if (right) {
-                    out[q + 1] = other ? ep.apply(buf[y + VL + l]) : buf[y + VL + l];
-                }
-                if (down) {
-                    out[q + outW] = other ? ep.apply(buf[y + 2 * VL + l]) : buf[y + 2 * VL + l];
-                    if (right) {
-                        out[q + outW + 1] = other ? ep.apply(buf[y + 3 * VL + l]) : buf[y + 3 * VL + l];
-                    }
+                    out[q + outW + 1] = other ? ep.apply(buf[b + 3 * VL]) : buf[b + 3 * VL];
                 }
             }
         }
+    }
+
+    /**
+     * As {@link #outputTile} for a tile that is one window of the fused max pool: the four pixels' maximum, after
+     * bias and activation, stored once per channel at the pooled pixel {@code tile} of the [M, outH/2, outW/2]
+     * output.
+     */
+    private static void pooledTile(ConvShape s, float[] buf, int r0, int mp, float[] bias, float[] out, int oo,
+                                   int tile, int tw, Epilogue ep, int tmp) {
+        int phw = (s.outH() / 2) * tw;
+        int p = oo + tile;
+        boolean relu = ep.kind() == Epilogue.Kind.RELU;
+        boolean other = !relu && !ep.isNone();
+        int y = tmp + 8 * C_ALIGN;
+        int z = y + 4 * mp;
+        for (int m0 = 0; m0 < s.m(); m0 += VL) {
+            outputRows(buf, r0 + m0, mp, tmp);
+            outputColumns(buf, tmp, bias, m0, s.m(), relu, y + 4 * m0);
+            if (!other) {
+                maxOfFour(buf, y + 4 * m0, z + m0);
+            }
+        }
+        for (int m = 0; m < s.m(); m++) {
+            if (other) {
+                int b = y + 4 * (m - m % VL) + m % VL;
+                out[p + m * phw] = Math.max(Math.max(ep.apply(buf[b]), ep.apply(buf[b + VL])),
+                        Math.max(ep.apply(buf[b + 2 * VL]), ep.apply(buf[b + 3 * VL])));
+            } else {
+                out[p + m * phw] = buf[z + m];
+            }
+        }
+    }
+
+    /** The lane-wise maximum of the four vectors at {@code buf[y..]}, to {@code buf[dst..]}. */
+    private static void maxOfFour(float[] buf, int y, int dst) {
+        FloatVector a = FloatVector.fromArray(S, buf, y).max(FloatVector.fromArray(S, buf, y + VL));
+        FloatVector b = FloatVector.fromArray(S, buf, y + 2 * VL).max(FloatVector.fromArray(S, buf, y + 3 * VL));
+        a.max(b).intoArray(buf, dst);
     }
 
     /** {@code A^T m}: row 0 (m0 + m1 + m2) to tmp[j], row 1 (m1 - m2 - m3) to tmp[4 + j], j = column, in vectors. */
@@ -394,9 +500,12 @@ public final class WinogradConv {
         }
     }
 
-    /** {@code (A^T m) A} + bias (+ Relu) of the rows in tmp: pixels (0,0), (0,1), (1,0), (1,1) to tmp[8..12). */
-    private static void outputColumns(float[] buf, int tmp, float[] bias, int m0, int m, boolean relu) {
-        FloatVector bv = bias == null ? FloatVector.zero(S)
+    /**
+     * {@code (A^T m) A} + bias (+ Relu) of the rows in tmp: pixels (0,0), (0,1), (1,0), (1,1) to {@code buf[dst..]},
+     * VL apart.
+     */
+    private static void outputColumns(float[] buf, int tmp, float[] bias, int m0, int m, boolean relu, int dst) {
+        FloatVector bv = bias == null ? FloatVector.zero(S) : m0 + VL <= m ? FloatVector.fromArray(S, bias, m0)
                 : FloatVector.fromArray(S, bias, m0, S.indexInRange(m0, m));
         for (int i = 0; i < 2; i++) {
             int r = tmp + 4 * i * VL;
@@ -408,8 +517,8 @@ public final class WinogradConv {
                 y0 = y0.max(0f);
                 y1 = y1.max(0f);
             }
-            y0.intoArray(buf, tmp + (8 + 2 * i) * VL);
-            y1.intoArray(buf, tmp + (9 + 2 * i) * VL);
+            y0.intoArray(buf, dst + 2 * i * VL);
+            y1.intoArray(buf, dst + (2 * i + 1) * VL);
         }
     }
 
@@ -489,14 +598,19 @@ public final class WinogradConv {
         }
     }
 
+    /** Floats of one image's output, pooled or not. */
+    static int outSize(ConvShape s, boolean maxPool) {
+        return maxPool ? s.m() * (s.outH() / 2) * (s.outW() / 2) : s.outSize();
+    }
+
     private static void check(ConvShape s, int batch, float[] in, int inOff, float[] w, float[] bias, float[] out,
-                              int outOff, float[] scratch, Epilogue ep) {
+                              int outOff, float[] scratch, Epilogue ep, boolean maxPool) {
         Objects.requireNonNull(ep, "ep");
         if (!supports(s)) {
             throw new IllegalArgumentException("conv " + s + ": not a Winograd F(2x2,3x3) shape");
         }
         if (batch < 0 || inOff < 0 || outOff < 0 || (long) inOff + (long) batch * s.inSize() > in.length
-                || (long) outOff + (long) batch * s.outSize() > out.length || w.length != packedWeightLength(s)
+                || (long) outOff + (long) batch * outSize(s, maxPool) > out.length || w.length != packedWeightLength(s)
                 || (bias != null && bias.length < s.m()) || scratch.length < scratchLength(s)) {
             throw new IllegalArgumentException("winograd conv " + s + " x " + batch + ": input " + in.length + " from "
                     + inOff + ", output " + out.length + " from " + outOff + ", packed weights " + w.length + " (need "

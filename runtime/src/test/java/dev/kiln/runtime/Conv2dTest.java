@@ -105,6 +105,103 @@ class Conv2dTest {
     }
 
     @Test
+    void modelLayersGiveTheSameBitsOnAnyPoolWhateverTheRunsClaimed() {
+        // Batches above the threading threshold, repeated: the runs claimed differ from call to call.
+        for (int[] v : new int[][] {SHAPES[0], SHAPES[1], SHAPES[2], SHAPES[3], SHAPES[4], SHAPES[5]}) {
+            ConvShape s = shape(v);
+            int batch = 9;
+            float[] in = Check.random(rnd, batch * s.inSize() + 3);
+            float[] w = Check.random(rnd, s.weightLength());
+            float[] packed = Conv2d.packWeights(w, s);
+            float[] bias = Check.random(rnd, s.m());
+            float[] alone = new float[batch * s.outSize() + 1];
+            Conv2d.conv(s, batch, in, 3, packed, bias, alone, 1, new float[Conv2d.scratchLength(s)], Epilogue.relu());
+            for (int threads : new int[] {2, 3}) {
+                try (WorkerPool pool = WorkerPool.of(threads)) {
+                    float[][] scratch = new float[threads][Conv2d.scratchLength(s)];
+                    for (int b : new int[] {1, batch}) {
+                        float[] want = java.util.Arrays.copyOf(alone, b * s.outSize() + 1);
+                        if (b == 1) {
+                            Conv2d.conv(s, 1, in, 3, packed, bias, want, 1, new float[Conv2d.scratchLength(s)],
+                                    Epilogue.relu());
+                        }
+                        for (int call = 0; call < 20; call++) {
+                            float[] got = new float[b * s.outSize() + 1];
+                            Conv2d.conv(s, b, in, 3, packed, bias, got, 1, scratch, Epilogue.relu(), pool);
+                            assertArrayEquals(want, got, s + " batch " + b + " on " + threads + " threads, call " + call);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void fusedConvMaxPoolGivesTheSameBitsOnAnyPool() {
+        // cifar_cnn's conv2 (F(4x4)) and conv3 (F(2x2)) with the pool fused, split by images
+        for (int[] v : new int[][] {SHAPES[3], SHAPES[4]}) {
+            ConvShape s = shape(v);
+            int batch = 9;
+            int pooled = s.m() * (s.outH() / 2) * (s.outW() / 2);
+            float[] in = Check.random(rnd, batch * s.inSize() + 3);
+            float[] packed = Conv2d.packWeights(Check.random(rnd, s.weightLength()), s);
+            float[] bias = Check.random(rnd, s.m());
+            float[] alone = new float[batch * pooled + 1];
+            Conv2d.convMaxPool(s, batch, in, 3, packed, bias, alone, 1, new float[Conv2d.scratchLength(s)],
+                    Epilogue.relu());
+            for (int threads : new int[] {2, 3}) {
+                try (WorkerPool pool = WorkerPool.of(threads)) {
+                    float[][] scratch = new float[threads][Conv2d.scratchLength(s)];
+                    for (int call = 0; call < 10; call++) {
+                        float[] got = new float[alone.length];
+                        Conv2d.convMaxPool(s, batch, in, 3, packed, bias, got, 1, scratch, Epilogue.relu(), pool);
+                        assertArrayEquals(alone, got, s + " on " + threads + " threads, call " + call);
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void threadedConvAndPoolCallsAllocateNothing() {
+        org.junit.jupiter.api.Assumptions.assumeTrue(System.getProperty("kiln.runtime.vectorBits") == null,
+                "allocation is measured at the machine's own vector width only");
+        com.sun.management.ThreadMXBean mx =
+                (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+        ConvShape s = shape(SHAPES[1]);
+        PoolShape p = PoolShape.square(8, 8, 2);
+        int batch = 16;
+        float[] in = Check.random(rnd, batch * s.inSize());
+        float[] packed = Conv2d.packWeights(Check.random(rnd, s.weightLength()), s);
+        float[] bias = Check.random(rnd, s.m());
+        float[] out = new float[batch * s.outSize()];
+        float[] pooled = new float[batch * s.m() * p.outPlane()];
+        float[] big = Check.random(rnd, 1600 * p.inPlane());
+        float[] bigPooled = new float[1600 * p.outPlane()];
+        try (WorkerPool pool = WorkerPool.of(2)) {
+            float[][] scratch = new float[2][Conv2d.scratchLength(s)];
+            Runnable call = () -> {
+                Conv2d.conv(s, batch, in, 0, packed, bias, out, 0, scratch, Epilogue.relu(), pool);
+                Conv2d.conv(s, 1, in, 0, packed, bias, out, 0, scratch, Epilogue.relu(), pool);
+                Pooling.maxPool(p, batch * s.m(), out, 0, pooled, 0, pool);
+                Pooling.maxPool(p, 1600, big, 0, bigPooled, 0, pool);
+            };
+            long least = Long.MAX_VALUE;
+            for (int round = 0; round < 20 && least > 0; round++) {
+                for (int i = 0; i < (round == 0 ? 2000 : 200); i++) {
+                    call.run();
+                }
+                long before = mx.getCurrentThreadAllocatedBytes();
+                for (int i = 0; i < 100; i++) {
+                    call.run();
+                }
+                least = Math.min(least, (mx.getCurrentThreadAllocatedBytes() - before) / 100);
+            }
+            assertEquals(0, least, "bytes per threaded call");
+        }
+    }
+
+    @Test
     void scalarTwinMatchesHandComputedCases() {
         float[] x = {1, 2, 3, 4, 5, 6, 7, 8, 9};
         float[] w = {1, 2, 3, 4};
@@ -137,5 +234,18 @@ class Conv2dTest {
                 () -> Conv2d.packWeights(new float[10], s));
         assertEquals(true, e.getMessage().contains("[3x8x8 -> 4"), e.getMessage());
         assertThrows(IllegalArgumentException.class, () -> new ConvShape(3, 8, 8, 4, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1, 2));
+        // a threaded call split by images checks the whole batch on the caller, direct and Winograd alike
+        try (WorkerPool pool = WorkerPool.of(2)) {
+            for (int[] v : new int[][] {SHAPES[1], SHAPES[3]}) {
+                ConvShape t = shape(v);
+                float[] packed = new float[Conv2d.packedWeightLength(t)];
+                float[][] scratch = new float[2][Conv2d.scratchLength(t)];
+                IllegalArgumentException short_ = assertThrows(IllegalArgumentException.class,
+                        () -> Conv2d.conv(t, 8, new float[7 * t.inSize()], 0, packed, null, new float[8 * t.outSize()],
+                                0, scratch, Epilogue.relu(), pool));
+                assertEquals(true, short_.getMessage().contains("batch 8") && short_.getMessage().contains("input"),
+                        short_.getMessage());
+            }
+        }
     }
 }

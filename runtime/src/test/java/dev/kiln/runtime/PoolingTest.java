@@ -50,18 +50,25 @@ class PoolingTest {
 
     @Test
     void workerPoolSplitGivesTheSameBits() {
+        // plane counts above the threading threshold, one not a multiple of the 64 work units; offsets in and out
         PoolShape s = PoolShape.square(30, 30, 2);
-        int planes = 64 * 32;
-        float[] in = Check.random(rnd, planes * s.inPlane());
-        float[] alone = new float[planes * s.outPlane()];
-        float[] pooled = new float[planes * s.outPlane()];
-        try (WorkerPool pool = WorkerPool.of(2)) {
-            Pooling.maxPool(s, planes, in, 0, alone, 0);
-            Pooling.maxPool(s, planes, in, 0, pooled, 0, pool);
-            assertArrayEquals(alone, pooled);
-            Pooling.averagePool(s, true, planes, in, 0, alone, 0);
-            Pooling.averagePool(s, true, planes, in, 0, pooled, 0, pool);
-            assertArrayEquals(alone, pooled);
+        for (int planes : new int[] {64 * 32, 2_047}) {
+            float[] in = Check.random(rnd, planes * s.inPlane() + 5);
+            float[] alone = new float[planes * s.outPlane() + 2];
+            Pooling.maxPool(s, planes, in, 5, alone, 2);
+            float[] aloneAverage = new float[alone.length];
+            Pooling.averagePool(s, true, planes, in, 5, aloneAverage, 2);
+            for (int threads : new int[] {2, 3}) {
+                try (WorkerPool pool = WorkerPool.of(threads)) {
+                    for (int call = 0; call < 10; call++) {
+                        float[] pooled = new float[alone.length];
+                        Pooling.maxPool(s, planes, in, 5, pooled, 2, pool);
+                        assertArrayEquals(alone, pooled, "max, " + planes + " planes, " + threads + " threads");
+                        Pooling.averagePool(s, true, planes, in, 5, pooled, 2, pool);
+                        assertArrayEquals(aloneAverage, pooled, "average, " + planes + " planes, " + threads + " threads");
+                    }
+                }
+            }
         }
     }
 

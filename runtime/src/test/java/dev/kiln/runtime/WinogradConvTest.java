@@ -99,21 +99,23 @@ class WinogradConvTest {
 
     @Test
     void conv2dRunsSelectedShapesThroughWinograd() {
-        ConvShape cifar2 = ConvShape.of(32, 15, 15, 64, 3);
-        assertTrue(WinogradConv.selected(cifar2));
-        assertEquals(WinogradConv.LAYOUT, Conv2d.layout(cifar2));
+        ConvShape cifar3 = ConvShape.of(64, 6, 6, 64, 3);
+        assertTrue(WinogradConv.selected(cifar3));
+        assertEquals(WinogradConv.LAYOUT, Conv2d.layout(cifar3), "one F(4x4) tile per image: F(2x2)");
+        assertEquals(WinogradF4Conv.LAYOUT, Conv2d.layout(ConvShape.of(32, 15, 15, 64, 3)), "16 F(4x4) tiles");
+        assertEquals(Conv2d.DIRECT_LAYOUT, Conv2d.layout(ConvShape.of(3, 32, 32, 32, 3)), "3 input channels");
         assertFalse(WinogradConv.selected(new ConvShape(32, 15, 15, 64, 3, 3, 2, 2, 0, 0, 0, 0, 1, 1, 1)));
-        float[] w = Check.random(rnd, cifar2.weightLength());
-        float[] in = Check.random(rnd, 2 * cifar2.inSize());
-        float[] packed = Conv2d.packWeights(w, cifar2);
-        assertArrayEquals(WinogradConv.packWeights(w, cifar2), packed);
-        float[] again = new float[Conv2d.packedWeightLength(cifar2)];
-        Conv2d.packWeights(w, 0, cifar2, again);
+        float[] w = Check.random(rnd, cifar3.weightLength());
+        float[] in = Check.random(rnd, 2 * cifar3.inSize());
+        float[] packed = Conv2d.packWeights(w, cifar3);
+        assertArrayEquals(WinogradConv.packWeights(w, cifar3), packed);
+        float[] again = new float[Conv2d.packedWeightLength(cifar3)];
+        Conv2d.packWeights(w, 0, cifar3, again);
         assertArrayEquals(packed, again);
-        float[] want = new float[2 * cifar2.outSize()];
-        Conv2d.convScalar(cifar2, 2, in, 0, w, null, want, 0, Epilogue.none());
+        float[] want = new float[2 * cifar3.outSize()];
+        Conv2d.convScalar(cifar3, 2, in, 0, w, null, want, 0, Epilogue.none());
         float[] got = new float[want.length];
-        Conv2d.conv(cifar2, 2, in, 0, packed, null, got, 0, new float[Conv2d.scratchLength(cifar2)], Epilogue.none());
+        Conv2d.conv(cifar3, 2, in, 0, packed, null, got, 0, new float[Conv2d.scratchLength(cifar3)], Epilogue.none());
         Check.close("Conv2d.conv via winograd", want, got, ABS, REL);
     }
 

@@ -191,6 +191,134 @@ class WorkerPoolTest {
     }
 
     @Test
+    void balancedRunsCoverEveryIndexOnceAndAreAtMostAQuarterOfAShare() {
+        for (int threads = 1; threads <= 3; threads++) {
+            try (WorkerPool pool = WorkerPool.of(threads)) {
+                for (int n : new int[] {0, 1, 2, 3, 7, 64, 1000}) {
+                    int[] hits = new int[n];
+                    int[] runLength = new int[n];
+                    AtomicInteger badThread = new AtomicInteger(-1);
+                    int poolThreads = threads;
+                    pool.parallelForBalanced(n, (thread, from, to) -> {
+                        if (thread < 0 || thread >= poolThreads) {
+                            badThread.set(thread);
+                        }
+                        for (int i = from; i < to; i++) {
+                            hits[i]++;
+                            runLength[i] = to - from;
+                        }
+                    });
+                    assertEquals(-1, badThread.get(), "thread index out of range");
+                    for (int i = 0; i < n; i++) {
+                        assertEquals(1, hits[i], "index " + i + " of " + n + " on " + threads + " threads");
+                    }
+                    int share = Math.ceilDiv(n, threads);
+                    for (int i = 0; i < n && threads > 1; i++) {
+                        assertTrue(runLength[i] <= Math.max(1, share / 4), "run of " + runLength[i] + " of " + n);
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void balancedRunsOfOneThreadIndexNeverOverlapWhileCoresAreContended() throws InterruptedException {
+        Thread[] hogs = new Thread[2];
+        java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+        for (int i = 0; i < hogs.length; i++) {
+            hogs[i] = new Thread(() -> {
+                while (!stop.get()) {
+                    Thread.onSpinWait();
+                }
+            });
+            hogs[i].setDaemon(true);
+            hogs[i].start();
+        }
+        try (WorkerPool pool = WorkerPool.of(3)) {
+            AtomicInteger[] inUse = {new AtomicInteger(), new AtomicInteger(), new AtomicInteger()};
+            AtomicInteger overlaps = new AtomicInteger();
+            for (int call = 0; call < 3_000; call++) {
+                int n = 1 + call % 40;
+                int[] hits = new int[n];
+                pool.parallelForBalanced(n, (thread, from, to) -> {
+                    if (inUse[thread].getAndIncrement() != 0) {
+                        overlaps.incrementAndGet();
+                    }
+                    for (int i = from; i < to; i++) {
+                        hits[i]++;
+                    }
+                    inUse[thread].decrementAndGet();
+                });
+                for (int i = 0; i < n; i++) {
+                    assertEquals(1, hits[i], "call " + call + " index " + i);
+                }
+                // static and balanced calls interleave on the same pool
+                int[] staticHits = new int[n];
+                pool.parallelFor(n, (from, to) -> {
+                    for (int i = from; i < to; i++) {
+                        staticHits[i]++;
+                    }
+                });
+                for (int i = 0; i < n; i++) {
+                    assertEquals(1, staticHits[i], "static call " + call + " index " + i);
+                }
+            }
+            assertEquals(0, overlaps.get(), "runs of one thread index overlapped");
+        } finally {
+            stop.set(true);
+            for (Thread t : hogs) {
+                t.join();
+            }
+        }
+    }
+
+    @Test
+    void aBalancedCallPassesOnExceptionsAndANestedOneRunsInlineOnItsOwnThreadIndex() {
+        try (WorkerPool pool = WorkerPool.of(2)) {
+            IllegalStateException e = assertThrows(IllegalStateException.class, () -> pool.parallelForBalanced(50,
+                    (thread, from, to) -> {
+                        if (from <= 30 && 30 < to) {
+                            throw new IllegalStateException("index 30 failed");
+                        }
+                    }));
+            assertEquals("index 30 failed", e.getMessage());
+            AtomicInteger mismatches = new AtomicInteger();
+            AtomicInteger inner = new AtomicInteger();
+            pool.parallelForBalanced(40, (thread, from, to) -> {
+                for (int i = from; i < to; i++) {
+                    pool.parallelForBalanced(10, (t, f, u) -> {
+                        if (t != thread) {
+                            mismatches.incrementAndGet();
+                        }
+                        inner.addAndGet(u - f);
+                    });
+                }
+            });
+            assertEquals(400, inner.get());
+            assertEquals(0, mismatches.get(), "a nested call ran under another thread's index");
+        }
+    }
+
+    @Test
+    void steadyStateBalancedCallsAllocateNothing() {
+        com.sun.management.ThreadMXBean mx = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+        try (WorkerPool pool = WorkerPool.of(2)) {
+            AtomicInteger sum = new AtomicInteger();
+            ThreadRangeBody body = (thread, from, to) -> sum.addAndGet(to - from);
+            for (int i = 0; i < 1000; i++) {
+                pool.parallelForBalanced(64, body);
+            }
+            long before = mx.getCurrentThreadAllocatedBytes();
+            for (int i = 0; i < 10_000; i++) {
+                pool.parallelForBalanced(64, body);
+            }
+            long bytes = mx.getCurrentThreadAllocatedBytes() - before;
+            assertTrue(bytes < 4096, bytes + " bytes allocated by 10000 calls");
+            assertEquals(11_000 * 64, sum.get());
+        }
+    }
+
+    @Test
     void closedPoolRefusesWorkAndBadSizesAreRejected() {
         WorkerPool pool = WorkerPool.of(2);
         pool.close();

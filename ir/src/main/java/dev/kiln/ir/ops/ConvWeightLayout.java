@@ -17,6 +17,11 @@ public final class ConvWeightLayout {
      * {@code xi*Mp + m} = U[m][c][xi]; group 1 only. Not a permutation: {@link #logical} inverts the transform.
      */
     public static final String WINOGRAD2 = "kiln.conv.winograd2.v1";
+    /**
+     * Winograd F(4x4,3x3) ({@code WinogradF4Conv.packWeights}): as {@link #WINOGRAD2} with the 6x6 U = G g G^T, 36
+     * frequencies: [C rows x 36*Mp columns], column {@code xi*Mp + m} = U[m][c][xi], xi = 6 * row + column.
+     */
+    public static final String WINOGRAD4 = "kiln.conv.winograd4.v1";
 
     private ConvWeightLayout() {}
 
@@ -26,6 +31,7 @@ public final class ConvWeightLayout {
         return switch (layout) {
             case ROW_MAJOR -> m * kv;
             case WINOGRAD2 -> cPerGroup * 16 * winogradMp(m);
+            case WINOGRAD4 -> cPerGroup * 36 * winogradMp(m);
             case DIRECT4, DIRECT5 -> group * ((m / group + block(layout) - 1) / block(layout)) * kv * block(layout);
             default -> throw new IllegalArgumentException("unknown conv weight layout " + layout);
         };
@@ -41,23 +47,25 @@ public final class ConvWeightLayout {
      */
     public static double[] logical(String layout, double[] packed, int m, int kv, int group) {
         double[] w = new double[m * kv];
-        if (layout.equals(WINOGRAD2)) {
+        if (layout.equals(WINOGRAD2) || layout.equals(WINOGRAD4)) {
             if (group != 1 || kv % 9 != 0) {
-                throw new IllegalArgumentException(WINOGRAD2 + " holds 3x3 kernels of one group, not " + kv
+                throw new IllegalArgumentException(layout + " holds 3x3 kernels of one group, not " + kv
                         + " taps in " + group + " groups");
             }
+            double[][] inverse = layout.equals(WINOGRAD2) ? G_INVERSE : G4_INVERSE;
+            int side = inverse[0].length;
             int c = kv / 9;
             int mp = (int) winogradMp(m);
-            double[] u = new double[16];
+            double[] u = new double[side * side];
             for (int o = 0; o < m; o++) {
                 for (int ch = 0; ch < c; ch++) {
-                    for (int xi = 0; xi < 16; xi++) {
+                    for (int xi = 0; xi < u.length; xi++) {
                         int col = xi * mp + o;
                         u[xi] = packed[(col / 16) * 16 * c + ch * 16 + col % 16];
                     }
                     for (int a = 0; a < 3; a++) {
                         for (int b = 0; b < 3; b++) {
-                            w[(o * c + ch) * 9 + 3 * a + b] = inverse(u, a, b);
+                            w[(o * c + ch) * 9 + 3 * a + b] = inverse(inverse, u, a, b);
                         }
                     }
                 }
@@ -72,15 +80,19 @@ public final class ConvWeightLayout {
         return w;
     }
 
-    /** A left inverse of Winograd's G (4x3): Gp G = I. */
+    /** A left inverse of Winograd's G for F(2, 3) (4x3): Gp G = I. */
     private static final double[][] G_INVERSE = {{1, 0, 0, 0}, {0, 1, -1, 0}, {0, 0, 0, 1}};
 
-    /** g[a][b] = (Gp U Gp^T)[a][b] of a row-major 4x4 U. */
-    private static double inverse(double[] u, int a, int b) {
+    /** A left inverse of G for F(4, 3) (6x3, rows 1/4 g0; -(g0+g1+g2)/6; -(g0-g1+g2)/6; ...; g2): Gp G = I. */
+    private static final double[][] G4_INVERSE = {{4, 0, 0, 0, 0, 0}, {0, -3, 3, 0, 0, 0}, {0, 0, 0, 0, 0, 1}};
+
+    /** g[a][b] = (Gp U Gp^T)[a][b] of a row-major square U. */
+    private static double inverse(double[][] gp, double[] u, int a, int b) {
+        int n = gp[0].length;
         double sum = 0;
-        for (int i = 0; i < 4; i++) {
-            for (int j = 0; j < 4; j++) {
-                sum += G_INVERSE[a][i] * u[4 * i + j] * G_INVERSE[b][j];
+        for (int i = 0; i < n; i++) {
+            for (int j = 0; j < n; j++) {
+                sum += gp[a][i] * u[n * i + j] * gp[b][j];
             }
         }
         return sum;

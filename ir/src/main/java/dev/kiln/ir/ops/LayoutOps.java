@@ -34,7 +34,8 @@ public final class LayoutOps {
                 .inputs("X", "W", "B?").outputs("Y")
                 .requiredAttr("m", AttrType.INT, "output channels")
                 .requiredAttr("layout", AttrType.STRING, "how W is stored: " + ConvWeightLayout.ROW_MAJOR + ", "
-                        + ConvWeightLayout.DIRECT5 + ", " + ConvWeightLayout.DIRECT4 + " or " + ConvWeightLayout.WINOGRAD2);
+                        + ConvWeightLayout.DIRECT5 + ", " + ConvWeightLayout.DIRECT4 + ", " + ConvWeightLayout.WINOGRAD2
+                        + " or " + ConvWeightLayout.WINOGRAD4);
         for (dev.kiln.ir.AttrSpec spec : conv.attributes().values()) {
             if (spec.name().equals("kernel_shape")) {
                 pc.requiredAttr(spec.name(), spec.type(), spec.doc());
@@ -47,8 +48,13 @@ public final class LayoutOps {
         pc.attrString("activation", "", "epilogue activation, as dev.kiln.FusedConv's")
                 .optionalAttr("activation_alpha", AttrType.FLOAT, "LeakyRelu/Elu/HardSigmoid alpha, or Clip's min")
                 .optionalAttr("activation_beta", AttrType.FLOAT, "HardSigmoid beta, or Clip's max")
-                .shape(ctx -> conv.shapeRule().infer(ctx.as(conv, convAttributes(ctx.attributes()),
-                        logicalInputs(ctx))))
+                .attrInt("max_pool", 0, "1: the activation's output then goes through a 2x2, stride-2, unpadded, "
+                        + "floor-mode MaxPool, fused into the kernel (Y is the pooled tensor)")
+                .shape(ctx -> {
+                    List<TensorType> y = conv.shapeRule().infer(ctx.as(conv, convAttributes(ctx.attributes()),
+                            logicalInputs(ctx)));
+                    return ctx.attrInt("max_pool") == 0 ? y : List.of(pooledType(ctx, y.get(0)));
+                })
                 .eval(ctx -> {
                     List<Tensor> in = new ArrayList<>();
                     in.add(ctx.input(0));
@@ -56,8 +62,14 @@ public final class LayoutOps {
                     in.add(ctx.hasInput(2) ? ctx.input(2) : null);
                     Tensor y = conv.evalRule().evaluate(new EvalContext(conv, ctx.nodeDescription(),
                             convAttributes(ctx.attributes()), in, 1, ctx.random())).get(0);
-                    return List.of(Activation.parse(ctx.attrString("activation")).apply(ctx, y,
-                            opt(ctx, "activation_alpha"), opt(ctx, "activation_beta")));
+                    Tensor act = Activation.parse(ctx.attrString("activation")).apply(ctx, y,
+                            opt(ctx, "activation_alpha"), opt(ctx, "activation_beta"));
+                    if (ctx.attrInt("max_pool") == 0) {
+                        return List.of(act);
+                    }
+                    OpDef pool = onnxOp.apply("MaxPool");
+                    return List.of(pool.evalRule().evaluate(new EvalContext(pool, ctx.nodeDescription(),
+                            MAX_POOL_2X2, List.of(act), 1, ctx.random())).get(0));
                 });
         r.add(pc.build());
 
@@ -124,7 +136,22 @@ public final class LayoutOps {
 
     private static dev.kiln.ir.Attributes convAttributes(dev.kiln.ir.Attributes a) {
         return a.without("m").without("layout").without("activation").without("activation_alpha")
-                .without("activation_beta");
+                .without("activation_beta").without("max_pool");
+    }
+
+    /** The fused pool of {@code max_pool = 1}: MaxPool's attributes. */
+    private static final dev.kiln.ir.Attributes MAX_POOL_2X2 = dev.kiln.ir.Attributes.builder()
+            .set("kernel_shape", dev.kiln.ir.Attr.Ints.of(2, 2))
+            .set("strides", dev.kiln.ir.Attr.Ints.of(2, 2)).build();
+
+    /** The conv output's type after the fused 2x2 / stride-2 pool: spatial dims halved, rounded down. */
+    private static TensorType pooledType(ShapeContext ctx, TensorType y) {
+        if (y.rank() != 4 || !y.shape().dim(2).isStatic() || !y.shape().dim(3).isStatic()
+                || y.shape().dim(2).value() < 2 || y.shape().dim(3).value() < 2) {
+            throw ctx.fail("max_pool=1 needs a 2-D output of at least 2x2, not " + y);
+        }
+        return new TensorType(y.dtype(), Shape.of(y.shape().dim(0), y.shape().dim(1),
+                Dim.of(y.shape().dim(2).value() / 2), Dim.of(y.shape().dim(3).value() / 2)));
     }
 
     /** X, W as the logical [m, C/group, kh, kw] tensor Conv's rule expects (after checking the packed length), B. */
