@@ -462,37 +462,12 @@ public final class Recurrent {
 
     /** a = sigmoid(clip(a)) over {@code len} floats. */
     private static void sigmoidInPlace(float[] a, int off, int len, float clip) {
-        int j = 0;
-        for (int bound = S.loopBound(len); j < bound; j += VL) {
-            FloatVector x = clip(FloatVector.fromArray(S, a, off + j), clip);
-            x.broadcast(1f).div(VectorMath.exp(x.neg()).add(1f)).intoArray(a, off + j);
-        }
-        for (; j < len; j++) {
-            a[off + j] = sigmoid(clip(a[off + j], clip));
-        }
+        GateMath.sigmoid(a, off, a, off, len, clip);
     }
 
     /** dst = tanh(clip(src)) over {@code len} floats (the two ranges equal or disjoint). */
     private static void tanh(float[] src, int srcOff, float[] dst, int dstOff, int len, float clip) {
-        int j = 0;
-        for (int bound = S.loopBound(len); j < bound; j += VL) {
-            VectorMath.tanh(clip(FloatVector.fromArray(S, src, srcOff + j), clip)).intoArray(dst, dstOff + j);
-        }
-        for (; j < len; j++) {
-            dst[dstOff + j] = (float) Math.tanh(clip(src[srcOff + j], clip));
-        }
-    }
-
-    private static float sigmoid(float x) {
-        return (float) (1.0 / (1.0 + Math.exp(-x)));
-    }
-
-    private static FloatVector clip(FloatVector x, float clip) {
-        return clip == Float.POSITIVE_INFINITY ? x : x.max(-clip).min(clip);
-    }
-
-    private static float clip(float x, float clip) {
-        return Math.min(Math.max(x, -clip), clip);
+        GateMath.tanh(src, srcOff, dst, dstOff, len, clip);
     }
 
     private static void gemm(WorkerPool pool, int m, float[] a, int aOff, int lda, PackedMatrix b, float[] bias,
