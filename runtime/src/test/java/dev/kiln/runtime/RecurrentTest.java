@@ -148,6 +148,67 @@ class RecurrentTest {
     }
 
     /**
+     * The batch split over threads for the whole sequence: every output (Y of every step, Y_h, Y_c) bit-identical
+     * to one thread, for uneven splits (7 rows over 3 threads), a batch small enough to project all steps at once
+     * (3 rows), reverse direction, given initial states and both GRU forms.
+     */
+    @Test
+    void batchSplitOverThreadsGivesTheBitsOfOneThread() {
+        int in = 28;
+        int hid = 128;
+        int seq = 9;
+        for (int threads : new int[] {2, 3}) {
+            try (WorkerPool pool = WorkerPool.of(threads)) {
+                for (int batch : new int[] {3, 7, 64}) {
+                    String what = threads + " threads, batch " + batch;
+                    float[] x = Check.random(rnd, seq * batch * in);
+                    float[] h0 = Check.random(rnd, batch * hid);
+                    float[] c0 = Check.random(rnd, batch * hid);
+                    Recurrent.LstmWeights lw = Recurrent.packLstm(weights(4 * hid * in, 0.3f),
+                            weights(4 * hid * hid, 0.1f), weights(8 * hid, 0.3f), in, hid);
+                    float[][] one = lstmOutputs(lw, seq, batch, x, h0, c0, null);
+                    float[][] many = lstmOutputs(lw, seq, batch, x, h0, c0, pool);
+                    for (int k = 0; k < 3; k++) {
+                        org.junit.jupiter.api.Assertions.assertArrayEquals(one[k], many[k], "LSTM output " + k + ", "
+                                + what);
+                    }
+                    for (boolean lbr : new boolean[] {false, true}) {
+                        Recurrent.GruWeights gw = Recurrent.packGru(weights(3 * hid * in, 0.3f),
+                                weights(3 * hid * hid, 0.1f), weights(6 * hid, 0.3f), in, hid, lbr);
+                        float[][] g1 = gruOutputs(gw, seq, batch, x, h0, null);
+                        float[][] gn = gruOutputs(gw, seq, batch, x, h0, pool);
+                        for (int k = 0; k < 2; k++) {
+                            org.junit.jupiter.api.Assertions.assertArrayEquals(g1[k], gn[k], "GRU lbr " + lbr
+                                    + " output " + k + ", " + what);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private static float[][] lstmOutputs(Recurrent.LstmWeights w, int seq, int batch, float[] x, float[] h0,
+                                         float[] c0, WorkerPool pool) {
+        int hid = w.hidden();
+        float[] y = new float[seq * batch * hid];
+        float[] yh = new float[batch * hid];
+        float[] yc = new float[batch * hid];
+        Recurrent.lstm(w, seq, batch, true, 3f, x, 0, h0, 0, c0, 0, y, 0, yh, 0, yc, 0,
+                new float[Recurrent.lstmScratchLength(hid, seq, batch)], pool);
+        return new float[][] {y, yh, yc};
+    }
+
+    private static float[][] gruOutputs(Recurrent.GruWeights w, int seq, int batch, float[] x, float[] h0,
+                                        WorkerPool pool) {
+        int hid = w.hidden();
+        float[] y = new float[seq * batch * hid];
+        float[] yh = new float[batch * hid];
+        Recurrent.gru(w, seq, batch, false, Float.POSITIVE_INFINITY, x, 0, h0, 0, y, 0, yh, 0,
+                new float[Recurrent.gruScratchLength(hid, seq, batch)], pool);
+        return new float[][] {y, yh};
+    }
+
+    /**
      * A batch this large projects its inputs step by step; batch 1 projects all steps at once: every row must
      * still get the same bits.
      */
