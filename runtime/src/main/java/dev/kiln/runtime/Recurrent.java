@@ -10,8 +10,10 @@ import jdk.incubator.vector.VectorSpecies;
  * {@code linear_before_reset} either way, zero or given initial states, forward or reverse.
  *
  * <p>The input projection of all time steps is ONE GEMM (X[seq*batch, input] · W^T + biases) into the gate
- * buffer; each step then adds its recurrent GEMM (H[batch, hidden] · R^T) to its rows of that buffer and runs
- * the gate math vectorized along the hidden axis. Biases are folded at packing time: Wb + Rb for every gate, except
+ * buffer (a large batch projects step by step instead, see {@link #projectsPerStep}); each step then adds its
+ * recurrent GEMM (H[batch, hidden] · R^T) to its rows of that buffer and runs the gate math ({@link GateMath})
+ * vectorized along the hidden axis. With a pool, the batch rows are split over the threads once per call and each
+ * thread runs the whole sequence of its rows. Biases are folded at packing time: Wb + Rb for every gate, except
  * GRU's Rbh with {@code linear_before_reset = 1}, which the reset gate multiplies. The weights are packed once at
  * compile time by {@link #packLstm} / {@link #packGru}. Peepholes, sequence_lens and non-default activations are
  * not handled here (the caller falls back to a general path). {@link #lstmScalar} and {@link #gruScalar} are the
@@ -406,9 +408,10 @@ public final class Recurrent {
 
     // ---- gate math, vectorized along the hidden axis ---------------------------------------------------------
     //
-    // Each loop calls at most one VectorMath function: a loop body with several of them grows past C2's inlining
-    // budget, the calls stay calls, and every vector crossing them is boxed (measured: 4-8 KB allocated per LSTM
-    // step of batch 1). So the activations run as passes over the gate row, each loop with one call.
+    // The activations are GateMath's array passes over the gate row, whose loops call no method with a vector:
+    // a vector crossing a call C2 did not inline is boxed (measured: 4-8 KB allocated per LSTM step of batch 1
+    // when two activations shared a loop through VectorMath calls). RecurrentTraining runs the same passes on the
+    // same lanes, so its forward gives these bits.
 
     /**
      * One batch row of LSTM gates: g holds i, o, f, c pre-activations (H each); updates C at {@code c} and H at

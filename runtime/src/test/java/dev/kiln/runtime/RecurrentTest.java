@@ -187,6 +187,59 @@ class RecurrentTest {
         }
     }
 
+    /**
+     * A call allocates nothing on the calling thread, at 1 and 2 threads, at hidden 128 and at hidden 20 (gate
+     * loops of two iterations, whose call sites C2 deems cold: a vector passed to a method there was boxed).
+     * The least over up to 20 rounds, so a kernel C2 has not compiled yet does not count.
+     */
+    @Test
+    void steadyStateAllocatesNothing() {
+        org.junit.jupiter.api.Assumptions.assumeTrue(System.getProperty("kiln.runtime.vectorBits") == null,
+                "allocation is measured at the machine's own vector width only");
+        int in = 28;
+        int seq = 6;
+        int batch = 8;
+        for (int hid : new int[] {20, 128}) {
+            Recurrent.LstmWeights lw = Recurrent.packLstm(weights(4 * hid * in, 0.3f), weights(4 * hid * hid, 0.1f),
+                    weights(8 * hid, 0.3f), in, hid);
+            Recurrent.GruWeights gw = Recurrent.packGru(weights(3 * hid * in, 0.3f), weights(3 * hid * hid, 0.1f),
+                    weights(6 * hid, 0.3f), in, hid, true);
+            float[] x = Check.random(rnd, seq * batch * in);
+            float[] y = new float[seq * batch * hid];
+            float[] yh = new float[batch * hid];
+            float[] yc = new float[batch * hid];
+            float[] ls = new float[Recurrent.lstmScratchLength(hid, seq, batch)];
+            float[] gs = new float[Recurrent.gruScratchLength(hid, seq, batch)];
+            try (WorkerPool pool = WorkerPool.of(2)) {
+                for (WorkerPool p : new WorkerPool[] {null, pool}) {
+                    long bytes = leastAllocatedPerCall(() -> {
+                        Recurrent.lstm(lw, seq, batch, false, Float.POSITIVE_INFINITY, x, 0, null, 0, null, 0, y, 0,
+                                yh, 0, yc, 0, ls, p);
+                        Recurrent.gru(gw, seq, batch, false, Float.POSITIVE_INFINITY, x, 0, null, 0, y, 0, yh, 0, gs,
+                                p);
+                    });
+                    assertEquals(0, bytes, "bytes per LSTM + GRU call, hidden " + hid + (p == null ? "" : ", 2 threads"));
+                }
+            }
+        }
+    }
+
+    private static long leastAllocatedPerCall(Runnable r) {
+        var mx = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+        long least = Long.MAX_VALUE;
+        for (int round = 0; round < 20 && least > 0; round++) {
+            for (int i = 0; i < (round == 0 ? 2000 : 300); i++) {
+                r.run();
+            }
+            long before = mx.getCurrentThreadAllocatedBytes();
+            for (int i = 0; i < 100; i++) {
+                r.run();
+            }
+            least = Math.min(least, (mx.getCurrentThreadAllocatedBytes() - before) / 100);
+        }
+        return least;
+    }
+
     private static float[][] lstmOutputs(Recurrent.LstmWeights w, int seq, int batch, float[] x, float[] h0,
                                          float[] c0, WorkerPool pool) {
         int hid = w.hidden();

@@ -391,8 +391,8 @@ public final class RecurrentTraining {
 
     // ---- gate math, vectorized along the hidden axis -------------------------------------------------------------
     //
-    // As in the inference kernels, each loop calls at most one VectorMath function, so C2 inlines it and no vector
-    // is boxed.
+    // As in the inference kernels, the activations are GateMath's array passes (the same operations on each lane
+    // as Recurrent, so the forwards agree bit for bit), and no loop passes a vector to a call, so none is boxed.
 
     /** One LSTM row: pre-activations i, o, f, c at go activated in place, then C, tanh(C) and H after them. */
     private static void lstmCell(float[] s, int go, float[] cp, int cpOff, int h) {
