@@ -18,10 +18,11 @@ import jdk.incubator.vector.VectorSpecies;
  * activations in one method). Clamps are compare + blend: a Java {@code min}/{@code max} costs about five AVX2
  * instructions, as it orders -0 below +0 and propagates NaN; here NaN compares false and passes through unchanged.
  *
- * <p>Errors over every float ({@link GateMathErrors} in the tests, figures in docs/BENCHMARKS.md): sigmoid within
- * 2 ulp of 1 / (1 + exp(-x)) wherever that is a normal float (x ≥ -87.3), below it at most 4.2e-39 away (x ≤ -88.4
- * gives 0); tanh within 2 ulp of Math.tanh everywhere, exactly ±1 beyond |x| = 9.01 as the nearest float is,
- * ±0 for ±0; NaN gives NaN. Scalar tails (len not a multiple of the vector length) use the double formulas.
+ * <p>Errors over all 2^32 floats ({@link GateMathErrors} in the tests, figures in docs/BENCHMARKS.md): sigmoid
+ * within 2 ulp of 1 / (1 + exp(-x)) wherever that is a normal float (x ≥ -87.3), below it at most 4.2e-39 away
+ * (x ≤ -88.38 gives 0, -infinity too); tanh within 3 ulp of Math.tanh everywhere (the 3 near |x| = 0.03, where
+ * e + 2 rounds), exactly ±1 beyond |x| = 9.01 as the nearest float is, ±0 for ±0; NaN gives NaN. Scalar tails
+ * (len not a multiple of the vector length) use the double formulas.
  */
 public final class GateMath {
     private static final VectorSpecies<Float> S = GemmKernel.SPECIES;

@@ -19,9 +19,10 @@ class GateMathTest {
     }
 
     @Test
-    void tanhIsWithinTwoUlpsOverTheFloatRange() {
+    void tanhIsWithinThreeUlpsOverTheFloatRange() {
+        // the full sweep's worst is 3 ulp (x = 0.03126); this sample's is 2
         GateMathErrors.Errors e = GateMathErrors.measure(GateMathErrors::tanh, Math::tanh, 997);
-        assertTrue(e.ulps() <= 2 && e.tinyAbs() == 0 && e.nanMismatches() == 0, e.toString());
+        assertTrue(e.ulps() <= 3 && e.tinyAbs() == 0 && e.nanMismatches() == 0, e.toString());
     }
 
     @Test
