@@ -170,7 +170,7 @@ public final class Recurrent {
         if (!perStep) {
             gemm(pool, seq * batch, x, xOff, wt.input(), wt.w(), wt.bias(), scratch, 0, g4, false);
         }
-        if (splitsBatch(pool, seq, batch, hid, g4)) {
+        if (splitsBatch(pool, seq, batch, wt.input(), hid, g4)) {
             SequenceTask task = SEQUENCE_TASKS.get();
             task.set(wt, null, seq, batch, reverse, clip, x, xOff, perStep, y, yOff, yStep, scratch, hs, cs);
             try {
@@ -231,7 +231,7 @@ public final class Recurrent {
         if (!perStep) {
             gemm(pool, seq * batch, x, xOff, wt.input(), wt.w(), wt.bias(), scratch, 0, g3, false);
         }
-        if (splitsBatch(pool, seq, batch, hid, g3)) {
+        if (splitsBatch(pool, seq, batch, wt.input(), hid, g3)) {
             SequenceTask task = SEQUENCE_TASKS.get();
             task.set(null, wt, seq, batch, reverse, clip, x, xOff, perStep, y, yOff, yStep, scratch, hs, tmp);
             try {
@@ -270,9 +270,9 @@ public final class Recurrent {
      * alone or in a batch, so any split gives the bits of one thread. Each thread needs at least one row, and
      * the whole call at least ~1 MFLOP (~20 µs) for the hand-off to pay.
      */
-    private static boolean splitsBatch(WorkerPool pool, int seq, int batch, int hid, int gates) {
+    private static boolean splitsBatch(WorkerPool pool, int seq, int batch, int input, int hid, int gates) {
         return pool != null && pool.threads() > 1 && batch >= 2
-                && 2L * seq * batch * (hid + 1) * gates > 1_000_000L;
+                && 2L * seq * batch * (input + hid) * gates > 1_000_000L;
     }
 
     /**
