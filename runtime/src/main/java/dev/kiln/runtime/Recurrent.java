@@ -174,7 +174,7 @@ public final class Recurrent {
             SequenceTask task = SEQUENCE_TASKS.get();
             task.set(wt, null, seq, batch, reverse, clip, x, xOff, perStep, y, yOff, yStep, scratch, hs, cs);
             try {
-                pool.parallelFor(batch, sequenceChunks(pool, batch), task);
+                pool.parallelFor(batch, task);
             } finally {
                 task.clear();
             }
@@ -235,7 +235,7 @@ public final class Recurrent {
             SequenceTask task = SEQUENCE_TASKS.get();
             task.set(null, wt, seq, batch, reverse, clip, x, xOff, perStep, y, yOff, yStep, scratch, hs, tmp);
             try {
-                pool.parallelFor(batch, sequenceChunks(pool, batch), task);
+                pool.parallelFor(batch, task);
             } finally {
                 task.clear();
             }
@@ -273,16 +273,6 @@ public final class Recurrent {
     private static boolean splitsBatch(WorkerPool pool, int seq, int batch, int input, int hid, int gates) {
         return pool != null && pool.threads() > 1 && batch >= 2
                 && 2L * seq * batch * (input + hid) * gates > 1_000_000L;
-    }
-
-    /**
-     * Row blocks of a split call: two per thread when each still has 8 rows, claimed as threads come free, so a
-     * thread the machine holds back (another process on its core) costs the call a block, not half of it; batch
-     * 64 on 2 threads is 4 blocks of 16 rows = 2 six-row tiles + 1 four-row tile each, which wastes no tile rows
-     * (2 blocks of 32 leave 2 of a four-row tile's rows empty). At least one block per thread.
-     */
-    private static int sequenceChunks(WorkerPool pool, int batch) {
-        return Math.max(Math.min(2 * pool.threads(), batch / 8), Math.min(pool.threads(), batch));
     }
 
     /**
