@@ -71,26 +71,14 @@ public final class WorkerPool implements AutoCloseable {
      * chunk never changes what the chunk computes.
      */
     public void parallelFor(int n, IntRangeBody body) {
-        parallelFor(n, threads, body);
-    }
-
-    /**
-     * As {@link #parallelFor(int, IntRangeBody)} with {@code min(chunks, n)} chunks, which may outnumber the threads:
-     * each thread claims the next unstarted chunk when it finishes one, so a thread the operating system holds
-     * back leaves the others more chunks instead of the whole call waiting on its one.
-     */
-    public void parallelFor(int n, int chunks, IntRangeBody body) {
         Objects.requireNonNull(body, "body");
         if (n < 0) {
             throw new IllegalArgumentException("negative range " + n);
         }
-        if (chunks < 1) {
-            throw new IllegalArgumentException("chunks must be at least 1, got " + chunks);
-        }
         if (closed) {
             throw new IllegalStateException("worker pool is closed");
         }
-        int parts = Math.min(chunks, n);
+        int parts = Math.min(threads, n);
         if (parts <= 1 || !busy.compareAndSet(false, true)) {
             body.run(0, n);
             return;
@@ -111,7 +99,7 @@ public final class WorkerPool implements AutoCloseable {
         pending.set(parts - 1);
         // Volatile write after the fields above: a thread whose claim sees it also sees this call's fields.
         unclaimed.set(parts - 1);
-        for (int i = 0; i < Math.min(parts - 1, workers.length); i++) {
+        for (int i = 0; i < parts - 1; i++) {
             workers[i].assign();
         }
         runChunk(0);

@@ -40,34 +40,6 @@ class WorkerPoolTest {
         }
     }
 
-    /** More chunks than threads (Recurrent's row blocks): each chunk once, with the even bounds, whoever claims it. */
-    @Test
-    void moreChunksThanThreadsEachRunOnceWithEvenBounds() {
-        for (int threads = 1; threads <= 3; threads++) {
-            try (WorkerPool pool = WorkerPool.of(threads)) {
-                for (int round = 0; round < 200; round++) {
-                    int n = 64 + round % 7;
-                    int chunks = 2 * threads + round % 3;
-                    int[] hits = new int[n];
-                    java.util.Set<String> bounds = java.util.concurrent.ConcurrentHashMap.newKeySet();
-                    pool.parallelFor(n, chunks, (from, to) -> {
-                        bounds.add(from + ".." + to);
-                        for (int i = from; i < to; i++) {
-                            hits[i]++;
-                        }
-                    });
-                    for (int i = 0; i < n; i++) {
-                        assertEquals(1, hits[i], "index " + i + ", " + threads + " threads, " + chunks + " chunks");
-                    }
-                    assertEquals(chunks, bounds.size());
-                    for (int c = 0; c < chunks; c++) {
-                        assertTrue(bounds.contains((long) n * c / chunks + ".." + (long) n * (c + 1) / chunks), "chunk " + c);
-                    }
-                }
-            }
-        }
-    }
-
     @Test
     void reusableAcrossManyCallsAndAfterParking() throws InterruptedException {
         try (WorkerPool pool = WorkerPool.of(3)) {
