@@ -10,8 +10,10 @@ import jdk.incubator.vector.VectorSpecies;
  * {@code linear_before_reset} either way, zero or given initial states, forward or reverse.
  *
  * <p>The input projection of all time steps is ONE GEMM (X[seq*batch, input] · W^T + biases) into the gate
- * buffer; each step then adds its recurrent GEMM (H[batch, hidden] · R^T) to its rows of that buffer and runs
- * the gate math vectorized along the hidden axis. Biases are folded at packing time: Wb + Rb for every gate, except
+ * buffer (a large batch projects step by step instead, see {@link #projectsPerStep}); each step then adds its
+ * recurrent GEMM (H[batch, hidden] · R^T) to its rows of that buffer and runs the gate math ({@link GateMath})
+ * vectorized along the hidden axis. With a pool, the batch rows are split over the threads once per call and each
+ * thread runs the whole sequence of its rows. Biases are folded at packing time: Wb + Rb for every gate, except
  * GRU's Rbh with {@code linear_before_reset = 1}, which the reset gate multiplies. The weights are packed once at
  * compile time by {@link #packLstm} / {@link #packGru}. Peepholes, sequence_lens and non-default activations are
  * not handled here (the caller falls back to a general path). {@link #lstmScalar} and {@link #gruScalar} are the
@@ -168,32 +170,38 @@ public final class Recurrent {
         if (!perStep) {
             gemm(pool, seq * batch, x, xOff, wt.input(), wt.w(), wt.bias(), scratch, 0, g4, false);
         }
-        boolean split = splitsRows(pool, batch, hid, g4);
-        for (int step = 0; step < seq; step++) {
-            int t = reverse ? seq - 1 - step : step;
-            int gt = perStep ? 0 : t * batch * g4;
-            float[] xt = perStep ? x : null;
-            int xtOff = xOff + t * batch * wt.input();
-            if (split) {
-                RowTask task = ROW_TASKS.get();
-                task.set(wt, null, scratch, gt, hs, cs, clip, xt, xtOff);
-                try {
-                    pool.parallelFor(batch, task);
-                } finally {
-                    task.clear();
-                }
-            } else {
-                lstmRows(wt, scratch, gt, hs, cs, 0, batch, clip, xt, xtOff);
+        if (splitsBatch(pool, seq, batch, wt.input(), hid, g4)) {
+            SequenceTask task = SEQUENCE_TASKS.get();
+            task.set(wt, null, seq, batch, reverse, clip, x, xOff, perStep, y, yOff, yStep, scratch, hs, cs);
+            try {
+                pool.parallelFor(batch, task);
+            } finally {
+                task.clear();
             }
-            if (y != null) {
-                System.arraycopy(scratch, hs, y, yOff + t * yStep, bh);
-            }
+        } else {
+            lstmSequence(wt, seq, batch, reverse, clip, x, xOff, perStep, y, yOff, yStep, scratch, hs, cs, 0, batch);
         }
         if (yh != null) {
             System.arraycopy(scratch, hs, yh, yhOff, bh);
         }
         if (yc != null) {
             System.arraycopy(scratch, cs, yc, ycOff, bh);
+        }
+    }
+
+    /** All steps of batch rows [b0, b1): each row's states depend on no other row. */
+    private static void lstmSequence(LstmWeights wt, int seq, int batch, boolean reverse, float clip, float[] x,
+                                     int xOff, boolean perStep, float[] y, int yOff, int yStep, float[] s, int hs,
+                                     int cs, int b0, int b1) {
+        int hid = wt.hidden();
+        int g4 = 4 * hid;
+        for (int step = 0; step < seq; step++) {
+            int t = reverse ? seq - 1 - step : step;
+            int gt = perStep ? 0 : t * batch * g4;
+            lstmRows(wt, s, gt, hs, cs, b0, b1, clip, perStep ? x : null, xOff + t * batch * wt.input());
+            if (y != null) {
+                System.arraycopy(s, hs + b0 * hid, y, yOff + t * yStep + b0 * hid, (b1 - b0) * hid);
+            }
         }
     }
 
@@ -223,39 +231,48 @@ public final class Recurrent {
         if (!perStep) {
             gemm(pool, seq * batch, x, xOff, wt.input(), wt.w(), wt.bias(), scratch, 0, g3, false);
         }
-        boolean split = splitsRows(pool, batch, hid, g3);
-        for (int step = 0; step < seq; step++) {
-            int t = reverse ? seq - 1 - step : step;
-            int gt = perStep ? 0 : t * batch * g3;
-            float[] xt = perStep ? x : null;
-            int xtOff = xOff + t * batch * wt.input();
-            if (split) {
-                RowTask task = ROW_TASKS.get();
-                task.set(null, wt, scratch, gt, hs, tmp, clip, xt, xtOff);
-                try {
-                    pool.parallelFor(batch, task);
-                } finally {
-                    task.clear();
-                }
-            } else {
-                gruRows(wt, scratch, gt, hs, tmp, 0, batch, clip, xt, xtOff);
+        if (splitsBatch(pool, seq, batch, wt.input(), hid, g3)) {
+            SequenceTask task = SEQUENCE_TASKS.get();
+            task.set(null, wt, seq, batch, reverse, clip, x, xOff, perStep, y, yOff, yStep, scratch, hs, tmp);
+            try {
+                pool.parallelFor(batch, task);
+            } finally {
+                task.clear();
             }
-            if (y != null) {
-                System.arraycopy(scratch, hs, y, yOff + t * yStep, bh);
-            }
+        } else {
+            gruSequence(wt, seq, batch, reverse, clip, x, xOff, perStep, y, yOff, yStep, scratch, hs, tmp, 0, batch);
         }
         if (yh != null) {
             System.arraycopy(scratch, hs, yh, yhOff, bh);
         }
     }
 
+    /** All steps of batch rows [b0, b1), as {@link #lstmSequence}. */
+    private static void gruSequence(GruWeights wt, int seq, int batch, boolean reverse, float clip, float[] x,
+                                    int xOff, boolean perStep, float[] y, int yOff, int yStep, float[] s, int hs,
+                                    int tmp, int b0, int b1) {
+        int hid = wt.hidden();
+        int g3 = 3 * hid;
+        for (int step = 0; step < seq; step++) {
+            int t = reverse ? seq - 1 - step : step;
+            int gt = perStep ? 0 : t * batch * g3;
+            gruRows(wt, s, gt, hs, tmp, b0, b1, clip, perStep ? x : null, xOff + t * batch * wt.input());
+            if (y != null) {
+                System.arraycopy(s, hs + b0 * hid, y, yOff + t * yStep + b0 * hid, (b1 - b0) * hid);
+            }
+        }
+    }
+
     /**
-     * Whether a step's rows are split over the pool: each thread then runs the recurrent GEMM and the gate math of
-     * its own batch rows (one hand-off per step; the GEMM gives the same bits for a row alone or in a batch).
-     * Below ~20 µs of work per step the hand-off does not pay.
+     * Whether the batch is split over the pool for the whole sequence: each thread runs every step of its own
+     * rows (their input projection, recurrent GEMM and gates), so a call hands off once, not once per step (28
+     * hand-offs per lstm call kept 2 threads at 1.3x). Rows are independent and the GEMM gives a row the same bits
+     * alone or in a batch, so any split gives the bits of one thread. Each thread needs at least one row, and
+     * the whole call at least ~1 MFLOP (~20 µs) for the hand-off to pay.
      */
-    private static boolean splitsRows(WorkerPool pool, int batch, int hid, int gates) {
-        return pool != null && pool.threads() > 1 && batch > 1 && 2L * batch * hid * gates > 1_000_000L;
+    private static boolean splitsBatch(WorkerPool pool, int seq, int batch, int input, int hid, int gates) {
+        return pool != null && pool.threads() > 1 && batch >= 2
+                && 2L * seq * batch * (input + hid) * gates > 1_000_000L;
     }
 
     /**
@@ -270,52 +287,64 @@ public final class Recurrent {
         return seq > 1 && 4L * seq * batch * gates > 256 * 1024;
     }
 
-    private static final ThreadLocal<RowTask> ROW_TASKS = ThreadLocal.withInitial(RowTask::new);
+    private static final ThreadLocal<SequenceTask> SEQUENCE_TASKS = ThreadLocal.withInitial(SequenceTask::new);
 
     /**
-     * One step's split over batch rows, reused per calling thread: a capturing lambda per step allocated 40 B
-     * each time (1.1 KB per LSTM call at batch 64, docs/BENCHMARKS.md).
+     * One call's split over batch rows, reused per calling thread: a capturing lambda per call would allocate
+     * (the steady state allocates nothing, docs/BENCHMARKS.md).
      */
-    private static final class RowTask implements IntRangeBody {
+    private static final class SequenceTask implements IntRangeBody {
         private LstmWeights lstm;
         private GruWeights gru;
+        private int seq;
+        private int batch;
+        private boolean reverse;
+        private float clip;
+        private float[] x;
+        private int xOff;
+        private boolean perStep;
+        private float[] y;
+        private int yOff;
+        private int yStep;
         private float[] s;
-        private int gt;
         private int hs;
         /** The cell state (LSTM) or the GRU's temporary rows. */
         private int aux;
-        private float clip;
-        /** X when the input projection runs per step (then from {@code xOff}), else null. */
-        private float[] x;
-        private int xOff;
 
-        void set(LstmWeights lstm, GruWeights gru, float[] s, int gt, int hs, int aux, float clip, float[] x,
-                 int xOff) {
-            this.x = x;
-            this.xOff = xOff;
+        void set(LstmWeights lstm, GruWeights gru, int seq, int batch, boolean reverse, float clip, float[] x,
+                 int xOff, boolean perStep, float[] y, int yOff, int yStep, float[] s, int hs, int aux) {
             this.lstm = lstm;
             this.gru = gru;
+            this.seq = seq;
+            this.batch = batch;
+            this.reverse = reverse;
+            this.clip = clip;
+            this.x = x;
+            this.xOff = xOff;
+            this.perStep = perStep;
+            this.y = y;
+            this.yOff = yOff;
+            this.yStep = yStep;
             this.s = s;
-            this.gt = gt;
             this.hs = hs;
             this.aux = aux;
-            this.clip = clip;
         }
 
         /** Drops the references so a finished call does not keep the caller's arrays alive. */
         void clear() {
             lstm = null;
             gru = null;
-            s = null;
             x = null;
+            y = null;
+            s = null;
         }
 
         @Override
         public void run(int b0, int b1) {
             if (lstm != null) {
-                lstmRows(lstm, s, gt, hs, aux, b0, b1, clip, x, xOff);
+                lstmSequence(lstm, seq, batch, reverse, clip, x, xOff, perStep, y, yOff, yStep, s, hs, aux, b0, b1);
             } else {
-                gruRows(gru, s, gt, hs, aux, b0, b1, clip, x, xOff);
+                gruSequence(gru, seq, batch, reverse, clip, x, xOff, perStep, y, yOff, yStep, s, hs, aux, b0, b1);
             }
         }
     }
@@ -379,9 +408,10 @@ public final class Recurrent {
 
     // ---- gate math, vectorized along the hidden axis ---------------------------------------------------------
     //
-    // Each loop calls at most one VectorMath function: a loop body with several of them grows past C2's inlining
-    // budget, the calls stay calls, and every vector crossing them is boxed (measured: 4-8 KB allocated per LSTM
-    // step of batch 1). So the activations run as passes over the gate row, each loop with one call.
+    // The activations are GateMath's array passes over the gate row, whose loops call no method with a vector:
+    // a vector crossing a call C2 did not inline is boxed (measured: 4-8 KB allocated per LSTM step of batch 1
+    // when two activations shared a loop through VectorMath calls). RecurrentTraining runs the same passes on the
+    // same lanes, so its forward gives these bits.
 
     /**
      * One batch row of LSTM gates: g holds i, o, f, c pre-activations (H each); updates C at {@code c} and H at
@@ -462,37 +492,12 @@ public final class Recurrent {
 
     /** a = sigmoid(clip(a)) over {@code len} floats. */
     private static void sigmoidInPlace(float[] a, int off, int len, float clip) {
-        int j = 0;
-        for (int bound = S.loopBound(len); j < bound; j += VL) {
-            FloatVector x = clip(FloatVector.fromArray(S, a, off + j), clip);
-            x.broadcast(1f).div(VectorMath.exp(x.neg()).add(1f)).intoArray(a, off + j);
-        }
-        for (; j < len; j++) {
-            a[off + j] = sigmoid(clip(a[off + j], clip));
-        }
+        GateMath.sigmoid(a, off, a, off, len, clip);
     }
 
     /** dst = tanh(clip(src)) over {@code len} floats (the two ranges equal or disjoint). */
     private static void tanh(float[] src, int srcOff, float[] dst, int dstOff, int len, float clip) {
-        int j = 0;
-        for (int bound = S.loopBound(len); j < bound; j += VL) {
-            VectorMath.tanh(clip(FloatVector.fromArray(S, src, srcOff + j), clip)).intoArray(dst, dstOff + j);
-        }
-        for (; j < len; j++) {
-            dst[dstOff + j] = (float) Math.tanh(clip(src[srcOff + j], clip));
-        }
-    }
-
-    private static float sigmoid(float x) {
-        return (float) (1.0 / (1.0 + Math.exp(-x)));
-    }
-
-    private static FloatVector clip(FloatVector x, float clip) {
-        return clip == Float.POSITIVE_INFINITY ? x : x.max(-clip).min(clip);
-    }
-
-    private static float clip(float x, float clip) {
-        return Math.min(Math.max(x, -clip), clip);
+        GateMath.tanh(src, srcOff, dst, dstOff, len, clip);
     }
 
     private static void gemm(WorkerPool pool, int m, float[] a, int aOff, int lda, PackedMatrix b, float[] bias,

@@ -148,6 +148,120 @@ class RecurrentTest {
     }
 
     /**
+     * The batch split over threads for the whole sequence: every output (Y of every step, Y_h, Y_c) bit-identical
+     * to one thread, for uneven splits (7 rows over 3 threads), a batch small enough to project all steps at once
+     * (3 rows), reverse direction, given initial states and both GRU forms.
+     */
+    @Test
+    void batchSplitOverThreadsGivesTheBitsOfOneThread() {
+        int in = 28;
+        int hid = 128;
+        int seq = 9;
+        for (int threads : new int[] {2, 3}) {
+            try (WorkerPool pool = WorkerPool.of(threads)) {
+                for (int batch : new int[] {3, 7, 64}) {
+                    String what = threads + " threads, batch " + batch;
+                    float[] x = Check.random(rnd, seq * batch * in);
+                    float[] h0 = Check.random(rnd, batch * hid);
+                    float[] c0 = Check.random(rnd, batch * hid);
+                    Recurrent.LstmWeights lw = Recurrent.packLstm(weights(4 * hid * in, 0.3f),
+                            weights(4 * hid * hid, 0.1f), weights(8 * hid, 0.3f), in, hid);
+                    float[][] one = lstmOutputs(lw, seq, batch, x, h0, c0, null);
+                    float[][] many = lstmOutputs(lw, seq, batch, x, h0, c0, pool);
+                    for (int k = 0; k < 3; k++) {
+                        org.junit.jupiter.api.Assertions.assertArrayEquals(one[k], many[k], "LSTM output " + k + ", "
+                                + what);
+                    }
+                    for (boolean lbr : new boolean[] {false, true}) {
+                        Recurrent.GruWeights gw = Recurrent.packGru(weights(3 * hid * in, 0.3f),
+                                weights(3 * hid * hid, 0.1f), weights(6 * hid, 0.3f), in, hid, lbr);
+                        float[][] g1 = gruOutputs(gw, seq, batch, x, h0, null);
+                        float[][] gn = gruOutputs(gw, seq, batch, x, h0, pool);
+                        for (int k = 0; k < 2; k++) {
+                            org.junit.jupiter.api.Assertions.assertArrayEquals(g1[k], gn[k], "GRU lbr " + lbr
+                                    + " output " + k + ", " + what);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * A call allocates nothing on the calling thread, at 1 and 2 threads, at hidden 128 and at hidden 20 (gate
+     * loops of two iterations, whose call sites C2 deems cold: a vector passed to a method there was boxed).
+     * The least over up to 20 rounds, so a kernel C2 has not compiled yet does not count.
+     */
+    @Test
+    void steadyStateAllocatesNothing() {
+        org.junit.jupiter.api.Assumptions.assumeTrue(System.getProperty("kiln.runtime.vectorBits") == null,
+                "allocation is measured at the machine's own vector width only");
+        int in = 28;
+        int seq = 6;
+        int batch = 8;
+        for (int hid : new int[] {20, 128}) {
+            Recurrent.LstmWeights lw = Recurrent.packLstm(weights(4 * hid * in, 0.3f), weights(4 * hid * hid, 0.1f),
+                    weights(8 * hid, 0.3f), in, hid);
+            Recurrent.GruWeights gw = Recurrent.packGru(weights(3 * hid * in, 0.3f), weights(3 * hid * hid, 0.1f),
+                    weights(6 * hid, 0.3f), in, hid, true);
+            float[] x = Check.random(rnd, seq * batch * in);
+            float[] y = new float[seq * batch * hid];
+            float[] yh = new float[batch * hid];
+            float[] yc = new float[batch * hid];
+            float[] ls = new float[Recurrent.lstmScratchLength(hid, seq, batch)];
+            float[] gs = new float[Recurrent.gruScratchLength(hid, seq, batch)];
+            try (WorkerPool pool = WorkerPool.of(2)) {
+                for (WorkerPool p : new WorkerPool[] {null, pool}) {
+                    long bytes = leastAllocatedPerCall(() -> {
+                        Recurrent.lstm(lw, seq, batch, false, Float.POSITIVE_INFINITY, x, 0, null, 0, null, 0, y, 0,
+                                yh, 0, yc, 0, ls, p);
+                        Recurrent.gru(gw, seq, batch, false, Float.POSITIVE_INFINITY, x, 0, null, 0, y, 0, yh, 0, gs,
+                                p);
+                    });
+                    assertEquals(0, bytes, "bytes per LSTM + GRU call, hidden " + hid + (p == null ? "" : ", 2 threads"));
+                }
+            }
+        }
+    }
+
+    private static long leastAllocatedPerCall(Runnable r) {
+        var mx = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+        long least = Long.MAX_VALUE;
+        for (int round = 0; round < 20 && least > 0; round++) {
+            for (int i = 0; i < (round == 0 ? 2000 : 300); i++) {
+                r.run();
+            }
+            long before = mx.getCurrentThreadAllocatedBytes();
+            for (int i = 0; i < 100; i++) {
+                r.run();
+            }
+            least = Math.min(least, (mx.getCurrentThreadAllocatedBytes() - before) / 100);
+        }
+        return least;
+    }
+
+    private static float[][] lstmOutputs(Recurrent.LstmWeights w, int seq, int batch, float[] x, float[] h0,
+                                         float[] c0, WorkerPool pool) {
+        int hid = w.hidden();
+        float[] y = new float[seq * batch * hid];
+        float[] yh = new float[batch * hid];
+        float[] yc = new float[batch * hid];
+        Recurrent.lstm(w, seq, batch, true, 3f, x, 0, h0, 0, c0, 0, y, 0, yh, 0, yc, 0,
+                new float[Recurrent.lstmScratchLength(hid, seq, batch)], pool);
+        return new float[][] {y, yh, yc};
+    }
+
+    private static float[][] gruOutputs(Recurrent.GruWeights w, int seq, int batch, float[] x, float[] h0,
+                                        WorkerPool pool) {
+        int hid = w.hidden();
+        float[] y = new float[seq * batch * hid];
+        float[] yh = new float[batch * hid];
+        Recurrent.gru(w, seq, batch, false, Float.POSITIVE_INFINITY, x, 0, h0, 0, y, 0, yh, 0,
+                new float[Recurrent.gruScratchLength(hid, seq, batch)], pool);
+        return new float[][] {y, yh};
+    }
+
+    /**
      * A batch this large projects its inputs step by step; batch 1 projects all steps at once: every row must
      * still get the same bits.
      */

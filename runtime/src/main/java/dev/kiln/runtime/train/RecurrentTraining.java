@@ -6,7 +6,7 @@ import static dev.kiln.runtime.train.Lanes.VL;
 import dev.kiln.runtime.Epilogue;
 import dev.kiln.runtime.Gemm;
 import dev.kiln.runtime.PackedMatrix;
-import dev.kiln.runtime.VectorMath;
+import dev.kiln.runtime.GateMath;
 import dev.kiln.runtime.WorkerPool;
 import java.util.Arrays;
 import java.util.Objects;
@@ -391,8 +391,8 @@ public final class RecurrentTraining {
 
     // ---- gate math, vectorized along the hidden axis -------------------------------------------------------------
     //
-    // As in the inference kernels, each loop calls at most one VectorMath function, so C2 inlines it and no vector
-    // is boxed.
+    // As in the inference kernels, the activations are GateMath's array passes (the same operations on each lane
+    // as Recurrent, so the forwards agree bit for bit), and no loop passes a vector to a call, so none is boxed.
 
     /** One LSTM row: pre-activations i, o, f, c at go activated in place, then C, tanh(C) and H after them. */
     private static void lstmCell(float[] s, int go, float[] cp, int cpOff, int h) {
@@ -464,17 +464,11 @@ public final class RecurrentTraining {
      * @param hr the row's recurrent projection {@code H_prev · R^T + Rb} (3H)
      */
     private static void gruCell(float[] s, int go, float[] hr, int hrOff, float[] hp, int hpOff, int h) {
-        int j = 0;
         int zr = 2 * h;
-        for (int bound = S.loopBound(zr); j < bound; j += VL) {
-            FloatVector v = FloatVector.fromArray(S, s, go + j).add(FloatVector.fromArray(S, hr, hrOff + j));
-            v.broadcast(1f).div(VectorMath.exp(v.neg()).add(1f)).intoArray(s, go + j);
-        }
-        for (; j < zr; j++) {
-            s[go + j] = sigmoid(s[go + j] + hr[hrOff + j]);
-        }
+        Lanes.add(hr, hrOff, s, go, zr);
+        sigmoidInPlace(s, go, zr);
         System.arraycopy(hr, hrOff + 2 * h, s, go + 3 * h, h);
-        j = 0;
+        int j = 0;
         for (int bound = S.loopBound(h); j < bound; j += VL) {
             FloatVector r = FloatVector.fromArray(S, s, go + h + j);
             r.fma(FloatVector.fromArray(S, s, go + 3 * h + j), FloatVector.fromArray(S, s, go + 2 * h + j))
@@ -540,30 +534,13 @@ public final class RecurrentTraining {
         }
     }
 
-    private static float sigmoid(float x) {
-        return (float) (1.0 / (1.0 + Math.exp(-x)));
-    }
-
     private static void sigmoidInPlace(float[] a, int off, int len) {
-        int j = 0;
-        for (int bound = S.loopBound(len); j < bound; j += VL) {
-            FloatVector v = FloatVector.fromArray(S, a, off + j);
-            v.broadcast(1f).div(VectorMath.exp(v.neg()).add(1f)).intoArray(a, off + j);
-        }
-        for (; j < len; j++) {
-            a[off + j] = sigmoid(a[off + j]);
-        }
+        GateMath.sigmoid(a, off, a, off, len, Float.POSITIVE_INFINITY);
     }
 
     /** dst = tanh(src) over {@code len} floats (the ranges equal or disjoint). */
     private static void tanh(float[] src, int srcOff, float[] dst, int dstOff, int len) {
-        int j = 0;
-        for (int bound = S.loopBound(len); j < bound; j += VL) {
-            VectorMath.tanh(FloatVector.fromArray(S, src, srcOff + j)).intoArray(dst, dstOff + j);
-        }
-        for (; j < len; j++) {
-            dst[dstOff + j] = (float) Math.tanh(src[srcOff + j]);
-        }
+        GateMath.tanh(src, srcOff, dst, dstOff, len, Float.POSITIVE_INFINITY);
     }
 
     // ---- scalar twins: the equations in double, every array from index 0 ------------------------------------------

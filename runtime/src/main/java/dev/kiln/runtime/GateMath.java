@@ -1,0 +1,126 @@
+package dev.kiln.runtime;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Sigmoid and tanh over float arrays, the activations of the LSTM and GRU gates in {@link Recurrent} and
+ * {@code train.RecurrentTraining} (which must agree bit for bit): each lane is one range reduction, one polynomial
+ * and one division, about 22 vector operations, half of 1 / (1 + {@link VectorMath#exp}(-x)) plus
+ * {@link VectorMath#tanh} (which computes two branches for every lane). Like {@link VectorMath}, built from IEEE
+ * operations only, so every JIT tier and thread gives the same bits.
+ *
+ * <p>The math is written out inside each loop rather than called per vector: a vector passed to a method C2 does
+ * not inline is boxed, and C2 declines a 130-byte callee at a call site it deems cold (a gate loop of two
+ * iterations at hidden 20: 7.7 KB allocated per training call, measured) or past its node budget (several
+ * activations in one method). Clamps are compare + blend: a Java {@code min}/{@code max} costs about five AVX2
+ * instructions, as it orders -0 below +0 and propagates NaN; here NaN compares false and passes through unchanged.
+ *
+ * <p>Errors over all 2^32 floats ({@link GateMathErrors} in the tests, figures in docs/BENCHMARKS.md): sigmoid
+ * within 2 ulp of 1 / (1 + exp(-x)) wherever that is a normal float (x ≥ -87.3), below it at most 4.2e-39 away
+ * (x ≤ -88.38 gives 0, -infinity too); tanh within 3 ulp of Math.tanh everywhere (the 3 near |x| = 0.03, where
+ * e + 2 rounds), exactly ±1 beyond |x| = 9.01 as the nearest float is, ±0 for ±0; NaN gives NaN. Scalar tails
+ * (len not a multiple of the vector length) use the double formulas.
+ */
+public final class GateMath {
+    private static final VectorSpecies<Float> S = GemmKernel.SPECIES;
+    private static final int VL = S.length();
+
+    private static final float LOG2E = 1.44269504088896341f;
+    /** ln 2 split in a part exact in few bits and a remainder (Cody-Waite), so y - n ln2 loses nothing. */
+    private static final float LN2_HI = 0.693359375f;
+    private static final float LN2_LO = -2.12194440e-4f;
+    /** 1.5 * 2^23: adding it rounds a float below 2^22 to an integer kept in the low mantissa bits. */
+    private static final float ROUNDER = 12582912f;
+    /** Added to the bits of (y log2e + ROUNDER), then shifted left 23: the bits of 2^n. */
+    private static final int SCALE_BIAS = 127 - 0x4B400000;
+    /** Minimax fit of P in e^r - 1 = r + r^2 P(r) for |r| ≤ ln2/2: 0.29 ulp of relative error before rounding. */
+    private static final float P0 = 0.4999999701976776f;
+    private static final float P1 = 0.1666654348373413f;
+    private static final float P2 = 0.04166720062494278f;
+    private static final float P3 = 0.008366547524929047f;
+    private static final float P4 = 0.0013882543426007032f;
+    /** Bound of sigmoid's e^-x argument: 89 rounds to n = 128, whose 2^n bits are +infinity, so sigmoid gives 0. */
+    private static final float SIGMOID_EXP_MAX = 89f;
+    /** e^-87 = 1.6e-38 is still a normal scale; 1 / (1 + e^-87) is already 1 in float. */
+    private static final float SIGMOID_EXP_MIN = -87f;
+    /** tanh(x) rounds to 1 in float above 9.011 (1 - tanh x = 2 e^-2x < 2^-25); clamping keeps e^2x finite. */
+    private static final float TANH_MAX = 9.1f;
+    private static final int SIGN = 0x80000000;
+
+    private GateMath() {}
+
+    /**
+     * dst = 1 / (1 + e^-x) with x = clip(src), over {@code len} floats (the ranges equal or disjoint);
+     * {@code clip} bounds x to [-clip, clip], {@code Float.POSITIVE_INFINITY} for none.
+     */
+    public static void sigmoid(float[] src, int srcOff, float[] dst, int dstOff, int len, float clip) {
+        int j = 0;
+        for (int bound = S.loopBound(len); j < bound; j += VL) {
+            FloatVector y = clip(FloatVector.fromArray(S, src, srcOff + j), clip).neg();
+            y = y.blend(SIGMOID_EXP_MAX, y.compare(VectorOperators.GT, SIGMOID_EXP_MAX));
+            y = y.blend(SIGMOID_EXP_MIN, y.compare(VectorOperators.LT, SIGMOID_EXP_MIN));
+            // e^y = 2^n e^r, |r| ≤ ln2/2
+            FloatVector t = y.fma(LOG2E, ROUNDER);
+            FloatVector n = t.sub(ROUNDER);
+            FloatVector r = n.fma(n.broadcast(-LN2_HI), y);
+            r = n.fma(n.broadcast(-LN2_LO), r);
+            FloatVector p = r.fma(r.broadcast(P4), r.broadcast(P3)).fma(r, r.broadcast(P2)).fma(r, r.broadcast(P1))
+                    .fma(r, r.broadcast(P0));
+            FloatVector em1 = p.fma(r.mul(r), r);
+            // 2^n for n in [-126, 128]; 2^128 has the bits of +infinity, and (e^r - 1) + 1 > 0 keeps it so
+            FloatVector scale = t.reinterpretAsInts().add(SCALE_BIAS).lanewise(VectorOperators.LSHL, 23)
+                    .reinterpretAsFloats();
+            FloatVector e = em1.add(1f).mul(scale);
+            y.broadcast(1f).div(e.add(1f)).intoArray(dst, dstOff + j);
+        }
+        for (; j < len; j++) {
+            dst[dstOff + j] = sigmoid(clip(src[srcOff + j], clip));
+        }
+    }
+
+    /**
+     * dst = tanh(clip(src)) over {@code len} floats (the ranges equal or disjoint), as e / (e + 2) with
+     * e = e^(2|x|) - 1 (exact as 2|x| near 0, so no second branch for small x) and the sign of x put back by its bit.
+     */
+    public static void tanh(float[] src, int srcOff, float[] dst, int dstOff, int len, float clip) {
+        int j = 0;
+        for (int bound = S.loopBound(len); j < bound; j += VL) {
+            FloatVector x = clip(FloatVector.fromArray(S, src, srcOff + j), clip);
+            FloatVector ax = x.abs();
+            ax = ax.blend(TANH_MAX, ax.compare(VectorOperators.GT, TANH_MAX));
+            FloatVector u = ax.add(ax);
+            FloatVector t = u.fma(LOG2E, ROUNDER);
+            FloatVector n = t.sub(ROUNDER);
+            FloatVector r = n.fma(n.broadcast(-LN2_HI), u);
+            r = n.fma(n.broadcast(-LN2_LO), r);
+            FloatVector p = r.fma(r.broadcast(P4), r.broadcast(P3)).fma(r, r.broadcast(P2)).fma(r, r.broadcast(P1))
+                    .fma(r, r.broadcast(P0));
+            FloatVector em1 = p.fma(r.mul(r), r);
+            FloatVector scale = t.reinterpretAsInts().add(SCALE_BIAS).lanewise(VectorOperators.LSHL, 23)
+                    .reinterpretAsFloats();
+            // e^u - 1 = 2^n (e^r - 1) + (2^n - 1), n in [0, 27]: exactly e^r - 1 when n = 0
+            FloatVector e = scale.fma(em1, scale.sub(1f));
+            IntVector sign = x.reinterpretAsInts().and(SIGN);
+            e.div(e.add(2f)).reinterpretAsInts().or(sign).reinterpretAsFloats().intoArray(dst, dstOff + j);
+        }
+        for (; j < len; j++) {
+            dst[dstOff + j] = (float) Math.tanh(clip(src[srcOff + j], clip));
+        }
+    }
+
+    /** 1 / (1 + e^-x) in double, rounded once: the scalar tails' formula. */
+    public static float sigmoid(float x) {
+        return (float) (1.0 / (1.0 + Math.exp(-x)));
+    }
+
+    private static FloatVector clip(FloatVector x, float clip) {
+        return clip == Float.POSITIVE_INFINITY ? x : x.max(-clip).min(clip);
+    }
+
+    private static float clip(float x, float clip) {
+        return Math.min(Math.max(x, -clip), clip);
+    }
+}
