@@ -72,9 +72,12 @@ final class BlockedLayoutEmitter implements KernelEmitter {
                 Identifiers.camel(n.input(1).name(), "weight"), "$1L");
         CodeBlock bias = n.hasInput(2) ? CodeBlock.of("$L", ctx.ref(n.input(2)).array()) : CodeBlock.of("null");
         String epilogue = Epilogues.field(ctx, true);
+        int scratchLength = NchwcConv.scratchLength(s, block);
+        CodeBlock scratch = scratchLength == 0 ? CodeBlock.of("null") : CodeBlock.of("this.$N", ctx.scratch(scratchLength));
         code.addStatement("$T.requireBlock($L)", NCHWC, block);
-        code.addStatement("$T.conv($N, $L, $N, $L, this.$N, $L, $N, $L, $N$L)", CONV, shape, batch, in.array(),
-                in.offset(), weights, bias, out.array(), out.offset(), epilogue, ctx.threaded() ? ", this.workers" : "");
+        code.addStatement("$T.conv($N, $L, $N, $L, this.$N, $L, $N, $L, $L, $N$L)", CONV, shape, batch, in.array(),
+                in.offset(), weights, bias, out.array(), out.offset(), scratch, epilogue,
+                ctx.threaded() ? ", this.workers" : "");
     }
 
     private static void pool(EmitContext ctx, CodeBlock.Builder code, CodeBlock batch, TensorRef in, TensorRef out) {

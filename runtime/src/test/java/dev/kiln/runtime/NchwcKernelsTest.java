@@ -25,6 +25,12 @@ class NchwcKernelsTest {
         {5, 17, 17, 7, 5, 5, 2, 2, 2, 2, 2, 2, 1, 1},
         {4, 6, 37, 9, 3, 3, 1, 3, 1, 2, 0, 1, 1, 2},
         {2, 9, 9, 4, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2},
+        {64, 7, 7, 48, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},    // deep, small image, odd block count at block 16
+        {40, 14, 14, 72, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1},  // 1x1, both channel counts padded at block 16
+        {32, 9, 9, 64, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1},    // stride 2, padding
+        {24, 2, 2, 24, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},    // a plane of 4 pixels: fewer than a tile
+        {16, 3, 5, 40, 7, 7, 1, 1, 3, 3, 3, 3, 1, 1},    // every tile a border tile
+        {8, 1, 1, 8, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1},      // one pixel
     };
 
     @Test
@@ -50,7 +56,7 @@ class NchwcKernelsTest {
                     int outLength = batch * Nchwc.imageLength(s.m(), s.outH(), s.outW(), b);
                     float[] yb = new float[2 + outLength];
                     java.util.Arrays.fill(yb, Float.NaN);
-                    NchwcConv.conv(s, batch, xb, 1, packed, bias, yb, 2, ep, pool);
+                    NchwcConv.conv(s, batch, xb, 1, packed, bias, yb, 2, new float[NchwcConv.scratchLength(s, b)], ep, pool);
                     float[] twin = new float[2 + outLength];
                     java.util.Arrays.fill(twin, Float.NaN);
                     NchwcConv.convScalar(s, b, batch, xb, 1, packed, bias, twin, 2, ep);
@@ -60,6 +66,44 @@ class NchwcKernelsTest {
                     float[] got = new float[want.length];
                     Nchwc.fromBlocked(batch, s.m(), s.outH(), s.outW(), b, yb, 2, got, 0);
                     Check.close(s + " " + ep + " batch " + batch, want, got, 1e-4, 1e-5);
+                }
+            }
+        }
+    }
+
+    /** One and two threads give the same bits, and a steady-state call allocates nothing. */
+    @Test
+    void threadsGiveTheSameBitsAndCallsAllocateNothing() {
+        ConvShape s = new ConvShape(64, 14, 14, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1);
+        int b = Nchwc.block();
+        int batch = 2;
+        float[] xb = new float[batch * Nchwc.imageLength(s.c(), s.h(), s.w(), b)];
+        Nchwc.toBlocked(batch, s.c(), s.h(), s.w(), b, Check.random(rnd, batch * s.inSize()), 0, xb, 0);
+        float[] packed = NchwcConv.packWeights(Check.random(rnd, s.weightLength()), s, b);
+        float[] bias = Check.random(rnd, s.m());
+        int outLength = batch * Nchwc.imageLength(s.m(), s.outH(), s.outW(), b);
+        for (Epilogue ep : new Epilogue[] {Epilogue.relu(), Epilogue.sigmoid()}) {
+            float[] one = new float[outLength];
+            float[] two = new float[outLength];
+            float[] scratch = new float[NchwcConv.scratchLength(s, b)];
+            NchwcConv.conv(s, batch, xb, 0, packed, bias, one, 0, scratch, ep);
+            try (WorkerPool pool = WorkerPool.of(2)) {
+                NchwcConv.conv(s, batch, xb, 0, packed, bias, two, 0, scratch, ep, pool);
+                assertArrayEquals(one, two, ep.toString());
+                if (ep.kind() == Epilogue.Kind.RELU && GemmKernel.VL <= jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.length()) {
+                    var bean = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+                    long least = Long.MAX_VALUE;
+                    for (int round = 0; round < 20 && least > 0; round++) {
+                        for (int i = 0; i < (round == 0 ? 300 : 50); i++) {
+                            NchwcConv.conv(s, batch, xb, 0, packed, bias, two, 0, scratch, ep, pool);
+                        }
+                        long before = bean.getCurrentThreadAllocatedBytes();
+                        for (int i = 0; i < 20; i++) {
+                            NchwcConv.conv(s, batch, xb, 0, packed, bias, two, 0, scratch, ep, pool);
+                        }
+                        least = Math.min(least, (bean.getCurrentThreadAllocatedBytes() - before) / 20);
+                    }
+                    assertEquals(0, least, "bytes allocated per call");
                 }
             }
         }
@@ -110,7 +154,7 @@ class NchwcKernelsTest {
         ConvShape s = ConvShape.of(3, 6, 6, 3, 3);
         float[] wrong = NchwcConv.packWeights(new float[s.weightLength()], s, other);
         assertThrows(IllegalArgumentException.class, () -> NchwcConv.conv(s, 1, new float[16 * 36 * 2],
-                0, wrong, null, new float[16 * 16 * 2], 0, Epilogue.none()));
+                0, wrong, null, new float[16 * 16 * 2], 0, null, Epilogue.none()));
     }
 
     private static void assertPaddingIsZero(float[] y, int off, int batch, int c, int plane, int b) {
