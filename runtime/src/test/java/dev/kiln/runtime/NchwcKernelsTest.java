@@ -134,6 +134,60 @@ class NchwcKernelsTest {
     }
 
     @Test
+    void averagePoolsMatchTheNchwKernelsThroughTheLayout() {
+        int b = Nchwc.block();
+        int c = 11;
+        int batch = 2;
+        for (boolean includePad : new boolean[] {false, true}) {
+            for (PoolShape p : new PoolShape[] {PoolShape.square(6, 6, 2),
+                    PoolShape.of(9, 11, 3, 3, 2, 1, 1, 1, 1, 0, 1, 2, false)}) {
+                float[] x = Check.random(rnd, batch * c * p.inPlane());
+                float[] want = new float[batch * c * p.outPlane()];
+                Pooling.averagePoolScalar(p, includePad, batch * c, x, 0, want, 0);
+                float[] xb = new float[batch * Nchwc.imageLength(c, p.h(), p.w(), b)];
+                Nchwc.toBlocked(batch, c, p.h(), p.w(), b, x, 0, xb, 0);
+                float[] yb = new float[batch * Nchwc.imageLength(c, p.outH(), p.outW(), b)];
+                NchwcPool.averagePool(p, includePad, batch, c, xb, 0, yb, 0);
+                float[] twin = new float[yb.length];
+                NchwcPool.averagePoolScalar(p, includePad, b, batch, c, xb, 0, twin, 0);
+                Check.close("twin " + p, twin, yb, 1e-6, 1e-6);
+                assertPaddingIsZero(yb, 0, batch, c, p.outPlane(), b);
+                float[] got = new float[want.length];
+                Nchwc.fromBlocked(batch, c, p.outH(), p.outW(), b, yb, 0, got, 0);
+                Check.close(p + " count_include_pad " + includePad, want, got, 1e-6, 1e-6);
+            }
+        }
+        float[] x = Check.random(rnd, batch * c * 7 * 7);
+        float[] want = new float[batch * c];
+        Pooling.globalAveragePoolScalar(batch * c, 49, x, 0, want, 0);
+        float[] xb = new float[batch * Nchwc.imageLength(c, 7, 7, b)];
+        Nchwc.toBlocked(batch, c, 7, 7, b, x, 0, xb, 0);
+        float[] yb = new float[batch * Nchwc.imageLength(c, 1, 1, b)];
+        NchwcPool.globalAveragePool(batch, c, 49, xb, 0, yb, 0);
+        float[] twin = new float[yb.length];
+        NchwcPool.globalAveragePoolScalar(b, batch, c, 49, xb, 0, twin, 0);
+        Check.close("global twin", twin, yb, 1e-6, 1e-6);
+        assertPaddingIsZero(yb, 0, batch, c, 1, b);
+        float[] got = new float[want.length];
+        Nchwc.fromBlocked(batch, c, 1, 1, b, yb, 0, got, 0);
+        Check.close("global", want, got, 1e-6, 1e-6);
+    }
+
+    @Test
+    void zeroPaddingClearsOnlyThePaddingChannels() {
+        int b = 4;
+        float[] x = new float[2 * Nchwc.imageLength(6, 2, 3, b)];
+        java.util.Arrays.fill(x, 0.5f);
+        float[] y = new float[x.length + 1];
+        Nchwc.zeroPadding(2, 6, 6, b, x, 0, y, 1);
+        assertPaddingIsZero(y, 1, 2, 6, 6, b);
+        assertEquals(0.5f, y[1 + (6 + 5) * b + 1]);
+        assertEquals(0.5f, y[1 + 2 * 6 * b + 3]);
+        Nchwc.zeroPadding(2, 6, 6, b, x, 0, x, 0);
+        assertArrayEquals(java.util.Arrays.copyOfRange(y, 1, y.length), x);
+    }
+
+    @Test
     void conversionsAreInverse() {
         float[] x = Check.random(rnd, 2 * 5 * 3 * 4);
         float[] xb = new float[2 * Nchwc.imageLength(5, 3, 4, 4)];
