@@ -39,10 +39,9 @@ public final class NchwcBench {
         int b = Nchwc.block();
         System.out.println("block " + b + ", load " + java.lang.management.ManagementFactory.getOperatingSystemMXBean()
                 .getSystemLoadAverage());
-        System.out.println("| shape | MFMA | NCHW choice | NCHW µs | direct µs | im2col µs | NCHWc µs | old NCHWc µs | "
+        System.out.println("| shape | MFMA | NCHW choice | NCHW µs | direct µs | im2col µs | NCHWc µs | "
                 + "to+from blocked µs | NCHWc GFLOP/s |");
-        System.out.println("|---|---|---|---|---|---|---|---|---|---|");
-        boolean old = args.length > 0 && args[0].equals("old");
+        System.out.println("|---|---|---|---|---|---|---|---|---|");
         for (ConvShape s : SHAPES) {
             float[] w = Check.random(rnd, s.weightLength());
             float[] in = Check.random(rnd, s.inSize());
@@ -70,15 +69,13 @@ public final class NchwcBench {
             float[] sb = new float[NchwcConv.scratchLength(s, b)];
             double tBlocked = NnKernelBench.cpuMicros(() -> NchwcConv.conv(s, 1, xb, 0, pb, bias, yb, 0, sb,
                     Epilogue.relu()));
-            double tOld = old ? NnKernelBench.cpuMicros(() -> OldNchwcConv.conv(s, 1, xb, 0, pb, bias, yb, 0,
-                    Epilogue.relu())) : Double.NaN;
             double tConv = NnKernelBench.cpuMicros(() -> {
                 Nchwc.toBlocked(1, s.c(), s.h(), s.w(), b, in, 0, xb, 0);
                 Nchwc.fromBlocked(1, s.m(), s.outH(), s.outW(), b, yb, 0, out, 0);
             });
             double mfma = (double) s.c() * s.m() * s.kh() * s.kw() * s.outH() * s.outW() / 1e6;
-            System.out.printf(Locale.ROOT, "| %s | %.2f | %s | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f |%n",
-                    describe(s), mfma, Conv2d.layout(s), tChosen, alg[0], alg[1], tBlocked, tOld, tConv,
+            System.out.printf(Locale.ROOT, "| %s | %.2f | %s | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f |%n",
+                    describe(s), mfma, Conv2d.layout(s), tChosen, alg[0], alg[1], tBlocked, tConv,
                     2 * mfma / tBlocked * 1e3);
         }
     }
