@@ -49,9 +49,18 @@ public final class BlockedLayout implements Pass {
     private final int block;
     private final boolean always;
 
-    /** Blocks of the runtime's vector width on this machine (the contract in docs/KERNELS.md). */
+    /**
+     * Names a block to compile for instead of this machine's ({@code -Dkiln.nchwc.block=16} on an AVX2 machine
+     * compiles for AVX-512): blocked code runs only where the runtime's vector width is that block.
+     */
+    public static final String BLOCK_PROPERTY = "kiln.nchwc.block";
+
+    /**
+     * Blocks of the runtime's vector width on this machine, or of {@value #BLOCK_PROPERTY} when set (the contract
+     * in docs/KERNELS.md).
+     */
     public BlockedLayout() {
-        this(Nchwc.block());
+        this(Integer.getInteger(BLOCK_PROPERTY, Nchwc.block()));
     }
 
     public BlockedLayout(int block) {
