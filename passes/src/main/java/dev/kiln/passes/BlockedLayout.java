@@ -46,8 +46,11 @@ import java.util.Set;
 public final class BlockedLayout implements Pass {
     private static final double MAX_PADDING_OVERHEAD = 1.25;
 
+    /** How chains are chosen: by the cost model (each conv re-checked), by the cost model whole, or all. */
+    private enum Mode { COST, WHOLE_CHAINS, ALWAYS }
+
     private final int block;
-    private final boolean always;
+    private final Mode mode;
 
     /**
      * Names a block to compile for instead of this machine's ({@code -Dkiln.nchwc.block=16} on an AVX2 machine
@@ -64,20 +67,25 @@ public final class BlockedLayout implements Pass {
     }
 
     public BlockedLayout(int block) {
-        this(block, false);
+        this(block, Mode.COST);
     }
 
-    private BlockedLayout(int block, boolean always) {
+    private BlockedLayout(int block, Mode mode) {
         if (block < 1) {
             throw new IllegalArgumentException("block must be positive: " + block);
         }
         this.block = block;
-        this.always = always;
+        this.mode = mode;
     }
 
     /** Blocks every chain it can, whatever the cost model says: for tests of the blocked kernels and ops. */
     public static BlockedLayout forced(int block) {
-        return new BlockedLayout(block, true);
+        return new BlockedLayout(block, Mode.ALWAYS);
+    }
+
+    /** Chooses chains by the cost model but blocks a chosen chain whole (no convolution left NCHW): to measure. */
+    public static BlockedLayout wholeChains(int block) {
+        return new BlockedLayout(block, Mode.WHOLE_CHAINS);
     }
 
     @Override
@@ -89,8 +97,11 @@ public final class BlockedLayout implements Pass {
     /** A node that can run blocked: its kind, and for a convolution its shape. */
     private record Candidate(Node node, Kind kind, ConvShape conv) {}
 
-    /** The pass's decision for one chain, kept for tests and --print-after readers. */
-    record ChainCost(List<String> convs, double nchwMicros, double blockedMicros) {
+    /**
+     * The pass's decision for one chain, for tests: its convolutions, the estimated µs per image all NCHW and all
+     * blocked, and the convolutions of a blocked chain left in NCHW (between conversions) because that is cheaper.
+     */
+    record ChainCost(List<String> convs, double nchwMicros, double blockedMicros, List<String> keptNchw) {
         boolean blocked() {
             return blockedMicros < nchwMicros;
         }
@@ -140,14 +151,45 @@ public final class BlockedLayout implements Pass {
         Set<Node> chosen = Collections.newSetFromMap(new IdentityHashMap<>());
         for (List<Node> chain : chains.values()) {
             ChainCost cost = cost(chain, candidates, g, producer, readsOutside, parent);
-            if (report != null) {
-                report.add(cost);
-            }
-            if (always || cost.blocked()) {
+            List<String> kept = new ArrayList<>();
+            if (mode == Mode.ALWAYS || cost.blocked()) {
                 chosen.addAll(chain);
+                if (mode == Mode.COST) {
+                    keepCheaperConvsNchw(chain, candidates, producer, chosen, kept);
+                }
+            }
+            if (report != null) {
+                report.add(new ChainCost(cost.convs(), cost.nchwMicros(), cost.blockedMicros(), kept));
             }
         }
         return chosen;
+    }
+
+    /**
+     * In a chain chosen blocked, leaves a convolution in NCHW when its NCHW kernel plus the conversions around it
+     * (its input back to NCHW unless that exists anyway, its output to NCHWc) is estimated cheaper than its NCHWc
+     * kernel: e.g. a 3x3 stride-1 layer that Winograd runs 2.25x fewer multiplies for, between blocked 1x1 layers.
+     */
+    private void keepCheaperConvsNchw(List<Node> chain, Map<Node, Candidate> candidates, Map<Value, Node> producer,
+                                      Set<Node> chosen, List<String> kept) {
+        for (Node n : chain) {
+            Candidate c = candidates.get(n);
+            if (c.kind() != Kind.CONV) {
+                continue;
+            }
+            Value x = n.input(0);
+            Value y = n.output(0);
+            Node p = producer.get(x);
+            boolean inputNchw = p == null || !chosen.contains(p);
+            double nchw = LayoutCostModel.nchw(c.conv(), block)
+                    + (inputNchw ? 0 : LayoutCostModel.conversion(c.conv().c(), c.conv().h(), c.conv().w(), block))
+                    + LayoutCostModel.conversion(c.conv().m(), y.shape().dim(2).value(), y.shape().dim(3).value(),
+                            block);
+            if (nchw < LayoutCostModel.nchwc(c.conv(), block)) {
+                chosen.remove(n);
+                kept.add(n.name().isEmpty() ? y.name() : n.name());
+            }
+        }
     }
 
     private static Node find(Map<Node, Node> parent, Node n) {
@@ -212,7 +254,7 @@ public final class BlockedLayout implements Pass {
                         y.shape().dim(3).value(), block);
             }
         }
-        return new ChainCost(convs, nchw, blocked);
+        return new ChainCost(convs, nchw, blocked, List.of());
     }
 
     /** The non-constant inputs a candidate reads in the blocked layout. */

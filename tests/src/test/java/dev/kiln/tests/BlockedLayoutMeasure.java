@@ -40,20 +40,27 @@ class BlockedLayoutMeasure {
         models.put("cifar_cnn", OnnxImporter.load(SharedData.model("cifar_cnn").resolve("model.onnx")));
         for (Map.Entry<String, Graph> e : models.entrySet()) {
             Graph imported = e.getValue();
-            List<Pass> with = new ArrayList<>();
-            List<Pass> without = new ArrayList<>();
-            for (Pass p : Pipeline.forLevel(OptLevel.O3)) {
-                if (p.name().equals("blocked-layout")) {
-                    with.add(e.getKey().equals("cifar_cnn") ? BlockedLayout.forced(Nchwc.block()) : p);
-                } else {
-                    with.add(p);
-                    without.add(p);
-                }
+            boolean cifar = e.getKey().equals("cifar_cnn");
+            // NCHW, blocked as -O3 chooses (or forced, for cifar_cnn), blocked whole chains (resnet_tail only).
+            List<Pass> layouts = new ArrayList<>();
+            layouts.add(null);
+            layouts.add(cifar ? BlockedLayout.forced(Nchwc.block()) : new BlockedLayout());
+            if (!cifar) {
+                layouts.add(BlockedLayout.wholeChains(Nchwc.block()));
             }
-            Graph gw = new PassManager(with, PassOptions.quiet()).run(imported);
-            Graph go = new PassManager(without, PassOptions.quiet()).run(imported);
-            Object[] a = load(go, e.getKey() + "Nchw");
-            Object[] b = load(gw, e.getKey() + "Nchwc");
+            List<Object[]> variants = new ArrayList<>();
+            for (Pass layout : layouts) {
+                List<Pass> passes = new ArrayList<>();
+                for (Pass p : Pipeline.forLevel(OptLevel.O3)) {
+                    if (!p.name().equals("blocked-layout")) {
+                        passes.add(p);
+                    } else if (layout != null) {
+                        passes.add(layout);
+                    }
+                }
+                Graph g = new PassManager(passes, PassOptions.quiet()).run(imported);
+                variants.add(load(g, e.getKey() + "V" + variants.size()));
+            }
             for (int batch : new int[] {1, 64}) {
                 int[] shape = imported.inputs().get(0).shape().evaluate(
                         Map.of(imported.inputs().get(0).shape().dim(0).toString(), (long) batch));
@@ -63,19 +70,24 @@ class BlockedLayoutMeasure {
                     x[i] = r.nextFloat();
                 }
                 int iters = batch == 1 ? 1000 : 20;
-                time(mx, a, x, batch, iters * 3);
-                time(mx, b, x, batch, iters * 3);
-                long[] ta = new long[7];
-                long[] tb = new long[7];
-                for (int round = 0; round < 7; round++) {
-                    ta[round] = time(mx, a, x, batch, iters);
-                    tb[round] = time(mx, b, x, batch, iters);
+                long[][] t = new long[variants.size()][7];
+                for (Object[] v : variants) {
+                    time(mx, v, x, batch, iters * 3);
                 }
-                java.util.Arrays.sort(ta);
-                java.util.Arrays.sort(tb);
-                System.out.printf("MEASURE %s batch %d: NCHW %.1f us, NCHWc %.1f us per run (median CPU time of 7 "
-                        + "rounds; load %.1f)%n", e.getKey(), batch, ta[3] / 1e3 / iters, tb[3] / 1e3 / iters,
-                        ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage());
+                for (int round = 0; round < 7; round++) {
+                    for (int v = 0; v < variants.size(); v++) {
+                        t[v][round] = time(mx, variants.get(v), x, batch, iters);
+                    }
+                }
+                StringBuilder line = new StringBuilder("MEASURE " + e.getKey() + " batch " + batch + ":");
+                String[] names = cifar ? new String[] {"NCHW", "forced NCHWc"}
+                        : new String[] {"NCHW", "-O3 (cost model)", "whole chains"};
+                for (int v = 0; v < variants.size(); v++) {
+                    java.util.Arrays.sort(t[v]);
+                    line.append(String.format(" %s %.1f us", names[v], t[v][3] / 1e3 / iters));
+                }
+                System.out.println(line + String.format(" (median CPU time of 7 interleaved rounds; load %.1f)",
+                        ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage()));
             }
         }
     }

@@ -39,9 +39,11 @@ class BlockedLayoutModelsTest {
     void resnetTailRunsBlockedAtO3AndMatchesTheEvaluator() throws Exception {
         Graph g = ResNetTail.build("N");
         Graph o3 = new PassManager(Pipeline.forLevel(OptLevel.O3), VERIFY).run(g);
-        assertEquals(7, count(o3, "BlockedConv"), o3.toString());
-        assertEquals(1, count(o3, "ToBlocked"), o3.toString());
-        assertEquals(1, count(o3, "FromBlocked"), o3.toString());
+        // The stride-2 entry and the 1x1 layers run blocked; the 3x3 stride-1 layers are estimated cheaper as
+        // Winograd in NCHW even with the two conversions around each.
+        assertEquals(5, count(o3, "BlockedConv"), o3.toString());
+        assertEquals(3, count(o3, "ToBlocked"), o3.toString());
+        assertEquals(3, count(o3, "FromBlocked"), o3.toString());
         assertEquals(1, count(o3, "BlockedGlobalAveragePool"), o3.toString());
         Class<?> one = load(o3, "ResNetTail", 1);
         Class<?> two = load(o3, "ResNetTail2", 2);
