@@ -47,12 +47,26 @@ final class LayoutCostModel {
         return CALL_US + vectorFmas / NCHWC_VECTOR_FMAS_PER_US + (copy + out) * STREAM_US_PER_FLOAT;
     }
 
-    /** The NCHW kernel the runtime runs for this shape ({@link Conv2d#layout}), with vectors of {@code vl} floats. */
+    /** Layout name of the Winograd F(4x4,3x3) kernel (another branch's; priced here by its tile geometry). */
+    static final String WINOGRAD4_LAYOUT = "kiln.conv.winograd4.v1";
+
+    /**
+     * The NCHW kernel the runtime runs for this shape, told by the weight layout it packs for ({@link Conv2d#layout}),
+     * with vectors of {@code vl} floats; a layout this model does not know is priced as the cheapest it does.
+     */
     static double nchw(ConvShape s, int vl) {
-        if (WinogradConv.selected(s)) {
-            return winograd(s);
+        String layout = Conv2d.layout(s);
+        if (layout.equals(WinogradConv.LAYOUT)) {
+            return winograd(s, 2);
+        } else if (layout.equals(WINOGRAD4_LAYOUT)) {
+            return winograd(s, 4);
+        } else if (layout.equals(Conv2d.DIRECT_LAYOUT)) {
+            return direct(s, vl);
+        } else if (layout.equals(Conv2d.IM2COL_LAYOUT)) {
+            return im2col(s);
         }
-        return Conv2d.algorithm(s) == Conv2d.Algorithm.DIRECT ? direct(s, vl) : im2col(s);
+        double best = Math.min(im2col(s), s.strideW() == 1 ? direct(s, vl) : Double.MAX_VALUE);
+        return s.kh() == 3 && s.kw() == 3 ? Math.min(best, winograd(s, 4)) : best;
     }
 
     /** direct5: blocks of 5 output channels; each row in vector tiles (the last shifted), or masked when narrower. */
@@ -73,13 +87,17 @@ final class LayoutCostModel {
         return CALL_US + patches * IM2COL_COPY_US_PER_FLOAT + patches * s.mg() / IM2COL_FMAS_PER_US;
     }
 
-    /** Winograd F(2x2,3x3): 16 GEMMs over 2x2 tiles with channels padded to 16 (in) and 32 (out), + transforms. */
-    static double winograd(ConvShape s) {
-        double tiles = (double) Math.ceilDiv(s.outH(), 2) * Math.ceilDiv(s.outW(), 2);
+    /**
+     * Winograd F(t x t, 3x3): (t+2)^2 GEMMs over t x t tiles with channels padded to 16 (in) and 32 (out), +
+     * transforms (measured for t = 2; t = 4 assumes the same rates per multiply-add and per transformed value).
+     */
+    static double winograd(ConvShape s, int t) {
+        double tiles = (double) Math.ceilDiv(s.outH(), t) * Math.ceilDiv(s.outW(), t);
+        double f = (t + 2) * (t + 2);
         double cp = Math.ceilDiv(s.c(), 16) * 16.0;
         double mp = Math.ceilDiv(s.m(), 32) * 32.0;
-        return CALL_US + 16 * tiles * cp * mp / WINOGRAD_FMAS_PER_US
-                + 16 * tiles * (cp + mp) * WINOGRAD_TRANSFORM_US_PER_VALUE;
+        return CALL_US + f * tiles * cp * mp / WINOGRAD_FMAS_PER_US
+                + f * tiles * (cp + mp) * WINOGRAD_TRANSFORM_US_PER_VALUE;
     }
 
     /** One conversion of a [C, H, W] image between NCHW and NCHWc. */
