@@ -66,6 +66,36 @@ class BlockedLayoutModelsTest {
         }
     }
 
+    /** The blocked generated class allocates nothing per steady-state run, with one thread and with two. */
+    @Test
+    void resnetTailRunAllocatesNothing() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(System.getProperty("kiln.runtime.vectorBits") == null);
+        Graph o3 = PassManager.forLevel(OptLevel.O3, PassOptions.quiet()).run(ResNetTail.build("N"));
+        var bean = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+        for (int threads : new int[] {1, 2}) {
+            Class<?> cls = load(o3, "ResNetTailAlloc" + threads, threads);
+            Object model = cls.getMethod("load").invoke(null);
+            java.lang.reflect.Method run = cls.getMethod("run", float[].class, int.class, float[].class);
+            float[] x = new float[2 * 64 * 14 * 14];
+            float[] y = new float[2 * 10];
+            Object[] args = {x, 2, y};
+            long least = Long.MAX_VALUE;
+            // The least over rounds: until C2 has compiled the kernels, interpreted vector code boxes.
+            for (int round = 0; round < 20 && least > 0; round++) {
+                for (int i = 0; i < (round == 0 ? 300 : 50); i++) {
+                    run.invoke(model, args);
+                }
+                long before = bean.getCurrentThreadAllocatedBytes();
+                for (int i = 0; i < 20; i++) {
+                    run.invoke(model, args);
+                }
+                least = Math.min(least, (bean.getCurrentThreadAllocatedBytes() - before) / 20);
+            }
+            // A boxed vector or a scratch array made per call would cost KBs per run.
+            assertTrue(least < 64, threads + " threads: " + least + " bytes per run");
+        }
+    }
+
     @Test
     void referenceCnnsStayNchwAtO3() throws Exception {
         for (String model : List.of("mnist_cnn", "cifar_cnn")) {
