@@ -91,6 +91,11 @@ public final class BlockedLayout implements Pass {
     @Override
     public String name() { return "blocked-layout"; }
 
+    /** Channels per block this pass lays out for. */
+    int block() {
+        return block;
+    }
+
     /** What the rewrite does with one node of a chosen chain. */
     private enum Kind { CONV, ELEMENTWISE, POOL }
 
