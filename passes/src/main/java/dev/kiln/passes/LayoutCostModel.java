@@ -15,20 +15,20 @@ import dev.kiln.runtime.WinogradConv;
  * they transfer to machines of another speed; re-measure them when a kernel changes.
  */
 final class LayoutCostModel {
-    /** NCHWc: block-wide multiply-adds per µs (3.1-3.9 measured; 3.8 on deep layers). */
-    static final double NCHWC_VECTOR_FMAS_PER_US = 3800;
+    /** NCHWc: block-wide multiply-adds per µs (4.3-4.6 measured on deep layers, 3.2-3.7 on narrow ones). */
+    static final double NCHWC_VECTOR_FMAS_PER_US = 4300;
     /** NCHW direct5 with rows of at least a vector: vector multiply-adds per µs (3.8-4.9 measured). */
     static final double DIRECT_VECTOR_FMAS_PER_US = 4400;
-    /** NCHW direct5 on planes narrower than a vector (its masked 5 x 1 block): vector multiply-adds per µs (680-1120). */
-    static final double DIRECT_NARROW_VECTOR_FMAS_PER_US = 800;
+    /** NCHW direct5 on planes narrower than a vector (its masked 5 x 1 block): vector multiply-adds per µs (610-1600). */
+    static final double DIRECT_NARROW_VECTOR_FMAS_PER_US = 700;
     /** im2col + GEMM: scalar multiply-adds per µs (22-30 measured), and µs per float of the patch matrix written. */
     static final double IM2COL_FMAS_PER_US = 24000;
     static final double IM2COL_COPY_US_PER_FLOAT = 0.0005;
     /** Winograd F(2x2,3x3): scalar multiply-adds of its 16 GEMMs per µs, and µs per transformed value. */
     static final double WINOGRAD_FMAS_PER_US = 30000;
     static final double WINOGRAD_TRANSFORM_US_PER_VALUE = 0.0004;
-    /** One NCHW <-> NCHWc conversion: µs per float of the NCHWc tensor (0.7-0.9 ns measured). */
-    static final double CONVERSION_US_PER_FLOAT = 0.0008;
+    /** One NCHW <-> NCHWc conversion: µs per float of the NCHWc tensor (0.7-0.8 ns measured). */
+    static final double CONVERSION_US_PER_FLOAT = 0.00075;
     /** A streaming pass over memory (padding copy, re-zeroing padding channels, padded elementwise work). */
     static final double STREAM_US_PER_FLOAT = 0.0003;
     /** Fixed cost of a kernel call (argument checks, tiling set-up). */
