@@ -84,6 +84,11 @@ final class Emitters {
         m.put("GatherElements", new ElementIndexEmitter());
         m.put("ScatterElements", m.get("GatherElements"));
         m.put("CumSum", new CumSumEmitter());
+        m.put("TopK", new TopKEmitter());
+        ConditionEmitter condition = new ConditionEmitter();
+        m.put("Compress", condition);
+        m.put("NonZero", condition);
+        m.put("MaxUnpool", new MaxUnpoolEmitter());
         ReduceEmitter reduce = new ReduceEmitter();
         ReduceEmitter.OPS.forEach(op -> m.put(op, reduce));
         LossEmitter loss = new LossEmitter();

@@ -1,6 +1,8 @@
 package dev.kiln.codegen;
 
+import com.palantir.javapoet.ArrayTypeName;
 import com.palantir.javapoet.CodeBlock;
+import com.palantir.javapoet.TypeName;
 import dev.kiln.ir.Dim;
 import dev.kiln.ir.Node;
 import dev.kiln.ir.Shape;
@@ -13,7 +15,7 @@ import java.util.List;
  * The Reduce ops with constant axes (or none: all axes): loops over the kept axes, one accumulator per output
  * element, inner loops over the reduced axes. Runs of adjacent axes of the same kind merge into one loop, so
  * reducing the last axes reads one contiguous row per output. Sums accumulate in double; keepdims does not
- * change the layout.
+ * change the layout. Axes fed at run time take a generic path over offset tables (see {@link #emitRunTimeAxes}).
  */
 final class ReduceEmitter implements KernelEmitter {
     /** How one op starts, folds in an element, and finishes: code over the accumulator, element and count. */
@@ -64,6 +66,12 @@ final class ReduceEmitter implements KernelEmitter {
      * accumulate in long as the reference does (the mean truncates, L2 is the truncated root).
      */
     private static Fold fold(String op, ElementType t) {
+        if (t.dtype() == dev.kiln.ir.DType.BOOL) {
+            // Only ReduceMax (any) and ReduceMin (all) take bool (opset 20).
+            java.util.function.BiFunction<String, CodeBlock, CodeBlock> plain = (acc, count) -> CodeBlock.of("$N", acc);
+            return op.equals("ReduceMax") ? new Fold("boolean", CodeBlock.of("false"), (acc, v) -> CodeBlock.of("$N |= $N", acc, v), plain)
+                    : new Fold("boolean", CodeBlock.of("true"), (acc, v) -> CodeBlock.of("$N &= $N", acc, v), plain);
+        }
         if (t.isFloat32()) {
             return floating(op, e -> CodeBlock.of("(float) $L", e), true);
         }
@@ -90,11 +98,15 @@ final class ReduceEmitter implements KernelEmitter {
         };
     }
 
-    /** Any element type but bool and uint64 (whose order is unsigned); integers without the log forms. */
+    /**
+     * Any element type but uint64 (whose order is unsigned); integers without the log forms; bool for ReduceMax and
+     * ReduceMin.
+     */
     @Override
     public boolean typed(Node n) {
         dev.kiln.ir.DType t = n.input(0).dtype();
-        return t.isFloat() || (t.isInteger() && t != dev.kiln.ir.DType.UINT64);
+        return t.isFloat() || (t.isInteger() && t != dev.kiln.ir.DType.UINT64)
+                || (t == dev.kiln.ir.DType.BOOL && (n.op().equals("ReduceMax") || n.op().equals("ReduceMin")));
     }
 
     static final List<String> OPS = List.of("ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd",
@@ -113,7 +125,7 @@ final class ReduceEmitter implements KernelEmitter {
                 && n.input(1).shape().elementCount().value() == 0;
         if (n.hasInput(1) && !emptyAxes) {
             if (!ctx.isConstant(n.input(1))) {
-                throw ctx.unsupported(n.op() + " with axes computed at run time");
+                return emitRunTimeAxes(ctx);
             }
             Tensor axes = ctx.constant(n.input(1));
             for (int k = 0; k < axes.size(); k++) {
@@ -176,6 +188,82 @@ final class ReduceEmitter implements KernelEmitter {
             b.endControlFlow();
         }
         return b.build();
+    }
+
+    /**
+     * Axes read at run time: {@link ReduceAxes} resolves them into a mask of reduced axes (checking the output shape
+     * they give against the compiled one) and lays out each output element's group of input offsets into instance
+     * fields, then one loop folds each group. The input shape is static, so the fields' sizes are known here.
+     */
+    private static CodeBlock emitRunTimeAxes(EmitContext ctx) {
+        Node n = ctx.node;
+        Value x = n.input(0);
+        Value axes = n.input(1);
+        Value y = n.output(0);
+        if (!x.shape().isStatic()) {
+            throw ctx.unsupported(n.op() + " with axes computed at run time on an input of shape " + x.shape()
+                    + " (its dims must be static)");
+        }
+        if (axes.shape().rank() != 1 || !axes.shape().dim(0).isStatic()) {
+            throw ctx.unsupported(n.op() + " with axes of shape " + axes.shape() + " (a static count is needed)");
+        }
+        int[] in = x.shape().toIntArray();
+        int[] out = y.shape().toIntArray();
+        int outCount = Math.toIntExact(y.shape().elementCount().value());
+        int nonZero = 1;
+        for (int d : in) {
+            nonZero *= Math.max(d, 1);
+        }
+        String method = Identifiers.method(n);
+        String key = "reduceAxes:" + y.name();
+        String upper = method.toUpperCase(java.util.Locale.ROOT);
+        TypeName ints = ArrayTypeName.of(TypeName.INT);
+        String inShape = ctx.staticField(key + ".in", ints, upper + "_IN_SHAPE", intArray(in));
+        String outShape = ctx.staticField(key + ".out", ints, upper + "_OUT_SHAPE", intArray(out));
+        String mask = ctx.derivedField(key + ".mask", ArrayTypeName.of(TypeName.BOOLEAN), method + "Reduced",
+                CodeBlock.of("new boolean[$L]", in.length));
+        String starts = ctx.derivedField(key + ".starts", ints, method + "GroupStart", CodeBlock.of("new int[$L]", outCount));
+        String members = ctx.derivedField(key + ".members", ints, method + "Members", CodeBlock.of("new int[$L]", nonZero));
+        Fold f = fold(n.op(), EmitContext.type(y));
+        TensorRef xr = ctx.in(0);
+        TensorRef ar = ctx.in(1);
+        TensorRef yr = ctx.out(0);
+        CodeBlock.Builder b = CodeBlock.builder();
+        b.beginControlFlow("if (!$T.resolve($S, $S, $N, $L, $L, $N, $L, $L, $N, this.$N))", REDUCE_AXES, n.describe(),
+                axes.name(), ar.array(), ar.offset(), axes.shape().dim(0).value(), inShape, ctx.intAttr("keepdims") != 0,
+                ctx.intAttr("noop_with_empty_axes") != 0, outShape, mask);
+        b.addStatement("$T.arraycopy($N, $L, $N, $L, $L)", System.class, xr.array(), xr.offset(), yr.array(), yr.offset(),
+                outCount);
+        b.nextControlFlow("else");
+        String size = ctx.locals.newName("groupSize");
+        b.addStatement("int $N = $T.layout($N, this.$N, this.$N, this.$N)", size, REDUCE_AXES, inShape, mask, starts, members);
+        String g = ctx.locals.newName("g");
+        b.beginControlFlow("for (int $N = 0; $N < $L; $N++)", g, g, outCount, g);
+        String start = ctx.locals.newName("start");
+        b.addStatement("int $N = $L", start, xr.plus(CodeBlock.of("this.$N[$N]", starts, g)));
+        String acc = ctx.locals.newName("acc");
+        b.addStatement("$L $N = $L", f.type(), acc, f.init());
+        String m = ctx.locals.newName("m");
+        b.beginControlFlow("for (int $N = 0; $N < $N; $N++)", m, m, size, m);
+        String v = ctx.locals.newName("v");
+        b.addStatement("$T $N = $N[$N + this.$N[$N]]", EmitContext.type(x).element(), v, xr.array(), start, members, m);
+        b.addStatement("$L", f.step().apply(acc, v));
+        b.endControlFlow();
+        b.addStatement("$L = $L", yr.at(CodeBlock.of("$N", g)), f.finish().apply(acc, CodeBlock.of("$N", size)));
+        b.endControlFlow();
+        b.endControlFlow();
+        return b.build();
+    }
+
+    private static final com.palantir.javapoet.ClassName REDUCE_AXES =
+            com.palantir.javapoet.ClassName.get("dev.kiln.runtime", "ReduceAxes");
+
+    private static CodeBlock intArray(int[] values) {
+        CodeBlock.Builder c = CodeBlock.builder().add("{");
+        for (int i = 0; i < values.length; i++) {
+            c.add(i == 0 ? "$L" : ", $L", values[i]);
+        }
+        return c.add("}").build();
     }
 
     private static List<String> loops(EmitContext ctx, CodeBlock.Builder b, List<Dim[]> runs, String prefix) {

@@ -1,6 +1,7 @@
 package dev.kiln.codegen;
 
 import com.palantir.javapoet.ArrayTypeName;
+import com.palantir.javapoet.ClassName;
 import com.palantir.javapoet.CodeBlock;
 import com.palantir.javapoet.TypeName;
 import dev.kiln.ir.EvalContext;
@@ -9,12 +10,14 @@ import dev.kiln.ir.OpTable;
 import dev.kiln.ir.Shape;
 import dev.kiln.ir.Tensor;
 import dev.kiln.ir.ops.ResizeOp;
+import dev.kiln.runtime.ResizeCoordinates;
 import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Resize with constant roi, scales or sizes: the per-axis taps (input indices and weights) are the ones the
- * reference evaluation uses ({@link ResizeOp#axisTaps}), computed at generation time into static tables. An axis
+ * Resize: the per-axis taps (input indices and weights) are the ones the reference evaluation uses. With constant
+ * roi, scales and sizes they come from {@link ResizeOp#axisTaps} at generation time, in static tables; with any of
+ * them read at run time, {@link ResizeCoordinates} computes them into instance fields at the start of each run. An axis
  * the resize leaves alone reads its own coordinate, an axis where each output picks one input (nearest) reads an
  * index table and multiplies nothing, and the others (linear, cubic, antialiased) sum their taps' weighted
  * elements in double. tf_crop_and_resize coordinates outside the input get the extrapolation value.
@@ -28,12 +31,150 @@ final class ResizeEmitter implements KernelEmitter {
         return n.input(0).dtype().isNumeric() && n.input(0).dtype() != dev.kiln.ir.DType.UINT64;
     }
 
+    /**
+     * Where the taps of each axis are read from: per axis its kind, taps per output coordinate, and the index, weight
+     * and outside tables (field expressions, null where the kind reads none); {@code setup} fills run-time tables.
+     */
+    private record Tables(Kind[] kinds, int[] width, String[] index, String[] weight, String[] outside,
+                          boolean anyOutside, CodeBlock setup) {}
+
     @Override
     public CodeBlock emit(EmitContext ctx) {
         Node n = ctx.node;
         if (!typed(n)) {
             throw ctx.unsupported("Resize of " + n.input(0).type());
         }
+        // roi counts only where tf_crop_and_resize reads it.
+        boolean runTime = false;
+        for (int i = crop(ctx) ? 1 : 2; i < n.inputs().size(); i++) {
+            runTime |= n.hasInput(i) && !ctx.isConstant(n.input(i)) && given(n.input(i));
+        }
+        return emitLoops(ctx, runTime ? runTimeTables(ctx) : staticTables(ctx));
+    }
+
+    private static boolean crop(EmitContext ctx) {
+        return ctx.stringAttr("coordinate_transformation_mode").equals("tf_crop_and_resize");
+    }
+
+    /**
+     * roi, scales or sizes read at run time: {@link ResizeCoordinates} turns them into per-axis scales (checking
+     * the output shape they give against the compiled one) and fills per-axis tap tables, instance fields sized
+     * here, at the start of every run. Axes the node does not list keep their coordinates.
+     */
+    private static Tables runTimeTables(EmitContext ctx) {
+        Node n = ctx.node;
+        Shape inShape = n.input(0).shape();
+        if (!inShape.isStatic()) {
+            throw ctx.unsupported("Resize with roi, scales or sizes computed at run time on an input of shape "
+                    + inShape + " (its dims must be static)");
+        }
+        int[] in = inShape.toIntArray();
+        int[] out = n.output(0).shape().toIntArray();
+        int rank = in.length;
+        int[] axes = new int[rank];
+        for (int d = 0; d < rank; d++) {
+            axes[d] = d;
+        }
+        java.util.Optional<dev.kiln.ir.Attr> listed = n.attributes().get("axes");
+        if (listed.isPresent()) {
+            List<Long> values = ((dev.kiln.ir.Attr.Ints) listed.get()).values();
+            axes = values.stream().mapToInt(a -> Math.toIntExact(a < 0 ? a + rank : a)).toArray();
+        }
+        boolean crop = crop(ctx);
+        boolean hasScales = n.hasInput(2) && given(n.input(2));
+        ResizeCoordinates.Mode mode = new ResizeCoordinates.Mode(ctx.stringAttr("mode"),
+                ctx.stringAttr("coordinate_transformation_mode"), ctx.stringAttr("nearest_mode"),
+                ctx.intAttr("antialias") != 0, ctx.floatAttr("cubic_coeff_a"), ctx.intAttr("exclude_outside") != 0);
+        String policy = ctx.stringAttr("keep_aspect_ratio_policy");
+        String method = Identifiers.method(n);
+        String upper = method.toUpperCase(java.util.Locale.ROOT);
+        String key = "resize:" + n.output(0).name();
+        TypeName ints = ArrayTypeName.of(TypeName.INT);
+        TypeName doubles = ArrayTypeName.of(TypeName.DOUBLE);
+        String inField = ctx.staticField(key + ".in", ints, upper + "_IN_SHAPE", intArray(in));
+        String outField = ctx.staticField(key + ".out", ints, upper + "_OUT_SHAPE", intArray(out));
+        String axesField = ctx.staticField(key + ".axes", ints, upper + "_AXES", intArray(axes));
+        String modeField = ctx.staticField(key + ".mode", ClassName.get(ResizeCoordinates.Mode.class), upper + "_MODE",
+                CodeBlock.of("new $T($S, $S, $S, $L, $L, $L)", ResizeCoordinates.Mode.class, mode.mode(),
+                        mode.transform(), mode.nearestMode(), mode.antialias(), ElementType.doubleLiteral(mode.cubicA()),
+                        mode.excludeOutside()));
+        String scale = "this." + ctx.derivedField(key + ".scale", doubles, method + "Scale", CodeBlock.of("new double[$L]", rank));
+        String roiStart = "this." + ctx.derivedField(key + ".roiStart", doubles, method + "RoiStart",
+                CodeBlock.of("new double[$L]", rank));
+        String roiEnd = "this." + ctx.derivedField(key + ".roiEnd", doubles, method + "RoiEnd", CodeBlock.of("new double[$L]", rank));
+        CodeBlock.Builder setup = CodeBlock.builder();
+        if (crop) {
+            if (!n.hasInput(1) || !given(n.input(1)) || !n.input(1).shape().isStatic()) {
+                throw ctx.unsupported("tf_crop_and_resize with an roi of shape "
+                        + (n.hasInput(1) ? n.input(1).shape() : "(none)"));
+            }
+            int count = Math.toIntExact(n.input(1).shape().elementCount().value());
+            String roi = "this." + ctx.derivedField(key + ".roi", doubles, method + "Roi", CodeBlock.of("new double[$L]", count));
+            TensorRef r = ctx.in(1);
+            String i = ctx.locals.newName("i");
+            setup.beginControlFlow("for (int $N = 0; $N < $L; $N++)", i, i, count, i)
+                    .addStatement("$L[$N] = $L", roi, i, r.at(CodeBlock.of("$N", i)))
+                    .endControlFlow();
+            setup.addStatement("$T.roi($S, $S, $N, $L, $L, $L, $L)", ResizeCoordinates.class, n.describe(),
+                    n.input(1).name(), axesField, roi, count, roiStart, roiEnd);
+        } else {
+            setup.addStatement("$T.fill($L, 0)", java.util.Arrays.class, roiStart)
+                    .addStatement("$T.fill($L, 1)", java.util.Arrays.class, roiEnd);
+        }
+        if (hasScales) {
+            TensorRef sr = ctx.in(2);
+            setup.addStatement("$T.fromScales($S, $S, $N, $N, $N, $L, $L, $L, $N, $L)", ResizeCoordinates.class,
+                    n.describe(), n.input(2).name(), inField, axesField, sr.array(), sr.offset(), roiStart, roiEnd,
+                    outField, scale);
+        } else {
+            TensorRef zr = ctx.in(3);
+            setup.addStatement("$T.fromSizes($S, $S, $N, $N, $N, $L, $S, $N, $L)", ResizeCoordinates.class,
+                    n.describe(), n.input(3).name(), inField, axesField, zr.array(), zr.offset(), policy, outField, scale);
+        }
+        Kind[] kinds = new Kind[rank];
+        java.util.Arrays.fill(kinds, Kind.IDENTITY);
+        int[] width = new int[rank];
+        String[] index = new String[rank];
+        String[] weight = new String[rank];
+        String[] outside = new String[rank];
+        for (int d : axes) {
+            kinds[d] = mode.selects() ? Kind.SELECT : Kind.WEIGHTED;
+            // The least scale that gives this output length needs the most taps (antialias widens as it shrinks).
+            boolean rounded = !hasScales && !policy.equals("stretch");
+            double least = out[d] == 0 ? 1 : Math.max(out[d] - (rounded ? 0.5 : 0), 0.5) / Math.max(in[d], 1);
+            width[d] = mode.width(least);
+            index[d] = "this." + ctx.derivedField(key + ".index" + d, ints, method + "Index" + d,
+                    CodeBlock.of("new int[$L]", out[d] * width[d]));
+            weight[d] = "this." + ctx.derivedField(key + ".weight" + d, doubles, method + "Weight" + d,
+                    CodeBlock.of("new double[$L]", out[d] * width[d]));
+            outside[d] = "this." + ctx.derivedField(key + ".outside" + d, ArrayTypeName.of(TypeName.BOOLEAN),
+                    method + "Outside" + d, CodeBlock.of("new boolean[$L]", out[d]));
+            setup.addStatement("$T.taps($S, $N, $L, $L, $L[$L], $L[$L], $L[$L], $L, $L, $L, $L)", ResizeCoordinates.class,
+                    n.describe(), modeField, in[d], out[d], scale, d, roiStart, d, roiEnd, d, width[d], index[d],
+                    weight[d], outside[d]);
+        }
+        if (!crop) {
+            java.util.Arrays.fill(outside, null);
+        }
+        return new Tables(kinds, width, index, weight, outside, crop, setup.build());
+    }
+
+    private static CodeBlock intArray(int[] values) {
+        CodeBlock.Builder c = CodeBlock.builder().add("{");
+        for (int i = 0; i < values.length; i++) {
+            c.add(i == 0 ? "$L" : ", $L", values[i]);
+        }
+        return c.add("}").build();
+    }
+
+    /** An optional input that is given: present and not of static length 0 (exporters' "not given"). */
+    private static boolean given(dev.kiln.ir.Value v) {
+        return !(v.shape().rank() == 1 && v.shape().dim(0).isStatic() && v.shape().dim(0).value() == 0);
+    }
+
+    /** Constant roi, scales or sizes: the reference's taps, computed here into static tables. */
+    private static Tables staticTables(EmitContext ctx) {
+        Node n = ctx.node;
         Shape inShape = n.input(0).shape();
         Shape outShape = n.output(0).shape();
         int rank = inShape.rank();
@@ -41,10 +182,8 @@ final class ResizeEmitter implements KernelEmitter {
         List<Tensor> inputs = new ArrayList<>();
         inputs.add(null);
         for (int i = 1; i < n.inputs().size(); i++) {
-            if (!n.hasInput(i)) {
+            if (!n.hasInput(i) || !ctx.isConstant(n.input(i))) {
                 inputs.add(null);
-            } else if (!ctx.isConstant(n.input(i))) {
-                throw ctx.unsupported("Resize with " + List.of("roi", "scales", "sizes").get(i - 1) + " computed at run time");
             } else {
                 inputs.add(ctx.constant(n.input(i)));
             }
@@ -108,10 +247,25 @@ final class ResizeEmitter implements KernelEmitter {
                         method + "_OUTSIDE" + d, out.add("}").build());
             }
         }
+        return new Tables(kinds, width, indexTables, weightTables, outsideTables, anyOutside, CodeBlock.of(""));
+    }
+
+    /** Emits the loop over the output for the given tables. */
+    private static CodeBlock emitLoops(EmitContext ctx, Tables tables) {
+        Node n = ctx.node;
+        Shape inShape = n.input(0).shape();
+        Shape outShape = n.output(0).shape();
+        int rank = inShape.rank();
+        Kind[] kinds = tables.kinds();
+        int[] width = tables.width();
+        String[] indexTables = tables.index();
+        String[] weightTables = tables.weight();
+        String[] outsideTables = tables.outside();
+        boolean anyOutside = tables.anyOutside();
         TensorRef x = ctx.in(0);
         TensorRef y = ctx.out(0);
         ElementType t = EmitContext.type(n.output(0));
-        CodeBlock.Builder b = CodeBlock.builder();
+        CodeBlock.Builder b = CodeBlock.builder().add(tables.setup());
         String o = ctx.locals.newName("o");
         b.addStatement("int $N = 0", o);
         IndexLoops loops = IndexLoops.open(ctx, b, outShape);

@@ -122,6 +122,7 @@ public final class OnnxImporter {
             Tensor t = TensorProtos.toTensor(e.getValue(), baseDir, source);
             values.put(e.getKey(), b.initializer(e.getKey(), t));
         }
+        declareShapes(gp, b);
         List<NodeProto> nodes = topologicalOrder(gp);
         NodeEmitter emitter = new NodeEmitter(b, definedNames(gp), source);
         for (NodeProto np : nodes) {
@@ -136,6 +137,26 @@ public final class OnnxImporter {
             b.output(v);
         }
         return b.build();
+    }
+
+    /**
+     * Hands the builder the static dims the model declares for computed values (graph outputs, value_info), which
+     * size tensors whose shape depends on input values. Declarations are hints: a malformed or non-tensor one is
+     * skipped, never an error, because exporters write value_info loosely.
+     */
+    private static void declareShapes(GraphProto gp, GraphBuilder b) {
+        List<ValueInfoProto> declared = new ArrayList<>(gp.getValueInfoList());
+        declared.addAll(gp.getOutputList());
+        for (ValueInfoProto vi : declared) {
+            if (vi.getName().isEmpty() || !vi.getType().hasTensorType() || !vi.getType().getTensorType().hasShape()) {
+                continue;
+            }
+            List<Dim> dims = new ArrayList<>();
+            for (TensorShapeProto.Dimension d : vi.getType().getTensorType().getShape().getDimList()) {
+                dims.add(d.hasDimValue() && d.getDimValue() >= 0 ? Dim.of(d.getDimValue()) : Dim.unknown());
+            }
+            b.declareShape(vi.getName(), new Shape(dims));
+        }
     }
 
     private String graphName(GraphProto gp) {

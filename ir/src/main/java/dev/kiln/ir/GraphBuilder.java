@@ -30,6 +30,9 @@ public final class GraphBuilder {
     private final Set<String> usedNames = new HashSet<>();
     private final Map<String, Integer> nextSuffix = new java.util.HashMap<>();
     private final TypeInference inference = new TypeInference();
+    private final Map<String, Shape> declaredShapes = new java.util.HashMap<>();
+    /** Unknown dims ({@code ?17}) a declaration has fixed, by symbol: values built earlier that carry them take them. */
+    private final Map<String, Long> solvedUnknowns = new java.util.HashMap<>();
 
     public GraphBuilder(String name) {
         this.name = name;
@@ -48,6 +51,40 @@ public final class GraphBuilder {
         initializers.put(v, value);
         inference.addConstant(v, value);
         return v;
+    }
+
+    /**
+     * Records the shape a model declares for a value a node will compute (an ONNX graph output or value_info).
+     * Where inference leaves a dim unknown (it depends on an input's values, e.g. a Reshape target fed as a graph
+     * input), the declared static dim is taken instead, so code generation can size the tensor; the generated
+     * code checks at run time that the values really give that shape. Inferred dims always win over declared
+     * ones, and declarations of another rank are ignored: a declaration refines, it never overrides.
+     */
+    public GraphBuilder declareShape(String valueName, Shape declared) {
+        declaredShapes.put(valueName, declared);
+        return this;
+    }
+
+    private TensorType refined(String valueName, TensorType inferred) {
+        Shape declared = declaredShapes.get(valueName);
+        if (declared == null || declared.rank() != inferred.rank()) {
+            return inferred;
+        }
+        List<Dim> dims = new ArrayList<>(inferred.shape().dims());
+        boolean changed = false;
+        for (int i = 0; i < dims.size(); i++) {
+            Dim d = declared.dims().get(i);
+            if (dims.get(i).hasUnknown() && d.isStatic()) {
+                Dim unknown = dims.get(i);
+                if (unknown.coefficient() == 1 && unknown.symbols().size() == 1
+                        && unknown.symbols().values().iterator().next() == 1) {
+                    solvedUnknowns.putIfAbsent(unknown.symbols().firstKey(), d.value());
+                }
+                dims.set(i, d);
+                changed = true;
+            }
+        }
+        return changed ? new TensorType(inferred.dtype(), new Shape(dims)) : inferred;
     }
 
     /** Starts a node of the default-domain op {@code op}. */
@@ -93,11 +130,51 @@ public final class GraphBuilder {
         return inference.constant(v);
     }
 
-    /** The graph as built so far, checked by {@link GraphVerifier}. */
+    /**
+     * The graph as built so far, checked by {@link GraphVerifier}. When a declared shape fixed an unknown dim that
+     * values computed earlier also carry (ReduceSum over axes fed as an input, then Sqrt, then a declared output:
+     * the Sqrt's input and output share the ReduceSum's unknown dims), those values get the fixed dims too, as new
+     * {@link Value}s in the returned graph.
+     */
     public Graph build() {
-        Graph g = new Graph(name, inputs, initializers, nodes, outputs);
+        List<Node> built = nodes;
+        List<Value> results = outputs;
+        if (!solvedUnknowns.isEmpty()) {
+            Map<Value, Value> replaced = new java.util.IdentityHashMap<>();
+            built = new ArrayList<>();
+            for (Node n : nodes) {
+                List<Value> ins = n.inputs().stream().map(v -> replaced.getOrDefault(v, v)).toList();
+                List<Value> outs = new ArrayList<>();
+                for (Value v : n.outputs()) {
+                    Value w = v.isAbsent() ? v : substituted(v);
+                    if (w != v) {
+                        replaced.put(v, w);
+                    }
+                    outs.add(w);
+                }
+                built.add(new Node(n.op(), n.domain(), n.name(), ins, outs, n.attributes()));
+            }
+            results = outputs.stream().map(v -> replaced.getOrDefault(v, v)).toList();
+        }
+        Graph g = new Graph(name, inputs, initializers, built, results);
         GraphVerifier.verify(g);
         return g;
+    }
+
+    private Value substituted(Value v) {
+        List<Dim> dims = new ArrayList<>();
+        boolean changed = false;
+        for (Dim d : v.shape().dims()) {
+            Long solved = d.symbols().size() == 1 && d.symbols().values().iterator().next() == 1
+                    ? solvedUnknowns.get(d.symbols().firstKey()) : null;
+            if (solved != null) {
+                dims.add(Dim.of(d.coefficient() * solved));
+                changed = true;
+            } else {
+                dims.add(d);
+            }
+        }
+        return changed ? new Value(v.name(), new TensorType(v.dtype(), new Shape(dims))) : v;
     }
 
     /** One node under construction. */
@@ -172,8 +249,7 @@ public final class GraphBuilder {
             List<Value> outs = new ArrayList<>();
             for (int i = 0; i < outputCount; i++) {
                 String n = outputNames != null ? outputNames.get(i) : freshName(hint(i, def));
-                outs.add(n.isEmpty() ? Value.ABSENT : new Value(outputNames != null ? claim(n) : claim(n),
-                        r.types().get(i)));
+                outs.add(n.isEmpty() ? Value.ABSENT : new Value(claim(n), refined(n, r.types().get(i))));
             }
             inference.bind(outs, r);
             nodes.add(new Node(op, domain, nodeName, nodeInputs, outs, a));

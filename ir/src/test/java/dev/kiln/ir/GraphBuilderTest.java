@@ -32,6 +32,42 @@ class GraphBuilderTest {
     }
 
     @Test
+    void declaredShapeFillsOnlyDimsInferenceLeavesUnknown() {
+        GraphBuilder b = new GraphBuilder("g");
+        Value x = b.input("x", DType.FLOAT32, Shape.parse("N,6"));
+        Value target = b.input("target", DType.INT64, Shape.parse("2"));
+        b.declareShape("y", new Shape(java.util.List.of(Dim.of(7), Dim.of(3))));
+        b.declareShape("z", new Shape(java.util.List.of(Dim.of(9))));
+        Value y = b.op("Reshape").inputs(x, target).outputNames("y").output();
+        Value z = b.op("Relu").inputs(x).outputNames("z").output();
+        assertTrue(x.shape().dims().get(0).equals(Dim.sym("N")));
+        assertEquals(2, y.shape().rank());
+        assertEquals(Dim.of(7), y.shape().dims().get(0), "an unknown dim takes the declared static one");
+        assertEquals(Dim.of(3), y.shape().dims().get(1));
+        assertEquals("f32[N,6]", z.type().toString(), "a declaration of another rank is ignored");
+        b.output(y).output(z);
+        b.build();
+    }
+
+    @Test
+    void aDeclaredShapeFixesTheSameUnknownDimsInValuesBuiltBefore() {
+        GraphBuilder b = new GraphBuilder("g");
+        Value x = b.input("x", DType.FLOAT32, Shape.parse("3,2,2"));
+        Value axes = b.input("axes", DType.INT64, Shape.parse("1"));
+        b.declareShape("y", Shape.parse("3,2,1"));
+        Value sum = b.op("ReduceSum").inputs(x, axes).outputNames("sum").output();
+        Value root = b.op("Sqrt").inputs(sum).outputNames("root").output();
+        Value y = b.op("Neg").inputs(root).outputNames("y").output();
+        assertTrue(sum.shape().dims().get(0).hasUnknown(), "built before the declaration applied");
+        Graph g = b.output(y).build();
+        for (Node n : g.nodes()) {
+            assertEquals("[3,2,1]", n.output(0).shape().toString(), n.describe());
+        }
+        assertEquals("[3,2,1]", g.outputs().get(0).shape().toString());
+        assertTrue(g.nodes().get(1).input(0) == g.nodes().get(0).output(0), "consumers read the new values");
+    }
+
+    @Test
     void rejectsIncompatibleBroadcastNamingNodeAndShapes() {
         GraphBuilder b = new GraphBuilder("g");
         Value x = b.input("x", DType.FLOAT32, Shape.parse("N,3"));

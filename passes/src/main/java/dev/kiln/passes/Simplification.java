@@ -60,6 +60,14 @@ public final class Simplification implements Pass {
         r.put("Tile", (n, c) -> sameShape(n.input(0), n.output(0)) && c.forward(n, n.input(0)));
         // Cast(x, to=dtype(x)) -> x
         r.put("Cast", (n, c) -> n.output(0).dtype() == n.input(0).dtype() && c.forward(n, n.input(0)));
+        // CastLike(x, like) -> Cast(x, to=dtype(like)): like's elements are never read, so it stops being an operand
+        r.put("CastLike", (n, c) -> {
+            Node cast = new Node("Cast", "", n.name(), List.of(c.rw().map(n.input(0))), n.outputs(),
+                    n.attributes().with("to", new Attr.Int(n.input(1).dtype().onnxCode())));
+            c.rw().emit(cast);
+            c.producers().put(n.output(0), cast);
+            return true;
+        });
         // Concat(x) -> x
         r.put("Concat", (n, c) -> n.inputs().size() == 1 && c.forward(n, n.input(0)));
         // Pad(x, zeros) -> x

@@ -31,6 +31,19 @@ class SimplificationPassesTest {
     }
 
     @Test
+    void castLikeBecomesACastSoItsTypeOperandIsNoLongerRead() {
+        GraphBuilder b = new GraphBuilder("g");
+        Value x = b.input("x", DType.FLOAT32, Shape.parse("3,2"));
+        Value like = b.input("like", DType.FLOAT64, Shape.parse("3,2,2"));
+        b.output(b.op("CastLike").inputs(x, like).outputNames("y").output());
+        PassTesting.check(new Simplification(), b.build(), """
+                graph g(%x: f32[3,2], %like: f64[3,2,2]) -> (%y: f64[3,2])
+                  %y: f64[3,2] = Cast(%x) {to=11}
+                  return %y
+                """);
+    }
+
+    @Test
     void foldsConstantsAndStaticShapesButKeepsTheBatchSymbolic() {
         GraphBuilder b = new GraphBuilder("g");
         Value x = b.input("x", DType.FLOAT32, Shape.parse("N,2,3"));
