@@ -14,7 +14,7 @@ import dev.kiln.runtime.NchwcConv;
 import java.util.List;
 
 /**
- * The NCHWc ops (dev.kiln.ToBlocked, FromBlocked, BlockedConv, BlockedMaxPool) as calls of the runtime's
+ * The NCHWc ops (dev.kiln.ToBlocked, FromBlocked, BlockedConv, the blocked pools, BlockedZeroPadding) as calls of the runtime's
  * {@code Nchwc}, {@code NchwcConv} and {@code NchwcPool}; conversions and convolutions first check that the
  * runtime's block is the one the model was compiled for (docs/KERNELS.md).
  */
@@ -43,7 +43,14 @@ final class BlockedLayoutEmitter implements KernelEmitter {
                     NCHWC, batch, ctx.staticDim(y, 1), ctx.staticDim(y, 2), ctx.staticDim(y, 3), ctx.staticDim(x, 4),
                     in.array(), in.offset(), out.array(), out.offset());
             case BlockedLayoutOps.BLOCKED_CONV -> conv(ctx, code, batch, in, out);
-            case BlockedLayoutOps.BLOCKED_MAX_POOL -> pool(ctx, code, batch, in, out);
+            case BlockedLayoutOps.BLOCKED_MAX_POOL, BlockedLayoutOps.BLOCKED_AVERAGE_POOL -> pool(ctx, code, batch, in, out);
+            case BlockedLayoutOps.BLOCKED_GLOBAL_AVERAGE_POOL -> code.addStatement(
+                    "$T.globalAveragePool($L, $L, $L, $N, $L, $N, $L)", POOL, batch,
+                    ctx.staticDim(x, 1) * ctx.staticDim(x, 4), ctx.staticDim(x, 2) * ctx.staticDim(x, 3), in.array(),
+                    in.offset(), out.array(), out.offset());
+            case BlockedLayoutOps.BLOCKED_ZERO_PADDING -> code.addStatement("$T.zeroPadding($L, $L, $L, $L, $N, $L, $N, $L)",
+                    NCHWC, batch, ctx.intAttr("channels"), ctx.staticDim(x, 2) * ctx.staticDim(x, 3), ctx.staticDim(x, 4),
+                    in.array(), in.offset(), out.array(), out.offset());
             default -> throw ctx.unsupported("op " + n.op());
         }
         return code.build();
@@ -72,9 +79,12 @@ final class BlockedLayoutEmitter implements KernelEmitter {
                 Identifiers.camel(n.input(1).name(), "weight"), "$1L");
         CodeBlock bias = n.hasInput(2) ? CodeBlock.of("$L", ctx.ref(n.input(2)).array()) : CodeBlock.of("null");
         String epilogue = Epilogues.field(ctx, true);
+        int scratchLength = NchwcConv.scratchLength(s, block);
+        CodeBlock scratch = scratchLength == 0 ? CodeBlock.of("null") : CodeBlock.of("this.$N", ctx.scratch(scratchLength));
         code.addStatement("$T.requireBlock($L)", NCHWC, block);
-        code.addStatement("$T.conv($N, $L, $N, $L, this.$N, $L, $N, $L, $N$L)", CONV, shape, batch, in.array(),
-                in.offset(), weights, bias, out.array(), out.offset(), epilogue, ctx.threaded() ? ", this.workers" : "");
+        code.addStatement("$T.conv($N, $L, $N, $L, this.$N, $L, $N, $L, $L, $N$L)", CONV, shape, batch, in.array(),
+                in.offset(), weights, bias, out.array(), out.offset(), scratch, epilogue,
+                ctx.threaded() ? ", this.workers" : "");
     }
 
     private static void pool(EmitContext ctx, CodeBlock.Builder code, CodeBlock batch, TensorRef in, TensorRef out) {
@@ -91,8 +101,14 @@ final class BlockedLayoutEmitter implements KernelEmitter {
                 CodeBlock.of("new $T($L, $L, $L, $L, $L, $L, $L, $L, $L, $L, $L, $L, $L, $L)", PoolEmitter.SHAPE, h, w,
                         ah.kernel(), aw.kernel(), ah.stride(), aw.stride(), ah.padBegin(), aw.padBegin(), ah.padEnd(),
                         aw.padEnd(), ah.dilation(), aw.dilation(), ctx.staticDim(y, 2), ctx.staticDim(y, 3)));
-        code.addStatement("$T.maxPool($N, $L, $L, $N, $L, $N, $L)", POOL, shape, batch,
-                ctx.staticDim(x, 1) * ctx.staticDim(x, 4), in.array(), in.offset(), out.array(), out.offset());
+        if (n.op().equals(BlockedLayoutOps.BLOCKED_MAX_POOL)) {
+            code.addStatement("$T.maxPool($N, $L, $L, $N, $L, $N, $L)", POOL, shape, batch,
+                    ctx.staticDim(x, 1) * ctx.staticDim(x, 4), in.array(), in.offset(), out.array(), out.offset());
+        } else {
+            code.addStatement("$T.averagePool($N, $L, $L, $L, $N, $L, $N, $L)", POOL, shape,
+                    ctx.intAttr("count_include_pad") != 0, batch, ctx.staticDim(x, 1) * ctx.staticDim(x, 4), in.array(),
+                    in.offset(), out.array(), out.offset());
+        }
     }
 
     private static long[] ints(Node n, String name) {

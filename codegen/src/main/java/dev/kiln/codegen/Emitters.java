@@ -37,7 +37,10 @@ final class Emitters {
         m.put(OpTable.KILN_DOMAIN + "." + dev.kiln.ir.ops.LayoutOps.PACKED_CONV, conv);
         BlockedLayoutEmitter blocked = new BlockedLayoutEmitter();
         for (String op : new String[] {dev.kiln.ir.ops.BlockedLayoutOps.TO_BLOCKED, dev.kiln.ir.ops.BlockedLayoutOps.FROM_BLOCKED,
-                dev.kiln.ir.ops.BlockedLayoutOps.BLOCKED_CONV, dev.kiln.ir.ops.BlockedLayoutOps.BLOCKED_MAX_POOL}) {
+                dev.kiln.ir.ops.BlockedLayoutOps.BLOCKED_CONV, dev.kiln.ir.ops.BlockedLayoutOps.BLOCKED_MAX_POOL,
+                dev.kiln.ir.ops.BlockedLayoutOps.BLOCKED_AVERAGE_POOL,
+                dev.kiln.ir.ops.BlockedLayoutOps.BLOCKED_GLOBAL_AVERAGE_POOL,
+                dev.kiln.ir.ops.BlockedLayoutOps.BLOCKED_ZERO_PADDING}) {
             m.put(OpTable.KILN_DOMAIN + "." + op, blocked);
         }
         PoolEmitter pool = new PoolEmitter();

@@ -8,15 +8,17 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The Markdown report of what the -O3 pipeline does to each model: node count after every pass and the
- * memory plan's arena against allocating every intermediate separately. Deterministic (no timings), so
- * docs/PASSES.md can be checked against a fresh run.
+ * The Markdown report of what the -O3 pipeline does to each model: node count after every pass, the layout
+ * blocked-layout chose per convolution chain with its cost estimates, and the memory plan's arena against
+ * allocating every intermediate separately. Deterministic (no timings), so docs/PASSES.md can be checked against a
+ * fresh run.
  */
 public final class PassReport {
     private PassReport() {}
 
     /** One model's row data: node counts per pass and the final memory plan. */
-    private record ModelRun(String name, int nodesBefore, List<Integer> nodesAfter, MemoryPlan plan) {}
+    private record ModelRun(String name, int nodesBefore, List<Integer> nodesAfter, MemoryPlan plan,
+                            List<BlockedLayout.ChainCost> chains) {}
 
     /**
      * @param models model name -> imported graph, in report order
@@ -29,11 +31,15 @@ public final class PassReport {
             Graph g = e.getValue();
             int before = g.nodes().size();
             List<Integer> after = new ArrayList<>();
+            List<BlockedLayout.ChainCost> chains = new ArrayList<>();
             for (Pass p : pipeline) {
+                if (p instanceof BlockedLayout layout) {
+                    chains.addAll(layout.costs(g));
+                }
                 g = p.apply(g);
                 after.add(g.nodes().size());
             }
-            runs.add(new ModelRun(e.getKey(), before, after, MemoryPlanner.plan(g)));
+            runs.add(new ModelRun(e.getKey(), before, after, MemoryPlanner.plan(g), chains));
         }
         StringBuilder sb = new StringBuilder();
         sb.append("# What the optimizer does to the reference models\n\n");
@@ -56,6 +62,7 @@ public final class PassReport {
             sb.append('\n');
         }
         sb.append("\nBold: the pass changed the count.\n\n");
+        layouts(sb, pipeline, runs);
         sb.append("## Activation memory: one planned arena vs one buffer per intermediate\n\n");
         sb.append("Sizes are linear in the batch N (elements, then bytes at N = 1 and N = 64). Graph inputs and weights "
                 + "are not in the arena.\n\n");
@@ -75,6 +82,33 @@ public final class PassReport {
                 + "results whose same-sized input dies there share their input's storage. Offsets are aligned to 16 "
                 + "elements.\n");
         return sb.toString();
+    }
+
+    /** The blocked-layout pass's chains per model: estimated µs per image both ways and the choice. */
+    private static void layouts(StringBuilder sb, List<Pass> pipeline, List<ModelRun> runs) {
+        BlockedLayout layout = (BlockedLayout) pipeline.stream().filter(p -> p instanceof BlockedLayout).findFirst()
+                .orElse(null);
+        if (layout == null) {
+            return;
+        }
+        sb.append("## Activation layout per convolution chain (blocked-layout, block ").append(layout.block())
+                .append(")\n\n");
+        sb.append("Estimated single-thread µs per image of each chain's convolutions in the NCHW kernels the runtime "
+                + "picks and in NCHWc (conversions at the chain's ends included), by the cost model of "
+                + "docs/KERNELS.md; a chain runs blocked when that is cheaper, and a convolution of a blocked chain "
+                + "stays NCHW when its NCHW kernel plus the conversions around it is cheaper.\n\n");
+        sb.append("| model | convolutions of the chain | NCHW µs | NCHWc µs | layout | kept NCHW |\n"
+                + "|---|---|---:|---:|---|---|\n");
+        for (ModelRun r : runs) {
+            for (BlockedLayout.ChainCost c : r.chains()) {
+                sb.append("| ").append(r.name()).append(" | ").append(String.join(", ", c.convs())).append(" | ")
+                        .append(String.format(java.util.Locale.ROOT, "%.1f", c.nchwMicros())).append(" | ")
+                        .append(String.format(java.util.Locale.ROOT, "%.1f", c.blockedMicros())).append(" | ")
+                        .append(c.blocked() ? "NCHWc" : "NCHW").append(" | ")
+                        .append(c.keptNchw().isEmpty() ? "-" : String.join(", ", c.keptNchw())).append(" |\n");
+            }
+        }
+        sb.append('\n');
     }
 
     private static String sizes(Map<DType, MemoryPlan.Linear> m) {

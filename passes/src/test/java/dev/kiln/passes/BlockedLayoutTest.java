@@ -1,59 +1,90 @@
 package dev.kiln.passes;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.kiln.ir.DType;
 import dev.kiln.ir.Graph;
 import dev.kiln.ir.GraphBuilder;
 import dev.kiln.ir.Shape;
 import dev.kiln.ir.Value;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 class BlockedLayoutTest {
-    /** A chain: the 3-channel conv stays NCHW, the two wide im2col convs and the pool between them run blocked. */
-    @Test
-    void blocksTheWideConvolutionsOfAChainAndConvertsOnlyAtItsEnds() {
+    /**
+     * A ResNet-like stage on 7x7 images: 1x1 convolutions whose NCHW kernel (direct5 on rows narrower than a
+     * vector) is estimated ~3x slower than NCHWc, a Sigmoid on 60 channels (f(0) != 0, partial last block: the
+     * padding is re-zeroed), an Add of a per-channel constant (re-laid out), a residual Add of two blocked values,
+     * Relu and GlobalAveragePool all stay blocked; one conversion in, one out.
+     */
+    static Graph resnetStage() {
         GraphBuilder b = new GraphBuilder("g");
-        Value x = b.input("x", DType.FLOAT32, Shape.parse("N,3,8,8"));
-        Value c1 = b.op("Conv").name("conv1").inputs(x, b.initializer("w1", FusionTest.random(1, 32, 3, 3, 3)))
-                .attr("pads", new long[] {1, 1, 1, 1}).outputNames("c1").output();
-        Value r1 = b.op("Relu").inputs(c1).outputNames("r1").output();
-        Value c2 = b.op("Conv").name("conv2").inputs(r1, b.initializer("w2", FusionTest.random(2, 32, 32, 3, 3)),
-                        b.initializer("b2", FusionTest.random(3, 32)))
+        Value x = b.input("x", DType.FLOAT32, Shape.parse("N,128,7,7"));
+        Value c1 = b.op("Conv").name("conv1").inputs(x, b.initializer("w1", FusionTest.random(1, 60, 128, 1, 1)),
+                b.initializer("b1", FusionTest.random(2, 60))).outputNames("c1").output();
+        Value s1 = b.op("Sigmoid").inputs(c1).outputNames("s1").output();
+        Value a1 = b.op("Add").inputs(s1, b.initializer("k", FusionTest.random(3, 60, 1, 1))).outputNames("a1").output();
+        Value c2 = b.op("Conv").name("conv2").inputs(a1, b.initializer("w2", FusionTest.random(4, 128, 60, 1, 1)))
                 .outputNames("c2").output();
-        Value r2 = b.op("Relu").inputs(c2).outputNames("r2").output();
-        Value p2 = b.op("MaxPool").inputs(r2).attr("kernel_shape", new long[] {2, 2}).attr("strides", new long[] {2, 2})
-                .outputNames("p2").output();
-        Value c3 = b.op("Conv").name("conv3").inputs(p2, b.initializer("w3", FusionTest.random(4, 30, 32, 3, 3)))
-                .attr("pads", new long[] {1, 1, 1, 1}).outputNames("c3").output();
-        Value shape = b.op("Constant").attr("value", new dev.kiln.ir.Attr.TensorValue(dev.kiln.ir.Tensor.ofInt64s(-1, 270)))
-                .outputNames("shape").output();
-        Value f = b.op("Reshape").inputs(c3, shape).outputNames("f").output();
+        Value r = b.op("Add").inputs(c2, x).outputNames("r").output();
+        Value y = b.op("Relu").inputs(r).outputNames("y").output();
+        Value p = b.op("GlobalAveragePool").inputs(y).outputNames("p").output();
+        Value f = b.op("Flatten").inputs(p).outputNames("f").output();
         b.output(f);
-        b.output(r2);
-        Graph g = b.build();
+        return b.build();
+    }
+
+    @Test
+    void blocksAChainWhereItIsEstimatedFasterAndConvertsOnlyAtItsEnds() {
+        Graph g = resnetStage();
+        List<BlockedLayout.ChainCost> costs = new BlockedLayout(8).costs(g);
+        assertEquals(1, costs.size(), costs.toString());
+        assertEquals(List.of("conv1", "conv2"), costs.get(0).convs());
+        assertTrue(costs.get(0).blockedMicros() < 0.5 * costs.get(0).nchwMicros(), costs.toString());
         Graph after = PassTesting.check(new BlockedLayout(8), g, """
-                graph g(%x: f32[N,3,8,8]) -> (%f: f32[N,270], %r2: f32[N,32,6,6])
-                  init %w1: f32[32,3,3,3]
-                  init %w2: f32[32,32,3,3]
-                  init %b2: f32[32]
-                  init %w3: f32[30,32,3,3]
-                  init %w2_nchwc: f32[9216]
-                  init %w3_nchwc: f32[9216]
-                  %c1: f32[N,32,8,8] = Conv(%x, %w1) {pads=[1,1,1,1]}  # conv1
-                  %r1: f32[N,32,8,8] = Relu(%c1)
-                  %r1_nchwc: f32[N,4,8,8,8] = dev.kiln.ToBlocked(%r1) {block=8}
-                  %c2_nchwc: f32[N,4,6,6,8] = dev.kiln.BlockedConv(%r1_nchwc, %w2_nchwc, %b2) {dilations=[1,1], kernel_shape=[3,3], m=32, pads=[0,0,0,0], strides=[1,1]}  # conv2
-                  %r2_nchwc: f32[N,4,6,6,8] = Relu(%c2_nchwc)
-                  %p2_nchwc: f32[N,4,3,3,8] = dev.kiln.BlockedMaxPool(%r2_nchwc) {kernel_shape=[2,2], strides=[2,2]}
-                  %c3_nchwc: f32[N,4,3,3,8] = dev.kiln.BlockedConv(%p2_nchwc, %w3_nchwc) {dilations=[1,1], kernel_shape=[3,3], m=30, pads=[1,1,1,1], strides=[1,1]}  # conv3
-                  %shape: i64[2] = Constant() {value=i64[2]}
-                  %c3: f32[N,30,3,3] = dev.kiln.FromBlocked(%c3_nchwc) {channels=30}
-                  %f: f32[N,270] = Reshape(%c3, %shape)
-                  %r2: f32[N,32,6,6] = dev.kiln.FromBlocked(%r2_nchwc) {channels=32}
-                  return %f, %r2
+                graph g(%x: f32[N,128,7,7]) -> (%f: f32[N,128])
+                  init %w1: f32[60,128,1,1]
+                  init %b1: f32[60]
+                  init %k: f32[60,1,1]
+                  init %w2: f32[128,60,1,1]
+                  init %w1_nchwc: f32[8192]
+                  init %k_nchwc: f32[1,8,1,1,8]
+                  init %w2_nchwc: f32[8192]
+                  %x_nchwc: f32[N,16,7,7,8] = dev.kiln.ToBlocked(%x) {block=8}
+                  %c1_nchwc: f32[N,8,7,7,8] = dev.kiln.BlockedConv(%x_nchwc, %w1_nchwc, %b1) {dilations=[1,1], kernel_shape=[1,1], m=60, pads=[0,0,0,0], strides=[1,1]}  # conv1
+                  %s1_nchwc_raw: f32[N,8,7,7,8] = Sigmoid(%c1_nchwc)
+                  %s1_nchwc: f32[N,8,7,7,8] = dev.kiln.BlockedZeroPadding(%s1_nchwc_raw) {channels=60}
+                  %a1_nchwc: f32[N,8,7,7,8] = Add(%s1_nchwc, %k_nchwc)
+                  %c2_nchwc: f32[N,16,7,7,8] = dev.kiln.BlockedConv(%a1_nchwc, %w2_nchwc) {dilations=[1,1], kernel_shape=[1,1], m=128, pads=[0,0,0,0], strides=[1,1]}  # conv2
+                  %r_nchwc: f32[N,16,7,7,8] = Add(%c2_nchwc, %x_nchwc)
+                  %y_nchwc: f32[N,16,7,7,8] = Relu(%r_nchwc)
+                  %p_nchwc: f32[N,16,1,1,8] = dev.kiln.BlockedGlobalAveragePool(%y_nchwc)
+                  %p: f32[N,128,1,1] = dev.kiln.FromBlocked(%p_nchwc) {channels=128}
+                  %f: f32[N,128] = Flatten(%p)
+                  return %f
                 """);
         assertSame(after, new BlockedLayout(8).apply(after), "a second run changes nothing");
+    }
+
+    /** cifar_cnn-like 3x3 layers: Winograd F(2x2,3x3) in NCHW is estimated faster, so the graph is unchanged. */
+    @Test
+    void leavesAChainNchwWhereTheNchwKernelsAreEstimatedFaster() {
+        GraphBuilder b = new GraphBuilder("g");
+        Value x = b.input("x", DType.FLOAT32, Shape.parse("N,32,15,15"));
+        Value c2 = b.op("Conv").name("conv2").inputs(x, b.initializer("w2", FusionTest.random(2, 64, 32, 3, 3)))
+                .outputNames("c2").output();
+        Value r2 = b.op("Relu").inputs(c2).outputNames("r2").output();
+        Value c3 = b.op("Conv").name("conv3").inputs(r2, b.initializer("w3", FusionTest.random(4, 64, 64, 3, 3)))
+                .outputNames("c3").output();
+        b.output(c3);
+        Graph g = b.build();
+        List<BlockedLayout.ChainCost> costs = new BlockedLayout(8).costs(g);
+        assertEquals(1, costs.size());
+        assertFalse(costs.get(0).blocked(), costs.toString());
+        assertSame(g, new BlockedLayout(8).apply(g));
     }
 
     /** FromBlocked then ToBlocked of the same block is the blocked value itself (its padding channels are zero). */

@@ -38,7 +38,14 @@ public final class Nchwc {
         return blocks(c, block) * block * h * w;
     }
 
-    /** NCHW {@code batch x c x h x w} to NCHWc, zero-filling the channels past c. */
+    /** Pixels per chunk of a conversion: a chunk's blocked side (CHUNK x block floats) stays in L1. */
+    private static final int CHUNK = 64;
+
+    /**
+     * NCHW {@code batch x c x h x w} to NCHWc, zero-filling the channels past c. Per block and chunk of pixels, one
+     * channel at a time: sequential reads, writes strided by the block within an L1-resident chunk, no test per
+     * element.
+     */
     public static void toBlocked(int batch, int c, int h, int w, int block, float[] in, int inOff, float[] out,
                                  int outOff) {
         int plane = h * w;
@@ -47,18 +54,27 @@ public final class Nchwc {
             int src = inOff + n * c * plane;
             int dst = outOff + n * cb * block * plane;
             for (int b = 0; b < cb; b++) {
-                for (int p = 0; p < plane; p++) {
-                    int o = dst + (b * plane + p) * block;
-                    for (int j = 0; j < block; j++) {
-                        int ch = b * block + j;
-                        out[o + j] = ch < c ? in[src + ch * plane + p] : 0f;
+                int real = Math.min(block, c - b * block);
+                int blockDst = dst + b * plane * block;
+                for (int p0 = 0; p0 < plane; p0 += CHUNK) {
+                    int p1 = Math.min(plane, p0 + CHUNK);
+                    for (int j = 0; j < real; j++) {
+                        int from = src + (b * block + j) * plane;
+                        for (int p = p0; p < p1; p++) {
+                            out[blockDst + p * block + j] = in[from + p];
+                        }
+                    }
+                    if (real < block) {
+                        for (int p = p0; p < p1; p++) {
+                            java.util.Arrays.fill(out, blockDst + p * block + real, blockDst + (p + 1) * block, 0f);
+                        }
                     }
                 }
             }
         }
     }
 
-    /** NCHWc back to NCHW {@code batch x c x h x w}, dropping the padding channels. */
+    /** NCHWc back to NCHW {@code batch x c x h x w}, dropping the padding channels (chunked as {@link #toBlocked}). */
     public static void fromBlocked(int batch, int c, int h, int w, int block, float[] in, int inOff, float[] out,
                                    int outOff) {
         int plane = h * w;
@@ -66,12 +82,42 @@ public final class Nchwc {
         for (int n = 0; n < batch; n++) {
             int src = inOff + n * cb * block * plane;
             int dst = outOff + n * c * plane;
-            for (int ch = 0; ch < c; ch++) {
-                int b = ch / block;
-                int j = ch % block;
-                for (int p = 0; p < plane; p++) {
-                    out[dst + ch * plane + p] = in[src + (b * plane + p) * block + j];
+            for (int b = 0; b < cb; b++) {
+                int real = Math.min(block, c - b * block);
+                int blockSrc = src + b * plane * block;
+                for (int p0 = 0; p0 < plane; p0 += CHUNK) {
+                    int p1 = Math.min(plane, p0 + CHUNK);
+                    for (int j = 0; j < real; j++) {
+                        int to = dst + (b * block + j) * plane;
+                        for (int p = p0; p < p1; p++) {
+                            out[to + p] = in[blockSrc + p * block + j];
+                        }
+                    }
                 }
+            }
+        }
+    }
+
+    /**
+     * Copies {@code batch} NCHWc images of {@code c} channels and {@code plane} pixels from {@code in} to {@code out}
+     * (the same array and offset is allowed) with the channels past c set to zero: restores the layout's invariant
+     * after an elementwise op with f(0) != 0.
+     */
+    public static void zeroPadding(int batch, int c, int plane, int block, float[] in, int inOff, float[] out,
+                                   int outOff) {
+        int cb = blocks(c, block);
+        int length = batch * cb * block * plane;
+        if (in != out || inOff != outOff) {
+            System.arraycopy(in, inOff, out, outOff, length);
+        }
+        int real = c - (cb - 1) * block;
+        if (real == block) {
+            return;
+        }
+        for (int n = 0; n < batch; n++) {
+            int last = outOff + ((n * cb + cb - 1) * plane) * block;
+            for (int p = 0; p < plane; p++) {
+                java.util.Arrays.fill(out, last + p * block + real, last + (p + 1) * block, 0f);
             }
         }
     }

@@ -25,6 +25,12 @@ class NchwcKernelsTest {
         {5, 17, 17, 7, 5, 5, 2, 2, 2, 2, 2, 2, 1, 1},
         {4, 6, 37, 9, 3, 3, 1, 3, 1, 2, 0, 1, 1, 2},
         {2, 9, 9, 4, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2},
+        {64, 7, 7, 48, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},    // deep, small image, odd block count at block 16
+        {40, 14, 14, 72, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1},  // 1x1, both channel counts padded at block 16
+        {32, 9, 9, 64, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1},    // stride 2, padding
+        {24, 2, 2, 24, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},    // a plane of 4 pixels: fewer than a tile
+        {16, 3, 5, 40, 7, 7, 1, 1, 3, 3, 3, 3, 1, 1},    // every tile a border tile
+        {8, 1, 1, 8, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1},      // one pixel
     };
 
     @Test
@@ -50,7 +56,7 @@ class NchwcKernelsTest {
                     int outLength = batch * Nchwc.imageLength(s.m(), s.outH(), s.outW(), b);
                     float[] yb = new float[2 + outLength];
                     java.util.Arrays.fill(yb, Float.NaN);
-                    NchwcConv.conv(s, batch, xb, 1, packed, bias, yb, 2, ep, pool);
+                    NchwcConv.conv(s, batch, xb, 1, packed, bias, yb, 2, new float[NchwcConv.scratchLength(s, b)], ep, pool);
                     float[] twin = new float[2 + outLength];
                     java.util.Arrays.fill(twin, Float.NaN);
                     NchwcConv.convScalar(s, b, batch, xb, 1, packed, bias, twin, 2, ep);
@@ -60,6 +66,44 @@ class NchwcKernelsTest {
                     float[] got = new float[want.length];
                     Nchwc.fromBlocked(batch, s.m(), s.outH(), s.outW(), b, yb, 2, got, 0);
                     Check.close(s + " " + ep + " batch " + batch, want, got, 1e-4, 1e-5);
+                }
+            }
+        }
+    }
+
+    /** One and two threads give the same bits, and a steady-state call allocates nothing. */
+    @Test
+    void threadsGiveTheSameBitsAndCallsAllocateNothing() {
+        ConvShape s = new ConvShape(64, 14, 14, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1);
+        int b = Nchwc.block();
+        int batch = 2;
+        float[] xb = new float[batch * Nchwc.imageLength(s.c(), s.h(), s.w(), b)];
+        Nchwc.toBlocked(batch, s.c(), s.h(), s.w(), b, Check.random(rnd, batch * s.inSize()), 0, xb, 0);
+        float[] packed = NchwcConv.packWeights(Check.random(rnd, s.weightLength()), s, b);
+        float[] bias = Check.random(rnd, s.m());
+        int outLength = batch * Nchwc.imageLength(s.m(), s.outH(), s.outW(), b);
+        for (Epilogue ep : new Epilogue[] {Epilogue.relu(), Epilogue.sigmoid()}) {
+            float[] one = new float[outLength];
+            float[] two = new float[outLength];
+            float[] scratch = new float[NchwcConv.scratchLength(s, b)];
+            NchwcConv.conv(s, batch, xb, 0, packed, bias, one, 0, scratch, ep);
+            try (WorkerPool pool = WorkerPool.of(2)) {
+                NchwcConv.conv(s, batch, xb, 0, packed, bias, two, 0, scratch, ep, pool);
+                assertArrayEquals(one, two, ep.toString());
+                if (ep.kind() == Epilogue.Kind.RELU && GemmKernel.VL <= jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.length()) {
+                    var bean = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+                    long least = Long.MAX_VALUE;
+                    for (int round = 0; round < 20 && least > 0; round++) {
+                        for (int i = 0; i < (round == 0 ? 300 : 50); i++) {
+                            NchwcConv.conv(s, batch, xb, 0, packed, bias, two, 0, scratch, ep, pool);
+                        }
+                        long before = bean.getCurrentThreadAllocatedBytes();
+                        for (int i = 0; i < 20; i++) {
+                            NchwcConv.conv(s, batch, xb, 0, packed, bias, two, 0, scratch, ep, pool);
+                        }
+                        least = Math.min(least, (bean.getCurrentThreadAllocatedBytes() - before) / 20);
+                    }
+                    assertEquals(0, least, "bytes allocated per call");
                 }
             }
         }
@@ -90,6 +134,60 @@ class NchwcKernelsTest {
     }
 
     @Test
+    void averagePoolsMatchTheNchwKernelsThroughTheLayout() {
+        int b = Nchwc.block();
+        int c = 11;
+        int batch = 2;
+        for (boolean includePad : new boolean[] {false, true}) {
+            for (PoolShape p : new PoolShape[] {PoolShape.square(6, 6, 2),
+                    PoolShape.of(9, 11, 3, 3, 2, 1, 1, 1, 1, 0, 1, 2, false)}) {
+                float[] x = Check.random(rnd, batch * c * p.inPlane());
+                float[] want = new float[batch * c * p.outPlane()];
+                Pooling.averagePoolScalar(p, includePad, batch * c, x, 0, want, 0);
+                float[] xb = new float[batch * Nchwc.imageLength(c, p.h(), p.w(), b)];
+                Nchwc.toBlocked(batch, c, p.h(), p.w(), b, x, 0, xb, 0);
+                float[] yb = new float[batch * Nchwc.imageLength(c, p.outH(), p.outW(), b)];
+                NchwcPool.averagePool(p, includePad, batch, c, xb, 0, yb, 0);
+                float[] twin = new float[yb.length];
+                NchwcPool.averagePoolScalar(p, includePad, b, batch, c, xb, 0, twin, 0);
+                Check.close("twin " + p, twin, yb, 1e-6, 1e-6);
+                assertPaddingIsZero(yb, 0, batch, c, p.outPlane(), b);
+                float[] got = new float[want.length];
+                Nchwc.fromBlocked(batch, c, p.outH(), p.outW(), b, yb, 0, got, 0);
+                Check.close(p + " count_include_pad " + includePad, want, got, 1e-6, 1e-6);
+            }
+        }
+        float[] x = Check.random(rnd, batch * c * 7 * 7);
+        float[] want = new float[batch * c];
+        Pooling.globalAveragePoolScalar(batch * c, 49, x, 0, want, 0);
+        float[] xb = new float[batch * Nchwc.imageLength(c, 7, 7, b)];
+        Nchwc.toBlocked(batch, c, 7, 7, b, x, 0, xb, 0);
+        float[] yb = new float[batch * Nchwc.imageLength(c, 1, 1, b)];
+        NchwcPool.globalAveragePool(batch, c, 49, xb, 0, yb, 0);
+        float[] twin = new float[yb.length];
+        NchwcPool.globalAveragePoolScalar(b, batch, c, 49, xb, 0, twin, 0);
+        Check.close("global twin", twin, yb, 1e-6, 1e-6);
+        assertPaddingIsZero(yb, 0, batch, c, 1, b);
+        float[] got = new float[want.length];
+        Nchwc.fromBlocked(batch, c, 1, 1, b, yb, 0, got, 0);
+        Check.close("global", want, got, 1e-6, 1e-6);
+    }
+
+    @Test
+    void zeroPaddingClearsOnlyThePaddingChannels() {
+        int b = 4;
+        float[] x = new float[2 * Nchwc.imageLength(6, 2, 3, b)];
+        java.util.Arrays.fill(x, 0.5f);
+        float[] y = new float[x.length + 1];
+        Nchwc.zeroPadding(2, 6, 6, b, x, 0, y, 1);
+        assertPaddingIsZero(y, 1, 2, 6, 6, b);
+        assertEquals(0.5f, y[1 + (6 + 5) * b + 1]);
+        assertEquals(0.5f, y[1 + 2 * 6 * b + 3]);
+        Nchwc.zeroPadding(2, 6, 6, b, x, 0, x, 0);
+        assertArrayEquals(java.util.Arrays.copyOfRange(y, 1, y.length), x);
+    }
+
+    @Test
     void conversionsAreInverse() {
         float[] x = Check.random(rnd, 2 * 5 * 3 * 4);
         float[] xb = new float[2 * Nchwc.imageLength(5, 3, 4, 4)];
@@ -110,7 +208,7 @@ class NchwcKernelsTest {
         ConvShape s = ConvShape.of(3, 6, 6, 3, 3);
         float[] wrong = NchwcConv.packWeights(new float[s.weightLength()], s, other);
         assertThrows(IllegalArgumentException.class, () -> NchwcConv.conv(s, 1, new float[16 * 36 * 2],
-                0, wrong, null, new float[16 * 16 * 2], 0, Epilogue.none()));
+                0, wrong, null, new float[16 * 16 * 2], 0, null, Epilogue.none()));
     }
 
     private static void assertPaddingIsZero(float[] y, int off, int batch, int c, int plane, int b) {

@@ -27,6 +27,8 @@ class PassesReportTest {
         for (String name : List.of("mlp", "mnist_cnn", "cifar_cnn", "lstm", "gru")) {
             models.put(name, OnnxImporter.load(SharedData.dir().resolve("models").resolve(name).resolve("model.onnx")));
         }
+        // A builder model with deep channels on small images: the one whose conv chain blocked-layout blocks.
+        models.put("resnet_tail", ResNetTail.build("N"));
         String report = PassReport.markdown(models, COMMAND);
         Path doc = Path.of(System.getProperty("user.dir")).getParent().resolve("docs/PASSES.md");
         if (Boolean.getBoolean("kiln.updateDocs")) {

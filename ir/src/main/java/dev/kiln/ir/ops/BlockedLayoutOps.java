@@ -20,15 +20,20 @@ import java.util.function.Function;
 
 /**
  * Kiln's ops on activations in the blocked layout NCHWc, [N, ceil(C/c), H, W, c] with the channels past C zero
- * (domain {@code dev.kiln}): the conversions ToBlocked / FromBlocked, and the convolution and max pool that read
- * and write that layout. Each blocked op means "its NCHW twin on the zero-padded channels, re-blocked", which is
- * how the reference evaluator computes it; elementwise ops with f(0) = 0 (Relu) need no blocked twin at all.
+ * (domain {@code dev.kiln}): the conversions ToBlocked / FromBlocked, the convolution and pools that read and
+ * write that layout, and BlockedZeroPadding, which re-zeroes the padding channels after an elementwise op with
+ * f(0) != 0. Each blocked op means "its NCHW twin on the zero-padded channels, re-blocked", which is how the
+ * reference evaluator computes it; elementwise ops themselves run unchanged on blocked tensors (their constant
+ * operands re-laid out by the blocked-layout pass).
  */
 public final class BlockedLayoutOps {
     public static final String TO_BLOCKED = "ToBlocked";
     public static final String FROM_BLOCKED = "FromBlocked";
     public static final String BLOCKED_CONV = "BlockedConv";
     public static final String BLOCKED_MAX_POOL = "BlockedMaxPool";
+    public static final String BLOCKED_AVERAGE_POOL = "BlockedAveragePool";
+    public static final String BLOCKED_GLOBAL_AVERAGE_POOL = "BlockedGlobalAveragePool";
+    public static final String BLOCKED_ZERO_PADDING = "BlockedZeroPadding";
     /** Weight layout of BlockedConv; the runtime's {@code NchwcConv.LAYOUT}. */
     public static final String CONV_LAYOUT = "kiln.conv.nchwc.v1";
 
@@ -91,12 +96,37 @@ public final class BlockedLayoutOps {
                 .eval(ctx -> List.of(blockedConv(ctx, conv)));
         r.add(bc.build());
 
-        OpDef pool = onnxOp.apply("MaxPool");
-        OpDef.Builder bp = OpDef.builder(BLOCKED_MAX_POOL).domain(OpTable.KILN_DOMAIN).since(pool.sinceVersion())
-                .doc("MaxPool of NCHWc X (the padding channels stay zero), with MaxPool's window attributes.")
-                .inputs("X").outputs("Y");
+        r.add(blockedPool(BLOCKED_MAX_POOL, onnxOp.apply("MaxPool"), "storage_order",
+                "MaxPool of NCHWc X (the padding channels stay zero), with MaxPool's window attributes."));
+        r.add(blockedPool(BLOCKED_AVERAGE_POOL, onnxOp.apply("AveragePool"), "",
+                "AveragePool of NCHWc X (the padding channels stay zero), with AveragePool's attributes."));
+        r.add(blockedPool(BLOCKED_GLOBAL_AVERAGE_POOL, onnxOp.apply("GlobalAveragePool"), "",
+                "GlobalAveragePool of NCHWc X [N,Cb,H,W,b] to [N,Cb,1,1,b]."));
+
+        r.add(OpDef.builder(BLOCKED_ZERO_PADDING).domain(OpTable.KILN_DOMAIN).since(1)
+                .doc("NCHWc X with its channels past `channels` set to zero (the layout's invariant, restored after "
+                        + "an elementwise op with f(0) != 0).")
+                .inputs("X").outputs("Y")
+                .requiredAttr("channels", AttrType.INT, "channels C of the blocked tensor")
+                .shape(ctx -> {
+                    Shape x = requireBlocked(ctx, 0);
+                    long c = ctx.attrInt("channels");
+                    if (c < 1 || x.dim(1).value() != Math.ceilDiv(c, x.dim(4).value())) {
+                        throw ctx.fail(x.dim(1) + " blocks of " + x.dim(4) + " cannot hold exactly channels=" + c);
+                    }
+                    return List.of(new TensorType(DType.FLOAT32, x));
+                })
+                .eval(ctx -> List.of(toBlocked(fromBlocked(ctx.input(0), (int) ctx.attrInt("channels")),
+                        ctx.input(0).dim(4))))
+                .build());
+    }
+
+    /** The blocked twin of a pool: the pool's attributes but {@code skip}, meaning "pool the unblocked tensor". */
+    private static OpDef blockedPool(String name, OpDef pool, String skip, String doc) {
+        OpDef.Builder bp = OpDef.builder(name).domain(OpTable.KILN_DOMAIN).since(pool.sinceVersion())
+                .doc(doc).inputs("X").outputs("Y");
         for (AttrSpec spec : pool.attributes().values()) {
-            if (spec.name().equals("storage_order")) {
+            if (spec.name().equals(skip)) {
                 continue;
             } else if (spec.defaultValue().isPresent()) {
                 bp.attr(spec.name(), spec.type(), spec.defaultValue().get(), spec.doc());
@@ -116,7 +146,7 @@ public final class BlockedLayoutOps {
                     List.of(unblock(x)), 1, ctx.random())).get(0);
             return List.of(reblock(y, x.dim(4)));
         });
-        r.add(bp.build());
+        return bp.build();
     }
 
     /** Shape [N, ceil(C/b), H, W, b] of a blocked NCHW shape. */
