@@ -125,7 +125,9 @@ class WeightLayoutTest {
         b.output(p2);
         b.output(p3);
         Graph g = b.build();
-        Graph opt = PassManager.forLevel(OptLevel.O3, PassOptions.quiet()).run(g);
+        // The NCHW -O3 pipeline: at 16 channels the cost model may block this chain, which is not what is tested here.
+        List<Pass> nchw = Pipeline.forLevel(OptLevel.O3).stream().filter(p -> !(p instanceof BlockedLayout)).toList();
+        Graph opt = new PassManager(nchw, PassOptions.quiet()).run(g);
         List<String> ops = opt.nodes().stream().map(n -> n.op() + (n.attributes().has("max_pool") ? "+pool" : ""))
                 .toList();
         assertEquals(List.of("PackedConv+pool", "PackedConv", "MaxPool", "PackedConv", "MaxPool"), ops);

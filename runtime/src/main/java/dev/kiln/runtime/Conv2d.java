@@ -45,15 +45,18 @@ public final class Conv2d {
     private Conv2d() {}
 
     /**
-     * The algorithm for this shape (measured on the model layers, docs/BENCHMARKS.md): the direct kernel where
-     * the width is read with stride 1 and either the reduction is short (up to 256 taps: there im2col would
-     * mostly copy, and the GEMM's k-loop is too short to pay for it) or the output rows are at least 8 pixels
-     * wide (a full AVX2 vector: the direct kernel then wastes at most the overlap of a row's last vector, and it
-     * beat im2col + GEMM 1.3x on cifar_cnn's conv2, 13 wide with 288 taps); im2col + GEMM otherwise (narrow
-     * deep layers such as cifar_cnn's conv3, 4 wide, where im2col ran 4x faster).
+     * The algorithm for this shape (measured on the model layers, docs/BENCHMARKS.md and docs/KERNELS.md): the
+     * direct kernel where the width is read with stride 1 and either the output rows are at least 8 pixels wide (a
+     * full AVX2 vector: the direct kernel then wastes at most the overlap of a row's last vector, and it beat
+     * im2col + GEMM 1.3x on cifar_cnn's conv2, 13 wide with 288 taps) or the convolution is grouped with fewer than
+     * 8 output channels per group (depthwise: im2col's GEMM would have a single row, 4-9x slower on 4-14 wide
+     * planes); im2col + GEMM otherwise. Narrow planes go to im2col however short the reduction: the direct kernel's
+     * row vectors are then mostly tail (1x1 128 -> 512 on 7x7 ran 818 µs direct, 134 µs by im2col; 3x3 16 -> 16 on
+     * 4x4 4.8 against 3.0 µs).
      */
     public static Algorithm algorithm(ConvShape s) {
-        return s.strideW() == 1 && (s.kernelVolume() <= 256 || s.outW() >= 8) ? Algorithm.DIRECT : Algorithm.IM2COL;
+        boolean depthwiseLike = s.group() > 1 && s.m() / s.group() < 8;
+        return s.strideW() == 1 && (s.outW() >= 8 || depthwiseLike) ? Algorithm.DIRECT : Algorithm.IM2COL;
     }
 
     /**
