@@ -57,10 +57,10 @@ public final class TinyNet {
     /**
      * Kernel scratch (e.g. im2col panels), independent of the batch.
      */
-    private final float[] scratch288 = new float[288];
+    private final float[] scratch864 = new float[864];
 
     private TinyNet(Map<String, ?> weights, String source) {
-        convWeight = WeightsFile.require(weights, "conv.weight_packed", 90, source);
+        convWeight = WeightsFile.require(weights, "conv.weight_packed", 72, source);
         convBias = WeightsFile.require(weights, "conv.bias", 4, source);
         fcWeight = PackedMatrix.wrap(WeightsFile.require(weights, "fc.weight_panels", 576, source), 36, 5);
         fcBias = WeightsFile.require(weights, "fc.bias", 5, source);
@@ -121,10 +121,10 @@ public final class TinyNet {
     }
 
     /**
-     * %r: f32[N,4,6,6] = dev.kiln.PackedConv(%image, %conv.weight_packed, %conv.bias) {activation="Relu", kernel_shape=[3,3], layout="kiln.conv.direct5.v1", m=4, pads=[1,1,1,1]}  # /conv/Conv
+     * %r: f32[N,4,6,6] = dev.kiln.PackedConv(%image, %conv.weight_packed, %conv.bias) {activation="Relu", kernel_shape=[3,3], layout="kiln.conv.rowmajor.v1", m=4, pads=[1,1,1,1]}  # /conv/Conv
      */
     private void conv(int batch, float[] image) {
-        Conv2d.conv(CONV_SHAPE, batch, image, 0, this.convWeight, this.convBias, this.arena, 0, this.scratch288, RELU_EPILOGUE);
+        Conv2d.conv(CONV_SHAPE, batch, image, 0, this.convWeight, this.convBias, this.arena, 0, this.scratch864, RELU_EPILOGUE);
     }
 
     /**

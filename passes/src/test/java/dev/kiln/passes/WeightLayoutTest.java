@@ -126,7 +126,7 @@ class WeightLayoutTest {
         b.output(p3);
         Graph g = b.build();
         // The NCHW -O3 pipeline: at 16 channels the cost model may block this chain, which is not what is tested here.
-        List<Pass> nchw = Pipeline.forLevel(OptLevel.O3).stream().filter(p -> !(p instanceof BlockedLayout)).toList();
+        List<Pass> nchw = Pipeline.forLevel(OptLevel.O3).stream().filter(pass -> !(pass instanceof BlockedLayout)).toList();
         Graph opt = new PassManager(nchw, PassOptions.quiet()).run(g);
         List<String> ops = opt.nodes().stream().map(n -> n.op() + (n.attributes().has("max_pool") ? "+pool" : ""))
                 .toList();

@@ -27,23 +27,23 @@ import java.util.Random;
 import org.junit.jupiter.api.Test;
 
 /**
- * The blocked-layout pass on whole models: where its cost model blocks (the builder's ResNet-like tail) and where
- * it does not (the reference CNNs, whose NCHW direct and Winograd kernels are estimated faster), and cifar_cnn
- * forced through the blocked kernels. Each is verified pass by pass against the reference evaluator, then
+ * The blocked-layout pass on whole models: the reference CNNs, which its cost model leaves NCHW (their direct and
+ * Winograd kernels are estimated faster), and the builder's ResNet-like tail and cifar_cnn forced through the
+ * blocked kernels (the tail's 1x1 and stride-2 layers run within a few per cent of NCHW im2col, so whether the cost
+ * model blocks it is a close call the tests do not pin). Each is verified pass by pass against the reference evaluator, then
  * generated and run.
  */
 class BlockedLayoutModelsTest {
     private static final PassOptions VERIFY = new PassOptions(java.util.Set.of(), false, true, System.err);
 
     @Test
-    void resnetTailRunsBlockedAtO3AndMatchesTheEvaluator() throws Exception {
+    void resnetTailForcedBlockedMatchesTheEvaluator() throws Exception {
         Graph g = ResNetTail.build("N");
-        Graph o3 = new PassManager(Pipeline.forLevel(OptLevel.O3), VERIFY).run(g);
-        // The stride-2 entry and the 1x1 layers run blocked; the 3x3 stride-1 layers are estimated cheaper as
-        // Winograd in NCHW even with the two conversions around each.
-        assertEquals(5, count(o3, "BlockedConv"), o3.toString());
-        assertEquals(3, count(o3, "ToBlocked"), o3.toString());
-        assertEquals(3, count(o3, "FromBlocked"), o3.toString());
+        Graph o3 = new PassManager(forcedBlocked(), VERIFY).run(g);
+        // Every convolution, the residual Adds, the Relus and the pool run blocked: one conversion in, one out.
+        assertEquals(7, count(o3, "BlockedConv"), o3.toString());
+        assertEquals(1, count(o3, "ToBlocked"), o3.toString());
+        assertEquals(1, count(o3, "FromBlocked"), o3.toString());
         assertEquals(1, count(o3, "BlockedGlobalAveragePool"), o3.toString());
         Class<?> one = load(o3, "ResNetTail", 1);
         Class<?> two = load(o3, "ResNetTail2", 2);
@@ -66,11 +66,11 @@ class BlockedLayoutModelsTest {
         }
     }
 
-    /** The blocked generated class allocates nothing per steady-state run, with one thread and with two. */
+    /** The (forced) blocked generated class allocates nothing per steady-state run, with one thread and with two. */
     @Test
     void resnetTailRunAllocatesNothing() throws Exception {
         org.junit.jupiter.api.Assumptions.assumeTrue(System.getProperty("kiln.runtime.vectorBits") == null);
-        Graph o3 = PassManager.forLevel(OptLevel.O3, PassOptions.quiet()).run(ResNetTail.build("N"));
+        Graph o3 = new PassManager(forcedBlocked(), PassOptions.quiet()).run(ResNetTail.build("N"));
         var bean = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
         for (int threads : new int[] {1, 2}) {
             Class<?> cls = load(o3, "ResNetTailAlloc" + threads, threads);
@@ -109,11 +109,7 @@ class BlockedLayoutModelsTest {
     @Test
     void cifarCnnForcedBlockedMatchesPyTorch() throws Exception {
         Path dir = SharedData.model("cifar_cnn");
-        List<Pass> passes = new ArrayList<>();
-        for (Pass p : Pipeline.forLevel(OptLevel.O3)) {
-            passes.add(p.name().equals("blocked-layout") ? BlockedLayout.forced(Nchwc.block()) : p);
-        }
-        Graph graph = new PassManager(passes, VERIFY).run(OnnxImporter.load(dir.resolve("model.onnx")));
+        Graph graph = new PassManager(forcedBlocked(), VERIFY).run(OnnxImporter.load(dir.resolve("model.onnx")));
         assertTrue(count(graph, "BlockedConv") > 0, graph.toString());
         Class<?> cls = load(graph, "CifarCnnNchwc", 1);
         Object model = cls.getMethod("load").invoke(null);
@@ -129,6 +125,15 @@ class BlockedLayoutModelsTest {
             }
             assertTrue(max <= CodegenModelsTest.MAX_ABS_DIFF, "set " + set + ": max abs diff " + max);
         }
+    }
+
+    /** The -O3 pipeline with blocked-layout blocking every chain it can. */
+    private static List<Pass> forcedBlocked() {
+        List<Pass> passes = new ArrayList<>();
+        for (Pass p : Pipeline.forLevel(OptLevel.O3)) {
+            passes.add(p.name().equals("blocked-layout") ? BlockedLayout.forced(Nchwc.block()) : p);
+        }
+        return passes;
     }
 
     private static long count(Graph g, String op) {
