@@ -145,8 +145,9 @@ final class RecurrentEmitter implements KernelEmitter {
         return CodeBlock.of("$N, $L, ", r.array(), r.offset());
     }
 
+    /** An output the graph never reads is not written: Y alone is seq x batch x hidden floats per call. */
     private static CodeBlock output(EmitContext ctx, Node n, int output) {
-        if (!n.hasOutput(output)) {
+        if (!n.hasOutput(output) || !ctx.isRead(n.output(output))) {
             return CodeBlock.of("null, 0, ");
         }
         TensorRef r = ctx.out(output);

@@ -1,23 +1,26 @@
 package dev.kiln.passes;
 
 import dev.kiln.ir.Attr;
+import dev.kiln.ir.Attributes;
 import dev.kiln.ir.Dim;
 import dev.kiln.ir.Graph;
 import dev.kiln.ir.Node;
 import dev.kiln.ir.Shape;
 import dev.kiln.ir.Tensor;
 import dev.kiln.ir.Value;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.stream.IntStream;
 
 /**
  * Removes ops that do nothing at inference time (Identity, inference-mode Dropout, Reshape/Transpose/Cast
- * and friends that leave their input unchanged) and merges adjacent Transposes, so later passes and code
- * generation see only real work.
+ * and friends that leave their input unchanged), merges adjacent Transposes, and reads the last step of a
+ * recurrent op's Y from its Y_h, so later passes and code generation see only real work.
  */
 public final class Simplification implements Pass {
     @Override
@@ -88,6 +91,8 @@ public final class Simplification implements Pass {
         }
         // Transpose(x, identity) -> x;  Transpose(Transpose(x, p), q) -> Transpose(x, p[q])
         r.put("Transpose", Simplification::transpose);
+        // Gather(Transpose/Squeeze*(Y of LSTM/GRU/RNN), last step) -> Y_h, squeezed as the gather's result is
+        r.put("Gather", Simplification::lastStepOfRecurrence);
         return Collections.unmodifiableMap(r);
     }
 
@@ -138,6 +143,97 @@ public final class Simplification implements Pass {
         c.rw().emit(merged);
         c.producers().put(n.output(0), merged);
         return true;
+    }
+
+    /**
+     * A gather of the step a one-direction recurrent op computed last (the final index going forward, index 0 in
+     * reverse) from its Y [seq, 1, batch, hidden], seen through Transposes and Squeezes, is that op's Y_h
+     * [1, batch, hidden] with the same elements: the op then need not write Y at all (a model that classifies a
+     * sequence reads only its last step: lstm at batch 64 wrote 917 KB of Y and transposed it, per call). Taken
+     * only when the gather's remaining axes keep batch before hidden, so Y_h's data order is the result's; without
+     * sequence_lens (a shorter sequence's Y_h is an earlier step).
+     */
+    private static boolean lastStepOfRecurrence(Node n, Context c) {
+        Optional<Tensor> index = c.constant(n.input(1));
+        Value data = c.rw().map(n.input(0));
+        int rank = data.type().rank();
+        if (index.isEmpty() || index.get().shape().length != 0 || rank < 1) {
+            return false;
+        }
+        int axis = Shape.normalizeAxis(n.attributes().get("axis").map(a -> ((Attr.Int) a).value()).orElse(0L), rank);
+        // source[i]: the axis of the value reached so far that axis i of the gather's data comes from
+        int[] source = new int[rank];
+        for (int i = 0; i < rank; i++) {
+            source[i] = i;
+        }
+        Value v = data;
+        Node p = c.producers().get(v);
+        while (p != null && p.domain().isEmpty() && (p.op().equals("Transpose") || p.op().equals("Squeeze"))) {
+            Value u = c.rw().map(p.input(0));
+            int[] from = p.op().equals("Transpose") ? Arrays.stream(perm(p, u.type().rank())).mapToInt(x -> (int) x)
+                    .toArray() : keptAxes(p, u, c);
+            if (from == null) {
+                return false;
+            }
+            for (int i = 0; i < rank; i++) {
+                source[i] = from[source[i]];
+            }
+            v = u;
+            p = c.producers().get(v);
+        }
+        if (p == null || !p.domain().isEmpty() || !List.of("LSTM", "GRU", "RNN").contains(p.op())
+                || p.outputs().isEmpty() || p.output(0) != v || !p.hasOutput(1) || p.hasInput(4)
+                || p.attributes().get("layout").map(a -> ((Attr.Int) a).value() != 0).orElse(false)) {
+            return false;
+        }
+        String direction = p.attributes().get("direction").map(a -> ((Attr.Str) a).value()).orElse("forward");
+        Dim seq = v.shape().dim(0);
+        long step = index.get().getLong(0);
+        boolean last = direction.equals("forward") ? step == -1 || seq.isStatic() && step == seq.value() - 1
+                : direction.equals("reverse") && (step == 0 || seq.isStatic() && step == -seq.value());
+        if (!last || source[axis] != 0) {
+            return false;
+        }
+        // The result's axes come from Y's axes 2 and 3 (batch, hidden) in order, with the direction axis 1 or not.
+        StringBuilder kept = new StringBuilder();
+        for (int i = 0; i < rank; i++) {
+            if (i != axis) {
+                kept.append(source[i]);
+            }
+        }
+        Value yh = p.output(1);
+        if (kept.toString().equals("123")) {
+            return c.forward(n, yh);
+        }
+        if (!kept.toString().equals("23")) {
+            return false;
+        }
+        Value axes = c.rw().addInitializer(n.output(0).name() + "_axes", Tensor.ofInt64s(0));
+        Node squeeze = new Node("Squeeze", "", n.name(), List.of(yh, axes), n.outputs(), Attributes.EMPTY);
+        c.rw().emit(squeeze);
+        c.producers().put(n.output(0), squeeze);
+        return true;
+    }
+
+    /** For a Squeeze of {@code u}: the axes of u its result keeps, in order; null when its axes are not known. */
+    private static int[] keptAxes(Node squeeze, Value u, Context c) {
+        int rank = u.type().rank();
+        boolean[] drop = new boolean[rank];
+        if (squeeze.hasInput(1)) {
+            Optional<Tensor> axes = c.constant(squeeze.input(1));
+            if (axes.isEmpty()) {
+                return null;
+            }
+            for (int i = 0; i < axes.get().size(); i++) {
+                drop[Shape.normalizeAxis(axes.get().getLong(i), rank)] = true;
+            }
+        } else {
+            for (int i = 0; i < rank; i++) {
+                Dim d = u.shape().dim(i);
+                drop[i] = d.isStatic() && d.value() == 1;
+            }
+        }
+        return IntStream.range(0, rank).filter(i -> !drop[i]).toArray();
     }
 
     /** Initial hidden (input 5) and cell (input 6) states that are all zero, as ConstantOfShape(0) or a constant. */

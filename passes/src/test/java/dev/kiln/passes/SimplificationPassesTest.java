@@ -167,4 +167,60 @@ class SimplificationPassesTest {
                 """, dev.kiln.ir.GraphPrinter.print(simplified));
         PassTesting.assertEquivalent(g, simplified);
     }
+
+    /** X [3, N, 2] into an LSTM of hidden size 2 in {@code direction}, Y read as a classifier reads its last step. */
+    private static Graph lastStepGraph(String direction, long index, long[] perm) {
+        GraphBuilder b = new GraphBuilder("seq");
+        Value x = b.input("x", DType.FLOAT32, Shape.parse("3,N,2"));
+        float[] wd = new float[16];
+        float[] rd = new float[16];
+        for (int i = 0; i < 16; i++) {
+            wd[i] = (i % 5 - 2) * 0.3f;
+            rd[i] = (i % 3 - 1) * 0.4f;
+        }
+        Value w = b.initializer("w", Tensor.ofFloats(new int[] {1, 8, 2}, wd));
+        Value r = b.initializer("r", Tensor.ofFloats(new int[] {1, 8, 2}, rd));
+        java.util.List<Value> outs = b.op("LSTM").inputs(x, w, r).attr("hidden_size", 2L)
+                .attr("direction", direction).outputNames("y", "y_h", "y_c").build();
+        Value squeezed = b.op("Squeeze").inputs(outs.get(0), b.initializer("dir", Tensor.ofInt64s(1)))
+                .outputNames("steps").output();
+        Value batchFirst = b.op("Transpose").inputs(squeezed).attr("perm", perm).outputNames("t").output();
+        int timeAxis = java.util.Arrays.asList(perm[0], perm[1], perm[2]).indexOf(0L);
+        b.output(b.op("Gather").inputs(batchFirst, b.initializer("last", Tensor.scalarLong(DType.INT64, index)))
+                .attr("axis", (long) timeAxis).outputNames("out").output());
+        return b.build();
+    }
+
+    @Test
+    void theLastStepOfARecurrentOpsYIsReadFromYh() {
+        Graph g = lastStepGraph("forward", -1, new long[] {1, 0, 2});
+        Graph simplified = new DeadCodeElimination().apply(new Simplification().apply(g));
+        // Y is no longer read (codegen then skips writing it); the gather is a view of Y_h.
+        org.junit.jupiter.api.Assertions.assertEquals("""
+                  %y: f32[3,1,N,2], %y_h: f32[1,N,2], %y_c: f32[1,N,2] = LSTM(%x, %w, %r) {direction="forward", hidden_size=2}
+                  %out: f32[N,2] = Squeeze(%y_h, %out_axes)
+                  return %out
+                """, dev.kiln.ir.GraphPrinter.print(simplified).lines().skip(4)
+                .collect(java.util.stream.Collectors.joining("\n", "", "\n")));
+        PassTesting.assertEquivalent(g, simplified);
+        // Going in reverse, Y_h is step 0; with the static sequence length the last index may also be spelled 2.
+        for (Graph other : java.util.List.of(lastStepGraph("reverse", 0, new long[] {1, 0, 2}),
+                lastStepGraph("forward", 2, new long[] {0, 1, 2}))) {
+            Graph s = new DeadCodeElimination().apply(new Simplification().apply(other));
+            org.junit.jupiter.api.Assertions.assertFalse(s.nodes().stream().anyMatch(n -> n.op().equals("Gather")),
+                    dev.kiln.ir.GraphPrinter.print(s));
+            PassTesting.assertEquivalent(other, s);
+        }
+    }
+
+    @Test
+    void otherStepsOrAxisOrdersOfYStayGathers() {
+        for (Graph g : java.util.List.of(lastStepGraph("forward", 1, new long[] {1, 0, 2}),
+                lastStepGraph("reverse", -1, new long[] {1, 0, 2}),
+                lastStepGraph("forward", -1, new long[] {2, 0, 1}))) {
+            Graph s = new Simplification().apply(g);
+            org.junit.jupiter.api.Assertions.assertTrue(s.nodes().stream().anyMatch(n -> n.op().equals("Gather")),
+                    dev.kiln.ir.GraphPrinter.print(s));
+        }
+    }
 }
