@@ -12,8 +12,8 @@ import jdk.incubator.vector.VectorSpecies;
  * <p>The input projection of all time steps is ONE GEMM (X[seq*batch, input] · W^T + biases) into the gate
  * buffer (a large batch projects step by step instead, see {@link #projectsPerStep}); each step then adds its
  * recurrent GEMM (H[batch, hidden] · R^T) to its rows of that buffer and runs the gate math ({@link GateMath})
- * vectorized along the hidden axis. With a pool, the batch rows are split over the threads once per call and each
- * thread runs the whole sequence of its rows. Biases are folded at packing time: Wb + Rb for every gate, except
+ * vectorized along the hidden axis. With a pool, the batch rows are cut into blocks of about 16 rows, handed out
+ * once per call, and each block runs its whole sequence on one thread ({@link #rowBlocks}). Biases are folded at packing time: Wb + Rb for every gate, except
  * GRU's Rbh with {@code linear_before_reset = 1}, which the reset gate multiplies. The weights are packed once at
  * compile time by {@link #packLstm} / {@link #packGru}. Peepholes, sequence_lens and non-default activations are
  * not handled here (the caller falls back to a general path). {@link #lstmScalar} and {@link #gruScalar} are the
@@ -172,9 +172,10 @@ public final class Recurrent {
         }
         if (splitsBatch(pool, seq, batch, wt.input(), hid, g4)) {
             SequenceTask task = SEQUENCE_TASKS.get();
-            task.set(wt, null, seq, batch, reverse, clip, x, xOff, perStep, y, yOff, yStep, scratch, hs, cs);
+            task.set(wt, null, seq, batch, reverse, clip, x, xOff, perStep, y, yOff, yStep, scratch, hs, cs,
+                    rowBlocks(batch, pool.threads()));
             try {
-                pool.parallelFor(batch, task);
+                pool.parallelForBalanced(task.blocks, task);
             } finally {
                 task.clear();
             }
@@ -233,9 +234,10 @@ public final class Recurrent {
         }
         if (splitsBatch(pool, seq, batch, wt.input(), hid, g3)) {
             SequenceTask task = SEQUENCE_TASKS.get();
-            task.set(null, wt, seq, batch, reverse, clip, x, xOff, perStep, y, yOff, yStep, scratch, hs, tmp);
+            task.set(null, wt, seq, batch, reverse, clip, x, xOff, perStep, y, yOff, yStep, scratch, hs, tmp,
+                    rowBlocks(batch, pool.threads()));
             try {
-                pool.parallelFor(batch, task);
+                pool.parallelForBalanced(task.blocks, task);
             } finally {
                 task.clear();
             }
@@ -275,6 +277,23 @@ public final class Recurrent {
                 && 2L * seq * batch * (input + hid) * gates > 1_000_000L;
     }
 
+    /** Batch rows per block of a split sequence: two 6-row tiles and a 4-row one, with no row of a tile idle. */
+    private static final int BLOCK_ROWS = 16;
+
+    /**
+     * Blocks the batch rows of a split sequence are cut into (block i is rows [batch*i/n, batch*(i+1)/n)), a
+     * multiple of the threads so that equal shares are whole blocks. Each block runs its whole sequence on one
+     * thread; {@link WorkerPool#parallelForBalanced} gives each thread the same blocks call after call and lets a
+     * thread done with its own take an unstarted block of a thread that started late (one half per thread made
+     * the call wait for the later thread's whole half). Blocks of about {@value #BLOCK_ROWS} rows also fill the
+     * GEMM's row tiles: a half of 64 rows is 5 tiles of 6 and one of 2 rows computed as 4 (34 rows of FMAs for
+     * 32), two blocks of 16 are exactly 32.
+     */
+    static int rowBlocks(int batch, int threads) {
+        int perThread = Math.max(1, Math.round(batch / (float) (BLOCK_ROWS * threads)));
+        return Math.min(batch, threads * perThread);
+    }
+
     /**
      * Whether the input projection runs step by step (each step's X_t · W^T + bias into one step's gate rows, just
      * before the recurrent GEMM adds to them) rather than once for all steps. All steps' gate rows of a large
@@ -293,7 +312,7 @@ public final class Recurrent {
      * One call's split over batch rows, reused per calling thread: a capturing lambda per call would allocate
      * (the steady state allocates nothing, docs/BENCHMARKS.md).
      */
-    private static final class SequenceTask implements IntRangeBody {
+    private static final class SequenceTask implements ThreadRangeBody {
         private LstmWeights lstm;
         private GruWeights gru;
         private int seq;
@@ -310,9 +329,11 @@ public final class Recurrent {
         private int hs;
         /** The cell state (LSTM) or the GRU's temporary rows. */
         private int aux;
+        /** Row blocks of the batch ({@link #rowBlocks}). */
+        private int blocks;
 
         void set(LstmWeights lstm, GruWeights gru, int seq, int batch, boolean reverse, float clip, float[] x,
-                 int xOff, boolean perStep, float[] y, int yOff, int yStep, float[] s, int hs, int aux) {
+                 int xOff, boolean perStep, float[] y, int yOff, int yStep, float[] s, int hs, int aux, int blocks) {
             this.lstm = lstm;
             this.gru = gru;
             this.seq = seq;
@@ -328,6 +349,7 @@ public final class Recurrent {
             this.s = s;
             this.hs = hs;
             this.aux = aux;
+            this.blocks = blocks;
         }
 
         /** Drops the references so a finished call does not keep the caller's arrays alive. */
@@ -339,12 +361,18 @@ public final class Recurrent {
             s = null;
         }
 
+        /** Blocks {@code [from, to)}, one after the other, each its whole sequence. */
         @Override
-        public void run(int b0, int b1) {
-            if (lstm != null) {
-                lstmSequence(lstm, seq, batch, reverse, clip, x, xOff, perStep, y, yOff, yStep, s, hs, aux, b0, b1);
-            } else {
-                gruSequence(gru, seq, batch, reverse, clip, x, xOff, perStep, y, yOff, yStep, s, hs, aux, b0, b1);
+        public void run(int thread, int from, int to) {
+            for (int block = from; block < to; block++) {
+                int b0 = (int) ((long) batch * block / blocks);
+                int b1 = (int) ((long) batch * (block + 1) / blocks);
+                if (lstm != null) {
+                    lstmSequence(lstm, seq, batch, reverse, clip, x, xOff, perStep, y, yOff, yStep, s, hs, aux, b0,
+                            b1);
+                } else {
+                    gruSequence(gru, seq, batch, reverse, clip, x, xOff, perStep, y, yOff, yStep, s, hs, aux, b0, b1);
+                }
             }
         }
     }

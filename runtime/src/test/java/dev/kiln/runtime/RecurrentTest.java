@@ -150,7 +150,8 @@ class RecurrentTest {
     /**
      * The batch split over threads for the whole sequence: every output (Y of every step, Y_h, Y_c) bit-identical
      * to one thread, for uneven splits (7 rows over 3 threads), a batch small enough to project all steps at once
-     * (3 rows), reverse direction, given initial states and both GRU forms.
+     * (3 rows), blocks of 12 and 16 rows (48 and 64 rows over 2 threads, which either thread may take),
+     * reverse direction, given initial states and both GRU forms.
      */
     @Test
     void batchSplitOverThreadsGivesTheBitsOfOneThread() {
@@ -159,7 +160,7 @@ class RecurrentTest {
         int seq = 9;
         for (int threads : new int[] {2, 3}) {
             try (WorkerPool pool = WorkerPool.of(threads)) {
-                for (int batch : new int[] {3, 7, 64}) {
+                for (int batch : new int[] {3, 7, 48, 64}) {
                     String what = threads + " threads, batch " + batch;
                     float[] x = Check.random(rnd, seq * batch * in);
                     float[] h0 = Check.random(rnd, batch * hid);
@@ -185,6 +186,21 @@ class RecurrentTest {
                 }
             }
         }
+    }
+
+    /**
+     * Row blocks of a split sequence: a whole number per thread, about 16 rows each, never more than the rows
+     * (lstm at batch 64 on 2 threads: 4 blocks of 16, two 6-row tiles and one 4-row tile each).
+     */
+    @Test
+    void rowBlocksAreWholeSharesOfAboutSixteenRows() {
+        org.junit.jupiter.api.Assertions.assertEquals(4, Recurrent.rowBlocks(64, 2));
+        org.junit.jupiter.api.Assertions.assertEquals(4, Recurrent.rowBlocks(48, 2));
+        org.junit.jupiter.api.Assertions.assertEquals(2, Recurrent.rowBlocks(32, 2));
+        org.junit.jupiter.api.Assertions.assertEquals(2, Recurrent.rowBlocks(7, 2));
+        org.junit.jupiter.api.Assertions.assertEquals(3, Recurrent.rowBlocks(64, 3));
+        org.junit.jupiter.api.Assertions.assertEquals(2, Recurrent.rowBlocks(2, 3));
+        org.junit.jupiter.api.Assertions.assertEquals(16, Recurrent.rowBlocks(256, 4));
     }
 
     /**
