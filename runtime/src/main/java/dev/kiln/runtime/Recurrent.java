@@ -13,9 +13,9 @@ import jdk.incubator.vector.VectorSpecies;
  * buffer (a large batch projects step by step instead, see {@link #projectsPerStep}); each step then adds its
  * recurrent GEMM (H[batch, hidden] · R^T) to its rows of that buffer and runs the gate math ({@link GateMath})
  * vectorized along the hidden axis. With a pool, the batch rows are cut into blocks of about 16 rows, handed out
- * once per call, and each block runs its whole sequence on one thread ({@link #rowBlocks}). Biases are folded at packing time: Wb + Rb for every gate, except
- * GRU's Rbh with {@code linear_before_reset = 1}, which the reset gate multiplies. The weights are packed once at
- * compile time by {@link #packLstm} / {@link #packGru}. Peepholes, sequence_lens and non-default activations are
+ * once per call, and each block runs its whole sequence on one thread ({@link #rowBlocks}). Biases are folded at
+ * packing time: Wb + Rb for every gate, except GRU's Rbh with {@code linear_before_reset = 1}, which the reset gate
+ * multiplies. The weights are packed once at compile time by {@link #packLstm} / {@link #packGru}. Peepholes, sequence_lens and non-default activations are
  * not handled here (the caller falls back to a general path). {@link #lstmScalar} and {@link #gruScalar} are the
  * ONNX equations written out plainly, for tests.
  */
