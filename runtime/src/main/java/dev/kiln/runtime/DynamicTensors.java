@@ -29,7 +29,11 @@ public final class DynamicTensors {
         for (int a = 0; a < rank; a++) {
             dims[a] = ShapeChecks.dim(inDims, a, batch) + window[a] + window[rank + a];
         }
-        resolved(node, "input '" + input + "' holds " + list(pads, padsOffset, padsCount), dims, compiled, batch);
+        String wrong = wrong(dims, compiled, batch);
+        if (wrong != null) {
+            throw new IllegalArgumentException(node + ": input '" + input + "' holds " + list(pads, padsOffset, padsCount)
+                    + ", which give" + wrong);
+        }
     }
 
     /**
@@ -43,8 +47,11 @@ public final class DynamicTensors {
                 stepsOffset, count, inDims, compiled, batch, window);
         int rank = inDims.length;
         System.arraycopy(window, 2 * rank, dims, 0, rank);
-        resolved(node, "inputs " + inputs + " hold starts " + list(starts, startsOffset, count) + ", ends "
-                + list(ends, endsOffset, count), dims, compiled, batch);
+        String wrong = wrong(dims, compiled, batch);
+        if (wrong != null) {
+            throw new IllegalArgumentException(node + ": inputs " + inputs + " hold starts " + list(starts, startsOffset,
+                    count) + ", ends " + list(ends, endsOffset, count) + ", which give" + wrong);
+        }
     }
 
     /**
@@ -58,8 +65,11 @@ public final class DynamicTensors {
         }
     }
 
-    /** Checks the resolved dims against the compiled ones and the element count against a Java array's limit. */
-    private static void resolved(String node, String values, long[] dims, long[] compiled, int batch) {
+    /**
+     * What is wrong with the resolved dims, continuing "which give": a compiled dim they contradict or more elements
+     * than a Java array holds; null when nothing is (so the passing path builds no message).
+     */
+    private static String wrong(long[] dims, long[] compiled, int batch) {
         long elements = 1;
         boolean same = dims.length == compiled.length;
         for (int a = 0; a < dims.length; a++) {
@@ -67,13 +77,11 @@ public final class DynamicTensors {
             elements = elements > MAX_ELEMENTS || dims[a] > MAX_ELEMENTS ? Long.MAX_VALUE : elements * dims[a];
         }
         if (!same) {
-            throw new IllegalArgumentException(node + ": " + values + ", which give the output shape "
-                    + Arrays.toString(dims) + ", but the code was compiled for " + ShapeChecks.compiled(compiled, batch));
+            return " the output shape " + Arrays.toString(dims) + ", but the code was compiled for "
+                    + ShapeChecks.compiled(compiled, batch);
         }
-        if (elements > MAX_ELEMENTS) {
-            throw new IllegalArgumentException(node + ": " + values + ", which give the output shape "
-                    + Arrays.toString(dims) + ", more elements than a Java array holds");
-        }
+        return elements > MAX_ELEMENTS ? " the output shape " + Arrays.toString(dims)
+                + ", more elements than a Java array holds" : null;
     }
 
     /** {@code buffer} when it holds at least {@code n} elements, else a new array of {@code n}. */
