@@ -19,19 +19,19 @@ import java.util.Set;
 import javax.lang.model.element.Modifier;
 
 /**
- * What an emitter sees of one node: where its tensors live, their dims as code (static, or in terms of
- * {@code batch}), its attributes with the op table's defaults, and ways to add weights and constants to the
- * class. Collects the {@code run} parameters the method needs.
+ * What an emitter sees of one node: where its tensors live, their dims as code (static, in terms of {@code batch}, or
+ * int locals for dims known only at run time), its attributes with the op table's defaults, and ways to add weights
+ * and constants to the class. Collects the {@code run} parameters the method needs and what its prologue declares.
  */
 final class EmitContext {
+    private static final com.palantir.javapoet.ClassName DYNAMIC_TENSORS =
+            com.palantir.javapoet.ClassName.get("dev.kiln.runtime", "DynamicTensors");
     final Node node;
     private final ModelPlan plan;
     private final List<FieldSpec> staticFields;
     private final Map<String, FieldSpec> staticByKey;
     final NameAllocator locals = new NameAllocator();
     private final Set<String> params = new LinkedHashSet<>();
-    private static final com.palantir.javapoet.ClassName DYNAMIC_TENSORS =
-            com.palantir.javapoet.ClassName.get("dev.kiln.runtime", "DynamicTensors");
     /** The int local of each unknown dim symbol this method reads, by symbol. */
     private final Map<String, String> symbolLocals = new java.util.LinkedHashMap<>();
     /** The symbols whose locals the prologue declares (read from fields set by earlier steps). */
