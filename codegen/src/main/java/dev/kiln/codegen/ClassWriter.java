@@ -119,6 +119,7 @@ final class ClassWriter {
                         .initializer("new $T[0]", t.element()).build());
             }
         });
+        addDynamicFields(type);
         if (plan.batchScratchPerBatch > 0) {
             type.addField(FieldSpec.builder(FLOATS, "batchScratch", Modifier.PRIVATE)
                     .addJavadoc("Kernel scratch whose size depends on the batch (recurrent gates); grown with the arena.\n")
@@ -139,6 +140,20 @@ final class ClassWriter {
                         Modifier.FINAL)
                 .addJavadoc("Kernel scratch (e.g. im2col panels), independent of the batch.\n")
                 .initializer("new float[$L]", length).build()));
+    }
+
+    /** Per intermediate whose dims are known only at run time: its buffer (grown on demand) and its dims this run. */
+    private void addDynamicFields(TypeSpec.Builder type) {
+        plan.dynamic.ownBuffers.forEach((v, buffer) -> {
+            ElementType t = ElementType.of(v.dtype());
+            type.addField(FieldSpec.builder(t.array(), buffer, Modifier.PRIVATE)
+                    .addJavadoc("{@code $L} $L, whose dims are known only at run time; grown on demand.\n", v.name(), v.type())
+                    .initializer("new $T[0]", t.element()).build());
+            type.addField(FieldSpec.builder(ArrayTypeName.of(TypeName.LONG), plan.dynamic.dimsFields.get(v),
+                            Modifier.PRIVATE, Modifier.FINAL)
+                    .addJavadoc("The dims of {@code $L} this run, set by its producer.\n", v.name())
+                    .initializer("new long[$L]", v.shape().rank()).build());
+        });
     }
 
     /** {@code requireLength}, {@code ensureArena}, {@code close} when threaded, and the step methods. */
@@ -378,6 +393,7 @@ final class ClassWriter {
         Node n = step.node();
         EmitContext ctx = new EmitContext(n, plan, staticFields, staticByKey);
         CodeBlock body = Emitters.forNode(n).emit(ctx);
+        CodeBlock prologue = ctx.prologue();
         MethodSpec.Builder m = MethodSpec.methodBuilder(step.method()).addModifiers(Modifier.PRIVATE)
                 .addJavadoc("$L\n", GraphPrinter.printNode(n).replace("*/", "* /"))
                 .addParameter(ParameterSpec.builder(TypeName.INT, "batch").build());
@@ -385,6 +401,6 @@ final class ClassWriter {
             m.addParameter(plan.paramType(p), p);
         }
         stepParams.put(step, ctx.params());
-        return m.addCode(body).build();
+        return m.addCode(prologue).addCode(body).build();
     }
 }

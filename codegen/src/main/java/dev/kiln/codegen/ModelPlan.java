@@ -22,7 +22,8 @@ import java.util.Map;
 /**
  * Code generation's analysis: for an optimized graph, where every tensor lives (a {@code run} parameter, the
  * scratch arena at a batch-linear offset from the memory plan, or a weights field), which nodes become
- * methods, and the weights (raw or packed by kernels) that go into the resource. Views of a tensor
+ * methods, and the weights (raw or packed by kernels) that go into the resource. An intermediate whose dims are known
+ * only at run time lives in a buffer of its own ({@link DynamicValues}). Views of a tensor
  * (Reshape, Flatten, ...) share its storage and emit no code, unless they take a shape or axes read at run time,
  * which their step checks. Nothing here writes Java; {@link ClassWriter} does.
  */
@@ -82,6 +83,8 @@ final class ModelPlan {
     final FieldInputs fieldInputs;
     /** Nodes whose outputs only shape arguments read, which generation resolves from static types: no code. */
     final java.util.Set<Node> generationTimeOnly;
+    /** Intermediates whose dims are known only at run time: their buffers, dims fields and dim symbols. */
+    final DynamicValues dynamic;
     /** Integer values known as dims of the batch (Shape, Size and their arithmetic), read by Casts to float. */
     final Map<Value, List<dev.kiln.ir.Dim>> batchValues;
 
@@ -111,7 +114,7 @@ final class ModelPlan {
         this.batchValues = generationTime.dims();
         List<Node> emitted = graph.nodes().stream().filter(n -> !generationTimeOnly.contains(n)).toList();
         emitted.forEach(Emitters::forNode);
-        checkStaticShapes(emitted);
+        this.dynamic = DynamicValues.of(graph, emitted, names);
         checkTypes(graph, emitted);
         MemoryPlan memory = MemoryPlanner.plan(graph);
         this.batchSymbol = memory.batchSymbol();
@@ -146,7 +149,9 @@ final class ModelPlan {
                 }
             }
             for (Value o : n.outputs()) {
-                if (!o.isAbsent() && !storage.containsKey(o)) {
+                if (!o.isAbsent() && !storage.containsKey(o) && dynamic.buffers.containsKey(o)) {
+                    storage.put(o, new Storage.Dynamic(o.dtype(), dynamic.buffers.get(o)));
+                } else if (!o.isAbsent() && !storage.containsKey(o)) {
                     MemoryPlan.Placement p = memory.placements().get(o);
                     if (p == null) {
                         throw new UnsupportedOpException(n.describe() + ": output '" + o.name() + "' has shape "
@@ -266,19 +271,6 @@ final class ModelPlan {
             return com.palantir.javapoet.ArrayTypeName.of(com.palantir.javapoet.TypeName.INT);
         }
         return ElementType.of(v.dtype()).array();
-    }
-
-    /** Refuses values whose dims the graph leaves unknown (they depend on input values, e.g. Reshape's target). */
-    private static void checkStaticShapes(List<Node> nodes) {
-        for (Node n : nodes) {
-            for (Value o : n.outputs()) {
-                if (!o.isAbsent() && o.shape().dims().stream().anyMatch(dev.kiln.ir.Dim::hasUnknown)) {
-                    throw new UnsupportedOpException(n.describe() + ": output '" + o.name() + "' has shape " + o.shape()
-                            + ", which depends on values known only at run time (a shape, axes, sizes or scales given"
-                            + " as a graph input); generated code needs static dims apart from the batch");
-                }
-            }
-        }
     }
 
     /**

@@ -30,7 +30,7 @@ class CodegenConformanceTest {
         long passed = results.stream().filter(r -> r.status() == CaseResult.Status.PASS).count();
         // The model families' ops plus data movement, reductions, normalizations and run-time MatMul cover these, and
         // shapes, axes, bounds, pads, scales, sizes, K and counts read at run time (checked against the model's
-        // declared shapes).
-        assertTrue(passed >= 1245, "cases passing through generated code: " + passed);
+        // declared shapes), and undeclared intermediates whose dims are resolved at run time (expanded CenterCropPad).
+        assertTrue(passed >= 1283, "cases passing through generated code: " + passed);
     }
 }
