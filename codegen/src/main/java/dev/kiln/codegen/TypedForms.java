@@ -11,7 +11,8 @@ import java.util.Set;
 /**
  * Scalar forms of elementwise ops on any element type, for the loops {@link ElementwiseEmitter} writes when a
  * chain is not all float32: arguments and results are expressions of their {@link ElementType}'s compute type
- * ({@code float} for float32/16 and bfloat16, {@code double}, {@code long} for integers, {@code boolean}); the
+ * ({@code float} for float32/16 and bfloat16, {@code double}, {@code long} for integers, {@code boolean},
+ * {@code String}, which only Equal, Where and Identity take); the
  * caller narrows each result to its element type. Ops on float-like values only reuse {@link PointwiseForms}.
  * Integer semantics follow the reference evaluator (division truncates, a zero divisor gives 0, uint64 divides
  * and compares unsigned).
@@ -33,6 +34,16 @@ final class TypedForms {
 
     static boolean supports(Node n) {
         return n.domain().isEmpty() && (OPS.contains(n.op()) || PointwiseForms.supports(n));
+    }
+
+    /**
+     * True when the op has a form for the strings it reads or writes: Equal (string equality), Where and Identity
+     * (which pass references on); every op without string operands trivially.
+     */
+    static boolean handlesStrings(Node n) {
+        boolean touches = n.outputs().stream().anyMatch(v -> !v.isAbsent() && v.dtype() == DType.STRING)
+                || n.inputs().stream().anyMatch(v -> !v.isAbsent() && v.dtype() == DType.STRING);
+        return !touches || (n.domain().isEmpty() && Set.of("Equal", "Where", "Identity").contains(n.op()));
     }
 
     /** True when the op reads and writes float-like values only, so {@link PointwiseForms}' float forms apply. */
@@ -148,6 +159,12 @@ final class TypedForms {
         }
         if (t == DType.BOOL) {
             return CodeBlock.of("($T.compare($L, $L) $L 0)", Boolean.class, a, b, sym);
+        }
+        if (t == DType.STRING) {
+            if (!op.equals("Equal")) {
+                throw new UnsupportedOpException(op + " on strings (ONNX orders numbers only)");
+            }
+            return CodeBlock.of("$L.equals($L)", a, b);
         }
         return CodeBlock.of("($L $L $L)", a, sym, b);
     }
