@@ -210,13 +210,13 @@ final class ClassWriter {
             return "float";
         }
         List<String> parts = new ArrayList<>();
-        types.forEach(t -> parts.add(t.doc() + " as {@code " + t.array() + "}"));
+        types.forEach(t -> parts.add(t.doc() + " as {@code " + t.arrayDoc() + "}"));
         return String.join(", ", parts);
     }
 
     private static String typeDoc(Value v) {
         ElementType t = ElementType.of(v.dtype());
-        return t.isFloat32() ? "float32" : t.doc() + " ({@code " + t.array() + "})";
+        return t.isFloat32() ? "float32" : t.doc() + " ({@code " + t.arrayDoc() + "})";
     }
 
     private List<Value> ioValues() {

@@ -54,6 +54,11 @@ record ElementType(DType dtype, TypeName element, TypeName compute) {
         return Character.toUpperCase(s.charAt(0)) + s.substring(1);
     }
 
+    /** The Java array type as a reader writes it ({@code float[]}, {@code String[]}), for Javadoc and messages. */
+    String arrayDoc() {
+        return (element instanceof ClassName c ? c.simpleName() : element.toString()) + "[]";
+    }
+
     /** Plural of the Java element type, for messages ({@code floats}, {@code longs}, {@code Strings}). */
     String javaPlural() {
         return (element instanceof ClassName c ? c.simpleName() : element.toString()) + "s";
