@@ -74,10 +74,10 @@ class StringCodegenTest {
         expected.forEach((name, e) -> {
             Tensor a = actual.get(name);
             assertEquals(e.type(), a.type(), name);
-            if (e.dtype() == DType.STRING) {
-                assertArrayEquals(e.strings(), a.strings(), name);
-            } else {
-                assertArrayEquals(e.bools(), a.bools(), name);
+            switch (e.dtype()) {
+                case STRING -> assertArrayEquals(e.strings(), a.strings(), name);
+                case BOOL -> assertArrayEquals(e.bools(), a.bools(), name);
+                default -> assertArrayEquals(e.longs(), a.longs(), name);
             }
         });
     }
@@ -93,6 +93,42 @@ class StringCodegenTest {
         assertArrayEquals(new String[] {"<unk>", "<unk>", "日本", "dog", "", "日本"}, y.get("masked").strings());
         assertArrayEquals(new String[] {"日本", "cat", "héllo", "cat ", "dog", "", "日本"}, y.get("joined").strings());
         assertArrayEquals(new String[] {"<unk>", "", "日本", "日本"}, y.get("flat").strings());
+    }
+
+    @Test
+    void everyOtherDataMovementEmitterCopiesStrings() {
+        GraphBuilder b = new GraphBuilder("moves");
+        Value x = b.input("x", DType.STRING, Shape.parse("2,4"));
+        Value keep = b.input("keep", DType.BOOL, Shape.parse("4"));
+        Value rows = b.initializer("rows", Tensor.ofLongs(DType.INT64, new int[] {2, 2}, 3, 0, 1, 1));
+        b.output(b.op("GatherElements").inputs(x, rows).attr("axis", 1L).outputNames("elements").output());
+        b.output(b.op("GatherND").inputs(x, b.initializer("ndIndices", Tensor.ofLongs(DType.INT64, new int[] {2, 2}, 1, 3, 0, 0)))
+                .outputNames("nd").output());
+        b.output(b.op("ScatterND").inputs(x, b.initializer("at", Tensor.ofLongs(DType.INT64, new int[] {1, 2}, 0, 2)),
+                b.initializer("put", Tensor.wrapStrings(new int[] {1}, new String[] {"new"}))).outputNames("scattered")
+                .output());
+        b.output(b.op("ScatterElements").inputs(x, b.initializer("col", Tensor.ofLongs(DType.INT64, new int[] {2, 1}, 1, 0)),
+                b.initializer("two", Tensor.wrapStrings(new int[] {2, 1}, new String[] {"p", "q"}))).attr("axis", 1L)
+                .outputNames("scatteredElements").output());
+        Value four = b.op("Reshape").inputs(x, b.initializer("shape4", Tensor.ofInt64s(1, 8, 1, 1))).outputNames("four")
+                .output();
+        b.output(b.op("DepthToSpace").inputs(four).attr("blocksize", 2L).outputNames("space").output());
+        b.output(b.op("ReverseSequence").inputs(x, b.initializer("lens", Tensor.ofInt64s(3, 1)))
+                .attr("batch_axis", 0L).attr("time_axis", 1L).outputNames("reversed").output());
+        b.declareShape("kept", Shape.parse("2,2"));
+        b.output(b.op("Compress").inputs(x, keep).attr("axis", 1L).outputNames("kept").output());
+        Value halves = b.op("Split").inputs(x, b.initializer("sizes", Tensor.ofInt64s(1, 3))).attr("axis", 1L)
+                .outputNames("left", "right").build().get(1);
+        b.output(b.op("Expand").inputs(b.op("Unsqueeze").inputs(halves, b.initializer("zero", Tensor.ofInt64s(0)))
+                .outputNames("lifted").output(), b.initializer("wide", Tensor.ofInt64s(2, 1, 1))).outputNames("expanded")
+                .output());
+        b.output(b.op("Shape").inputs(x).outputNames("dims").output());
+        Map<String, Tensor> feeds = Map.of(
+                "x", Tensor.wrapStrings(new int[] {2, 4}, new String[] {"a", "b", "c", "d", "e", "f", "g", "h"}),
+                "keep", Tensor.wrapBools(new int[] {4}, new boolean[] {true, false, false, true}));
+        Graph g = b.build();
+        assertMatches(g, feeds);
+        assertMatches(PassManager.forLevel(OptLevel.O3, PassOptions.quiet()).run(g), feeds);
     }
 
     @Test
