@@ -123,6 +123,11 @@ class StringCodegenTest {
                 .outputNames("lifted").output(), b.initializer("wide", Tensor.ofInt64s(2, 1, 1))).outputNames("expanded")
                 .output());
         b.output(b.op("Shape").inputs(x).outputNames("dims").output());
+        Value pads = b.initializer("pads", Tensor.ofInt64s(0, 1, 1, -1));
+        b.output(b.op("Pad").inputs(x, pads).outputNames("padded").output());
+        b.output(b.op("Pad").inputs(x, pads, b.initializer("fill", Tensor.wrapStrings(new int[0], new String[] {"_"})))
+                .outputNames("filled").output());
+        b.output(b.op("Pad").inputs(x, pads).attr("mode", "reflect").outputNames("reflected").output());
         Map<String, Tensor> feeds = Map.of(
                 "x", Tensor.wrapStrings(new int[] {2, 4}, new String[] {"a", "b", "c", "d", "e", "f", "g", "h"}),
                 "keep", Tensor.wrapBools(new int[] {4}, new boolean[] {true, false, false, true}));
