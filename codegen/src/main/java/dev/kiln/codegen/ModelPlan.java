@@ -301,7 +301,8 @@ final class ModelPlan {
                 if (v.dtype() == DType.STRING && !emitter.strings(n)) {
                     throw new UnsupportedOpException(n.describe() + ": code generation does not handle string tensors in "
                             + n.qualifiedOp() + " ('" + v.name() + "' is " + v.type() + "); generated code moves, selects"
-                            + " and compares strings (data movement, Gather, Where, Equal) but computes nothing from them");
+                            + " and compares strings (data movement, Gather, Where, Equal) and parses numbers from them"
+                            + " (Cast from string), but computes no other string");
                 }
                 if (!typed && v.dtype() != DType.FLOAT32) {
                     throw new UnsupportedOpException(n.describe() + ": code generation of " + n.qualifiedOp()

@@ -38,12 +38,20 @@ final class TypedForms {
 
     /**
      * True when the op has a form for the strings it reads or writes: Equal (string equality), Where and Identity
-     * (which pass references on); every op without string operands trivially.
+     * (which pass references on), Cast and CastLike from string (the string's number, parsed as ONNX says); every op
+     * without string operands trivially. Cast to string is not among them: the reference evaluator's number format
+     * ({@code Float.toString}) is not the plain decimal ONNX asks for, and generated code does not copy it.
      */
     static boolean handlesStrings(Node n) {
         boolean touches = n.outputs().stream().anyMatch(v -> !v.isAbsent() && v.dtype() == DType.STRING)
                 || n.inputs().stream().anyMatch(v -> !v.isAbsent() && v.dtype() == DType.STRING);
-        return !touches || (n.domain().isEmpty() && Set.of("Equal", "Where", "Identity").contains(n.op()));
+        if (!touches || !n.domain().isEmpty()) {
+            return !touches;
+        }
+        if (n.op().equals("Cast") || n.op().equals("CastLike")) {
+            return n.output(0).dtype() != DType.STRING || n.input(0).dtype() == DType.STRING;
+        }
+        return Set.of("Equal", "Where", "Identity").contains(n.op());
     }
 
     /** True when the op reads and writes float-like values only, so {@link PointwiseForms}' float forms apply. */
@@ -120,9 +128,16 @@ final class TypedForms {
     }
 
     private static CodeBlock cast(CodeBlock a, DType from, DType to) {
-        if (from == DType.STRING || to == DType.STRING) {
+        if (from == DType.STRING && to == DType.STRING) {
+            return a;
+        }
+        if (to == DType.STRING) {
             throw new UnsupportedOpException("code generation does not handle string tensors (Cast from " + from + " to "
                     + to + ")");
+        }
+        if (from == DType.STRING) {
+            // As the evaluator: the string's number as a double, then that double cast like a float64.
+            return cast(CodeBlock.of("$T.parseNumber($L)", ElementType.ELEMENT_MATH, a), DType.FLOAT64, to);
         }
         if (to == DType.BOOL) {
             return from == DType.BOOL ? a : CodeBlock.of("($L != 0)", a);
