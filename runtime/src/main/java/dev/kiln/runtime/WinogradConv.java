@@ -32,7 +32,6 @@ public final class WinogradConv {
     private static final int C_ALIGN = 16;
     /** Upper bound on the floats of a chunk's V and GEMM output (~512 KB: in L2 with the weights). */
     private static final int CHUNK_FLOATS = 131_072;
-    private static final double PARALLEL_MIN_FLOPS = 1_000_000;
 
     private static final VectorSpecies<Float> S = GemmKernel.SPECIES;
     private static final int VL = S.length();
@@ -140,6 +139,33 @@ public final class WinogradConv {
         return sum;
     }
 
+    /** This kernel as {@link WinogradCalls} drives it. */
+    static final WinogradCalls.Variant VARIANT = new WinogradCalls.Variant() {
+        @Override
+        public String describe() { return "F(2x2,3x3)"; }
+
+        @Override
+        public boolean supports(ConvShape s) { return WinogradConv.supports(s); }
+
+        @Override
+        public int packedWeightLength(ConvShape s) { return WinogradConv.packedWeightLength(s); }
+
+        @Override
+        public int scratchLength(ConvShape s) { return WinogradConv.scratchLength(s); }
+
+        @Override
+        public int weightColumns(ConvShape s) { return 16 * mp(s); }
+
+        @Override
+        public int tiles(ConvShape s, int batch, boolean maxPool) { return WinogradConv.tiles(s, batch, maxPool); }
+
+        @Override
+        public void run(ConvShape s, float[] in, int inOff, PackedMatrix u, float[] bias, float[] out, int outOff,
+                        float[] scratch, Epilogue ep, boolean maxPool, int t0, int t1) {
+            WinogradConv.run(s, in, inOff, u, bias, out, outOff, scratch, ep, maxPool, t0, t1);
+        }
+    };
+
     /**
      * {@code out = ep(conv(in, w) + bias)} for {@code batch} images on the calling thread.
      *
@@ -149,8 +175,8 @@ public final class WinogradConv {
      */
     public static void conv(ConvShape s, int batch, float[] in, int inOff, float[] packedWeights, float[] bias,
                             float[] out, int outOff, float[] scratch, Epilogue ep) {
-        check(s, batch, in, inOff, packedWeights, bias, out, outOff, scratch, ep, false);
-        run(s, in, inOff, weights(s, packedWeights), bias, out, outOff, scratch, ep, false, 0, tiles(s, batch, false));
+        WinogradCalls.run(VARIANT, s, batch, in, inOff, packedWeights, bias, out, outOff, scratch, ep, false, 0,
+                tiles(s, batch, false));
     }
 
     /**
@@ -161,13 +187,8 @@ public final class WinogradConv {
      */
     public static void convMaxPool(ConvShape s, int batch, float[] in, int inOff, float[] packedWeights, float[] bias,
                                    float[] out, int outOff, float[] scratch, Epilogue ep) {
-        check(s, batch, in, inOff, packedWeights, bias, out, outOff, scratch, ep, true);
-        run(s, in, inOff, weights(s, packedWeights), bias, out, outOff, scratch, ep, true, 0, tiles(s, batch, true));
-    }
-
-    /** Tiles a call over {@code batch} images computes (with or without the fused pool). */
-    static int tiles(ConvShape s, int batch, boolean pool) {
-        return batch * tilesH(s, pool) * tilesW(s, pool);
+        WinogradCalls.run(VARIANT, s, batch, in, inOff, packedWeights, bias, out, outOff, scratch, ep, true, 0,
+                tiles(s, batch, true));
     }
 
     /**
@@ -176,7 +197,7 @@ public final class WinogradConv {
      */
     public static void conv(ConvShape s, int batch, float[] in, int inOff, float[] packedWeights, float[] bias,
                             float[] out, int outOff, float[][] scratch, Epilogue ep, WorkerPool pool) {
-        conv(s, batch, in, inOff, packedWeights, bias, out, outOff, scratch, ep, pool, false);
+        WinogradCalls.run(VARIANT, s, batch, in, inOff, packedWeights, bias, out, outOff, scratch, ep, pool, false);
     }
 
     /**
@@ -185,103 +206,21 @@ public final class WinogradConv {
      */
     public static void convMaxPool(ConvShape s, int batch, float[] in, int inOff, float[] packedWeights, float[] bias,
                                    float[] out, int outOff, float[][] scratch, Epilogue ep, WorkerPool pool) {
-        conv(s, batch, in, inOff, packedWeights, bias, out, outOff, scratch, ep, pool, true);
-    }
-
-    private static void conv(ConvShape s, int batch, float[] in, int inOff, float[] packedWeights, float[] bias,
-                             float[] out, int outOff, float[][] scratch, Epilogue ep, WorkerPool pool, boolean maxPool) {
-        Objects.requireNonNull(pool, "pool");
-        if (scratch.length < pool.threads()) {
-            throw new IllegalArgumentException("conv " + s + ": " + scratch.length + " scratch arrays for "
-                    + pool.threads() + " threads");
-        }
-        for (int t = 0; t < pool.threads(); t++) {
-            check(s, batch, in, inOff, packedWeights, bias, out, outOff, scratch[t], ep, maxPool);
-        }
-        int total = tiles(s, batch, maxPool);
-        PackedMatrix u = weights(s, packedWeights);
-        if (pool.threads() == 1 || (double) s.flops() * batch < PARALLEL_MIN_FLOPS) {
-            run(s, in, inOff, u, bias, out, outOff, scratch[0], ep, maxPool, 0, total);
-            return;
-        }
-        Task task = TASKS.get();
-        task.set(s, in, inOff, u, bias, out, outOff, scratch, ep, maxPool, total, pool.threads());
-        try {
-            pool.parallelFor(pool.threads(), task);
-        } finally {
-            task.clear();
-        }
-    }
-
-    private static final ThreadLocal<Task> TASKS = ThreadLocal.withInitial(Task::new);
-
-    /** One threaded call's arguments, reused per calling thread so a call allocates nothing. */
-    private static final class Task implements IntRangeBody {
-        private ConvShape s;
-        private float[] in;
-        private int inOff;
-        private PackedMatrix u;
-        private float[] bias;
-        private float[] out;
-        private int outOff;
-        private float[][] scratch;
-        private Epilogue ep;
-        private boolean maxPool;
-        private int total;
-        private int parts;
-
-        void set(ConvShape s, float[] in, int inOff, PackedMatrix u, float[] bias, float[] out, int outOff,
-                 float[][] scratch, Epilogue ep, boolean maxPool, int total, int parts) {
-            this.s = s;
-            this.in = in;
-            this.inOff = inOff;
-            this.u = u;
-            this.bias = bias;
-            this.out = out;
-            this.outOff = outOff;
-            this.scratch = scratch;
-            this.ep = ep;
-            this.maxPool = maxPool;
-            this.total = total;
-            this.parts = parts;
-        }
-
-        void clear() {
-            in = null;
-            u = null;
-            bias = null;
-            out = null;
-            scratch = null;
-        }
-
-        @Override
-        public void run(int from, int to) {
-            for (int p = from; p < to; p++) {
-                int t0 = (int) ((long) total * p / parts);
-                int t1 = (int) ((long) total * (p + 1) / parts);
-                WinogradConv.run(s, in, inOff, u, bias, out, outOff, scratch[p], ep, maxPool, t0, t1);
-            }
-        }
+        WinogradCalls.run(VARIANT, s, batch, in, inOff, packedWeights, bias, out, outOff, scratch, ep, pool, true);
     }
 
     /**
-     * A {@link PackedMatrix} view of packed weights, cached per thread by array identity (a few entries, one per
-     * Winograd layer of a model), so a steady-state call allocates nothing.
+     * Tiles {@code [t0, t1)} of a batch (numbered image by image, row-major within an image) on the calling thread:
+     * the per-range entry point for callers that split the work themselves. Any split gives the same bits.
      */
-    private static final ThreadLocal<PackedMatrix[]> VIEWS = ThreadLocal.withInitial(() -> new PackedMatrix[8]);
+    public static void convTiles(ConvShape s, int batch, float[] in, int inOff, float[] packedWeights, float[] bias,
+                                 float[] out, int outOff, float[] scratch, Epilogue ep, boolean maxPool, int t0, int t1) {
+        WinogradCalls.run(VARIANT, s, batch, in, inOff, packedWeights, bias, out, outOff, scratch, ep, maxPool, t0, t1);
+    }
 
-    private static PackedMatrix weights(ConvShape s, float[] packed) {
-        PackedMatrix[] views = VIEWS.get();
-        int n = 16 * mp(s);
-        for (PackedMatrix v : views) {
-            if (v != null && v.data() == packed && v.k() == s.c() && v.n() == n) {
-                return v;
-            }
-        }
-        PackedMatrix v = PackedMatrix.wrap(packed, s.c(), n);
-        System.arraycopy(views, 0, views, 1, views.length - 1);
-        views[0] = v;
-        return v;
+    /** Tiles a call over {@code batch} images computes (with or without the fused pool), for {@link #convTiles}. */
+    public static int tiles(ConvShape s, int batch, boolean maxPool) {
+        return batch * tilesH(s, maxPool) * tilesW(s, maxPool);
     }
 
     /** Tiles {@code [t0, t1)} of the batch (numbered image by image, row-major within an image). */
@@ -289,7 +228,7 @@ public final class WinogradConv {
                             float[] scratch, Epilogue ep, boolean maxPool, int t0, int t1) {
         int tw = tilesW(s, maxPool);
         int perImage = tilesH(s, maxPool) * tw;
-        int outSize = maxPool ? s.m() * (s.outH() / 2) * (s.outW() / 2) : s.outSize();
+        int outSize = WinogradCalls.outSize(s, maxPool);
         int cp = cp(s);
         int mp = mp(s);
         int maxChunk = chunkTiles(s);
@@ -595,27 +534,6 @@ public final class WinogradConv {
                     }
                 }
             }
-        }
-    }
-
-    /** Floats of one image's output, pooled or not. */
-    static int outSize(ConvShape s, boolean maxPool) {
-        return maxPool ? s.m() * (s.outH() / 2) * (s.outW() / 2) : s.outSize();
-    }
-
-    private static void check(ConvShape s, int batch, float[] in, int inOff, float[] w, float[] bias, float[] out,
-                              int outOff, float[] scratch, Epilogue ep, boolean maxPool) {
-        Objects.requireNonNull(ep, "ep");
-        if (!supports(s)) {
-            throw new IllegalArgumentException("conv " + s + ": not a Winograd F(2x2,3x3) shape");
-        }
-        if (batch < 0 || inOff < 0 || outOff < 0 || (long) inOff + (long) batch * s.inSize() > in.length
-                || (long) outOff + (long) batch * outSize(s, maxPool) > out.length || w.length != packedWeightLength(s)
-                || (bias != null && bias.length < s.m()) || scratch.length < scratchLength(s)) {
-            throw new IllegalArgumentException("winograd conv " + s + " x " + batch + ": input " + in.length + " from "
-                    + inOff + ", output " + out.length + " from " + outOff + ", packed weights " + w.length + " (need "
-                    + packedWeightLength(s) + "), bias " + (bias == null ? "none" : bias.length) + ", scratch "
-                    + scratch.length + " (need " + scratchLength(s) + ")");
         }
     }
 }

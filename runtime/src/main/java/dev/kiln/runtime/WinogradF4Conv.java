@@ -41,7 +41,6 @@ public final class WinogradF4Conv {
     private static final int C_ALIGN = 16;
     /** Upper bound on the floats of a chunk's V and GEMM output (~512 KB: in L2 with the weights). */
     private static final int CHUNK_FLOATS = 131_072;
-    private static final double PARALLEL_MIN_FLOPS = 1_000_000;
 
     private static final VectorSpecies<Float> S = GemmKernel.SPECIES;
     private static final int VL = S.length();
@@ -144,6 +143,33 @@ public final class WinogradF4Conv {
         return sum;
     }
 
+    /** This kernel as {@link WinogradCalls} drives it. */
+    static final WinogradCalls.Variant VARIANT = new WinogradCalls.Variant() {
+        @Override
+        public String describe() { return "F(4x4,3x3)"; }
+
+        @Override
+        public boolean supports(ConvShape s) { return WinogradF4Conv.supports(s); }
+
+        @Override
+        public int packedWeightLength(ConvShape s) { return WinogradF4Conv.packedWeightLength(s); }
+
+        @Override
+        public int scratchLength(ConvShape s) { return WinogradF4Conv.scratchLength(s); }
+
+        @Override
+        public int weightColumns(ConvShape s) { return F * mp(s); }
+
+        @Override
+        public int tiles(ConvShape s, int batch, boolean maxPool) { return WinogradF4Conv.tiles(s, batch, maxPool); }
+
+        @Override
+        public void run(ConvShape s, float[] in, int inOff, PackedMatrix u, float[] bias, float[] out, int outOff,
+                        float[] scratch, Epilogue ep, boolean maxPool, int t0, int t1) {
+            WinogradF4Conv.run(s, in, inOff, u, bias, out, outOff, scratch, ep, maxPool, t0, t1);
+        }
+    };
+
     /**
      * {@code out = ep(conv(in, w) + bias)} for {@code batch} images on the calling thread.
      *
@@ -153,8 +179,8 @@ public final class WinogradF4Conv {
      */
     public static void conv(ConvShape s, int batch, float[] in, int inOff, float[] packedWeights, float[] bias,
                             float[] out, int outOff, float[] scratch, Epilogue ep) {
-        check(s, batch, in, inOff, packedWeights, bias, out, outOff, scratch, ep, false);
-        run(s, in, inOff, weights(s, packedWeights), bias, out, outOff, scratch, ep, false, 0, tiles(s, batch, false));
+        WinogradCalls.run(VARIANT, s, batch, in, inOff, packedWeights, bias, out, outOff, scratch, ep, false, 0,
+                tiles(s, batch, false));
     }
 
     /**
@@ -164,8 +190,8 @@ public final class WinogradF4Conv {
      */
     public static void convMaxPool(ConvShape s, int batch, float[] in, int inOff, float[] packedWeights, float[] bias,
                                    float[] out, int outOff, float[] scratch, Epilogue ep) {
-        check(s, batch, in, inOff, packedWeights, bias, out, outOff, scratch, ep, true);
-        run(s, in, inOff, weights(s, packedWeights), bias, out, outOff, scratch, ep, true, 0, tiles(s, batch, true));
+        WinogradCalls.run(VARIANT, s, batch, in, inOff, packedWeights, bias, out, outOff, scratch, ep, true, 0,
+                tiles(s, batch, true));
     }
 
     /**
@@ -174,7 +200,7 @@ public final class WinogradF4Conv {
      */
     public static void conv(ConvShape s, int batch, float[] in, int inOff, float[] packedWeights, float[] bias,
                             float[] out, int outOff, float[][] scratch, Epilogue ep, WorkerPool pool) {
-        conv(s, batch, in, inOff, packedWeights, bias, out, outOff, scratch, ep, pool, false);
+        WinogradCalls.run(VARIANT, s, batch, in, inOff, packedWeights, bias, out, outOff, scratch, ep, pool, false);
     }
 
     /**
@@ -183,32 +209,7 @@ public final class WinogradF4Conv {
      */
     public static void convMaxPool(ConvShape s, int batch, float[] in, int inOff, float[] packedWeights, float[] bias,
                                    float[] out, int outOff, float[][] scratch, Epilogue ep, WorkerPool pool) {
-        conv(s, batch, in, inOff, packedWeights, bias, out, outOff, scratch, ep, pool, true);
-    }
-
-    private static void conv(ConvShape s, int batch, float[] in, int inOff, float[] packedWeights, float[] bias,
-                             float[] out, int outOff, float[][] scratch, Epilogue ep, WorkerPool pool, boolean maxPool) {
-        Objects.requireNonNull(pool, "pool");
-        if (scratch.length < pool.threads()) {
-            throw new IllegalArgumentException("conv " + s + ": " + scratch.length + " scratch arrays for "
-                    + pool.threads() + " threads");
-        }
-        for (int t = 0; t < pool.threads(); t++) {
-            check(s, batch, in, inOff, packedWeights, bias, out, outOff, scratch[t], ep, maxPool);
-        }
-        int total = tiles(s, batch, maxPool);
-        PackedMatrix u = weights(s, packedWeights);
-        if (pool.threads() == 1 || (double) s.flops() * batch < PARALLEL_MIN_FLOPS) {
-            run(s, in, inOff, u, bias, out, outOff, scratch[0], ep, maxPool, 0, total);
-            return;
-        }
-        Task task = TASKS.get();
-        task.set(s, in, inOff, u, bias, out, outOff, scratch, ep, maxPool, total, pool.threads());
-        try {
-            pool.parallelFor(pool.threads(), task);
-        } finally {
-            task.clear();
-        }
+        WinogradCalls.run(VARIANT, s, batch, in, inOff, packedWeights, bias, out, outOff, scratch, ep, pool, true);
     }
 
     /**
@@ -217,85 +218,12 @@ public final class WinogradF4Conv {
      */
     public static void convTiles(ConvShape s, int batch, float[] in, int inOff, float[] packedWeights, float[] bias,
                                  float[] out, int outOff, float[] scratch, Epilogue ep, boolean maxPool, int t0, int t1) {
-        check(s, batch, in, inOff, packedWeights, bias, out, outOff, scratch, ep, maxPool);
-        int total = tiles(s, batch, maxPool);
-        if (t0 < 0 || t1 > total || t0 > t1) {
-            throw new IllegalArgumentException("conv " + s + " x " + batch + ": tiles [" + t0 + ", " + t1 + ") of " + total);
-        }
-        run(s, in, inOff, weights(s, packedWeights), bias, out, outOff, scratch, ep, maxPool, t0, t1);
+        WinogradCalls.run(VARIANT, s, batch, in, inOff, packedWeights, bias, out, outOff, scratch, ep, maxPool, t0, t1);
     }
 
     /** Tiles a call over {@code batch} images computes (with or without the fused pool), for {@link #convTiles}. */
     public static int tiles(ConvShape s, int batch, boolean maxPool) {
         return batch * tilesH(s, maxPool) * tilesW(s, maxPool);
-    }
-
-    private static final ThreadLocal<Task> TASKS = ThreadLocal.withInitial(Task::new);
-
-    /** One threaded call's arguments, reused per calling thread so a call allocates nothing. */
-    private static final class Task implements IntRangeBody {
-        private ConvShape s;
-        private float[] in;
-        private int inOff;
-        private PackedMatrix u;
-        private float[] bias;
-        private float[] out;
-        private int outOff;
-        private float[][] scratch;
-        private Epilogue ep;
-        private boolean maxPool;
-        private int total;
-        private int parts;
-
-        void set(ConvShape s, float[] in, int inOff, PackedMatrix u, float[] bias, float[] out, int outOff,
-                 float[][] scratch, Epilogue ep, boolean maxPool, int total, int parts) {
-            this.s = s;
-            this.in = in;
-            this.inOff = inOff;
-            this.u = u;
-            this.bias = bias;
-            this.out = out;
-            this.outOff = outOff;
-            this.scratch = scratch;
-            this.ep = ep;
-            this.maxPool = maxPool;
-            this.total = total;
-            this.parts = parts;
-        }
-
-        void clear() {
-            in = null;
-            u = null;
-            bias = null;
-            out = null;
-            scratch = null;
-        }
-
-        @Override
-        public void run(int from, int to) {
-            for (int p = from; p < to; p++) {
-                int t0 = (int) ((long) total * p / parts);
-                int t1 = (int) ((long) total * (p + 1) / parts);
-                WinogradF4Conv.run(s, in, inOff, u, bias, out, outOff, scratch[p], ep, maxPool, t0, t1);
-            }
-        }
-    }
-
-    /** A {@link PackedMatrix} view of packed weights, cached per thread by array identity (no allocation per call). */
-    private static final ThreadLocal<PackedMatrix[]> VIEWS = ThreadLocal.withInitial(() -> new PackedMatrix[8]);
-
-    private static PackedMatrix weights(ConvShape s, float[] packed) {
-        PackedMatrix[] views = VIEWS.get();
-        int n = F * mp(s);
-        for (PackedMatrix v : views) {
-            if (v != null && v.data() == packed && v.k() == s.c() && v.n() == n) {
-                return v;
-            }
-        }
-        PackedMatrix v = PackedMatrix.wrap(packed, s.c(), n);
-        System.arraycopy(views, 0, views, 1, views.length - 1);
-        views[0] = v;
-        return v;
     }
 
     private static final ThreadLocal<float[]> GEMM_SCRATCH = ThreadLocal.withInitial(() -> new float[GemmKernel.SCRATCH]);
@@ -309,7 +237,7 @@ public final class WinogradF4Conv {
         }
         int tw = tilesW(s, maxPool);
         int perImage = tilesH(s, maxPool) * tw;
-        int outSize = WinogradConv.outSize(s, maxPool);
+        int outSize = WinogradCalls.outSize(s, maxPool);
         int cp = cp(s);
         int mp = mp(s);
         int bh = bufH(s);
@@ -641,23 +569,6 @@ public final class WinogradF4Conv {
                     }
                 }
             }
-        }
-    }
-
-    private static void check(ConvShape s, int batch, float[] in, int inOff, float[] w, float[] bias, float[] out,
-                              int outOff, float[] scratch, Epilogue ep, boolean maxPool) {
-        Objects.requireNonNull(ep, "ep");
-        if (!supports(s)) {
-            throw new IllegalArgumentException("conv " + s + ": not a Winograd F(4x4,3x3) shape");
-        }
-        if (batch < 0 || inOff < 0 || outOff < 0 || (long) inOff + (long) batch * s.inSize() > in.length
-                || (long) outOff + (long) batch * WinogradConv.outSize(s, maxPool) > out.length
-                || w.length != packedWeightLength(s)
-                || (bias != null && bias.length < s.m()) || scratch.length < scratchLength(s)) {
-            throw new IllegalArgumentException("winograd F(4x4) conv " + s + " x " + batch + ": input " + in.length
-                    + " from " + inOff + ", output " + out.length + " from " + outOff + ", packed weights " + w.length
-                    + " (need " + packedWeightLength(s) + "), bias " + (bias == null ? "none" : bias.length)
-                    + ", scratch " + scratch.length + " (need " + scratchLength(s) + ")");
         }
     }
 }
