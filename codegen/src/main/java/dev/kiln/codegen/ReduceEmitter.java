@@ -13,8 +13,9 @@ import java.util.List;
 
 /**
  * The Reduce ops with constant axes (or none: all axes, or with {@code noop_with_empty_axes} no axis, each element
- * folded alone): loops over the kept axes, one accumulator per output element, inner loops over the reduced axes. Runs of adjacent axes of the same kind merge into one loop, so
- * reducing the last axes reads one contiguous row per output. Sums accumulate in double; keepdims does not
+ * folded alone): loops over the kept axes, one accumulator per output element, inner loops over the reduced axes.
+ * Runs of adjacent axes of the same kind merge into one loop, so reducing the last axes reads one contiguous row per
+ * output. Sums accumulate in double; keepdims does not
  * change the layout. Axes fed at run time take a generic path over offset tables (see {@link #emitRunTimeAxes}).
  */
 final class ReduceEmitter implements KernelEmitter {
