@@ -40,6 +40,8 @@ final class EmitContext {
     private final Set<Value> defined = new java.util.HashSet<>();
     /** Whether the node's emitter handles element types other than float32 (see {@link KernelEmitter#typed}). */
     private final boolean typed;
+    /** Whether it also handles string tensors (see {@link KernelEmitter#strings}). */
+    private final boolean strings;
 
     EmitContext(Node node, ModelPlan plan, List<FieldSpec> staticFields, Map<String, FieldSpec> staticByKey) {
         this.node = node;
@@ -47,12 +49,11 @@ final class EmitContext {
         this.staticFields = staticFields;
         this.staticByKey = staticByKey;
         this.typed = node != null && Emitters.forNode(node).typed(node);
+        this.strings = node != null && Emitters.forNode(node).strings(node);
         // Locals never take a parameter's name; instance fields are referenced as this.x, so no local shadows them.
         locals.newName("batch", "batch");
         for (dev.kiln.ir.DType t : dev.kiln.ir.DType.values()) {
-            if (t != dev.kiln.ir.DType.STRING) {
-                locals.newName(ModelPlan.arenaField(t), ModelPlan.arenaField(t));
-            }
+            locals.newName(ModelPlan.arenaField(t), ModelPlan.arenaField(t));
         }
         locals.newName("batchScratch", "batchScratch");
         locals.newName("workers", "workers");
@@ -73,6 +74,10 @@ final class EmitContext {
         if (!typed && s != null && v.dtype() != dev.kiln.ir.DType.FLOAT32) {
             throw new UnsupportedOpException(node.describe() + ": code generation of " + node.qualifiedOp()
                     + " reads float32 data only; '" + v.name() + "' is " + v.type());
+        }
+        if (node != null && !strings && s != null && v.dtype() == dev.kiln.ir.DType.STRING) {
+            throw new UnsupportedOpException(node.describe() + ": code generation of " + node.qualifiedOp()
+                    + " does not read string data; '" + v.name() + "' is " + v.type());
         }
         return switch (s) {
             case Storage.Param p -> {

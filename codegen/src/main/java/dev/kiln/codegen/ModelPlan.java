@@ -46,6 +46,7 @@ final class ModelPlan {
                 case long[] a -> DType.INT64;
                 case int[] a -> DType.INT32;
                 case boolean[] a -> DType.BOOL;
+                case String[] a -> DType.STRING;
                 default -> throw new IllegalStateException("weight " + key + " holds " + data);
             });
         }
@@ -97,15 +98,13 @@ final class ModelPlan {
         this.options = options;
         this.fieldInputs = fieldInputs;
         java.util.Set<String> reservedNames = new java.util.LinkedHashSet<>(List.of("batch", "batchScratch",
-                "workers", "close", "weights", "source", "SPECIES", "run", "load"));
+                "workers", "close", "weights", "source", "SPECIES", "run", "load", "requireNoNulls"));
         reservedNames.addAll(fieldInputs.reservedNames());
         for (String reserved : reservedNames) {
             names.newName(reserved, reserved);
         }
         for (DType t : DType.values()) {
-            if (t != DType.STRING) {
-                names.newName(arenaField(t), arenaField(t));
-            }
+            names.newName(arenaField(t), arenaField(t));
         }
         // An op without an emitter is the most useful thing to report, then a shape that depends on values (beyond
         // any emitter), then element types.
@@ -274,31 +273,28 @@ final class ModelPlan {
     }
 
     /**
-     * Refuses element types the emitters cannot hold: strings anywhere, and anything but float32 in the tensors an
-     * emitter written for float32 reads or writes at run time. Constants such an emitter reads at generation time
-     * (Reshape's target, axes, values resolved at generation time) may have any type; reading one as data fails in
-     * {@link EmitContext#ref}.
+     * Refuses element types an emitter cannot hold: strings in the tensors of an emitter that does not move, select or
+     * compare them ({@link KernelEmitter#strings}), and anything but float32 in the tensors an emitter written for
+     * float32 reads or writes at run time. Constants such an emitter reads at generation time (Reshape's target, axes,
+     * values resolved at generation time) may have any type; reading one as data fails in {@link EmitContext#ref}.
      */
     private static void checkTypes(Graph g, List<Node> emitted) {
-        for (Value v : g.inputs()) {
-            if (v.dtype() == DType.STRING) {
-                throw new UnsupportedOpException("code generation does not handle string tensors; input '" + v.name()
-                        + "' is " + v.type());
-            }
-        }
         java.util.Set<Value> runTime = new java.util.HashSet<>(g.inputs());
         emitted.forEach(n -> runTime.addAll(n.outputs()));
         for (Node n : emitted) {
-            boolean typed = Emitters.forNode(n).typed(n);
+            KernelEmitter emitter = Emitters.forNode(n);
+            boolean typed = emitter.typed(n);
             List<Value> values = new ArrayList<>(n.outputs());
             n.inputs().stream().filter(runTime::contains).forEach(values::add);
             for (Value v : values) {
                 if (v.isAbsent()) {
                     continue;
                 }
-                if (v.dtype() == DType.STRING) {
-                    throw new UnsupportedOpException(n.describe() + ": code generation does not handle string tensors ('"
-                            + v.name() + "' is " + v.type() + ")");
+                if (v.dtype() == DType.STRING && !emitter.strings(n)) {
+                    throw new UnsupportedOpException(n.describe() + ": code generation does not handle string tensors in "
+                            + n.qualifiedOp() + " ('" + v.name() + "' is " + v.type() + "); generated code moves, selects"
+                            + " and compares strings (data movement, Gather, Where, Equal) and parses numbers from them"
+                            + " (Cast from string), but computes no other string");
                 }
                 if (!typed && v.dtype() != DType.FLOAT32) {
                     throw new UnsupportedOpException(n.describe() + ": code generation of " + n.qualifiedOp()

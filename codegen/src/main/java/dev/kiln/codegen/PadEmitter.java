@@ -23,6 +23,12 @@ final class PadEmitter implements KernelEmitter {
         return true;
     }
 
+    /** Copies and fills references, so strings too (the default fill is the empty string, as ONNX says). */
+    @Override
+    public boolean strings(Node n) {
+        return true;
+    }
+
     @Override
     public CodeBlock emit(EmitContext ctx) {
         Node n = ctx.node;
@@ -69,11 +75,11 @@ final class PadEmitter implements KernelEmitter {
         return b.build();
     }
 
-    /** The fill value: 0 of the element type, the constant, or element 0 of the run-time input. */
+    /** The fill value: 0 of the element type (the empty string for strings), the constant, or element 0 of the run-time input. */
     private static CodeBlock fillValue(EmitContext ctx) {
         Node n = ctx.node;
         ElementType t = EmitContext.type(n.output(0));
-        return !n.hasInput(2) ? t.elementLiteral(0)
+        return !n.hasInput(2) ? (t.isString() ? t.zero() : t.elementLiteral(0))
                 : ctx.isConstant(n.input(2)) ? t.elementLiteral(ctx.constant(n.input(2)), 0)
                 : ctx.in(2).at(CodeBlock.of("0"));
     }
