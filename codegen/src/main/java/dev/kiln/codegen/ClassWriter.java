@@ -119,6 +119,7 @@ final class ClassWriter {
                         .initializer("new $T[0]", t.element()).build());
             }
         });
+        addDynamicFields(type);
         if (plan.batchScratchPerBatch > 0) {
             type.addField(FieldSpec.builder(FLOATS, "batchScratch", Modifier.PRIVATE)
                     .addJavadoc("Kernel scratch whose size depends on the batch (recurrent gates); grown with the arena.\n")
@@ -141,6 +142,20 @@ final class ClassWriter {
                 .initializer("new float[$L]", length).build()));
     }
 
+    /** Per intermediate whose dims are known only at run time: its buffer (grown on demand) and its dims this run. */
+    private void addDynamicFields(TypeSpec.Builder type) {
+        plan.dynamic.ownBuffers.forEach((v, buffer) -> {
+            ElementType t = ElementType.of(v.dtype());
+            type.addField(FieldSpec.builder(t.array(), buffer, Modifier.PRIVATE)
+                    .addJavadoc("{@code $L} $L, whose dims are known only at run time; grown on demand.\n", v.name(), v.type())
+                    .initializer("new $T[0]", t.element()).build());
+            type.addField(FieldSpec.builder(ArrayTypeName.of(TypeName.LONG), plan.dynamic.dimsFields.get(v),
+                            Modifier.PRIVATE, Modifier.FINAL)
+                    .addJavadoc("The dims of {@code $L} this run, set by its producer.\n", v.name())
+                    .initializer("new long[$L]", v.shape().rank()).build());
+        });
+    }
+
     /** {@code requireLength}, {@code ensureArena}, {@code close} when threaded, and the step methods. */
     void addKernelMethods(TypeSpec.Builder type) {
         addKernelMethods(type, true);
@@ -149,6 +164,9 @@ final class ClassWriter {
     /** As {@link #addKernelMethods(TypeSpec.Builder)}; {@code withClose} false when the class writes its own close. */
     void addKernelMethods(TypeSpec.Builder type, boolean withClose) {
         arrayTypesOfRun().forEach(t -> type.addMethod(requireLength(t)));
+        if (plan.inputParams.keySet().stream().anyMatch(v -> v.dtype() == dev.kiln.ir.DType.STRING)) {
+            type.addMethod(requireNoNulls());
+        }
         type.addMethod(arena());
         if (withClose && plan.options.threads() > 1) {
             type.addMethod(MethodSpec.methodBuilder("close").addAnnotation(Override.class).addModifiers(Modifier.PUBLIC)
@@ -207,13 +225,13 @@ final class ClassWriter {
             return "float";
         }
         List<String> parts = new ArrayList<>();
-        types.forEach(t -> parts.add(t.doc() + " as {@code " + t.array() + "}"));
+        types.forEach(t -> parts.add(t.doc() + " as {@code " + t.arrayDoc() + "}"));
         return String.join(", ", parts);
     }
 
     private static String typeDoc(Value v) {
         ElementType t = ElementType.of(v.dtype());
-        return t.isFloat32() ? "float32" : t.doc() + " ({@code " + t.array() + "})";
+        return t.isFloat32() ? "float32" : t.doc() + " ({@code " + t.arrayDoc() + "})";
     }
 
     private List<Value> ioValues() {
@@ -311,11 +329,12 @@ final class ClassWriter {
     }
 
     private MethodSpec runInto() {
+        boolean strings = plan.inputParams.keySet().stream().anyMatch(v -> v.dtype() == dev.kiln.ir.DType.STRING);
         MethodSpec.Builder m = MethodSpec.methodBuilder("run").addModifiers(Modifier.PUBLIC)
                 .addJavadoc("Runs the model on a batch, writing into the caller's output arrays; allocates nothing once "
                         + "the scratch arena has grown to the largest batch seen.\n\n"
-                        + "@throws IllegalArgumentException if {@code batch < 1} or an array's length does not match its "
-                        + "shape\n");
+                        + "@throws IllegalArgumentException if {@code batch < 1}$L an array's length does not match its "
+                        + "shape$L\n", strings ? "," : " or", strings ? " or a string input holds a null" : "");
         plan.inputParams.forEach((v, p) -> m.addParameter(arrayOf(v), p));
         m.addParameter(TypeName.INT, "batch");
         plan.outputParams.forEach((v, p) -> m.addParameter(arrayOf(v), p));
@@ -324,6 +343,11 @@ final class ClassWriter {
                 .endControlFlow();
         plan.inputParams.forEach((v, p) -> m.addStatement("requireLength($S, $N, $L, $S)", p, p, lengthOf(v), shapeDoc(v)));
         plan.outputParams.forEach((v, p) -> m.addStatement("requireLength($S, $N, $L, $S)", p, p, lengthOf(v), shapeDoc(v)));
+        plan.inputParams.forEach((v, p) -> {
+            if (v.dtype() == dev.kiln.ir.DType.STRING) {
+                m.addStatement("requireNoNulls($S, $N)", p, p);
+            }
+        });
         m.addStatement("ensureArena(batch)");
         return m.addCode(stepCalls()).build();
     }
@@ -347,6 +371,19 @@ final class ClassWriter {
                 .beginControlFlow("if (array.length != expected)")
                 .addStatement("throw new $T(name + $S + shape + $S + expected + $S + array.length)",
                         IllegalArgumentException.class, " must hold " + held + " ", " = ", " " + t.javaPlural() + ", got ")
+                .endControlFlow()
+                .build();
+    }
+
+    /** Strings are compared with {@code equals}: a null element is refused up front, naming where it is. */
+    private static MethodSpec requireNoNulls() {
+        return MethodSpec.methodBuilder("requireNoNulls").addModifiers(Modifier.PRIVATE, Modifier.STATIC)
+                .addParameter(String.class, "name").addParameter(ArrayTypeName.of(String.class), "array")
+                .beginControlFlow("for (int i = 0; i < array.length; i++)")
+                .beginControlFlow("if (array[i] == null)")
+                .addStatement("throw new $T(name + $S + i + $S)", IllegalArgumentException.class, "[",
+                        "] is null; string tensors hold no nulls (use \"\" for an empty string)")
+                .endControlFlow()
                 .endControlFlow()
                 .build();
     }
@@ -378,6 +415,7 @@ final class ClassWriter {
         Node n = step.node();
         EmitContext ctx = new EmitContext(n, plan, staticFields, staticByKey);
         CodeBlock body = Emitters.forNode(n).emit(ctx);
+        CodeBlock prologue = ctx.prologue();
         MethodSpec.Builder m = MethodSpec.methodBuilder(step.method()).addModifiers(Modifier.PRIVATE)
                 .addJavadoc("$L\n", GraphPrinter.printNode(n).replace("*/", "* /"))
                 .addParameter(ParameterSpec.builder(TypeName.INT, "batch").build());
@@ -385,6 +423,6 @@ final class ClassWriter {
             m.addParameter(plan.paramType(p), p);
         }
         stepParams.put(step, ctx.params());
-        return m.addCode(body).build();
+        return m.addCode(prologue).addCode(body).build();
     }
 }

@@ -21,6 +21,12 @@ final class ConditionEmitter implements KernelEmitter {
         return true;
     }
 
+    /** Compress copies the kept elements (strings too); NonZero tests them against zero. */
+    @Override
+    public boolean strings(Node n) {
+        return n.op().equals("Compress");
+    }
+
     @Override
     public CodeBlock emit(EmitContext ctx) {
         return ctx.node.op().equals("NonZero") ? nonZero(ctx) : compress(ctx);

@@ -17,6 +17,12 @@ final class CopyEmitter implements KernelEmitter {
         return true;
     }
 
+    /** Copies references, so strings too. */
+    @Override
+    public boolean strings(Node n) {
+        return true;
+    }
+
     @Override
     public CodeBlock emit(EmitContext ctx) {
         Node n = ctx.node;

@@ -20,6 +20,12 @@ final class ElementIndexEmitter implements KernelEmitter {
                 || ctxReduction(n).equals("none");
     }
 
+    /** Gathers, and scatters that replace, copy strings; reductions compute. */
+    @Override
+    public boolean strings(Node n) {
+        return n.op().equals("GatherElements") || ctxReduction(n).equals("none");
+    }
+
     private static String ctxReduction(Node n) {
         return n.op().equals("ScatterElements") ? dev.kiln.ir.OpTable.get().stringAttr(n, "reduction") : "none";
     }

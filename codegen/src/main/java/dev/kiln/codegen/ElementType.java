@@ -6,15 +6,15 @@ import com.palantir.javapoet.CodeBlock;
 import com.palantir.javapoet.TypeName;
 import dev.kiln.ir.DType;
 import dev.kiln.ir.Tensor;
-import dev.kiln.ir.UnsupportedOpException;
 
 /**
  * How generated code holds the elements of one ONNX element type. float32 in {@code float[]}; float16 and
  * bfloat16 also in {@code float[]}, every stored value rounded to the type (as the reference evaluator rounds
  * its results); float64 in {@code double[]}; int64, uint64 (its two's-complement bits) and uint32 in
  * {@code long[]}; int32, int16, int8, uint16 and uint8 in {@code int[]} (their values, so uint8 255 is 255); bool
- * in {@code boolean[]}. Integers are computed in {@code long} and wrapped to their type when stored, as a C
- * cast would.
+ * in {@code boolean[]}; string in {@code String[]} (only emitters that move, select or compare elements handle
+ * strings: {@link KernelEmitter#strings}). Integers are computed in {@code long} and wrapped to their type when
+ * stored, as a C cast would.
  *
  * @param dtype the ONNX element type
  * @param element the Java element type of the arrays
@@ -22,6 +22,7 @@ import dev.kiln.ir.UnsupportedOpException;
  */
 record ElementType(DType dtype, TypeName element, TypeName compute) {
     static final ClassName ELEMENT_MATH = ClassName.get("dev.kiln.runtime", "ElementMath");
+    private static final ClassName STRING = ClassName.get(String.class);
 
     static ElementType of(DType t) {
         return switch (t) {
@@ -30,7 +31,7 @@ record ElementType(DType dtype, TypeName element, TypeName compute) {
             case INT64, UINT64, UINT32 -> new ElementType(t, TypeName.LONG, TypeName.LONG);
             case INT32, INT16, INT8, UINT16, UINT8 -> new ElementType(t, TypeName.INT, TypeName.LONG);
             case BOOL -> new ElementType(t, TypeName.BOOLEAN, TypeName.BOOLEAN);
-            case STRING -> throw new UnsupportedOpException("code generation does not handle string tensors");
+            case STRING -> new ElementType(t, STRING, STRING);
         };
     }
 
@@ -53,9 +54,18 @@ record ElementType(DType dtype, TypeName element, TypeName compute) {
         return Character.toUpperCase(s.charAt(0)) + s.substring(1);
     }
 
-    /** Plural of the Java element type, for messages ({@code floats}, {@code longs}). */
+    /** The Java array type as a reader writes it ({@code float[]}, {@code String[]}), for Javadoc and messages. */
+    String arrayDoc() {
+        return (element instanceof ClassName c ? c.simpleName() : element.toString()) + "[]";
+    }
+
+    /** Plural of the Java element type, for messages ({@code floats}, {@code longs}, {@code Strings}). */
     String javaPlural() {
-        return element + "s";
+        return (element instanceof ClassName c ? c.simpleName() : element.toString()) + "s";
+    }
+
+    boolean isString() {
+        return dtype == DType.STRING;
     }
 
     /**
@@ -84,7 +94,7 @@ record ElementType(DType dtype, TypeName element, TypeName compute) {
                     : ElementwiseEmitter.literal((float) t.getDouble(i));
             case INTEGER -> CodeBlock.of("$LL", t.longs()[i]);
             case BOOL -> CodeBlock.of("$L", t.bools()[i]);
-            case STRING -> throw new UnsupportedOpException("code generation does not handle string tensors");
+            case STRING -> CodeBlock.of("$S", t.strings()[i]);
         };
     }
 
@@ -130,6 +140,9 @@ record ElementType(DType dtype, TypeName element, TypeName compute) {
             }
             return a;
         }
+        if (element.equals(STRING)) {
+            return t.strings().clone();
+        }
         return t.bools().clone();
     }
 
@@ -144,11 +157,17 @@ record ElementType(DType dtype, TypeName element, TypeName compute) {
         if (element.equals(TypeName.LONG)) {
             return "requireLongs";
         }
+        if (element.equals(STRING)) {
+            return "requireStrings";
+        }
         return element.equals(TypeName.INT) ? "requireInts" : "requireBooleans";
     }
 
-    /** The Java element type's zero ({@code 0}, {@code false}). */
+    /** The Java element type's zero ({@code 0}, {@code false}, the empty string as the reference evaluator fills). */
     CodeBlock zero() {
+        if (isString()) {
+            return CodeBlock.of("$S", "");
+        }
         return element.equals(TypeName.BOOLEAN) ? CodeBlock.of("false") : CodeBlock.of("0");
     }
 
@@ -159,6 +178,7 @@ record ElementType(DType dtype, TypeName element, TypeName compute) {
             case long[] a -> a.length;
             case int[] a -> a.length;
             case boolean[] a -> a.length;
+            case String[] a -> a.length;
             default -> throw new IllegalArgumentException(String.valueOf(array));
         };
     }

@@ -37,6 +37,14 @@ final class ElementwiseEmitter implements KernelEmitter {
         return true;
     }
 
+    /** Strings take the scalar loops when every op touching one selects or compares it (see {@link TypedForms}). */
+    @Override
+    public boolean strings(Node n) {
+        List<Node> ops = n.op().equals(FusedOps.FUSED_ELEMENTWISE)
+                ? ((Attr.GraphValue) n.attributes().get("body").orElseThrow()).value().nodes() : List.of(n);
+        return ops.stream().allMatch(TypedForms::handlesStrings);
+    }
+
     @Override
     public CodeBlock emit(EmitContext ctx) {
         Node n = ctx.node;

@@ -19,19 +19,29 @@ import java.util.Set;
 import javax.lang.model.element.Modifier;
 
 /**
- * What an emitter sees of one node: where its tensors live, their dims as code (static, or in terms of
- * {@code batch}), its attributes with the op table's defaults, and ways to add weights and constants to the
- * class. Collects the {@code run} parameters the method needs.
+ * What an emitter sees of one node: where its tensors live, their dims as code (static, in terms of {@code batch}, or
+ * int locals for dims known only at run time), its attributes with the op table's defaults, and ways to add weights
+ * and constants to the class. Collects the {@code run} parameters the method needs and what its prologue declares.
  */
 final class EmitContext {
+    private static final com.palantir.javapoet.ClassName DYNAMIC_TENSORS =
+            com.palantir.javapoet.ClassName.get("dev.kiln.runtime", "DynamicTensors");
     final Node node;
     private final ModelPlan plan;
     private final List<FieldSpec> staticFields;
     private final Map<String, FieldSpec> staticByKey;
     final NameAllocator locals = new NameAllocator();
     private final Set<String> params = new LinkedHashSet<>();
+    /** The int local of each unknown dim symbol this method reads, by symbol. */
+    private final Map<String, String> symbolLocals = new java.util.LinkedHashMap<>();
+    /** The symbols whose locals the prologue declares (read from fields set by earlier steps). */
+    private final Map<String, String> prologueSymbols = new java.util.LinkedHashMap<>();
+    /** Outputs whose run-time dims this node's emitter resolved. */
+    private final Set<Value> defined = new java.util.HashSet<>();
     /** Whether the node's emitter handles element types other than float32 (see {@link KernelEmitter#typed}). */
     private final boolean typed;
+    /** Whether it also handles string tensors (see {@link KernelEmitter#strings}). */
+    private final boolean strings;
 
     EmitContext(Node node, ModelPlan plan, List<FieldSpec> staticFields, Map<String, FieldSpec> staticByKey) {
         this.node = node;
@@ -39,12 +49,11 @@ final class EmitContext {
         this.staticFields = staticFields;
         this.staticByKey = staticByKey;
         this.typed = node != null && Emitters.forNode(node).typed(node);
+        this.strings = node != null && Emitters.forNode(node).strings(node);
         // Locals never take a parameter's name; instance fields are referenced as this.x, so no local shadows them.
         locals.newName("batch", "batch");
         for (dev.kiln.ir.DType t : dev.kiln.ir.DType.values()) {
-            if (t != dev.kiln.ir.DType.STRING) {
-                locals.newName(ModelPlan.arenaField(t), ModelPlan.arenaField(t));
-            }
+            locals.newName(ModelPlan.arenaField(t), ModelPlan.arenaField(t));
         }
         locals.newName("batchScratch", "batchScratch");
         locals.newName("workers", "workers");
@@ -66,6 +75,10 @@ final class EmitContext {
             throw new UnsupportedOpException(node.describe() + ": code generation of " + node.qualifiedOp()
                     + " reads float32 data only; '" + v.name() + "' is " + v.type());
         }
+        if (node != null && !strings && s != null && v.dtype() == dev.kiln.ir.DType.STRING) {
+            throw new UnsupportedOpException(node.describe() + ": code generation of " + node.qualifiedOp()
+                    + " does not read string data; '" + v.name() + "' is " + v.type());
+        }
         return switch (s) {
             case Storage.Param p -> {
                 params.add(p.name());
@@ -73,6 +86,7 @@ final class EmitContext {
             }
             case Storage.Arena a -> new TensorRef("this." + ModelPlan.arenaField(a.dtype()), linear(a.offset()));
             case Storage.Weight w -> new TensorRef("this." + plan.rawWeight(w.key()), CodeBlock.of("0"));
+            case Storage.Dynamic d -> new TensorRef("this." + d.buffer(), CodeBlock.of("0"));
             case null -> throw new IllegalStateException("no storage for " + v.name());
         };
     }
@@ -96,16 +110,147 @@ final class EmitContext {
         return l.constant() == 0 ? scaled : CodeBlock.of("$L + $L", scaled, l.constant());
     }
 
-    /** A dim as code: its value, or {@code batch} times a constant when it involves the batch symbol. */
+    /**
+     * A dim as code: its value, or {@code batch} times a constant when it involves the batch symbol, or for a dim known
+     * only at run time the product of int locals holding its symbols (see {@link #prologue}).
+     */
     CodeBlock dim(Dim d) {
         if (d.isStatic()) {
             return CodeBlock.of("$L", d.value());
+        }
+        if (d.hasUnknown() && d.symbols().keySet().stream()
+                .allMatch(s -> !s.startsWith(Dim.UNKNOWN_PREFIX) || plan.dynamic.symbols.containsKey(s))) {
+            return runTimeDim(d);
         }
         if (d.symbols().size() == 1 && d.symbols().containsKey(plan.batchSymbol) && d.symbols().get(plan.batchSymbol) == 1) {
             return d.coefficient() == 1 ? CodeBlock.of("batch") : CodeBlock.of("$L * batch", d.coefficient());
         }
         throw new UnsupportedOpException(node.describe() + ": dim " + d + " is neither static nor a multiple of the batch "
                 + plan.batchSymbol);
+    }
+
+    /** {@code coefficient * batch * sym...} over the locals of the unknown symbols, in parentheses. */
+    private CodeBlock runTimeDim(Dim d) {
+        List<CodeBlock> factors = new ArrayList<>();
+        if (d.coefficient() != 1) {
+            factors.add(CodeBlock.of("$L", d.coefficient()));
+        }
+        d.symbols().forEach((symbol, exponent) -> {
+            CodeBlock factor;
+            if (symbol.startsWith(Dim.UNKNOWN_PREFIX)) {
+                factor = CodeBlock.of("$N", symbolLocal(symbol));
+            } else if (symbol.equals(plan.batchSymbol)) {
+                factor = CodeBlock.of("batch");
+            } else {
+                throw new UnsupportedOpException(node.describe() + ": dim " + d + " involves the symbol " + symbol
+                        + ", which is neither the batch " + plan.batchSymbol + " nor known at run time");
+            }
+            for (int k = 0; k < exponent; k++) {
+                factors.add(factor);
+            }
+        });
+        return factors.size() == 1 ? factors.get(0) : CodeBlock.of("($L)", CodeBlock.join(factors, " * "));
+    }
+
+    /**
+     * The int local holding an unknown dim symbol in this method: declared by {@link #prologue} from the dims field of
+     * the value that defines it, or by {@link #defineDims} when this node defines it.
+     */
+    private String symbolLocal(String symbol) {
+        String local = symbolLocals.get(symbol);
+        if (local != null) {
+            return local;
+        }
+        DynamicValues.Source source = plan.dynamic.symbols.get(symbol);
+        if (node != null && node.outputs().contains(source.value())) {
+            throw new IllegalStateException(node.describe() + " reads dim " + symbol + " of its output before it"
+                    + " resolves it (defineDims)");
+        }
+        local = locals.newName(Identifiers.camel(source.value().name(), "value") + "Dim" + source.axis());
+        symbolLocals.put(symbol, local);
+        prologueSymbols.put(symbol, local);
+        return local;
+    }
+
+    /** True when v's dims are known only at run time (it lives in a buffer of its own). */
+    boolean isDynamic(Value v) {
+        return plan.dynamic.dimsFields.containsKey(v);
+    }
+
+    /** The per-instance {@code long[]} holding v's dims this run, for a value whose dims are known only at run time. */
+    String dimsField(Value v) {
+        String f = plan.dynamic.dimsFields.get(v);
+        if (f == null) {
+            throw new IllegalStateException(v.name() + " has static dims");
+        }
+        return "this." + f;
+    }
+
+    /** True when this node's emitter resolves its output's run-time dims itself (a Pad or Slice, see defineDims). */
+    boolean definesDims() {
+        return plan.dynamic.definers.contains(node);
+    }
+
+    /**
+     * For a Pad or Slice whose output {@code i} has run-time dims: after the runtime has written them into its dims
+     * field, declares the locals of the symbols it defines, checks the dims tied to symbols resolved earlier, and grows
+     * the output's buffer to fit.
+     */
+    void defineDims(CodeBlock.Builder b, int i) {
+        Value o = node.output(i);
+        String dims = dimsField(o);
+        for (int a = 0; a < o.shape().rank(); a++) {
+            Dim d = o.shape().dim(a);
+            if (plan.dynamic.defines(o, a)) {
+                String local = locals.newName(Identifiers.camel(o.name(), "value") + "Dim" + a);
+                b.addStatement("int $N = (int) $N[$L]", local, dims, a);
+                symbolLocals.put(d.symbols().firstKey(), local);
+            } else if (d.hasUnknown()) {
+                b.addStatement("$T.requireDim($S, $S, $N, $L, $L)", DYNAMIC_TENSORS, node.describe(), o.name(), dims, a,
+                        dim(d));
+            }
+        }
+        grow(b, o);
+        defined.add(o);
+    }
+
+    /** {@code buffer = DynamicTensors.fit(buffer, count)}: the buffer of a run-time-shaped value grows to fit. */
+    private void grow(CodeBlock.Builder b, Value o) {
+        TensorRef r = ref(o);
+        b.addStatement("$N = $T.fit($N, $L)", r.array(), DYNAMIC_TENSORS, r.array(), count(o));
+    }
+
+    /**
+     * What the step method runs before the emitter's body: the int locals of the run-time dims the body reads, and for
+     * each output with run-time dims (other than a Pad's or Slice's, which resolve them) its dims set from those
+     * locals and its buffer grown to fit.
+     */
+    CodeBlock prologue() {
+        CodeBlock.Builder setup = CodeBlock.builder();
+        if (node != null && !definesDims()) {
+            for (Value o : node.outputs()) {
+                if (!o.isAbsent() && isDynamic(o) && !defined.contains(o)) {
+                    String dims = dimsField(o);
+                    for (int a = 0; a < o.shape().rank(); a++) {
+                        setup.addStatement("$N[$L] = $L", dims, a, dim(o.shape().dim(a)));
+                    }
+                    grow(setup, o);
+                }
+            }
+        } else if (node != null) {
+            for (Value o : node.outputs()) {
+                if (!o.isAbsent() && isDynamic(o) && !defined.contains(o)) {
+                    throw new IllegalStateException(node.describe() + ": the emitter did not resolve the dims of '"
+                            + o.name() + "'");
+                }
+            }
+        }
+        CodeBlock.Builder b = CodeBlock.builder();
+        prologueSymbols.forEach((symbol, local) -> {
+            DynamicValues.Source s = plan.dynamic.symbols.get(symbol);
+            b.addStatement("int $N = (int) $N[$L]", local, dimsField(s.value()), s.axis());
+        });
+        return b.add(setup.build()).build();
     }
 
     /** The number of elements of v as code. */

@@ -77,6 +77,7 @@ public final class GeneratedExecutor {
                 case "double[]" -> new double[n];
                 case "long[]" -> new long[n];
                 case "int[]" -> new int[n];
+                case "String[]" -> new String[n];
                 default -> new boolean[n];
             };
             outs.add(o);
@@ -112,6 +113,9 @@ public final class GeneratedExecutor {
         if (e.equals(com.palantir.javapoet.TypeName.LONG)) {
             return long[].class;
         }
+        if (ElementType.of(v.dtype()).isString()) {
+            return String[].class;
+        }
         return e.equals(com.palantir.javapoet.TypeName.INT) ? int[].class : boolean[].class;
     }
 
@@ -131,6 +135,9 @@ public final class GeneratedExecutor {
         }
         if (c == int[].class) {
             return t.toIntArray();
+        }
+        if (c == String[].class) {
+            return t.strings().clone();
         }
         return t.bools().clone();
     }
@@ -154,6 +161,7 @@ public final class GeneratedExecutor {
                 yield Tensor.wrapLongs(v.dtype(), shape, l);
             }
             case boolean[] a -> Tensor.wrapBools(shape, a);
+            case String[] a -> Tensor.wrapStrings(shape, a);
             default -> throw new IllegalStateException(String.valueOf(array));
         };
     }

@@ -15,6 +15,12 @@ final class GeneratorEmitter implements KernelEmitter {
         return true;
     }
 
+    /** Shape reads only its input's dims, whatever its elements. */
+    @Override
+    public boolean strings(Node n) {
+        return n.op().equals("Shape");
+    }
+
     @Override
     public CodeBlock emit(EmitContext ctx) {
         return ctx.node.op().equals("Shape") ? shape(ctx) : eyeLike(ctx);

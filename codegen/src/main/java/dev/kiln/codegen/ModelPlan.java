@@ -22,7 +22,8 @@ import java.util.Map;
 /**
  * Code generation's analysis: for an optimized graph, where every tensor lives (a {@code run} parameter, the
  * scratch arena at a batch-linear offset from the memory plan, or a weights field), which nodes become
- * methods, and the weights (raw or packed by kernels) that go into the resource. Views of a tensor
+ * methods, and the weights (raw or packed by kernels) that go into the resource. An intermediate whose dims are known
+ * only at run time lives in a buffer of its own ({@link DynamicValues}). Views of a tensor
  * (Reshape, Flatten, ...) share its storage and emit no code, unless they take a shape or axes read at run time,
  * which their step checks. Nothing here writes Java; {@link ClassWriter} does.
  */
@@ -45,6 +46,7 @@ final class ModelPlan {
                 case long[] a -> DType.INT64;
                 case int[] a -> DType.INT32;
                 case boolean[] a -> DType.BOOL;
+                case String[] a -> DType.STRING;
                 default -> throw new IllegalStateException("weight " + key + " holds " + data);
             });
         }
@@ -82,6 +84,8 @@ final class ModelPlan {
     final FieldInputs fieldInputs;
     /** Nodes whose outputs only shape arguments read, which generation resolves from static types: no code. */
     final java.util.Set<Node> generationTimeOnly;
+    /** Intermediates whose dims are known only at run time: their buffers, dims fields and dim symbols. */
+    final DynamicValues dynamic;
     /** Integer values known as dims of the batch (Shape, Size and their arithmetic), read by Casts to float. */
     final Map<Value, List<dev.kiln.ir.Dim>> batchValues;
 
@@ -94,15 +98,13 @@ final class ModelPlan {
         this.options = options;
         this.fieldInputs = fieldInputs;
         java.util.Set<String> reservedNames = new java.util.LinkedHashSet<>(List.of("batch", "batchScratch",
-                "workers", "close", "weights", "source", "SPECIES", "run", "load"));
+                "workers", "close", "weights", "source", "SPECIES", "run", "load", "requireNoNulls"));
         reservedNames.addAll(fieldInputs.reservedNames());
         for (String reserved : reservedNames) {
             names.newName(reserved, reserved);
         }
         for (DType t : DType.values()) {
-            if (t != DType.STRING) {
-                names.newName(arenaField(t), arenaField(t));
-            }
+            names.newName(arenaField(t), arenaField(t));
         }
         // An op without an emitter is the most useful thing to report, then a shape that depends on values (beyond
         // any emitter), then element types.
@@ -111,7 +113,7 @@ final class ModelPlan {
         this.batchValues = generationTime.dims();
         List<Node> emitted = graph.nodes().stream().filter(n -> !generationTimeOnly.contains(n)).toList();
         emitted.forEach(Emitters::forNode);
-        checkStaticShapes(emitted);
+        this.dynamic = DynamicValues.of(graph, emitted, names);
         checkTypes(graph, emitted);
         MemoryPlan memory = MemoryPlanner.plan(graph);
         this.batchSymbol = memory.batchSymbol();
@@ -146,7 +148,9 @@ final class ModelPlan {
                 }
             }
             for (Value o : n.outputs()) {
-                if (!o.isAbsent() && !storage.containsKey(o)) {
+                if (!o.isAbsent() && !storage.containsKey(o) && dynamic.buffers.containsKey(o)) {
+                    storage.put(o, new Storage.Dynamic(o.dtype(), dynamic.buffers.get(o)));
+                } else if (!o.isAbsent() && !storage.containsKey(o)) {
                     MemoryPlan.Placement p = memory.placements().get(o);
                     if (p == null) {
                         throw new UnsupportedOpException(n.describe() + ": output '" + o.name() + "' has shape "
@@ -268,45 +272,29 @@ final class ModelPlan {
         return ElementType.of(v.dtype()).array();
     }
 
-    /** Refuses values whose dims the graph leaves unknown (they depend on input values, e.g. Reshape's target). */
-    private static void checkStaticShapes(List<Node> nodes) {
-        for (Node n : nodes) {
-            for (Value o : n.outputs()) {
-                if (!o.isAbsent() && o.shape().dims().stream().anyMatch(dev.kiln.ir.Dim::hasUnknown)) {
-                    throw new UnsupportedOpException(n.describe() + ": output '" + o.name() + "' has shape " + o.shape()
-                            + ", which depends on values known only at run time (a shape, axes, sizes or scales given"
-                            + " as a graph input); generated code needs static dims apart from the batch");
-                }
-            }
-        }
-    }
-
     /**
-     * Refuses element types the emitters cannot hold: strings anywhere, and anything but float32 in the tensors an
-     * emitter written for float32 reads or writes at run time. Constants such an emitter reads at generation time
-     * (Reshape's target, axes, values resolved at generation time) may have any type; reading one as data fails in
-     * {@link EmitContext#ref}.
+     * Refuses element types an emitter cannot hold: strings in the tensors of an emitter that does not move, select or
+     * compare them ({@link KernelEmitter#strings}), and anything but float32 in the tensors an emitter written for
+     * float32 reads or writes at run time. Constants such an emitter reads at generation time (Reshape's target, axes,
+     * values resolved at generation time) may have any type; reading one as data fails in {@link EmitContext#ref}.
      */
     private static void checkTypes(Graph g, List<Node> emitted) {
-        for (Value v : g.inputs()) {
-            if (v.dtype() == DType.STRING) {
-                throw new UnsupportedOpException("code generation does not handle string tensors; input '" + v.name()
-                        + "' is " + v.type());
-            }
-        }
         java.util.Set<Value> runTime = new java.util.HashSet<>(g.inputs());
         emitted.forEach(n -> runTime.addAll(n.outputs()));
         for (Node n : emitted) {
-            boolean typed = Emitters.forNode(n).typed(n);
+            KernelEmitter emitter = Emitters.forNode(n);
+            boolean typed = emitter.typed(n);
             List<Value> values = new ArrayList<>(n.outputs());
             n.inputs().stream().filter(runTime::contains).forEach(values::add);
             for (Value v : values) {
                 if (v.isAbsent()) {
                     continue;
                 }
-                if (v.dtype() == DType.STRING) {
-                    throw new UnsupportedOpException(n.describe() + ": code generation does not handle string tensors ('"
-                            + v.name() + "' is " + v.type() + ")");
+                if (v.dtype() == DType.STRING && !emitter.strings(n)) {
+                    throw new UnsupportedOpException(n.describe() + ": code generation does not handle string tensors in "
+                            + n.qualifiedOp() + " ('" + v.name() + "' is " + v.type() + "); generated code moves, selects"
+                            + " and compares strings (data movement, Gather, Where, Equal) and parses numbers from them"
+                            + " (Cast from string), but computes no other string");
                 }
                 if (!typed && v.dtype() != DType.FLOAT32) {
                     throw new UnsupportedOpException(n.describe() + ": code generation of " + n.qualifiedOp()

@@ -18,6 +18,12 @@ final class NdIndexEmitter implements KernelEmitter {
         return !combines || t.isFloat() || (t.isInteger() && t != DType.UINT64);
     }
 
+    /** Gathers, and scatters that replace, copy strings; reductions compute. */
+    @Override
+    public boolean strings(Node n) {
+        return n.op().equals("GatherND") || dev.kiln.ir.OpTable.get().stringAttr(n, "reduction").equals("none");
+    }
+
     @Override
     public CodeBlock emit(EmitContext ctx) {
         Node n = ctx.node;

@@ -23,6 +23,12 @@ final class PadEmitter implements KernelEmitter {
         return true;
     }
 
+    /** Copies and fills references, so strings too (the default fill is the empty string, as ONNX says). */
+    @Override
+    public boolean strings(Node n) {
+        return true;
+    }
+
     @Override
     public CodeBlock emit(EmitContext ctx) {
         Node n = ctx.node;
@@ -35,7 +41,8 @@ final class PadEmitter implements KernelEmitter {
             throw ctx.unsupported("Pad mode '" + mode + "'");
         }
         // The fill value may come at run time (read from its one-element input); pads and axes fix the shape.
-        if (!ctx.isConstant(n.input(1)) || n.hasInput(3) && !ctx.isConstant(n.input(3))) {
+        if (!ctx.isConstant(n.input(1)) || n.hasInput(3) && !ctx.isConstant(n.input(3)) || ctx.isDynamic(data)
+                || ctx.isDynamic(n.output(0))) {
             return atRunTime(ctx, mode);
         }
         Tensor pads = ctx.constant(n.input(1));
@@ -68,11 +75,11 @@ final class PadEmitter implements KernelEmitter {
         return b.build();
     }
 
-    /** The fill value: 0 of the element type, the constant, or element 0 of the run-time input. */
+    /** The fill value: 0 of the element type (the empty string for strings), the constant, or element 0 of the run-time input. */
     private static CodeBlock fillValue(EmitContext ctx) {
         Node n = ctx.node;
         ElementType t = EmitContext.type(n.output(0));
-        return !n.hasInput(2) ? t.elementLiteral(0)
+        return !n.hasInput(2) ? (t.isString() ? t.zero() : t.elementLiteral(0))
                 : ctx.isConstant(n.input(2)) ? t.elementLiteral(ctx.constant(n.input(2)), 0)
                 : ctx.in(2).at(CodeBlock.of("0"));
     }
@@ -95,10 +102,17 @@ final class PadEmitter implements KernelEmitter {
             axes = CodeBlock.of("$N, $L, $L", a.array(), a.offset(), RunTimeShapes.length(ctx, 3));
         }
         String window = RunTimeShapes.window(ctx, 2 * rank);
-        b.addStatement("$T.pad($L, $L, $N, $L, $L, $L, $N, $N, batch, this.$N)", RunTimeShapes.SHAPE_CHECKS,
-                RunTimeShapes.node(ctx), RunTimeShapes.name(ctx, 1), pads.array(), pads.offset(),
-                RunTimeShapes.length(ctx, 1), axes, RunTimeShapes.dims(ctx, n.input(0)),
-                RunTimeShapes.dims(ctx, n.output(0)), window);
+        CodeBlock args = CodeBlock.of("$L, $L, $N, $L, $L, $L, $N", RunTimeShapes.node(ctx), RunTimeShapes.name(ctx, 1),
+                pads.array(), pads.offset(), RunTimeShapes.length(ctx, 1), axes, RunTimeShapes.dims(ctx, n.input(0)));
+        if (ctx.isDynamic(n.output(0))) {
+            // The padded dims are this run's: the runtime writes them into the output's dims field.
+            b.addStatement("$T.pad($L, $N, batch, this.$N, $N)", RunTimeShapes.DYNAMIC_TENSORS, args,
+                    RunTimeShapes.compiledDims(ctx, n.output(0)), window, ctx.dimsField(n.output(0)));
+            ctx.defineDims(b, 0);
+        } else {
+            b.addStatement("$T.pad($L, $N, batch, this.$N)", RunTimeShapes.SHAPE_CHECKS, args,
+                    RunTimeShapes.dims(ctx, n.output(0)), window);
+        }
         if (out.dims().stream().anyMatch(StridedCopy::isZero)) {
             return b.build();
         }
@@ -121,7 +135,7 @@ final class PadEmitter implements KernelEmitter {
                 boolean wrap = mode.equals("wrap");
                 shift[d] = wrap ? CodeBlock.of("$T.max($L, 0)", Math.class, before[d]) : before[d];
                 keptStart[d] = CodeBlock.of("$T.max(-$L, 0)", Math.class, before[d]);
-                kept[d] = CodeBlock.of("($L + $T.min($L, 0) + $T.min($N, 0))", ctx.staticDim(n.input(0), d), Math.class,
+                kept[d] = CodeBlock.of("($L + $T.min($L, 0) + $T.min($N, 0))", ctx.dim(in.dim(d)), Math.class,
                         before[d], Math.class, after[d]);
             }
             mapped(ctx, b, shift, keptStart, kept, new boolean[rank], mode);
@@ -229,7 +243,15 @@ final class PadEmitter implements KernelEmitter {
             if (unchanged[d]) {
                 b.addStatement("int $N = $N", s, i);
             } else {
-                long dim = ctx.staticDim(n.input(0), d);
+                // An input dim known only at run time is an int local; reflect and edge then fold with expressions.
+                CodeBlock dim = ctx.dim(in.dim(d));
+                boolean known = in.dim(d).isStatic();
+                if (!known && !ctx.isDynamic(n.input(0))) {
+                    ctx.staticDim(n.input(0), d);
+                }
+                CodeBlock lastIndex = known ? CodeBlock.of("$L", in.dim(d).value() - 1) : CodeBlock.of("($L - 1)", dim);
+                CodeBlock mirror = known ? CodeBlock.of("$L", 2 * in.dim(d).value() - 2)
+                        : CodeBlock.of("(2 * $L - 2)", dim);
                 if (mode.equals("wrap")) {
                     CodeBlock wrapped = CodeBlock.of("$T.floorMod($N - $L, $L)", Math.class, i, begin[d], kept[d]);
                     b.addStatement("int $N = $L", s, keptStart[d].toString().equals("0") ? wrapped
@@ -239,8 +261,8 @@ final class PadEmitter implements KernelEmitter {
                 }
                 switch (mode) {
                     case "reflect" -> b.addStatement("$N = $N < 0 ? -$N : ($N >= $L ? $L - $N : $N)", s, s, s, s, dim,
-                            2 * dim - 2, s, s);
-                    case "edge" -> b.addStatement("$N = $T.clamp($N, 0, $L)", s, Math.class, s, dim - 1);
+                            mirror, s, s);
+                    case "edge" -> b.addStatement("$N = $T.clamp($N, 0, $L)", s, Math.class, s, lastIndex);
                     default -> { }
                 }
             }

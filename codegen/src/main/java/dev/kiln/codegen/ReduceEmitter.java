@@ -12,9 +12,10 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The Reduce ops with constant axes (or none: all axes): loops over the kept axes, one accumulator per output
- * element, inner loops over the reduced axes. Runs of adjacent axes of the same kind merge into one loop, so
- * reducing the last axes reads one contiguous row per output. Sums accumulate in double; keepdims does not
+ * The Reduce ops with constant axes (or none: all axes, or with {@code noop_with_empty_axes} no axis, each element
+ * folded alone): loops over the kept axes, one accumulator per output element, inner loops over the reduced axes.
+ * Runs of adjacent axes of the same kind merge into one loop, so reducing the last axes reads one contiguous row per
+ * output. Sums accumulate in double; keepdims does not
  * change the layout. Axes fed at run time take a generic path over offset tables (see {@link #emitRunTimeAxes}).
  */
 final class ReduceEmitter implements KernelEmitter {
@@ -133,10 +134,10 @@ final class ReduceEmitter implements KernelEmitter {
                 any = true;
             }
         }
-        if (!any) {
-            if (ctx.intAttr("noop_with_empty_axes") != 0) {
-                return new CopyEmitter().emit(ctx);
-            }
+        // No axes reduce every axis, or none with noop_with_empty_axes: each output element is then its input element
+        // folded alone, so the op's per-element function still applies (x² for ReduceSumSquare, log x for ReduceLogSum),
+        // as in the ONNX reference implementation and the evaluator.
+        if (!any && ctx.intAttr("noop_with_empty_axes") == 0) {
             java.util.Arrays.fill(reduced, true);
         }
         // Runs of adjacent kept or reduced axes, each one loop of (extent, stride).
@@ -229,12 +230,11 @@ final class ReduceEmitter implements KernelEmitter {
         TensorRef ar = ctx.in(1);
         TensorRef yr = ctx.out(0);
         CodeBlock.Builder b = CodeBlock.builder();
-        b.beginControlFlow("if (!$T.resolve($S, $S, $N, $L, $L, $N, $L, $L, $N, this.$N))", REDUCE_AXES, n.describe(),
+        // A no-op (no axes with noop_with_empty_axes) marks no axis: groups of one element, each still folded, so the
+        // per-element function applies (x² for ReduceSumSquare) as with constant axes.
+        b.addStatement("$T.resolve($S, $S, $N, $L, $L, $N, $L, $L, $N, this.$N)", REDUCE_AXES, n.describe(),
                 axes.name(), ar.array(), ar.offset(), axes.shape().dim(0).value(), inShape, ctx.intAttr("keepdims") != 0,
                 ctx.intAttr("noop_with_empty_axes") != 0, outShape, mask);
-        b.addStatement("$T.arraycopy($N, $L, $N, $L, $L)", System.class, xr.array(), xr.offset(), yr.array(), yr.offset(),
-                outCount);
-        b.nextControlFlow("else");
         String size = ctx.locals.newName("groupSize");
         b.addStatement("int $N = $T.layout($N, this.$N, this.$N, this.$N)", size, REDUCE_AXES, inShape, mask, starts, members);
         String g = ctx.locals.newName("g");
@@ -250,7 +250,6 @@ final class ReduceEmitter implements KernelEmitter {
         b.addStatement("$L", f.step().apply(acc, v));
         b.endControlFlow();
         b.addStatement("$L = $L", yr.at(CodeBlock.of("$N", g)), f.finish().apply(acc, CodeBlock.of("$N", size)));
-        b.endControlFlow();
         b.endControlFlow();
         return b.build();
     }

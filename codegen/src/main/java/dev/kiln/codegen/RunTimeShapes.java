@@ -24,6 +24,7 @@ final class RunTimeShapes {
     static final ClassName SHAPE_CHECKS = ClassName.get("dev.kiln.runtime", "ShapeChecks");
     static final ClassName VALUE_SHAPES = ClassName.get("dev.kiln.runtime", "ValueShapes");
     static final ClassName TOP_K_ORDER = ClassName.get("dev.kiln.runtime", "TopKOrder");
+    static final ClassName DYNAMIC_TENSORS = ClassName.get("dev.kiln.runtime", "DynamicTensors");
     private static final TypeName LONGS = ArrayTypeName.of(TypeName.LONG);
 
     private RunTimeShapes() {}
@@ -47,11 +48,38 @@ final class RunTimeShapes {
      * after v ({@code DATA_DIMS}).
      */
     static String dims(EmitContext ctx, Value v) {
+        if (ctx.isDynamic(v)) {
+            return ctx.dimsField(v);
+        }
         long[] encoded = new long[v.shape().rank()];
         for (int d = 0; d < encoded.length; d++) {
             encoded[d] = encode(ctx, v.shape().dim(d));
         }
         return dims(ctx, encoded, v.name());
+    }
+
+    /**
+     * The dims of v the code is compiled with, for the producer of a value whose other dims are known only at run time:
+     * a {@code static final long[]} as {@link #dims(EmitContext, Value)} encodes them, with {@code ShapeChecks.UNKNOWN}
+     * for those.
+     */
+    static String compiledDims(EmitContext ctx, Value v) {
+        CodeBlock.Builder init = CodeBlock.builder().add("{");
+        StringBuilder key = new StringBuilder();
+        for (int d = 0; d < v.shape().rank(); d++) {
+            Dim dim = v.shape().dim(d);
+            init.add(d == 0 ? "" : ", ");
+            if (dim.hasUnknown()) {
+                init.add("$T.UNKNOWN", SHAPE_CHECKS);
+                key.append("?,");
+            } else {
+                init.add("$LL", encode(ctx, dim));
+                key.append(encode(ctx, dim)).append(',');
+            }
+        }
+        String hint = Identifiers.camel(v.name(), "value").replaceAll("([a-z0-9])([A-Z])", "$1_$2").toUpperCase(Locale.ROOT)
+                + "_COMPILED_DIMS";
+        return ctx.staticField("dims:" + hint + key, LONGS, hint, init.add("}").build());
     }
 
     /** A {@code static final long[]} holding encoded dims, named after {@code name}, shared by equal ones. */

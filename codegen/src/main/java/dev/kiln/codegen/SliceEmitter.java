@@ -22,6 +22,12 @@ final class SliceEmitter implements KernelEmitter {
         return true;
     }
 
+    /** Copies references, so strings too. */
+    @Override
+    public boolean strings(Node n) {
+        return true;
+    }
+
     @Override
     public CodeBlock emit(EmitContext ctx) {
         Node n = ctx.node;
@@ -33,6 +39,9 @@ final class SliceEmitter implements KernelEmitter {
             if (n.hasInput(i) && !ctx.isConstant(n.input(i))) {
                 return atRunTime(ctx);
             }
+        }
+        if (ctx.isDynamic(data) || ctx.isDynamic(n.output(0))) {
+            return atRunTime(ctx);
         }
         Tensor starts = ctx.constant(n.input(1));
         long[] start = new long[rank];
@@ -84,10 +93,20 @@ final class SliceEmitter implements KernelEmitter {
             }
         }
         String window = RunTimeShapes.window(ctx, 3 * rank);
-        CodeBlock dims = CodeBlock.of("$N, $N", RunTimeShapes.dims(ctx, n.input(0)), RunTimeShapes.dims(ctx, n.output(0)));
-        b.addStatement("$T.slice($L, $S, $L, $L, $L, batch, this.$N)", RunTimeShapes.SHAPE_CHECKS,
-                RunTimeShapes.node(ctx), String.join(", ", names), CodeBlock.join(args, ", "), RunTimeShapes.length(ctx, 1),
-                dims, window);
+        if (ctx.isDynamic(n.output(0))) {
+            // The counts are this run's: the runtime writes them into the output's dims field.
+            b.addStatement("$T.slice($L, $S, $L, $L, $N, $N, batch, this.$N, $N)", RunTimeShapes.DYNAMIC_TENSORS,
+                    RunTimeShapes.node(ctx), String.join(", ", names), CodeBlock.join(args, ", "),
+                    RunTimeShapes.length(ctx, 1), RunTimeShapes.dims(ctx, n.input(0)),
+                    RunTimeShapes.compiledDims(ctx, n.output(0)), window, ctx.dimsField(n.output(0)));
+            ctx.defineDims(b, 0);
+        } else {
+            CodeBlock dims = CodeBlock.of("$N, $N", RunTimeShapes.dims(ctx, n.input(0)),
+                    RunTimeShapes.dims(ctx, n.output(0)));
+            b.addStatement("$T.slice($L, $S, $L, $L, $L, batch, this.$N)", RunTimeShapes.SHAPE_CHECKS,
+                    RunTimeShapes.node(ctx), String.join(", ", names), CodeBlock.join(args, ", "),
+                    RunTimeShapes.length(ctx, 1), dims, window);
+        }
         if (out.dims().stream().anyMatch(StridedCopy::isZero)) {
             return b.build();
         }

@@ -13,6 +13,12 @@ sealed interface Storage {
     /** A slice of the instance's scratch arena for element type {@code dtype}. */
     record Arena(DType dtype, Linear offset) implements Storage {}
 
+    /**
+     * A per-instance buffer of element type {@code dtype}, grown on demand, holding an intermediate whose dims are known
+     * only at run time (see {@link DynamicValues}), at offset 0.
+     */
+    record Dynamic(DType dtype, String buffer) implements Storage {}
+
     /** An initializer, read from a weights field at offset 0; {@code key} is its name in the resource. */
     record Weight(String key) implements Storage {}
 }

@@ -20,6 +20,12 @@ final class TransposeEmitter implements KernelEmitter {
         return true;
     }
 
+    /** Copies references, so strings too. */
+    @Override
+    public boolean strings(Node n) {
+        return true;
+    }
+
     @Override
     public CodeBlock emit(EmitContext ctx) {
         Node n = ctx.node;

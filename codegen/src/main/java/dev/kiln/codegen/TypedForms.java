@@ -11,7 +11,8 @@ import java.util.Set;
 /**
  * Scalar forms of elementwise ops on any element type, for the loops {@link ElementwiseEmitter} writes when a
  * chain is not all float32: arguments and results are expressions of their {@link ElementType}'s compute type
- * ({@code float} for float32/16 and bfloat16, {@code double}, {@code long} for integers, {@code boolean}); the
+ * ({@code float} for float32/16 and bfloat16, {@code double}, {@code long} for integers, {@code boolean},
+ * {@code String}, which only Equal, Where and Identity take); the
  * caller narrows each result to its element type. Ops on float-like values only reuse {@link PointwiseForms}.
  * Integer semantics follow the reference evaluator (division truncates, a zero divisor gives 0, uint64 divides
  * and compares unsigned).
@@ -33,6 +34,24 @@ final class TypedForms {
 
     static boolean supports(Node n) {
         return n.domain().isEmpty() && (OPS.contains(n.op()) || PointwiseForms.supports(n));
+    }
+
+    /**
+     * True when the op has a form for the strings it reads or writes: Equal (string equality), Where and Identity
+     * (which pass references on), Cast and CastLike from string (the string's number, parsed as ONNX says); every op
+     * without string operands trivially. Cast to string is not among them: the reference evaluator's number format
+     * ({@code Float.toString}) is not the plain decimal ONNX asks for, and generated code does not copy it.
+     */
+    static boolean handlesStrings(Node n) {
+        boolean touches = n.outputs().stream().anyMatch(v -> !v.isAbsent() && v.dtype() == DType.STRING)
+                || n.inputs().stream().anyMatch(v -> !v.isAbsent() && v.dtype() == DType.STRING);
+        if (!touches || !n.domain().isEmpty()) {
+            return !touches;
+        }
+        if (n.op().equals("Cast") || n.op().equals("CastLike")) {
+            return n.output(0).dtype() != DType.STRING || n.input(0).dtype() == DType.STRING;
+        }
+        return Set.of("Equal", "Where", "Identity").contains(n.op());
     }
 
     /** True when the op reads and writes float-like values only, so {@link PointwiseForms}' float forms apply. */
@@ -109,9 +128,16 @@ final class TypedForms {
     }
 
     private static CodeBlock cast(CodeBlock a, DType from, DType to) {
-        if (from == DType.STRING || to == DType.STRING) {
+        if (from == DType.STRING && to == DType.STRING) {
+            return a;
+        }
+        if (to == DType.STRING) {
             throw new UnsupportedOpException("code generation does not handle string tensors (Cast from " + from + " to "
                     + to + ")");
+        }
+        if (from == DType.STRING) {
+            // As the evaluator: the string's number as a double, then that double cast like a float64.
+            return cast(CodeBlock.of("$T.parseNumber($L)", ElementType.ELEMENT_MATH, a), DType.FLOAT64, to);
         }
         if (to == DType.BOOL) {
             return from == DType.BOOL ? a : CodeBlock.of("($L != 0)", a);
@@ -148,6 +174,12 @@ final class TypedForms {
         }
         if (t == DType.BOOL) {
             return CodeBlock.of("($T.compare($L, $L) $L 0)", Boolean.class, a, b, sym);
+        }
+        if (t == DType.STRING) {
+            if (!op.equals("Equal")) {
+                throw new UnsupportedOpException(op + " on strings (ONNX orders numbers only)");
+            }
+            return CodeBlock.of("$L.equals($L)", a, b);
         }
         return CodeBlock.of("($L $L $L)", a, sym, b);
     }

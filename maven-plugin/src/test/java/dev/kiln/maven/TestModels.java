@@ -37,8 +37,8 @@ final class TestModels {
     }
 
     /**
-     * A model whose node {@code to_text} casts to strings, an element type generated code refuses by design (the
-     * reference evaluator runs it).
+     * A model whose node {@code to_text} casts numbers to strings, a conversion generated code refuses (the reference
+     * evaluator runs it; generated code holds strings but computes nothing from them).
      */
     static Path uncompilable(Path file) throws Exception {
         GraphBuilder b = new GraphBuilder("text");

@@ -86,6 +86,29 @@ public final class ElementMath {
         return (long) v;
     }
 
+    /**
+     * A string's number, as ONNX Cast from string reads it: plain or scientific notation ({@code "3.14"}, {@code "1e-5"},
+     * {@code "1E8"}) around optional whitespace, and {@code INF}, {@code +INF}, {@code -INF} and {@code NaN} in any
+     * case (also {@code infinity}). The caller converts the double to the target type as a Cast from float64 would.
+     *
+     * @throws NumberFormatException naming the string when it is not a number (ONNX leaves that undefined)
+     */
+    public static double parseNumber(String s) {
+        String t = s.strip();
+        return switch (t.toLowerCase(java.util.Locale.ROOT)) {
+            case "nan" -> Double.NaN;
+            case "inf", "+inf", "infinity", "+infinity" -> Double.POSITIVE_INFINITY;
+            case "-inf", "-infinity" -> Double.NEGATIVE_INFINITY;
+            default -> {
+                try {
+                    yield Double.parseDouble(t);
+                } catch (NumberFormatException e) {
+                    throw new NumberFormatException("Cast from string: \"" + s + "\" is not a number");
+                }
+            }
+        };
+    }
+
     /** f rounded to the nearest float16 (half to even). */
     public static float toFloat16(float f) {
         return Float.float16ToFloat(Float.floatToFloat16(f));

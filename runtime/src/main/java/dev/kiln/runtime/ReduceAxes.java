@@ -14,8 +14,9 @@ public final class ReduceAxes {
     /**
      * Marks in {@code reduced} the axes that {@code axes[offset .. offset + count)} select for an input of shape
      * {@code inShape}, as ONNX defines it: negative axes count from the end; no axes reduce every axis, or none
-     * with {@code noopWithEmptyAxes}. Returns false when nothing is reduced because the node is a no-op (the
-     * output is the input).
+     * with {@code noopWithEmptyAxes}. Returns false when nothing is reduced because of {@code noopWithEmptyAxes}:
+     * {@link #layout} then gives groups of one element, which the reduction still folds (ONNX's reference applies
+     * the per-element function, e.g. squares for ReduceSumSquare, rather than returning the input).
      *
      * @param node the node as messages name it ({@code node 'r' (ReduceSum)})
      * @param input the name of the axes input

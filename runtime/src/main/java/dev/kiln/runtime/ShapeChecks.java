@@ -11,12 +11,19 @@ import java.util.Arrays;
  * they differ. Nothing is allocated unless a check fails.
  *
  * <p>Dims arrays ({@code inDims}, {@code outDims}) hold one entry per axis: {@code d >= 0} is a static dim, {@code d
- * < 0} means {@code -d} times the batch. Values are read from {@code values[offset .. offset + count)}; integer
- * inputs of other widths are widened to {@code long[]} by the generated code first.
+ * < 0} means {@code -d} times the batch ({@link #UNKNOWN} for a dim known only at run time, in messages). The dims
+ * {@link DynamicTensors} resolves at run time are plain dims arrays too. Values are read from {@code values[offset ..
+ * offset + count)}; integer inputs of other widths are widened to {@code long[]} by the generated code first.
  */
 public final class ShapeChecks {
     /** Stands for an omitted optional input (Slice's axes or steps, Pad's axes). */
     public static final long[] ABSENT = new long[0];
+
+    /**
+     * In a compiled dims array, a dim generated code learns only at run time (an intermediate whose shape depends on
+     * input values and that the model does not declare, see {@link DynamicTensors}).
+     */
+    public static final long UNKNOWN = Long.MIN_VALUE;
 
     private ShapeChecks() {}
 
@@ -304,6 +311,29 @@ public final class ShapeChecks {
     public static void slice(String node, String inputs, long[] starts, int startsOffset, long[] ends, int endsOffset,
                              long[] axes, int axesOffset, long[] steps, int stepsOffset, int count, long[] inDims,
                              long[] outDims, int batch, long[] window) {
+        sliceWindow(node, inputs, starts, startsOffset, ends, endsOffset, axes, axesOffset, steps, stepsOffset, count,
+                inDims, outDims, batch, window);
+        int rank = inDims.length;
+        boolean same = rank == outDims.length;
+        for (int a = 0; same && a < rank; a++) {
+            same = window[2 * rank + a] == dim(outDims, a, batch);
+        }
+        if (!same) {
+            throw new IllegalArgumentException(node + ": inputs " + inputs + " hold "
+                    + sliceValues(starts, startsOffset, ends, endsOffset, axes, axesOffset, steps, stepsOffset, count)
+                    + ", which give the output shape " + Arrays.toString(Arrays.copyOfRange(window, 2 * rank, 3 * rank))
+                    + " from the input " + shape(inDims, batch) + ", but the code was compiled for "
+                    + compiled(outDims, batch));
+        }
+    }
+
+    /**
+     * Slice's window as {@link #slice} fills it, without comparing the counts to a compiled shape ({@code outDims} only
+     * names it in messages); axes, steps of 0 and repeated axes are refused.
+     */
+    static void sliceWindow(String node, String inputs, long[] starts, int startsOffset, long[] ends, int endsOffset,
+                            long[] axes, int axesOffset, long[] steps, int stepsOffset, int count, long[] inDims,
+                            long[] outDims, int batch, long[] window) {
         int rank = inDims.length;
         // A step of 0 marks an axis not listed yet (a listed one never has step 0).
         Arrays.fill(window, 0, 2 * rank, 0);
@@ -343,20 +373,11 @@ public final class ShapeChecks {
             window[rank + a] = step;
             window[2 * rank + a] = n;
         }
-        boolean same = rank == outDims.length;
         for (int a = 0; a < rank; a++) {
             if (window[rank + a] == 0) {
                 window[rank + a] = 1;
                 window[2 * rank + a] = dim(inDims, a, batch);
             }
-            same = same && window[2 * rank + a] == dim(outDims, a, batch);
-        }
-        if (!same) {
-            throw new IllegalArgumentException(node + ": inputs " + inputs + " hold "
-                    + sliceValues(starts, startsOffset, ends, endsOffset, axes, axesOffset, steps, stepsOffset, count)
-                    + ", which give the output shape " + Arrays.toString(Arrays.copyOfRange(window, 2 * rank, 3 * rank))
-                    + " from the input " + shape(inDims, batch) + ", but the code was compiled for "
-                    + compiled(outDims, batch));
         }
     }
 
@@ -383,6 +404,27 @@ public final class ShapeChecks {
      */
     public static void pad(String node, String input, long[] pads, int padsOffset, int padsCount, long[] axes,
                            int axesOffset, int axesCount, long[] inDims, long[] outDims, int batch, long[] window) {
+        padWindow(node, input, pads, padsOffset, padsCount, axes, axesOffset, axesCount, inDims, outDims, batch, window);
+        int rank = inDims.length;
+        boolean same = rank == outDims.length;
+        for (int a = 0; same && a < rank; a++) {
+            same = dim(inDims, a, batch) + window[a] + window[rank + a] == dim(outDims, a, batch);
+        }
+        if (!same) {
+            long[] given = new long[rank];
+            for (int a = 0; a < rank; a++) {
+                given[a] = dim(inDims, a, batch) + window[a] + window[rank + a];
+            }
+            throw mismatch(node, input, pads, padsOffset, padsCount, given, outDims, batch);
+        }
+    }
+
+    /**
+     * Pad's window as {@link #pad} fills it, without comparing the padded dims to a compiled shape ({@code outDims}
+     * only names it in messages); a pad count that does not match the axes, bad axes and crops below zero are refused.
+     */
+    static void padWindow(String node, String input, long[] pads, int padsOffset, int padsCount, long[] axes,
+                          int axesOffset, int axesCount, long[] inDims, long[] outDims, int batch, long[] window) {
         int rank = inDims.length;
         int count = axes == ABSENT ? rank : axesCount;
         if (padsCount != 2 * count) {
@@ -398,21 +440,12 @@ public final class ShapeChecks {
             window[a] = pads[padsOffset + k];
             window[rank + a] = pads[padsOffset + count + k];
         }
-        boolean same = rank == outDims.length;
         for (int a = 0; a < rank; a++) {
             long d = dim(inDims, a, batch) + window[a] + window[rank + a];
             if (d < 0) {
                 throw invalid(node, input, pads, padsOffset, padsCount, "crops axis " + a + " of the input "
                         + shape(inDims, batch) + " below zero", outDims, batch);
             }
-            same = same && d == dim(outDims, a, batch);
-        }
-        if (!same) {
-            long[] given = new long[rank];
-            for (int a = 0; a < rank; a++) {
-                given[a] = dim(inDims, a, batch) + window[a] + window[rank + a];
-            }
-            throw mismatch(node, input, pads, padsOffset, padsCount, given, outDims, batch);
         }
     }
 
@@ -460,7 +493,7 @@ public final class ShapeChecks {
                 + compiled(outDims, batch));
     }
 
-    private static IllegalArgumentException invalid(String node, String input, long[] values, int offset, int count,
+    static IllegalArgumentException invalid(String node, String input, long[] values, int offset, int count,
                                                     String why, long[] outDims, int batch) {
         return new IllegalArgumentException(node + ": " + subject(input) + " holds " + list(values, offset, count)
                 + ", which " + why + " (the code was compiled for " + compiled(outDims, batch) + ")");
@@ -474,17 +507,18 @@ public final class ShapeChecks {
         return Arrays.toString(Arrays.copyOfRange(values, offset, offset + count));
     }
 
-    private static String shape(long[] dims, int batch) {
-        long[] d = new long[dims.length];
-        for (int i = 0; i < d.length; i++) {
-            d[i] = dim(dims, i, batch);
+    /** The dims with the batch substituted; a dim known only at run time ({@link #UNKNOWN}) prints as {@code ?}. */
+    static String shape(long[] dims, int batch) {
+        StringBuilder s = new StringBuilder("[");
+        for (int i = 0; i < dims.length; i++) {
+            s.append(i == 0 ? "" : ", ").append(dims[i] == UNKNOWN ? "?" : Long.toString(dim(dims, i, batch)));
         }
-        return Arrays.toString(d);
+        return s.append(']').toString();
     }
 
     /** The compiled shape with the batch substituted, saying so when a dim depends on it. */
-    private static String compiled(long[] dims, int batch) {
-        boolean batched = Arrays.stream(dims).anyMatch(d -> d < 0);
+    static String compiled(long[] dims, int batch) {
+        boolean batched = Arrays.stream(dims).anyMatch(d -> d < 0 && d != UNKNOWN);
         return shape(dims, batch) + (batched ? " at batch " + batch : "");
     }
 }

@@ -17,33 +17,35 @@ import java.util.zip.CRC32;
 
 /**
  * The binary weights resource written beside a generated class ({@code Net.weights}): named arrays (float32,
- * float64, int64, int32 or bool) behind a versioned header and a CRC32 of everything before it, so a truncated or
+ * float64, int64, int32, bool or string) behind a versioned header and a CRC32 of everything before it, so a truncated or
  * corrupted file is refused with a message that names it instead of producing wrong numbers.
  *
  * <pre>
- * "KILNWTS\0"  u32 version (2)  u32 count
+ * "KILNWTS\0"  u32 version (3)  u32 count
  * count x { u16 name length, name (UTF-8), u8 element type, u32 element count, elements little-endian }
  * u32 CRC32 of all preceding bytes
  * </pre>
  *
  * Element types: 1 float32 ({@code float[]}), 2 float64 ({@code double[]}), 3 int64 ({@code long[]}), 4 int32
- * ({@code int[]}), 5 bool ({@code boolean[]}, one byte 0 or 1 each). Version 1 files (float32 arrays only, no
- * element type byte) are still read.
+ * ({@code int[]}), 5 bool ({@code boolean[]}, one byte 0 or 1 each), 6 string ({@code String[]}, each element a u32
+ * byte length then its UTF-8 bytes; the element count counts strings). Version 2 files (types 1 to 5) and version 1
+ * files (float32 arrays only, no element type byte) are still read.
  */
 public final class WeightsFile {
     static final byte[] MAGIC = {'K', 'I', 'L', 'N', 'W', 'T', 'S', 0};
-    public static final int VERSION = 2;
+    public static final int VERSION = 3;
     private static final int FLOAT32 = 1;
     private static final int FLOAT64 = 2;
     private static final int INT64 = 3;
     private static final int INT32 = 4;
     private static final int BOOL = 5;
+    private static final int STRING = 6;
 
     private WeightsFile() {}
 
     /**
      * The bytes of a weights file holding {@code arrays} in iteration order; each value is a {@code float[]},
-     * {@code double[]}, {@code long[]}, {@code int[]} or {@code boolean[]}.
+     * {@code double[]}, {@code long[]}, {@code int[]}, {@code boolean[]} or {@code String[]} (without nulls).
      */
     public static byte[] write(Map<String, ?> arrays) {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
@@ -78,18 +80,31 @@ public final class WeightsFile {
             case long[] v -> v.length;
             case int[] v -> v.length;
             case boolean[] v -> v.length;
+            case String[] v -> v.length;
             case null, default -> throw new IllegalArgumentException("weight '" + name + "' is "
                     + (array == null ? "null" : array.getClass().getSimpleName())
-                    + "; a weights file holds float[], double[], long[], int[] or boolean[]");
+                    + "; a weights file holds float[], double[], long[], int[], boolean[] or String[]");
         };
         out.writeByte(switch (array) {
             case float[] v -> FLOAT32;
             case double[] v -> FLOAT64;
             case long[] v -> INT64;
             case int[] v -> INT32;
+            case String[] v -> STRING;
             default -> BOOL;
         });
         out.writeInt(Integer.reverseBytes(length));
+        if (array instanceof String[] strings) {
+            for (int i = 0; i < length; i++) {
+                if (strings[i] == null) {
+                    throw new IllegalArgumentException("weight '" + name + "' has a null string at index " + i);
+                }
+                byte[] utf8 = strings[i].getBytes(StandardCharsets.UTF_8);
+                out.writeInt(Integer.reverseBytes(utf8.length));
+                out.write(utf8);
+            }
+            return;
+        }
         for (int i = 0; i < length; ) {
             chunk.clear();
             while (i < length && chunk.remaining() >= 8) {
@@ -131,7 +146,7 @@ public final class WeightsFile {
 
     /**
      * Reads a weights file; {@code source} names it in errors. Values are {@code float[]}, {@code double[]},
-     * {@code long[]}, {@code int[]} or {@code boolean[]} by element type.
+     * {@code long[]}, {@code int[]}, {@code boolean[]} or {@code String[]} by element type.
      */
     public static Map<String, Object> readAll(byte[] data, String source) {
         if (data.length < MAGIC.length + 12) {
@@ -152,8 +167,8 @@ public final class WeightsFile {
         }
         b.position(MAGIC.length);
         int version = b.getInt();
-        if (version != 1 && version != VERSION) {
-            throw new WeightsException(source + ": weights format version " + version + ", this runtime reads 1 and "
+        if (version < 1 || version > VERSION) {
+            throw new WeightsException(source + ": weights format version " + version + ", this runtime reads 1 to "
                     + VERSION + " (regenerate the model with a matching Kiln)");
         }
         int count = b.getInt();
@@ -196,6 +211,25 @@ public final class WeightsFile {
                         }
                         yield v;
                     }
+                    case STRING -> {
+                        if (version < 3) {
+                            throw new WeightsException(source + ": malformed weights file: string array '"
+                                    + new String(name, StandardCharsets.UTF_8) + "' in a version " + version + " file");
+                        }
+                        String[] v = new String[length];
+                        for (int k = 0; k < length; k++) {
+                            int bytes = b.getInt();
+                            if (bytes < 0 || bytes > b.remaining()) {
+                                throw new WeightsException(source + ": malformed weights file: string " + k + " of '"
+                                        + new String(name, StandardCharsets.UTF_8) + "' claims " + Integer.toUnsignedString(bytes)
+                                        + " bytes, " + b.remaining() + " remain");
+                            }
+                            byte[] utf8 = new byte[bytes];
+                            b.get(utf8);
+                            v[k] = new String(utf8, StandardCharsets.UTF_8);
+                        }
+                        yield v;
+                    }
                     default -> throw new WeightsException(source + ": malformed weights file: element type " + type
                             + " of '" + new String(name, StandardCharsets.UTF_8) + "' is unknown");
                 };
@@ -232,6 +266,7 @@ public final class WeightsFile {
             case long[] v -> "int64";
             case int[] v -> "int32";
             case boolean[] v -> "bool";
+            case String[] v -> "string";
             case null, default -> String.valueOf(array);
         };
     }
@@ -291,6 +326,11 @@ public final class WeightsFile {
         return (boolean[]) require(weights, name, length, source, "bool");
     }
 
+    /** The string array {@code name} of length {@code length}, or an error naming the weights source. */
+    public static String[] requireStrings(Map<String, ?> weights, String name, int length, String source) {
+        return (String[]) require(weights, name, length, source, "string");
+    }
+
     private static Object require(Map<String, ?> weights, String name, int length, String source, String type) {
         Object v = weights.get(name);
         if (v == null) {
@@ -307,6 +347,7 @@ public final class WeightsFile {
             case long[] a -> a.length;
             case int[] a -> a.length;
             case boolean[] a -> a.length;
+            case String[] a -> a.length;
             default -> throw new IllegalStateException();
         };
         if (actual != length) {

@@ -36,4 +36,17 @@ class ElementMathTest {
         assertEquals(1.0078125f, ElementMath.toBfloat16(1.006f));
         assertEquals(Float.NaN, ElementMath.toBfloat16(Float.NaN));
     }
+
+    @Test
+    void parsesNumbersAsCastFromStringReadsThem() {
+        assertEquals(3.14, ElementMath.parseNumber("3.14"));
+        assertEquals(1e-5, ElementMath.parseNumber("1e-5"));
+        assertEquals(1e8, ElementMath.parseNumber(" 1E8\t"));
+        assertEquals(Double.POSITIVE_INFINITY, ElementMath.parseNumber("+INF"));
+        assertEquals(Double.NEGATIVE_INFINITY, ElementMath.parseNumber("-inf"));
+        assertEquals(Double.NaN, ElementMath.parseNumber("nan"));
+        NumberFormatException e = org.junit.jupiter.api.Assertions.assertThrows(NumberFormatException.class,
+                () -> ElementMath.parseNumber("Hello World!"));
+        assertEquals("Cast from string: \"Hello World!\" is not a number", e.getMessage());
+    }
 }

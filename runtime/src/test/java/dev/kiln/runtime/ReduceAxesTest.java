@@ -30,8 +30,14 @@ class ReduceAxesTest {
                 reduced));
         assertArrayEquals(new boolean[] {true, true}, reduced);
         assertFalse(ReduceAxes.resolve(NODE, "axes", new long[0], 0, 0, new int[] {2, 3}, true, true,
-                new int[] {2, 3}, reduced), "noop_with_empty_axes: the output is the input");
+                new int[] {2, 3}, reduced), "noop_with_empty_axes: no axis is reduced");
         assertArrayEquals(new boolean[] {false, false}, reduced);
+        // Groups of one element each, in order: the reduction folds every element alone.
+        int[] starts = new int[6];
+        int[] members = new int[1];
+        assertEquals(1, ReduceAxes.layout(new int[] {2, 3}, reduced, starts, members));
+        assertArrayEquals(new int[] {0, 1, 2, 3, 4, 5}, starts);
+        assertArrayEquals(new int[] {0}, members);
     }
 
     @Test

@@ -30,7 +30,8 @@ class CodegenConformanceTest {
         long passed = results.stream().filter(r -> r.status() == CaseResult.Status.PASS).count();
         // The model families' ops plus data movement, reductions, normalizations and run-time MatMul cover these, and
         // shapes, axes, bounds, pads, scales, sizes, K and counts read at run time (checked against the model's
-        // declared shapes).
-        assertTrue(passed >= 1245, "cases passing through generated code: " + passed);
+        // declared shapes), undeclared intermediates whose dims are resolved at run time (expanded CenterCropPad)
+        // and string tensors (Equal on strings): every case the reference evaluator passes.
+        assertTrue(passed >= 1285, "cases passing through generated code: " + passed);
     }
 }
