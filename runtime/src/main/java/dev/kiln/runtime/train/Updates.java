@@ -17,7 +17,8 @@ final class Updates {
             int po = paramOffsets == null ? 0 : paramOffsets[i];
             int go = gradOffsets == null ? 0 : gradOffsets[i];
             switch (opt) {
-                case Sgd s -> s.apply(step, p, po, g, go, n, s.momentum() != 0 ? state.buffer(0, i) : null, vector);
+                case Sgd s -> SgdKernel.apply(s, step, p, po, g, go, n,
+                        s.momentum() != 0 ? state.buffer(0, i) : null, vector);
                 case Adam a -> AdamKernel.apply(a.lr(), a.beta1(), a.beta2(), a.eps(), a.weightDecay(), 0, step,
                         p, po, g, go, state.buffer(0, i), state.buffer(1, i), n, vector);
                 case AdamW w -> AdamKernel.apply(w.lr(), w.beta1(), w.beta2(), w.eps(), 0, w.weightDecay(), step,
