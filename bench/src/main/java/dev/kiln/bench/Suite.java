@@ -107,10 +107,11 @@ public final class Suite {
                 all.addAll(run(Mode.SampleTime, params, OrtModelBench.class));
             }
         }
-        // Training steps take milliseconds (mnist_cnn tens of them), so a 1 s warm-up iteration is only tens of
-        // calls: longer warm-ups give C2 enough calls to compile the large generated step methods.
+        // Training steps take milliseconds (mnist_cnn tens of them under load), so a 1 s warm-up iteration is only
+        // tens of calls, run by C1 code that boxes every vector: mnist_cnn's step was seen to settle only in the
+        // third or fourth 2 s warm-up on a loaded machine.
         all.addAll(run(options(Mode.SampleTime, Map.of(), KilnTrainBench.class)
-                .warmupIterations(warmups + 1).warmupTime(trainWarmupTime)
+                .warmupIterations(warmups + 2).warmupTime(trainWarmupTime)
                 .jvmArgsAppend("--add-modules=jdk.incubator.vector", "-Xms1g", "-Xmx1g",
                         "-D" + KilnModelBench.ALLOC_LOG + "=" + allocLog)));
         // The reference evaluator is a floor, not a contest: fewer iterations (cifar_cnn takes ~40 ms a call).
@@ -121,7 +122,7 @@ public final class Suite {
                         + "(Kiln's models: %d warm-ups; training steps: %d warm-ups of %s; reference evaluator: %d "
                         + "and %d), gc profiler on; the suite took %d s", org.openjdk.jmh.util.Version.getPlainVersion(),
                 forks == 0 ? "no" : String.valueOf(forks), forks == 1 ? "" : "s", warmups, measurements, iterationTime,
-                warmups + 1, warmups + 1, trainWarmupTime, Math.min(1, warmups), Math.min(1, measurements), seconds);
+                warmups + 1, warmups + 2, trainWarmupTime, Math.min(1, warmups), Math.min(1, measurements), seconds);
         Map<String, Double> callerBytes = new LinkedHashMap<>();
         for (String line : Files.readAllLines(allocLog)) {
             String[] f = line.trim().split(" ");
