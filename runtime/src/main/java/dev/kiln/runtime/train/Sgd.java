@@ -14,6 +14,9 @@ import java.util.List;
 public record Sgd(double lr, double momentum, double dampening, double weightDecay, boolean nesterov)
         implements Optimizer {
 
+    /** One list for every call: the update checks the names each step, and a step should allocate nothing. */
+    private static final List<String> MOMENTUM_SLOTS = List.of("momentum_buffer");
+
     /** Rejects what PyTorch rejects, naming the SPEC key. */
     public Sgd {
         OptimizerSpec.requireAtLeastZero("lr", lr);
@@ -31,7 +34,7 @@ public record Sgd(double lr, double momentum, double dampening, double weightDec
 
     @Override
     public List<String> slotNames() {
-        return momentum != 0 ? List.of("momentum_buffer") : List.of();
+        return momentum != 0 ? MOMENTUM_SLOTS : List.of();
     }
 
     @Override
