@@ -111,7 +111,7 @@ final class Report {
             md.append("| ").append(f[0]).append(" | ").append(f[1]).append(" | ").append(f[2]).append(" |\n");
         }
         md.append("\n![ORT time / Kiln time per model and configuration](").append(svgLink).append(")\n\n");
-        md.append(models).append(kernels);
+        md.append(models).append(trainingSection()).append(kernels);
         return md.toString();
     }
 
@@ -175,6 +175,53 @@ final class Report {
         floors.add(new String[] {"zero allocation per `run(x, batch, out)` (every model, batch, thread count)",
             Double.isNaN(maxBytes) ? "not measured" : "at most " + num(maxBytes) + " B/call",
             Double.isNaN(maxBytes) ? "not measured" : maxBytes < ZERO_ALLOCATION_BYTES ? "holds" : "**missed**"});
+        return md.toString();
+    }
+
+    /**
+     * PyTorch 1.13 eager's training step at batch 64 on one thread, median µs, from ../shared/baseline/MACHINE.md
+     * (same losses and optimizers as the generated trainers): a figure measured once on this kind of machine, not in
+     * the suite's run.
+     */
+    static final Map<String, Double> PYTORCH_TRAIN_STEP_MICROS = Map.of("mlp", 3_919.0, "mnist_cnn", 11_627.0);
+
+    /** The training-step table: Kiln's {@code step(x, labels, 64)} per model and thread count, with PyTorch's figure. */
+    private String trainingSection() {
+        StringBuilder md = new StringBuilder("### Training step (batch " + KilnTrainBench.BATCH + ")\n\n");
+        md.append("One `step(x, labels, " + KilnTrainBench.BATCH + ")` of the generated trainer: training-mode forward, "
+                + "loss, backward and the optimizer's update of every parameter (`KilnTrainBench`; the losses and "
+                + "optimizers of ../shared/models/train_ref). *PyTorch µs* is PyTorch 1.13 eager on 1 thread, the figure "
+                + "of ../shared/baseline/MACHINE.md, **not measured in this run**; PyTorch/Kiln compares it with Kiln "
+                + "on 1 thread only (above 1, Kiln is faster). B/call and gc B/op as in the model tables, per step.\n\n");
+        md.append("| model | loss | optimizer | threads | Kiln µs | PyTorch µs (MACHINE.md, 1 thread) | PyTorch/Kiln "
+                + "| Kiln B/call | gc B/op |\n|---|---|---|---|---|---|---|---|---|\n");
+        for (String id : KilnTrainers.MODELS) {
+            BenchModel model = BenchModel.of(id);
+            double torch = PYTORCH_TRAIN_STEP_MICROS.get(id);
+            for (String threads : THREADS) {
+                Map<String, String> p = Map.of("model", id, "threads", threads);
+                OptionalDouble kiln = results.median(KilnTrainBench.class, "step", p);
+                OptionalDouble bytes = results.bytesPerOp(KilnTrainBench.class, "step", Mode.SampleTime, p);
+                Double caller = run.callerBytesPerCall().get(
+                        SuiteRun.key(KilnTrainBench.allocKey(id), String.valueOf(KilnTrainBench.BATCH), threads));
+                boolean oneThread = threads.equals("1");
+                md.append("| ").append(id).append(" | ").append(KilnTrainers.loss(model))
+                        .append(" | `").append(KilnTrainers.optimizer(model)).append("` | ").append(threads)
+                        .append(" | ").append(time(KilnTrainBench.class, "step", p))
+                        .append(" | ").append(oneThread ? num(torch) : "—")
+                        .append(" | ").append(oneThread ? ratioCell(OptionalDouble.of(torch), kiln) : "—")
+                        .append(" | ").append(caller == null ? "—" : num(caller))
+                        .append(" | ").append(bytes.isPresent() ? num(bytes.getAsDouble()) : "—").append(" |\n");
+            }
+        }
+        md.append("\nKiln speed-up from 2 threads: ");
+        for (int i = 0; i < KilnTrainers.MODELS.length; i++) {
+            String id = KilnTrainers.MODELS[i];
+            double r = ratio(results.median(KilnTrainBench.class, "step", Map.of("model", id, "threads", "1")),
+                    results.median(KilnTrainBench.class, "step", Map.of("model", id, "threads", "2")));
+            md.append(i == 0 ? "" : ", ").append(id).append(" ").append(Double.isNaN(r) ? "—" : num(r) + "x");
+        }
+        md.append(".\n\n");
         return md.toString();
     }
 

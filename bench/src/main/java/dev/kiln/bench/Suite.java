@@ -25,13 +25,15 @@ import org.openjdk.jmh.runner.options.VerboseMode;
  * Runs the whole benchmark suite and writes docs/BENCHMARKS.md and its chart (what bench/run.sh calls).
  *
  * <p>Order matters on a shared machine: Kiln and ONNX Runtime run back to back per model and batch, so each
- * ratio compares figures taken minutes, not the whole run, apart. The FMA peak runs first, next to the GEMMs.
+ * ratio compares figures taken minutes, not the whole run, apart. The FMA peak runs first, next to the GEMMs; the
+ * training steps (Kiln only: PyTorch's figures come from ../shared/baseline/MACHINE.md) after the models.
  *
  * <pre>
  * java -cp benchmarks.jar dev.kiln.bench.Suite --out docs/BENCHMARKS.md --svg docs/benchmarks-ratios.svg
  *      [--results FILE.ser] [--report-only FILE.ser] [--quick]
  * </pre>
- * {@code --quick} is the smoke run of the tests: in-process, one short iteration of one configuration each.
+ * {@code --quick} is the smoke run of the tests: in-process, one short iteration of one configuration each (the
+ * training step: mlp at one thread).
  */
 public final class Suite {
     private static final String[] MODELS = {"mlp", "mnist_cnn", "cifar_cnn", "lstm", "gru"};
@@ -41,6 +43,7 @@ public final class Suite {
     private final int warmups;
     private final int measurements;
     private final TimeValue iterationTime;
+    private final TimeValue trainWarmupTime;
 
     private Suite(boolean quick) {
         this.quick = quick;
@@ -48,6 +51,7 @@ public final class Suite {
         this.warmups = quick ? 0 : 2;
         this.measurements = quick ? 1 : 2;
         this.iterationTime = quick ? TimeValue.milliseconds(30) : TimeValue.seconds(1);
+        this.trainWarmupTime = quick ? iterationTime : TimeValue.seconds(2);
     }
 
     public static void main(String[] args) throws IOException, RunnerException {
@@ -103,15 +107,22 @@ public final class Suite {
                 all.addAll(run(Mode.SampleTime, params, OrtModelBench.class));
             }
         }
+        // Training steps take milliseconds (mnist_cnn tens of them under load), so a 1 s warm-up iteration is only
+        // tens of calls, run by C1 code that boxes every vector: mnist_cnn's step was seen to settle only in the
+        // third or fourth 2 s warm-up on a loaded machine.
+        all.addAll(run(options(Mode.SampleTime, Map.of(), KilnTrainBench.class)
+                .warmupIterations(warmups + 2).warmupTime(trainWarmupTime)
+                .jvmArgsAppend("--add-modules=jdk.incubator.vector", "-Xms1g", "-Xmx1g",
+                        "-D" + KilnModelBench.ALLOC_LOG + "=" + allocLog)));
         // The reference evaluator is a floor, not a contest: fewer iterations (cifar_cnn takes ~40 ms a call).
         all.addAll(run(options(Mode.SampleTime, Map.of(), ReferenceBench.class)
                 .warmupIterations(Math.min(1, warmups)).measurementIterations(Math.min(1, measurements))));
         long seconds = TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - t0);
         String settings = String.format("JMH %s, %s fork%s per benchmark, %d warm-up and %d measured iterations of %s "
-                        + "(Kiln's models: %d warm-ups; reference evaluator: %d and %d), gc profiler on; the suite "
-                        + "took %d s", org.openjdk.jmh.util.Version.getPlainVersion(),
+                        + "(Kiln's models: %d warm-ups; training steps: %d warm-ups of %s; reference evaluator: %d "
+                        + "and %d), gc profiler on; the suite took %d s", org.openjdk.jmh.util.Version.getPlainVersion(),
                 forks == 0 ? "no" : String.valueOf(forks), forks == 1 ? "" : "s", warmups, measurements, iterationTime,
-                warmups + 1, Math.min(1, warmups), Math.min(1, measurements), seconds);
+                warmups + 1, warmups + 2, trainWarmupTime, Math.min(1, warmups), Math.min(1, measurements), seconds);
         Map<String, Double> callerBytes = new LinkedHashMap<>();
         for (String line : Files.readAllLines(allocLog)) {
             String[] f = line.trim().split(" ");

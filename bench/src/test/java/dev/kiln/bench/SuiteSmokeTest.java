@@ -10,9 +10,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * One short in-process iteration of each kind of benchmark (mlp, batch 1, one thread; one GEMM shape), through
- * the whole path to the report: the harness, the benchmarks' set-up and the report run. Times are not checked,
- * only that each figure was measured and rendered.
+ * One short in-process iteration of each kind of benchmark (mlp, batch 1, one thread; mlp's training step at one
+ * thread; one GEMM shape), through the whole path to the report: the harness, the benchmarks' set-up and the
+ * report run. Times are not checked, only that each figure was measured and rendered.
  */
 class SuiteSmokeTest {
     @Test
@@ -31,6 +31,10 @@ class SuiteSmokeTest {
                 + "\\| [\\d,.]+( \\(±\\d+ %\\))? \\| \\*\\*[\\d,.]+\\*\\* \\| \\*\\*[\\d,.]+\\*\\* \\|");
         assertTrue(row.matcher(text).find(), text);
         assertTrue(text.contains("| 64x784x512 | 1 | "), text);
+        // the training step of mlp at one thread: Kiln's time, PyTorch's figure from MACHINE.md, their ratio, B/call
+        Pattern train = Pattern.compile("\\| mlp \\| ce \\| `adam:lr=1e-3` \\| 1 \\| [\\d,.]+( \\(±\\d+ %\\))? "
+                + "\\| 3,919 \\| \\*\\*[\\d,.]+\\*\\* \\| [\\d,.]+ \\|");
+        assertTrue(train.matcher(text).find(), text);
         assertTrue(Pattern.compile("Reference evaluator, batch 1: [\\d,.]+ µs").matcher(text).find(), text);
         DocumentBuilderFactory.newInstance().newDocumentBuilder().parse(svg.toFile()); // well-formed
         assertTrue(Files.readString(svg).contains("<rect"), "chart has bars");

@@ -1,8 +1,6 @@
 package dev.kiln.runtime.train;
 
 import java.util.List;
-import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorSpecies;
 
 /**
  * {@code torch.optim.SGD}: with {@code d = g + weightDecay * p}, momentum buffer {@code b = d} on the first
@@ -10,13 +8,14 @@ import jdk.incubator.vector.VectorSpecies;
  * {@code p -= lr * (nesterov ? d + momentum * b : b)} ({@code p -= lr * d} without momentum).
  *
  * <p>Float operations in PyTorch's order; an {@code add} with an {@code alpha} is a fused multiply-add, as
- * ATen's vectorized CPU kernel computes it.
+ * ATen's vectorized CPU kernel computes it. The update loop is {@link SgdKernel}: this record touches no Vector API
+ * class, so the Maven plugin can parse a SPEC in a JVM without {@code jdk.incubator.vector}.
  */
 public record Sgd(double lr, double momentum, double dampening, double weightDecay, boolean nesterov)
         implements Optimizer {
 
-    private static final VectorSpecies<Float> S = Lanes.S;
-    private static final int VL = Lanes.VL;
+    /** One list for every call: the update checks the names each step, and a step should allocate nothing. */
+    private static final List<String> MOMENTUM_SLOTS = List.of("momentum_buffer");
 
     /** Rejects what PyTorch rejects, naming the SPEC key. */
     public Sgd {
@@ -35,7 +34,7 @@ public record Sgd(double lr, double momentum, double dampening, double weightDec
 
     @Override
     public List<String> slotNames() {
-        return momentum != 0 ? List.of("momentum_buffer") : List.of();
+        return momentum != 0 ? MOMENTUM_SLOTS : List.of();
     }
 
     @Override
@@ -58,47 +57,4 @@ public record Sgd(double lr, double momentum, double dampening, double weightDec
 
     @Override
     public String toString() { return spec(); }
-
-    /** One parameter's update; {@code buf} is its momentum buffer, null without momentum. */
-    void apply(int step, float[] p, int po, float[] g, int go, int n, float[] buf, boolean vector) {
-        boolean decay = weightDecay != 0;
-        float wd = (float) weightDecay;
-        float mom = (float) momentum;
-        float keep = (float) (1 - dampening);
-        float negLr = (float) -lr;
-        boolean first = step == 1;
-        int i = 0;
-        if (vector) {
-            FloatVector wdV = FloatVector.broadcast(S, wd);
-            FloatVector momV = FloatVector.broadcast(S, mom);
-            FloatVector keepV = FloatVector.broadcast(S, keep);
-            FloatVector negLrV = FloatVector.broadcast(S, negLr);
-            for (int bound = S.loopBound(n); i < bound; i += VL) {
-                FloatVector pv = FloatVector.fromArray(S, p, po + i);
-                FloatVector d = FloatVector.fromArray(S, g, go + i);
-                if (decay) {
-                    d = pv.fma(wdV, d);
-                }
-                if (buf != null) {
-                    FloatVector b = first ? d : d.fma(keepV, FloatVector.fromArray(S, buf, i).mul(mom));
-                    b.intoArray(buf, i);
-                    d = nesterov ? b.fma(momV, d) : b;
-                }
-                d.fma(negLrV, pv).intoArray(p, po + i);
-            }
-        }
-        for (; i < n; i++) {
-            float pv = p[po + i];
-            float d = g[go + i];
-            if (decay) {
-                d = Math.fma(pv, wd, d);
-            }
-            if (buf != null) {
-                float b = first ? d : Math.fma(d, keep, buf[i] * mom);
-                buf[i] = b;
-                d = nesterov ? Math.fma(b, mom, d) : b;
-            }
-            p[po + i] = Math.fma(d, negLr, pv);
-        }
-    }
 }

@@ -208,28 +208,36 @@ public final class UnpackedGemm {
         return allocations;
     }
 
-    /** Validates shapes and spans so errors name the operands instead of an index deep in a kernel. */
+    /**
+     * Validates shapes and spans so errors name the operands instead of an index deep in a kernel. The message's
+     * description of the product is built only when one is thrown: a training step calls this for every GEMM.
+     */
     private static void check(boolean transA, boolean transB, int m, int n, int k, float[] a, int aOff, float[] b,
                               int bOff, float[] bias, float[] c, int cOff, Epilogue ep) {
         Objects.requireNonNull(ep, "ep");
-        String what = "gemm " + (transA ? "A^T" : "A") + "·" + (transB ? "B^T" : "B") + " " + m + "x" + k + " · "
-                + k + "x" + n;
         if (m < 0 || n < 0 || k < 0) {
-            throw new IllegalArgumentException(what + ": negative dimension");
+            throw new IllegalArgumentException(what(transA, transB, m, n, k) + ": negative dimension");
         }
-        span(what, "A", a, aOff, (long) m * k);
-        span(what, "B", b, bOff, (long) k * n);
-        span(what, "C", c, cOff, (long) m * n);
+        span(transA, transB, m, n, k, "A", a, aOff, (long) m * k);
+        span(transA, transB, m, n, k, "B", b, bOff, (long) k * n);
+        span(transA, transB, m, n, k, "C", c, cOff, (long) m * n);
         if (bias != null && bias.length < n) {
-            throw new IllegalArgumentException(what + ": bias has " + bias.length + " floats, needs " + n);
+            throw new IllegalArgumentException(what(transA, transB, m, n, k) + ": bias has " + bias.length
+                    + " floats, needs " + n);
         }
     }
 
-    private static void span(String what, String name, float[] x, int off, long len) {
+    private static void span(boolean transA, boolean transB, int m, int n, int k, String name, float[] x, int off,
+                             long len) {
         Objects.requireNonNull(x, name);
         if (off < 0 || off + len > x.length) {
-            throw new IllegalArgumentException(what + ": " + name + " at offset " + off + " needs " + len
-                    + " floats, array has " + x.length);
+            throw new IllegalArgumentException(what(transA, transB, m, n, k) + ": " + name + " at offset " + off
+                    + " needs " + len + " floats, array has " + x.length);
         }
+    }
+
+    /** The product as error messages name it, e.g. {@code gemm A·B^T 64x784 · 784x512}. */
+    private static String what(boolean transA, boolean transB, int m, int n, int k) {
+        return "gemm " + (transA ? "A^T" : "A") + "·" + (transB ? "B^T" : "B") + " " + m + "x" + k + " · " + k + "x" + n;
     }
 }

@@ -17,7 +17,8 @@ final class Updates {
             int po = paramOffsets == null ? 0 : paramOffsets[i];
             int go = gradOffsets == null ? 0 : gradOffsets[i];
             switch (opt) {
-                case Sgd s -> s.apply(step, p, po, g, go, n, s.momentum() != 0 ? state.buffer(0, i) : null, vector);
+                case Sgd s -> SgdKernel.apply(s, step, p, po, g, go, n,
+                        s.momentum() != 0 ? state.buffer(0, i) : null, vector);
                 case Adam a -> AdamKernel.apply(a.lr(), a.beta1(), a.beta2(), a.eps(), a.weightDecay(), 0, step,
                         p, po, g, go, state.buffer(0, i), state.buffer(1, i), n, vector);
                 case AdamW w -> AdamKernel.apply(w.lr(), w.beta1(), w.beta2(), w.eps(), 0, w.weightDecay(), step,
@@ -27,42 +28,44 @@ final class Updates {
         state.advance();
     }
 
-    /** Everything an update could trip over, checked before any parameter is touched. */
+    /**
+     * Everything an update could trip over, checked before any parameter is touched. The SPEC that names the
+     * optimizer in a message is built only when one is thrown: a step in steady state allocates nothing.
+     */
     private static void check(Optimizer opt, int step, float[][] params, int[] paramOffsets, float[][] grads,
                               int[] gradOffsets, OptimizerState state) {
         Objects.requireNonNull(params, "params");
         Objects.requireNonNull(grads, "grads");
         Objects.requireNonNull(state, "state");
-        String what = opt.spec();
         if (!state.optimizer().equals(opt.name()) || !state.slotNames().equals(opt.slotNames())) {
-            throw new IllegalArgumentException(what + ": state was made for " + state.optimizer() + " with buffers "
+            throw new IllegalArgumentException(opt.spec() + ": state was made for " + state.optimizer() + " with buffers "
                     + state.slotNames() + ", this optimizer keeps " + opt.slotNames());
         }
         if (step != state.steps() + 1) {
-            throw new IllegalArgumentException(what + ": step " + step + " but the state has taken " + state.steps()
+            throw new IllegalArgumentException(opt.spec() + ": step " + step + " but the state has taken " + state.steps()
                     + " steps; expected step " + (state.steps() + 1));
         }
         int count = state.parameterCount();
         if (params.length != count || grads.length != count) {
-            throw new IllegalArgumentException(what + ": state has " + count + " parameters, got " + params.length
+            throw new IllegalArgumentException(opt.spec() + ": state has " + count + " parameters, got " + params.length
                     + " parameter and " + grads.length + " gradient arrays");
         }
         if (paramOffsets != null && paramOffsets.length != count || gradOffsets != null && gradOffsets.length != count) {
-            throw new IllegalArgumentException(what + ": offsets arrays must have " + count + " entries");
+            throw new IllegalArgumentException(opt.spec() + ": offsets arrays must have " + count + " entries");
         }
         for (int i = 0; i < count; i++) {
             int n = state.size(i);
-            checkSpan(what, "parameter", i, params[i], paramOffsets == null ? 0 : paramOffsets[i], n);
-            checkSpan(what, "gradient", i, grads[i], gradOffsets == null ? 0 : gradOffsets[i], n);
+            checkSpan(opt, "parameter", i, params[i], paramOffsets == null ? 0 : paramOffsets[i], n);
+            checkSpan(opt, "gradient", i, grads[i], gradOffsets == null ? 0 : gradOffsets[i], n);
         }
     }
 
-    private static void checkSpan(String what, String kind, int i, float[] x, int off, int n) {
+    private static void checkSpan(Optimizer opt, String kind, int i, float[] x, int off, int n) {
         if (x == null) {
-            throw new IllegalArgumentException(what + ": " + kind + " " + i + " is null");
+            throw new IllegalArgumentException(opt.spec() + ": " + kind + " " + i + " is null");
         }
         if (off < 0 || (long) off + n > x.length) {
-            throw new IllegalArgumentException(what + ": " + kind + " " + i + " needs " + n + " floats at offset "
+            throw new IllegalArgumentException(opt.spec() + ": " + kind + " " + i + " needs " + n + " floats at offset "
                     + off + ", array has " + x.length);
         }
     }
