@@ -170,23 +170,45 @@ public final class Recurrent {
         if (!perStep) {
             gemm(pool, seq * batch, x, xOff, wt.input(), wt.w(), wt.bias(), scratch, 0, g4, false);
         }
-        if (splitsBatch(pool, seq, batch, wt.input(), hid, g4)) {
-            SequenceTask task = SEQUENCE_TASKS.get();
-            task.set(wt, null, seq, batch, reverse, clip, x, xOff, perStep, y, yOff, yStep, scratch, hs, cs,
-                    rowBlocks(batch, pool.threads()));
-            try {
-                pool.parallelForBalanced(task.blocks, task);
-            } finally {
-                task.clear();
-            }
-        } else {
-            lstmSequence(wt, seq, batch, reverse, clip, x, xOff, perStep, y, yOff, yStep, scratch, hs, cs, 0, batch);
-        }
+        sequences(wt, null, wt.input(), hid, g4, seq, batch, reverse, clip, x, xOff, perStep, y, yOff, yStep, scratch,
+                hs, cs, pool);
         if (yh != null) {
             System.arraycopy(scratch, hs, yh, yhOff, bh);
         }
         if (yc != null) {
             System.arraycopy(scratch, cs, yc, ycOff, bh);
+        }
+    }
+
+    /**
+     * All steps of every batch row of an LSTM ({@code lstm} given) or a GRU ({@code gru} given; {@code aux} is the
+     * cell state or the GRU's temporary), split over the pool's threads in row blocks when that pays.
+     */
+    private static void sequences(LstmWeights lstm, GruWeights gru, int input, int hid, int gates, int seq,
+                                  int batch, boolean reverse, float clip, float[] x, int xOff, boolean perStep,
+                                  float[] y, int yOff, int yStep, float[] s, int hs, int aux, WorkerPool pool) {
+        if (!splitsBatch(pool, seq, batch, input, hid, gates)) {
+            sequence(lstm, gru, seq, batch, reverse, clip, x, xOff, perStep, y, yOff, yStep, s, hs, aux, 0, batch);
+            return;
+        }
+        SequenceTask task = SEQUENCE_TASKS.get();
+        task.set(lstm, gru, seq, batch, reverse, clip, x, xOff, perStep, y, yOff, yStep, s, hs, aux,
+                rowBlocks(batch, pool.threads()));
+        try {
+            pool.parallelForBalanced(task.blocks, task);
+        } finally {
+            task.clear();
+        }
+    }
+
+    /** All steps of batch rows [b0, b1) of whichever cell is given. */
+    private static void sequence(LstmWeights lstm, GruWeights gru, int seq, int batch, boolean reverse, float clip,
+                                 float[] x, int xOff, boolean perStep, float[] y, int yOff, int yStep, float[] s,
+                                 int hs, int aux, int b0, int b1) {
+        if (lstm != null) {
+            lstmSequence(lstm, seq, batch, reverse, clip, x, xOff, perStep, y, yOff, yStep, s, hs, aux, b0, b1);
+        } else {
+            gruSequence(gru, seq, batch, reverse, clip, x, xOff, perStep, y, yOff, yStep, s, hs, aux, b0, b1);
         }
     }
 
@@ -232,18 +254,8 @@ public final class Recurrent {
         if (!perStep) {
             gemm(pool, seq * batch, x, xOff, wt.input(), wt.w(), wt.bias(), scratch, 0, g3, false);
         }
-        if (splitsBatch(pool, seq, batch, wt.input(), hid, g3)) {
-            SequenceTask task = SEQUENCE_TASKS.get();
-            task.set(null, wt, seq, batch, reverse, clip, x, xOff, perStep, y, yOff, yStep, scratch, hs, tmp,
-                    rowBlocks(batch, pool.threads()));
-            try {
-                pool.parallelForBalanced(task.blocks, task);
-            } finally {
-                task.clear();
-            }
-        } else {
-            gruSequence(wt, seq, batch, reverse, clip, x, xOff, perStep, y, yOff, yStep, scratch, hs, tmp, 0, batch);
-        }
+        sequences(null, wt, wt.input(), hid, g3, seq, batch, reverse, clip, x, xOff, perStep, y, yOff, yStep, scratch,
+                hs, tmp, pool);
         if (yh != null) {
             System.arraycopy(scratch, hs, yh, yhOff, bh);
         }
@@ -367,12 +379,7 @@ public final class Recurrent {
             for (int block = from; block < to; block++) {
                 int b0 = (int) ((long) batch * block / blocks);
                 int b1 = (int) ((long) batch * (block + 1) / blocks);
-                if (lstm != null) {
-                    lstmSequence(lstm, seq, batch, reverse, clip, x, xOff, perStep, y, yOff, yStep, s, hs, aux, b0,
-                            b1);
-                } else {
-                    gruSequence(gru, seq, batch, reverse, clip, x, xOff, perStep, y, yOff, yStep, s, hs, aux, b0, b1);
-                }
+                sequence(lstm, gru, seq, batch, reverse, clip, x, xOff, perStep, y, yOff, yStep, s, hs, aux, b0, b1);
             }
         }
     }

@@ -209,17 +209,8 @@ public final class WinogradConv {
         WinogradCalls.run(VARIANT, s, batch, in, inOff, packedWeights, bias, out, outOff, scratch, ep, pool, true);
     }
 
-    /**
-     * Tiles {@code [t0, t1)} of a batch (numbered image by image, row-major within an image) on the calling thread:
-     * the per-range entry point for callers that split the work themselves. Any split gives the same bits.
-     */
-    public static void convTiles(ConvShape s, int batch, float[] in, int inOff, float[] packedWeights, float[] bias,
-                                 float[] out, int outOff, float[] scratch, Epilogue ep, boolean maxPool, int t0, int t1) {
-        WinogradCalls.run(VARIANT, s, batch, in, inOff, packedWeights, bias, out, outOff, scratch, ep, maxPool, t0, t1);
-    }
-
-    /** Tiles a call over {@code batch} images computes (with or without the fused pool), for {@link #convTiles}. */
-    public static int tiles(ConvShape s, int batch, boolean maxPool) {
+    /** Tiles a call over {@code batch} images computes (with or without the fused pool). */
+    static int tiles(ConvShape s, int batch, boolean maxPool) {
         return batch * tilesH(s, maxPool) * tilesW(s, maxPool);
     }
 
