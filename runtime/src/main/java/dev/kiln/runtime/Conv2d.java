@@ -88,11 +88,13 @@ public final class Conv2d {
 
     /**
      * Whether {@link #convMaxPool} fuses a following 2x2, stride-2, unpadded, floor-mode max pool into this shape's
-     * kernel: the Winograd kernels, whose 2x2 (4x4) output tiles are one (four) pool windows, so only pooled pixels
-     * are stored and output rows and columns no window reads are not computed.
+     * kernel: the Winograd kernels, whose 2x2 (4x4) output tiles are one (four) pool windows, and the direct kernel
+     * ({@link DirectMaxPool}), which pools its row pairs in registers; only pooled pixels are stored, and output rows
+     * and columns no window reads are not computed. im2col + GEMM writes whole rows and does not fuse.
      */
     public static boolean fusesMaxPool(ConvShape s) {
-        return WinogradConv.selected(s) && s.outH() >= 2 && s.outW() >= 2;
+        boolean kernel = WinogradConv.selected(s) || algorithm(s) == Algorithm.DIRECT;
+        return kernel && s.outH() >= 2 && s.outW() >= 2;
     }
 
     /**
@@ -104,8 +106,14 @@ public final class Conv2d {
         requireFusedPool(s);
         if (winogradF4(s)) {
             WinogradF4Conv.convMaxPool(s, batch, in, inOff, packedWeights, bias, out, outOff, scratch, ep);
-        } else {
+        } else if (WinogradConv.selected(s)) {
             WinogradConv.convMaxPool(s, batch, in, inOff, packedWeights, bias, out, outOff, scratch, ep);
+        } else {
+            check(s, Algorithm.DIRECT, true, batch, in, inOff, packedWeights, bias, out, outOff, scratch, ep);
+            for (int img = 0; img < batch; img++) {
+                directPooled(s, in, inOff + img * s.inSize(), packedWeights, bias, out, outOff + img * pooledSize(s),
+                        scratch, ep, 0, directUnits(s));
+            }
         }
     }
 
@@ -124,8 +132,25 @@ public final class Conv2d {
         }
         if (winogradF4(s)) {
             WinogradF4Conv.convMaxPool(s, batch, in, inOff, packedWeights, bias, out, outOff, scratch, ep, pool);
-        } else {
+        } else if (WinogradConv.selected(s)) {
             WinogradConv.convMaxPool(s, batch, in, inOff, packedWeights, bias, out, outOff, scratch, ep, pool);
+        } else if (pool.threads() == 1 || (double) s.flops() * batch < PARALLEL_MIN_FLOPS) {
+            convMaxPool(s, batch, in, inOff, packedWeights, bias, out, outOff, scratch[0], ep);
+        } else {
+            // One image (splitsBatch took the rest): its blocks of output channels over the threads, as conv does.
+            for (int t = 0; t < pool.threads(); t++) {
+                check(s, Algorithm.DIRECT, true, batch, in, inOff, packedWeights, bias, out, outOff, scratch[t], ep);
+            }
+            if (!readsInPlace(s)) {
+                pad(s, in, inOff, scratch[0]);
+            }
+            ConvTask task = CONV_TASKS.get();
+            task.set(s, Algorithm.DIRECT, false, true, 0, 0, in, inOff, packedWeights, bias, out, outOff, scratch, ep);
+            try {
+                pool.parallelForBalanced(directUnits(s), task);
+            } finally {
+                task.clear();
+            }
         }
     }
 
@@ -233,6 +258,11 @@ public final class Conv2d {
         if (a == Algorithm.IM2COL) {
             return PackedMatrix.packedLength(s.kernelVolume(), s.outH() * s.outW());
         }
+        return paddedLength(s) + (fusesMaxPool(s) ? DirectMaxPool.rowsLength(s) : 0);
+    }
+
+    /** Floats of the direct kernel's zero-padded copy of one image, at the start of its scratch. */
+    private static int paddedLength(ConvShape s) {
         return s.c() * paddedHeight(s) * paddedWidth(s);
     }
 
@@ -396,7 +426,7 @@ public final class Conv2d {
         /** The kernel, or null for the one the shape selects. */
         private Algorithm a;
         private boolean byImages;
-        /** By images through {@link #convMaxPool}: an image's output is {@link #pooledSize} floats. */
+        /** Through {@link #convMaxPool}: by images, an image's output is {@link #pooledSize} floats. */
         private boolean maxPool;
         private int batch;
         private int perUnit;
@@ -450,6 +480,13 @@ public final class Conv2d {
                 } else {
                     conv(s, a, n, in, io, w, bias, out, oo, scratch[thread], ep);
                 }
+            } else if (maxPool) {
+                float[] x = readsInPlace(s) ? in : scratch[0];
+                int xOff = readsInPlace(s) ? inOff : 0;
+                int wp = readsInPlace(s) ? s.w() : paddedWidth(s);
+                int plane = readsInPlace(s) ? s.h() * s.w() : paddedHeight(s) * paddedWidth(s);
+                DirectMaxPool.image(s, w, bias, out, outOff, x, xOff, wp, plane, ep, from, to, scratch[thread],
+                        paddedLength(s));
             } else if (readsInPlace(s)) {
                 directImage(s, w, bias, out, outOff, in, inOff, s.w(), s.h() * s.w(), ep, from, to);
             } else {
@@ -537,6 +574,73 @@ public final class Conv2d {
         }
     }
 
+    /** As {@link #direct}, pooled ({@link DirectMaxPool}): units {@code [u0, u1)} into the pooled planes at {@code oo}. */
+    private static void directPooled(ConvShape s, float[] in, int io, float[] w, float[] bias, float[] out, int oo,
+                                     float[] scratch, Epilogue ep, int u0, int u1) {
+        if (readsInPlace(s)) {
+            DirectMaxPool.image(s, w, bias, out, oo, in, io, s.w(), s.h() * s.w(), ep, u0, u1, scratch,
+                    paddedLength(s));
+        } else {
+            pad(s, in, io, scratch);
+            DirectMaxPool.image(s, w, bias, out, oo, scratch, 0, paddedWidth(s), paddedHeight(s) * paddedWidth(s), ep,
+                    u0, u1, scratch, paddedLength(s));
+        }
+    }
+
+    /**
+     * Output rows {@code y0} and {@code y0 + 1}, the first reading its window from {@code x[top..]}, for the {@code mCount} output
+     * channels from {@code m0} whose packed weights start at {@code wOff}: with bias and activation, into {@code
+     * rows[r..]} as [mCount][2][outW]. The same blocks and FMA chains as {@link #directImage}, for
+     * {@link DirectMaxPool}'s narrow planes.
+     */
+    static void directRows(ConvShape s, float[] w, int wOff, float[] x, int top, int y0, int wp, int plane, float[] bias,
+                           int m0, int mCount, Epilogue ep, float[] rows, int r) {
+        int outW = s.outW();
+        int rowStep = s.strideH() * wp;
+        int n = 2 * outW;
+        boolean relu = ep.kind() == Epilogue.Kind.RELU;
+        if (outW < VL) {
+            for (int y = 0; y < 2; y++) {
+                block5x1(s, w, wOff, x, top + y * rowStep, wp, plane, 0, bias, m0, mCount, rows, r + y * outW, n, relu);
+            }
+        } else {
+            int[] offs = tapOffsets(s, wp, plane);
+            int xb = rowVectors(s);
+            int tiles = 2 * xb;
+            for (int t = 0; t < tiles; t += 2) {
+                int t1 = Math.min(t + 1, tiles - 1);
+                int x0 = tileX(t, xb, outW);
+                int x1 = tileX(t1, xb, outW);
+                block5x2(offs, s.kernelVolume(), w, wOff, x, top + t / xb * rowStep + x0, top + t1 / xb * rowStep + x1,
+                        bias, m0, mCount, rows, r + t / xb * outW + x0, r + t1 / xb * outW + x1, n, relu);
+            }
+        }
+        if (!ep.isNone() && !relu) {
+            int bound = S.loopBound(s.outH() * outW);
+            for (int j = 0; j < mCount; j++) {
+                for (int y = 0; y < 2; y++) {
+                    activateRow(rows, r + j * n + y * outW, (y0 + y) * outW, outW, bound, ep);
+                }
+            }
+        }
+    }
+
+    /**
+     * Applies the activation to the {@code len} floats at {@code at}, plane pixels {@code [q, q + len)}, each by the
+     * path {@link #activate} takes for it over the whole plane (vector below {@code bound}, scalar from there), so
+     * a row activated alone gets the same bits as in its plane.
+     */
+    private static void activateRow(float[] buf, int at, int q, int len, int bound, Epilogue ep) {
+        int vector = Math.max(0, Math.min(len, bound - q));
+        for (int j = 0; j < vector; j += VL) {
+            VectorMask<Float> lanes = S.indexInRange(j, vector);
+            ep.apply(FloatVector.fromArray(S, buf, at + j, lanes)).intoArray(buf, at + j, lanes);
+        }
+        for (int j = vector; j < len; j++) {
+            buf[at + j] = ep.apply(buf[at + j]);
+        }
+    }
+
     /** Copies one image into the zero-padded planes of scratch. */
     private static void pad(ConvShape s, float[] in, int io, float[] x) {
         int wp = paddedWidth(s);
@@ -618,7 +722,7 @@ public final class Conv2d {
      * main block runs one flat loop over the taps instead of three nested short ones (kw is 3 or 5 in the models;
      * measured 10-30% faster on them, within the noise of the shared machine).
      */
-    private static int[] tapOffsets(ConvShape s, int wp, int plane) {
+    static int[] tapOffsets(ConvShape s, int wp, int plane) {
         int[][] holder = TAPS.get();
         if (holder[0].length < s.kernelVolume()) {
             holder[0] = new int[s.kernelVolume()];
@@ -643,7 +747,7 @@ public final class Conv2d {
      * block runs 1.5-2.2x faster on the models' layers (docs/BENCHMARKS.md). Relu is applied in registers;
      * other activations run afterwards over the planes.
      */
-    private static void block5x2(int[] offs, int taps, float[] w, int wOff, float[] x, int i0, int i1,
+    static void block5x2(int[] offs, int taps, float[] w, int wOff, float[] x, int i0, int i1,
                                  float[] bias, int m0, int mCount, float[] out, int o0, int o1, int n, boolean relu) {
         FloatVector a00 = FloatVector.zero(S), a01 = a00;
         FloatVector a10 = a00, a11 = a00;
@@ -935,6 +1039,12 @@ public final class Conv2d {
 
     private static void check(ConvShape s, Algorithm a, int batch, float[] in, int inOff, float[] w, float[] bias,
                               float[] out, int outOff, float[] scratch, Epilogue ep) {
+        check(s, a, false, batch, in, inOff, w, bias, out, outOff, scratch, ep);
+    }
+
+    /** The arguments of a call, its output pooled ([M, outH / 2, outW / 2] per image) with {@code maxPool}. */
+    private static void check(ConvShape s, Algorithm a, boolean maxPool, int batch, float[] in, int inOff, float[] w,
+                              float[] bias, float[] out, int outOff, float[] scratch, Epilogue ep) {
         Objects.requireNonNull(ep, "ep");
         if (batch < 0) {
             throw new IllegalArgumentException(what(s, a, batch) + ": negative batch");
@@ -959,8 +1069,9 @@ public final class Conv2d {
             throw new IllegalArgumentException(what(s, a, batch) + ": input needs " + (long) batch * s.inSize() + " floats from "
                     + inOff + ", array has " + in.length);
         }
-        if (outOff < 0 || (long) outOff + (long) batch * s.outSize() > out.length) {
-            throw new IllegalArgumentException(what(s, a, batch) + ": output needs " + (long) batch * s.outSize() + " floats from "
+        long outFloats = (long) batch * (maxPool ? pooledSize(s) : s.outSize());
+        if (outOff < 0 || outOff + outFloats > out.length) {
+            throw new IllegalArgumentException(what(s, a, batch) + ": output needs " + outFloats + " floats from "
                     + outOff + ", array has " + out.length);
         }
     }

@@ -1,0 +1,106 @@
+package dev.kiln.runtime;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorShuffle;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * {@link Conv2d}'s direct kernel with a following 2x2, stride-2, unpadded, floor-mode max pool fused in: only the
+ * pooled planes [M, outH / 2, outW / 2] are written, and the conv rows and columns no window reads (the last one of
+ * an odd size) are not computed.
+ *
+ * <p>Where the conv row pairs span at least a vector and the activation is none or Relu, {@link Conv2d}'s 5 x 2
+ * register block computes one tile (VL conv pixels) in each of the two rows of a window row for {@link Conv2d#MB}
+ * output channels, with bias and activation, into a few vectors of scratch; per channel the two rows are maxed,
+ * then the even and odd lanes, and the VL / 2 pooled pixels are stored. A tile starts at an even column, so it
+ * holds whole windows. Otherwise (narrow planes, other activations) the two conv rows of each window row are
+ * computed into scratch, activated as in their planes, and pooled from there.
+ *
+ * <p>Either way each output is {@code max} over its window of {@code ep(conv + bias)}, the conv sums being the
+ * unfused kernel's FMA chains: equal bit for bit to {@link Conv2d#conv} followed by {@link Pooling#maxPool}.
+ */
+final class DirectMaxPool {
+    private static final VectorSpecies<Float> S = GemmKernel.SPECIES;
+    private static final int VL = S.length();
+    private static final int MB = Conv2d.MB;
+    /** Half a vector: the pooled pixels of one tile. */
+    private static final VectorSpecies<Float> HALF =
+            VectorSpecies.of(float.class, VectorShape.forBitSize(S.vectorBitSize() / 2));
+    private static final VectorShuffle<Float> EVEN = VectorShuffle.fromOp(S, i -> (2 * i) % VL);
+    private static final VectorShuffle<Float> ODD = VectorShuffle.fromOp(S, i -> (2 * i + 1) % VL);
+
+    private DirectMaxPool() {}
+
+    /** Floats of scratch needed after the padded image: two conv rows (at least two vectors) of MB channels. */
+    static int rowsLength(ConvShape s) {
+        return MB * 2 * Math.max(s.outW(), 16);
+    }
+
+    /**
+     * Units {@code [u0, u1)} (blocks of MB output channels) of one image read from {@code x} (planes of {@code
+     * plane} floats, rows of {@code wp}, from {@code xOff}), pooled into {@code out} from {@code oo}; {@code
+     * rows} from {@code rowsOff} holds {@link #rowsLength} floats of this thread's own.
+     */
+    static void image(ConvShape s, float[] w, float[] bias, float[] out, int oo, float[] x, int xOff, int wp, int plane,
+                      Epilogue ep, int u0, int u1, float[] rows, int rowsOff) {
+        int blocks = Math.ceilDiv(s.mg(), MB);
+        int kv = s.kernelVolume();
+        int ph = s.outH() / 2;
+        int pw = s.outW() / 2;
+        int np = ph * pw;
+        int rowStep = s.strideH() * wp;
+        boolean registers = 2 * pw >= VL && (ep.isNone() || ep.kind() == Epilogue.Kind.RELU);
+        int[] offs = registers ? Conv2d.tapOffsets(s, wp, plane) : null;
+        int tiles = Math.ceilDiv(2 * pw, VL);
+        for (int u = u0; u < u1; u++) {
+            int g = u / blocks;
+            int m0 = g * s.mg() + (u % blocks) * MB;
+            int mCount = Math.min(MB, s.mg() - (u % blocks) * MB);
+            int wOff = u * kv * MB;
+            int gOff = xOff + g * s.cg() * plane;
+            int base = oo + m0 * np;
+            for (int py = 0; py < ph; py++) {
+                int top = gOff + 2 * py * rowStep;
+                if (registers) {
+                    for (int t = 0; t < tiles; t++) {
+                        int x0 = Math.min(t * VL, 2 * pw - VL);
+                        Conv2d.block5x2(offs, kv, w, wOff, x, top + x0, top + rowStep + x0, bias, m0, mCount, rows,
+                                rowsOff, rowsOff + VL, 2 * VL, ep.kind() == Epilogue.Kind.RELU);
+                        poolTile(rows, rowsOff, mCount, out, base + py * pw + x0 / 2, np);
+                    }
+                } else {
+                    Conv2d.directRows(s, w, wOff, x, top, 2 * py, wp, plane, bias, m0, mCount, ep, rows, rowsOff);
+                    poolRows(s, rows, rowsOff, mCount, out, base + py * pw, np);
+                }
+            }
+        }
+    }
+
+    /** The windows of one window row from its two conv rows in {@code rows} ([mCount][2][outW]). */
+    private static void poolRows(ConvShape s, float[] rows, int r, int mCount, float[] out, int o, int np) {
+        int outW = s.outW();
+        for (int j = 0; j < mCount; j++) {
+            int r0 = r + j * 2 * outW;
+            int r1 = r0 + outW;
+            for (int px = 0; px < outW / 2; px++) {
+                out[o + j * np + px] = Math.max(Math.max(rows[r0 + 2 * px], rows[r0 + 2 * px + 1]),
+                        Math.max(rows[r1 + 2 * px], rows[r1 + 2 * px + 1]));
+            }
+        }
+    }
+
+    /**
+     * The windows of one tile pair in {@code rows} ([mCount][2 rows][VL], as {@link Conv2d#block5x2} left them,
+     * bias and activation applied): per channel the rows' maximum, then that of even and odd lanes, VL / 2 pooled
+     * pixels stored at {@code o}. Kept out of the FMA block: pooling there left C2 short of registers, and it
+     * spilled half the accumulators inside the tap loop (2x slower).
+     */
+    private static void poolTile(float[] rows, int r, int mCount, float[] out, int o, int np) {
+        for (int j = 0; j < mCount; j++) {
+            int at = r + 2 * j * VL;
+            FloatVector p = FloatVector.fromArray(S, rows, at).max(FloatVector.fromArray(S, rows, at + VL));
+            ((FloatVector) p.rearrange(EVEN).max(p.rearrange(ODD)).reinterpretShape(HALF, 0)).intoArray(out, o + j * np);
+        }
+    }
+}
