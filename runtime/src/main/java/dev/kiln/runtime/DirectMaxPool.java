@@ -50,7 +50,8 @@ final class DirectMaxPool {
         int pw = s.outW() / 2;
         int np = ph * pw;
         int rowStep = s.strideH() * wp;
-        boolean registers = 2 * pw >= VL && (ep.isNone() || ep.kind() == Epilogue.Kind.RELU);
+        boolean relu = ep.kind() == Epilogue.Kind.RELU;
+        boolean registers = 2 * pw >= VL && (ep.isNone() || relu);
         int[] offs = registers ? Conv2d.tapOffsets(s, wp, plane) : null;
         int tiles = Math.ceilDiv(2 * pw, VL);
         for (int u = u0; u < u1; u++) {
@@ -62,11 +63,23 @@ final class DirectMaxPool {
             int base = oo + m0 * np;
             for (int py = 0; py < ph; py++) {
                 int top = gOff + 2 * py * rowStep;
-                if (registers) {
+                if (registers && mCount <= 2) {
+                    // Two window-row tiles at once in the 2 x 4 block, as Conv2d does for a last block this small.
+                    for (int t = 0; t < tiles; t += 2) {
+                        int x0 = Math.min(t * VL, 2 * pw - VL);
+                        int x1 = Math.min((t + 1) * VL, 2 * pw - VL);
+                        int r1 = rowsOff + 4 * VL;
+                        Conv2d.block2x4(offs, kv, w, wOff, x, top + x0, top + rowStep + x0, top + x1,
+                                top + rowStep + x1, bias, m0, mCount, rows, rowsOff, rowsOff + VL, r1, r1 + VL, 2 * VL,
+                                relu);
+                        poolTile(rows, rowsOff, mCount, out, base + py * pw + x0 / 2, np);
+                        poolTile(rows, r1, mCount, out, base + py * pw + x1 / 2, np);
+                    }
+                } else if (registers) {
                     for (int t = 0; t < tiles; t++) {
                         int x0 = Math.min(t * VL, 2 * pw - VL);
                         Conv2d.block5x2(offs, kv, w, wOff, x, top + x0, top + rowStep + x0, bias, m0, mCount, rows,
-                                rowsOff, rowsOff + VL, 2 * VL, ep.kind() == Epilogue.Kind.RELU);
+                                rowsOff, rowsOff + VL, 2 * VL, relu);
                         poolTile(rows, rowsOff, mCount, out, base + py * pw + x0 / 2, np);
                     }
                 } else {
