@@ -76,12 +76,17 @@ public final class PoolGrad {
         check(s, planes, dy, dyOff, s.outPlane(), "dy");
         check(s, planes, dx, dxOff, s.inPlane(), "dx");
         Arrays.fill(dx, dxOff, dxOff + planes * s.inPlane(), 0f);
+        int from = 0;
+        if (MaxPoolGrad2x2.supports(s)) {
+            MaxPoolGrad2x2.backward(s, planes, x, xOff, dy, dyOff, dx, dxOff);
+            from = MaxPoolGrad2x2.vectorWindows(s);
+        }
         for (int p = 0; p < planes; p++) {
             int pin = xOff + p * s.inPlane();
             int pdx = dxOff + p * s.inPlane();
             int pdy = dyOff + p * s.outPlane();
             for (int oy = 0; oy < s.outH(); oy++) {
-                for (int ox = 0; ox < s.outW(); ox++) {
+                for (int ox = from; ox < s.outW(); ox++) {
                     int pick = pick(s, x, pin, oy, ox);
                     if (pick >= 0) {
                         dx[pdx + pick] += dy[pdy + oy * s.outW() + ox];

@@ -117,6 +117,32 @@ class PoolGradTest {
     }
 
     @Test
+    void vectorPathOfTwoByTwoPoolsRoutesAsTheScalarRule() {
+        // 2x2 / stride 2 takes MaxPoolGrad2x2 for whole vectors of windows, the scalar rule for the rest of a row;
+        // values on a coarse grid make ties, and NaN and -inf appear in every position of a window
+        PoolShape[] shapes = {PoolShape.square(24, 24, 2), PoolShape.of(25, 37, 2, 2, 2, 2, 0, 0, 0, 0, 1, 1, false),
+            PoolShape.of(6, 70, 2, 2, 2, 2, 0, 0, 0, 0, 1, 1, false), PoolShape.square(2, 2, 2)};
+        float[] special = {Float.NaN, Float.NEGATIVE_INFINITY, Float.POSITIVE_INFINITY, -0f, 0f};
+        for (PoolShape s : shapes) {
+            int planes = 3;
+            float[] x = new float[planes * s.inPlane() + 1];
+            for (int i = 0; i < x.length; i++) {
+                int r = rnd.nextInt(20);
+                x[i] = r < special.length ? special[r] : (r - 12) / 2f;
+            }
+            float[] dy = TrainCheck.random(rnd, planes * s.outPlane() + 2);
+            float[] want = new float[planes * s.inPlane() + 3];
+            float[] got = new float[want.length];
+            java.util.Arrays.fill(got, 7f);
+            want[0] = want[1] = want[2] = 7f;
+            got[0] = got[1] = got[2] = 7f;
+            PoolGrad.maxPoolBackwardScalar(s, planes, x, 1, dy, 2, want, 3);
+            PoolGrad.maxPoolBackward(s, planes, x, 1, dy, 2, got, 3);
+            assertArrayEquals(want, got, "max " + s);
+        }
+    }
+
+    @Test
     void globalPoolsBackward() {
         int planes = 5;
         int size = 37;

@@ -1,0 +1,98 @@
+package dev.kiln.runtime.train;
+
+import dev.kiln.runtime.PoolShape;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShuffle;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * {@link PoolGrad#maxPoolBackward(PoolShape, int, float[], int, float[], int, float[], int)} for the CNNs' pool: 2x2
+ * windows, stride 2, no padding or dilation, every window inside the input. The windows are disjoint, so each input
+ * gets either its window's gradient or zero, and VL windows at a time can pick without branches: the four taps of
+ * VL windows are the even and odd lanes of two input rows, the pick is {@link PoolGrad}'s rule (the first non-NaN
+ * tap in row-major order starts, a strictly greater one replaces it) as masks, and the gradient goes back to the
+ * picked lanes, interleaved into the two input rows. The windows past the last whole vector of an output row
+ * ({@link #vectorWindows} on) are left to the caller's scalar rule.
+ * The scalar loop's pick was a third of mnist_cnn's training step, a mispredicted branch per tap.
+ */
+final class MaxPoolGrad2x2 {
+    private static final VectorSpecies<Float> S = Lanes.S;
+    private static final int VL = S.length();
+    /** Even and odd lanes of two vectors (indices past VL select from the second). */
+    private static final VectorShuffle<Float> EVEN = VectorShuffle.fromOp(S, i -> 2 * i);
+    private static final VectorShuffle<Float> ODD = VectorShuffle.fromOp(S, i -> 2 * i + 1);
+    /** Lanes 0.. and VL/2.. of two vectors interleaved: a0 b0 a1 b1 ... */
+    private static final VectorShuffle<Float> ZIP_LO = VectorShuffle.fromOp(S, i -> i / 2 + (i % 2) * VL);
+    private static final VectorShuffle<Float> ZIP_HI = VectorShuffle.fromOp(S, i -> VL / 2 + i / 2 + (i % 2) * VL);
+
+    private MaxPoolGrad2x2() {}
+
+    /** Whether {@link #backward} computes this shape. */
+    static boolean supports(PoolShape s) {
+        return s.kh() == 2 && s.kw() == 2 && s.strideH() == 2 && s.strideW() == 2 && s.padTop() == 0
+                && s.padLeft() == 0 && s.padBottom() == 0 && s.padRight() == 0 && s.dilationH() == 1
+                && s.dilationW() == 1 && 2 * s.outH() <= s.h() && 2 * s.outW() <= s.w();
+    }
+
+    /** Windows of an output row {@link #backward} computes: whole vectors of them from the row's start. */
+    static int vectorWindows(PoolShape s) {
+        return s.outW() / VL * VL;
+    }
+
+    /** dx of the first {@link #vectorWindows} windows of every output row of {@code planes} planes. */
+    static void backward(PoolShape s, int planes, float[] x, int xOff, float[] dy, int dyOff, float[] dx, int dxOff) {
+        int w = s.w();
+        int outW = s.outW();
+        int windows = vectorWindows(s);
+        for (int p = 0; p < planes; p++) {
+            int pin = xOff + p * s.inPlane();
+            int pdx = dxOff + p * s.inPlane();
+            int pdy = dyOff + p * s.outPlane();
+            for (int oy = 0; oy < s.outH(); oy++) {
+                int r0 = 2 * oy * w;
+                for (int ox = 0; ox < windows; ox += VL) {
+                    block(x, pin + r0 + 2 * ox, pin + r0 + w + 2 * ox, dy, pdy + oy * outW + ox, dx,
+                            pdx + r0 + 2 * ox, pdx + r0 + w + 2 * ox);
+                }
+            }
+        }
+    }
+
+    /** VL windows whose top taps start at {@code i0}, bottom taps at {@code i1}; dy from {@code g}. */
+    private static void block(float[] x, int i0, int i1, float[] dy, int g, float[] dx, int d0, int d1) {
+        FloatVector t0 = FloatVector.fromArray(S, x, i0);
+        FloatVector t1 = FloatVector.fromArray(S, x, i0 + VL);
+        FloatVector u0 = FloatVector.fromArray(S, x, i1);
+        FloatVector u1 = FloatVector.fromArray(S, x, i1 + VL);
+        FloatVector a = t0.rearrange(EVEN, t1);
+        FloatVector b = t0.rearrange(ODD, t1);
+        FloatVector c = u0.rearrange(EVEN, u1);
+        FloatVector d = u0.rearrange(ODD, u1);
+        // The scalar rule as masks: a tap is taken when greater than the best so far, or when it is the first
+        // non-NaN one (v == v); the last tap taken wins.
+        VectorMask<Float> has = a.eq(a);
+        FloatVector best = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY).blend(a, has);
+        VectorMask<Float> takeB = b.compare(VectorOperators.GT, best).or(has.not().and(b.eq(b)));
+        best = best.blend(b, takeB);
+        has = has.or(takeB);
+        VectorMask<Float> takeC = c.compare(VectorOperators.GT, best).or(has.not().and(c.eq(c)));
+        best = best.blend(c, takeC);
+        has = has.or(takeC);
+        VectorMask<Float> takeD = d.compare(VectorOperators.GT, best).or(has.not().and(d.eq(d)));
+        VectorMask<Float> pickC = takeC.andNot(takeD);
+        VectorMask<Float> pickB = takeB.andNot(takeC).andNot(takeD);
+        VectorMask<Float> pickA = a.eq(a).andNot(takeB).andNot(takeC).andNot(takeD);
+        FloatVector grad = FloatVector.fromArray(S, dy, g);
+        FloatVector zero = FloatVector.zero(S);
+        FloatVector ga = zero.blend(grad, pickA);
+        FloatVector gb = zero.blend(grad, pickB);
+        FloatVector gc = zero.blend(grad, pickC);
+        FloatVector gd = zero.blend(grad, takeD);
+        ga.rearrange(ZIP_LO, gb).intoArray(dx, d0);
+        ga.rearrange(ZIP_HI, gb).intoArray(dx, d0 + VL);
+        gc.rearrange(ZIP_LO, gd).intoArray(dx, d1);
+        gc.rearrange(ZIP_HI, gd).intoArray(dx, d1 + VL);
+    }
+}
