@@ -20,9 +20,9 @@ import org.openjdk.jmh.annotations.Warmup;
  * array allocated once: what a user's steady-state inference loop pays.
  *
  * <p>Besides the gc profiler's B/op (every thread of the fork, so JMH's own ~100 KB/s of bookkeeping shows on
- * slow calls): when the system property {@value #ALLOC_LOG} names a file, the trial ends with ~100 ms of calls
- * counted by the calling thread's allocation counter, and appends {@code model batch threads bytesPerCall} to
- * the file.
+ * slow calls): when the system property {@value #ALLOC_LOG} names a file, the trial ends with the calling thread's
+ * steady-state bytes per call ({@link SteadyAllocation}), appended to the file as {@code model batch threads
+ * bytesPerCall}.
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.SampleTime)
@@ -33,8 +33,6 @@ import org.openjdk.jmh.annotations.Warmup;
 public class KilnModelBench {
     /** System property naming the file the per-call allocation is appended to. */
     public static final String ALLOC_LOG = "kiln.bench.allocLog";
-    private static final com.sun.management.ThreadMXBean MX =
-            (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
 
     @Param({"mlp", "mnist_cnn", "cifar_cnn", "lstm", "gru"})
     public String model;
@@ -68,22 +66,8 @@ public class KilnModelBench {
 
     @TearDown(Level.Trial)
     public void tearDown() throws Exception {
-        String log = System.getProperty(ALLOC_LOG);
-        if (log != null) {
-            // After the measurement the code is as compiled as it gets; ~100 ms of calls with nothing of JMH's
-            // in between give the calling thread's exact bytes per call.
-            long start = System.nanoTime();
-            long bytes0 = MX.getCurrentThreadAllocatedBytes();
-            int calls = 0;
-            do {
-                call.run(x, batch, out);
-                calls++;
-            } while (System.nanoTime() - start < 100_000_000L && calls < 100_000);
-            double bytesPerCall = (double) (MX.getCurrentThreadAllocatedBytes() - bytes0) / calls;
-            java.nio.file.Files.writeString(java.nio.file.Path.of(log),
-                    model + " " + batch + " " + threads + " " + bytesPerCall + "\n",
-                    java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
-        }
+        // After the measurement the code is as compiled as it gets: windows of calls with nothing of JMH's in between.
+        SteadyAllocation.log(model + " " + batch + " " + threads, () -> call.run(x, batch, out));
         net.close();
     }
 }

@@ -36,8 +36,6 @@ import org.openjdk.jmh.annotations.Warmup;
 public class KilnTrainBench {
     /** The batch of issue 8's training benchmarks. */
     public static final int BATCH = 64;
-    private static final com.sun.management.ThreadMXBean MX =
-            (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
 
     @Param({"mlp", "mnist_cnn"})
     public String model;
@@ -88,20 +86,7 @@ public class KilnTrainBench {
             if (!Float.isFinite(loss)) {
                 throw new IllegalStateException(model + " at " + threads + " threads: the last step's loss is " + loss);
             }
-            String log = System.getProperty(KilnModelBench.ALLOC_LOG);
-            if (log != null) {
-                long start = System.nanoTime();
-                long bytes0 = MX.getCurrentThreadAllocatedBytes();
-                int calls = 0;
-                do {
-                    loss = step.step(x, labels, BATCH);
-                    calls++;
-                } while (System.nanoTime() - start < 100_000_000L && calls < 10_000);
-                double bytesPerCall = (double) (MX.getCurrentThreadAllocatedBytes() - bytes0) / calls;
-                java.nio.file.Files.writeString(java.nio.file.Path.of(log),
-                        allocKey(model) + " " + BATCH + " " + threads + " " + bytesPerCall + "\n",
-                        java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
-            }
+            SteadyAllocation.log(allocKey(model) + " " + BATCH + " " + threads, () -> loss = step.step(x, labels, BATCH));
         } finally {
             trainer.close();
         }

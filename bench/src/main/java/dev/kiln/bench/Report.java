@@ -99,8 +99,10 @@ final class Report {
                 + "figure for the same thread count. GFLOP/s of a model: FLOPs per sample (models.json, "
                 + "multiply-add = 2) x batch / Kiln's median.\n", FmaPeakBench.CHAINS, FmaPeakBench.lanes(),
                 num(peak1), num(peak2)));
-        md.append("- Allocation: *B/call* is what the calling thread allocated per `run(x, batch, out)` over ~100 ms "
-                + "of calls right after the measurement (ThreadMXBean, inside the fork); *gc B/op* is JMH's gc profiler, which "
+        md.append("- Allocation: *B/call* is what the calling thread allocated per `run(x, batch, out)` in steady "
+                + "state: the least of three windows of ~100 ms of calls right after the measurement (ThreadMXBean, "
+                + "inside the fork; one window can catch C2 recompiling a kernel, whose interpreted calls box every "
+                + "vector); *gc B/op* is JMH's gc profiler, which "
                 + "counts every thread of the fork, so JMH's own ~100 KB/s of bookkeeping shows as hundreds of B/op "
                 + "on the ms-scale calls. A call that allocated (an array, boxed vectors) would show KBs to MBs; "
                 + "below " + (int) ZERO_ALLOCATION_BYTES + " B/call counts as zero.\n\n");
