@@ -72,7 +72,15 @@ public final class Gemm {
         ParallelGemm task = TASKS.get();
         task.set(m, a, aOff, lda, b, bias, c, cOff, ldc, accumulate, ep);
         try {
-            pool.parallelFor(task.units(pool.threads()), task);
+            int units = task.units(pool.threads());
+            if (m == 1) {
+                // A matrix-vector product streams B once: contiguous halves keep its groups of MV_VECTORS whole.
+                pool.parallelFor(units, task);
+            } else {
+                // Balanced with stealing: a thread slowed by anything else on the machine hands its last strips
+                // (or row blocks) to the other instead of making it wait (mlp's batch-64 layers on a shared host).
+                pool.parallelForBalanced(units, task);
+            }
         } finally {
             task.clear();
         }
@@ -149,7 +157,7 @@ public final class Gemm {
      * The arguments of one threaded call, reused per calling thread so a call allocates nothing. Work units
      * are strips of B when there are enough for every thread, else blocks of MR rows.
      */
-    private static final class ParallelGemm implements IntRangeBody {
+    private static final class ParallelGemm implements IntRangeBody, ThreadRangeBody {
         private int m;
         private float[] a;
         private int aOff;
@@ -191,6 +199,11 @@ public final class Gemm {
             bias = null;
             c = null;
             ep = null;
+        }
+
+        @Override
+        public void run(int thread, int from, int to) {
+            run(from, to);
         }
 
         @Override
