@@ -166,8 +166,6 @@ class Conv2dTest {
     void threadedConvAndPoolCallsAllocateNothing() {
         org.junit.jupiter.api.Assumptions.assumeTrue(System.getProperty("kiln.runtime.vectorBits") == null,
                 "allocation is measured at the machine's own vector width only");
-        com.sun.management.ThreadMXBean mx =
-                (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
         ConvShape s = shape(SHAPES[1]);
         PoolShape p = PoolShape.square(8, 8, 2);
         int batch = 16;
@@ -186,17 +184,7 @@ class Conv2dTest {
                 Pooling.maxPool(p, batch * s.m(), out, 0, pooled, 0, pool);
                 Pooling.maxPool(p, 1600, big, 0, bigPooled, 0, pool);
             };
-            long least = Long.MAX_VALUE;
-            for (int round = 0; round < 20 && least > 0; round++) {
-                for (int i = 0; i < (round == 0 ? 2000 : 200); i++) {
-                    call.run();
-                }
-                long before = mx.getCurrentThreadAllocatedBytes();
-                for (int i = 0; i < 100; i++) {
-                    call.run();
-                }
-                least = Math.min(least, (mx.getCurrentThreadAllocatedBytes() - before) / 100);
-            }
+            long least = Allocations.steadyBytesPerCall(call);
             assertEquals(0, least, "bytes per threaded call");
         }
     }

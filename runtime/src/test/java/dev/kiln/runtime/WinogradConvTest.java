@@ -139,15 +139,8 @@ class WinogradConvTest {
         float[] packed = WinogradConv.packWeights(Check.random(rnd, s.weightLength()), s);
         float[] out = new float[4 * s.outSize()];
         float[] scratch = new float[WinogradConv.scratchLength(s)];
-        var bean = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
-        for (int i = 0; i < 2000; i++) {
-            WinogradConv.conv(s, 4, in, 0, packed, null, out, 0, scratch, Epilogue.relu());
-        }
-        long before = bean.getCurrentThreadAllocatedBytes();
-        for (int i = 0; i < 200; i++) {
-            WinogradConv.conv(s, 4, in, 0, packed, null, out, 0, scratch, Epilogue.relu());
-        }
-        long per = (bean.getCurrentThreadAllocatedBytes() - before) / 200;
+        long per = Allocations.steadyBytesPerCall(
+                () -> WinogradConv.conv(s, 4, in, 0, packed, null, out, 0, scratch, Epilogue.relu()));
         assertTrue(per < 64, per + " B per call");
     }
 }

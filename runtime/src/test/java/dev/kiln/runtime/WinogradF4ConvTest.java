@@ -131,18 +131,8 @@ class WinogradF4ConvTest {
         float[] packed = WinogradF4Conv.packWeights(Check.random(rnd, s.weightLength()), s);
         float[] out = new float[4 * s.outSize()];
         float[] scratch = new float[WinogradF4Conv.scratchLength(s)];
-        var bean = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
-        long best = Long.MAX_VALUE;
-        for (int i = 0; i < 2000; i++) {
-            WinogradF4Conv.conv(s, 4, in, 0, packed, null, out, 0, scratch, Epilogue.relu());
-        }
-        for (int round = 0; round < 20 && best >= 64; round++) {
-            long before = bean.getCurrentThreadAllocatedBytes();
-            for (int i = 0; i < 200; i++) {
-                WinogradF4Conv.conv(s, 4, in, 0, packed, null, out, 0, scratch, Epilogue.relu());
-            }
-            best = Math.min(best, (bean.getCurrentThreadAllocatedBytes() - before) / 200);
-        }
+        long best = Allocations.steadyBytesPerCall(
+                () -> WinogradF4Conv.conv(s, 4, in, 0, packed, null, out, 0, scratch, Epilogue.relu()));
         assertTrue(best < 64, best + " B per call");
     }
 }

@@ -2,7 +2,6 @@ package dev.kiln.runtime.train;
 
 import static org.junit.jupiter.api.Assertions.fail;
 
-import java.lang.management.ManagementFactory;
 import java.util.Random;
 
 /** Helpers the training-kernel tests share: seeded arrays, closeness checks naming the index, allocation meter. */
@@ -52,21 +51,6 @@ final class TrainCheck {
     static long allocatedPerRun(Runnable r) {
         org.junit.jupiter.api.Assumptions.assumeTrue(System.getProperty("kiln.runtime.vectorBits") == null,
                 "allocation is measured at the machine's own vector width only");
-        com.sun.management.ThreadMXBean mx = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
-        // The least over several rounds: until C2 has (re)compiled a vector kernel, which comes late on a busy
-        // machine, the interpreted or deoptimized code boxes vectors; a kernel that really allocates (a scratch
-        // array made anew) does so in every round.
-        long least = Long.MAX_VALUE;
-        for (int round = 0; round < 20 && least > 0; round++) {
-            for (int i = 0; i < (round == 0 ? 3000 : 500); i++) {
-                r.run();
-            }
-            long before = mx.getCurrentThreadAllocatedBytes();
-            for (int i = 0; i < 100; i++) {
-                r.run();
-            }
-            least = Math.min(least, (mx.getCurrentThreadAllocatedBytes() - before) / 100);
-        }
-        return least;
+        return dev.kiln.runtime.Allocations.steadyBytesPerCall(r);
     }
 }

@@ -1,0 +1,31 @@
+package dev.kiln.runtime;
+
+import java.lang.management.ManagementFactory;
+
+/** Steady-state allocation of a call, for the zero-allocation tests of the kernels and the trainers. */
+public final class Allocations {
+    private Allocations() {}
+
+    /**
+     * Bytes the calling thread allocates per run of {@code r} in steady state: the least over up to 20 rounds of
+     * 100 runs, each after more warm-up runs, stopping at the first round that allocates nothing. Until C2 has
+     * (re)compiled a vector kernel, which comes late on a busy machine or in a JVM whose compiler queue holds other
+     * tests' methods, the interpreted or C1 code boxes vectors; a call that really allocates (a scratch array made
+     * anew, a message built just in case) does so in every round.
+     */
+    public static long steadyBytesPerCall(Runnable r) {
+        com.sun.management.ThreadMXBean mx = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+        long least = Long.MAX_VALUE;
+        for (int round = 0; round < 20 && least > 0; round++) {
+            for (int i = 0; i < (round == 0 ? 3000 : 500); i++) {
+                r.run();
+            }
+            long before = mx.getCurrentThreadAllocatedBytes();
+            for (int i = 0; i < 100; i++) {
+                r.run();
+            }
+            least = Math.min(least, (mx.getCurrentThreadAllocatedBytes() - before) / 100);
+        }
+        return least;
+    }
+}
