@@ -11,7 +11,7 @@ public final class Allocations {
      * 100 runs, each after more warm-up runs, stopping at the first round that allocates nothing. Until C2 has
      * (re)compiled a vector kernel, which comes late on a busy machine or in a JVM whose compiler queue holds other
      * tests' methods, the interpreted or C1 code boxes vectors; a call that really allocates (a scratch array made
-     * anew, a message built just in case) does so in every round.
+     * anew, a message built just in case) does so in every round. Rounded up: any byte in the best round counts.
      */
     public static long steadyBytesPerCall(Runnable r) {
         com.sun.management.ThreadMXBean mx = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
@@ -24,7 +24,7 @@ public final class Allocations {
             for (int i = 0; i < 100; i++) {
                 r.run();
             }
-            least = Math.min(least, (mx.getCurrentThreadAllocatedBytes() - before) / 100);
+            least = Math.min(least, Math.ceilDiv(mx.getCurrentThreadAllocatedBytes() - before, 100));
         }
         return least;
     }

@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.lang.management.ManagementFactory;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -102,7 +101,6 @@ class DynamicTensorsTest {
 
     @Test
     void resolvingAllocatesNothing() {
-        com.sun.management.ThreadMXBean mx = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
         long[] padWindow = new long[6];
         long[] sliceWindow = new long[6];
         long[] dims = new long[3];
@@ -123,14 +121,7 @@ class DynamicTensorsTest {
                     sliceCompiled, 1, sliceWindow, sliced);
             DynamicTensors.fit(buffer, (int) (dims[0] * dims[1] * dims[2]));
         };
-        long least = Long.MAX_VALUE;
-        for (int round = 0; round < 20 && least > 0; round++) {
-            long before = mx.getCurrentThreadAllocatedBytes();
-            for (int i = 0; i < 10_000; i++) {
-                run.run();
-            }
-            least = Math.min(least, mx.getCurrentThreadAllocatedBytes() - before);
-        }
+        long least = Allocations.steadyBytesPerCall(run);
         assertEquals(0, least, "resolving dims allocated bytes");
     }
 }

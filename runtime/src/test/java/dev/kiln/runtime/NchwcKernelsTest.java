@@ -91,18 +91,8 @@ class NchwcKernelsTest {
                 NchwcConv.conv(s, batch, xb, 0, packed, bias, two, 0, scratch, ep, pool);
                 assertArrayEquals(one, two, ep.toString());
                 if (ep.kind() == Epilogue.Kind.RELU && GemmKernel.VL <= jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.length()) {
-                    var bean = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
-                    long least = Long.MAX_VALUE;
-                    for (int round = 0; round < 20 && least > 0; round++) {
-                        for (int i = 0; i < (round == 0 ? 300 : 50); i++) {
-                            NchwcConv.conv(s, batch, xb, 0, packed, bias, two, 0, scratch, ep, pool);
-                        }
-                        long before = bean.getCurrentThreadAllocatedBytes();
-                        for (int i = 0; i < 20; i++) {
-                            NchwcConv.conv(s, batch, xb, 0, packed, bias, two, 0, scratch, ep, pool);
-                        }
-                        least = Math.min(least, (bean.getCurrentThreadAllocatedBytes() - before) / 20);
-                    }
+                    long least = Allocations.steadyBytesPerCall(
+                            () -> NchwcConv.conv(s, batch, xb, 0, packed, bias, two, 0, scratch, ep, pool));
                     assertEquals(0, least, "bytes allocated per call");
                 }
             }

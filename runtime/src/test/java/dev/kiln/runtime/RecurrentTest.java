@@ -228,7 +228,7 @@ class RecurrentTest {
             float[] gs = new float[Recurrent.gruScratchLength(hid, seq, batch)];
             try (WorkerPool pool = WorkerPool.of(2)) {
                 for (WorkerPool p : new WorkerPool[] {null, pool}) {
-                    long bytes = leastAllocatedPerCall(() -> {
+                    long bytes = Allocations.steadyBytesPerCall(() -> {
                         Recurrent.lstm(lw, seq, batch, false, Float.POSITIVE_INFINITY, x, 0, null, 0, null, 0, y, 0,
                                 yh, 0, yc, 0, ls, p);
                         Recurrent.gru(gw, seq, batch, false, Float.POSITIVE_INFINITY, x, 0, null, 0, y, 0, yh, 0, gs,
@@ -238,22 +238,6 @@ class RecurrentTest {
                 }
             }
         }
-    }
-
-    private static long leastAllocatedPerCall(Runnable r) {
-        var mx = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
-        long least = Long.MAX_VALUE;
-        for (int round = 0; round < 20 && least > 0; round++) {
-            for (int i = 0; i < (round == 0 ? 2000 : 300); i++) {
-                r.run();
-            }
-            long before = mx.getCurrentThreadAllocatedBytes();
-            for (int i = 0; i < 100; i++) {
-                r.run();
-            }
-            least = Math.min(least, (mx.getCurrentThreadAllocatedBytes() - before) / 100);
-        }
-        return least;
     }
 
     private static float[][] lstmOutputs(Recurrent.LstmWeights w, int seq, int batch, float[] x, float[] h0,

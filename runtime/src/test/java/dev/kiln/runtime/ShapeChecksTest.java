@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.lang.management.ManagementFactory;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -166,7 +165,6 @@ class ShapeChecksTest {
 
     @Test
     void passingChecksAllocateNothing() {
-        com.sun.management.ThreadMXBean mx = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
         long[] in = v(-1, 6);
         long[] out = v(-1, 2, 3);
         long[] shape = v(5, 2, 3);
@@ -182,15 +180,7 @@ class ShapeChecksTest {
                     sliceIn, sliceOut, 1, window);
             ShapeChecks.range(NODE, "'s', 'l', 'd'", 0L, 10L, 3L, 4);
         };
-        // The least of a few rounds: the JIT compiling the checks can allocate in the thread on the first ones.
-        long least = Long.MAX_VALUE;
-        for (int round = 0; round < 20 && least > 0; round++) {
-            long before = mx.getCurrentThreadAllocatedBytes();
-            for (int i = 0; i < 10_000; i++) {
-                checks.run();
-            }
-            least = Math.min(least, mx.getCurrentThreadAllocatedBytes() - before);
-        }
+        long least = Allocations.steadyBytesPerCall(checks);
         assertTrue(least == 0, "passing checks allocated " + least + " bytes");
     }
 }
