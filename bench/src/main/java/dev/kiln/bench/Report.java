@@ -100,9 +100,10 @@ final class Report {
                 + "multiply-add = 2) x batch / Kiln's median.\n", FmaPeakBench.CHAINS, FmaPeakBench.lanes(),
                 num(peak1), num(peak2)));
         md.append("- Allocation: *B/call* is what the calling thread allocated per `run(x, batch, out)` in steady "
-                + "state: the least of three windows of ~100 ms of calls right after the measurement (ThreadMXBean, "
-                + "inside the fork; one window can catch C2 recompiling a kernel, whose interpreted calls box every "
-                + "vector); *gc B/op* is JMH's gc profiler, which "
+                + "state: the least of up to 20 windows of ~100 ms of calls right after the measurement, stopping at the "
+                + "first that allocates nothing (ThreadMXBean, inside the fork; the first calls from the tear-down can "
+                + "run a kernel interpreted until C2 compiles it for that call site, boxing every vector); *gc B/op* "
+                + "is JMH's gc profiler, which "
                 + "counts every thread of the fork, so JMH's own ~100 KB/s of bookkeeping shows as hundreds of B/op "
                 + "on the ms-scale calls. A call that allocated (an array, boxed vectors) would show KBs to MBs; "
                 + "below " + (int) ZERO_ALLOCATION_BYTES + " B/call counts as zero.\n\n");

@@ -7,16 +7,18 @@ import java.nio.file.StandardOpenOption;
 
 /**
  * The bytes the calling thread allocates per call in steady state, as the benchmarks append them to the file named
- * by {@link KilnModelBench#ALLOC_LOG}: three windows of at least ~100 ms and 10 calls each, counted by the thread's
- * allocation counter, and the smallest of the three. One window can catch C2 recompiling a method after an
- * uncommon trap (on the shared machine, a work-stealing branch first taken late in a 2-thread run): until the new
- * code is installed the interpreter runs the kernel and boxes every vector, megabytes for one call. An allocation
- * made by every call, or every few calls, shows in all three windows.
+ * by {@link KilnModelBench#ALLOC_LOG}: windows of at least ~100 ms and 10 calls each, counted by the thread's
+ * allocation counter, up to 20 of them (2 s) until one allocates nothing, and the least. The calls run from the
+ * trial's tear-down, a call site JMH's measured loop never used: where C2 had compiled a kernel only inlined into
+ * that loop, the first calls from here run it interpreted or in C1, which box every vector (2.7 MB a call for
+ * mnist_cnn at batch 64 in one fork of four, for three windows in a row), until it is compiled for this site too.
+ * One window can also catch C2 recompiling a method after an uncommon trap. An allocation made by every call, or
+ * every few calls, shows in every window.
  */
 final class SteadyAllocation {
     private static final com.sun.management.ThreadMXBean MX =
             (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
-    private static final int WINDOWS = 3;
+    private static final int WINDOWS = 20;
 
     private SteadyAllocation() {}
 
@@ -27,7 +29,7 @@ final class SteadyAllocation {
             return;
         }
         double least = Double.MAX_VALUE;
-        for (int w = 0; w < WINDOWS; w++) {
+        for (int w = 0; w < WINDOWS && least > 0; w++) {
             long start = System.nanoTime();
             long bytes0 = MX.getCurrentThreadAllocatedBytes();
             int calls = 0;
