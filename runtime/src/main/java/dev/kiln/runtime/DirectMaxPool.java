@@ -1,7 +1,6 @@
 package dev.kiln.runtime;
 
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -24,17 +23,18 @@ final class DirectMaxPool {
     private static final VectorSpecies<Float> S = GemmKernel.SPECIES;
     private static final int VL = S.length();
     private static final int MB = Conv2d.MB;
-    /** Half a vector: the pooled pixels of one tile. */
-    private static final VectorSpecies<Float> HALF =
-            VectorSpecies.of(float.class, VectorShape.forBitSize(S.vectorBitSize() / 2));
+
     private static final VectorShuffle<Float> EVEN = VectorShuffle.fromOp(S, i -> (2 * i) % VL);
     private static final VectorShuffle<Float> ODD = VectorShuffle.fromOp(S, i -> (2 * i + 1) % VL);
 
     private DirectMaxPool() {}
 
-    /** Floats of scratch needed after the padded image: two conv rows (at least two vectors) of MB channels. */
+    /**
+     * Floats of scratch needed after the padded image: two conv rows of MB channels, or the register paths' tile
+     * pairs and pooled vector (at most 15 vectors of up to 16 lanes, see {@link #poolTile}).
+     */
     static int rowsLength(ConvShape s) {
-        return MB * 2 * Math.max(s.outW(), 16);
+        return Math.max(MB * 2 * s.outW(), 16 * 16);
     }
 
     /**
@@ -72,15 +72,15 @@ final class DirectMaxPool {
                         Conv2d.block2x4(offs, kv, w, wOff, x, top + x0, top + rowStep + x0, top + x1,
                                 top + rowStep + x1, bias, m0, mCount, rows, rowsOff, rowsOff + VL, r1, r1 + VL, 2 * VL,
                                 relu);
-                        poolTile(rows, rowsOff, mCount, out, base + py * pw + x0 / 2, np);
-                        poolTile(rows, r1, mCount, out, base + py * pw + x1 / 2, np);
+                        poolTile(rows, rowsOff, mCount, out, base + py * pw + x0 / 2, np, whole(t, tiles, x0, pw));
+                        poolTile(rows, r1, mCount, out, base + py * pw + x1 / 2, np, whole(t + 1, tiles, x1, pw));
                     }
                 } else if (registers) {
                     for (int t = 0; t < tiles; t++) {
                         int x0 = Math.min(t * VL, 2 * pw - VL);
                         Conv2d.block5x2(offs, kv, w, wOff, x, top + x0, top + rowStep + x0, bias, m0, mCount, rows,
                                 rowsOff, rowsOff + VL, 2 * VL, relu);
-                        poolTile(rows, rowsOff, mCount, out, base + py * pw + x0 / 2, np);
+                        poolTile(rows, rowsOff, mCount, out, base + py * pw + x0 / 2, np, whole(t, tiles, x0, pw));
                     }
                 } else {
                     Conv2d.directRows(s, w, wOff, x, top, 2 * py, wp, plane, bias, m0, mCount, ep, rows, rowsOff);
@@ -88,6 +88,14 @@ final class DirectMaxPool {
                 }
             }
         }
+    }
+
+    /**
+     * Whether tile t (from column x0) of a row of {@code tiles} may store a whole vector of pooled pixels: it is
+     * not the row's last, so a later tile overwrites the upper half, and the vector ends inside the row.
+     */
+    private static boolean whole(int t, int tiles, int x0, int pw) {
+        return t + 1 < tiles && x0 / 2 + VL <= pw;
     }
 
     /** The windows of one window row from its two conv rows in {@code rows} ([mCount][2][outW]). */
@@ -109,11 +117,25 @@ final class DirectMaxPool {
      * pixels stored at {@code o}. Kept out of the FMA block: pooling there left C2 short of registers, and it
      * spilled half the accumulators inside the tap loop (2x slower).
      */
-    private static void poolTile(float[] rows, int r, int mCount, float[] out, int o, int np) {
+    private static void poolTile(float[] rows, int r, int mCount, float[] out, int o, int np, boolean whole) {
+        int half = r + 2 * MB * VL; // past this tile pair's vectors (and, from the 2 x 4 path, the other pair's)
         for (int j = 0; j < mCount; j++) {
             int at = r + 2 * j * VL;
             FloatVector p = FloatVector.fromArray(S, rows, at).max(FloatVector.fromArray(S, rows, at + VL));
-            ((FloatVector) p.rearrange(EVEN).max(p.rearrange(ODD)).reinterpretShape(HALF, 0)).intoArray(out, o + j * np);
+            FloatVector pooled = p.rearrange(EVEN).max(p.rearrange(ODD));
+            if (whole) {
+                // A whole vector: its upper half lies inside the pooled row and the row's next tile, stored after
+                // this one, overwrites it.
+                pooled.intoArray(out, o + j * np);
+                continue;
+            }
+            // The row's last tiles leave through scratch: a masked store (vmaskmovps) made cifar_cnn 10 % slower on
+            // this AMD machine, and a reinterpretShape to a half-width species was left unexpanded by C2 in about one
+            // JVM run in five, boxing two objects per channel and tile (2.7 MB a call for mnist_cnn at batch 64).
+            pooled.intoArray(rows, half);
+            for (int i = 0; i < VL / 2; i++) {
+                out[o + j * np + i] = rows[half + i];
+            }
         }
     }
 }
