@@ -588,13 +588,13 @@ public final class Conv2d {
     }
 
     /**
-     * Output rows {@code y0} and {@code y0 + 1}, the first reading its window from {@code x[top..]}, for the {@code mCount} output
-     * channels from {@code m0} whose packed weights start at {@code wOff}: with bias and activation, into {@code
-     * rows[r..]} as [mCount][2][outW]. The same blocks and FMA chains as {@link #directImage}, for
-     * {@link DirectMaxPool}'s narrow planes.
+     * Output rows {@code y0} and {@code y0 + 1}, the first reading its window from {@code x[top..]}, for the
+     * {@code mCount} output channels from {@code m0} whose packed weights start at {@code wOff}: with bias and
+     * activation, into {@code rows[r..]} as [mCount][2][outW]. The same blocks and FMA chains as {@link
+     * #directImage}, for {@link DirectMaxPool}'s narrow planes; {@code offs} is the caller's {@link #tapOffsets}.
      */
-    static void directRows(ConvShape s, float[] w, int wOff, float[] x, int top, int y0, int wp, int plane, float[] bias,
-                           int m0, int mCount, Epilogue ep, float[] rows, int r) {
+    static void directRows(ConvShape s, int[] offs, float[] w, int wOff, float[] x, int top, int y0, int wp, int plane,
+                           float[] bias, int m0, int mCount, Epilogue ep, float[] rows, int r) {
         int outW = s.outW();
         int rowStep = s.strideH() * wp;
         int n = 2 * outW;
@@ -604,7 +604,6 @@ public final class Conv2d {
                 block5x1(s, w, wOff, x, top + y * rowStep, wp, plane, 0, bias, m0, mCount, rows, r + y * outW, n, relu);
             }
         } else {
-            int[] offs = tapOffsets(s, wp, plane);
             int xb = rowVectors(s);
             int tiles = 2 * xb;
             for (int t = 0; t < tiles; t += 2) {

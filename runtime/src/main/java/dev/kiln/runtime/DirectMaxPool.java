@@ -52,7 +52,7 @@ final class DirectMaxPool {
         int rowStep = s.strideH() * wp;
         boolean relu = ep.kind() == Epilogue.Kind.RELU;
         boolean registers = 2 * pw >= VL && (ep.isNone() || relu);
-        int[] offs = registers ? Conv2d.tapOffsets(s, wp, plane) : null;
+        int[] offs = Conv2d.tapOffsets(s, wp, plane); // once per call: the row loops below only read it
         int tiles = Math.ceilDiv(2 * pw, VL);
         for (int u = u0; u < u1; u++) {
             int g = u / blocks;
@@ -83,7 +83,7 @@ final class DirectMaxPool {
                         poolTile(rows, rowsOff, mCount, out, base + py * pw + x0 / 2, np, whole(t, tiles, x0, pw));
                     }
                 } else {
-                    Conv2d.directRows(s, w, wOff, x, top, 2 * py, wp, plane, bias, m0, mCount, ep, rows, rowsOff);
+                    Conv2d.directRows(s, offs, w, wOff, x, top, 2 * py, wp, plane, bias, m0, mCount, ep, rows, rowsOff);
                     poolRows(s, rows, rowsOff, mCount, out, base + py * pw, np);
                 }
             }
