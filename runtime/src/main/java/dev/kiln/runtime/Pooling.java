@@ -1,6 +1,7 @@
 package dev.kiln.runtime;
 
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
@@ -11,17 +12,24 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <p>Windows that lie wholly inside the input are computed a vector of outputs at a time along the output
  * width: with stride 1 each tap is one contiguous load; with stride 2 (undilated) two contiguous loads per
- * tap pair are reduced vertically first and then split into even and odd lanes by a two-vector shuffle.
+ * tap pair are reduced vertically first and then split into even and odd lanes by one-vector shuffles and a
+ * blend.
  * Windows touching the padding, and other strides, take the scalar path, which skips padded taps.
  * A window with no input tap gives -inf (max) or NaN (average without counted pads), as ONNX's reference does.
  */
 public final class Pooling {
     private static final VectorSpecies<Float> S = GemmKernel.SPECIES;
     private static final int VL = S.length();
-    /** Lanes 0, 2, 4, ... of the concatenation of two vectors. */
-    private static final VectorShuffle<Float> EVEN = VectorShuffle.fromOp(S, i -> 2 * i);
-    /** Lanes 1, 3, 5, ... of the concatenation of two vectors. */
-    private static final VectorShuffle<Float> ODD = VectorShuffle.fromOp(S, i -> 2 * i + 1);
+    /** Lanes 0, 2, 4, ... of a vector, twice over: into its lower half and again into its upper half. */
+    private static final VectorShuffle<Float> EVEN = VectorShuffle.fromOp(S, i -> 2 * i % VL);
+    /** Lanes 1, 3, 5, ... of a vector, twice over. */
+    private static final VectorShuffle<Float> ODD = VectorShuffle.fromOp(S, i -> (2 * i + 1) % VL);
+    /**
+     * Lanes VL / 2 and up. The even lanes of two vectors {@code lo, hi} side by side are
+     * {@code lo.rearrange(EVEN).blend(hi.rearrange(EVEN), UPPER)}: one-vector shuffles of constant indices and a
+     * constant blend, where the two-vector {@code rearrange} builds its masks and wrapped indices at run time.
+     */
+    private static final VectorMask<Float> UPPER = VectorMask.fromLong(S, -1L << (VL / 2));
 
     private Pooling() {}
 
@@ -56,11 +64,17 @@ public final class Pooling {
     }
 
     /**
-     * 2 x 2 / 2 max pooling with no window test: per output row, vectors of VL outputs (two rows of 2 VL inputs,
-     * maxed vertically, then even and odd lanes), a last vector ending at the row's end, and for rows narrower
-     * than VL (mnist_cnn's 4, cifar_cnn's 6) the same with 4-lane vectors; a plain max of four for what is left.
-     * The general path ran these narrow rows through its bounds-checked scalar loop at ~30 ns per output, a
-     * fifth of mnist_cnn's time at batch 64. Max is exact, so the lanes' order changes no bit.
+     * 2 x 2 / 2 max pooling with no window test: per output row, VL / 2 windows at a time from a vector of VL
+     * inputs of each of the two rows (their maximum, then that of its even and odd lanes), and a plain max of four
+     * for what is left. The vector holds VL / 2 windows but is stored whole: its upper half falls on outputs this
+     * call writes later (the row's next windows, or the next row's first), so it needs no masked store, and the
+     * loads past a row's end feed only those lanes. The last stores, whose upper half would leave this call's
+     * output, take the plain path. The general path ran mnist_cnn's 7-wide rows through its bounds-checked scalar
+     * loop at ~30 ns per output. Max is exact, so the lanes' order changes no bit.
+     *
+     * <p>Only the runtime's one species is used: a second one (this method had 4-lane vectors for rows narrower
+     * than VL) makes the Vector API's shared call sites bimorphic, and C2 then compiled some kernels with vector
+     * operations left as calls that box, in about one test JVM in five (docs/KERNELS.md).
      */
     private static void maxPool2x2(PoolShape s, int planes, float[] in, int inOff, float[] out, int outOff) {
         int w = s.w();
@@ -68,28 +82,17 @@ public final class Pooling {
         int outH = s.outH();
         int inPlane = s.inPlane();
         int outPlane = s.outPlane();
+        int outEnd = outOff + planes * outPlane;
         for (int p = 0; p < planes; p++) {
             for (int oy = 0; oy < outH; oy++) {
                 int r0 = inOff + p * inPlane + 2 * oy * w;
                 int r1 = r0 + w;
                 int o = outOff + p * outPlane + oy * outW;
                 int ox = 0;
-                if (outW >= VL) {
-                    for (; ox + VL <= outW; ox += VL) {
-                        max2x2(in, r0 + 2 * ox, r1 + 2 * ox, out, o + ox);
-                    }
-                    if (ox < outW) {
-                        max2x2(in, r0 + 2 * (outW - VL), r1 + 2 * (outW - VL), out, o + outW - VL);
-                        ox = outW;
-                    }
-                } else if (VL > 4 && outW >= 4) {
-                    for (; ox + 4 <= outW; ox += 4) {
-                        max2x2Narrow(in, r0 + 2 * ox, r1 + 2 * ox, out, o + ox);
-                    }
-                    if (ox < outW) {
-                        max2x2Narrow(in, r0 + 2 * (outW - 4), r1 + 2 * (outW - 4), out, o + outW - 4);
-                        ox = outW;
-                    }
+                for (; ox < outW && o + ox + VL <= outEnd && r1 + 2 * ox + VL <= in.length; ox += VL / 2) {
+                    FloatVector m = FloatVector.fromArray(S, in, r0 + 2 * ox)
+                            .max(FloatVector.fromArray(S, in, r1 + 2 * ox));
+                    m.rearrange(EVEN).max(m.rearrange(ODD)).intoArray(out, o + ox);
                 }
                 for (; ox < outW; ox++) {
                     int i0 = r0 + 2 * ox;
@@ -98,24 +101,6 @@ public final class Pooling {
                 }
             }
         }
-    }
-
-    /** VL outputs from 2 VL inputs of rows {@code r0} and {@code r1}. */
-    private static void max2x2(float[] in, int r0, int r1, float[] out, int o) {
-        FloatVector lo = FloatVector.fromArray(S, in, r0).max(FloatVector.fromArray(S, in, r1));
-        FloatVector hi = FloatVector.fromArray(S, in, r0 + VL).max(FloatVector.fromArray(S, in, r1 + VL));
-        lo.rearrange(EVEN, hi).max(lo.rearrange(ODD, hi)).intoArray(out, o);
-    }
-
-    private static final VectorSpecies<Float> S4 = FloatVector.SPECIES_128;
-    private static final VectorShuffle<Float> EVEN4 = VectorShuffle.fromOp(S4, i -> 2 * i);
-    private static final VectorShuffle<Float> ODD4 = VectorShuffle.fromOp(S4, i -> 2 * i + 1);
-
-    /** 4 outputs from 8 inputs of rows {@code r0} and {@code r1}, with 4-lane vectors. */
-    private static void max2x2Narrow(float[] in, int r0, int r1, float[] out, int o) {
-        FloatVector lo = FloatVector.fromArray(S4, in, r0).max(FloatVector.fromArray(S4, in, r1));
-        FloatVector hi = FloatVector.fromArray(S4, in, r0 + 4).max(FloatVector.fromArray(S4, in, r1 + 4));
-        lo.rearrange(EVEN4, hi).max(lo.rearrange(ODD4, hi)).intoArray(out, o);
     }
 
     /** ONNX AveragePool over {@code planes} planes; {@code countIncludePad} counts padding cells in the divisor. */
@@ -382,9 +367,9 @@ public final class Pooling {
                     lo = lo.max(FloatVector.fromArray(S, in, base));
                     hi = hi.max(FloatVector.fromArray(S, in, base + VL));
                 }
-                acc = acc.max(lo.rearrange(EVEN, hi));
+                acc = acc.max(lo.rearrange(EVEN).blend(hi.rearrange(EVEN), UPPER));
                 if (kx + 1 < s.kw()) {
-                    acc = acc.max(lo.rearrange(ODD, hi));
+                    acc = acc.max(lo.rearrange(ODD).blend(hi.rearrange(ODD), UPPER));
                 }
             }
         }
@@ -441,9 +426,9 @@ public final class Pooling {
                     int base = plane + iy * s.w() + 2 * ox - s.padLeft() + kx;
                     FloatVector lo = FloatVector.fromArray(S, in, base);
                     FloatVector hi = FloatVector.fromArray(S, in, base + VL);
-                    acc = acc.add(lo.rearrange(EVEN, hi));
+                    acc = acc.add(lo.rearrange(EVEN).blend(hi.rearrange(EVEN), UPPER));
                     if (kx + 1 < s.kw()) {
-                        acc = acc.add(lo.rearrange(ODD, hi));
+                        acc = acc.add(lo.rearrange(ODD).blend(hi.rearrange(ODD), UPPER));
                     }
                 }
             }

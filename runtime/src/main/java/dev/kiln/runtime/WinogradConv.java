@@ -331,10 +331,13 @@ public final class WinogradConv {
         FloatVector q1 = FloatVector.fromArray(S, buf, q + cp);
         FloatVector q2 = FloatVector.fromArray(S, buf, q + 2 * cp);
         FloatVector q3 = FloatVector.fromArray(S, buf, q + 3 * cp);
-        FloatVector t0 = add ? p0.add(q0) : p0.sub(q0);
-        FloatVector t1 = add ? p1.add(q1) : p1.sub(q1);
-        FloatVector t2 = add ? p2.add(q2) : p2.sub(q2);
-        FloatVector t3 = add ? p3.add(q3) : p3.sub(q3);
+        // p + sign q as one fused multiply-add: q * ±1 is exact, so it rounds as p ± q does, and no vector is a
+        // merge of two branches (a phi of vectors C2 may leave boxed)
+        FloatVector sign = FloatVector.broadcast(S, add ? 1f : -1f);
+        FloatVector t0 = q0.fma(sign, p0);
+        FloatVector t1 = q1.fma(sign, p1);
+        FloatVector t2 = q2.fma(sign, p2);
+        FloatVector t3 = q3.fma(sign, p3);
         t0.sub(t2).intoArray(buf, o);
         t1.add(t2).intoArray(buf, o + stride);
         t2.sub(t1).intoArray(buf, o + 2 * stride);

@@ -2,6 +2,7 @@ package dev.kiln.runtime;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 
+import java.util.Arrays;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 
@@ -17,6 +18,8 @@ class PoolingTest {
         {8, 8, 2, 2, 2, 2, 0, 0, 0, 0, 1, 1, 0},
         {9, 11, 2, 2, 2, 2, 0, 0, 0, 0, 1, 1, 0},
         {6, 7, 2, 2, 2, 2, 0, 0, 0, 0, 1, 1, 0},
+        {3, 18, 2, 2, 2, 2, 0, 0, 0, 0, 1, 1, 0},
+        {14, 14, 2, 2, 2, 2, 0, 0, 0, 0, 1, 1, 0},
         {30, 33, 2, 2, 2, 2, 0, 0, 0, 0, 1, 1, 0},
         {30, 37, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 0},
         {31, 45, 3, 3, 2, 2, 0, 1, 2, 1, 1, 1, 1},
@@ -34,8 +37,10 @@ class PoolingTest {
             PoolShape s = PoolShape.of(c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9], c[10], c[11], c[12] == 1);
             for (int planes : new int[] {1, 3 * 5}) {
                 float[] in = Check.random(rnd, planes * s.inPlane() + 3);
-                float[] want = new float[planes * s.outPlane() + 1];
-                float[] got = new float[planes * s.outPlane() + 1];
+                // slack after the output, which no kernel may write (the 2x2 path stores whole vectors)
+                float[] want = new float[planes * s.outPlane() + 1 + 20];
+                Arrays.fill(want, 42f);
+                float[] got = want.clone();
                 Pooling.maxPoolScalar(s, planes, in, 3, want, 1);
                 Pooling.maxPool(s, planes, in, 3, got, 1);
                 assertArrayEquals(want, got, "max " + s);

@@ -20,12 +20,22 @@ import jdk.incubator.vector.VectorSpecies;
 final class MaxPoolGrad2x2 {
     private static final VectorSpecies<Float> S = Lanes.S;
     private static final int VL = S.length();
-    /** Even and odd lanes of two vectors (indices past VL select from the second). */
-    private static final VectorShuffle<Float> EVEN = VectorShuffle.fromOp(S, i -> 2 * i);
-    private static final VectorShuffle<Float> ODD = VectorShuffle.fromOp(S, i -> 2 * i + 1);
-    /** Lanes 0.. and VL/2.. of two vectors interleaved: a0 b0 a1 b1 ... */
-    private static final VectorShuffle<Float> ZIP_LO = VectorShuffle.fromOp(S, i -> i / 2 + (i % 2) * VL);
-    private static final VectorShuffle<Float> ZIP_HI = VectorShuffle.fromOp(S, i -> VL / 2 + i / 2 + (i % 2) * VL);
+    /*
+     * Two vectors' lanes are combined with one-vector shuffles of constant indices and a blend of a constant mask
+     * (what the two-vector rearrange does, without building its masks and wrapped indices at run time): the even
+     * lanes of t0, t1 side by side are t0.rearrange(EVEN).blend(t1.rearrange(EVEN), UPPER), and lanes 0.. of a and
+     * b interleaved (a0 b0 a1 b1 ...) are a.rearrange(LOW_TWICE).blend(b.rearrange(LOW_TWICE), ODD_LANES).
+     */
+    /** Lanes 0, 2, 4, ... into the lower half and again into the upper half. */
+    private static final VectorShuffle<Float> EVEN = VectorShuffle.fromOp(S, i -> 2 * i % VL);
+    /** Lanes 1, 3, 5, ... likewise. */
+    private static final VectorShuffle<Float> ODD = VectorShuffle.fromOp(S, i -> (2 * i + 1) % VL);
+    /** Lanes 0, 0, 1, 1, ... of the lower half. */
+    private static final VectorShuffle<Float> LOW_TWICE = VectorShuffle.fromOp(S, i -> i / 2);
+    /** Lanes VL/2, VL/2, VL/2 + 1, ... of the upper half. */
+    private static final VectorShuffle<Float> HIGH_TWICE = VectorShuffle.fromOp(S, i -> VL / 2 + i / 2);
+    private static final VectorMask<Float> UPPER = VectorMask.fromLong(S, -1L << (VL / 2));
+    private static final VectorMask<Float> ODD_LANES = VectorMask.fromLong(S, 0xAAAA_AAAA_AAAA_AAAAL);
 
     private MaxPoolGrad2x2() {}
 
@@ -66,10 +76,10 @@ final class MaxPoolGrad2x2 {
         FloatVector t1 = FloatVector.fromArray(S, x, i0 + VL);
         FloatVector u0 = FloatVector.fromArray(S, x, i1);
         FloatVector u1 = FloatVector.fromArray(S, x, i1 + VL);
-        FloatVector a = t0.rearrange(EVEN, t1);
-        FloatVector b = t0.rearrange(ODD, t1);
-        FloatVector c = u0.rearrange(EVEN, u1);
-        FloatVector d = u0.rearrange(ODD, u1);
+        FloatVector a = t0.rearrange(EVEN).blend(t1.rearrange(EVEN), UPPER);
+        FloatVector b = t0.rearrange(ODD).blend(t1.rearrange(ODD), UPPER);
+        FloatVector c = u0.rearrange(EVEN).blend(u1.rearrange(EVEN), UPPER);
+        FloatVector d = u0.rearrange(ODD).blend(u1.rearrange(ODD), UPPER);
         // The scalar rule as masks: a tap is taken when greater than the best so far, or when it is the first
         // non-NaN one (v == v); the last tap taken wins.
         VectorMask<Float> has = a.eq(a);
@@ -90,9 +100,9 @@ final class MaxPoolGrad2x2 {
         FloatVector gb = zero.blend(grad, pickB);
         FloatVector gc = zero.blend(grad, pickC);
         FloatVector gd = zero.blend(grad, takeD);
-        ga.rearrange(ZIP_LO, gb).intoArray(dx, d0);
-        ga.rearrange(ZIP_HI, gb).intoArray(dx, d0 + VL);
-        gc.rearrange(ZIP_LO, gd).intoArray(dx, d1);
-        gc.rearrange(ZIP_HI, gd).intoArray(dx, d1 + VL);
+        ga.rearrange(LOW_TWICE).blend(gb.rearrange(LOW_TWICE), ODD_LANES).intoArray(dx, d0);
+        ga.rearrange(HIGH_TWICE).blend(gb.rearrange(HIGH_TWICE), ODD_LANES).intoArray(dx, d0 + VL);
+        gc.rearrange(LOW_TWICE).blend(gd.rearrange(LOW_TWICE), ODD_LANES).intoArray(dx, d1);
+        gc.rearrange(HIGH_TWICE).blend(gd.rearrange(HIGH_TWICE), ODD_LANES).intoArray(dx, d1 + VL);
     }
 }
