@@ -905,10 +905,8 @@ public final class Conv2d {
 
     /** Applies the activation in place to {@code len} floats from {@code at}. */
     static void activate(float[] out, int at, int len, Epilogue ep) {
-        int j = 0;
-        for (int bound = S.loopBound(len); j < bound; j += VL) {
-            ep.apply(FloatVector.fromArray(S, out, at + j)).intoArray(out, at + j);
-        }
+        int j = S.loopBound(len);
+        ep.applyVectors(out, at, j / VL);
         for (; j < len; j++) {
             out[at + j] = ep.apply(out[at + j]);
         }

@@ -3,6 +3,7 @@ package dev.kiln.runtime;
 import java.util.Objects;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
 
 /**
  * The activation a kernel applies to its results while they are still in registers (the activations
@@ -22,6 +23,8 @@ public record Epilogue(Kind kind, float alpha, float beta) {
     /** The activations an epilogue can apply. */
     public enum Kind { NONE, RELU, LEAKY_RELU, SIGMOID, TANH, HARD_SIGMOID, CLIP, ELU }
 
+    private static final VectorSpecies<Float> S = GemmKernel.SPECIES;
+    private static final int VL = S.length();
     private static final Epilogue NONE = new Epilogue(Kind.NONE, 0, 0);
     private static final Epilogue RELU = new Epilogue(Kind.RELU, 0, 0);
     private static final Epilogue SIGMOID = new Epilogue(Kind.SIGMOID, 0, 0);
@@ -89,6 +92,58 @@ public record Epilogue(Kind kind, float alpha, float beta) {
             case CLIP -> x.max(alpha).min(beta);
             case ELU -> x.blend(VectorMath.expm1(x).mul(alpha), x.compare(VectorOperators.LE, 0f));
         };
+    }
+
+    /**
+     * Applies the activation in place to {@code vectors} whole vectors of the runtime's species from
+     * {@code a[off]}: the same lane arithmetic as {@link #apply(FloatVector)}, so the same bits. Loads, activation
+     * and stores are in this method, one loop per kind, so no vector crosses a call: {@link #apply(FloatVector)}
+     * hands its vector to {@code applyOther}, which C2 inlines only where it finds the call site hot, and a Sigmoid
+     * GEMM run once per 50 Relu GEMMs boxed every vector (16 KB a call, docs/BENCHMARKS.md "Session 6").
+     */
+    public void applyVectors(float[] a, int off, int vectors) {
+        int end = off + vectors * VL;
+        switch (kind) {
+            case NONE -> { }
+            case RELU -> {
+                for (int i = off; i < end; i += VL) {
+                    FloatVector.fromArray(S, a, i).max(0f).intoArray(a, i);
+                }
+            }
+            case LEAKY_RELU -> {
+                for (int i = off; i < end; i += VL) {
+                    FloatVector x = FloatVector.fromArray(S, a, i);
+                    x.blend(x.mul(alpha), x.lt(0f)).intoArray(a, i);
+                }
+            }
+            case SIGMOID -> {
+                for (int i = off; i < end; i += VL) {
+                    FloatVector x = FloatVector.fromArray(S, a, i);
+                    x.broadcast(1f).div(VectorMath.exp(x.neg()).add(1f)).intoArray(a, i);
+                }
+            }
+            case TANH -> {
+                for (int i = off; i < end; i += VL) {
+                    VectorMath.tanh(FloatVector.fromArray(S, a, i)).intoArray(a, i);
+                }
+            }
+            case HARD_SIGMOID -> {
+                for (int i = off; i < end; i += VL) {
+                    FloatVector.fromArray(S, a, i).fma(alpha, beta).max(0f).min(1f).intoArray(a, i);
+                }
+            }
+            case CLIP -> {
+                for (int i = off; i < end; i += VL) {
+                    FloatVector.fromArray(S, a, i).max(alpha).min(beta).intoArray(a, i);
+                }
+            }
+            case ELU -> {
+                for (int i = off; i < end; i += VL) {
+                    FloatVector x = FloatVector.fromArray(S, a, i);
+                    x.blend(VectorMath.expm1(x).mul(alpha), x.compare(VectorOperators.LE, 0f)).intoArray(a, i);
+                }
+            }
+        }
     }
 
     /** Applies the activation to one value; the scalar twin of {@link #apply(FloatVector)}. */

@@ -633,28 +633,28 @@ final class GemmKernel {
 
     /** Adds the bias (columns from {@code col}) and applies the epilogue to {@code vectors} full vectors of C. */
     private static void finish(float[] c, int ci, int vectors, float[] bias, int col, Epilogue ep) {
-        // Relu and none have paths of their own, the max inline: a vector that may reach a call C2 leaves out of line
-        // (Epilogue.apply was seen so, even at 34 bytes) is boxed on every path, 177 KB per cifar_cnn call.
-        boolean relu = ep.kind() == Epilogue.Kind.RELU;
-        for (int v = 0; v < vectors; v++) {
-            int off = ci + v * VL;
-            if (relu) {
+        // Relu, the common case, keeps the bias and the max in registers; the other activations run after the bias,
+        // from C, in Epilogue.applyVectors: a vector that reaches a call C2 leaves out of line is boxed on every
+        // path (Epilogue.apply was seen so, even at 34 bytes: 177 KB per cifar_cnn call).
+        if (ep.kind() == Epilogue.Kind.RELU) {
+            for (int v = 0; v < vectors; v++) {
+                int off = ci + v * VL;
                 FloatVector x = FloatVector.fromArray(SPECIES, c, off);
                 if (bias != null) {
                     x = x.add(FloatVector.fromArray(SPECIES, bias, col + v * VL));
                 }
                 x.max(0f).intoArray(c, off);
-            } else if (ep.isNone()) {
+            }
+            return;
+        }
+        if (bias != null) {
+            for (int v = 0; v < vectors; v++) {
+                int off = ci + v * VL;
                 FloatVector.fromArray(SPECIES, c, off).add(FloatVector.fromArray(SPECIES, bias, col + v * VL))
-                        .intoArray(c, off); // finish runs with no epilogue only when there is a bias
-            } else {
-                FloatVector x = FloatVector.fromArray(SPECIES, c, off);
-                if (bias != null) {
-                    x = x.add(FloatVector.fromArray(SPECIES, bias, col + v * VL));
-                }
-                ep.apply(x).intoArray(c, off);
+                        .intoArray(c, off);
             }
         }
+        ep.applyVectors(c, ci, vectors);
     }
 
     /** Copies C's columns {@code [col, colEnd)} (at most {@code vectors} vectors) into scratch, zeros after. */
@@ -683,11 +683,7 @@ final class GemmKernel {
                     scratch[so + l] += bias[cv + l];
                 }
             }
-            if (ep.kind() == Epilogue.Kind.RELU) { // paths of their own, as in finish
-                FloatVector.fromArray(SPECIES, scratch, so).max(0f).intoArray(scratch, so);
-            } else if (!ep.isNone()) {
-                ep.apply(FloatVector.fromArray(SPECIES, scratch, so)).intoArray(scratch, so);
-            }
+            ep.applyVectors(scratch, so, 1);
             System.arraycopy(scratch, so, c, ci + v * VL, lanes);
         }
     }

@@ -281,9 +281,7 @@ public final class NchwcConv {
         int b = S.length();
         for (int q = 0; q < blocks; q++) {
             int base = outBase + q * outBlock;
-            for (int p = from; p < to; p++) {
-                ep.apply(FloatVector.fromArray(S, out, base + p * b)).intoArray(out, base + p * b);
-            }
+            ep.applyVectors(out, base + from * b, to - from);
             int real = s.m() - (ob + q) * b;
             if (real < b) {
                 for (int p = from; p < to; p++) {

@@ -58,6 +58,29 @@ class EpilogueTest {
     }
 
     @Test
+    void arrayFormGivesTheVectorFormsBitsAndStaysInItsRange() {
+        int vl = S.length();
+        float[] xs = new float[5 * vl + 2];
+        for (int i = 0; i < xs.length; i++) {
+            xs[i] = (i - xs.length / 2) * 0.73f;
+        }
+        xs[4] = Float.NaN;
+        for (Epilogue ep : all()) {
+            float[] got = xs.clone();
+            ep.applyVectors(got, 1, 5);
+            assertEquals(xs[0], got[0], ep + ": before the range");
+            assertEquals(xs[xs.length - 1], got[xs.length - 1], ep + ": past the range");
+            for (int i = 1; i < 1 + 5 * vl; i += vl) {
+                FloatVector want = ep.apply(FloatVector.fromArray(S, xs, i));
+                for (int l = 0; l < vl; l++) {
+                    assertEquals(Float.floatToRawIntBits(want.lane(l)), Float.floatToRawIntBits(got[i + l]),
+                            ep + " at " + xs[i + l]);
+                }
+            }
+        }
+    }
+
+    @Test
     void kernelsRunTheRequestedVectorWidth() {
         int bits = Integer.getInteger("kiln.runtime.vectorBits", 0);
         if (bits != 0) {
