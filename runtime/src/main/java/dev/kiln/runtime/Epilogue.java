@@ -94,53 +94,79 @@ public record Epilogue(Kind kind, float alpha, float beta) {
         };
     }
 
-    /**
-     * Applies the activation in place to {@code vectors} whole vectors of the runtime's species from
-     * {@code a[off]}: the same lane arithmetic as {@link #apply(FloatVector)}, so the same bits. Loads, activation
-     * and stores are in this method, one loop per kind, so no vector crosses a call: {@link #apply(FloatVector)}
-     * hands its vector to {@code applyOther}, which C2 inlines only where it finds the call site hot, and a Sigmoid
-     * GEMM run once per 50 Relu GEMMs boxed every vector (16 KB a call, docs/BENCHMARKS.md "Session 6").
-     */
+    /** Applies the activation in place to {@code vectors} whole vectors from {@code a[off]}; see {@link #applyRows}. */
     public void applyVectors(float[] a, int off, int vectors) {
-        int end = off + vectors * VL;
+        applyRows(a, off, 0, 1, vectors);
+    }
+
+    /**
+     * Applies the activation in place to {@code vectors} whole vectors of the runtime's species at the start of
+     * each of {@code rows} rows, the first at {@code a[off]}, the next {@code stride} floats on: the same lane
+     * arithmetic as {@link #apply(FloatVector)}, so the same bits.
+     *
+     * <p>Loads, activation and stores are in this method, one loop nest per kind, so no vector crosses a call
+     * that C2 may leave out of line ({@link #apply(FloatVector)} hands its vector to {@code applyOther}, inlined
+     * only where C2 finds the call site hot, and a Sigmoid GEMM run once per 50 Relu GEMMs boxed every vector).
+     * Callers hand over as many vectors per call as they can, a block of rows rather than one row: C2 inlines
+     * {@link VectorMath#exp} here only if it finds the call frequent relative to this method's invocations, and
+     * the profile it judges by can miss most of the calls (those made while this method ran at C1's non-profiling
+     * tier). More vectors per call make that likelier, not certain: Sigmoid, Tanh and Elu can still box here
+     * (docs/KERNELS.md); the other kinds call nothing.
+     */
+    public void applyRows(float[] a, int off, int stride, int rows, int vectors) {
+        int width = vectors * VL;
         switch (kind) {
             case NONE -> { }
             case RELU -> {
-                for (int i = off; i < end; i += VL) {
-                    FloatVector.fromArray(S, a, i).max(0f).intoArray(a, i);
+                for (int row = off, r = 0; r < rows; r++, row += stride) {
+                    for (int i = row; i < row + width; i += VL) {
+                        FloatVector.fromArray(S, a, i).max(0f).intoArray(a, i);
+                    }
                 }
             }
             case LEAKY_RELU -> {
-                for (int i = off; i < end; i += VL) {
-                    FloatVector x = FloatVector.fromArray(S, a, i);
-                    x.blend(x.mul(alpha), x.lt(0f)).intoArray(a, i);
+                for (int row = off, r = 0; r < rows; r++, row += stride) {
+                    for (int i = row; i < row + width; i += VL) {
+                        FloatVector x = FloatVector.fromArray(S, a, i);
+                        x.blend(x.mul(alpha), x.lt(0f)).intoArray(a, i);
+                    }
                 }
             }
             case SIGMOID -> {
-                for (int i = off; i < end; i += VL) {
-                    FloatVector x = FloatVector.fromArray(S, a, i);
-                    x.broadcast(1f).div(VectorMath.exp(x.neg()).add(1f)).intoArray(a, i);
+                for (int row = off, r = 0; r < rows; r++, row += stride) {
+                    for (int i = row; i < row + width; i += VL) {
+                        FloatVector x = FloatVector.fromArray(S, a, i);
+                        x.broadcast(1f).div(VectorMath.exp(x.neg()).add(1f)).intoArray(a, i);
+                    }
                 }
             }
             case TANH -> {
-                for (int i = off; i < end; i += VL) {
-                    VectorMath.tanh(FloatVector.fromArray(S, a, i)).intoArray(a, i);
+                for (int row = off, r = 0; r < rows; r++, row += stride) {
+                    for (int i = row; i < row + width; i += VL) {
+                        VectorMath.tanh(FloatVector.fromArray(S, a, i)).intoArray(a, i);
+                    }
                 }
             }
             case HARD_SIGMOID -> {
-                for (int i = off; i < end; i += VL) {
-                    FloatVector.fromArray(S, a, i).fma(alpha, beta).max(0f).min(1f).intoArray(a, i);
+                for (int row = off, r = 0; r < rows; r++, row += stride) {
+                    for (int i = row; i < row + width; i += VL) {
+                        FloatVector.fromArray(S, a, i).fma(alpha, beta).max(0f).min(1f).intoArray(a, i);
+                    }
                 }
             }
             case CLIP -> {
-                for (int i = off; i < end; i += VL) {
-                    FloatVector.fromArray(S, a, i).max(alpha).min(beta).intoArray(a, i);
+                for (int row = off, r = 0; r < rows; r++, row += stride) {
+                    for (int i = row; i < row + width; i += VL) {
+                        FloatVector.fromArray(S, a, i).max(alpha).min(beta).intoArray(a, i);
+                    }
                 }
             }
             case ELU -> {
-                for (int i = off; i < end; i += VL) {
-                    FloatVector x = FloatVector.fromArray(S, a, i);
-                    x.blend(VectorMath.expm1(x).mul(alpha), x.compare(VectorOperators.LE, 0f)).intoArray(a, i);
+                for (int row = off, r = 0; r < rows; r++, row += stride) {
+                    for (int i = row; i < row + width; i += VL) {
+                        FloatVector x = FloatVector.fromArray(S, a, i);
+                        x.blend(VectorMath.expm1(x).mul(alpha), x.compare(VectorOperators.LE, 0f)).intoArray(a, i);
+                    }
                 }
             }
         }

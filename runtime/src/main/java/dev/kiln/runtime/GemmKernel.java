@@ -19,7 +19,8 @@ import jdk.incubator.vector.VectorSpecies;
  * <p>The tile methods hold nothing but the accumulators, their loads (C's old contents when accumulating,
  * as the starting value of the sums) and their stores: C2 stops inlining once a method passes its node budget
  * and then boxes every vector, and twelve inlined copies of bias, masks and an eight-way activation exceed it.
- * Bias and epilogue are applied by {@link #finish} right after a tile is stored, while it is still in L1.
+ * Bias and Relu are applied by {@link #finish} right after a tile is stored, while it is still in L1; the other
+ * activations once per strip of a block of rows, so that each call of {@link Epilogue#applyRows} has many vectors.
  * Strips that end past n are computed and finished in a small scratch tile whose valid columns are then copied
  * to C, so no store touches a column at or beyond n, and the arithmetic is the same as on the full-vector path.
  */
@@ -128,6 +129,8 @@ final class GemmKernel {
         int b0 = base(j0, k) + kb * NR;
         int b1 = base(j0 + VL, k) + kb * NR;
         boolean finish = lastBlock && (bias != null || !ep.isNone());
+        // Bias and Relu while each tile is in L1; the other activations once for the strip's whole block of rows.
+        boolean perTile = finish && inRegisters(ep);
         for (int i0 = ib; i0 < ie; i0 += MR) {
             int rows = Math.min(MR, ie - i0);
             int ci = cOff + i0 * ldc + j0;
@@ -136,11 +139,12 @@ final class GemmKernel {
             } else {
                 tileShort(i0, rows, a, aOff + kb, lda, kc, b.data(), b0, b1, c, ci, ldc, accumulate);
             }
-            if (finish) {
-                for (int r = 0; r < rows; r++) {
-                    finish(c, ci + r * ldc, 2, bias, j0, ep);
-                }
+            if (perTile) {
+                finish(c, ci, ldc, rows, 2, bias, j0, ep);
             }
+        }
+        if (finish && !perTile) {
+            finish(c, cOff + ib * ldc + j0, ldc, ie - ib, 2, bias, j0, ep);
         }
     }
 
@@ -160,9 +164,7 @@ final class GemmKernel {
             }
             // Not tileShort: one edge strip per call would keep it in C1 (boxing every vector) for hundreds of calls.
             tile(i0, rows, a, aOff, lda, k, b.data(), b0, b1, scratch, 0, STRIP, accumulate);
-            for (int r = 0; r < rows; r++) {
-                finishEdge(scratch, r * STRIP, 2, c, ci + r * ldc, j0, n, bias, ep);
-            }
+            finishEdge(scratch, STRIP, rows, 2, c, ci, ldc, j0, n, bias, ep);
         }
     }
 
@@ -572,14 +574,14 @@ final class GemmKernel {
             if (j0 + MV_VECTORS * VL <= colEnd) {
                 matvecGroup(a, aOff, k, b.data(), j0, n, c, ci, accumulate);
                 if (finish) {
-                    finish(c, ci, MV_VECTORS, bias, j0, ep);
+                    finish(c, ci, 0, 1, MV_VECTORS, bias, j0, ep);
                 }
             } else {
                 if (accumulate) {
                     loadEdge(c, ci, j0, colEnd, scratch, 0, MV_VECTORS);
                 }
                 matvecGroup(a, aOff, k, b.data(), j0, n, scratch, 0, accumulate);
-                finishEdge(scratch, 0, MV_VECTORS, c, ci, j0, colEnd, bias, ep);
+                finishEdge(scratch, 0, 1, MV_VECTORS, c, ci, 0, j0, colEnd, bias, ep);
             }
         }
     }
@@ -631,30 +633,43 @@ final class GemmKernel {
         v7.intoArray(d, dOff + 7 * VL);
     }
 
-    /** Adds the bias (columns from {@code col}) and applies the epilogue to {@code vectors} full vectors of C. */
-    private static void finish(float[] c, int ci, int vectors, float[] bias, int col, Epilogue ep) {
+    /** Whether {@link #finish} keeps the values in registers from bias to store: no activation, or Relu. */
+    private static boolean inRegisters(Epilogue ep) {
+        return ep.kind() == Epilogue.Kind.NONE || ep.kind() == Epilogue.Kind.RELU;
+    }
+
+    /**
+     * Adds the bias (columns from {@code col}) and applies the epilogue to {@code vectors} full vectors of each of
+     * {@code rows} rows of C, {@code ldc} apart.
+     */
+    private static void finish(float[] c, int ci, int ldc, int rows, int vectors, float[] bias, int col,
+                               Epilogue ep) {
         // Relu, the common case, keeps the bias and the max in registers; the other activations run after the bias,
-        // from C, in Epilogue.applyVectors: a vector that reaches a call C2 leaves out of line is boxed on every
+        // from C, in Epilogue.applyRows: a vector that reaches a call C2 leaves out of line is boxed on every
         // path (Epilogue.apply was seen so, even at 34 bytes: 177 KB per cifar_cnn call).
         if (ep.kind() == Epilogue.Kind.RELU) {
-            for (int v = 0; v < vectors; v++) {
-                int off = ci + v * VL;
-                FloatVector x = FloatVector.fromArray(SPECIES, c, off);
-                if (bias != null) {
-                    x = x.add(FloatVector.fromArray(SPECIES, bias, col + v * VL));
+            for (int r = 0; r < rows; r++) {
+                for (int v = 0; v < vectors; v++) {
+                    int off = ci + r * ldc + v * VL;
+                    FloatVector x = FloatVector.fromArray(SPECIES, c, off);
+                    if (bias != null) {
+                        x = x.add(FloatVector.fromArray(SPECIES, bias, col + v * VL));
+                    }
+                    x.max(0f).intoArray(c, off);
                 }
-                x.max(0f).intoArray(c, off);
             }
             return;
         }
         if (bias != null) {
-            for (int v = 0; v < vectors; v++) {
-                int off = ci + v * VL;
-                FloatVector.fromArray(SPECIES, c, off).add(FloatVector.fromArray(SPECIES, bias, col + v * VL))
-                        .intoArray(c, off);
+            for (int r = 0; r < rows; r++) {
+                for (int v = 0; v < vectors; v++) {
+                    int off = ci + r * ldc + v * VL;
+                    FloatVector.fromArray(SPECIES, c, off).add(FloatVector.fromArray(SPECIES, bias, col + v * VL))
+                            .intoArray(c, off);
+                }
             }
         }
-        ep.applyVectors(c, ci, vectors);
+        ep.applyRows(c, ci, ldc, rows, vectors);
     }
 
     /** Copies C's columns {@code [col, colEnd)} (at most {@code vectors} vectors) into scratch, zeros after. */
@@ -665,26 +680,27 @@ final class GemmKernel {
     }
 
     /**
-     * Finishes up to {@code vectors} vectors of sums from {@code scratch} into C's columns {@code [col, colEnd)}
-     * (+ bias, epilogue), writing nothing at or past colEnd. The vector work stays inside scratch and only the
-     * valid lanes are copied out: a masked load or store reaching past an array's end (C's last row, a bias of
-     * n floats) is not intrinsified on AVX2, and its fallback allocated a vector, a mask and two arrays per
-     * call (~11 KB per LSTM call at batch 64, docs/BENCHMARKS.md). The bias is added lane by lane, which is
-     * the same IEEE addition the vector path performs.
+     * Finishes {@code rows} rows of up to {@code vectors} vectors of sums each, {@code ss} apart in {@code scratch}
+     * from 0, into C's columns {@code [col, colEnd)} of rows {@code ldc} apart from {@code ci} (+ bias, epilogue),
+     * writing nothing at or past colEnd. The vector work stays inside scratch and only the valid lanes are copied
+     * out: a masked load or store reaching past an array's end (C's last row, a bias of n floats) is not
+     * intrinsified on AVX2, and its fallback allocated a vector, a mask and two arrays per call (~11 KB per LSTM
+     * call at batch 64, docs/BENCHMARKS.md). The bias is added lane by lane, which is the same IEEE addition the
+     * vector path performs.
      */
-    private static void finishEdge(float[] scratch, int sOff, int vectors, float[] c, int ci, int col, int colEnd,
-                                   float[] bias, Epilogue ep) {
-        for (int v = 0; v < vectors && col + v * VL < colEnd; v++) {
-            int cv = col + v * VL;
-            int lanes = Math.min(VL, colEnd - cv);
-            int so = sOff + v * VL;
-            if (bias != null) {
-                for (int l = 0; l < lanes; l++) {
-                    scratch[so + l] += bias[cv + l];
+    private static void finishEdge(float[] scratch, int ss, int rows, int vectors, float[] c, int ci, int ldc,
+                                   int col, int colEnd, float[] bias, Epilogue ep) {
+        int width = Math.min(vectors * VL, colEnd - col);
+        if (bias != null) {
+            for (int r = 0; r < rows; r++) {
+                for (int j = 0; j < width; j++) {
+                    scratch[r * ss + j] += bias[col + j];
                 }
             }
-            ep.applyVectors(scratch, so, 1);
-            System.arraycopy(scratch, so, c, ci + v * VL, lanes);
+        }
+        ep.applyRows(scratch, 0, ss, rows, (width + VL - 1) / VL);
+        for (int r = 0; r < rows; r++) {
+            System.arraycopy(scratch, r * ss, c, ci + r * ldc, width);
         }
     }
 }
