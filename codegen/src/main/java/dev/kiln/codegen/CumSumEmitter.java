@@ -6,9 +6,9 @@ import dev.kiln.ir.Node;
 import dev.kiln.ir.Shape;
 
 /**
- * CumSum along an axis that is a constant or read at run time: the tensor is (outer, length, inner) around the
- * axis; each of the outer x inner lines is summed from one end (optionally exclusive), floats in double and
- * integers in long, each output rounded or wrapped to the element type.
+ * CumSum and CumProd along an axis that is a constant or read at run time: the tensor is (outer, length, inner)
+ * around the axis; each of the outer x inner lines is accumulated from one end (optionally exclusive), floats in
+ * double and integers in long, each output rounded or wrapped to the element type.
  */
 final class CumSumEmitter implements KernelEmitter {
     /** Numeric elements of any type. */
@@ -21,13 +21,15 @@ final class CumSumEmitter implements KernelEmitter {
     public CodeBlock emit(EmitContext ctx) {
         Node n = ctx.node;
         if (!typed(n)) {
-            throw ctx.unsupported("CumSum of " + n.input(0).type());
+            throw ctx.unsupported(n.op() + " of " + n.input(0).type());
         }
         Shape s = n.input(0).shape();
         boolean exclusive = ctx.intAttr("exclusive") != 0;
         boolean reverse = ctx.intAttr("reverse") != 0;
         ElementType t = EmitContext.type(n.output(0));
         boolean floating = n.input(0).dtype().isFloat();
+        boolean product = n.op().equals("CumProd");
+        String accumulate = product ? "*=" : "+=";
         TensorRef x = ctx.in(0);
         TensorRef y = ctx.out(0);
         CodeBlock.Builder b = CodeBlock.builder();
@@ -58,7 +60,7 @@ final class CumSumEmitter implements KernelEmitter {
         String sum = ctx.locals.newName("sum");
         b.beginControlFlow("for (int $N = 0; $N < $N; $N++)", o, o, outer, o);
         b.beginControlFlow("for (int $N = 0; $N < $N; $N++)", i, i, inner, i);
-        b.addStatement("$T $N = 0", floating ? TypeName.DOUBLE : TypeName.LONG, sum);
+        b.addStatement("$T $N = $L", floating ? TypeName.DOUBLE : TypeName.LONG, sum, product ? 1 : 0);
         b.beginControlFlow("for (int $N = 0; $N < $N; $N++)", step, step, length, step);
         b.addStatement("int $N = ($N * $N + $L) * $N + $N", f, o, length,
                 reverse ? CodeBlock.of("$N - 1 - $N", length, step) : CodeBlock.of("$N", step), inner, i);
@@ -66,9 +68,9 @@ final class CumSumEmitter implements KernelEmitter {
         if (exclusive) {
             b.addStatement("$T v = $L", t.element(), x.at(CodeBlock.of("$N", f)));
             b.addStatement("$L = $L", y.at(CodeBlock.of("$N", f)), stored);
-            b.addStatement("$N += v", sum);
+            b.addStatement("$N $L v", sum, accumulate);
         } else {
-            b.addStatement("$N += $L", sum, x.at(CodeBlock.of("$N", f)));
+            b.addStatement("$N $L $L", sum, accumulate, x.at(CodeBlock.of("$N", f)));
             b.addStatement("$L = $L", y.at(CodeBlock.of("$N", f)), stored);
         }
         b.endControlFlow().endControlFlow().endControlFlow();

@@ -55,6 +55,7 @@ final class Emitters {
         m.put("BatchNormalization", norm);
         m.put("InstanceNormalization", norm);
         m.put("LayerNormalization", norm);
+        m.put("RMSNormalization", norm);
         m.put("LRN", new LrnEmitter());
         m.put("ConvTranspose", new ConvTransposeEmitter());
         RecurrentEmitter recurrent = new RecurrentEmitter();
@@ -83,7 +84,9 @@ final class Emitters {
         m.put("Resize", new ResizeEmitter());
         m.put("GatherElements", new ElementIndexEmitter());
         m.put("ScatterElements", m.get("GatherElements"));
-        m.put("CumSum", new CumSumEmitter());
+        CumSumEmitter cumulative = new CumSumEmitter();
+        m.put("CumSum", cumulative);
+        m.put("CumProd", cumulative);
         m.put("TopK", new TopKEmitter());
         ConditionEmitter condition = new ConditionEmitter();
         m.put("Compress", condition);

@@ -7,9 +7,9 @@ import dev.kiln.ir.Shape;
 import dev.kiln.ir.Value;
 
 /**
- * BatchNormalization (inference, with its statistics as inputs), InstanceNormalization and LayerNormalization
- * (Y only). Each reduces a plane or row to a scale and shift (statistics in double, two passes) and applies
- * them in a vector loop with a scalar tail.
+ * BatchNormalization (inference, with its statistics as inputs), InstanceNormalization, LayerNormalization
+ * and RMSNormalization (Y only). Each reduces a plane or row to a scale and shift (statistics in double, two
+ * passes; one for RMSNormalization) and applies them in a vector loop with a scalar tail.
  */
 final class NormalizationEmitter implements KernelEmitter {
     /** BatchNormalization in training mode or with running statistics as outputs goes to {@link MomentNormEmitter}. */
@@ -96,8 +96,10 @@ final class NormalizationEmitter implements KernelEmitter {
         return b.build();
     }
 
+    /** LayerNormalization, or RMSNormalization ({@code rms}: no centring, the root mean square for the deviation). */
     private static CodeBlock layerNorm(EmitContext ctx) {
         Node n = ctx.node;
+        boolean rms = n.op().equals("RMSNormalization");
         Shape s = n.input(0).shape();
         int axis = Shape.normalizeAxis(ctx.intAttr("axis"), s.rank());
         Dim rows = Dim.of(1);
@@ -110,7 +112,7 @@ final class NormalizationEmitter implements KernelEmitter {
             }
         }
         if (!inner.isStatic()) {
-            throw ctx.unsupported("LayerNormalization over the batch axis");
+            throw ctx.unsupported(n.op() + " over the batch axis");
         }
         boolean scaleFull = fullOrScalar(ctx, n.input(1), inner);
         boolean biasFull = n.hasInput(2) && fullOrScalar(ctx, n.input(2), inner);
@@ -120,10 +122,12 @@ final class NormalizationEmitter implements KernelEmitter {
         String r = ctx.locals.newName("r");
         b.addStatement("int $N = 0", base);
         b.beginControlFlow("for (int $N = 0; $N < $L; $N++, $N += $L)", r, r, ctx.dim(rows), r, base, len);
-        String[] stats = moments(ctx, b, base, len);
-        String mean = ctx.locals.newName("meanF");
-        String inv = ctx.locals.newName("invStd");
-        b.addStatement("float $N = (float) $N", mean, stats[0]);
+        String[] stats = rms ? new String[] {null, meanSquare(ctx, b, base, len)} : moments(ctx, b, base, len);
+        String mean = rms ? null : ctx.locals.newName("meanF");
+        String inv = ctx.locals.newName(rms ? "invRms" : "invStd");
+        if (!rms) {
+            b.addStatement("float $N = (float) $N", mean, stats[0]);
+        }
         b.addStatement("float $N = (float) (1.0 / $T.sqrt($N + $L))", inv, Math.class, stats[1], ctx.floatAttr("epsilon"));
         // The optional Mean and InvStdDev outputs hold one value per normalized row.
         if (n.outputs().size() > 1 && n.hasOutput(1)) {
@@ -141,7 +145,10 @@ final class NormalizationEmitter implements KernelEmitter {
         CodeBlock jv = CodeBlock.of("$N", j);
         b.addStatement("int $N = 0", j);
         b.beginControlFlow("for (; $N < SPECIES.loopBound($L); $N += SPECIES.length())", j, len, j);
-        CodeBlock v = CodeBlock.of("$T.fromArray(SPECIES, $N, $L).sub($N).mul($N)", PointwiseForms.FLOAT_VECTOR, x.array(), xi, mean, inv);
+        CodeBlock v = rms
+                ? CodeBlock.of("$T.fromArray(SPECIES, $N, $L).mul($N)", PointwiseForms.FLOAT_VECTOR, x.array(), xi, inv)
+                : CodeBlock.of("$T.fromArray(SPECIES, $N, $L).sub($N).mul($N)", PointwiseForms.FLOAT_VECTOR, x.array(), xi,
+                        mean, inv);
         v = scaleFull ? CodeBlock.of("$L.mul($T.fromArray(SPECIES, $N, $L))", v, PointwiseForms.FLOAT_VECTOR, scale.array(),
                 scale.plus(jv)) : CodeBlock.of("$L.mul($L)", v, scale.at(CodeBlock.of("0")));
         if (n.hasInput(2)) {
@@ -152,7 +159,9 @@ final class NormalizationEmitter implements KernelEmitter {
         b.addStatement("$L.intoArray($N, $L)", v, y.array(), yi);
         b.endControlFlow();
         b.beginControlFlow("for (; $N < $L; $N++)", j, len, j);
-        CodeBlock e = CodeBlock.of("($N[$L] - $N) * $N * $L", x.array(), xi, mean, inv, scale.at(scaleFull ? jv : CodeBlock.of("0")));
+        CodeBlock scaleAt = scale.at(scaleFull ? jv : CodeBlock.of("0"));
+        CodeBlock e = rms ? CodeBlock.of("$N[$L] * $N * $L", x.array(), xi, inv, scaleAt)
+                : CodeBlock.of("($N[$L] - $N) * $N * $L", x.array(), xi, mean, inv, scaleAt);
         if (n.hasInput(2)) {
             e = CodeBlock.of("$L + $L", e, ctx.in(2).at(biasFull ? jv : CodeBlock.of("0")));
         }
@@ -162,7 +171,7 @@ final class NormalizationEmitter implements KernelEmitter {
         return b.build();
     }
 
-    /** True when a LayerNormalization parameter covers the normalized dims exactly, false when it is one element. */
+    /** True when a Layer/RMSNormalization parameter covers the normalized dims exactly, false when it is one element. */
     private static boolean fullOrScalar(EmitContext ctx, Value p, Dim inner) {
         Dim count = p.shape().elementCount();
         if (count.equals(inner)) {
@@ -171,7 +180,7 @@ final class NormalizationEmitter implements KernelEmitter {
         if (StridedCopy.isOne(count)) {
             return false;
         }
-        throw ctx.unsupported("LayerNormalization with '" + p.name() + "' " + p.shape() + " broadcast over part of the "
+        throw ctx.unsupported(ctx.node.op() + " with '" + p.name() + "' " + p.shape() + " broadcast over part of the "
                 + "normalized dims");
     }
 
@@ -206,6 +215,21 @@ final class NormalizationEmitter implements KernelEmitter {
         b.endControlFlow();
         b.addStatement("double $N = $N / $L", variance, sq, len);
         return new String[] {mean, variance};
+    }
+
+    /** Mean of the squares of x[base .. base + len) as a double; returns its name. */
+    private static String meanSquare(EmitContext ctx, CodeBlock.Builder b, String base, CodeBlock len) {
+        String sq = ctx.locals.newName("squares");
+        String i = ctx.locals.newName("i");
+        String v = ctx.locals.newName("v");
+        String ms = ctx.locals.newName("meanSquare");
+        b.addStatement("double $N = 0", sq);
+        b.beginControlFlow("for (int $N = 0; $N < $L; $N++)", i, i, len, i);
+        b.addStatement("double $N = $L", v, ctx.in(0).at(CodeBlock.of("$N + $N", base, i)));
+        b.addStatement("$N += $N * $N", sq, v, v);
+        b.endControlFlow();
+        b.addStatement("double $N = $N / $L", ms, sq, len);
+        return ms;
     }
 
     /** {@code y = x * a + shift} over {@code len} elements from {@code base}: vector loop, scalar tail. */

@@ -66,6 +66,11 @@ final class PointwiseForms {
             Map.entry("Relu", (n, a) -> unary(a, CodeBlock.of("$T.max($L, 0f)", MATH, a.get(0)), CodeBlock.of("$L.max(0f)", a.get(0)))),
             Map.entry("Sigmoid", (n, a) -> unary(a, CodeBlock.of("(float) (1.0 / (1.0 + $T.exp(-$L)))", MATH, a.get(0)),
                     CodeBlock.of("$T.broadcast(SPECIES, 1f).div($L.neg().lanewise($T.EXP).add(1f))", FLOAT_VECTOR, a.get(0), OPS))),
+            Map.entry("Swish", (n, a) -> {
+                float alpha = OpTable.get().floatAttr(n, "alpha");
+                return unary(a, CodeBlock.of("(float) ($L / (1.0 + $T.exp(-$Lf * $L)))", a.get(0), MATH, alpha, a.get(0)),
+                        CodeBlock.of("$L.div($L.mul(-$Lf).lanewise($T.EXP).add(1f))", a.get(0), a.get(0), alpha, OPS));
+            }),
             Map.entry("LeakyRelu", (n, a) -> {
                 float alpha = OpTable.get().floatAttr(n, "alpha");
                 return new Form(CodeBlock.of("$L < 0f ? $L * $Lf : $L", a.get(0), a.get(0), alpha, a.get(0)),

@@ -1,5 +1,6 @@
 package dev.kiln.onnx;
 
+import dev.kiln.ir.Attr;
 import dev.kiln.ir.Dim;
 import dev.kiln.ir.Graph;
 import dev.kiln.ir.Node;
@@ -22,9 +23,11 @@ import java.util.Set;
 import java.util.TreeMap;
 
 /**
- * Writes a Kiln graph as an ONNX model at the canonical opset (the newest {@code sinceVersion} among the op
- * table's ONNX ops, at least {@value #MIN_EXPORT_OPSET}), so every node is in the form its declaration follows
- * and re-imports unchanged. Ops of other domains (Kiln's own) get their own opset_import entry.
+ * Writes a Kiln graph as an ONNX model at the graph's canonical opset (the newest {@code sinceVersion} among the
+ * op table's declarations of the ONNX ops it uses, subgraphs included, at least {@value #MIN_EXPORT_OPSET}), so
+ * every node is in the form its declaration follows and re-imports unchanged, and a model that uses no recent op
+ * stays readable by tools that stop at an older opset. Ops of other domains (Kiln's own) get their own
+ * opset_import entry.
  */
 public final class OnnxExporter {
     /** The lowest opset Kiln writes, even when every op in the table is older. */
@@ -45,13 +48,24 @@ public final class OnnxExporter {
         FileIo.writeAtomically(out, toBytes(g));
     }
 
-    /** The opset Kiln exports the default domain at. */
-    public static int canonicalOpset() {
-        return Math.max(MIN_EXPORT_OPSET, maxSince(""));
+    /** The opset Kiln exports {@code g}'s default domain at. */
+    public static int canonicalOpset(Graph g) {
+        int opset = MIN_EXPORT_OPSET;
+        for (Node n : g.nodes()) {
+            if (n.domain().isEmpty() || n.domain().equals("ai.onnx")) {
+                opset = Math.max(opset, OpTable.get().find("", n.op()).map(OpDef::sinceVersion).orElse(opset));
+            }
+            for (Attr a : n.attributes().asMap().values()) {
+                if (a instanceof Attr.GraphValue sub) {
+                    opset = Math.max(opset, canonicalOpset(sub.value()));
+                }
+            }
+        }
+        return opset;
     }
 
     static ModelProto toModel(Graph g) {
-        int opset = canonicalOpset();
+        int opset = canonicalOpset(g);
         ModelProto.Builder m = ModelProto.newBuilder()
                 .setIrVersion(irVersion(opset))
                 .setProducerName(PRODUCER)
@@ -63,9 +77,9 @@ public final class OnnxExporter {
         return m.setGraph(toGraph(g)).build();
     }
 
-    /** The IR version ONNX pairs with an opset (IR 10 came with opset 21, 11 with 23, 12 with 24). */
+    /** The IR version ONNX pairs with an opset (IR 10 came with opset 21, 11 with 23, 12 with 24, 13 with 25). */
     private static long irVersion(int opset) {
-        return opset <= 22 ? 10 : opset == 23 ? 11 : 12;
+        return opset <= 22 ? 10 : opset == 23 ? 11 : opset == 24 ? 12 : 13;
     }
 
     private static int maxSince(String domain) {

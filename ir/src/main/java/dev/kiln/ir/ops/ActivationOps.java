@@ -134,6 +134,14 @@ public final class ActivationOps {
                     return List.of(Pointwise.unary(ctx.input(0), f, x -> (long) f.applyAsDouble(x)));
                 })
                 .build());
+        r.add(activation("Swish", 24, "x * sigmoid(alpha * x) (SiLU at alpha = 1).", true)
+                .attrFloat("alpha", 1.0f, "scale of x inside the sigmoid")
+                .eval(ctx -> {
+                    double alpha = ctx.attrFloat("alpha");
+                    return unary(ctx, x -> x / (1 + Math.exp(-alpha * x)));
+                })
+                .grad(PointwiseGrads::swish)
+                .build());
         r.add(activation("Mish", 18, "x * tanh(softplus(x)).", true)
                 .eval(ctx -> unary(ctx, x -> x * Math.tanh(softplus(x))))
                 .grad(PointwiseGrads::mish)

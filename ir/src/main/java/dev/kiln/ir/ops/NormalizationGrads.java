@@ -7,10 +7,11 @@ import dev.kiln.ir.Tensor;
 import dev.kiln.ir.Value;
 
 /**
- * Gradient rules of LayerNormalization, InstanceNormalization and GroupNormalization, from ONNX ops. All three
- * normalize x over a set of axes D: with mean m, inv = 1/sqrt(var + eps) and xhat = (x - m) inv per group,
- * {@code dX = inv (dxhat - mean_D(dxhat) - xhat mean_D(dxhat xhat))} where dxhat = g scale. The statistics are
- * recomputed from x in x's type (as the reference forward computes them), not read from stashed outputs.
+ * Gradient rules of LayerNormalization, InstanceNormalization, GroupNormalization and RMSNormalization, from ONNX
+ * ops. The first three normalize x over a set of axes D: with mean m, inv = 1/sqrt(var + eps) and xhat = (x - m)
+ * inv per group, {@code dX = inv (dxhat - mean_D(dxhat) - xhat mean_D(dxhat xhat))} where dxhat = g scale;
+ * RMSNormalization is the same without the centring. The statistics are recomputed from x in x's type (as the
+ * reference forward computes them), not read from stashed outputs.
  */
 final class NormalizationGrads {
     private NormalizationGrads() {}
@@ -90,6 +91,42 @@ final class NormalizationGrads {
         }
         if (dx != null) {
             ctx.setInputGrad(0, dx);
+        }
+    }
+
+    /**
+     * RMSNormalization: with inv = 1/sqrt(mean_D(x^2) + eps) and xhat = x inv, {@code dX = inv (dxhat - xhat
+     * mean_D(dxhat xhat))} where dxhat = g scale (the layer-norm rule without the centring terms), and dscale the
+     * sum of g xhat over the broadcast dims.
+     */
+    static void rmsNormalization(GradContext ctx) {
+        Value g = ctx.outputGrad(0);
+        Value x = ctx.input(0);
+        Value scale = ctx.input(1);
+        if (g.isAbsent()) {
+            if (ctx.needsGrad(1)) {
+                ctx.setInputGrad(1, ctx.zerosLike(scale));
+            }
+            return;
+        }
+        int rank = x.shape().rank();
+        int axis = x.shape().axis(ctx.attrInt("axis"));
+        long[] axes = new long[rank - axis];
+        for (int k = axis; k < rank; k++) {
+            axes[k - axis] = k;
+        }
+        Value axesValue = ctx.constant(Tensor.ofInt64s(axes));
+        Value meanSquare = meanOver(ctx, ctx.emit("Mul", x, x), axesValue);
+        Value inv = ctx.emit("Reciprocal",
+                ctx.emit("Sqrt", ctx.emit("Add", meanSquare, ctx.scalar(ctx.attrFloat("epsilon"), meanSquare))));
+        Value xhat = ctx.emit("Mul", x, inv);
+        if (ctx.needsGrad(1)) {
+            ctx.setInputGrad(1, ctx.sumToShape(ctx.emit("Mul", g, xhat), scale));
+        }
+        if (ctx.needsGrad(0)) {
+            Value dxhat = ctx.emit("Mul", g, scale);
+            Value projection = ctx.emit("Mul", xhat, meanOver(ctx, ctx.emit("Mul", dxhat, xhat), axesValue));
+            ctx.setInputGrad(0, ctx.emit("Mul", inv, ctx.emit("Sub", dxhat, projection)));
         }
     }
 

@@ -19,7 +19,7 @@ import java.util.List;
 
 /**
  * Normalizations: BatchNormalization (inference and training mode), InstanceNormalization, LayerNormalization,
- * GroupNormalization, LRN, LpNormalization and MeanVarianceNormalization. Statistics are population moments
+ * RMSNormalization, GroupNormalization, LRN, LpNormalization and MeanVarianceNormalization. Statistics are population moments
  * accumulated in double over the groups {@link #groupIndex} assigns.
  */
 public final class NormalizationOps {
@@ -62,6 +62,23 @@ public final class NormalizationOps {
                 .shape(NormalizationOps::layerNormShape)
                 .eval(NormalizationOps::layerNorm)
                 .grad(NormalizationGrads::layerNormalization)
+                .build());
+
+        r.add(OpDef.builder("RMSNormalization").since(23)
+                .doc("Divides X by the root mean square of its values over axes [axis, rank) (+ epsilon under the root), "
+                        + "then multiplies by scale broadcast over those axes.")
+                .inputs("X", "scale").outputs("Y")
+                .attrInt("axis", -1, "first normalized axis")
+                .attrFloat("epsilon", 1e-5f, "added to the mean square before the square root")
+                .attrInt("stash_type", 1, "ONNX element type in which the mean square is computed")
+                .shape(ctx -> {
+                    Pointwise.requireFloat(ctx, 0);
+                    stashType(ctx);
+                    checkNormalizedParams(ctx, axisOf(ctx, ctx.inputShape(0).rank()));
+                    return Pointwise.sameAsInput(ctx);
+                })
+                .eval(ctx -> List.of(rmsNorm(ctx)))
+                .grad(NormalizationGrads::rmsNormalization)
                 .build());
 
         r.add(OpDef.builder("GroupNormalization").since(21)
@@ -321,8 +338,20 @@ public final class NormalizationOps {
         Pointwise.requireFloat(ctx, 0);
         Shape x = ctx.inputShape(0);
         int axis = axisOf(ctx, x.rank());
+        checkNormalizedParams(ctx, axis);
+        List<Dim> statsDims = new ArrayList<>(x.dims().subList(0, axis));
+        for (int d = axis; d < x.rank(); d++) {
+            statsDims.add(Dim.of(1));
+        }
+        TensorType stats = new TensorType(stashType(ctx), new Shape(statsDims));
+        return List.of(ctx.inputType(0), stats, stats);
+    }
+
+    /** Every input after X (scale, bias) must broadcast to X's dims from {@code axis} on, without widening them. */
+    private static void checkNormalizedParams(ShapeContext ctx, int axis) {
+        Shape x = ctx.inputShape(0);
         Shape normalized = new Shape(x.dims().subList(axis, x.rank()));
-        for (int i = 1; i <= 2; i++) {
+        for (int i = 1; i < ctx.inputCount(); i++) {
             if (!ctx.hasInput(i)) {
                 continue;
             }
@@ -333,12 +362,6 @@ public final class NormalizationOps {
                         + normalized + " (axis=" + axis + ")");
             }
         }
-        List<Dim> statsDims = new ArrayList<>(x.dims().subList(0, axis));
-        for (int d = axis; d < x.rank(); d++) {
-            statsDims.add(Dim.of(1));
-        }
-        TensorType stats = new TensorType(stashType(ctx), new Shape(statsDims));
-        return List.of(ctx.inputType(0), stats, stats);
     }
 
     private static boolean sameStatic(Shape a, Shape b) {
@@ -386,6 +409,32 @@ public final class NormalizationOps {
         DType stash = stashType(ctx);
         return List.of(Tensor.wrapDoubles(xt.dtype(), xs, y), Tensor.wrapDoubles(stash, statsShape, m[0]),
                 Tensor.wrapDoubles(stash, statsShape, invStd));
+    }
+
+    // ---- RMSNormalization ----
+
+    private static Tensor rmsNorm(EvalContext ctx) {
+        Tensor xt = ctx.input(0);
+        int[] xs = xt.shape();
+        int axis = axisOf(ctx, xs.length);
+        int[] normShape = Arrays.copyOfRange(xs, axis, xs.length);
+        int inner = Tensor.sizeOf(normShape);
+        double[] x = xt.doubles();
+        double[] scale = ctx.input(1).doubles();
+        int[] scaleIndex = Broadcasting.indexMap(normShape, ctx.input(1).shape());
+        double eps = ctx.attrFloat("epsilon");
+        double[] y = new double[x.length];
+        for (int base = 0; base < x.length; base += inner) {
+            double squares = 0;
+            for (int j = 0; j < inner; j++) {
+                squares += x[base + j] * x[base + j];
+            }
+            double inv = 1 / Math.sqrt(squares / inner + eps);
+            for (int j = 0; j < inner; j++) {
+                y[base + j] = x[base + j] * inv * scale[scaleIndex[j]];
+            }
+        }
+        return Tensor.wrapDoubles(xt.dtype(), xs, y);
     }
 
     // ---- GroupNormalization ----

@@ -155,6 +155,17 @@ final class PointwiseGrads {
         });
     }
 
+    /** y = x s with s = sigmoid(alpha x): dX = g (s + alpha x s (1 - s)). */
+    static void swish(GradContext ctx) {
+        set(ctx, 0, () -> {
+            Value x = ctx.input(0);
+            Value ax = mul(ctx, x, ctx.scalar(ctx.attrFloat("alpha"), x));
+            Value s = ctx.emit("Sigmoid", ax);
+            Value slope = ctx.emit("Add", s, mul(ctx, mul(ctx, ax, s), ctx.emit("Sub", ctx.scalar(1, x), s)));
+            return mul(ctx, g(ctx), slope);
+        });
+    }
+
     // ---- unary math ----
 
     /** dX = g 2/sqrt(pi) e^(-x^2). */

@@ -13,7 +13,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 
-/** Ops that encode, find, order or accumulate elements: OneHot, NonZero, TopK, CumSum. */
+/** Ops that encode, find, order or accumulate elements: OneHot, NonZero, TopK, CumSum, CumProd. */
 final class SelectionOps {
     private SelectionOps() {}
 
@@ -91,20 +91,8 @@ final class SelectionOps {
                 .eval(SelectionOps::topK)
                 .build());
 
-        r.add(OpDef.builder("CumSum").since(14)
-                .doc("Cumulative sum along axis, optionally exclusive (shifted by one) and/or from the end.")
-                .inputs("x", "axis").outputs("y")
-                .attrInt("exclusive", 0, "1: element i sums the elements before i, not up to it")
-                .attrInt("reverse", 0, "1: sum from the end of the axis")
-                .shape(ctx -> {
-                    if (!ctx.inputDtype(0).isNumeric()) {
-                        throw ctx.fail("CumSum needs a numeric input");
-                    }
-                    IndexingOps.requireIndices(ctx, 1);
-                    return Pointwise.sameAsInput(ctx);
-                })
-                .eval(SelectionOps::cumSum)
-                .build());
+        r.add(cumulative("CumSum", 14, "sum").eval(ctx -> cumulative(ctx, false)).build());
+        r.add(cumulative("CumProd", 26, "product").eval(ctx -> cumulative(ctx, true)).build());
     }
 
     private static int oneHotAxis(NodeContext ctx, int indicesRank) {
@@ -219,7 +207,24 @@ final class SelectionOps {
         return List.of(ElementBuffer.gather(x, out, src), Tensor.wrapLongs(DType.INT64, out, indices));
     }
 
-    private static List<Tensor> cumSum(EvalContext ctx) {
+    /** CumSum and CumProd: the same operands and attributes, the running {@code what} along axis. */
+    private static OpDef.Builder cumulative(String name, int since, String what) {
+        return OpDef.builder(name).since(since)
+                .doc("Cumulative " + what + " along axis, optionally exclusive (shifted by one) and/or from the end.")
+                .inputs("x", "axis").outputs("y")
+                .attrInt("exclusive", 0, "1: element i takes the " + what + " of the elements before i, not up to it")
+                .attrInt("reverse", 0, "1: accumulate from the end of the axis")
+                .shape(ctx -> {
+                    if (!ctx.inputDtype(0).isNumeric()) {
+                        throw ctx.fail(name + " needs a numeric input");
+                    }
+                    IndexingOps.requireIndices(ctx, 1);
+                    return Pointwise.sameAsInput(ctx);
+                });
+    }
+
+    /** The running sum or product (floats in double, integers in long, wrapping) along the axis. */
+    private static List<Tensor> cumulative(EvalContext ctx, boolean product) {
         Tensor x = ctx.input(0);
         Tensor axisT = ctx.input(1);
         if (axisT.size() != 1 || axisT.rank() > 1) {
@@ -237,19 +242,21 @@ final class SelectionOps {
         long[] outL = integer ? new long[x.size()] : null;
         for (int o = 0; o < outer; o++) {
             for (int i = 0; i < inner; i++) {
-                double sumD = 0;
-                long sumL = 0;
+                double sumD = product ? 1 : 0;
+                long sumL = product ? 1 : 0;
                 for (int step = 0; step < d; step++) {
                     int j = reverse ? d - 1 - step : step;
                     int f = (o * d + j) * inner + i;
                     if (integer) {
                         long v = x.longs()[f];
-                        outL[f] = exclusive ? sumL : sumL + v;
-                        sumL += v;
+                        long next = product ? sumL * v : sumL + v;
+                        outL[f] = exclusive ? sumL : next;
+                        sumL = next;
                     } else {
                         double v = x.doubles()[f];
-                        outD[f] = exclusive ? sumD : sumD + v;
-                        sumD += v;
+                        double next = product ? sumD * v : sumD + v;
+                        outD[f] = exclusive ? sumD : next;
+                        sumD = next;
                     }
                 }
             }

@@ -77,6 +77,7 @@ class ActivationOpsTest {
         assertArrayEquals(new float[] {-1, 0, 2}, run("Shrink", f32(-1, 0.3f, 2)).toFloatArray());
         assertArrayEquals(new float[] {1000, 0, 1.3132616f}, run("Softplus", f32(1000, -1000, 1)).toFloatArray(), TOL);
         assertArrayEquals(new float[] {0.8650984f}, run("Mish", f32(1)).toFloatArray(), TOL);
+        assertArrayEquals(new float[] {-0.26894143f, 0.7310586f}, run("Swish", f32(-1, 1)).toFloatArray(), TOL);
         assertArrayEquals(new float[] {-0.5f, 0.75f}, run("Softsign", f32(-1, 3)).toFloatArray(), TOL);
     }
 
@@ -97,7 +98,7 @@ class ActivationOpsTest {
     @Test
     void propertiesAreTruthful() {
         OpTable t = OpTable.get();
-        for (String zero : new String[] {"Relu", "LeakyRelu", "Tanh", "Gelu", "Mish", "Elu", "Selu", "HardSwish"}) {
+        for (String zero : new String[] {"Relu", "LeakyRelu", "Tanh", "Gelu", "Mish", "Elu", "Selu", "HardSwish", "Swish"}) {
             assertTrue(t.find("", zero).orElseThrow().has(OpProperty.ZERO_PRESERVING), zero);
         }
         for (String nonzero : new String[] {"Sigmoid", "HardSigmoid", "Softplus", "Shrink", "Softmax"}) {

@@ -108,4 +108,19 @@ class IndexingOpsTest {
         assertEquals(Tensor.ofLongs(DType.INT32, new int[] {2, 2}, 1, 3, 3, 7),
                 run("CumSum", none(), m, Tensor.scalarLong(DType.INT32, -1)));
     }
+
+    @Test
+    void cumProdExclusiveReverseAndIntegers() {
+        Tensor x = floats(shape(4), 1, 2, 3, 4);
+        assertEquals(floats(shape(4), 1, 2, 6, 24), run("CumProd", none(), x, scalar(0)));
+        assertEquals(floats(shape(4), 1, 1, 2, 6), run("CumProd", attrs().i("exclusive", 1).build(), x, scalar(0)));
+        assertEquals(floats(shape(4), 24, 24, 12, 4),
+                run("CumProd", attrs().i("reverse", 1).build(), x, scalar(0)));
+        Tensor m = Tensor.ofLongs(DType.INT32, new int[] {2, 2}, 1, 2, 3, 4);
+        assertEquals(Tensor.ofLongs(DType.INT32, new int[] {2, 2}, 1, 2, 3, 12),
+                run("CumProd", none(), m, Tensor.scalarLong(DType.INT32, -1)));
+        Tensor wraps = Tensor.ofLongs(DType.INT32, new int[] {2}, 65536, 65536);
+        assertEquals(Tensor.ofLongs(DType.INT32, new int[] {2}, 65536, 0),
+                run("CumProd", none(), wraps, Tensor.scalarLong(DType.INT32, 0)), "wraps as int32 multiplication does");
+    }
 }

@@ -8,8 +8,11 @@ import static dev.kiln.ir.ops.OpHarness.run1;
 import static dev.kiln.ir.ops.OpHarness.shape;
 import static dev.kiln.ir.ops.OpHarness.type;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.kiln.ir.Attributes;
+import dev.kiln.ir.ShapeException;
 import dev.kiln.ir.Tensor;
 import dev.kiln.ir.TensorType;
 import java.util.List;
@@ -67,6 +70,24 @@ class NormalizationOpsTest {
         Tensor y = run1("LayerNormalization", Attributes.builder().f("epsilon", 0).i("axis", 0).build(),
                 f32(shape(2, 2), 1, 3, 1, 3), f32(shape(2, 2), 1, 1, 1, 1), null);
         assertTensor(shape(2, 2), new double[] {-1, 1, -1, 1}, y, TOL);
+    }
+
+    @Test
+    void rmsNormDividesByTheRootMeanSquareThenScales() {
+        // Rows (3, 4) and (0, 2): root mean squares sqrt(12.5) and sqrt(2).
+        Tensor y = run1("RMSNormalization", NO_EPS, f32(shape(2, 2), 3, 4, 0, 2), f32(shape(2), 2, 1));
+        double a = 1 / Math.sqrt(12.5);
+        double b = 1 / Math.sqrt(2);
+        assertTensor(shape(2, 2), new double[] {6 * a, 4 * a, 0, 2 * b}, y, TOL);
+        Tensor all = run1("RMSNormalization", Attributes.builder().f("epsilon", 1).i("axis", 0).build(),
+                f32(shape(2, 2), 1, 1, 1, 1), f32(shape(1), 3));
+        double c = 3 / Math.sqrt(2);
+        assertTensor(shape(2, 2), new double[] {c, c, c, c}, all, TOL);
+        assertEquals("f32[N,4,8]", infer("RMSNormalization", Attributes.builder().i("axis", 1).build(), 1,
+                type("f32[N,4,8]"), type("f32[8]")).get(0).toString());
+        ShapeException e = assertThrows(ShapeException.class, () -> infer("RMSNormalization",
+                Attributes.builder().i("axis", 1).build(), 1, type("f32[N,4,8]"), type("f32[2,4,8]")));
+        assertTrue(e.getMessage().contains("does not broadcast to the normalized dims [4,8]"), e.getMessage());
     }
 
     @Test

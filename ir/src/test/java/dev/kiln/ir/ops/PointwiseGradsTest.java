@@ -57,13 +57,19 @@ class PointwiseGradsTest {
 
     @ParameterizedTest
     @CsvSource({
-        "Softplus, -3, 3", "Softsign, -3, 3", "Erf, -2, 2", "Mish, -3, 3", "Sin, -3, 3", "Cos, -3, 3",
+        "Softplus, -3, 3", "Softsign, -3, 3", "Erf, -2, 2", "Mish, -3, 3", "Swish, -3, 3", "Sin, -3, 3", "Cos, -3, 3",
         "Tan, -1.2, 1.2", "Atan, -3, 3", "Asin, -0.9, 0.9", "Acos, -0.9, 0.9", "Sinh, -2, 2", "Cosh, -2, 2",
         "Asinh, -3, 3", "Acosh, 1.2, 3", "Atanh, -0.9, 0.9", "Abs, -2, 2", "Elu, -3, 3", "Selu, -3, 3",
         "Celu, -3, 3", "HardSigmoid, -4, 4", "HardSwish, -5, 5", "ThresholdedRelu, -2, 2", "Floor, -3, 3",
         "Ceil, -3, 3", "Round, -3, 3", "Sign, -3, 3"})
     void smoothAwayFromKinks(String op, double lo, double hi) {
         GradCheck.of(op, Attributes.EMPTY, 1, uniform(lo, hi, 3, 4)).run();
+    }
+
+    @ParameterizedTest
+    @ValueSource(floats = {0.5f, 1.702f, -1})
+    void swishWithAlpha(float alpha) {
+        GradCheck.of("Swish", Attributes.builder().f("alpha", alpha).build(), 1, uniform(-3, 3, 3, 4)).run();
     }
 
     @ParameterizedTest

@@ -138,6 +138,14 @@ class StructureGradsTest {
     // ---- normalization ----
 
     @ParameterizedTest
+    @CsvSource({"-1, 4", "1, 3x4", "-1, 1", "0, 1", "1, 4"})
+    void rmsNormalization(int axis, String scaleShape) {
+        Attributes a = attrs().i("axis", axis).f("epsilon", 0.1f).build();
+        GradCheck.of("RMSNormalization", a, 1, uniform(-2, 2, 2, 3, 4), uniform(0.5, 1.5, dims(scaleShape)))
+                .wrt(0, 1).run();
+    }
+
+    @ParameterizedTest
     @CsvSource({"-1, 4", "1, 3x4", "-1, 1", "2, 4"})
     void layerNormalization(int axis, String scaleShape) {
         Attributes a = attrs().i("axis", axis).i("stash_type", DType.FLOAT64.onnxCode()).build();
