@@ -128,8 +128,16 @@ final class ActivationMatMulEmitter implements KernelEmitter {
         code.beginControlFlow("for (int $N = 0; $N < $L; $N++)", p, p, k, p);
         // Widen narrower elements (float, int) before multiplying; a cast of a double or long would be redundant.
         boolean widen = t.element().equals(com.palantir.javapoet.TypeName.FLOAT) || t.element().equals(com.palantir.javapoet.TypeName.INT);
-        code.addStatement("$N += $L$N[$N + $N * $L + $N] * $N[$N + $N * $L + $N]", acc,
-                widen ? (floating ? "(double) " : "(long) ") : "", ar.array(), aBase, i, k, p, br.array(), bBase, p, cols, j);
+        CodeBlock aElement = CodeBlock.of("$N[$N + $N * $L + $N]", ar.array(), aBase, i, k, p);
+        CodeBlock bElement = CodeBlock.of("$N[$N + $N * $L + $N]", br.array(), bBase, p, cols, j);
+        if (n.op().equals("MatMulInteger")) {
+            // int32 output, but the products of the shifted uint8/int8 operands summed in long as for any integer.
+            code.addStatement("$N += (long) ($L - $L) * ($L - $L)", acc, aElement, zeroPoint(ctx, 2, i),
+                    bElement, zeroPoint(ctx, 3, j));
+        } else {
+            code.addStatement("$N += $L$L * $L", acc, widen ? (floating ? "(double) " : "(long) ") : "", aElement,
+                    bElement);
+        }
         code.endControlFlow();
         CodeBlock value = t.element().equals(com.palantir.javapoet.TypeName.FLOAT) ? CodeBlock.of("(float) $N", acc)
                 : CodeBlock.of("$N", acc);
@@ -140,6 +148,16 @@ final class ActivationMatMulEmitter implements KernelEmitter {
             code.endControlFlow();
         }
         return code.build();
+    }
+
+    /** MatMulInteger's zero point input {@code input} at row or column {@code index}: 0 when absent, one or one each. */
+    private static CodeBlock zeroPoint(EmitContext ctx, int input, String index) {
+        Node n = ctx.node;
+        if (!n.hasInput(input)) {
+            return CodeBlock.of("0");
+        }
+        boolean single = StridedCopy.isOne(n.input(input).shape().elementCount());
+        return ctx.in(input).at(single ? CodeBlock.of("0") : CodeBlock.of("$N", index));
     }
 
     /**

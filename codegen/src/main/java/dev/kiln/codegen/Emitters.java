@@ -29,6 +29,7 @@ final class Emitters {
         GemmEmitter gemm = new GemmEmitter();
         m.put("Gemm", gemm);
         m.put("MatMul", gemm);
+        m.put("MatMulInteger", gemm);
         m.put(OpTable.KILN_DOMAIN + "." + FusedOps.FUSED_GEMM, gemm);
         m.put(OpTable.KILN_DOMAIN + "." + dev.kiln.ir.ops.LayoutOps.PACKED_GEMM, new PackedGemmEmitter());
         ConvEmitter conv = new ConvEmitter();
@@ -87,6 +88,10 @@ final class Emitters {
         CumSumEmitter cumulative = new CumSumEmitter();
         m.put("CumSum", cumulative);
         m.put("CumProd", cumulative);
+        QuantizeEmitter quantize = new QuantizeEmitter();
+        m.put("QuantizeLinear", quantize);
+        m.put("DequantizeLinear", quantize);
+        m.put("DynamicQuantizeLinear", new DynamicQuantizeEmitter());
         m.put("TopK", new TopKEmitter());
         ConditionEmitter condition = new ConditionEmitter();
         m.put("Compress", condition);

@@ -18,10 +18,14 @@ final class GemmEmitter implements KernelEmitter {
     static final ClassName GEMM = ClassName.get("dev.kiln.runtime", "Gemm");
     static final ClassName PACKED = ClassName.get("dev.kiln.runtime", "PackedMatrix");
 
-    /** MatMul takes any numeric element type (a scalar kernel off float32); Gemm and the fused forms float32 only. */
+    /**
+     * MatMul takes any numeric element type (a scalar kernel off float32), as does MatMulInteger (uint8/int8 to
+     * int32); Gemm and the fused forms float32 only.
+     */
     @Override
     public boolean typed(Node n) {
-        return n.op().equals("MatMul") && n.output(0).dtype() != dev.kiln.ir.DType.FLOAT32;
+        return n.op().equals("MatMulInteger")
+                || n.op().equals("MatMul") && n.output(0).dtype() != dev.kiln.ir.DType.FLOAT32;
     }
 
     @Override

@@ -8,6 +8,7 @@ import dev.kiln.ir.ops.ElementwiseOps;
 import dev.kiln.ir.ops.FusedOps;
 import dev.kiln.ir.ops.LayoutOps;
 import dev.kiln.ir.ops.LinearAlgebraOps;
+import dev.kiln.ir.ops.QuantizationOps;
 import dev.kiln.ir.ops.LossOps;
 import dev.kiln.ir.ops.NnGradOps;
 import dev.kiln.ir.ops.NormalizationOps;
@@ -45,6 +46,7 @@ public final class OpTable {
         ReductionOps.register(r);
         TensorOps.register(r);
         LinearAlgebraOps.register(r);
+        QuantizationOps.register(r);
         ConvPoolOps.register(r);
         NormalizationOps.register(r);
         RecurrentOps.register(r);

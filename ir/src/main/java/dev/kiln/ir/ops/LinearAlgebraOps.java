@@ -176,6 +176,11 @@ public final class LinearAlgebraOps {
 
     private static List<TensorType> matMulShape(ShapeContext ctx) {
         requireNumeric(ctx);
+        return List.of(new TensorType(ctx.inputDtype(0), matMulDims(ctx)));
+    }
+
+    /** numpy.matmul's result dims for inputs 0 and 1 (whatever their element types). */
+    static Shape matMulDims(ShapeContext ctx) {
         Shape a = ctx.inputShape(0);
         Shape b = ctx.inputShape(1);
         if (a.rank() == 0 || b.rank() == 0) {
@@ -195,7 +200,7 @@ public final class LinearAlgebraOps {
         if (b.rank() >= 2) {
             out.add(b.dim(b.rank() - 1));
         }
-        return List.of(new TensorType(ctx.inputDtype(0), new Shape(out)));
+        return new Shape(out);
     }
 
     /** numpy.matmul of a and b; exact in long for integer types. */

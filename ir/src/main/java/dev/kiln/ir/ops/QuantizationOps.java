@@ -1,0 +1,340 @@
+package dev.kiln.ir.ops;
+
+import dev.kiln.ir.DType;
+import dev.kiln.ir.Dim;
+import dev.kiln.ir.EvalContext;
+import dev.kiln.ir.NodeContext;
+import dev.kiln.ir.OpDef;
+import dev.kiln.ir.OpTable;
+import dev.kiln.ir.Shape;
+import dev.kiln.ir.ShapeContext;
+import dev.kiln.ir.Tensor;
+import dev.kiln.ir.TensorType;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * Linear quantization: QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear and MatMulInteger, on the 8- and
+ * 16-bit integer types (the 2- and 4-bit and float8 types are not Kiln element types).
+ *
+ * <p>A scale (and its zero point, of the same shape) applies per tensor (a scalar, or one element), per axis (1-D,
+ * one per index of x along {@code axis}) or per block (x's rank; {@code block_size} consecutive indices along
+ * {@code axis} share one, every other dim as x's).
+ */
+public final class QuantizationOps {
+    private QuantizationOps() {}
+
+    /** The types x quantizes to. */
+    private static final Set<DType> QUANTIZED = Set.of(DType.UINT8, DType.INT8, DType.UINT16, DType.INT16);
+
+    public static void register(OpTable.Registrar r) {
+        r.add(OpDef.builder("QuantizeLinear").since(25)
+                .doc("y = saturate(round_half_even(x / y_scale) + y_zero_point), per tensor, axis or block.")
+                .inputs("x", "y_scale", "y_zero_point?").outputs("y")
+                .attrInt("axis", 1, "the axis of x a 1-D or blocked scale runs along")
+                .attrInt("block_size", 0, "indices along axis sharing one scale (blocked quantization)")
+                .attrInt("output_dtype", 0, "ONNX element type of y; 0: y_zero_point's, or uint8 without one")
+                .attrInt("saturate", 1, "float8 targets only; integers always saturate")
+                .attrInt("precision", 0, "ONNX element type of the division; 0: y_scale's")
+                .shape(QuantizationOps::quantizeShape)
+                .eval(ctx -> List.of(quantize(ctx)))
+                .build());
+
+        r.add(OpDef.builder("DequantizeLinear").since(25)
+                .doc("y = (x - x_zero_point) * x_scale, per tensor, axis or block.")
+                .inputs("x", "x_scale", "x_zero_point?").outputs("y")
+                .attrInt("axis", 1, "the axis of x a 1-D or blocked scale runs along")
+                .attrInt("block_size", 0, "indices along axis sharing one scale (blocked quantization)")
+                .attrInt("output_dtype", 0, "ONNX element type of y; 0: x_scale's")
+                .shape(QuantizationOps::dequantizeShape)
+                .eval(ctx -> List.of(dequantize(ctx)))
+                .build());
+
+        r.add(OpDef.builder("DynamicQuantizeLinear").since(11)
+                .doc("Quantizes float x to uint8 with the scale and zero point that map [min(x, 0), max(x, 0)] onto "
+                        + "[0, 255].")
+                .inputs("x").outputs("y", "y_scale", "y_zero_point")
+                .shape(ctx -> {
+                    if (ctx.inputDtype(0) != DType.FLOAT32) {
+                        throw ctx.fail("x must be float32 but is " + ctx.inputDtype(0));
+                    }
+                    return List.of(new TensorType(DType.UINT8, ctx.inputShape(0)),
+                            new TensorType(DType.FLOAT32, Shape.of(new long[0])), new TensorType(DType.UINT8, Shape.of(new long[0])));
+                })
+                .eval(QuantizationOps::dynamicQuantize)
+                .build());
+
+        r.add(OpDef.builder("MatMulInteger").since(10)
+                .doc("int32 numpy.matmul of (A - a_zero_point) and (B - b_zero_point); zero points per tensor, per "
+                        + "row of A or per column of B.")
+                .inputs("A", "B", "a_zero_point?", "b_zero_point?").outputs("Y")
+                .shape(ctx -> {
+                    for (int i = 0; i < 2; i++) {
+                        DType t = ctx.inputDtype(i);
+                        if (t != DType.UINT8 && t != DType.INT8) {
+                            throw ctx.fail(ctx.def().inputName(i) + " must be uint8 or int8 but is " + t);
+                        }
+                        if (ctx.hasInput(i + 2) && ctx.inputDtype(i + 2) != t) {
+                            throw ctx.fail(ctx.def().inputName(i + 2) + " must have " + ctx.def().inputName(i)
+                                    + "'s type " + t);
+                        }
+                    }
+                    return List.of(new TensorType(DType.INT32, LinearAlgebraOps.matMulDims(ctx)));
+                })
+                .eval(ctx -> List.of(matMulInteger(ctx)))
+                .build());
+    }
+
+    // ---- shapes ----
+
+    private static List<TensorType> quantizeShape(ShapeContext ctx) {
+        DType x = ctx.inputDtype(0);
+        if (!x.isFloat() && x != DType.INT32) {
+            throw ctx.fail("x must be a floating type or int32 but is " + x);
+        }
+        Pointwise.requireFloat(ctx, 1);
+        DType out = quantizedType(ctx, ctx.hasInput(2) ? ctx.inputDtype(2) : null);
+        if (ctx.attrInt("precision") != 0 && !elementType(ctx, "precision").isFloat()) {
+            throw ctx.fail("precision must be a floating type");
+        }
+        checkGranularity(ctx);
+        return List.of(new TensorType(out, ctx.inputShape(0)));
+    }
+
+    private static List<TensorType> dequantizeShape(ShapeContext ctx) {
+        DType x = ctx.inputDtype(0);
+        if (!QUANTIZED.contains(x) && x != DType.INT32) {
+            throw ctx.fail("x must be uint8, int8, uint16, int16 or int32 but is " + x);
+        }
+        Pointwise.requireFloat(ctx, 1);
+        if (ctx.hasInput(2) && ctx.inputDtype(2) != x) {
+            throw ctx.fail("x_zero_point must have x's type " + x + " but is " + ctx.inputDtype(2));
+        }
+        DType out = ctx.attrInt("output_dtype") == 0 ? ctx.inputDtype(1) : elementType(ctx, "output_dtype");
+        if (!out.isFloat()) {
+            throw ctx.fail("output_dtype must be a floating type but is " + out);
+        }
+        checkGranularity(ctx);
+        return List.of(new TensorType(out, ctx.inputShape(0)));
+    }
+
+    /** QuantizeLinear's y type: output_dtype, or the zero point's, or uint8; the two must agree when both are set. */
+    private static DType quantizedType(NodeContext ctx, DType zeroPoint) {
+        DType out = zeroPoint != null ? zeroPoint : DType.UINT8;
+        if (ctx.attrInt("output_dtype") != 0) {
+            DType asked = elementType(ctx, "output_dtype");
+            if (zeroPoint != null && zeroPoint != asked) {
+                throw ctx.fail("output_dtype " + asked + " differs from y_zero_point's type " + zeroPoint);
+            }
+            out = asked;
+        }
+        if (!QUANTIZED.contains(out)) {
+            throw ctx.fail("quantizing to " + out + " is not supported (uint8, int8, uint16 and int16 are)");
+        }
+        return out;
+    }
+
+    private static DType elementType(NodeContext ctx, String attr) {
+        long code = ctx.attrInt(attr);
+        try {
+            return DType.fromOnnx((int) code);
+        } catch (RuntimeException e) {
+            throw ctx.fail(attr + " " + code + " is not an ONNX element type Kiln supports");
+        }
+    }
+
+    /** The scale is a scalar, 1-D along axis or blocked; the zero point has its shape. */
+    private static void checkGranularity(ShapeContext ctx) {
+        Shape x = ctx.inputShape(0);
+        Shape scale = ctx.inputShape(1);
+        if (ctx.hasInput(2) && !sameDims(scale, ctx.inputShape(2))) {
+            throw ctx.fail("the zero point's shape " + ctx.inputShape(2) + " differs from the scale's " + scale);
+        }
+        if (scale.rank() > 1 && scale.rank() != x.rank()) {
+            throw ctx.fail("the scale must be a scalar, 1-D (per axis) or of x's rank (blocked), not " + scale);
+        }
+        if (scale.rank() == 1 || scale.rank() == x.rank() && x.rank() > 1) {
+            axis(ctx, x.rank());
+        }
+        if (scale.rank() == x.rank() && x.rank() > 1 && ctx.attrInt("block_size") <= 0) {
+            throw ctx.fail("a scale of x's rank " + scale + " needs a positive block_size");
+        }
+    }
+
+    private static boolean sameDims(Shape a, Shape b) {
+        if (a.rank() != b.rank()) {
+            return false;
+        }
+        for (int d = 0; d < a.rank(); d++) {
+            Dim p = a.dim(d);
+            Dim q = b.dim(d);
+            if (p.isStatic() && q.isStatic() && p.value() != q.value()) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static int axis(NodeContext ctx, int rank) {
+        long axis = ctx.attrInt("axis");
+        if (axis < -rank || axis >= rank) {
+            throw ctx.fail("axis " + axis + " is out of range for x of rank " + rank);
+        }
+        return (int) (axis < 0 ? axis + rank : axis);
+    }
+
+    // ---- evaluation ----
+
+    /**
+     * For each element of x, the index of its scale and zero point: all 0 per tensor, the index along axis per
+     * axis, the block's flat index when blocked.
+     */
+    static int[] scaleIndex(NodeContext ctx, int[] xs, int[] ss) {
+        int size = Tensor.sizeOf(xs);
+        int[] index = new int[size];
+        if (Tensor.sizeOf(ss) == 1 && ss.length <= 1) {
+            return index;
+        }
+        int axis = axis(ctx, xs.length);
+        int inner = Tensor.sizeOf(Arrays.copyOfRange(xs, axis + 1, xs.length));
+        int along = xs[axis];
+        if (ss.length == 1) {
+            if (ss[0] != along) {
+                throw ctx.fail("a per-axis scale needs " + along + " elements (x's axis " + axis + ") but has " + ss[0]);
+            }
+            for (int i = 0; i < size; i++) {
+                index[i] = i / inner % along;
+            }
+            return index;
+        }
+        int block = (int) ctx.attrInt("block_size");
+        for (int d = 0; d < xs.length; d++) {
+            int want = d == axis ? Math.ceilDiv(along, block) : xs[d];
+            if (ss[d] != want) {
+                throw ctx.fail("a blocked scale for x " + Arrays.toString(xs) + " with block_size " + block
+                        + " along axis " + axis + " must have shape with " + want + " at dim " + d + ", not "
+                        + Arrays.toString(ss));
+            }
+        }
+        int blocks = ss[axis];
+        for (int i = 0; i < size; i++) {
+            int outer = i / (inner * along);
+            int a = i / inner % along;
+            index[i] = (outer * blocks + a / block) * inner + i % inner;
+        }
+        return index;
+    }
+
+    private static double[] values(Tensor t) {
+        return t.dtype().isFloat() ? t.doubles() : Arrays.stream(t.longs()).asDoubleStream().toArray();
+    }
+
+    private static Tensor quantize(EvalContext ctx) {
+        Tensor x = ctx.input(0);
+        Tensor scale = ctx.input(1);
+        Tensor zeroPoint = ctx.hasInput(2) ? ctx.input(2) : null;
+        DType out = quantizedType(ctx, zeroPoint == null ? null : zeroPoint.dtype());
+        DType precision = ctx.attrInt("precision") == 0 ? scale.dtype() : elementType(ctx, "precision");
+        int[] si = scaleIndex(ctx, x.shape(), scale.shape());
+        double[] xv = values(x);
+        double[] sv = scale.doubles();
+        long[] zv = zeroPoint == null ? null : zeroPoint.longs();
+        long[] y = new long[xv.length];
+        for (int i = 0; i < y.length; i++) {
+            int s = si[i];
+            double q = Math.rint(precision.round(xv[i] / sv[s])) + (zv == null ? 0 : zv[s]);
+            y[i] = saturate(out, q);
+        }
+        return Tensor.wrapLongs(out, x.shape(), y);
+    }
+
+    /** {@code v} (an integer or NaN) clamped to the range of {@code t}; NaN goes to 0. */
+    static long saturate(DType t, double v) {
+        long lo = switch (t) {
+            case INT8 -> Byte.MIN_VALUE;
+            case INT16 -> Short.MIN_VALUE;
+            default -> 0;
+        };
+        long hi = switch (t) {
+            case UINT8 -> 255;
+            case INT8 -> Byte.MAX_VALUE;
+            case UINT16 -> 65535;
+            case INT16 -> Short.MAX_VALUE;
+            default -> throw new IllegalArgumentException("not a quantized type: " + t);
+        };
+        return Double.isNaN(v) ? 0 : (long) Math.max(lo, Math.min(hi, v));
+    }
+
+    private static Tensor dequantize(EvalContext ctx) {
+        Tensor x = ctx.input(0);
+        Tensor scale = ctx.input(1);
+        Tensor zeroPoint = ctx.hasInput(2) ? ctx.input(2) : null;
+        DType out = ctx.attrInt("output_dtype") == 0 ? scale.dtype() : elementType(ctx, "output_dtype");
+        int[] si = scaleIndex(ctx, x.shape(), scale.shape());
+        long[] xv = x.longs();
+        double[] sv = scale.doubles();
+        long[] zv = zeroPoint == null ? null : zeroPoint.longs();
+        double[] y = new double[xv.length];
+        for (int i = 0; i < y.length; i++) {
+            int s = si[i];
+            y[i] = (xv[i] - (zv == null ? 0 : zv[s])) * out.round(sv[s]);
+        }
+        return Tensor.wrapDoubles(out, x.shape(), y);
+    }
+
+    /**
+     * In float32 as ONNX defines it: scale = (max(x, 0) - min(x, 0)) / 255, zero point = round(clamp(-min / scale,
+     * 0, 255)), y = saturate(round(x / scale) + zero point), rounding half to even. An x of zeros only (scale 0)
+     * gives scale 0, zero point 0 and y 0, where the formula would divide 0 by 0.
+     */
+    private static List<Tensor> dynamicQuantize(EvalContext ctx) {
+        Tensor x = ctx.input(0);
+        double[] xv = x.doubles();
+        float min = 0;
+        float max = 0;
+        for (double v : xv) {
+            min = Math.min(min, (float) v);
+            max = Math.max(max, (float) v);
+        }
+        float scale = (max - min) / 255f;
+        long zero = scale == 0 ? 0 : saturate(DType.UINT8, Math.rint(Math.max(0f, Math.min(255f, 0f - min / scale))));
+        long[] y = new long[xv.length];
+        for (int i = 0; i < y.length; i++) {
+            y[i] = scale == 0 ? 0 : saturate(DType.UINT8, Math.rint((float) xv[i] / scale) + zero);
+        }
+        return List.of(Tensor.wrapLongs(DType.UINT8, x.shape(), y),
+                Tensor.wrapDoubles(DType.FLOAT32, new int[0], new double[] {scale}),
+                Tensor.wrapLongs(DType.UINT8, new int[0], new long[] {zero}));
+    }
+
+    private static Tensor matMulInteger(EvalContext ctx) {
+        Tensor a = shifted(ctx, ctx.input(0), ctx.hasInput(2) ? ctx.input(2) : null, true);
+        Tensor b = shifted(ctx, ctx.input(1), ctx.hasInput(3) ? ctx.input(3) : null, false);
+        Tensor y = LinearAlgebraOps.matMul(a, b, ctx);
+        return Tensor.wrapLongs(DType.INT32, y.shape(), y.longs().clone());
+    }
+
+    /**
+     * {@code m - zeroPoint} as int64: a zero point of one element applies to all of m; a 1-D one to each row of
+     * A ({@code rows}) or each column of B.
+     */
+    private static Tensor shifted(EvalContext ctx, Tensor m, Tensor zeroPoint, boolean rows) {
+        long[] v = m.longs().clone();
+        if (zeroPoint != null) {
+            long[] z = zeroPoint.longs();
+            int[] s = m.shape();
+            int cols = s[s.length - 1];
+            int count = s.length < 2 ? 1 : rows ? s[s.length - 2] : cols;
+            if (z.length != 1 && (zeroPoint.rank() != 1 || z.length != count)) {
+                throw ctx.fail("a zero point must be a scalar or hold one value per " + (rows ? "row of A" : "column of B")
+                        + " (" + count + "), not shape " + Arrays.toString(zeroPoint.shape()));
+            }
+            for (int i = 0; i < v.length; i++) {
+                int at = z.length == 1 ? 0 : rows ? i / cols % count : i % cols;
+                v[i] -= z[at];
+            }
+        }
+        return Tensor.wrapLongs(DType.INT64, m.shape(), v);
+    }
+}

@@ -1,0 +1,91 @@
+package dev.kiln.ir.ops;
+
+import static dev.kiln.ir.ops.OpHarness.f32;
+import static dev.kiln.ir.ops.OpHarness.infer;
+import static dev.kiln.ir.ops.OpHarness.run;
+import static dev.kiln.ir.ops.OpHarness.run1;
+import static dev.kiln.ir.ops.OpHarness.shape;
+import static dev.kiln.ir.ops.OpHarness.type;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.kiln.ir.Attributes;
+import dev.kiln.ir.DType;
+import dev.kiln.ir.KilnException;
+import dev.kiln.ir.ShapeException;
+import dev.kiln.ir.Tensor;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class QuantizationOpsTest {
+    private static final Attributes NONE = Attributes.EMPTY;
+
+    private static Tensor ints(DType t, int[] shape, long... v) {
+        return Tensor.ofLongs(t, shape, v);
+    }
+
+    @Test
+    void quantizeRoundsHalfToEvenAddsTheZeroPointAndSaturates() {
+        Tensor x = f32(shape(6), 0.5, 1.5, 2.5, -1, 1000, -1000);
+        Tensor y = run1("QuantizeLinear", NONE, x, f32(shape(), 1), ints(DType.INT8, shape(), 3));
+        assertEquals(DType.INT8, y.dtype());
+        assertArrayEquals(new long[] {3, 5, 5, 2, 127, -128}, y.longs());
+        Tensor u = run1("QuantizeLinear", NONE, x, f32(shape(), 1));
+        assertEquals(DType.UINT8, u.dtype(), "uint8 without a zero point");
+        assertArrayEquals(new long[] {0, 2, 2, 0, 255, 0}, u.longs());
+    }
+
+    @Test
+    void perAxisAndBlockedScalesPickTheirElements() {
+        Tensor x = f32(shape(2, 4), 1, 2, 3, 4, 5, 6, 7, 8);
+        Tensor perRow = run1("QuantizeLinear", Attributes.builder().i("axis", 0).build(), x, f32(shape(2), 1, 2),
+                ints(DType.UINT8, shape(2), 0, 10));
+        assertArrayEquals(new long[] {1, 2, 3, 4, 12, 13, 14, 14}, perRow.longs());
+        Tensor blocked = run1("QuantizeLinear", Attributes.builder().i("axis", 1).i("block_size", 3).build(), x,
+                f32(shape(2, 2), 1, 4, 1, 8));
+        assertArrayEquals(new long[] {1, 2, 3, 1, 5, 6, 7, 1}, blocked.longs());
+        Tensor back = run1("DequantizeLinear", Attributes.builder().i("axis", 0).build(),
+                ints(DType.INT16, shape(2, 2), 1, 2, 3, 4), f32(shape(2), 0.5, 2), ints(DType.INT16, shape(2), 1, 0));
+        assertArrayEquals(new double[] {0, 0.5, 6, 8}, back.doubles());
+    }
+
+    @Test
+    void badGranularityAndTypesAreNamed() {
+        ShapeException wide = assertThrows(ShapeException.class, () -> infer("QuantizeLinear",
+                Attributes.builder().i("output_dtype", DType.INT8.onnxCode()).build(), 1, type("f32[2,4]"),
+                type("f32[]"), type("u8[]")));
+        assertTrue(wide.getMessage().contains("output_dtype int8 differs from y_zero_point's type uint8"), wide.getMessage());
+        ShapeException block = assertThrows(ShapeException.class,
+                () -> infer("QuantizeLinear", NONE, 1, type("f32[2,4]"), type("f32[2,2]")));
+        assertTrue(block.getMessage().contains("needs a positive block_size"), block.getMessage());
+        KilnException axis = assertThrows(KilnException.class, () -> run1("DequantizeLinear", NONE,
+                ints(DType.UINT8, shape(2, 4), 1, 2, 3, 4, 5, 6, 7, 8), f32(shape(3), 1, 1, 1)));
+        assertTrue(axis.getMessage().contains("a per-axis scale needs 4 elements"), axis.getMessage());
+    }
+
+    @Test
+    void dynamicQuantizationCoversZeroAndHandlesAllZeros() {
+        List<Tensor> out = run("DynamicQuantizeLinear", NONE, 3, f32(shape(3), -1, 0, 2));
+        float scale = 3f / 255f;
+        assertEquals(scale, (float) out.get(1).getDouble(0));
+        long zero = Math.round(1 / scale);
+        assertEquals(zero, out.get(2).longs()[0]);
+        assertArrayEquals(new long[] {0, zero, 255}, out.get(0).longs());
+        List<Tensor> zeros = run("DynamicQuantizeLinear", NONE, 3, f32(shape(2), 0, 0));
+        assertArrayEquals(new long[] {0, 0}, zeros.get(0).longs());
+        assertEquals(0, zeros.get(1).getDouble(0));
+        assertEquals(0, zeros.get(2).longs()[0]);
+    }
+
+    @Test
+    void matMulIntegerShiftsByPerRowAndPerColumnZeroPoints() {
+        Tensor a = ints(DType.UINT8, shape(2, 2), 10, 11, 12, 13);
+        Tensor b = ints(DType.INT8, shape(2, 2), 1, -2, 3, 4);
+        Tensor y = run1("MatMulInteger", NONE, a, b, ints(DType.UINT8, shape(2), 10, 12), ints(DType.INT8, shape(2), 1, 0));
+        // (A - [10; 12]) = [[0, 1], [0, 1]]; (B - [1, 0]) = [[0, -2], [2, 4]].
+        assertEquals(DType.INT32, y.dtype());
+        assertArrayEquals(new long[] {2, 4, 2, 4}, y.longs());
+    }
+}
