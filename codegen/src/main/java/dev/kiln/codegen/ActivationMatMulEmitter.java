@@ -86,11 +86,17 @@ final class ActivationMatMulEmitter implements KernelEmitter {
         return code.build();
     }
 
-    /** MatMul on any numeric element type: broadcast batch dims, then one scalar dot product per output element. */
+    /**
+     * MatMul on any numeric element type: broadcast batch dims, then one scalar dot product per output element.
+     * MatMulInteger and QLinearMatMul subtract their zero points from the operands; QLinearMatMul requantizes each
+     * sum with the multiplier a_scale b_scale / y_scale, as the reference evaluator does.
+     */
     static CodeBlock typedMatMul(EmitContext ctx) {
         Node n = ctx.node;
+        boolean requantize = n.op().equals("QLinearMatMul");
+        int bi = requantize ? 3 : 1;
         Shape a = n.input(0).shape();
-        Shape b = n.input(1).shape();
+        Shape b = n.input(bi).shape();
         Shape y = n.output(0).shape();
         if (a.rank() == 0 || b.rank() == 0) {
             throw ctx.unsupported("MatMul of a scalar");
@@ -99,12 +105,12 @@ final class ActivationMatMulEmitter implements KernelEmitter {
         boolean floating = t.dtype().kind() == dev.kiln.ir.DType.Kind.FLOAT;
         int m = a.rank() == 1 ? 1 : ctx.staticDim(n.input(0), a.rank() - 2);
         int k = ctx.staticDim(n.input(0), a.rank() - 1);
-        int cols = b.rank() == 1 ? 1 : ctx.staticDim(n.input(1), b.rank() - 1);
+        int cols = b.rank() == 1 ? 1 : ctx.staticDim(n.input(bi), b.rank() - 1);
         int batchRank = y.rank() - (a.rank() == 1 ? 0 : 1) - (b.rank() == 1 ? 0 : 1);
         List<Dim> batch = y.dims().subList(0, batchRank);
         CodeBlock.Builder code = CodeBlock.builder();
         TensorRef ar = ctx.in(0);
-        TensorRef br = ctx.in(1);
+        TensorRef br = ctx.in(bi);
         TensorRef yr = ctx.out(0);
         List<String> idx = new ArrayList<>();
         for (int d = 0; d < batchRank; d++) {
@@ -130,10 +136,10 @@ final class ActivationMatMulEmitter implements KernelEmitter {
         boolean widen = t.element().equals(com.palantir.javapoet.TypeName.FLOAT) || t.element().equals(com.palantir.javapoet.TypeName.INT);
         CodeBlock aElement = CodeBlock.of("$N[$N + $N * $L + $N]", ar.array(), aBase, i, k, p);
         CodeBlock bElement = CodeBlock.of("$N[$N + $N * $L + $N]", br.array(), bBase, p, cols, j);
-        if (n.op().equals("MatMulInteger")) {
-            // int32 output, but the products of the shifted uint8/int8 operands summed in long as for any integer.
+        if (requantize || n.op().equals("MatMulInteger")) {
+            // The products of the shifted uint8/int8 operands summed in long as for any integer.
             code.addStatement("$N += (long) ($L - $L) * ($L - $L)", acc, aElement, zeroPoint(ctx, 2, i),
-                    bElement, zeroPoint(ctx, 3, j));
+                    bElement, zeroPoint(ctx, requantize ? 5 : 3, j));
         } else {
             code.addStatement("$N += $L$L * $L", acc, widen ? (floating ? "(double) " : "(long) ") : "", aElement,
                     bElement);
@@ -141,7 +147,11 @@ final class ActivationMatMulEmitter implements KernelEmitter {
         code.endControlFlow();
         CodeBlock value = t.element().equals(com.palantir.javapoet.TypeName.FLOAT) ? CodeBlock.of("(float) $N", acc)
                 : CodeBlock.of("$N", acc);
-        code.addStatement("$N[$N + $N * $L + $N] = $L", yr.array(), yBase, i, cols, j, t.narrow(value));
+        if (requantize) {
+            value = requantized(ctx, acc, i, j);
+        }
+        code.addStatement("$N[$N + $N * $L + $N] = $L", yr.array(), yBase, i, cols, j,
+                requantize ? value : t.narrow(value));
         code.endControlFlow();
         code.endControlFlow();
         for (int d = 0; d < batchRank; d++) {
@@ -150,7 +160,27 @@ final class ActivationMatMulEmitter implements KernelEmitter {
         return code.build();
     }
 
-    /** MatMulInteger's zero point input {@code input} at row or column {@code index}: 0 when absent, one or one each. */
+    /**
+     * QLinearMatMul's output for integer sum {@code acc}: times the multiplier (each of its two operations rounded to
+     * the scales' type), plus y_zero_point, rounded half to even and clamped to y's type.
+     */
+    private static CodeBlock requantized(EmitContext ctx, String acc, String i, String j) {
+        Node n = ctx.node;
+        ElementType scale = EmitContext.type(n.input(1));
+        CodeBlock product = scale.narrow(CodeBlock.of("(float) ((double) $L * $L)", zeroPoint(ctx, 1, i),
+                zeroPoint(ctx, 4, j)));
+        CodeBlock multiplier = scale.narrow(CodeBlock.of("(float) ((double) $L / $L)", product,
+                ctx.in(6).at(CodeBlock.of("0"))));
+        boolean signed = n.output(0).dtype() == dev.kiln.ir.DType.INT8;
+        return CodeBlock.of("(int) $T.max($L, $T.min($L, $T.rint($N * (double) $L + $L)))", Math.class,
+                signed ? "-128.0" : "0.0", Math.class, signed ? "127.0" : "255.0", Math.class, acc, multiplier,
+                ctx.in(7).at(CodeBlock.of("0")));
+    }
+
+    /**
+     * Input {@code input} (a zero point or a scale of a quantized matmul) at row or column {@code index}: 0 when
+     * absent, its one value, or the index's.
+     */
     private static CodeBlock zeroPoint(EmitContext ctx, int input, String index) {
         Node n = ctx.node;
         if (!n.hasInput(input)) {

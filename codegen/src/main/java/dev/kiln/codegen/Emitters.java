@@ -30,6 +30,7 @@ final class Emitters {
         m.put("Gemm", gemm);
         m.put("MatMul", gemm);
         m.put("MatMulInteger", gemm);
+        m.put("QLinearMatMul", gemm);
         m.put(OpTable.KILN_DOMAIN + "." + FusedOps.FUSED_GEMM, gemm);
         m.put(OpTable.KILN_DOMAIN + "." + dev.kiln.ir.ops.LayoutOps.PACKED_GEMM, new PackedGemmEmitter());
         ConvEmitter conv = new ConvEmitter();

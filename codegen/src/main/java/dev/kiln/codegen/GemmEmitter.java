@@ -19,12 +19,12 @@ final class GemmEmitter implements KernelEmitter {
     static final ClassName PACKED = ClassName.get("dev.kiln.runtime", "PackedMatrix");
 
     /**
-     * MatMul takes any numeric element type (a scalar kernel off float32), as does MatMulInteger (uint8/int8 to
-     * int32); Gemm and the fused forms float32 only.
+     * MatMul takes any numeric element type (a scalar kernel off float32), as do MatMulInteger and QLinearMatMul
+     * (uint8/int8); Gemm and the fused forms float32 only.
      */
     @Override
     public boolean typed(Node n) {
-        return n.op().equals("MatMulInteger")
+        return n.op().equals("MatMulInteger") || n.op().equals("QLinearMatMul")
                 || n.op().equals("MatMul") && n.output(0).dtype() != dev.kiln.ir.DType.FLOAT32;
     }
 

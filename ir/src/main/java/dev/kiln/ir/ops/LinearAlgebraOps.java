@@ -181,8 +181,13 @@ public final class LinearAlgebraOps {
 
     /** numpy.matmul's result dims for inputs 0 and 1 (whatever their element types). */
     static Shape matMulDims(ShapeContext ctx) {
-        Shape a = ctx.inputShape(0);
-        Shape b = ctx.inputShape(1);
+        return matMulDims(ctx, 0, 1);
+    }
+
+    /** numpy.matmul's result dims for inputs {@code ai} and {@code bi}. */
+    static Shape matMulDims(ShapeContext ctx, int ai, int bi) {
+        Shape a = ctx.inputShape(ai);
+        Shape b = ctx.inputShape(bi);
         if (a.rank() == 0 || b.rank() == 0) {
             throw ctx.fail("MatMul operands must have rank >= 1");
         }

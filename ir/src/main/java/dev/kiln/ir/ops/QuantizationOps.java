@@ -15,8 +15,8 @@ import java.util.List;
 import java.util.Set;
 
 /**
- * Linear quantization: QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear and MatMulInteger, on the 8- and
- * 16-bit integer types (the 2- and 4-bit and float8 types are not Kiln element types).
+ * Linear quantization: QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear, MatMulInteger and QLinearMatMul, on
+ * the 8- and 16-bit integer types (the 2- and 4-bit and float8 types are not Kiln element types).
  *
  * <p>A scale (and its zero point, of the same shape) applies per tensor (a scalar, or one element), per axis (1-D,
  * one per index of x along {@code axis}) or per block (x's rank; {@code block_size} consecutive indices along
@@ -83,6 +83,38 @@ public final class QuantizationOps {
                     return List.of(new TensorType(DType.INT32, LinearAlgebraOps.matMulDims(ctx)));
                 })
                 .eval(ctx -> List.of(matMulInteger(ctx)))
+                .build());
+
+        r.add(OpDef.builder("QLinearMatMul").since(21)
+                .doc("Quantized numpy.matmul: (a - a_zero_point) (b - b_zero_point) times a_scale b_scale / y_scale, "
+                        + "rounded half to even, plus y_zero_point, saturated; scales and zero points per tensor, per "
+                        + "row of a or per column of b.")
+                .inputs("a", "a_scale", "a_zero_point", "b", "b_scale", "b_zero_point", "y_scale", "y_zero_point")
+                .outputs("y")
+                .shape(ctx -> {
+                    for (int i : new int[] {0, 3}) {
+                        DType t = ctx.inputDtype(i);
+                        if (t != DType.UINT8 && t != DType.INT8) {
+                            throw ctx.fail(ctx.def().inputName(i) + " must be uint8 or int8 but is " + t);
+                        }
+                        if (ctx.inputDtype(i + 2) != t) {
+                            throw ctx.fail(ctx.def().inputName(i + 2) + " must have " + ctx.def().inputName(i)
+                                    + "'s type " + t);
+                        }
+                    }
+                    DType scale = ctx.inputDtype(1);
+                    for (int i : new int[] {1, 4, 6}) {
+                        if (!ctx.inputDtype(i).isFloat() || ctx.inputDtype(i) != scale) {
+                            throw ctx.fail("a_scale, b_scale and y_scale must share one floating type");
+                        }
+                    }
+                    DType out = ctx.inputDtype(7);
+                    if (out != DType.UINT8 && out != DType.INT8) {
+                        throw ctx.fail("y_zero_point must be uint8 or int8 but is " + out);
+                    }
+                    return List.of(new TensorType(out, LinearAlgebraOps.matMulDims(ctx, 0, 3)));
+                })
+                .eval(ctx -> List.of(qLinearMatMul(ctx)))
                 .build());
     }
 
@@ -316,6 +348,46 @@ public final class QuantizationOps {
     }
 
     /**
+     * As ONNX's reference: the integer product of the shifted operands times the multiplier a_scale b_scale /
+     * y_scale (computed in the scales' type, rounding after each operation), in double, plus y_zero_point,
+     * rounded half to even and saturated.
+     */
+    private static Tensor qLinearMatMul(EvalContext ctx) {
+        Tensor a = shifted(ctx, ctx.input(0), ctx.input(2), true);
+        Tensor b = shifted(ctx, ctx.input(3), ctx.input(5), false);
+        Tensor product = LinearAlgebraOps.matMul(a, b, ctx);
+        long[] c = product.longs();
+        if (ctx.input(6).size() != 1 || ctx.input(7).size() != 1) {
+            throw ctx.fail("y_scale and y_zero_point must hold one value each");
+        }
+        DType scaleType = ctx.input(1).dtype();
+        double[] as = ctx.input(1).doubles();
+        double[] bs = ctx.input(4).doubles();
+        double ys = ctx.input(6).doubles()[0];
+        long yz = ctx.input(7).longs()[0];
+        int[] as0 = a.shape();
+        int rows = as0.length < 2 ? 1 : as0[as0.length - 2];
+        int cols = b.shape()[b.shape().length - 1];
+        checkCount(ctx, as.length, rows, "a_scale", "row of a");
+        checkCount(ctx, bs.length, b.rank() < 2 ? 1 : cols, "b_scale", "column of b");
+        DType out = ctx.input(7).dtype();
+        long[] y = new long[c.length];
+        for (int f = 0; f < y.length; f++) {
+            int i = as.length == 1 ? 0 : f / cols % rows;
+            int j = bs.length == 1 ? 0 : f % cols;
+            double multiplier = scaleType.round(scaleType.round(as[i] * bs[j]) / ys);
+            y[f] = saturate(out, Math.rint(c[f] * multiplier + yz));
+        }
+        return Tensor.wrapLongs(out, product.shape(), y);
+    }
+
+    private static void checkCount(EvalContext ctx, int have, int per, String name, String what) {
+        if (have != 1 && have != per) {
+            throw ctx.fail(name + " must hold one value or one per " + what + " (" + per + "), not " + have);
+        }
+    }
+
+    /**
      * {@code m - zeroPoint} as int64: a zero point of one element applies to all of m; a 1-D one to each row of
      * A ({@code rows}) or each column of B.
      */
@@ -326,7 +398,7 @@ public final class QuantizationOps {
             int[] s = m.shape();
             int cols = s[s.length - 1];
             int count = s.length < 2 ? 1 : rows ? s[s.length - 2] : cols;
-            if (z.length != 1 && (zeroPoint.rank() != 1 || z.length != count)) {
+            if (z.length != 1 && z.length != count) {
                 throw ctx.fail("a zero point must be a scalar or hold one value per " + (rows ? "row of A" : "column of B")
                         + " (" + count + "), not shape " + Arrays.toString(zeroPoint.shape()));
             }

@@ -88,4 +88,18 @@ class QuantizationOpsTest {
         assertEquals(DType.INT32, y.dtype());
         assertArrayEquals(new long[] {2, 4, 2, 4}, y.longs());
     }
+
+    @Test
+    void qLinearMatMulRequantizesPerRowAndSaturates() {
+        Tensor a = ints(DType.UINT8, shape(2, 2), 12, 14, 110, 10);
+        Tensor b = ints(DType.UINT8, shape(2, 1), 3, 5);
+        // (A - 10) (B - 1) = [[2*2 + 4*4], [100*2 + 0]] = [[20], [200]]; per-row scales 0.5 and 1, b_scale 1, y_scale 2.
+        Tensor y = run1("QLinearMatMul", NONE, a, f32(shape(2), 0.5, 1), ints(DType.UINT8, shape(), 10), b,
+                f32(shape(), 1), ints(DType.UINT8, shape(), 1), f32(shape(), 2), ints(DType.UINT8, shape(), 100));
+        // 20 * 0.25 + 100 = 105; 200 * 0.5 + 100 = 200.
+        assertArrayEquals(new long[] {105, 200}, y.longs());
+        Tensor high = run1("QLinearMatMul", NONE, a, f32(shape(), 1), ints(DType.UINT8, shape(), 10), b,
+                f32(shape(), 1), ints(DType.UINT8, shape(), 1), f32(shape(), 0.5), ints(DType.UINT8, shape(), 100));
+        assertArrayEquals(new long[] {140, 255}, high.longs(), "saturates at 255");
+    }
 }
