@@ -148,7 +148,7 @@ final class ActivationMatMulEmitter implements KernelEmitter {
         CodeBlock value = t.element().equals(com.palantir.javapoet.TypeName.FLOAT) ? CodeBlock.of("(float) $N", acc)
                 : CodeBlock.of("$N", acc);
         if (requantize) {
-            value = requantized(ctx, acc, i, j);
+            value = requantized(ctx, acc, i, j, 1, 4);
         }
         code.addStatement("$N[$N + $N * $L + $N] = $L", yr.array(), yBase, i, cols, j,
                 requantize ? value : t.narrow(value));
@@ -161,14 +161,15 @@ final class ActivationMatMulEmitter implements KernelEmitter {
     }
 
     /**
-     * QLinearMatMul's output for integer sum {@code acc}: times the multiplier (each of its two operations rounded to
-     * the scales' type), plus y_zero_point, rounded half to even and clamped to y's type.
+     * A quantized matmul's or conv's output for integer sum {@code acc}: times the multiplier (the scales of inputs
+     * {@code first} at {@code i} and {@code second} at {@code j} over y_scale, input 6; each of its two operations
+     * rounded to the scales' type), plus y_zero_point (input 7), rounded half to even and clamped to y's type.
      */
-    private static CodeBlock requantized(EmitContext ctx, String acc, String i, String j) {
+    static CodeBlock requantized(EmitContext ctx, String acc, String i, String j, int first, int second) {
         Node n = ctx.node;
-        ElementType scale = EmitContext.type(n.input(1));
-        CodeBlock product = scale.narrow(CodeBlock.of("(float) ((double) $L * $L)", zeroPoint(ctx, 1, i),
-                zeroPoint(ctx, 4, j)));
+        ElementType scale = EmitContext.type(n.input(first));
+        CodeBlock product = scale.narrow(CodeBlock.of("(float) ((double) $L * $L)", zeroPoint(ctx, first, i),
+                zeroPoint(ctx, second, j)));
         CodeBlock multiplier = scale.narrow(CodeBlock.of("(float) ((double) $L / $L)", product,
                 ctx.in(6).at(CodeBlock.of("0"))));
         boolean signed = n.output(0).dtype() == dev.kiln.ir.DType.INT8;
@@ -181,13 +182,13 @@ final class ActivationMatMulEmitter implements KernelEmitter {
      * Input {@code input} (a zero point or a scale of a quantized matmul) at row or column {@code index}: 0 when
      * absent, its one value, or the index's.
      */
-    private static CodeBlock zeroPoint(EmitContext ctx, int input, String index) {
+    static CodeBlock zeroPoint(EmitContext ctx, int input, String index) {
         Node n = ctx.node;
         if (!n.hasInput(input)) {
             return CodeBlock.of("0");
         }
         boolean single = StridedCopy.isOne(n.input(input).shape().elementCount());
-        return ctx.in(input).at(single ? CodeBlock.of("0") : CodeBlock.of("$N", index));
+        return ctx.in(input).at(single ? CodeBlock.of("0") : CodeBlock.of("$L", index));
     }
 
     /**

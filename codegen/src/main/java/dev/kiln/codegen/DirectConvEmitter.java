@@ -12,12 +12,18 @@ import java.util.List;
 /**
  * Conv as plain scalar loops reading the weights where they are, for what the runtime's packed 2-D kernel does
  * not take: a bias computed at run time into scratch space, 3-D windows, float16/bfloat16/float64 elements. One
- * double accumulator per output element (bias first, then every in-range tap of its group's channels).
+ * double accumulator per output element (bias first, then every in-range tap of its group's channels). The
+ * quantized convolutions ConvInteger and QLinearConv run the same loops on the operands minus their zero points,
+ * summed in long; QLinearConv then requantizes each sum as the reference evaluator does.
  */
 final class DirectConvEmitter implements KernelEmitter {
     @Override
     public boolean typed(Node n) {
-        return n.op().equals("Conv") && n.input(0).dtype().isFloat();
+        return n.op().equals("Conv") && n.input(0).dtype().isFloat() || quantized(n);
+    }
+
+    private static boolean quantized(Node n) {
+        return n.op().equals("ConvInteger") || n.op().equals("QLinearConv");
     }
 
     /**
@@ -36,8 +42,11 @@ final class DirectConvEmitter implements KernelEmitter {
         if (!typed(n)) {
             throw ctx.unsupported(n.op() + " of " + n.input(0).type());
         }
+        boolean requantize = n.op().equals("QLinearConv");
+        int wi = requantize ? 3 : 1;
+        int biasInput = n.op().equals("ConvInteger") ? -1 : requantize ? 8 : 2;
         Value x = n.input(0);
-        Value w = n.input(1);
+        Value w = n.input(wi);
         Shape xs = x.shape();
         int spatial = xs.rank() - 2;
         int[] in = new int[spatial];
@@ -64,7 +73,7 @@ final class DirectConvEmitter implements KernelEmitter {
         int mg = m / group;
         ElementType t = EmitContext.type(n.output(0));
         TensorRef xr = ctx.in(0);
-        TensorRef wr = ctx.in(1);
+        TensorRef wr = ctx.in(wi);
         TensorRef yr = ctx.out(0);
         CodeBlock.Builder b = CodeBlock.builder();
         String batch = ctx.locals.newName("b");
@@ -80,7 +89,8 @@ final class DirectConvEmitter implements KernelEmitter {
             b.beginControlFlow("for (int $N = 0; $N < $L; $N++)", v, v, axes.get(d).out(), v);
         }
         String acc = ctx.locals.newName("acc");
-        b.addStatement("double $N = $L", acc, n.hasInput(2) ? ctx.in(2).at(CodeBlock.of("$N", oc)) : CodeBlock.of("0"));
+        b.addStatement("$L $N = $L", quantized(n) ? "long" : "double", acc,
+                biasInput >= 0 && n.hasInput(biasInput) ? ctx.in(biasInput).at(CodeBlock.of("$N", oc)) : CodeBlock.of("0"));
         String c = ctx.locals.newName("c");
         b.beginControlFlow("for (int $N = 0; $N < $L; $N++)", c, c, cg, c);
         String xPlane = ctx.locals.newName("xPlane");
@@ -109,13 +119,22 @@ final class DirectConvEmitter implements KernelEmitter {
             xStride *= in[d];
             wStride *= (int) kernel[d];
         }
-        b.addStatement("$N += $L * $L", acc, xr.at(CodeBlock.of("$N + $L", xPlane, CodeBlock.join(xCell, " + "))),
-                wr.at(CodeBlock.of("$N + $L", wBase, CodeBlock.join(wCell, " + "))));
+        CodeBlock xValue = xr.at(CodeBlock.of("$N + $L", xPlane, CodeBlock.join(xCell, " + ")));
+        CodeBlock wValue = wr.at(CodeBlock.of("$N + $L", wBase, CodeBlock.join(wCell, " + ")));
+        if (quantized(n)) {
+            // A padded cell is x's zero point, (x - zero point) = 0: skipping it is the same sum.
+            b.addStatement("$N += (long) ($L - $L) * ($L - $L)", acc, xValue, ActivationMatMulEmitter.zeroPoint(ctx, 2, "0"),
+                    wValue, ActivationMatMulEmitter.zeroPoint(ctx, requantize ? 5 : 3, oc));
+        } else {
+            b.addStatement("$N += $L * $L", acc, xValue, wValue);
+        }
         for (int d = 0; d < spatial; d++) {
             b.endControlFlow();
         }
         b.endControlFlow();
-        b.addStatement("$L = $L", yr.at(CodeBlock.of("$N++", o)), LossEmitter.store(t, CodeBlock.of("$N", acc)));
+        CodeBlock result = requantize ? ActivationMatMulEmitter.requantized(ctx, acc, "0", oc, 1, 4)
+                : quantized(n) ? t.narrow(CodeBlock.of("$N", acc)) : LossEmitter.store(t, CodeBlock.of("$N", acc));
+        b.addStatement("$L = $L", yr.at(CodeBlock.of("$N++", o)), result);
         for (int d = 0; d < spatial; d++) {
             b.endControlFlow();
         }

@@ -31,6 +31,9 @@ final class Emitters {
         m.put("MatMul", gemm);
         m.put("MatMulInteger", gemm);
         m.put("QLinearMatMul", gemm);
+        DirectConvEmitter direct = new DirectConvEmitter();
+        m.put("ConvInteger", direct);
+        m.put("QLinearConv", direct);
         m.put(OpTable.KILN_DOMAIN + "." + FusedOps.FUSED_GEMM, gemm);
         m.put(OpTable.KILN_DOMAIN + "." + dev.kiln.ir.ops.LayoutOps.PACKED_GEMM, new PackedGemmEmitter());
         ConvEmitter conv = new ConvEmitter();

@@ -112,9 +112,25 @@ public final class ConvPoolOps {
     // ---- Conv ----
 
     private static List<TensorType> convShape(ShapeContext ctx) {
-        Shape x = ctx.inputShape(0);
-        Shape w = ctx.inputShape(1);
-        checkConvOperands(ctx, x, w);
+        checkConvOperands(ctx, ctx.inputShape(0), ctx.inputShape(1));
+        Dim m = ctx.inputShape(1).dim(0);
+        checkBias(ctx, m);
+        return List.of(new TensorType(ctx.inputDtype(0), convDims(ctx, 0, 1)));
+    }
+
+    /**
+     * [N, M, spatial...] of a convolution of input {@code xi} by weights {@code wi} under the node's window
+     * attributes and group, after checking their ranks and channel counts (not their element types).
+     */
+    static Shape convDims(ShapeContext ctx, int xi, int wi) {
+        Shape x = ctx.inputShape(xi);
+        Shape w = ctx.inputShape(wi);
+        if (x.rank() < 3) {
+            throw ctx.fail("X must be N x C x D1 x ... (rank >= 3) but has rank " + x.rank());
+        }
+        if (w.rank() != x.rank()) {
+            throw ctx.fail("W must have the rank of X (" + x.rank() + ") but has rank " + w.rank());
+        }
         long group = group(ctx);
         Dim c = x.dim(1);
         Dim wc = w.dim(1);
@@ -126,7 +142,7 @@ public final class ConvPoolOps {
         if (m.isStatic() && m.value() % group != 0) {
             throw ctx.fail("W has " + m.value() + " output channels, not divisible by group=" + group);
         }
-        return convOutput(ctx, x, w, m, false);
+        return spatialOutput(ctx, x, w, m, false);
     }
 
     /** Shape rule of the pools defined on floating types only: the window geometry over X's spatial dims. */
@@ -137,7 +153,15 @@ public final class ConvPoolOps {
 
     private static Tensor conv(EvalContext ctx) {
         Tensor xt = ctx.input(0);
-        Tensor wt = ctx.input(1);
+        Tensor y = convolve(ctx, xt, ctx.input(1), ctx.hasInput(2) ? ctx.input(2).doubles() : null);
+        return Tensor.wrapDoubles(xt.dtype(), y.shape(), y.doubles().clone());
+    }
+
+    /**
+     * The convolution of floating x by floating w plus {@code bias} (per output channel, or none), under the node's
+     * window attributes and group, summed in double: float64.
+     */
+    static Tensor convolve(EvalContext ctx, Tensor xt, Tensor wt, double[] bias) {
         int[] xs = xt.shape();
         int[] ws = wt.shape();
         int n = xs[0];
@@ -158,7 +182,7 @@ public final class ConvPoolOps {
         int kSize = taps.kernelSize();
         double[] x = xt.doubles();
         double[] w = wt.doubles();
-        double[] b = ctx.hasInput(2) ? ctx.input(2).doubles() : new double[m];
+        double[] b = bias != null ? bias : new double[m];
         double[] y = new double[n * m * outSize];
         for (int ni = 0; ni < n; ni++) {
             for (int mi = 0; mi < m; mi++) {
@@ -180,7 +204,7 @@ public final class ConvPoolOps {
                 }
             }
         }
-        return Tensor.wrapDoubles(xt.dtype(), outShape(n, m, taps), y);
+        return Tensor.wrapDoubles(DType.FLOAT64, outShape(n, m, taps), y);
     }
 
     // ---- ConvTranspose ----
@@ -205,12 +229,16 @@ public final class ConvPoolOps {
     /** [N, M, spatial...] of a Conv (or ConvTranspose) with M output channels, after checking the bias. */
     private static List<TensorType> convOutput(ShapeContext ctx, Shape x, Shape w, Dim m, boolean transposed) {
         checkBias(ctx, m);
+        return List.of(new TensorType(ctx.inputDtype(0), spatialOutput(ctx, x, w, m, transposed)));
+    }
+
+    private static Shape spatialOutput(ShapeContext ctx, Shape x, Shape w, Dim m, boolean transposed) {
         ConvGeometry g = ConvGeometry.read(ctx, x.rank() - 2, kernelShape(ctx, w, ctx.optInts("kernel_shape")));
         List<Dim> out = new ArrayList<>(List.of(x.dim(0), m));
         for (int i = 0; i < g.rank(); i++) {
             out.add(g.outDim(ctx, i, x.dim(i + 2), transposed));
         }
-        return List.of(new TensorType(ctx.inputDtype(0), new Shape(out)));
+        return new Shape(out);
     }
 
     private static Tensor convTranspose(EvalContext ctx) {

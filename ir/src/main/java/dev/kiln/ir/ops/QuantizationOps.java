@@ -15,8 +15,8 @@ import java.util.List;
 import java.util.Set;
 
 /**
- * Linear quantization: QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear, MatMulInteger and QLinearMatMul, on
- * the 8- and 16-bit integer types (the 2- and 4-bit and float8 types are not Kiln element types).
+ * Linear quantization: QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear, MatMulInteger, QLinearMatMul,
+ * ConvInteger and QLinearConv, on the 8- and 16-bit integer types (the 2- and 4-bit and float8 types are not Kiln element types).
  *
  * <p>A scale (and its zero point, of the same shape) applies per tensor (a scalar, or one element), per axis (1-D,
  * one per index of x along {@code axis}) or per block (x's rank; {@code block_size} consecutive indices along
@@ -116,9 +116,51 @@ public final class QuantizationOps {
                 })
                 .eval(ctx -> List.of(qLinearMatMul(ctx)))
                 .build());
+
+        r.add(ConvGeometry.declareWindowAttributes(OpDef.builder("ConvInteger").since(10)
+                        .doc("int32 convolution of (x - x_zero_point) by (w - w_zero_point); padding contributes 0.")
+                        .inputs("x", "w", "x_zero_point?", "w_zero_point?").outputs("y"), false)
+                .attrInt("group", 1, "number of groups input and output channels are split into")
+                .shape(ctx -> {
+                    requireEightBit(ctx, 0, 2);
+                    requireEightBit(ctx, 1, 3);
+                    return List.of(new TensorType(DType.INT32, ConvPoolOps.convDims(ctx, 0, 1)));
+                })
+                .eval(ctx -> List.of(convInteger(ctx)))
+                .build());
+
+        r.add(ConvGeometry.declareWindowAttributes(OpDef.builder("QLinearConv").since(10)
+                        .doc("Quantized convolution: (x - x_zero_point) by (w - w_zero_point) plus int32 B, times x_scale "
+                                + "w_scale / y_scale, rounded half to even, plus y_zero_point, saturated; w's scale and "
+                                + "zero point per tensor or per output channel.")
+                        .inputs("x", "x_scale", "x_zero_point", "w", "w_scale", "w_zero_point", "y_scale",
+                                "y_zero_point", "B?").outputs("y"), false)
+                .attrInt("group", 1, "number of groups input and output channels are split into")
+                .shape(ctx -> {
+                    requireEightBit(ctx, 0, 2);
+                    requireEightBit(ctx, 3, 5);
+                    requireEightBit(ctx, 7, 7);
+                    if (ctx.hasInput(8) && ctx.inputDtype(8) != DType.INT32) {
+                        throw ctx.fail("B must be int32 but is " + ctx.inputDtype(8));
+                    }
+                    return List.of(new TensorType(ctx.inputDtype(7), ConvPoolOps.convDims(ctx, 0, 3)));
+                })
+                .eval(ctx -> List.of(qLinearConv(ctx)))
+                .build());
     }
 
     // ---- shapes ----
+
+    /** Input {@code i} is uint8 or int8 and input {@code zero} (its zero point, when present) of the same type. */
+    private static void requireEightBit(ShapeContext ctx, int i, int zero) {
+        DType t = ctx.inputDtype(i);
+        if (t != DType.UINT8 && t != DType.INT8) {
+            throw ctx.fail(ctx.def().inputName(i) + " must be uint8 or int8 but is " + t);
+        }
+        if (zero != i && ctx.hasInput(zero) && ctx.inputDtype(zero) != t) {
+            throw ctx.fail(ctx.def().inputName(zero) + " must have " + ctx.def().inputName(i) + "'s type " + t);
+        }
+    }
 
     private static List<TensorType> quantizeShape(ShapeContext ctx) {
         DType x = ctx.inputDtype(0);
@@ -379,6 +421,66 @@ public final class QuantizationOps {
             y[f] = saturate(out, Math.rint(c[f] * multiplier + yz));
         }
         return Tensor.wrapLongs(out, product.shape(), y);
+    }
+
+    private static Tensor convInteger(EvalContext ctx) {
+        Tensor y = integerConv(ctx, 0, 2, 1, 3, null);
+        return Tensor.wrapLongs(DType.INT32, y.shape(), Arrays.stream(y.doubles()).mapToLong(Math::round).toArray());
+    }
+
+    /** As QLinearMatMul, with w's scale per tensor or per output channel and the int32 bias added to the sums. */
+    private static Tensor qLinearConv(EvalContext ctx) {
+        double[] bias = ctx.hasInput(8) ? Arrays.stream(ctx.input(8).longs()).asDoubleStream().toArray() : null;
+        Tensor sums = integerConv(ctx, 0, 2, 3, 5, bias);
+        if (ctx.input(1).size() != 1 || ctx.input(2).size() != 1 || ctx.input(6).size() != 1
+                || ctx.input(7).size() != 1) {
+            throw ctx.fail("x_scale, x_zero_point, y_scale and y_zero_point must hold one value each");
+        }
+        int[] shape = sums.shape();
+        int m = shape[1];
+        int plane = sums.size() / Math.max(1, shape[0] * m);
+        DType scaleType = ctx.input(1).dtype();
+        double xs = ctx.input(1).doubles()[0];
+        double[] ws = ctx.input(4).doubles();
+        double ys = ctx.input(6).doubles()[0];
+        long yz = ctx.input(7).longs()[0];
+        checkCount(ctx, ws.length, m, "w_scale", "output channel");
+        DType out = ctx.input(7).dtype();
+        double[] c = sums.doubles();
+        long[] y = new long[c.length];
+        for (int f = 0; f < y.length; f++) {
+            double w = ws[ws.length == 1 ? 0 : f / plane % m];
+            double multiplier = scaleType.round(scaleType.round(xs * w) / ys);
+            y[f] = saturate(out, Math.rint(c[f] * multiplier + yz));
+        }
+        return Tensor.wrapLongs(out, shape, y);
+    }
+
+    /**
+     * The convolution of input {@code xi} minus its zero point {@code xz} by input {@code wi} minus its zero point
+     * {@code wz} (one, or one per output channel), exact in double for 8-bit operands; the node's window attributes.
+     */
+    private static Tensor integerConv(EvalContext ctx, int xi, int xz, int wi, int wz, double[] bias) {
+        Tensor x = ctx.input(xi);
+        Tensor w = ctx.input(wi);
+        long[] xzp = ctx.hasInput(xz) ? ctx.input(xz).longs() : new long[] {0};
+        long[] wzp = ctx.hasInput(wz) ? ctx.input(wz).longs() : new long[] {0};
+        int m = w.shape()[0];
+        if (xzp.length != 1) {
+            throw ctx.fail(ctx.def().inputName(xz) + " must hold one value, not " + xzp.length);
+        }
+        checkCount(ctx, wzp.length, m, ctx.def().inputName(wz), "output channel");
+        double[] xv = new double[x.size()];
+        for (int i = 0; i < xv.length; i++) {
+            xv[i] = x.longs()[i] - xzp[0];
+        }
+        int perChannel = w.size() / Math.max(1, m);
+        double[] wv = new double[w.size()];
+        for (int i = 0; i < wv.length; i++) {
+            wv[i] = w.longs()[i] - wzp[wzp.length == 1 ? 0 : i / perChannel];
+        }
+        return ConvPoolOps.convolve(ctx, Tensor.wrapDoubles(DType.FLOAT64, x.shape(), xv),
+                Tensor.wrapDoubles(DType.FLOAT64, w.shape(), wv), bias);
     }
 
     private static void checkCount(EvalContext ctx, int have, int per, String name, String what) {

@@ -102,4 +102,21 @@ class QuantizationOpsTest {
                 f32(shape(), 1), ints(DType.UINT8, shape(), 1), f32(shape(), 0.5), ints(DType.UINT8, shape(), 100));
         assertArrayEquals(new long[] {140, 255}, high.longs(), "saturates at 255");
     }
+
+    @Test
+    void integerConvolutionsShiftPadWithZeroAndRequantizePerChannel() {
+        // x 1x1x2x2 = [[3, 4], [5, 6]] minus 2; two 1x1x1x1 kernels [1] and [5] minus per-channel zero points 0 and 3.
+        Tensor x = ints(DType.UINT8, shape(1, 1, 2, 2), 3, 4, 5, 6);
+        Tensor w = ints(DType.UINT8, shape(2, 1, 1, 1), 1, 5);
+        Attributes pad = Attributes.builder().ints("pads", 0, 0, 0, 1).build();
+        Tensor y = run1("ConvInteger", pad, x, w, ints(DType.UINT8, shape(), 2), ints(DType.UINT8, shape(2), 0, 3));
+        assertEquals(DType.INT32, y.dtype());
+        // Each output row gains a padded column, which contributes 0.
+        assertArrayEquals(new long[] {1, 2, 0, 3, 4, 0, 2, 4, 0, 6, 8, 0}, y.longs());
+        Tensor q = run1("QLinearConv", NONE, x, f32(shape(), 0.5), ints(DType.UINT8, shape(), 2), w,
+                f32(shape(2), 1, 2), ints(DType.UINT8, shape(2), 0, 3), f32(shape(), 1), ints(DType.UINT8, shape(), 10),
+                ints(DType.INT32, shape(2), 1, -1));
+        // Channel 0: (x - 2 + 1) * 0.5 = 1, 1.5 -> 2 (half to even), 2, 2.5 -> 2; channel 1: (2 (x - 2) - 1) * 1.
+        assertArrayEquals(new long[] {11, 12, 12, 12, 11, 13, 15, 17}, q.longs());
+    }
 }
