@@ -18,7 +18,7 @@ import java.util.Set;
  * and compares unsigned).
  */
 final class TypedForms {
-    private static final Set<String> OPS = Set.of("Cast", "CastLike", "Where", "Equal", "Less", "Greater", "LessOrEqual",
+    private static final Set<String> OPS = Set.of("Cast", "CastLike", "BitCast", "Where", "Equal", "Less", "Greater", "LessOrEqual",
             "GreaterOrEqual", "Not", "And", "Or", "Xor", "BitShift", "BitwiseAnd", "BitwiseOr", "BitwiseXor", "BitwiseNot",
             "IsNaN", "IsInf", "Mod", "Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Sum", "Mean", "Neg", "Abs", "Sign",
             "Identity", "Clip", "Relu", "Sqrt", "Exp", "Log", "Tanh", "Sin", "Cos", "Floor", "Ceil", "Round",
@@ -71,6 +71,9 @@ final class TypedForms {
         switch (op) {
             case "Cast", "CastLike" -> {
                 return cast(a.get(0), x, n.output(0).dtype());
+            }
+            case "BitCast" -> {
+                return bitCast(a.get(0), x, n.output(0).dtype());
             }
             case "Where" -> {
                 return CodeBlock.of("($L ? $L : $L)", a.get(0), a.get(1), a.get(2));
@@ -125,6 +128,29 @@ final class TypedForms {
         }
         return new UnsupportedOpException(n.describe() + ": " + n.op() + " on " + types + " is not supported by code "
                 + "generation yet");
+    }
+
+    /** The bits of {@code a} (of type {@code from}) as a value of {@code to}, as the reference's BitCast reads them. */
+    private static CodeBlock bitCast(CodeBlock a, DType from, DType to) {
+        CodeBlock bits = switch (from) {
+            case FLOAT32 -> CodeBlock.of("(long) $T.floatToRawIntBits($L)", Float.class, a);
+            case FLOAT64 -> CodeBlock.of("$T.doubleToRawLongBits($L)", Double.class, a);
+            case FLOAT16 -> CodeBlock.of("(long) $T.floatToFloat16($L)", Float.class, a);
+            case BFLOAT16 -> CodeBlock.of("(long) ($T.floatToRawIntBits($L) >>> 16)", Float.class, a);
+            case BOOL -> CodeBlock.of("($L ? 1L : 0L)", a);
+            default -> a;
+        };
+        return switch (to) {
+            // Methods rather than casts: an int32 element is already an int, and javac -Xlint flags redundant casts.
+            case FLOAT32 -> CodeBlock.of("$T.intBitsToFloat($T.toInt32($L))", Float.class, ElementType.ELEMENT_MATH, bits);
+            case FLOAT64 -> CodeBlock.of("$T.longBitsToDouble($L)", Double.class, bits);
+            case FLOAT16 -> CodeBlock.of("$T.float16ToFloat((short) $T.toInt16($L))", Float.class, ElementType.ELEMENT_MATH,
+                    bits);
+            case BFLOAT16 -> CodeBlock.of("$T.intBitsToFloat($T.toInt32($L) << 16)", Float.class, ElementType.ELEMENT_MATH,
+                    bits);
+            case BOOL -> CodeBlock.of("(($L & 0xFF) != 0)", bits);
+            default -> bits;
+        };
     }
 
     private static CodeBlock cast(CodeBlock a, DType from, DType to) {

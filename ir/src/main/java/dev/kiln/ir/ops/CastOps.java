@@ -16,7 +16,8 @@ import java.util.Optional;
 
 /**
  * Cast and CastLike: element type conversion as {@link Tensor#castTo} defines it (floats rounded to the
- * target, truncated toward zero into integers, non-zero to true, numbers to and from strings).
+ * target, truncated toward zero into integers, non-zero to true, numbers to and from strings); BitCast, the
+ * same bits read as another type.
  */
 final class CastOps {
     private CastOps() {}
@@ -47,6 +48,65 @@ final class CastOps {
                 .symbolic(ctx -> integerDims(ctx, ctx.inputDtype(1)))
                 .grad(PointwiseGrads::cast)
                 .build());
+        registerBitCast(r);
+    }
+
+    /**
+     * BitCast: each element's bits read as the target type of the same width (an ONNX element type's bits: IEEE
+     * binary16/32/64, bfloat16's 16, two's complement integers, bool as 0 or 1).
+     */
+    static void registerBitCast(OpTable.Registrar r) {
+        r.add(OpDef.builder("BitCast").since(26)
+                .doc("Reinterprets each element's bits as the element type 'to' of the same width.")
+                .inputs("input").outputs("output")
+                .requiredAttr("to", AttrType.INT, "the target element type as an ONNX DataType code")
+                .properties(OpProperty.ELEMENTWISE)
+                .shape(ctx -> {
+                    DType from = ctx.inputDtype(0);
+                    DType to = target(ctx);
+                    if (from == DType.STRING || to == DType.STRING || from.byteSize() != to.byteSize()) {
+                        throw ctx.fail("BitCast needs two numeric or bool types of one width, not " + from + " ("
+                                + from.byteSize() + " bytes) to " + to + " (" + to.byteSize() + " bytes)");
+                    }
+                    return List.of(new TensorType(to, ctx.inputShape(0)));
+                })
+                .eval(ctx -> List.of(bitCast(ctx.input(0), target(ctx))))
+                .build());
+    }
+
+    private static Tensor bitCast(Tensor x, DType to) {
+        DType from = x.dtype();
+        long[] bits = new long[x.size()];
+        for (int i = 0; i < bits.length; i++) {
+            bits[i] = switch (from) {
+                case FLOAT32 -> Float.floatToRawIntBits((float) x.getDouble(i));
+                case FLOAT64 -> Double.doubleToRawLongBits(x.getDouble(i));
+                case FLOAT16 -> Float.floatToFloat16((float) x.getDouble(i));
+                case BFLOAT16 -> Float.floatToRawIntBits((float) x.getDouble(i)) >>> 16;
+                case BOOL -> x.bools()[i] ? 1 : 0;
+                default -> x.longs()[i];
+            };
+        }
+        if (to == DType.BOOL) {
+            boolean[] b = new boolean[bits.length];
+            for (int i = 0; i < b.length; i++) {
+                b[i] = (bits[i] & 0xFF) != 0;
+            }
+            return Tensor.wrapBools(x.shape(), b);
+        }
+        if (!to.isFloat()) {
+            return Tensor.wrapLongs(to, x.shape(), bits);
+        }
+        double[] v = new double[bits.length];
+        for (int i = 0; i < v.length; i++) {
+            v[i] = switch (to) {
+                case FLOAT32 -> Float.intBitsToFloat((int) bits[i]);
+                case FLOAT16 -> Float.float16ToFloat((short) bits[i]);
+                case BFLOAT16 -> Float.intBitsToFloat((int) bits[i] << 16);
+                default -> Double.longBitsToDouble(bits[i]);
+            };
+        }
+        return Tensor.wrapDoubles(to, x.shape(), v);
     }
 
     private static DType target(NodeContext ctx) {

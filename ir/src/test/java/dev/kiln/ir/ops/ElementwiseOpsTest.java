@@ -216,4 +216,19 @@ class ElementwiseOpsTest {
         UnsupportedOpException e = assertThrows(UnsupportedOpException.class, () -> run("Cast", toFloat8, f32(1)));
         assertTrue(e.getMessage().contains("17"), e.getMessage());
     }
+
+    @Test
+    void bitCastReadsTheSameBitsAsAnotherTypeOfTheSameWidth() {
+        Attributes toI32 = Attributes.builder().i("to", DType.INT32.onnxCode()).build();
+        assertArrayEquals(new long[] {0x3F800000L, Float.floatToRawIntBits(-2f)}, run("BitCast", toI32, f32(1, -2)).longs());
+        Attributes toF16 = Attributes.builder().i("to", DType.FLOAT16.onnxCode()).build();
+        Tensor halves = run("BitCast", toF16, Tensor.ofLongs(DType.UINT16, new int[] {2}, 0x3C00, 0xC000));
+        assertArrayEquals(new double[] {1, -2}, halves.doubles());
+        Attributes toU8 = Attributes.builder().i("to", DType.UINT8.onnxCode()).build();
+        assertArrayEquals(new long[] {255, 1}, run("BitCast", toU8, Tensor.ofLongs(DType.INT8, new int[] {2}, -1, 1)).longs());
+        ShapeException e = assertThrows(ShapeException.class, () -> run("BitCast", toI32,
+                Tensor.ofDoubles(DType.FLOAT64, new int[] {1}, 1)));
+        assertTrue(e.getMessage().contains("FLOAT64 (8 bytes) to INT32 (4 bytes)") || e.getMessage().contains("8 bytes"),
+                e.getMessage());
+    }
 }
