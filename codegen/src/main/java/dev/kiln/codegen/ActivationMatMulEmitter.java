@@ -172,10 +172,9 @@ final class ActivationMatMulEmitter implements KernelEmitter {
                 zeroPoint(ctx, second, j)));
         CodeBlock multiplier = scale.narrow(CodeBlock.of("(float) ((double) $L / $L)", product,
                 ctx.in(6).at(CodeBlock.of("0"))));
-        boolean signed = n.output(0).dtype() == dev.kiln.ir.DType.INT8;
-        return CodeBlock.of("(int) $T.max($L, $T.min($L, $T.rint($N * (double) $L + $L)))", Math.class,
-                signed ? "-128.0" : "0.0", Math.class, signed ? "127.0" : "255.0", Math.class, acc, multiplier,
-                ctx.in(7).at(CodeBlock.of("0")));
+        dev.kiln.ir.DType y = n.output(0).dtype();
+        return CodeBlock.of("(int) $T.max($LL, $T.min($LL, $T.rint($N * (double) $L + $L)))", Math.class,
+                y.minValue(), Math.class, y.maxValue(), Math.class, acc, multiplier, ctx.in(7).at(CodeBlock.of("0")));
     }
 
     /**

@@ -43,10 +43,9 @@ final class QuantizeEmitter implements KernelEmitter {
                 case FLOAT32 -> CodeBlock.of("(float) ($L)", quotient);
                 default -> ElementType.of(precision).narrow(CodeBlock.of("(float) ($L)", quotient));
             };
-            long[] range = range(out.dtype());
             // A NaN quotient stays NaN through the clamp and casts to 0.
             b.addStatement("$L = (int) $T.max($LL, $T.min($LL, $T.rint($L) + $L))", ctx.out(0).at(iv), Math.class,
-                    range[0], Math.class, range[1], Math.class, rounded, zero);
+                    out.dtype().minValue(), Math.class, out.dtype().maxValue(), Math.class, rounded, zero);
         } else {
             CodeBlock product = CodeBlock.of("(double) ($L - $L) * $L", x, zero, scale);
             CodeBlock value = out.dtype() == DType.FLOAT64 ? product : out.narrow(CodeBlock.of("(float) ($L)", product));
@@ -78,15 +77,5 @@ final class QuantizeEmitter implements KernelEmitter {
         CodeBlock blocks = ctx.dim(scale.dim(axis));
         return CodeBlock.of("($L / ($L * $L) * $L + $L / $L % $L / $L) * $L + $L % $L", i, inner, along, blocks, i,
                 inner, along, block, inner, i, inner);
-    }
-
-    private static long[] range(DType t) {
-        return switch (t) {
-            case UINT8 -> new long[] {0, 255};
-            case INT8 -> new long[] {Byte.MIN_VALUE, Byte.MAX_VALUE};
-            case UINT16 -> new long[] {0, 65535};
-            case INT16 -> new long[] {Short.MIN_VALUE, Short.MAX_VALUE};
-            default -> throw new IllegalStateException("not a quantized type: " + t);
-        };
     }
 }

@@ -95,6 +95,32 @@ public enum DType {
         };
     }
 
+    /** The smallest value of an integer type of at most 32 bits, or of int64 (what saturating casts clamp to). */
+    public long minValue() {
+        return switch (this) {
+            case INT8 -> Byte.MIN_VALUE;
+            case INT16 -> Short.MIN_VALUE;
+            case INT32 -> Integer.MIN_VALUE;
+            case INT64 -> Long.MIN_VALUE;
+            case UINT8, UINT16, UINT32 -> 0;
+            default -> throw new KilnException(this + " has no integer range a long holds");
+        };
+    }
+
+    /** The largest value of an integer type of at most 32 bits, or of int64. */
+    public long maxValue() {
+        return switch (this) {
+            case INT8 -> Byte.MAX_VALUE;
+            case UINT8 -> 0xFFL;
+            case INT16 -> Short.MAX_VALUE;
+            case UINT16 -> 0xFFFFL;
+            case INT32 -> Integer.MAX_VALUE;
+            case UINT32 -> 0xFFFF_FFFFL;
+            case INT64 -> Long.MAX_VALUE;
+            default -> throw new KilnException(this + " has no integer range a long holds");
+        };
+    }
+
     /** Wraps an integer into this integer type's range (two's complement), as a C cast would. */
     public long wrap(long v) {
         return switch (this) {

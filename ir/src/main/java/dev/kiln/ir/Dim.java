@@ -55,6 +55,11 @@ public record Dim(long coefficient, SortedMap<String, Integer> symbols) {
 
     public boolean isStatic() { return symbols.isEmpty(); }
 
+    /** Whether this dim and {@code other} may be equal: either is symbolic, or both are the same value. */
+    public boolean mayEqual(Dim other) {
+        return !isStatic() || !other.isStatic() || coefficient == other.coefficient;
+    }
+
     /** The value of a static dim; throws if symbolic. */
     public long value() {
         if (!isStatic()) {

@@ -63,6 +63,19 @@ public record Shape(List<Dim> dims) {
 
     public boolean isStatic() { return dims.stream().allMatch(Dim::isStatic); }
 
+    /** Whether this shape and {@code other} may be equal: the same rank, and each pair of dims {@link Dim#mayEqual}. */
+    public boolean mayEqual(Shape other) {
+        if (rank() != other.rank()) {
+            return false;
+        }
+        for (int d = 0; d < rank(); d++) {
+            if (!dim(d).mayEqual(other.dim(d))) {
+                return false;
+            }
+        }
+        return true;
+    }
+
     /** Product of all dims (1 for a scalar). */
     public Dim elementCount() {
         Dim n = Dim.of(1);

@@ -154,7 +154,7 @@ public final class ConvPoolOps {
     private static Tensor conv(EvalContext ctx) {
         Tensor xt = ctx.input(0);
         Tensor y = convolve(ctx, xt, ctx.input(1), ctx.hasInput(2) ? ctx.input(2).doubles() : null);
-        return Tensor.wrapDoubles(xt.dtype(), y.shape(), y.doubles().clone());
+        return Tensor.wrapDoubles(xt.dtype(), y.shape(), y.doubles()); // y is not kept: its sums are rounded in place
     }
 
     /**

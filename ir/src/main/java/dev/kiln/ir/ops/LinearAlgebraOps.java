@@ -51,11 +51,6 @@ public final class LinearAlgebraOps {
         }
     }
 
-    /** Whether two dims that must be equal may be (either symbolic, or both the same static value). */
-    private static boolean compatible(Dim a, Dim b) {
-        return !a.isStatic() || !b.isStatic() || a.value() == b.value();
-    }
-
     // ---- Gemm ----
 
     private static List<TensorType> gemmShape(ShapeContext ctx) {
@@ -71,7 +66,7 @@ public final class LinearAlgebraOps {
         Dim ka = a.dim(ta ? 0 : 1);
         Dim kb = b.dim(tb ? 1 : 0);
         Dim n = b.dim(tb ? 0 : 1);
-        if (!compatible(ka, kb)) {
+        if (!ka.mayEqual(kb)) {
             throw ctx.fail("inner dims differ: A' is [" + m + "," + ka + "] and B' is [" + kb + "," + n
                     + "] (transA=" + (ta ? 1 : 0) + ", transB=" + (tb ? 1 : 0) + ")");
         }
@@ -92,7 +87,7 @@ public final class LinearAlgebraOps {
         for (int j = 0; j < c.rank(); j++) {
             Dim d = c.dim(j);
             Dim t = target.get(j + target.size() - c.rank());
-            boolean ok = (d.isStatic() && d.value() == 1) || compatible(d, t);
+            boolean ok = (d.isStatic() && d.value() == 1) || d.mayEqual(t);
             if (!ok) {
                 throw ctx.fail("C of shape " + c + " cannot broadcast to " + new Shape(target));
             }
@@ -193,7 +188,7 @@ public final class LinearAlgebraOps {
         }
         Dim ka = a.dim(a.rank() - 1);
         Dim kb = b.dim(b.rank() == 1 ? 0 : b.rank() - 2);
-        if (!compatible(ka, kb)) {
+        if (!ka.mayEqual(kb)) {
             throw ctx.fail("inner dims differ: A " + a + " has " + ka + " columns but B " + b + " has " + kb + " rows");
         }
         Shape aBatch = new Shape(a.rank() > 2 ? a.dims().subList(0, a.rank() - 2) : List.of());

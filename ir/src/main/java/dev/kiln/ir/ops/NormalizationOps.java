@@ -357,20 +357,11 @@ public final class NormalizationOps {
             }
             Shape s = ctx.inputShape(i);
             Shape merged = Broadcasting.shape(ctx, List.of(normalized, s));
-            if (s.rank() > normalized.rank() || !sameStatic(merged, normalized)) {
+            if (s.rank() > normalized.rank() || !merged.mayEqual(normalized)) {
                 throw ctx.fail(ctx.def().inputName(i) + " of shape " + s + " does not broadcast to the normalized dims "
                         + normalized + " (axis=" + axis + ")");
             }
         }
-    }
-
-    private static boolean sameStatic(Shape a, Shape b) {
-        for (int i = 0; i < a.rank(); i++) {
-            if (a.dim(i).isStatic() && b.dim(i).isStatic() && a.dim(i).value() != b.dim(i).value()) {
-                return false;
-            }
-        }
-        return true;
     }
 
     private static List<Tensor> layerNorm(EvalContext ctx) {

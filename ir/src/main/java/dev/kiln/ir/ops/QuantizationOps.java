@@ -1,7 +1,6 @@
 package dev.kiln.ir.ops;
 
 import dev.kiln.ir.DType;
-import dev.kiln.ir.Dim;
 import dev.kiln.ir.EvalContext;
 import dev.kiln.ir.NodeContext;
 import dev.kiln.ir.OpDef;
@@ -222,7 +221,7 @@ public final class QuantizationOps {
     private static void checkGranularity(ShapeContext ctx) {
         Shape x = ctx.inputShape(0);
         Shape scale = ctx.inputShape(1);
-        if (ctx.hasInput(2) && !sameDims(scale, ctx.inputShape(2))) {
+        if (ctx.hasInput(2) && !scale.mayEqual(ctx.inputShape(2))) {
             throw ctx.fail("the zero point's shape " + ctx.inputShape(2) + " differs from the scale's " + scale);
         }
         if (scale.rank() > 1 && scale.rank() != x.rank()) {
@@ -234,20 +233,6 @@ public final class QuantizationOps {
         if (scale.rank() == x.rank() && x.rank() > 1 && ctx.attrInt("block_size") <= 0) {
             throw ctx.fail("a scale of x's rank " + scale + " needs a positive block_size");
         }
-    }
-
-    private static boolean sameDims(Shape a, Shape b) {
-        if (a.rank() != b.rank()) {
-            return false;
-        }
-        for (int d = 0; d < a.rank(); d++) {
-            Dim p = a.dim(d);
-            Dim q = b.dim(d);
-            if (p.isStatic() && q.isStatic() && p.value() != q.value()) {
-                return false;
-            }
-        }
-        return true;
     }
 
     private static int axis(NodeContext ctx, int rank) {
@@ -300,10 +285,6 @@ public final class QuantizationOps {
         return index;
     }
 
-    private static double[] values(Tensor t) {
-        return t.dtype().isFloat() ? t.doubles() : Arrays.stream(t.longs()).asDoubleStream().toArray();
-    }
-
     private static Tensor quantize(EvalContext ctx) {
         Tensor x = ctx.input(0);
         Tensor scale = ctx.input(1);
@@ -311,13 +292,12 @@ public final class QuantizationOps {
         DType out = quantizedType(ctx, zeroPoint == null ? null : zeroPoint.dtype());
         DType precision = ctx.attrInt("precision") == 0 ? scale.dtype() : elementType(ctx, "precision");
         int[] si = scaleIndex(ctx, x.shape(), scale.shape());
-        double[] xv = values(x);
         double[] sv = scale.doubles();
         long[] zv = zeroPoint == null ? null : zeroPoint.longs();
-        long[] y = new long[xv.length];
+        long[] y = new long[x.size()];
         for (int i = 0; i < y.length; i++) {
             int s = si[i];
-            double q = Math.rint(precision.round(xv[i] / sv[s])) + (zv == null ? 0 : zv[s]);
+            double q = Math.rint(precision.round(x.getDouble(i) / sv[s])) + (zv == null ? 0 : zv[s]);
             y[i] = saturate(out, q);
         }
         return Tensor.wrapLongs(out, x.shape(), y);
@@ -325,19 +305,7 @@ public final class QuantizationOps {
 
     /** {@code v} (an integer or NaN) clamped to the range of {@code t}; NaN goes to 0. */
     static long saturate(DType t, double v) {
-        long lo = switch (t) {
-            case INT8 -> Byte.MIN_VALUE;
-            case INT16 -> Short.MIN_VALUE;
-            default -> 0;
-        };
-        long hi = switch (t) {
-            case UINT8 -> 255;
-            case INT8 -> Byte.MAX_VALUE;
-            case UINT16 -> 65535;
-            case INT16 -> Short.MAX_VALUE;
-            default -> throw new IllegalArgumentException("not a quantized type: " + t);
-        };
-        return Double.isNaN(v) ? 0 : (long) Math.max(lo, Math.min(hi, v));
+        return Double.isNaN(v) ? 0 : (long) Math.max(t.minValue(), Math.min(t.maxValue(), v));
     }
 
     private static Tensor dequantize(EvalContext ctx) {
@@ -347,12 +315,15 @@ public final class QuantizationOps {
         DType out = ctx.attrInt("output_dtype") == 0 ? scale.dtype() : elementType(ctx, "output_dtype");
         int[] si = scaleIndex(ctx, x.shape(), scale.shape());
         long[] xv = x.longs();
-        double[] sv = scale.doubles();
+        double[] sv = scale.doubles().clone();
+        for (int s = 0; s < sv.length; s++) {
+            sv[s] = out.round(sv[s]); // the product's precision is the output type's
+        }
         long[] zv = zeroPoint == null ? null : zeroPoint.longs();
         double[] y = new double[xv.length];
         for (int i = 0; i < y.length; i++) {
             int s = si[i];
-            y[i] = (xv[i] - (zv == null ? 0 : zv[s])) * out.round(sv[s]);
+            y[i] = (xv[i] - (zv == null ? 0 : zv[s])) * sv[s];
         }
         return Tensor.wrapDoubles(out, x.shape(), y);
     }
@@ -430,7 +401,7 @@ public final class QuantizationOps {
 
     /** As QLinearMatMul, with w's scale per tensor or per output channel and the int32 bias added to the sums. */
     private static Tensor qLinearConv(EvalContext ctx) {
-        double[] bias = ctx.hasInput(8) ? Arrays.stream(ctx.input(8).longs()).asDoubleStream().toArray() : null;
+        double[] bias = ctx.hasInput(8) ? ctx.input(8).toDoubleArray() : null;
         Tensor sums = integerConv(ctx, 0, 2, 3, 5, bias);
         if (ctx.input(1).size() != 1 || ctx.input(2).size() != 1 || ctx.input(6).size() != 1
                 || ctx.input(7).size() != 1) {
