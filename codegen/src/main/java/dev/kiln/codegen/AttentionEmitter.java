@@ -12,7 +12,8 @@ import dev.kiln.ir.ops.AttentionGrads;
  * Attention and RotaryEmbedding as calls of the runtime's {@code Attention} and {@code RotaryEmbedding} kernels,
  * with everything but the batch fixed at compile time in a {@code static final} plan per node shape. Attention's
  * present_key/present_value are one {@code appendCache} call each; absent optional operands are passed as
- * {@code null}. float32, float16 and bfloat16 (held rounded in float arrays); a float64 node fails clearly.
+ * {@code null}; a class compiled for several threads splits an Attention node's (batch entry, key/value head)
+ * units over its worker pool. float32, float16 and bfloat16 (held rounded in float arrays); a float64 node fails clearly.
  * Kiln's AttentionGrad (the backward autodiff emits for Attention) is one {@code Attention.backward} call on the
  * forward node's plan, float32 only (training classes compute in float32).
  */
@@ -143,12 +144,14 @@ final class AttentionEmitter implements KernelEmitter {
         TensorRef kr = ctx.in(1);
         TensorRef vr = ctx.in(2);
         TensorRef y = ctx.out(0);
-        String scratch = ctx.scratch(g.headSize() * g.totalSeq() + g.totalSeq());
+        // A threaded class splits the (batch entry, key/value head) units over its pool, one scratch per thread.
+        int scratchLength = g.headSize() * g.totalSeq() + g.totalSeq();
+        String scratch = ctx.threaded() ? ctx.scratchPerThread(scratchLength) : ctx.scratch(scratchLength);
         b.addStatement("$T.attention($N, $L, $N, $L, $N, $L, $N, $L, $L, $L, $L, $L, $L, $L, $L, $L, $L, $N, $L, $L, $L, "
-                        + "this.$N)", ATTENTION, plan, batch, qr.array(), qr.offset(), kr.array(), kr.offset(), vr.array(),
+                        + "this.$N$L)", ATTENTION, plan, batch, qr.array(), qr.offset(), kr.array(), kr.offset(), vr.array(),
                 vr.offset(), boolMask ? "null" : array(maskRef), boolMask ? array(maskRef) : "null", offset(maskRef),
                 array(pastK), offset(pastK), array(pastV), offset(pastV), array(nonpad), offset(nonpad), y.array(),
-                y.offset(), array(qk), offset(qk), scratch);
+                y.offset(), array(qk), offset(qk), scratch, ctx.threaded() ? ", this.workers" : "");
         return b.build();
     }
 

@@ -36,6 +36,9 @@ class AttentionCodegenTest {
         Map<String, Tensor> expected = ReferenceEvaluator.run(g, feeds);
         Map<String, Tensor> actual = GeneratedExecutor.compile(g, 1).run(feeds);
         assertEquals(expected.keySet(), actual.keySet());
+        // A class compiled for two threads splits the Attention calls it may split, with the same bits.
+        Map<String, Tensor> threaded = GeneratedExecutor.compile(g, 2).run(feeds);
+        actual.forEach((name, a) -> assertEquals(a, threaded.get(name), name + " with 2 threads"));
         expected.forEach((name, e) -> {
             Tensor a = actual.get(name);
             assertEquals(e.type(), a.type(), name);
@@ -115,6 +118,24 @@ class AttentionCodegenTest {
         feeds.put("lengths", Tensor.ofInt64s(3, 6));
         // float16 results: one rounding apart at most (the evaluator rounds a double, the kernel a float).
         assertMatches(b.build(), feeds, 1e-3);
+    }
+
+    @Test
+    void causalGroupedHeadsLargeEnoughToSplitOverThreads() {
+        // 4 images x 4 key/value heads of 2 query heads, 32 queries over 48 keys of 32 features: 6.3 MFLOP, above
+        // the kernel's threading threshold, so the two-thread class really splits it.
+        GraphBuilder b = new GraphBuilder("grouped");
+        Value q = b.input("q", DType.FLOAT32, Shape.parse("N,8,32,32"));
+        Value k = b.input("k", DType.FLOAT32, Shape.parse("N,4,48,32"));
+        Value v = b.input("v", DType.FLOAT32, Shape.parse("N,4,48,32"));
+        Value y = b.op("Attention").inputs(q, k, v).attr("is_causal", 1L).outputNames("y").output();
+        b.output(y);
+        Random r = new Random(5);
+        Map<String, Tensor> feeds = new LinkedHashMap<>();
+        feeds.put("q", random(r, DType.FLOAT32, 4, 8, 32, 32));
+        feeds.put("k", random(r, DType.FLOAT32, 4, 4, 48, 32));
+        feeds.put("v", random(r, DType.FLOAT32, 4, 4, 48, 32));
+        assertMatches(b.build(), feeds, 1e-5);
     }
 
     @Test

@@ -103,66 +103,168 @@ public final class Attention {
                 nonpadOff, y, yOff, qk, qkOff, scratch, false);
     }
 
+    /**
+     * {@link #attention} split over the threads of {@code pool} by (batch entry, key/value head): each such unit
+     * (its keys transposed once, then its group of query heads) is computed whole by one thread in that thread's
+     * {@code scratch} array, exactly as the single-thread call computes it, so the results are the same bits.
+     * Calls with less than about {@value #PARALLEL_MIN_FLOPS} FLOPs, or a single unit, stay on the caller.
+     */
+    public static void attention(Plan p, int batch, float[] q, int qOff, float[] k, int kOff, float[] v, int vOff,
+                                 float[] maskF, boolean[] maskB, int maskOff, float[] pastK, int pastKOff,
+                                 float[] pastV, int pastVOff, long[] nonpad, int nonpadOff, float[] y, int yOff,
+                                 float[] qk, int qkOff, float[][] scratch, WorkerPool pool) {
+        int units = batch * p.kvHeads();
+        if (pool.threads() < 2 || units < 2 || flops(p, batch) < PARALLEL_MIN_FLOPS) {
+            attention(p, batch, q, qOff, k, kOff, v, vOff, maskF, maskB, maskOff, pastK, pastKOff, pastV, pastVOff,
+                    nonpad, nonpadOff, y, yOff, qk, qkOff, scratch[0]);
+            return;
+        }
+        if (scratch.length < pool.threads()) {
+            throw new IllegalArgumentException("attention: " + scratch.length + " scratch arrays for "
+                    + pool.threads() + " threads");
+        }
+        Task task = TASKS.get();
+        task.set(p, q, qOff, k, kOff, v, vOff, maskF, maskB, maskOff, pastK, pastKOff, pastV, pastVOff, nonpad,
+                nonpadOff, y, yOff, qk, qkOff, scratch);
+        try {
+            pool.parallelForBalanced(units, task);
+        } finally {
+            task.clear();
+        }
+    }
+
+    /** Below this many FLOPs (~20 µs) a call stays on the calling thread, as {@link Conv2d}'s do. */
+    private static final double PARALLEL_MIN_FLOPS = 1_000_000;
+
+    /** Multiply-adds of both products, counted as two FLOPs each, as if no key were masked. */
+    private static double flops(Plan p, int batch) {
+        return 2.0 * batch * p.qHeads() * p.qSeq() * p.totalSeq() * (p.headSize() + p.vHeadSize());
+    }
+
+    private static final ThreadLocal<Task> TASKS = ThreadLocal.withInitial(Task::new);
+
+    /**
+     * The operands of one threaded call, reused per calling thread (a capturing lambda would allocate per call);
+     * an index is a unit {@code b * kvHeads + kvh}.
+     */
+    private static final class Task implements ThreadRangeBody {
+        private Plan p;
+        private float[] q, k, v, maskF, pastK, pastV, y, qk;
+        private boolean[] maskB;
+        private long[] nonpad;
+        private int qOff, kOff, vOff, maskOff, pastKOff, pastVOff, nonpadOff, yOff, qkOff;
+        private float[][] scratch;
+
+        void set(Plan p, float[] q, int qOff, float[] k, int kOff, float[] v, int vOff, float[] maskF,
+                 boolean[] maskB, int maskOff, float[] pastK, int pastKOff, float[] pastV, int pastVOff,
+                 long[] nonpad, int nonpadOff, float[] y, int yOff, float[] qk, int qkOff, float[][] scratch) {
+            this.p = p;
+            this.q = q;
+            this.qOff = qOff;
+            this.k = k;
+            this.kOff = kOff;
+            this.v = v;
+            this.vOff = vOff;
+            this.maskF = maskF;
+            this.maskB = maskB;
+            this.maskOff = maskOff;
+            this.pastK = pastK;
+            this.pastKOff = pastKOff;
+            this.pastV = pastV;
+            this.pastVOff = pastVOff;
+            this.nonpad = nonpad;
+            this.nonpadOff = nonpadOff;
+            this.y = y;
+            this.yOff = yOff;
+            this.qk = qk;
+            this.qkOff = qkOff;
+            this.scratch = scratch;
+        }
+
+        /** Drops the references so a finished call does not keep the caller's arrays alive. */
+        void clear() {
+            q = k = v = maskF = pastK = pastV = y = qk = null;
+            maskB = null;
+            nonpad = null;
+            scratch = null;
+        }
+
+        @Override
+        public void run(int thread, int from, int to) {
+            units(p, from, to, q, qOff, k, kOff, v, vOff, maskF, maskB, maskOff, pastK, pastKOff, pastV, pastVOff,
+                    nonpad, nonpadOff, y, yOff, qk, qkOff, scratch[thread], true);
+        }
+    }
+
     private static void run(Plan p, int batch, float[] q, int qOff, float[] k, int kOff, float[] v, int vOff,
                             float[] maskF, boolean[] maskB, int maskOff, float[] pastK, int pastKOff, float[] pastV,
                             int pastVOff, long[] nonpad, int nonpadOff, float[] y, int yOff, float[] qk, int qkOff,
                             float[] scratch, boolean vector) {
+        units(p, 0, batch * p.kvHeads(), q, qOff, k, kOff, v, vOff, maskF, maskB, maskOff, pastK, pastKOff, pastV,
+                pastVOff, nonpad, nonpadOff, y, yOff, qk, qkOff, scratch, vector);
+    }
+
+    /** Units {@code [u0, u1)}, unit {@code b * kvHeads + kvh}: batch entry b's key/value head kvh and its query heads. */
+    private static void units(Plan p, int u0, int u1, float[] q, int qOff, float[] k, int kOff, float[] v, int vOff,
+                              float[] maskF, boolean[] maskB, int maskOff, float[] pastK, int pastKOff, float[] pastV,
+                              int pastVOff, long[] nonpad, int nonpadOff, float[] y, int yOff, float[] qk, int qkOff,
+                              float[] scratch, boolean vector) {
         int total = p.totalSeq();
         int d = p.headSize();
         int dv = p.vHeadSize();
         int group = p.qHeads() / p.kvHeads();
         int scoresOff = d * total;
         boolean masked = maskF != null || maskB != null;
-        for (int b = 0; b < batch; b++) {
+        for (int u = u0; u < u1; u++) {
+            int b = u / p.kvHeads();
+            int kvh = u % p.kvHeads();
             int valid = validKeys(p, nonpad, nonpadOff, b, masked);
             long offset = causalOffset(p, nonpad, nonpadOff, b);
-            for (int kvh = 0; kvh < p.kvHeads(); kvh++) {
-                transposeKeys(p, b, kvh, k, kOff, pastK, pastKOff, scratch);
-                for (int h = kvh * group; h < (kvh + 1) * group; h++) {
-                    for (int i = 0; i < p.qSeq(); i++) {
-                        int limit = p.causal() ? (int) Math.max(0, Math.min(valid, i + offset + 1)) : valid;
-                        int scored = qk != null && p.qkMode() <= 1 ? total : limit;
-                        int qRow = qOff + b * p.qHeads() * p.qSeq() * d + h * p.headStride(p.qSeq(), d)
-                                + i * p.rowStride(p.qHeads(), d);
-                        int qkRow = qkOff + ((b * p.qHeads() + h) * p.qSeq() + i) * total;
-                        scores(q, qRow, d, scratch, total, scored, scoresOff, p.scale(), vector);
-                        if (qk != null && p.qkMode() == 0) {
-                            store(p, scratch, scoresOff, qk, qkRow, total);
+            transposeKeys(p, b, kvh, k, kOff, pastK, pastKOff, scratch);
+            for (int h = kvh * group; h < (kvh + 1) * group; h++) {
+                for (int i = 0; i < p.qSeq(); i++) {
+                    int limit = p.causal() ? (int) Math.max(0, Math.min(valid, i + offset + 1)) : valid;
+                    int scored = qk != null && p.qkMode() <= 1 ? total : limit;
+                    int qRow = qOff + b * p.qHeads() * p.qSeq() * d + h * p.headStride(p.qSeq(), d)
+                            + i * p.rowStride(p.qHeads(), d);
+                    int qkRow = qkOff + ((b * p.qHeads() + h) * p.qSeq() + i) * total;
+                    scores(q, qRow, d, scratch, total, scored, scoresOff, p.scale(), vector);
+                    if (qk != null && p.qkMode() == 0) {
+                        store(p, scratch, scoresOff, qk, qkRow, total);
+                    }
+                    if (p.softcap() > 0) {
+                        float c = p.softcap();
+                        for (int j = 0; j < scored; j++) {
+                            scratch[scoresOff + j] = c * (float) Math.tanh(scratch[scoresOff + j] / c);
                         }
-                        if (p.softcap() > 0) {
-                            float c = p.softcap();
-                            for (int j = 0; j < scored; j++) {
-                                scratch[scoresOff + j] = c * (float) Math.tanh(scratch[scoresOff + j] / c);
+                    }
+                    if (qk != null && p.qkMode() == 1) {
+                        store(p, scratch, scoresOff, qk, qkRow, total);
+                    }
+                    if (masked) {
+                        int maskRow = maskOff + b * p.maskBatchStride() + h * p.maskHeadStride()
+                                + i * p.maskRowStride();
+                        for (int j = 0; j < limit; j++) {
+                            if (maskF != null) {
+                                scratch[scoresOff + j] += maskF[maskRow + j];
+                            } else if (!maskB[maskRow + j]) {
+                                scratch[scoresOff + j] = Float.NEGATIVE_INFINITY;
                             }
                         }
-                        if (qk != null && p.qkMode() == 1) {
-                            store(p, scratch, scoresOff, qk, qkRow, total);
-                        }
-                        if (masked) {
-                            int maskRow = maskOff + b * p.maskBatchStride() + h * p.maskHeadStride()
-                                    + i * p.maskRowStride();
-                            for (int j = 0; j < limit; j++) {
-                                if (maskF != null) {
-                                    scratch[scoresOff + j] += maskF[maskRow + j];
-                                } else if (!maskB[maskRow + j]) {
-                                    scratch[scoresOff + j] = Float.NEGATIVE_INFINITY;
-                                }
-                            }
-                        }
-                        Arrays.fill(scratch, scoresOff + limit, scoresOff + total, Float.NEGATIVE_INFINITY);
-                        if (qk != null && p.qkMode() == 2) {
-                            store(p, scratch, scoresOff, qk, qkRow, total);
-                        }
-                        softmax(scratch, scoresOff, limit, total, vector);
-                        if (qk != null && p.qkMode() == 3) {
-                            store(p, scratch, scoresOff, qk, qkRow, total);
-                        }
-                        int yRow = yOff + b * p.qHeads() * p.qSeq() * dv + h * p.headStride(p.qSeq(), dv)
-                                + i * p.rowStride(p.qHeads(), dv);
-                        weightedValues(p, b, kvh, scratch, scoresOff, limit, v, vOff, pastV, pastVOff, y, yRow, vector);
-                        if (p.rounding() != Rounding.NONE) {
-                            round(p.rounding(), y, yRow, dv);
-                        }
+                    }
+                    Arrays.fill(scratch, scoresOff + limit, scoresOff + total, Float.NEGATIVE_INFINITY);
+                    if (qk != null && p.qkMode() == 2) {
+                        store(p, scratch, scoresOff, qk, qkRow, total);
+                    }
+                    softmax(scratch, scoresOff, limit, total, vector);
+                    if (qk != null && p.qkMode() == 3) {
+                        store(p, scratch, scoresOff, qk, qkRow, total);
+                    }
+                    int yRow = yOff + b * p.qHeads() * p.qSeq() * dv + h * p.headStride(p.qSeq(), dv)
+                            + i * p.rowStride(p.qHeads(), dv);
+                    weightedValues(p, b, kvh, scratch, scoresOff, limit, v, vOff, pastV, pastVOff, y, yRow, vector);
+                    if (p.rounding() != Rounding.NONE) {
+                        round(p.rounding(), y, yRow, dv);
                     }
                 }
             }

@@ -68,6 +68,41 @@ class AttentionTest {
     }
 
     @Test
+    void threadedCallGivesTheSingleThreadBits() {
+        // Large enough (8.4 MFLOP) to be split: 4 images x 4 key/value heads, two query heads each, causal, padded
+        // keys, a float mask broadcast over the batch and a 16-key cache.
+        int batch = 4;
+        int sq = 32;
+        int skv = 48;
+        int past = 16;
+        int total = past + skv;
+        int d = 32;
+        Attention.Plan p = plan(false, 8, 4, sq, skv, past, d, d, 0f, true, 3, new int[] {0, 0, total, total});
+        float[] q = Check.random(rnd, batch * 8 * sq * d);
+        float[] k = Check.random(rnd, batch * 4 * skv * d);
+        float[] v = Check.random(rnd, batch * 4 * skv * d);
+        float[] pk = Check.random(rnd, batch * 4 * past * d);
+        float[] pv = Check.random(rnd, batch * 4 * past * d);
+        float[] mask = Check.random(rnd, sq * total);
+        long[] nonpad = {total, total - 5, total - 17, 3};
+        float[] yWant = new float[batch * 8 * sq * d];
+        float[] qkWant = new float[batch * 8 * sq * total];
+        Attention.attention(p, batch, q, 0, k, 0, v, 0, mask, null, 0, pk, 0, pv, 0, nonpad, 0, yWant, 0, qkWant, 0,
+                new float[p.scratchLength()]);
+        for (int threads : new int[] {2, 3}) {
+            float[] y = new float[yWant.length];
+            float[] qk = new float[qkWant.length];
+            float[][] scratch = new float[threads][p.scratchLength()];
+            try (WorkerPool pool = WorkerPool.of(threads)) {
+                Attention.attention(p, batch, q, 0, k, 0, v, 0, mask, null, 0, pk, 0, pv, 0, nonpad, 0, y, 0, qk, 0,
+                        scratch, pool);
+            }
+            assertArrayEquals(yWant, y, threads + " threads: y");
+            assertArrayEquals(qkWant, qk, threads + " threads: probabilities");
+        }
+    }
+
+    @Test
     void fullyMaskedRowsAreZeroAndCachesAppend() {
         // 1 head, 2 queries, 1 cached + 2 new keys, head size 1; the bool mask hides every key from query 1.
         Attention.Plan p = plan(false, 1, 1, 2, 2, 1, 1, 1, 0f, false, 3, new int[] {0, 0, 3, 3});
