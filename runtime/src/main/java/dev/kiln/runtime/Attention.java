@@ -2,6 +2,7 @@ package dev.kiln.runtime;
 
 import java.util.Arrays;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -285,8 +286,10 @@ public final class Attention {
      * {@code dK_j += ds_j q}. dK and dV (Q's and K's layouts) sum over the query heads of a group and cover the new
      * keys only; the cache gets no gradient. Masked keys have {@code p_j = 0} and contribute nothing. dQ, dK, dV
      * and the {@code dMaskLength} floats of dMask are overwritten. {@code scratch} holds at least
-     * {@link #backwardScratchLength} floats. Plain loops: the backward of small training models, with one vector
-     * path only where the forward's own code is reused.
+     * {@link #backwardScratchLength} floats. The probabilities come from the forward's own vector code; the
+     * products along the features (dy · v_j, dV_j and dK_j updates, dQ as the sum of ds_j-weighted key rows, the
+     * same loop that sums Y's value rows) are vector FMAs. Single-threaded: a broadcast mask's gradient sums over
+     * the units a split would hand to different threads.
      */
     public static void backward(Plan p, int batch, float[] dy, int dyOff, float[] q, int qOff, float[] k, int kOff,
                                 float[] v, int vOff, float[] maskF, boolean[] maskB, int maskOff, float[] pastK,
@@ -348,18 +351,12 @@ public final class Attention {
                         double dot = 0;
                         for (int j = 0; j < limit; j++) {
                             float pj = scratch[probsOff + j];
-                            float dp = 0;
                             boolean fresh = j >= p.pastSeq();
                             int vRow = fresh ? vOff + vBase + (j - p.pastSeq()) * vRowStride
                                     : pastVOff + ((b * p.kvHeads() + kvh) * p.pastSeq() + j) * dvs;
-                            float[] src = fresh ? v : pastV;
-                            int dvRow = dvOff + vBase + (j - p.pastSeq()) * vRowStride;
-                            for (int c = 0; c < dvs; c++) {
-                                float g = dy[dyOff + yRow + c];
-                                dp = Math.fma(g, src[vRow + c], dp);
-                                if (fresh) {
-                                    dv[dvRow + c] = Math.fma(pj, g, dv[dvRow + c]);
-                                }
+                            float dp = dot(dy, dyOff + yRow, fresh ? v : pastV, vRow, dvs);
+                            if (fresh && pj != 0f) {
+                                axpy(pj, dy, dyOff + yRow, dv, dvOff + vBase + (j - p.pastSeq()) * vRowStride, dvs);
                             }
                             scratch[dsOff + j] = dp;
                             dot += (double) pj * dp;
@@ -376,23 +373,13 @@ public final class Attention {
                             }
                             scratch[dsOff + j] = ds;
                         }
-                        // dQ row = sum_j ds_j k_j from the transposed keys; dK_j += ds_j q (new keys only).
-                        for (int c = 0; c < d; c++) {
-                            float acc = 0;
-                            int col = c * total;
-                            for (int j = 0; j < limit; j++) {
-                                acc = Math.fma(scratch[dsOff + j], scratch[col + j], acc);
-                            }
-                            dq[dqOff + qRow + c] = acc;
-                        }
-                        for (int j = Math.max(p.pastSeq(), 0); j < limit; j++) {
+                        // dQ row = sum_j ds_j k_j, as Y's row sums p_j v_j; dK_j += ds_j q (new keys only).
+                        weightedRows(p, b, kvh, d, scratch, dsOff, limit, k, kOff, pastK, pastKOff, dq, dqOff + qRow,
+                                true);
+                        for (int j = p.pastSeq(); j < limit; j++) {
                             float ds = scratch[dsOff + j];
-                            if (ds == 0f) {
-                                continue;
-                            }
-                            int dkRow = dkOff + kBase + (j - p.pastSeq()) * kRowStride;
-                            for (int c = 0; c < d; c++) {
-                                dk[dkRow + c] = Math.fma(ds, q[qOff + qRow + c], dk[dkRow + c]);
+                            if (ds != 0f) {
+                                axpy(ds, q, qOff + qRow, dk, dkOff + kBase + (j - p.pastSeq()) * kRowStride, d);
                             }
                         }
                     }
@@ -467,7 +454,15 @@ public final class Attention {
     /** y row = sum over keys j < limit of p_j * value j: broadcast FMAs along the value features. */
     private static void weightedValues(Plan p, int b, int kvh, float[] probs, int pOff, int limit, float[] v, int vOff,
                                        float[] pastV, int pastVOff, float[] y, int yRow, boolean vector) {
-        int dv = p.vHeadSize();
+        weightedRows(p, b, kvh, p.vHeadSize(), probs, pOff, limit, v, vOff, pastV, pastVOff, y, yRow, vector);
+    }
+
+    /**
+     * y row = sum over positions j < limit of w_j * row j of kv head kvh, the rows (dv floats each, cache first)
+     * being the values or, in the backward, the keys: broadcast FMAs along the features.
+     */
+    private static void weightedRows(Plan p, int b, int kvh, int dv, float[] probs, int pOff, int limit, float[] v,
+                                     int vOff, float[] pastV, int pastVOff, float[] y, int yRow, boolean vector) {
         Arrays.fill(y, yRow, yRow + dv, 0f);
         int base = vOff + b * p.kvHeads() * p.kvSeq() * dv + kvh * p.headStride(p.kvSeq(), dv);
         int rowStride = p.rowStride(p.kvHeads(), dv);
@@ -496,6 +491,32 @@ public final class Attention {
             for (; c < dv; c++) {
                 y[yRow + c] = Math.fma(pj, src[row + c], y[yRow + c]);
             }
+        }
+    }
+
+    /** The dot product of {@code n} floats of a and b: lane-wise FMAs, then the lanes summed. */
+    private static float dot(float[] a, int aOff, float[] b, int bOff, int n) {
+        FloatVector acc = FloatVector.zero(S);
+        int c = 0;
+        for (int bound = S.loopBound(n); c < bound; c += VL) {
+            acc = FloatVector.fromArray(S, a, aOff + c).fma(FloatVector.fromArray(S, b, bOff + c), acc);
+        }
+        float sum = acc.reduceLanes(VectorOperators.ADD);
+        for (; c < n; c++) {
+            sum = Math.fma(a[aOff + c], b[bOff + c], sum);
+        }
+        return sum;
+    }
+
+    /** y[yOff..] += alpha * x[xOff..] over {@code n} floats. */
+    private static void axpy(float alpha, float[] x, int xOff, float[] y, int yOff, int n) {
+        FloatVector av = FloatVector.broadcast(S, alpha);
+        int c = 0;
+        for (int bound = S.loopBound(n); c < bound; c += VL) {
+            av.fma(FloatVector.fromArray(S, x, xOff + c), FloatVector.fromArray(S, y, yOff + c)).intoArray(y, yOff + c);
+        }
+        for (; c < n; c++) {
+            y[yOff + c] = Math.fma(alpha, x[xOff + c], y[yOff + c]);
         }
     }
 
