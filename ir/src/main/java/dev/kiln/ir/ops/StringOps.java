@@ -150,7 +150,9 @@ public final class StringOps {
         }
         Shape x = ctx.inputShape(0);
         List<Dim> y = new ArrayList<>(x.dims());
-        y.add(Dim.unknown());
+        // The widest split depends on the data, except that no strings split into no parts.
+        boolean empty = x.elementCount().isStatic() && x.elementCount().value() == 0;
+        y.add(empty ? Dim.of(0) : Dim.unknown());
         return List.of(new TensorType(DType.STRING, new Shape(y)), new TensorType(DType.INT64, x));
     }
 
