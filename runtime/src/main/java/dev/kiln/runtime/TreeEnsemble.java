@@ -29,10 +29,23 @@ public final class TreeEnsemble {
 
     private final Nodes nodes;
     private final Votes votes;
+    /** Scratch of one row's features and scores (an instance belongs to one model instance, used by one thread). */
+    private double[] row = new double[0];
+    private final double[] out;
+    private final boolean[] voted;
 
     public TreeEnsemble(Nodes nodes, Votes votes) {
         this.nodes = nodes;
         this.votes = votes;
+        this.out = new double[votes.targets()];
+        this.voted = new boolean[votes.targets()];
+    }
+
+    private double[] row(int features) {
+        if (row.length != features) {
+            row = new double[features];
+        }
+        return row;
     }
 
     public int targets() {
@@ -107,9 +120,7 @@ public final class TreeEnsemble {
      */
     public void regress(Object x, int xOffset, int rows, int features, MlScores.Transform transform, Object y,
                         int yOffset) {
-        double[] row = new double[features];
-        double[] out = new double[targets()];
-        boolean[] voted = new boolean[targets()];
+        double[] row = row(features);
         for (int r = 0; r < rows; r++) {
             for (int f = 0; f < features; f++) {
                 row[f] = MlScores.at(x, xOffset + r * features + f);
@@ -132,9 +143,7 @@ public final class TreeEnsemble {
                          boolean oneClassOfTwo, int votedClass, boolean nonNegative, Object labels, Object y,
                          int yOffset, float[] z, int zOffset) {
         int classes = targets();
-        double[] row = new double[features];
-        double[] out = new double[classes];
-        boolean[] voted = new boolean[classes];
+        double[] row = row(features);
         for (int r = 0; r < rows; r++) {
             for (int f = 0; f < features; f++) {
                 row[f] = MlScores.at(x, xOffset + r * features + f);
