@@ -50,7 +50,8 @@ final class StringEmitter implements KernelEmitter {
         boolean caseSensitive = attrs.attrInt("is_case_sensitive") != 0;
         Locale locale = StringOps.locale(attrs.attrString("locale"));
         String localeField = ctx.staticField("locale:" + locale.toLanguageTag(), ClassName.get(Locale.class),
-                "locale", CodeBlock.of("$T.forLanguageTag($S)", Locale.class, locale.toLanguageTag()));
+                "LOCALE_" + locale.toLanguageTag().toUpperCase(Locale.ROOT).replace('-', '_'),
+                CodeBlock.of("$T.forLanguageTag($S)", Locale.class, locale.toLanguageTag()));
         CodeBlock.Builder words = CodeBlock.builder();
         if (attrs.isSet("stopwords")) {
             for (String w : attrs.attrStrings("stopwords")) {
@@ -59,7 +60,7 @@ final class StringEmitter implements KernelEmitter {
         }
         String stops = ctx.staticField("stopwords:" + n.output(0).name(),
                 ParameterizedTypeName.get(ClassName.get(Set.class), ClassName.get(String.class)),
-                Identifiers.method(n) + "Stopwords", CodeBlock.of("$T.stopwords($L, $N$L)", STRINGS, caseSensitive,
+                constant(n, "STOPWORDS"), CodeBlock.of("$T.stopwords($L, $N$L)", STRINGS, caseSensitive,
                         localeField, words.build()));
         Dim out = n.output(0).shape().elementCount();
         int compiled = Math.toIntExact(requireStatic(ctx, out, "count of strings left"));
@@ -105,7 +106,7 @@ final class StringEmitter implements KernelEmitter {
         String re2 = ctx.stringAttr("pattern");
         String java = Re2Patterns.toJava(re2);
         String pattern = ctx.staticField("pattern:" + java, ClassName.get(Pattern.class),
-                Identifiers.method(n) + "Pattern", CodeBlock.of("$T.compile($S, $T.UNIX_LINES | $T.UNICODE_CASE)",
+                constant(n, "PATTERN"), CodeBlock.of("$T.compile($S, $T.UNIX_LINES | $T.UNICODE_CASE)",
                         Pattern.class, java, Pattern.class, Pattern.class));
         TensorRef x = ctx.in(0);
         TensorRef y = ctx.out(0);
@@ -148,6 +149,11 @@ final class StringEmitter implements KernelEmitter {
                 .build();
     }
 
+    /** A static final field's name for node {@code n}, e.g. {@code STRING_NORMALIZER_STOPWORDS}. */
+    private static String constant(Node n, String what) {
+        return Identifiers.method(n).replaceAll("([a-z0-9])([A-Z])", "$1_$2").toUpperCase(Locale.ROOT) + "_" + what;
+    }
+
     private static long requireStatic(EmitContext ctx, Dim d, String what) {
         if (!d.isStatic()) {
             throw ctx.unsupported(ctx.node.qualifiedOp() + " whose " + what + " (" + d + ") is not static: the model "
@@ -156,8 +162,20 @@ final class StringEmitter implements KernelEmitter {
         return d.value();
     }
 
-    /** {@code s} on one comment line. */
+    /**
+     * {@code s} verbatim on one comment line: line breaks escaped, and a backslash run before {@code u} made even so
+     * javac does not read a Unicode escape in the comment.
+     */
     private static String oneLine(String s) {
-        return s.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r");
+        StringBuilder b = new StringBuilder();
+        int run = 0;
+        for (char c : s.toCharArray()) {
+            if (c == 'u' && run % 2 == 1) {
+                b.append('\\');
+            }
+            run = c == '\\' ? run + 1 : 0;
+            b.append(c == '\n' ? "\\n" : c == '\r' ? "\\r" : String.valueOf(c));
+        }
+        return b.toString();
     }
 }

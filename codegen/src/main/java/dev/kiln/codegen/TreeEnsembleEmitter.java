@@ -8,6 +8,7 @@ import dev.kiln.ir.Tensor;
 import dev.kiln.ir.ops.MlOps;
 import dev.kiln.ir.ops.TreeEnsembleModel;
 import dev.kiln.ir.ops.TreeEnsembleOps;
+import java.util.List;
 
 /**
  * TreeEnsemble, TreeEnsembleRegressor and TreeEnsembleClassifier: the op table reads any of them into one packed
@@ -50,12 +51,14 @@ final class TreeEnsembleEmitter implements KernelEmitter {
                 ctx.weightArray(key + ".false", m.falseChild(), hint + "FalseChildren"),
                 ctx.weightArray(key + ".setStart", m.setStart(), hint + "SetStarts"),
                 ctx.weightArray(key + ".setValues", m.setValues(), hint + "SetValues"));
-        CodeBlock votes = CodeBlock.of("new $T.Votes($N, $N, $N, $N, $L, $L, $L, $N)", ENSEMBLE,
+        CodeBlock votes = CodeBlock.of("new $T.Votes($N, $N, $N, $N, /* targets */ $L, /* $L */ $L, "
+                        + "/* unvoted MIN/MAX targets are 0 */ $L, $N)", ENSEMBLE,
                 ctx.weightArray(key + ".leafStart", m.leafStart(), hint + "LeafStarts"),
                 ctx.weightArray(key + ".leafTarget", m.leafTarget(), hint + "LeafTargets"),
                 ctx.weightArray(key + ".leafWeight", m.leafWeight(), hint + "LeafWeights"),
                 ctx.weightArray(key + ".roots", m.roots(), hint + "Roots"),
-                m.targets(), m.aggregate(), m.emptyIsZero(),
+                m.targets(), List.of("AVERAGE", "SUM", "MIN", "MAX").get(m.aggregate()), m.aggregate(),
+                m.emptyIsZero(),
                 ctx.weightArray(key + ".base", m.base(), hint + "BaseValues"));
         String ensemble = "this." + ctx.derivedField(key, ENSEMBLE, hint + "Trees",
                 CodeBlock.of("new $T(\n$>$L,\n$L$<)", ENSEMBLE, nodes, votes));
