@@ -17,7 +17,8 @@ import java.util.Optional;
  * and version boundary. An op's declaration follows ONNX's semantics as of {@link OpDef#sinceVersion()}, so
  * a rule with boundary {@code v} applies to a model whose opset is below {@code v} when the table's version is
  * at or above it ({@link When#OLDER}), or the other way round ({@link When#NEWER}). A rule for op {@code "*"}
- * applies to every op. Matching rules run in boundary order, each handing its rewritten node to the next.
+ * applies to every op. Matching rules run in boundary order, each handing its rewritten node to the next. A rule
+ * belongs to one domain, and its boundary is a version of that domain's opset (ai.onnx.ml has its own numbering).
  */
 final class OpsetAdapters {
     private OpsetAdapters() {}

@@ -114,6 +114,17 @@ public final class TreeEnsemble {
         }
     }
 
+    /** The first highest score among the classes that scored (a vote or a base value); 0 when none did. */
+    private int bestScored() {
+        int best = -1;
+        for (int c = 0; c < voted.length; c++) {
+            if ((voted[c] || c < votes.base().length) && (best < 0 || out[c] > out[best])) {
+                best = c;
+            }
+        }
+        return Math.max(best, 0);
+    }
+
     /**
      * Regression: for each of {@code rows} rows of {@code features} values of {@code x} (any numeric array), the
      * transformed aggregate into {@code y} [rows, targets] ({@code float[]} or {@code double[]}).
@@ -135,7 +146,7 @@ public final class TreeEnsemble {
 
     /**
      * Classification: per row, the class scores (transformed) into {@code z} [rows, classes] (may be null) and the
-     * label of the highest raw score into {@code y}. With {@code oneClassOfTwo} (two classes, votes for class
+     * label of the highest raw score among the classes that scored into {@code y}. With {@code oneClassOfTwo} (two classes, votes for class
      * {@code votedClass} only) the lone score s decides as ONNX Runtime does: label 1 when s > 0.5 (non-negative
      * weights) or s > 0, scores [1 - s, s], or [-s, s] ([logistic(-s), logistic(s)] for LOGISTIC).
      */
@@ -157,7 +168,7 @@ public final class TreeEnsemble {
                 out[0] = nonNegative ? 1 - s : logistic ? MlScores.logistic(-s) : -s;
                 out[1] = logistic ? MlScores.logistic(s) : s;
             } else {
-                best = MlScores.argMax(out, 0, classes);
+                best = bestScored();
                 MlScores.apply(transform, out, 0, classes);
             }
             switch (y) {

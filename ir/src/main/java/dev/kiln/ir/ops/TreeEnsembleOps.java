@@ -419,6 +419,20 @@ public final class TreeEnsembleOps {
 
     // ---- evaluation ----
 
+    /**
+     * The label index of a classifier row: the first highest score among classes that scored (got a vote or a base
+     * value), as ONNX Runtime picks it; class 0 when none did.
+     */
+    private static int bestScored(double[] z, int o, boolean[] voted, int bases) {
+        int best = -1;
+        for (int c = 0; c < voted.length; c++) {
+            if ((voted[c] || c < bases) && (best < 0 || z[o + c] > z[o + best])) {
+                best = c;
+            }
+        }
+        return Math.max(best, 0);
+    }
+
     private static Tensor regress(EvalContext ctx, DType out) {
         TreeEnsembleModel m = model(ctx);
         String transform = postTransform(ctx);
@@ -466,7 +480,7 @@ public final class TreeEnsembleOps {
                     z[o + 1] = s;
                 }
             } else {
-                best[row] = MlOps.argMax(z, o, classes);
+                best[row] = bestScored(z, o, voted, m.base().length);
                 MlTransforms.apply(transform, z, o, classes);
             }
         }

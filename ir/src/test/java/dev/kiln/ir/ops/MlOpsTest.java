@@ -99,6 +99,19 @@ class MlOpsTest {
     }
 
     @Test
+    void classifierLabelIsTheBestOfTheClassesThatScored() {
+        // A single-leaf tree voting -2 for class 0 only: classes 1 and 2 have no score, so the label is class 0's.
+        Attributes a = attrs().ints("nodes_treeids", 0).ints("nodes_nodeids", 0)
+                .set("nodes_modes", new Attr.Strs(List.of("LEAF"))).ints("nodes_featureids", 0).floats("nodes_values", 0)
+                .ints("nodes_truenodeids", 0).ints("nodes_falsenodeids", 0).ints("class_treeids", 0)
+                .ints("class_nodeids", 0).ints("class_ids", 0).floats("class_weights", -2)
+                .ints("classlabels_int64s", 1, 2, 3).build();
+        List<Tensor> out = run("TreeEnsembleClassifier", a, 2, f32(shape(1, 1), 7));
+        assertArrayEquals(new long[] {1}, out.get(0).longs());
+        assertTensor(shape(1, 3), new double[] {-2, 0, 0}, out.get(1), 0);
+    }
+
+    @Test
     void binaryClassifierWithVotesForOneClassScoresBothAsOnnxRuntime() {
         // One tree x0 <= 0 ? +0.8 : -0.4, all votes for class 1: mixed signs, LOGISTIC -> [σ(-s), σ(s)].
         Attributes a = attrs().s("post_transform", "LOGISTIC").ints("nodes_treeids", 0, 0, 0)
