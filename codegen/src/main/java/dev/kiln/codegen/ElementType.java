@@ -12,7 +12,7 @@ import dev.kiln.ir.Tensor;
  * bfloat16 also in {@code float[]}, every stored value rounded to the type (as the reference evaluator rounds
  * its results); float64 in {@code double[]}; int64, uint64 (its two's-complement bits) and uint32 in
  * {@code long[]}; int32, int16, int8, uint16 and uint8 in {@code int[]} (their values, so uint8 255 is 255); bool
- * in {@code boolean[]}; string in {@code String[]} (only emitters that move, select or compare elements handle
+ * in {@code boolean[]}; string in {@code String[]} (only emitters that declare it handle
  * strings: {@link KernelEmitter#strings}). Integers are computed in {@code long} and wrapped to their type when
  * stored, as a C cast would.
  *

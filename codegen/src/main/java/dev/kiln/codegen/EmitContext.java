@@ -322,6 +322,31 @@ final class EmitContext {
         return plan.addWeight(key, data);
     }
 
+    /**
+     * Adds (once per key) an array of any element type generated code holds ({@code long[]}, {@code int[]},
+     * {@code double[]}, {@code boolean[]}, {@code String[]}) to the weights resource; returns its field.
+     */
+    String weightArray(String key, Object data, String hint) {
+        return plan.addWeight(key, data, TypeName.get(data.getClass()), hint, "$1L");
+    }
+
+    /** The node seen as the op table's rules see it, for attribute helpers of its op (defaults applied). */
+    dev.kiln.ir.ShapeContext attributes() {
+        dev.kiln.ir.OpDef def = OpTable.get().require(node.domain(), node.op(), node.describe());
+        return new dev.kiln.ir.ShapeContext(def, node.describe(), node.attributes(), node.inputs(),
+                node.outputs().size(), new dev.kiln.ir.ShapeContext.ConstantLookup() {
+                    @Override
+                    public java.util.Optional<dev.kiln.ir.Tensor> constant(Value v) {
+                        return java.util.Optional.empty();
+                    }
+
+                    @Override
+                    public java.util.Optional<List<Dim>> dims(Value v) {
+                        return java.util.Optional.empty();
+                    }
+                });
+    }
+
     /** A {@code private static final} field of the class, shared by key (kernel shapes, epilogues). */
     String staticField(String key, TypeName type, String hint, CodeBlock init) {
         FieldSpec existing = staticByKey.get(key);

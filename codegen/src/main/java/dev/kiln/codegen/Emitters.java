@@ -110,6 +110,19 @@ final class Emitters {
         DetUniqueEmitter detUnique = new DetUniqueEmitter();
         m.put("Det", detUnique);
         m.put("Unique", detUnique);
+        StringEmitter strings = new StringEmitter();
+        for (String op : new String[] {"StringNormalizer", "StringSplit", "RegexFullMatch", "TfIdfVectorizer"}) {
+            m.put(op, strings);
+        }
+        MlEmitter ml = new MlEmitter();
+        for (String op : new String[] {"LabelEncoder", "Binarizer", "ArrayFeatureExtractor", "Imputer", "Scaler",
+                "Normalizer", "OneHotEncoder", "LinearRegressor", "LinearClassifier"}) {
+            m.put(dev.kiln.ir.ops.MlOps.DOMAIN + "." + op, ml);
+        }
+        TreeEnsembleEmitter trees = new TreeEnsembleEmitter();
+        for (String op : new String[] {"TreeEnsemble", "TreeEnsembleRegressor", "TreeEnsembleClassifier"}) {
+            m.put(dev.kiln.ir.ops.MlOps.DOMAIN + "." + op, trees);
+        }
         m.put("GatherElements", new ElementIndexEmitter());
         m.put("ScatterElements", m.get("GatherElements"));
         m.put("TensorScatter", new TensorScatterEmitter());

@@ -15,8 +15,8 @@ interface KernelEmitter {
     }
 
     /**
-     * True when this emitter also handles the node's string tensors ({@code String[]}): emitters that only move,
-     * select or compare elements for equality, never compute with them. Implies {@link #typed}. False by default.
+     * True when this emitter also handles the node's string tensors ({@code String[]}): emitters that move, select or
+     * compare elements, and those of the string and ai.onnx.ml ops. Implies {@link #typed}. False by default.
      */
     default boolean strings(dev.kiln.ir.Node n) {
         return false;

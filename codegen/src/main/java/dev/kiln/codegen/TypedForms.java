@@ -12,7 +12,7 @@ import java.util.Set;
  * Scalar forms of elementwise ops on any element type, for the loops {@link ElementwiseEmitter} writes when a
  * chain is not all float32: arguments and results are expressions of their {@link ElementType}'s compute type
  * ({@code float} for float32/16 and bfloat16, {@code double}, {@code long} for integers, {@code boolean},
- * {@code String}, which only Equal, Where and Identity take); the
+ * {@code String}, which only Equal, Where, Identity and StringConcat take); the
  * caller narrows each result to its element type. Ops on float-like values only reuse {@link PointwiseForms}.
  * Integer semantics follow the reference evaluator (division truncates, a zero divisor gives 0, uint64 divides
  * and compares unsigned).
@@ -22,7 +22,7 @@ final class TypedForms {
             "GreaterOrEqual", "Not", "And", "Or", "Xor", "BitShift", "BitwiseAnd", "BitwiseOr", "BitwiseXor", "BitwiseNot",
             "IsNaN", "IsInf", "Mod", "Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Sum", "Mean", "Neg", "Abs", "Sign",
             "Identity", "Clip", "Relu", "Sqrt", "Exp", "Log", "Tanh", "Sin", "Cos", "Floor", "Ceil", "Round",
-            "Reciprocal", "Sigmoid");
+            "Reciprocal", "Sigmoid", "StringConcat");
     private static final Set<DType> FLOAT_LIKE = Set.of(DType.FLOAT32, DType.FLOAT16, DType.BFLOAT16);
 
     private TypedForms() {}
@@ -38,7 +38,8 @@ final class TypedForms {
 
     /**
      * True when the op has a form for the strings it reads or writes: Equal (string equality), Where and Identity
-     * (which pass references on), Cast and CastLike from string (the string's number, parsed as ONNX says); every op
+     * (which pass references on), StringConcat (Java's {@code +}), Cast and CastLike from string (the string's number,
+     * parsed as ONNX says); every op
      * without string operands trivially. Cast to string is not among them: the reference evaluator's number format
      * ({@code Float.toString}) is not the plain decimal ONNX asks for, and generated code does not copy it.
      */
@@ -51,7 +52,7 @@ final class TypedForms {
         if (n.op().equals("Cast") || n.op().equals("CastLike")) {
             return n.output(0).dtype() != DType.STRING || n.input(0).dtype() == DType.STRING;
         }
-        return Set.of("Equal", "Where", "Identity").contains(n.op());
+        return Set.of("Equal", "Where", "Identity", "StringConcat").contains(n.op());
     }
 
     /** True when the op reads and writes float-like values only, so {@link PointwiseForms}' float forms apply. */
@@ -77,6 +78,9 @@ final class TypedForms {
             }
             case "Where" -> {
                 return CodeBlock.of("($L ? $L : $L)", a.get(0), a.get(1), a.get(2));
+            }
+            case "StringConcat" -> {
+                return CodeBlock.of("($L + $L)", a.get(0), a.get(1));
             }
             case "Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual" -> {
                 return compare(op, a.get(0), a.get(1), x);

@@ -17,7 +17,8 @@ import java.util.Optional;
  * and version boundary. An op's declaration follows ONNX's semantics as of {@link OpDef#sinceVersion()}, so
  * a rule with boundary {@code v} applies to a model whose opset is below {@code v} when the table's version is
  * at or above it ({@link When#OLDER}), or the other way round ({@link When#NEWER}). A rule for op {@code "*"}
- * applies to every op. Matching rules run in boundary order, each handing its rewritten node to the next.
+ * applies to every op. Matching rules run in boundary order, each handing its rewritten node to the next. A rule
+ * belongs to one domain, and its boundary is a version of that domain's opset (ai.onnx.ml has its own numbering).
  */
 final class OpsetAdapters {
     private OpsetAdapters() {}
@@ -46,7 +47,12 @@ final class OpsetAdapters {
         List<Value> apply(ImportedNode node, NodeEmitter out, Next next);
     }
 
-    record Rule(String op, int boundary, When when, Rewrite rewrite) {}
+    /** A rewrite of op {@code op} of {@code domain} ({@code ""}: ONNX's default), versions being that domain's. */
+    record Rule(String domain, String op, int boundary, When when, Rewrite rewrite) {
+        Rule(String op, int boundary, When when, Rewrite rewrite) {
+            this("", op, boundary, when, rewrite);
+        }
+    }
 
     private static final float FLT_MAX = Float.MAX_VALUE;
 
@@ -133,19 +139,19 @@ final class OpsetAdapters {
         r.add(new Rule("Resize", 13, When.OLDER, OpsetAdapters::resizeEmptyInputs));
         // DFT(x, len){axis=a} -> DFT(x, len, a): the axis (default 1 then, -2 now) became an input at opset 20
         r.add(new Rule("DFT", 20, When.OLDER, OpsetAdapters::dftAxis));
+        // LabelEncoder-1{classes_strings} -> LabelEncoder{keys_strings, values_int64s=0..} (string X) or
+        // {keys_int64s=0.., values_strings} (int64 X): opset 1 mapped strings to their index and back
+        r.add(new Rule(dev.kiln.ir.ops.MlOps.DOMAIN, "LabelEncoder", 2, When.OLDER, OpsetAdapters::labelEncoderClasses));
         r.sort(Comparator.comparingInt(Rule::boundary));
         return List.copyOf(r);
     }
 
     /** Adds {@code node} to the graph after applying every rule that matches it, in boundary order. */
     static List<Value> emit(ImportedNode node, NodeEmitter out) {
-        if (!node.domain().isEmpty()) {
-            return out.node(node);
-        }
-        Optional<OpDef> def = NodeEmitter.def("", node.op());
+        Optional<OpDef> def = NodeEmitter.def(node.domain(), node.op());
         List<Rule> matching = new ArrayList<>();
         for (Rule rule : RULES) {
-            boolean forOp = rule.op().equals(node.op()) || rule.op().equals("*");
+            boolean forOp = rule.domain().equals(node.domain()) && (rule.op().equals(node.op()) || rule.op().equals("*"));
             if (forOp && applies(rule, node.opset(), def)) {
                 matching.add(rule);
             }
@@ -168,6 +174,24 @@ final class OpsetAdapters {
             case OLDER -> def.isPresent() && opset < rule.boundary() && def.get().sinceVersion() >= rule.boundary();
             case NEWER -> def.isPresent() && opset >= rule.boundary() && def.get().sinceVersion() < rule.boundary();
         };
+    }
+
+    private static List<Value> labelEncoderClasses(ImportedNode n, NodeEmitter out, Next next) {
+        List<String> classes = n.attr("classes_strings").map(a -> ((Attr.Strs) a).values()).orElse(List.of());
+        long[] positions = new long[classes.size()];
+        for (int i = 0; i < positions.length; i++) {
+            positions[i] = i;
+        }
+        ImportedNode rest = n.without("classes_strings");
+        boolean fromStrings = !n.inputs().isEmpty() && n.inputs().get(0).dtype() == DType.STRING;
+        if (fromStrings) {
+            rest = rest.without("default_string").withAttr("keys_strings", new Attr.Strs(classes))
+                    .withAttr("values_int64s", Attr.Ints.of(positions));
+        } else {
+            rest = rest.without("default_int64").withAttr("keys_int64s", Attr.Ints.of(positions))
+                    .withAttr("values_strings", new Attr.Strs(classes));
+        }
+        return next.emit(rest);
     }
 
     private static List<Value> dftAxis(ImportedNode n, NodeEmitter out, Next next) {

@@ -339,4 +339,29 @@ class OpsetAdaptersTest {
         assertArrayEquals(new float[] {0, 1, 2}, run(pad, "x", Tensor.ofFloats(new int[] {1, 2}, 1, 2)).get("y")
                 .toFloatArray());
     }
+
+    @Test
+    void labelEncoderOpset1ClassesMapStringsToIndicesAndBack() {
+        dev.kiln.onnx.proto.Onnx.AttributeProto classes = dev.kiln.onnx.proto.Onnx.AttributeProto.newBuilder()
+                .setName("classes_strings").setType(dev.kiln.onnx.proto.Onnx.AttributeProto.AttributeType.STRINGS)
+                .addStrings(com.google.protobuf.ByteString.copyFromUtf8("cat"))
+                .addStrings(com.google.protobuf.ByteString.copyFromUtf8("dog")).build();
+        TestModels.Model toIds = model(13).input("x", DType.STRING, 3L)
+                .node(node("LabelEncoder", "enc", List.of("x"), List.of("y")).setDomain("ai.onnx.ml")
+                        .addAttribute(classes).addAttribute(i("default_int64", 9)).build())
+                .output("y");
+        toIds.model.addOpsetImport(dev.kiln.onnx.proto.Onnx.OperatorSetIdProto.newBuilder().setDomain("ai.onnx.ml")
+                .setVersion(1));
+        Tensor ids = run(toIds.load(), "x", Tensor.wrapStrings(new int[] {3}, new String[] {"dog", "cow", "cat"}))
+                .get("y");
+        assertArrayEquals(new long[] {1, 9, 0}, ids.longs());
+        TestModels.Model toNames = model(13).input("x", DType.INT64, 3L)
+                .node(node("LabelEncoder", "dec", List.of("x"), List.of("y")).setDomain("ai.onnx.ml")
+                        .addAttribute(classes).build())
+                .output("y");
+        toNames.model.addOpsetImport(dev.kiln.onnx.proto.Onnx.OperatorSetIdProto.newBuilder().setDomain("ai.onnx.ml")
+                .setVersion(1));
+        Tensor names = run(toNames.load(), "x", Tensor.ofInt64s(1, 5, 0)).get("y");
+        assertArrayEquals(new String[] {"dog", "_Unused", "cat"}, names.strings());
+    }
 }
