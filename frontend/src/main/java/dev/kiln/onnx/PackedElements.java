@@ -15,7 +15,7 @@ final class PackedElements {
 
     /** True for the types this class encodes. */
     static boolean handles(DType t) {
-        return t.isLowPrecisionFloat() || t.bitSize() < 8;
+        return t.isLowPrecisionFloat() || t.isSubByte();
     }
 
     /** {@code t}'s elements packed as ONNX's raw_data holds them. */

@@ -76,6 +76,11 @@ public enum DType {
         };
     }
 
+    /** True for the 4- and 2-bit types, which ONNX packs several to a byte. */
+    public boolean isSubByte() {
+        return bitSize() < 8 && this != STRING;
+    }
+
     /** Bytes of {@code n} elements packed as ONNX stores them (a partly used last byte for sub-byte types). */
     public long packedBytes(long n) {
         return (n * bitSize() + 7) / 8;

@@ -101,7 +101,7 @@ public enum MiniFloat {
                 case NONE -> throw new IllegalArgumentException(this + " has no NaN");
             };
         }
-        int sign = Math.copySign(1.0, v) < 0 && specials != Specials.FNUZ ? signBit : 0;
+        int sign = Math.copySign(1.0, v) < 0 ? signBit : 0;
         double a = Math.abs(v);
         if (Double.isInfinite(a)) {
             if (specials != Specials.IEEE) {
@@ -110,7 +110,7 @@ public enum MiniFloat {
             return sign | ((1 << exponentBits) - 1) << mantissaBits;
         }
         if (a == 0) {
-            return sign;
+            return specials == Specials.FNUZ ? 0 : sign; // FNUZ's -0 bits are its NaN
         }
         int exponent = Math.getExponent(a);
         int biased;

@@ -76,7 +76,7 @@ final class CastOps {
                 .shape(ctx -> {
                     DType from = ctx.inputDtype(0);
                     DType to = target(ctx);
-                    if (from.isLowPrecisionFloat() || to.isLowPrecisionFloat() || from.bitSize() < 8 || to.bitSize() < 8) {
+                    if (from.isLowPrecisionFloat() || to.isLowPrecisionFloat() || from.isSubByte() || to.isSubByte()) {
                         throw ctx.unsupported("BitCast from " + from + " to " + to + " (the float8, float4 and "
                                 + "sub-byte integer types)");
                     }
