@@ -5,6 +5,7 @@ import dev.kiln.ir.DType;
 import dev.kiln.ir.Dim;
 import dev.kiln.ir.Node;
 import dev.kiln.ir.Shape;
+import dev.kiln.ir.ops.QuantizationOps;
 
 /**
  * QuantizeLinear and DequantizeLinear, one loop over x with the scale (and zero point) each element uses: the
@@ -36,8 +37,7 @@ final class QuantizeEmitter implements KernelEmitter {
         CodeBlock zero = n.hasInput(2) ? ctx.in(2).at(sv) : CodeBlock.of("0");
         ElementType out = EmitContext.type(n.output(0));
         if (quantize) {
-            long precisionCode = ctx.intAttr("precision");
-            DType precision = precisionCode == 0 ? n.input(1).dtype() : DType.fromOnnx((int) precisionCode);
+            DType precision = QuantizationOps.divisionPrecision(n.input(1).dtype(), ctx.intAttr("precision"));
             CodeBlock quotient = CodeBlock.of("(double) $L / $L", x, scale);
             CodeBlock rounded = switch (precision) {
                 case FLOAT64 -> quotient;

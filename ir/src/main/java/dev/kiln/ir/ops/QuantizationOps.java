@@ -41,7 +41,8 @@ public final class QuantizationOps {
                 .attrInt("output_dtype", 0, "ONNX element type of y; 0: y_zero_point's, or uint8 without one")
                 .attrInt("saturate", 1, "float8 targets only (0: out-of-range values become infinity or NaN); "
                         + "integers and float4 always saturate")
-                .attrInt("precision", 0, "ONNX element type of the division; 0: y_scale's")
+                .attrInt("precision", 0, "ONNX element type of the division; 0: y_scale's (float32 for a float8e8m0 "
+                        + "scale)")
                 .shape(QuantizationOps::quantizeShape)
                 .eval(ctx -> List.of(quantize(ctx)))
                 .build());
@@ -174,8 +175,9 @@ public final class QuantizationOps {
         }
         Pointwise.requireFloat(ctx, 1);
         DType out = quantizedType(ctx, ctx.hasInput(2) ? ctx.inputDtype(2) : null);
-        if (ctx.attrInt("precision") != 0 && !elementType(ctx, "precision").isFloat()) {
-            throw ctx.fail("precision must be a floating type");
+        if (ctx.attrInt("precision") != 0 && (!elementType(ctx, "precision").isFloat()
+                || elementType(ctx, "precision").isLowPrecisionFloat())) {
+            throw ctx.fail("precision must be float32, float16, bfloat16 or float64");
         }
         checkGranularity(ctx);
         return List.of(new TensorType(out, ctx.inputShape(0)));
@@ -191,11 +193,23 @@ public final class QuantizationOps {
             throw ctx.fail("x_zero_point must have x's type " + x + " but is " + ctx.inputDtype(2));
         }
         DType out = ctx.attrInt("output_dtype") == 0 ? ctx.inputDtype(1) : elementType(ctx, "output_dtype");
-        if (!out.isFloat()) {
-            throw ctx.fail("output_dtype must be a floating type but is " + out);
+        if (!out.isFloat() || out.isLowPrecisionFloat()) {
+            throw ctx.fail("y's type (output_dtype, or x_scale's) must be float32, float16, bfloat16 or float64 but is "
+                    + out);
         }
         checkGranularity(ctx);
         return List.of(new TensorType(out, ctx.inputShape(0)));
+    }
+
+    /**
+     * The type QuantizeLinear divides in: attribute {@code precision} when set, else the scale's; a float8e8m0
+     * scale (a power of two) divides in float32, as rounding quotients to powers of two would make no sense.
+     */
+    public static DType divisionPrecision(DType scale, long precisionAttr) {
+        if (precisionAttr != 0) {
+            return DType.fromOnnx(Math.toIntExact(precisionAttr));
+        }
+        return scale.isLowPrecisionFloat() ? DType.FLOAT32 : scale;
     }
 
     /** QuantizeLinear's y type: output_dtype, or the zero point's, or uint8; the two must agree when both are set. */
@@ -305,7 +319,7 @@ public final class QuantizationOps {
         Tensor scale = ctx.input(1);
         Tensor zeroPoint = ctx.hasInput(2) ? ctx.input(2) : null;
         DType out = quantizedType(ctx, zeroPoint == null ? null : zeroPoint.dtype());
-        DType precision = ctx.attrInt("precision") == 0 ? scale.dtype() : elementType(ctx, "precision");
+        DType precision = divisionPrecision(scale.dtype(), ctx.attrInt("precision"));
         int[] si = scaleIndex(ctx, x.shape(), scale.shape());
         double[] sv = scale.doubles();
         if (out.isFloat()) {
