@@ -250,7 +250,11 @@ public final class TensorProtos {
         if (PackedElements.handles(dtype)) {
             // int32_data holds one byte per entry: an element of float8, the packed elements of the sub-byte types.
             int bytes = Math.toIntExact(dtype.packedBytes(n));
-            check(p.getInt32DataCount(), bytes, "int32_data", what);
+            if (p.getInt32DataCount() != bytes) {
+                throw new ModelFormatException(what + " has " + p.getInt32DataCount() + " entries in int32_data but its "
+                        + n + " " + dtype + " elements need " + bytes + (dtype.isSubByte()
+                        ? " (one byte per entry, " + 8 / dtype.bitSize() + " elements to a byte)" : ""));
+            }
             byte[] b = new byte[bytes];
             for (int i = 0; i < bytes; i++) {
                 b[i] = (byte) p.getInt32Data(i);

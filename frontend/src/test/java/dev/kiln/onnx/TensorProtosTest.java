@@ -131,7 +131,8 @@ class TensorProtosTest {
                 .addInt32Data(0).addInt32Data(0x6C).addInt32Data(0xED).build(), tmp, "t").doubles());
         KilnException few = assertThrows(ModelFormatException.class, () -> TensorProtos.toTensor(b.clone()
                 .setDataType(21).addInt32Data(0).build(), tmp, "t"));
-        assertTrue(few.getMessage().contains("int32_data"), few.getMessage());
+        assertTrue(few.getMessage().endsWith("has 1 entries in int32_data but its 3 uint4 elements need 2 (one byte per "
+                + "entry, 2 elements to a byte)"), few.getMessage());
     }
 
     private static String hex(Tensor t) {
