@@ -8,10 +8,11 @@ import dev.kiln.ir.DType;
 import dev.kiln.ir.Tensor;
 
 /**
- * How generated code holds the elements of one ONNX element type. float32 in {@code float[]}; float16 and
- * bfloat16 also in {@code float[]}, every stored value rounded to the type (as the reference evaluator rounds
- * its results); float64 in {@code double[]}; int64, uint64 (its two's-complement bits) and uint32 in
- * {@code long[]}; int32, int16, int8, uint16 and uint8 in {@code int[]} (their values, so uint8 255 is 255); bool
+ * How generated code holds the elements of one ONNX element type. float32 in {@code float[]}; float16,
+ * bfloat16, the float8 types, float4e2m1 and float8e8m0 also in {@code float[]}, every stored value rounded to the
+ * type (as the reference evaluator rounds its results); float64 in {@code double[]}; int64, uint64 (its
+ * two's-complement bits) and uint32 in {@code long[]}; int32, int16, int8, uint16, uint8 and the 4- and 2-bit
+ * integers in {@code int[]}, one element per int (their values, so uint8 255 is 255); bool
  * in {@code boolean[]}; string in {@code String[]} (only emitters that declare it handle
  * strings: {@link KernelEmitter#strings}). Integers are computed in {@code long} and wrapped to their type when
  * stored, as a C cast would.
@@ -22,14 +23,17 @@ import dev.kiln.ir.Tensor;
  */
 record ElementType(DType dtype, TypeName element, TypeName compute) {
     static final ClassName ELEMENT_MATH = ClassName.get("dev.kiln.runtime", "ElementMath");
+    static final ClassName LOW_PRECISION = ClassName.get("dev.kiln.runtime", "LowPrecision");
     private static final ClassName STRING = ClassName.get(String.class);
 
     static ElementType of(DType t) {
         return switch (t) {
-            case FLOAT32, FLOAT16, BFLOAT16 -> new ElementType(t, TypeName.FLOAT, TypeName.FLOAT);
+            case FLOAT32, FLOAT16, BFLOAT16, FLOAT8E4M3FN, FLOAT8E4M3FNUZ, FLOAT8E5M2, FLOAT8E5M2FNUZ, FLOAT4E2M1,
+                 FLOAT8E8M0 -> new ElementType(t, TypeName.FLOAT, TypeName.FLOAT);
             case FLOAT64 -> new ElementType(t, TypeName.DOUBLE, TypeName.DOUBLE);
             case INT64, UINT64, UINT32 -> new ElementType(t, TypeName.LONG, TypeName.LONG);
-            case INT32, INT16, INT8, UINT16, UINT8 -> new ElementType(t, TypeName.INT, TypeName.LONG);
+            case INT32, INT16, INT8, UINT16, UINT8, INT4, UINT4, INT2, UINT2 ->
+                    new ElementType(t, TypeName.INT, TypeName.LONG);
             case BOOL -> new ElementType(t, TypeName.BOOLEAN, TypeName.BOOLEAN);
             case STRING -> new ElementType(t, STRING, STRING);
         };
@@ -70,12 +74,20 @@ record ElementType(DType dtype, TypeName element, TypeName compute) {
 
     /**
      * {@code expr} (of the compute type, or any narrower Java type) as a value to store in an array of this type:
-     * wrapped to an integer type's range, rounded to float16/bfloat16.
+     * wrapped to an integer type's range, rounded to float16/bfloat16 or to a float8 type as {@code DType.round}
+     * does (without saturation, so a value of the type stays itself).
      */
     CodeBlock narrow(CodeBlock expr) {
         return switch (dtype) {
             case FLOAT16 -> CodeBlock.of("$T.toFloat16($L)", ELEMENT_MATH, expr);
             case BFLOAT16 -> CodeBlock.of("$T.toBfloat16($L)", ELEMENT_MATH, expr);
+            case FLOAT8E4M3FN, FLOAT8E4M3FNUZ, FLOAT8E5M2, FLOAT8E5M2FNUZ -> toLowPrecision(expr, false, "UP");
+            case FLOAT4E2M1 -> CodeBlock.of("$T.toFloat4E2M1($L)", LOW_PRECISION, expr);
+            case FLOAT8E8M0 -> toLowPrecision(expr, true, "UP");
+            case INT4 -> CodeBlock.of("$T.toInt4($L)", LOW_PRECISION, expr);
+            case UINT4 -> CodeBlock.of("$T.toUint4($L)", LOW_PRECISION, expr);
+            case INT2 -> CodeBlock.of("$T.toInt2($L)", LOW_PRECISION, expr);
+            case UINT2 -> CodeBlock.of("$T.toUint2($L)", LOW_PRECISION, expr);
             // Methods rather than casts: the expression may already be an int, and javac -Xlint flags redundant casts.
             case INT32 -> CodeBlock.of("$T.toInt32($L)", ELEMENT_MATH, expr);
             case INT16 -> CodeBlock.of("$T.toInt16($L)", ELEMENT_MATH, expr);
@@ -84,6 +96,23 @@ record ElementType(DType dtype, TypeName element, TypeName compute) {
             case UINT8 -> CodeBlock.of("$T.toUint8($L)", ELEMENT_MATH, expr);
             case UINT32 -> CodeBlock.of("$T.toUint32($L)", ELEMENT_MATH, expr);
             default -> expr;
+        };
+    }
+
+    /**
+     * {@code expr} converted to this float8, float4 or float8e8m0 type as Cast converts with {@code saturate} and
+     * (float8e8m0 only) {@code roundMode}, an {@code up}, {@code down} or {@code nearest} in any case.
+     */
+    CodeBlock toLowPrecision(CodeBlock expr, boolean saturate, String roundMode) {
+        return switch (dtype) {
+            case FLOAT8E4M3FN -> CodeBlock.of("$T.toFloat8E4M3FN($L, $L)", LOW_PRECISION, expr, saturate);
+            case FLOAT8E4M3FNUZ -> CodeBlock.of("$T.toFloat8E4M3FNUZ($L, $L)", LOW_PRECISION, expr, saturate);
+            case FLOAT8E5M2 -> CodeBlock.of("$T.toFloat8E5M2($L, $L)", LOW_PRECISION, expr, saturate);
+            case FLOAT8E5M2FNUZ -> CodeBlock.of("$T.toFloat8E5M2FNUZ($L, $L)", LOW_PRECISION, expr, saturate);
+            case FLOAT4E2M1 -> CodeBlock.of("$T.toFloat4E2M1($L)", LOW_PRECISION, expr);
+            case FLOAT8E8M0 -> CodeBlock.of("$T.toFloat8E8M0($L, $L, $T.$L)", LOW_PRECISION, expr, saturate,
+                    LOW_PRECISION.nestedClass("RoundMode"), roundMode.toUpperCase(java.util.Locale.ROOT));
+            default -> throw new IllegalStateException(dtype + " is not a float8, float4 or float8e8m0 type");
         };
     }
 

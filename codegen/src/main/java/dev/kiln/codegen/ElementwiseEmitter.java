@@ -230,7 +230,8 @@ final class ElementwiseEmitter implements KernelEmitter {
             }
             CodeBlock expr;
             if (typed) {
-                expr = EmitContext.type(op.output(0)).narrow(TypedForms.scalar(op, args));
+                CodeBlock form = TypedForms.scalar(op, args);
+                expr = TypedForms.producesOutputType(op) ? form : EmitContext.type(op.output(0)).narrow(form);
             } else {
                 PointwiseForms.Form f = PointwiseForms.of(op, args);
                 expr = vector ? f.vector().orElseThrow() : f.scalar();

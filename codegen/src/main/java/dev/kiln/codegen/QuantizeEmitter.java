@@ -5,12 +5,14 @@ import dev.kiln.ir.DType;
 import dev.kiln.ir.Dim;
 import dev.kiln.ir.Node;
 import dev.kiln.ir.Shape;
+import dev.kiln.ir.ops.QuantizationOps;
 
 /**
  * QuantizeLinear and DequantizeLinear, one loop over x with the scale (and zero point) each element uses: the
  * first per tensor, the one at its index along axis per axis, its block's when blocked. Arithmetic as the reference
  * evaluator's: the quotient rounded to the division's precision, then half to even, plus the zero point, clamped
- * to the integer type; the dequantized difference times the scale rounded once to the output type.
+ * to the integer type, or (a float8 or float4 target) plus the zero point and converted as Cast with the node's
+ * saturate; the dequantized difference times the scale rounded once to the output type.
  */
 final class QuantizeEmitter implements KernelEmitter {
     /** Integer and floating operands of the types the op table accepts. */
@@ -35,19 +37,26 @@ final class QuantizeEmitter implements KernelEmitter {
         CodeBlock zero = n.hasInput(2) ? ctx.in(2).at(sv) : CodeBlock.of("0");
         ElementType out = EmitContext.type(n.output(0));
         if (quantize) {
-            long precisionCode = ctx.intAttr("precision");
-            DType precision = precisionCode == 0 ? n.input(1).dtype() : DType.fromOnnx((int) precisionCode);
+            DType precision = QuantizationOps.divisionPrecision(n.input(1).dtype(), ctx.intAttr("precision"));
             CodeBlock quotient = CodeBlock.of("(double) $L / $L", x, scale);
             CodeBlock rounded = switch (precision) {
                 case FLOAT64 -> quotient;
                 case FLOAT32 -> CodeBlock.of("(float) ($L)", quotient);
                 default -> ElementType.of(precision).narrow(CodeBlock.of("(float) ($L)", quotient));
             };
+            if (out.dtype().isFloat()) {
+                CodeBlock sum = precision == DType.FLOAT64 ? CodeBlock.of("$L + $L", rounded, zero)
+                        : CodeBlock.of("(double) $L + $L", rounded, zero);
+                b.addStatement("$L = $L", ctx.out(0).at(iv), out.toLowPrecision(sum, ctx.intAttr("saturate") != 0, "up"));
+                b.endControlFlow();
+                return b.build();
+            }
             // A NaN quotient stays NaN through the clamp and casts to 0.
             b.addStatement("$L = (int) $T.max($LL, $T.min($LL, $T.rint($L) + $L))", ctx.out(0).at(iv), Math.class,
                     out.dtype().minValue(), Math.class, out.dtype().maxValue(), Math.class, rounded, zero);
         } else {
-            CodeBlock product = CodeBlock.of("(double) ($L - $L) * $L", x, zero, scale);
+            // In double: a float8 difference may need more bits than a float has.
+            CodeBlock product = CodeBlock.of("((double) $L - $L) * $L", x, zero, scale);
             CodeBlock value = out.dtype() == DType.FLOAT64 ? product : out.narrow(CodeBlock.of("(float) ($L)", product));
             b.addStatement("$L = $L", ctx.out(0).at(iv), value);
         }

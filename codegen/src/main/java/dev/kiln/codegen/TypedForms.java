@@ -23,7 +23,10 @@ final class TypedForms {
             "IsNaN", "IsInf", "Mod", "Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Sum", "Mean", "Neg", "Abs", "Sign",
             "Identity", "Clip", "Relu", "Sqrt", "Exp", "Log", "Tanh", "Sin", "Cos", "Floor", "Ceil", "Round",
             "Reciprocal", "Sigmoid", "StringConcat");
-    private static final Set<DType> FLOAT_LIKE = Set.of(DType.FLOAT32, DType.FLOAT16, DType.BFLOAT16);
+    /** The types held in {@code float}s, whose ops compute in float and round the result to the type. */
+    private static final Set<DType> FLOAT_LIKE = Set.of(DType.FLOAT32, DType.FLOAT16, DType.BFLOAT16,
+            DType.FLOAT8E4M3FN, DType.FLOAT8E4M3FNUZ, DType.FLOAT8E5M2, DType.FLOAT8E5M2FNUZ, DType.FLOAT4E2M1,
+            DType.FLOAT8E8M0);
 
     private TypedForms() {}
 
@@ -71,7 +74,11 @@ final class TypedForms {
         DType x = n.hasInput(0) ? n.input(0).dtype() : n.output(0).dtype();
         switch (op) {
             case "Cast", "CastLike" -> {
-                return cast(a.get(0), x, n.output(0).dtype());
+                DType to = n.output(0).dtype();
+                if (to.isLowPrecisionFloat() && x != DType.STRING) {
+                    return toLowPrecision(n, a.get(0), x, to);
+                }
+                return cast(a.get(0), x, to);
             }
             case "BitCast" -> {
                 return bitCast(a.get(0), x, n.output(0).dtype());
@@ -155,6 +162,27 @@ final class TypedForms {
             case BOOL -> CodeBlock.of("(($L & 0xFF) != 0)", bits);
             default -> bits;
         };
+    }
+
+    /**
+     * True when {@link #scalar}'s form already is a value of the output's element type, so the caller must not
+     * round it again: Cast to a float8, float4 or float8e8m0 type, whose rounding depends on the node's saturate
+     * and round_mode.
+     */
+    static boolean producesOutputType(Node n) {
+        return n.domain().isEmpty() && (n.op().equals("Cast") || n.op().equals("CastLike"))
+                && n.output(0).dtype().isLowPrecisionFloat() && n.input(0).dtype() != DType.STRING;
+    }
+
+    /** Cast of {@code a} (of type {@code from}) to a float8, float4 or float8e8m0 type with the node's attributes. */
+    private static CodeBlock toLowPrecision(Node n, CodeBlock a, DType from, DType to) {
+        if (from == to) {
+            return a;
+        }
+        CodeBlock value = from == DType.BOOL ? CodeBlock.of("($L ? 1 : 0)", a)
+                : from == DType.UINT64 ? CodeBlock.of("$T.unsignedToDouble($L)", ElementType.ELEMENT_MATH, a) : a;
+        boolean saturate = OpTable.get().intAttr(n, "saturate") != 0;
+        return ElementType.of(to).toLowPrecision(value, saturate, OpTable.get().stringAttr(n, "round_mode"));
     }
 
     private static CodeBlock cast(CodeBlock a, DType from, DType to) {

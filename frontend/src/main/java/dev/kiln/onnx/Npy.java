@@ -124,8 +124,9 @@ public final class Npy {
             case UINT32 -> "<u4";
             case UINT64 -> "<u8";
             case BOOL -> "|b1";
-            case BFLOAT16, STRING -> throw new KilnException("cannot write a " + dtype
-                    + " tensor as .npy: NumPy has no such dtype");
+            // NumPy itself has no bfloat16, float8, float4 or sub-byte integers (ml_dtypes adds them, as .npy files
+            // NumPy alone cannot read back).
+            default -> throw new KilnException("cannot write a " + dtype + " tensor as .npy: NumPy has no such dtype");
         };
     }
 

@@ -69,7 +69,7 @@ public final class TensorProtos {
             if (dtype == DType.STRING) {
                 throw new ModelFormatException(what + ": STRING tensors cannot use external data");
             }
-            return fromRaw(dtype, shape, n, readExternal(p, baseDir, (long) n * dtype.byteSize(), what), what);
+            return fromRaw(dtype, shape, n, readExternal(p, baseDir, dtype.packedBytes(n), what), what);
         }
         if (p.hasRawData()) {
             if (dtype == DType.STRING) {
@@ -98,6 +98,9 @@ public final class TensorProtos {
     /** The dense little-endian encoding of a numeric or bool tensor (as ONNX raw_data). */
     static byte[] rawBytes(Tensor t) {
         DType dtype = t.dtype();
+        if (PackedElements.handles(dtype)) {
+            return PackedElements.pack(t);
+        }
         int n = t.size();
         ByteBuffer buf = ByteBuffer.allocate(n * dtype.byteSize()).order(ByteOrder.LITTLE_ENDIAN);
         switch (dtype) {
@@ -148,6 +151,7 @@ public final class TensorProtos {
                 }
             }
             case STRING -> throw new IllegalArgumentException("STRING tensors have no raw encoding");
+            default -> throw new IllegalStateException("unhandled dtype " + dtype);
         }
         return buf.array();
     }
@@ -187,12 +191,17 @@ public final class TensorProtos {
     }
 
     private static Tensor fromRaw(DType dtype, int[] shape, int n, ByteBuffer raw, String what) {
-        long expected = (long) n * dtype.byteSize();
+        long expected = dtype.packedBytes(n);
         if (raw.remaining() != expected) {
             throw new ModelFormatException(what + " of " + dtype + java.util.Arrays.toString(shape) + " needs "
                     + expected + " bytes of data but has " + raw.remaining());
         }
         ByteBuffer buf = raw.duplicate().order(ByteOrder.LITTLE_ENDIAN);
+        if (PackedElements.handles(dtype)) {
+            byte[] bytes = new byte[buf.remaining()];
+            buf.get(bytes);
+            return PackedElements.unpack(dtype, shape, n, bytes);
+        }
         return switch (dtype.kind()) {
             case FLOAT -> {
                 double[] d = new double[n];
@@ -238,6 +247,20 @@ public final class TensorProtos {
 
     /** Decodes the typed repeated field ONNX assigns to each element type. */
     private static Tensor fromTypedFields(TensorProto p, DType dtype, int[] shape, int n, String what) {
+        if (PackedElements.handles(dtype)) {
+            // int32_data holds one byte per entry: an element of float8, the packed elements of the sub-byte types.
+            int bytes = Math.toIntExact(dtype.packedBytes(n));
+            if (p.getInt32DataCount() != bytes) {
+                throw new ModelFormatException(what + " has " + p.getInt32DataCount() + " entries in int32_data but its "
+                        + n + " " + dtype + " elements need " + bytes + (dtype.isSubByte()
+                        ? " (one byte per entry, " + 8 / dtype.bitSize() + " elements to a byte)" : ""));
+            }
+            byte[] b = new byte[bytes];
+            for (int i = 0; i < bytes; i++) {
+                b[i] = (byte) p.getInt32Data(i);
+            }
+            return PackedElements.unpack(dtype, shape, n, b);
+        }
         switch (dtype) {
             case FLOAT32 -> {
                 check(p.getFloatDataCount(), n, "float_data", what);
@@ -305,6 +328,7 @@ public final class TensorProtos {
                 }
                 return Tensor.wrapStrings(shape, s);
             }
+            default -> { }
         }
         throw new IllegalStateException("unhandled dtype " + dtype);
     }

@@ -46,6 +46,17 @@ class TensorProtosTest {
             case UINT64 -> Tensor.ofLongs(dtype, shape, 0, -1L /* 2^64-1 */, Long.MIN_VALUE /* 2^63 */, 1, 2, 3);
             case BOOL -> Tensor.wrapBools(shape, new boolean[] {true, false, false, true, true, false});
             case STRING -> Tensor.wrapStrings(shape, new String[] {"", "a", "héllo", "日本", "x y", "\u0000z"});
+            case FLOAT8E4M3FN -> Tensor.ofDoubles(dtype, shape, 1.0, -2.5, 448, Double.NaN, -0.0, 0x1p-9);
+            case FLOAT8E4M3FNUZ -> Tensor.ofDoubles(dtype, shape, 1.0, -2.5, -240, Double.NaN, 0.0, 0x1p-10);
+            case FLOAT8E5M2 -> Tensor.ofDoubles(dtype, shape, 1.0, -2.5, 57344, Double.NaN, Double.NEGATIVE_INFINITY,
+                    0x1p-16);
+            case FLOAT8E5M2FNUZ -> Tensor.ofDoubles(dtype, shape, 1.0, -2.5, -57344, Double.NaN, 0.0, 0x1p-17);
+            case FLOAT4E2M1 -> Tensor.ofDoubles(dtype, shape, 0.5, -1.5, 6, -6, -0.0, 3);
+            case FLOAT8E8M0 -> Tensor.ofDoubles(dtype, shape, 1.0, 0x1p-127, 0x1p127, Double.NaN, 0.125, 4);
+            case INT4 -> Tensor.ofLongs(dtype, shape, -8, 7, 0, -1, 3, -5);
+            case UINT4 -> Tensor.ofLongs(dtype, shape, 0, 15, 8, 1, 7, 9);
+            case INT2 -> Tensor.ofLongs(dtype, shape, -2, 1, 0, -1, 1, -2);
+            case UINT2 -> Tensor.ofLongs(dtype, shape, 0, 3, 2, 1, 0, 3);
         };
     }
 
@@ -86,6 +97,42 @@ class TensorProtosTest {
         assertEquals("feff", hex(Tensor.ofLongs(DType.INT16, new int[] {1}, -2)));
         assertEquals("ffffffff", hex(Tensor.ofLongs(DType.UINT32, new int[] {1}, 0xFFFF_FFFFL)));
         assertEquals("0100", hex(Tensor.wrapBools(new int[] {2}, new boolean[] {true, false})));
+    }
+
+    @Test
+    void packsSubByteTypesLowBitsFirstAndPadsTheLastByte() {
+        // Three int4 elements: 7 and -8 share the first byte (low nibble first), -1 and a zero nibble the second.
+        assertEquals("870f", hex(Tensor.ofLongs(DType.INT4, new int[] {3}, 7, -8, -1)));
+        assertEquals("f1", hex(Tensor.ofLongs(DType.UINT4, new int[] {2}, 1, 15)));
+        assertEquals("a2", hex(Tensor.ofDoubles(DType.FLOAT4E2M1, new int[] {2}, 1.0, -1.0)));
+        // Five int2 elements: four in the first byte, lowest bits first, the fifth alone in the second.
+        assertEquals("3902", hex(Tensor.ofLongs(DType.INT2, new int[] {5}, 1, -2, -1, 0, -2)));
+        assertEquals("e403", hex(Tensor.ofLongs(DType.UINT2, new int[] {5}, 0, 1, 2, 3, 3)));
+        assertEquals("387e7f", hex(Tensor.ofDoubles(DType.FLOAT8E4M3FN, new int[] {3}, 1.0, 448, Double.NaN)));
+        assertEquals("7f80", hex(Tensor.ofDoubles(DType.FLOAT8E8M0, new int[] {2}, 1.0, 2.0)));
+        for (DType t : new DType[] {DType.INT4, DType.UINT4, DType.FLOAT4E2M1, DType.INT2, DType.UINT2}) {
+            for (int n = 0; n <= 9; n++) {
+                Tensor x = Tensor.fromDoubles(t, new int[] {n}, java.util.stream.IntStream.range(0, n)
+                        .mapToDouble(i -> i % 3 - 1).toArray());
+                TensorProto p = TensorProtos.toProto("x", x);
+                assertEquals(t.packedBytes(n), p.getRawData().size(), t + " of " + n);
+                assertEquals(x, TensorProtos.toTensor(p, tmp, "mem"), t + " of " + n);
+            }
+        }
+    }
+
+    @Test
+    void decodesPackedBytesFromInt32Data() {
+        // int32_data holds one byte per entry: float8 elements, or packed sub-byte elements.
+        TensorProto.Builder b = TensorProto.newBuilder().addDims(3);
+        assertArrayEquals(new long[] {1, 1, 1}, TensorProtos.toTensor(b.clone().setDataType(22)
+                .addInt32Data(0x11).addInt32Data(0x01).build(), tmp, "t").longs());
+        assertArrayEquals(new double[] {0, 96, -104}, TensorProtos.toTensor(b.clone().setDataType(17)
+                .addInt32Data(0).addInt32Data(0x6C).addInt32Data(0xED).build(), tmp, "t").doubles());
+        KilnException few = assertThrows(ModelFormatException.class, () -> TensorProtos.toTensor(b.clone()
+                .setDataType(21).addInt32Data(0).build(), tmp, "t"));
+        assertTrue(few.getMessage().endsWith("has 1 entries in int32_data but its 3 uint4 elements need 2 (one byte per "
+                + "entry, 2 elements to a byte)"), few.getMessage());
     }
 
     private static String hex(Tensor t) {

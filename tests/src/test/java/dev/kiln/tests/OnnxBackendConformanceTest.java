@@ -48,7 +48,8 @@ class OnnxBackendConformanceTest {
             "AffineGrid", "SwiGLU", "TensorScatter", "LinearAttention", "CausalConvWithState", "NonMaxSuppression",
             "RoiAlign", "CenterCropPad", "Col2Im", "Det", "Unique", "StringNormalizer", "StringSplit", "StringConcat",
             "RegexFullMatch", "TfIdfVectorizer", "ai.onnx.ml.LabelEncoder", "ai.onnx.ml.Binarizer",
-            "ai.onnx.ml.ArrayFeatureExtractor", "ai.onnx.ml.TreeEnsemble");
+            "ai.onnx.ml.ArrayFeatureExtractor", "ai.onnx.ml.TreeEnsemble", "CastLike", "QuantizeLinear",
+            "DequantizeLinear");
     private static final List<String> SUITES = List.of("node", "simple", "pytorch-operator");
     private static final String EXCUSED = "/excused-skips.txt";
 

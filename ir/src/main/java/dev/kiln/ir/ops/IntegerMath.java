@@ -66,6 +66,7 @@ public final class IntegerMath {
             case INT16 -> Short.MIN_VALUE;
             case INT32 -> Integer.MIN_VALUE;
             case INT64 -> Long.MIN_VALUE;
+            case INT4, INT2 -> t.minValue();
             default -> 0;
         };
     }
@@ -78,6 +79,7 @@ public final class IntegerMath {
             case INT32 -> Integer.MAX_VALUE;
             case INT64 -> Long.MAX_VALUE;
             case UINT8 -> 0xFFL;
+            case INT4, UINT4, INT2, UINT2 -> t.maxValue();
             case UINT16 -> 0xFFFFL;
             case UINT32 -> 0xFFFF_FFFFL;
             case UINT64 -> -1L;
@@ -87,7 +89,7 @@ public final class IntegerMath {
 
     /** Bits in an integer dtype. */
     public static int bits(DType t) {
-        return t.byteSize() * 8;
+        return t.bitSize();
     }
 
     /**

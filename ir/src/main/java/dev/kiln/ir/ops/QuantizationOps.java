@@ -5,6 +5,7 @@ import dev.kiln.ir.EvalContext;
 import dev.kiln.ir.NodeContext;
 import dev.kiln.ir.OpDef;
 import dev.kiln.ir.OpTable;
+import dev.kiln.ir.ScaleFloat;
 import dev.kiln.ir.Shape;
 import dev.kiln.ir.ShapeContext;
 import dev.kiln.ir.Tensor;
@@ -15,7 +16,9 @@ import java.util.Set;
 
 /**
  * Linear quantization: QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear, MatMulInteger, QLinearMatMul,
- * ConvInteger and QLinearConv, on the 8- and 16-bit integer types (the 2- and 4-bit and float8 types are not Kiln element types).
+ * ConvInteger and QLinearConv. QuantizeLinear and DequantizeLinear also take the 2- and 4-bit integers and the
+ * float8 and float4 types: a float target is reached by Cast's conversion (round to nearest even, saturating
+ * unless {@code saturate} is 0) instead of rounding to an integer and clamping.
  *
  * <p>A scale (and its zero point, of the same shape) applies per tensor (a scalar, or one element), per axis (1-D,
  * one per index of x along {@code axis}) or per block (x's rank; {@code block_size} consecutive indices along
@@ -25,7 +28,9 @@ public final class QuantizationOps {
     private QuantizationOps() {}
 
     /** The types x quantizes to. */
-    private static final Set<DType> QUANTIZED = Set.of(DType.UINT8, DType.INT8, DType.UINT16, DType.INT16);
+    private static final Set<DType> QUANTIZED = Set.of(DType.UINT8, DType.INT8, DType.UINT16, DType.INT16,
+            DType.UINT4, DType.INT4, DType.UINT2, DType.INT2, DType.FLOAT8E4M3FN, DType.FLOAT8E4M3FNUZ,
+            DType.FLOAT8E5M2, DType.FLOAT8E5M2FNUZ, DType.FLOAT4E2M1);
 
     public static void register(OpTable.Registrar r) {
         r.add(OpDef.builder("QuantizeLinear").since(25)
@@ -34,8 +39,10 @@ public final class QuantizationOps {
                 .attrInt("axis", 1, "the axis of x a 1-D or blocked scale runs along")
                 .attrInt("block_size", 0, "indices along axis sharing one scale (blocked quantization)")
                 .attrInt("output_dtype", 0, "ONNX element type of y; 0: y_zero_point's, or uint8 without one")
-                .attrInt("saturate", 1, "float8 targets only; integers always saturate")
-                .attrInt("precision", 0, "ONNX element type of the division; 0: y_scale's")
+                .attrInt("saturate", 1, "float8 targets only (0: out-of-range values become infinity or NaN); "
+                        + "integers and float4 always saturate")
+                .attrInt("precision", 0, "ONNX element type of the division; 0: y_scale's (float32 for a float8e8m0 "
+                        + "scale)")
                 .shape(QuantizationOps::quantizeShape)
                 .eval(ctx -> List.of(quantize(ctx)))
                 .build());
@@ -168,8 +175,9 @@ public final class QuantizationOps {
         }
         Pointwise.requireFloat(ctx, 1);
         DType out = quantizedType(ctx, ctx.hasInput(2) ? ctx.inputDtype(2) : null);
-        if (ctx.attrInt("precision") != 0 && !elementType(ctx, "precision").isFloat()) {
-            throw ctx.fail("precision must be a floating type");
+        if (ctx.attrInt("precision") != 0 && (!elementType(ctx, "precision").isFloat()
+                || elementType(ctx, "precision").isLowPrecisionFloat())) {
+            throw ctx.fail("precision must be float32, float16, bfloat16 or float64");
         }
         checkGranularity(ctx);
         return List.of(new TensorType(out, ctx.inputShape(0)));
@@ -178,18 +186,30 @@ public final class QuantizationOps {
     private static List<TensorType> dequantizeShape(ShapeContext ctx) {
         DType x = ctx.inputDtype(0);
         if (!QUANTIZED.contains(x) && x != DType.INT32) {
-            throw ctx.fail("x must be uint8, int8, uint16, int16 or int32 but is " + x);
+            throw ctx.fail("x must be an 8-, 16-, 4- or 2-bit integer, int32, or a float8 or float4 type but is " + x);
         }
         Pointwise.requireFloat(ctx, 1);
         if (ctx.hasInput(2) && ctx.inputDtype(2) != x) {
             throw ctx.fail("x_zero_point must have x's type " + x + " but is " + ctx.inputDtype(2));
         }
         DType out = ctx.attrInt("output_dtype") == 0 ? ctx.inputDtype(1) : elementType(ctx, "output_dtype");
-        if (!out.isFloat()) {
-            throw ctx.fail("output_dtype must be a floating type but is " + out);
+        if (!out.isFloat() || out.isLowPrecisionFloat()) {
+            throw ctx.fail("y's type (output_dtype, or x_scale's) must be float32, float16, bfloat16 or float64 but is "
+                    + out);
         }
         checkGranularity(ctx);
         return List.of(new TensorType(out, ctx.inputShape(0)));
+    }
+
+    /**
+     * The type QuantizeLinear divides in: attribute {@code precision} when set, else the scale's; a float8e8m0
+     * scale (a power of two) divides in float32, as rounding quotients to powers of two would make no sense.
+     */
+    public static DType divisionPrecision(DType scale, long precisionAttr) {
+        if (precisionAttr != 0) {
+            return DType.fromOnnx(Math.toIntExact(precisionAttr));
+        }
+        return scale.isLowPrecisionFloat() ? DType.FLOAT32 : scale;
     }
 
     /** QuantizeLinear's y type: output_dtype, or the zero point's, or uint8; the two must agree when both are set. */
@@ -203,7 +223,8 @@ public final class QuantizationOps {
             out = asked;
         }
         if (!QUANTIZED.contains(out)) {
-            throw ctx.fail("quantizing to " + out + " is not supported (uint8, int8, uint16 and int16 are)");
+            throw ctx.fail("quantizing to " + out + " is not supported (the 16-, 8-, 4- and 2-bit integers, float8 and "
+                    + "float4 are)");
         }
         return out;
     }
@@ -217,11 +238,14 @@ public final class QuantizationOps {
         }
     }
 
-    /** The scale is a scalar, 1-D along axis or blocked; the zero point has its shape. */
+    /**
+     * The scale is a scalar, 1-D along axis or blocked; the zero point has its shape (a scalar and a tensor of one
+     * element both mean per tensor, and the backend tests pair them).
+     */
     private static void checkGranularity(ShapeContext ctx) {
         Shape x = ctx.inputShape(0);
         Shape scale = ctx.inputShape(1);
-        if (ctx.hasInput(2) && !scale.mayEqual(ctx.inputShape(2))) {
+        if (ctx.hasInput(2) && !scale.mayEqual(ctx.inputShape(2)) && !(perTensor(scale) && perTensor(ctx.inputShape(2)))) {
             throw ctx.fail("the zero point's shape " + ctx.inputShape(2) + " differs from the scale's " + scale);
         }
         if (scale.rank() > 1 && scale.rank() != x.rank()) {
@@ -233,6 +257,11 @@ public final class QuantizationOps {
         if (scale.rank() == x.rank() && x.rank() > 1 && ctx.attrInt("block_size") <= 0) {
             throw ctx.fail("a scale of x's rank " + scale + " needs a positive block_size");
         }
+    }
+
+    /** A scalar or a 1-D tensor of one element: one scale (or zero point) for the whole tensor, in either form. */
+    private static boolean perTensor(Shape s) {
+        return s.rank() == 0 || s.rank() == 1 && s.elementCount().isStatic() && s.elementCount().value() == 1;
     }
 
     private static int axis(NodeContext ctx, int rank) {
@@ -290,9 +319,20 @@ public final class QuantizationOps {
         Tensor scale = ctx.input(1);
         Tensor zeroPoint = ctx.hasInput(2) ? ctx.input(2) : null;
         DType out = quantizedType(ctx, zeroPoint == null ? null : zeroPoint.dtype());
-        DType precision = ctx.attrInt("precision") == 0 ? scale.dtype() : elementType(ctx, "precision");
+        DType precision = divisionPrecision(scale.dtype(), ctx.attrInt("precision"));
         int[] si = scaleIndex(ctx, x.shape(), scale.shape());
         double[] sv = scale.doubles();
+        if (out.isFloat()) {
+            // A float target: Cast's conversion of the scaled value plus the (float) zero point.
+            boolean saturate = ctx.attrInt("saturate") != 0;
+            double[] y = new double[x.size()];
+            for (int i = 0; i < y.length; i++) {
+                int s = si[i];
+                double v = precision.round(x.getDouble(i) / sv[s]) + (zeroPoint == null ? 0 : zeroPoint.getDouble(s));
+                y[i] = CastOps.convert(v, out, saturate, ScaleFloat.RoundMode.UP);
+            }
+            return Tensor.wrapDoubles(out, x.shape(), y);
+        }
         long[] zv = zeroPoint == null ? null : zeroPoint.longs();
         long[] y = new long[x.size()];
         for (int i = 0; i < y.length; i++) {
@@ -314,12 +354,12 @@ public final class QuantizationOps {
         Tensor zeroPoint = ctx.hasInput(2) ? ctx.input(2) : null;
         DType out = ctx.attrInt("output_dtype") == 0 ? scale.dtype() : elementType(ctx, "output_dtype");
         int[] si = scaleIndex(ctx, x.shape(), scale.shape());
-        long[] xv = x.longs();
+        double[] xv = x.toDoubleArray();
         double[] sv = scale.doubles().clone();
         for (int s = 0; s < sv.length; s++) {
             sv[s] = out.round(sv[s]); // the product's precision is the output type's
         }
-        long[] zv = zeroPoint == null ? null : zeroPoint.longs();
+        double[] zv = zeroPoint == null ? null : zeroPoint.toDoubleArray();
         double[] y = new double[xv.length];
         for (int i = 0; i < y.length; i++) {
             int s = si[i];

@@ -13,6 +13,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.kiln.ir.Attributes;
 import dev.kiln.ir.DType;
+import dev.kiln.ir.KilnException;
 import dev.kiln.ir.ShapeException;
 import dev.kiln.ir.Tensor;
 import dev.kiln.ir.UnsupportedOpException;
@@ -212,9 +213,36 @@ class ElementwiseOpsTest {
                 run("Cast", toF16, Tensor.ofDoubles(DType.FLOAT64, new int[] {2}, 1.0001, 2049)).doubles());
         assertArrayEquals(new float[] {2.5f},
                 run("CastLike", Tensor.ofDoubles(DType.FLOAT64, new int[] {1}, 2.5), f32(0)).toFloatArray());
-        Attributes toFloat8 = Attributes.builder().i("to", 17).build();
-        UnsupportedOpException e = assertThrows(UnsupportedOpException.class, () -> run("Cast", toFloat8, f32(1)));
-        assertTrue(e.getMessage().contains("17"), e.getMessage());
+        Attributes toComplex = Attributes.builder().i("to", 14).build();
+        UnsupportedOpException e = assertThrows(UnsupportedOpException.class, () -> run("Cast", toComplex, f32(1)));
+        assertTrue(e.getMessage().contains("14"), e.getMessage());
+    }
+
+    @Test
+    void castToFloat8HonoursSaturateAndFloat8e8m0ItsRoundMode() {
+        Tensor x = f32(1000, Float.NEGATIVE_INFINITY, 0.3f, Float.NaN, -1e-7f);
+        Attributes saturating = Attributes.builder().i("to", DType.FLOAT8E4M3FN.onnxCode()).build();
+        assertArrayEquals(new double[] {448, -448, 0.3125, Double.NaN, -0.0}, run("Cast", saturating, x).doubles());
+        Attributes wrapping = Attributes.builder().i("to", DType.FLOAT8E5M2.onnxCode()).i("saturate", 0).build();
+        assertArrayEquals(new double[] {1024, Double.NEGATIVE_INFINITY, 0.3125, Double.NaN, -0.0},
+                run("Cast", wrapping, x).doubles());
+        Attributes fnuz = Attributes.builder().i("to", DType.FLOAT8E4M3FNUZ.onnxCode()).i("saturate", 0).build();
+        assertArrayEquals(new double[] {Double.NaN, Double.NaN, 0.3125, Double.NaN, 0.0}, run("Cast", fnuz, x).doubles());
+        Tensor y = f32(3, 0.75f);
+        Attributes down = Attributes.builder().i("to", DType.FLOAT8E8M0.onnxCode()).s("round_mode", "down").build();
+        assertArrayEquals(new double[] {2, 0.5}, run("Cast", down, y).doubles());
+        Attributes up = Attributes.builder().i("to", DType.FLOAT8E8M0.onnxCode()).build();
+        assertArrayEquals(new double[] {4, 1}, run("Cast", up, y).doubles());
+        assertArrayEquals(new double[] {4, 1}, run("CastLike", Attributes.builder().build(), y,
+                Tensor.ofDoubles(DType.FLOAT8E8M0, new int[] {1}, 1)).doubles());
+        Attributes bad = Attributes.builder().i("to", DType.FLOAT8E8M0.onnxCode()).s("round_mode", "sideways").build();
+        assertThrows(KilnException.class, () -> run("Cast", bad, y));
+        // From float8 to wider types every value is exact; into int4 values truncate and wrap.
+        Tensor f8 = Tensor.ofDoubles(DType.FLOAT8E4M3FN, new int[] {3}, -448, 0x1p-9, 9);
+        Attributes toF32 = Attributes.builder().i("to", DType.FLOAT32.onnxCode()).build();
+        assertArrayEquals(new float[] {-448, 0x1p-9f, 9}, run("Cast", toF32, f8).toFloatArray());
+        Attributes toI4 = Attributes.builder().i("to", DType.INT4.onnxCode()).build();
+        assertArrayEquals(new long[] {0, 0, -7}, run("Cast", toI4, f8).longs());
     }
 
     @Test

@@ -52,6 +52,38 @@ class QuantizationOpsTest {
     }
 
     @Test
+    void quantizesToSubByteIntegersAndFloat8() {
+        Tensor x = f32(shape(6), 0.5, 1.5, 2.5, -1, 1000, -1000);
+        Tensor i4 = run1("QuantizeLinear", NONE, x, f32(shape(), 1), ints(DType.INT4, shape(1), 1));
+        assertEquals(DType.INT4, i4.dtype());
+        assertArrayEquals(new long[] {1, 3, 3, 0, 7, -8}, i4.longs()); // saturated, never wrapped
+        Tensor u2 = run1("QuantizeLinear", Attributes.builder().i("output_dtype", DType.UINT2.onnxCode()).build(), x,
+                f32(shape(), 1));
+        assertArrayEquals(new long[] {0, 2, 2, 0, 3, 0}, u2.longs());
+        Tensor e4m3 = Tensor.ofDoubles(DType.FLOAT8E4M3FN, new int[0], 0);
+        Tensor f8 = run1("QuantizeLinear", NONE, x, f32(shape(), 2), e4m3);
+        assertArrayEquals(new double[] {0.25, 0.75, 1.25, -0.5, 448, -448}, f8.doubles());
+        Tensor wrapped = run1("QuantizeLinear", Attributes.builder().i("saturate", 0).build(), x, f32(shape(), 2), e4m3);
+        assertArrayEquals(new double[] {0.25, 0.75, 1.25, -0.5, Double.NaN, Double.NaN}, wrapped.doubles());
+        Tensor e2m1 = run1("QuantizeLinear", NONE, x, f32(shape(), 1), Tensor.ofDoubles(DType.FLOAT4E2M1, new int[0], 0));
+        assertArrayEquals(new double[] {0.5, 1.5, 2, -1, 6, -6}, e2m1.doubles()); // float4 always saturates
+    }
+
+    @Test
+    void dequantizesSubByteIntegersAndFloat8InDouble() {
+        Tensor i4 = run1("DequantizeLinear", NONE, ints(DType.INT4, shape(3), -8, 0, 7), f32(shape(), 0.5),
+                ints(DType.INT4, shape(), -1));
+        assertArrayEquals(new double[] {-3.5, 0.5, 4}, i4.doubles());
+        // 57344 - 2^-16 needs more bits than a float has: the difference is taken in double.
+        Tensor f8 = run1("DequantizeLinear", NONE, Tensor.ofDoubles(DType.FLOAT8E5M2, shape(2), 57344, -2),
+                Tensor.ofDoubles(DType.FLOAT64, shape(), 1), Tensor.ofDoubles(DType.FLOAT8E5M2, shape(), 0x1p-16));
+        assertArrayEquals(new double[] {57344 - 0x1p-16, -2 - 0x1p-16}, f8.doubles());
+        ShapeException e8m0 = assertThrows(ShapeException.class, () -> infer("DequantizeLinear", NONE, 1,
+                type("i4[4]"), type("f8e8m0[]")));
+        assertTrue(e8m0.getMessage().contains("must be float32, float16, bfloat16 or float64"), e8m0.getMessage());
+    }
+
+    @Test
     void badGranularityAndTypesAreNamed() {
         ShapeException wide = assertThrows(ShapeException.class, () -> infer("QuantizeLinear",
                 Attributes.builder().i("output_dtype", DType.INT8.onnxCode()).build(), 1, type("f32[2,4]"),
