@@ -70,6 +70,9 @@ final class Emitters {
         m.put("LinearAttention", stateSpace);
         m.put("CausalConvWithState", stateSpace);
         m.put("ConvTranspose", new ConvTransposeEmitter());
+        DeformConvEmitter deformConv = new DeformConvEmitter();
+        m.put("DeformConv", deformConv);
+        m.put(OpTable.KILN_DOMAIN + "." + dev.kiln.ir.ops.DeformConvOps.DEFORM_CONV_GRAD, deformConv);
         RecurrentEmitter recurrent = new RecurrentEmitter();
         m.put("LSTM", recurrent);
         m.put("GRU", recurrent);

@@ -5,6 +5,7 @@ import dev.kiln.ir.ops.AttentionGrads;
 import dev.kiln.ir.ops.AttentionOps;
 import dev.kiln.ir.ops.BlockedLayoutOps;
 import dev.kiln.ir.ops.ConvPoolOps;
+import dev.kiln.ir.ops.DeformConvOps;
 import dev.kiln.ir.ops.DenseGradOps;
 import dev.kiln.ir.ops.DetectionOps;
 import dev.kiln.ir.ops.ElementwiseOps;
@@ -55,6 +56,7 @@ public final class OpTable {
         LinearAlgebraOps.register(r);
         QuantizationOps.register(r);
         ConvPoolOps.register(r);
+        DeformConvOps.register(r);
         NormalizationOps.register(r);
         RecurrentOps.register(r);
         AttentionOps.register(r);
