@@ -90,6 +90,11 @@ final class Emitters {
         m.put("DepthToSpace", depthSpace);
         m.put("SpaceToDepth", depthSpace);
         m.put("Dropout", new DropoutEmitter());
+        RandomEmitter random = new RandomEmitter();
+        for (String op : new String[] {"RandomUniform", "RandomNormal", "RandomUniformLike", "RandomNormalLike",
+                "Bernoulli"}) {
+            m.put(op, random);
+        }
         m.put("ArgMax", new ArgExtremeEmitter());
         m.put("ArgMin", m.get("ArgMax"));
         m.put("Trilu", new TriluEmitter());

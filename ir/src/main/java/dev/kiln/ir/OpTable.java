@@ -13,6 +13,7 @@ import dev.kiln.ir.ops.FusedOps;
 import dev.kiln.ir.ops.LayoutOps;
 import dev.kiln.ir.ops.LinearAlgebraOps;
 import dev.kiln.ir.ops.QuantizationOps;
+import dev.kiln.ir.ops.RandomOps;
 import dev.kiln.ir.ops.LossOps;
 import dev.kiln.ir.ops.NnGradOps;
 import dev.kiln.ir.ops.NormalizationOps;
@@ -66,6 +67,7 @@ public final class OpTable {
         SignalOps.register(r);
         GridSampleOps.register(r);
         DetectionOps.register(r);
+        RandomOps.register(r);
         NnGradOps.register(r);
         DenseGradOps.register(r);
         PreviewTrainingOps.register(r);
