@@ -47,7 +47,7 @@ class OnnxBackendConformanceTest {
             "HannWindow", "HammingWindow", "BlackmanWindow", "MelWeightMatrix", "DFT", "STFT", "GridSample",
             "AffineGrid", "SwiGLU", "TensorScatter", "LinearAttention", "CausalConvWithState", "NonMaxSuppression",
             "RoiAlign", "CenterCropPad", "Col2Im", "Det", "Unique", "DeformConv", "Bernoulli",
-            "RandomUniformLike", "RandomNormalLike", "RandomUniform", "RandomNormal");
+            "RandomUniformLike", "RandomNormalLike", "RandomUniform", "RandomNormal", "Gradient");
     private static final List<String> SUITES = List.of("node", "simple", "pytorch-operator");
     private static final String EXCUSED = "/excused-skips.txt";
 
