@@ -48,7 +48,8 @@ final class DeformConvEmitter implements KernelEmitter {
         }
         String method = Identifiers.method(n);
         String key = "deformConv:" + n.output(0).name();
-        String shape = ctx.staticField(key + ".shape", SHAPE, method.toUpperCase(java.util.Locale.ROOT) + "_SHAPE",
+        String constant = method.replaceAll("([a-z])([A-Z])", "$1_$2").toUpperCase(java.util.Locale.ROOT) + "_SHAPE";
+        String shape = ctx.staticField(key + ".shape", SHAPE, constant,
                 CodeBlock.of("new $T($L, $L, $L, $L, $L, $L, $L, $L, $L, $L)", SHAPE, ctx.staticDim(x, 1),
                         ctx.staticDim(w, 0), ctx.intAttr("group"), ctx.intAttr("offset_group"), ints(in), ints(k),
                         ints(strides), ints(dilations), ints(pads), ints(out)));
