@@ -70,6 +70,9 @@ final class Emitters {
         m.put("LinearAttention", stateSpace);
         m.put("CausalConvWithState", stateSpace);
         m.put("ConvTranspose", new ConvTransposeEmitter());
+        DeformConvEmitter deformConv = new DeformConvEmitter();
+        m.put("DeformConv", deformConv);
+        m.put(OpTable.KILN_DOMAIN + "." + dev.kiln.ir.ops.DeformConvOps.DEFORM_CONV_GRAD, deformConv);
         RecurrentEmitter recurrent = new RecurrentEmitter();
         m.put("LSTM", recurrent);
         m.put("GRU", recurrent);
@@ -87,6 +90,11 @@ final class Emitters {
         m.put("DepthToSpace", depthSpace);
         m.put("SpaceToDepth", depthSpace);
         m.put("Dropout", new DropoutEmitter());
+        RandomEmitter random = new RandomEmitter();
+        for (String op : new String[] {"RandomUniform", "RandomNormal", "RandomUniformLike", "RandomNormalLike",
+                "Bernoulli"}) {
+            m.put(op, random);
+        }
         m.put("ArgMax", new ArgExtremeEmitter());
         m.put("ArgMin", m.get("ArgMax"));
         m.put("Trilu", new TriluEmitter());

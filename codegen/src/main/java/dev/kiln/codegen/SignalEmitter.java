@@ -12,12 +12,13 @@ import dev.kiln.ir.ops.SignalOps;
 /**
  * The signal ops over float32, through the runtime's {@code Signal}: the cosine-sum windows and MelWeightMatrix
  * (their sizes read at run time are checked against the compiled output shape), DFT (axis and length constant or
- * read at run time; the twiddles of a length known at generation time are a {@code static final} table, others are
- * refilled per call in a per-instance one sized for the longest transform the output shape allows) and STFT.
+ * read at run time) and STFT, both through the runtime's {@code Fft}: a per-instance plan (twiddles, bit reversal,
+ * Bluestein's chirp and filter for lengths other than powers of two) built with the instance when the transform's
+ * length is known at generation time, otherwise on the first call (and again only when the length changes).
  */
 final class SignalEmitter implements KernelEmitter {
     private static final ClassName SIGNAL = ClassName.get("dev.kiln.runtime", "Signal");
-    private static final TypeName DOUBLES = ArrayTypeName.of(TypeName.DOUBLE);
+    private static final ClassName FFT_CACHE = ClassName.get("dev.kiln.runtime", "Fft").nestedClass("Cache");
     private static final TypeName INTS = ArrayTypeName.of(TypeName.INT);
 
     /** Integer operands of any integer type; every floating tensor float32. */
@@ -93,29 +94,23 @@ final class SignalEmitter implements KernelEmitter {
         String inField = ctx.staticField(key + ".in", INTS, upper + "_IN_DIMS", ints(in));
         String outField = ctx.staticField(key + ".out", INTS, upper + "_OUT_DIMS", ints(outDims));
         boolean known = (!n.hasInput(2) || ctx.isConstant(n.input(2))) && (!n.hasInput(1) || ctx.isConstant(n.input(1)));
-        String table;
+        CodeBlock plan = CodeBlock.of("new $T()", FFT_CACHE);
         if (known) {
             long a = n.hasInput(2) ? ctx.constant(n.input(2)).getLong(0) : -2;
             int ax = (int) (a < 0 ? a + in.length : a);
             int len = n.hasInput(1) ? Math.toIntExact(ctx.constant(n.input(1)).getLong(0))
                     : inverse && onesided ? 2 * (in[ax] - 1) : in[ax];
-            table = ctx.staticField("dft.twiddles:" + len, DOUBLES, "TWIDDLES_" + len,
-                    CodeBlock.of("$T.twiddles($L)", SIGNAL, len));
-        } else {
-            // The transform's length is at most twice any output axis (a onesided forward output holds L/2 + 1).
-            int longest = 1;
-            for (int d = 0; d < outDims.length - 1; d++) {
-                longest = Math.max(longest, 2 * outDims[d]);
+            if (len > 0) {
+                plan = CodeBlock.of("new $T($L)", FFT_CACHE, len);
             }
-            table = "this." + ctx.derivedField(key + ".twiddles", DOUBLES, Identifiers.method(n) + "Twiddles",
-                    CodeBlock.of("new double[$L]", 2 * longest));
         }
+        String ffts = "this." + ctx.derivedField(key + ".fft", FFT_CACHE, Identifiers.method(n) + "Fft", plan);
         TensorRef xr = ctx.in(0);
         TensorRef y = ctx.out(0);
         return CodeBlock.builder()
-                .addStatement("$T.dft($L, $N, $L, $N, $L, $L, $L, $L, $N, $L, $N, $L, $L)", SIGNAL,
+                .addStatement("$T.dft($L, $N, $L, $N, $L, $L, $L, $L, $N, $L, $N, $L)", SIGNAL,
                         RunTimeShapes.node(ctx), xr.array(), xr.offset(), inField, axis, length, inverse, onesided,
-                        y.array(), y.offset(), outField, table, !known)
+                        y.array(), y.offset(), outField, ffts)
                 .build();
     }
 
@@ -138,7 +133,6 @@ final class SignalEmitter implements KernelEmitter {
                 : ctx.isConstant(n.input(3)) ? Math.toIntExact(ctx.constant(n.input(3)).getLong(0)) : -1;
         CodeBlock.Builder b = CodeBlock.builder();
         String frameLocal = ctx.locals.newName("frameLength");
-        String table;
         if (frame < 0) {
             b.addStatement("int $N = (int) $L", frameLocal, scalar(ctx, 3));
             b.beginControlFlow("if ($L != $L)", onesided ? CodeBlock.of("$N / 2 + 1", frameLocal)
@@ -147,12 +141,6 @@ final class SignalEmitter implements KernelEmitter {
                             RunTimeShapes.node(ctx), ": frame_length ", frameLocal,
                             " gives other than the " + bins + " bins the code was compiled for")
                     .endControlFlow();
-            // Twiddles for the longest frame the output allows (a onesided frame of L samples has L/2 + 1 bins),
-            // refilled per call.
-            int longest = onesided ? 2 * bins : bins;
-            table = "this." + ctx.derivedField("stft:" + n.output(0).name() + ".twiddles", DOUBLES,
-                    Identifiers.method(n) + "Twiddles", CodeBlock.of("new double[$L]", 2 * longest));
-            b.addStatement("$T.fillTwiddles($L, $N)", SIGNAL, table, frameLocal);
         } else {
             b.addStatement("int $N = $L", frameLocal, frame);
             if (n.hasInput(3) && RunTimeShapes.atRunTime(ctx, 3)) {
@@ -161,16 +149,18 @@ final class SignalEmitter implements KernelEmitter {
                                 ": frame_length differs from the " + frame + " samples the code was compiled for")
                         .endControlFlow();
             }
-            table = ctx.staticField("dft.twiddles:" + frame, DOUBLES, "TWIDDLES_" + frame,
-                    CodeBlock.of("$T.twiddles($L)", SIGNAL, frame));
         }
+        // The FFT plan of a frame length known now is built with the instance; one read at run time, on first use.
+        String ffts = "this." + ctx.derivedField("stft:" + n.output(0).name() + ".fft", FFT_CACHE,
+                Identifiers.method(n) + "Fft", frame > 0 ? CodeBlock.of("new $T($L)", FFT_CACHE, frame)
+                        : CodeBlock.of("new $T()", FFT_CACHE));
         TensorRef xr = ctx.in(0);
         TensorRef y = ctx.out(0);
         CodeBlock window = hasWindow ? CodeBlock.of("$N, $L", ctx.in(2).array(), ctx.in(2).offset())
                 : CodeBlock.of("null, 0");
         b.addStatement("$T.stft($L, $N, $L, $L, $L, $L, $L, $L, $N, $N, $L, $L, $L, $L)", SIGNAL,
                 RunTimeShapes.node(ctx), xr.array(), xr.offset(), in[0], in[1], in[2], scalar(ctx, 1), window,
-                frameLocal, y.array(), y.offset(), frames, bins, table);
+                frameLocal, y.array(), y.offset(), frames, bins, ffts);
         return b.build();
     }
 

@@ -1,6 +1,7 @@
 package dev.kiln.onnx;
 
 import com.google.protobuf.InvalidProtocolBufferException;
+import dev.kiln.ir.Attr;
 import dev.kiln.ir.Attributes;
 import dev.kiln.ir.DType;
 import dev.kiln.ir.Dim;
@@ -17,6 +18,8 @@ import dev.kiln.ir.Tensor;
 import dev.kiln.ir.TensorType;
 import dev.kiln.ir.UnsupportedOpException;
 import dev.kiln.ir.Value;
+import dev.kiln.ir.ops.GradientExpansion;
+import dev.kiln.ir.ops.PreviewTrainingOps;
 import dev.kiln.onnx.proto.Onnx.GraphProto;
 import dev.kiln.onnx.proto.Onnx.ModelProto;
 import dev.kiln.onnx.proto.Onnx.NodeProto;
@@ -126,7 +129,11 @@ public final class OnnxImporter {
         List<NodeProto> nodes = topologicalOrder(gp);
         NodeEmitter emitter = new NodeEmitter(b, definedNames(gp), source);
         for (NodeProto np : nodes) {
-            importNode(np, emitter);
+            if (isGradient(np)) {
+                importGradient(np, b);
+            } else {
+                importNode(np, emitter);
+            }
         }
         for (ValueInfoProto vi : gp.getOutputList()) {
             Value v = values.get(vi.getName());
@@ -250,7 +257,7 @@ public final class OnnxImporter {
             users.add(new ArrayList<>());
         }
         for (int i = 0; i < nodes.size(); i++) {
-            for (String in : nodes.get(i).getInputList()) {
+            for (String in : dependencies(nodes.get(i))) {
                 if (in.isEmpty() || values.containsKey(in)) {
                     continue;
                 }
@@ -293,6 +300,65 @@ public final class OnnxImporter {
             }
         }
         return order;
+    }
+
+    /** A node's inputs, and for a Gradient node also its y, which it names instead of consuming. */
+    private static List<String> dependencies(NodeProto np) {
+        if (!isGradient(np)) {
+            return np.getInputList();
+        }
+        List<String> names = new ArrayList<>(np.getInputList());
+        np.getAttributeList().stream().filter(a -> a.getName().equals("y"))
+                .forEach(a -> names.add(a.getS().toStringUtf8()));
+        return names;
+    }
+
+    private static boolean isGradient(NodeProto np) {
+        return np.getDomain().equals(PreviewTrainingOps.DOMAIN) && np.getOpType().equals(GradientExpansion.OP);
+    }
+
+    /**
+     * ONNX's Gradient(xs, zs, y): its inputs are the tensors named by xs then zs, and its outputs the gradients of y
+     * with respect to xs, which {@link GradientExpansion} builds here from the op table's gradient rules (each output
+     * is an Identity of its gradient, so it keeps the model's name).
+     */
+    private void importGradient(NodeProto np, GraphBuilder b) {
+        String where = source + ": " + describe(np);
+        Attributes attrs = AttributeProtos.toAttributes(np.getAttributeList(), baseDir, source, where);
+        List<String> xs = attrs.get("xs").filter(a -> a instanceof Attr.Strs).map(a -> ((Attr.Strs) a).values())
+                .orElseThrow(() -> new ModelFormatException(where + " needs the strings attribute xs"));
+        List<String> zs = attrs.get("zs").filter(a -> a instanceof Attr.Strs).map(a -> ((Attr.Strs) a).values())
+                .orElse(List.of());
+        String y = attrs.get("y").filter(a -> a instanceof Attr.Str).map(a -> ((Attr.Str) a).value())
+                .orElseThrow(() -> new ModelFormatException(where + " needs the string attribute y"));
+        List<String> named = new ArrayList<>(xs);
+        named.addAll(zs);
+        if (!np.getInputList().equals(named)) {
+            throw new ModelFormatException(where + ": its inputs " + np.getInputList() + " must be the tensors xs "
+                    + xs + " followed by zs " + zs);
+        }
+        if (np.getOutputCount() != xs.size()) {
+            throw new ModelFormatException(where + " has " + np.getOutputCount() + " outputs but xs names "
+                    + xs.size() + " tensors (one gradient each)");
+        }
+        Value target = values.get(y);
+        if (target == null) {
+            throw new ModelFormatException(where + ": y '" + y + "' is not a tensor of the graph");
+        }
+        List<Value> xValues = xs.stream().map(values::get).toList();
+        java.util.Set<Value> zValues = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        zs.stream().map(values::get).forEach(zValues::add);
+        try {
+            List<Value> grads = GradientExpansion.expand(b, describe(np), xValues, zValues, target);
+            for (int i = 0; i < grads.size(); i++) {
+                String name = np.getOutput(i);
+                if (!name.isEmpty()) {
+                    values.put(name, b.op("Identity").inputs(grads.get(i)).outputNames(name).output());
+                }
+            }
+        } catch (KilnException e) {
+            throw named(e);
+        }
     }
 
     private void importNode(NodeProto np, NodeEmitter emitter) {

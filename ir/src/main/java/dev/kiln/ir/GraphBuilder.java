@@ -125,6 +125,11 @@ public final class GraphBuilder {
         return valueName;
     }
 
+    /** The nodes added so far, in order (a read-only view). */
+    public List<Node> nodes() {
+        return java.util.Collections.unmodifiableList(nodes);
+    }
+
     /** The constant value of {@code v} if known while building (initializer or all-constant subgraph). */
     public java.util.Optional<Tensor> constantValue(Value v) {
         return inference.constant(v);

@@ -15,6 +15,8 @@ public final class NumpyRandom {
 
     private final int[] mt = new int[N];
     private int index = N;
+    private boolean hasGauss;
+    private double gauss;
 
     /** Seeded as numpy's {@code RandomState(seed)} for a seed in [0, 2^32). */
     public NumpyRandom(long seed) {
@@ -45,6 +47,64 @@ public final class NumpyRandom {
         long a = (nextInt32() & 0xFFFF_FFFFL) >>> 5;
         long b = (nextInt32() & 0xFFFF_FFFFL) >>> 6;
         return (a * 67108864.0 + b) / 9007199254740992.0;
+    }
+
+    /**
+     * A standard normal draw as numpy's legacy {@code RandomState.standard_normal}: the polar Box-Muller method, whose
+     * second value of each accepted pair is kept for the next call.
+     */
+    public double nextGaussian() {
+        if (hasGauss) {
+            hasGauss = false;
+            return gauss;
+        }
+        double x1;
+        double x2;
+        double r2;
+        do {
+            x1 = 2 * nextDouble() - 1;
+            x2 = 2 * nextDouble() - 1;
+            r2 = x1 * x1 + x2 * x2;
+        } while (r2 >= 1 || r2 == 0);
+        double f = Math.sqrt(-2 * Math.log(r2) / r2);
+        gauss = f * x1;
+        hasGauss = true;
+        return f * x2;
+    }
+
+    /**
+     * A Bernoulli draw (1 with probability p) as numpy's legacy {@code RandomState.binomial(1, p)}: inversion of the
+     * distribution on p or on 1 - p, whichever is at most one half, consuming one double per draw (more only in the
+     * rare case where rounding carries the inversion past its bound and it starts over).
+     */
+    public int nextBernoulli(double p) {
+        if (!(p >= 0 && p <= 1)) {
+            throw new IllegalArgumentException("a probability must be in [0, 1], not " + p);
+        }
+        return p <= 0.5 ? binomialInversion(1, p) : 1 - binomialInversion(1, 1 - p);
+    }
+
+    /** numpy's {@code random_binomial_inversion} for n trials of probability p (p at most one half). */
+    private int binomialInversion(int n, double p) {
+        double q = 1 - p;
+        double qn = Math.exp(n * Math.log(q));
+        double np = n * p;
+        long bound = (long) Math.min(n, np + 10 * Math.sqrt(np * q + 1));
+        int x = 0;
+        double px = qn;
+        double u = nextDouble();
+        while (u > px) {
+            x++;
+            if (x > bound) {
+                x = 0;
+                px = qn;
+                u = nextDouble();
+            } else {
+                u -= px;
+                px = ((n - x + 1) * p * px) / (x * q);
+            }
+        }
+        return x;
     }
 
     private void twist() {

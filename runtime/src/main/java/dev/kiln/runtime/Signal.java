@@ -4,7 +4,7 @@ import java.util.Arrays;
 
 /**
  * Signal kernels generated code calls: cosine-sum windows, the mel filter bank, and the discrete Fourier transform
- * (direct, over a table of twiddles e^(-2 pi i j / L) computed once per length) behind DFT and STFT. Complex values
+ * behind DFT and STFT, one line at a time through an {@link Fft} plan (O(L log L) for any length L). Complex values
  * are (real, imaginary) pairs in the last axis; a real signal has one element there. Accumulation is in double.
  */
 public final class Signal {
@@ -54,66 +54,42 @@ public final class Signal {
         }
     }
 
-    /** The twiddles of a length-L transform: {cos(2 pi j / L), sin(2 pi j / L)} for j in [0, L). */
-    public static double[] twiddles(int length) {
-        double[] t = new double[2 * length];
-        fillTwiddles(t, length);
-        return t;
-    }
-
-    /** Fills the first 2L entries of {@code t} with the twiddles of a length-L transform. */
-    public static void fillTwiddles(double[] t, int length) {
-        for (int j = 0; j < length; j++) {
-            double angle = 2 * Math.PI * j / length;
-            t[2 * j] = Math.cos(angle);
-            t[2 * j + 1] = Math.sin(angle);
-        }
-    }
-
     /**
-     * One DFT line: {@code count} output bins of a length-L transform of the {@code n} input samples at
-     * {@code x[xOff + t * xStride]} (with the imaginary part next to each when {@code complexIn}), written to
-     * {@code y[yOff + k * yStride]} (real, then imaginary when {@code complexOut}). The forward transform uses
-     * e^(-2 pi i k t / L), the inverse e^(+...) scaled by 1 / L; {@code hermitian} reads the input as the half
-     * spectrum 0..L/2 of a real signal (an inverse onesided DFT), bin t > L/2 being the conjugate of bin L - t.
+     * One DFT line: {@code count} output bins of the transform (length {@code fft.length()} = L, through the FFT) of
+     * the {@code n} input samples at {@code x[xOff + t * xStride]} (with the imaginary part next to each when
+     * {@code complexIn}; samples past L are dropped, missing ones are zeros), written to {@code y[yOff + k * yStride]}
+     * (real, then imaginary when {@code complexOut}). The forward transform uses e^(-2 pi i k t / L), the inverse
+     * e^(+...) scaled by 1 / L; {@code hermitian} reads the input as the half spectrum 0..L/2 of a real signal (an
+     * inverse onesided DFT), bin t > L/2 being the conjugate of bin L - t.
      */
     public static void line(float[] x, int xOff, int xStride, int n, boolean complexIn, float[] window, int wOff,
-                            float[] y, int yOff, int yStride, int count, boolean complexOut, int length,
-                            boolean inverse, boolean hermitian, double[] twiddles) {
-        double sign = inverse ? 1 : -1;
-        double scale = inverse ? 1.0 / length : 1;
+                            float[] y, int yOff, int yStride, int count, boolean complexOut, boolean inverse,
+                            boolean hermitian, Fft fft, double[] work) {
+        int length = fft.length();
         int used = Math.min(n, hermitian ? length / 2 + 1 : length);
-        int terms = hermitian ? length : used;
-        for (int k = 0; k < count; k++) {
-            double re = 0;
-            double im = 0;
-            int j = 0;
-            for (int t = 0; t < terms; t++, j += k) {
-                if (j >= length) {
-                    j -= length;
+        Arrays.fill(work, 0, 2 * length, 0);
+        for (int t = 0; t < used; t++) {
+            int f = xOff + t * xStride;
+            double w = window == null ? 1 : window[wOff + t];
+            work[t] = x[f] * w;
+            work[length + t] = complexIn ? x[f + 1] * w : 0;
+        }
+        if (hermitian) {
+            for (int t = length / 2 + 1; t < length; t++) {
+                int src = length - t;
+                if (src < used) {
+                    work[t] = work[src];
+                    work[length + t] = -work[length + src];
                 }
-                int src = t;
-                double conj = 1;
-                if (hermitian && t > length / 2) {
-                    src = length - t;
-                    conj = -1;
-                }
-                if (src >= used) {
-                    continue;
-                }
-                int f = xOff + src * xStride;
-                double w = window == null ? 1 : window[wOff + src];
-                double xr = x[f] * w;
-                double xi = complexIn ? conj * x[f + 1] * w : 0;
-                double c = twiddles[2 * j];
-                double s = sign * twiddles[2 * j + 1];
-                re += xr * c - xi * s;
-                im += xr * s + xi * c;
             }
+        }
+        fft.transform(work, inverse);
+        double scale = inverse ? 1.0 / length : 1;
+        for (int k = 0; k < count; k++) {
             int o = yOff + k * yStride;
-            y[o] = (float) (re * scale);
+            y[o] = (float) (work[k] * scale);
             if (complexOut) {
-                y[o + 1] = (float) (im * scale);
+                y[o + 1] = (float) (work[length + k] * scale);
             }
         }
     }
@@ -121,11 +97,11 @@ public final class Signal {
     /**
      * DFT of an input of dims {@code inDims} (last: 1 or 2) along {@code axis} (negative from the back), of length
      * {@code dftLength} (0 or less: the axis' length, or 2 (n - 1) for an inverse onesided one), into the output of
-     * dims {@code outDims} the code was compiled for, which the values must give. {@code twiddles} holds at least 2L
-     * entries: those of L when {@code refill} is false, filled here otherwise.
+     * dims {@code outDims} the code was compiled for, which the values must give. {@code ffts} holds the plan of L
+     * (built when the instance was made for a length known then, otherwise when L first occurs).
      */
     public static void dft(String node, float[] x, int xOff, int[] inDims, long axis, long dftLength, boolean inverse,
-                           boolean onesided, float[] y, int yOff, int[] outDims, double[] twiddles, boolean refill) {
+                           boolean onesided, float[] y, int yOff, int[] outDims, Fft.Cache ffts) {
         int r = inDims.length;
         int ax = (int) (axis < 0 ? axis + r : axis);
         if (ax < 0 || ax > r - 2) {
@@ -140,14 +116,13 @@ public final class Signal {
         int[] expected = inDims.clone();
         expected[ax] = bins;
         expected[r - 1] = outChannels;
-        if (length <= 0 || !Arrays.equals(expected, outDims) || 2 * length > twiddles.length) {
+        if (length <= 0 || !Arrays.equals(expected, outDims)) {
             throw new IllegalArgumentException(node + ": a DFT of length " + length + " along axis " + ax
                     + " of an input of shape " + Arrays.toString(inDims) + " gives shape " + Arrays.toString(expected)
                     + ", but the code was compiled for " + Arrays.toString(outDims));
         }
-        if (refill) {
-            fillTwiddles(twiddles, (int) length);
-        }
+        Fft fft = ffts.plan((int) length);
+        double[] work = ffts.work();
         int inner = 1;
         for (int d = ax + 1; d < r - 1; d++) {
             inner *= inDims[d];
@@ -161,7 +136,7 @@ public final class Signal {
             for (int i = 0; i < inner; i++) {
                 line(x, xOff + (o * n * inner + i) * inChannels, inner * inChannels, n, inChannels == 2, null, 0,
                         y, yOff + (o * bins * inner + i) * outChannels, inner * outChannels, bins, outChannels == 2,
-                        (int) length, inverse, hermitian, twiddles);
+                        inverse, hermitian, fft, work);
             }
         }
     }
@@ -173,18 +148,19 @@ public final class Signal {
      */
     public static void stft(String node, float[] x, int xOff, int batch, int length, int channels, long step,
                             float[] window, int wOff, int frameLength, float[] y, int yOff, int frames, int bins,
-                            double[] twiddles) {
+                            Fft.Cache ffts) {
         long given = step > 0 && frameLength <= length ? 1 + (length - frameLength) / step : -1;
         if (given != frames) {
             throw new IllegalArgumentException(node + ": frame_step " + step + " and frame_length " + frameLength
                     + " over a signal of " + length + " samples give " + given + " frames, but the code was compiled for "
                     + frames);
         }
+        Fft fft = ffts.plan(frameLength);
+        double[] work = ffts.work();
         for (int b = 0; b < batch; b++) {
             for (int f = 0; f < frames; f++) {
                 line(x, xOff + (b * length + (int) (f * step)) * channels, channels, frameLength, channels == 2,
-                        window, wOff, y, yOff + (b * frames + f) * bins * 2, 2, bins, true, frameLength, false, false,
-                        twiddles);
+                        window, wOff, y, yOff + (b * frames + f) * bins * 2, 2, bins, true, false, false, fft, work);
             }
         }
     }

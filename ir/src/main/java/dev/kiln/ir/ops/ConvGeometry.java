@@ -66,7 +66,8 @@ public record ConvGeometry(String autoPad, long[] kernel, long[] strides, long[]
 
     /** Reads and validates the geometry of a node with {@code spatialRank} spatial axes and the given kernel. */
     public static ConvGeometry read(NodeContext ctx, int spatialRank, long[] kernel) {
-        String autoPad = ctx.attrString("auto_pad");
+        // Ops without auto_pad (DeformConv) always use explicit pads.
+        String autoPad = ctx.def().attribute("auto_pad").isPresent() ? ctx.attrString("auto_pad") : "NOTSET";
         if (!AUTO_PADS.contains(autoPad)) {
             throw ctx.fail("auto_pad must be one of " + AUTO_PADS + " but is '" + autoPad + "'");
         }

@@ -297,7 +297,7 @@ public final class ConvPoolOps {
         return Tensor.wrapDoubles(xt.dtype(), outShape(n, m, taps), y);
     }
 
-    private static void checkConvOperands(ShapeContext ctx, Shape x, Shape w) {
+    static void checkConvOperands(ShapeContext ctx, Shape x, Shape w) {
         Pointwise.requireFloat(ctx, 0);
         if (x.rank() < 3) {
             throw ctx.fail("X must be N x C x D1 x ... (rank >= 3) but has rank " + x.rank());
@@ -323,7 +323,7 @@ public final class ConvPoolOps {
         }
     }
 
-    private static long group(NodeContext ctx) {
+    static long group(NodeContext ctx) {
         long group = ctx.attrInt("group");
         if (group < 1) {
             throw ctx.fail("group must be positive but is " + group);
@@ -332,7 +332,7 @@ public final class ConvPoolOps {
     }
 
     /** The kernel's spatial extent: W's spatial dims, which kernel_shape (when set) must agree with. */
-    private static long[] kernelShape(NodeContext ctx, Shape w, Optional<long[]> attr) {
+    static long[] kernelShape(NodeContext ctx, Shape w, Optional<long[]> attr) {
         long[] kernel = new long[w.rank() - 2];
         for (int i = 0; i < kernel.length; i++) {
             Dim d = w.dim(i + 2);

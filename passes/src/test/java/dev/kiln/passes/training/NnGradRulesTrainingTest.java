@@ -64,6 +64,25 @@ class NnGradRulesTrainingTest {
     }
 
     @Test
+    void deformConvWithOffsetsAndMaskFromConvs() {
+        // The offsets and the mask are computed by Convs of the input, so their gradients reach those Convs' weights.
+        Graph model = graph(b -> {
+            Value x = x(b, "N,2,5,5");
+            Value offset = b.op("Conv").inputs(x, param(b, "wo", 1, 8, 2, 3, 3), param(b, "bo", 2, 8))
+                    .attr("pads", new long[] {1, 1, 1, 1}).output();
+            Value logits = b.op("Conv").inputs(x, param(b, "wm", 3, 4, 2, 3, 3))
+                    .attr("pads", new long[] {1, 1, 1, 1}).output();
+            Value mask = b.op("Sigmoid").inputs(logits).output();
+            Value y = b.op("DeformConv").inputs(x, param(b, "w", 4, 3, 2, 2, 2), offset, param(b, "b", 5, 3), mask)
+                    .attr("pads", new long[] {0, 0, 1, 1}).output();
+            return b.op("Tanh").inputs(y).output();
+        });
+        TrainingGraph tg = Autodiff.build(model, TrainingSpec.of(Loss.MSE));
+        assertEquals(1, count(tg.graph(), dev.kiln.ir.ops.DeformConvOps.DEFORM_CONV_GRAD));
+        assertGradients(model);
+    }
+
+    @Test
     void batchNormTrainingModeWithRunningStatisticsAsState() {
         Graph model = graph(b -> {
             Value c = b.op("Conv").inputs(x(b, "N,2,4,4"), param(b, "w", 1, 3, 2, 3, 3)).attr("pads",
