@@ -17,6 +17,7 @@ import dev.kiln.ir.ops.NnGradOps;
 import dev.kiln.ir.ops.NormalizationOps;
 import dev.kiln.ir.ops.PreviewTrainingOps;
 import dev.kiln.ir.ops.RecurrentOps;
+import dev.kiln.ir.ops.SequenceOps;
 import dev.kiln.ir.ops.GridSampleOps;
 import dev.kiln.ir.ops.ReductionOps;
 import dev.kiln.ir.ops.SignalOps;
@@ -64,6 +65,7 @@ public final class OpTable {
         SignalOps.register(r);
         GridSampleOps.register(r);
         DetectionOps.register(r);
+        SequenceOps.register(r);
         NnGradOps.register(r);
         DenseGradOps.register(r);
         PreviewTrainingOps.register(r);
