@@ -361,7 +361,12 @@ public final class SequenceOps {
             throw ctx.fail("cannot split a scalar");
         }
         int axis = Indexing.axis(ctx, ctx.attrInt("axis"), x.rank());
-        long[] sizes = partSizes(ctx, x.dim(axis));
+        long[] sizes;
+        try {
+            sizes = partSizes(ctx.hasInput(1) ? Optional.of(ctx.input(1)) : Optional.empty(), x.dim(axis));
+        } catch (IllegalArgumentException e) {
+            throw ctx.fail(e.getMessage());
+        }
         DType dtype = x.dtype();
         if (sizes.length == 0) {
             return List.of(Tensor.sequence(dtype, List.of()));
@@ -387,19 +392,20 @@ public final class SequenceOps {
     /**
      * The sizes of the parts of a dim of length {@code d}: ones without 'split'; chunks of a scalar split (the last
      * one smaller when it does not divide d); the entries of a 1-D split, which must add up to d.
+     *
+     * @throws IllegalArgumentException for a split that is not positive, negative entries, or a wrong sum
      */
-    static long[] partSizes(EvalContext ctx, int d) {
-        if (!ctx.hasInput(1)) {
+    public static long[] partSizes(Optional<Tensor> split, int d) {
+        if (split.isEmpty()) {
             long[] ones = new long[d];
             java.util.Arrays.fill(ones, 1);
             return ones;
         }
-        Tensor split = ctx.input(1);
-        long[] values = split.toLongArray();
-        if (split.rank() == 0) {
+        long[] values = split.get().toLongArray();
+        if (split.get().rank() == 0) {
             long chunk = values[0];
             if (chunk <= 0) {
-                throw ctx.fail("split " + chunk + " must be positive");
+                throw new IllegalArgumentException("split " + chunk + " must be positive");
             }
             int n = (int) ((d + chunk - 1) / chunk);
             long[] sizes = new long[n];
@@ -411,12 +417,13 @@ public final class SequenceOps {
         long sum = 0;
         for (long s : values) {
             if (s < 0) {
-                throw ctx.fail("split sizes " + java.util.Arrays.toString(values) + " must not be negative");
+                throw new IllegalArgumentException("split sizes " + java.util.Arrays.toString(values)
+                        + " must not be negative");
             }
             sum += s;
         }
         if (sum != d) {
-            throw ctx.fail("split sizes " + java.util.Arrays.toString(values) + " add up to " + sum
+            throw new IllegalArgumentException("split sizes " + java.util.Arrays.toString(values) + " add up to " + sum
                     + " but the axis has " + d);
         }
         return values;
