@@ -30,8 +30,8 @@ public final class SequenceLowering implements Pass {
 
     @Override
     public Graph apply(Graph g) {
-        if (g.nodes().stream().noneMatch(n -> n.outputs().stream().anyMatch(v -> !v.isAbsent() && !v.type().isTensor())
-                || n.inputs().stream().anyMatch(v -> !v.isAbsent() && !v.type().isTensor()))) {
+        if (g.nodes().stream().noneMatch(n -> !n.op().equals("Identity") && OpTable.get().find(n.domain(), n.op())
+                .map(d -> d.has(dev.kiln.ir.OpProperty.CONTAINERS)).orElse(false))) {
             return g;
         }
         Rewriter rw = new Rewriter(g);

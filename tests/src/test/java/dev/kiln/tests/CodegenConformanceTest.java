@@ -33,6 +33,6 @@ class CodegenConformanceTest {
         // declared shapes), undeclared intermediates whose dims are resolved at run time (expanded CenterCropPad),
         // string tensors (Equal on strings), the attention, spectral, grid-sampling, state-space and detection ops,
         // CenterCropPad, Col2Im, Det and Unique: every case the reference evaluator passes.
-        assertTrue(passed >= 1553, "cases passing through generated code: " + passed);
+        assertTrue(passed >= 1565, "cases passing through generated code: " + passed);
     }
 }
