@@ -27,6 +27,7 @@ final class TypeProtos {
         return switch (t.getValueCase()) {
             case TENSOR_TYPE -> {
                 TypeProto.Tensor tt = t.getTensorType();
+                dtype(tt, what); // an unsupported element type is the first thing to report
                 if (!tt.hasShape()) {
                     throw new UnsupportedModelException(what + " has no shape (unknown rank); Kiln needs the rank of "
                             + "every graph input");
