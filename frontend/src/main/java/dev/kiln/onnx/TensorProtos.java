@@ -108,6 +108,38 @@ public final class TensorProtos {
         return Tensor.emptyOptional(type);
     }
 
+    /**
+     * The serialized file form of any value: a TensorProto for a tensor, a SequenceProto for a sequence, an
+     * OptionalProto for an optional (as ONNX's test data holds them).
+     */
+    public static byte[] valueBytes(String name, Tensor value) {
+        return switch (value.kind()) {
+            case TENSOR -> toProto(name, value).toByteArray();
+            case SEQUENCE -> toSequenceProto(name, value).toByteArray();
+            case OPTIONAL_TENSOR, OPTIONAL_SEQUENCE -> {
+                OptionalProto.Builder b = OptionalProto.newBuilder().setName(name);
+                if (!value.elements().isEmpty()) {
+                    Tensor content = value.elements().get(0);
+                    if (content.isPlain()) {
+                        b.setElemType(SequenceProto.DataType.TENSOR_VALUE).setTensorValue(toProto("", content));
+                    } else {
+                        b.setElemType(SequenceProto.DataType.SEQUENCE_VALUE).setSequenceValue(toSequenceProto("", content));
+                    }
+                }
+                yield b.build().toByteArray();
+            }
+        };
+    }
+
+    private static SequenceProto toSequenceProto(String name, Tensor sequence) {
+        SequenceProto.Builder b = SequenceProto.newBuilder().setName(name)
+                .setElemType(SequenceProto.DataType.TENSOR_VALUE);
+        for (Tensor e : sequence.elements()) {
+            b.addTensorValues(toProto("", e));
+        }
+        return b.build();
+    }
+
     /** Writes {@code tensor} named {@code name} as one serialized TensorProto, whole or not at all. */
     public static void write(Path pbFile, String name, Tensor tensor) {
         FileIo.writeAtomically(pbFile, toProto(name, tensor).toByteArray());
