@@ -66,4 +66,27 @@ class SequenceLoweringTest {
                   return %n
                 """, GraphPrinter.print(folded));
     }
+
+    @Test
+    void cseMergesEqualSequencesOnlyAndRandomFeedsCoverSequenceInputs() {
+        GraphBuilder b = new GraphBuilder("cse");
+        Value x = b.input("x", DType.FLOAT32, Shape.of(2));
+        Value y = b.input("y", DType.FLOAT32, Shape.of(2));
+        Value given = b.input("given", TensorType.sequenceOf(TensorType.of(DType.FLOAT32, 2)));
+        Value xy = b.op("SequenceConstruct").inputs(x, y).outputNames("xy").output();
+        Value xy2 = b.op("SequenceConstruct").inputs(x, y).outputNames("xy2").output();
+        Value yx = b.op("SequenceConstruct").inputs(y, x).outputNames("yx").output();
+        Value zero = b.initializer("zero", Tensor.scalarLong(DType.INT64, 0));
+        for (Value s : new Value[] {xy, xy2, yx, given}) {
+            b.output(b.op("SequenceAt").inputs(s, zero).outputNames("first_" + s.name()).output());
+        }
+        Graph g = b.build();
+        Graph merged = new CommonSubexpressionElimination().apply(g);
+        dev.kiln.ir.GraphVerifier.verify(merged);
+        // The two SequenceConstruct(x, y) become one; SequenceConstruct(y, x) is another sequence and stays.
+        assertEquals(2, merged.nodes().stream().filter(n -> n.op().equals("SequenceConstruct")).count(),
+                GraphPrinter.print(merged));
+        PassTesting.assertEquivalent(g, merged);
+        PassTesting.assertEquivalent(g, new SequenceLowering().apply(g));
+    }
 }
