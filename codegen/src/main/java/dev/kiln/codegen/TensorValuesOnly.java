@@ -32,9 +32,9 @@ final class TensorValuesOnly {
             for (Value v : n.outputs()) {
                 if (!v.isAbsent() && !v.type().isTensor()) {
                     throw new UnsupportedOpException(n.describe() + ": op " + n.qualifiedOp() + " makes '" + v.name()
-                            + "' of type " + v.type() + ", whose contents are not known at compile time; generated code "
-                            + "holds tensors only (sequence lowering, at -O1 and above, resolves sequences built from "
-                            + "tensors at constant positions and splits along static dims)");
+                            + "' of type " + v.type() + ", which generated code cannot hold (it holds tensors only); "
+                            + "the sequence-lowering pass (-O1 and above) turns sequences built from tensors at constant "
+                            + "positions, or split along static dims, into tensor ops, and has not resolved this one");
                 }
             }
         }

@@ -30,7 +30,7 @@ final class TypeProtos {
                 dtype(tt, what); // an unsupported element type is the first thing to report
                 if (!tt.hasShape()) {
                     throw new UnsupportedModelException(what + " has no shape (unknown rank); Kiln needs the rank of "
-                            + "every graph input");
+                            + "every tensor (only a sequence's or optional's tensors may leave it unknown)");
                 }
                 yield tensor(tt, what);
             }
