@@ -393,7 +393,8 @@ public final class SequenceOps {
      * The sizes of the parts of a dim of length {@code d}: ones without 'split'; chunks of a scalar split (the last
      * one smaller when it does not divide d); the entries of a 1-D split, which must add up to d.
      *
-     * @throws IllegalArgumentException for a split that is not positive, negative entries, or a wrong sum
+     * @throws IllegalArgumentException for a split or an entry that is not positive (the spec asks for positive
+     *     numbers), or entries whose sum is not d
      */
     public static long[] partSizes(Optional<Tensor> split, int d) {
         if (split.isEmpty()) {
@@ -416,9 +417,9 @@ public final class SequenceOps {
         }
         long sum = 0;
         for (long s : values) {
-            if (s < 0) {
+            if (s <= 0) {
                 throw new IllegalArgumentException("split sizes " + java.util.Arrays.toString(values)
-                        + " must not be negative");
+                        + " must be positive");
             }
             sum += s;
         }
