@@ -19,7 +19,8 @@ import java.util.Optional;
  * Replaces reads of sequences and optionals whose contents are known at compile time by plain tensor ops: a
  * sequence built by SequenceEmpty, SequenceConstruct, SequenceInsert and SequenceErase at constant positions, or by
  * SplitToSequence of a static dim, is a known list of tensor values, so SequenceAt at a constant position becomes the
- * tensor it reads, SequenceLength a constant, ConcatFromSequence a Concat (of Unsqueezed tensors when new_axis=1);
+ * tensor it reads, SequenceLength a constant (also when only the length is known: a split by k run-time sizes makes
+ * k parts), ConcatFromSequence a Concat (of Unsqueezed tensors when new_axis=1);
  * an optional made by Optional of a value is that value, so OptionalGetElement becomes it and OptionalHasElement a
  * constant true. Generated code holds tensors only, so this is what lets it compile such models; the sequence ops
  * left unread go with dead-code elimination. Nothing is rewritten whose result depends on run-time values.
@@ -37,6 +38,9 @@ public final class SequenceLowering implements Pass {
         Rewriter rw = new Rewriter(g);
         Map<Value, List<Value>> sequences = new IdentityHashMap<>();
         Map<Value, Value> optionals = new IdentityHashMap<>();
+        // How many tensors a sequence holds when that is known but its tensors are not (a split by a run-time 1-D
+        // split of static length: k sizes make k parts, whatever their values).
+        Map<Value, Integer> lengths = new IdentityHashMap<>();
         boolean[] emitted = {false};
         boolean changed = false;
         for (Node n : g.nodes()) {
@@ -72,12 +76,17 @@ public final class SequenceLowering implements Pass {
                 }
                 case "SplitToSequence" -> {
                     emitted[0] |= split(g, rw, n, sequences);
+                    if (!sequences.containsKey(n.output(0)) && n.hasInput(1) && n.input(1).type().rank() == 1
+                            && n.input(1).shape().dim(0).isStatic()) {
+                        lengths.put(n.output(0), Math.toIntExact(n.input(1).shape().dim(0).value()));
+                    }
                     yield false;
                 }
                 case "SequenceAt" -> known(sequences, n, 0).flatMap(s -> position(g, n, 1, s.size(), false)
                         .map(p -> replace(rw, n, s.get(p)))).orElse(false);
-                case "SequenceLength" -> known(sequences, n, 0).map(s -> replace(rw, n,
-                        rw.addInitializer(n.output(0).name() + "_length", Tensor.scalarLong(DType.INT64, s.size()))))
+                case "SequenceLength" -> known(sequences, n, 0).map(List::size)
+                        .or(() -> Optional.ofNullable(lengths.get(n.input(0)))).map(length -> replace(rw, n,
+                                rw.addInitializer(n.output(0).name() + "_length", Tensor.scalarLong(DType.INT64, length))))
                         .orElse(false);
                 case "ConcatFromSequence" -> known(sequences, n, 0).filter(s -> !s.isEmpty())
                         .map(s -> concat(rw, n, s)).orElse(false);
@@ -100,6 +109,7 @@ public final class SequenceLowering implements Pass {
                                 Tensor.wrapBools(new int[0], new boolean[] {true})));
                 default -> false;
             };
+            propagateLength(n, sequences, lengths);
             if (lowered) {
                 changed = true;
             } else {
@@ -107,6 +117,30 @@ public final class SequenceLowering implements Pass {
             }
         }
         return changed || emitted[0] ? rw.finish() : g;
+    }
+
+    /**
+     * A sequence's length through Identity, SequenceInsert (one more) and SequenceErase (one fewer) when only the
+     * length of its input is known.
+     */
+    private static void propagateLength(Node n, Map<Value, List<Value>> sequences, Map<Value, Integer> lengths) {
+        if (!n.hasInput(0) || n.outputs().isEmpty() || sequences.containsKey(n.output(0))) {
+            return;
+        }
+        Integer length = lengths.get(n.input(0));
+        if (length == null) {
+            return;
+        }
+        switch (n.op()) {
+            case "Identity" -> lengths.put(n.output(0), length);
+            case "SequenceInsert" -> lengths.put(n.output(0), length + 1);
+            case "SequenceErase" -> {
+                if (length > 0) {
+                    lengths.put(n.output(0), length - 1);
+                }
+            }
+            default -> { }
+        }
     }
 
     /** Notes what a sequence-building node's output holds; the node itself stays (DCE removes it once unread). */

@@ -89,4 +89,21 @@ class SequenceLoweringTest {
         PassTesting.assertEquivalent(g, merged);
         PassTesting.assertEquivalent(g, new SequenceLowering().apply(g));
     }
+
+    @Test
+    void aSplitByKRunTimeSizesHasKParts() {
+        GraphBuilder b = new GraphBuilder("count");
+        Value x = b.input("x", DType.FLOAT32, Shape.of(dev.kiln.ir.Dim.sym("n")));
+        Value sizes = b.input("sizes", DType.INT64, Shape.of(3));
+        Value parts = b.op("SplitToSequence").inputs(x, sizes).output();
+        Value more = b.op("SequenceInsert").inputs(parts, x).output();
+        b.output(b.op("SequenceLength").inputs(more).outputNames("n_parts").output());
+        Graph lowered = new DeadCodeElimination().apply(new SequenceLowering().apply(b.build()));
+        assertEquals("""
+                graph count(%x: f32[n], %sizes: i64[3]) -> (%n_parts: i64[])
+                  init %n_parts_length: i64[] = [4]
+                  %n_parts: i64[] = Identity(%n_parts_length)
+                  return %n_parts
+                """, GraphPrinter.print(lowered));
+    }
 }

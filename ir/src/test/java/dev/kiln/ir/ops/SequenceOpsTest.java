@@ -78,7 +78,8 @@ class SequenceOpsTest {
                 Tensor.ofInt64s(1, 4));
         assertArrayEquals(new int[] {2, 8}, sizes(uneven));
         assertThrows(ShapeException.class, () -> run1("SplitToSequence", Attributes.EMPTY, x, Tensor.ofInt64s(1, 3)));
-        assertThrows(ShapeException.class, () -> run1("SplitToSequence", Attributes.EMPTY, x, Tensor.ofInt64s(0, 5)));
+        assertThrows(ShapeException.class, () -> run1("SplitToSequence", Attributes.EMPTY, x, Tensor.ofInt64s(-1, 6)));
+        assertArrayEquals(new int[] {0, 10}, sizes(run1("SplitToSequence", Attributes.EMPTY, x, Tensor.ofInt64s(0, 5))));
         assertThrows(ShapeException.class, () -> run1("SplitToSequence", Attributes.EMPTY, x, pos(0)));
     }
 
