@@ -53,7 +53,7 @@ public final class ConformanceReport {
                 .append("1e-6 x the largest expected magnitude, since float32 expected data carries rounding noise of that size ")
                 .append("in bins that are exactly zero), NaN equal to NaN; integer, bool and string outputs exactly. ")
                 .append("It is **skipped** only when the model uses something Kiln does not support (an op, an op mode, an element ")
-                .append("type, sequence/optional values, an opset the importer does not read) or when a mismatching output ")
+                .append("type, a map or sparse value, an opset the importer does not read) or when a mismatching output ")
                 .append("depends on random draws (Dropout in training mode, the Random* ops, Bernoulli: the expected values come ")
                 .append("from NumPy's generator); ")
                 .append("any other error is a **failure**. See docs/CLI.md.\n\n");

@@ -42,8 +42,8 @@ import java.util.stream.Stream;
  * {@code test_data_set_*} folders of {@code input_*.pb} / {@code output_*.pb}.
  *
  * <p>A case passes when every output of every data set is within {@link Tolerance} of the expected one. It is
- * skipped when the model uses something Kiln does not support (an op, an op mode, an element type, sequence or
- * optional values), or when a mismatching output depends on random draws (Dropout in training mode, random
+ * skipped when the model uses something Kiln does not support (an op, an op mode, an element type, a map or other
+ * non-tensor value beside sequences of tensors and optionals), or when a mismatching output depends on random draws (Dropout in training mode, random
  * ops), whose expected values come from NumPy's generator. Every other error — a shape rule rejecting the
  * model, an evaluator exception, a wrong result — is a failure, so a bug never hides as "unsupported".
  */
@@ -209,7 +209,7 @@ public final class ConformanceRunner {
             }
             for (int i = 0; i < outputs.size(); i++) {
                 Value out = graph.outputs().get(i);
-                Tensor expected = TensorProtos.read(outputs.get(i)).tensor();
+                Tensor expected = TensorProtos.read(outputs.get(i), out.type()).tensor();
                 Tolerance tol = graph.producer(out).filter(n -> SPECTRAL.contains(n.op())).isPresent()
                         ? tolerance.spectral(expected) : tolerance;
                 TensorComparison cmp = TensorComparison.of(expected, actual.get(out.name()), tol);
@@ -286,10 +286,19 @@ public final class ConformanceRunner {
         }
         Map<String, Tensor> feeds = new LinkedHashMap<>();
         for (int i = 0; i < inputs.size(); i++) {
-            var named = TensorProtos.read(inputs.get(i));
+            // The file does not say whether it holds a tensor, a sequence or an optional: the input's type does.
+            Value positional = graphInputs.get(i);
+            var named = TensorProtos.read(inputs.get(i), positional.type());
             String name = named.name();
-            boolean known = graphInputs.stream().anyMatch(v -> v.name().equals(name));
-            feeds.put(known && !feeds.containsKey(name) ? name : graphInputs.get(i).name(), named.tensor());
+            Optional<Value> byName = graphInputs.stream().filter(v -> v.name().equals(name)).findFirst();
+            if (byName.isPresent() && !feeds.containsKey(name)) {
+                if (byName.get().type().kind() != positional.type().kind()) {
+                    named = TensorProtos.read(inputs.get(i), byName.get().type());
+                }
+                feeds.put(name, named.tensor());
+            } else {
+                feeds.put(positional.name(), named.tensor());
+            }
         }
         return feeds;
     }

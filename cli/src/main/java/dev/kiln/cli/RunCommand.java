@@ -5,6 +5,7 @@ import dev.kiln.ir.KilnException;
 import dev.kiln.ir.Tensor;
 import dev.kiln.ir.Value;
 import dev.kiln.onnx.Npy;
+import dev.kiln.onnx.TensorProtos;
 import dev.kiln.onnx.OnnxImporter;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -24,13 +25,15 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 /**
- * {@code kiln run}: evaluates a model on input files and writes every graph output as {@code DIR/<name>.npy}.
+ * {@code kiln run}: evaluates a model on input files and writes every graph output as {@code DIR/<name>.npy} (a
+ * sequence or optional output as {@code DIR/<name>.pb}, an ONNX SequenceProto or OptionalProto).
  * Outputs are computed and encoded first, then written, so a failure leaves no partial set of files.
  */
 @Command(name = "run", mixinStandardHelpOptions = true,
         description = {
             "Runs MODEL.onnx on the given inputs (reference evaluator or generated code) and writes DIR/<output name>.npy for"
-                    + " every graph output (characters outside [A-Za-z0-9._-] in the name become _).",
+                    + " every graph output (characters outside [A-Za-z0-9._-] in the name become _; a sequence or optional"
+                    + " output is written as DIR/<output name>.pb, an ONNX SequenceProto or OptionalProto).",
             "Inputs given without NAME= go to the graph's inputs (initializers excluded) in order."},
         footer = {"", "Exit codes: 0 success, 1 internal error, 2 bad input or usage."})
 public final class RunCommand implements Callable<Integer> {
@@ -67,7 +70,7 @@ public final class RunCommand implements Callable<Integer> {
         Map<Path, byte[]> files = encode(outputs);
         OutputFiles.writeAll(outputDir, files);
         PrintWriter out = spec.commandLine().getOut();
-        outputs.forEach((name, t) -> out.println("wrote " + outputDir.resolve(TensorFiles.npyFileName(name))
+        outputs.forEach((name, t) -> out.println("wrote " + outputDir.resolve(TensorFiles.outputFileName(name, t))
                 + " (" + name + ": " + t.type() + ")"));
         if (print) {
             outputs.forEach((name, t) -> out.print(describe(name, t)));
@@ -77,6 +80,14 @@ public final class RunCommand implements Callable<Integer> {
 
     /** The values of an output as text; for a 2-D float output, also each row's arg-max (the predicted class). */
     static String describe(String name, Tensor t) {
+        if (!t.isPlain()) {
+            StringBuilder sb = new StringBuilder(name).append(": ").append(t.type()).append(" of ")
+                    .append(t.elements().size()).append(t.type().isSequence() ? " tensor(s)\n" : " value(s)\n");
+            for (int i = 0; i < t.elements().size(); i++) {
+                sb.append(describe(name + "[" + i + "]", t.elements().get(i)));
+            }
+            return sb.toString();
+        }
         StringBuilder sb = new StringBuilder(name).append(" = ");
         int shown = Math.min(t.size(), 64);
         sb.append('[');
@@ -123,9 +134,11 @@ public final class RunCommand implements Callable<Integer> {
                     + inputs.size() + " were given");
         }
         Map<String, Tensor> feeds = new LinkedHashMap<>();
-        named.forEach((n, f) -> feeds.put(n, TensorFiles.read(f)));
+        Map<String, dev.kiln.ir.TensorType> types = new HashMap<>();
+        graph.inputs().forEach(v -> types.put(v.name(), v.type()));
+        named.forEach((n, f) -> feeds.put(n, TensorFiles.read(f, types.get(n))));
         for (int i = 0; i < positional.size(); i++) {
-            feeds.put(unnamed.get(i), TensorFiles.read(positional.get(i)));
+            feeds.put(unnamed.get(i), TensorFiles.read(positional.get(i), types.get(unnamed.get(i))));
         }
         return feeds;
     }
@@ -134,13 +147,14 @@ public final class RunCommand implements Callable<Integer> {
         Map<Path, byte[]> files = new LinkedHashMap<>();
         Map<String, String> owners = new HashMap<>();
         for (Map.Entry<String, Tensor> e : outputs.entrySet()) {
-            String file = TensorFiles.npyFileName(e.getKey());
+            String file = TensorFiles.outputFileName(e.getKey(), e.getValue());
             String previous = owners.putIfAbsent(file, e.getKey());
             if (previous != null) {
                 throw new KilnException("outputs '" + previous + "' and '" + e.getKey() + "' would both be written to "
                         + outputDir.resolve(file));
             }
-            files.put(outputDir.resolve(file), Npy.toBytes(e.getValue()));
+            files.put(outputDir.resolve(file), e.getValue().isPlain() ? Npy.toBytes(e.getValue())
+                    : TensorProtos.valueBytes(e.getKey(), e.getValue()));
         }
         return files;
     }

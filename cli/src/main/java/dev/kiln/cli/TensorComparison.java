@@ -2,6 +2,7 @@ package dev.kiln.cli;
 
 import dev.kiln.ir.Tensor;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
 
@@ -22,6 +23,9 @@ public record TensorComparison(boolean matches, double maxAbsError, double maxRe
 
     /** Compares {@code actual} with {@code expected} element by element. */
     public static TensorComparison of(Tensor expected, Tensor actual, Tolerance tolerance) {
+        if (!expected.isPlain() || !actual.isPlain()) {
+            return ofContainers(expected, actual, tolerance);
+        }
         if (expected.dtype() != actual.dtype()) {
             return mismatch("expected " + expected.type() + " but got " + actual.type());
         }
@@ -38,6 +42,34 @@ public record TensorComparison(boolean matches, double maxAbsError, double maxRe
             case STRING -> compareExact(expected, actual, i -> expected.strings()[i].equals(actual.strings()[i]),
                     i -> '"' + expected.strings()[i] + '"', i -> '"' + actual.strings()[i] + '"');
         };
+    }
+
+    /**
+     * Sequences and optionals match when they are of the same kind and hold as many tensors, each matching its
+     * counterpart; the errors reported are the largest over all tensors.
+     */
+    private static TensorComparison ofContainers(Tensor expected, Tensor actual, Tolerance tolerance) {
+        if (expected.kind() != actual.kind() || expected.dtype() != actual.dtype()) {
+            return mismatch("expected " + expected.type() + " but got " + actual.type());
+        }
+        List<Tensor> e = expected.elements();
+        List<Tensor> a = actual.elements();
+        String unit = expected.type().isSequence() ? "tensors" : "values";
+        if (e.size() != a.size()) {
+            return mismatch("expected " + e.size() + " " + unit + " but got " + a.size());
+        }
+        double maxAbs = 0;
+        double maxRel = 0;
+        for (int i = 0; i < e.size(); i++) {
+            TensorComparison c = of(e.get(i), a.get(i), tolerance);
+            if (!c.matches()) {
+                return mismatch((expected.type().isSequence() ? "tensor " + i : "the optional's value") + ": "
+                        + c.problem());
+            }
+            maxAbs = Math.max(maxAbs, Double.isNaN(c.maxAbsError()) ? 0 : c.maxAbsError());
+            maxRel = Math.max(maxRel, Double.isNaN(c.maxRelError()) ? 0 : c.maxRelError());
+        }
+        return new TensorComparison(true, maxAbs, maxRel, "");
     }
 
     private static TensorComparison mismatch(String problem) {

@@ -16,6 +16,7 @@ public final class CodeGenerator {
 
     public static GeneratedModel generate(Graph graph, CodegenOptions options) {
         GraphVerifier.verify(graph);
+        TensorValuesOnly.require(graph);
         return ClassWriter.write(new ModelPlan(graph, options));
     }
 
@@ -40,6 +41,8 @@ public final class CodeGenerator {
                                                  long dropoutSeed, CodegenOptions options) {
         GraphVerifier.verify(trainGraph);
         GraphVerifier.verify(evalGraph);
+        TensorValuesOnly.require(trainGraph);
+        TensorValuesOnly.require(evalGraph);
         return TrainerWriter.write(new TrainerPlan(trainGraph, evalGraph, parameters, state, defaultOptimizer,
                 dropoutSeed, options));
     }

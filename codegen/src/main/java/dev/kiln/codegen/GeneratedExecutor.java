@@ -68,6 +68,12 @@ public final class GeneratedExecutor {
             throw new UnsupportedOpException("generated code takes one dynamic dim (the batch); inputs bind " + bindings);
         }
         int batch = bindings.isEmpty() ? 1 : Math.toIntExact(bindings.values().iterator().next());
+        if (batch < 1) {
+            // The generated API's batch is at least 1 (run throws IllegalArgumentException otherwise): an empty batch
+            // is a form it does not take, not a wrong result.
+            throw new UnsupportedOpException("generated code runs batches of at least 1, but the inputs bind "
+                    + bindings.keySet().iterator().next() + " = " + batch);
+        }
         args.add(batch);
         List<Object> outs = new ArrayList<>();
         for (Value v : graph.outputs()) {

@@ -48,7 +48,8 @@ final class AttributeProtos {
             case TENSOR -> new Attr.TensorValue(TensorProtos.toTensor(a.getT(), baseDir, what));
             case GRAPH, GRAPHS -> throw new UnsupportedModelException(what + " is a subgraph; control flow "
                     + "(If, Loop, Scan) is not supported");
-            case TENSORS, SPARSE_TENSOR, SPARSE_TENSORS, TYPE_PROTO, TYPE_PROTOS -> throw new UnsupportedModelException(
+            case TYPE_PROTO -> new Attr.TypeValue(TypeProtos.toType(a.getTp(), what));
+            case TENSORS, SPARSE_TENSOR, SPARSE_TENSORS, TYPE_PROTOS -> throw new UnsupportedModelException(
                     what + " has kind " + type + ", which Kiln does not support");
             case UNDEFINED -> throw new dev.kiln.ir.ModelFormatException(what + " has no value");
         };
@@ -101,6 +102,7 @@ final class AttributeProtos {
             }
             case Attr.TensorValue t -> b.setType(AttributeType.TENSOR).setT(TensorProtos.toProto("", t.value()));
             case Attr.GraphValue g -> b.setType(AttributeType.GRAPH).setG(graphs.apply(g.value()));
+            case Attr.TypeValue t -> b.setType(AttributeType.TYPE_PROTO).setTp(TypeProtos.toProto(t.value()));
         }
         return b.build();
     }

@@ -147,20 +147,7 @@ public final class OnnxExporter {
     }
 
     private static ValueInfoProto valueInfo(Value v) {
-        TensorType t = v.type();
-        TensorShapeProto.Builder shape = TensorShapeProto.newBuilder();
-        for (Dim d : t.shape().dims()) {
-            TensorShapeProto.Dimension.Builder dim = TensorShapeProto.Dimension.newBuilder();
-            if (d.isStatic()) {
-                dim.setDimValue(d.value());
-            } else if (!d.hasUnknown()) {
-                dim.setDimParam(d.toString());
-            }
-            // A dim nothing is known about is written as neither value nor param, as ONNX does.
-            shape.addDim(dim);
-        }
-        TypeProto type = TypeProto.newBuilder().setTensorType(
-                TypeProto.Tensor.newBuilder().setElemType(t.dtype().onnxCode()).setShape(shape)).build();
+        TypeProto type = TypeProtos.toProto(v.type());
         return ValueInfoProto.newBuilder().setName(v.name()).setType(type).build();
     }
 }

@@ -119,7 +119,7 @@ public final class OnnxImporter {
                 throw new ModelFormatException(what + " is declared twice");
             }
             TensorType t = tensorType(vi, what);
-            values.put(vi.getName(), b.input(vi.getName(), t.dtype(), t.shape()));
+            values.put(vi.getName(), b.input(vi.getName(), t));
         }
         for (Map.Entry<String, TensorProto> e : initializers.entrySet()) {
             Tensor t = TensorProtos.toTensor(e.getValue(), baseDir, source);
@@ -391,34 +391,7 @@ public final class OnnxImporter {
         if (!vi.hasType()) {
             throw new ModelFormatException(what + " has no type");
         }
-        TypeProto t = vi.getType();
-        String kind = switch (t.getValueCase()) {
-            case TENSOR_TYPE -> null;
-            case SEQUENCE_TYPE -> "a sequence";
-            case MAP_TYPE -> "a map";
-            case OPTIONAL_TYPE -> "an optional";
-            case SPARSE_TENSOR_TYPE -> "a sparse tensor";
-            case OPAQUE_TYPE -> "an opaque value";
-            case VALUE_NOT_SET -> throw new ModelFormatException(what + " has an empty type");
-        };
-        if (kind != null) {
-            throw new UnsupportedModelException(what + " is " + kind + "; Kiln supports only tensor graph inputs");
-        }
-        TypeProto.Tensor tt = t.getTensorType();
-        DType dtype = TensorProtos.dtype(tt.getElemType(), what);
-        if (!tt.hasShape()) {
-            throw new UnsupportedModelException(what + " has no shape (unknown rank); Kiln needs the rank of every "
-                    + "graph input");
-        }
-        List<Dim> dims = new ArrayList<>();
-        for (TensorShapeProto.Dimension d : tt.getShape().getDimList()) {
-            dims.add(switch (d.getValueCase()) {
-                case DIM_VALUE -> d.getDimValue() >= 0 ? Dim.of(d.getDimValue()) : Dim.unknown();
-                case DIM_PARAM -> d.getDimParam().isBlank() ? Dim.unknown() : symbolicDim(d.getDimParam());
-                case VALUE_NOT_SET -> Dim.unknown();
-            });
-        }
-        return new TensorType(dtype, new Shape(dims));
+        return TypeProtos.toType(vi.getType(), what);
     }
 
     private static final java.util.regex.Pattern FACTOR =

@@ -5,6 +5,9 @@ import com.google.protobuf.InvalidProtocolBufferException;
 import dev.kiln.ir.DType;
 import dev.kiln.ir.ModelFormatException;
 import dev.kiln.ir.Tensor;
+import dev.kiln.ir.TensorType;
+import dev.kiln.onnx.proto.Onnx.OptionalProto;
+import dev.kiln.onnx.proto.Onnx.SequenceProto;
 import dev.kiln.onnx.proto.Onnx.StringStringEntryProto;
 import dev.kiln.onnx.proto.Onnx.TensorProto;
 import java.io.IOException;
@@ -21,7 +24,8 @@ import java.util.List;
 /**
  * Converts between ONNX {@code TensorProto} and Kiln's {@link Tensor}: every {@link DType}, from
  * little-endian {@code raw_data}, the typed repeated fields, or external data files beside the model; and
- * reads/writes single-tensor {@code .pb} files such as ONNX test data ({@code input_0.pb}).
+ * reads/writes single-tensor {@code .pb} files such as ONNX test data ({@code input_0.pb}), and reads the
+ * SequenceProto and OptionalProto files of test data of sequence and optional type.
  */
 public final class TensorProtos {
     private TensorProtos() {}
@@ -38,6 +42,102 @@ public final class TensorProtos {
         }
         Path dir = pbFile.toAbsolutePath().getParent();
         return new NamedTensor(p.getName(), toTensor(p, dir, pbFile.toString()));
+    }
+
+    /**
+     * Reads a test-data file holding a value of type {@code type}: a TensorProto for a tensor, a SequenceProto for a
+     * sequence, an OptionalProto for an optional (the file itself does not say which, so the model's type decides).
+     * The empty optional takes {@code type}.
+     */
+    public static NamedTensor read(Path pbFile, TensorType type) {
+        if (type.isTensor()) {
+            return read(pbFile);
+        }
+        byte[] bytes = FileIo.readAll(pbFile, "value file");
+        Path dir = pbFile.toAbsolutePath().getParent();
+        String what = pbFile.toString();
+        try {
+            if (type.isSequence()) {
+                SequenceProto p = SequenceProto.parseFrom(bytes);
+                return new NamedTensor(p.getName(), toSequence(p, type.dtype(), dir, what));
+            }
+            OptionalProto p = OptionalProto.parseFrom(bytes);
+            return new NamedTensor(p.getName(), toOptional(p, type, dir, what));
+        } catch (InvalidProtocolBufferException e) {
+            throw new ModelFormatException(what + " is not a valid " + (type.isSequence() ? "SequenceProto"
+                    : "OptionalProto") + " (truncated or corrupt: " + e.getMessage() + ")", e);
+        }
+    }
+
+    /** The sequence of tensors a SequenceProto holds; an empty one takes {@code dtype}. */
+    static Tensor toSequence(SequenceProto p, DType dtype, Path baseDir, String what) {
+        if (p.getElemType() != SequenceProto.DataType.TENSOR_VALUE && p.getTensorValuesCount() == 0
+                && (p.getSequenceValuesCount() > 0 || p.getMapValuesCount() > 0 || p.getOptionalValuesCount() > 0
+                || p.getSparseTensorValuesCount() > 0)) {
+            throw new UnsupportedModelException(what + ": sequence '" + p.getName() + "' holds values of kind "
+                    + p.getElemType() + "; Kiln supports sequences of tensors");
+        }
+        List<Tensor> elements = new java.util.ArrayList<>();
+        for (TensorProto t : p.getTensorValuesList()) {
+            elements.add(toTensor(t, baseDir, what));
+        }
+        DType elementType = elements.isEmpty() ? dtype : elements.get(0).dtype();
+        if (elementType != dtype) {
+            throw new ModelFormatException(what + ": sequence '" + p.getName() + "' holds " + elementType.shortName()
+                    + " tensors but the model declares " + dtype.shortName());
+        }
+        try {
+            return Tensor.sequence(dtype, elements);
+        } catch (IllegalArgumentException e) {
+            throw new ModelFormatException(what + ": sequence '" + p.getName() + "': " + e.getMessage());
+        }
+    }
+
+    /** The value an OptionalProto holds, or the empty optional of {@code type}. */
+    static Tensor toOptional(OptionalProto p, TensorType type, Path baseDir, String what) {
+        if (p.hasTensorValue()) {
+            return Tensor.optionalOf(toTensor(p.getTensorValue(), baseDir, what));
+        }
+        if (p.hasSequenceValue()) {
+            return Tensor.optionalOf(toSequence(p.getSequenceValue(), type.dtype(), baseDir, what));
+        }
+        if (p.hasSparseTensorValue() || p.hasMapValue() || p.hasOptionalValue()) {
+            throw new UnsupportedModelException(what + ": optional '" + p.getName() + "' holds a value of kind "
+                    + p.getElemType() + "; Kiln supports optionals of tensors and sequences of tensors");
+        }
+        return Tensor.emptyOptional(type);
+    }
+
+    /**
+     * The serialized file form of any value: a TensorProto for a tensor, a SequenceProto for a sequence, an
+     * OptionalProto for an optional (as ONNX's test data holds them).
+     */
+    public static byte[] valueBytes(String name, Tensor value) {
+        return switch (value.kind()) {
+            case TENSOR -> toProto(name, value).toByteArray();
+            case SEQUENCE -> toSequenceProto(name, value).toByteArray();
+            case OPTIONAL_TENSOR, OPTIONAL_SEQUENCE -> {
+                OptionalProto.Builder b = OptionalProto.newBuilder().setName(name);
+                if (!value.elements().isEmpty()) {
+                    Tensor content = value.elements().get(0);
+                    if (content.isPlain()) {
+                        b.setElemType(SequenceProto.DataType.TENSOR_VALUE).setTensorValue(toProto("", content));
+                    } else {
+                        b.setElemType(SequenceProto.DataType.SEQUENCE_VALUE).setSequenceValue(toSequenceProto("", content));
+                    }
+                }
+                yield b.build().toByteArray();
+            }
+        };
+    }
+
+    private static SequenceProto toSequenceProto(String name, Tensor sequence) {
+        SequenceProto.Builder b = SequenceProto.newBuilder().setName(name)
+                .setElemType(SequenceProto.DataType.TENSOR_VALUE);
+        for (Tensor e : sequence.elements()) {
+            b.addTensorValues(toProto("", e));
+        }
+        return b.build();
     }
 
     /** Writes {@code tensor} named {@code name} as one serialized TensorProto, whole or not at all. */

@@ -156,16 +156,26 @@ class ImportErrorsTest {
     @Test
     void nonTensorGraphInputs() {
         TypeProto tensor = TypeProto.newBuilder().setTensorType(TypeProto.Tensor.newBuilder().setElemType(1)).build();
+        TypeProto sequence = TypeProto.newBuilder().setSequenceType(TypeProto.Sequence.newBuilder().setElemType(tensor))
+                .build();
         TypeProto[] types = {
-                TypeProto.newBuilder().setSequenceType(TypeProto.Sequence.newBuilder().setElemType(tensor)).build(),
                 TypeProto.newBuilder().setMapType(TypeProto.Map.newBuilder().setKeyType(7).setValueType(tensor)).build(),
-                TypeProto.newBuilder().setOptionalType(TypeProto.Optional.newBuilder().setElemType(tensor)).build()};
-        String[] kinds = {"is a sequence", "is a map", "is an optional"};
+                TypeProto.newBuilder().setOptionalType(TypeProto.Optional.newBuilder().setElemType(
+                        TypeProto.newBuilder().setMapType(TypeProto.Map.newBuilder().setKeyType(7)
+                                .setValueType(tensor)))).build()};
+        String[] kinds = {"is a map; Kiln supports tensors, sequences of tensors and optionals",
+                "is an optional of a map; Kiln supports optionals of tensors and of sequences of tensors"};
         for (int i = 0; i < types.length; i++) {
             byte[] m = reluModel(13).input(ValueInfoProto.newBuilder().setName("s").setType(types[i]).build()).bytes();
             fails(UnsupportedModelException.class, () -> OnnxImporter.load(m, "seq.onnx", tmp),
-                    "seq.onnx: graph input 's' " + kinds[i] + "; Kiln supports only tensor graph inputs");
+                    "seq.onnx: graph input 's' " + kinds[i]);
         }
+        // Sequences and optionals of tensors import; their tensors' rank may be unknown.
+        byte[] seq = reluModel(13).input(ValueInfoProto.newBuilder().setName("s").setType(sequence).build()).bytes();
+        assertEquals("seq(f32[*])", OnnxImporter.load(seq, "seq.onnx", tmp).inputs().get(1).type().toString());
+        byte[] opt = reluModel(13).input(ValueInfoProto.newBuilder().setName("o").setType(TypeProto.newBuilder()
+                .setOptionalType(TypeProto.Optional.newBuilder().setElemType(sequence))).build()).bytes();
+        assertEquals("opt(seq(f32[*]))", OnnxImporter.load(opt, "opt.onnx", tmp).inputs().get(1).type().toString());
         byte[] noShape = model(13).input(ValueInfoProto.newBuilder().setName("x").setType(tensor).build())
                 .node("Relu", List.of("x"), List.of("y")).output("y").bytes();
         fails(UnsupportedModelException.class, () -> OnnxImporter.load(noShape, "r.onnx", tmp),

@@ -82,4 +82,11 @@ public sealed interface Attr {
 
         @Override public String toString() { return GraphPrinter.printInline(value); }
     }
+
+    /** A type (ONNX TYPE_PROTO), e.g. the type of the empty optional an {@code Optional} node makes. */
+    record TypeValue(TensorType value) implements Attr {
+        public AttrType type() { return AttrType.TYPE; }
+
+        @Override public String toString() { return value.toString(); }
+    }
 }

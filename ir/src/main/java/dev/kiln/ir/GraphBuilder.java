@@ -40,7 +40,12 @@ public final class GraphBuilder {
 
     /** A graph input (fed by the caller). */
     public Value input(String valueName, DType dtype, Shape shape) {
-        Value v = new Value(claim(valueName), new TensorType(dtype, shape));
+        return input(valueName, new TensorType(dtype, shape));
+    }
+
+    /** A graph input of any type (a tensor, a sequence, an optional). */
+    public Value input(String valueName, TensorType type) {
+        Value v = new Value(claim(valueName), type);
         inputs.add(v);
         return v;
     }
@@ -67,7 +72,7 @@ public final class GraphBuilder {
 
     private TensorType refined(String valueName, TensorType inferred) {
         Shape declared = declaredShapes.get(valueName);
-        if (declared == null || declared.rank() != inferred.rank()) {
+        if (declared == null || !inferred.isTensor() || declared.rank() != inferred.rank()) {
             return inferred;
         }
         List<Dim> dims = new ArrayList<>(inferred.shape().dims());
@@ -84,7 +89,7 @@ public final class GraphBuilder {
                 changed = true;
             }
         }
-        return changed ? new TensorType(inferred.dtype(), new Shape(dims)) : inferred;
+        return changed ? inferred.withShape(new Shape(dims)) : inferred;
     }
 
     /** Starts a node of the default-domain op {@code op}. */
@@ -179,7 +184,7 @@ public final class GraphBuilder {
                 dims.add(d);
             }
         }
-        return changed ? new Value(v.name(), new TensorType(v.dtype(), new Shape(dims))) : v;
+        return changed ? new Value(v.name(), v.type().withShape(new Shape(dims))) : v;
     }
 
     /** One node under construction. */

@@ -25,6 +25,10 @@ public final class GraphVerifier {
         for (Map.Entry<Value, Tensor> e : g.initializers().entrySet()) {
             Value v = e.getKey();
             define(g, v, "initializer", defined, names);
+            if (!e.getValue().isPlain()) {
+                throw new GraphException("graph '" + g.name() + "': initializer '" + v.name() + "' is a "
+                        + e.getValue().type() + "; initializers are tensors");
+            }
             if (!v.type().equals(e.getValue().type())) {
                 throw new GraphException("graph '" + g.name() + "': initializer '" + v.name() + "' is declared "
                         + v.type() + " but holds " + e.getValue().type());
@@ -73,9 +77,18 @@ public final class GraphVerifier {
         }
     }
 
-    /** Same dtype and rank; dims equal unless either is unknown. */
+    /**
+     * Same kind and dtype; same rank unless a sequence's or optional's rank is unknown on either side; dims equal
+     * unless either is unknown.
+     */
     static boolean compatible(TensorType recorded, TensorType inferred) {
-        if (recorded.dtype() != inferred.dtype() || recorded.rank() != inferred.rank()) {
+        if (recorded.kind() != inferred.kind() || recorded.dtype() != inferred.dtype()) {
+            return false;
+        }
+        if (!recorded.ranked() || !inferred.ranked()) {
+            return true;
+        }
+        if (recorded.rank() != inferred.rank()) {
             return false;
         }
         List<Dim> a = recorded.shape().dims();

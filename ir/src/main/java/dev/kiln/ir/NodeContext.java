@@ -59,6 +59,8 @@ public abstract class NodeContext {
 
     public Tensor attrTensor(String name) { return ((Attr.TensorValue) lookup(name, AttrType.TENSOR)).value(); }
 
+    public TensorType attrType(String name) { return ((Attr.TypeValue) lookup(name, AttrType.TYPE)).value(); }
+
     public Graph attrGraph(String name) { return ((Attr.GraphValue) lookup(name, AttrType.GRAPH)).value(); }
 
     /** The INTS attribute if set (or defaulted), else empty: for attributes whose absence means "derive it". */

@@ -22,5 +22,11 @@ public enum OpProperty {
     /** Its result is not a function of its inputs alone (random ops): never folded or deduplicated. */
     NONDETERMINISTIC,
     /** Behaves differently in training (Dropout, BatchNormalization with training_mode). */
-    TRAINING_AWARE
+    TRAINING_AWARE,
+    /**
+     * Reads or writes sequence or optional values (the Sequence* and Optional* ops, and Identity, which passes any
+     * value through). Every other op takes and gives tensors only, which type inference checks, so their rules never
+     * see a container.
+     */
+    CONTAINERS
 }

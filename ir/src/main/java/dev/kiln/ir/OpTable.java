@@ -20,6 +20,7 @@ import dev.kiln.ir.ops.NnGradOps;
 import dev.kiln.ir.ops.NormalizationOps;
 import dev.kiln.ir.ops.PreviewTrainingOps;
 import dev.kiln.ir.ops.RecurrentOps;
+import dev.kiln.ir.ops.SequenceOps;
 import dev.kiln.ir.ops.GridSampleOps;
 import dev.kiln.ir.ops.ReductionOps;
 import dev.kiln.ir.ops.SignalOps;
@@ -72,6 +73,7 @@ public final class OpTable {
         StringOps.register(r);
         MlOps.register(r);
         RandomOps.register(r);
+        SequenceOps.register(r);
         NnGradOps.register(r);
         DenseGradOps.register(r);
         PreviewTrainingOps.register(r);

@@ -60,7 +60,7 @@ public final class ReferenceEvaluator {
                 if (t == null) {
                     throw new IllegalStateException(n.describe() + ": evaluator produced no value for output " + i);
                 }
-                if (t.dtype() != v.dtype() || t.rank() != v.type().rank()) {
+                if (!v.type().admits(t.type())) {
                     throw new IllegalStateException(n.describe() + ": evaluator produced " + t.type()
                             + " for output '" + v.name() + "' of type " + v.type());
                 }
@@ -117,8 +117,12 @@ public final class ReferenceEvaluator {
             if (t == null) {
                 throw new InputException("input '" + v.name() + "' (" + v.type() + ") is missing");
             }
-            if (t.dtype() != v.dtype() || t.rank() != v.type().rank()) {
+            if (!v.type().admits(t.type())) {
                 throw new InputException("input '" + v.name() + "' expects " + v.type() + " but got " + t.type());
+            }
+            if (!t.isPlain()) {
+                env.put(v, t); // a sequence's or optional's tensors may differ in shape; their dims bind nothing
+                continue;
             }
             for (int i = 0; i < t.rank(); i++) {
                 Dim d = v.shape().dim(i);

@@ -10,9 +10,18 @@ import java.util.Objects;
  * to the dtype's precision, integer types in a {@code long[]} (wrapped to the dtype's range), BOOL in a
  * {@code boolean[]}, STRING in a {@code String[]}. Elements are in row-major order. The arrays returned by
  * {@link #doubles()} and friends are the tensor's own storage: callers must not modify them.
+ *
+ * <p>A value of ONNX sequence or optional type is also a {@code Tensor} here, of a {@link #kind()} other than
+ * {@link TensorType.Kind#TENSOR}: it holds its tensors in {@link #elements()} (an optional none or one) and no data of
+ * its own, so the evaluator, feeds and test data carry every ONNX value alike. Only ops declared
+ * {@link OpProperty#CONTAINERS} ever see one.
  */
 public final class Tensor {
     private final DType dtype;
+    /** The container's type (its kind, dtype and element shape); null for a plain tensor. */
+    private final TensorType containerType;
+    /** A sequence's tensors, an optional's zero or one; empty for a plain tensor. */
+    private final java.util.List<Tensor> elements;
     private final int[] shape;
     private final int size;
     private final double[] doubles;
@@ -21,6 +30,8 @@ public final class Tensor {
     private final String[] strings;
 
     private Tensor(DType dtype, int[] shape, double[] d, long[] l, boolean[] b, String[] s) {
+        this.containerType = null;
+        this.elements = java.util.List.of();
         this.dtype = Objects.requireNonNull(dtype);
         this.shape = shape.clone();
         this.size = sizeOf(shape);
@@ -34,6 +45,80 @@ public final class Tensor {
                     "tensor data has " + len + " elements but shape " + Arrays.toString(shape) + " needs " + size);
         }
     }
+
+    private Tensor(TensorType type, java.util.List<Tensor> elements) {
+        this.dtype = type.dtype();
+        this.containerType = type;
+        this.elements = java.util.List.copyOf(elements);
+        this.shape = new int[0];
+        this.size = 0;
+        this.doubles = null;
+        this.longs = null;
+        this.bools = null;
+        this.strings = null;
+        TensorType.Kind held = type.kind() == TensorType.Kind.OPTIONAL_SEQUENCE ? TensorType.Kind.SEQUENCE
+                : TensorType.Kind.TENSOR;
+        for (Tensor e : this.elements) {
+            if (e.kind() != held || e.dtype != dtype) {
+                throw new IllegalArgumentException("a " + type + " cannot hold " + e.type());
+            }
+        }
+    }
+
+    // ---- sequences and optionals ----
+
+    /** A sequence of {@code dtype} tensors (each plain, of that dtype; shapes may differ). */
+    public static Tensor sequence(DType dtype, java.util.List<Tensor> elements) {
+        return new Tensor(sequenceType(dtype, elements), elements);
+    }
+
+    /** The optional holding {@code content} (a plain tensor or a sequence). */
+    public static Tensor optionalOf(Tensor content) {
+        if (content.isPlain()) {
+            return new Tensor(TensorType.optionalOf(content.type()), java.util.List.of(content));
+        }
+        if (content.kind() != TensorType.Kind.SEQUENCE) {
+            throw new IllegalArgumentException("an optional holds a tensor or a sequence, not " + content.type());
+        }
+        return new Tensor(TensorType.optionalOf(content.type()), java.util.List.of(content));
+    }
+
+    /** The empty optional of type {@code type} (an optional type). */
+    public static Tensor emptyOptional(TensorType type) {
+        if (!type.isOptional()) {
+            throw new IllegalArgumentException("not an optional type: " + type);
+        }
+        return new Tensor(type, java.util.List.of());
+    }
+
+    /** The type of a sequence of these tensors: dims the elements share stay, others are unknown. */
+    private static TensorType sequenceType(DType dtype, java.util.List<Tensor> elements) {
+        if (elements.isEmpty()) {
+            return TensorType.unrankedSequence(dtype);
+        }
+        int[] first = elements.get(0).shape;
+        for (Tensor e : elements) {
+            if (e.shape.length != first.length) {
+                return TensorType.unrankedSequence(dtype);
+            }
+        }
+        java.util.List<Dim> dims = new java.util.ArrayList<>();
+        for (int d = 0; d < first.length; d++) {
+            int axis = d;
+            boolean same = elements.stream().allMatch(e -> e.shape[axis] == first[axis]);
+            dims.add(same ? Dim.of(first[d]) : Dim.unknown());
+        }
+        return TensorType.sequenceOf(new TensorType(dtype, new Shape(dims)));
+    }
+
+    /** Tensor, sequence, or optional. */
+    public TensorType.Kind kind() { return containerType == null ? TensorType.Kind.TENSOR : containerType.kind(); }
+
+    /** True for a plain tensor (not a sequence or optional). */
+    public boolean isPlain() { return containerType == null; }
+
+    /** A sequence's tensors in order; an optional's content (none or one); empty for a plain tensor. */
+    public java.util.List<Tensor> elements() { return elements; }
 
     /** Number of elements of a shape (1 for a scalar). */
     public static int sizeOf(int[] shape) {
@@ -176,7 +261,8 @@ public final class Tensor {
 
     public int size() { return size; }
 
-    public TensorType type() { return new TensorType(dtype, Shape.of(shape)); }
+    /** The tensor's type; a sequence's or optional's own type (its dims shared by all its tensors). */
+    public TensorType type() { return containerType != null ? containerType : new TensorType(dtype, Shape.of(shape)); }
 
     /** Floating storage (read-only); throws if the dtype is not floating. */
     public double[] doubles() {
@@ -348,20 +434,24 @@ public final class Tensor {
     /** Same dtype, shape and elements (NaN equals NaN). */
     @Override
     public boolean equals(Object o) {
-        return o instanceof Tensor t && dtype == t.dtype && Arrays.equals(shape, t.shape)
+        return o instanceof Tensor t && dtype == t.dtype && kind() == t.kind() && elements.equals(t.elements)
+                && Arrays.equals(shape, t.shape)
                 && Arrays.equals(doubles, t.doubles) && Arrays.equals(longs, t.longs)
                 && Arrays.equals(bools, t.bools) && Arrays.equals(strings, t.strings);
     }
 
     @Override
     public int hashCode() {
-        return Objects.hash(dtype, Arrays.hashCode(shape), Arrays.hashCode(doubles), Arrays.hashCode(longs),
+        return Objects.hash(dtype, kind(), elements, Arrays.hashCode(shape), Arrays.hashCode(doubles), Arrays.hashCode(longs),
                 Arrays.hashCode(bools), Arrays.hashCode(strings));
     }
 
     /** {@code f32[2,3]} followed by up to 8 elements. */
     @Override
     public String toString() {
+        if (!isPlain()) {
+            return type() + " " + elements;
+        }
         StringBuilder sb = new StringBuilder(type().toString()).append(" {");
         int n = Math.min(size, 8);
         for (int i = 0; i < n; i++) {

@@ -46,6 +46,7 @@ public final class TypeInference implements ShapeContext.ConstantLookup {
     public Result infer(OpDef def, String description, Attributes attrs, List<Value> inputs, int outputCount) {
         checkArity(def, description, inputs, outputCount);
         checkAttributes(def, description, attrs);
+        checkContainers(def, description, inputs);
         ShapeContext ctx = new ShapeContext(def, description, attrs, inputs, outputCount, this);
         List<TensorType> types = def.shapeRule().infer(ctx);
         if (types.size() < outputCount) {
@@ -116,7 +117,8 @@ public final class TypeInference implements ShapeContext.ConstantLookup {
         EvalContext ctx = new EvalContext(def, description, attrs, in, outputCount, new Random(0));
         List<Tensor> out = def.evalRule().evaluate(ctx);
         for (Tensor t : out) {
-            if (t != null && t.size() > MAX_TRACKED_CONSTANT_ELEMENTS) {
+            if (t != null && t.size() + t.elements().stream().mapToLong(e -> e.size()
+                    + e.elements().stream().mapToLong(Tensor::size).sum()).sum() > MAX_TRACKED_CONSTANT_ELEMENTS) {
                 return List.of();
             }
         }
@@ -140,6 +142,21 @@ public final class TypeInference implements ShapeContext.ConstantLookup {
         if (outputCount < def.minOutputs() || outputCount > def.maxOutputs()) {
             throw new ShapeException(description + ": has " + arity(def.minOutputs(), def.maxOutputs())
                     + " outputs but the node lists " + outputCount);
+        }
+    }
+
+    /** Only ops declared {@link OpProperty#CONTAINERS} take sequences and optionals; their rules check which inputs. */
+    private static void checkContainers(OpDef def, String description, List<Value> inputs) {
+        if (def.has(OpProperty.CONTAINERS)) {
+            return;
+        }
+        for (int i = 0; i < inputs.size(); i++) {
+            Value v = inputs.get(i);
+            if (!v.isAbsent() && !v.type().isTensor()) {
+                throw new ShapeException(description + ": input " + def.inputName(i) + " '" + v.name() + "' is "
+                        + v.type() + " but " + def + " takes tensors only (unpack a sequence with SequenceAt or "
+                        + "ConcatFromSequence, an optional with OptionalGetElement)");
+            }
         }
     }
 

@@ -22,7 +22,9 @@ import java.util.Random;
  * shape computations whose value is fully static (e.g. {@code Shape(x)} of a static-shaped x) by constants.
  * Computations that depend on the symbolic batch stay in the graph (their types keep the symbol).
  * A node is not folded when its result would be much larger than its inputs (e.g. ConstantOfShape of a
- * large shape): that would trade a cheap op for a large weight file.
+ * large shape): that would trade a cheap op for a large weight file. A sequence or optional cannot be an
+ * initializer: a node computing one from constants stays, but its value is known here, so the tensors read from it
+ * (SequenceAt, SequenceLength of a constant sequence) fold, and the node then goes when nothing else reads it.
  */
 public final class ConstantFolding implements Pass {
     /** Folding may grow the constants by at most this many elements per node beyond its inputs' size. */
@@ -47,6 +49,17 @@ public final class ConstantFolding implements Pass {
                 folded = staticShapeValue(n, r);
             }
             if (folded.isEmpty()) {
+                rw.keep(n);
+                continue;
+            }
+            if (n.outputs().stream().anyMatch(v -> !v.isAbsent() && !v.type().isTensor())) {
+                for (int i = 0; i < n.outputs().size(); i++) {
+                    Value v = n.outputs().get(i);
+                    if (!v.isAbsent()) {
+                        constants.put(v, folded.get().get(i));
+                        inference.addConstant(v, folded.get().get(i));
+                    }
+                }
                 rw.keep(n);
                 continue;
             }

@@ -21,6 +21,7 @@ public final class Pipeline {
         // -O1: make the graph smaller without changing any kernel's arithmetic.
         passes.add(new Simplification());
         passes.add(new ConstantFolding());
+        passes.add(new SequenceLowering());
         passes.add(new Simplification());
         passes.add(new CommonSubexpressionElimination());
         passes.add(new DeadCodeElimination());

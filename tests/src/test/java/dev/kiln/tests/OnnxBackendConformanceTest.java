@@ -50,7 +50,9 @@ class OnnxBackendConformanceTest {
             "RegexFullMatch", "TfIdfVectorizer", "ai.onnx.ml.LabelEncoder", "ai.onnx.ml.Binarizer",
             "ai.onnx.ml.ArrayFeatureExtractor", "ai.onnx.ml.TreeEnsemble", "CastLike", "QuantizeLinear",
             "DequantizeLinear", "DeformConv", "Bernoulli", "RandomUniformLike", "RandomNormalLike", "RandomUniform",
-            "RandomNormal", "Gradient");
+            "RandomNormal", "Gradient", "SequenceEmpty", "SequenceConstruct", "SequenceInsert", "SequenceAt",
+            "SequenceErase", "SequenceLength", "ConcatFromSequence", "SplitToSequence", "Optional", "OptionalHasElement",
+            "OptionalGetElement");
     private static final List<String> SUITES = List.of("node", "simple", "pytorch-operator");
     private static final String EXCUSED = "/excused-skips.txt";
 

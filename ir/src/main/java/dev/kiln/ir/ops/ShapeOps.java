@@ -27,9 +27,9 @@ final class ShapeOps {
 
     static void register(OpTable.Registrar r) {
         r.add(OpDef.builder("Identity").since(21)
-                .doc("The input, unchanged.")
+                .doc("The input (a tensor, sequence or optional), unchanged.")
                 .inputs("input").outputs("output")
-                .properties(OpProperty.DATA_MOVEMENT, OpProperty.VIEW)
+                .properties(OpProperty.DATA_MOVEMENT, OpProperty.VIEW, OpProperty.CONTAINERS)
                 .shape(Pointwise::sameAsInput)
                 .eval(ctx -> List.of(ctx.input(0)))
                 .symbolic(ctx -> ShapeValues.withMarkers(ctx, 0))

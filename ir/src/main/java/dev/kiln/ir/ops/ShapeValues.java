@@ -34,7 +34,7 @@ final class ShapeValues {
         Optional<Tensor> c = ctx.constant(i);
         if (c.isPresent()) {
             Tensor t = c.get();
-            if (t.rank() > 1 || !t.dtype().isInteger()) {
+            if (!t.isPlain() || t.rank() > 1 || !t.dtype().isInteger()) {
                 return Optional.empty();
             }
             List<Dim> dims = new ArrayList<>();

@@ -31,7 +31,7 @@ final class SingleNode {
             if (t == null) {
                 in.add(Value.ABSENT);
             } else {
-                in.add(b.input("in" + i, t.dtype(), t.type().shape()));
+                in.add(b.input("in" + i, t.type()));
                 feeds.put("in" + i, t);
             }
         }
