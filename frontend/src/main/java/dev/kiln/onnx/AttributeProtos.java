@@ -46,8 +46,8 @@ final class AttributeProtos {
             case INTS -> new Attr.Ints(a.getIntsList());
             case STRINGS -> new Attr.Strs(a.getStringsList().stream().map(ByteString::toStringUtf8).toList());
             case TENSOR -> new Attr.TensorValue(TensorProtos.toTensor(a.getT(), baseDir, what));
-            case GRAPH, GRAPHS -> throw new UnsupportedModelException(what + " is a subgraph; control flow "
-                    + "(If, Loop, Scan) is not supported");
+            case GRAPH, GRAPHS -> throw new UnsupportedModelException(what + " is a subgraph; Kiln imports "
+                    + "subgraphs only as the bodies of If, Loop and Scan");
             case TENSORS, SPARSE_TENSOR, SPARSE_TENSORS, TYPE_PROTO, TYPE_PROTOS -> throw new UnsupportedModelException(
                     what + " has kind " + type + ", which Kiln does not support");
             case UNDEFINED -> throw new dev.kiln.ir.ModelFormatException(what + " has no value");
