@@ -106,7 +106,8 @@ public final class Subgraphs {
             List<Value> outs = new ArrayList<>();
             for (int i = 0; i < n.outputs().size(); i++) {
                 Value o = n.outputs().get(i);
-                Value typed = o.isAbsent() || o.type().equals(res.types().get(i)) ? o : new Value(o.name(), res.types().get(i));
+                TensorType t = o.isAbsent() ? null : refined(o.type(), res.types().get(i));
+                Value typed = o.isAbsent() || o.type().equals(t) ? o : new Value(o.name(), t);
                 outs.add(typed);
                 actual.put(o, typed);
             }
@@ -116,6 +117,26 @@ public final class Subgraphs {
         List<Value> outputs = body.outputs().stream().map(actual::get).toList();
         List<Optional<Tensor>> values = outputs.stream().map(inference::constant).toList();
         return new Typed(new Graph(body.name(), inputs, body.initializers(), nodes, outputs), values);
+    }
+
+    /**
+     * The inferred type, with the recorded static dims where inference leaves a dim unknown: a body's declared output
+     * shapes (ONNX value_info) are kept, as the importer keeps them for every graph.
+     */
+    private static TensorType refined(TensorType recorded, TensorType inferred) {
+        if (recorded.dtype() != inferred.dtype() || recorded.rank() != inferred.rank()) {
+            return inferred;
+        }
+        List<Dim> dims = new ArrayList<>(inferred.shape().dims());
+        boolean changed = false;
+        for (int d = 0; d < dims.size(); d++) {
+            Dim r = recorded.shape().dim(d);
+            if (dims.get(d).hasUnknown() && r.isStatic()) {
+                dims.set(d, r);
+                changed = true;
+            }
+        }
+        return changed ? new TensorType(inferred.dtype(), new Shape(dims)) : inferred;
     }
 
     /** The types of a node's operands from {@code from} on, as a body receives them. */
