@@ -31,7 +31,7 @@ public final class ControlFlowOps {
     private ControlFlowOps() {}
 
     public static void register(OpTable.Registrar r) {
-        r.add(OpDef.builder("If").since(24)
+        r.add(OpDef.builder("If").since(21)
                 .doc("Runs then_branch when cond is true, else else_branch, and returns that branch's outputs; the "
                         + "branches may give outputs of different shapes (same element types). Operands after cond "
                         + "are the outer values the branches capture, in both branches' input order.")
@@ -42,7 +42,7 @@ public final class ControlFlowOps {
                 .shape(ControlFlowOps::ifTypes)
                 .eval(ControlFlowOps::evalIf)
                 .build());
-        r.add(OpDef.builder("Loop").since(24)
+        r.add(OpDef.builder("Loop").since(21)
                 .doc("Runs body while the iteration count is below M (if given) and cond (if given) holds, carrying "
                         + "N values from one iteration to the next; body(iteration_num, cond, v...) returns "
                         + "(cond, v..., scan outputs...). Outputs the final carried values, then each scan output of "
@@ -53,7 +53,7 @@ public final class ControlFlowOps {
                 .shape(ControlFlowOps::loopTypes)
                 .eval(ControlFlowOps::evalLoop)
                 .build());
-        r.add(OpDef.builder("Scan").since(24)
+        r.add(OpDef.builder("Scan").since(21)
                 .doc("Iterates body over slices of the scan inputs along their scan axes (forward or reverse), "
                         + "carrying N state values: body(state..., slices..., captures...) returns (state..., scan "
                         + "output slices...). Outputs the final states, then each scan output's slices stacked along "
