@@ -217,12 +217,17 @@ public final class ControlFlowOps {
     }
 
     /**
-     * The number of iterations when inference can tell: M is a constant and the loop cannot stop early (no cond
-     * operand or a true one, and a body that returns true or its cond input unchanged).
+     * The number of iterations when inference can tell: none when M is a constant below 1 or cond a false one; M when it
+     * is a constant and the loop cannot stop early (no cond operand or a true one, and a body that returns true or its
+     * cond input unchanged).
      */
     private static Dim tripCount(ShapeContext ctx, Subgraphs.Typed body) {
         Optional<Tensor> m = ctx.constant(0);
-        if (m.isEmpty() || ctx.hasInput(1) && !ctx.constant(1).map(c -> c.getBool(0)).orElse(false)) {
+        Optional<Boolean> cond = ctx.hasInput(1) ? ctx.constant(1).map(c -> c.getBool(0)) : Optional.of(true);
+        if (m.isPresent() && m.get().getLong(0) <= 0 || cond.isPresent() && !cond.get()) {
+            return Dim.of(0); // no iteration runs
+        }
+        if (m.isEmpty() || cond.isEmpty()) {
             return Dim.unknown();
         }
         Value condOut = body.graph().outputs().get(0);

@@ -243,7 +243,7 @@ public final class Autodiff {
             }
             OpDef def = OpTable.get().require(n.domain(), n.op(), n.describe());
             if (n.domain().isEmpty() && dev.kiln.ir.Subgraphs.hasBody(n)) {
-                throw new UnsupportedOpException("no gradient through " + n.op() + " " + n.describe() + ": Kiln does not "
+                throw new UnsupportedOpException("no gradient through " + n.describe() + ": Kiln does not "
                         + "differentiate through control flow (If, Loop, Scan), but a trainable parameter reaches the loss"
                         + " through it (freeze the parameters before it with TrainingSpec.frozen)");
             }
