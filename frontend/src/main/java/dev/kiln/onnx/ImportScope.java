@@ -32,6 +32,9 @@ final class ImportScope {
 
     GraphBuilder builder() { return builder; }
 
+    /** True for a body's scope (one with an enclosing graph). */
+    boolean isBody() { return parent != null; }
+
     /** Defines a value of this graph under its name. */
     void define(String name, Value v) {
         values.put(name, v);

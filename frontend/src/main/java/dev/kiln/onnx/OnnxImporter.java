@@ -192,9 +192,10 @@ public final class OnnxImporter {
             importNode(np, emitter, scope);
         }
         for (ValueInfoProto vi : gp.getOutputList()) {
-            Value v = scope.resolve(vi.getName()).orElseThrow(() -> new GraphException(source + ": graph output '"
-                    + vi.getName() + "' of graph '" + gp.getName()
-                    + "' is not produced by any node, graph input or initializer"));
+            Value v = scope.resolve(vi.getName()).orElseThrow(() -> new GraphException(source + ": "
+                    + (scope.isBody() ? "output '" + vi.getName() + "' of body '" + gp.getName() + "'"
+                            : "graph output '" + vi.getName() + "'")
+                    + " is not produced by any node, graph input or initializer"));
             b.output(v);
         }
     }
