@@ -126,7 +126,7 @@ final class ControlFlowEmitter implements KernelEmitter {
                 continue;
             }
             b.beginControlFlow("if ($N >= $L)", i, rows.get(k));
-            b.addStatement("throw new $T($S + $L + $S)", IllegalStateException.class, n.describe()
+            b.addStatement("throw new $T($S + $L + $S)", IllegalArgumentException.class, n.describe()
                     + ": its scan outputs were compiled for ", rows.get(k), " iterations, but it runs more");
             b.endControlFlow();
             CodeBlock slice = count(ctx, body.outputs().get(1 + carried + k).shape());
@@ -137,8 +137,8 @@ final class ControlFlowEmitter implements KernelEmitter {
         b.endControlFlow();
         if (scans > 0) {
             b.beginControlFlow("if ($N != $L)", i, rows.get(0));
-            b.addStatement("throw new $T($S + $N + $S + $L + $S)", IllegalStateException.class, n.describe() + ": ran ", i,
-                    " iterations, but its scan outputs were compiled for ", rows.get(0), "");
+            b.addStatement("throw new $T($S + $N + $S + $L)", IllegalArgumentException.class, n.describe() + ": ran ",
+                    i, " iterations, but its scan outputs were compiled for ", rows.get(0));
             b.endControlFlow();
         }
         for (int j = 0; j < carried; j++) {
