@@ -462,7 +462,7 @@ final class ClassWriter {
         CodeBlock body = Emitters.forNode(n).emit(ctx);
         CodeBlock prologue = ctx.prologue();
         MethodSpec.Builder m = MethodSpec.methodBuilder(step.method()).addModifiers(Modifier.PRIVATE)
-                .addJavadoc("$L\n", GraphPrinter.printNode(n).replace("*/", "* /"))
+                .addJavadoc("$L\n", GraphPrinter.printNodeSummary(n).replace("*/", "* /"))
                 .addParameter(ParameterSpec.builder(TypeName.INT, "batch").build());
         for (String p : ctx.params()) {
             m.addParameter(plan.paramType(p), p);

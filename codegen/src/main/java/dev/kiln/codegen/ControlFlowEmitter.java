@@ -103,7 +103,7 @@ final class ControlFlowEmitter implements KernelEmitter {
         }
         List<String> outputs = new ArrayList<>();
         for (Value out : body.outputs()) {
-            outputs.add(buffer(ctx, b, out.name() + "_out", out));
+            outputs.add(buffer(ctx, b, out.name(), out));
         }
         List<CodeBlock> rows = new ArrayList<>();
         for (int k = 0; k < scans; k++) {
@@ -175,7 +175,7 @@ final class ControlFlowEmitter implements KernelEmitter {
         }
         List<String> outputs = new ArrayList<>();
         for (Value out : body.outputs()) {
-            outputs.add(buffer(ctx, b, out.name() + "_out", out));
+            outputs.add(buffer(ctx, b, out.name(), out));
         }
         String t = ctx.locals.newName("step");
         b.beginControlFlow("for (int $N = 0; $N < $L; $N++)", t, t, length, t);

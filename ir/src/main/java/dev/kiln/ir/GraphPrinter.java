@@ -100,6 +100,24 @@ public final class GraphPrinter {
         return sb.toString();
     }
 
+    /**
+     * {@link #printNode}, with each body (graph attribute) named rather than printed:
+     * {@code %y: f32[4] = Loop(%m, _, %x) {captures=1} body=graph loop_body}; for comments in generated code.
+     */
+    public static String printNodeSummary(Node n) {
+        Attributes plain = n.attributes();
+        StringBuilder bodies = new StringBuilder();
+        for (java.util.Map.Entry<String, Graph> e : Subgraphs.of(n.attributes()).entrySet()) {
+            plain = plain.without(e.getKey());
+            bodies.append(' ').append(e.getKey()).append("=graph ").append(e.getValue().name());
+        }
+        if (bodies.isEmpty()) {
+            return printNode(n);
+        }
+        Node shown = new Node(n.op(), n.domain(), "", n.inputs(), n.outputs(), plain);
+        return printNode(shown) + bodies + (n.name().isEmpty() ? "" : "  # " + n.name());
+    }
+
     private static String values(Tensor t) {
         StringBuilder sb = new StringBuilder("[");
         for (int i = 0; i < t.size(); i++) {

@@ -46,7 +46,7 @@ class OnnxBackendConformanceTest {
             "Greater", "Not", "Tile", "ConvTranspose", "LRN", "Erf", "Gelu", "Attention", "RotaryEmbedding",
             "HannWindow", "HammingWindow", "BlackmanWindow", "MelWeightMatrix", "DFT", "STFT", "GridSample",
             "AffineGrid", "SwiGLU", "TensorScatter", "LinearAttention", "CausalConvWithState", "NonMaxSuppression",
-            "RoiAlign", "CenterCropPad", "Col2Im", "Det", "Unique");
+            "RoiAlign", "CenterCropPad", "Col2Im", "Det", "Unique", "If", "Loop", "Scan");
     private static final List<String> SUITES = List.of("node", "simple", "pytorch-operator");
     private static final String EXCUSED = "/excused-skips.txt";
 
