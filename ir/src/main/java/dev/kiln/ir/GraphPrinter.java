@@ -101,10 +101,13 @@ public final class GraphPrinter {
     }
 
     /**
-     * {@link #printNode}, with each body (graph attribute) named rather than printed:
+     * {@link #printNode}, with each body of a control-flow node named rather than printed:
      * {@code %y: f32[4] = Loop(%m, _, %x) {captures=1} body=graph loop_body}; for comments in generated code.
      */
     public static String printNodeSummary(Node n) {
+        if (!n.domain().isEmpty()) {
+            return printNode(n); // a fused chain is short and says what the kernel computes
+        }
         Attributes plain = n.attributes();
         StringBuilder bodies = new StringBuilder();
         for (java.util.Map.Entry<String, Graph> e : Subgraphs.of(n.attributes()).entrySet()) {
