@@ -397,6 +397,18 @@ final class EmitContext {
         return "batchScratch";
     }
 
+    /** The plan of the class being written (for emitters that compile a body as a class of its own). */
+    ModelPlan plan() {
+        return plan;
+    }
+
+    /** A per-instance array field of {@code arrayType}, grown on demand by the code that uses it. */
+    String growableArray(String hint, TypeName arrayType) {
+        String name = plan.names.newName(hint);
+        plan.growableArrays.put(name, arrayType);
+        return name;
+    }
+
     /** The same failure users get for an op without code generation. */
     UnsupportedOpException unsupported(String what) {
         return new UnsupportedOpException(node.describe() + ": " + what + " is not supported by code generation yet");

@@ -184,6 +184,10 @@ final class Emitters {
         MomentNormEmitter moments = new MomentNormEmitter();
         m.put("GroupNormalization", moments);
         m.put("MeanVarianceNormalization", moments);
+        ControlFlowEmitter controlFlow = new ControlFlowEmitter();
+        for (String op : new String[] {"If", "Loop", "Scan"}) {
+            m.put(op, controlFlow);
+        }
         CopyEmitter copy = new CopyEmitter();
         for (String view : new String[] {"Identity", "Reshape", "Flatten", "Squeeze", "Unsqueeze"}) {
             m.put(view, copy);

@@ -80,6 +80,18 @@ final class ModelPlan {
     /** Kernel scratch arrays by length (im2col panels), each shared by the steps needing that length. */
     final Map<Integer, String> scratchFields = new java.util.TreeMap<>();
 
+    /** A body of a control-flow node compiled as a nested class, with its weights under their resource keys. */
+    record NestedClass(com.palantir.javapoet.TypeSpec type, Map<String, Object> weights) {}
+
+    /** The bodies of this class's control-flow nodes (see {@link ControlFlowEmitter}). */
+    final List<NestedClass> nestedClasses = new ArrayList<>();
+    /** Per-instance arrays grown on demand, by field name: their Java array type (the buffers bodies are run on). */
+    final Map<String, com.palantir.javapoet.TypeName> growableArrays = new LinkedHashMap<>();
+    /** Prefix of this class's keys in the weights resource: empty for the model's class, the nesting path for a body. */
+    String keyPrefix = "";
+    /** The generated class: the model's, or for a body the class nested in its enclosing one. */
+    com.palantir.javapoet.ClassName self;
+
     /** Graph inputs held in fields (trainable parameters, state) and those passed as {@code int[]} (labels). */
     final FieldInputs fieldInputs;
     /** Nodes whose outputs only shape arguments read, which generation resolves from static types: no code. */
@@ -97,6 +109,7 @@ final class ModelPlan {
         this.graph = graph;
         this.options = options;
         this.fieldInputs = fieldInputs;
+        this.self = com.palantir.javapoet.ClassName.get(options.packageName(), options.className());
         java.util.Set<String> reservedNames = new java.util.LinkedHashSet<>(List.of("batch", "batchScratch",
                 "workers", "close", "weights", "source", "SPECIES", "run", "load", "requireNoNulls"));
         reservedNames.addAll(fieldInputs.reservedNames());

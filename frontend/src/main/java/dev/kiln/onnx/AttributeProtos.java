@@ -46,8 +46,8 @@ final class AttributeProtos {
             case INTS -> new Attr.Ints(a.getIntsList());
             case STRINGS -> new Attr.Strs(a.getStringsList().stream().map(ByteString::toStringUtf8).toList());
             case TENSOR -> new Attr.TensorValue(TensorProtos.toTensor(a.getT(), baseDir, what));
-            case GRAPH, GRAPHS -> throw new UnsupportedModelException(what + " is a subgraph; control flow "
-                    + "(If, Loop, Scan) is not supported");
+            case GRAPH, GRAPHS -> throw new UnsupportedModelException(what + " is a subgraph; Kiln imports "
+                    + "subgraphs only as the bodies of If, Loop and Scan");
             case TYPE_PROTO -> new Attr.TypeValue(TypeProtos.toType(a.getTp(), what));
             case TENSORS, SPARSE_TENSOR, SPARSE_TENSORS, TYPE_PROTOS -> throw new UnsupportedModelException(
                     what + " has kind " + type + ", which Kiln does not support");

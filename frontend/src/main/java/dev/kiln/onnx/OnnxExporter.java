@@ -9,6 +9,7 @@ import dev.kiln.ir.OpTable;
 import dev.kiln.ir.Tensor;
 import dev.kiln.ir.TensorType;
 import dev.kiln.ir.Value;
+import dev.kiln.ir.ops.ControlFlowOps;
 import dev.kiln.onnx.proto.Onnx.GraphProto;
 import dev.kiln.onnx.proto.Onnx.ModelProto;
 import dev.kiln.onnx.proto.Onnx.NodeProto;
@@ -128,6 +129,9 @@ public final class OnnxExporter {
     }
 
     private static NodeProto node(Node n) {
+        if (isControlFlow(n)) {
+            return controlFlowNode(n);
+        }
         NodeProto.Builder b = NodeProto.newBuilder().setOpType(n.op());
         if (!n.name().isEmpty()) {
             b.setName(n.name());
@@ -144,6 +148,53 @@ public final class OnnxExporter {
         n.attributes().asMap().forEach((name, value) ->
                 b.addAttribute(AttributeProtos.toProto(name, value, OnnxExporter::toGraph)));
         return b.build();
+    }
+
+    private static boolean isControlFlow(Node n) {
+        return n.domain().isEmpty() && java.util.List.of("If", "Loop", "Scan").contains(n.op());
+    }
+
+    /**
+     * An If, Loop or Scan in ONNX's form: Kiln's captured operands (see {@code dev.kiln.ir.Subgraphs}) leave the node,
+     * and each body refers to the outer values by name again, through an Identity where its input is named otherwise.
+     */
+    private static NodeProto controlFlowNode(Node n) {
+        int captures = n.op().equals("If") ? n.inputs().size() - 1 : n.attributes().get(ControlFlowOps.CAPTURES)
+                .map(a -> Math.toIntExact(((Attr.Int) a).value())).orElse(0);
+        java.util.List<Value> captured = n.inputs().subList(n.inputs().size() - captures, n.inputs().size());
+        NodeProto.Builder b = NodeProto.newBuilder().setOpType(n.op());
+        if (!n.name().isEmpty()) {
+            b.setName(n.name());
+        }
+        for (Value v : n.inputs().subList(0, n.inputs().size() - captures)) {
+            b.addInput(v.isAbsent() ? "" : v.name());
+        }
+        for (Value v : n.outputs()) {
+            b.addOutput(v.isAbsent() ? "" : v.name());
+        }
+        n.attributes().asMap().forEach((name, value) -> {
+            if (name.equals(ControlFlowOps.CAPTURES)) {
+                return;
+            }
+            b.addAttribute(AttributeProtos.toProto(name, value, body -> openBody(body, captured)));
+        });
+        return b.build();
+    }
+
+    /** A closed body as an ONNX body: its trailing inputs, which receive {@code captured}, become outer references. */
+    private static GraphProto openBody(Graph body, java.util.List<Value> captured) {
+        int formals = body.inputs().size() - captured.size();
+        Graph open = new Graph(body.name(), body.inputs().subList(0, formals), body.initializers(), body.nodes(),
+                body.outputs());
+        GraphProto.Builder g = toGraph(open).toBuilder();
+        for (int c = captured.size() - 1; c >= 0; c--) {
+            Value inner = body.inputs().get(formals + c);
+            if (!inner.name().equals(captured.get(c).name())) {
+                g.addNode(0, NodeProto.newBuilder().setOpType("Identity").addInput(captured.get(c).name())
+                        .addOutput(inner.name()).build());
+            }
+        }
+        return g.build();
     }
 
     private static ValueInfoProto valueInfo(Value v) {

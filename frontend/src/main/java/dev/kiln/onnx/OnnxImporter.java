@@ -54,7 +54,8 @@ public final class OnnxImporter {
     private final String source;
     private final Path baseDir;
     private final Map<String, Integer> opsets = new HashMap<>();
-    private final Map<String, Value> values = new HashMap<>();
+    /** Every value name the model defines, in its graph and all bodies: names adapters make avoid them all. */
+    private Set<String> modelNames;
 
     private OnnxImporter(ModelProto model, String source, Path baseDir) {
         this.model = model;
@@ -105,7 +106,9 @@ public final class OnnxImporter {
             throw new ModelFormatException(source + ": graph '" + gp.getName() + "' declares no outputs");
         }
         readOpsets();
+        modelNames = definedNames(gp);
         GraphBuilder b = new GraphBuilder(graphName(gp));
+        ImportScope scope = new ImportScope(null, b);
         Map<String, TensorProto> initializers = initializers(gp);
         for (ValueInfoProto vi : gp.getInputList()) {
             if (initializers.containsKey(vi.getName())) {
@@ -115,35 +118,93 @@ public final class OnnxImporter {
             if (vi.getName().isEmpty()) {
                 throw new ModelFormatException(source + ": a graph input has no name");
             }
-            if (values.containsKey(vi.getName())) {
+            if (scope.definesLocally(vi.getName())) {
                 throw new ModelFormatException(what + " is declared twice");
             }
             TensorType t = tensorType(vi, what);
-            values.put(vi.getName(), b.input(vi.getName(), t));
+            scope.define(vi.getName(), b.input(vi.getName(), t));
         }
-        for (Map.Entry<String, TensorProto> e : initializers.entrySet()) {
+        importContents(gp, scope);
+        return b.build();
+    }
+
+    /**
+     * Imports a body (a graph attribute) of a node of the graph {@code outer} imports: its inputs get the given
+     * types (what the node feeds them, not the loosely declared types of the file), outer names it uses become
+     * captures (see {@link ImportScope}).
+     *
+     * @param inputTypes one type per input the body declares
+     */
+    ImportedBody importBody(GraphProto gp, ImportScope outer, List<TensorType> inputTypes, String where) {
+        if (gp.getInputCount() != inputTypes.size()) {
+            throw new ModelFormatException(where + " declares " + gp.getInputCount() + " inputs but takes "
+                    + inputTypes.size());
+        }
+        GraphBuilder b = new GraphBuilder(gp.getName().isEmpty() ? "body" : gp.getName());
+        ImportScope scope = new ImportScope(outer, b);
+        for (int i = 0; i < inputTypes.size(); i++) {
+            String name = gp.getInput(i).getName();
+            if (name.isEmpty() || scope.definesLocally(name)) {
+                throw new ModelFormatException(where + ": body input " + i + " has no name or a repeated one");
+            }
+            TensorType t = inputTypes.get(i);
+            scope.define(name, b.input(name, t));
+        }
+        importContents(gp, scope);
+        return new ImportedBody(b.build(), List.copyOf(scope.captures().keySet()));
+    }
+
+    /**
+     * Imports the nodes of a body into the graph of {@code scope} itself (an If whose condition is a constant: only
+     * the branch taken exists, and the other may not even type-check for these inputs); the body's outputs.
+     */
+    List<Value> importInline(GraphProto gp, ImportScope scope, String where) {
+        GraphBuilder b = scope.builder();
+        for (Map.Entry<String, TensorProto> e : initializers(gp).entrySet()) {
             Tensor t = TensorProtos.toTensor(e.getValue(), baseDir, source);
-            values.put(e.getKey(), b.initializer(e.getKey(), t));
+            scope.define(e.getKey(), b.initializer(e.getKey(), t));
         }
         declareShapes(gp, b);
-        List<NodeProto> nodes = topologicalOrder(gp);
-        NodeEmitter emitter = new NodeEmitter(b, definedNames(gp), source);
+        NodeEmitter emitter = new NodeEmitter(b, modelNames, source);
+        for (NodeProto np : topologicalOrder(gp, scope)) {
+            importNode(np, emitter, scope);
+        }
+        List<Value> outs = new ArrayList<>();
+        for (ValueInfoProto vi : gp.getOutputList()) {
+            outs.add(scope.resolve(vi.getName()).orElseThrow(() -> new GraphException(where + ": output '"
+                    + vi.getName() + "' is not produced by any node")));
+        }
+        return outs;
+    }
+
+    /** A body as imported: a closed graph, and the outer values its trailing inputs receive. */
+    record ImportedBody(Graph graph, List<Value> captured) {}
+
+    /** Imports a graph's initializers, nodes and outputs into the scope, whose inputs are already defined. */
+    private void importContents(GraphProto gp, ImportScope scope) {
+        GraphBuilder b = scope.builder();
+        Map<String, TensorProto> initializers = initializers(gp);
+        for (Map.Entry<String, TensorProto> e : initializers.entrySet()) {
+            Tensor t = TensorProtos.toTensor(e.getValue(), baseDir, source);
+            scope.define(e.getKey(), b.initializer(e.getKey(), t));
+        }
+        declareShapes(gp, b);
+        List<NodeProto> nodes = topologicalOrder(gp, scope);
+        NodeEmitter emitter = new NodeEmitter(b, modelNames, source);
         for (NodeProto np : nodes) {
             if (isGradient(np)) {
-                importGradient(np, b);
+                importGradient(np, scope);
             } else {
-                importNode(np, emitter);
+                importNode(np, emitter, scope);
             }
         }
         for (ValueInfoProto vi : gp.getOutputList()) {
-            Value v = values.get(vi.getName());
-            if (v == null) {
-                throw new GraphException(source + ": graph output '" + vi.getName()
-                        + "' is not produced by any node, graph input or initializer");
-            }
+            Value v = scope.resolve(vi.getName()).orElseThrow(() -> new GraphException(source + ": "
+                    + (scope.isBody() ? "output '" + vi.getName() + "' of body '" + gp.getName() + "'"
+                            : "graph output '" + vi.getName() + "'")
+                    + " is not produced by any node, graph input or initializer"));
             b.output(v);
         }
-        return b.build();
     }
 
     /**
@@ -215,13 +276,19 @@ public final class OnnxImporter {
         return inits;
     }
 
-    /** Every value name the ONNX graph defines: fresh names made by adapters must avoid them all. */
+    /** Every value name the ONNX graph and its bodies define: fresh names made by adapters must avoid them all. */
     private static Set<String> definedNames(GraphProto gp) {
         Set<String> names = new HashSet<>();
         gp.getInputList().forEach(v -> names.add(v.getName()));
         gp.getInitializerList().forEach(t -> names.add(t.getName()));
         for (NodeProto n : gp.getNodeList()) {
             names.addAll(n.getOutputList());
+            for (dev.kiln.onnx.proto.Onnx.AttributeProto a : n.getAttributeList()) {
+                if (a.hasG()) {
+                    names.addAll(definedNames(a.getG()));
+                }
+                a.getGraphsList().forEach(g -> names.addAll(definedNames(g)));
+            }
         }
         names.remove("");
         return names;
@@ -231,7 +298,7 @@ public final class OnnxImporter {
      * The nodes in an order where each value is defined before use: the file's order when it already is one
      * (as ONNX requires), otherwise a stable topological sort; dangling inputs and cycles are errors.
      */
-    private List<NodeProto> topologicalOrder(GraphProto gp) {
+    private List<NodeProto> topologicalOrder(GraphProto gp, ImportScope scope) {
         List<NodeProto> nodes = gp.getNodeList();
         Map<String, Integer> producer = new HashMap<>();
         for (int i = 0; i < nodes.size(); i++) {
@@ -239,7 +306,7 @@ public final class OnnxImporter {
                 if (out.isEmpty()) {
                     continue;
                 }
-                if (values.containsKey(out)) {
+                if (scope.definesLocally(out)) {
                     throw new GraphException(source + ": " + describe(nodes.get(i)) + " redefines '" + out
                             + "', which is already a graph input or initializer");
                 }
@@ -258,10 +325,13 @@ public final class OnnxImporter {
         }
         for (int i = 0; i < nodes.size(); i++) {
             for (String in : dependencies(nodes.get(i))) {
-                if (in.isEmpty() || values.containsKey(in)) {
+                if (in.isEmpty() || scope.definesLocally(in)) {
                     continue;
                 }
                 Integer p = producer.get(in);
+                if (p == null && scope.resolve(in).isPresent()) {
+                    continue; // an enclosing graph's value, captured by this body
+                }
                 if (p == null) {
                     throw new GraphException(source + ": " + describe(nodes.get(i)) + " uses '" + in
                             + "', which no node, graph input or initializer defines (missing initializer?)");
@@ -322,7 +392,8 @@ public final class OnnxImporter {
      * with respect to xs, which {@link GradientExpansion} builds here from the op table's gradient rules (each output
      * is an Identity of its gradient, so it keeps the model's name).
      */
-    private void importGradient(NodeProto np, GraphBuilder b) {
+    private void importGradient(NodeProto np, ImportScope scope) {
+        GraphBuilder b = scope.builder();
         String where = source + ": " + describe(np);
         Attributes attrs = AttributeProtos.toAttributes(np.getAttributeList(), baseDir, source, where);
         List<String> xs = attrs.get("xs").filter(a -> a instanceof Attr.Strs).map(a -> ((Attr.Strs) a).values())
@@ -341,19 +412,19 @@ public final class OnnxImporter {
             throw new ModelFormatException(where + " has " + np.getOutputCount() + " outputs but xs names "
                     + xs.size() + " tensors (one gradient each)");
         }
-        Value target = values.get(y);
+        Value target = scope.resolve(y).orElse(null);
         if (target == null) {
             throw new ModelFormatException(where + ": y '" + y + "' is not a tensor of the graph");
         }
-        List<Value> xValues = xs.stream().map(values::get).toList();
+        List<Value> xValues = xs.stream().map(x -> scope.resolve(x).orElse(null)).toList();
         java.util.Set<Value> zValues = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
-        zs.stream().map(values::get).forEach(zValues::add);
+        zs.stream().map(z -> scope.resolve(z).orElse(null)).forEach(zValues::add);
         try {
             List<Value> grads = GradientExpansion.expand(b, describe(np), xValues, zValues, target);
             for (int i = 0; i < grads.size(); i++) {
                 String name = np.getOutput(i);
                 if (!name.isEmpty()) {
-                    values.put(name, b.op("Identity").inputs(grads.get(i)).outputNames(name).output());
+                    scope.define(name, b.op("Identity").inputs(grads.get(i)).outputNames(name).output());
                 }
             }
         } catch (KilnException e) {
@@ -361,7 +432,7 @@ public final class OnnxImporter {
         }
     }
 
-    private void importNode(NodeProto np, NodeEmitter emitter) {
+    private void importNode(NodeProto np, NodeEmitter emitter, ImportScope scope) {
         String domain = np.getDomain().equals("ai.onnx") ? "" : np.getDomain();
         String where = source + ": " + describe(np);
         Integer opset = opsets.get(domain);
@@ -374,20 +445,26 @@ public final class OnnxImporter {
         }
         List<Value> inputs = new ArrayList<>();
         for (String in : np.getInputList()) {
-            inputs.add(in.isEmpty() ? Value.ABSENT : values.get(in));
+            inputs.add(in.isEmpty() ? Value.ABSENT : scope.resolve(in).orElseThrow(() -> new GraphException(
+                    where + " uses '" + in + "', which no node, graph input or initializer defines")));
         }
-        Attributes attrs = AttributeProtos.toAttributes(np.getAttributeList(), baseDir, source, where);
-        ImportedNode node = new ImportedNode(np.getOpType(), domain, np.getName(), inputs, np.getOutputList(), attrs,
-                opset);
-        List<Value> outs = OpsetAdapters.emit(node, emitter);
+        List<Value> outs;
+        if (ControlFlowImport.handles(np, domain)) {
+            outs = new ControlFlowImport(this, np, where, opset, inputs, scope, emitter).emit();
+        } else {
+            Attributes attrs = AttributeProtos.toAttributes(np.getAttributeList(), baseDir, source, where);
+            ImportedNode node = new ImportedNode(np.getOpType(), domain, np.getName(), inputs, np.getOutputList(),
+                    attrs, opset);
+            outs = OpsetAdapters.emit(node, emitter);
+        }
         for (Value v : outs) {
             if (!v.isAbsent()) {
-                values.put(v.name(), v);
+                scope.define(v.name(), v);
             }
         }
     }
 
-    private TensorType tensorType(ValueInfoProto vi, String what) {
+    TensorType tensorType(ValueInfoProto vi, String what) {
         if (!vi.hasType()) {
             throw new ModelFormatException(what + " has no type");
         }
@@ -425,7 +502,7 @@ public final class OnnxImporter {
         return d;
     }
 
-    private static String describe(NodeProto n) {
+    static String describe(NodeProto n) {
         if (!n.getName().isEmpty()) {
             return "node '" + n.getName() + "' (" + n.getOpType() + ")";
         }

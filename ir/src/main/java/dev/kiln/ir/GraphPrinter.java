@@ -22,23 +22,44 @@ public final class GraphPrinter {
     private GraphPrinter() {}
 
     public static String print(Graph g) {
-        StringBuilder sb = new StringBuilder();
+        return print(g, "");
+    }
+
+    /**
+     * The text form indented by {@code indent}. A control-flow node's bodies follow it on lines of their own, one
+     * level deeper, each headed by its attribute name ({@code then_branch: graph ...}).
+     */
+    private static String print(Graph g, String indent) {
+        StringBuilder sb = new StringBuilder(indent);
         sb.append("graph ").append(g.name()).append('(')
                 .append(g.inputs().stream().map(Value::toString).collect(Collectors.joining(", ")))
                 .append(") -> (")
                 .append(g.outputs().stream().map(Value::toString).collect(Collectors.joining(", ")))
                 .append(")\n");
         g.initializers().forEach((v, t) -> {
-            sb.append("  init ").append(v);
+            sb.append(indent).append("  init ").append(v);
             if (t.size() <= SMALL_CONSTANT) {
                 sb.append(" = ").append(values(t));
             }
             sb.append('\n');
         });
         for (Node n : g.nodes()) {
-            sb.append("  ").append(printNode(n)).append('\n');
+            if (!n.domain().isEmpty() || !Subgraphs.hasBody(n)) {
+                sb.append(indent).append("  ").append(printNode(n)).append('\n');
+                continue;
+            }
+            Attributes plain = n.attributes();
+            for (String body : Subgraphs.of(n.attributes()).keySet()) {
+                plain = plain.without(body);
+            }
+            sb.append(indent).append("  ").append(printNode(new Node(n.op(), n.domain(), n.name(), n.inputs(),
+                    n.outputs(), plain))).append('\n');
+            Subgraphs.of(n.attributes()).forEach((name, body) -> {
+                String nested = print(body, indent + "    ");
+                sb.append(indent).append("    ").append(name).append(": ").append(nested.substring(indent.length() + 4));
+            });
         }
-        sb.append("  return ").append(g.outputs().stream().map(v -> "%" + v.name()).collect(Collectors.joining(", ")))
+        sb.append(indent).append("  return ").append(g.outputs().stream().map(v -> "%" + v.name()).collect(Collectors.joining(", ")))
                 .append('\n');
         return sb.toString();
     }
@@ -77,6 +98,27 @@ public final class GraphPrinter {
             sb.append("  # ").append(n.name());
         }
         return sb.toString();
+    }
+
+    /**
+     * {@link #printNode}, with each body of a control-flow node named rather than printed:
+     * {@code %y: f32[4] = Loop(%m, _, %x) {captures=1} body=graph loop_body}; for comments in generated code.
+     */
+    public static String printNodeSummary(Node n) {
+        if (!n.domain().isEmpty()) {
+            return printNode(n); // a fused chain is short and says what the kernel computes
+        }
+        Attributes plain = n.attributes();
+        StringBuilder bodies = new StringBuilder();
+        for (java.util.Map.Entry<String, Graph> e : Subgraphs.of(n.attributes()).entrySet()) {
+            plain = plain.without(e.getKey());
+            bodies.append(' ').append(e.getKey()).append("=graph ").append(e.getValue().name());
+        }
+        if (bodies.isEmpty()) {
+            return printNode(n);
+        }
+        Node shown = new Node(n.op(), n.domain(), "", n.inputs(), n.outputs(), plain);
+        return printNode(shown) + bodies + (n.name().isEmpty() ? "" : "  # " + n.name());
     }
 
     private static String values(Tensor t) {

@@ -8,7 +8,8 @@ import java.util.Set;
 
 /**
  * Checks a graph's invariants: every value named, defined once and before use (SSA, hence acyclic), every op
- * known with legal arity and attributes, and every recorded type equal to what the op table infers.
+ * known with legal arity and attributes, and every recorded type equal to what the op table infers. Bodies (graph
+ * attributes) are verified as graphs of their own: they are closed, so they use only their own values.
  * Runs after import, after the builder, and after every pass in tests.
  */
 public final class GraphVerifier {
@@ -43,6 +44,14 @@ public final class GraphVerifier {
                 }
             }
             OpDef def = OpTable.get().require(n.domain(), n.op(), n.describe());
+            for (Map.Entry<String, Graph> body : Subgraphs.of(n.attributes()).entrySet()) {
+                try {
+                    verify(body.getValue());
+                } catch (GraphException e) {
+                    throw new GraphException("graph '" + g.name() + "': " + n.describe() + ", " + body.getKey() + ": "
+                            + e.getMessage());
+                }
+            }
             TypeInference.Result r = inference.infer(def, n.describe(), n.attributes(), n.inputs(), n.outputs().size());
             for (int i = 0; i < n.outputs().size(); i++) {
                 Value out = n.outputs().get(i);

@@ -4,6 +4,7 @@ import dev.kiln.ir.ops.ActivationOps;
 import dev.kiln.ir.ops.AttentionGrads;
 import dev.kiln.ir.ops.AttentionOps;
 import dev.kiln.ir.ops.BlockedLayoutOps;
+import dev.kiln.ir.ops.ControlFlowOps;
 import dev.kiln.ir.ops.ConvPoolOps;
 import dev.kiln.ir.ops.DeformConvOps;
 import dev.kiln.ir.ops.DenseGradOps;
@@ -77,6 +78,7 @@ public final class OpTable {
         NnGradOps.register(r);
         DenseGradOps.register(r);
         PreviewTrainingOps.register(r);
+        ControlFlowOps.register(r);
         // Kiln's fused ops are declared in terms of the ONNX ops above, so they register last.
         FusedOps.register(r, name -> find("", name).orElseThrow(
                 () -> new IllegalStateException("fused ops need ONNX op " + name)));

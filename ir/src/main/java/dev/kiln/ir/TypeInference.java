@@ -55,7 +55,7 @@ public final class TypeInference implements ShapeContext.ConstantLookup {
         }
         types = List.copyOf(types.subList(0, outputCount));
         List<Tensor> values = List.of();
-        if (!def.has(OpProperty.NONDETERMINISTIC) && !def.has(OpProperty.TRAINING_AWARE) && allInputsConstant(inputs)
+        if (!Subgraphs.nondeterministic(def, attrs) && allInputsConstant(inputs)
                 && small(types)) {
             values = evaluate(def, description, attrs, inputs, outputCount);
             List<TensorType> refined = new ArrayList<>(types);
@@ -83,7 +83,27 @@ public final class TypeInference implements ShapeContext.ConstantLookup {
         }
         if (!outputs.isEmpty() && !outputs.get(0).isAbsent()) {
             result.dims().ifPresent(d -> dims.put(outputs.get(0), List.copyOf(d)));
+            result.dims().flatMap(d -> staticValue(outputs.get(0), d)).ifPresent(t -> constants.putIfAbsent(outputs.get(0), t));
         }
+    }
+
+    /**
+     * An integer value whose elements are all static dims (Size or Shape of a static shape, and arithmetic on them) as
+     * the constant it is, so what depends on it (an If's condition, a Reshape target) is known while building.
+     */
+    private static Optional<Tensor> staticValue(Value v, List<Dim> d) {
+        if (!v.dtype().isInteger() || v.type().rank() > 1 || !v.shape().isStatic()
+                || v.shape().elementCount().value() != d.size()) {
+            return Optional.empty();
+        }
+        long[] values = new long[d.size()];
+        for (int i = 0; i < values.length; i++) {
+            if (!d.get(i).isStatic()) {
+                return Optional.empty();
+            }
+            values[i] = d.get(i).value();
+        }
+        return Optional.of(Tensor.ofLongs(v.dtype(), v.shape().evaluate(java.util.Map.of()), values));
     }
 
     private boolean allInputsConstant(List<Value> inputs) {

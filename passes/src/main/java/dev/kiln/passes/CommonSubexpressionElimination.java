@@ -45,7 +45,9 @@ public final class CommonSubexpressionElimination implements Pass {
         }
         Map<Key, Node> seen = new HashMap<>();
         for (Node n : g.nodes()) {
-            boolean random = OpTable.get().find(n.domain(), n.op()).map(d -> d.has(OpProperty.NONDETERMINISTIC))
+            boolean random = OpTable.get().find(n.domain(), n.op())
+                    .map(d -> d.has(OpProperty.NONDETERMINISTIC) || dev.kiln.ir.Subgraphs.hasBody(n)
+                            && dev.kiln.ir.Subgraphs.nondeterministic(d, n.attributes()))
                     .orElse(true);
             if (random) {
                 rw.keep(n);

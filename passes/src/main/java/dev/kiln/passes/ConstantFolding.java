@@ -4,7 +4,6 @@ import dev.kiln.ir.Dim;
 import dev.kiln.ir.Graph;
 import dev.kiln.ir.Node;
 import dev.kiln.ir.OpDef;
-import dev.kiln.ir.OpProperty;
 import dev.kiln.ir.OpTable;
 import dev.kiln.ir.ReferenceEvaluator;
 import dev.kiln.ir.Tensor;
@@ -84,7 +83,8 @@ public final class ConstantFolding implements Pass {
 
     private static Optional<List<Tensor>> fold(Node n, OpDef def, Map<Value, Tensor> constants) {
         // Training-aware ops (Dropout with training_mode) may draw random masks: folding would freeze one.
-        if (def.has(OpProperty.NONDETERMINISTIC) || def.has(OpProperty.TRAINING_AWARE)) {
+        // So would such an op in a body (If, Loop, Scan).
+        if (dev.kiln.ir.Subgraphs.nondeterministic(def, n.attributes())) {
             return Optional.empty();
         }
         List<Tensor> in = new ArrayList<>();

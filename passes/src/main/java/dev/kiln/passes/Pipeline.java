@@ -23,6 +23,7 @@ public final class Pipeline {
         passes.add(new ConstantFolding());
         passes.add(new SequenceLowering());
         passes.add(new Simplification());
+        passes.add(new SubgraphOptimization(level));
         passes.add(new CommonSubexpressionElimination());
         passes.add(new DeadCodeElimination());
         passes.add(new ShapeInference());

@@ -33,8 +33,8 @@ class CodegenConformanceTest {
         // declared shapes), undeclared intermediates whose dims are resolved at run time (expanded CenterCropPad),
         // string tensors (Equal on strings), the attention, spectral, grid-sampling, state-space and detection ops,
         // CenterCropPad, Col2Im, Det and Unique, the low-precision types, the string ops and ai.onnx.ml's,
-        // DeformConv, Gradient and sequences known at compile time: every case the reference evaluator passes
+        // DeformConv, Gradient, sequences known at compile time, If, Loop and Scan (bodies as nested classes): every case the reference evaluator passes
         // but those with a sequence or optional graph input or output (docs/CODEGEN.md).
-        assertTrue(passed >= 1776, "cases passing through generated code: " + passed);
+        assertTrue(passed >= 1800, "cases passing through generated code: " + passed);
     }
 }

@@ -52,7 +52,7 @@ class OnnxBackendConformanceTest {
             "DequantizeLinear", "DeformConv", "Bernoulli", "RandomUniformLike", "RandomNormalLike", "RandomUniform",
             "RandomNormal", "Gradient", "SequenceEmpty", "SequenceConstruct", "SequenceInsert", "SequenceAt",
             "SequenceErase", "SequenceLength", "ConcatFromSequence", "SplitToSequence", "Optional", "OptionalHasElement",
-            "OptionalGetElement");
+            "OptionalGetElement", "If", "Loop", "Scan");
     private static final List<String> SUITES = List.of("node", "simple", "pytorch-operator");
     private static final String EXCUSED = "/excused-skips.txt";
 

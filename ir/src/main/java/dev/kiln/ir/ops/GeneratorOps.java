@@ -127,8 +127,12 @@ final class GeneratorOps {
                 .shape(ctx -> {
                     DType t = ctx.inputDtype(0);
                     for (int i = 0; i < 3; i++) {
-                        if (ctx.inputDtype(i) != t || ctx.inputShape(i).rank() != 0) {
-                            throw ctx.fail("start, limit and delta must be scalars of one type");
+                        // A one-element vector is read as its scalar, as ONNX's reference (numpy.arange) does; the
+                        // expanded AffineGrid function passes such limits.
+                        Shape in = ctx.inputShape(i);
+                        boolean single = in.rank() == 0 || in.rank() == 1 && in.dim(0).equals(Dim.of(1));
+                        if (ctx.inputDtype(i) != t || !single) {
+                            throw ctx.fail("start, limit and delta must be scalars (or one-element vectors) of one type");
                         }
                     }
                     if (!t.isNumeric()) {

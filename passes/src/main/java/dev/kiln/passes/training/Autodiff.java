@@ -242,6 +242,11 @@ public final class Autodiff {
                 return;
             }
             OpDef def = OpTable.get().require(n.domain(), n.op(), n.describe());
+            if (n.domain().isEmpty() && dev.kiln.ir.Subgraphs.hasBody(n)) {
+                throw new UnsupportedOpException("no gradient through " + n.describe() + ": Kiln does not "
+                        + "differentiate through control flow (If, Loop, Scan), but a trainable parameter reaches the loss"
+                        + " through it (freeze the parameters before it with TrainingSpec.frozen)");
+            }
             GradRule rule = def.gradRule().orElseThrow(() -> new UnsupportedOpException(n.describe()
                     + ": op " + def + " has no gradient rule, but a trainable parameter reaches the loss through it"
                     + " (freeze the parameters before it with TrainingSpec.frozen)"));
