@@ -62,6 +62,12 @@ public final class TensorProtos {
                 return new NamedTensor(p.getName(), toSequence(p, type.dtype(), dir, what));
             }
             OptionalProto p = OptionalProto.parseFrom(bytes);
+            if (type.kind() == TensorType.Kind.OPTIONAL_SEQUENCE && p.getElemType() == 1) { // ONNX: TENSOR
+                // ONNX's test data writes a present optional sequence as the bare SequenceProto (test_loop16_seq_none);
+                // read as an OptionalProto its repeated tensors look like one tensor value.
+                SequenceProto q = SequenceProto.parseFrom(bytes);
+                return new NamedTensor(q.getName(), Tensor.optionalOf(toSequence(q, type.dtype(), dir, what)));
+            }
             return new NamedTensor(p.getName(), toOptional(p, type, dir, what));
         } catch (InvalidProtocolBufferException e) {
             throw new ModelFormatException(what + " is not a valid " + (type.isSequence() ? "SequenceProto"

@@ -60,6 +60,10 @@ public final class ReferenceEvaluator {
                 if (t == null) {
                     throw new IllegalStateException(n.describe() + ": evaluator produced no value for output " + i);
                 }
+                if (v.type().isOptional() && !t.type().isOptional() && Subgraphs.hasBody(n)) {
+                    // Control flow joins a value with its optional's type (Subgraphs.join): the optional, present.
+                    t = Tensor.optionalOf(t);
+                }
                 if (!v.type().admits(t.type())) {
                     throw new IllegalStateException(n.describe() + ": evaluator produced " + t.type()
                             + " for output '" + v.name() + "' of type " + v.type());

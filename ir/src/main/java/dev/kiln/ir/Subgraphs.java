@@ -158,27 +158,64 @@ public final class Subgraphs {
     }
 
     /**
-     * The type both {@code a} and {@code b} have: their common dims, an unknown dim where they differ. Empty when the
-     * element types or ranks differ.
+     * The type both {@code a} and {@code b} have: their common dims, an unknown dim where they differ. A sequence or
+     * optional joined with one whose tensors have another rank (or an unknown one) holds tensors of unknown rank; an
+     * optional joined with a value of its content's kind is that optional. Empty when the element types differ, the
+     * kinds do not meet, or two tensors' ranks differ.
      */
     public static Optional<TensorType> join(TensorType a, TensorType b) {
-        if (a.dtype() != b.dtype() || a.rank() != b.rank()) {
+        Optional<TensorType.Kind> kind = joinKind(a.kind(), b.kind());
+        if (a.dtype() != b.dtype() || kind.isEmpty()) {
             return Optional.empty();
         }
         if (a.equals(b)) {
             return Optional.of(a);
+        }
+        boolean tensor = kind.get() == TensorType.Kind.TENSOR;
+        if (!a.ranked() || !b.ranked() || a.rank() != b.rank()) {
+            return tensor ? Optional.empty()
+                    : Optional.of(new TensorType(a.dtype(), Shape.SCALAR, kind.get(), false));
         }
         List<Dim> dims = new ArrayList<>();
         for (int i = 0; i < a.rank(); i++) {
             Dim x = a.shape().dim(i);
             dims.add(x.equals(b.shape().dim(i)) ? x : Dim.unknown());
         }
-        return Optional.of(new TensorType(a.dtype(), new Shape(dims)));
+        return Optional.of(new TensorType(a.dtype(), new Shape(dims), kind.get(), true));
     }
 
-    /** True when every value of {@code specific} is also one of {@code general} (same dims, or general's unknown). */
+    /** The kind of a join: the same kind, or the optional when one side is an optional of the other's kind. */
+    private static Optional<TensorType.Kind> joinKind(TensorType.Kind a, TensorType.Kind b) {
+        if (a == b) {
+            return Optional.of(a);
+        }
+        if (a == optionalOf(b)) {
+            return Optional.of(a);
+        }
+        return b == optionalOf(a) ? Optional.of(b) : Optional.empty();
+    }
+
+    private static TensorType.Kind optionalOf(TensorType.Kind k) {
+        return switch (k) {
+            case TENSOR -> TensorType.Kind.OPTIONAL_TENSOR;
+            case SEQUENCE -> TensorType.Kind.OPTIONAL_SEQUENCE;
+            default -> null;
+        };
+    }
+
+    /**
+     * True when every value of {@code specific} is also one of {@code general}: a kind {@link #join} takes to
+     * general's, and the same dims or general's unknown (any rank when general's is unknown).
+     */
     public static boolean covers(TensorType general, TensorType specific) {
-        if (general.dtype() != specific.dtype() || general.rank() != specific.rank()) {
+        Optional<TensorType.Kind> kind = joinKind(general.kind(), specific.kind());
+        if (general.dtype() != specific.dtype() || kind.isEmpty() || kind.get() != general.kind()) {
+            return false;
+        }
+        if (!general.ranked()) {
+            return true;
+        }
+        if (!specific.ranked() || general.rank() != specific.rank()) {
             return false;
         }
         for (int i = 0; i < general.rank(); i++) {
@@ -194,7 +231,11 @@ public final class Subgraphs {
     public static List<Tensor> evaluate(Graph body, List<Tensor> inputs, Random random) {
         Map<String, Tensor> feeds = new LinkedHashMap<>();
         for (int i = 0; i < body.inputs().size(); i++) {
-            feeds.put(body.inputs().get(i).name(), inputs.get(i));
+            Value in = body.inputs().get(i);
+            Tensor t = inputs.get(i);
+            // A tensor or sequence reaching an optional input (types joined as in join()) is that optional, present.
+            boolean wrap = in.type().isOptional() && !t.type().isOptional();
+            feeds.put(in.name(), wrap ? Tensor.optionalOf(t) : t);
         }
         Map<String, Tensor> out = ReferenceEvaluator.run(body, feeds, random.nextLong(), (v, t) -> { });
         List<Tensor> result = new ArrayList<>();

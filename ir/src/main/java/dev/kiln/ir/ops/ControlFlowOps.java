@@ -7,6 +7,7 @@ import dev.kiln.ir.EvalContext;
 import dev.kiln.ir.Graph;
 import dev.kiln.ir.NodeContext;
 import dev.kiln.ir.OpDef;
+import dev.kiln.ir.OpProperty;
 import dev.kiln.ir.OpTable;
 import dev.kiln.ir.Shape;
 import dev.kiln.ir.ShapeContext;
@@ -39,6 +40,7 @@ public final class ControlFlowOps {
                 .requiredAttr("then_branch", AttrType.GRAPH, "the graph run when cond is true")
                 .requiredAttr("else_branch", AttrType.GRAPH, "the graph run when cond is false")
                 .nonDifferentiable("cond")
+                .properties(OpProperty.CONTAINERS)
                 .shape(ControlFlowOps::ifTypes)
                 .eval(ControlFlowOps::evalIf)
                 .build());
@@ -50,6 +52,7 @@ public final class ControlFlowOps {
                 .inputs("M?", "cond?", "v_initial?...").outputs("v_final_and_scan_outputs...")
                 .requiredAttr("body", AttrType.GRAPH, "the loop body")
                 .attrInt(CAPTURES, 0, "Kiln: how many trailing operands are outer values the body captures")
+                .properties(OpProperty.CONTAINERS)
                 .shape(ControlFlowOps::loopTypes)
                 .eval(ControlFlowOps::evalLoop)
                 .build());
