@@ -2,9 +2,9 @@ package dev.kiln.runtime;
 
 /**
  * The Mersenne Twister (MT19937) with numpy's legacy seeding and double conversion: the doubles of
- * {@code np.random.seed(seed); np.random.uniform(0, 1, n)}. Generated code draws a seeded training-mode
- * Dropout's mask from this, as the reference evaluator does (its twin in {@code dev.kiln.ir.ops}; the runtime
- * depends on nothing of Kiln, so it holds its own copy), so both reproduce ONNX's reference outputs.
+ * {@code np.random.seed(seed); np.random.uniform(0, 1, n)}. Generated code and the reference evaluator
+ * both draw seeded random ops (and a seeded training-mode Dropout's mask) from this one generator, so both
+ * reproduce ONNX's reference outputs and each other's bits.
  */
 public final class NumpyRandom {
     private static final int N = 624;

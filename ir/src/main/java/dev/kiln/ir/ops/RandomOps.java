@@ -11,6 +11,7 @@ import dev.kiln.ir.Shape;
 import dev.kiln.ir.ShapeContext;
 import dev.kiln.ir.Tensor;
 import dev.kiln.ir.TensorType;
+import dev.kiln.runtime.NumpyRandom;
 import java.util.List;
 import java.util.function.DoubleSupplier;
 

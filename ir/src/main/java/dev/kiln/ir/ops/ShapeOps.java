@@ -12,6 +12,7 @@ import dev.kiln.ir.Shape;
 import dev.kiln.ir.ShapeContext;
 import dev.kiln.ir.Tensor;
 import dev.kiln.ir.TensorType;
+import dev.kiln.runtime.NumpyRandom;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;

@@ -10,6 +10,7 @@ import dev.kiln.ir.ReferenceEvaluator;
 import dev.kiln.ir.Shape;
 import dev.kiln.ir.Tensor;
 import dev.kiln.ir.Value;
+import dev.kiln.runtime.NumpyRandom;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
