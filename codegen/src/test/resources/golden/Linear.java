@@ -2,12 +2,12 @@
 package com.acme;
 
 import dev.kiln.runtime.Epilogue;
+import dev.kiln.runtime.VectorWidth;
 import dev.kiln.runtime.WeightsFile;
 import dev.kiln.runtime.train.UnpackedGemm;
 import java.nio.file.Path;
 import java.util.Collections;
 import java.util.Map;
-import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -23,9 +23,9 @@ import jdk.incubator.vector.VectorSpecies;
  */
 public final class Linear {
     /**
-     * The widest float vector of the machine this runs on (AVX2: 8 lanes, AVX-512: 16).
+     * The runtime kernels' float vector: one species per JVM (8 lanes on AVX2 and AVX-512).
      */
-    private static final VectorSpecies<Float> SPECIES = FloatVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Float> SPECIES = VectorWidth.FLOAT;
 
     private static final String WEIGHTS_RESOURCE = "Linear.weights";
 

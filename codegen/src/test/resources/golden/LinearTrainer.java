@@ -2,6 +2,7 @@
 package com.acme;
 
 import dev.kiln.runtime.Epilogue;
+import dev.kiln.runtime.VectorWidth;
 import dev.kiln.runtime.WeightsFile;
 import dev.kiln.runtime.train.Optimizer;
 import dev.kiln.runtime.train.OptimizerState;
@@ -29,9 +30,9 @@ import jdk.incubator.vector.VectorSpecies;
  */
 public final class LinearTrainer {
     /**
-     * The widest float vector of the machine this runs on (AVX2: 8 lanes, AVX-512: 16).
+     * The runtime kernels' float vector: one species per JVM (8 lanes on AVX2 and AVX-512).
      */
-    private static final VectorSpecies<Float> SPECIES = FloatVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Float> SPECIES = VectorWidth.FLOAT;
 
     private static final List<String> PARAMETER_NAMES = List.of("fc.weight", "fc.bias");
 

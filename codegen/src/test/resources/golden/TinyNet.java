@@ -8,6 +8,7 @@ import dev.kiln.runtime.Gemm;
 import dev.kiln.runtime.PackedMatrix;
 import dev.kiln.runtime.PoolShape;
 import dev.kiln.runtime.Pooling;
+import dev.kiln.runtime.VectorWidth;
 import dev.kiln.runtime.WeightsFile;
 import java.nio.file.Path;
 import java.util.Map;
@@ -27,9 +28,9 @@ import jdk.incubator.vector.VectorSpecies;
  */
 public final class TinyNet {
     /**
-     * The widest float vector of the machine this runs on (AVX2: 8 lanes, AVX-512: 16).
+     * The runtime kernels' float vector: one species per JVM (8 lanes on AVX2 and AVX-512).
      */
-    private static final VectorSpecies<Float> SPECIES = FloatVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Float> SPECIES = VectorWidth.FLOAT;
 
     private static final String WEIGHTS_RESOURCE = "TinyNet.weights";
 

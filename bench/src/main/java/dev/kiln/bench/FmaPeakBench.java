@@ -28,9 +28,8 @@ import org.openjdk.jmh.annotations.Warmup;
 @Measurement(iterations = 2, time = 1)
 @Fork(value = 1, jvmArgsAppend = {"--add-modules=jdk.incubator.vector"})
 public class FmaPeakBench {
-    /** The species of the GEMM kernels: the preferred one, capped at 512 bits (the panel width). */
-    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED.length() <= 16
-            ? FloatVector.SPECIES_PREFERRED : FloatVector.SPECIES_512;
+    /** The species of the GEMM kernels. */
+    private static final VectorSpecies<Float> S = dev.kiln.runtime.VectorWidth.FLOAT;
     public static final int CHAINS = 12;
     /** Loop trips per call: ~20 µs, long enough to dwarf the timer, short enough that the method is compiled
      *  as a whole rather than on-stack-replaced (an OSR'd long loop ran at half speed here, see GemmMeasure). */

@@ -30,6 +30,7 @@ import javax.lang.model.element.Modifier;
 final class ClassWriter {
     private static final TypeName FLOATS = ArrayTypeName.of(TypeName.FLOAT);
     private static final ClassName VECTOR_SPECIES = ClassName.get("jdk.incubator.vector", "VectorSpecies");
+    private static final ClassName VECTOR_WIDTH = ClassName.get("dev.kiln.runtime", "VectorWidth");
     private static final ClassName WEIGHTS_FILE = ClassName.get("dev.kiln.runtime", "WeightsFile");
     private static final ClassName WORKER_POOL = ClassName.get("dev.kiln.runtime", "WorkerPool");
     private static final TypeName WEIGHT_MAP = ParameterizedTypeName.get(ClassName.get(Map.class),
@@ -137,8 +138,8 @@ final class ClassWriter {
     void addSpecies(TypeSpec.Builder type) {
         type.addField(FieldSpec.builder(ParameterizedTypeName.get(VECTOR_SPECIES, ClassName.get(Float.class)), "SPECIES",
                         Modifier.PRIVATE, Modifier.STATIC, Modifier.FINAL)
-                .addJavadoc("The widest float vector of the machine this runs on (AVX2: 8 lanes, AVX-512: 16).\n")
-                .initializer("$T.SPECIES_PREFERRED", PointwiseForms.FLOAT_VECTOR).build());
+                .addJavadoc("The runtime kernels' float vector: one species per JVM (8 lanes on AVX2 and AVX-512).\n")
+                .initializer("$T.FLOAT", VECTOR_WIDTH).build());
     }
 
     List<FieldSpec> staticFields() {

@@ -52,8 +52,8 @@ public final class BlockedLayout implements Pass {
     private final Mode mode;
 
     /**
-     * Names a block to compile for instead of this machine's ({@code -Dkiln.nchwc.block=16} on an AVX2 machine
-     * compiles for AVX-512): blocked code runs only where the runtime's vector width is that block.
+     * Names a block to compile for instead of this machine's ({@code -Dkiln.nchwc.block=16} compiles for
+     * {@code -Dkiln.runtime.vectorBits=512}): blocked code runs only where the runtime's vector width is that block.
      */
     public static final String BLOCK_PROPERTY = "kiln.nchwc.block";
 

@@ -38,7 +38,7 @@ public final class Conv2d {
     /** Widest vector the scratch geometry allows for, so scratch sizes do not depend on the machine. */
     private static final int MAX_VL = 16;
 
-    /** The GEMM's species: the preferred one up to 512 bits, or the one tests force with kiln.runtime.vectorBits. */
+    /** The GEMM's species ({@link VectorWidth}). */
     private static final VectorSpecies<Float> S = GemmKernel.SPECIES;
     private static final int VL = S.length();
 

@@ -26,12 +26,8 @@ import jdk.incubator.vector.VectorSpecies;
  */
 final class GemmKernel {
 
-    /**
-     * Vector species of the kernels: the preferred one, or 512 bits when wider vectors exceed a panel. The
-     * system property {@code kiln.runtime.vectorBits} (128, 256 or 512) overrides it so that tests can run the
-     * other widths' code paths on this machine (emulated, slowly, when the hardware lacks them).
-     */
-    static final VectorSpecies<Float> SPECIES = species(Integer.getInteger("kiln.runtime.vectorBits", 0));
+    /** Vector species of the kernels ({@link VectorWidth}: at most 256 bits unless asked, never wider than a panel). */
+    static final VectorSpecies<Float> SPECIES = VectorWidth.FLOAT;
     static final int VL = SPECIES.length();
     /** Rows of the micro-tile: 6 rows x 2 vectors = 12 accumulators, + 2 B vectors + 1 broadcast = 15 of
      *  AVX2's 16 registers. */
@@ -62,17 +58,6 @@ final class GemmKernel {
     static final int SCRATCH = Math.max(MR * STRIP, MV_VECTORS * VL);
 
     private GemmKernel() { }
-
-    private static VectorSpecies<Float> species(int bits) {
-        return switch (bits) {
-            case 0 -> FloatVector.SPECIES_PREFERRED.length() <= NR
-                    ? FloatVector.SPECIES_PREFERRED : FloatVector.SPECIES_512;
-            case 128 -> FloatVector.SPECIES_128;
-            case 256 -> FloatVector.SPECIES_256;
-            case 512 -> FloatVector.SPECIES_512;
-            default -> throw new IllegalArgumentException("kiln.runtime.vectorBits must be 128, 256 or 512: " + bits);
-        };
-    }
 
     static int strips(int n) { return (n + STRIP - 1) / STRIP; }
 

@@ -24,7 +24,7 @@ public final class Nchwc {
             throw new IllegalStateException("this model keeps activations in NCHWc blocks of " + block
                     + " channels (" + block * 32 + "-bit vectors) but this JVM's float vectors hold " + block()
                     + " lanes: recompile the model on a machine of this vector width (or with kiln.nchwc.block="
-                    + block() + "), or run with -XX:MaxVectorSize=" + block * 4 + " if that is smaller");
+                    + block() + "), or run with -D" + VectorWidth.PROPERTY + "=" + block * 32);
         }
     }
 

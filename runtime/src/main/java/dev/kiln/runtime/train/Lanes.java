@@ -1,31 +1,19 @@
 package dev.kiln.runtime.train;
 
-import dev.kiln.runtime.PackedMatrix;
+import dev.kiln.runtime.VectorWidth;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
  * The vector species of the training kernels and the few vector loops they share (row add, scaled add, sum).
- * The species follows the inference kernels' rule: the preferred one up to a panel's width, overridden by the
- * system property {@code kiln.runtime.vectorBits} so tests can run other widths' paths on this machine.
+ * The species is the inference kernels' one, {@link VectorWidth#FLOAT}.
  */
 final class Lanes {
-    static final VectorSpecies<Float> S = species(Integer.getInteger("kiln.runtime.vectorBits", 0));
+    static final VectorSpecies<Float> S = VectorWidth.FLOAT;
     static final int VL = S.length();
 
     private Lanes() {}
-
-    private static VectorSpecies<Float> species(int bits) {
-        return switch (bits) {
-            case 0 -> FloatVector.SPECIES_PREFERRED.length() <= PackedMatrix.NR
-                    ? FloatVector.SPECIES_PREFERRED : FloatVector.SPECIES_512;
-            case 128 -> FloatVector.SPECIES_128;
-            case 256 -> FloatVector.SPECIES_256;
-            case 512 -> FloatVector.SPECIES_512;
-            default -> throw new IllegalArgumentException("kiln.runtime.vectorBits must be 128, 256 or 512: " + bits);
-        };
-    }
 
     /** {@code dst[d..d+len) += src[s..s+len)}. */
     static void add(float[] src, int s, float[] dst, int d, int len) {
