@@ -41,6 +41,8 @@ public final class Conv2d {
     /** The GEMM's species ({@link VectorWidth}). */
     private static final VectorSpecies<Float> S = GemmKernel.SPECIES;
     private static final int VL = S.length();
+    /** Tiles per full block of MB channels: 4 where C2 has 32 vector registers ({@link VectorWidth#WIDE_REGISTERS}). */
+    static final int BLOCK_TILES = VectorWidth.WIDE_REGISTERS ? 4 : 2;
 
     private Conv2d() {}
 
@@ -605,14 +607,8 @@ public final class Conv2d {
             }
         } else {
             int xb = rowVectors(s);
-            int tiles = 2 * xb;
-            for (int t = 0; t < tiles; t += 2) {
-                int t1 = Math.min(t + 1, tiles - 1);
-                int x0 = tileX(t, xb, outW);
-                int x1 = tileX(t1, xb, outW);
-                block5x2(offs, s.kernelVolume(), w, wOff, x, top + t / xb * rowStep + x0, top + t1 / xb * rowStep + x1,
-                        bias, m0, mCount, rows, r + t / xb * outW + x0, r + t1 / xb * outW + x1, n, relu);
-            }
+            fullBlocks(offs, s.kernelVolume(), w, wOff, x, top, rowStep, xb, 2 * xb, outW, bias, m0, mCount, rows, r,
+                    n, relu);
         }
         if (!ep.isNone() && !relu) {
             int bound = S.loopBound(s.outH() * outW);
@@ -704,15 +700,7 @@ public final class Conv2d {
                             n, relu);
                 }
             } else {
-                for (int t = 0; t < tiles; t += 2) {
-                    int t1 = Math.min(t + 1, tiles - 1);
-                    int x0 = tileX(t, xb, outW);
-                    int x1 = tileX(t1, xb, outW);
-                    int y0 = t / xb;
-                    int y1 = t1 / xb;
-                    block5x2(offs, kv, w, wOff, x, gOff + y0 * rowStep + x0, gOff + y1 * rowStep + x1, bias, m0,
-                            mCount, out, base + y0 * outW + x0, base + y1 * outW + x1, n, relu);
-                }
+                fullBlocks(offs, kv, w, wOff, x, gOff, rowStep, xb, tiles, outW, bias, m0, mCount, out, base, n, relu);
             }
             if (!ep.isNone() && !relu) {
                 for (int j = 0; j < mCount; j++) {
@@ -720,6 +708,41 @@ public final class Conv2d {
                 }
             }
         }
+    }
+
+    /**
+     * Tiles {@code [0, tiles)} ({@code xb} per row) of a block of up to MB channels: four at a time where there are
+     * registers for it ({@link #BLOCK_TILES}), the rest two at a time, a last odd one twice (same values, stored
+     * twice).
+     */
+    private static void fullBlocks(int[] offs, int kv, float[] w, int wOff, float[] x, int xOff, int rowStep, int xb,
+                                   int tiles, int outW, float[] bias, int m0, int mCount, float[] out, int base, int n,
+                                   boolean relu) {
+        int t = 0;
+        if (BLOCK_TILES == 4 && mCount > 2) {
+            for (; t + 3 < tiles; t += 4) {
+                block5x4(offs, kv, w, wOff, x, xOff + tileIn(t, xb, outW, rowStep),
+                        xOff + tileIn(t + 1, xb, outW, rowStep), xOff + tileIn(t + 2, xb, outW, rowStep),
+                        xOff + tileIn(t + 3, xb, outW, rowStep), bias, m0, mCount, out,
+                        base + tileOut(t, xb, outW), base + tileOut(t + 1, xb, outW), base + tileOut(t + 2, xb, outW),
+                        base + tileOut(t + 3, xb, outW), n, relu);
+            }
+        }
+        for (; t < tiles; t += 2) {
+            int t1 = Math.min(t + 1, tiles - 1);
+            block5x2(offs, kv, w, wOff, x, xOff + tileIn(t, xb, outW, rowStep), xOff + tileIn(t1, xb, outW, rowStep),
+                    bias, m0, mCount, out, base + tileOut(t, xb, outW), base + tileOut(t1, xb, outW), n, relu);
+        }
+    }
+
+    /** Offset of tile t's first window in its input rows ({@code rowStep} apart). */
+    private static int tileIn(int t, int xb, int outW, int rowStep) {
+        return t / xb * rowStep + tileX(t, xb, outW);
+    }
+
+    /** Offset of tile t's first pixel in its output plane. */
+    private static int tileOut(int t, int xb, int outW) {
+        return t / xb * outW + tileX(t, xb, outW);
     }
 
     /** First column of tile t of its row: VL per tile, the row's last tile ending at the row's end. */
@@ -813,6 +836,90 @@ public final class Conv2d {
             float b4 = bias == null ? 0f : bias[m0 + 4];
             a40.add(b4).max(floor).intoArray(out, o0 + 4 * n);
             a41.add(b4).max(floor).intoArray(out, o1 + 4 * n);
+        }
+    }
+
+    /**
+     * Four full-vector tiles for MB = 5 output channels where C2 has 32 vector registers: 20 accumulators + 4
+     * inputs + 1 broadcast. Each broadcast weight feeds four FMAs instead of {@link #block5x2}'s two. Each output is
+     * the same FMA chain over the taps as in {@link #block5x2}, so the same bits.
+     */
+    static void block5x4(int[] offs, int taps, float[] w, int wOff, float[] x, int i0, int i1, int i2, int i3,
+                         float[] bias, int m0, int mCount, float[] out, int o0, int o1, int o2, int o3, int n,
+                         boolean relu) {
+        FloatVector a00 = FloatVector.zero(S), a01 = a00, a02 = a00, a03 = a00;
+        FloatVector a10 = a00, a11 = a00, a12 = a00, a13 = a00;
+        FloatVector a20 = a00, a21 = a00, a22 = a00, a23 = a00;
+        FloatVector a30 = a00, a31 = a00, a32 = a00, a33 = a00;
+        FloatVector a40 = a00, a41 = a00, a42 = a00, a43 = a00;
+        int wi = wOff;
+        for (int k = 0; k < taps; k++) {
+            int off = offs[k];
+            FloatVector v0 = FloatVector.fromArray(S, x, i0 + off);
+            FloatVector v1 = FloatVector.fromArray(S, x, i1 + off);
+            FloatVector v2 = FloatVector.fromArray(S, x, i2 + off);
+            FloatVector v3 = FloatVector.fromArray(S, x, i3 + off);
+            FloatVector wv = FloatVector.broadcast(S, w[wi]);
+            a00 = v0.fma(wv, a00);
+            a01 = v1.fma(wv, a01);
+            a02 = v2.fma(wv, a02);
+            a03 = v3.fma(wv, a03);
+            wv = FloatVector.broadcast(S, w[wi + 1]);
+            a10 = v0.fma(wv, a10);
+            a11 = v1.fma(wv, a11);
+            a12 = v2.fma(wv, a12);
+            a13 = v3.fma(wv, a13);
+            wv = FloatVector.broadcast(S, w[wi + 2]);
+            a20 = v0.fma(wv, a20);
+            a21 = v1.fma(wv, a21);
+            a22 = v2.fma(wv, a22);
+            a23 = v3.fma(wv, a23);
+            wv = FloatVector.broadcast(S, w[wi + 3]);
+            a30 = v0.fma(wv, a30);
+            a31 = v1.fma(wv, a31);
+            a32 = v2.fma(wv, a32);
+            a33 = v3.fma(wv, a33);
+            wv = FloatVector.broadcast(S, w[wi + 4]);
+            a40 = v0.fma(wv, a40);
+            a41 = v1.fma(wv, a41);
+            a42 = v2.fma(wv, a42);
+            a43 = v3.fma(wv, a43);
+            wi += MB;
+        }
+        float floor = relu ? 0f : Float.NEGATIVE_INFINITY;
+        // Written out per channel, as in block5x2: a helper taking the vectors would box them.
+        float b0 = bias == null ? 0f : bias[m0];
+        a00.add(b0).max(floor).intoArray(out, o0);
+        a01.add(b0).max(floor).intoArray(out, o1);
+        a02.add(b0).max(floor).intoArray(out, o2);
+        a03.add(b0).max(floor).intoArray(out, o3);
+        if (mCount > 1) {
+            float b1 = bias == null ? 0f : bias[m0 + 1];
+            a10.add(b1).max(floor).intoArray(out, o0 + n);
+            a11.add(b1).max(floor).intoArray(out, o1 + n);
+            a12.add(b1).max(floor).intoArray(out, o2 + n);
+            a13.add(b1).max(floor).intoArray(out, o3 + n);
+        }
+        if (mCount > 2) {
+            float b2 = bias == null ? 0f : bias[m0 + 2];
+            a20.add(b2).max(floor).intoArray(out, o0 + 2 * n);
+            a21.add(b2).max(floor).intoArray(out, o1 + 2 * n);
+            a22.add(b2).max(floor).intoArray(out, o2 + 2 * n);
+            a23.add(b2).max(floor).intoArray(out, o3 + 2 * n);
+        }
+        if (mCount > 3) {
+            float b3 = bias == null ? 0f : bias[m0 + 3];
+            a30.add(b3).max(floor).intoArray(out, o0 + 3 * n);
+            a31.add(b3).max(floor).intoArray(out, o1 + 3 * n);
+            a32.add(b3).max(floor).intoArray(out, o2 + 3 * n);
+            a33.add(b3).max(floor).intoArray(out, o3 + 3 * n);
+        }
+        if (mCount > 4) {
+            float b4 = bias == null ? 0f : bias[m0 + 4];
+            a40.add(b4).max(floor).intoArray(out, o0 + 4 * n);
+            a41.add(b4).max(floor).intoArray(out, o1 + 4 * n);
+            a42.add(b4).max(floor).intoArray(out, o2 + 4 * n);
+            a43.add(b4).max(floor).intoArray(out, o3 + 4 * n);
         }
     }
 

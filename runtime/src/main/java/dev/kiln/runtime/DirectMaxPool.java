@@ -34,7 +34,8 @@ final class DirectMaxPool {
      * pairs and pooled vector (at most 15 vectors of up to 16 lanes, see {@link #poolTile}).
      */
     static int rowsLength(ConvShape s) {
-        return Math.max(MB * 2 * s.outW(), 16 * 16);
+        // two tile pairs of MB channels (the 5 x 4 block) and a vector for poolTile, at up to 16 lanes
+        return Math.max(MB * 2 * s.outW(), (4 * MB + 1) * 16);
     }
 
     /**
@@ -54,6 +55,7 @@ final class DirectMaxPool {
         boolean registers = 2 * pw >= VL && (ep.isNone() || relu);
         int[] offs = Conv2d.tapOffsets(s, wp, plane); // once per call: the row loops below only read it
         int tiles = Math.ceilDiv(2 * pw, VL);
+        int tmp = rowsOff + 4 * MB * VL; // past the tile pairs: where poolTile stores a row's last vector
         for (int u = u0; u < u1; u++) {
             int g = u / blocks;
             int m0 = g * s.mg() + (u % blocks) * MB;
@@ -63,7 +65,21 @@ final class DirectMaxPool {
             int base = oo + m0 * np;
             for (int py = 0; py < ph; py++) {
                 int top = gOff + 2 * py * rowStep;
-                if (registers && mCount <= 2) {
+                if (registers && Conv2d.BLOCK_TILES == 4 && mCount > 2 && tiles % 2 == 0) {
+                    // Two tiles of both window rows in the 5 x 4 block, where there are registers for it.
+                    for (int t = 0; t < tiles; t += 2) {
+                        int x0 = t * VL;
+                        int x1 = Math.min((t + 1) * VL, 2 * pw - VL);
+                        int r1 = rowsOff + 2 * MB * VL;
+                        Conv2d.block5x4(offs, kv, w, wOff, x, top + x0, top + rowStep + x0, top + x1,
+                                top + rowStep + x1, bias, m0, mCount, rows, rowsOff, rowsOff + VL, r1, r1 + VL, 2 * VL,
+                                relu);
+                        poolTile(rows, rowsOff, mCount, out, base + py * pw + x0 / 2, np,
+                                whole(t, tiles, x0, pw, py, ph), tmp);
+                        poolTile(rows, r1, mCount, out, base + py * pw + x1 / 2, np,
+                                whole(t + 1, tiles, x1, pw, py, ph), tmp);
+                    }
+                } else if (registers && mCount <= 2) {
                     // Two window-row tiles at once in the 2 x 4 block, as Conv2d does for a last block this small.
                     for (int t = 0; t < tiles; t += 2) {
                         int x0 = Math.min(t * VL, 2 * pw - VL);
@@ -73,9 +89,9 @@ final class DirectMaxPool {
                                 top + rowStep + x1, bias, m0, mCount, rows, rowsOff, rowsOff + VL, r1, r1 + VL, 2 * VL,
                                 relu);
                         poolTile(rows, rowsOff, mCount, out, base + py * pw + x0 / 2, np,
-                                whole(t, tiles, x0, pw, py, ph));
+                                whole(t, tiles, x0, pw, py, ph), tmp);
                         poolTile(rows, r1, mCount, out, base + py * pw + x1 / 2, np,
-                                whole(t + 1, tiles, x1, pw, py, ph));
+                                whole(t + 1, tiles, x1, pw, py, ph), tmp);
                     }
                 } else if (registers) {
                     for (int t = 0; t < tiles; t++) {
@@ -83,7 +99,7 @@ final class DirectMaxPool {
                         Conv2d.block5x2(offs, kv, w, wOff, x, top + x0, top + rowStep + x0, bias, m0, mCount, rows,
                                 rowsOff, rowsOff + VL, 2 * VL, relu);
                         poolTile(rows, rowsOff, mCount, out, base + py * pw + x0 / 2, np,
-                                whole(t, tiles, x0, pw, py, ph));
+                                whole(t, tiles, x0, pw, py, ph), tmp);
                     }
                 } else {
                     Conv2d.directRows(s, offs, w, wOff, x, top, 2 * py, wp, plane, bias, m0, mCount, ep, rows, rowsOff);
@@ -121,11 +137,12 @@ final class DirectMaxPool {
     /**
      * The windows of one tile pair in {@code rows} ([mCount][2 rows][VL], as {@link Conv2d#block5x2} left them,
      * bias and activation applied): per channel the rows' maximum, then that of even and odd lanes, VL / 2 pooled
-     * pixels stored at {@code o}. Kept out of the FMA block: pooling there left C2 short of registers, and it
-     * spilled half the accumulators inside the tap loop (2x slower).
+     * pixels stored at {@code o} (a row's last vector through {@code rows[tmp..]}, past every tile pair). Kept out of
+     * the FMA block: pooling there left C2 short of registers, and it spilled half the accumulators inside the tap
+     * loop (2x slower).
      */
-    private static void poolTile(float[] rows, int r, int mCount, float[] out, int o, int np, boolean whole) {
-        int half = r + 2 * MB * VL; // past this tile pair's vectors (and, from the 2 x 4 path, the other pair's)
+    private static void poolTile(float[] rows, int r, int mCount, float[] out, int o, int np, boolean whole,
+                                 int tmp) {
         for (int j = 0; j < mCount; j++) {
             int at = r + 2 * j * VL;
             FloatVector p = FloatVector.fromArray(S, rows, at).max(FloatVector.fromArray(S, rows, at + VL));
@@ -138,9 +155,9 @@ final class DirectMaxPool {
             // The row's last tiles leave through scratch: a masked store (vmaskmovps) made cifar_cnn 10 % slower on
             // this AMD machine, and a reinterpretShape to a half-width species was left unexpanded by C2 in about one
             // JVM run in five, boxing two objects per channel and tile (2.7 MB a call for mnist_cnn at batch 64).
-            pooled.intoArray(rows, half);
+            pooled.intoArray(rows, tmp);
             for (int i = 0; i < VL / 2; i++) {
-                out[o + j * np + i] = rows[half + i];
+                out[o + j * np + i] = rows[tmp + i];
             }
         }
     }

@@ -24,6 +24,13 @@ public final class VectorWidth {
     /** The species every kernel and generated class uses. */
     public static final VectorSpecies<Float> FLOAT = species(Integer.getInteger(PROPERTY, 0));
 
+    /**
+     * Whether C2 has 32 vector registers rather than AVX2's 16: AVX-512 (its EVEX encoding) gives them to 256-bit
+     * vectors too, so register blocks may be twice as large. Read from the hardware's preferred width, which
+     * {@code -XX:MaxVectorSize} below 64 hides: such a JVM keeps the 16-register blocks.
+     */
+    public static final boolean WIDE_REGISTERS = FloatVector.SPECIES_PREFERRED.vectorBitSize() >= 512;
+
     private VectorWidth() {}
 
     static VectorSpecies<Float> species(int bits) {
