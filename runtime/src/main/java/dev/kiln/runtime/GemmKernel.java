@@ -37,6 +37,11 @@ final class GemmKernel {
      * tile of 64 rows (4 rows) or of a 2-thread half of them (2 rows) otherwise paid for 6 rows of FMAs.
      */
     private static final int SHORT = 4;
+    /**
+     * Whether a short last row tile runs over two strips at once ({@link #tileShortPair}, 16 accumulators): where
+     * C2 has 32 vector registers, and the strips are two vectors wide (VL = 8; the only width that default picks).
+     */
+    private static final boolean SHORT_PAIRS = VectorWidth.WIDE_REGISTERS && 2 * VL == NR;
     /** Columns per strip. */
     static final int STRIP = 2 * VL;
     /** Whether a strip's two vectors lie in one panel (VL ≤ 8), VL floats apart. */
@@ -94,9 +99,23 @@ final class GemmKernel {
             for (int kb = 0; kb < k || kb == 0; kb += KC) {
                 int kc = Math.min(KC, k - kb);
                 boolean lastBlock = kb + kc >= k;
+                // A short last row tile goes two strips at a time where there are registers for it (SHORT_PAIRS).
+                int split = SHORT_PAIRS && fullStrips - s0 >= 2 && (ie - ib) % MR != 0 && (ie - ib) % MR <= SHORT
+                        ? ie - (ie - ib) % MR : ie;
                 for (int s = s0; s < fullStrips; s++) {
-                    fullStrip(ib, ie, a, aOff, lda, b, s, kb, kc, accumulate || kb > 0, lastBlock, bias, c, cOff,
+                    fullStrip(ib, split, a, aOff, lda, b, s, kb, kc, accumulate || kb > 0, lastBlock, bias, c, cOff,
                             ldc, ep);
+                }
+                if (split < ie) {
+                    int s = s0;
+                    for (; s + 1 < fullStrips; s += 2) {
+                        shortPair(split, ie, a, aOff, lda, b, s, kb, kc, accumulate || kb > 0, lastBlock, bias, c,
+                                cOff, ldc, ep);
+                    }
+                    if (s < fullStrips) {
+                        fullStrip(split, ie, a, aOff, lda, b, s, kb, kc, accumulate || kb > 0, lastBlock, bias, c,
+                                cOff, ldc, ep);
+                    }
                 }
             }
             for (int s = Math.max(s0, fullStrips); s < s1; s++) {
@@ -130,6 +149,21 @@ final class GemmKernel {
         }
         if (finish && !perTile) {
             finish(c, cOff + ib * ldc + j0, ldc, ie - ib, 2, bias, j0, ep);
+        }
+    }
+
+    /** Rows {@code [ib, ie)} (at most {@link #SHORT}) of strips s and s + 1, both wholly below n. */
+    private static void shortPair(int ib, int ie, float[] a, int aOff, int lda, PackedMatrix b, int s, int kb,
+                                  int kc, boolean accumulate, boolean lastBlock, float[] bias, float[] c, int cOff,
+                                  int ldc, Epilogue ep) {
+        int k = b.k();
+        int j0 = s * STRIP;
+        int ci = cOff + ib * ldc + j0;
+        tileShortPair(ib, ie - ib, a, aOff + kb, lda, kc, b.data(), base(j0, k) + kb * NR,
+                base(j0 + VL, k) + kb * NR, base(j0 + 2 * VL, k) + kb * NR, base(j0 + 3 * VL, k) + kb * NR, c, ci, ldc,
+                accumulate);
+        if (lastBlock && (bias != null || !ep.isNone())) {
+            finish(c, ci, ldc, ie - ib, 4, bias, j0, ep);
         }
     }
 
@@ -300,6 +334,96 @@ final class GemmKernel {
             c11.intoArray(d, d1 + VL);
             c10.intoArray(d, d1);
         }
+        c01.intoArray(d, d0 + VL);
+        c00.intoArray(d, d0);
+    }
+
+    /**
+     * {@link #tileShort} over two strips (four vectors of B at {@code b0 .. b3}): 16 accumulators, so every row of
+     * A broadcast feeds four FMAs, and a 3-row tile keeps 12 FMA chains in flight instead of 6. The same chains as
+     * {@link #tileShort}, so the same bits.
+     */
+    private static void tileShortPair(int i0, int rows, float[] a, int aOff, int lda, int k, float[] bd, int b0,
+                                      int b1, int b2, int b3, float[] d, int dOff, int ldd, boolean accumulate) {
+        int last = rows - 1;
+        int a0 = aOff + i0 * lda;
+        int a1 = a0 + Math.min(1, last) * lda;
+        int a2 = a0 + Math.min(2, last) * lda;
+        int a3 = a0 + Math.min(3, last) * lda;
+        int d0 = dOff;
+        int d1 = dOff + Math.min(1, last) * ldd;
+        int d2 = dOff + Math.min(2, last) * ldd;
+        int d3 = dOff + Math.min(3, last) * ldd;
+        FloatVector c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33;
+        if (accumulate) {
+            c00 = FloatVector.fromArray(SPECIES, d, d0);
+            c01 = FloatVector.fromArray(SPECIES, d, d0 + VL);
+            c02 = FloatVector.fromArray(SPECIES, d, d0 + 2 * VL);
+            c03 = FloatVector.fromArray(SPECIES, d, d0 + 3 * VL);
+            c10 = FloatVector.fromArray(SPECIES, d, d1);
+            c11 = FloatVector.fromArray(SPECIES, d, d1 + VL);
+            c12 = FloatVector.fromArray(SPECIES, d, d1 + 2 * VL);
+            c13 = FloatVector.fromArray(SPECIES, d, d1 + 3 * VL);
+            c20 = FloatVector.fromArray(SPECIES, d, d2);
+            c21 = FloatVector.fromArray(SPECIES, d, d2 + VL);
+            c22 = FloatVector.fromArray(SPECIES, d, d2 + 2 * VL);
+            c23 = FloatVector.fromArray(SPECIES, d, d2 + 3 * VL);
+            c30 = FloatVector.fromArray(SPECIES, d, d3);
+            c31 = FloatVector.fromArray(SPECIES, d, d3 + VL);
+            c32 = FloatVector.fromArray(SPECIES, d, d3 + 2 * VL);
+            c33 = FloatVector.fromArray(SPECIES, d, d3 + 3 * VL);
+        } else {
+            c00 = FloatVector.zero(SPECIES);
+            c01 = c00; c02 = c00; c03 = c00; c10 = c00; c11 = c00; c12 = c00; c13 = c00;
+            c20 = c00; c21 = c00; c22 = c00; c23 = c00; c30 = c00; c31 = c00; c32 = c00; c33 = c00;
+        }
+        for (int kk = 0; kk < k; kk++) {
+            int bo = kk * NR;
+            FloatVector x0 = FloatVector.fromArray(SPECIES, bd, b0 + bo);
+            FloatVector x1 = FloatVector.fromArray(SPECIES, bd, b1 + bo);
+            FloatVector x2 = FloatVector.fromArray(SPECIES, bd, b2 + bo);
+            FloatVector x3 = FloatVector.fromArray(SPECIES, bd, b3 + bo);
+            FloatVector av = FloatVector.broadcast(SPECIES, a[a0 + kk]);
+            c00 = av.fma(x0, c00);
+            c01 = av.fma(x1, c01);
+            c02 = av.fma(x2, c02);
+            c03 = av.fma(x3, c03);
+            av = FloatVector.broadcast(SPECIES, a[a1 + kk]);
+            c10 = av.fma(x0, c10);
+            c11 = av.fma(x1, c11);
+            c12 = av.fma(x2, c12);
+            c13 = av.fma(x3, c13);
+            av = FloatVector.broadcast(SPECIES, a[a2 + kk]);
+            c20 = av.fma(x0, c20);
+            c21 = av.fma(x1, c21);
+            c22 = av.fma(x2, c22);
+            c23 = av.fma(x3, c23);
+            av = FloatVector.broadcast(SPECIES, a[a3 + kk]);
+            c30 = av.fma(x0, c30);
+            c31 = av.fma(x1, c31);
+            c32 = av.fma(x2, c32);
+            c33 = av.fma(x3, c33);
+        }
+        if (rows > 3) {
+            c33.intoArray(d, d3 + 3 * VL);
+            c32.intoArray(d, d3 + 2 * VL);
+            c31.intoArray(d, d3 + VL);
+            c30.intoArray(d, d3);
+        }
+        if (rows > 2) {
+            c23.intoArray(d, d2 + 3 * VL);
+            c22.intoArray(d, d2 + 2 * VL);
+            c21.intoArray(d, d2 + VL);
+            c20.intoArray(d, d2);
+        }
+        if (rows > 1) {
+            c13.intoArray(d, d1 + 3 * VL);
+            c12.intoArray(d, d1 + 2 * VL);
+            c11.intoArray(d, d1 + VL);
+            c10.intoArray(d, d1);
+        }
+        c03.intoArray(d, d0 + 3 * VL);
+        c02.intoArray(d, d0 + 2 * VL);
         c01.intoArray(d, d0 + VL);
         c00.intoArray(d, d0);
     }
