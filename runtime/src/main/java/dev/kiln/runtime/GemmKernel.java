@@ -39,9 +39,9 @@ final class GemmKernel {
     private static final int SHORT = 4;
     /**
      * Whether a short last row tile runs over two strips at once ({@link #tileShortPair}, 16 accumulators): where
-     * C2 has 32 vector registers, and the strips are two vectors wide (VL = 8; the only width that default picks).
+     * C2 has 32 vector registers.
      */
-    private static final boolean SHORT_PAIRS = VectorWidth.WIDE_REGISTERS && 2 * VL == NR;
+    private static final boolean SHORT_PAIRS = VectorWidth.WIDE_REGISTERS;
     /** Columns per strip. */
     static final int STRIP = 2 * VL;
     /** Whether a strip's two vectors lie in one panel (VL ≤ 8), VL floats apart. */

@@ -24,12 +24,18 @@ public final class VectorWidth {
     /** The species every kernel and generated class uses. */
     public static final VectorSpecies<Float> FLOAT = species(Integer.getInteger(PROPERTY, 0));
 
+    /** System property that overrides {@link #WIDE_REGISTERS} ({@code true} or {@code false}), for tests. */
+    public static final String WIDE_REGISTERS_PROPERTY = "kiln.runtime.wideRegisters";
+
     /**
      * Whether C2 has 32 vector registers rather than AVX2's 16: AVX-512 (its EVEX encoding) gives them to 256-bit
      * vectors too, so register blocks may be twice as large. Read from the hardware's preferred width, which
-     * {@code -XX:MaxVectorSize} below 64 hides: such a JVM keeps the 16-register blocks.
+     * {@code -XX:MaxVectorSize} below 64 hides: such a JVM keeps the 16-register blocks. Either block computes the
+     * same bits; forcing the wide ones on a 16-register machine only makes C2 spill.
      */
-    public static final boolean WIDE_REGISTERS = FloatVector.SPECIES_PREFERRED.vectorBitSize() >= 512;
+    public static final boolean WIDE_REGISTERS = System.getProperty(WIDE_REGISTERS_PROPERTY) != null
+            ? Boolean.getBoolean(WIDE_REGISTERS_PROPERTY)
+            : FloatVector.SPECIES_PREFERRED.vectorBitSize() >= 512;
 
     private VectorWidth() {}
 
