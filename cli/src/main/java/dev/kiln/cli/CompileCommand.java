@@ -8,8 +8,10 @@ import dev.kiln.passes.PassOptions;
 import dev.kiln.passes.training.Loss;
 import dev.kiln.passes.training.TrainingSpec;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -53,6 +55,11 @@ public final class CompileCommand implements Callable<Integer> {
             description = "Worker threads the large kernels split across (default 1).")
     private int threads;
 
+    @Option(names = "--dim", paramLabel = "NAME=SIZE",
+            description = "Fixes a symbolic dim of the model's inputs (e.g. --dim seq=128); repeat for each. Generated"
+                    + " code takes one dynamic dim, the batch (the first symbolic dim of the first input that has one).")
+    private Map<String, Long> dims = new LinkedHashMap<>();
+
     @Option(names = "--print-after", split = ",", paramLabel = "PASS|all",
             description = "Print the graph after the named passes (or all).")
     private List<String> printAfter = List.of();
@@ -77,7 +84,7 @@ public final class CompileCommand implements Callable<Integer> {
         CompileOptions options;
         try {
             options = new CompileOptions(packageName, Optional.ofNullable(className), dev.kiln.passes.OptLevel.parse(level),
-                    threads);
+                    threads).withDims(dims);
             options = withTraining(options);
             new dev.kiln.codegen.CodegenOptions(packageName, options.classNameFor(model.getFileName().toString()),
                     threads, "check");

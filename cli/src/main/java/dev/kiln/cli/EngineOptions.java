@@ -1,6 +1,7 @@
 package dev.kiln.cli;
 
 import dev.kiln.codegen.GeneratedExecutor;
+import dev.kiln.ir.DimBinding;
 import dev.kiln.ir.Graph;
 import dev.kiln.ir.ReferenceEvaluator;
 import dev.kiln.ir.Tensor;
@@ -8,6 +9,7 @@ import java.util.Map;
 import dev.kiln.passes.OptLevel;
 import dev.kiln.passes.PassManager;
 import dev.kiln.passes.PassOptions;
+import dev.kiln.passes.ShapeInference;
 import java.io.PrintStream;
 import java.util.Set;
 import picocli.CommandLine.Model.CommandSpec;
@@ -69,10 +71,17 @@ public final class EngineOptions {
         return backend.equals("codegen");
     }
 
-    /** Runs an optimized graph on the chosen backend; output name -> tensor. */
+    /**
+     * Runs an optimized graph on the chosen backend; output name -> tensor. Generated code is compiled for the
+     * sizes the feeds give the inputs' symbolic dims other than the batch (it takes only the batch at run time).
+     */
     public Map<String, Tensor> execute(Graph optimized, Map<String, Tensor> feeds) {
-        return backend.equals("codegen") ? GeneratedExecutor.compile(optimized, 1).run(feeds)
-                : ReferenceEvaluator.run(optimized, feeds);
+        if (!backend.equals("codegen")) {
+            return ReferenceEvaluator.run(optimized, feeds);
+        }
+        Map<String, Long> dims = DimBinding.fromFeeds(optimized, feeds, true);
+        Graph bound = dims.isEmpty() ? optimized : optimize(new ShapeInference().apply(DimBinding.bind(optimized, dims)));
+        return GeneratedExecutor.compile(bound, 1).run(feeds);
     }
 
     /** {@code graph} optimized at the chosen level, quietly. */

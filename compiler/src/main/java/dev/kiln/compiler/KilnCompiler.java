@@ -3,6 +3,7 @@ package dev.kiln.compiler;
 import dev.kiln.codegen.CodeGenerator;
 import dev.kiln.codegen.CodegenOptions;
 import dev.kiln.codegen.GeneratedModel;
+import dev.kiln.ir.DimBinding;
 import dev.kiln.ir.Graph;
 import dev.kiln.ir.KilnException;
 import dev.kiln.onnx.OnnxImporter;
@@ -12,6 +13,7 @@ import dev.kiln.passes.PassManager;
 import dev.kiln.passes.Pipeline;
 import dev.kiln.passes.OptLevel;
 import dev.kiln.passes.PassOptions;
+import dev.kiln.passes.ShapeInference;
 import dev.kiln.passes.training.Autodiff;
 import dev.kiln.passes.training.TrainingGraph;
 import java.io.IOException;
@@ -21,6 +23,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Map;
 import java.util.stream.Stream;
 
 /**
@@ -33,12 +36,18 @@ public final class KilnCompiler {
 
     /** The generated class and resource for {@code model}, in memory. */
     public static GeneratedModel compile(Path model, CompileOptions options, PassOptions passOptions) {
-        Graph imported = OnnxImporter.load(model);
-        return compile(imported, model.getFileName().toString(), options, passOptions);
+        Graph imported = bindDims(OnnxImporter.load(model), model.toString(), options.dims());
+        return generate(imported, model.getFileName().toString(), options, passOptions);
     }
 
     /** The generated class and resource for an already built graph (e.g. from the builder API). */
     public static GeneratedModel compile(Graph graph, String sourceName, CompileOptions options, PassOptions passOptions) {
+        return generate(bindDims(graph, sourceName, options.dims()), sourceName, options, passOptions);
+    }
+
+    /** Optimizes and generates a graph whose dims {@code options} fixes are already fixed. */
+    private static GeneratedModel generate(Graph graph, String sourceName, CompileOptions options,
+                                           PassOptions passOptions) {
         String className = options.classNameFor(sourceName);
         CodegenOptions codegen = new CodegenOptions(options.packageName(), className, options.threads(), sourceName);
         if (options.train().isPresent()) {
@@ -46,6 +55,21 @@ public final class KilnCompiler {
         }
         Graph optimized = PassManager.forLevel(options.level(), passOptions).run(graph);
         return CodeGenerator.generate(optimized, codegen);
+    }
+
+    /**
+     * {@code graph} with the symbolic dims of {@code sizes} fixed and every type re-inferred from them; a name the
+     * inputs do not have, or a size below 1, is a {@link KilnException} naming the model ({@code source}).
+     */
+    static Graph bindDims(Graph graph, String source, Map<String, Long> sizes) {
+        if (sizes.isEmpty()) {
+            return graph;
+        }
+        try {
+            return new ShapeInference().apply(DimBinding.bind(graph, sizes));
+        } catch (IllegalArgumentException e) {
+            throw new KilnException(source + ": cannot fix dims " + sizes + ": " + e.getMessage(), e);
+        }
     }
 
     /**

@@ -89,6 +89,15 @@ public final class CompileMojo extends AbstractMojo {
     @Parameter(property = "kiln.optimizer")
     String optimizer;
 
+    /**
+     * Sizes for symbolic dims of the models' inputs other than the batch ({@code <dims><seq>128</seq></dims>}):
+     * generated code takes one dynamic dim, the batch, so a model exported with others (a sequence length, an image
+     * size) is compiled for fixed sizes of them. They apply to every model of the execution, each of which must have
+     * them; models with different dims go in separate executions.
+     */
+    @Parameter
+    Map<String, String> dims;
+
     /** Skip this goal: nothing is generated and no folder is added to the build. */
     @Parameter(property = "kiln.skip", defaultValue = "false")
     boolean skip;
@@ -179,7 +188,27 @@ public final class CompileMojo extends AbstractMojo {
         }
         String execution = mojoExecution == null ? "default" : mojoExecution.getExecutionId();
         return new GenerationRequest(specs, pkg, level, threads, outputDirectory.toPath(), resourcesDirectory.toPath(),
-                execution, training);
+                execution, training, dimSizes());
+    }
+
+    /** {@code <dims>} as sizes, each a whole number of at least 1. */
+    private Map<String, Long> dimSizes() throws MojoFailureException {
+        Map<String, Long> sizes = new java.util.TreeMap<>();
+        if (dims != null) {
+            for (Map.Entry<String, String> e : dims.entrySet()) {
+                try {
+                    long size = Long.parseLong(e.getValue() == null ? "" : e.getValue().trim());
+                    if (size < 1) {
+                        throw new NumberFormatException();
+                    }
+                    sizes.put(e.getKey(), size);
+                } catch (NumberFormatException bad) {
+                    throw configError("<dims>: <" + e.getKey() + "> must be a whole number of at least 1, got '"
+                            + e.getValue() + "'");
+                }
+            }
+        }
+        return sizes;
     }
 
     /** The trainer requested by {@code <train>}, {@code <loss>} and {@code <optimizer>}, checked. */

@@ -5,6 +5,8 @@ import dev.kiln.passes.OptLevel;
 import dev.kiln.passes.training.Loss;
 import java.io.PrintStream;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -19,7 +21,7 @@ public final class ForkedCompilerMain {
 
     /**
      * Arguments: model, source root, resource root, package ({@code -} for none), class, level, threads, loss
-     * ({@code -} for no trainer), optimizer SPEC ({@code -} for none).
+     * ({@code -} for no trainer), optimizer SPEC ({@code -} for none), dims ({@link #formatDims}).
      */
     public static void main(String[] args) {
         PrintStream out = System.out;
@@ -27,8 +29,8 @@ public final class ForkedCompilerMain {
             Optional<TrainingConfig> training = args[7].equals("-") ? Optional.empty() : Optional.of(new TrainingConfig(
                     Loss.parse(args[7]), args[8].equals("-") ? Optional.empty() : Optional.of(args[8])));
             ModelCompiler.Written w = ModelCompiler.inProcess().compile(Path.of(args[0]), args[3].equals("-") ? "" : args[3],
-                    args[4], OptLevel.valueOf(args[5]), Integer.parseInt(args[6]), training, Path.of(args[1]),
-                    Path.of(args[2]));
+                    args[4], OptLevel.valueOf(args[5]), Integer.parseInt(args[6]), training, parseDims(args[9]),
+                    Path.of(args[1]), Path.of(args[2]));
             for (Path f : w.files()) {
                 out.println(PREFIX + "file " + f);
             }
@@ -46,6 +48,27 @@ public final class ForkedCompilerMain {
             out.flush();
             System.exit(1);
         }
+    }
+
+    /** {@code S=128,T=4}, or {@code -} for none: the dims argument of the forked compiler. */
+    static String formatDims(Map<String, Long> dims) {
+        if (dims.isEmpty()) {
+            return "-";
+        }
+        StringBuilder sb = new StringBuilder();
+        dims.forEach((k, v) -> sb.append(sb.isEmpty() ? "" : ",").append(k).append('=').append(v));
+        return sb.toString();
+    }
+
+    static Map<String, Long> parseDims(String arg) {
+        Map<String, Long> dims = new LinkedHashMap<>();
+        if (!arg.equals("-")) {
+            for (String kv : arg.split(",")) {
+                int eq = kv.lastIndexOf('=');
+                dims.put(kv.substring(0, eq), Long.parseLong(kv.substring(eq + 1)));
+            }
+        }
+        return dims;
     }
 
     private static String oneLine(String s) {

@@ -3,6 +3,7 @@ package dev.kiln.maven;
 import dev.kiln.passes.OptLevel;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 
@@ -17,10 +18,12 @@ import java.util.Optional;
  * @param resourceRoot root of the generated weights resources
  * @param executionId the Maven execution this is, so two executions sharing a folder keep separate state
  * @param training present when a trainer is generated beside each inference class
+ * @param dims sizes fixed for symbolic dims of every model's inputs (empty: none)
  */
 record GenerationRequest(List<ModelSpec> models, String packageName, OptLevel level, int threads, Path sourceRoot,
-        Path resourceRoot, String executionId, Optional<TrainingConfig> training) {
+        Path resourceRoot, String executionId, Optional<TrainingConfig> training, Map<String, Long> dims) {
     GenerationRequest {
+        dims = java.util.Collections.unmodifiableMap(new java.util.TreeMap<>(dims));
         models = List.copyOf(models);
         Objects.requireNonNull(packageName);
         Objects.requireNonNull(level);

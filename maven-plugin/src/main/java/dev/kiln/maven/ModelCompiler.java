@@ -9,6 +9,7 @@ import dev.kiln.passes.PassOptions;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -30,12 +31,13 @@ interface ModelCompiler {
     }
 
     Written compile(Path model, String packageName, String className, OptLevel level, int threads,
-            Optional<TrainingConfig> training, Path sourceRoot, Path resourceRoot);
+            Optional<TrainingConfig> training, Map<String, Long> dims, Path sourceRoot, Path resourceRoot);
 
     /** In Maven's JVM, which then needs the Vector API ({@code --add-modules jdk.incubator.vector}). */
     static ModelCompiler inProcess() {
-        return (model, packageName, className, level, threads, training, sourceRoot, resourceRoot) -> {
-            CompileOptions options = new CompileOptions(packageName, Optional.of(className), level, threads);
+        return (model, packageName, className, level, threads, training, dims, sourceRoot, resourceRoot) -> {
+            CompileOptions options = new CompileOptions(packageName, Optional.of(className), level, threads)
+                    .withDims(dims);
             if (training.isPresent()) {
                 options = options.withTraining(training.get().options());
             }

@@ -104,6 +104,7 @@ final class ModelGenerator {
                 .add("level", request.level().name())
                 .add("threads", Integer.toString(request.threads()))
                 .add("train", request.training().map(TrainingConfig::describe).orElse("no"))
+                .add("dims", request.dims().toString())
                 .add("resources", relative(request.resourceRoot()));
         Set<Path> dataFolders = new LinkedHashSet<>();
         for (ModelSpec m : request.models()) {
@@ -125,7 +126,7 @@ final class ModelGenerator {
         ModelCompiler.Written written;
         try {
             written = compiler.compile(model.file(), request.packageName(), model.className(), request.level(),
-                    request.threads(), request.training(), request.sourceRoot(), request.resourceRoot());
+                    request.threads(), request.training(), request.dims(), request.sourceRoot(), request.resourceRoot());
         } catch (KilnException e) {
             throw new MojoFailureException(failureMessage(model, e), e);
         } catch (RuntimeException | StackOverflowError e) {

@@ -272,6 +272,8 @@ class CompileMojoTest {
         }, "<optimizer>: ");
         assertConfigError(m -> m.classNames = Map.of("net", "my-net"), "'my-net' is not a valid Java class name (model "
                 + onnx.resolve("net.onnx") + ")");
+        assertConfigError(m -> m.dims = Map.of("S", "many"), "<dims>: <S> must be a whole number of at least 1, got"
+                + " 'many'");
         assertConfigError(m -> m.classNames = Map.of("nett", "Net"), "<classNames> names [nett], which match no model "
                 + "(models: [net.onnx])");
     }
@@ -301,6 +303,33 @@ class CompileMojoTest {
 
         mojo().execute();
         assertFalse(Files.exists(source("NetTrainer")), "without <train> the trainer is a stale output, removed");
+    }
+
+    @Test
+    void dimsFixSymbolicDimsInProcessAndInTheChildJvmAndAreConfiguration() throws Exception {
+        Path model = TestModels.sequence(onnx.resolve("seq.onnx"));
+        MojoFailureException unfixed = assertThrows(MojoFailureException.class, () -> mojo().execute());
+        assertTrue(unfixed.getMessage().contains("S") && unfixed.getMessage().contains("batch"), unfixed.getMessage());
+
+        CompileMojo m = mojo();
+        m.dims = Map.of("S", "6");
+        m.execute();
+        String source = Files.readString(source("Seq"));
+        assertTrue(source.contains("input {@code x} (x): float32 [batch,6,4]"), source);
+        age(source("Seq"), weights("Seq"));
+
+        CompileMojo forked = mojo();
+        forked.dims = Map.of("S", "5");
+        forked.alwaysFork = true;
+        forked.execute();
+        assertTrue(regenerated(source("Seq")), "other dims are another configuration");
+        assertTrue(Files.readString(source("Seq")).contains("float32 [batch,5,4]"));
+
+        CompileMojo typo = mojo();
+        typo.dims = Map.of("T", "5");
+        MojoFailureException e = assertThrows(MojoFailureException.class, typo::execute);
+        assertTrue(e.getMessage().contains(model + ": cannot fix dims {T=5}: the model's inputs have no symbolic dim 'T'"
+                + " (they have N, S)"), e.getMessage());
     }
 
     @Test

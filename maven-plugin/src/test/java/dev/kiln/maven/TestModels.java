@@ -36,6 +36,15 @@ final class TestModels {
         return save(b, file);
     }
 
+    /** {@code y = relu(Flatten(x))} over {@code [N, S, 4]}: a second symbolic dim, which {@code <dims>} fixes. */
+    static Path sequence(Path file) throws Exception {
+        GraphBuilder b = new GraphBuilder("sequence");
+        Value x = b.input("x", DType.FLOAT32, Shape.parse("N,S,4"));
+        Value flat = b.op("Flatten").inputs(x).attr("axis", 1L).outputNames("flat").output();
+        b.output(b.op("Relu").inputs(flat).outputNames("y").output());
+        return save(b, file);
+    }
+
     /**
      * A model whose node {@code to_text} casts numbers to strings, a conversion generated code refuses (the reference
      * evaluator runs it; generated code holds strings but computes nothing from them).

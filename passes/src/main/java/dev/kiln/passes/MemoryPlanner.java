@@ -189,14 +189,7 @@ public final class MemoryPlanner {
 
     /** The graph inputs' symbol (the batch), or null when the inputs are static. */
     private static String batchSymbol(Graph g) {
-        for (Value v : g.inputs()) {
-            for (Dim d : v.shape().dims()) {
-                if (!d.isStatic() && !d.hasUnknown()) {
-                    return d.symbols().firstKey();
-                }
-            }
-        }
-        return null;
+        return dev.kiln.ir.DimBinding.batchSymbol(g).orElse(null);
     }
 
     private static long align(long n) {

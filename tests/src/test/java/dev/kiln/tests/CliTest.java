@@ -146,6 +146,47 @@ class CliTest {
     }
 
     @Test
+    void compileFixesSymbolicDimsOtherThanTheBatch() throws IOException {
+        Path model = tmp.resolve("seq.onnx");
+        Files.write(model, sequenceSoftmaxModel().toByteArray());
+        Path out = tmp.resolve("seq-gen");
+        // Generated code takes one dynamic dim: without --dim, the error says which dims are the problem.
+        assertOneLineError(kiln("compile", model.toString(), "--out", out.toString()), "[N,S,3]");
+        Result r = kiln("compile", model.toString(), "--out", out.toString(), "--dim", "S=7");
+        assertEquals(0, r.code(), r.err());
+        String source = Files.readString(out.resolve("Seq.java"));
+        assertTrue(source.contains("input {@code x} (x): float32 [batch,7,4]"), source);
+        assertOneLineError(kiln("compile", model.toString(), "--out", out.toString(), "--dim", "T=7"),
+                "seq.onnx: cannot fix dims {T=7}: the model's inputs have no symbolic dim 'T' (they have N, S)");
+        assertOneLineError(kiln("compile", model.toString(), "--out", out.toString(), "--dim", "S=0"),
+                "dim S must be at least 1");
+    }
+
+    @Test
+    void runWithTheCodegenBackendFixesDimsFromTheInputs() throws IOException {
+        Path model = tmp.resolve("seq.onnx");
+        Files.write(model, sequenceSoftmaxModel().toByteArray());
+        Path x = tmp.resolve("x.npy");
+        double[] values = new double[2 * 5 * 4];
+        for (int i = 0; i < values.length; i++) {
+            values[i] = Math.sin(i);
+        }
+        Npy.write(x, Tensor.fromDoubles(DType.FLOAT32, new int[] {2, 5, 4}, values));
+        Result ref = kiln("run", model.toString(), "--input", x.toString(), "--output-dir", tmp.resolve("r").toString());
+        assertEquals(0, ref.code(), ref.err());
+        Result gen = kiln("run", model.toString(), "--input", x.toString(), "--output-dir", tmp.resolve("g").toString(),
+                "--backend", "codegen");
+        assertEquals(0, gen.code(), gen.err());
+        Tensor expected = Npy.read(tmp.resolve("r/y.npy"));
+        Tensor actual = Npy.read(tmp.resolve("g/y.npy"));
+        assertArrayEquals(new int[] {2, 5, 3}, actual.shape());
+        for (int i = 0; i < expected.size(); i++) {
+            // MatMul over 4 products, bias, softmax over 3: float32 rounding of both backends, a few ulp
+            assertEquals(expected.getDouble(i), actual.getDouble(i), 1e-6, "element " + i);
+        }
+    }
+
+    @Test
     void runTakesNamedNpyInputs() throws IOException {
         Path ds = mlp().resolve("test_data_set_1");
         var input = TensorProtos.read(ds.resolve("input_0.pb"));
@@ -338,6 +379,34 @@ class CliTest {
                 .addNode(NodeProto.newBuilder().setOpType(op).setName("the_node").addInput(input).addOutput(output))
                 .addInput(ValueInfoProto.newBuilder().setName(input).setType(type))
                 .addOutput(ValueInfoProto.newBuilder().setName(output).setType(type))
+                .build();
+        return ModelProto.newBuilder().setIrVersion(8).setProducerName("kiln-tests")
+                .addOpsetImport(OperatorSetIdProto.newBuilder().setDomain("").setVersion(13))
+                .setGraph(graph).build();
+    }
+
+    /** {@code y = Softmax(MatMul(x, W) + B)} with x: f32[N, S, 4], both N and S symbolic (as exporters name them). */
+    private static ModelProto sequenceSoftmaxModel() {
+        TensorShapeProto.Dimension n = TensorShapeProto.Dimension.newBuilder().setDimParam("N").build();
+        TensorShapeProto.Dimension seq = TensorShapeProto.Dimension.newBuilder().setDimParam("S").build();
+        TypeProto xType = TypeProto.newBuilder().setTensorType(TypeProto.Tensor.newBuilder().setElemType(1)
+                .setShape(TensorShapeProto.newBuilder().addDim(n).addDim(seq)
+                        .addDim(TensorShapeProto.Dimension.newBuilder().setDimValue(4)))).build();
+        TypeProto yType = TypeProto.newBuilder().setTensorType(TypeProto.Tensor.newBuilder().setElemType(1)
+                .setShape(TensorShapeProto.newBuilder().addDim(n).addDim(seq)
+                        .addDim(TensorShapeProto.Dimension.newBuilder().setDimValue(3)))).build();
+        float[] w = new float[12];
+        for (int i = 0; i < w.length; i++) {
+            w[i] = 0.1f * (i % 7) - 0.3f;
+        }
+        GraphProto graph = GraphProto.newBuilder().setName("seq")
+                .addNode(NodeProto.newBuilder().setOpType("MatMul").addInput("x").addInput("W").addOutput("m"))
+                .addNode(NodeProto.newBuilder().setOpType("Add").addInput("m").addInput("B").addOutput("a"))
+                .addNode(NodeProto.newBuilder().setOpType("Softmax").addInput("a").addOutput("y"))
+                .addInitializer(TensorProtos.toProto("W", Tensor.ofFloats(new int[] {4, 3}, w)))
+                .addInitializer(TensorProtos.toProto("B", Tensor.ofFloats(new int[] {3}, 0.5f, -0.25f, 0.125f)))
+                .addInput(ValueInfoProto.newBuilder().setName("x").setType(xType))
+                .addOutput(ValueInfoProto.newBuilder().setName("y").setType(yType))
                 .build();
         return ModelProto.newBuilder().setIrVersion(8).setProducerName("kiln-tests")
                 .addOpsetImport(OperatorSetIdProto.newBuilder().setDomain("").setVersion(13))
