@@ -1,0 +1,210 @@
+package dev.kiln.tests;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.kiln.codegen.GeneratedExecutor;
+import dev.kiln.ir.DType;
+import dev.kiln.ir.DimBinding;
+import dev.kiln.ir.Graph;
+import dev.kiln.ir.GraphBuilder;
+import dev.kiln.ir.ReferenceEvaluator;
+import dev.kiln.ir.Shape;
+import dev.kiln.ir.Tensor;
+import dev.kiln.ir.Value;
+import dev.kiln.passes.OptLevel;
+import dev.kiln.passes.PassManager;
+import dev.kiln.passes.PassOptions;
+import dev.kiln.passes.ShapeInference;
+import java.util.Map;
+import java.util.Random;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * Blocks of real network architectures beyond ../shared's models, built as exporters write them, compiled at -O3 on
+ * one and two threads and checked against the reference evaluator on the unoptimized graph: a transformer encoder
+ * layer over a symbolic sequence length (fixed at compile time), a ResNet basic block and a MobileNetV2 inverted
+ * residual, each with a classifier head.
+ *
+ * <p>Tolerance: the evaluator and the kernels round float32 sums in different orders (FMA chains, Winograd
+ * transforms, folded BatchNorm): 2e-4 of the output's largest magnitude, plus 1e-5.
+ */
+class ArchitecturesTest {
+    private static final Random RANDOM = new Random(20261125);
+
+    @ParameterizedTest
+    @ValueSource(ints = {1, 2})
+    void transformerEncoderLayerWithASymbolicSequence(int threads) {
+        Graph g = transformerLayer();
+        Tensor x = random(new int[] {3, 6, 32}, 1f);
+        Map<String, Tensor> feeds = Map.of("x", x);
+        Graph fixed = new ShapeInference().apply(DimBinding.bind(g, Map.of("S", 6L)));
+        check(g, fixed, feeds, threads);
+    }
+
+    @ParameterizedTest
+    @ValueSource(ints = {1, 2})
+    void resNetBasicBlock(int threads) {
+        Graph g = resNetBlock();
+        check(g, g, Map.of("x", random(new int[] {4, 16, 12, 12}, 1f)), threads);
+    }
+
+    @ParameterizedTest
+    @ValueSource(ints = {1, 2})
+    void mobileNetV2InvertedResidual(int threads) {
+        Graph g = invertedResidual();
+        check(g, g, Map.of("x", random(new int[] {3, 16, 14, 14}, 1f)), threads);
+    }
+
+    /** Generated code of {@code compiled} at -O3 against the reference evaluator on {@code reference}. */
+    private static void check(Graph reference, Graph compiled, Map<String, Tensor> feeds, int threads) {
+        Map<String, Tensor> expected = ReferenceEvaluator.run(reference, feeds);
+        Graph optimized = PassManager.forLevel(OptLevel.O3, PassOptions.quiet()).run(compiled);
+        Map<String, Tensor> actual = GeneratedExecutor.compile(optimized, threads).run(feeds);
+        for (Map.Entry<String, Tensor> e : expected.entrySet()) {
+            Tensor want = e.getValue();
+            Tensor got = actual.get(e.getKey());
+            assertArrayEquals(want.shape(), got.shape(), e.getKey());
+            double scale = 0;
+            for (int i = 0; i < want.size(); i++) {
+                scale = Math.max(scale, Math.abs(want.getDouble(i)));
+            }
+            assertTrue(scale > 1e-3, "a degenerate output proves nothing: " + e.getKey());
+            for (int i = 0; i < want.size(); i++) {
+                assertEquals(want.getDouble(i), got.getDouble(i), 2e-4 * scale + 1e-5, e.getKey() + "[" + i + "]");
+            }
+        }
+    }
+
+    /** BERT's post-LN encoder layer (D 32, 4 heads, FF 64, erf GELU) over x: [N, S, 32], then a 5-way head. */
+    private static Graph transformerLayer() {
+        int d = 32;
+        int heads = 4;
+        int ff = 64;
+        GraphBuilder b = new GraphBuilder("encoder");
+        Value x = b.input("x", DType.FLOAT32, Shape.parse("N,S," + d));
+        Value q = heads(b, linear(b, "q", x, d, d), heads, d / heads);
+        Value k = heads(b, linear(b, "k", x, d, d), heads, d / heads);
+        Value v = heads(b, linear(b, "v", x, d, d), heads, d / heads);
+        Value kt = b.op("Transpose").inputs(k).attr("perm", new long[] {0, 1, 3, 2}).outputNames("kt").output();
+        Value scores = b.op("MatMul").inputs(q, kt).outputNames("scores").output();
+        Value scaled = b.op("Div").inputs(scores, b.initializer("sqrt_dh", Tensor.scalarFloat((float) Math.sqrt(8))))
+                .outputNames("scaled").output();
+        Value probs = b.op("Softmax").inputs(scaled).attr("axis", -1L).outputNames("probs").output();
+        Value context = b.op("MatMul").inputs(probs, v).outputNames("context").output();
+        Value merged = b.op("Transpose").inputs(context).attr("perm", new long[] {0, 2, 1, 3}).outputNames("merged")
+                .output();
+        Value joined = b.op("Reshape").inputs(merged, b.initializer("join", Tensor.ofInt64s(0, 0, d)))
+                .outputNames("joined").output();
+        Value attention = linear(b, "o", joined, d, d);
+        Value ln1 = layerNorm(b, "ln1", b.op("Add").inputs(x, attention).outputNames("res1").output(), d);
+        Value up = linear(b, "ff1", ln1, d, ff);
+        Value erf = b.op("Erf").inputs(b.op("Div").inputs(up, b.initializer("sqrt2", Tensor.scalarFloat(
+                (float) Math.sqrt(2)))).outputNames("up_scaled").output()).outputNames("erf").output();
+        Value gate = b.op("Add").inputs(erf, b.initializer("one", Tensor.scalarFloat(1))).outputNames("gate").output();
+        Value gelu = b.op("Mul").inputs(b.op("Mul").inputs(up, gate).outputNames("gelu_x").output(),
+                b.initializer("half", Tensor.scalarFloat(0.5f))).outputNames("gelu").output();
+        Value down = linear(b, "ff2", gelu, ff, d);
+        Value ln2 = layerNorm(b, "ln2", b.op("Add").inputs(ln1, down).outputNames("res2").output(), d);
+        Value pooled = b.op("ReduceMean").inputs(ln2, b.initializer("seq_axis", Tensor.ofInt64s(1)))
+                .attr("keepdims", 0L).outputNames("pooled").output();
+        b.output(linear(b, "head", pooled, d, 5));
+        return b.build();
+    }
+
+    /** {@code x W + b} with x's last dim {@code in}. */
+    private static Value linear(GraphBuilder b, String name, Value x, int in, int out) {
+        Value w = b.initializer(name + ".weight", random(new int[] {in, out}, (float) (1 / Math.sqrt(in))));
+        Value bias = b.initializer(name + ".bias", random(new int[] {out}, 0.1f));
+        Value product = b.op("MatMul").inputs(x, w).outputNames(name + "_mm").output();
+        return b.op("Add").inputs(product, bias).outputNames(name).output();
+    }
+
+    /** [N, S, heads*dh] -> [N, heads, S, dh], as exporters write it (Reshape with 0s, then Transpose). */
+    private static Value heads(GraphBuilder b, Value x, int heads, int dh) {
+        Value split = b.op("Reshape").inputs(x, b.initializer(x.name() + "_heads", Tensor.ofInt64s(0, 0, heads, dh)))
+                .outputNames(x.name() + "_split").output();
+        return b.op("Transpose").inputs(split).attr("perm", new long[] {0, 2, 1, 3}).outputNames(x.name() + "_t")
+                .output();
+    }
+
+    private static Value layerNorm(GraphBuilder b, String name, Value x, int d) {
+        return b.op("LayerNormalization").inputs(x, b.initializer(name + ".weight", random(new int[] {d}, 0.2f, 1f)),
+                b.initializer(name + ".bias", random(new int[] {d}, 0.1f))).attr("axis", -1L)
+                .attr("epsilon", 1e-5f).outputNames(name).output();
+    }
+
+    /** conv-BN-Relu, conv-BN, + x, Relu, then global average pool and a 10-way Gemm: x [N, 16, H, W]. */
+    private static Graph resNetBlock() {
+        GraphBuilder b = new GraphBuilder("resnet_block");
+        Value x = b.input("x", DType.FLOAT32, Shape.parse("N,16,12,12"));
+        Value c1 = batchNorm(b, "bn1", conv(b, "conv1", x, 16, 16, 3, 1, 1, 1), 16);
+        Value r1 = b.op("Relu").inputs(c1).outputNames("relu1").output();
+        Value c2 = batchNorm(b, "bn2", conv(b, "conv2", r1, 16, 16, 3, 1, 1, 1), 16);
+        Value sum = b.op("Add").inputs(c2, x).outputNames("residual").output();
+        Value r2 = b.op("Relu").inputs(sum).outputNames("relu2").output();
+        return head(b, r2, 16, 10);
+    }
+
+    /** 1x1 expand (x6) - BN - Relu6, 3x3 depthwise stride 2 - BN - Relu6, 1x1 project - BN, then a head. */
+    private static Graph invertedResidual() {
+        GraphBuilder b = new GraphBuilder("mobilenet_block");
+        Value x = b.input("x", DType.FLOAT32, Shape.parse("N,16,14,14"));
+        Value e = relu6(b, "relu6_e", batchNorm(b, "bn_e", conv(b, "expand", x, 16, 96, 1, 1, 0, 1), 96));
+        Value dw = relu6(b, "relu6_d", batchNorm(b, "bn_d", conv(b, "depthwise", e, 96, 96, 3, 2, 1, 96), 96));
+        Value p = batchNorm(b, "bn_p", conv(b, "project", dw, 96, 24, 1, 1, 0, 1), 24);
+        return head(b, p, 24, 7);
+    }
+
+    private static Value conv(GraphBuilder b, String name, Value x, int in, int out, int k, int stride, int pad,
+                              int group) {
+        Value w = b.initializer(name + ".weight", random(new int[] {out, in / group, k, k},
+                (float) Math.sqrt(2.0 / (in / group * k * k))));
+        return b.op("Conv").inputs(x, w).attr("kernel_shape", new long[] {k, k})
+                .attr("strides", new long[] {stride, stride}).attr("pads", new long[] {pad, pad, pad, pad})
+                .attr("group", (long) group).outputNames(name).output();
+    }
+
+    private static Value batchNorm(GraphBuilder b, String name, Value x, int c) {
+        return b.op("BatchNormalization").inputs(x, b.initializer(name + ".weight", random(new int[] {c}, 0.2f, 1f)),
+                b.initializer(name + ".bias", random(new int[] {c}, 0.1f)),
+                b.initializer(name + ".running_mean", random(new int[] {c}, 0.1f)),
+                b.initializer(name + ".running_var", random(new int[] {c}, 0.2f, 1f))).attr("epsilon", 1e-5f)
+                .outputNames(name).output();
+    }
+
+    private static Value relu6(GraphBuilder b, String name, Value x) {
+        return b.op("Clip").inputs(x, b.initializer(name + ".min", Tensor.scalarFloat(0)),
+                b.initializer(name + ".max", Tensor.scalarFloat(6))).outputNames(name).output();
+    }
+
+    private static Graph head(GraphBuilder b, Value features, int c, int classes) {
+        Value pooled = b.op("GlobalAveragePool").inputs(features).outputNames("gap").output();
+        Value flat = b.op("Flatten").inputs(pooled).attr("axis", 1L).outputNames("flat").output();
+        Value w = b.initializer("fc.weight", random(new int[] {classes, c}, (float) (1 / Math.sqrt(c))));
+        Value bias = b.initializer("fc.bias", random(new int[] {classes}, 0.1f));
+        b.output(b.op("Gemm").inputs(flat, w, bias).attr("transB", 1L).outputNames("logits").output());
+        return b.build();
+    }
+
+    private static Tensor random(int[] shape, float scale) {
+        return random(shape, scale, 0f);
+    }
+
+    /** Uniform in {@code offset ± scale}. */
+    private static Tensor random(int[] shape, float scale, float offset) {
+        int n = 1;
+        for (int d : shape) {
+            n *= d;
+        }
+        float[] v = new float[n];
+        synchronized (RANDOM) {
+            for (int i = 0; i < n; i++) {
+                v[i] = offset + scale * (2 * RANDOM.nextFloat() - 1);
+            }
+        }
+        return Tensor.ofFloats(shape, v);
+    }
+}
