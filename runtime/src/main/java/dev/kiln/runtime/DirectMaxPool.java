@@ -63,31 +63,25 @@ final class DirectMaxPool {
             int wOff = u * kv * MB;
             int gOff = xOff + g * s.cg() * plane;
             int base = oo + m0 * np;
+            boolean wide = Conv2d.BLOCK_TILES == 4 && mCount > 2 && tiles % 2 == 0;
             for (int py = 0; py < ph; py++) {
                 int top = gOff + 2 * py * rowStep;
-                if (registers && Conv2d.BLOCK_TILES == 4 && mCount > 2 && tiles % 2 == 0) {
-                    // Two tiles of both window rows in the 5 x 4 block, where there are registers for it.
-                    for (int t = 0; t < tiles; t += 2) {
-                        int x0 = t * VL;
-                        int x1 = Math.min((t + 1) * VL, 2 * pw - VL);
-                        int r1 = rowsOff + 2 * MB * VL;
-                        Conv2d.block5x4(offs, kv, w, wOff, x, top + x0, top + rowStep + x0, top + x1,
-                                top + rowStep + x1, bias, m0, mCount, rows, rowsOff, rowsOff + VL, r1, r1 + VL, 2 * VL,
-                                relu);
-                        poolTile(rows, rowsOff, mCount, out, base + py * pw + x0 / 2, np,
-                                whole(t, tiles, x0, pw, py, ph), tmp);
-                        poolTile(rows, r1, mCount, out, base + py * pw + x1 / 2, np,
-                                whole(t + 1, tiles, x1, pw, py, ph), tmp);
-                    }
-                } else if (registers && mCount <= 2) {
-                    // Two window-row tiles at once in the 2 x 4 block, as Conv2d does for a last block this small.
+                if (registers && (wide || mCount <= 2)) {
+                    // Two tiles of both window rows at once: in the 5 x 4 block where there are registers for it,
+                    // and in the 2 x 4 block for a last block of one or two channels, as Conv2d does.
+                    int r1 = rowsOff + (wide ? 2 * MB : 4) * VL;
                     for (int t = 0; t < tiles; t += 2) {
                         int x0 = Math.min(t * VL, 2 * pw - VL);
                         int x1 = Math.min((t + 1) * VL, 2 * pw - VL);
-                        int r1 = rowsOff + 4 * VL;
-                        Conv2d.block2x4(offs, kv, w, wOff, x, top + x0, top + rowStep + x0, top + x1,
-                                top + rowStep + x1, bias, m0, mCount, rows, rowsOff, rowsOff + VL, r1, r1 + VL, 2 * VL,
-                                relu);
+                        if (wide) {
+                            Conv2d.block5x4(offs, kv, w, wOff, x, top + x0, top + rowStep + x0, top + x1,
+                                    top + rowStep + x1, bias, m0, mCount, rows, rowsOff, rowsOff + VL, r1, r1 + VL,
+                                    2 * VL, relu);
+                        } else {
+                            Conv2d.block2x4(offs, kv, w, wOff, x, top + x0, top + rowStep + x0, top + x1,
+                                    top + rowStep + x1, bias, m0, mCount, rows, rowsOff, rowsOff + VL, r1, r1 + VL,
+                                    2 * VL, relu);
+                        }
                         poolTile(rows, rowsOff, mCount, out, base + py * pw + x0 / 2, np,
                                 whole(t, tiles, x0, pw, py, ph), tmp);
                         poolTile(rows, r1, mCount, out, base + py * pw + x1 / 2, np,
