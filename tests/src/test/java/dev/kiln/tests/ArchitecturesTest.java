@@ -26,7 +26,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  * Blocks of real network architectures beyond ../shared's models, built as exporters write them, compiled at -O3 on
  * one and two threads and checked against the reference evaluator on the unoptimized graph: a transformer encoder
  * layer over a symbolic sequence length (fixed at compile time), a ResNet basic block and a MobileNetV2 inverted
- * residual, each with a classifier head.
+ * residual, each with a classifier head, a U-Net level and a time-major recurrent tagger.
  *
  * <p>Tolerance: the evaluator and the kernels round float32 sums in different orders (FMA chains, Winograd
  * transforms, folded BatchNorm): 2e-4 of the output's largest magnitude, plus 1e-5.
@@ -56,6 +56,20 @@ class ArchitecturesTest {
     void mobileNetV2InvertedResidual(int threads) {
         Graph g = invertedResidual();
         check(g, g, Map.of("x", random(new int[] {3, 16, 14, 14}, 1f)), threads);
+    }
+
+    @ParameterizedTest
+    @ValueSource(ints = {1, 2})
+    void uNetLevel(int threads) {
+        Graph g = uNetLevel();
+        check(g, g, Map.of("x", random(new int[] {2, 3, 16, 16}, 1f)), threads);
+    }
+
+    @ParameterizedTest
+    @ValueSource(ints = {1, 2})
+    void bidirectionalLstmThenGruTagger(int threads) {
+        Graph g = recurrentTagger();
+        check(g, g, Map.of("x", random(new int[] {5, 3, 12}, 1f)), threads);
     }
 
     /** Generated code of {@code compiled} at -O3 against the reference evaluator on {@code reference}. */
@@ -156,6 +170,56 @@ class ArchitecturesTest {
         Value dw = relu6(b, "relu6_d", batchNorm(b, "bn_d", conv(b, "depthwise", e, 96, 96, 3, 2, 1, 96), 96));
         Value p = batchNorm(b, "bn_p", conv(b, "project", dw, 96, 24, 1, 1, 0, 1), 24);
         return head(b, p, 24, 7);
+    }
+
+    /**
+     * One level of a U-Net: conv-Relu, MaxPool, conv-Relu at half size, back up by a stride-2 ConvTranspose and by a
+     * nearest Resize (summed), Concat with the skip, a 1x1 conv and a Sigmoid mask: x [N, 3, 16, 16].
+     */
+    private static Graph uNetLevel() {
+        GraphBuilder b = new GraphBuilder("unet_level");
+        Value x = b.input("x", DType.FLOAT32, Shape.parse("N,3,16,16"));
+        Value skip = b.op("Relu").inputs(conv(b, "enc", x, 3, 8, 3, 1, 1, 1)).outputNames("enc_relu").output();
+        Value down = b.op("MaxPool").inputs(skip).attr("kernel_shape", new long[] {2, 2})
+                .attr("strides", new long[] {2, 2}).outputNames("down").output();
+        Value mid = b.op("Relu").inputs(conv(b, "mid", down, 8, 16, 3, 1, 1, 1)).outputNames("mid_relu").output();
+        Value upW = b.initializer("up.weight", random(new int[] {16, 8, 2, 2}, 0.25f));
+        Value up = b.op("ConvTranspose").inputs(mid, upW, b.initializer("up.bias", random(new int[] {8}, 0.1f)))
+                .attr("kernel_shape", new long[] {2, 2}).attr("strides", new long[] {2, 2}).outputNames("up").output();
+        Value resized = b.op("Resize").inputs(conv(b, "squeeze", mid, 16, 8, 1, 1, 0, 1), Value.ABSENT,
+                b.initializer("scales", Tensor.ofFloats(new int[] {4}, 1f, 1f, 2f, 2f))).attr("mode", "nearest")
+                .outputNames("resized").output();
+        Value upSum = b.op("Add").inputs(up, resized).outputNames("up_sum").output();
+        Value cat = b.op("Concat").inputs(upSum, skip).attr("axis", 1L).outputNames("cat").output();
+        Value logits = conv(b, "out", cat, 16, 1, 1, 1, 0, 1);
+        b.output(b.op("Sigmoid").inputs(logits).outputNames("mask").output());
+        return b.build();
+    }
+
+    /**
+     * A sequence tagger as PyTorch exports it (time-major): a bidirectional LSTM (hidden 10) over x [T, N, 12], its two
+     * directions joined per step, a GRU (hidden 8, linear_before_reset) over them and a per-step 4-way projection.
+     */
+    private static Graph recurrentTagger() {
+        GraphBuilder b = new GraphBuilder("tagger");
+        Value x = b.input("x", DType.FLOAT32, Shape.parse("5,N,12"));
+        Value lstmY = b.op("LSTM").inputs(x, b.initializer("lstm.W", random(new int[] {2, 40, 12}, 0.3f)),
+                b.initializer("lstm.R", random(new int[] {2, 40, 10}, 0.3f)),
+                b.initializer("lstm.B", random(new int[] {2, 80}, 0.1f))).attr("hidden_size", 10L)
+                .attr("direction", "bidirectional").outputNames("lstm_y").output();
+        // [T, 2, N, 10] -> [T, N, 2, 10] -> [T, N, 20]
+        Value perStep = b.op("Transpose").inputs(lstmY).attr("perm", new long[] {0, 2, 1, 3}).outputNames("per_step")
+                .output();
+        Value joined = b.op("Reshape").inputs(perStep, b.initializer("join", Tensor.ofInt64s(0, 0, 20)))
+                .outputNames("joined").output();
+        Value gruY = b.op("GRU").inputs(joined, b.initializer("gru.W", random(new int[] {1, 24, 20}, 0.3f)),
+                b.initializer("gru.R", random(new int[] {1, 24, 8}, 0.3f)),
+                b.initializer("gru.B", random(new int[] {1, 48}, 0.1f))).attr("hidden_size", 8L)
+                .attr("linear_before_reset", 1L).outputNames("gru_y").output();
+        Value states = b.op("Squeeze").inputs(gruY, b.initializer("dir_axis", Tensor.ofInt64s(1)))
+                .outputNames("states").output();
+        b.output(linear(b, "tags", states, 8, 4));
+        return b.build();
     }
 
     private static Value conv(GraphBuilder b, String name, Value x, int in, int out, int k, int stride, int pad,

@@ -213,6 +213,24 @@ public final class ResizeOp {
         List<Dim> out = new ArrayList<>(in.dims());
         Optional<Tensor> sizes = hasSizes ? ctx.constant(3) : Optional.empty();
         Optional<Tensor> scales = hasScales ? ctx.constant(2) : Optional.empty();
+        boolean crop = ctx.attrString("coordinate_transformation_mode").equals("tf_crop_and_resize");
+        boolean resizedStatic = Arrays.stream(axes).allMatch(a -> in.dim(a).isStatic());
+        if ((scales.isPresent() || sizes.isPresent() && resizedStatic) && (!crop || ctx.constant(1).isPresent())) {
+            // A symbolic dim (the batch) elsewhere does not stop the static ones from being sized: with scales each
+            // axis is sized alone, with sizes the axes sized together are all static. A symbolic axis scaled by 1
+            // keeps its dim; scaled otherwise it has no monomial size.
+            int[] probe = new int[in.rank()];
+            for (int a = 0; a < probe.length; a++) {
+                probe[a] = in.dim(a).isStatic() ? Math.toIntExact(in.dim(a).value()) : 1;
+            }
+            Plan p = plan(ctx, probe, ctx.constant(1), scales, sizes);
+            for (int i = 0; i < axes.length; i++) {
+                Dim d = in.dim(axes[i]);
+                out.set(axes[i], d.isStatic() ? Dim.of(p.outShape()[axes[i]])
+                        : !crop && scales.get().getDouble(i) == 1 ? d : Dim.unknown());
+            }
+            return List.of(new TensorType(ctx.inputDtype(0), new Shape(out)));
+        }
         boolean stretch = ctx.attrString("keep_aspect_ratio_policy").equals("stretch");
         for (int i = 0; i < axes.length; i++) {
             Dim d = Dim.unknown();

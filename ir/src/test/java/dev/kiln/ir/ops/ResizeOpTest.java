@@ -9,6 +9,7 @@ import static dev.kiln.ir.ops.OpRunner.run;
 import static dev.kiln.ir.ops.OpRunner.shape;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.kiln.ir.DType;
 import dev.kiln.ir.GraphBuilder;
@@ -66,10 +67,17 @@ class ResizeOpTest {
         Value x = b.input("x", DType.FLOAT32, Shape.parse("N,3,8,8"));
         Value scales = b.initializer("s", floats(shape(4), 1, 1, 2, 0.5f));
         Value y = b.op("Resize").inputs(x, Value.ABSENT, scales).output();
-        assertEquals("N", y.shape().dim(0).toString());
-        assertEquals("3", y.shape().dim(1).toString());
+        assertEquals("f32[N,3,16,4]", y.type().toString(), "constant scales size the static axes beside the batch");
         Value sizes = b.initializer("z", longs(16, 4));
         Value z = b.op("Resize").inputs(x, Value.ABSENT, Value.ABSENT, sizes).attr("axes", new long[] {2, 3}).output();
         assertEquals("f32[N,3,16,4]", z.type().toString());
+        Value kept = b.op("Resize").inputs(x, Value.ABSENT, Value.ABSENT, sizes).attr("axes", new long[] {2, 3})
+                .attr("keep_aspect_ratio_policy", "not_larger").output();
+        assertEquals("f32[N,3,4,4]", kept.type().toString(), "one scale for the axes sized together, all static");
+        Value batchScaled = b.op("Resize").inputs(x, Value.ABSENT, b.initializer("s2", floats(shape(4), 2, 1, 2, 2)))
+                .output();
+        assertTrue(batchScaled.shape().dim(0).hasUnknown(), "floor(2.0 * N) is left unknown");
+        assertEquals("3 16 16", batchScaled.shape().dim(1) + " " + batchScaled.shape().dim(2) + " "
+                + batchScaled.shape().dim(3));
     }
 }
