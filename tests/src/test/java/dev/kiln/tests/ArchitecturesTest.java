@@ -46,6 +46,22 @@ class ArchitecturesTest {
 
     @ParameterizedTest
     @ValueSource(ints = {1, 2})
+    void bertEmbeddingsAndMaskedAttention(int threads) {
+        Graph g = maskedEncoder();
+        long[] ids = new long[3 * 7];
+        double[] mask = new double[3 * 7];
+        for (int i = 0; i < ids.length; i++) {
+            ids[i] = (i * 17 + 5) % 50;
+            mask[i] = i % 7 < 7 - i / 7 * 2 ? 1 : 0; // rows padded by 0, 2 and 4 tokens
+        }
+        Map<String, Tensor> feeds = Map.of("input_ids", Tensor.ofLongs(DType.INT64, new int[] {3, 7}, ids),
+                "attention_mask", Tensor.fromDoubles(DType.FLOAT32, new int[] {3, 7}, mask));
+        Graph fixed = new ShapeInference().apply(DimBinding.bind(g, Map.of("S", 7L)));
+        check(g, fixed, feeds, threads);
+    }
+
+    @ParameterizedTest
+    @ValueSource(ints = {1, 2})
     void resNetBasicBlock(int threads) {
         Graph g = resNetBlock();
         check(g, g, Map.of("x", random(new int[] {4, 16, 12, 12}, 1f)), threads);
@@ -125,6 +141,52 @@ class ArchitecturesTest {
         Value pooled = b.op("ReduceMean").inputs(ln2, b.initializer("seq_axis", Tensor.ofInt64s(1)))
                 .attr("keepdims", 0L).outputNames("pooled").output();
         b.output(linear(b, "head", pooled, d, 5));
+        return b.build();
+    }
+
+    /**
+     * BERT's input side as exported: token embeddings gathered by int64 ids [N, S], position embeddings gathered by
+     * Range(0, Shape(ids)[1]), LayerNorm, one attention layer whose scores get (1 - mask) * -10000 broadcast from
+     * the float mask [N, S], and a 3-way head on the first token.
+     */
+    private static Graph maskedEncoder() {
+        int d = 32;
+        GraphBuilder b = new GraphBuilder("bert");
+        Value ids = b.input("input_ids", DType.INT64, Shape.parse("N,S"));
+        Value mask = b.input("attention_mask", DType.FLOAT32, Shape.parse("N,S"));
+        Value tokens = b.op("Gather").inputs(b.initializer("word_embeddings", random(new int[] {50, d}, 1f)), ids)
+                .outputNames("tokens").output();
+        Value shape = b.op("Shape").inputs(ids).outputNames("ids_shape").output();
+        Value length = b.op("Gather").inputs(shape, b.initializer("seq_index", Tensor.scalarLong(DType.INT64, 1)))
+                .outputNames("length").output();
+        Value positions = b.op("Range").inputs(b.initializer("zero", Tensor.scalarLong(DType.INT64, 0)), length,
+                b.initializer("step", Tensor.scalarLong(DType.INT64, 1))).outputNames("positions").output();
+        Value placed = b.op("Gather").inputs(b.initializer("position_embeddings", random(new int[] {16, d}, 1f)),
+                positions).outputNames("placed").output();
+        Value h = layerNorm(b, "emb_ln", b.op("Add").inputs(tokens, placed).outputNames("embedded").output(), d);
+        Value keep = b.op("Sub").inputs(b.initializer("one_f", Tensor.scalarFloat(1)), mask).outputNames("masked")
+                .output();
+        Value bias = b.op("Mul").inputs(keep, b.initializer("minus", Tensor.scalarFloat(-10000)))
+                .outputNames("mask_bias").output();
+        Value bias4 = b.op("Unsqueeze").inputs(bias, b.initializer("mask_axes", Tensor.ofInt64s(1, 2)))
+                .outputNames("mask_bias4").output();
+        Value q = heads(b, linear(b, "q", h, d, d), 4, 8);
+        Value k = heads(b, linear(b, "k", h, d, d), 4, 8);
+        Value v = heads(b, linear(b, "v", h, d, d), 4, 8);
+        Value kt = b.op("Transpose").inputs(k).attr("perm", new long[] {0, 1, 3, 2}).outputNames("kt").output();
+        Value scores = b.op("Div").inputs(b.op("MatMul").inputs(q, kt).outputNames("qk").output(),
+                b.initializer("sqrt_dh", Tensor.scalarFloat((float) Math.sqrt(8)))).outputNames("scores").output();
+        Value probs = b.op("Softmax").inputs(b.op("Add").inputs(scores, bias4).outputNames("masked_scores").output())
+                .attr("axis", -1L).outputNames("probs").output();
+        Value context = b.op("Transpose").inputs(b.op("MatMul").inputs(probs, v).outputNames("context").output())
+                .attr("perm", new long[] {0, 2, 1, 3}).outputNames("merged").output();
+        Value joined = b.op("Reshape").inputs(context, b.initializer("join", Tensor.ofInt64s(0, 0, d)))
+                .outputNames("joined").output();
+        Value out = layerNorm(b, "ln", b.op("Add").inputs(h, linear(b, "o", joined, d, d)).outputNames("res").output(),
+                d);
+        Value first = b.op("Gather").inputs(out, b.initializer("cls", Tensor.scalarLong(DType.INT64, 0)))
+                .attr("axis", 1L).outputNames("cls_state").output();
+        b.output(linear(b, "classifier", first, d, 3));
         return b.build();
     }
 
