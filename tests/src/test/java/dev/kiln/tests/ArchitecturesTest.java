@@ -26,7 +26,8 @@ import org.junit.jupiter.params.provider.ValueSource;
  * Blocks of real network architectures beyond ../shared's models, built as exporters write them, compiled at -O3 on
  * one and two threads and checked against the reference evaluator on the unoptimized graph: a transformer encoder
  * layer over a symbolic sequence length (fixed at compile time), a ResNet basic block and a MobileNetV2 inverted
- * residual, each with a classifier head, a U-Net level and a time-major recurrent tagger.
+ * residual, each with a classifier head, a U-Net level, a time-major recurrent tagger, a 1-D CNN, Inception branches
+ * with squeeze-and-excitation, and causal attention feeding a batch-first LSTM.
  *
  * <p>Tolerance: the evaluator and the kernels round float32 sums in different orders (FMA chains, Winograd
  * transforms, folded BatchNorm): 2e-4 of the output's largest magnitude, plus 1e-5.
@@ -86,6 +87,27 @@ class ArchitecturesTest {
     void bidirectionalLstmThenGruTagger(int threads) {
         Graph g = recurrentTagger();
         check(g, g, Map.of("x", random(new int[] {5, 3, 12}, 1f)), threads);
+    }
+
+    @ParameterizedTest
+    @ValueSource(ints = {1, 2})
+    void audioCnn1d(int threads) {
+        Graph g = audioCnn();
+        check(g, g, Map.of("x", random(new int[] {3, 4, 40}, 1f)), threads);
+    }
+
+    @ParameterizedTest
+    @ValueSource(ints = {1, 2})
+    void inceptionBranchesWithSqueezeAndExcitation(int threads) {
+        Graph g = inceptionSe();
+        check(g, g, Map.of("x", random(new int[] {2, 8, 10, 10}, 1f)), threads);
+    }
+
+    @ParameterizedTest
+    @ValueSource(ints = {1, 2})
+    void causalSelfAttentionWithTriluMaskAndBatchFirstLstm(int threads) {
+        Graph g = causalDecoder();
+        check(g, g, Map.of("x", random(new int[] {3, 6, 16}, 1f)), threads);
     }
 
     /** Generated code of {@code compiled} at -O3 against the reference evaluator on {@code reference}. */
@@ -281,6 +303,78 @@ class ArchitecturesTest {
         Value states = b.op("Squeeze").inputs(gruY, b.initializer("dir_axis", Tensor.ofInt64s(1)))
                 .outputNames("states").output();
         b.output(linear(b, "tags", states, 8, 4));
+        return b.build();
+    }
+
+    /** A 1-D CNN over [N, 4, 40]: conv k5 - BN - Relu, MaxPool 2, dilated conv k3 (asymmetric pads), GAP, dense. */
+    private static Graph audioCnn() {
+        GraphBuilder b = new GraphBuilder("audio_cnn");
+        Value x = b.input("x", DType.FLOAT32, Shape.parse("N,4,40"));
+        Value c1 = b.op("Conv").inputs(x, b.initializer("c1.weight", random(new int[] {12, 4, 5}, 0.3f)),
+                b.initializer("c1.bias", random(new int[] {12}, 0.1f))).attr("kernel_shape", new long[] {5})
+                .attr("pads", new long[] {2, 2}).outputNames("c1").output();
+        Value r1 = b.op("Relu").inputs(batchNorm(b, "bn1", c1, 12)).outputNames("r1").output();
+        Value p1 = b.op("MaxPool").inputs(r1).attr("kernel_shape", new long[] {2}).attr("strides", new long[] {2})
+                .outputNames("p1").output();
+        Value c2 = b.op("Conv").inputs(p1, b.initializer("c2.weight", random(new int[] {16, 12, 3}, 0.2f)))
+                .attr("kernel_shape", new long[] {3}).attr("dilations", new long[] {2}).attr("pads", new long[] {1, 3})
+                .outputNames("c2").output();
+        Value r2 = b.op("Relu").inputs(c2).outputNames("r2").output();
+        return head(b, r2, 16, 6);
+    }
+
+    /**
+     * Inception-style branches (1x1; 3x3; 3x3 average pool then 1x1) concatenated, then a squeeze-and-excitation
+     * gate (GAP, 1x1 convs, Relu, Sigmoid, Mul broadcast over [N, C, 1, 1]) and a head: x [N, 8, 10, 10].
+     */
+    private static Graph inceptionSe() {
+        GraphBuilder b = new GraphBuilder("inception_se");
+        Value x = b.input("x", DType.FLOAT32, Shape.parse("N,8,10,10"));
+        Value b1 = b.op("Relu").inputs(conv(b, "b1", x, 8, 6, 1, 1, 0, 1)).outputNames("b1r").output();
+        Value b2 = b.op("Relu").inputs(conv(b, "b2", x, 8, 6, 3, 1, 1, 1)).outputNames("b2r").output();
+        Value pooled = b.op("AveragePool").inputs(x).attr("kernel_shape", new long[] {3, 3})
+                .attr("pads", new long[] {1, 1, 1, 1}).attr("count_include_pad", 0L).outputNames("avg").output();
+        Value b3 = b.op("Relu").inputs(conv(b, "b3", pooled, 8, 4, 1, 1, 0, 1)).outputNames("b3r").output();
+        Value cat = b.op("Concat").inputs(b1, b2, b3).attr("axis", 1L).outputNames("cat").output();
+        Value squeezed = b.op("GlobalAveragePool").inputs(cat).outputNames("se_gap").output();
+        Value fc1 = b.op("Relu").inputs(conv(b, "se1", squeezed, 16, 4, 1, 1, 0, 1)).outputNames("se1r").output();
+        Value gate = b.op("Sigmoid").inputs(conv(b, "se2", fc1, 4, 16, 1, 1, 0, 1)).outputNames("se_gate").output();
+        Value scaled = b.op("Mul").inputs(cat, gate).outputNames("se_out").output();
+        return head(b, scaled, 16, 5);
+    }
+
+    /**
+     * A decoder step as exported: single-head causal self-attention whose mask is Trilu of ones, applied with Where
+     * (-inf above the diagonal), then a batch-first LSTM (layout 1) over the result and a head on its last state.
+     * x [N, 6, 16].
+     */
+    private static Graph causalDecoder() {
+        GraphBuilder b = new GraphBuilder("decoder");
+        Value x = b.input("x", DType.FLOAT32, Shape.parse("N,6,16"));
+        Value q = linear(b, "q", x, 16, 16);
+        Value k = linear(b, "k", x, 16, 16);
+        Value v = linear(b, "v", x, 16, 16);
+        Value kt = b.op("Transpose").inputs(k).attr("perm", new long[] {0, 2, 1}).outputNames("kt").output();
+        Value scores = b.op("Div").inputs(b.op("MatMul").inputs(q, kt).outputNames("qk").output(),
+                b.initializer("scale", Tensor.scalarFloat(4))).outputNames("scores").output();
+        Value ones = b.initializer("ones", Tensor.ofFloats(new int[] {6, 6}, new float[36]));
+        Value filled = b.op("Add").inputs(ones, b.initializer("one_c", Tensor.scalarFloat(1))).outputNames("filled")
+                .output();
+        Value lower = b.op("Trilu").inputs(filled).attr("upper", 0L).outputNames("lower").output();
+        Value allowed = b.op("Cast").inputs(lower).attr("to", (long) DType.BOOL.onnxCode()).outputNames("allowed")
+                .output();
+        Value masked = b.op("Where").inputs(allowed, scores,
+                b.initializer("neg_inf", Tensor.scalarFloat(Float.NEGATIVE_INFINITY))).outputNames("masked").output();
+        Value probs = b.op("Softmax").inputs(masked).attr("axis", -1L).outputNames("probs").output();
+        Value attended = b.op("Add").inputs(x, b.op("MatMul").inputs(probs, v).outputNames("ctx").output())
+                .outputNames("attended").output();
+        Value hidden = b.op("LSTM").inputs(attended, b.initializer("lstm.W", random(new int[] {1, 48, 16}, 0.3f)),
+                b.initializer("lstm.R", random(new int[] {1, 48, 12}, 0.3f)),
+                b.initializer("lstm.B", random(new int[] {1, 96}, 0.1f))).attr("hidden_size", 12L).attr("layout", 1L)
+                .outputNames("", "lstm_h").build().get(1);
+        Value last = b.op("Squeeze").inputs(hidden, b.initializer("dir_axis", Tensor.ofInt64s(1)))
+                .outputNames("last").output();
+        b.output(linear(b, "head", last, 12, 4));
         return b.build();
     }
 
