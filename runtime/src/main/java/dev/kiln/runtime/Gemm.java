@@ -29,6 +29,9 @@ public final class Gemm {
 
     private Gemm() { }
 
+    /** The calling thread's scratch tile for {@link GemmKernel} calls made outside this class. */
+    static float[] scratch() { return SCRATCH.get(); }
+
     /**
      * Computes C on the calling thread.
      *
@@ -48,7 +51,7 @@ public final class Gemm {
         check(m, a, aOff, lda, b, bias, c, cOff, ldc, ep);
         if (m == 1) {
             GemmKernel.matvec(a, aOff, b, 0, GemmKernel.strips(b.n()), bias, c, cOff, accumulate, ep,
-                    SCRATCH.get());
+                    SCRATCH.get(), b.nextDescending());
         } else if (m > 1) {
             GemmKernel.tiles(0, m, a, aOff, lda, b, 0, GemmKernel.strips(b.n()), bias, c, cOff, ldc,
                     accumulate, ep, SCRATCH.get());
@@ -68,9 +71,21 @@ public final class Gemm {
             gemm(m, a, aOff, lda, b, bias, c, cOff, ldc, accumulate, ep);
             return;
         }
+        split(pool, m, a, aOff, lda, b, bias, c, cOff, ldc, accumulate, ep);
+    }
+
+    /**
+     * As the pooled {@link #gemm}, split over the pool however small the product: for a caller that makes many
+     * small calls in a row (an RNN's steps at batch 1, ~2.5 µs each), so the pool's threads are still spinning
+     * from the previous call and the hand-off costs a fraction of a microsecond, not the microseconds of waking
+     * a parked thread that {@code PARALLEL_MIN_NANOS} is set for.
+     */
+    static void split(WorkerPool pool, int m, float[] a, int aOff, int lda, PackedMatrix b, float[] bias,
+                      float[] c, int cOff, int ldc, boolean accumulate, Epilogue ep) {
         check(m, a, aOff, lda, b, bias, c, cOff, ldc, ep);
         ParallelGemm task = TASKS.get();
         task.set(m, a, aOff, lda, b, bias, c, cOff, ldc, accumulate, ep);
+        task.descending = m == 1 && b.nextDescending();
         try {
             int units = task.units(pool.threads());
             if (m == 1) {
@@ -170,6 +185,7 @@ public final class Gemm {
         private boolean accumulate;
         private Epilogue ep;
         private boolean byStrips;
+        private boolean descending;
 
         void set(int m, float[] a, int aOff, int lda, PackedMatrix b, float[] bias, float[] c, int cOff, int ldc,
                  boolean accumulate, Epilogue ep) {
@@ -210,7 +226,7 @@ public final class Gemm {
         public void run(int from, int to) {
             float[] scratch = SCRATCH.get(); // of the thread running this chunk
             if (m == 1) {
-                GemmKernel.matvec(a, aOff, b, from, to, bias, c, cOff, accumulate, ep, scratch);
+                GemmKernel.matvec(a, aOff, b, from, to, bias, c, cOff, accumulate, ep, scratch, descending);
             } else if (byStrips) {
                 GemmKernel.tiles(0, m, a, aOff, lda, b, from, to, bias, c, cOff, ldc, accumulate, ep, scratch);
             } else {

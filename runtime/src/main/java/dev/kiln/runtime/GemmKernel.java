@@ -672,16 +672,20 @@ final class GemmKernel {
      * hide; each lane still sums over kk in order, exactly as {@link #tile} does.
      */
     static void matvec(float[] a, int aOff, PackedMatrix b, int s0, int s1, float[] bias, float[] c, int cOff,
-                       boolean accumulate, Epilogue ep, float[] scratch) {
+                       boolean accumulate, Epilogue ep, float[] scratch, boolean descending) {
         int k = b.k();
         int n = b.n();
         boolean finish = bias != null || !ep.isNone();
         // Columns at or past colEnd belong to another thread's strips or lie beyond n: never stored.
         int colEnd = Math.min(s1 * STRIP, n);
-        for (int j0 = s0 * STRIP; j0 < colEnd; j0 += MV_VECTORS * VL) {
+        int first = s0 * STRIP;
+        int group = MV_VECTORS * VL;
+        int groups = (colEnd - first + group - 1) / group;
+        for (int g = 0; g < groups; g++) {
+            int j0 = first + (descending ? groups - 1 - g : g) * group;
             int ci = cOff + j0;
             if (j0 + MV_VECTORS * VL <= colEnd) {
-                matvecGroup(a, aOff, k, b.data(), j0, n, c, ci, accumulate);
+                matvecGroup(a, aOff, k, b.data(), n, j0, c, ci, accumulate);
                 if (finish) {
                     finish(c, ci, 0, 1, MV_VECTORS, bias, j0, ep);
                 }
@@ -689,33 +693,64 @@ final class GemmKernel {
                 if (accumulate) {
                     loadEdge(c, ci, j0, colEnd, scratch, 0, MV_VECTORS);
                 }
-                matvecGroup(a, aOff, k, b.data(), j0, n, scratch, 0, accumulate);
+                matvecGroup(a, aOff, k, b.data(), n, j0, scratch, 0, accumulate);
                 finishEdge(scratch, 0, 1, MV_VECTORS, c, ci, 0, j0, colEnd, bias, ep);
             }
         }
     }
 
-    /** Sums of {@value #MV_VECTORS} vectors of one row of C from column {@code j0}, stored at {@code d[dOff ..]}. */
-    private static void matvecGroup(float[] a, int aOff, int k, float[] bd, int j0, int n, float[] d, int dOff,
+    /**
+     * Row 0 of A times four column pairs of B, {@code [c_g, c_g + 2 VL)} for g = 0..3, added to the
+     * {@code 2 VL} floats of {@code d} at {@code e_g}: the four gates of {@code 2 VL} hidden units of an LSTM (or
+     * two z and two r pairs of a GRU), whose gate math can follow on the same thread ({@link RecurrentSteps}).
+     * Every column must lie below n and each c_g be a multiple of VL. Each lane sums over kk in order, as
+     * {@link #matvec} does, so the bits are the same.
+     */
+    static void matvecQuad(float[] a, int aOff, PackedMatrix b, int c0, int c1, int c2, int c3, float[] d, int e0,
+                           int e1, int e2, int e3) {
+        matvecGroup(a, aOff, b.k(), b.data(), b.n(), c0, c1, c2, c3, d, e0, e1, e2, e3, true);
+    }
+
+    /** Sums of one row of C over {@value #MV_VECTORS} vectors from column {@code j0}, stored at {@code d[dOff ..]}. */
+    private static void matvecGroup(float[] a, int aOff, int k, float[] bd, int n, int j0, float[] d, int dOff,
                                     boolean accumulate) {
-        int o0 = base(j0, k);
-        int o1 = baseOr(j0 + VL, k, n, o0);
-        int o2 = baseOr(j0 + 2 * VL, k, n, o0);
-        int o3 = baseOr(j0 + 3 * VL, k, n, o0);
-        int o4 = baseOr(j0 + 4 * VL, k, n, o0);
-        int o5 = baseOr(j0 + 5 * VL, k, n, o0);
-        int o6 = baseOr(j0 + 6 * VL, k, n, o0);
-        int o7 = baseOr(j0 + 7 * VL, k, n, o0);
+        matvecGroup(a, aOff, k, bd, n, j0, j0 + 2 * VL, j0 + 4 * VL, j0 + 6 * VL, d, dOff, dOff + 2 * VL,
+                dOff + 4 * VL, dOff + 6 * VL, accumulate);
+    }
+
+    /**
+     * Sums of one row of C over four column pairs {@code [c_g, c_g + 2 VL)} ({@value #MV_VECTORS} vectors),
+     * pair g stored at {@code d[e_g ..]}; a vector wholly past the last panel computes a duplicate (see
+     * {@link #baseOr}) whose store the caller must direct into scratch.
+     */
+    private static void matvecGroup(float[] a, int aOff, int k, float[] bd, int n, int c0, int c1, int c2, int c3,
+                                    float[] d, int e0, int e1, int e2, int e3, boolean accumulate) {
+        int o0 = base(c0, k);
+        int o1 = baseOr(c0 + VL, k, n, o0);
+        int o2 = baseOr(c1, k, n, o0);
+        int o3 = baseOr(c1 + VL, k, n, o0);
+        int o4 = baseOr(c2, k, n, o0);
+        int o5 = baseOr(c2 + VL, k, n, o0);
+        int o6 = baseOr(c3, k, n, o0);
+        int o7 = baseOr(c3 + VL, k, n, o0);
+        int d0 = e0;
+        int d1 = e0 + VL;
+        int d2 = e1;
+        int d3 = e1 + VL;
+        int d4 = e2;
+        int d5 = e2 + VL;
+        int d6 = e3;
+        int d7 = e3 + VL;
         FloatVector v0, v1, v2, v3, v4, v5, v6, v7;
         if (accumulate) {
-            v0 = FloatVector.fromArray(SPECIES, d, dOff);
-            v1 = FloatVector.fromArray(SPECIES, d, dOff + VL);
-            v2 = FloatVector.fromArray(SPECIES, d, dOff + 2 * VL);
-            v3 = FloatVector.fromArray(SPECIES, d, dOff + 3 * VL);
-            v4 = FloatVector.fromArray(SPECIES, d, dOff + 4 * VL);
-            v5 = FloatVector.fromArray(SPECIES, d, dOff + 5 * VL);
-            v6 = FloatVector.fromArray(SPECIES, d, dOff + 6 * VL);
-            v7 = FloatVector.fromArray(SPECIES, d, dOff + 7 * VL);
+            v0 = FloatVector.fromArray(SPECIES, d, d0);
+            v1 = FloatVector.fromArray(SPECIES, d, d1);
+            v2 = FloatVector.fromArray(SPECIES, d, d2);
+            v3 = FloatVector.fromArray(SPECIES, d, d3);
+            v4 = FloatVector.fromArray(SPECIES, d, d4);
+            v5 = FloatVector.fromArray(SPECIES, d, d5);
+            v6 = FloatVector.fromArray(SPECIES, d, d6);
+            v7 = FloatVector.fromArray(SPECIES, d, d7);
         } else {
             v0 = FloatVector.zero(SPECIES);
             v1 = v0; v2 = v0; v3 = v0; v4 = v0; v5 = v0; v6 = v0; v7 = v0;
@@ -723,23 +758,29 @@ final class GemmKernel {
         for (int kk = 0; kk < k; kk++) {
             int bo = kk * NR;
             FloatVector av = FloatVector.broadcast(SPECIES, a[aOff + kk]);
-            v0 = av.fma(FloatVector.fromArray(SPECIES, bd, o0 + bo), v0);
-            v1 = av.fma(FloatVector.fromArray(SPECIES, bd, o1 + bo), v1);
-            v2 = av.fma(FloatVector.fromArray(SPECIES, bd, o2 + bo), v2);
-            v3 = av.fma(FloatVector.fromArray(SPECIES, bd, o3 + bo), v3);
-            v4 = av.fma(FloatVector.fromArray(SPECIES, bd, o4 + bo), v4);
-            v5 = av.fma(FloatVector.fromArray(SPECIES, bd, o5 + bo), v5);
-            v6 = av.fma(FloatVector.fromArray(SPECIES, bd, o6 + bo), v6);
-            v7 = av.fma(FloatVector.fromArray(SPECIES, bd, o7 + bo), v7);
+            int p0 = o0 + bo;
+            int p2 = o2 + bo;
+            int p4 = o4 + bo;
+            int p6 = o6 + bo;
+            // A pair's second vector lies in its first's panel (ONE_PANEL): a constant distance that folds into
+            // the load, so the loop keeps four offsets, not eight it had no registers for (spilled, reloaded).
+            v0 = av.fma(FloatVector.fromArray(SPECIES, bd, p0), v0);
+            v1 = av.fma(FloatVector.fromArray(SPECIES, bd, ONE_PANEL ? p0 + VL : o1 + bo), v1);
+            v2 = av.fma(FloatVector.fromArray(SPECIES, bd, p2), v2);
+            v3 = av.fma(FloatVector.fromArray(SPECIES, bd, ONE_PANEL ? p2 + VL : o3 + bo), v3);
+            v4 = av.fma(FloatVector.fromArray(SPECIES, bd, p4), v4);
+            v5 = av.fma(FloatVector.fromArray(SPECIES, bd, ONE_PANEL ? p4 + VL : o5 + bo), v5);
+            v6 = av.fma(FloatVector.fromArray(SPECIES, bd, p6), v6);
+            v7 = av.fma(FloatVector.fromArray(SPECIES, bd, ONE_PANEL ? p6 + VL : o7 + bo), v7);
         }
-        v0.intoArray(d, dOff);
-        v1.intoArray(d, dOff + VL);
-        v2.intoArray(d, dOff + 2 * VL);
-        v3.intoArray(d, dOff + 3 * VL);
-        v4.intoArray(d, dOff + 4 * VL);
-        v5.intoArray(d, dOff + 5 * VL);
-        v6.intoArray(d, dOff + 6 * VL);
-        v7.intoArray(d, dOff + 7 * VL);
+        v0.intoArray(d, d0);
+        v1.intoArray(d, d1);
+        v2.intoArray(d, d2);
+        v3.intoArray(d, d3);
+        v4.intoArray(d, d4);
+        v5.intoArray(d, d5);
+        v6.intoArray(d, d6);
+        v7.intoArray(d, d7);
     }
 
     /** Whether {@link #finish} keeps the values in registers from bias to store: no activation, or Relu. */

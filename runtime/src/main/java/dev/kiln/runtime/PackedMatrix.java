@@ -8,8 +8,9 @@ import java.util.Objects;
  *
  * <p>Panel {@code p} holds columns {@code 16p .. 16p+15}; element {@code B[kk][16p + j]} sits at
  * {@code data[p*16*k + kk*16 + j]}. The layout does not depend on the machine's vector width, so weights packed
- * at compile time run on any machine (see docs/KERNELS.md). Instances are immutable by contract: the kernels
- * read {@link #data()} directly and nothing may write to it after packing.
+ * at compile time run on any machine (see docs/KERNELS.md). The values are immutable by contract: the kernels
+ * read {@link #data()} directly and nothing may write to it after packing (the one mutable field is a cache
+ * hint, {@link #nextDescending}).
  */
 public final class PackedMatrix {
 
@@ -22,6 +23,8 @@ public final class PackedMatrix {
     private final float[] data;
     private final int k;
     private final int n;
+    /** The direction the last batch-1 product walked the column groups: a hint, not part of the value. */
+    private boolean descending;
 
     private PackedMatrix(float[] data, int k, int n) {
         this.data = data;
@@ -100,6 +103,17 @@ public final class PackedMatrix {
         Objects.checkIndex(row, k);
         Objects.checkIndex(col, n);
         return data[(col / NR) * NR * k + row * NR + col % NR];
+    }
+
+    /**
+     * Flips and returns the direction of the next batch-1 product over this matrix ({@link GemmKernel#matvec}):
+     * alternating, a call starts on the columns the previous call read last, which are still in L2 when B is
+     * larger than L2. Unsynchronized on purpose: the direction never changes a result, only which lines are
+     * cached, so a lost flip under a race costs nothing.
+     */
+    boolean nextDescending() {
+        descending = !descending;
+        return descending;
     }
 
     static int panels(int n) { return (n + NR - 1) / NR; }

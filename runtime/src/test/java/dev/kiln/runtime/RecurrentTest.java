@@ -161,28 +161,26 @@ class RecurrentTest {
         for (int threads : new int[] {2, 3}) {
             try (WorkerPool pool = WorkerPool.of(threads)) {
                 for (int batch : new int[] {3, 7, 48, 64}) {
-                    String what = threads + " threads, batch " + batch;
-                    float[] x = Check.random(rnd, seq * batch * in);
-                    float[] h0 = Check.random(rnd, batch * hid);
-                    float[] c0 = Check.random(rnd, batch * hid);
-                    Recurrent.LstmWeights lw = Recurrent.packLstm(weights(4 * hid * in, 0.3f),
-                            weights(4 * hid * hid, 0.1f), weights(8 * hid, 0.3f), in, hid);
-                    float[][] one = lstmOutputs(lw, seq, batch, x, h0, c0, null);
-                    float[][] many = lstmOutputs(lw, seq, batch, x, h0, c0, pool);
-                    for (int k = 0; k < 3; k++) {
-                        org.junit.jupiter.api.Assertions.assertArrayEquals(one[k], many[k], "LSTM output " + k + ", "
-                                + what);
-                    }
-                    for (boolean lbr : new boolean[] {false, true}) {
-                        Recurrent.GruWeights gw = Recurrent.packGru(weights(3 * hid * in, 0.3f),
-                                weights(3 * hid * hid, 0.1f), weights(6 * hid, 0.3f), in, hid, lbr);
-                        float[][] g1 = gruOutputs(gw, seq, batch, x, h0, null);
-                        float[][] gn = gruOutputs(gw, seq, batch, x, h0, pool);
-                        for (int k = 0; k < 2; k++) {
-                            org.junit.jupiter.api.Assertions.assertArrayEquals(g1[k], gn[k], "GRU lbr " + lbr
-                                    + " output " + k + ", " + what);
-                        }
-                    }
+                    assertPoolGivesTheBitsOfOneThread(pool, in, hid, seq, batch, threads + " threads, batch " + batch);
+                }
+            }
+        }
+    }
+
+    /**
+     * Batch 1 on a pool: each step split over the threads by hidden units (LSTM, and GRU with
+     * linear_before_reset = 1, once R reaches 128 KB; uneven unit blocks per thread at hidden 160 on 3 threads),
+     * the input projection split too, and a sequence long enough to project step by step: every output
+     * bit-identical to one thread. Hidden 96 splits the LSTM but not the GRU (R below 128 KB).
+     */
+    @Test
+    void stepsSplitOverThreadsAtBatchOneGiveTheBitsOfOneThread() {
+        int in = 28;
+        for (int threads : new int[] {2, 3}) {
+            try (WorkerPool pool = WorkerPool.of(threads)) {
+                for (int[] hs : new int[][] {{128, 9}, {160, 5}, {96, 4}, {128, 140}}) {
+                    assertPoolGivesTheBitsOfOneThread(pool, in, hs[0], hs[1], 1, threads + " threads, hidden "
+                            + hs[0] + ", seq " + hs[1]);
                 }
             }
         }
@@ -236,6 +234,31 @@ class RecurrentTest {
                     });
                     assertEquals(0, bytes, "bytes per LSTM + GRU call, hidden " + hid + (p == null ? "" : ", 2 threads"));
                 }
+            }
+        }
+    }
+
+    /** Every output of an LSTM and of both GRU forms, on {@code pool} and on one thread: the same bits. */
+    private void assertPoolGivesTheBitsOfOneThread(WorkerPool pool, int in, int hid, int seq, int batch,
+                                                   String what) {
+        float[] x = Check.random(rnd, seq * batch * in);
+        float[] h0 = Check.random(rnd, batch * hid);
+        float[] c0 = Check.random(rnd, batch * hid);
+        Recurrent.LstmWeights lw = Recurrent.packLstm(weights(4 * hid * in, 0.3f), weights(4 * hid * hid, 0.1f),
+                weights(8 * hid, 0.3f), in, hid);
+        float[][] one = lstmOutputs(lw, seq, batch, x, h0, c0, null);
+        float[][] many = lstmOutputs(lw, seq, batch, x, h0, c0, pool);
+        for (int k = 0; k < 3; k++) {
+            org.junit.jupiter.api.Assertions.assertArrayEquals(one[k], many[k], "LSTM output " + k + ", " + what);
+        }
+        for (boolean lbr : new boolean[] {false, true}) {
+            Recurrent.GruWeights gw = Recurrent.packGru(weights(3 * hid * in, 0.3f), weights(3 * hid * hid, 0.1f),
+                    weights(6 * hid, 0.3f), in, hid, lbr);
+            float[][] g1 = gruOutputs(gw, seq, batch, x, h0, null);
+            float[][] gn = gruOutputs(gw, seq, batch, x, h0, pool);
+            for (int k = 0; k < 2; k++) {
+                org.junit.jupiter.api.Assertions.assertArrayEquals(g1[k], gn[k], "GRU lbr " + lbr + " output " + k
+                        + ", " + what);
             }
         }
     }
