@@ -41,13 +41,20 @@ log=bench/target/bench-run.log
 # Real-time priority (SCHED_RR 1, inherited by JMH's forks) where the user may set it: the benchmark's threads then
 # get the cores ahead of every other process on the machine, which halves the spread of repeated runs on a shared
 # machine; the kernel's RT throttling still leaves 5 % of each second to the others. KILN_BENCH_RT=0 turns it off.
-priority=(); priority_note="normal priority"
+# Two-thread forks run at normal priority (chrt -o 0, through a launcher the suite hands JMH): two real-time threads
+# spinning for each other made whole JVMs up to twice as slow (docs/BENCHMARKS.md, session 11).
+priority=(); priority_note="normal priority"; two_thread_jvm=""
 if [ "${KILN_BENCH_RT:-1}" != 0 ] && command -v chrt >/dev/null && chrt -r 1 true 2>/dev/null; then
-  priority=(chrt -r 1); priority_note="real-time priority (chrt -r 1)"
+  priority=(chrt -r 1)
+  priority_note="real-time priority (chrt -r 1) for 1 thread, normal priority for 2 threads"
+  two_thread_jvm="$root/bench/target/java-normal-priority"
+  printf '#!/bin/sh\nexec chrt -o 0 "%s" "$@"\n' "$java_home/bin/java" > "$two_thread_jvm"
+  chmod +x "$two_thread_jvm"
 fi
 echo "bench/run.sh: running the suite at $priority_note (progress below, full log in $log)"
 set +e
 "${priority[@]}" "$java_home/bin/java" --add-modules=jdk.incubator.vector -Dkiln.bench.priority="$priority_note" \
+    -Dkiln.bench.twoThreadJvm="$two_thread_jvm" \
     -cp "$jar" dev.kiln.bench.Suite \
     --out docs/BENCHMARKS.md --svg docs/benchmarks-ratios.svg --results bench/target/bench-results.ser \
     "${suite_args[@]}" 2>&1 \

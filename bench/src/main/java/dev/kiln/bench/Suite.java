@@ -95,26 +95,36 @@ public final class Suite {
         }
         all.addAll(run(Mode.SampleTime, Map.of(), FmaPeakBench.class));
         all.addAll(run(Mode.SampleTime, Map.of("threads", new String[] {"1"}), GemmBench.class));
-        all.addAll(run(Mode.SampleTime, Map.of("threads", new String[] {"2"},
-                "shape", new String[] {"64x784x512", "1024x1024x1024"}), GemmBench.class));
+        all.addAll(run(twoThreads(options(Mode.SampleTime, Map.of("threads", new String[] {"2"},
+                "shape", new String[] {"64x784x512", "1024x1024x1024"}), GemmBench.class))));
         for (String model : quick ? new String[] {"mlp"} : MODELS) {
             for (String batch : quick ? new String[] {"1"} : new String[] {"1", "64"}) {
-                Map<String, String[]> params = Map.of("model", new String[] {model}, "batch", new String[] {batch});
-                // One more warm-up for Kiln: its kernels are C2-compiled Java (ORT's are native), and on a loaded
-                // machine C2 was seen to need more than 2 s to settle.
-                all.addAll(run(options(Mode.SampleTime, params, KilnModelBench.class).warmupIterations(warmups + 1)
-                        .jvmArgsAppend("--add-modules=jdk.incubator.vector", "-Xms2g", "-Xmx2g",
-                                "-D" + KilnModelBench.ALLOC_LOG + "=" + allocLog)));
-                all.addAll(run(Mode.SampleTime, params, OrtModelBench.class));
+                for (String threads : quick ? new String[] {"1"} : new String[] {"1", "2"}) {
+                    Map<String, String[]> params = Map.of("model", new String[] {model}, "batch",
+                            new String[] {batch}, "threads", new String[] {threads});
+                    // One more warm-up for Kiln: its kernels are C2-compiled Java (ORT's are native), and on a
+                    // loaded machine C2 was seen to need more than 2 s to settle.
+                    ChainedOptionsBuilder kiln = options(Mode.SampleTime, params, KilnModelBench.class)
+                            .warmupIterations(warmups + 1)
+                            .jvmArgsAppend("--add-modules=jdk.incubator.vector", "-Xms2g", "-Xmx2g",
+                                    "-D" + KilnModelBench.ALLOC_LOG + "=" + allocLog);
+                    ChainedOptionsBuilder ort = options(Mode.SampleTime, params, OrtModelBench.class);
+                    boolean two = threads.equals("2");
+                    all.addAll(run(two ? twoThreads(kiln) : kiln));
+                    all.addAll(run(two ? twoThreads(ort) : ort));
+                }
             }
         }
         // Training steps take milliseconds (mnist_cnn tens of them under load), so a 1 s warm-up iteration is only
         // tens of calls, run by C1 code that boxes every vector: mnist_cnn's step was seen to settle only in the
         // third or fourth 2 s warm-up on a loaded machine.
-        all.addAll(run(options(Mode.SampleTime, Map.of(), KilnTrainBench.class)
-                .warmupIterations(warmups + 2).warmupTime(trainWarmupTime)
-                .jvmArgsAppend("--add-modules=jdk.incubator.vector", "-Xms2g", "-Xmx2g",
-                        "-D" + KilnModelBench.ALLOC_LOG + "=" + allocLog)));
+        for (String threads : quick ? new String[] {"1"} : new String[] {"1", "2"}) {
+            ChainedOptionsBuilder train = options(Mode.SampleTime, Map.of("threads", new String[] {threads}),
+                    KilnTrainBench.class).warmupIterations(warmups + 2).warmupTime(trainWarmupTime)
+                    .jvmArgsAppend("--add-modules=jdk.incubator.vector", "-Xms2g", "-Xmx2g",
+                            "-D" + KilnModelBench.ALLOC_LOG + "=" + allocLog);
+            all.addAll(run(threads.equals("2") ? twoThreads(train) : train));
+        }
         // The reference evaluator is a floor, not a contest: fewer iterations (cifar_cnn takes ~40 ms a call).
         all.addAll(run(options(Mode.SampleTime, Map.of(), ReferenceBench.class)
                 .warmupIterations(Math.min(1, warmups)).measurementIterations(Math.min(1, measurements))));
@@ -136,6 +146,20 @@ public final class Suite {
         Files.deleteIfExists(allocLog);
         return new SuiteRun(date, machine.finished(), settings, all, callerBytes);
     }
+
+    /**
+     * Two-thread forks at normal priority when bench/run.sh names a launcher for it
+     * ({@value #TWO_THREAD_JVM}): under real-time priority (SCHED_RR) two threads that spin while they wait for
+     * each other, Kiln's and ONNX Runtime's pools alike, ran per JVM at one speed or up to twice as slow (lstm at
+     * batch 1: 67-77 µs or 114-156 µs per call, 6 JVMs each way), where at normal priority they did not.
+     */
+    private static ChainedOptionsBuilder twoThreads(ChainedOptionsBuilder options) {
+        String jvm = System.getProperty(TWO_THREAD_JVM);
+        return jvm == null || jvm.isEmpty() ? options : options.jvm(jvm);
+    }
+
+    /** System property naming the java launcher of the two-thread forks. */
+    static final String TWO_THREAD_JVM = "kiln.bench.twoThreadJvm";
 
     private Collection<RunResult> run(Mode mode, Map<String, String[]> params, Class<?>... benches)
             throws RunnerException {
