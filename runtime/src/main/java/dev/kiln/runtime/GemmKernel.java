@@ -700,9 +700,9 @@ final class GemmKernel {
     }
 
     /**
-     * Row 0 of A times four column pairs of B, {@code [c_g, c_g + 2 VL)} for g = 0..3, added to the
-     * {@code 2 VL} floats of {@code d} at {@code e_g}: the four gates of {@code 2 VL} hidden units of an LSTM (or
-     * two z and two r pairs of a GRU), whose gate math can follow on the same thread ({@link RecurrentSteps}).
+     * Row 0 of A times four column pairs of B, {@code [c_g, c_g + 2 VL)} for g = 0..3, added to the {@code 2 VL}
+     * floats of {@code d} at {@code e_g}: the four gates of {@code 2 VL} hidden units of an LSTM, whose gate math
+     * can follow on the same thread ({@link RecurrentSteps}).
      * Every column must lie below n and each c_g be a multiple of VL. Each lane sums over kk in order, as
      * {@link #matvec} does, so the bits are the same.
      */

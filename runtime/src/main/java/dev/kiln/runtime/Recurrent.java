@@ -169,7 +169,7 @@ public final class Recurrent {
         initState(h0, h0Off, scratch, hs, bh);
         initState(c0, c0Off, scratch, cs, bh);
         if (!perStep) {
-            project(pool, splitsSteps(pool, batch, wt, null), seq * batch, x, xOff, wt.input(), wt.w(), wt.bias(),
+            project(pool, splitsSteps(pool, batch, wt), seq * batch, x, xOff, wt.input(), wt.w(), wt.bias(),
                     scratch, g4);
         }
         sequences(wt, null, wt.input(), hid, g4, seq, batch, reverse, clip, x, xOff, perStep, y, yOff, yStep, scratch,
@@ -192,7 +192,7 @@ public final class Recurrent {
         if (!splitsBatch(pool, seq, batch, input, hid, gates)) {
             // One batch row cannot be split, but each step's recurrent product can: at batch 1 it streams R from
             // L2 (256 KB for lstm's hidden 128), and two cores stream half each.
-            WorkerPool steps = splitsSteps(pool, batch, lstm, gru) ? pool : null;
+            WorkerPool steps = splitsSteps(pool, batch, lstm) ? pool : null;
             sequence(lstm, gru, seq, batch, reverse, clip, x, xOff, perStep, y, yOff, yStep, s, hs, aux, 0, batch,
                     steps);
             return;
@@ -215,7 +215,7 @@ public final class Recurrent {
             lstmSequence(lstm, seq, batch, reverse, clip, x, xOff, perStep, y, yOff, yStep, s, hs, aux, b0, b1,
                     steps);
         } else {
-            gruSequence(gru, seq, batch, reverse, clip, x, xOff, perStep, y, yOff, yStep, s, hs, aux, b0, b1, steps);
+            gruSequence(gru, seq, batch, reverse, clip, x, xOff, perStep, y, yOff, yStep, s, hs, aux, b0, b1);
         }
     }
 
@@ -259,8 +259,7 @@ public final class Recurrent {
         int tmp = hs + bh;
         initState(h0, h0Off, scratch, hs, bh);
         if (!perStep) {
-            project(pool, splitsSteps(pool, batch, null, wt), seq * batch, x, xOff, wt.input(), wt.w(), wt.bias(),
-                    scratch, g3);
+            gemm(pool, seq * batch, x, xOff, wt.input(), wt.w(), wt.bias(), scratch, 0, g3, false);
         }
         sequences(null, wt, wt.input(), hid, g3, seq, batch, reverse, clip, x, xOff, perStep, y, yOff, yStep, scratch,
                 hs, tmp, pool);
@@ -272,13 +271,13 @@ public final class Recurrent {
     /** All steps of batch rows [b0, b1), as {@link #lstmSequence}. */
     private static void gruSequence(GruWeights wt, int seq, int batch, boolean reverse, float clip, float[] x,
                                     int xOff, boolean perStep, float[] y, int yOff, int yStep, float[] s, int hs,
-                                    int tmp, int b0, int b1, WorkerPool steps) {
+                                    int tmp, int b0, int b1) {
         int hid = wt.hidden();
         int g3 = 3 * hid;
         for (int step = 0; step < seq; step++) {
             int t = reverse ? seq - 1 - step : step;
             int gt = perStep ? 0 : t * batch * g3;
-            gruRows(wt, s, gt, hs, tmp, b0, b1, clip, perStep ? x : null, xOff + t * batch * wt.input(), steps);
+            gruRows(wt, s, gt, hs, tmp, b0, b1, clip, perStep ? x : null, xOff + t * batch * wt.input());
             if (y != null) {
                 System.arraycopy(s, hs + b0 * hid, y, yOff + t * yStep + b0 * hid, (b1 - b0) * hid);
             }
@@ -422,7 +421,7 @@ public final class Recurrent {
 
     /** GRU step for batch rows [b0, b1), with their input projection when {@code x} is given (as lstmRows). */
     private static void gruRows(GruWeights wt, float[] s, int gt, int hs, int tmp, int b0, int b1, float clip,
-                                float[] x, int xOff, WorkerPool steps) {
+                                float[] x, int xOff) {
         int hid = wt.hidden();
         int g3 = 3 * hid;
         int m = b1 - b0;
@@ -433,10 +432,6 @@ public final class Recurrent {
             if (x != null) {
                 Gemm.gemm(m, x, xOff + b0 * wt.input(), wt.input(), wt.w(), wt.bias(), s, gt + b0 * g3, g3, false,
                         Epilogue.none());
-            }
-            if (steps != null && m == 1) {
-                RecurrentSteps.gru(steps, wt, s, gt + b0 * g3, hs + b0 * hid, clip);
-                return;
             }
             // z and r: their 2H columns of the step's gate rows accumulate H · R_zr^T.
             Gemm.gemm(m, s, hs + b0 * hid, hid, wt.rGates(), null, s, gt + b0 * g3, g3, true, Epilogue.none());
@@ -526,10 +521,10 @@ public final class Recurrent {
     /**
      * As the whole-row form for {@code len} hidden units whose z, r and h gates run one after the other from
      * {@code g[gz]} ({@code len} each), with Rh H + Rbh at {@code g[hr]}; reads H from {@code hd[h + j]} and writes
-     * the new H to {@code out[hOut + j]}. Shared with {@link RecurrentSteps}.
+     * the new H to {@code out[hOut + j]}.
      */
-    static void gruGatesLinearBeforeReset(float[] g, int gz, int len, int hr, float[] hd, int h, float[] out,
-                                          int hOut, float clip) {
+    private static void gruGatesLinearBeforeReset(float[] g, int gz, int len, int hr, float[] hd, int h,
+                                                  float[] out, int hOut, float clip) {
         int gr = gz + len;
         int gh = gz + 2 * len;
         // one pass over z and r: its scalar tail (len not a multiple of VL) falls on the lanes training's does
@@ -585,18 +580,15 @@ public final class Recurrent {
     }
 
     /**
-     * Whether each step of a batch of one row is split over the pool (its recurrent product, and for LSTM its gate
-     * math): the steps follow each other within microseconds, so the workers are still spinning when the next
-     * hands off.
+     * Whether each step of an LSTM over a batch of one row is split over the pool (its recurrent product and its
+     * gate math): the steps follow each other within microseconds, so the workers are still spinning when the
+     * next hands off.
      */
-    private static boolean splitsSteps(WorkerPool pool, int batch, LstmWeights lstm, GruWeights gru) {
-        if (pool == null || pool.threads() == 1 || batch != 1) {
-            return false;
-        }
-        int hid = lstm != null ? lstm.hidden() : gru.hidden();
-        boolean byUnits = lstm != null ? RecurrentSteps.splitsLstm(hid) : gru.linearBeforeReset()
-                && RecurrentSteps.splitsGru(hid);
-        return byUnits && 4L * hid * hid * (lstm != null ? 4 : 3) >= STEP_SPLIT_MIN_BYTES;
+    private static boolean splitsSteps(WorkerPool pool, int batch, LstmWeights lstm) {
+        // GRU steps do not split (see RecurrentSteps)
+        return pool != null && pool.threads() > 1 && batch == 1 && lstm != null
+                && RecurrentSteps.splitsLstm(lstm.hidden())
+                && 4L * lstm.hidden() * 4 * lstm.hidden() >= STEP_SPLIT_MIN_BYTES;
     }
 
     /**

@@ -1,11 +1,16 @@
 package dev.kiln.runtime;
 
 /**
- * The steps of a batch of one row split over a pool by hidden units ({@link Recurrent} at batch 1 with more than
- * one thread): one row cannot be split across threads, but each step's recurrent product can, and at batch 1 it
- * is what a step costs, streaming R from L2 (256 KB for an LSTM of hidden 128). Each thread computes the gate
- * columns of its own units ({@link GemmKernel#matvecQuad}, four column pairs at a time) and then their gate math,
- * so a step hands off once.
+ * The LSTM steps of a batch of one row split over a pool by hidden units ({@link Recurrent} at batch 1 with more
+ * than one thread): one row cannot be split across threads, but each step's recurrent product can, and at batch 1
+ * it is what a step costs, streaming R from L2 (256 KB for hidden 128). Each thread computes the gate columns of
+ * its own units ({@link GemmKernel#matvecQuad}, four column pairs at a time) and then their gate math, so a step
+ * hands off once.
+ *
+ * <p>GRU steps are not split: the same scheme for {@code linear_before_reset = 1} (z and r pairs, then Rh H + Rbh,
+ * then the gates) ran gru at batch 1 in 50-60 µs on two threads in a plain loop, against 69 µs on one, but JMH
+ * forks came out at 54 µs or at 114-122 µs (3 of 5), even with the same staging, and the cause was not found
+ * (docs/BENCHMARKS.md, session 11).
  *
  * <p>Each thread works in its own stretch of a staging array, {@value #PAD} floats clear of the next one's: the
  * gate row holds the units of all threads side by side, and two threads writing either side of a boundary that
@@ -24,18 +29,12 @@ final class RecurrentSteps {
     private static final int PAD = 16;
 
     private static final ThreadLocal<LstmStep> LSTM_STEPS = ThreadLocal.withInitial(LstmStep::new);
-    private static final ThreadLocal<GruStep> GRU_STEPS = ThreadLocal.withInitial(GruStep::new);
 
     private RecurrentSteps() {}
 
     /** Whether an LSTM of this hidden size splits by units: whole blocks of {@link #UNITS}. */
     static boolean splitsLstm(int hidden) {
         return hidden % UNITS == 0;
-    }
-
-    /** Whether a GRU (linear_before_reset = 1) of this hidden size splits: blocks of two z and two r pairs. */
-    static boolean splitsGru(int hidden) {
-        return hidden % (2 * UNITS) == 0;
     }
 
     /**
@@ -55,23 +54,7 @@ final class RecurrentSteps {
     }
 
     /**
-     * One step of a GRU with {@code linear_before_reset = 1} for one row: the gate row at {@code go} holds the
-     * step's input projection (z, r, h, H each); H at {@code h} is updated; the gate row's z slot is overwritten.
-     */
-    static void gru(WorkerPool pool, Recurrent.GruWeights wt, float[] s, int go, int h, float clip) {
-        int hid = wt.hidden();
-        GruStep step = GRU_STEPS.get();
-        step.set(wt, s, go, h, clip, hid / (2 * UNITS), 4, 2 * UNITS);
-        try {
-            pool.parallelForOwned(hid / (2 * UNITS), step);
-        } finally {
-            step.clear();
-        }
-        System.arraycopy(s, go, s, h, hid);
-    }
-
-    /**
-     * What both steps share: the call's weights and arrays, and the staging. Blocks {@code [from, to)} of a thread
+     * A step's weights, arrays and staging (a base class for the cells whose steps split). Blocks {@code [from, to)} of a thread
      * stage at {@code from * (slots * blockUnits + PAD) + PAD}, {@code slots} runs of {@code len} floats one after
      * the other ({@code len} the thread's units); the next thread's stretch starts at least PAD floats later.
      */
@@ -138,31 +121,6 @@ final class RecurrentSteps {
             Recurrent.lstmGates(g, st, len, g, st + 4 * len, g, st + 5 * len, clip);
             System.arraycopy(g, st + 4 * len, s, c + u0, len);
             System.arraycopy(g, st + 5 * len, s, go + u0, len); // the consumed i slot: read by no thread now
-        }
-    }
-
-    /** Staging of a thread's {@code len} units: z, r, h gates, Rh H + Rbh. */
-    private static final class GruStep extends Step<Recurrent.GruWeights> {
-
-        @Override
-        public void run(int thread, int from, int to) {
-            int hid = wt.hidden();
-            int u0 = from * 2 * UNITS;
-            int len = (to - from) * 2 * UNITS;
-            int st = stageAt(from);
-            float[] g = stage;
-            for (int gate = 0; gate < 3; gate++) {
-                System.arraycopy(s, go + gate * hid + u0, g, st + gate * len, len);
-            }
-            for (int u = 0; u < len; u += 2 * UNITS) {
-                int col = u0 + u;
-                GemmKernel.matvecQuad(s, h, wt.rGates(), col, col + UNITS, hid + col, hid + col + UNITS, g, st + u,
-                        st + u + UNITS, st + len + u, st + len + u + UNITS);
-            }
-            // Rh H + Rbh for the thread's columns, stored from st + 3 len (matvec indexes its output by column)
-            GemmKernel.matvec(s, h, wt.rHidden(), u0 / GemmKernel.STRIP, (u0 + len) / GemmKernel.STRIP,
-                    wt.hiddenBias(), g, st + 3 * len - u0, false, Epilogue.none(), Gemm.scratch(), false);
-            Recurrent.gruGatesLinearBeforeReset(g, st, len, st + 3 * len, s, h + u0, s, go + u0, clip);
         }
     }
 }

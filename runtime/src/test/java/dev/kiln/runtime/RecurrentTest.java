@@ -168,10 +168,10 @@ class RecurrentTest {
     }
 
     /**
-     * Batch 1 on a pool: each step split over the threads by hidden units (LSTM, and GRU with
-     * linear_before_reset = 1, once R reaches 128 KB; uneven unit blocks per thread at hidden 160 on 3 threads),
-     * the input projection split too, and a sequence long enough to project step by step: every output
-     * bit-identical to one thread. Hidden 96 splits the LSTM but not the GRU (R below 128 KB).
+     * Batch 1 on a pool: each LSTM step split over the threads by hidden units once R reaches 128 KB (uneven unit
+     * blocks per thread at hidden 160 on 3 threads), the input projection split too, and a sequence long enough
+     * to project step by step; GRU steps on one thread while a pool is given: every output bit-identical to one
+     * thread.
      */
     @Test
     void stepsSplitOverThreadsAtBatchOneGiveTheBitsOfOneThread() {
