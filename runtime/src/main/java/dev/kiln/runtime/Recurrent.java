@@ -515,48 +515,31 @@ public final class Recurrent {
 
     /** GRU, linear_before_reset = 1: h~ = tanh(Wh x + Wbh + r (.) (Rh H + Rbh)), the latter already at {@code hr}. */
     private static void gruGatesLinearBeforeReset(float[] s, int go, int hr, int h, int hid, float clip) {
-        gruGatesLinearBeforeReset(s, go, hid, hr, s, h, s, h, clip);
-    }
-
-    /**
-     * As the whole-row form for {@code len} hidden units whose z, r and h gates run one after the other from
-     * {@code g[gz]} ({@code len} each), with Rh H + Rbh at {@code g[hr]}; reads H from {@code hd[h + j]} and writes
-     * the new H to {@code out[hOut + j]}.
-     */
-    private static void gruGatesLinearBeforeReset(float[] g, int gz, int len, int hr, float[] hd, int h,
-                                                  float[] out, int hOut, float clip) {
-        int gr = gz + len;
-        int gh = gz + 2 * len;
-        // one pass over z and r: its scalar tail (len not a multiple of VL) falls on the lanes training's does
-        sigmoidInPlace(g, gz, 2 * len, clip);
+        sigmoidInPlace(s, go, 2 * hid, clip);
         int j = 0;
-        for (int bound = S.loopBound(len); j < bound; j += VL) {
-            FloatVector r = FloatVector.fromArray(S, g, gr + j);
-            r.fma(FloatVector.fromArray(S, g, hr + j), FloatVector.fromArray(S, g, gh + j)).intoArray(g, gh + j);
+        for (int bound = S.loopBound(hid); j < bound; j += VL) {
+            FloatVector r = FloatVector.fromArray(S, s, go + hid + j);
+            r.fma(FloatVector.fromArray(S, s, hr + j), FloatVector.fromArray(S, s, go + 2 * hid + j))
+                    .intoArray(s, go + 2 * hid + j);
         }
-        for (; j < len; j++) {
-            g[gh + j] = g[gr + j] * g[hr + j] + g[gh + j];
+        for (; j < hid; j++) {
+            s[go + 2 * hid + j] = s[go + hid + j] * s[hr + j] + s[go + 2 * hid + j];
         }
-        tanh(g, gh, g, gh, len, clip);
-        blendHidden(g, gz, gh, len, hd, h, out, hOut);
+        tanh(s, go + 2 * hid, s, go + 2 * hid, hid, clip);
+        blendHidden(s, go, h, hid);
     }
 
     /** H = (1 - z) h~ + z H = (H - h~) z + h~, with z and h~ activated in the gate row. */
     private static void blendHidden(float[] s, int go, int h, int hid) {
-        blendHidden(s, go, go + 2 * hid, hid, s, h, s, h);
-    }
-
-    /** {@code out[hOut + j] = (hd[h + j] - g[gh + j]) g[gz + j] + g[gh + j]} for j below len. */
-    private static void blendHidden(float[] g, int gz, int gh, int len, float[] hd, int h, float[] out, int hOut) {
         int j = 0;
-        for (int bound = S.loopBound(len); j < bound; j += VL) {
-            FloatVector z = FloatVector.fromArray(S, g, gz + j);
-            FloatVector ht = FloatVector.fromArray(S, g, gh + j);
-            FloatVector.fromArray(S, hd, h + j).sub(ht).fma(z, ht).intoArray(out, hOut + j);
+        for (int bound = S.loopBound(hid); j < bound; j += VL) {
+            FloatVector z = FloatVector.fromArray(S, s, go + j);
+            FloatVector ht = FloatVector.fromArray(S, s, go + 2 * hid + j);
+            FloatVector.fromArray(S, s, h + j).sub(ht).fma(z, ht).intoArray(s, h + j);
         }
-        for (; j < len; j++) {
-            float ht = g[gh + j];
-            out[hOut + j] = (hd[h + j] - ht) * g[gz + j] + ht;
+        for (; j < hid; j++) {
+            float ht = s[go + 2 * hid + j];
+            s[h + j] = (s[h + j] - ht) * s[go + j] + ht;
         }
     }
 

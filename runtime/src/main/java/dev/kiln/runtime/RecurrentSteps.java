@@ -54,29 +54,28 @@ final class RecurrentSteps {
     }
 
     /**
-     * A step's weights, arrays and staging (a base class for the cells whose steps split). Blocks {@code [from, to)} of a thread
-     * stage at {@code from * (slots * blockUnits + PAD) + PAD}, {@code slots} runs of {@code len} floats one after
-     * the other ({@code len} the thread's units); the next thread's stretch starts at least PAD floats later.
+     * A step's weights, arrays and staging, reused per calling thread. Blocks {@code [from, to)} of a thread stage
+     * at {@code from * (SLOTS * UNITS + PAD) + PAD}: the i, o, f, c gates, C and the new H of its {@code len}
+     * units, {@code len} floats each; the next thread's stretch starts at least PAD floats later.
      */
-    private abstract static class Step<W> implements ThreadRangeBody {
-        W wt;
-        float[] s;
-        int go;
-        int h;
-        float clip;
-        float[] stage = new float[0];
-        private int slots;
-        private int blockUnits;
+    private static final class LstmStep implements ThreadRangeBody {
+        private static final int SLOTS = 6;
+        private Recurrent.LstmWeights wt;
+        private float[] s;
+        private int go;
+        private int h;
+        private int c;
+        private float clip;
+        private float[] stage = new float[0];
 
-        void set(W wt, float[] s, int go, int h, float clip, int blocks, int slots, int blockUnits) {
+        void set(Recurrent.LstmWeights wt, float[] s, int go, int h, int c, float clip, int blocks) {
             this.wt = wt;
             this.s = s;
             this.go = go;
             this.h = h;
+            this.c = c;
             this.clip = clip;
-            this.slots = slots;
-            this.blockUnits = blockUnits;
-            int need = blocks * (slots * blockUnits + PAD) + PAD;
+            int need = blocks * (SLOTS * UNITS + PAD) + PAD;
             if (stage.length < need) {
                 stage = new float[need]; // once per hidden size and calling thread
             }
@@ -88,26 +87,12 @@ final class RecurrentSteps {
             s = null;
         }
 
-        int stageAt(int fromBlock) {
-            return fromBlock * (slots * blockUnits + PAD) + PAD;
-        }
-    }
-
-    /** Staging of a thread's {@code len} units: i, o, f, c gates, C, H. */
-    private static final class LstmStep extends Step<Recurrent.LstmWeights> {
-        private int c;
-
-        void set(Recurrent.LstmWeights wt, float[] s, int go, int h, int c, float clip, int blocks) {
-            set(wt, s, go, h, clip, blocks, 6, UNITS);
-            this.c = c;
-        }
-
         @Override
         public void run(int thread, int from, int to) {
             int hid = wt.hidden();
             int u0 = from * UNITS;
             int len = (to - from) * UNITS;
-            int st = stageAt(from);
+            int st = from * (SLOTS * UNITS + PAD) + PAD;
             float[] g = stage;
             for (int gate = 0; gate < 4; gate++) {
                 System.arraycopy(s, go + gate * hid + u0, g, st + gate * len, len);
