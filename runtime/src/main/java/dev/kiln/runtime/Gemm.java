@@ -29,9 +29,6 @@ public final class Gemm {
 
     private Gemm() { }
 
-    /** The calling thread's scratch tile for {@link GemmKernel} calls made outside this class. */
-    static float[] scratch() { return SCRATCH.get(); }
-
     /**
      * Computes C on the calling thread.
      *
@@ -71,17 +68,6 @@ public final class Gemm {
             gemm(m, a, aOff, lda, b, bias, c, cOff, ldc, accumulate, ep);
             return;
         }
-        split(pool, m, a, aOff, lda, b, bias, c, cOff, ldc, accumulate, ep);
-    }
-
-    /**
-     * As the pooled {@link #gemm}, split over the pool however small the product: for a caller that makes many
-     * small calls in a row (an RNN's steps at batch 1, ~2.5 µs each), so the pool's threads are still spinning
-     * from the previous call and the hand-off costs a fraction of a microsecond, not the microseconds of waking
-     * a parked thread that {@code PARALLEL_MIN_NANOS} is set for.
-     */
-    static void split(WorkerPool pool, int m, float[] a, int aOff, int lda, PackedMatrix b, float[] bias,
-                      float[] c, int cOff, int ldc, boolean accumulate, Epilogue ep) {
         check(m, a, aOff, lda, b, bias, c, cOff, ldc, ep);
         ParallelGemm task = TASKS.get();
         task.set(m, a, aOff, lda, b, bias, c, cOff, ldc, accumulate, ep);

@@ -699,18 +699,6 @@ final class GemmKernel {
         }
     }
 
-    /**
-     * Row 0 of A times four column pairs of B, {@code [c_g, c_g + 2 VL)} for g = 0..3, added to the {@code 2 VL}
-     * floats of {@code d} at {@code e_g}: the four gates of {@code 2 VL} hidden units of an LSTM, whose gate math
-     * can follow on the same thread ({@link RecurrentSteps}).
-     * Every column must lie below n and each c_g be a multiple of VL. Each lane sums over kk in order, as
-     * {@link #matvec} does, so the bits are the same.
-     */
-    static void matvecQuad(float[] a, int aOff, PackedMatrix b, int c0, int c1, int c2, int c3, float[] d, int e0,
-                           int e1, int e2, int e3) {
-        matvecGroup(a, aOff, b.k(), b.data(), b.n(), c0, c1, c2, c3, d, e0, e1, e2, e3, true);
-    }
-
     /** Sums of one row of C over {@value #MV_VECTORS} vectors from column {@code j0}, stored at {@code d[dOff ..]}. */
     private static void matvecGroup(float[] a, int aOff, int k, float[] bd, int n, int j0, float[] d, int dOff,
                                     boolean accumulate) {

@@ -13,8 +13,7 @@ import jdk.incubator.vector.VectorSpecies;
  * buffer (a large batch projects step by step instead, see {@link #projectsPerStep}); each step then adds its
  * recurrent GEMM (H[batch, hidden] · R^T) to its rows of that buffer and runs the gate math ({@link GateMath})
  * vectorized along the hidden axis. With a pool, the batch rows are cut into blocks of about 16 rows, handed out
- * once per call, and each block runs its whole sequence on one thread ({@link #rowBlocks}); a batch of one row
- * splits each step by hidden units instead ({@link RecurrentSteps}). Biases are folded at
+ * once per call, and each block runs its whole sequence on one thread ({@link #rowBlocks}). Biases are folded at
  * packing time: Wb + Rb for every gate, except GRU's Rbh with {@code linear_before_reset = 1}, which the reset gate
  * multiplies. The weights are packed once at compile time by {@link #packLstm} / {@link #packGru}. Peepholes, sequence_lens and non-default activations are
  * not handled here (the caller falls back to a general path). {@link #lstmScalar} and {@link #gruScalar} are the
@@ -169,8 +168,7 @@ public final class Recurrent {
         initState(h0, h0Off, scratch, hs, bh);
         initState(c0, c0Off, scratch, cs, bh);
         if (!perStep) {
-            project(pool, splitsSteps(pool, batch, wt), seq * batch, x, xOff, wt.input(), wt.w(), wt.bias(),
-                    scratch, g4);
+            gemm(pool, seq * batch, x, xOff, wt.input(), wt.w(), wt.bias(), scratch, 0, g4, false);
         }
         sequences(wt, null, wt.input(), hid, g4, seq, batch, reverse, clip, x, xOff, perStep, y, yOff, yStep, scratch,
                 hs, cs, pool);
@@ -190,11 +188,7 @@ public final class Recurrent {
                                   int batch, boolean reverse, float clip, float[] x, int xOff, boolean perStep,
                                   float[] y, int yOff, int yStep, float[] s, int hs, int aux, WorkerPool pool) {
         if (!splitsBatch(pool, seq, batch, input, hid, gates)) {
-            // One batch row cannot be split, but each step's recurrent product can: at batch 1 it streams R from
-            // L2 (256 KB for lstm's hidden 128), and two cores stream half each.
-            WorkerPool steps = splitsSteps(pool, batch, lstm) ? pool : null;
-            sequence(lstm, gru, seq, batch, reverse, clip, x, xOff, perStep, y, yOff, yStep, s, hs, aux, 0, batch,
-                    steps);
+            sequence(lstm, gru, seq, batch, reverse, clip, x, xOff, perStep, y, yOff, yStep, s, hs, aux, 0, batch);
             return;
         }
         SequenceTask task = SEQUENCE_TASKS.get();
@@ -210,10 +204,9 @@ public final class Recurrent {
     /** All steps of batch rows [b0, b1) of whichever cell is given. */
     private static void sequence(LstmWeights lstm, GruWeights gru, int seq, int batch, boolean reverse, float clip,
                                  float[] x, int xOff, boolean perStep, float[] y, int yOff, int yStep, float[] s,
-                                 int hs, int aux, int b0, int b1, WorkerPool steps) {
+                                 int hs, int aux, int b0, int b1) {
         if (lstm != null) {
-            lstmSequence(lstm, seq, batch, reverse, clip, x, xOff, perStep, y, yOff, yStep, s, hs, aux, b0, b1,
-                    steps);
+            lstmSequence(lstm, seq, batch, reverse, clip, x, xOff, perStep, y, yOff, yStep, s, hs, aux, b0, b1);
         } else {
             gruSequence(gru, seq, batch, reverse, clip, x, xOff, perStep, y, yOff, yStep, s, hs, aux, b0, b1);
         }
@@ -222,13 +215,13 @@ public final class Recurrent {
     /** All steps of batch rows [b0, b1): each row's states depend on no other row. */
     private static void lstmSequence(LstmWeights wt, int seq, int batch, boolean reverse, float clip, float[] x,
                                      int xOff, boolean perStep, float[] y, int yOff, int yStep, float[] s, int hs,
-                                     int cs, int b0, int b1, WorkerPool steps) {
+                                     int cs, int b0, int b1) {
         int hid = wt.hidden();
         int g4 = 4 * hid;
         for (int step = 0; step < seq; step++) {
             int t = reverse ? seq - 1 - step : step;
             int gt = perStep ? 0 : t * batch * g4;
-            lstmRows(wt, s, gt, hs, cs, b0, b1, clip, perStep ? x : null, xOff + t * batch * wt.input(), steps);
+            lstmRows(wt, s, gt, hs, cs, b0, b1, clip, perStep ? x : null, xOff + t * batch * wt.input());
             if (y != null) {
                 System.arraycopy(s, hs + b0 * hid, y, yOff + t * yStep + b0 * hid, (b1 - b0) * hid);
             }
@@ -386,8 +379,7 @@ public final class Recurrent {
             for (int block = from; block < to; block++) {
                 int b0 = (int) ((long) batch * block / blocks);
                 int b1 = (int) ((long) batch * (block + 1) / blocks);
-                sequence(lstm, gru, seq, batch, reverse, clip, x, xOff, perStep, y, yOff, yStep, s, hs, aux, b0, b1,
-                        null);
+                sequence(lstm, gru, seq, batch, reverse, clip, x, xOff, perStep, y, yOff, yStep, s, hs, aux, b0, b1);
             }
         }
     }
@@ -397,7 +389,7 @@ public final class Recurrent {
      * the recurrent GEMM into their gate rows, then their gates.
      */
     private static void lstmRows(LstmWeights wt, float[] s, int gt, int hs, int cs, int b0, int b1, float clip,
-                                 float[] x, int xOff, WorkerPool steps) {
+                                 float[] x, int xOff) {
         int hid = wt.hidden();
         int g4 = 4 * hid;
         if (x != null && GemmKernel.fusesTwo(wt.w(), wt.r())) {
@@ -407,15 +399,10 @@ public final class Recurrent {
                 Gemm.gemm(b1 - b0, x, xOff + b0 * wt.input(), wt.input(), wt.w(), wt.bias(), s, gt + b0 * g4, g4,
                         false, Epilogue.none());
             }
-            if (steps != null && b1 - b0 == 1) {
-                RecurrentSteps.lstm(steps, wt, s, gt + b0 * g4, hs + b0 * hid, cs + b0 * hid, clip);
-                return;
-            }
             Gemm.gemm(b1 - b0, s, hs + b0 * hid, hid, wt.r(), null, s, gt + b0 * g4, g4, true, Epilogue.none());
         }
         for (int b = b0; b < b1; b++) {
-            int go = gt + b * g4;
-            lstmGates(s, go, hid, s, cs + b * hid, s, hs + b * hid, clip);
+            lstmGates(s, gt + b * g4, s, hs + b * hid, cs + b * hid, hid, clip);
         }
     }
 
@@ -462,36 +449,31 @@ public final class Recurrent {
     // same lanes, so its forward gives these bits.
 
     /**
-     * LSTM gates of {@code len} hidden units: the i, o, f, c pre-activations run one after the other from
-     * {@code g[gi]} ({@code len} each, as in a gate row or {@link RecurrentSteps}' staging) and are overwritten
-     * with the activations; updates C at {@code st[c + j]} and writes H to {@code hd[hOff + j]}, which may be the
-     * i gate (each unit's i is read before its H is written).
+     * One batch row of LSTM gates: g holds i, o, f, c pre-activations (H each); updates C at {@code c} and H at
+     * {@code h} in place (the gate row is overwritten with the activations).
      */
-    static void lstmGates(float[] g, int gi, int len, float[] st, int c, float[] hd, int hOff, float clip) {
-        int gout = gi + len;
-        int gf = gi + 2 * len;
-        int gc = gi + 3 * len;
-        // one pass over i, o, f: its scalar tail (len not a multiple of VL) falls on the lanes training's does
-        sigmoidInPlace(g, gi, 3 * len, clip);
-        tanh(g, gc, g, gc, len, clip);
+    private static void lstmGates(float[] g, int go, float[] st, int h, int c, int hid, float clip) {
+        sigmoidInPlace(g, go, 3 * hid, clip);
+        tanh(g, go + 3 * hid, g, go + 3 * hid, hid, clip);
         int j = 0;
-        for (int bound = S.loopBound(len); j < bound; j += VL) {
-            FloatVector i = FloatVector.fromArray(S, g, gi + j);
-            FloatVector f = FloatVector.fromArray(S, g, gf + j);
-            FloatVector cc = FloatVector.fromArray(S, g, gc + j);
+        for (int bound = S.loopBound(hid); j < bound; j += VL) {
+            FloatVector i = FloatVector.fromArray(S, g, go + j);
+            FloatVector f = FloatVector.fromArray(S, g, go + 2 * hid + j);
+            FloatVector cc = FloatVector.fromArray(S, g, go + 3 * hid + j);
             f.mul(FloatVector.fromArray(S, st, c + j)).add(i.mul(cc)).intoArray(st, c + j);
         }
-        for (; j < len; j++) {
-            st[c + j] = g[gf + j] * st[c + j] + g[gi + j] * g[gc + j];
+        for (; j < hid; j++) {
+            st[c + j] = g[go + 2 * hid + j] * st[c + j] + g[go + j] * g[go + 3 * hid + j];
         }
         // tanh(C) into the c gate's slot, which is consumed
-        tanh(st, c, g, gc, len, Float.POSITIVE_INFINITY);
+        tanh(st, c, g, go + 3 * hid, hid, Float.POSITIVE_INFINITY);
         j = 0;
-        for (int bound = S.loopBound(len); j < bound; j += VL) {
-            FloatVector.fromArray(S, g, gout + j).mul(FloatVector.fromArray(S, g, gc + j)).intoArray(hd, hOff + j);
+        for (int bound = S.loopBound(hid); j < bound; j += VL) {
+            FloatVector.fromArray(S, g, go + hid + j).mul(FloatVector.fromArray(S, g, go + 3 * hid + j))
+                    .intoArray(st, h + j);
         }
-        for (; j < len; j++) {
-            hd[hOff + j] = g[gout + j] * g[gc + j];
+        for (; j < hid; j++) {
+            st[h + j] = g[go + hid + j] * g[go + 3 * hid + j];
         }
     }
 
@@ -559,37 +541,6 @@ public final class Recurrent {
             Gemm.gemm(m, a, aOff, lda, b, bias, c, cOff, ldc, accumulate, Epilogue.none());
         } else {
             Gemm.gemm(pool, m, a, aOff, lda, b, bias, c, cOff, ldc, accumulate, Epilogue.none());
-        }
-    }
-
-    /**
-     * Whether each step of an LSTM over a batch of one row is split over the pool (its recurrent product and its
-     * gate math): the steps follow each other within microseconds, so the workers are still spinning when the
-     * next hands off.
-     */
-    private static boolean splitsSteps(WorkerPool pool, int batch, LstmWeights lstm) {
-        // GRU steps do not split (see RecurrentSteps)
-        return pool != null && pool.threads() > 1 && batch == 1 && lstm != null
-                && RecurrentSteps.splitsLstm(lstm.hidden())
-                && 4L * lstm.hidden() * 4 * lstm.hidden() >= STEP_SPLIT_MIN_BYTES;
-    }
-
-    /**
-     * R's size from which a step is split: half of 128 KB streams in ~0.6 µs, twice the hand-off to a spinning
-     * worker; lstm's hidden 128 (256 KB): 97 -> 75 µs per call on 2 threads.
-     */
-    private static final long STEP_SPLIT_MIN_BYTES = 128 * 1024;
-
-    /**
-     * The input projection of all steps, X[seq*batch, input] · W^T + bias into the gate rows: split over the pool
-     * regardless of its size when the steps will be ({@link #splitsSteps}), the workers being awake for them.
-     */
-    private static void project(WorkerPool pool, boolean splitSteps, int rows, float[] x, int xOff, int input,
-                                PackedMatrix w, float[] bias, float[] s, int gates) {
-        if (splitSteps) {
-            Gemm.split(pool, rows, x, xOff, input, w, bias, s, 0, gates, false, Epilogue.none());
-        } else {
-            gemm(pool, rows, x, xOff, input, w, bias, s, 0, gates, false);
         }
     }
 

@@ -57,8 +57,6 @@ public final class WorkerPool implements AutoCloseable {
     /** The call in progress: the body of one of the two kinds, the size of its range and its static chunks. */
     private IntRangeBody body;
     private ThreadRangeBody balancedBody;
-    /** Whether a thread done with its share of the current balanced call takes indices from the others'. */
-    private boolean stealing;
     private int size;
     private int chunks;
 
@@ -130,20 +128,6 @@ public final class WorkerPool implements AutoCloseable {
      * way whatever run it is in, and use scratch per thread (the {@code thread} argument), not per run.
      */
     public void parallelForBalanced(int n, ThreadRangeBody body) {
-        shares(n, body, true);
-    }
-
-    /**
-     * Runs {@code body} over {@code [0, n)}, thread t running exactly the even share {@code [n*t/T, n*(t+1)/T)},
-     * however late it starts: for work whose data lives in each thread's own cache from one call to the next
-     * (a recurrent step's half of R, 128 KB that a share taken over by the other thread would have to fetch from
-     * the other core's L2). Returns when every share is done; exceptions as for {@link #parallelFor}.
-     */
-    public void parallelForOwned(int n, ThreadRangeBody body) {
-        shares(n, body, false);
-    }
-
-    private void shares(int n, ThreadRangeBody body, boolean steal) {
         Objects.requireNonNull(body, "body");
         checkCall(n);
         if (n == 0) {
@@ -154,15 +138,13 @@ public final class WorkerPool implements AutoCloseable {
             return;
         }
         try {
-            this.stealing = steal;
             this.balancedBody = body;
             failure.set(null);
             unfinished.set(n);
             for (int t = 0; t < threads; t++) {
                 shares.set(t * SLOT, share((int) ((long) n * t / threads), (int) ((long) n * (t + 1) / threads)));
             }
-            // Balanced, n indices keep at most n threads busy; owned, a worker may own the only index of a share.
-            wake(steal ? Math.min(threads - 1, n - 1) : threads - 1);
+            wake(Math.min(threads - 1, n - 1));
             runShares(0);
             finish();
         } finally {
@@ -239,13 +221,13 @@ public final class WorkerPool implements AutoCloseable {
             if (next >= end) {
                 break;
             }
-            int take = stealing ? Math.max(1, (end - next) / 4) : end - next;
+            int take = Math.max(1, (end - next) / 4);
             if (shares.compareAndSet(own, c, share(next + take, end))) {
                 runBalanced(thread, next, next + take);
                 finished(take);
             }
         }
-        for (int k = 1; k < threads && stealing; k++) {
+        for (int k = 1; k < threads; k++) {
             int other = (thread + k) % threads * SLOT;
             while (true) {
                 long c = shares.get(other);

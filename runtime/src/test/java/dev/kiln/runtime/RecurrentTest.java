@@ -168,10 +168,8 @@ class RecurrentTest {
     }
 
     /**
-     * Batch 1 on a pool: each LSTM step split over the threads by hidden units once R reaches 128 KB (uneven unit
-     * blocks per thread at hidden 160 on 3 threads), the input projection split too, and a sequence long enough
-     * to project step by step; GRU steps on one thread while a pool is given: every output bit-identical to one
-     * thread.
+     * Batch 1 on a pool (the recurrence on the caller, the products split where they are large enough), including
+     * a sequence long enough to project step by step: every output bit-identical to one thread.
      */
     @Test
     void stepsSplitOverThreadsAtBatchOneGiveTheBitsOfOneThread() {

@@ -104,42 +104,6 @@ class WorkerPoolTest {
         }
     }
 
-    /**
-     * Owned shares: thread t runs exactly the indices of its even share, in one run, even when it starts late
-     * (the caller, done with its own share, waits rather than taking a late worker's indices).
-     */
-    @Test
-    void ownedSharesRunOnTheirOwnThreadInOneRun() {
-        for (int threads = 2; threads <= 3; threads++) {
-            try (WorkerPool pool = WorkerPool.of(threads)) {
-                for (int call = 0; call < 200; call++) {
-                    int n = call % 3 == 0 ? 2 : 7; // 2 over 3 threads: the caller's share is empty
-                    int[] ranOn = new int[n];
-                    AtomicInteger runs = new AtomicInteger();
-                    java.util.Arrays.fill(ranOn, -1);
-                    int late = call % 2 == 0 ? call / 2 % threads : -1;
-                    pool.parallelForOwned(n, (thread, from, to) -> {
-                        runs.incrementAndGet();
-                        if (thread == late) {
-                            java.util.concurrent.locks.LockSupport.parkNanos(200_000);
-                        }
-                        for (int i = from; i < to; i++) {
-                            ranOn[i] = thread;
-                        }
-                    });
-                    assertEquals(Math.min(threads, n), runs.get(), "one run per non-empty share, call " + call);
-                    for (int i = 0; i < n; i++) {
-                        int owner = 0;
-                        while ((long) n * (owner + 1) / threads <= i) {
-                            owner++;
-                        }
-                        assertEquals(owner, ranOn[i], "index " + i + " of " + n + " on " + threads + " threads");
-                    }
-                }
-            }
-        }
-    }
-
     @Test
     void aWorkersExceptionReachesTheCallerAndThePoolStaysUsable() {
         try (WorkerPool pool = WorkerPool.of(2)) {
