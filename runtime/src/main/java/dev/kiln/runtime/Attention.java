@@ -2,7 +2,6 @@ package dev.kiln.runtime;
 
 import java.util.Arrays;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -501,7 +500,7 @@ public final class Attention {
         for (int bound = S.loopBound(n); c < bound; c += VL) {
             acc = FloatVector.fromArray(S, a, aOff + c).fma(FloatVector.fromArray(S, b, bOff + c), acc);
         }
-        float sum = acc.reduceLanes(VectorOperators.ADD);
+        float sum = VectorMath.sumLanes(acc);
         for (; c < n; c++) {
             sum = Math.fma(a[aOff + c], b[bOff + c], sum);
         }

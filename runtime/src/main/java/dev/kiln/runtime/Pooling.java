@@ -2,7 +2,6 @@ package dev.kiln.runtime;
 
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorMask;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -238,7 +237,7 @@ public final class Pooling {
             for (int bound = S.loopBound(size); j < bound; j += VL) {
                 acc = acc.add(FloatVector.fromArray(S, in, o + j));
             }
-            float sum = acc.reduceLanes(VectorOperators.ADD);
+            float sum = VectorMath.sumLanes(acc);
             for (; j < size; j++) {
                 sum += in[o + j];
             }

@@ -114,7 +114,7 @@ public final class Softmax {
             e.intoArray(y, yo + j);
             acc = acc.add(e);
         }
-        float sum = acc.reduceLanes(VectorOperators.ADD);
+        float sum = VectorMath.sumLanes(acc);
         for (; j < n; j++) {
             float e = (float) Math.exp(x[xo + j] - max);
             y[yo + j] = e;
@@ -129,7 +129,7 @@ public final class Softmax {
         for (int bound = S.loopBound(n); j < bound; j += VL) {
             acc = acc.add(VectorMath.exp(FloatVector.fromArray(S, x, xo + j).sub(max)));
         }
-        float sum = acc.reduceLanes(VectorOperators.ADD);
+        float sum = VectorMath.sumLanes(acc);
         for (; j < n; j++) {
             sum += (float) Math.exp(x[xo + j] - max);
         }

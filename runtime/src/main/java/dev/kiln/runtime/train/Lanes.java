@@ -1,8 +1,8 @@
 package dev.kiln.runtime.train;
 
+import dev.kiln.runtime.VectorMath;
 import dev.kiln.runtime.VectorWidth;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -36,7 +36,7 @@ final class Lanes {
         for (int bound = S.loopBound(len); j < bound; j += VL) {
             acc = acc.add(FloatVector.fromArray(S, a, off + j));
         }
-        float sum = acc.reduceLanes(VectorOperators.ADD);
+        float sum = VectorMath.sumLanes(acc);
         for (; j < len; j++) {
             sum += a[off + j];
         }

@@ -1,10 +1,10 @@
 package dev.kiln.runtime.train;
 
 import dev.kiln.runtime.Softmax;
+import dev.kiln.runtime.VectorMath;
 import java.util.Arrays;
 import java.util.Objects;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -141,7 +141,7 @@ public final class Losses {
                     d.mul(normV).intoArray(grad, gradOff + i);
                 }
             }
-            total += acc.reduceLanes(VectorOperators.ADD);
+            total += VectorMath.sumLanes(acc);
         }
         for (; i < count; i++) {
             float d = y[yOff + i] - target[targetOff + i];
