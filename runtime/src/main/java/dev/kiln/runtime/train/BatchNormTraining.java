@@ -3,9 +3,9 @@ package dev.kiln.runtime.train;
 import static dev.kiln.runtime.train.Lanes.S;
 import static dev.kiln.runtime.train.Lanes.VL;
 
+import dev.kiln.runtime.VectorMath;
 import java.util.Objects;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 
 /**
  * BatchNormalization in training mode over X [N, C, spatial...] viewed as N x C planes of {@code spatial} floats:
@@ -170,7 +170,7 @@ public final class BatchNormTraining {
             FloatVector d = FloatVector.fromArray(S, x, off + j).sub(mu);
             acc = d.fma(d, acc);
         }
-        double sum = acc.reduceLanes(VectorOperators.ADD);
+        double sum = VectorMath.sumLanes(acc);
         for (; j < len; j++) {
             double d = x[off + j] - mu;
             sum += d * d;
@@ -186,7 +186,7 @@ public final class BatchNormTraining {
             FloatVector d = FloatVector.fromArray(S, x, xOff + j).sub(mu);
             acc = d.fma(FloatVector.fromArray(S, dy, dOff + j), acc);
         }
-        double sum = acc.reduceLanes(VectorOperators.ADD);
+        double sum = VectorMath.sumLanes(acc);
         for (; j < len; j++) {
             sum += (double) dy[dOff + j] * (x[xOff + j] - mu);
         }
