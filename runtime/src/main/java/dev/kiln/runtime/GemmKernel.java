@@ -684,8 +684,8 @@ final class GemmKernel {
         for (int g = 0; g < groups; g++) {
             int j0 = first + (descending ? groups - 1 - g : g) * group;
             int ci = cOff + j0;
-            if (j0 + MV_VECTORS * VL <= colEnd) {
-                matvecGroup(a, aOff, k, b.data(), n, j0, c, ci, accumulate);
+            if (j0 + group <= colEnd) {
+                matvecGroup(a, aOff, k, b.data(), j0, n, c, ci, accumulate);
                 if (finish) {
                     finish(c, ci, 0, 1, MV_VECTORS, bias, j0, ep);
                 }
@@ -693,52 +693,37 @@ final class GemmKernel {
                 if (accumulate) {
                     loadEdge(c, ci, j0, colEnd, scratch, 0, MV_VECTORS);
                 }
-                matvecGroup(a, aOff, k, b.data(), n, j0, scratch, 0, accumulate);
+                matvecGroup(a, aOff, k, b.data(), j0, n, scratch, 0, accumulate);
                 finishEdge(scratch, 0, 1, MV_VECTORS, c, ci, 0, j0, colEnd, bias, ep);
             }
         }
     }
 
-    /** Sums of one row of C over {@value #MV_VECTORS} vectors from column {@code j0}, stored at {@code d[dOff ..]}. */
-    private static void matvecGroup(float[] a, int aOff, int k, float[] bd, int n, int j0, float[] d, int dOff,
-                                    boolean accumulate) {
-        matvecGroup(a, aOff, k, bd, n, j0, j0 + 2 * VL, j0 + 4 * VL, j0 + 6 * VL, d, dOff, dOff + 2 * VL,
-                dOff + 4 * VL, dOff + 6 * VL, accumulate);
-    }
-
     /**
-     * Sums of one row of C over four column pairs {@code [c_g, c_g + 2 VL)} ({@value #MV_VECTORS} vectors),
-     * pair g stored at {@code d[e_g ..]}; a vector wholly past the last panel computes a duplicate (see
-     * {@link #baseOr}) whose store the caller must direct into scratch.
+     * Sums of {@value #MV_VECTORS} vectors of one row of C from column {@code j0}, stored at {@code d[dOff ..]}; a
+     * vector wholly past the last panel computes a duplicate (see {@link #baseOr}) whose store the caller must
+     * direct into scratch.
      */
-    private static void matvecGroup(float[] a, int aOff, int k, float[] bd, int n, int c0, int c1, int c2, int c3,
-                                    float[] d, int e0, int e1, int e2, int e3, boolean accumulate) {
-        int o0 = base(c0, k);
-        int o1 = baseOr(c0 + VL, k, n, o0);
-        int o2 = baseOr(c1, k, n, o0);
-        int o3 = baseOr(c1 + VL, k, n, o0);
-        int o4 = baseOr(c2, k, n, o0);
-        int o5 = baseOr(c2 + VL, k, n, o0);
-        int o6 = baseOr(c3, k, n, o0);
-        int o7 = baseOr(c3 + VL, k, n, o0);
-        int d0 = e0;
-        int d1 = e0 + VL;
-        int d2 = e1;
-        int d3 = e1 + VL;
-        int d4 = e2;
-        int d5 = e2 + VL;
-        int d6 = e3;
-        int d7 = e3 + VL;
+    private static void matvecGroup(float[] a, int aOff, int k, float[] bd, int j0, int n, float[] d, int dOff,
+                                    boolean accumulate) {
+        int o0 = base(j0, k);
+        int o1 = baseOr(j0 + VL, k, n, o0);
+        int o2 = baseOr(j0 + 2 * VL, k, n, o0);
+        int o3 = baseOr(j0 + 3 * VL, k, n, o0);
+        int o4 = baseOr(j0 + 4 * VL, k, n, o0);
+        int o5 = baseOr(j0 + 5 * VL, k, n, o0);
+        int o6 = baseOr(j0 + 6 * VL, k, n, o0);
+        int o7 = baseOr(j0 + 7 * VL, k, n, o0);
         FloatVector v0, v1, v2, v3, v4, v5, v6, v7;
         if (accumulate) {
-            v0 = FloatVector.fromArray(SPECIES, d, d0);
-            v1 = FloatVector.fromArray(SPECIES, d, d1);
-            v2 = FloatVector.fromArray(SPECIES, d, d2);
-            v3 = FloatVector.fromArray(SPECIES, d, d3);
-            v4 = FloatVector.fromArray(SPECIES, d, d4);
-            v5 = FloatVector.fromArray(SPECIES, d, d5);
-            v6 = FloatVector.fromArray(SPECIES, d, d6);
-            v7 = FloatVector.fromArray(SPECIES, d, d7);
+            v0 = FloatVector.fromArray(SPECIES, d, dOff);
+            v1 = FloatVector.fromArray(SPECIES, d, dOff + VL);
+            v2 = FloatVector.fromArray(SPECIES, d, dOff + 2 * VL);
+            v3 = FloatVector.fromArray(SPECIES, d, dOff + 3 * VL);
+            v4 = FloatVector.fromArray(SPECIES, d, dOff + 4 * VL);
+            v5 = FloatVector.fromArray(SPECIES, d, dOff + 5 * VL);
+            v6 = FloatVector.fromArray(SPECIES, d, dOff + 6 * VL);
+            v7 = FloatVector.fromArray(SPECIES, d, dOff + 7 * VL);
         } else {
             v0 = FloatVector.zero(SPECIES);
             v1 = v0; v2 = v0; v3 = v0; v4 = v0; v5 = v0; v6 = v0; v7 = v0;
@@ -761,14 +746,14 @@ final class GemmKernel {
             v6 = av.fma(FloatVector.fromArray(SPECIES, bd, p6), v6);
             v7 = av.fma(FloatVector.fromArray(SPECIES, bd, ONE_PANEL ? p6 + VL : o7 + bo), v7);
         }
-        v0.intoArray(d, d0);
-        v1.intoArray(d, d1);
-        v2.intoArray(d, d2);
-        v3.intoArray(d, d3);
-        v4.intoArray(d, d4);
-        v5.intoArray(d, d5);
-        v6.intoArray(d, d6);
-        v7.intoArray(d, d7);
+        v0.intoArray(d, dOff);
+        v1.intoArray(d, dOff + VL);
+        v2.intoArray(d, dOff + 2 * VL);
+        v3.intoArray(d, dOff + 3 * VL);
+        v4.intoArray(d, dOff + 4 * VL);
+        v5.intoArray(d, dOff + 5 * VL);
+        v6.intoArray(d, dOff + 6 * VL);
+        v7.intoArray(d, dOff + 7 * VL);
     }
 
     /** Whether {@link #finish} keeps the values in registers from bias to store: no activation, or Relu. */
