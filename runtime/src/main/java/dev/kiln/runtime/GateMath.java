@@ -15,7 +15,9 @@ import jdk.incubator.vector.VectorSpecies;
  * <p>The math is written out inside each loop rather than called per vector: a vector passed to a method C2 does
  * not inline is boxed, and C2 declines a 130-byte callee at a call site it deems cold (a gate loop of two
  * iterations at hidden 20: 7.7 KB allocated per training call, measured) or past its node budget (several
- * activations in one method). Clamps are compare + blend: a Java {@code min}/{@code max} costs about five AVX2
+ * activations in one method). The constants are vectors made once before each loop: written as scalars or as
+ * {@code x.broadcast(c)} inside it, C2 rebuilt them every iteration (sigmoid 18 -> 12 cycles per vector hoisted,
+ * docs/BENCHMARKS.md). Clamps are compare + blend: a Java {@code min}/{@code max} costs about five AVX2
  * instructions, as it orders -0 below +0 and propagates NaN; here NaN compares false and passes through unchanged.
  *
  * <p>Errors over all 2^32 floats ({@link GateMathErrors} in the tests, figures in docs/BENCHMARKS.md): sigmoid
@@ -57,24 +59,35 @@ public final class GateMath {
      * {@code clip} bounds x to [-clip, clip], {@code Float.POSITIVE_INFINITY} for none.
      */
     public static void sigmoid(float[] src, int srcOff, float[] dst, int dstOff, int len, float clip) {
+        FloatVector expMax = FloatVector.broadcast(S, SIGMOID_EXP_MAX);
+        FloatVector expMin = FloatVector.broadcast(S, SIGMOID_EXP_MIN);
+        FloatVector log2e = FloatVector.broadcast(S, LOG2E);
+        FloatVector rounder = FloatVector.broadcast(S, ROUNDER);
+        FloatVector ln2Hi = FloatVector.broadcast(S, -LN2_HI);
+        FloatVector ln2Lo = FloatVector.broadcast(S, -LN2_LO);
+        FloatVector p4 = FloatVector.broadcast(S, P4);
+        FloatVector p3 = FloatVector.broadcast(S, P3);
+        FloatVector p2 = FloatVector.broadcast(S, P2);
+        FloatVector p1 = FloatVector.broadcast(S, P1);
+        FloatVector p0 = FloatVector.broadcast(S, P0);
+        FloatVector one = FloatVector.broadcast(S, 1f);
         int j = 0;
         for (int bound = S.loopBound(len); j < bound; j += VL) {
             FloatVector y = clip(FloatVector.fromArray(S, src, srcOff + j), clip).neg();
-            y = y.blend(SIGMOID_EXP_MAX, y.compare(VectorOperators.GT, SIGMOID_EXP_MAX));
-            y = y.blend(SIGMOID_EXP_MIN, y.compare(VectorOperators.LT, SIGMOID_EXP_MIN));
+            y = y.blend(expMax, y.compare(VectorOperators.GT, expMax));
+            y = y.blend(expMin, y.compare(VectorOperators.LT, expMin));
             // e^y = 2^n e^r, |r| ≤ ln2/2
-            FloatVector t = y.fma(LOG2E, ROUNDER);
-            FloatVector n = t.sub(ROUNDER);
-            FloatVector r = n.fma(n.broadcast(-LN2_HI), y);
-            r = n.fma(n.broadcast(-LN2_LO), r);
-            FloatVector p = r.fma(r.broadcast(P4), r.broadcast(P3)).fma(r, r.broadcast(P2)).fma(r, r.broadcast(P1))
-                    .fma(r, r.broadcast(P0));
+            FloatVector t = y.fma(log2e, rounder);
+            FloatVector n = t.sub(rounder);
+            FloatVector r = n.fma(ln2Hi, y);
+            r = n.fma(ln2Lo, r);
+            FloatVector p = r.fma(p4, p3).fma(r, p2).fma(r, p1).fma(r, p0);
             FloatVector em1 = p.fma(r.mul(r), r);
             // 2^n for n in [-126, 128]; 2^128 has the bits of +infinity, and (e^r - 1) + 1 > 0 keeps it so
             FloatVector scale = t.reinterpretAsInts().add(SCALE_BIAS).lanewise(VectorOperators.LSHL, 23)
                     .reinterpretAsFloats();
-            FloatVector e = em1.add(1f).mul(scale);
-            y.broadcast(1f).div(e.add(1f)).intoArray(dst, dstOff + j);
+            FloatVector e = em1.add(one).mul(scale);
+            one.div(e.add(one)).intoArray(dst, dstOff + j);
         }
         for (; j < len; j++) {
             dst[dstOff + j] = sigmoid(clip(src[srcOff + j], clip));
@@ -86,25 +99,36 @@ public final class GateMath {
      * e = e^(2|x|) - 1 (exact as 2|x| near 0, so no second branch for small x) and the sign of x put back by its bit.
      */
     public static void tanh(float[] src, int srcOff, float[] dst, int dstOff, int len, float clip) {
+        FloatVector tanhMax = FloatVector.broadcast(S, TANH_MAX);
+        FloatVector log2e = FloatVector.broadcast(S, LOG2E);
+        FloatVector rounder = FloatVector.broadcast(S, ROUNDER);
+        FloatVector ln2Hi = FloatVector.broadcast(S, -LN2_HI);
+        FloatVector ln2Lo = FloatVector.broadcast(S, -LN2_LO);
+        FloatVector p4 = FloatVector.broadcast(S, P4);
+        FloatVector p3 = FloatVector.broadcast(S, P3);
+        FloatVector p2 = FloatVector.broadcast(S, P2);
+        FloatVector p1 = FloatVector.broadcast(S, P1);
+        FloatVector p0 = FloatVector.broadcast(S, P0);
+        FloatVector one = FloatVector.broadcast(S, 1f);
+        FloatVector two = FloatVector.broadcast(S, 2f);
         int j = 0;
         for (int bound = S.loopBound(len); j < bound; j += VL) {
             FloatVector x = clip(FloatVector.fromArray(S, src, srcOff + j), clip);
             FloatVector ax = x.abs();
-            ax = ax.blend(TANH_MAX, ax.compare(VectorOperators.GT, TANH_MAX));
+            ax = ax.blend(tanhMax, ax.compare(VectorOperators.GT, tanhMax));
             FloatVector u = ax.add(ax);
-            FloatVector t = u.fma(LOG2E, ROUNDER);
-            FloatVector n = t.sub(ROUNDER);
-            FloatVector r = n.fma(n.broadcast(-LN2_HI), u);
-            r = n.fma(n.broadcast(-LN2_LO), r);
-            FloatVector p = r.fma(r.broadcast(P4), r.broadcast(P3)).fma(r, r.broadcast(P2)).fma(r, r.broadcast(P1))
-                    .fma(r, r.broadcast(P0));
+            FloatVector t = u.fma(log2e, rounder);
+            FloatVector n = t.sub(rounder);
+            FloatVector r = n.fma(ln2Hi, u);
+            r = n.fma(ln2Lo, r);
+            FloatVector p = r.fma(p4, p3).fma(r, p2).fma(r, p1).fma(r, p0);
             FloatVector em1 = p.fma(r.mul(r), r);
             FloatVector scale = t.reinterpretAsInts().add(SCALE_BIAS).lanewise(VectorOperators.LSHL, 23)
                     .reinterpretAsFloats();
             // e^u - 1 = 2^n (e^r - 1) + (2^n - 1), n in [0, 27]: exactly e^r - 1 when n = 0
-            FloatVector e = scale.fma(em1, scale.sub(1f));
+            FloatVector e = scale.fma(em1, scale.sub(one));
             IntVector sign = x.reinterpretAsInts().and(SIGN);
-            e.div(e.add(2f)).reinterpretAsInts().or(sign).reinterpretAsFloats().intoArray(dst, dstOff + j);
+            e.div(e.add(two)).reinterpretAsInts().or(sign).reinterpretAsFloats().intoArray(dst, dstOff + j);
         }
         for (; j < len; j++) {
             dst[dstOff + j] = (float) Math.tanh(clip(src[srcOff + j], clip));
