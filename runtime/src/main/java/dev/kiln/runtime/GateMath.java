@@ -17,8 +17,10 @@ import jdk.incubator.vector.VectorSpecies;
  * iterations at hidden 20: 7.7 KB allocated per training call, measured) or past its node budget (several
  * activations in one method). The constants are vectors made once before each loop: written as scalars or as
  * {@code x.broadcast(c)} inside it, C2 rebuilt them every iteration (sigmoid 18 -> 12 cycles per vector hoisted,
- * docs/BENCHMARKS.md). Clamps are compare + blend: a Java {@code min}/{@code max} costs about five AVX2
- * instructions, as it orders -0 below +0 and propagates NaN; here NaN compares false and passes through unchanged.
+ * docs/BENCHMARKS.md). They are locals of each method, not shared static final vectors: read from fields, they
+ * were rebuilt in the loop again (28 x the lstm gates 7.2 -> 9.2 µs). Clamps are compare + blend: a Java
+ * {@code min}/{@code max} costs about five AVX2 instructions, as it orders -0 below +0 and propagates NaN; here NaN
+ * compares false and passes through unchanged.
  *
  * <p>Errors over all 2^32 floats ({@link GateMathErrors} in the tests, figures in docs/BENCHMARKS.md): sigmoid
  * within 2 ulp of 1 / (1 + exp(-x)) wherever that is a normal float (x ≥ -87.3), below it at most 4.2e-39 away
