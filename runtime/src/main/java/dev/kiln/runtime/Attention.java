@@ -500,7 +500,10 @@ public final class Attention {
         for (int bound = S.loopBound(n); c < bound; c += VL) {
             acc = FloatVector.fromArray(S, a, aOff + c).fma(FloatVector.fromArray(S, b, bOff + c), acc);
         }
-        float sum = VectorMath.sumLanes(acc);
+        float sum = acc.lane(0); // lanes in order, no call: docs/KERNELS.md
+        for (int l = 1; l < VL; l++) {
+            sum += acc.lane(l);
+        }
         for (; c < n; c++) {
             sum = Math.fma(a[aOff + c], b[bOff + c], sum);
         }

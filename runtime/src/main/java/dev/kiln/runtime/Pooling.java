@@ -237,7 +237,10 @@ public final class Pooling {
             for (int bound = S.loopBound(size); j < bound; j += VL) {
                 acc = acc.add(FloatVector.fromArray(S, in, o + j));
             }
-            float sum = VectorMath.sumLanes(acc);
+            float sum = acc.lane(0); // lanes in order, no call: docs/KERNELS.md
+            for (int l = 1; l < VL; l++) {
+                sum += acc.lane(l);
+            }
             for (; j < size; j++) {
                 sum += in[o + j];
             }

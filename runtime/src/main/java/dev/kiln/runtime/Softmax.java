@@ -114,7 +114,10 @@ public final class Softmax {
             e.intoArray(y, yo + j);
             acc = acc.add(e);
         }
-        float sum = VectorMath.sumLanes(acc);
+        float sum = acc.lane(0); // lanes in order, no call: docs/KERNELS.md
+        for (int l = 1; l < VL; l++) {
+            sum += acc.lane(l);
+        }
         for (; j < n; j++) {
             float e = (float) Math.exp(x[xo + j] - max);
             y[yo + j] = e;
@@ -129,7 +132,10 @@ public final class Softmax {
         for (int bound = S.loopBound(n); j < bound; j += VL) {
             acc = acc.add(VectorMath.exp(FloatVector.fromArray(S, x, xo + j).sub(max)));
         }
-        float sum = VectorMath.sumLanes(acc);
+        float sum = acc.lane(0); // lanes in order, no call: docs/KERNELS.md
+        for (int l = 1; l < VL; l++) {
+            sum += acc.lane(l);
+        }
         for (; j < n; j++) {
             sum += (float) Math.exp(x[xo + j] - max);
         }

@@ -28,36 +28,6 @@ public final class VectorMath {
 
     private VectorMath() { }
 
-    /**
-     * The sum of v's lanes, added in lane order (lane 0 first): the same bits in every JIT tier.
-     * {@code reduceLanes(ADD)} leaves the order to the implementation, and C2's intrinsic and the interpreter's
-     * fallback disagreed in the last bit (a 2-thread Attention call against the 1-thread one, once in eight test
-     * runs, docs/BENCHMARKS.md session 11). Constant lane indices, so C2 extracts without boxing.
-     */
-    public static float sumLanes(FloatVector v) {
-        float s = v.lane(0) + v.lane(1);
-        s = s + v.lane(2);
-        s = s + v.lane(3);
-        if (v.length() == 4) {
-            return s;
-        }
-        s = s + v.lane(4);
-        s = s + v.lane(5);
-        s = s + v.lane(6);
-        s = s + v.lane(7);
-        if (v.length() == 8) {
-            return s;
-        }
-        s = s + v.lane(8);
-        s = s + v.lane(9);
-        s = s + v.lane(10);
-        s = s + v.lane(11);
-        s = s + v.lane(12);
-        s = s + v.lane(13);
-        s = s + v.lane(14);
-        return s + v.lane(15);
-    }
-
     /** e^x per lane: x = n ln2 + r, |r| ≤ ln2/2, e^r by a degree-6 polynomial (Cephes expf), times 2^n. */
     public static FloatVector exp(FloatVector x) {
         x = x.max(EXP_MIN).min(EXP_MAX);

@@ -3,7 +3,6 @@ package dev.kiln.runtime.train;
 import static dev.kiln.runtime.train.Lanes.S;
 import static dev.kiln.runtime.train.Lanes.VL;
 
-import dev.kiln.runtime.VectorMath;
 import java.util.Objects;
 import jdk.incubator.vector.FloatVector;
 
@@ -170,7 +169,11 @@ public final class BatchNormTraining {
             FloatVector d = FloatVector.fromArray(S, x, off + j).sub(mu);
             acc = d.fma(d, acc);
         }
-        double sum = VectorMath.sumLanes(acc);
+        float lanes = acc.lane(0); // lanes in order, no call: docs/KERNELS.md
+        for (int l = 1; l < VL; l++) {
+            lanes += acc.lane(l);
+        }
+        double sum = lanes;
         for (; j < len; j++) {
             double d = x[off + j] - mu;
             sum += d * d;
@@ -186,7 +189,11 @@ public final class BatchNormTraining {
             FloatVector d = FloatVector.fromArray(S, x, xOff + j).sub(mu);
             acc = d.fma(FloatVector.fromArray(S, dy, dOff + j), acc);
         }
-        double sum = VectorMath.sumLanes(acc);
+        float lanes = acc.lane(0); // lanes in order, no call: docs/KERNELS.md
+        for (int l = 1; l < VL; l++) {
+            lanes += acc.lane(l);
+        }
+        double sum = lanes;
         for (; j < len; j++) {
             sum += (double) dy[dOff + j] * (x[xOff + j] - mu);
         }

@@ -1,6 +1,5 @@
 package dev.kiln.runtime.train;
 
-import dev.kiln.runtime.VectorMath;
 import dev.kiln.runtime.VectorWidth;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
@@ -36,7 +35,10 @@ final class Lanes {
         for (int bound = S.loopBound(len); j < bound; j += VL) {
             acc = acc.add(FloatVector.fromArray(S, a, off + j));
         }
-        float sum = VectorMath.sumLanes(acc);
+        float sum = acc.lane(0); // lanes in order, no call: docs/KERNELS.md
+        for (int l = 1; l < VL; l++) {
+            sum += acc.lane(l);
+        }
         for (; j < len; j++) {
             sum += a[off + j];
         }

@@ -1,7 +1,6 @@
 package dev.kiln.runtime.train;
 
 import dev.kiln.runtime.Softmax;
-import dev.kiln.runtime.VectorMath;
 import java.util.Arrays;
 import java.util.Objects;
 import jdk.incubator.vector.FloatVector;
@@ -141,7 +140,11 @@ public final class Losses {
                     d.mul(normV).intoArray(grad, gradOff + i);
                 }
             }
-            total += VectorMath.sumLanes(acc);
+            float lanes = acc.lane(0); // lanes in order, no call: docs/KERNELS.md
+            for (int l = 1; l < VL; l++) {
+                lanes += acc.lane(l);
+            }
+            total += lanes;
         }
         for (; i < count; i++) {
             float d = y[yOff + i] - target[targetOff + i];
