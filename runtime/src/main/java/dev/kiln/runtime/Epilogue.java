@@ -104,14 +104,11 @@ public record Epilogue(Kind kind, float alpha, float beta) {
      * each of {@code rows} rows, the first at {@code a[off]}, the next {@code stride} floats on: the same lane
      * arithmetic as {@link #apply(FloatVector)}, so the same bits.
      *
-     * <p>Loads, activation and stores are in this method, one loop nest per kind, so no vector crosses a call
-     * that C2 may leave out of line ({@link #apply(FloatVector)} hands its vector to {@code applyOther}, inlined
-     * only where C2 finds the call site hot, and a Sigmoid GEMM run once per 50 Relu GEMMs boxed every vector).
-     * Callers hand over as many vectors per call as they can, a block of rows rather than one row: C2 inlines
-     * {@link VectorMath#exp} here only if it finds the call frequent relative to this method's invocations, and
-     * the profile it judges by can miss most of the calls (those made while this method ran at C1's non-profiling
-     * tier). More vectors per call make that likelier, not certain: Sigmoid, Tanh and Elu can still box here
-     * (docs/KERNELS.md); the other kinds call nothing.
+     * <p>Loads, activation and stores are in one loop nest per kind, so no vector crosses a call that C2 may leave
+     * out of line ({@link #apply(FloatVector)} hands its vector to {@code applyOther}, inlined only where C2 finds
+     * the call site hot, and a Sigmoid GEMM run once per 50 Relu GEMMs boxed every vector). Sigmoid, Tanh and Elu
+     * are {@link VectorMath}'s row forms, the math written out in the loop: they call nothing of ours with a vector
+     * either, so nothing boxes whichever of them C2 compiles together (docs/KERNELS.md).
      */
     public void applyRows(float[] a, int off, int stride, int rows, int vectors) {
         int width = vectors * VL;
@@ -132,21 +129,8 @@ public record Epilogue(Kind kind, float alpha, float beta) {
                     }
                 }
             }
-            case SIGMOID -> {
-                for (int row = off, r = 0; r < rows; r++, row += stride) {
-                    for (int i = row; i < row + width; i += VL) {
-                        FloatVector x = FloatVector.fromArray(S, a, i);
-                        x.broadcast(1f).div(VectorMath.exp(x.neg()).add(1f)).intoArray(a, i);
-                    }
-                }
-            }
-            case TANH -> {
-                for (int row = off, r = 0; r < rows; r++, row += stride) {
-                    for (int i = row; i < row + width; i += VL) {
-                        VectorMath.tanh(FloatVector.fromArray(S, a, i)).intoArray(a, i);
-                    }
-                }
-            }
+            case SIGMOID -> VectorMath.sigmoidRows(a, off, stride, rows, width);
+            case TANH -> VectorMath.tanhRows(a, off, stride, rows, width);
             case HARD_SIGMOID -> {
                 for (int row = off, r = 0; r < rows; r++, row += stride) {
                     for (int i = row; i < row + width; i += VL) {
@@ -161,14 +145,7 @@ public record Epilogue(Kind kind, float alpha, float beta) {
                     }
                 }
             }
-            case ELU -> {
-                for (int row = off, r = 0; r < rows; r++, row += stride) {
-                    for (int i = row; i < row + width; i += VL) {
-                        FloatVector x = FloatVector.fromArray(S, a, i);
-                        x.blend(VectorMath.expm1(x).mul(alpha), x.compare(VectorOperators.LE, 0f)).intoArray(a, i);
-                    }
-                }
-            }
+            case ELU -> VectorMath.eluRows(a, off, stride, rows, width, alpha);
         }
     }
 

@@ -8,7 +8,8 @@ import jdk.incubator.vector.VectorSpecies;
  * Softmax and log-softmax over the last axis of a row-major [rows, n] block: vectorized max, exp and sum,
  * each row computed in three passes that stay in cache.
  *
- * <p>The exponential is {@link VectorMath#exp}, built from IEEE operations only, rather than the Vector API's
+ * <p>The exponential is {@link VectorMath#exp} (its row form {@code VectorMath.expShifted}, the same bits), built
+ * from IEEE operations only, rather than the Vector API's
  * {@code lanewise(EXP)}: that one is SVML under C2 but {@link Math#exp} per lane in the interpreter and C1, so
  * its last bit depends on the JIT tier. Measured in {@code NnKernelBench} (docs/BENCHMARKS.md): both are
  * within 2e-7 relative of {@link Math#exp} on [-88, 0], 12-16x faster than scalar {@link Math#exp};
@@ -27,7 +28,7 @@ public final class Softmax {
             int xo = xOff + r * n;
             int yo = yOff + r * n;
             float max = rowMax(x, xo, n);
-            float sum = expShifted(x, xo, y, yo, n, max);
+            float sum = VectorMath.expShifted(x, xo, n, max, y, yo);
             scale(y, yo, n, 1f / sum);
         }
     }
@@ -38,7 +39,7 @@ public final class Softmax {
             int xo = xOff + r * n;
             int yo = yOff + r * n;
             float max = rowMax(x, xo, n);
-            float sum = sumExpShifted(x, xo, n, max);
+            float sum = VectorMath.expShifted(x, xo, n, max, null, 0);
             float shift = max + (float) Math.log(sum);
             int j = 0;
             for (int bound = S.loopBound(n); j < bound; j += VL) {
@@ -103,43 +104,6 @@ public final class Softmax {
             max = Math.max(max, x[off + j]);
         }
         return max;
-    }
-
-    /** Writes exp(x - max) to y and returns the sum of what it wrote. */
-    private static float expShifted(float[] x, int xo, float[] y, int yo, int n, float max) {
-        FloatVector acc = FloatVector.zero(S);
-        int j = 0;
-        for (int bound = S.loopBound(n); j < bound; j += VL) {
-            FloatVector e = VectorMath.exp(FloatVector.fromArray(S, x, xo + j).sub(max));
-            e.intoArray(y, yo + j);
-            acc = acc.add(e);
-        }
-        float sum = acc.lane(0); // lanes in order, no call: docs/KERNELS.md
-        for (int l = 1; l < VL; l++) {
-            sum += acc.lane(l);
-        }
-        for (; j < n; j++) {
-            float e = (float) Math.exp(x[xo + j] - max);
-            y[yo + j] = e;
-            sum += e;
-        }
-        return sum;
-    }
-
-    private static float sumExpShifted(float[] x, int xo, int n, float max) {
-        FloatVector acc = FloatVector.zero(S);
-        int j = 0;
-        for (int bound = S.loopBound(n); j < bound; j += VL) {
-            acc = acc.add(VectorMath.exp(FloatVector.fromArray(S, x, xo + j).sub(max)));
-        }
-        float sum = acc.lane(0); // lanes in order, no call: docs/KERNELS.md
-        for (int l = 1; l < VL; l++) {
-            sum += acc.lane(l);
-        }
-        for (; j < n; j++) {
-            sum += (float) Math.exp(x[xo + j] - max);
-        }
-        return sum;
     }
 
     private static void scale(float[] y, int yo, int n, float f) {

@@ -80,6 +80,29 @@ class EpilogueTest {
         }
     }
 
+    /**
+     * One model's GEMMs can end in different activations, all through {@link Epilogue#applyRows}: compiled together
+     * there, calls of VectorMath's exp, tanh and expm1 with a vector ran past C2's inlining budget and boxed (512 B
+     * a call of the four kinds below). Their row forms call nothing with a vector.
+     */
+    @Test
+    void everyKindTogetherAllocatesNothing() {
+        float[] a = new float[4 * 64];
+        for (int i = 0; i < a.length; i++) {
+            a[i] = (i % 17 - 8) * 0.25f;
+        }
+        float[] work = a.clone();
+        int vectors = 32 / S.length();
+        Epilogue[] kinds = all().toArray(Epilogue[]::new);
+        Runnable call = () -> {
+            for (Epilogue ep : kinds) {
+                System.arraycopy(a, 0, work, 0, a.length);
+                ep.applyRows(work, 0, 64, 4, vectors);
+            }
+        };
+        assertEquals(0, Allocations.steadyBytesPerCall(call), "bytes per call of every kind");
+    }
+
     @Test
     void kernelsRunTheRequestedVectorWidth() {
         int bits = Integer.getInteger("kiln.runtime.vectorBits", 0);
