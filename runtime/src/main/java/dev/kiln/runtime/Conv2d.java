@@ -627,11 +627,22 @@ public final class Conv2d {
      */
     private static void activateRow(float[] buf, int at, int q, int len, int bound, Epilogue ep) {
         int vector = Math.max(0, Math.min(len, bound - q));
-        for (int j = 0; j < vector; j += VL) {
+        int j = vector / VL * VL;
+        ep.applyVectors(buf, at, j / VL);
+        if (j < vector) {
+            // A partial vector: the whole vector activated in place by the row form, then the lanes past the row's
+            // vector part put back. Epilogue.apply(FloatVector) would hand the vector to VectorMath's functions,
+            // which box where C2 does not inline them; it stays for the end of the buffer only.
             VectorMask<Float> lanes = S.indexInRange(j, vector);
-            ep.apply(FloatVector.fromArray(S, buf, at + j, lanes)).intoArray(buf, at + j, lanes);
+            if (at + j + VL <= buf.length) {
+                FloatVector before = FloatVector.fromArray(S, buf, at + j);
+                ep.applyVectors(buf, at + j, 1);
+                FloatVector.fromArray(S, buf, at + j).blend(before, lanes.not()).intoArray(buf, at + j);
+            } else {
+                ep.apply(FloatVector.fromArray(S, buf, at + j, lanes)).intoArray(buf, at + j, lanes);
+            }
         }
-        for (int j = vector; j < len; j++) {
+        for (j = vector; j < len; j++) {
             buf[at + j] = ep.apply(buf[at + j]);
         }
     }

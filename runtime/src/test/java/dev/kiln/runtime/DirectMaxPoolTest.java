@@ -91,6 +91,27 @@ class DirectMaxPoolTest {
         }
     }
 
+    /**
+     * Activations other than Relu run from the scratch rows, where a row's vector part can end in a partial
+     * vector: that one too goes through the activation's row form, so no vector is handed to a call that could box.
+     */
+    @Test
+    void fusedPoolWithEveryActivationAllocatesNothing() {
+        ConvShape s = SHAPES[3]; // 21x19 conv rows: each ends in a partial vector
+        float[] in = Check.random(rnd, s.inSize());
+        float[] w = Conv2d.packWeights(Check.random(rnd, s.weightLength()), s);
+        float[] bias = Check.random(rnd, s.m());
+        float[] scratch = new float[Conv2d.scratchLength(s)];
+        float[] out = new float[pooled(s)];
+        Epilogue[] eps = {Epilogue.sigmoid(), Epilogue.tanh(), Epilogue.elu(1f), Epilogue.leakyRelu(0.1f)};
+        Runnable call = () -> {
+            for (Epilogue ep : eps) {
+                Conv2d.convMaxPool(s, 1, in, 0, w, bias, out, 0, scratch, ep);
+            }
+        };
+        assertEquals(0, Allocations.steadyBytesPerCall(call), "bytes per call");
+    }
+
     @Test
     void im2colShapesDoNotFuse() {
         ConvShape strided = new ConvShape(3, 32, 32, 16, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1);
