@@ -6,7 +6,9 @@ import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * exp, expm1 and tanh on float vectors built only from IEEE operations (add, mul, fma, div, min/max, bit moves).
+ * exp, expm1 and tanh on float vectors built only from IEEE operations (add, mul, fma, div, min/max, bit moves),
+ * and the same operations written out in array loops for the kernels (Sigmoid, Tanh, Elu rows; Softmax's
+ * exponentials), which must not hand a vector to a call (see the comment above those).
  *
  * <p>Why not {@code lanewise(EXP)}: C2 compiles it to a call into SVML while the interpreter and C1 fall back to
  * {@code Math.exp} per lane, and the two differ in the last bit. A kernel must give the same bits whichever tier
