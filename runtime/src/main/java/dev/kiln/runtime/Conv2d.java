@@ -630,17 +630,13 @@ public final class Conv2d {
         int j = vector / VL * VL;
         ep.applyVectors(buf, at, j / VL);
         if (j < vector) {
-            // A partial vector: the whole vector activated in place by the row form, then the lanes past the row's
-            // vector part put back. Epilogue.apply(FloatVector) would hand the vector to VectorMath's functions,
-            // which box where C2 does not inline them; it stays for the end of the buffer only.
-            VectorMask<Float> lanes = S.indexInRange(j, vector);
-            if (at + j + VL <= buf.length) {
-                FloatVector before = FloatVector.fromArray(S, buf, at + j);
-                ep.applyVectors(buf, at + j, 1);
-                FloatVector.fromArray(S, buf, at + j).blend(before, lanes.not()).intoArray(buf, at + j);
-            } else {
-                ep.apply(FloatVector.fromArray(S, buf, at + j, lanes)).intoArray(buf, at + j, lanes);
-            }
+            // A partial vector: the whole vector activated in place by the row form (the rows' scratch has a vector
+            // to spare past the last row, DirectMaxPool.rowsLength), then the lanes past the row's vector part put
+            // back. Epilogue.apply(FloatVector) would hand the vector to VectorMath's functions, which box where C2
+            // does not inline them.
+            FloatVector before = FloatVector.fromArray(S, buf, at + j);
+            ep.applyVectors(buf, at + j, 1);
+            FloatVector.fromArray(S, buf, at + j).blend(before, S.indexInRange(j, vector).not()).intoArray(buf, at + j);
         }
         for (j = vector; j < len; j++) {
             buf[at + j] = ep.apply(buf[at + j]);

@@ -30,12 +30,13 @@ final class DirectMaxPool {
     private DirectMaxPool() {}
 
     /**
-     * Floats of scratch needed after the padded image: two conv rows of MB channels, or the register paths' tile
-     * pairs and pooled vector (at most 15 vectors of up to 16 lanes, see {@link #poolTile}).
+     * Floats of scratch needed after the padded image: two conv rows of MB channels and a vector of up to 16 lanes
+     * past them (a row's last, partial vector is activated whole, {@code Conv2d.activateRow}), or the register
+     * paths' tile pairs and pooled vector (at most 15 vectors of up to 16 lanes, see {@link #poolTile}).
      */
     static int rowsLength(ConvShape s) {
         // two tile pairs of MB channels (the 5 x 4 block) and a vector for poolTile, at up to 16 lanes
-        return Math.max(MB * 2 * s.outW(), (4 * MB + 1) * 16);
+        return Math.max(MB * 2 * s.outW() + 16, (4 * MB + 1) * 16);
     }
 
     /**
