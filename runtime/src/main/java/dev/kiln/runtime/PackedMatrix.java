@@ -25,6 +25,8 @@ public final class PackedMatrix {
     private final int n;
     /** The direction the last batch-1 product walked the column groups: a hint, not part of the value. */
     private boolean descending;
+    /** {@link #allFinite}, once known: 0 not yet scanned, 1 every element finite, 2 not. */
+    private byte finite;
 
     private PackedMatrix(float[] data, int k, int n) {
         this.data = data;
@@ -114,6 +116,21 @@ public final class PackedMatrix {
     boolean nextDescending() {
         descending = !descending;
         return descending;
+    }
+
+    /**
+     * Whether every element is finite, so that a zero row times B is exactly zero (0 times an infinity or a NaN is
+     * NaN). Scanned on the first call and remembered; a race only scans twice, as the answer never changes.
+     */
+    boolean allFinite() {
+        if (finite == 0) {
+            boolean all = true;
+            for (float v : data) {
+                all &= Float.isFinite(v);
+            }
+            finite = all ? (byte) 1 : (byte) 2;
+        }
+        return finite == 1;
     }
 
     static int panels(int n) { return (n + NR - 1) / NR; }

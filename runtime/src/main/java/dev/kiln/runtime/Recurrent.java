@@ -170,8 +170,11 @@ public final class Recurrent {
         if (!perStep) {
             gemm(pool, seq * batch, x, xOff, wt.input(), wt.w(), wt.bias(), scratch, 0, g4, false);
         }
-        sequences(wt, null, wt.input(), hid, g4, seq, batch, reverse, clip, x, xOff, perStep, y, yOff, yStep, scratch,
-                hs, cs, pool);
+        // With no initial state the first step's recurrent product is exactly zero; skipping it gives the same
+        // bits (0 times a finite weight adds only signed zeros, which c0 = +0 absorbs into the same cell state).
+        boolean zeroStart = h0 == null && c0 == null && wt.r().allFinite();
+        sequences(wt, null, wt.input(), hid, g4, seq, batch, reverse, clip, x, xOff, perStep, zeroStart, y, yOff, yStep,
+                scratch, hs, cs, pool);
         if (yh != null) {
             System.arraycopy(scratch, hs, yh, yhOff, bh);
         }
@@ -186,13 +189,15 @@ public final class Recurrent {
      */
     private static void sequences(LstmWeights lstm, GruWeights gru, int input, int hid, int gates, int seq,
                                   int batch, boolean reverse, float clip, float[] x, int xOff, boolean perStep,
-                                  float[] y, int yOff, int yStep, float[] s, int hs, int aux, WorkerPool pool) {
+                                  boolean zeroStart, float[] y, int yOff, int yStep, float[] s, int hs, int aux,
+                                  WorkerPool pool) {
         if (!splitsBatch(pool, seq, batch, input, hid, gates)) {
-            sequence(lstm, gru, seq, batch, reverse, clip, x, xOff, perStep, y, yOff, yStep, s, hs, aux, 0, batch);
+            sequence(lstm, gru, seq, batch, reverse, clip, x, xOff, perStep, zeroStart, y, yOff, yStep, s, hs, aux, 0,
+                    batch);
             return;
         }
         SequenceTask task = SEQUENCE_TASKS.get();
-        task.set(lstm, gru, seq, batch, reverse, clip, x, xOff, perStep, y, yOff, yStep, s, hs, aux,
+        task.set(lstm, gru, seq, batch, reverse, clip, x, xOff, perStep, zeroStart, y, yOff, yStep, s, hs, aux,
                 rowBlocks(batch, pool.threads()));
         try {
             pool.parallelForBalanced(task.blocks, task);
@@ -203,25 +208,31 @@ public final class Recurrent {
 
     /** All steps of batch rows [b0, b1) of whichever cell is given. */
     private static void sequence(LstmWeights lstm, GruWeights gru, int seq, int batch, boolean reverse, float clip,
-                                 float[] x, int xOff, boolean perStep, float[] y, int yOff, int yStep, float[] s,
-                                 int hs, int aux, int b0, int b1) {
+                                 float[] x, int xOff, boolean perStep, boolean zeroStart, float[] y, int yOff,
+                                 int yStep, float[] s, int hs, int aux, int b0, int b1) {
         if (lstm != null) {
-            lstmSequence(lstm, seq, batch, reverse, clip, x, xOff, perStep, y, yOff, yStep, s, hs, aux, b0, b1);
+            lstmSequence(lstm, seq, batch, reverse, clip, x, xOff, perStep, zeroStart, y, yOff, yStep, s, hs, aux, b0,
+                    b1);
         } else {
-            gruSequence(gru, seq, batch, reverse, clip, x, xOff, perStep, y, yOff, yStep, s, hs, aux, b0, b1);
+            gruSequence(gru, seq, batch, reverse, clip, x, xOff, perStep, zeroStart, y, yOff, yStep, s, hs, aux, b0,
+                    b1);
         }
     }
 
-    /** All steps of batch rows [b0, b1): each row's states depend on no other row. */
+    /**
+     * All steps of batch rows [b0, b1): each row's states depend on no other row. {@code zeroStart}: the state
+     * before the first step is zero, so that step has no recurrent product.
+     */
     private static void lstmSequence(LstmWeights wt, int seq, int batch, boolean reverse, float clip, float[] x,
-                                     int xOff, boolean perStep, float[] y, int yOff, int yStep, float[] s, int hs,
-                                     int cs, int b0, int b1) {
+                                     int xOff, boolean perStep, boolean zeroStart, float[] y, int yOff, int yStep,
+                                     float[] s, int hs, int cs, int b0, int b1) {
         int hid = wt.hidden();
         int g4 = 4 * hid;
         for (int step = 0; step < seq; step++) {
             int t = reverse ? seq - 1 - step : step;
             int gt = perStep ? 0 : t * batch * g4;
-            lstmRows(wt, s, gt, hs, cs, b0, b1, clip, perStep ? x : null, xOff + t * batch * wt.input());
+            lstmRows(wt, s, gt, hs, cs, b0, b1, clip, perStep ? x : null, xOff + t * batch * wt.input(),
+                    zeroStart && step == 0);
             if (y != null) {
                 System.arraycopy(s, hs + b0 * hid, y, yOff + t * yStep + b0 * hid, (b1 - b0) * hid);
             }
@@ -254,8 +265,11 @@ public final class Recurrent {
         if (!perStep) {
             gemm(pool, seq * batch, x, xOff, wt.input(), wt.w(), wt.bias(), scratch, 0, g3, false);
         }
-        sequences(null, wt, wt.input(), hid, g3, seq, batch, reverse, clip, x, xOff, perStep, y, yOff, yStep, scratch,
-                hs, tmp, pool);
+        // As in lstm: with H0 = 0 the first step's products add only signed zeros, which the blend with H0 = +0
+        // absorbs, so skipping them gives the same bits.
+        boolean zeroStart = h0 == null && wt.rGates().allFinite() && wt.rHidden().allFinite();
+        sequences(null, wt, wt.input(), hid, g3, seq, batch, reverse, clip, x, xOff, perStep, zeroStart, y, yOff, yStep,
+                scratch, hs, tmp, pool);
         if (yh != null) {
             System.arraycopy(scratch, hs, yh, yhOff, bh);
         }
@@ -263,14 +277,15 @@ public final class Recurrent {
 
     /** All steps of batch rows [b0, b1), as {@link #lstmSequence}. */
     private static void gruSequence(GruWeights wt, int seq, int batch, boolean reverse, float clip, float[] x,
-                                    int xOff, boolean perStep, float[] y, int yOff, int yStep, float[] s, int hs,
-                                    int tmp, int b0, int b1) {
+                                    int xOff, boolean perStep, boolean zeroStart, float[] y, int yOff, int yStep,
+                                    float[] s, int hs, int tmp, int b0, int b1) {
         int hid = wt.hidden();
         int g3 = 3 * hid;
         for (int step = 0; step < seq; step++) {
             int t = reverse ? seq - 1 - step : step;
             int gt = perStep ? 0 : t * batch * g3;
-            gruRows(wt, s, gt, hs, tmp, b0, b1, clip, perStep ? x : null, xOff + t * batch * wt.input());
+            gruRows(wt, s, gt, hs, tmp, b0, b1, clip, perStep ? x : null, xOff + t * batch * wt.input(),
+                    zeroStart && step == 0);
             if (y != null) {
                 System.arraycopy(s, hs + b0 * hid, y, yOff + t * yStep + b0 * hid, (b1 - b0) * hid);
             }
@@ -334,6 +349,7 @@ public final class Recurrent {
         private float[] x;
         private int xOff;
         private boolean perStep;
+        private boolean zeroStart;
         private float[] y;
         private int yOff;
         private int yStep;
@@ -345,7 +361,8 @@ public final class Recurrent {
         private int blocks;
 
         void set(LstmWeights lstm, GruWeights gru, int seq, int batch, boolean reverse, float clip, float[] x,
-                 int xOff, boolean perStep, float[] y, int yOff, int yStep, float[] s, int hs, int aux, int blocks) {
+                 int xOff, boolean perStep, boolean zeroStart, float[] y, int yOff, int yStep, float[] s, int hs,
+                 int aux, int blocks) {
             this.lstm = lstm;
             this.gru = gru;
             this.seq = seq;
@@ -355,6 +372,7 @@ public final class Recurrent {
             this.x = x;
             this.xOff = xOff;
             this.perStep = perStep;
+            this.zeroStart = zeroStart;
             this.y = y;
             this.yOff = yOff;
             this.yStep = yStep;
@@ -379,20 +397,26 @@ public final class Recurrent {
             for (int block = from; block < to; block++) {
                 int b0 = (int) ((long) batch * block / blocks);
                 int b1 = (int) ((long) batch * (block + 1) / blocks);
-                sequence(lstm, gru, seq, batch, reverse, clip, x, xOff, perStep, y, yOff, yStep, s, hs, aux, b0, b1);
+                sequence(lstm, gru, seq, batch, reverse, clip, x, xOff, perStep, zeroStart, y, yOff, yStep, s, hs, aux,
+                        b0, b1);
             }
         }
     }
 
     /**
      * LSTM step for batch rows [b0, b1): their input projection when {@code x} is given (X_t from {@code xOff}),
-     * the recurrent GEMM into their gate rows, then their gates.
+     * the recurrent GEMM into their gate rows unless the state is zero, then their gates.
      */
     private static void lstmRows(LstmWeights wt, float[] s, int gt, int hs, int cs, int b0, int b1, float clip,
-                                 float[] x, int xOff) {
+                                 float[] x, int xOff, boolean zeroState) {
         int hid = wt.hidden();
         int g4 = 4 * hid;
-        if (x != null && GemmKernel.fusesTwo(wt.w(), wt.r())) {
+        if (zeroState) {
+            if (x != null) {
+                Gemm.gemm(b1 - b0, x, xOff + b0 * wt.input(), wt.input(), wt.w(), wt.bias(), s, gt + b0 * g4, g4,
+                        false, Epilogue.none());
+            }
+        } else if (x != null && GemmKernel.fusesTwo(wt.w(), wt.r())) {
             GemmKernel.tilesTwo(b0, b1, x, xOff, wt.input(), wt.w(), wt.bias(), s, hs, hid, wt.r(), s, gt, g4);
         } else {
             if (x != null) {
@@ -406,13 +430,21 @@ public final class Recurrent {
         }
     }
 
-    /** GRU step for batch rows [b0, b1), with their input projection when {@code x} is given (as lstmRows). */
+    /**
+     * GRU step for batch rows [b0, b1), with their input projection when {@code x} is given and without the
+     * recurrent products when the state is zero (as lstmRows).
+     */
     private static void gruRows(GruWeights wt, float[] s, int gt, int hs, int tmp, int b0, int b1, float clip,
-                                float[] x, int xOff) {
+                                float[] x, int xOff, boolean zeroState) {
         int hid = wt.hidden();
         int g3 = 3 * hid;
         int m = b1 - b0;
-        if (x != null && GemmKernel.fusesTwo(wt.w(), wt.rGates())) {
+        if (zeroState) {
+            if (x != null) {
+                Gemm.gemm(m, x, xOff + b0 * wt.input(), wt.input(), wt.w(), wt.bias(), s, gt + b0 * g3, g3, false,
+                        Epilogue.none());
+            }
+        } else if (x != null && GemmKernel.fusesTwo(wt.w(), wt.rGates())) {
             // X_t · W^T + bias for all three gates, + H · R_zr^T for z and r, in one pass over the tiles
             GemmKernel.tilesTwo(b0, b1, x, xOff, wt.input(), wt.w(), wt.bias(), s, hs, hid, wt.rGates(), s, gt, g3);
         } else {
@@ -424,8 +456,14 @@ public final class Recurrent {
             Gemm.gemm(m, s, hs + b0 * hid, hid, wt.rGates(), null, s, gt + b0 * g3, g3, true, Epilogue.none());
         }
         if (wt.linearBeforeReset()) {
-            Gemm.gemm(m, s, hs + b0 * hid, hid, wt.rHidden(), wt.hiddenBias(), s, tmp + b0 * hid, hid, false,
-                    Epilogue.none());
+            if (zeroState) {
+                for (int b = b0; b < b1; b++) {
+                    System.arraycopy(wt.hiddenBias(), 0, s, tmp + b * hid, hid); // 0 · Rh^T + Rbh
+                }
+            } else {
+                Gemm.gemm(m, s, hs + b0 * hid, hid, wt.rHidden(), wt.hiddenBias(), s, tmp + b0 * hid, hid, false,
+                        Epilogue.none());
+            }
             for (int b = b0; b < b1; b++) {
                 gruGatesLinearBeforeReset(s, gt + b * g3, tmp + b * hid, hs + b * hid, hid, clip);
             }
@@ -433,8 +471,10 @@ public final class Recurrent {
             for (int b = b0; b < b1; b++) {
                 gruResetHidden(s, gt + b * g3, hs + b * hid, tmp + b * hid, hid, clip);
             }
-            Gemm.gemm(m, s, tmp + b0 * hid, hid, wt.rHidden(), null, s, gt + b0 * g3 + 2 * hid, g3, true,
-                    Epilogue.none());
+            if (!zeroState) {
+                Gemm.gemm(m, s, tmp + b0 * hid, hid, wt.rHidden(), null, s, gt + b0 * g3 + 2 * hid, g3, true,
+                        Epilogue.none());
+            }
             for (int b = b0; b < b1; b++) {
                 gruUpdate(s, gt + b * g3, hs + b * hid, hid, clip);
             }

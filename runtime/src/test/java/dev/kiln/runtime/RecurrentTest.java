@@ -325,6 +325,77 @@ class RecurrentTest {
         }
     }
 
+    /**
+     * Without initial states the first step's recurrent products are skipped (they are exactly zero): the bits,
+     * signed zeros included, must be those of explicit zero states, which run every product. With an infinity in
+     * R, 0 times R is NaN and nothing may be skipped. Batch 40 projects step by step, batch 1 and 3 up front.
+     */
+    @Test
+    void absentStatesGiveTheBitsOfZeroStates() {
+        int[][] sizes = {{28, 128, 5}, {5, 13, 3}};
+        for (int[] sz : sizes) {
+            int in = sz[0];
+            int hid = sz[1];
+            int seq = sz[2];
+            for (int batch : new int[] {1, 3, 40}) {
+                for (int variant = 0; variant < 4; variant++) {
+                    boolean reverse = variant % 2 == 1;
+                    float clip = variant == 2 ? 0.7f : Float.POSITIVE_INFINITY;
+                    float[] w = variant == 3 ? new float[4 * hid * in] : weights(4 * hid * in, 0.3f);
+                    float[] r = weights(4 * hid * hid, 0.2f);
+                    if (variant == 1) {
+                        r[r.length / 3] = Float.POSITIVE_INFINITY;
+                    }
+                    float[] b = variant == 3 ? null : weights(8 * hid, 0.3f);
+                    float[] x = Check.random(rnd, seq * batch * in);
+                    String what = "LSTM in " + in + " hidden " + hid + " batch " + batch + " variant " + variant;
+                    assertSameOutputs(lstmRun(Recurrent.packLstm(w, r, b, in, hid), seq, batch, reverse, clip, x,
+                            false), lstmRun(Recurrent.packLstm(w, r, b, in, hid), seq, batch, reverse, clip, x, true),
+                            what);
+                    for (boolean lbr : new boolean[] {false, true}) {
+                        float[] gr = weights(3 * hid * hid, 0.2f);
+                        if (variant == 1) {
+                            gr[lbr ? gr.length - 1 : 0] = Float.NEGATIVE_INFINITY;
+                        }
+                        Recurrent.GruWeights gw = Recurrent.packGru(variant == 3 ? new float[3 * hid * in]
+                                : weights(3 * hid * in, 0.3f), gr, variant == 3 ? null : weights(6 * hid, 0.3f),
+                                in, hid, lbr);
+                        assertSameOutputs(gruRun(gw, seq, batch, reverse, clip, x, false),
+                                gruRun(gw, seq, batch, reverse, clip, x, true), "GRU lbr " + lbr + " " + what);
+                    }
+                }
+            }
+        }
+    }
+
+    private static float[][] lstmRun(Recurrent.LstmWeights w, int seq, int batch, boolean reverse, float clip,
+                                     float[] x, boolean zeroArrays) {
+        int hid = w.hidden();
+        float[] zeros = zeroArrays ? new float[batch * hid] : null;
+        float[] y = new float[seq * batch * hid];
+        float[] yh = new float[batch * hid];
+        float[] yc = new float[batch * hid];
+        Recurrent.lstm(w, seq, batch, reverse, clip, x, 0, zeros, 0, zeros, 0, y, 0, yh, 0, yc, 0,
+                new float[Recurrent.lstmScratchLength(hid, seq, batch)], null);
+        return new float[][] {y, yh, yc};
+    }
+
+    private static float[][] gruRun(Recurrent.GruWeights w, int seq, int batch, boolean reverse, float clip,
+                                    float[] x, boolean zeroArrays) {
+        int hid = w.hidden();
+        float[] y = new float[seq * batch * hid];
+        float[] yh = new float[batch * hid];
+        Recurrent.gru(w, seq, batch, reverse, clip, x, 0, zeroArrays ? new float[batch * hid] : null, 0, y, 0, yh, 0,
+                new float[Recurrent.gruScratchLength(hid, seq, batch)], null);
+        return new float[][] {y, yh};
+    }
+
+    private static void assertSameOutputs(float[][] want, float[][] got, String what) {
+        for (int i = 0; i < want.length; i++) {
+            org.junit.jupiter.api.Assertions.assertArrayEquals(want[i], got[i], what + ", output " + i);
+        }
+    }
+
     /** Batch row b of X [seq, batch, in] as X [seq, 1, in]. */
     private static float[] row(float[] x, int seq, int batch, int in, int b) {
         float[] xb = new float[seq * in];
