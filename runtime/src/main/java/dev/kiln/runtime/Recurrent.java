@@ -411,19 +411,16 @@ public final class Recurrent {
                                  float[] x, int xOff, boolean zeroState) {
         int hid = wt.hidden();
         int g4 = 4 * hid;
-        if (zeroState) {
-            if (x != null) {
-                Gemm.gemm(b1 - b0, x, xOff + b0 * wt.input(), wt.input(), wt.w(), wt.bias(), s, gt + b0 * g4, g4,
-                        false, Epilogue.none());
-            }
-        } else if (x != null && GemmKernel.fusesTwo(wt.w(), wt.r())) {
+        if (x != null && !zeroState && GemmKernel.fusesTwo(wt.w(), wt.r())) {
             GemmKernel.tilesTwo(b0, b1, x, xOff, wt.input(), wt.w(), wt.bias(), s, hs, hid, wt.r(), s, gt, g4);
         } else {
             if (x != null) {
                 Gemm.gemm(b1 - b0, x, xOff + b0 * wt.input(), wt.input(), wt.w(), wt.bias(), s, gt + b0 * g4, g4,
                         false, Epilogue.none());
             }
-            Gemm.gemm(b1 - b0, s, hs + b0 * hid, hid, wt.r(), null, s, gt + b0 * g4, g4, true, Epilogue.none());
+            if (!zeroState) {
+                Gemm.gemm(b1 - b0, s, hs + b0 * hid, hid, wt.r(), null, s, gt + b0 * g4, g4, true, Epilogue.none());
+            }
         }
         for (int b = b0; b < b1; b++) {
             lstmGates(s, gt + b * g4, s, hs + b * hid, cs + b * hid, hid, clip);
@@ -439,12 +436,7 @@ public final class Recurrent {
         int hid = wt.hidden();
         int g3 = 3 * hid;
         int m = b1 - b0;
-        if (zeroState) {
-            if (x != null) {
-                Gemm.gemm(m, x, xOff + b0 * wt.input(), wt.input(), wt.w(), wt.bias(), s, gt + b0 * g3, g3, false,
-                        Epilogue.none());
-            }
-        } else if (x != null && GemmKernel.fusesTwo(wt.w(), wt.rGates())) {
+        if (x != null && !zeroState && GemmKernel.fusesTwo(wt.w(), wt.rGates())) {
             // X_t · W^T + bias for all three gates, + H · R_zr^T for z and r, in one pass over the tiles
             GemmKernel.tilesTwo(b0, b1, x, xOff, wt.input(), wt.w(), wt.bias(), s, hs, hid, wt.rGates(), s, gt, g3);
         } else {
@@ -453,7 +445,9 @@ public final class Recurrent {
                         Epilogue.none());
             }
             // z and r: their 2H columns of the step's gate rows accumulate H · R_zr^T.
-            Gemm.gemm(m, s, hs + b0 * hid, hid, wt.rGates(), null, s, gt + b0 * g3, g3, true, Epilogue.none());
+            if (!zeroState) {
+                Gemm.gemm(m, s, hs + b0 * hid, hid, wt.rGates(), null, s, gt + b0 * g3, g3, true, Epilogue.none());
+            }
         }
         if (wt.linearBeforeReset()) {
             if (zeroState) {
