@@ -2,6 +2,7 @@ package dev.kiln.runtime;
 
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -21,6 +22,12 @@ import jdk.incubator.vector.VectorSpecies;
  * were rebuilt in the loop again (28 x the lstm gates 7.2 -> 9.2 µs). Clamps are compare + blend: a Java
  * {@code min}/{@code max} costs about five AVX2 instructions, as it orders -0 below +0 and propagates NaN; here NaN
  * compares false and passes through unchanged.
+ *
+ * <p>A gate pass is bound by the latency of each lane's chain of operations (the out-of-order window holds only a
+ * few vectors' chains), not by the FMA units: at 16 lanes the same chain per vector ran the lstm gates 23 % faster.
+ * So both clamps compare the unclamped value (the same bits: the two ranges are disjoint, NaN fails both) and the
+ * polynomial is evaluated in Estrin's form, (p0 + p1 r) + r^2 ((p2 + p3 r) + r^2 p4), three dependent FMAs after
+ * r^2 instead of Horner's four: 28 x the lstm gates 7.27 -> 6.85 µs, with the error bounds below unchanged.
  *
  * <p>Errors over all 2^32 floats ({@link GateMathErrors} in the tests, figures in docs/BENCHMARKS.md): sigmoid
  * within 2 ulp of 1 / (1 + exp(-x)) wherever that is a normal float (x ≥ -87.3), below it at most 4.2e-39 away
@@ -76,15 +83,17 @@ public final class GateMath {
         int j = 0;
         for (int bound = S.loopBound(len); j < bound; j += VL) {
             FloatVector y = clip(FloatVector.fromArray(S, src, srcOff + j), clip).neg();
-            y = y.blend(expMax, y.compare(VectorOperators.GT, expMax));
-            y = y.blend(expMin, y.compare(VectorOperators.LT, expMin));
+            VectorMask<Float> high = y.compare(VectorOperators.GT, expMax);
+            VectorMask<Float> low = y.compare(VectorOperators.LT, expMin);
+            y = y.blend(expMax, high).blend(expMin, low);
             // e^y = 2^n e^r, |r| ≤ ln2/2
             FloatVector t = y.fma(log2e, rounder);
             FloatVector n = t.sub(rounder);
             FloatVector r = n.fma(ln2Hi, y);
             r = n.fma(ln2Lo, r);
-            FloatVector p = r.fma(p4, p3).fma(r, p2).fma(r, p1).fma(r, p0);
-            FloatVector em1 = p.fma(r.mul(r), r);
+            FloatVector r2 = r.mul(r);
+            FloatVector p = r2.fma(r2.fma(p4, r.fma(p3, p2)), r.fma(p1, p0)); // P(r), Estrin
+            FloatVector em1 = p.fma(r2, r);
             // 2^n for n in [-126, 128]; 2^128 has the bits of +infinity, and (e^r - 1) + 1 > 0 keeps it so
             FloatVector scale = t.reinterpretAsInts().add(SCALE_BIAS).lanewise(VectorOperators.LSHL, 23)
                     .reinterpretAsFloats();
@@ -123,8 +132,9 @@ public final class GateMath {
             FloatVector n = t.sub(rounder);
             FloatVector r = n.fma(ln2Hi, u);
             r = n.fma(ln2Lo, r);
-            FloatVector p = r.fma(p4, p3).fma(r, p2).fma(r, p1).fma(r, p0);
-            FloatVector em1 = p.fma(r.mul(r), r);
+            FloatVector r2 = r.mul(r);
+            FloatVector p = r2.fma(r2.fma(p4, r.fma(p3, p2)), r.fma(p1, p0));
+            FloatVector em1 = p.fma(r2, r);
             FloatVector scale = t.reinterpretAsInts().add(SCALE_BIAS).lanewise(VectorOperators.LSHL, 23)
                     .reinterpretAsFloats();
             // e^u - 1 = 2^n (e^r - 1) + (2^n - 1), n in [0, 27]: exactly e^r - 1 when n = 0
