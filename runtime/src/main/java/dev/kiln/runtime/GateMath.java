@@ -135,7 +135,7 @@ public final class GateMath {
             FloatVector r = n.fma(ln2Hi, u);
             r = n.fma(ln2Lo, r);
             FloatVector r2 = r.mul(r);
-            FloatVector p = r2.fma(r2.fma(p4, r.fma(p3, p2)), r.fma(p1, p0));
+            FloatVector p = r2.fma(r2.fma(p4, r.fma(p3, p2)), r.fma(p1, p0)); // P(r), Estrin, as in sigmoid
             FloatVector em1 = p.fma(r2, r);
             FloatVector scale = t.reinterpretAsInts().add(SCALE_BIAS).lanewise(VectorOperators.LSHL, 23)
                     .reinterpretAsFloats();
