@@ -40,6 +40,11 @@ final class PoolGradEmitter implements KernelEmitter {
         TensorRef out = ctx.out(0);
         if (n.op().equals("MaxPoolGrad")) {
             TensorRef x = ctx.in(1);
+            if (ctx.threaded()) {
+                return CodeBlock.builder().addStatement("$T.maxPoolBackward($N, $L, $N, $L, $N, $L, $N, $L, this.workers)",
+                        POOL_GRAD, shape, planes, x.array(), x.offset(), g.array(), g.offset(), out.array(), out.offset())
+                        .build();
+            }
             return CodeBlock.builder().addStatement("$T.maxPoolBackward($N, $L, $N, $L, $N, $L, $N, $L)", POOL_GRAD,
                     shape, planes, x.array(), x.offset(), g.array(), g.offset(), out.array(), out.offset()).build();
         }

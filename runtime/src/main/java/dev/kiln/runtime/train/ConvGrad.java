@@ -5,6 +5,7 @@ import dev.kiln.runtime.ConvShape;
 import dev.kiln.runtime.Epilogue;
 import dev.kiln.runtime.Gemm;
 import dev.kiln.runtime.PackedMatrix;
+import dev.kiln.runtime.ThreadRangeBody;
 import dev.kiln.runtime.WorkerPool;
 import java.util.Arrays;
 import java.util.Objects;
@@ -23,9 +24,14 @@ import java.util.Objects;
  *       every tap's rows back onto the input planes (contiguous vector adds for stride 1);</li>
  *   <li>bias gradient: the sum of each output channel's gradient plane over the batch.</li>
  * </ul>
- * The GEMMs go through {@link Gemm}'s micro-kernel with their B operand packed per call; with a pool they split
- * inside the GEMM, whose results do not depend on the thread count, so neither do these kernels'. Scratch is per
- * thread ({@link PanelScratch}): nothing is allocated in steady state. The {@code *Scalar} methods are the plain
+ * The GEMMs go through {@link Gemm}'s micro-kernel with their B operand packed per call. With a pool, the weight
+ * gradient packs each image's dY^T on whichever thread (into one shared set), then splits the taps: each thread
+ * runs its blocks of taps over every image in order, so a tap's sum has the terms and order of the one-thread
+ * loop. The input gradient splits the images (the GEMM's columns when there is one image). Each image, tap or
+ * column is computed the same way on any thread, so the bits do not depend on the thread count; the old split
+ * inside each image's GEMM handed off twice per image and left im2col, packing and col2im on the calling thread
+ * (mnist_cnn's training step: 1.03x from a second thread). Scratch is per thread ({@link PanelScratch}): nothing
+ * is allocated in steady state. The {@code *Scalar} methods are the plain
  * loops, summed in double, for tests. Outputs are overwritten, never accumulated into.
  */
 public final class ConvGrad {
@@ -82,18 +88,40 @@ public final class ConvGrad {
         int q = s.outH() * s.outW();
         int kv = s.kernelVolume();
         int mg = s.mg();
-        float[] col = PanelScratch.work(T_COL, kv * q);
-        float[] dwt = PanelScratch.work(T_DWT, s.group() * kv * mg);
-        PackedMatrix dyT = PanelScratch.packed(T_DY_T, q, mg);
-        for (int img = 0; img < batch; img++) {
-            for (int g = 0; g < s.group(); g++) {
-                im2colRows(s, x, xOff + img * s.inSize(), g, col);
-                PanelScratch.pack(dy, dyOff + img * s.outSize() + g * mg * q, q, true, dyT);
-                gemm(pool, kv, col, 0, q, dyT, dwt, g * kv * mg, mg, img > 0);
-            }
+        int groups = s.group();
+        float[] dwt = PanelScratch.work(T_DWT, groups * kv * mg);
+        PackedMatrix[] dyT = PanelScratch.packedSet(T_DY_T, batch * groups, q, mg);
+        int rows = tapRows(kv, pool);
+        GradTask task = TASKS.get();
+        task.set(s, batch, x, xOff, dy, dyOff, dyT, dwt, rows);
+        try {
+            task.phase = GradTask.PACK_DY_T;
+            forEach(pool, batch, task);
+            task.phase = GradTask.WEIGHT_ROWS;
+            forEach(pool, groups * Math.ceilDiv(kv, rows), task);
+        } finally {
+            task.clear();
         }
-        for (int g = 0; g < s.group(); g++) {
+        for (int g = 0; g < groups; g++) {
             PanelScratch.transpose(kv, mg, dwt, g * kv * mg, mg, dw, dwOff + g * mg * kv, kv);
+        }
+    }
+
+    /**
+     * Taps per unit of {@link #weightGrad}'s second phase: whole 6-row tiles, about four units per thread so the
+     * threads finish together, at most 48 (each unit reads every image once).
+     */
+    private static int tapRows(int kv, WorkerPool pool) {
+        int threads = pool == null ? 1 : pool.threads();
+        return Math.min(48, 6 * Math.max(1, Math.ceilDiv(kv, 6 * 4 * threads)));
+    }
+
+    /** Runs {@code task} over {@code [0, n)}, split over {@code pool} when there is one. */
+    private static void forEach(WorkerPool pool, int n, GradTask task) {
+        if (pool == null || pool.threads() == 1 || n < 2) {
+            task.run(0, 0, n);
+        } else {
+            pool.parallelForBalanced(n, task);
         }
     }
 
@@ -135,14 +163,133 @@ public final class ConvGrad {
         for (int g = 0; g < s.group(); g++) {
             PanelScratch.transpose(mg, kv, w, wOff + g * mg * kv, kv, wt, g * kv * mg, mg);
         }
-        float[] dcol = PanelScratch.work(T_COL, kv * q);
-        PackedMatrix dyp = PanelScratch.packed(T_DY, mg, q);
-        Arrays.fill(dx, dxOff, dxOff + batch * s.inSize(), 0f);
-        for (int img = 0; img < batch; img++) {
+        GradTask task = TASKS.get();
+        task.set(s, batch, dy, dyOff, wt, dx, dxOff);
+        try {
+            task.phase = GradTask.INPUT_IMAGES;
+            if (batch == 1 && pool != null) {
+                task.inputImage(0, pool); // one image: the GEMM splits instead
+            } else {
+                forEach(pool, batch, task);
+            }
+        } finally {
+            task.clear();
+        }
+    }
+
+    private static final ThreadLocal<GradTask> TASKS = ThreadLocal.withInitial(GradTask::new);
+
+    /**
+     * One call's arguments, reused per calling thread (a capturing lambda would allocate per call), and its phases.
+     * Every index is computed the same way whichever thread runs it, with that thread's own scratch: the results
+     * do not depend on the thread count.
+     * <ul>
+     *   <li>{@link #PACK_DY_T}: index = image; packs each group's dY^T into the caller's set.</li>
+     *   <li>{@link #WEIGHT_ROWS}: index = (group, block of {@code rows} taps); for every image in order, im2col of
+     *       those taps and their GEMM into dW^T, accumulated. A tap's sums run over images and pixels in the order
+     *       of one GEMM per image over all taps, so its bits are those of that order whatever the blocks.</li>
+     *   <li>{@link #INPUT_IMAGES}: index = image; its input gradient, independent of every other image's.</li>
+     * </ul>
+     */
+    private static final class GradTask implements ThreadRangeBody {
+        static final int PACK_DY_T = 0;
+        static final int WEIGHT_ROWS = 1;
+        static final int INPUT_IMAGES = 2;
+
+        int phase;
+        private ConvShape s;
+        private int batch;
+        private float[] x;
+        private int xOff;
+        private float[] dy;
+        private int dyOff;
+        private PackedMatrix[] dyT;
+        private float[] dwt;
+        private int rows;
+        private float[] wt;
+        private float[] dx;
+        private int dxOff;
+
+        void set(ConvShape s, int batch, float[] x, int xOff, float[] dy, int dyOff, PackedMatrix[] dyT, float[] dwt,
+                 int rows) {
+            this.s = s;
+            this.batch = batch;
+            this.x = x;
+            this.xOff = xOff;
+            this.dy = dy;
+            this.dyOff = dyOff;
+            this.dyT = dyT;
+            this.dwt = dwt;
+            this.rows = rows;
+        }
+
+        void set(ConvShape s, int batch, float[] dy, int dyOff, float[] wt, float[] dx, int dxOff) {
+            this.s = s;
+            this.batch = batch;
+            this.dy = dy;
+            this.dyOff = dyOff;
+            this.wt = wt;
+            this.dx = dx;
+            this.dxOff = dxOff;
+        }
+
+        /** Drops the references so a finished call does not keep the caller's arrays alive. */
+        void clear() {
+            x = null;
+            dy = null;
+            dyT = null;
+            dwt = null;
+            wt = null;
+            dx = null;
+        }
+
+        @Override
+        public void run(int thread, int from, int to) {
+            for (int i = from; i < to; i++) {
+                switch (phase) {
+                    case PACK_DY_T -> packImage(i);
+                    case WEIGHT_ROWS -> weightRows(i);
+                    default -> inputImage(i, null);
+                }
+            }
+        }
+
+        private void packImage(int img) {
+            int q = s.outH() * s.outW();
+            int mg = s.mg();
+            for (int g = 0; g < s.group(); g++) {
+                PanelScratch.pack(dy, dyOff + img * s.outSize() + g * mg * q, q, true, dyT[img * s.group() + g]);
+            }
+        }
+
+        private void weightRows(int unit) {
+            int q = s.outH() * s.outW();
+            int kv = s.kernelVolume();
+            int mg = s.mg();
+            int perGroup = Math.ceilDiv(kv, rows);
+            int g = unit / perGroup;
+            int k0 = unit % perGroup * rows;
+            int k1 = Math.min(kv, k0 + rows);
+            float[] col = PanelScratch.work(T_COL, (k1 - k0) * q);
+            for (int img = 0; img < batch; img++) {
+                im2colRows(s, x, xOff + img * s.inSize(), g, k0, k1, col);
+                Gemm.gemm(k1 - k0, col, 0, q, dyT[img * s.group() + g], null, dwt, (g * kv + k0) * mg, mg, img > 0,
+                        Epilogue.none());
+            }
+        }
+
+        void inputImage(int img, WorkerPool pool) {
+            int q = s.outH() * s.outW();
+            int kv = s.kernelVolume();
+            int mg = s.mg();
+            int io = dxOff + img * s.inSize();
+            float[] dcol = PanelScratch.work(T_COL, kv * q);
+            PackedMatrix dyp = PanelScratch.packed(T_DY, mg, q);
+            Arrays.fill(dx, io, io + s.inSize(), 0f);
             for (int g = 0; g < s.group(); g++) {
                 PanelScratch.pack(dy, dyOff + img * s.outSize() + g * mg * q, q, false, dyp);
                 gemm(pool, kv, wt, g * kv * mg, mg, dyp, dcol, 0, q, false);
-                col2imRows(s, dcol, g, dx, dxOff + img * s.inSize());
+                col2imRows(s, dcol, g, dx, io);
             }
         }
     }
@@ -227,42 +374,41 @@ public final class ConvGrad {
     // ---- im2col / col2im on row-major [taps, pixels] ----------------------------------------------------------
 
     /**
-     * Row-major im2col of group g of one image: row k = (channel, ky, kx), column q = output pixel, the input read
-     * there or 0 in the padding. Per tap and output row, the pixels reading inside the input form one run
-     * [lo, hi) found arithmetically.
+     * Row-major im2col of taps [k0, k1) of group g of one image into rows 0.. of {@code col}: tap k = (channel,
+     * ky, kx), column q = output pixel, the input read there or 0 in the padding. Per tap and output row, the
+     * pixels reading inside the input form one run [lo, hi) found arithmetically.
      */
-    static void im2colRows(ConvShape s, float[] x, int io, int g, float[] col) {
+    static void im2colRows(ConvShape s, float[] x, int io, int g, int k0, int k1, float[] col) {
         int outW = s.outW();
         int q = s.outH() * outW;
         int sw = s.strideW();
         int plane = s.h() * s.w();
-        int k = 0;
-        for (int c = 0; c < s.cg(); c++) {
+        int taps = s.kh() * s.kw();
+        for (int k = k0; k < k1; k++) {
+            int c = k / taps;
+            int ky = k % taps / s.kw();
+            int kx = k % s.kw();
             int cb = io + (g * s.cg() + c) * plane;
-            for (int ky = 0; ky < s.kh(); ky++) {
-                for (int kx = 0; kx < s.kw(); kx++, k++) {
-                    int ix0 = kx * s.dilationW() - s.padLeft();
-                    int lo = runStart(ix0, sw, outW);
-                    int hi = runEnd(ix0, sw, outW, s.w(), lo);
-                    for (int oy = 0; oy < s.outH(); oy++) {
-                        int iy = oy * s.strideH() + ky * s.dilationH() - s.padTop();
-                        int row = k * q + oy * outW;
-                        if (iy < 0 || iy >= s.h()) {
-                            Arrays.fill(col, row, row + outW, 0f);
-                            continue;
-                        }
-                        Arrays.fill(col, row, row + lo, 0f);
-                        int src = cb + iy * s.w() + lo * sw + ix0;
-                        if (sw == 1) {
-                            System.arraycopy(x, src, col, row + lo, hi - lo);
-                        } else {
-                            for (int ox = lo; ox < hi; ox++, src += sw) {
-                                col[row + ox] = x[src];
-                            }
-                        }
-                        Arrays.fill(col, row + hi, row + outW, 0f);
+            int ix0 = kx * s.dilationW() - s.padLeft();
+            int lo = runStart(ix0, sw, outW);
+            int hi = runEnd(ix0, sw, outW, s.w(), lo);
+            for (int oy = 0; oy < s.outH(); oy++) {
+                int iy = oy * s.strideH() + ky * s.dilationH() - s.padTop();
+                int row = (k - k0) * q + oy * outW;
+                if (iy < 0 || iy >= s.h()) {
+                    Arrays.fill(col, row, row + outW, 0f);
+                    continue;
+                }
+                Arrays.fill(col, row, row + lo, 0f);
+                int src = cb + iy * s.w() + lo * sw + ix0;
+                if (sw == 1) {
+                    System.arraycopy(x, src, col, row + lo, hi - lo);
+                } else {
+                    for (int ox = lo; ox < hi; ox++, src += sw) {
+                        col[row + ox] = x[src];
                     }
                 }
+                Arrays.fill(col, row + hi, row + outW, 0f);
             }
         }
     }

@@ -13,9 +13,12 @@ import jdk.incubator.vector.VectorSpecies;
  * gets either its window's gradient or zero, and VL windows at a time can pick without branches: the four taps of
  * VL windows are the even and odd lanes of two input rows, the pick is {@link PoolGrad}'s rule (the first non-NaN
  * tap in row-major order starts, a strictly greater one replaces it) as masks, and the gradient goes back to the
- * picked lanes, interleaved into the two input rows. The windows past the last whole vector of an output row
- * ({@link #vectorWindows} on) are left to the caller's scalar rule.
- * The scalar loop's pick was a third of mnist_cnn's training step, a mispredicted branch per tap.
+ * picked lanes, interleaved into the two input rows. Every input a window covers is stored (its gradient or 0), so
+ * a row whose windows are not a multiple of VL ends with one more vector block over its last VL windows, which
+ * stores again the same values for the windows it overlaps; a row shorter than VL runs the same rule on scalars.
+ * Inputs no window covers (an odd last row or column) are left to the caller.
+ * The generic scalar pick was a third of mnist_cnn's training step, a mispredicted branch per tap, and its
+ * bounds arithmetic per window most of the rest.
  */
 final class MaxPoolGrad2x2 {
     private static final VectorSpecies<Float> S = Lanes.S;
@@ -46,28 +49,59 @@ final class MaxPoolGrad2x2 {
                 && s.dilationW() == 1 && 2 * s.outH() <= s.h() && 2 * s.outW() <= s.w();
     }
 
-    /** Windows of an output row {@link #backward} computes: whole vectors of them from the row's start. */
-    static int vectorWindows(PoolShape s) {
-        return s.outW() / VL * VL;
-    }
-
-    /** dx of the first {@link #vectorWindows} windows of every output row of {@code planes} planes. */
+    /** dx of every window of {@code planes} planes (the inputs no window covers untouched). */
     static void backward(PoolShape s, int planes, float[] x, int xOff, float[] dy, int dyOff, float[] dx, int dxOff) {
         int w = s.w();
         int outW = s.outW();
-        int windows = vectorWindows(s);
+        int last = outW - VL; // the last vector block's first window; negative: the row is scalar
         for (int p = 0; p < planes; p++) {
             int pin = xOff + p * s.inPlane();
             int pdx = dxOff + p * s.inPlane();
             int pdy = dyOff + p * s.outPlane();
             for (int oy = 0; oy < s.outH(); oy++) {
                 int r0 = 2 * oy * w;
-                for (int ox = 0; ox < windows; ox += VL) {
-                    block(x, pin + r0 + 2 * ox, pin + r0 + w + 2 * ox, dy, pdy + oy * outW + ox, dx,
-                            pdx + r0 + 2 * ox, pdx + r0 + w + 2 * ox);
+                int g = pdy + oy * outW;
+                if (last < 0) {
+                    for (int ox = 0; ox < outW; ox++) {
+                        window(x, pin + r0 + 2 * ox, w, dy[g + ox], dx, pdx + r0 + 2 * ox);
+                    }
+                    continue;
+                }
+                for (int ox = 0; ; ox += VL) {
+                    int at = Math.min(ox, last);
+                    block(x, pin + r0 + 2 * at, pin + r0 + w + 2 * at, dy, g + at, dx, pdx + r0 + 2 * at,
+                            pdx + r0 + w + 2 * at);
+                    if (at == last) {
+                        break;
+                    }
                 }
             }
         }
+    }
+
+    /** One window whose top-left tap is at {@code i}, by {@link #block}'s rule, its gradient {@code grad}. */
+    private static void window(float[] x, int i, int w, float grad, float[] dx, int d) {
+        float a = x[i];
+        float b = x[i + 1];
+        float c = x[i + w];
+        float e = x[i + w + 1];
+        int pick = a == a ? 0 : -1;
+        float best = a == a ? a : Float.NEGATIVE_INFINITY;
+        if (b > best || (pick < 0 && b == b)) {
+            pick = 1;
+            best = b;
+        }
+        if (c > best || (pick < 0 && c == c)) {
+            pick = 2;
+            best = c;
+        }
+        if (e > best || (pick < 0 && e == e)) {
+            pick = 3;
+        }
+        dx[d] = pick == 0 ? grad : 0f;
+        dx[d + 1] = pick == 1 ? grad : 0f;
+        dx[d + w] = pick == 2 ? grad : 0f;
+        dx[d + w + 1] = pick == 3 ? grad : 0f;
     }
 
     /** VL windows whose top taps start at {@code i0}, bottom taps at {@code i1}; dy from {@code g}. */

@@ -24,11 +24,13 @@ final class PanelScratch {
     private final int[] tags = new int[ENTRIES];
     private final int[] ks = new int[ENTRIES];
     private final int[] ns = new int[ENTRIES];
+    private final int[] counts = new int[ENTRIES];
     private final float[][] data = new float[ENTRIES][];
     private final PackedMatrix[] packed = new PackedMatrix[ENTRIES];
     private final long[] used = new long[ENTRIES];
     private long clock;
     private final float[][][] sets = new float[ENTRIES][][];
+    private final PackedMatrix[][] packedSets = new PackedMatrix[ENTRIES][];
     private final float[][] work = new float[TAGS][];
 
     private PanelScratch() {}
@@ -36,7 +38,7 @@ final class PanelScratch {
     /** This thread's packed buffer for {@code tag} of shape k x n; its contents are whatever was last packed. */
     static PackedMatrix packed(int tag, int k, int n) {
         PanelScratch p = LOCAL.get();
-        int e = p.find(tag, k, n, PackedMatrix.packedLength(k, n));
+        int e = p.find(tag, k, n, 0, PackedMatrix.packedLength(k, n));
         if (p.packed[e] == null) {
             p.packed[e] = PackedMatrix.wrap(p.data[e], k, n);
         }
@@ -46,7 +48,7 @@ final class PanelScratch {
     /** This thread's array of exactly {@code length} floats for {@code tag} (for kernels that check the length). */
     static float[] exact(int tag, int length) {
         PanelScratch p = LOCAL.get();
-        return p.data[p.find(tag, length, -1, length)];
+        return p.data[p.find(tag, length, -1, 0, length)];
     }
 
     /**
@@ -55,11 +57,30 @@ final class PanelScratch {
      */
     static float[][] exactSet(int tag, int count, int length) {
         PanelScratch p = LOCAL.get();
-        int e = p.find(tag, length, -2 - count, 0);
+        int e = p.find(tag, length, -1, count, 0);
         if (p.sets[e] == null) {
             p.sets[e] = new float[count][length];
         }
         return p.sets[e];
+    }
+
+    /**
+     * {@code count} packed buffers of shape k x n for {@code tag}, the same ones on every call with the same sizes:
+     * operands packed by several threads of a pool into the calling thread's scratch, then read by all of them.
+     */
+    static PackedMatrix[] packedSet(int tag, int count, int k, int n) {
+        PanelScratch p = LOCAL.get();
+        int length = PackedMatrix.packedLength(k, n);
+        int e = p.find(tag, k, n, count, 0);
+        PackedMatrix[] set = p.packedSets[e];
+        if (set == null) {
+            set = new PackedMatrix[count];
+            for (int i = 0; i < count; i++) {
+                set[i] = PackedMatrix.wrap(new float[length], k, n);
+            }
+            p.packedSets[e] = set;
+        }
+        return set;
     }
 
     /** This thread's work array for {@code tag}, at least {@code length} floats, contents undefined. */
@@ -74,17 +95,17 @@ final class PanelScratch {
     }
 
     /**
-     * Index of the entry for (tag, k, n), made with a fresh array of {@code length} floats when absent. Packed
-     * matrices use n ≥ 0, exact arrays n = -1, sets of arrays n = -2 - count.
+     * Index of the entry for (tag, k, n, count), made with a fresh array of {@code length} floats when absent.
+     * Packed matrices use n ≥ 0, exact arrays n = -1 with k their length; a set of either has its count ≥ 1.
      */
-    private int find(int tag, int k, int n, int length) {
+    private int find(int tag, int k, int n, int count, int length) {
         int victim = 0;
         for (int e = 0; e < ENTRIES; e++) {
             if (data[e] == null) {
                 victim = e; // entries fill from 0 and are never emptied: none further on
                 break;
             }
-            if (tags[e] == tag && ks[e] == k && ns[e] == n) {
+            if (tags[e] == tag && ks[e] == k && ns[e] == n && counts[e] == count) {
                 used[e] = ++clock;
                 return e;
             }
@@ -95,10 +116,12 @@ final class PanelScratch {
         tags[victim] = tag;
         ks[victim] = k;
         ns[victim] = n;
+        counts[victim] = count;
         used[victim] = ++clock;
         data[victim] = new float[length];
         packed[victim] = null;
         sets[victim] = null;
+        packedSets[victim] = null;
         return victim;
     }
 

@@ -1,6 +1,8 @@
 package dev.kiln.runtime.train;
 
 import dev.kiln.runtime.PoolShape;
+import dev.kiln.runtime.ThreadRangeBody;
+import dev.kiln.runtime.WorkerPool;
 import java.util.Arrays;
 import java.util.Objects;
 
@@ -75,18 +77,96 @@ public final class PoolGrad {
         check(s, planes, x, xOff, s.inPlane(), "x");
         check(s, planes, dy, dyOff, s.outPlane(), "dy");
         check(s, planes, dx, dxOff, s.inPlane(), "dx");
-        Arrays.fill(dx, dxOff, dxOff + planes * s.inPlane(), 0f);
-        int from = 0;
-        if (MaxPoolGrad2x2.supports(s)) {
-            MaxPoolGrad2x2.backward(s, planes, x, xOff, dy, dyOff, dx, dxOff);
-            from = MaxPoolGrad2x2.vectorWindows(s);
+        maxPoolPlanes(s, planes, x, xOff, dy, dyOff, dx, dxOff);
+    }
+
+    /**
+     * {@link #maxPoolBackward(PoolShape, int, float[], int, float[], int, float[], int)} with the planes split over
+     * {@code pool} (or null) when there are enough of them; a plane's gradient does not depend on the split.
+     */
+    public static void maxPoolBackward(PoolShape s, int planes, float[] x, int xOff, float[] dy, int dyOff,
+                                       float[] dx, int dxOff, WorkerPool pool) {
+        check(s, planes, x, xOff, s.inPlane(), "x");
+        check(s, planes, dy, dyOff, s.outPlane(), "dy");
+        check(s, planes, dx, dxOff, s.inPlane(), "dx");
+        if (pool == null || pool.threads() == 1 || (long) planes * s.outPlane() * s.kh() * s.kw() < SPLIT_TAPS) {
+            maxPoolPlanes(s, planes, x, xOff, dy, dyOff, dx, dxOff);
+            return;
         }
+        PlaneTask task = TASKS.get();
+        task.set(s, planes, x, xOff, dy, dyOff, dx, dxOff);
+        try {
+            pool.parallelForBalanced(task.units(), task);
+        } finally {
+            task.clear();
+        }
+    }
+
+    /** Window taps above which a split pays for its hand-off (a few µs), as for the forward's pools. */
+    private static final long SPLIT_TAPS = 30_000L;
+    /** Work units of a split: enough for an even share per thread, few enough that claiming them costs nothing. */
+    private static final int UNITS = 64;
+    private static final ThreadLocal<PlaneTask> TASKS = ThreadLocal.withInitial(PlaneTask::new);
+
+    /** One split call's arguments, reused per calling thread; an index is a group of consecutive planes. */
+    private static final class PlaneTask implements ThreadRangeBody {
+        private PoolShape s;
+        private int planes;
+        private int perUnit;
+        private float[] x;
+        private int xOff;
+        private float[] dy;
+        private int dyOff;
+        private float[] dx;
+        private int dxOff;
+
+        void set(PoolShape s, int planes, float[] x, int xOff, float[] dy, int dyOff, float[] dx, int dxOff) {
+            this.s = s;
+            this.planes = planes;
+            this.perUnit = Math.ceilDiv(planes, UNITS);
+            this.x = x;
+            this.xOff = xOff;
+            this.dy = dy;
+            this.dyOff = dyOff;
+            this.dx = dx;
+            this.dxOff = dxOff;
+        }
+
+        void clear() {
+            x = null;
+            dy = null;
+            dx = null;
+        }
+
+        int units() {
+            return Math.ceilDiv(planes, perUnit);
+        }
+
+        @Override
+        public void run(int thread, int from, int to) {
+            int p0 = from * perUnit;
+            int count = Math.min(planes, to * perUnit) - p0;
+            maxPoolPlanes(s, count, x, xOff + p0 * s.inPlane(), dy, dyOff + p0 * s.outPlane(), dx,
+                    dxOff + p0 * s.inPlane());
+        }
+    }
+
+    private static void maxPoolPlanes(PoolShape s, int planes, float[] x, int xOff, float[] dy, int dyOff,
+                                      float[] dx, int dxOff) {
+        if (MaxPoolGrad2x2.supports(s)) {
+            if (2 * s.outH() != s.h() || 2 * s.outW() != s.w()) {
+                Arrays.fill(dx, dxOff, dxOff + planes * s.inPlane(), 0f); // the inputs no window covers
+            }
+            MaxPoolGrad2x2.backward(s, planes, x, xOff, dy, dyOff, dx, dxOff);
+            return;
+        }
+        Arrays.fill(dx, dxOff, dxOff + planes * s.inPlane(), 0f);
         for (int p = 0; p < planes; p++) {
             int pin = xOff + p * s.inPlane();
             int pdx = dxOff + p * s.inPlane();
             int pdy = dyOff + p * s.outPlane();
             for (int oy = 0; oy < s.outH(); oy++) {
-                for (int ox = from; ox < s.outW(); ox++) {
+                for (int ox = 0; ox < s.outW(); ox++) {
                     int pick = pick(s, x, pin, oy, ox);
                     if (pick >= 0) {
                         dx[pdx + pick] += dy[pdy + oy * s.outW() + ox];

@@ -134,27 +134,33 @@ class ConvGradTest {
 
     @Test
     void twoThreadsGiveTheSameBitsAsOne() {
-        ConvShape s = new ConvShape(16, 20, 20, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1);
-        int batch = 3;
-        float[] x = TrainCheck.random(rnd, batch * s.inSize());
-        float[] w = TrainCheck.random(rnd, s.weightLength());
-        float[] dy = TrainCheck.random(rnd, batch * s.outSize());
-        float[] dw1 = new float[s.weightLength()];
-        float[] dx1 = new float[batch * s.inSize()];
-        float[] y1 = new float[batch * s.outSize()];
-        ConvGrad.weightGrad(s, batch, x, 0, dy, 0, dw1, 0, null);
-        ConvGrad.inputGrad(s, batch, dy, 0, w, 0, dx1, 0, null);
-        ConvGrad.forward(s, batch, x, 0, w, 0, null, y1, 0, null);
+        // the weight gradient splits by taps, the input gradient by images (by the GEMM at batch 1)
+        ConvShape wide = new ConvShape(16, 20, 20, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1);
         try (WorkerPool pool = WorkerPool.of(2)) {
-            float[] dw2 = new float[dw1.length];
-            float[] dx2 = new float[dx1.length];
-            float[] y2 = new float[y1.length];
-            ConvGrad.weightGrad(s, batch, x, 0, dy, 0, dw2, 0, pool);
-            ConvGrad.inputGrad(s, batch, dy, 0, w, 0, dx2, 0, pool);
-            ConvGrad.forward(s, batch, x, 0, w, 0, null, y2, 0, pool);
-            assertArrayEquals(dw1, dw2);
-            assertArrayEquals(dx1, dx2);
-            assertArrayEquals(y1, y2);
+            for (ConvShape s : java.util.stream.Stream.concat(java.util.stream.Stream.of(wide),
+                    java.util.Arrays.stream(SHAPES).map(ConvGradTest::shape)).toList()) {
+                for (int batch : new int[] {1, 3, 9}) {
+                    float[] x = TrainCheck.random(rnd, batch * s.inSize());
+                    float[] w = TrainCheck.random(rnd, s.weightLength());
+                    float[] dy = TrainCheck.random(rnd, batch * s.outSize());
+                    float[] dw1 = new float[s.weightLength()];
+                    float[] dx1 = new float[batch * s.inSize()];
+                    float[] y1 = new float[batch * s.outSize()];
+                    ConvGrad.weightGrad(s, batch, x, 0, dy, 0, dw1, 0, null);
+                    ConvGrad.inputGrad(s, batch, dy, 0, w, 0, dx1, 0, null);
+                    ConvGrad.forward(s, batch, x, 0, w, 0, null, y1, 0, null);
+                    float[] dw2 = new float[dw1.length];
+                    float[] dx2 = new float[dx1.length];
+                    float[] y2 = new float[y1.length];
+                    ConvGrad.weightGrad(s, batch, x, 0, dy, 0, dw2, 0, pool);
+                    ConvGrad.inputGrad(s, batch, dy, 0, w, 0, dx2, 0, pool);
+                    ConvGrad.forward(s, batch, x, 0, w, 0, null, y2, 0, pool);
+                    String what = s + " batch " + batch;
+                    assertArrayEquals(dw1, dw2, "dW " + what);
+                    assertArrayEquals(dx1, dx2, "dX " + what);
+                    assertArrayEquals(y1, y2, "Y " + what);
+                }
+            }
         }
     }
 

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import dev.kiln.runtime.PoolShape;
 import dev.kiln.runtime.Pooling;
+import dev.kiln.runtime.WorkerPool;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 
@@ -118,10 +119,13 @@ class PoolGradTest {
 
     @Test
     void vectorPathOfTwoByTwoPoolsRoutesAsTheScalarRule() {
-        // 2x2 / stride 2 takes MaxPoolGrad2x2 for whole vectors of windows, the scalar rule for the rest of a row;
+        // 2x2 / stride 2 takes MaxPoolGrad2x2: vectors of windows, the last one overlapping the one before when a
+        // row's windows are no multiple of the vector, scalars for rows shorter than a vector (8x8: 4 windows);
         // values on a coarse grid make ties, and NaN and -inf appear in every position of a window
         PoolShape[] shapes = {PoolShape.square(24, 24, 2), PoolShape.of(25, 37, 2, 2, 2, 2, 0, 0, 0, 0, 1, 1, false),
-            PoolShape.of(6, 70, 2, 2, 2, 2, 0, 0, 0, 0, 1, 1, false), PoolShape.square(2, 2, 2)};
+            PoolShape.of(6, 70, 2, 2, 2, 2, 0, 0, 0, 0, 1, 1, false), PoolShape.square(2, 2, 2),
+            PoolShape.square(8, 8, 2), PoolShape.square(32, 32, 2), PoolShape.of(9, 7, 2, 2, 2, 2, 0, 0, 0, 0, 1, 1,
+            false)};
         float[] special = {Float.NaN, Float.NEGATIVE_INFINITY, Float.POSITIVE_INFINITY, -0f, 0f};
         for (PoolShape s : shapes) {
             int planes = 3;
@@ -139,6 +143,24 @@ class PoolGradTest {
             PoolGrad.maxPoolBackwardScalar(s, planes, x, 1, dy, 2, want, 3);
             PoolGrad.maxPoolBackward(s, planes, x, 1, dy, 2, got, 3);
             assertArrayEquals(want, got, "max " + s);
+        }
+    }
+
+    @Test
+    void maxPoolBackwardSplitOverThreadsGivesTheSameBits() {
+        PoolShape[] shapes = {PoolShape.square(24, 24, 2), PoolShape.square(8, 8, 2), SHAPES[1], SHAPES[3]};
+        try (WorkerPool pool = WorkerPool.of(2)) {
+            for (PoolShape s : shapes) {
+                for (int planes : new int[] {1, 7, 640}) {
+                    float[] x = TrainCheck.random(rnd, planes * s.inPlane() + 1);
+                    float[] dy = TrainCheck.random(rnd, planes * s.outPlane() + 2);
+                    float[] one = new float[planes * s.inPlane() + 3];
+                    float[] two = new float[one.length];
+                    PoolGrad.maxPoolBackward(s, planes, x, 1, dy, 2, one, 3);
+                    PoolGrad.maxPoolBackward(s, planes, x, 1, dy, 2, two, 3, pool);
+                    assertArrayEquals(one, two, "max " + s + ", " + planes + " planes");
+                }
+            }
         }
     }
 
