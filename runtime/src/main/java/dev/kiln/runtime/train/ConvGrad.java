@@ -379,28 +379,35 @@ public final class ConvGrad {
      * pixels reading inside the input form one run [lo, hi) found arithmetically.
      */
     static void im2colRows(ConvShape s, float[] x, int io, int g, int k0, int k1, float[] col) {
+        // the shape's derived sizes in locals: outH() divides on every call
+        int outH = s.outH();
         int outW = s.outW();
-        int q = s.outH() * outW;
+        int q = outH * outW;
+        int h = s.h();
+        int w = s.w();
+        int sh = s.strideH();
         int sw = s.strideW();
-        int plane = s.h() * s.w();
-        int taps = s.kh() * s.kw();
+        int kw = s.kw();
+        int taps = s.kh() * kw;
         for (int k = k0; k < k1; k++) {
             int c = k / taps;
-            int ky = k % taps / s.kw();
-            int kx = k % s.kw();
-            int cb = io + (g * s.cg() + c) * plane;
+            int ky = k % taps / kw;
+            int kx = k % kw;
+            int cb = io + (g * s.cg() + c) * h * w;
             int ix0 = kx * s.dilationW() - s.padLeft();
+            int iy0 = ky * s.dilationH() - s.padTop();
             int lo = runStart(ix0, sw, outW);
-            int hi = runEnd(ix0, sw, outW, s.w(), lo);
-            for (int oy = 0; oy < s.outH(); oy++) {
-                int iy = oy * s.strideH() + ky * s.dilationH() - s.padTop();
-                int row = (k - k0) * q + oy * outW;
-                if (iy < 0 || iy >= s.h()) {
+            int hi = runEnd(ix0, sw, outW, w, lo);
+            for (int oy = 0, row = (k - k0) * q; oy < outH; oy++, row += outW) {
+                int iy = oy * sh + iy0;
+                if (iy < 0 || iy >= h) {
                     Arrays.fill(col, row, row + outW, 0f);
                     continue;
                 }
-                Arrays.fill(col, row, row + lo, 0f);
-                int src = cb + iy * s.w() + lo * sw + ix0;
+                if (lo > 0) {
+                    Arrays.fill(col, row, row + lo, 0f);
+                }
+                int src = cb + iy * w + lo * sw + ix0;
                 if (sw == 1) {
                     System.arraycopy(x, src, col, row + lo, hi - lo);
                 } else {
@@ -408,39 +415,45 @@ public final class ConvGrad {
                         col[row + ox] = x[src];
                     }
                 }
-                Arrays.fill(col, row + hi, row + outW, 0f);
+                if (hi < outW) {
+                    Arrays.fill(col, row + hi, row + outW, 0f);
+                }
             }
         }
     }
 
     /** The inverse scatter of {@link #im2colRows}: each tap row's pixels added onto the inputs they read. */
     static void col2imRows(ConvShape s, float[] col, int g, float[] dx, int io) {
+        int outH = s.outH();
         int outW = s.outW();
-        int q = s.outH() * outW;
+        int q = outH * outW;
+        int h = s.h();
+        int w = s.w();
+        int sh = s.strideH();
         int sw = s.strideW();
-        int plane = s.h() * s.w();
-        int k = 0;
-        for (int c = 0; c < s.cg(); c++) {
-            int cb = io + (g * s.cg() + c) * plane;
-            for (int ky = 0; ky < s.kh(); ky++) {
-                for (int kx = 0; kx < s.kw(); kx++, k++) {
-                    int ix0 = kx * s.dilationW() - s.padLeft();
-                    int lo = runStart(ix0, sw, outW);
-                    int hi = runEnd(ix0, sw, outW, s.w(), lo);
-                    for (int oy = 0; oy < s.outH(); oy++) {
-                        int iy = oy * s.strideH() + ky * s.dilationH() - s.padTop();
-                        if (iy < 0 || iy >= s.h()) {
-                            continue;
-                        }
-                        int row = k * q + oy * outW;
-                        int dst = cb + iy * s.w() + lo * sw + ix0;
-                        if (sw == 1) {
-                            Lanes.add(col, row + lo, dx, dst, hi - lo);
-                        } else {
-                            for (int ox = lo; ox < hi; ox++, dst += sw) {
-                                dx[dst] += col[row + ox];
-                            }
-                        }
+        int kw = s.kw();
+        int taps = s.kh() * kw;
+        int kv = s.kernelVolume();
+        for (int k = 0; k < kv; k++) {
+            int c = k / taps;
+            int ky = k % taps / kw;
+            int kx = k % kw;
+            int cb = io + (g * s.cg() + c) * h * w;
+            int ix0 = kx * s.dilationW() - s.padLeft();
+            int iy0 = ky * s.dilationH() - s.padTop();
+            int lo = runStart(ix0, sw, outW);
+            int hi = runEnd(ix0, sw, outW, w, lo);
+            for (int oy = 0, row = k * q; oy < outH; oy++, row += outW) {
+                int iy = oy * sh + iy0;
+                if (iy < 0 || iy >= h) {
+                    continue;
+                }
+                int dst = cb + iy * w + lo * sw + ix0;
+                if (sw == 1) {
+                    Lanes.add(col, row + lo, dx, dst, hi - lo);
+                } else {
+                    for (int ox = lo; ox < hi; ox++, dst += sw) {
+                        dx[dst] += col[row + ox];
                     }
                 }
             }
