@@ -4,6 +4,7 @@ package com.acme;
 import dev.kiln.runtime.Epilogue;
 import dev.kiln.runtime.VectorWidth;
 import dev.kiln.runtime.WeightsFile;
+import dev.kiln.runtime.train.NonFinite;
 import dev.kiln.runtime.train.Optimizer;
 import dev.kiln.runtime.train.OptimizerState;
 import dev.kiln.runtime.train.UnpackedGemm;
@@ -271,12 +272,7 @@ public final class LinearTrainer {
      * The index of the first NaN or infinity in {@code a[from, from + length)}, or -1.
      */
     private static int nonFiniteAt(float[] a, int from, int length) {
-        for (int i = from; i < from + length; i++) {
-            if (!Float.isFinite(a[i])) {
-                return i;
-            }
-        }
-        return -1;
+        return NonFinite.firstIndex(a, from, length);
     }
 
     /**

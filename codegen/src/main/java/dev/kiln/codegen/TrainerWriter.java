@@ -31,6 +31,7 @@ import javax.lang.model.element.Modifier;
 final class TrainerWriter {
     static final ClassName OPTIMIZER = ClassName.get("dev.kiln.runtime.train", "Optimizer");
     static final ClassName OPTIMIZER_STATE = ClassName.get("dev.kiln.runtime.train", "OptimizerState");
+    private static final ClassName NON_FINITE = ClassName.get("dev.kiln.runtime.train", "NonFinite");
     private static final ClassName WEIGHTS_FILE = ClassName.get("dev.kiln.runtime", "WeightsFile");
     private static final TypeName FLOATS = ArrayTypeName.of(TypeName.FLOAT);
     private static final TypeName INTS = ArrayTypeName.of(TypeName.INT);
@@ -307,7 +308,11 @@ final class TrainerWriter {
                     model.rawWeight(s.name()), next);
         }
         m.addStatement("stepCount++");
-        m.addStatement("optimizer.update(stepCount, parameters, gradients, optimizerState)");
+        if (model.options.threads() > 1) {
+            m.addStatement("optimizer.update(stepCount, parameters, null, gradients, null, optimizerState, workers)");
+        } else {
+            m.addStatement("optimizer.update(stepCount, parameters, gradients, optimizerState)");
+        }
         return m.addStatement("return value").build();
     }
 
@@ -393,12 +398,7 @@ final class TrainerWriter {
                 .returns(TypeName.INT).addParameter(FLOATS, "a").addParameter(TypeName.INT, "from")
                 .addParameter(TypeName.INT, "length")
                 .addJavadoc("The index of the first NaN or infinity in {@code a[from, from + length)}, or -1.\n")
-                .beginControlFlow("for (int i = from; i < from + length; i++)")
-                .beginControlFlow("if (!$T.isFinite(a[i]))", Float.class)
-                .addStatement("return i")
-                .endControlFlow()
-                .endControlFlow()
-                .addStatement("return -1")
+                .addStatement("return $T.firstIndex(a, from, length)", NON_FINITE)
                 .build();
     }
 

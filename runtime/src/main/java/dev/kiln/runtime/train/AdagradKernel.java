@@ -17,8 +17,9 @@ final class AdagradKernel {
 
     private AdagradKernel() { }
 
-    /** One parameter's step {@code step}; {@code sum} is its accumulator. */
-    static void apply(Adagrad o, int step, float[] p, int po, float[] g, int go, int n, float[] sum, boolean vector) {
+    /** {@code n} elements of one parameter at step {@code step}; {@code sum} is its accumulator, from {@code so}. */
+    static void apply(Adagrad o, int step, float[] p, int po, float[] g, int go, int n, float[] sum, int so,
+                      boolean vector) {
         boolean negate = o.maximize();
         boolean decay = o.weightDecay() != 0;
         float wd = (float) o.weightDecay();
@@ -36,8 +37,8 @@ final class AdagradKernel {
                 if (decay) {
                     gv = pv.fma(wdV, gv);
                 }
-                FloatVector sv = FloatVector.fromArray(S, sum, i).add(gv.mul(gv));
-                sv.intoArray(sum, i);
+                FloatVector sv = FloatVector.fromArray(S, sum, so + i).add(gv.mul(gv));
+                sv.intoArray(sum, so + i);
                 pv.add(gv.mul(negClr).div(sv.sqrt().add(e))).intoArray(p, po + i);
             }
         }
@@ -50,8 +51,8 @@ final class AdagradKernel {
             if (decay) {
                 gv = Math.fma(pv, wd, gv);
             }
-            float sv = sum[i] + gv * gv;
-            sum[i] = sv;
+            float sv = sum[so + i] + gv * gv;
+            sum[so + i] = sv;
             p[po + i] = pv + gv * negClr / ((float) Math.sqrt(sv) + e);
         }
     }

@@ -27,12 +27,13 @@ final class AdamKernel {
     }
 
     /**
-     * One parameter's step {@code step}; exactly one of {@code l2Decay} (Adam) and {@code decoupledDecay} (AdamW)
-     * may be non-zero; {@code vmax} is the amsgrad maximum of {@code v}, null without amsgrad.
+     * {@code n} elements of one parameter at step {@code step}; exactly one of {@code l2Decay} (Adam) and
+     * {@code decoupledDecay} (AdamW) may be non-zero; {@code vmax} is the amsgrad maximum of {@code v}, null without
+     * amsgrad; the state buffers are read from {@code so}.
      */
     static void apply(double lr, double beta1, double beta2, double eps, double l2Decay, double decoupledDecay,
                       boolean maximize, int step, float[] p, int po, float[] g, int go, float[] m, float[] v,
-                      float[] vmax, int n, boolean vector) {
+                      float[] vmax, int n, int so, boolean vector) {
         // Scalars in double as PyTorch's Python code computes them, rounded to float where the tensor op takes them.
         double bc1 = 1 - Math.pow(beta1, step);
         double bc2 = 1 - Math.pow(beta2, step);
@@ -64,13 +65,13 @@ final class AdamKernel {
                 if (l2) {
                     gv = pv.fma(wdV, gv);
                 }
-                FloatVector mv = gv.fma(c1V, FloatVector.fromArray(S, m, i).mul(b1));
-                FloatVector vv = FloatVector.fromArray(S, v, i).mul(b2).add(gv.mul(c2).mul(gv));
-                mv.intoArray(m, i);
-                vv.intoArray(v, i);
+                FloatVector mv = gv.fma(c1V, FloatVector.fromArray(S, m, so + i).mul(b1));
+                FloatVector vv = FloatVector.fromArray(S, v, so + i).mul(b2).add(gv.mul(c2).mul(gv));
+                mv.intoArray(m, so + i);
+                vv.intoArray(v, so + i);
                 if (amsgrad) {
-                    vv = FloatVector.fromArray(S, vmax, i).max(vv);
-                    vv.intoArray(vmax, i);
+                    vv = FloatVector.fromArray(S, vmax, so + i).max(vv);
+                    vv.intoArray(vmax, so + i);
                 }
                 FloatVector denom = vv.sqrt().div(bc2Sqrt).add(e);
                 pv.add(mv.mul(negStep).div(denom)).intoArray(p, po + i);
@@ -88,13 +89,13 @@ final class AdamKernel {
             if (l2) {
                 gv = Math.fma(pv, wd, gv);
             }
-            float mv = Math.fma(gv, c1, m[i] * b1);
-            float vv = v[i] * b2 + gv * c2 * gv;
-            m[i] = mv;
-            v[i] = vv;
+            float mv = Math.fma(gv, c1, m[so + i] * b1);
+            float vv = v[so + i] * b2 + gv * c2 * gv;
+            m[so + i] = mv;
+            v[so + i] = vv;
             if (amsgrad) {
-                vv = Math.max(vmax[i], vv);
-                vmax[i] = vv;
+                vv = Math.max(vmax[so + i], vv);
+                vmax[so + i] = vv;
             }
             float denom = (float) Math.sqrt(vv) / bc2Sqrt + e;
             p[po + i] = pv + mv * negStep / denom;

@@ -1,5 +1,6 @@
 package dev.kiln.runtime.train;
 
+import dev.kiln.runtime.WorkerPool;
 import java.util.List;
 
 /**
@@ -128,6 +129,15 @@ public sealed interface Optimizer permits Sgd, Adam, AdamW, RmsProp, Adagrad {
     default void update(int step, float[][] params, int[] paramOffsets, float[][] grads, int[] gradOffsets,
                         OptimizerState state) {
         Updates.update(this, step, params, paramOffsets, grads, gradOffsets, state, true);
+    }
+
+    /**
+     * As {@link #update(int, float[][], int[], float[][], int[], OptimizerState)}, the elements split over the
+     * threads of {@code pool} (or null for the calling thread): the same bits for any thread count.
+     */
+    default void update(int step, float[][] params, int[] paramOffsets, float[][] grads, int[] gradOffsets,
+                        OptimizerState state, WorkerPool pool) {
+        Updates.update(this, step, params, paramOffsets, grads, gradOffsets, state, true, pool);
     }
 
     /** The scalar twin of {@link #update(int, float[][], float[][], OptimizerState)}: plain loops, same bits. */

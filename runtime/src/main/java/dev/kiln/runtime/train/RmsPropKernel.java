@@ -20,11 +20,11 @@ final class RmsPropKernel {
     private RmsPropKernel() { }
 
     /**
-     * One parameter's update; {@code buf} is its momentum buffer (null without momentum) and {@code avgG} its
-     * gradient average (null unless centered).
+     * {@code n} elements of one parameter updated; {@code buf} is its momentum buffer (null without momentum) and
+     * {@code avgG} its gradient average (null unless centered); the state buffers are read from {@code so}.
      */
     static void apply(RmsProp o, float[] p, int po, float[] g, int go, int n, float[] sq, float[] buf, float[] avgG,
-                      boolean vector) {
+                      int so, boolean vector) {
         boolean negate = o.maximize();
         boolean decay = o.weightDecay() != 0;
         float wd = (float) o.weightDecay();
@@ -47,20 +47,20 @@ final class RmsPropKernel {
                 if (decay) {
                     gv = pv.fma(wdV, gv);
                 }
-                FloatVector sv = FloatVector.fromArray(S, sq, i).mul(a).add(gv.mul(c).mul(gv));
-                sv.intoArray(sq, i);
+                FloatVector sv = FloatVector.fromArray(S, sq, so + i).mul(a).add(gv.mul(c).mul(gv));
+                sv.intoArray(sq, so + i);
                 FloatVector avg;
                 if (avgG != null) {
-                    FloatVector av = gv.fma(cV, FloatVector.fromArray(S, avgG, i).mul(a));
-                    av.intoArray(avgG, i);
+                    FloatVector av = gv.fma(cV, FloatVector.fromArray(S, avgG, so + i).mul(a));
+                    av.intoArray(avgG, so + i);
                     avg = sv.sub(av.mul(av)).sqrt();
                 } else {
                     avg = sv.sqrt();
                 }
                 avg = avg.add(e);
                 if (buf != null) {
-                    FloatVector b = FloatVector.fromArray(S, buf, i).mul(mom).add(gv.div(avg));
-                    b.intoArray(buf, i);
+                    FloatVector b = FloatVector.fromArray(S, buf, so + i).mul(mom).add(gv.div(avg));
+                    b.intoArray(buf, so + i);
                     b.fma(negLrV, pv).intoArray(p, po + i);
                 } else {
                     pv.add(gv.mul(negLr).div(avg)).intoArray(p, po + i);
@@ -76,20 +76,20 @@ final class RmsPropKernel {
             if (decay) {
                 gv = Math.fma(pv, wd, gv);
             }
-            float sv = sq[i] * a + gv * c * gv;
-            sq[i] = sv;
+            float sv = sq[so + i] * a + gv * c * gv;
+            sq[so + i] = sv;
             float avg;
             if (avgG != null) {
-                float av = Math.fma(gv, c, avgG[i] * a);
-                avgG[i] = av;
+                float av = Math.fma(gv, c, avgG[so + i] * a);
+                avgG[so + i] = av;
                 avg = (float) Math.sqrt(sv - av * av);
             } else {
                 avg = (float) Math.sqrt(sv);
             }
             avg += e;
             if (buf != null) {
-                float b = buf[i] * mom + gv / avg;
-                buf[i] = b;
+                float b = buf[so + i] * mom + gv / avg;
+                buf[so + i] = b;
                 p[po + i] = Math.fma(b, negLr, pv);
             } else {
                 p[po + i] = pv + gv * negLr / avg;

@@ -15,8 +15,12 @@ final class SgdKernel {
 
     private SgdKernel() { }
 
-    /** One parameter's update under {@code sgd}; {@code buf} is its momentum buffer, null without momentum. */
-    static void apply(Sgd sgd, int step, float[] p, int po, float[] g, int go, int n, float[] buf, boolean vector) {
+    /**
+     * {@code n} elements of one parameter updated under {@code sgd}; {@code buf} is its momentum buffer (null without
+     * momentum), read from {@code so}.
+     */
+    static void apply(Sgd sgd, int step, float[] p, int po, float[] g, int go, int n, float[] buf, int so,
+                      boolean vector) {
         boolean negate = sgd.maximize();
         boolean decay = sgd.weightDecay() != 0;
         boolean nesterov = sgd.nesterov();
@@ -41,8 +45,8 @@ final class SgdKernel {
                     d = pv.fma(wdV, d);
                 }
                 if (buf != null) {
-                    FloatVector b = first ? d : d.fma(keepV, FloatVector.fromArray(S, buf, i).mul(mom));
-                    b.intoArray(buf, i);
+                    FloatVector b = first ? d : d.fma(keepV, FloatVector.fromArray(S, buf, so + i).mul(mom));
+                    b.intoArray(buf, so + i);
                     d = nesterov ? b.fma(momV, d) : b;
                 }
                 d.fma(negLrV, pv).intoArray(p, po + i);
@@ -58,8 +62,8 @@ final class SgdKernel {
                 d = Math.fma(pv, wd, d);
             }
             if (buf != null) {
-                float b = first ? d : Math.fma(d, keep, buf[i] * mom);
-                buf[i] = b;
+                float b = first ? d : Math.fma(d, keep, buf[so + i] * mom);
+                buf[so + i] = b;
                 d = nesterov ? Math.fma(b, mom, d) : b;
             }
             p[po + i] = Math.fma(d, negLr, pv);

@@ -122,6 +122,44 @@ class OptimizerTest {
     }
 
     @Test
+    void updateSplitOverThreadsGivesTheBitsOfOneThread() {
+        // parameters of several runs of the split (16K elements), a tail, one shorter than a run, one empty; packed
+        // into shared arrays at offsets, as a generated trainer's are not but the offsets API allows
+        int[] sizes = {40_000, 16_384, 5, 0, 33_000};
+        Optimizer[] optimizers = {new Sgd(0.1, 0.9, 0, 0.01, true, false), Optimizer.adam(1e-3),
+            new Adam(0.01, 0.9, 0.999, 1e-8, 0.1, true, true), Optimizer.adamW(1e-3, 0.9, 0.999, 1e-8, 0.01),
+            new RmsProp(0.01, 0.99, 1e-8, 0.1, 0.9, true, false), Optimizer.adagrad(0.01, 0.1, 0, 0.1, 1e-10)};
+        try (dev.kiln.runtime.WorkerPool pool = dev.kiln.runtime.WorkerPool.of(2)) {
+            for (Optimizer opt : optimizers) {
+                Random r = new Random(9);
+                float[][] one = new float[sizes.length][];
+                float[][] two = new float[sizes.length][];
+                int[] offsets = new int[sizes.length];
+                for (int i = 0; i < sizes.length; i++) {
+                    offsets[i] = i % 3;
+                    one[i] = random(r, sizes[i] + offsets[i]);
+                    two[i] = one[i].clone();
+                }
+                OptimizerState s1 = opt.state(sizes);
+                OptimizerState s2 = opt.state(sizes);
+                for (int t = 1; t <= 3; t++) {
+                    float[][] g = new float[sizes.length][];
+                    for (int i = 0; i < sizes.length; i++) {
+                        g[i] = random(r, sizes[i] + 1);
+                    }
+                    int[] gOffsets = new int[sizes.length];
+                    java.util.Arrays.fill(gOffsets, 1);
+                    opt.update(t, one, offsets, g, gOffsets, s1);
+                    opt.update(t, two, offsets, g, gOffsets, s2, pool);
+                    for (int i = 0; i < sizes.length; i++) {
+                        assertArrayEquals(one[i], two[i], opt + ", parameter " + i + ", step " + t);
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
     void maximizeStepsAsMinimizingTheNegatedGradientDoesToTheBit() {
         for (Optimizer[] pair : new Optimizer[][] {
                 {new Sgd(0.1, 0.9, 0, 0, true, true), new Sgd(0.1, 0.9, 0, 0, true, false)},

@@ -94,21 +94,24 @@ class UnpackedGemmTest {
     @Test
     void poolResultsAreBitIdenticalToOneThread() {
         Random r = new Random(3);
-        int m = 96;
-        int n = 200;
-        int k = 130;
-        float[] a = random(r, m * k);
-        float[] b = random(r, k * n);
-        float[] c0 = random(r, m * n);
-        try (WorkerPool pool = WorkerPool.of(2)) {
-            for (int t = 0; t < 4; t++) {
-                boolean ta = (t & 1) != 0;
-                boolean tb = (t & 2) != 0;
-                float[] one = c0.clone();
-                new UnpackedGemm().gemm(ta, tb, m, n, k, a, 0, b, 0, null, one, 0, true, Epilogue.none());
-                float[] two = c0.clone();
-                new UnpackedGemm().gemm(pool, ta, tb, m, n, k, a, 0, b, 0, null, two, 0, true, Epilogue.none());
-                assertArrayEquals(one, two, "transA " + ta + " transB " + tb);
+        // the second shape's B (150 x 530, a partial last panel) is large enough to be packed on both threads
+        for (int[] shape : new int[][] {{96, 200, 130}, {20, 530, 150}}) {
+            int m = shape[0];
+            int n = shape[1];
+            int k = shape[2];
+            float[] a = random(r, m * k);
+            float[] b = random(r, k * n);
+            float[] c0 = random(r, m * n);
+            try (WorkerPool pool = WorkerPool.of(2)) {
+                for (int t = 0; t < 4; t++) {
+                    boolean ta = (t & 1) != 0;
+                    boolean tb = (t & 2) != 0;
+                    float[] one = c0.clone();
+                    new UnpackedGemm().gemm(ta, tb, m, n, k, a, 0, b, 0, null, one, 0, true, Epilogue.none());
+                    float[] two = c0.clone();
+                    new UnpackedGemm().gemm(pool, ta, tb, m, n, k, a, 0, b, 0, null, two, 0, true, Epilogue.none());
+                    assertArrayEquals(one, two, m + "x" + n + "x" + k + " transA " + ta + " transB " + tb);
+                }
             }
         }
     }
