@@ -131,11 +131,23 @@ final class PanelScratch {
      * last panel are zeroed, as the layout requires.
      */
     static PackedMatrix pack(float[] src, int off, int ld, boolean transposed, PackedMatrix dst) {
+        pack(src, off, ld, transposed, dst, 0, dst.panels());
+        return dst;
+    }
+
+    /** Rows of a panel filled per pass when packing a transposed source. */
+    private static final int PACK_BLOCK = 64;
+
+    /**
+     * Panels {@code [p0, p1)} of {@link #pack(float[], int, int, boolean, PackedMatrix)}: each panel is written from
+     * its own columns of B only, so threads may pack disjoint ranges of one matrix.
+     */
+    static void pack(float[] src, int off, int ld, boolean transposed, PackedMatrix dst, int p0, int p1) {
         int k = dst.k();
         int n = dst.n();
         float[] d = dst.data();
         int nr = PackedMatrix.NR;
-        for (int p = 0; p < dst.panels(); p++) {
+        for (int p = p0; p < p1; p++) {
             int base = p * nr * k;
             int cols = Math.min(nr, n - p * nr);
             int c0 = p * nr;
@@ -144,10 +156,15 @@ final class PanelScratch {
                     System.arraycopy(src, off + kk * ld + c0, d, base + kk * nr, cols);
                 }
             } else {
-                for (int j = 0; j < cols; j++) {
-                    int row = off + (c0 + j) * ld;
-                    for (int kk = 0; kk < k; kk++) {
-                        d[base + kk * nr + j] = src[row + kk];
+                // k in blocks: a block's panel rows (4 KB) stay in L1 while the panel's source rows are read into
+                // them; a whole panel at once (36 KB for a 576-pixel plane) left L1 between source rows
+                for (int k0 = 0; k0 < k; k0 += PACK_BLOCK) {
+                    int k1 = Math.min(k, k0 + PACK_BLOCK);
+                    for (int j = 0; j < cols; j++) {
+                        int row = off + (c0 + j) * ld;
+                        for (int kk = k0; kk < k1; kk++) {
+                            d[base + kk * nr + j] = src[row + kk];
+                        }
                     }
                 }
             }
@@ -157,7 +174,6 @@ final class PanelScratch {
                 }
             }
         }
-        return dst;
     }
 
     /** {@code dst[j*ldd + i] = src[i*lds + j]} for an r x c source: a transposed copy. */

@@ -5,7 +5,6 @@ import dev.kiln.runtime.Gemm;
 import dev.kiln.runtime.IntRangeBody;
 import dev.kiln.runtime.PackedMatrix;
 import dev.kiln.runtime.WorkerPool;
-import java.util.Arrays;
 import java.util.Objects;
 
 /**
@@ -28,8 +27,6 @@ public final class UnpackedGemm {
 
     /** Panel buffers kept, one per (k, n) shape: a trainer's Linear layers use three shapes each. */
     static final int CACHED_SHAPES = 8;
-    /** Rows of a panel filled per pass when packing a transposed B. */
-    private static final int PACK_BLOCK = 64;
 
     private final int[] cachedK = new int[CACHED_SHAPES];
     private final int[] cachedN = new int[CACHED_SHAPES];
@@ -170,42 +167,8 @@ public final class UnpackedGemm {
      */
     private PackedMatrix packB(boolean transB, int k, int n, float[] b, int bOff) {
         PackedMatrix view = view(k, n);
-        packPanels(view, transB, b, bOff, 0, view.panels());
+        PanelScratch.pack(b, bOff, transB ? k : n, transB, view, 0, view.panels());
         return view;
-    }
-
-    /** Panels {@code [p0, p1)} of {@link #packB}: each panel is written from its own columns of B only. */
-    private static void packPanels(PackedMatrix view, boolean transB, float[] b, int bOff, int p0, int p1) {
-        float[] out = view.data();
-        int k = view.k();
-        int n = view.n();
-        int nr = PackedMatrix.NR;
-        for (int p = p0; p < p1; p++) {
-            int base = p * nr * k;
-            int col0 = p * nr;
-            int cols = Math.min(nr, n - col0);
-            if (transB) {
-                // k in blocks: the block's panel rows (4 KB) stay in L1 while 16 source rows are read into them
-                for (int k0 = 0; k0 < k; k0 += PACK_BLOCK) {
-                    int k1 = Math.min(k, k0 + PACK_BLOCK);
-                    for (int j = 0; j < cols; j++) {
-                        int src = bOff + (col0 + j) * k;
-                        for (int kk = k0; kk < k1; kk++) {
-                            out[base + kk * nr + j] = b[src + kk];
-                        }
-                    }
-                }
-            } else {
-                for (int kk = 0; kk < k; kk++) {
-                    System.arraycopy(b, bOff + kk * n + col0, out, base + kk * nr, cols);
-                }
-            }
-            if (cols < nr) {
-                for (int kk = 0; kk < k; kk++) {
-                    Arrays.fill(out, base + kk * nr + cols, base + (kk + 1) * nr, 0f);
-                }
-            }
-        }
     }
 
     /**
@@ -232,7 +195,7 @@ public final class UnpackedGemm {
 
         @Override
         public void run(int from, int to) {
-            packPanels(view, transB, b, bOff, from, to);
+            PanelScratch.pack(b, bOff, transB ? view.k() : view.n(), transB, view, from, to);
         }
     }
 
