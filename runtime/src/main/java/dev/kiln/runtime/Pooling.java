@@ -126,91 +126,55 @@ public final class Pooling {
      */
     public static void maxPool(PoolShape s, int planes, float[] in, int inOff, float[] out, int outOff,
                                WorkerPool pool) {
-        if (!splits(s, planes, pool)) {
+        if (!PlaneSplit.splits(s, planes, pool)) {
             maxPool(s, planes, in, inOff, out, outOff);
             return;
         }
-        PoolTask task = TASKS.get();
-        task.set(s, false, false, planes, in, inOff, out, outOff);
-        try {
-            pool.parallelForBalanced(task.units(), task);
-        } finally {
-            task.clear();
-        }
+        TASKS.get().run(s, false, false, planes, in, inOff, out, outOff, pool);
     }
 
     /** {@link #averagePool} split over {@code pool} as {@link #maxPool(PoolShape, int, float[], int, float[], int, WorkerPool)} is. */
     public static void averagePool(PoolShape s, boolean countIncludePad, int planes, float[] in, int inOff,
                                    float[] out, int outOff, WorkerPool pool) {
-        if (!splits(s, planes, pool)) {
+        if (!PlaneSplit.splits(s, planes, pool)) {
             averagePool(s, countIncludePad, planes, in, inOff, out, outOff);
             return;
         }
-        PoolTask task = TASKS.get();
-        task.set(s, true, countIncludePad, planes, in, inOff, out, outOff);
-        try {
-            pool.parallelForBalanced(task.units(), task);
-        } finally {
-            task.clear();
-        }
-    }
-
-    /**
-     * Window taps of all planes above which splitting pays: ~10 µs. The 2x2 pools run at ~3 taps per ns:
-     * mnist_cnn's pools at batch 64 (368,640 and 81,920 taps) took ~60 and ~30 µs on one thread; at batch 1
-     * (5,760 and 1,280 taps, 1-2 µs) a hand-off would cost more than it saves.
-     */
-    private static boolean splits(PoolShape s, int planes, WorkerPool pool) {
-        return pool.threads() > 1 && planes > 1 && (long) planes * s.outPlane() * s.kh() * s.kw() > 30_000L;
+        TASKS.get().run(s, true, countIncludePad, planes, in, inOff, out, outOff, pool);
     }
 
     private static final ThreadLocal<PoolTask> TASKS = ThreadLocal.withInitial(PoolTask::new);
 
-    /** Work units of a threaded pool: enough for an even split, few enough that claiming them costs nothing. */
-    private static final int UNITS = 64;
-
-    /**
-     * One threaded pooling call's arguments, reused per calling thread (a capturing lambda allocated per call).
-     * An index is a group of {@code perUnit} consecutive planes (a plane is ~0.1 µs: claiming planes one by one
-     * would cost more than they take).
-     */
-    private static final class PoolTask implements ThreadRangeBody {
+    /** One threaded pooling call's arguments, reused per calling thread (a capturing lambda allocated per call). */
+    private static final class PoolTask extends PlaneSplit {
         private PoolShape s;
         private boolean average;
         private boolean countIncludePad;
-        private int planes;
-        private int perUnit;
         private float[] in;
         private int inOff;
         private float[] out;
         private int outOff;
 
-        void set(PoolShape s, boolean average, boolean countIncludePad, int planes, float[] in, int inOff, float[] out,
-                 int outOff) {
+        void run(PoolShape s, boolean average, boolean countIncludePad, int planes, float[] in, int inOff,
+                 float[] out, int outOff, WorkerPool pool) {
             this.s = s;
-            this.planes = planes;
-            this.perUnit = Math.ceilDiv(planes, UNITS);
             this.average = average;
             this.countIncludePad = countIncludePad;
             this.in = in;
             this.inOff = inOff;
             this.out = out;
             this.outOff = outOff;
+            runOn(pool, planes);
         }
 
-        void clear() {
+        @Override
+        protected void clear() {
             in = null;
             out = null;
         }
 
-        int units() {
-            return Math.ceilDiv(planes, perUnit);
-        }
-
         @Override
-        public void run(int thread, int from, int to) {
-            int p0 = from * perUnit;
-            int count = Math.min(planes, to * perUnit) - p0;
+        protected void planes(int p0, int count) {
             int i = inOff + p0 * s.inPlane();
             int o = outOff + p0 * s.outPlane();
             if (average) {

@@ -1,7 +1,7 @@
 package dev.kiln.runtime.train;
 
 import dev.kiln.runtime.PoolShape;
-import dev.kiln.runtime.ThreadRangeBody;
+import dev.kiln.runtime.PlaneSplit;
 import dev.kiln.runtime.WorkerPool;
 import java.util.Arrays;
 import java.util.Objects;
@@ -89,30 +89,18 @@ public final class PoolGrad {
         check(s, planes, x, xOff, s.inPlane(), "x");
         check(s, planes, dy, dyOff, s.outPlane(), "dy");
         check(s, planes, dx, dxOff, s.inPlane(), "dx");
-        if (pool == null || pool.threads() == 1 || (long) planes * s.outPlane() * s.kh() * s.kw() < SPLIT_TAPS) {
+        if (!PlaneSplit.splits(s, planes, pool)) {
             maxPoolPlanes(s, planes, x, xOff, dy, dyOff, dx, dxOff);
             return;
         }
-        PlaneTask task = TASKS.get();
-        task.set(s, planes, x, xOff, dy, dyOff, dx, dxOff);
-        try {
-            pool.parallelForBalanced(task.units(), task);
-        } finally {
-            task.clear();
-        }
+        TASKS.get().run(s, planes, x, xOff, dy, dyOff, dx, dxOff, pool);
     }
 
-    /** Window taps above which a split pays for its hand-off (a few µs), as for the forward's pools. */
-    private static final long SPLIT_TAPS = 30_000L;
-    /** Work units of a split: enough for an even share per thread, few enough that claiming them costs nothing. */
-    private static final int UNITS = 64;
-    private static final ThreadLocal<PlaneTask> TASKS = ThreadLocal.withInitial(PlaneTask::new);
+    private static final ThreadLocal<MaxBackwardTask> TASKS = ThreadLocal.withInitial(MaxBackwardTask::new);
 
-    /** One split call's arguments, reused per calling thread; an index is a group of consecutive planes. */
-    private static final class PlaneTask implements ThreadRangeBody {
+    /** One split max-pool backward's arguments, reused per calling thread. */
+    private static final class MaxBackwardTask extends PlaneSplit {
         private PoolShape s;
-        private int planes;
-        private int perUnit;
         private float[] x;
         private int xOff;
         private float[] dy;
@@ -120,32 +108,27 @@ public final class PoolGrad {
         private float[] dx;
         private int dxOff;
 
-        void set(PoolShape s, int planes, float[] x, int xOff, float[] dy, int dyOff, float[] dx, int dxOff) {
+        void run(PoolShape s, int planes, float[] x, int xOff, float[] dy, int dyOff, float[] dx, int dxOff,
+                 WorkerPool pool) {
             this.s = s;
-            this.planes = planes;
-            this.perUnit = Math.ceilDiv(planes, UNITS);
             this.x = x;
             this.xOff = xOff;
             this.dy = dy;
             this.dyOff = dyOff;
             this.dx = dx;
             this.dxOff = dxOff;
+            runOn(pool, planes);
         }
 
-        void clear() {
+        @Override
+        protected void clear() {
             x = null;
             dy = null;
             dx = null;
         }
 
-        int units() {
-            return Math.ceilDiv(planes, perUnit);
-        }
-
         @Override
-        public void run(int thread, int from, int to) {
-            int p0 = from * perUnit;
-            int count = Math.min(planes, to * perUnit) - p0;
+        protected void planes(int p0, int count) {
             maxPoolPlanes(s, count, x, xOff + p0 * s.inPlane(), dy, dyOff + p0 * s.outPlane(), dx,
                     dxOff + p0 * s.inPlane());
         }
