@@ -26,10 +26,10 @@ final class BatchNormTrainingEmitter implements KernelEmitter {
         TensorRef var = ctx.in(4);
         TensorRef y = ctx.out(0);
         return CodeBlock.builder().addStatement("$T.forward($L, $L, $L, $Lf, $Lf, true, $N, $L, $N, $L, $N, $L, $N, $L, "
-                        + "$N, $L, $N, $L, null, 0, null, 0, null, 0, null, 0)", BN, ctx.dim(x.shape().dim(0)),
+                        + "$N, $L, $N, $L, null, 0, null, 0, null, 0, null, 0$L)", BN, ctx.dim(x.shape().dim(0)),
                 ctx.staticDim(x, 1), spatial(ctx, x), ctx.floatAttr("epsilon"), ctx.floatAttr("momentum"),
                 in.array(), in.offset(), scale.array(), scale.offset(), bias.array(), bias.offset(), mean.array(),
-                mean.offset(), var.array(), var.offset(), y.array(), y.offset()).build();
+                mean.offset(), var.array(), var.offset(), y.array(), y.offset(), pool(ctx)).build();
     }
 
     @Override
@@ -40,9 +40,14 @@ final class BatchNormTrainingEmitter implements KernelEmitter {
         TensorRef in = ctx.in(1);
         TensorRef scale = ctx.in(2);
         return CodeBlock.builder().addStatement("$T.backward($L, $L, $L, $Lf, $N, $L, $N, $L, $N, $L, null, 0, null, 0, "
-                        + "$L$L$L)", BN, ctx.dim(x.shape().dim(0)), ctx.staticDim(x, 1), spatial(ctx, x),
+                        + "$L$L$L$L)", BN, ctx.dim(x.shape().dim(0)), ctx.staticDim(x, 1), spatial(ctx, x),
                 ctx.floatAttr("epsilon"), in.array(), in.offset(), dy.array(), dy.offset(), scale.array(), scale.offset(),
-                output(ctx, 0, ", "), output(ctx, 1, ", "), output(ctx, 2, "")).build();
+                output(ctx, 0, ", "), output(ctx, 1, ", "), output(ctx, 2, ""), pool(ctx)).build();
+    }
+
+    /** The trailing pool argument: the channels split over the class's workers when it has them. */
+    private static String pool(EmitContext ctx) {
+        return ctx.threaded() ? ", this.workers" : "";
     }
 
     private static CodeBlock output(EmitContext ctx, int i, String separator) {

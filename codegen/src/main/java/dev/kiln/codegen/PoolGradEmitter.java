@@ -40,15 +40,12 @@ final class PoolGradEmitter implements KernelEmitter {
         TensorRef out = ctx.out(0);
         if (n.op().equals("MaxPoolGrad")) {
             TensorRef x = ctx.in(1);
-            if (ctx.threaded()) {
-                return CodeBlock.builder().addStatement("$T.maxPoolBackward($N, $L, $N, $L, $N, $L, $N, $L, this.workers)",
-                        POOL_GRAD, shape, planes, x.array(), x.offset(), g.array(), g.offset(), out.array(), out.offset())
-                        .build();
-            }
-            return CodeBlock.builder().addStatement("$T.maxPoolBackward($N, $L, $N, $L, $N, $L, $N, $L)", POOL_GRAD,
-                    shape, planes, x.array(), x.offset(), g.array(), g.offset(), out.array(), out.offset()).build();
+            return CodeBlock.builder().addStatement("$T.maxPoolBackward($N, $L, $N, $L, $N, $L, $N, $L$L)", POOL_GRAD,
+                    shape, planes, x.array(), x.offset(), g.array(), g.offset(), out.array(), out.offset(),
+                    ctx.threaded() ? ", this.workers" : "").build();
         }
-        return CodeBlock.builder().addStatement("$T.averagePoolBackward($N, $L, $L, $N, $L, $N, $L)", POOL_GRAD, shape,
-                ctx.intAttr("count_include_pad") != 0, planes, g.array(), g.offset(), out.array(), out.offset()).build();
+        return CodeBlock.builder().addStatement("$T.averagePoolBackward($N, $L, $L, $N, $L, $N, $L$L)", POOL_GRAD, shape,
+                ctx.intAttr("count_include_pad") != 0, planes, g.array(), g.offset(), out.array(), out.offset(),
+                ctx.threaded() ? ", this.workers" : "").build();
     }
 }

@@ -3,6 +3,8 @@ package dev.kiln.runtime.train;
 import static dev.kiln.runtime.train.Lanes.S;
 import static dev.kiln.runtime.train.Lanes.VL;
 
+import dev.kiln.runtime.ThreadRangeBody;
+import dev.kiln.runtime.WorkerPool;
 import java.util.Objects;
 import jdk.incubator.vector.FloatVector;
 
@@ -35,28 +37,39 @@ public final class BatchNormTraining {
     public static void statistics(int batch, int channels, int spatial, float epsilon, float[] x, int xOff,
                                   float[] mean, int meanOff, float[] invStd, int invOff, float[] var, int varOff) {
         checkX(batch, channels, spatial, x, xOff, "x");
-        long n = (long) batch * spatial;
-        if (n == 0) {
+        checkValues(batch, channels, spatial);
+        for (int c = 0; c < channels; c++) {
+            channelStatistics(c, batch, channels, spatial, epsilon, x, xOff, mean, meanOff, invStd, invOff, var,
+                    varOff);
+        }
+    }
+
+    private static void checkValues(int batch, int channels, int spatial) {
+        if ((long) batch * spatial == 0) {
             throw new IllegalArgumentException("batch normalization over " + batch + " x " + channels + " x "
                     + spatial + ": no values per channel");
         }
-        int plane = spatial;
-        for (int c = 0; c < channels; c++) {
-            double sum = 0;
-            for (int b = 0; b < batch; b++) {
-                sum += Lanes.sum(x, xOff + (b * channels + c) * plane, plane);
-            }
-            float mu = (float) (sum / n);
-            double squares = 0;
-            for (int b = 0; b < batch; b++) {
-                squares += squaredDeviations(x, xOff + (b * channels + c) * plane, plane, mu);
-            }
-            double v = squares / n;
-            mean[meanOff + c] = mu;
-            invStd[invOff + c] = (float) (1 / Math.sqrt(v + epsilon));
-            if (var != null) {
-                var[varOff + c] = (float) v;
-            }
+    }
+
+    /** {@link #statistics} of channel c. */
+    private static void channelStatistics(int c, int batch, int channels, int spatial, float epsilon, float[] x,
+                                          int xOff, float[] mean, int meanOff, float[] invStd, int invOff,
+                                          float[] var, int varOff) {
+        long n = (long) batch * spatial;
+        double sum = 0;
+        for (int b = 0; b < batch; b++) {
+            sum += Lanes.sum(x, xOff + (b * channels + c) * spatial, spatial);
+        }
+        float mu = (float) (sum / n);
+        double squares = 0;
+        for (int b = 0; b < batch; b++) {
+            squares += squaredDeviations(x, xOff + (b * channels + c) * spatial, spatial, mu);
+        }
+        double v = squares / n;
+        mean[meanOff + c] = mu;
+        invStd[invOff + c] = (float) (1 / Math.sqrt(v + epsilon));
+        if (var != null) {
+            var[varOff + c] = (float) v;
         }
     }
 
@@ -77,36 +90,38 @@ public final class BatchNormTraining {
                                float[] runningMean, int rmOff, float[] runningVar, int rvOff, float[] y, int yOff,
                                float[] newMean, int nmOff, float[] newVar, int nvOff,
                                float[] savedMean, int smOff, float[] savedInvStd, int siOff) {
+        forward(batch, channels, spatial, epsilon, momentum, unbiased, x, xOff, scale, scaleOff, bias, biasOff,
+                runningMean, rmOff, runningVar, rvOff, y, yOff, newMean, nmOff, newVar, nvOff, savedMean, smOff,
+                savedInvStd, siOff, null);
+    }
+
+    /**
+     * As the overload without a pool, the channels split over {@code pool} (or null) when there are enough values:
+     * each channel is computed the same way on any thread, so the bits do not depend on the thread count.
+     */
+    public static void forward(int batch, int channels, int spatial, float epsilon, float momentum, boolean unbiased,
+                               float[] x, int xOff, float[] scale, int scaleOff, float[] bias, int biasOff,
+                               float[] runningMean, int rmOff, float[] runningVar, int rvOff, float[] y, int yOff,
+                               float[] newMean, int nmOff, float[] newVar, int nvOff,
+                               float[] savedMean, int smOff, float[] savedInvStd, int siOff, WorkerPool pool) {
+        checkX(batch, channels, spatial, x, xOff, "x");
         checkX(batch, channels, spatial, y, yOff, "y");
+        checkValues(batch, channels, spatial);
         long n = (long) batch * spatial;
         if (unbiased && n < 2 && newVar != null) {
             throw new IllegalArgumentException("batch normalization in training over " + batch + " x " + channels
                     + " x " + spatial + ": the unbiased running variance needs more than 1 value per channel");
         }
-        float[] mean = savedMean != null ? savedMean : PanelScratch.work(T_MEAN, channels);
-        int mOff = savedMean != null ? smOff : 0;
-        float[] inv = savedInvStd != null ? savedInvStd : PanelScratch.work(T_INV, channels);
-        int iOff = savedInvStd != null ? siOff : 0;
-        float[] var = newVar != null ? PanelScratch.work(T_MEAN + 2, channels) : null;
-        statistics(batch, channels, spatial, epsilon, x, xOff, mean, mOff, inv, iOff, var, 0);
-        for (int c = 0; c < channels; c++) {
-            float a = scale[scaleOff + c] * inv[iOff + c];
-            float b = bias[biasOff + c] - mean[mOff + c] * a;
-            for (int img = 0; img < batch; img++) {
-                int at = (img * channels + c) * spatial;
-                affine(x, xOff + at, y, yOff + at, spatial, a, b);
-            }
-        }
-        for (int c = 0; c < channels; c++) {
-            float mu = mean[mOff + c];
-            if (newMean != null) {
-                newMean[nmOff + c] = runningMean[rmOff + c] * momentum + mu * (1 - momentum);
-            }
-            if (newVar != null) {
-                double v = unbiased ? var[c] * ((double) n / (n - 1)) : var[c];
-                newVar[nvOff + c] = (float) (runningVar[rvOff + c] * momentum + v * (1 - momentum));
-            }
-        }
+        Call call = CALLS.get();
+        call.shape(batch, channels, spatial, epsilon, x, xOff, scale, scaleOff);
+        call.mean = savedMean != null ? savedMean : PanelScratch.work(T_MEAN, channels);
+        call.meanOff = savedMean != null ? smOff : 0;
+        call.inv = savedInvStd != null ? savedInvStd : PanelScratch.work(T_INV, channels);
+        call.invOff = savedInvStd != null ? siOff : 0;
+        call.var = newVar != null ? PanelScratch.work(T_MEAN + 2, channels) : null;
+        call.forward(momentum, unbiased, bias, biasOff, runningMean, rmOff, runningVar, rvOff, y, yOff, newMean, nmOff,
+                newVar, nvOff);
+        call.run(pool);
     }
 
     /**
@@ -121,18 +136,192 @@ public final class BatchNormTraining {
                                 float[] dy, int dyOff, float[] scale, int scaleOff, float[] mean, int meanOff,
                                 float[] invStd, int invOff, float[] dx, int dxOff, float[] dScale, int dsOff,
                                 float[] dBias, int dbOff) {
+        backward(batch, channels, spatial, epsilon, x, xOff, dy, dyOff, scale, scaleOff, mean, meanOff, invStd,
+                invOff, dx, dxOff, dScale, dsOff, dBias, dbOff, null);
+    }
+
+    /** As the overload without a pool, the channels split over {@code pool} (or null), as {@link #forward}'s. */
+    public static void backward(int batch, int channels, int spatial, float epsilon, float[] x, int xOff,
+                                float[] dy, int dyOff, float[] scale, int scaleOff, float[] mean, int meanOff,
+                                float[] invStd, int invOff, float[] dx, int dxOff, float[] dScale, int dsOff,
+                                float[] dBias, int dbOff, WorkerPool pool) {
+        checkX(batch, channels, spatial, x, xOff, "x");
         checkX(batch, channels, spatial, dy, dyOff, "dy");
-        if (mean == null || invStd == null) {
-            mean = PanelScratch.work(T_MEAN, channels);
-            invStd = PanelScratch.work(T_INV, channels);
-            meanOff = 0;
-            invOff = 0;
-            statistics(batch, channels, spatial, epsilon, x, xOff, mean, 0, invStd, 0, null, 0);
+        checkValues(batch, channels, spatial);
+        Call call = CALLS.get();
+        call.shape(batch, channels, spatial, epsilon, x, xOff, scale, scaleOff);
+        boolean recompute = mean == null || invStd == null;
+        call.mean = recompute ? PanelScratch.work(T_MEAN, channels) : mean;
+        call.meanOff = recompute ? 0 : meanOff;
+        call.inv = recompute ? PanelScratch.work(T_INV, channels) : invStd;
+        call.invOff = recompute ? 0 : invOff;
+        call.var = null;
+        call.backward(recompute, dy, dyOff, dx, dxOff, dScale, dsOff, dBias, dbOff);
+        call.run(pool);
+    }
+
+    /** Values (batch x channels x spatial) above which a pool splits the channels: ~10 µs of work. */
+    private static final long SPLIT_VALUES = 32 * 1024;
+
+    private static final ThreadLocal<Call> CALLS = ThreadLocal.withInitial(Call::new);
+
+    /**
+     * One forward or backward call's arguments and its per-channel work, reused per calling thread (a capturing
+     * lambda would allocate per call). Arrays of the calling thread's scratch (statistics) are shared with the
+     * threads that run its channels, each of which writes only its own channels' entries.
+     */
+    private static final class Call implements ThreadRangeBody {
+        private boolean isForward;
+        private int batch;
+        private int channels;
+        private int spatial;
+        private float epsilon;
+        private float[] x;
+        private int xOff;
+        private float[] scale;
+        private int scaleOff;
+        float[] mean;
+        int meanOff;
+        float[] inv;
+        int invOff;
+        float[] var;
+        // forward
+        private float momentum;
+        private boolean unbiased;
+        private float[] bias;
+        private int biasOff;
+        private float[] runningMean;
+        private int rmOff;
+        private float[] runningVar;
+        private int rvOff;
+        private float[] y;
+        private int yOff;
+        private float[] newMean;
+        private int nmOff;
+        private float[] newVar;
+        private int nvOff;
+        // backward
+        private boolean recompute;
+        private float[] dy;
+        private int dyOff;
+        private float[] dx;
+        private int dxOff;
+        private float[] dScale;
+        private int dsOff;
+        private float[] dBias;
+        private int dbOff;
+
+        void shape(int batch, int channels, int spatial, float epsilon, float[] x, int xOff, float[] scale,
+                   int scaleOff) {
+            this.batch = batch;
+            this.channels = channels;
+            this.spatial = spatial;
+            this.epsilon = epsilon;
+            this.x = x;
+            this.xOff = xOff;
+            this.scale = scale;
+            this.scaleOff = scaleOff;
         }
-        long n = (long) batch * spatial;
-        for (int c = 0; c < channels; c++) {
+
+        void forward(float momentum, boolean unbiased, float[] bias, int biasOff, float[] runningMean, int rmOff,
+                     float[] runningVar, int rvOff, float[] y, int yOff, float[] newMean, int nmOff, float[] newVar,
+                     int nvOff) {
+            this.isForward = true;
+            this.momentum = momentum;
+            this.unbiased = unbiased;
+            this.bias = bias;
+            this.biasOff = biasOff;
+            this.runningMean = runningMean;
+            this.rmOff = rmOff;
+            this.runningVar = runningVar;
+            this.rvOff = rvOff;
+            this.y = y;
+            this.yOff = yOff;
+            this.newMean = newMean;
+            this.nmOff = nmOff;
+            this.newVar = newVar;
+            this.nvOff = nvOff;
+        }
+
+        void backward(boolean recompute, float[] dy, int dyOff, float[] dx, int dxOff, float[] dScale, int dsOff,
+                      float[] dBias, int dbOff) {
+            this.isForward = false;
+            this.recompute = recompute;
+            this.dy = dy;
+            this.dyOff = dyOff;
+            this.dx = dx;
+            this.dxOff = dxOff;
+            this.dScale = dScale;
+            this.dsOff = dsOff;
+            this.dBias = dBias;
+            this.dbOff = dbOff;
+        }
+
+        /** Every channel, split over {@code pool} when it pays; then drops the call's arrays. */
+        void run(WorkerPool pool) {
+            try {
+                if (pool == null || pool.threads() == 1 || channels < 2
+                        || (long) batch * channels * spatial < SPLIT_VALUES) {
+                    run(0, 0, channels);
+                } else {
+                    pool.parallelForBalanced(channels, this);
+                }
+            } finally {
+                x = null;
+                scale = null;
+                mean = null;
+                inv = null;
+                var = null;
+                bias = null;
+                runningMean = null;
+                runningVar = null;
+                y = null;
+                newMean = null;
+                newVar = null;
+                dy = null;
+                dx = null;
+                dScale = null;
+                dBias = null;
+            }
+        }
+
+        @Override
+        public void run(int thread, int from, int to) {
+            for (int c = from; c < to; c++) {
+                if (isForward) {
+                    forwardChannel(c);
+                } else {
+                    backwardChannel(c);
+                }
+            }
+        }
+
+        private void forwardChannel(int c) {
+            channelStatistics(c, batch, channels, spatial, epsilon, x, xOff, mean, meanOff, inv, invOff, var, 0);
+            float a = scale[scaleOff + c] * inv[invOff + c];
+            float b = bias[biasOff + c] - mean[meanOff + c] * a;
+            for (int img = 0; img < batch; img++) {
+                int at = (img * channels + c) * spatial;
+                affine(x, xOff + at, y, yOff + at, spatial, a, b);
+            }
             float mu = mean[meanOff + c];
-            float inv = invStd[invOff + c];
+            if (newMean != null) {
+                newMean[nmOff + c] = runningMean[rmOff + c] * momentum + mu * (1 - momentum);
+            }
+            if (newVar != null) {
+                long n = (long) batch * spatial;
+                double v = unbiased ? var[c] * ((double) n / (n - 1)) : var[c];
+                newVar[nvOff + c] = (float) (runningVar[rvOff + c] * momentum + v * (1 - momentum));
+            }
+        }
+
+        private void backwardChannel(int c) {
+            if (recompute) {
+                channelStatistics(c, batch, channels, spatial, epsilon, x, xOff, mean, meanOff, inv, invOff, null, 0);
+            }
+            long n = (long) batch * spatial;
+            float mu = mean[meanOff + c];
+            float invStd = inv[invOff + c];
             double sumDy = 0;
             double sumDyXmu = 0;
             for (int img = 0; img < batch; img++) {
@@ -141,7 +330,7 @@ public final class BatchNormTraining {
                 sumDyXmu += dotCentered(dy, dyOff + at, x, xOff + at, spatial, mu);
             }
             float db = (float) sumDy;
-            float ds = (float) (sumDyXmu * inv);
+            float ds = (float) (sumDyXmu * invStd);
             if (dBias != null) {
                 dBias[dbOff + c] = db;
             }
@@ -150,8 +339,8 @@ public final class BatchNormTraining {
             }
             if (dx != null) {
                 // dx = a*dy + k*(x - mean) - a*dBias/n with a = scale*inv, k = -a*inv*dScale/n: as a*dy + k*x + o
-                double a = (double) scale[scaleOff + c] * inv;
-                double k = -a * inv * ds / n;
+                double a = (double) scale[scaleOff + c] * invStd;
+                double k = -a * invStd * ds / n;
                 double o = -a * db / n - k * mu;
                 for (int img = 0; img < batch; img++) {
                     int at = (img * channels + c) * spatial;

@@ -97,16 +97,18 @@ public final class PoolGrad {
     }
 
     private static final ThreadLocal<MaxBackwardTask> TASKS = ThreadLocal.withInitial(MaxBackwardTask::new);
+    private static final ThreadLocal<AverageBackwardTask> AVERAGE_TASKS =
+            ThreadLocal.withInitial(AverageBackwardTask::new);
 
-    /** One split max-pool backward's arguments, reused per calling thread. */
-    private static final class MaxBackwardTask extends PlaneSplit {
-        private PoolShape s;
-        private float[] x;
-        private int xOff;
-        private float[] dy;
-        private int dyOff;
-        private float[] dx;
-        private int dxOff;
+    /** One split pooling backward's arguments, reused per calling thread. */
+    private abstract static class BackwardTask extends PlaneSplit {
+        PoolShape s;
+        float[] x;
+        int xOff;
+        float[] dy;
+        int dyOff;
+        float[] dx;
+        int dxOff;
 
         void run(PoolShape s, int planes, float[] x, int xOff, float[] dy, int dyOff, float[] dx, int dxOff,
                  WorkerPool pool) {
@@ -126,11 +128,22 @@ public final class PoolGrad {
             dy = null;
             dx = null;
         }
+    }
 
+    private static final class MaxBackwardTask extends BackwardTask {
         @Override
         protected void planes(int p0, int count) {
             maxPoolPlanes(s, count, x, xOff + p0 * s.inPlane(), dy, dyOff + p0 * s.outPlane(), dx,
                     dxOff + p0 * s.inPlane());
+        }
+    }
+
+    private static final class AverageBackwardTask extends BackwardTask {
+        boolean countIncludePad;
+
+        @Override
+        protected void planes(int p0, int count) {
+            averagePlanes(s, countIncludePad, count, dy, dyOff + p0 * s.outPlane(), dx, dxOff + p0 * s.inPlane());
         }
     }
 
@@ -205,8 +218,25 @@ public final class PoolGrad {
     /** AveragePool backward: each output gradient divided by its window's count, added to the window's inputs. */
     public static void averagePoolBackward(PoolShape s, boolean countIncludePad, int planes, float[] dy, int dyOff,
                                            float[] dx, int dxOff) {
+        averagePoolBackward(s, countIncludePad, planes, dy, dyOff, dx, dxOff, null);
+    }
+
+    /** As the overload without a pool, the planes split over {@code pool} (or null) when there are enough of them. */
+    public static void averagePoolBackward(PoolShape s, boolean countIncludePad, int planes, float[] dy, int dyOff,
+                                           float[] dx, int dxOff, WorkerPool pool) {
         check(s, planes, dy, dyOff, s.outPlane(), "dy");
         check(s, planes, dx, dxOff, s.inPlane(), "dx");
+        if (!PlaneSplit.splits(s, planes, pool)) {
+            averagePlanes(s, countIncludePad, planes, dy, dyOff, dx, dxOff);
+            return;
+        }
+        AverageBackwardTask task = AVERAGE_TASKS.get();
+        task.countIncludePad = countIncludePad;
+        task.run(s, planes, null, 0, dy, dyOff, dx, dxOff, pool);
+    }
+
+    private static void averagePlanes(PoolShape s, boolean countIncludePad, int planes, float[] dy, int dyOff,
+                                      float[] dx, int dxOff) {
         Arrays.fill(dx, dxOff, dxOff + planes * s.inPlane(), 0f);
         float[] counts = PanelScratch.work(T_COUNTS, s.outH() + s.outW());
         for (int oy = 0; oy < s.outH(); oy++) {

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import dev.kiln.runtime.WorkerPool;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 
@@ -143,6 +144,55 @@ class BatchNormTrainingTest {
                     null, 0, null, 0);
             BatchNormTraining.backward(n, c, sp, 1e-5f, x, 0, dy, 0, p, 0, null, 0, null, 0, dx, 0, ds, 0, db, 0);
         }));
+    }
+
+    @Test
+    void channelsSplitOverThreadsGiveTheBitsOfOneThread() {
+        // 16 x 6 x 400 values: above the split threshold; saved and recomputed statistics
+        int n = 16;
+        int c = 6;
+        int sp = 400;
+        float[] x = TrainCheck.random(rnd, n * c * sp);
+        float[] dy = TrainCheck.random(rnd, x.length);
+        float[] scale = TrainCheck.random(rnd, c);
+        float[] bias = TrainCheck.random(rnd, c);
+        float[] rm = TrainCheck.random(rnd, c);
+        float[] rv = new float[c];
+        java.util.Arrays.fill(rv, 1f);
+        float[][] one = new float[9][];
+        float[][] two = new float[9][];
+        try (WorkerPool pool = WorkerPool.of(2)) {
+            for (float[][] out : new float[][][] {one, two}) {
+                WorkerPool p = out == one ? null : pool;
+                float[] y = new float[x.length];
+                float[] nm = new float[c];
+                float[] nv = new float[c];
+                float[] mean = new float[c];
+                float[] inv = new float[c];
+                BatchNormTraining.forward(n, c, sp, 1e-5f, 0.9f, true, x, 0, scale, 0, bias, 0, rm, 0, rv, 0, y, 0, nm, 0,
+                        nv, 0, mean, 0, inv, 0, p);
+                float[] dx = new float[x.length];
+                float[] ds = new float[c];
+                float[] db = new float[c];
+                BatchNormTraining.backward(n, c, sp, 1e-5f, x, 0, dy, 0, scale, 0, mean, 0, inv, 0, dx, 0, ds, 0, db, 0,
+                        p);
+                float[] dxRecomputed = new float[x.length];
+                BatchNormTraining.backward(n, c, sp, 1e-5f, x, 0, dy, 0, scale, 0, null, 0, null, 0, dxRecomputed, 0,
+                        null, 0, null, 0, p);
+                out[0] = y;
+                out[1] = nm;
+                out[2] = nv;
+                out[3] = mean;
+                out[4] = inv;
+                out[5] = dx;
+                out[6] = ds;
+                out[7] = db;
+                out[8] = dxRecomputed;
+            }
+        }
+        for (int i = 0; i < one.length; i++) {
+            assertArrayEquals(one[i], two[i], "output " + i);
+        }
     }
 
     /** sum of BN(x) * g in double, batch statistics. */

@@ -147,7 +147,7 @@ class PoolGradTest {
     }
 
     @Test
-    void maxPoolBackwardSplitOverThreadsGivesTheSameBits() {
+    void backwardSplitOverThreadsGivesTheSameBits() {
         PoolShape[] shapes = {PoolShape.square(24, 24, 2), PoolShape.square(8, 8, 2), SHAPES[1], SHAPES[3]};
         try (WorkerPool pool = WorkerPool.of(2)) {
             for (PoolShape s : shapes) {
@@ -159,6 +159,11 @@ class PoolGradTest {
                     PoolGrad.maxPoolBackward(s, planes, x, 1, dy, 2, one, 3);
                     PoolGrad.maxPoolBackward(s, planes, x, 1, dy, 2, two, 3, pool);
                     assertArrayEquals(one, two, "max " + s + ", " + planes + " planes");
+                    for (boolean pad : new boolean[] {false, true}) {
+                        PoolGrad.averagePoolBackward(s, pad, planes, dy, 2, one, 3);
+                        PoolGrad.averagePoolBackward(s, pad, planes, dy, 2, two, 3, pool);
+                        assertArrayEquals(one, two, "average " + s + ", " + planes + " planes");
+                    }
                 }
             }
         }
