@@ -42,6 +42,9 @@ public final class ConvGrad {
     private static final int T_DY = 4;
     private static final int T_PACKED_W = 5;
     private static final int T_FORWARD = 6;
+    private static final int T_FLIPPED_W = 13;
+    private static final int T_PACKED_FLIPPED_W = 14;
+    private static final int T_BACKWARD = 15;
 
     private ConvGrad() {}
 
@@ -156,6 +159,14 @@ public final class ConvGrad {
         check(s, batch, dy, dyOff, "dy", s.outSize());
         check(s, 1, w, wOff, "w", s.weightLength());
         check(s, batch, dx, dxOff, "dx", s.inSize());
+        if (batch == 0) {
+            return;
+        }
+        ConvShape t = transposed(s);
+        if (t != null) {
+            convolveTransposed(s, t, batch, dy, dyOff, w, wOff, dx, dxOff, pool);
+            return;
+        }
         int q = s.outH() * s.outW();
         int kv = s.kernelVolume();
         int mg = s.mg();
@@ -174,6 +185,76 @@ public final class ConvGrad {
             }
         } finally {
             task.clear();
+        }
+    }
+
+    /**
+     * The convolution whose output is the input gradient of stride-1 convolution {@code s}: dY convolved with the
+     * kernel flipped in both axes and its channel axes swapped, over dY padded by the dilated kernel's extent less
+     * the forward's pads (channels M -> C, the same groups and dilations, stride 1, output H x W). Made once per
+     * shape and kept (a record per call would allocate). Null where the GEMM and col2im path is as fast or
+     * faster (measured, batch 16-64, docs/BENCHMARKS.md session 16): strides above 1 (the transpose would need
+     * zeros between the gradient's pixels), fewer than 8 input channels per group (the direct kernel blocks 5
+     * output channels: 1x28x28 -> 10, 5x5 took 852 µs against 628), and an input over 1.5 times the output's
+     * area, where the transpose multiplies mostly padding (10x12x12 -> 20, 5x5: 1,180 against 1,160 µs; same
+     * padding 3x3 on 64x32x32 -> 64: 9.2 against 16.8 ms).
+     */
+    static ConvShape transposed(ConvShape s) {
+        if (s.strideH() != 1 || s.strideW() != 1 || s.cg() < 8
+                || 2L * s.h() * s.w() > 3L * s.outH() * s.outW()) {
+            return null;
+        }
+        ConvShape t = TRANSPOSED.get(s);
+        if (t == null) {
+            int eh = (s.kh() - 1) * s.dilationH();
+            int ew = (s.kw() - 1) * s.dilationW();
+            if (eh < Math.max(s.padTop(), s.padBottom()) || ew < Math.max(s.padLeft(), s.padRight())) {
+                return null; // pads beyond the kernel's extent: rare, left to the GEMM path
+            }
+            t = new ConvShape(s.m(), s.outH(), s.outW(), s.c(), s.kh(), s.kw(), 1, 1, eh - s.padTop(),
+                    ew - s.padLeft(), eh - s.padBottom(), ew - s.padRight(), s.dilationH(), s.dilationW(),
+                    s.group());
+            TRANSPOSED.putIfAbsent(s, t);
+        }
+        return t;
+    }
+
+    private static final java.util.concurrent.ConcurrentHashMap<ConvShape, ConvShape> TRANSPOSED =
+            new java.util.concurrent.ConcurrentHashMap<>();
+
+    /**
+     * dX = conv(dY, W flipped and transposed) with the inference kernel ({@link Conv2d}: direct, Winograd or
+     * im2col as it chooses for shape t), the flipped weights packed per call as {@link #forward} packs its own.
+     * Per image and group the old GEMM into a column buffer plus the col2im scatter took a fifth of mnist_cnn's
+     * training step on one thread.
+     */
+    private static void convolveTransposed(ConvShape s, ConvShape t, int batch, float[] dy, int dyOff, float[] w,
+                                           int wOff, float[] dx, int dxOff, WorkerPool pool) {
+        int mg = s.mg();
+        int cg = s.cg();
+        int taps = s.kh() * s.kw();
+        float[] flipped = PanelScratch.work(T_FLIPPED_W, s.weightLength());
+        // W'[g*cg + c][m][ky][kx] = W[g*mg + m][c][kh-1-ky][kw-1-kx]
+        for (int g = 0; g < s.group(); g++) {
+            for (int c = 0; c < cg; c++) {
+                for (int m = 0; m < mg; m++) {
+                    int src = wOff + ((g * mg + m) * cg + c) * taps;
+                    int dst = ((g * cg + c) * mg + m) * taps;
+                    for (int tap = 0; tap < taps; tap++) {
+                        flipped[dst + tap] = w[src + taps - 1 - tap];
+                    }
+                }
+            }
+        }
+        float[] packed = PanelScratch.exact(T_PACKED_FLIPPED_W, Conv2d.packedWeightLength(t));
+        Conv2d.packWeights(flipped, 0, t, packed);
+        int scratch = Conv2d.scratchLength(t);
+        if (pool == null) {
+            Conv2d.conv(t, batch, dy, dyOff, packed, null, dx, dxOff, PanelScratch.exact(T_BACKWARD, scratch),
+                    Epilogue.none());
+        } else {
+            Conv2d.conv(t, batch, dy, dyOff, packed, null, dx, dxOff,
+                    PanelScratch.exactSet(T_BACKWARD, pool.threads(), scratch), Epilogue.none(), pool);
         }
     }
 

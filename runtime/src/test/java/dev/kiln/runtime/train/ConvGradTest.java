@@ -34,6 +34,11 @@ class ConvGradTest {
         {3, 8, 40, 9, 2, 4, 3, 1, 1, 0, 0, 3, 2, 1, 3},
         {4, 6, 37, 5, 3, 3, 1, 3, 1, 2, 0, 1, 1, 2, 1},
         {20, 5, 5, 33, 2, 2, 1, 1, 0, 0, 0, 0, 1, 1, 1},    // more channels than a panel
+        // input gradients as a transposed convolution (stride 1, >= 8 channels per group, little padding)
+        {16, 10, 10, 12, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},
+        {16, 9, 9, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2},
+        {8, 12, 12, 6, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, 1},
+        {9, 11, 14, 7, 3, 5, 1, 1, 1, 2, 1, 2, 1, 1, 1},
     };
 
     static ConvShape shape(int[] v) {
