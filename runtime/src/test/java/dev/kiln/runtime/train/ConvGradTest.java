@@ -188,6 +188,12 @@ class ConvGradTest {
                 "bytes allocated per input gradient");
         assertEquals(0, TrainCheck.allocatedPerRun(() -> ConvGrad.biasGrad(s, batch, dy, 0, db, 0)),
                 "bytes allocated per bias gradient");
+        ConvShape t = shape(SHAPES[11]); // an input gradient computed as a transposed convolution
+        float[] wt = TrainCheck.random(rnd, t.weightLength());
+        float[] dyt = TrainCheck.random(rnd, batch * t.outSize());
+        float[] dxt = new float[batch * t.inSize()];
+        assertEquals(0, TrainCheck.allocatedPerRun(() -> ConvGrad.inputGrad(t, batch, dyt, 0, wt, 0, dxt, 0, null)),
+                "bytes allocated per input gradient as a transposed convolution");
         // two layers of different shapes alternating, threaded: each keeps its own scratch
         ConvShape s2 = shape(SHAPES[1]);
         float[] x2 = TrainCheck.random(rnd, batch * s2.inSize());
