@@ -21,7 +21,8 @@ import java.util.Objects;
  *       n = output channels: wide enough for the GEMM's vector strips even for a 3x3 kernel on one channel),
  *       summed over the batch in the GEMM's accumulator, then transposed once into the ONNX layout;</li>
  *   <li>input gradient {@code dX = col2im(W_g^T · dY_g)}: one GEMM into a column buffer, then a scatter-add of
- *       every tap's rows back onto the input planes (contiguous vector adds for stride 1);</li>
+ *       every tap's rows back onto the input planes (contiguous vector adds for stride 1); or, for the stride-1
+ *       shapes where it is faster ({@link #transposed}), dY convolved with the flipped kernel by {@link Conv2d};</li>
  *   <li>bias gradient: the sum of each output channel's gradient plane over the batch.</li>
  * </ul>
  * The GEMMs go through {@link Gemm}'s micro-kernel with their B operand packed per call. With a pool, the weight
