@@ -93,8 +93,11 @@ public final class ConvGrad {
         int kv = s.kernelVolume();
         int mg = s.mg();
         int groups = s.group();
-        float[] dwt = PanelScratch.work(T_DWT, groups * kv * mg);
-        PackedMatrix[] dyT = PanelScratch.packedSet(T_DY_T, batch * groups, q, mg);
+        // dY^T and dW^T padded to whole panels (zero columns): every GEMM strip is then a full one, with no edge
+        // tile finished in scratch and copied per image (14 % of mnist_cnn's training step, for 10 and 20 channels)
+        int mgPad = Math.ceilDiv(mg, PackedMatrix.NR) * PackedMatrix.NR;
+        float[] dwt = PanelScratch.work(T_DWT, groups * kv * mgPad);
+        PackedMatrix[] dyT = PanelScratch.packedSet(T_DY_T, batch * groups, q, mgPad);
         int rows = tapRows(kv, pool);
         GradTask task = TASKS.get();
         task.set(s, batch, x, xOff, dy, dyOff, dyT, dwt, rows);
@@ -107,7 +110,7 @@ public final class ConvGrad {
             task.clear();
         }
         for (int g = 0; g < groups; g++) {
-            PanelScratch.transpose(kv, mg, dwt, g * kv * mg, mg, dw, dwOff + g * mg * kv, kv);
+            PanelScratch.transpose(kv, mg, dwt, g * kv * mgPad, mgPad, dw, dwOff + g * mg * kv, kv);
         }
     }
 
@@ -340,7 +343,7 @@ public final class ConvGrad {
             int q = s.outH() * s.outW();
             int mg = s.mg();
             for (int g = 0; g < s.group(); g++) {
-                PanelScratch.pack(dy, dyOff + img * s.outSize() + g * mg * q, q, true, dyT[img * s.group() + g]);
+                PanelScratch.pack(dy, dyOff + img * s.outSize() + g * mg * q, q, true, mg, dyT[img * s.group() + g]);
             }
         }
 
@@ -355,7 +358,8 @@ public final class ConvGrad {
             float[] col = PanelScratch.work(T_COL, (k1 - k0) * q);
             for (int img = 0; img < batch; img++) {
                 im2colRows(s, x, xOff + img * s.inSize(), g, k0, k1, col);
-                Gemm.gemm(k1 - k0, col, 0, q, dyT[img * s.group() + g], null, dwt, (g * kv + k0) * mg, mg, img > 0,
+                PackedMatrix b = dyT[img * s.group() + g];
+                Gemm.gemm(k1 - k0, col, 0, q, b, null, dwt, (g * kv + k0) * b.n(), b.n(), img > 0,
                         Epilogue.none());
             }
         }

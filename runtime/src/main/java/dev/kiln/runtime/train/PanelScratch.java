@@ -135,6 +135,15 @@ final class PanelScratch {
         return dst;
     }
 
+    /**
+     * As {@link #pack(float[], int, int, boolean, PackedMatrix)} with only the first {@code cols} columns of B read
+     * from the source and the rest of {@code dst}'s n columns zero: a B widened to whole panels.
+     */
+    static PackedMatrix pack(float[] src, int off, int ld, boolean transposed, int cols, PackedMatrix dst) {
+        pack(src, off, ld, transposed, cols, dst, 0, dst.panels());
+        return dst;
+    }
+
     /** Rows of a panel filled per pass when packing a transposed source. */
     private static final int PACK_BLOCK = 64;
 
@@ -143,13 +152,18 @@ final class PanelScratch {
      * its own columns of B only, so threads may pack disjoint ranges of one matrix.
      */
     static void pack(float[] src, int off, int ld, boolean transposed, PackedMatrix dst, int p0, int p1) {
+        pack(src, off, ld, transposed, dst.n(), dst, p0, p1);
+    }
+
+    private static void pack(float[] src, int off, int ld, boolean transposed, int srcCols, PackedMatrix dst, int p0,
+                             int p1) {
         int k = dst.k();
-        int n = dst.n();
+        int n = Math.min(dst.n(), srcCols);
         float[] d = dst.data();
         int nr = PackedMatrix.NR;
         for (int p = p0; p < p1; p++) {
             int base = p * nr * k;
-            int cols = Math.min(nr, n - p * nr);
+            int cols = Math.max(0, Math.min(nr, n - p * nr));
             int c0 = p * nr;
             if (!transposed) {
                 for (int kk = 0; kk < k; kk++) {
