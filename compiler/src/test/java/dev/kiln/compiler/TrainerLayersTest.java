@@ -96,6 +96,54 @@ class TrainerLayersTest {
                 0f, "Net.load(saved) runs like the trainer in eval mode");
     }
 
+    /**
+     * A CNN whose every layer's training kernels split over two threads (BatchNorm by channels, the pooling
+     * gradients by planes, the second convolution's input gradient as a transposed convolution): at batch 8 each is
+     * above its split threshold. Two SGD-momentum steps: the 2-thread trainer takes the 1-thread one's steps to the
+     * bit, and that one matches the reference trainer (loss 1e-5 relative, gradients 1e-5).
+     */
+    @Test
+    void threadedCnnWithBatchNormAndAveragePoolTrainsLikeOneThreadAndTheReference(@TempDir Path dir)
+            throws Exception {
+        ModelBuilder b = ModelBuilder.create("bn_cnn").seed(5);
+        b.output(b.input("image", DType.FLOAT32, "N,3,16,16")
+                .conv2d(dev.kiln.ir.builder.Conv2d.of(16, 3).named("conv1").padding(1)).batchNorm("bn1").relu()
+                .avgPool2d(2)
+                .conv2d(dev.kiln.ir.builder.Conv2d.of(16, 3).named("conv2").padding(1)).batchNorm("bn2").relu()
+                .maxPool2d(2).flatten().dense("fc", 10), "logits");
+        Graph model = b.build();
+        Compiled one = TrainerModelsTest.compile(model, "bn_cnn1", TrainingSpec.of(Loss.CROSS_ENTROPY), 1);
+        Compiled two = TrainerModelsTest.compile(model, "bn_cnn2", TrainingSpec.of(Loss.CROSS_ENTROPY), 2);
+        Object t1 = TrainerModelsTest.trainer(one, Optimizer.sgd(0.05, 0.9, 0, 0, false), dir);
+        Object t2 = TrainerModelsTest.trainer(two, Optimizer.sgd(0.05, 0.9, 0, 0, false), dir);
+        ReferenceTrainer ref = ReferenceTrainer.create(one.training(), Optimizer.sgd(0.05, 0.9, 0, 0, false));
+        int batch = 8;
+        Tensor x = gaussian(new int[] {batch, 3, 16, 16}, 4);
+        int[] labels = {0, 1, 2, 3, 4, 5, 6, 7};
+        Method step1 = one.trainer().getMethod("step", float[].class, int[].class, int.class);
+        Method step2 = two.trainer().getMethod("step", float[].class, int[].class, int.class);
+        Method gradient = one.trainer().getMethod("gradient", String.class);
+        try {
+            for (int k = 1; k <= 2; k++) {
+                ReferenceTrainer.Evaluation e = ref.evaluate(Map.of("image", x), longs(labels));
+                double expected = ref.step(Map.of("image", x), longs(labels));
+                float l1 = (float) step1.invoke(t1, x.toFloatArray(), labels, batch);
+                float l2 = (float) step2.invoke(t2, x.toFloatArray(), labels, batch);
+                assertEquals(Float.floatToIntBits(l1), Float.floatToIntBits(l2), "loss at step " + k);
+                assertEquals(expected, l1, 1e-5 * expected, "loss before step " + k);
+                for (Map.Entry<String, Tensor> g : e.gradients().entrySet()) {
+                    float[] g1 = (float[]) gradient.invoke(t1, g.getKey());
+                    assertArrayEquals(g1, (float[]) two.trainer().getMethod("gradient", String.class)
+                            .invoke(t2, g.getKey()), 0f, "gradient of " + g.getKey() + " at step " + k);
+                    double d = TrainerModelsTest.maxAbsDiff(g.getValue(), g1);
+                    assertTrue(d <= 1e-5, "gradient of " + g.getKey() + " at step " + k + " differs by " + d);
+                }
+            }
+        } finally {
+            ((AutoCloseable) t2).close();
+        }
+    }
+
     /** A two-layer net with Dropout(0.5) kept for training, on a learnable labelling of random points. */
     static Compiled dropoutNet(long seed) throws Exception {
         ModelBuilder b = ModelBuilder.create("dropout_net").seed(5).keepDropout(true);
