@@ -316,7 +316,7 @@ public final class Recurrent {
      * GEMM's row tiles: a half of 64 rows is 5 tiles of 6 and one of 2 rows computed as 4 (34 rows of FMAs for
      * 32), two blocks of 16 are exactly 32.
      */
-    static int rowBlocks(int batch, int threads) {
+    public static int rowBlocks(int batch, int threads) {
         int perThread = Math.max(1, Math.round(batch / (float) (BLOCK_ROWS * threads)));
         return Math.min(batch, threads * perThread);
     }

@@ -7,6 +7,8 @@ import dev.kiln.runtime.Epilogue;
 import dev.kiln.runtime.Gemm;
 import dev.kiln.runtime.PackedMatrix;
 import dev.kiln.runtime.GateMath;
+import dev.kiln.runtime.Recurrent;
+import dev.kiln.runtime.ThreadRangeBody;
 import dev.kiln.runtime.WorkerPool;
 import java.util.Arrays;
 import java.util.Objects;
@@ -96,31 +98,11 @@ public final class RecurrentTraining {
         }
         float[] zero = zeros(bh);
         gemm(pool, seq * batch, x, xOff, input, wt, bias, saved, savedOff, sw, false);
-        int prev = -1;
-        for (int step = 0; step < seq; step++) {
-            int t = reverse ? seq - 1 - step : step;
-            int row0 = savedOff + t * batch * sw;
-            int prev0 = savedOff + prev * batch * sw;
-            if (prev >= 0) {
-                gemm(pool, batch, saved, prev0 + 6 * h, sw, rt, null, saved, row0, sw, true);
-            } else if (h0 != null) {
-                gemm(pool, batch, h0, h0Off, h, rt, null, saved, row0, sw, true);
-            }
-            for (int bi = 0; bi < batch; bi++) {
-                int go = row0 + bi * sw;
-                if (prev >= 0) {
-                    lstmCell(saved, go, saved, prev0 + bi * sw + 4 * h, h);
-                } else if (c0 != null) {
-                    lstmCell(saved, go, c0, c0Off + bi * h, h);
-                } else {
-                    lstmCell(saved, go, zero, 0, h);
-                }
-                if (y != null) {
-                    System.arraycopy(saved, go + 6 * h, y, yOff + t * yStep + bi * h, h);
-                }
-            }
-            prev = t;
-        }
+        LstmSteps steps = LSTM_STEPS.get();
+        steps.set(false, h, seq, batch, reverse, rt, saved, savedOff, zero, h0, h0Off, c0, c0Off);
+        steps.forward(y, yOff, yStep);
+        steps.run(pool, input, 4);
+        int prev = reverse ? 0 : seq - 1;
         for (int bi = 0; bi < batch; bi++) {
             int last = savedOff + (prev * batch + bi) * sw;
             if (yh != null) {
@@ -161,20 +143,10 @@ public final class RecurrentTraining {
         initState(dyh, dyhOff, dh, bh);
         initState(dyc, dycOff, dc, bh);
         PackedMatrix rp = PanelScratch.pack(r, rOff, h, false, PanelScratch.packed(P_R_ROWS, g4, h));
-        for (int step = seq - 1; step >= 0; step--) {
-            int t = reverse ? seq - 1 - step : step;
-            int prev = step == 0 ? -1 : (reverse ? t + 1 : t - 1);
-            if (dy != null) {
-                Lanes.add(dy, dyOff + t * dyStep, dh, 0, bh);
-            }
-            for (int bi = 0; bi < batch; bi++) {
-                int go = savedOff + (t * batch + bi) * sw;
-                float[] cp = prev >= 0 ? saved : c0 != null ? c0 : zero;
-                int cpOff = prev >= 0 ? savedOff + (prev * batch + bi) * sw + 4 * h : c0 != null ? c0Off + bi * h : 0;
-                lstmCellBackward(saved, go, cp, cpOff, dh, bi * h, dc, bi * h, dg, (t * batch + bi) * g4, h);
-            }
-            gemm(pool, batch, dg, t * batch * g4, g4, rp, null, dh, 0, h, false);
-        }
+        LstmSteps steps = LSTM_STEPS.get();
+        steps.set(true, h, seq, batch, reverse, rp, saved, savedOff, zero, h0, h0Off, c0, c0Off);
+        steps.backward(dy, dyOff, dyStep, dh, dc, dg);
+        steps.run(pool, input, 4);
         if (dh0 != null) {
             System.arraycopy(dh, 0, dh0, dh0Off, bh);
         }
@@ -183,6 +155,194 @@ public final class RecurrentTraining {
         }
         weightGradients(input, h, 4, seq, batch, reverse, x, xOff, w, wOff, h0, h0Off, saved, savedOff, sw, 6 * h, dg,
                 dg, dx, dxOff, accumulateDx, dw, dwOff, dr, drOff, db, dbOff, pool);
+    }
+
+    /**
+     * Whether a call's batch rows are split over the pool for the whole sequence: each thread runs every step of its
+     * own block of rows ({@link Recurrent#rowBlocks}), forward or backward, as inference does. Rows are independent
+     * through the recurrence both ways and the GEMM gives a row the same bits alone or in a batch, so any split
+     * gives the bits of one thread. Below ~1 MFLOP of recurrence (~20 µs) the hand-off does not pay; there each
+     * step's GEMM splits instead.
+     */
+    static boolean splitsRows(WorkerPool pool, int seq, int batch, int input, int hidden, int gates) {
+        return pool != null && pool.threads() > 1 && batch >= 2
+                && 2L * seq * batch * (input + hidden) * gates * hidden > 1_000_000L;
+    }
+
+    /**
+     * The step loop of a recurrence over batch rows [b0, b1), forward or backward, reused per calling thread (a
+     * capturing lambda would allocate per call): {@link #run} either runs all rows on the calling thread (each
+     * step's GEMM split over the pool) or hands blocks of rows to the pool's threads, whose GEMMs then run alone.
+     * Arrays from the calling thread's scratch are shared: each block writes only its rows' entries.
+     */
+    private abstract static class Steps implements ThreadRangeBody {
+        int seq;
+        int batch;
+        boolean reverse;
+        private int blocks;
+
+        /** All rows, split when {@link #splitsRows}; then drops the call's arrays. */
+        final void run(WorkerPool pool, int input, int gates) {
+            try {
+                if (!splitsRows(pool, seq, batch, input, hidden(), gates)) {
+                    rows(0, batch, pool);
+                } else {
+                    blocks = Recurrent.rowBlocks(batch, pool.threads());
+                    pool.parallelForBalanced(blocks, this);
+                }
+            } finally {
+                clear();
+            }
+        }
+
+        @Override
+        public final void run(int thread, int from, int to) {
+            for (int block = from; block < to; block++) {
+                rows((int) ((long) batch * block / blocks), (int) ((long) batch * (block + 1) / blocks), null);
+            }
+        }
+
+        abstract int hidden();
+
+        /** Every step for rows [b0, b1), the GEMMs split over {@code pool} (or null). */
+        abstract void rows(int b0, int b1, WorkerPool pool);
+
+        abstract void clear();
+    }
+
+    private static final ThreadLocal<LstmSteps> LSTM_STEPS = ThreadLocal.withInitial(LstmSteps::new);
+
+    /** {@link #lstmForward}'s and {@link #lstmBackward}'s step loops. */
+    private static final class LstmSteps extends Steps {
+        private boolean backward;
+        private int h;
+        private PackedMatrix r;
+        private float[] saved;
+        private int savedOff;
+        private float[] zero;
+        private float[] h0;
+        private int h0Off;
+        private float[] c0;
+        private int c0Off;
+        private float[] y;
+        private int yOff;
+        private int yStep;
+        private float[] dy;
+        private int dyOff;
+        private int dyStep;
+        private float[] dh;
+        private float[] dc;
+        private float[] dg;
+
+        void set(boolean backward, int h, int seq, int batch, boolean reverse, PackedMatrix r, float[] saved,
+                 int savedOff, float[] zero, float[] h0, int h0Off, float[] c0, int c0Off) {
+            this.backward = backward;
+            this.h = h;
+            this.seq = seq;
+            this.batch = batch;
+            this.reverse = reverse;
+            this.r = r;
+            this.saved = saved;
+            this.savedOff = savedOff;
+            this.zero = zero;
+            this.h0 = h0;
+            this.h0Off = h0Off;
+            this.c0 = c0;
+            this.c0Off = c0Off;
+        }
+
+        void forward(float[] y, int yOff, int yStep) {
+            this.y = y;
+            this.yOff = yOff;
+            this.yStep = yStep;
+        }
+
+        void backward(float[] dy, int dyOff, int dyStep, float[] dh, float[] dc, float[] dg) {
+            this.dy = dy;
+            this.dyOff = dyOff;
+            this.dyStep = dyStep;
+            this.dh = dh;
+            this.dc = dc;
+            this.dg = dg;
+        }
+
+        @Override
+        int hidden() {
+            return h;
+        }
+
+        @Override
+        void clear() {
+            r = null;
+            saved = null;
+            zero = null;
+            h0 = null;
+            c0 = null;
+            y = null;
+            dy = null;
+            dh = null;
+            dc = null;
+            dg = null;
+        }
+
+        @Override
+        void rows(int b0, int b1, WorkerPool pool) {
+            if (backward) {
+                backwardRows(b0, b1, pool);
+            } else {
+                forwardRows(b0, b1, pool);
+            }
+        }
+
+        private void forwardRows(int b0, int b1, WorkerPool pool) {
+            int sw = 7 * h;
+            int prev = -1;
+            for (int step = 0; step < seq; step++) {
+                int t = reverse ? seq - 1 - step : step;
+                int row0 = savedOff + (t * batch + b0) * sw;
+                int prev0 = savedOff + (prev * batch + b0) * sw;
+                if (prev >= 0) {
+                    gemm(pool, b1 - b0, saved, prev0 + 6 * h, sw, r, null, saved, row0, sw, true);
+                } else if (h0 != null) {
+                    gemm(pool, b1 - b0, h0, h0Off + b0 * h, h, r, null, saved, row0, sw, true);
+                }
+                for (int bi = b0; bi < b1; bi++) {
+                    int go = row0 + (bi - b0) * sw;
+                    if (prev >= 0) {
+                        lstmCell(saved, go, saved, prev0 + (bi - b0) * sw + 4 * h, h);
+                    } else if (c0 != null) {
+                        lstmCell(saved, go, c0, c0Off + bi * h, h);
+                    } else {
+                        lstmCell(saved, go, zero, 0, h);
+                    }
+                    if (y != null) {
+                        System.arraycopy(saved, go + 6 * h, y, yOff + t * yStep + bi * h, h);
+                    }
+                }
+                prev = t;
+            }
+        }
+
+        private void backwardRows(int b0, int b1, WorkerPool pool) {
+            int sw = 7 * h;
+            int g4 = 4 * h;
+            int rows = b1 - b0;
+            for (int step = seq - 1; step >= 0; step--) {
+                int t = reverse ? seq - 1 - step : step;
+                int prev = step == 0 ? -1 : (reverse ? t + 1 : t - 1);
+                if (dy != null) {
+                    Lanes.add(dy, dyOff + t * dyStep + b0 * h, dh, b0 * h, rows * h);
+                }
+                for (int bi = b0; bi < b1; bi++) {
+                    int go = savedOff + (t * batch + bi) * sw;
+                    float[] cp = prev >= 0 ? saved : c0 != null ? c0 : zero;
+                    int cpOff = prev >= 0 ? savedOff + (prev * batch + bi) * sw + 4 * h
+                            : c0 != null ? c0Off + bi * h : 0;
+                    lstmCellBackward(saved, go, cp, cpOff, dh, bi * h, dc, bi * h, dg, (t * batch + bi) * g4, h);
+                }
+                gemm(pool, rows, dg, (t * batch + b0) * g4, g4, r, null, dh, b0 * h, h, false);
+            }
+        }
     }
 
     /**
@@ -235,35 +395,11 @@ public final class RecurrentTraining {
         float[] zero = zeros(bh);
         float[] hr = PanelScratch.work(T_TEMP, batch * g3);
         gemm(pool, seq * batch, x, xOff, input, wt, biasW, saved, savedOff, sw, false);
-        int prev = -1;
-        for (int step = 0; step < seq; step++) {
-            int t = reverse ? seq - 1 - step : step;
-            int row0 = savedOff + t * batch * sw;
-            int prev0 = savedOff + prev * batch * sw;
-            if (prev >= 0) {
-                gemm(pool, batch, saved, prev0 + 4 * h, sw, rt, biasR, hr, 0, g3, false);
-            } else if (h0 != null) {
-                gemm(pool, batch, h0, h0Off, h, rt, biasR, hr, 0, g3, false);
-            } else {
-                for (int bi = 0; bi < batch; bi++) {
-                    System.arraycopy(biasR, 0, hr, bi * g3, g3);
-                }
-            }
-            for (int bi = 0; bi < batch; bi++) {
-                int go = row0 + bi * sw;
-                if (prev >= 0) {
-                    gruCell(saved, go, hr, bi * g3, saved, prev0 + bi * sw + 4 * h, h);
-                } else if (h0 != null) {
-                    gruCell(saved, go, hr, bi * g3, h0, h0Off + bi * h, h);
-                } else {
-                    gruCell(saved, go, hr, bi * g3, zero, 0, h);
-                }
-                if (y != null) {
-                    System.arraycopy(saved, go + 4 * h, y, yOff + t * yStep + bi * h, h);
-                }
-            }
-            prev = t;
-        }
+        GruSteps steps = GRU_STEPS.get();
+        steps.set(false, h, seq, batch, reverse, rt, saved, savedOff, zero, h0, h0Off);
+        steps.forward(biasR, hr, y, yOff, yStep);
+        steps.run(pool, input, 3);
+        int prev = reverse ? 0 : seq - 1;
         if (yh != null) {
             for (int bi = 0; bi < batch; bi++) {
                 copyState(seq, saved, savedOff + (prev * batch + bi) * sw + 4 * h, h0, h0Off + bi * h, yh,
@@ -296,27 +432,159 @@ public final class RecurrentTraining {
         float[] zero = zeros(bh);
         initState(dyh, dyhOff, dh, bh);
         PackedMatrix rp = PanelScratch.pack(r, rOff, h, false, PanelScratch.packed(P_R_ROWS, g3, h));
-        for (int step = seq - 1; step >= 0; step--) {
-            int t = reverse ? seq - 1 - step : step;
-            int prev = step == 0 ? -1 : (reverse ? t + 1 : t - 1);
-            if (dy != null) {
-                Lanes.add(dy, dyOff + t * dyStep, dh, 0, bh);
-            }
-            for (int bi = 0; bi < batch; bi++) {
-                int go = savedOff + (t * batch + bi) * sw;
-                float[] hp = prev >= 0 ? saved : h0 != null ? h0 : zero;
-                int hpOff = prev >= 0 ? savedOff + (prev * batch + bi) * sw + 4 * h : h0 != null ? h0Off + bi * h : 0;
-                int dgo = (t * batch + bi) * g3;
-                gruCellBackward(saved, go, hp, hpOff, dh, bi * h, dgx, dgr, dgo, h);
-            }
-            // dh now holds dh * z, the direct path; the recurrent GEMM adds the three gates' terms
-            gemm(pool, batch, dgr, t * batch * g3, g3, rp, null, dh, 0, h, true);
-        }
+        GruSteps steps = GRU_STEPS.get();
+        steps.set(true, h, seq, batch, reverse, rp, saved, savedOff, zero, h0, h0Off);
+        steps.backward(dy, dyOff, dyStep, dh, dgx, dgr);
+        steps.run(pool, input, 3);
         if (dh0 != null) {
             System.arraycopy(dh, 0, dh0, dh0Off, bh);
         }
         weightGradients(input, h, 3, seq, batch, reverse, x, xOff, w, wOff, h0, h0Off, saved, savedOff, sw, 4 * h, dgx,
                 dgr, dx, dxOff, accumulateDx, dw, dwOff, dr, drOff, db, dbOff, pool);
+    }
+
+    private static final ThreadLocal<GruSteps> GRU_STEPS = ThreadLocal.withInitial(GruSteps::new);
+
+    /** {@link #gruForward}'s and {@link #gruBackward}'s step loops, as {@link LstmSteps}. */
+    private static final class GruSteps extends Steps {
+        private boolean backward;
+        private int h;
+        private PackedMatrix r;
+        private float[] saved;
+        private int savedOff;
+        private float[] zero;
+        private float[] h0;
+        private int h0Off;
+        private float[] biasR;
+        private float[] hr;
+        private float[] y;
+        private int yOff;
+        private int yStep;
+        private float[] dy;
+        private int dyOff;
+        private int dyStep;
+        private float[] dh;
+        private float[] dgx;
+        private float[] dgr;
+
+        void set(boolean backward, int h, int seq, int batch, boolean reverse, PackedMatrix r, float[] saved,
+                 int savedOff, float[] zero, float[] h0, int h0Off) {
+            this.backward = backward;
+            this.h = h;
+            this.seq = seq;
+            this.batch = batch;
+            this.reverse = reverse;
+            this.r = r;
+            this.saved = saved;
+            this.savedOff = savedOff;
+            this.zero = zero;
+            this.h0 = h0;
+            this.h0Off = h0Off;
+        }
+
+        void forward(float[] biasR, float[] hr, float[] y, int yOff, int yStep) {
+            this.biasR = biasR;
+            this.hr = hr;
+            this.y = y;
+            this.yOff = yOff;
+            this.yStep = yStep;
+        }
+
+        void backward(float[] dy, int dyOff, int dyStep, float[] dh, float[] dgx, float[] dgr) {
+            this.dy = dy;
+            this.dyOff = dyOff;
+            this.dyStep = dyStep;
+            this.dh = dh;
+            this.dgx = dgx;
+            this.dgr = dgr;
+        }
+
+        @Override
+        int hidden() {
+            return h;
+        }
+
+        @Override
+        void clear() {
+            r = null;
+            saved = null;
+            zero = null;
+            h0 = null;
+            biasR = null;
+            hr = null;
+            y = null;
+            dy = null;
+            dh = null;
+            dgx = null;
+            dgr = null;
+        }
+
+        @Override
+        void rows(int b0, int b1, WorkerPool pool) {
+            if (backward) {
+                backwardRows(b0, b1, pool);
+            } else {
+                forwardRows(b0, b1, pool);
+            }
+        }
+
+        /** Rows [b0, b1): their Rh·H_prev + Rbh go to rows b0.. of the shared temporary {@code hr}. */
+        private void forwardRows(int b0, int b1, WorkerPool pool) {
+            int sw = 5 * h;
+            int g3 = 3 * h;
+            int rows = b1 - b0;
+            int prev = -1;
+            for (int step = 0; step < seq; step++) {
+                int t = reverse ? seq - 1 - step : step;
+                int row0 = savedOff + (t * batch + b0) * sw;
+                int prev0 = savedOff + (prev * batch + b0) * sw;
+                if (prev >= 0) {
+                    gemm(pool, rows, saved, prev0 + 4 * h, sw, r, biasR, hr, b0 * g3, g3, false);
+                } else if (h0 != null) {
+                    gemm(pool, rows, h0, h0Off + b0 * h, h, r, biasR, hr, b0 * g3, g3, false);
+                } else {
+                    for (int bi = b0; bi < b1; bi++) {
+                        System.arraycopy(biasR, 0, hr, bi * g3, g3);
+                    }
+                }
+                for (int bi = b0; bi < b1; bi++) {
+                    int go = row0 + (bi - b0) * sw;
+                    if (prev >= 0) {
+                        gruCell(saved, go, hr, bi * g3, saved, prev0 + (bi - b0) * sw + 4 * h, h);
+                    } else if (h0 != null) {
+                        gruCell(saved, go, hr, bi * g3, h0, h0Off + bi * h, h);
+                    } else {
+                        gruCell(saved, go, hr, bi * g3, zero, 0, h);
+                    }
+                    if (y != null) {
+                        System.arraycopy(saved, go + 4 * h, y, yOff + t * yStep + bi * h, h);
+                    }
+                }
+                prev = t;
+            }
+        }
+
+        private void backwardRows(int b0, int b1, WorkerPool pool) {
+            int sw = 5 * h;
+            int g3 = 3 * h;
+            int rows = b1 - b0;
+            for (int step = seq - 1; step >= 0; step--) {
+                int t = reverse ? seq - 1 - step : step;
+                int prev = step == 0 ? -1 : (reverse ? t + 1 : t - 1);
+                if (dy != null) {
+                    Lanes.add(dy, dyOff + t * dyStep + b0 * h, dh, b0 * h, rows * h);
+                }
+                for (int bi = b0; bi < b1; bi++) {
+                    int go = savedOff + (t * batch + bi) * sw;
+                    float[] hp = prev >= 0 ? saved : h0 != null ? h0 : zero;
+                    int hpOff = prev >= 0 ? savedOff + (prev * batch + bi) * sw + 4 * h
+                            : h0 != null ? h0Off + bi * h : 0;
+                    gruCellBackward(saved, go, hp, hpOff, dh, bi * h, dgx, dgr, (t * batch + bi) * g3, h);
+                }
+                // dh now holds dh * z, the direct path; the recurrent GEMM adds the three gates' terms
+                gemm(pool, rows, dgr, (t * batch + b0) * g3, g3, r, null, dh, b0 * h, h, true);
+            }
+        }
     }
 
     /** The GRUGrad op: {@link #gruForward} into per-thread scratch, then {@link #gruBackward}. */
