@@ -99,8 +99,9 @@ public final class RecurrentTraining {
         float[] zero = zeros(bh);
         gemm(pool, seq * batch, x, xOff, input, wt, bias, saved, savedOff, sw, false);
         LstmSteps steps = LSTM_STEPS.get();
-        steps.set(false, h, seq, batch, reverse, rt, saved, savedOff, zero, h0, h0Off, c0, c0Off);
-        steps.forward(y, yOff, yStep);
+        steps.set(false, h, seq, batch, reverse, rt, saved, savedOff, zero, h0, h0Off);
+        steps.cells(c0, c0Off);
+        steps.outputs(y, yOff, yStep);
         steps.run(pool, input, 4);
         int prev = reverse ? 0 : seq - 1;
         for (int bi = 0; bi < batch; bi++) {
@@ -144,8 +145,10 @@ public final class RecurrentTraining {
         initState(dyc, dycOff, dc, bh);
         PackedMatrix rp = PanelScratch.pack(r, rOff, h, false, PanelScratch.packed(P_R_ROWS, g4, h));
         LstmSteps steps = LSTM_STEPS.get();
-        steps.set(true, h, seq, batch, reverse, rp, saved, savedOff, zero, h0, h0Off, c0, c0Off);
-        steps.backward(dy, dyOff, dyStep, dh, dc, dg);
+        steps.set(true, h, seq, batch, reverse, rp, saved, savedOff, zero, h0, h0Off);
+        steps.cells(c0, c0Off);
+        steps.gradients(dy, dyOff, dyStep, dh);
+        steps.cellGradients(dc, dg);
         steps.run(pool, input, 4);
         if (dh0 != null) {
             System.arraycopy(dh, 0, dh0, dh0Off, bh);
@@ -176,66 +179,29 @@ public final class RecurrentTraining {
      * Arrays from the calling thread's scratch are shared: each block writes only its rows' entries.
      */
     private abstract static class Steps implements ThreadRangeBody {
+        boolean backward;
+        int h;
         int seq;
         int batch;
         boolean reverse;
+        /** R^T (forward) or R (backward), packed. */
+        PackedMatrix r;
+        float[] saved;
+        int savedOff;
+        float[] zero;
+        float[] h0;
+        int h0Off;
+        float[] y;
+        int yOff;
+        int yStep;
+        float[] dy;
+        int dyOff;
+        int dyStep;
+        float[] dh;
         private int blocks;
 
-        /** All rows, split when {@link #splitsRows}; then drops the call's arrays. */
-        final void run(WorkerPool pool, int input, int gates) {
-            try {
-                if (!splitsRows(pool, seq, batch, input, hidden(), gates)) {
-                    rows(0, batch, pool);
-                } else {
-                    blocks = Recurrent.rowBlocks(batch, pool.threads());
-                    pool.parallelForBalanced(blocks, this);
-                }
-            } finally {
-                clear();
-            }
-        }
-
-        @Override
-        public final void run(int thread, int from, int to) {
-            for (int block = from; block < to; block++) {
-                rows((int) ((long) batch * block / blocks), (int) ((long) batch * (block + 1) / blocks), null);
-            }
-        }
-
-        abstract int hidden();
-
-        /** Every step for rows [b0, b1), the GEMMs split over {@code pool} (or null). */
-        abstract void rows(int b0, int b1, WorkerPool pool);
-
-        abstract void clear();
-    }
-
-    private static final ThreadLocal<LstmSteps> LSTM_STEPS = ThreadLocal.withInitial(LstmSteps::new);
-
-    /** {@link #lstmForward}'s and {@link #lstmBackward}'s step loops. */
-    private static final class LstmSteps extends Steps {
-        private boolean backward;
-        private int h;
-        private PackedMatrix r;
-        private float[] saved;
-        private int savedOff;
-        private float[] zero;
-        private float[] h0;
-        private int h0Off;
-        private float[] c0;
-        private int c0Off;
-        private float[] y;
-        private int yOff;
-        private int yStep;
-        private float[] dy;
-        private int dyOff;
-        private int dyStep;
-        private float[] dh;
-        private float[] dc;
-        private float[] dg;
-
         void set(boolean backward, int h, int seq, int batch, boolean reverse, PackedMatrix r, float[] saved,
-                 int savedOff, float[] zero, float[] h0, int h0Off, float[] c0, int c0Off) {
+                 int savedOff, float[] zero, float[] h0, int h0Off) {
             this.backward = backward;
             this.h = h;
             this.seq = seq;
@@ -247,46 +213,51 @@ public final class RecurrentTraining {
             this.zero = zero;
             this.h0 = h0;
             this.h0Off = h0Off;
-            this.c0 = c0;
-            this.c0Off = c0Off;
         }
 
-        void forward(float[] y, int yOff, int yStep) {
+        void outputs(float[] y, int yOff, int yStep) {
             this.y = y;
             this.yOff = yOff;
             this.yStep = yStep;
         }
 
-        void backward(float[] dy, int dyOff, int dyStep, float[] dh, float[] dc, float[] dg) {
+        void gradients(float[] dy, int dyOff, int dyStep, float[] dh) {
             this.dy = dy;
             this.dyOff = dyOff;
             this.dyStep = dyStep;
             this.dh = dh;
-            this.dc = dc;
-            this.dg = dg;
+        }
+
+        /** All rows, split when {@link #splitsRows}; then drops the call's arrays. */
+        final void run(WorkerPool pool, int input, int gates) {
+            try {
+                if (!splitsRows(pool, seq, batch, input, h, gates)) {
+                    rows(0, batch, pool);
+                } else {
+                    blocks = Recurrent.rowBlocks(batch, pool.threads());
+                    pool.parallelForBalanced(blocks, this);
+                }
+            } finally {
+                r = null;
+                saved = null;
+                zero = null;
+                h0 = null;
+                y = null;
+                dy = null;
+                dh = null;
+                clear();
+            }
         }
 
         @Override
-        int hidden() {
-            return h;
+        public final void run(int thread, int from, int to) {
+            for (int block = from; block < to; block++) {
+                rows((int) ((long) batch * block / blocks), (int) ((long) batch * (block + 1) / blocks), null);
+            }
         }
 
-        @Override
-        void clear() {
-            r = null;
-            saved = null;
-            zero = null;
-            h0 = null;
-            c0 = null;
-            y = null;
-            dy = null;
-            dh = null;
-            dc = null;
-            dg = null;
-        }
-
-        @Override
-        void rows(int b0, int b1, WorkerPool pool) {
+        /** Every step for rows [b0, b1), the GEMMs split over {@code pool} (or null). */
+        private void rows(int b0, int b1, WorkerPool pool) {
             if (backward) {
                 backwardRows(b0, b1, pool);
             } else {
@@ -294,7 +265,42 @@ public final class RecurrentTraining {
             }
         }
 
-        private void forwardRows(int b0, int b1, WorkerPool pool) {
+        abstract void forwardRows(int b0, int b1, WorkerPool pool);
+
+        abstract void backwardRows(int b0, int b1, WorkerPool pool);
+
+        /** Drops the subclass's own arrays. */
+        abstract void clear();
+    }
+
+    private static final ThreadLocal<LstmSteps> LSTM_STEPS = ThreadLocal.withInitial(LstmSteps::new);
+
+    /** {@link #lstmForward}'s and {@link #lstmBackward}'s step loops. */
+    private static final class LstmSteps extends Steps {
+        private float[] c0;
+        private int c0Off;
+        private float[] dc;
+        private float[] dg;
+
+        void cells(float[] c0, int c0Off) {
+            this.c0 = c0;
+            this.c0Off = c0Off;
+        }
+
+        void cellGradients(float[] dc, float[] dg) {
+            this.dc = dc;
+            this.dg = dg;
+        }
+
+        @Override
+        void clear() {
+            c0 = null;
+            dc = null;
+            dg = null;
+        }
+
+        @Override
+        void forwardRows(int b0, int b1, WorkerPool pool) {
             int sw = 7 * h;
             int prev = -1;
             for (int step = 0; step < seq; step++) {
@@ -323,7 +329,8 @@ public final class RecurrentTraining {
             }
         }
 
-        private void backwardRows(int b0, int b1, WorkerPool pool) {
+        @Override
+        void backwardRows(int b0, int b1, WorkerPool pool) {
             int sw = 7 * h;
             int g4 = 4 * h;
             int rows = b1 - b0;
@@ -397,7 +404,8 @@ public final class RecurrentTraining {
         gemm(pool, seq * batch, x, xOff, input, wt, biasW, saved, savedOff, sw, false);
         GruSteps steps = GRU_STEPS.get();
         steps.set(false, h, seq, batch, reverse, rt, saved, savedOff, zero, h0, h0Off);
-        steps.forward(biasR, hr, y, yOff, yStep);
+        steps.recurrentBias(biasR, hr);
+        steps.outputs(y, yOff, yStep);
         steps.run(pool, input, 3);
         int prev = reverse ? 0 : seq - 1;
         if (yh != null) {
@@ -434,7 +442,8 @@ public final class RecurrentTraining {
         PackedMatrix rp = PanelScratch.pack(r, rOff, h, false, PanelScratch.packed(P_R_ROWS, g3, h));
         GruSteps steps = GRU_STEPS.get();
         steps.set(true, h, seq, batch, reverse, rp, saved, savedOff, zero, h0, h0Off);
-        steps.backward(dy, dyOff, dyStep, dh, dgx, dgr);
+        steps.gradients(dy, dyOff, dyStep, dh);
+        steps.gateGradients(dgx, dgr);
         steps.run(pool, input, 3);
         if (dh0 != null) {
             System.arraycopy(dh, 0, dh0, dh0Off, bh);
@@ -447,89 +456,32 @@ public final class RecurrentTraining {
 
     /** {@link #gruForward}'s and {@link #gruBackward}'s step loops, as {@link LstmSteps}. */
     private static final class GruSteps extends Steps {
-        private boolean backward;
-        private int h;
-        private PackedMatrix r;
-        private float[] saved;
-        private int savedOff;
-        private float[] zero;
-        private float[] h0;
-        private int h0Off;
         private float[] biasR;
         private float[] hr;
-        private float[] y;
-        private int yOff;
-        private int yStep;
-        private float[] dy;
-        private int dyOff;
-        private int dyStep;
-        private float[] dh;
         private float[] dgx;
         private float[] dgr;
 
-        void set(boolean backward, int h, int seq, int batch, boolean reverse, PackedMatrix r, float[] saved,
-                 int savedOff, float[] zero, float[] h0, int h0Off) {
-            this.backward = backward;
-            this.h = h;
-            this.seq = seq;
-            this.batch = batch;
-            this.reverse = reverse;
-            this.r = r;
-            this.saved = saved;
-            this.savedOff = savedOff;
-            this.zero = zero;
-            this.h0 = h0;
-            this.h0Off = h0Off;
-        }
-
-        void forward(float[] biasR, float[] hr, float[] y, int yOff, int yStep) {
+        void recurrentBias(float[] biasR, float[] hr) {
             this.biasR = biasR;
             this.hr = hr;
-            this.y = y;
-            this.yOff = yOff;
-            this.yStep = yStep;
         }
 
-        void backward(float[] dy, int dyOff, int dyStep, float[] dh, float[] dgx, float[] dgr) {
-            this.dy = dy;
-            this.dyOff = dyOff;
-            this.dyStep = dyStep;
-            this.dh = dh;
+        void gateGradients(float[] dgx, float[] dgr) {
             this.dgx = dgx;
             this.dgr = dgr;
         }
 
         @Override
-        int hidden() {
-            return h;
-        }
-
-        @Override
         void clear() {
-            r = null;
-            saved = null;
-            zero = null;
-            h0 = null;
             biasR = null;
             hr = null;
-            y = null;
-            dy = null;
-            dh = null;
             dgx = null;
             dgr = null;
         }
 
-        @Override
-        void rows(int b0, int b1, WorkerPool pool) {
-            if (backward) {
-                backwardRows(b0, b1, pool);
-            } else {
-                forwardRows(b0, b1, pool);
-            }
-        }
-
         /** Rows [b0, b1): their Rh·H_prev + Rbh go to rows b0.. of the shared temporary {@code hr}. */
-        private void forwardRows(int b0, int b1, WorkerPool pool) {
+        @Override
+        void forwardRows(int b0, int b1, WorkerPool pool) {
             int sw = 5 * h;
             int g3 = 3 * h;
             int rows = b1 - b0;
@@ -564,7 +516,8 @@ public final class RecurrentTraining {
             }
         }
 
-        private void backwardRows(int b0, int b1, WorkerPool pool) {
+        @Override
+        void backwardRows(int b0, int b1, WorkerPool pool) {
             int sw = 5 * h;
             int g3 = 3 * h;
             int rows = b1 - b0;
