@@ -9,6 +9,7 @@ import dev.kiln.runtime.ThreadRangeBody;
 import dev.kiln.runtime.WorkerPool;
 import java.util.Arrays;
 import java.util.Objects;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Training kernels of the 2-D NCHW convolution (ONNX Conv: strides, begin/end pads, dilations, groups): the forward
@@ -223,8 +224,7 @@ public final class ConvGrad {
         return t;
     }
 
-    private static final java.util.concurrent.ConcurrentHashMap<ConvShape, ConvShape> TRANSPOSED =
-            new java.util.concurrent.ConcurrentHashMap<>();
+    private static final ConcurrentHashMap<ConvShape, ConvShape> TRANSPOSED = new ConcurrentHashMap<>();
 
     /**
      * dX = conv(dY, W flipped and transposed) with the inference kernel ({@link Conv2d}: direct, Winograd or

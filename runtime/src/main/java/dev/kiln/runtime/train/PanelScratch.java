@@ -131,7 +131,7 @@ final class PanelScratch {
      * last panel are zeroed, as the layout requires.
      */
     static PackedMatrix pack(float[] src, int off, int ld, boolean transposed, PackedMatrix dst) {
-        pack(src, off, ld, transposed, dst, 0, dst.panels());
+        pack(src, off, ld, transposed, dst.n(), dst, 0, dst.panels());
         return dst;
     }
 
@@ -148,15 +148,11 @@ final class PanelScratch {
     private static final int PACK_BLOCK = 64;
 
     /**
-     * Panels {@code [p0, p1)} of {@link #pack(float[], int, int, boolean, PackedMatrix)}: each panel is written from
-     * its own columns of B only, so threads may pack disjoint ranges of one matrix.
+     * Panels {@code [p0, p1)} of {@link #pack(float[], int, int, boolean, int, PackedMatrix)}: each panel is written
+     * from its own columns of B only, so threads may pack disjoint ranges of one matrix.
      */
-    static void pack(float[] src, int off, int ld, boolean transposed, PackedMatrix dst, int p0, int p1) {
-        pack(src, off, ld, transposed, dst.n(), dst, p0, p1);
-    }
-
-    private static void pack(float[] src, int off, int ld, boolean transposed, int srcCols, PackedMatrix dst, int p0,
-                             int p1) {
+    static void pack(float[] src, int off, int ld, boolean transposed, int srcCols, PackedMatrix dst, int p0,
+                     int p1) {
         int k = dst.k();
         int n = Math.min(dst.n(), srcCols);
         float[] d = dst.data();

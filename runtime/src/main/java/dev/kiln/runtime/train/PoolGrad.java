@@ -74,10 +74,7 @@ public final class PoolGrad {
     /** MaxPool backward recomputing each window's pick from the forward's input x. */
     public static void maxPoolBackward(PoolShape s, int planes, float[] x, int xOff, float[] dy, int dyOff,
                                        float[] dx, int dxOff) {
-        check(s, planes, x, xOff, s.inPlane(), "x");
-        check(s, planes, dy, dyOff, s.outPlane(), "dy");
-        check(s, planes, dx, dxOff, s.inPlane(), "dx");
-        maxPoolPlanes(s, planes, x, xOff, dy, dyOff, dx, dxOff);
+        maxPoolBackward(s, planes, x, xOff, dy, dyOff, dx, dxOff, null);
     }
 
     /**

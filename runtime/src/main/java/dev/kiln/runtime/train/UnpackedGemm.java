@@ -167,7 +167,7 @@ public final class UnpackedGemm {
      */
     private PackedMatrix packB(boolean transB, int k, int n, float[] b, int bOff) {
         PackedMatrix view = view(k, n);
-        PanelScratch.pack(b, bOff, transB ? k : n, transB, view, 0, view.panels());
+        PanelScratch.pack(b, bOff, transB ? k : n, transB, n, view, 0, view.panels());
         return view;
     }
 
@@ -195,7 +195,7 @@ public final class UnpackedGemm {
 
         @Override
         public void run(int from, int to) {
-            PanelScratch.pack(b, bOff, transB ? view.k() : view.n(), transB, view, from, to);
+            PanelScratch.pack(b, bOff, transB ? view.k() : view.n(), transB, view.n(), view, from, to);
         }
     }
 
