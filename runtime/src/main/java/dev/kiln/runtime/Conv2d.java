@@ -1166,7 +1166,7 @@ public final class Conv2d {
             }
         }
         System.arraycopy(recent, 0, recent, 1, recent.length - 1);
-        recent[0] = PackedMatrix.wrap(col, k, n);
+        recent[0] = PackedMatrix.view(col, k, n);
         return recent[0];
     }
 

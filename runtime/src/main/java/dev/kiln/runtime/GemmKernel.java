@@ -2,6 +2,8 @@ package dev.kiln.runtime;
 
 import static dev.kiln.runtime.PackedMatrix.NR;
 
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
 import java.util.Arrays;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
@@ -30,6 +32,8 @@ final class GemmKernel {
     /** Vector species of the kernels ({@link VectorWidth}: at most 256 bits unless asked, never wider than a panel). */
     static final VectorSpecies<Float> SPECIES = VectorWidth.FLOAT;
     static final int VL = SPECIES.length();
+    /** Byte order of the aligned copies ({@link PackedMatrix#aligned}), written as Java floats. */
+    private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
     /** Rows of the micro-tile: 6 rows x 2 vectors = 12 accumulators, + 2 B vectors + 1 broadcast = 15 of
      *  AVX2's 16 registers. */
     static final int MR = 6;
@@ -736,11 +740,17 @@ final class GemmKernel {
         int first = s0 * STRIP;
         int group = MV_VECTORS * VL;
         int groups = (colEnd - first + group - 1) / group;
+        // The aligned copy serves the kernel whose pairs lie in one panel (VL <= 8), which is every default width.
+        MemorySegment aligned = ONE_PANEL && k > 0 ? b.aligned() : null;
         for (int g = 0; g < groups; g++) {
             int j0 = first + (descending ? groups - 1 - g : g) * group;
             int ci = cOff + j0;
             if (j0 + group <= colEnd) {
-                matvecGroup(a, aOff, k, b.data(), j0, n, c, ci, accumulate);
+                if (aligned != null) {
+                    matvecGroup(a, aOff, k, aligned, j0, n, c, ci, accumulate);
+                } else {
+                    matvecGroup(a, aOff, k, b.data(), j0, n, c, ci, accumulate);
+                }
                 if (finish) {
                     finish(c, ci, 0, 1, MV_VECTORS, bias, j0, ep);
                 }
@@ -748,7 +758,11 @@ final class GemmKernel {
                 if (accumulate) {
                     loadEdge(c, ci, j0, colEnd, scratch, 0, MV_VECTORS);
                 }
-                matvecGroup(a, aOff, k, b.data(), j0, n, scratch, 0, accumulate);
+                if (aligned != null) {
+                    matvecGroup(a, aOff, k, aligned, j0, n, scratch, 0, accumulate);
+                } else {
+                    matvecGroup(a, aOff, k, b.data(), j0, n, scratch, 0, accumulate);
+                }
                 finishEdge(scratch, 0, 1, MV_VECTORS, c, ci, 0, j0, colEnd, bias, ep);
             }
         }
@@ -800,6 +814,59 @@ final class GemmKernel {
             v5 = av.fma(FloatVector.fromArray(SPECIES, bd, ONE_PANEL ? p4 + VL : o5 + bo), v5);
             v6 = av.fma(FloatVector.fromArray(SPECIES, bd, p6), v6);
             v7 = av.fma(FloatVector.fromArray(SPECIES, bd, ONE_PANEL ? p6 + VL : o7 + bo), v7);
+        }
+        v0.intoArray(d, dOff);
+        v1.intoArray(d, dOff + VL);
+        v2.intoArray(d, dOff + 2 * VL);
+        v3.intoArray(d, dOff + 3 * VL);
+        v4.intoArray(d, dOff + 4 * VL);
+        v5.intoArray(d, dOff + 5 * VL);
+        v6.intoArray(d, dOff + 6 * VL);
+        v7.intoArray(d, dOff + 7 * VL);
+    }
+
+    /**
+     * {@link #matvecGroup(float[], int, int, float[], int, int, float[], int, boolean)} reading B from its aligned
+     * copy ({@link PackedMatrix#aligned}), pairs in one panel: the same FMA chains, so the same bits. Offsets are
+     * bytes into the whole copy: slices per panel ran 1-2 % faster, but they are objects, and where C2 judged
+     * the slicing call cold it left them allocated (40 B each, every call).
+     */
+    private static void matvecGroup(float[] a, int aOff, int k, MemorySegment bd, int j0, int n, float[] d,
+                                    int dOff, boolean accumulate) {
+        long o0 = 4L * base(j0, k);
+        long o2 = 4L * baseOr(j0 + 2 * VL, k, n, base(j0, k));
+        long o4 = 4L * baseOr(j0 + 4 * VL, k, n, base(j0, k));
+        long o6 = 4L * baseOr(j0 + 6 * VL, k, n, base(j0, k));
+        FloatVector v0, v1, v2, v3, v4, v5, v6, v7;
+        if (accumulate) {
+            v0 = FloatVector.fromArray(SPECIES, d, dOff);
+            v1 = FloatVector.fromArray(SPECIES, d, dOff + VL);
+            v2 = FloatVector.fromArray(SPECIES, d, dOff + 2 * VL);
+            v3 = FloatVector.fromArray(SPECIES, d, dOff + 3 * VL);
+            v4 = FloatVector.fromArray(SPECIES, d, dOff + 4 * VL);
+            v5 = FloatVector.fromArray(SPECIES, d, dOff + 5 * VL);
+            v6 = FloatVector.fromArray(SPECIES, d, dOff + 6 * VL);
+            v7 = FloatVector.fromArray(SPECIES, d, dOff + 7 * VL);
+        } else {
+            v0 = FloatVector.zero(SPECIES);
+            v1 = v0; v2 = v0; v3 = v0; v4 = v0; v5 = v0; v6 = v0; v7 = v0;
+        }
+        long second = 4L * VL;
+        for (int kk = 0; kk < k; kk++) {
+            long bo = kk * (4L * NR);
+            FloatVector av = FloatVector.broadcast(SPECIES, a[aOff + kk]);
+            long p0 = o0 + bo;
+            long p2 = o2 + bo;
+            long p4 = o4 + bo;
+            long p6 = o6 + bo;
+            v0 = av.fma(FloatVector.fromMemorySegment(SPECIES, bd, p0, NATIVE), v0);
+            v1 = av.fma(FloatVector.fromMemorySegment(SPECIES, bd, p0 + second, NATIVE), v1);
+            v2 = av.fma(FloatVector.fromMemorySegment(SPECIES, bd, p2, NATIVE), v2);
+            v3 = av.fma(FloatVector.fromMemorySegment(SPECIES, bd, p2 + second, NATIVE), v3);
+            v4 = av.fma(FloatVector.fromMemorySegment(SPECIES, bd, p4, NATIVE), v4);
+            v5 = av.fma(FloatVector.fromMemorySegment(SPECIES, bd, p4 + second, NATIVE), v5);
+            v6 = av.fma(FloatVector.fromMemorySegment(SPECIES, bd, p6, NATIVE), v6);
+            v7 = av.fma(FloatVector.fromMemorySegment(SPECIES, bd, p6 + second, NATIVE), v7);
         }
         v0.intoArray(d, dOff);
         v1.intoArray(d, dOff + VL);

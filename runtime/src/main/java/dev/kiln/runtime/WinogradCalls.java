@@ -145,7 +145,7 @@ final class WinogradCalls {
                 return v;
             }
         }
-        PackedMatrix v = PackedMatrix.wrap(packed, s.c(), n);
+        PackedMatrix v = PackedMatrix.view(packed, s.c(), n);
         System.arraycopy(views, 0, views, 1, views.length - 1);
         views[0] = v;
         return v;

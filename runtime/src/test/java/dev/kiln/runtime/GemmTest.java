@@ -175,12 +175,16 @@ class GemmTest {
             float[] all = batch.run();
             for (int i = 0; i < batch.m(); i++) {
                 float[] c = new float[n];
-                System.arraycopy(batch.c0(), batch.cOff() + i * batch.ldc(), c, 0, n);
-                Gemm.gemm(1, batch.a(), batch.aOff() + i * batch.lda(), batch.lda(), batch.b(), batch.bias(), c, 0,
-                        n, true, batch.ep());
-                for (int j = 0; j < n; j++) {
-                    assertEquals(Float.floatToRawIntBits(all[batch.cOff() + i * batch.ldc() + j]),
-                            Float.floatToRawIntBits(c[j]), "row " + i + " col " + j + " n " + n);
+                // Through the constant matrix (its aligned copy) and through a view of the same array (the heap)
+                PackedMatrix view = PackedMatrix.view(batch.b().data(), batch.b().k(), n);
+                for (PackedMatrix b : List.of(batch.b(), view)) {
+                    System.arraycopy(batch.c0(), batch.cOff() + i * batch.ldc(), c, 0, n);
+                    Gemm.gemm(1, batch.a(), batch.aOff() + i * batch.lda(), batch.lda(), b, batch.bias(), c, 0,
+                            n, true, batch.ep());
+                    for (int j = 0; j < n; j++) {
+                        assertEquals(Float.floatToRawIntBits(all[batch.cOff() + i * batch.ldc() + j]),
+                                Float.floatToRawIntBits(c[j]), "row " + i + " col " + j + " n " + n + " " + b);
+                    }
                 }
             }
         }

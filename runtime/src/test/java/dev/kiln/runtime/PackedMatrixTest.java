@@ -2,14 +2,22 @@ package dev.kiln.runtime;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 
-/** The {@code kiln.panel16.v1} layout: where each element of B lands, padding, transposed sources, wrap. */
+/**
+ * The {@code kiln.panel16.v1} layout: where each element of B lands, padding, transposed sources, wrap; what a
+ * constant matrix keeps about its values and a view does not.
+ */
 class PackedMatrixTest {
 
     @Test
@@ -95,5 +103,44 @@ class PackedMatrixTest {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> PackedMatrix.pack(new float[11], 1, 3, 4, false));
         assertTrue(e.getMessage().contains("3x4"), e.getMessage());
+    }
+
+    @Test
+    void aConstantMatrixKeepsOneLineAlignedCopyAViewNone() {
+        Random r = new Random(5);
+        PackedMatrix p = PackedMatrix.pack(Check.random(r, 28 * 100), 0, 28, 100, false);
+        MemorySegment copy = p.aligned();
+        assertNotNull(copy);
+        assertSame(copy, p.aligned());
+        assertEquals(0, copy.address() % 64, "copy at " + copy.address());
+        assertArrayEquals(p.data(), copy.toArray(ValueLayout.JAVA_FLOAT));
+        assertNull(PackedMatrix.view(p.data(), 28, 100).aligned());
+        assertNull(PackedMatrix.pack(new float[0], 0, 0, 5, false).aligned(), "empty");
+        int cols = (int) (PackedMatrix.ALIGNED_COPY_MAX_BYTES / 4) + 16;
+        assertNull(PackedMatrix.wrap(new float[PackedMatrix.packedLength(1, cols)], 1, cols).aligned(), "too large");
+    }
+
+    @Test
+    void aViewIsReadAfreshByEveryProduct() {
+        // A trainer repacks its operands into the same arrays every step: a batch-1 product (the aligned copy's
+        // path for constant matrices) and the finiteness check must see the current values.
+        Random r = new Random(9);
+        int k = 40;
+        int n = 70;
+        float[] work = new float[PackedMatrix.packedLength(k, n)];
+        PackedMatrix view = PackedMatrix.view(work, k, n);
+        float[] a = Check.random(r, k);
+        for (int round = 0; round < 3; round++) {
+            PackedMatrix now = PackedMatrix.pack(Check.random(r, k * n), 0, k, n, false);
+            System.arraycopy(now.data(), 0, work, 0, work.length);
+            float[] got = new float[n];
+            float[] want = new float[n];
+            Gemm.gemm(1, a, 0, k, view, null, got, 0, n, false, Epilogue.none());
+            Gemm.gemm(1, a, 0, k, now, null, want, 0, n, false, Epilogue.none());
+            assertArrayEquals(want, got, "round " + round);
+            assertTrue(view.allFinite());
+        }
+        work[17] = Float.NaN;
+        assertFalse(view.allFinite());
     }
 }

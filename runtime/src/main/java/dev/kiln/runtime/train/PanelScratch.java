@@ -9,7 +9,7 @@ import dev.kiln.runtime.PackedMatrix;
  *
  * <p>A tag names the role of a buffer inside one kernel call, so two operands alive at once never share an array.
  * Packed matrices are kept by (tag, k, n) in a small least-recently-used table because
- * {@link PackedMatrix#wrap} wants an array of exactly the packed length; work arrays grow to the largest length
+ * {@link PackedMatrix#view} wants an array of exactly the packed length; work arrays grow to the largest length
  * asked for their tag.
  */
 final class PanelScratch {
@@ -40,7 +40,7 @@ final class PanelScratch {
         PanelScratch p = LOCAL.get();
         int e = p.find(tag, k, n, 0, PackedMatrix.packedLength(k, n));
         if (p.packed[e] == null) {
-            p.packed[e] = PackedMatrix.wrap(p.data[e], k, n);
+            p.packed[e] = PackedMatrix.view(p.data[e], k, n);
         }
         return p.packed[e];
     }
@@ -76,7 +76,7 @@ final class PanelScratch {
         if (set == null) {
             set = new PackedMatrix[count];
             for (int i = 0; i < count; i++) {
-                set[i] = PackedMatrix.wrap(new float[length], k, n);
+                set[i] = PackedMatrix.view(new float[length], k, n);
             }
             p.packedSets[e] = set;
         }

@@ -209,7 +209,7 @@ public final class UnpackedGemm {
         nextVictim = (nextVictim + 1) % CACHED_SHAPES;
         cachedK[slot] = k;
         cachedN[slot] = n;
-        cached[slot] = PackedMatrix.wrap(new float[PackedMatrix.packedLength(k, n)], k, n);
+        cached[slot] = PackedMatrix.view(new float[PackedMatrix.packedLength(k, n)], k, n);
         allocations++;
         return cached[slot];
     }
