@@ -47,6 +47,8 @@ public final class PackedMatrix {
     private final boolean constant;
     /** {@link #aligned}, once made. */
     private volatile MemorySegment aligned;
+    /** Whether making {@link #aligned} failed for want of native memory; read and written under the lock. */
+    private boolean noCopy;
     /** The direction the last batch-1 product walked the column groups: a hint, not part of the value. */
     private boolean descending;
     /** {@link #allFinite}, once known: 0 not yet scanned, 1 every element finite, 2 not. */
@@ -183,23 +185,30 @@ public final class PackedMatrix {
 
     /**
      * This constant matrix's values in native memory aligned to a cache line, made on the first call; null for a
-     * view, an empty or a larger matrix than {@link #ALIGNED_COPY_MAX_BYTES}, or when {@link
-     * #ALIGNED_COPIES_PROPERTY} is false. The batch-1 product reads it instead of the heap array: the JVM puts an
-     * array's data at any 8-byte boundary (and moves it in a collection), and where that is not 32-byte aligned
-     * half of the product's 8-lane loads straddle two cache lines (lstm at batch 1: 83.5 or 87 µs by where R
-     * landed; docs/BENCHMARKS.md, session 17). Freed with this matrix.
+     * view, an empty or a larger matrix than {@link #ALIGNED_COPY_MAX_BYTES}, when {@link #ALIGNED_COPIES_PROPERTY}
+     * is false, or when the JVM's direct memory limit left no room for it. The batch-1 product reads it instead of
+     * the heap array: the JVM puts an array's data at any 8-byte boundary (and moves it in a collection), and
+     * where that is not 32-byte aligned half of the product's 8-lane loads straddle two cache lines (lstm at batch
+     * 1: 83.5 or 87 µs by where R landed; docs/BENCHMARKS.md, session 17). Freed with this matrix.
      */
     MemorySegment aligned() {
         MemorySegment copy = aligned;
-        if (copy != null || !constant || !ALIGNED_COPIES || data.length == 0
+        // noCopy is read unlocked: it only ever turns true, and a stale false costs one more trip through the lock
+        if (copy != null || noCopy || !constant || !ALIGNED_COPIES || data.length == 0
                 || 4L * data.length > ALIGNED_COPY_MAX_BYTES) {
             return copy;
         }
         synchronized (this) {
-            if (aligned == null) {
-                MemorySegment made = Arena.ofAuto().allocate(4L * data.length, LINE);
-                MemorySegment.copy(data, 0, made, ValueLayout.JAVA_FLOAT, 0, data.length);
-                aligned = made;
+            if (aligned == null && !noCopy) {
+                try {
+                    MemorySegment made = Arena.ofAuto().allocate(4L * data.length, LINE);
+                    MemorySegment.copy(data, 0, made, ValueLayout.JAVA_FLOAT, 0, data.length);
+                    aligned = made;
+                } catch (OutOfMemoryError e) {
+                    // Native memory counts against -XX:MaxDirectMemorySize: past it, the heap array serves, as
+                    // it does with the copies turned off, rather than failing the caller's inference.
+                    noCopy = true;
+                }
             }
             return aligned;
         }

@@ -143,4 +143,31 @@ class PackedMatrixTest {
         work[17] = Float.NaN;
         assertFalse(view.allFinite());
     }
+
+    /** Run by {@link #withoutRoomForTheCopyTheHeapArrayServes} in a JVM whose direct memory cannot hold the copy. */
+    public static void main(String[] args) {
+        Random r = new Random(2);
+        int k = 128;
+        int n = 512;
+        PackedMatrix b = PackedMatrix.pack(Check.random(r, k * n), 0, k, n, false);
+        float[] a = Check.random(r, k);
+        float[] got = new float[n];
+        Gemm.gemm(1, a, 0, k, b, null, got, 0, n, false, Epilogue.none());
+        float[] want = new float[n];
+        Gemm.gemm(1, a, 0, k, PackedMatrix.view(b.data(), k, n), null, want, 0, n, false, Epilogue.none());
+        if (b.aligned() != null || !java.util.Arrays.equals(want, got)) {
+            throw new AssertionError("copy " + b.aligned() + ", same result " + java.util.Arrays.equals(want, got));
+        }
+    }
+
+    @Test
+    void withoutRoomForTheCopyTheHeapArrayServes() throws Exception {
+        // A 256 KB matrix against a 64 KB direct-memory limit: the first batch-1 product must not fail
+        String java = ProcessHandle.current().info().command().orElseThrow();
+        Process p = new ProcessBuilder(java, "--add-modules=jdk.incubator.vector", "-XX:MaxDirectMemorySize=64k",
+                "-cp", System.getProperty("java.class.path"), PackedMatrixTest.class.getName())
+                .redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes());
+        assertEquals(0, p.waitFor(), out);
+    }
 }
