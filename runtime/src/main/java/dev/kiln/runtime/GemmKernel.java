@@ -741,7 +741,7 @@ final class GemmKernel {
         int group = MV_VECTORS * VL;
         int groups = (colEnd - first + group - 1) / group;
         // The aligned copy serves the kernel whose pairs lie in one panel (VL <= 8), which is every default width.
-        MemorySegment aligned = ONE_PANEL && k > 0 ? b.aligned() : null;
+        MemorySegment aligned = ONE_PANEL ? b.aligned() : null;
         for (int g = 0; g < groups; g++) {
             int j0 = first + (descending ? groups - 1 - g : g) * group;
             int ci = cOff + j0;
@@ -833,10 +833,11 @@ final class GemmKernel {
      */
     private static void matvecGroup(float[] a, int aOff, int k, MemorySegment bd, int j0, int n, float[] d,
                                     int dOff, boolean accumulate) {
-        long o0 = 4L * base(j0, k);
-        long o2 = 4L * baseOr(j0 + 2 * VL, k, n, base(j0, k));
-        long o4 = 4L * baseOr(j0 + 4 * VL, k, n, base(j0, k));
-        long o6 = 4L * baseOr(j0 + 6 * VL, k, n, base(j0, k));
+        int first = base(j0, k);
+        long o0 = 4L * first;
+        long o2 = 4L * baseOr(j0 + 2 * VL, k, n, first);
+        long o4 = 4L * baseOr(j0 + 4 * VL, k, n, first);
+        long o6 = 4L * baseOr(j0 + 6 * VL, k, n, first);
         FloatVector v0, v1, v2, v3, v4, v5, v6, v7;
         if (accumulate) {
             v0 = FloatVector.fromArray(SPECIES, d, dOff);

@@ -45,6 +45,8 @@ public final class PackedMatrix {
     private final int n;
     /** Whether the values never change ({@link #pack}, {@link #wrap}), so facts about them may be kept. */
     private final boolean constant;
+    /** Whether {@link #aligned} may make a copy: constant, not empty, within the cap, copies not turned off. */
+    private final boolean copyable;
     /** {@link #aligned}, once made. */
     private volatile MemorySegment aligned;
     /** Whether making {@link #aligned} failed for want of native memory; read and written under the lock. */
@@ -59,6 +61,7 @@ public final class PackedMatrix {
         this.k = k;
         this.n = n;
         this.constant = constant;
+        this.copyable = constant && ALIGNED_COPIES && data.length > 0 && 4L * data.length <= ALIGNED_COPY_MAX_BYTES;
     }
 
     /** Length of the packed form of a {@code k x n} matrix: {@code ceil(n/16) * 16 * k}. */
@@ -130,7 +133,7 @@ public final class PackedMatrix {
         return packed;
     }
 
-    /** The packed floats; shared, never to be modified. */
+    /** The packed floats; shared, never to be modified (a view's owner repacks them between products). */
     public float[] data() { return data; }
 
     /** Rows of B (the reduction dimension). */
@@ -194,8 +197,7 @@ public final class PackedMatrix {
     MemorySegment aligned() {
         MemorySegment copy = aligned;
         // noCopy is read unlocked: it only ever turns true, and a stale false costs one more trip through the lock
-        if (copy != null || noCopy || !constant || !ALIGNED_COPIES || data.length == 0
-                || 4L * data.length > ALIGNED_COPY_MAX_BYTES) {
+        if (copy != null || !copyable || noCopy) {
             return copy;
         }
         synchronized (this) {
