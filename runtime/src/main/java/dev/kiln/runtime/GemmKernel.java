@@ -6,6 +6,8 @@ import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
 import java.util.Arrays;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -729,6 +731,11 @@ final class GemmKernel {
      * Row 0 of A times strips {@code [s0, s1)} of B: the batch-1 path. It keeps {@value #MV_VECTORS} vectors of
      * C in flight (several panels streamed side by side) because one row offers no reuse of B, only latency to
      * hide; each lane still sums over kk in order, exactly as {@link #tile} does.
+     *
+     * <p>Where much of the row is zero ({@link NonzeroEntries}: 40 %), B large, constant and finite and C not
+     * accumulated, the rows of B facing a zero are not read. The sums are the same bits: with B finite, a skipped
+     * term is an exact zero, and a sum that starts at +0 only equals -0 after an underflow to -0, where adding
+     * +0 would have made it +0; a group whose result holds a -0 is therefore computed again over every row.
      */
     static void matvec(float[] a, int aOff, PackedMatrix b, int s0, int s1, float[] bias, float[] c, int cOff,
                        boolean accumulate, Epilogue ep, float[] scratch, boolean descending) {
@@ -742,15 +749,13 @@ final class GemmKernel {
         int groups = (colEnd - first + group - 1) / group;
         // The aligned copy serves the kernel whose pairs lie in one panel (VL <= 8), which is every default width.
         MemorySegment aligned = ONE_PANEL ? b.aligned() : null;
+        NonzeroEntries nonzero = aligned != null && !accumulate && b.allFinite()
+                ? NonzeroEntries.ofSparseRow(a, aOff, b) : null;
         for (int g = 0; g < groups; g++) {
             int j0 = first + (descending ? groups - 1 - g : g) * group;
             int ci = cOff + j0;
             if (j0 + group <= colEnd) {
-                if (aligned != null) {
-                    matvecGroup(a, aOff, k, aligned, j0, n, c, ci, accumulate);
-                } else {
-                    matvecGroup(a, aOff, k, b.data(), j0, n, c, ci, accumulate);
-                }
+                matvecGroup(a, aOff, k, b, aligned, nonzero, j0, c, ci, accumulate);
                 if (finish) {
                     finish(c, ci, 0, 1, MV_VECTORS, bias, j0, ep);
                 }
@@ -758,13 +763,24 @@ final class GemmKernel {
                 if (accumulate) {
                     loadEdge(c, ci, j0, colEnd, scratch, 0, MV_VECTORS);
                 }
-                if (aligned != null) {
-                    matvecGroup(a, aOff, k, aligned, j0, n, scratch, 0, accumulate);
-                } else {
-                    matvecGroup(a, aOff, k, b.data(), j0, n, scratch, 0, accumulate);
-                }
+                matvecGroup(a, aOff, k, b, aligned, nonzero, j0, scratch, 0, accumulate);
                 finishEdge(scratch, 0, 1, MV_VECTORS, c, ci, 0, j0, colEnd, bias, ep);
             }
+        }
+    }
+
+    /** One group of {@link #matvec}, from the memory and over the rows it has chosen. */
+    private static void matvecGroup(float[] a, int aOff, int k, PackedMatrix b, MemorySegment aligned,
+                                    NonzeroEntries nonzero, int j0, float[] d, int dOff, boolean accumulate) {
+        int n = b.n();
+        if (nonzero != null && matvecGroupSparse(nonzero.values(), nonzero.rowBytes(), nonzero.count(), k, aligned,
+                j0, n, d, dOff)) {
+            return;
+        }
+        if (aligned != null) {
+            matvecGroup(a, aOff, k, aligned, j0, n, d, dOff, accumulate);
+        } else {
+            matvecGroup(a, aOff, k, b.data(), j0, n, d, dOff, accumulate);
         }
     }
 
@@ -877,6 +893,56 @@ final class GemmKernel {
         v5.intoArray(d, dOff + 5 * VL);
         v6.intoArray(d, dOff + 6 * VL);
         v7.intoArray(d, dOff + 7 * VL);
+    }
+
+    /**
+     * {@link #matvecGroup(float[], int, int, MemorySegment, int, int, float[], int, boolean)} over the nonzero
+     * entries of A only (values and their rows' byte offsets, {@code count} of them), C not accumulated: the same
+     * FMA chains less their exact-zero terms. Returns false, its stores to be overwritten, when a sum is -0, the one
+     * value a skipped term could have changed (to +0).
+     */
+    private static boolean matvecGroupSparse(float[] values, int[] rowBytes, int count, int k, MemorySegment bd,
+                                             int j0, int n, float[] d, int dOff) {
+        int first = base(j0, k);
+        long o0 = 4L * first;
+        long o2 = 4L * baseOr(j0 + 2 * VL, k, n, first);
+        long o4 = 4L * baseOr(j0 + 4 * VL, k, n, first);
+        long o6 = 4L * baseOr(j0 + 6 * VL, k, n, first);
+        FloatVector v0 = FloatVector.zero(SPECIES);
+        FloatVector v1 = v0, v2 = v0, v3 = v0, v4 = v0, v5 = v0, v6 = v0, v7 = v0;
+        long second = 4L * VL;
+        for (int t = 0; t < count; t++) {
+            long bo = rowBytes[t];
+            FloatVector av = FloatVector.broadcast(SPECIES, values[t]);
+            long p0 = o0 + bo;
+            long p2 = o2 + bo;
+            long p4 = o4 + bo;
+            long p6 = o6 + bo;
+            v0 = av.fma(FloatVector.fromMemorySegment(SPECIES, bd, p0, NATIVE), v0);
+            v1 = av.fma(FloatVector.fromMemorySegment(SPECIES, bd, p0 + second, NATIVE), v1);
+            v2 = av.fma(FloatVector.fromMemorySegment(SPECIES, bd, p2, NATIVE), v2);
+            v3 = av.fma(FloatVector.fromMemorySegment(SPECIES, bd, p2 + second, NATIVE), v3);
+            v4 = av.fma(FloatVector.fromMemorySegment(SPECIES, bd, p4, NATIVE), v4);
+            v5 = av.fma(FloatVector.fromMemorySegment(SPECIES, bd, p4 + second, NATIVE), v5);
+            v6 = av.fma(FloatVector.fromMemorySegment(SPECIES, bd, p6, NATIVE), v6);
+            v7 = av.fma(FloatVector.fromMemorySegment(SPECIES, bd, p6 + second, NATIVE), v7);
+        }
+        v0.intoArray(d, dOff);
+        v1.intoArray(d, dOff + VL);
+        v2.intoArray(d, dOff + 2 * VL);
+        v3.intoArray(d, dOff + 3 * VL);
+        v4.intoArray(d, dOff + 4 * VL);
+        v5.intoArray(d, dOff + 5 * VL);
+        v6.intoArray(d, dOff + 6 * VL);
+        v7.intoArray(d, dOff + 7 * VL);
+        // -0 is the only float whose bits equal Integer.MIN_VALUE.
+        return !(isNegativeZero(v0).or(isNegativeZero(v1)).or(isNegativeZero(v2)).or(isNegativeZero(v3))
+                .or(isNegativeZero(v4)).or(isNegativeZero(v5)).or(isNegativeZero(v6)).or(isNegativeZero(v7))
+                .anyTrue());
+    }
+
+    private static VectorMask<Integer> isNegativeZero(FloatVector v) {
+        return v.reinterpretAsInts().compare(VectorOperators.EQ, Integer.MIN_VALUE);
     }
 
     /** Whether {@link #finish} keeps the values in registers from bias to store: no activation, or Relu. */

@@ -190,6 +190,93 @@ class GemmTest {
         }
     }
 
+    /** k x n large enough (288 KB packed) that a batch-1 product skips the zero rows of A. */
+    private static final int SPARSE_K = 512;
+    private static final int SPARSE_N = 144;
+
+    /** A row of {@code k} random values of which about {@code zeros} (a fraction) are +0 or -0. */
+    private static float[] rowWithZeros(Random r, int k, double zeros) {
+        float[] a = Check.random(r, k);
+        for (int i = 0; i < k; i++) {
+            if (r.nextDouble() < zeros) {
+                a[i] = r.nextBoolean() ? 0f : -0f;
+            }
+        }
+        return a;
+    }
+
+    /** C = A·B computed one row at a time, each compared bit for bit with the same rows computed as a batch. */
+    private static void assertRowsAloneEqualTheBatch(float[] a, int m, PackedMatrix b, float[] bias, Epilogue ep) {
+        int k = b.k();
+        int n = b.n();
+        float[] all = new float[m * n];
+        Gemm.gemm(m, a, 0, k, b, bias, all, 0, n, false, ep);
+        for (int i = 0; i < m; i++) {
+            // twice: the second product walks the column groups the other way
+            for (int rep = 0; rep < 2; rep++) {
+                float[] c = new float[n];
+                Gemm.gemm(1, a, i * k, k, b, bias, c, 0, n, false, ep);
+                for (int j = 0; j < n; j++) {
+                    assertEquals(Float.floatToRawIntBits(all[i * n + j]), Float.floatToRawIntBits(c[j]),
+                            "row " + i + " col " + j + " " + ep + " bias " + (bias != null));
+                }
+            }
+        }
+    }
+
+    @Test
+    void aSparseRowSkipsItsZerosAndKeepsTheBatchBits() {
+        Random r = new Random(17);
+        PackedMatrix b = PackedMatrix.pack(Check.random(r, SPARSE_K * SPARSE_N), 0, SPARSE_K, SPARSE_N, false);
+        double[] fractions = {0, 0.3, 0.45, 0.7, 0.97, 1};
+        float[] a = new float[fractions.length * SPARSE_K];
+        for (int i = 0; i < fractions.length; i++) {
+            System.arraycopy(rowWithZeros(r, SPARSE_K, fractions[i]), 0, a, i * SPARSE_K, SPARSE_K);
+        }
+        float[] bias = Check.random(r, SPARSE_N);
+        assertRowsAloneEqualTheBatch(a, fractions.length, b, bias, Epilogue.relu());
+        assertRowsAloneEqualTheBatch(a, fractions.length, b, null, Epilogue.none());
+        assertRowsAloneEqualTheBatch(a, fractions.length, b, null, Epilogue.tanh());
+        new Case(1, SPARSE_K, SPARSE_N, SPARSE_K, 2 * SPARSE_K, SPARSE_N, 0, a, b, bias, new float[SPARSE_N],
+                false, Epilogue.none()).check();
+    }
+
+    @Test
+    void aSparseRowTimesAnInfinityStillGivesNaN() {
+        // 0 x Inf is NaN: with a non-finite B no zero may be skipped.
+        Random r = new Random(19);
+        float[] values = Check.random(r, SPARSE_K * SPARSE_N);
+        values[5 * SPARSE_N + 7] = Float.POSITIVE_INFINITY;
+        PackedMatrix b = PackedMatrix.pack(values, 0, SPARSE_K, SPARSE_N, false);
+        float[] a = rowWithZeros(r, SPARSE_K, 0.8);
+        a[5] = 0f;
+        float[] c = new float[SPARSE_N];
+        Gemm.gemm(1, a, 0, SPARSE_K, b, null, c, 0, SPARSE_N, false, Epilogue.none());
+        assertTrue(Float.isNaN(c[7]), "0 x Inf in column 7 gave " + c[7]);
+        assertRowsAloneEqualTheBatch(a, 1, b, null, Epilogue.none());
+    }
+
+    @Test
+    void aSumThatUnderflowsToMinusZeroBeforeASkippedZeroIsPlusZero() {
+        // Column 3: a[0] * B[0][3] = 1e-30 * -1e-30 underflows to -0; the other nonzero entries of A meet a zero
+        // of the opposite sign in B (products -0, and -0 + -0 stays -0); every zero of A meets 5, and 0 x 5 = +0
+        // turns the running -0 into +0. Skipping the zeros would leave -0: the kernel must notice and sum that
+        // group over every row.
+        Random r = new Random(23);
+        float[] values = Check.random(r, SPARSE_K * SPARSE_N);
+        float[] a = rowWithZeros(r, SPARSE_K, 0.6);
+        a[0] = 1e-30f;
+        a[1] = 0f;
+        for (int kk = 0; kk < SPARSE_K; kk++) {
+            values[kk * SPARSE_N + 3] = kk == 0 ? -1e-30f : a[kk] == 0 ? 5f : a[kk] > 0 ? -0f : 0f;
+        }
+        PackedMatrix b = PackedMatrix.pack(values, 0, SPARSE_K, SPARSE_N, false);
+        float[] c = new float[SPARSE_N];
+        Gemm.gemm(1, a, 0, SPARSE_K, b, null, c, 0, SPARSE_N, false, Epilogue.none());
+        assertEquals(0, Float.floatToRawIntBits(c[3]), "C[3] = " + c[3] + " (bits of -0 are 0x80000000)");
+        assertRowsAloneEqualTheBatch(a, 1, b, null, Epilogue.none());
+    }
+
     @Test
     void threadCountsGiveBitIdenticalResults() {
         Random r = new Random(13);
@@ -200,6 +287,10 @@ class GemmTest {
                 Case.random(r, 3000, 256, 10, false, true, Epilogue.none()),
                 Case.random(r, 1, 784, 512, true, true, Epilogue.elu(0.7f)),
                 Case.random(r, 1, 1000, 1000, false, false, Epilogue.tanh()));
+        Case sparse = Case.random(r, 1, 784, 512, false, true, Epilogue.relu());
+        System.arraycopy(rowWithZeros(r, 784, 0.6), 0, sparse.a(), sparse.aOff(), 784);
+        cases = new java.util.ArrayList<>(cases);
+        cases.add(sparse);
         for (Case c : cases) {
             float[] single = c.run();
             for (int threads = 1; threads <= 3; threads++) {
@@ -240,6 +331,20 @@ class GemmTest {
                 assertEquals(0, bytes, "bytes per 50 Relu GEMMs and two " + rare + " GEMMs, n = " + n);
             }
         }
+    }
+
+    @Test
+    void aSparseBatchOneProductAllocatesNothing() {
+        org.junit.jupiter.api.Assumptions.assumeTrue(System.getProperty("kiln.runtime.vectorBits") == null,
+                "allocation is measured at the machine's own vector width only");
+        Random r = new Random(29);
+        PackedMatrix b = PackedMatrix.pack(Check.random(r, SPARSE_K * SPARSE_N), 0, SPARSE_K, SPARSE_N, false);
+        float[] a = rowWithZeros(r, SPARSE_K, 0.5);
+        float[] bias = Check.random(r, SPARSE_N);
+        float[] c = new float[SPARSE_N];
+        long bytes = Allocations.steadyBytesPerCall(
+                () -> Gemm.gemm(1, a, 0, SPARSE_K, b, bias, c, 0, SPARSE_N, false, Epilogue.relu()));
+        assertEquals(0, bytes, "bytes per batch-1 product over a half-zero row");
     }
 
     @Test
