@@ -19,9 +19,27 @@ import java.util.List;
  * change the layout. Axes fed at run time take a generic path over offset tables (see {@link #emitRunTimeAxes}).
  */
 final class ReduceEmitter implements KernelEmitter {
-    /** How one op starts, folds in an element, and finishes: code over the accumulator, element and count. */
+    /**
+     * How one op starts, folds in an element, and finishes: code over the accumulator, element and count; and, for
+     * the sums of float32, the {@link #ROW_SUMS} method that folds a contiguous run of elements the same way (null
+     * where there is none).
+     */
     private record Fold(String type, CodeBlock init, java.util.function.BiFunction<String, String, CodeBlock> step,
-                        java.util.function.BiFunction<String, CodeBlock, CodeBlock> finish) {}
+                        java.util.function.BiFunction<String, CodeBlock, CodeBlock> finish, String rowSum) {
+        Fold(String type, CodeBlock init, java.util.function.BiFunction<String, String, CodeBlock> step,
+             java.util.function.BiFunction<String, CodeBlock, CodeBlock> finish) {
+            this(type, init, step, finish, null);
+        }
+
+        Fold withRowSum(String method) {
+            return new Fold(type, init, step, finish, method);
+        }
+    }
+
+    private static final com.palantir.javapoet.ClassName ROW_SUMS =
+            com.palantir.javapoet.ClassName.get("dev.kiln.runtime", "RowSums");
+    /** Shortest contiguous run summed by {@link #ROW_SUMS}: below it the call costs more than the adds. */
+    private static final int MIN_ROW_SUM = 16;
 
     private static Fold sum(java.util.function.BiFunction<String, String, CodeBlock> step,
                             java.util.function.BiFunction<String, CodeBlock, CodeBlock> finish) {
@@ -74,7 +92,13 @@ final class ReduceEmitter implements KernelEmitter {
                     : new Fold("boolean", CodeBlock.of("true"), (acc, v) -> CodeBlock.of("$N &= $N", acc, v), plain);
         }
         if (t.isFloat32()) {
-            return floating(op, e -> CodeBlock.of("(float) $L", e), true);
+            Fold f = floating(op, e -> CodeBlock.of("(float) $L", e), true);
+            return switch (op) {
+                case "ReduceSum", "ReduceMean", "ReduceLogSum" -> f.withRowSum("sum");
+                case "ReduceSumSquare", "ReduceL2" -> f.withRowSum("sumOfSquares");
+                case "ReduceL1" -> f.withRowSum("sumOfAbsolutes");
+                default -> f;
+            };
         }
         if (t.dtype().isFloat()) {
             return floating(op, e -> LossEmitter.store(t, e), false);
@@ -174,14 +198,25 @@ final class ReduceEmitter implements KernelEmitter {
         List<String> keptIdx = loops(ctx, b, kept, "i");
         String acc = ctx.locals.newName("acc");
         b.addStatement("$L $N = $L", f.type(), acc, f.init());
-        List<String> foldIdx = loops(ctx, b, folded, "r");
+        // A float32 sum whose innermost reduced run is contiguous and long folds that run with one call.
+        Dim[] innermost = folded.isEmpty() ? null : folded.get(folded.size() - 1);
+        boolean rowSum = f.rowSum() != null && EmitContext.type(x).isFloat32() && innermost != null
+                && StridedCopy.isOne(innermost[1])
+                && (!innermost[0].isStatic() || innermost[0].value() >= MIN_ROW_SUM);
+        List<Dim[]> looped = rowSum ? folded.subList(0, folded.size() - 1) : folded;
+        List<String> foldIdx = loops(ctx, b, looped, "r");
         List<CodeBlock> terms = new ArrayList<>();
         addTerms(ctx, terms, kept, keptIdx);
-        addTerms(ctx, terms, folded, foldIdx);
-        String v = ctx.locals.newName("v");
-        b.addStatement("$T $N = $N[$L]", EmitContext.type(x).element(), v, in.array(), in.plus(terms.isEmpty() ? CodeBlock.of("0") : CodeBlock.join(terms, " + ")));
-        b.addStatement("$L", f.step().apply(acc, v));
-        for (int k = 0; k < folded.size(); k++) {
+        addTerms(ctx, terms, looped, foldIdx);
+        CodeBlock at = in.plus(terms.isEmpty() ? CodeBlock.of("0") : CodeBlock.join(terms, " + "));
+        if (rowSum) {
+            b.addStatement("$N += $T.$N($N, $L, $L)", acc, ROW_SUMS, f.rowSum(), in.array(), at, ctx.dim(innermost[0]));
+        } else {
+            String v = ctx.locals.newName("v");
+            b.addStatement("$T $N = $N[$L]", EmitContext.type(x).element(), v, in.array(), at);
+            b.addStatement("$L", f.step().apply(acc, v));
+        }
+        for (int k = 0; k < looped.size(); k++) {
             b.endControlFlow();
         }
         b.addStatement("$N[$N++] = $L", out.array(), o, f.finish().apply(acc, ctx.dim(count)));

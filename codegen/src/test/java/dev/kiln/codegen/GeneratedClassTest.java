@@ -193,6 +193,30 @@ class GeneratedClassTest {
     }
 
     @Test
+    void floatSumsOverLongContiguousRunsFoldEachRunInOneCallAndMatchTheEvaluator() throws Exception {
+        // [N,3,40]: the reduced last axis (or the merged last two) is a contiguous run folded by RowSums; the batch
+        // axis, when reduced too, is a loop around it.
+        String[][] cases = {{"ReduceSum", "0,2", "0"}, {"ReduceMean", "2", "1"}, {"ReduceSumSquare", "1,2", "1"},
+            {"ReduceL1", "2", "0"}, {"ReduceL2", "0,2", "0"}, {"ReduceLogSum", "2", "1"}};
+        for (String[] c : cases) {
+            GraphBuilder b = new GraphBuilder("rowSums");
+            Value x = b.input("x", DType.FLOAT32, Shape.parse("N,3,40"));
+            Value in = c[0].equals("ReduceLogSum") ? b.op("Abs").inputs(x).outputNames("abs").output() : x;
+            long[] axes = java.util.Arrays.stream(c[1].split(",")).mapToLong(Long::parseLong).toArray();
+            b.output(b.op(c[0]).inputs(in, b.initializer("axes", Tensor.ofInt64s(axes)))
+                    .attr("keepdims", Long.parseLong(c[2])).outputNames("y").output());
+            Graph graph = optimized(b.build());
+            var model = CodeGenerator.generate(graph, new CodegenOptions("com.acme", "RowSums" + c[0], 1, "test"));
+            String source = model.sources().get(0).toString();
+            assertTrue(source.contains("RowSums."), c[0] + " did not fold its run in one call:\n" + source);
+            Class<?> cls = InProcessCompiler.load(model);
+            for (int batch : new int[] {1, 3}) {
+                assertMatches(graph, cls, batch, 80 + batch);
+            }
+        }
+    }
+
+    @Test
     void layerNormSoftmaxOverAMiddleAxisAndActivationMatMulMatchTheEvaluator() throws Exception {
         GraphBuilder b = new GraphBuilder("attention");
         Value x = b.input("x", DType.FLOAT32, Shape.parse("N,4,6"));
