@@ -473,12 +473,14 @@ public final class ConvGrad {
         int w = s.w();
         int sh = s.strideH();
         int sw = s.strideW();
+        int kh = s.kh();
         int kw = s.kw();
-        int taps = s.kh() * kw;
+        int taps = kh * kw;
+        // (c, ky, kx) of tap k stepped, not divided out: three divisions a tap were a tenth of mnist_cnn's conv2
+        int c = k0 / taps;
+        int ky = k0 % taps / kw;
+        int kx = k0 % kw;
         for (int k = k0; k < k1; k++) {
-            int c = k / taps;
-            int ky = k % taps / kw;
-            int kx = k % kw;
             int cb = io + (g * s.cg() + c) * h * w;
             int ix0 = kx * s.dilationW() - s.padLeft();
             int iy0 = ky * s.dilationH() - s.padTop();
@@ -495,7 +497,7 @@ public final class ConvGrad {
                 }
                 int src = cb + iy * w + lo * sw + ix0;
                 if (sw == 1) {
-                    System.arraycopy(x, src, col, row + lo, hi - lo);
+                    Lanes.copy(x, src, col, row + lo, hi - lo);
                 } else {
                     for (int ox = lo; ox < hi; ox++, src += sw) {
                         col[row + ox] = x[src];
@@ -503,6 +505,13 @@ public final class ConvGrad {
                 }
                 if (hi < outW) {
                     Arrays.fill(col, row + hi, row + outW, 0f);
+                }
+            }
+            if (++kx == kw) {
+                kx = 0;
+                if (++ky == kh) {
+                    ky = 0;
+                    c++;
                 }
             }
         }
@@ -517,13 +526,13 @@ public final class ConvGrad {
         int w = s.w();
         int sh = s.strideH();
         int sw = s.strideW();
+        int kh = s.kh();
         int kw = s.kw();
-        int taps = s.kh() * kw;
         int kv = s.kernelVolume();
+        int c = 0;
+        int ky = 0;
+        int kx = 0;
         for (int k = 0; k < kv; k++) {
-            int c = k / taps;
-            int ky = k % taps / kw;
-            int kx = k % kw;
             int cb = io + (g * s.cg() + c) * h * w;
             int ix0 = kx * s.dilationW() - s.padLeft();
             int iy0 = ky * s.dilationH() - s.padTop();
@@ -543,17 +552,24 @@ public final class ConvGrad {
                     }
                 }
             }
+            if (++kx == kw) {
+                kx = 0;
+                if (++ky == kh) {
+                    ky = 0;
+                    c++;
+                }
+            }
         }
     }
 
     /** First output column whose tap at input offset {@code ix0} (column ox*sw + ix0) is inside the input. */
     private static int runStart(int ix0, int sw, int outW) {
-        return Math.min(outW, Math.max(0, Math.ceilDiv(-ix0, sw)));
+        return Math.min(outW, Math.max(0, sw == 1 ? -ix0 : Math.ceilDiv(-ix0, sw)));
     }
 
     /** One past the last such column. */
     private static int runEnd(int ix0, int sw, int outW, int w, int lo) {
-        return Math.max(lo, Math.min(outW, Math.ceilDiv(w - ix0, sw)));
+        return Math.max(lo, Math.min(outW, sw == 1 ? w - ix0 : Math.ceilDiv(w - ix0, sw)));
     }
 
     private static void gemm(WorkerPool pool, int m, float[] a, int aOff, int lda, PackedMatrix b, float[] c,
