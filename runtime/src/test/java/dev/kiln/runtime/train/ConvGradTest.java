@@ -34,9 +34,11 @@ class ConvGradTest {
         {3, 8, 40, 9, 2, 4, 3, 1, 1, 0, 0, 3, 2, 1, 3},
         {4, 6, 37, 5, 3, 3, 1, 3, 1, 2, 0, 1, 1, 2, 1},
         {20, 5, 5, 33, 2, 2, 1, 1, 0, 0, 0, 0, 1, 1, 1},    // more channels than a panel
-        // rows of exactly one vector at 256 and at 128 bits (im2col and col2im copy them without a loop)
+        // rows of one to four vectors at 256 and at 128 bits (im2col and col2im copy them without a loop)
         {10, 12, 12, 20, 5, 5, 1, 1, 0, 0, 0, 0, 1, 1, 1},  // mnist_cnn conv2
         {3, 6, 6, 4, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1, 1},
+        {1, 28, 28, 4, 5, 5, 1, 1, 0, 0, 0, 0, 1, 1, 1},    // mnist_cnn conv1 (rows of 24)
+        {2, 18, 18, 3, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1, 1},
         // input gradients as a transposed convolution (stride 1, >= 8 channels per group, little padding)
         {16, 10, 10, 12, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},
         {16, 9, 9, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2},
