@@ -161,6 +161,11 @@ final class PanelScratch {
             int base = p * nr * k;
             int cols = Math.max(0, Math.min(nr, n - p * nr));
             int c0 = p * nr;
+            if (cols < nr) {
+                // The whole panel at once, its valid columns written over below: a fill per row of the few columns
+                // past n was two thirds of packing mnist_cnn's conv1 gradient (10 of 16 columns: 3.4 -> 2.4 µs)
+                java.util.Arrays.fill(d, base, base + nr * k, 0f);
+            }
             if (!transposed) {
                 for (int kk = 0; kk < k; kk++) {
                     System.arraycopy(src, off + kk * ld + c0, d, base + kk * nr, cols);
@@ -176,11 +181,6 @@ final class PanelScratch {
                             d[base + kk * nr + j] = src[row + kk];
                         }
                     }
-                }
-            }
-            if (cols < nr) {
-                for (int kk = 0; kk < k; kk++) {
-                    java.util.Arrays.fill(d, base + kk * nr + cols, base + (kk + 1) * nr, 0f);
                 }
             }
         }
