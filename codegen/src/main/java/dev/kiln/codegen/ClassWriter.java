@@ -163,9 +163,9 @@ final class ClassWriter {
             }
         });
         addDynamicFields(type);
-        plan.growableArrays.forEach((name, arrayType) -> type.addField(FieldSpec.builder(arrayType, name, Modifier.PRIVATE)
-                .addJavadoc("What a body is run on; grown on demand.\n")
-                .initializer("new $T[0]", ((ArrayTypeName) arrayType).componentType()).build()));
+        plan.growableArrays.forEach((name, array) -> type.addField(FieldSpec.builder(array.type(), name, Modifier.PRIVATE)
+                .addJavadoc("$L\n", array.doc())
+                .initializer("new $T[0]", ((ArrayTypeName) array.type()).componentType()).build()));
         if (plan.batchScratchPerBatch > 0) {
             type.addField(FieldSpec.builder(FLOATS, "batchScratch", Modifier.PRIVATE)
                     .addJavadoc("Kernel scratch whose size depends on the batch (recurrent gates); grown with the arena.\n")

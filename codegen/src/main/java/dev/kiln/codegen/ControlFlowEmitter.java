@@ -270,7 +270,7 @@ final class ControlFlowEmitter implements KernelEmitter {
     /** A per-instance array for body value v, grown here to v's size this run. */
     private static String buffer(EmitContext ctx, CodeBlock.Builder b, String hint, Value v) {
         ElementType t = ElementType.of(v.dtype());
-        String field = ctx.growableArray(Identifiers.camel(hint, "body"), t.array());
+        String field = ctx.growableArray(Identifiers.camel(hint, "body"), t.array(), "What a body is run on; grown on demand.");
         CodeBlock n = count(ctx, v.shape());
         b.beginControlFlow("if (this.$N.length < $L)", field, n)
                 .addStatement("this.$N = new $T[$L]", field, t.element(), n)

@@ -24,6 +24,7 @@ import javax.lang.model.element.Modifier;
  * and constants to the class. Collects the {@code run} parameters the method needs and what its prologue declares.
  */
 final class EmitContext {
+    private static final TypeName FLOATS = com.palantir.javapoet.ArrayTypeName.of(TypeName.FLOAT);
     private static final com.palantir.javapoet.ClassName DYNAMIC_TENSORS =
             com.palantir.javapoet.ClassName.get("dev.kiln.runtime", "DynamicTensors");
     final Node node;
@@ -391,6 +392,26 @@ final class EmitContext {
         return plan.derived.computeIfAbsent(key, k -> new ModelPlan.DerivedField(plan.names.newName(hint), type, init)).name();
     }
 
+    /** The nodes of the graph being written, in the order their code runs. */
+    List<Node> graphNodes() {
+        return plan.graph.nodes();
+    }
+
+    /**
+     * The per-instance float array in which the recurrent training forward {@code forward} keeps its gates for its
+     * gradient node (made on the first call, grown by the forward's code); the gradient node finds it with
+     * {@link #savedGatesOf}.
+     */
+    String savedGates(Node forward) {
+        return plan.savedGates.computeIfAbsent(forward, f -> growableArray("savedGates", FLOATS,
+                "Gates and states of every step of " + f.describe() + ", saved for its gradient; grown on demand."));
+    }
+
+    /** The array {@link #savedGates} gave {@code forward}, or null when its code did not ask for one. */
+    String savedGatesOf(Node forward) {
+        return plan.savedGates.get(forward);
+    }
+
     /** Scratch of {@code perBatch * batch} floats, grown with the arena and shared by the kernels that need one. */
     String batchScratch(long perBatch) {
         plan.batchScratchPerBatch = Math.max(plan.batchScratchPerBatch, perBatch);
@@ -402,10 +423,10 @@ final class EmitContext {
         return plan;
     }
 
-    /** A per-instance array field of {@code arrayType}, grown on demand by the code that uses it. */
-    String growableArray(String hint, TypeName arrayType) {
+    /** A per-instance array field of {@code arrayType}, grown on demand by the code that uses it; doc its Javadoc. */
+    String growableArray(String hint, TypeName arrayType, String doc) {
         String name = plan.names.newName(hint);
-        plan.growableArrays.put(name, arrayType);
+        plan.growableArrays.put(name, new ModelPlan.GrowableArray(arrayType, doc));
         return name;
     }
 

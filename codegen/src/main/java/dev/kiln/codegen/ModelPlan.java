@@ -85,8 +85,16 @@ final class ModelPlan {
 
     /** The bodies of this class's control-flow nodes (see {@link ControlFlowEmitter}). */
     final List<NestedClass> nestedClasses = new ArrayList<>();
-    /** Per-instance arrays grown on demand, by field name: their Java array type (the buffers bodies are run on). */
-    final Map<String, com.palantir.javapoet.TypeName> growableArrays = new LinkedHashMap<>();
+    /** A per-instance array grown on demand by the code that uses it: its Java array type and its field's doc. */
+    record GrowableArray(com.palantir.javapoet.TypeName type, String doc) {}
+
+    /** Per-instance arrays grown on demand, by field name (the buffers bodies are run on, saved recurrent gates). */
+    final Map<String, GrowableArray> growableArrays = new LinkedHashMap<>();
+    /**
+     * The field each recurrent training forward written so far keeps its gates in for its gradient node, by
+     * forward node (identity: two equal nodes are still two computations).
+     */
+    final Map<Node, String> savedGates = new java.util.IdentityHashMap<>();
     /** Prefix of this class's keys in the weights resource: empty for the model's class, the nesting path for a body. */
     String keyPrefix = "";
     /** The generated class: the model's, or for a body the class nested in its enclosing one. */

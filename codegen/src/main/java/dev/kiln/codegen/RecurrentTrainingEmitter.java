@@ -4,6 +4,8 @@ import com.palantir.javapoet.ClassName;
 import com.palantir.javapoet.CodeBlock;
 import dev.kiln.ir.Attr;
 import dev.kiln.ir.Node;
+import dev.kiln.ir.OpTable;
+import dev.kiln.ir.ops.NnGradOps;
 import dev.kiln.ir.Value;
 import java.util.List;
 import java.util.Locale;
@@ -11,12 +13,16 @@ import java.util.Locale;
 /**
  * LSTM and GRU whose weights are a trainer's parameters (fields that change every step), and their gradients
  * {@code dev.kiln.LSTMGrad} / {@code GRUGrad}, as calls of the runtime's {@code RecurrentTraining}: the forward packs
- * W and R at run time and keeps every step's gates in the batch scratch, the gradient recomputes that forward and
- * walks it back in time. One direction (forward or reverse), layout 0, default activations, no clip, peepholes,
- * input_forget or sequence_lens, and GRU with linear_before_reset = 1 (PyTorch's form); others are refused here.
+ * W and R at run time and keeps every step's gates. Where the graph holds the one gradient node of that forward (a
+ * trainer's step), the gates go to an array of their own that the gradient then walks back in time; otherwise (the
+ * inference class of a training compile) they go to the batch scratch. A gradient node without such a forward (one
+ * whose forward ran the inference kernels, on constant weights) recomputes the forward. One direction (forward or reverse), layout 0, default activations, no clip, peepholes, input_forget
+ * or sequence_lens, and GRU with linear_before_reset = 1 (PyTorch's form); others are refused here.
  */
 final class RecurrentTrainingEmitter implements KernelEmitter {
     static final ClassName TRAINING = ClassName.get("dev.kiln.runtime.train", "RecurrentTraining");
+    /** Input k of a gradient node is input {@code FORWARD_INPUT[k]} of its forward: X, W, R, B, initial_h, initial_c. */
+    private static final int[] FORWARD_INPUT = {0, 1, 2, 3, 5, 6};
 
     /** The forward LSTM or GRU on weights held in fields. */
     static CodeBlock forward(EmitContext ctx) {
@@ -33,10 +39,22 @@ final class RecurrentTrainingEmitter implements KernelEmitter {
         int seq = ctx.staticDim(x, 0);
         int hidden = ctx.staticDim(n.input(2), 2);
         int perStep = (lstm ? 7 : 5) * hidden;
-        String saved = x.shape().dim(1).isStatic()
-                ? ctx.scratch(Math.toIntExact((long) seq * perStep * x.shape().dim(1).value()))
-                : ctx.batchScratch((long) seq * perStep);
         CodeBlock batch = ctx.dim(x.shape().dim(1));
+        CodeBlock.Builder code = CodeBlock.builder();
+        String saved;
+        if (gradientOf(ctx, n) != null) {
+            // Kept until the gradient node reads it: a field of its own, where the batch scratch is any kernel's.
+            saved = ctx.savedGates(n);
+            CodeBlock length = CodeBlock.of("$T.$N($L, $L, $L)", TRAINING, lstm ? "lstmSavedLength" : "gruSavedLength",
+                    hidden, seq, batch);
+            code.beginControlFlow("if (this.$N.length < $L)", saved, length)
+                    .addStatement("this.$N = new float[$L]", saved, length)
+                    .endControlFlow();
+        } else {
+            saved = x.shape().dim(1).isStatic()
+                    ? ctx.scratch(Math.toIntExact((long) seq * perStep * x.shape().dim(1).value()))
+                    : ctx.batchScratch((long) seq * perStep);
+        }
         CodeBlock.Builder call = CodeBlock.builder().add("$T.$N($L, $L, $L, $L, $L, ", TRAINING,
                 lstm ? "lstmForward" : "gruForward", ctx.staticDim(x, 2), hidden, seq, batch, reverse(ctx));
         if (!lstm) {
@@ -51,10 +69,10 @@ final class RecurrentTrainingEmitter implements KernelEmitter {
             call.add(out(ctx, 2));
         }
         call.add("this.$N, 0, $L)", saved, pool(ctx));
-        return CodeBlock.builder().addStatement("$L", call.build()).build();
+        return code.addStatement("$L", call.build()).build();
     }
 
-    /** LSTMGrad and GRUGrad. */
+    /** LSTMGrad and GRUGrad: from the gates their forward kept when it did, else recomputing them. */
     @Override
     public CodeBlock emit(EmitContext ctx) {
         Node n = ctx.node;
@@ -65,14 +83,24 @@ final class RecurrentTrainingEmitter implements KernelEmitter {
         int hidden = ctx.staticDim(n.input(2), 2);
         CodeBlock batch = ctx.dim(x.shape().dim(1));
         int dy = lstm ? 6 : 5;
-        CodeBlock.Builder call = CodeBlock.builder().add("$T.$N($L, $L, $L, $L, $L, ", TRAINING,
-                lstm ? "lstmGrad" : "gruGrad", ctx.staticDim(x, 2), hidden, seq, batch, reverse(ctx));
+        Node forward = forwardOf(ctx, n);
+        String saved = forward == null ? null : ctx.savedGatesOf(forward);
+        String method = saved != null ? (lstm ? "lstmBackward" : "gruBackward") : (lstm ? "lstmGrad" : "gruGrad");
+        CodeBlock.Builder call = CodeBlock.builder().add("$T.$N($L, $L, $L, $L, $L, ", TRAINING, method,
+                ctx.staticDim(x, 2), hidden, seq, batch, reverse(ctx));
         if (!lstm) {
             call.add("true, ");
         }
-        call.add(in(ctx, 0)).add(in(ctx, 1)).add(in(ctx, 2)).add(in(ctx, 3)).add(in(ctx, 4));
+        call.add(in(ctx, 0)).add(in(ctx, 1)).add(in(ctx, 2));
+        if (saved == null) {
+            call.add(in(ctx, 3)); // B, which only the recomputed forward reads
+        }
+        call.add(in(ctx, 4));
         if (lstm) {
             call.add(in(ctx, 5));
+        }
+        if (saved != null) {
+            call.add("this.$N, 0, ", saved);
         }
         call.add(in(ctx, dy)).add("$L, ", CodeBlock.of("$L * $L", batch, hidden)).add(in(ctx, dy + 1));
         if (lstm) {
@@ -86,6 +114,49 @@ final class RecurrentTrainingEmitter implements KernelEmitter {
         }
         call.add("$L)", pool(ctx));
         return CodeBlock.builder().addStatement("$L", call.build()).build();
+    }
+
+    /** The one gradient node of the graph that differentiates {@code forward}, and of nothing else; or null. */
+    private static Node gradientOf(EmitContext ctx, Node forward) {
+        Node grad = only(ctx.graphNodes().stream().filter(g -> differentiates(g, forward)).toList());
+        return grad != null && forwardOf(ctx, grad) == forward ? grad : null;
+    }
+
+    /** The one forward node of the graph that {@code grad} differentiates, or null. */
+    private static Node forwardOf(EmitContext ctx, Node grad) {
+        return only(ctx.graphNodes().stream().filter(f -> differentiates(grad, f)).toList());
+    }
+
+    private static Node only(List<Node> nodes) {
+        return nodes.size() == 1 ? nodes.get(0) : null;
+    }
+
+    /**
+     * Whether {@code grad} is the gradient node of {@code forward}: the LSTMGrad or GRUGrad the gradient rule emits
+     * for it, on the same values and of the same form, so that the gates the forward computes are the ones the
+     * gradient would recompute.
+     */
+    private static boolean differentiates(Node grad, Node forward) {
+        boolean lstm = forward.qualifiedOp().equals("LSTM");
+        if (!lstm && !forward.qualifiedOp().equals("GRU")) {
+            return false;
+        }
+        if (!grad.domain().equals(OpTable.KILN_DOMAIN)
+                || !grad.op().equals(lstm ? NnGradOps.LSTM_GRAD : NnGradOps.GRU_GRAD)) {
+            return false;
+        }
+        for (int k = 0; k < (lstm ? 6 : 5); k++) {
+            int i = FORWARD_INPUT[k];
+            if (grad.hasInput(k) != forward.hasInput(i)
+                    || grad.hasInput(k) && !grad.input(k).equals(forward.input(i))) {
+                return false;
+            }
+        }
+        OpTable ops = OpTable.get();
+        return ops.stringAttr(grad, "direction").equals(ops.stringAttr(forward, "direction"))
+                && ops.intAttr(grad, "layout") == ops.intAttr(forward, "layout")
+                && grad.attributes().get("hidden_size").equals(forward.attributes().get("hidden_size"))
+                && (lstm || ops.intAttr(grad, "linear_before_reset") == ops.intAttr(forward, "linear_before_reset"));
     }
 
     private static void check(EmitContext ctx, boolean lstm) {

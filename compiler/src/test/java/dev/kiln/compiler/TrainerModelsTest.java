@@ -58,11 +58,16 @@ class TrainerModelsTest {
         return c;
     }
 
-    /** Compiles {@code graph} with training (O3) and builds the reference trainer's graph as the compiler does. */
-    static Compiled compile(Graph graph, String name, TrainingSpec spec, int threads) throws Exception {
+    /** Generates the classes of {@code graph} with training (O3): Net and NetTrainer. */
+    static GeneratedModel generate(Graph graph, String name, TrainingSpec spec, int threads) {
         CompileOptions options = new CompileOptions("com.acme." + name.replaceAll("[^a-z0-9]", ""), Optional.of("Net"),
                 OptLevel.O3, threads).withTraining(TrainOptions.of(spec));
-        GeneratedModel generated = KilnCompiler.compile(graph, name, options, PassOptions.quiet());
+        return KilnCompiler.compile(graph, name, options, PassOptions.quiet());
+    }
+
+    /** Compiles {@code graph} with training (O3) and builds the reference trainer's graph as the compiler does. */
+    static Compiled compile(Graph graph, String name, TrainingSpec spec, int threads) throws Exception {
+        GeneratedModel generated = generate(graph, name, spec, threads);
         if (System.getenv("KILN_DUMP") != null) {
             generated.writeTo(Path.of(System.getenv("KILN_DUMP")), Path.of(System.getenv("KILN_DUMP")));
         }

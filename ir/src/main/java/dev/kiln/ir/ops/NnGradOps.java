@@ -288,7 +288,8 @@ public final class NnGradOps {
      * </ul>
      * <p>Nothing is saved by the forward node: its outputs do not hold the gates or (for Y alone) the cell
      * states, so LSTMGrad recomputes them, at the cost of one more forward (an input-projection GEMM over all
-     * steps, then one recurrent GEMM per step). Direction d of a bidirectional node uses rows d of W, R, B and the
+     * steps, then one recurrent GEMM per step). Generated trainers skip that cost: their forward keeps the gates
+     * for the one LSTMGrad that differentiates it (docs/TRAINING.md). Direction d of a bidirectional node uses rows d of W, R, B and the
      * states and walks time backwards for d = 1. Outputs may be cut after the last one needed.
      *
      * <p>Attributes: the forward's {@code direction} (forward, reverse, bidirectional), {@code layout} (0, 1) and
