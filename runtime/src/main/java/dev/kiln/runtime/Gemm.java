@@ -87,6 +87,30 @@ public final class Gemm {
         }
     }
 
+    /** Whether {@link #gemmTwo} takes B1 and B2: no edge strip in either, B2 no wider than B1. */
+    public static boolean fusesTwo(PackedMatrix b1, PackedMatrix b2) {
+        return GemmKernel.fusesTwo(b1, b2);
+    }
+
+    /**
+     * Rows {@code [rowFrom, rowTo)} of {@code C = (A1 · B1 + bias) + A2 · B2} on the calling thread, the second
+     * product over B2's columns only (the first {@code b2.n()} of C); row i of A1, A2 and C starts at
+     * {@code off + i * ld}. The bits are those of {@link #gemm} of A1 · B1 with the bias, then {@link #gemm}
+     * accumulating A2 · B2 onto it, without C's store and reload between the two: a recurrent step, its input
+     * projection and recurrent product in one register tile. Needs {@link #fusesTwo}.
+     */
+    public static void gemmTwo(int rowFrom, int rowTo, float[] a1, int a1Off, int lda1, PackedMatrix b1, float[] bias,
+                               float[] a2, int a2Off, int lda2, PackedMatrix b2, float[] c, int cOff, int ldc) {
+        if (!fusesTwo(b1, b2)) {
+            throw new IllegalArgumentException("gemmTwo needs both B widths a multiple of " + GemmKernel.STRIP
+                    + " and B2 no wider than B1: " + b1 + ", " + b2);
+        }
+        int m = rowTo - rowFrom;
+        check(m, a1, a1Off + rowFrom * lda1, lda1, b1, bias, c, cOff + rowFrom * ldc, ldc, Epilogue.none());
+        check(m, a2, a2Off + rowFrom * lda2, lda2, b2, null, c, cOff + rowFrom * ldc, ldc, Epilogue.none());
+        GemmKernel.tilesTwo(rowFrom, rowTo, a1, a1Off, lda1, b1, bias, a2, a2Off, lda2, b2, c, cOff, ldc);
+    }
+
     /**
      * The scalar twin of {@link #gemm}: same contract, plain loops, dot products summed in double. Used by
      * tests as the oracle of the vectorized kernels.

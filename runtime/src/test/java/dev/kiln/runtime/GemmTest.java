@@ -2,6 +2,7 @@ package dev.kiln.runtime;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
@@ -359,5 +360,51 @@ class GemmTest {
                 () -> Gemm.gemm(2, new float[6], 0, 3, b, null, new float[7], 0, 4, false, Epilogue.none()));
         assertThrows(IllegalArgumentException.class,
                 () -> Gemm.gemm(2, new float[6], 0, 3, b, new float[3], new float[8], 0, 4, false, Epilogue.none()));
+    }
+
+    @Test
+    void twoProductsInOneTileGiveTheBitsOfTheTwoGemms() {
+        // A recurrent step: rows of X_t · W^T + bias, then + H · R^T over R's columns (all, or the first ones as a
+        // GRU's z and r gates), rows from an offset, strides wider than k and n.
+        Random r = new Random(29);
+        int rows = 19;
+        int k1 = 28;
+        int k2 = 40;
+        for (int[] widths : new int[][] {{64, 64}, {96, 64}, {32, 32}}) {
+            int n1 = widths[0];
+            int n2 = widths[1];
+            PackedMatrix b1 = PackedMatrix.pack(Check.random(r, k1 * n1), 0, k1, n1, false);
+            PackedMatrix b2 = PackedMatrix.pack(Check.random(r, k2 * n2), 0, k2, n2, false);
+            float[] bias = Check.random(r, n1);
+            int lda1 = k1 + 3;
+            int lda2 = k2 + 5;
+            int ldc = n1 + 7;
+            float[] a1 = Check.random(r, 2 + rows * lda1);
+            float[] a2 = Check.random(r, 1 + rows * lda2);
+            float[] want = new float[4 + rows * ldc];
+            float[] got = want.clone();
+            int from = 3;
+            int to = 17;
+            Gemm.gemm(to - from, a1, 2 + from * lda1, lda1, b1, bias, want, 4 + from * ldc, ldc, false,
+                    Epilogue.none());
+            Gemm.gemm(to - from, a2, 1 + from * lda2, lda2, b2, null, want, 4 + from * ldc, ldc, true,
+                    Epilogue.none());
+            assertTrue(Gemm.fusesTwo(b1, b2));
+            Gemm.gemmTwo(from, to, a1, 2, lda1, b1, bias, a2, 1, lda2, b2, got, 4, ldc);
+            for (int i = 0; i < want.length; i++) {
+                assertEquals(Float.floatToRawIntBits(want[i]), Float.floatToRawIntBits(got[i]),
+                        "element " + i + " of C, widths " + n1 + "/" + n2);
+            }
+        }
+        PackedMatrix odd = PackedMatrix.pack(new float[k1 * 10], 0, k1, 10, false);
+        PackedMatrix wide = PackedMatrix.pack(new float[k2 * 64], 0, k2, 64, false);
+        assertFalse(Gemm.fusesTwo(odd, odd));
+        assertFalse(Gemm.fusesTwo(PackedMatrix.pack(new float[k1 * 32], 0, k1, 32, false), wide));
+        assertThrows(IllegalArgumentException.class, () -> Gemm.gemmTwo(0, 1, new float[k1], 0, k1, odd, null,
+                new float[k1], 0, k1, odd, new float[10], 0, 10));
+        PackedMatrix b = PackedMatrix.pack(new float[k1 * 32], 0, k1, 32, false);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Gemm.gemmTwo(0, 2,
+                new float[k1], 0, k1, b, null, new float[2 * k1], 0, k1, b, new float[64], 0, 32));
+        assertTrue(e.getMessage().contains("A"), e.getMessage());
     }
 }

@@ -97,9 +97,16 @@ public final class RecurrentTraining {
             bias[j] = b == null ? 0f : b[bOff + j] + b[bOff + g4 + j];
         }
         float[] zero = zeros(bh);
-        gemm(pool, seq * batch, x, xOff, input, wt, bias, saved, savedOff, sw, false);
         LstmSteps steps = LSTM_STEPS.get();
         steps.set(false, h, seq, batch, reverse, rt, saved, savedOff, zero, h0, h0Off);
+        // Each step's input projection and recurrent product in one register tile where the steps run their rows
+        // on one thread (all of them, or a block each); else the projection for all steps first, in one GEMM
+        // split over the pool. The same bits either way (Gemm.gemmTwo).
+        if (Gemm.fusesTwo(wt, rt) && (pool == null || splitsRows(pool, seq, batch, input, h, 4))) {
+            steps.projection(x, xOff, input, wt, bias);
+        } else {
+            gemm(pool, seq * batch, x, xOff, input, wt, bias, saved, savedOff, sw, false);
+        }
         steps.cells(c0, c0Off);
         steps.outputs(y, yOff, yStep);
         steps.run(pool, input, 4);
@@ -198,6 +205,12 @@ public final class RecurrentTraining {
         int dyOff;
         int dyStep;
         float[] dh;
+        /** X [seq, batch, input], W^T packed and the gate bias when the steps project their inputs, else null. */
+        float[] x;
+        int xOff;
+        int input;
+        PackedMatrix w;
+        float[] bias;
         private int blocks;
 
         void set(boolean backward, int h, int seq, int batch, boolean reverse, PackedMatrix r, float[] saved,
@@ -213,6 +226,20 @@ public final class RecurrentTraining {
             this.zero = zero;
             this.h0 = h0;
             this.h0Off = h0Off;
+        }
+
+        /** The input projection X_t · W^T + bias, for a forward whose steps compute it ({@link #projects}). */
+        void projection(float[] x, int xOff, int input, PackedMatrix w, float[] bias) {
+            this.x = x;
+            this.xOff = xOff;
+            this.input = input;
+            this.w = w;
+            this.bias = bias;
+        }
+
+        /** Whether each step computes its own input projection, fused with its recurrent product. */
+        boolean projects() {
+            return x != null;
         }
 
         void outputs(float[] y, int yOff, int yStep) {
@@ -239,6 +266,9 @@ public final class RecurrentTraining {
                 }
             } finally {
                 r = null;
+                x = null;
+                w = null;
+                bias = null;
                 saved = null;
                 zero = null;
                 h0 = null;
@@ -307,7 +337,19 @@ public final class RecurrentTraining {
                 int t = reverse ? seq - 1 - step : step;
                 int row0 = savedOff + (t * batch + b0) * sw;
                 int prev0 = savedOff + (prev * batch + b0) * sw;
-                if (prev >= 0) {
+                if (projects()) {
+                    // rows b0..b1 of step t's X, the previous H (or H0) and the gate rows, indexed from row 0
+                    int xt = xOff + t * batch * input;
+                    int st = savedOff + t * batch * sw;
+                    if (prev >= 0) {
+                        Gemm.gemmTwo(b0, b1, x, xt, input, w, bias, saved, savedOff + prev * batch * sw + 6 * h, sw,
+                                r, saved, st, sw);
+                    } else if (h0 != null) {
+                        Gemm.gemmTwo(b0, b1, x, xt, input, w, bias, h0, h0Off, h, r, saved, st, sw);
+                    } else {
+                        gemm(null, b1 - b0, x, xt + b0 * input, input, w, bias, saved, row0, sw, false);
+                    }
+                } else if (prev >= 0) {
                     gemm(pool, b1 - b0, saved, prev0 + 6 * h, sw, r, null, saved, row0, sw, true);
                 } else if (h0 != null) {
                     gemm(pool, b1 - b0, h0, h0Off + b0 * h, h, r, null, saved, row0, sw, true);
