@@ -15,7 +15,8 @@ import jdk.incubator.vector.VectorSpecies;
  * tap in row-major order starts, a strictly greater one replaces it) as masks, and the gradient goes back to the
  * picked lanes, interleaved into the two input rows. Every input a window covers is stored (its gradient or 0), so
  * a row whose windows are not a multiple of VL ends with one more vector block over its last VL windows, which
- * stores again the same values for the windows it overlaps; a row shorter than VL runs the same rule on scalars.
+ * stores again the same values for the windows it overlaps; rows of VL/2 windows over input rows of VL floats go
+ * two window rows to a block, and other rows shorter than VL run the same rule on scalars.
  * Inputs no window covers (an odd last row or column) are left to the caller.
  * The generic scalar pick was a third of mnist_cnn's training step, a mispredicted branch per tap, and its
  * bounds arithmetic per window most of the rest.
@@ -54,6 +55,9 @@ final class MaxPoolGrad2x2 {
         int w = s.w();
         int outW = s.outW();
         int last = outW - VL; // the last vector block's first window; negative: the row is scalar
+        // Rows of exactly VL/2 windows over an input row of VL floats (mnist_cnn's second pool, 8x8 -> 4x4, at 8
+        // lanes) go two window rows to a vector block instead of one scalar window at a time.
+        boolean pairsRows = 2 * outW == VL && w == VL;
         for (int p = 0; p < planes; p++) {
             int pin = xOff + p * s.inPlane();
             int pdx = dxOff + p * s.inPlane();
@@ -61,6 +65,15 @@ final class MaxPoolGrad2x2 {
             for (int oy = 0; oy < s.outH(); oy++) {
                 int r0 = 2 * oy * w;
                 int g = pdy + oy * outW;
+                if (pairsRows && oy + 1 < s.outH()) {
+                    // Rows of VL/2 windows, two at a time: one vector of each of their four input rows. The next
+                    // window row's inputs start 2w further; its gradients follow this row's in dy.
+                    int r2 = r0 + 2 * w;
+                    block(x, pin + r0, pin + r2, pin + r0 + w, pin + r2 + w, dy, g, dx, pdx + r0, pdx + r2,
+                            pdx + r0 + w, pdx + r2 + w);
+                    oy++;
+                    continue;
+                }
                 if (last < 0) {
                     for (int ox = 0; ox < outW; ox++) {
                         window(x, pin + r0 + 2 * ox, w, dy[g + ox], dx, pdx + r0 + 2 * ox);
@@ -69,8 +82,10 @@ final class MaxPoolGrad2x2 {
                 }
                 for (int ox = 0; ; ox += VL) {
                     int at = Math.min(ox, last);
-                    block(x, pin + r0 + 2 * at, pin + r0 + w + 2 * at, dy, g + at, dx, pdx + r0 + 2 * at,
-                            pdx + r0 + w + 2 * at);
+                    int top = r0 + 2 * at;
+                    int bottom = top + w;
+                    block(x, pin + top, pin + top + VL, pin + bottom, pin + bottom + VL, dy, g + at, dx, pdx + top,
+                            pdx + top + VL, pdx + bottom, pdx + bottom + VL);
                     if (at == last) {
                         break;
                     }
@@ -104,12 +119,17 @@ final class MaxPoolGrad2x2 {
         dx[d + w + 1] = pick == 3 ? grad : 0f;
     }
 
-    /** VL windows whose top taps start at {@code i0}, bottom taps at {@code i1}; dy from {@code g}. */
-    private static void block(float[] x, int i0, int i1, float[] dy, int g, float[] dx, int d0, int d1) {
-        FloatVector t0 = FloatVector.fromArray(S, x, i0);
-        FloatVector t1 = FloatVector.fromArray(S, x, i0 + VL);
-        FloatVector u0 = FloatVector.fromArray(S, x, i1);
-        FloatVector u1 = FloatVector.fromArray(S, x, i1 + VL);
+    /**
+     * VL windows: the first VL/2 with top taps in the vector at {@code top0} and bottom taps at {@code bottom0}, the
+     * others at {@code top1} and {@code bottom1} (the next VL floats of the same rows, or the next window row); their
+     * gradients from {@code dy[g]}, in that order; dx written at the matching {@code d} offsets.
+     */
+    private static void block(float[] x, int top0, int top1, int bottom0, int bottom1, float[] dy, int g, float[] dx,
+                              int dTop0, int dTop1, int dBottom0, int dBottom1) {
+        FloatVector t0 = FloatVector.fromArray(S, x, top0);
+        FloatVector t1 = FloatVector.fromArray(S, x, top1);
+        FloatVector u0 = FloatVector.fromArray(S, x, bottom0);
+        FloatVector u1 = FloatVector.fromArray(S, x, bottom1);
         FloatVector a = t0.rearrange(EVEN).blend(t1.rearrange(EVEN), UPPER);
         FloatVector b = t0.rearrange(ODD).blend(t1.rearrange(ODD), UPPER);
         FloatVector c = u0.rearrange(EVEN).blend(u1.rearrange(EVEN), UPPER);
@@ -134,9 +154,9 @@ final class MaxPoolGrad2x2 {
         FloatVector gb = zero.blend(grad, pickB);
         FloatVector gc = zero.blend(grad, pickC);
         FloatVector gd = zero.blend(grad, takeD);
-        ga.rearrange(LOW_TWICE).blend(gb.rearrange(LOW_TWICE), ODD_LANES).intoArray(dx, d0);
-        ga.rearrange(HIGH_TWICE).blend(gb.rearrange(HIGH_TWICE), ODD_LANES).intoArray(dx, d0 + VL);
-        gc.rearrange(LOW_TWICE).blend(gd.rearrange(LOW_TWICE), ODD_LANES).intoArray(dx, d1);
-        gc.rearrange(HIGH_TWICE).blend(gd.rearrange(HIGH_TWICE), ODD_LANES).intoArray(dx, d1 + VL);
+        ga.rearrange(LOW_TWICE).blend(gb.rearrange(LOW_TWICE), ODD_LANES).intoArray(dx, dTop0);
+        ga.rearrange(HIGH_TWICE).blend(gb.rearrange(HIGH_TWICE), ODD_LANES).intoArray(dx, dTop1);
+        gc.rearrange(LOW_TWICE).blend(gd.rearrange(LOW_TWICE), ODD_LANES).intoArray(dx, dBottom0);
+        gc.rearrange(HIGH_TWICE).blend(gd.rearrange(HIGH_TWICE), ODD_LANES).intoArray(dx, dBottom1);
     }
 }

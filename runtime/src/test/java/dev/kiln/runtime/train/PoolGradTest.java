@@ -120,12 +120,16 @@ class PoolGradTest {
     @Test
     void vectorPathOfTwoByTwoPoolsRoutesAsTheScalarRule() {
         // 2x2 / stride 2 takes MaxPoolGrad2x2: vectors of windows, the last one overlapping the one before when a
-        // row's windows are no multiple of the vector, scalars for rows shorter than a vector (8x8: 4 windows);
-        // values on a coarse grid make ties, and NaN and -inf appear in every position of a window
+        // row's windows are no multiple of the vector, two window rows to a vector where a row has half a vector of
+        // windows over a vector of inputs (4x4, 8x8, 16x16 at 4, 8, 16 lanes; an odd last window row alone), scalars
+        // for other rows shorter than a vector; values on a coarse grid make ties, and NaN and -inf appear in every
+        // position of a window
         PoolShape[] shapes = {PoolShape.square(24, 24, 2), PoolShape.of(25, 37, 2, 2, 2, 2, 0, 0, 0, 0, 1, 1, false),
             PoolShape.of(6, 70, 2, 2, 2, 2, 0, 0, 0, 0, 1, 1, false), PoolShape.square(2, 2, 2),
             PoolShape.square(8, 8, 2), PoolShape.square(32, 32, 2), PoolShape.of(9, 7, 2, 2, 2, 2, 0, 0, 0, 0, 1, 1,
-            false)};
+            false), PoolShape.square(4, 4, 2), PoolShape.square(16, 16, 2),
+            PoolShape.of(10, 8, 2, 2, 2, 2, 0, 0, 0, 0, 1, 1, false), PoolShape.of(11, 8, 2, 2, 2, 2, 0, 0, 0, 0, 1, 1,
+            false), PoolShape.of(6, 16, 2, 2, 2, 2, 0, 0, 0, 0, 1, 1, false)};
         float[] special = {Float.NaN, Float.NEGATIVE_INFINITY, Float.POSITIVE_INFINITY, -0f, 0f};
         for (PoolShape s : shapes) {
             int planes = 3;
