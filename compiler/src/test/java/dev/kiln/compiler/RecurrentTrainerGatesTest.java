@@ -1,6 +1,5 @@
 package dev.kiln.compiler;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -14,14 +13,11 @@ import dev.kiln.ir.Tensor;
 import dev.kiln.ir.Value;
 import dev.kiln.onnx.OnnxImporter;
 import dev.kiln.passes.training.Loss;
-import dev.kiln.passes.training.ReferenceTrainer;
 import dev.kiln.passes.training.TrainingSpec;
 import dev.kiln.runtime.train.Optimizer;
-import java.lang.reflect.Method;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Map;
 import java.util.Random;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
@@ -96,24 +92,7 @@ class RecurrentTrainerGatesTest {
         assertTrue(calls.size() == 2 && calls.get(0).contains("lstmForward(") && calls.get(1).contains("lstmBackward(")
                 && calls.get(1).contains("this.savedGates, 0,"), () -> "one forward, one backward on its gates: " + calls);
 
-        TrainerModelsTest.Compiled c = TrainerModelsTest.compile(graph, "twin_lstms", spec, 1);
-        int batch = 3;
-        Tensor x = TrainerModelsTest.randomInput(c, batch, 11);
-        int[] labels = TrainerModelsTest.randomLabels(batch, 10, 12);
-        Object generated = TrainerModelsTest.trainer(c, Optimizer.adam(1e-2f), dir);
-        Method step = c.trainer().getMethod("step", float[].class, int[].class, int.class);
-        Method parameter = c.trainer().getMethod("parameter", String.class);
-        ReferenceTrainer ref = ReferenceTrainer.create(c.training(), Optimizer.adam(1e-2f));
-        Tensor labelTensor = Tensor.ofLongs(DType.INT64, new int[] {batch},
-                java.util.Arrays.stream(labels).asLongStream().toArray());
-        for (int k = 1; k <= 3; k++) {
-            double expected = ref.step(Map.of(ref.inputNames().get(0), x), labelTensor);
-            float actual = (float) step.invoke(generated, x.toFloatArray(), labels, batch);
-            assertEquals(expected, actual, TrainerModelsTest.LOSS_TOLERANCE * Math.abs(expected), "loss before step " + k);
-        }
-        for (Map.Entry<String, Tensor> p : ref.parameters().entrySet()) {
-            double d = TrainerModelsTest.maxAbsDiff(p.getValue(), (float[]) parameter.invoke(generated, p.getKey()));
-            assertTrue(d <= TrainerModelsTest.PARAM_TOLERANCE, p.getKey() + " after 3 steps differs by " + d);
-        }
+        TrainerModelsTest.agree(TrainerModelsTest.compile(graph, "twin_lstms", spec, 1), "twin_lstms",
+                Optimizer.adam(1e-2f), Optimizer.adam(1e-2f), dir);
     }
 }

@@ -113,7 +113,12 @@ class TrainerModelsTest {
 
     /** Three steps of the generated trainer and the reference trainer on one batch; returns the worst differences. */
     static double[] agree(String model, Optimizer generated, Optimizer reference, Path dir) throws Exception {
-        Compiled c = compile(model, Loss.CROSS_ENTROPY, 1);
+        return agree(compile(model, Loss.CROSS_ENTROPY, 1), model, generated, reference, dir);
+    }
+
+    /** {@link #agree(String, Optimizer, Optimizer, Path)} for an already compiled graph named {@code model}. */
+    static double[] agree(Compiled c, String model, Optimizer generated, Optimizer reference, Path dir)
+            throws Exception {
         int batch = 5;
         Tensor x = randomInput(c, batch, 7);
         int[] labels = randomLabels(batch, 10, 8);
