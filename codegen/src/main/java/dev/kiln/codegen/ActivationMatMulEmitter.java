@@ -34,9 +34,12 @@ final class ActivationMatMulEmitter implements KernelEmitter {
         if (a.rank() == 0 || b.rank() == 0) {
             throw ctx.unsupported("MatMul of a scalar");
         }
-        int m = a.rank() == 1 ? 1 : ctx.staticDim(n.input(0), a.rank() - 2);
-        int k = ctx.staticDim(n.input(0), a.rank() - 1);
-        int cols = b.rank() == 1 ? 1 : ctx.staticDim(n.input(1), b.rank() - 1);
+        Dim m = a.rank() == 1 ? Dim.of(1) : a.dim(a.rank() - 2);
+        Dim k = a.dim(a.rank() - 1);
+        Dim cols = b.rank() == 1 ? Dim.of(1) : b.dim(b.rank() - 1);
+        CodeBlock rowsCode = ctx.dim(m);
+        CodeBlock depth = ctx.dim(k);
+        CodeBlock width = ctx.dim(cols);
         int batchRank = y.rank() - (a.rank() == 1 ? 0 : 1) - (b.rank() == 1 ? 0 : 1);
         List<Dim> batch = y.dims().subList(0, batchRank);
         CodeBlock.Builder code = CodeBlock.builder();
@@ -52,10 +55,10 @@ final class ActivationMatMulEmitter implements KernelEmitter {
         String aBase = ctx.locals.newName("aBase");
         String bBase = ctx.locals.newName("bBase");
         String yBase = ctx.locals.newName("yBase");
-        code.addStatement("int $N = $L", aBase, ar.plus(batchOffset(ctx, a, Math.max(a.rank() - 2, 0), batch, idx, (long) m * k)));
-        code.addStatement("int $N = $L", bBase, br.plus(batchOffset(ctx, b, Math.max(b.rank() - 2, 0), batch, idx, (long) k * cols)));
-        code.addStatement("int $N = $L", yBase, yr.plus(batchOffset(ctx, y, batchRank, batch, idx, (long) m * cols)));
-        code.addStatement("$T.fill($N, $N, $N + $L, 0f)", Arrays.class, yr.array(), yBase, yBase, m * cols);
+        code.addStatement("int $N = $L", aBase, ar.plus(batchOffset(ctx, a, Math.max(a.rank() - 2, 0), batch, idx, m.times(k))));
+        code.addStatement("int $N = $L", bBase, br.plus(batchOffset(ctx, b, Math.max(b.rank() - 2, 0), batch, idx, k.times(cols))));
+        code.addStatement("int $N = $L", yBase, yr.plus(batchOffset(ctx, y, batchRank, batch, idx, m.times(cols))));
+        code.addStatement("$T.fill($N, $N, $N + $L, 0f)", Arrays.class, yr.array(), yBase, yBase, ctx.dim(m.times(cols)));
         String i = ctx.locals.newName("i");
         String p = ctx.locals.newName("p");
         String j = ctx.locals.newName("j");
@@ -63,19 +66,19 @@ final class ActivationMatMulEmitter implements KernelEmitter {
         String avv = ctx.locals.newName("avVector");
         String row = ctx.locals.newName("row");
         String brow = ctx.locals.newName("bRow");
-        code.beginControlFlow("for (int $N = 0; $N < $L; $N++)", i, i, m, i);
-        code.addStatement("int $N = $N + $N * $L", row, yBase, i, cols);
-        code.beginControlFlow("for (int $N = 0; $N < $L; $N++)", p, p, k, p);
-        code.addStatement("float $N = $N[$N + $N * $L + $N]", av, ar.array(), aBase, i, k, p);
-        code.addStatement("int $N = $N + $N * $L", brow, bBase, p, cols);
+        code.beginControlFlow("for (int $N = 0; $N < $L; $N++)", i, i, rowsCode, i);
+        code.addStatement("int $N = $N + $N * $L", row, yBase, i, width);
+        code.beginControlFlow("for (int $N = 0; $N < $L; $N++)", p, p, depth, p);
+        code.addStatement("float $N = $N[$N + $N * $L + $N]", av, ar.array(), aBase, i, depth, p);
+        code.addStatement("int $N = $N + $N * $L", brow, bBase, p, width);
         code.addStatement("$T $N = $T.broadcast(SPECIES, $N)", PointwiseForms.FLOAT_VECTOR, avv, PointwiseForms.FLOAT_VECTOR, av);
         code.addStatement("int $N = 0", j);
-        code.beginControlFlow("for (; $N < SPECIES.loopBound($L); $N += SPECIES.length())", j, cols, j);
+        code.beginControlFlow("for (; $N < SPECIES.loopBound($L); $N += SPECIES.length())", j, width, j);
         code.addStatement("$T.fromArray(SPECIES, $N, $N + $N).fma($N, $T.fromArray(SPECIES, $N, $N + $N)).intoArray($N, $N + $N)",
                 PointwiseForms.FLOAT_VECTOR, br.array(), brow, j, avv, PointwiseForms.FLOAT_VECTOR, yr.array(), row, j,
                 yr.array(), row, j);
         code.endControlFlow();
-        code.beginControlFlow("for (; $N < $L; $N++)", j, cols, j);
+        code.beginControlFlow("for (; $N < $L; $N++)", j, width, j);
         code.addStatement("$N[$N + $N] += $N * $N[$N + $N]", yr.array(), row, j, av, br.array(), brow, j);
         code.endControlFlow();
         code.endControlFlow();
@@ -103,9 +106,12 @@ final class ActivationMatMulEmitter implements KernelEmitter {
         }
         ElementType t = EmitContext.type(n.output(0));
         boolean floating = t.dtype().kind() == dev.kiln.ir.DType.Kind.FLOAT;
-        int m = a.rank() == 1 ? 1 : ctx.staticDim(n.input(0), a.rank() - 2);
-        int k = ctx.staticDim(n.input(0), a.rank() - 1);
-        int cols = b.rank() == 1 ? 1 : ctx.staticDim(n.input(bi), b.rank() - 1);
+        Dim m = a.rank() == 1 ? Dim.of(1) : a.dim(a.rank() - 2);
+        Dim k = a.dim(a.rank() - 1);
+        Dim cols = b.rank() == 1 ? Dim.of(1) : b.dim(b.rank() - 1);
+        CodeBlock rowsCode = ctx.dim(m);
+        CodeBlock depth = ctx.dim(k);
+        CodeBlock width = ctx.dim(cols);
         int batchRank = y.rank() - (a.rank() == 1 ? 0 : 1) - (b.rank() == 1 ? 0 : 1);
         List<Dim> batch = y.dims().subList(0, batchRank);
         CodeBlock.Builder code = CodeBlock.builder();
@@ -121,21 +127,21 @@ final class ActivationMatMulEmitter implements KernelEmitter {
         String aBase = ctx.locals.newName("aBase");
         String bBase = ctx.locals.newName("bBase");
         String yBase = ctx.locals.newName("yBase");
-        code.addStatement("int $N = $L", aBase, ar.plus(batchOffset(ctx, a, Math.max(a.rank() - 2, 0), batch, idx, (long) m * k)));
-        code.addStatement("int $N = $L", bBase, br.plus(batchOffset(ctx, b, Math.max(b.rank() - 2, 0), batch, idx, (long) k * cols)));
-        code.addStatement("int $N = $L", yBase, yr.plus(batchOffset(ctx, y, batchRank, batch, idx, (long) m * cols)));
+        code.addStatement("int $N = $L", aBase, ar.plus(batchOffset(ctx, a, Math.max(a.rank() - 2, 0), batch, idx, m.times(k))));
+        code.addStatement("int $N = $L", bBase, br.plus(batchOffset(ctx, b, Math.max(b.rank() - 2, 0), batch, idx, k.times(cols))));
+        code.addStatement("int $N = $L", yBase, yr.plus(batchOffset(ctx, y, batchRank, batch, idx, m.times(cols))));
         String i = ctx.locals.newName("i");
         String j = ctx.locals.newName("j");
         String p = ctx.locals.newName("p");
         String acc = ctx.locals.newName("acc");
-        code.beginControlFlow("for (int $N = 0; $N < $L; $N++)", i, i, m, i);
-        code.beginControlFlow("for (int $N = 0; $N < $L; $N++)", j, j, cols, j);
+        code.beginControlFlow("for (int $N = 0; $N < $L; $N++)", i, i, rowsCode, i);
+        code.beginControlFlow("for (int $N = 0; $N < $L; $N++)", j, j, width, j);
         code.addStatement("$L $N = 0", floating ? "double" : "long", acc);
-        code.beginControlFlow("for (int $N = 0; $N < $L; $N++)", p, p, k, p);
+        code.beginControlFlow("for (int $N = 0; $N < $L; $N++)", p, p, depth, p);
         // Widen narrower elements (float, int) before multiplying; a cast of a double or long would be redundant.
         boolean widen = t.element().equals(com.palantir.javapoet.TypeName.FLOAT) || t.element().equals(com.palantir.javapoet.TypeName.INT);
-        CodeBlock aElement = CodeBlock.of("$N[$N + $N * $L + $N]", ar.array(), aBase, i, k, p);
-        CodeBlock bElement = CodeBlock.of("$N[$N + $N * $L + $N]", br.array(), bBase, p, cols, j);
+        CodeBlock aElement = CodeBlock.of("$N[$N + $N * $L + $N]", ar.array(), aBase, i, depth, p);
+        CodeBlock bElement = CodeBlock.of("$N[$N + $N * $L + $N]", br.array(), bBase, p, width, j);
         if (requantize || n.op().equals("MatMulInteger")) {
             // The products of the shifted uint8/int8 operands summed in long as for any integer.
             code.addStatement("$N += (long) ($L - $L) * ($L - $L)", acc, aElement, zeroPoint(ctx, 2, i),
@@ -150,7 +156,7 @@ final class ActivationMatMulEmitter implements KernelEmitter {
         if (requantize) {
             value = requantized(ctx, acc, i, j, 1, 4);
         }
-        code.addStatement("$N[$N + $N * $L + $N] = $L", yr.array(), yBase, i, cols, j,
+        code.addStatement("$N[$N + $N * $L + $N] = $L", yr.array(), yBase, i, width, j,
                 requantize ? value : t.narrow(value));
         code.endControlFlow();
         code.endControlFlow();
@@ -194,9 +200,9 @@ final class ActivationMatMulEmitter implements KernelEmitter {
      * The offset of the current matrix of an operand whose first {@code rank} dims are batch dims, aligned to the
      * right of the output's batch dims; dims of size 1 broadcast (stride 0).
      */
-    private static CodeBlock batchOffset(EmitContext ctx, Shape s, int rank, List<Dim> batch, List<String> idx, long matrix) {
+    private static CodeBlock batchOffset(EmitContext ctx, Shape s, int rank, List<Dim> batch, List<String> idx, Dim matrix) {
         List<CodeBlock> terms = new ArrayList<>();
-        Dim stride = Dim.of(matrix);
+        Dim stride = matrix;
         for (int d = rank - 1; d >= 0; d--) {
             int out = d + batch.size() - rank;
             Dim dim = s.dim(d);

@@ -7,8 +7,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.kiln.compiler.TrainerModelsTest.Compiled;
 import dev.kiln.ir.DType;
+import dev.kiln.ir.Dim;
 import dev.kiln.ir.Graph;
+import dev.kiln.ir.GraphBuilder;
+import dev.kiln.ir.Shape;
 import dev.kiln.ir.Tensor;
+import dev.kiln.ir.Value;
 import dev.kiln.ir.builder.Activation;
 import dev.kiln.ir.builder.ModelBuilder;
 import dev.kiln.passes.training.Loss;
@@ -25,7 +29,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Generated trainers of small builder-made models exercising BatchNormalization in training mode (batch
- * statistics, running statistics as state), Dropout in training mode and the MSE loss.
+ * statistics, running statistics as state), Dropout in training mode, the MSE loss and a sequence-major MatMul.
  */
 class TrainerLayersTest {
     static Tensor gaussian(int[] shape, long seed) {
@@ -228,5 +232,32 @@ class TrainerLayersTest {
             double d = TrainerModelsTest.maxAbsDiff(p.getValue(), (float[]) parameter.invoke(trainer, p.getKey()));
             assertTrue(d <= 1e-4, p.getKey() + " after 3 steps differs by " + d);
         }
+    }
+
+    /**
+     * x [N, 5, 4] -> Transpose to sequence-major [5, N, 4] -> MatMul by a trained [4, 8] -> + bias -> relu -> mean
+     * over the sequence -> Gemm to 10: the product's rows (5 x N) include the batch in the middle, so it runs as one
+     * run-time-packed GEMM of 5N rows (forward and gradients), and trains like the reference trainer.
+     */
+    @Test
+    void sequenceMajorProjectionTrains(@TempDir Path dir) throws Exception {
+        Random r = new Random(3);
+        GraphBuilder b = new GraphBuilder("seq_major");
+        Value x = b.input("x", DType.FLOAT32, Shape.of(Dim.sym("N"), Dim.of(5), Dim.of(4)));
+        Value seq = b.op("Transpose").inputs(x).attr("perm", new long[] {1, 0, 2}).output();
+        Value h = b.op("MatMul").inputs(seq, b.initializer("W", gaussian(new int[] {4, 8}, 31))).output();
+        Value relu = b.op("Relu").inputs(b.op("Add").inputs(h, b.initializer("bias", gaussian(new int[] {8}, 32)))
+                .output()).output();
+        Value pooled = b.op("ReduceMean").inputs(relu, b.initializer("axes", Tensor.ofInt64s(0))).attr("keepdims", 0L)
+                .output();
+        b.output(b.op("Gemm").inputs(pooled, b.initializer("fcW", gaussian(new int[] {10, 8}, 33)),
+                b.initializer("fcB", gaussian(new int[] {10}, 34))).attr("transB", 1).output());
+        Graph graph = b.build();
+        TrainingSpec spec = TrainingSpec.of(Loss.CROSS_ENTROPY);
+        String trainer = TrainerModelsTest.generate(graph, "seq_major", spec, 1).sources().stream().map(Object::toString)
+                .filter(src -> src.contains("class NetTrainer")).findFirst().orElseThrow();
+        assertTrue(trainer.contains(".gemm(false, false, 5 * batch, 8, 4, "), trainer);
+        TrainerModelsTest.agree(TrainerModelsTest.compile(graph, "seq_major", spec, 1), "seq_major", Optimizer.adam(1e-2),
+                Optimizer.adam(1e-2), dir);
     }
 }
