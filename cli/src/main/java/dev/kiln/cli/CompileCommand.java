@@ -13,6 +13,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -76,6 +77,11 @@ public final class CompileCommand implements Callable<Integer> {
             + " uses, e.g. adam:lr=1e-3 (without it, only create(net, optimizer) exists).")
     private String optimizer;
 
+    @Option(names = "--freeze", split = ",", paramLabel = "NAME",
+            description = "With --train: initializers (by ONNX name) the trainer reads but never trains, e.g. a "
+                    + "pretrained backbone's weights; comma-separated or repeated.")
+    private List<String> freeze = List.of();
+
     @Option(names = {"-v", "--verbose"}, description = "Print pass timings and stack traces of errors.")
     private boolean verbose;
 
@@ -105,8 +111,8 @@ public final class CompileCommand implements Callable<Integer> {
     /** {@code options} with the trainer requested by --train, --loss and --optimizer; usage errors otherwise. */
     private CompileOptions withTraining(CompileOptions options) {
         if (!train) {
-            if (loss != null || optimizer != null) {
-                throw new ParameterException(spec.commandLine(), "--loss and --optimizer apply only with --train");
+            if (loss != null || optimizer != null || !freeze.isEmpty()) {
+                throw new ParameterException(spec.commandLine(), "--loss, --optimizer and --freeze apply only with --train");
             }
             return options;
         }
@@ -120,7 +126,8 @@ public final class CompileCommand implements Callable<Integer> {
             throw new ParameterException(spec.commandLine(), "--loss: " + e.getMessage());
         }
         try {
-            return options.withTraining(new TrainOptions(TrainingSpec.of(lossKind), Optional.ofNullable(optimizer)));
+            return options.withTraining(new TrainOptions(TrainingSpec.of(lossKind).withFrozen(Set.copyOf(freeze)),
+                    Optional.ofNullable(optimizer)));
         } catch (IllegalArgumentException e) {
             throw new ParameterException(spec.commandLine(), "--optimizer: " + e.getMessage());
         }

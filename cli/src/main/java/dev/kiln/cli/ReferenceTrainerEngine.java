@@ -59,6 +59,7 @@ final class ReferenceTrainerEngine implements TrainEngine {
         Map<String, float[]> out = new LinkedHashMap<>();
         trainer.parameters().forEach((k, v) -> out.put(k, v.toFloatArray()));
         trainer.state().forEach((k, v) -> out.put(k, v.toFloatArray()));
+        trainer.frozen().forEach((k, v) -> out.put(k, v.toFloatArray()));
         return out;
     }
 

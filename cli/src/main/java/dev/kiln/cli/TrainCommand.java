@@ -16,6 +16,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
@@ -105,6 +106,11 @@ public final class TrainCommand implements Callable<Integer> {
             description = "Write the trained model (inference graph, trained weights and running statistics) as ONNX.")
     private Path export;
 
+    @Option(names = "--freeze", split = ",", paramLabel = "NAME",
+            description = "Initializers (by ONNX name) read but never trained, e.g. a pretrained backbone's weights under "
+                    + "a new head; comma-separated or repeated. --save writes only the trained parameters.")
+    private List<String> freeze = List.of();
+
     @Option(names = "--backend", paramLabel = "codegen|reference", defaultValue = "codegen",
             description = "The generated trainer compiled in process (codegen, default) or the reference trainer.")
     private String backend;
@@ -150,7 +156,7 @@ public final class TrainCommand implements Callable<Integer> {
         int stepsPerEpoch = (train.count() + batch - 1) / batch;
         int totalSteps = length.steps != null ? length.steps : Math.multiplyExact(length.epochs, stepsPerEpoch);
         int epochs = (totalSteps + stepsPerEpoch - 1) / stepsPerEpoch;
-        TrainingSpec trainingSpec = TrainingSpec.of(lossKind);
+        TrainingSpec trainingSpec = TrainingSpec.of(lossKind).withFrozen(Set.copyOf(freeze));
 
         PrintWriter out = spec.commandLine().getOut();
         long buildStart = System.nanoTime();

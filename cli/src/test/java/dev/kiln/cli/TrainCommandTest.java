@@ -147,6 +147,47 @@ class TrainCommandTest {
         }
     }
 
+    @Test
+    void frozenParametersAreReadNeverTrainedAndExportedUnchanged() throws IOException {
+        Path save = tmp.resolve("params");
+        Path exported = tmp.resolve("tuned.onnx");
+        Object[] common = {"--optimizer", "adam:lr=1e-2", "--batch", 16, "--steps", 4, "--no-shuffle", "--freeze",
+            "conv1.weight,conv1.bias", "--freeze", "fc1.bias"};
+        Result generated = kiln(train(append(common, "--save", save, "--export", exported)));
+        Result reference = kiln(train(append(common, "--backend", "reference")));
+        assertEquals(0, generated.code(), generated.err());
+        assertEquals(0, reference.code(), reference.err());
+        assertTrue(generated.out().contains("3 parameter tensors"), generated.out());
+        for (int i = 0; i < 4; i++) {
+            assertEquals(reference.losses().get(i), generated.losses().get(i),
+                    1e-5 * Math.max(1, reference.losses().get(i)) + 2e-6, "loss of step " + (i + 1));
+        }
+        Graph original = OnnxImporter.load(MODEL);
+        Graph tuned = OnnxImporter.load(exported);
+        for (String p : List.of("conv1.weight", "conv1.bias", "fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias")) {
+            float[] before = original.initializers().get(original.findValue(p).orElseThrow()).toFloatArray();
+            float[] after = tuned.initializers().get(tuned.findValue(p).orElseThrow()).toFloatArray();
+            boolean frozen = p.startsWith("conv1") || p.equals("fc1.bias");
+            assertEquals(frozen, java.util.Arrays.equals(before, after), p + (frozen ? " changed" : " was not trained"));
+            assertEquals(!frozen, Files.exists(save.resolve(p + ".npy")), p + ": --save writes the trained parameters");
+        }
+        assertOneLineError(kiln(train("--optimizer", "adam", "--batch", 8, "--steps", 1, "--freeze", "conv9.weight")),
+                "frozen parameter 'conv9.weight' is not an initializer");
+    }
+
+    @Test
+    void compileWithTrainAndFreezeDocumentsTheFrozenParameters() throws IOException {
+        Path out = tmp.resolve("gen");
+        Result r = kiln("compile", MODEL, "--out", out, "--package", "com.acme", "--class", "Digits", "--train", "--loss",
+                "ce", "--freeze", "conv1.weight,conv1.bias");
+        assertEquals(0, r.code(), r.err());
+        String trainer = Files.readString(out.resolve("com/acme/DigitsTrainer.java"));
+        assertTrue(trainer.contains("Frozen (read from the weights, never trained): conv1.weight, conv1.bias"), trainer);
+        assertTrue(trainer.contains("List.of(\"fc1.weight\", \"fc1.bias\", \"fc2.weight\", \"fc2.bias\")"), trainer);
+        assertOneLineError(kiln("compile", MODEL, "--out", tmp.resolve("gen2"), "--freeze", "conv1.weight"),
+                "only with --train");
+    }
+
     static Object[] append(Object[] a, Object... more) {
         List<Object> l = new ArrayList<>(List.of(a));
         l.addAll(List.of(more));

@@ -32,18 +32,22 @@ public final class CodeGenerator {
     public static GeneratedModel generateTrainer(Graph trainGraph, Graph evalGraph, Map<String, Tensor> parameters,
                                                  Map<String, Tensor> state, Optional<String> defaultOptimizer,
                                                  CodegenOptions options) {
-        return generateTrainer(trainGraph, evalGraph, parameters, state, defaultOptimizer, 0, options);
+        return generateTrainer(trainGraph, evalGraph, parameters, state, Map.of(), defaultOptimizer, 0, options);
     }
 
-    /** As above, with the seed of the trainer's dropout masks (the training spec's; see DropoutTrainingEmitter). */
+    /**
+     * As above, with frozen parameters (inputs after the state, read from the weights and never updated) and the
+     * seed of the trainer's dropout masks (the training spec's; see DropoutTrainingEmitter).
+     */
     public static GeneratedModel generateTrainer(Graph trainGraph, Graph evalGraph, Map<String, Tensor> parameters,
-                                                 Map<String, Tensor> state, Optional<String> defaultOptimizer,
-                                                 long dropoutSeed, CodegenOptions options) {
+                                                 Map<String, Tensor> state, Map<String, Tensor> frozen,
+                                                 Optional<String> defaultOptimizer, long dropoutSeed,
+                                                 CodegenOptions options) {
         GraphVerifier.verify(trainGraph);
         GraphVerifier.verify(evalGraph);
         TensorValuesOnly.require(trainGraph);
         TensorValuesOnly.require(evalGraph);
-        return TrainerWriter.write(new TrainerPlan(trainGraph, evalGraph, parameters, state, defaultOptimizer,
+        return TrainerWriter.write(new TrainerPlan(trainGraph, evalGraph, parameters, state, frozen, defaultOptimizer,
                 dropoutSeed, options));
     }
 }

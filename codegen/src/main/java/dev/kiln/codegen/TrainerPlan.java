@@ -31,6 +31,9 @@ final class TrainerPlan {
     /** A state tensor (BatchNorm running statistics): its input and the output holding its next value. */
     record State(String name, Value input, Value next) {}
 
+    /** A frozen parameter: read from the weights like a parameter, no gradient, never updated. */
+    record Frozen(String name, Value input) {}
+
     final ModelPlan net;
     final ModelPlan trainer;
     final String netClass;
@@ -42,25 +45,30 @@ final class TrainerPlan {
     final Value loss;
     final List<Parameter> parameters = new ArrayList<>();
     final List<State> state = new ArrayList<>();
+    final List<Frozen> frozen = new ArrayList<>();
     /** The optimizer SPEC of a generated {@code create(net)}, if any. */
     final Optional<String> defaultOptimizer;
     /** The seed of the trainer's dropout masks. */
     final long dropoutSeed;
 
     /**
-     * @param trainGraph inputs: data, labels, one per parameter, one per state tensor; outputs: loss, then
-     *     {@code grad.<parameter>} per parameter, then {@code <state>.next} per state tensor
-     * @param evalGraph the inference graph with the same parameters and state as inputs after the data inputs
+     * @param trainGraph inputs: data, labels, one per parameter, one per state tensor, one per frozen parameter;
+     *     outputs: loss, then {@code grad.<parameter>} per parameter, then {@code <state>.next} per state tensor
+     * @param evalGraph the inference graph with the same parameters, state and frozen parameters as inputs after
+     *     the data inputs
      * @param parameterValues starting value of each parameter, in ONNX initializer order
      * @param stateValues starting value of each state tensor
+     * @param frozenValues value of each frozen parameter
      */
     TrainerPlan(Graph trainGraph, Graph evalGraph, Map<String, Tensor> parameterValues, Map<String, Tensor> stateValues,
-                Optional<String> defaultOptimizer, long dropoutSeed, CodegenOptions options) {
+                Map<String, Tensor> frozenValues, Optional<String> defaultOptimizer, long dropoutSeed,
+                CodegenOptions options) {
         this.defaultOptimizer = defaultOptimizer;
         this.dropoutSeed = dropoutSeed;
         trainGraph = floatMasks(trainGraph);
         Map<String, Tensor> fields = new LinkedHashMap<>(parameterValues);
         fields.putAll(stateValues);
+        fields.putAll(frozenValues);
         this.netClass = options.className();
         this.net = new ModelPlan(evalGraph, options, new FieldInputs(fields, java.util.Set.of(),
                 List.of(TrainableNet.WEIGHTS_FIELD)));
@@ -77,7 +85,7 @@ final class TrainerPlan {
         this.trainer = new ModelPlan(trainGraph, trainerOptions, new FieldInputs(fields,
                 integerLabels ? java.util.Set.of(labels.name()) : java.util.Set.of(), TRAINER_NAMES));
         List<Value> outs = trainGraph.outputs();
-        if (outs.size() != 1 + fields.size()) {
+        if (outs.size() != 1 + parameterValues.size() + stateValues.size()) {
             throw new IllegalArgumentException("training graph " + trainGraph.name() + " has " + outs.size()
                     + " outputs; expected the loss, " + parameterValues.size() + " gradients and " + stateValues.size()
                     + " next states");
@@ -98,6 +106,12 @@ final class TrainerPlan {
             requireName(in, name);
             requireName(next, name + ".next");
             state.add(new State(name, in, next));
+            i++;
+        }
+        for (String name : frozenValues.keySet()) {
+            Value in = trainGraph.inputs().get(firstField + i);
+            requireName(in, name);
+            frozen.add(new Frozen(name, in));
             i++;
         }
         this.classes = integerLabels ? classCount(trainGraph) : 0;
@@ -141,7 +155,7 @@ final class TrainerPlan {
     private static void requireName(Value v, String expected) {
         if (!v.name().equals(expected)) {
             throw new IllegalArgumentException("training graph value '" + v.name() + "' is where '" + expected
-                    + "' belongs (inputs: data, labels, parameters, state; outputs: loss, grad.<p>, <state>.next)");
+                    + "' belongs (inputs: data, labels, parameters, state, frozen; outputs: loss, grad.<p>, <state>.next)");
         }
     }
 

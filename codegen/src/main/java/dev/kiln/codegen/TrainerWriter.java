@@ -157,6 +157,10 @@ final class TrainerWriter {
             d.add("State updated by training steps: $L.\n", String.join(", ", plan.state.stream().map(TrainerPlan.State::name)
                     .toList()));
         }
+        if (!plan.frozen.isEmpty()) {
+            d.add("Frozen (read from the weights, never trained): $L.\n", String.join(", ", plan.frozen.stream()
+                    .map(TrainerPlan.Frozen::name).toList()));
+        }
         d.add("\n<p>Not thread-safe: a trainer owns its parameters, gradients and scratch buffers.\n");
         return d.build();
     }
@@ -169,9 +173,7 @@ final class TrainerWriter {
     /** Parameter and state arrays (weight fields), gradients and next state (output fields), and bookkeeping. */
     private void addStateFields(TypeSpec.Builder type) {
         model.weights.values().forEach(w -> type.addField(FieldSpec.builder(FLOATS, w.field(), Modifier.PRIVATE,
-                Modifier.FINAL).addJavadoc(isField(w) ? "$L $L, updated in place.\n" : "$L $L of the training graph.\n",
-                !isField(w) ? "Constant" : isState(w.key()) ? "State" : "Parameter", w.key())
-                .build()));
+                Modifier.FINAL).addJavadoc(fieldDoc(w)).build()));
         model.outputParams.forEach((v, field) -> type.addField(FieldSpec.builder(FLOATS, field, Modifier.PRIVATE,
                         Modifier.FINAL).addJavadoc("Output {@code $L} of the last step.\n", v.name())
                 .initializer("new float[$L]", kernels.lengthOf(v)).build()));
@@ -203,8 +205,20 @@ final class TrainerWriter {
         return model.fieldInputs.values().containsKey(w.key());
     }
 
-    private boolean isState(String key) {
-        return plan.state.stream().anyMatch(s -> s.name().equals(key));
+    private boolean isFrozen(String key) {
+        return plan.frozen.stream().anyMatch(f -> f.name().equals(key));
+    }
+
+    private CodeBlock fieldDoc(ModelPlan.WeightField w) {
+        String key = w.key();
+        if (!isField(w)) {
+            return CodeBlock.of("Constant $L of the training graph.\n", key);
+        }
+        if (isFrozen(key)) {
+            return CodeBlock.of("Frozen parameter $L: read, never trained.\n", key);
+        }
+        return CodeBlock.of("$L $L, updated in place.\n", plan.state.stream().anyMatch(s -> s.name().equals(key))
+                ? "State" : "Parameter", key);
     }
 
     private MethodSpec constructor() {
@@ -223,8 +237,9 @@ final class TrainerWriter {
                 m.addStatement("$N = new float[] {$L}", w.field(), CodeBlock.join(values, ", "));
                 continue;
             }
-            m.addStatement("$N = $T.$N(weights, $S, $L, source).clone()", w.field(), WEIGHTS_FILE,
-                    w.elementType().requireMethod(), w.key(), w.length());
+            // Frozen parameters are never written: shared with the inference instance, not copied.
+            m.addStatement("$N = $T.$N(weights, $S, $L, source)$L", w.field(), WEIGHTS_FILE,
+                    w.elementType().requireMethod(), w.key(), w.length(), isFrozen(w.key()) ? "" : ".clone()");
             m.addStatement("netWeights.put($S, $N)", w.key(), w.field());
         }
         model.derived.values().forEach(d -> m.addStatement("$N = $L", d.name(), d.init()));
@@ -372,6 +387,7 @@ final class TrainerWriter {
         }
         plan.parameters.forEach(p -> sources.add(p.input()));
         plan.state.forEach(s -> sources.add(s.input()));
+        plan.frozen.forEach(f -> sources.add(f.input()));
         for (Value v : sources) {
             check(m, v, "input " + v.name());
         }

@@ -86,7 +86,7 @@ public final class KilnCompiler {
         Graph trainGraph = PassManager.forLevel(options.level(), passOptions).run(training.graph());
         Graph evalGraph = PassManager.forLevel(options.level(), passOptions).run(training.evalGraph());
         return CodeGenerator.generateTrainer(trainGraph, evalGraph, training.parameters(), training.state(),
-                train.optimizer(), train.spec().seed(), codegen);
+                training.frozen(), train.optimizer(), train.spec().seed(), codegen);
     }
 
     /** The training graph the compiler generates a trainer from: {@link #simplifyForTraining} then autodiff. */

@@ -76,11 +76,10 @@ class TrainerModelsTest {
         return new Compiled(net, net.getClassLoader().loadClass(net.getPackageName() + ".NetTrainer"), training);
     }
 
-    /** A trainer starting from the training graph's initial parameters and state, through Net.load. */
+    /** A trainer starting from the training graph's initial parameters, state and frozen ones, through Net.load. */
     static Object trainer(Compiled c, Optimizer optimizer, Path dir) throws Exception {
         Map<String, float[]> weights = new LinkedHashMap<>();
-        c.training().parameters().forEach((k, v) -> weights.put(k, v.toFloatArray()));
-        c.training().state().forEach((k, v) -> weights.put(k, v.toFloatArray()));
+        c.training().weights().forEach((k, v) -> weights.put(k, v.toFloatArray()));
         Path file = Files.createTempFile(dir, "init", ".weights");
         WeightsFile.write(file, weights);
         Object net = c.net().getMethod("load", Path.class).invoke(null, file);

@@ -98,8 +98,7 @@ class TransformerTrainingTest {
                 weights.put(v.name(), t.toFloatArray());
             }
         });
-        c.training().parameters().forEach((k, v) -> weights.put(k, v.toFloatArray()));
-        c.training().state().forEach((k, v) -> weights.put(k, v.toFloatArray()));
+        c.training().weights().forEach((k, v) -> weights.put(k, v.toFloatArray()));
         Path file = java.nio.file.Files.createTempFile(dir, "init", ".weights");
         dev.kiln.runtime.WeightsFile.write(file, weights);
         Object net = c.net().getMethod("load", Path.class).invoke(null, file);

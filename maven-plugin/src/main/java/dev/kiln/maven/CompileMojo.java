@@ -90,6 +90,14 @@ public final class CompileMojo extends AbstractMojo {
     String optimizer;
 
     /**
+     * Initializers (by ONNX name) the training class reads but never trains, e.g. a pretrained backbone under a
+     * new head: {@code <freeze><name>conv1.weight</name><name>conv1.bias</name></freeze>}; with {@code train} only.
+     * Every model of the execution must have them.
+     */
+    @Parameter
+    List<String> freeze;
+
+    /**
      * Sizes for symbolic dims of the models' inputs other than the batch ({@code <dims><seq>128</seq></dims>}):
      * generated code takes one dynamic dim, the batch, so a model exported with others (a sequence length, an image
      * size) is compiled for fixed sizes of them. They apply to every model of the execution, each of which must have
@@ -211,11 +219,11 @@ public final class CompileMojo extends AbstractMojo {
         return sizes;
     }
 
-    /** The trainer requested by {@code <train>}, {@code <loss>} and {@code <optimizer>}, checked. */
+    /** The trainer requested by {@code <train>}, {@code <loss>}, {@code <optimizer>} and {@code <freeze>}, checked. */
     private Optional<TrainingConfig> training() throws MojoFailureException {
         if (!train) {
-            if (loss != null || optimizer != null) {
-                getLog().warn("Kiln: <loss> and <optimizer> apply only with <train>true</train>; ignored");
+            if (loss != null || optimizer != null || freeze != null && !freeze.isEmpty()) {
+                getLog().warn("Kiln: <loss>, <optimizer> and <freeze> apply only with <train>true</train>; ignored");
             }
             return Optional.empty();
         }
@@ -234,7 +242,11 @@ public final class CompileMojo extends AbstractMojo {
         } catch (IllegalArgumentException e) {
             throw configError("<optimizer>: " + e.getMessage());
         }
-        return Optional.of(new TrainingConfig(lossKind, spec));
+        List<String> frozen = freeze == null ? List.of() : freeze.stream().map(String::trim).toList();
+        if (frozen.stream().anyMatch(String::isEmpty)) {
+            throw configError("<freeze>: an empty name; give each initializer's ONNX name in an element of its own");
+        }
+        return Optional.of(new TrainingConfig(lossKind, spec, frozen));
     }
 
     private List<Path> modelPaths() {

@@ -6,6 +6,7 @@ import dev.kiln.passes.training.Loss;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
@@ -21,13 +22,15 @@ public final class ForkedCompilerMain {
 
     /**
      * Arguments: model, source root, resource root, package ({@code -} for none), class, level, threads, loss
-     * ({@code -} for no trainer), optimizer SPEC ({@code -} for none), dims ({@link #formatDims}).
+     * ({@code -} for no trainer), optimizer SPEC ({@code -} for none), dims ({@link #formatDims}), then the frozen
+     * initializers' names, one argument each (any name is safe as an argument of its own).
      */
     public static void main(String[] args) {
         PrintStream out = System.out;
         try {
             Optional<TrainingConfig> training = args[7].equals("-") ? Optional.empty() : Optional.of(new TrainingConfig(
-                    Loss.parse(args[7]), args[8].equals("-") ? Optional.empty() : Optional.of(args[8])));
+                    Loss.parse(args[7]), args[8].equals("-") ? Optional.empty() : Optional.of(args[8]),
+                    List.of(args).subList(10, args.length)));
             ModelCompiler.Written w = ModelCompiler.inProcess().compile(Path.of(args[0]), args[3].equals("-") ? "" : args[3],
                     args[4], OptLevel.valueOf(args[5]), Integer.parseInt(args[6]), training, parseDims(args[9]),
                     Path.of(args[1]), Path.of(args[2]));

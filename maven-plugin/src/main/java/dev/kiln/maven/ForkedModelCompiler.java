@@ -34,12 +34,13 @@ final class ForkedModelCompiler implements ModelCompiler {
     @Override
     public Written compile(Path model, String packageName, String className, OptLevel level, int threads,
             Optional<TrainingConfig> training, Map<String, Long> dims, Path sourceRoot, Path resourceRoot) {
-        List<String> command = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "--add-modules=jdk.incubator.vector", "--sun-misc-unsafe-memory-access=allow", "-cp", classPath(),
                 ForkedCompilerMain.class.getName(), model.toString(), sourceRoot.toString(), resourceRoot.toString(),
                 packageName.isEmpty() ? "-" : packageName, className, level.name(), Integer.toString(threads),
                 training.map(t -> t.loss().cliName()).orElse("-"),
-                training.flatMap(TrainingConfig::optimizer).orElse("-"), ForkedCompilerMain.formatDims(dims));
+                training.flatMap(TrainingConfig::optimizer).orElse("-"), ForkedCompilerMain.formatDims(dims)));
+        training.ifPresent(t -> command.addAll(t.frozen()));
         log.debug("Kiln: " + String.join(" ", command));
         List<Path> files = new ArrayList<>();
         int sources = -1;

@@ -270,6 +270,11 @@ class CompileMojoTest {
             m.loss = "ce";
             m.optimizer = "adam:lr=fast";
         }, "<optimizer>: ");
+        assertConfigError(m -> {
+            m.train = true;
+            m.loss = "ce";
+            m.freeze = List.of("fc.weight", " ");
+        }, "<freeze>: an empty name");
         assertConfigError(m -> m.classNames = Map.of("net", "my-net"), "'my-net' is not a valid Java class name (model "
                 + onnx.resolve("net.onnx") + ")");
         assertConfigError(m -> m.dims = Map.of("S", "many"), "<dims>: <S> must be a whole number of at least 1, got"
@@ -300,6 +305,20 @@ class CompileMojoTest {
         sgd.execute();
         assertTrue(regenerated(source("NetTrainer")), "another optimizer is another configuration");
         assertTrue(Files.readString(source("NetTrainer")).contains("\"sgd:lr=0.1\""));
+        age(source("Net"), source("NetTrainer"));
+
+        // Freezing is configuration too, and reaches the child JVM (one argument per name).
+        CompileMojo frozen = mojo();
+        frozen.train = true;
+        frozen.loss = "ce";
+        frozen.optimizer = "sgd:lr=0.1";
+        frozen.freeze = List.of("fc.weight");
+        frozen.alwaysFork = true;
+        frozen.execute();
+        assertTrue(regenerated(source("NetTrainer")), "freezing a parameter is another configuration");
+        String frozenTrainer = Files.readString(source("NetTrainer"));
+        assertTrue(frozenTrainer.contains("Frozen (read from the weights, never trained): fc.weight")
+                && frozenTrainer.contains("PARAMETER_NAMES = List.of(\"fc.bias\")"), frozenTrainer);
 
         mojo().execute();
         assertFalse(Files.exists(source("NetTrainer")), "without <train> the trainer is a stale output, removed");

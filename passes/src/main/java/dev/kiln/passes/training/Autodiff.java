@@ -59,6 +59,7 @@ public final class Autodiff {
         private final Value prediction;
         private final Map<Value, Tensor> state = new LinkedHashMap<>();
         private final Map<Value, Tensor> parameters = new LinkedHashMap<>();
+        private final Map<Value, Tensor> frozen = new LinkedHashMap<>();
         private final GraphAssembler out;
         private final Map<Value, Value> nextState = new IdentityHashMap<>();
         private final Map<Value, List<Value>> contributions = new IdentityHashMap<>();
@@ -92,8 +93,9 @@ public final class Autodiff {
             out.input(labels);
             parameters.keySet().forEach(out::input);
             state.keySet().forEach(out::input);
+            frozen.keySet().forEach(out::input);
             model.initializers().forEach((v, t) -> {
-                if (!parameters.containsKey(v) && !state.containsKey(v)) {
+                if (!parameters.containsKey(v) && !state.containsKey(v) && !frozen.containsKey(v)) {
                     out.initializer(v, t);
                 }
             });
@@ -126,12 +128,15 @@ public final class Autodiff {
             parameters.forEach((v, t) -> params.put(v.name(), t));
             Map<String, Tensor> st = new LinkedHashMap<>();
             state.forEach((v, t) -> st.put(v.name(), t));
-            return new TrainingGraph(training, eval, params, st, spec);
+            Map<String, Tensor> fixed = new LinkedHashMap<>();
+            frozen.forEach((v, t) -> fixed.put(v.name(), t));
+            return new TrainingGraph(training, eval, params, st, fixed, spec);
         }
 
         /**
          * State = BatchNormalization running mean/var initializers; parameters = the other float initializers,
-         * not frozen, with a float path to the prediction (shape-only uses such as {@code Shape(w)} do not count).
+         * not frozen, with a float path to the prediction (shape-only uses such as {@code Shape(w)} do not count);
+         * frozen = those the spec names that would otherwise be parameters.
          */
         private void findStateAndParameters() {
             for (Node n : model.nodes()) {
@@ -180,9 +185,16 @@ public final class Autodiff {
                 }
             }
             Set<Value> reaching = reaching(model.nodes(), prediction);
+            // A frozen initializer that would otherwise be a parameter is read like one, never updated.
             model.initializers().forEach((v, t) -> {
-                if (candidates.contains(v) && reaching.contains(v)) {
+                if (!reaching.contains(v)) {
+                    return;
+                }
+                if (candidates.contains(v)) {
                     parameters.put(v, t);
+                } else if (spec.frozen().contains(v.name()) && v.dtype().isFloat() && !state.containsKey(v)
+                        && !hyperparameters.contains(v)) {
+                    frozen.put(v, t);
                 }
             });
             if (parameters.isEmpty()) {
@@ -346,9 +358,11 @@ public final class Autodiff {
             List<Value> inputs = new ArrayList<>(model.inputs());
             inputs.addAll(parameters.keySet());
             inputs.addAll(state.keySet());
+            inputs.addAll(frozen.keySet());
             Map<Value, Tensor> inits = new LinkedHashMap<>(model.initializers());
             inits.keySet().removeAll(parameters.keySet());
             inits.keySet().removeAll(state.keySet());
+            inits.keySet().removeAll(frozen.keySet());
             Graph g = new Graph(model.name(), inputs, inits, model.nodes(), model.outputs());
             GraphVerifier.verify(g);
             return g;

@@ -70,6 +70,7 @@ public final class GradientCheck {
         Map<String, Tensor> base = new LinkedHashMap<>(feeds);
         base.putAll(training.parameters());
         base.putAll(training.state());
+        base.putAll(training.frozen());
         Map<String, Tensor> analytic = ReferenceEvaluator.run(training.graph(), base, seed, (v, t) -> { });
         Graph lossOnly = lossOnly(training.graph());
 

@@ -46,6 +46,7 @@ public final class ReferenceTrainer {
     private final Update update;
     private final Map<String, Tensor> parameters = new LinkedHashMap<>();
     private final Map<String, Tensor> state = new LinkedHashMap<>();
+    private final Map<String, Tensor> frozen = new LinkedHashMap<>();
     private Map<String, Tensor> gradients = Map.of();
     private int step;
 
@@ -54,6 +55,7 @@ public final class ReferenceTrainer {
         this.update = update;
         parameters.putAll(training.parameters());
         state.putAll(training.state());
+        frozen.putAll(training.frozen());
     }
 
     /**
@@ -72,6 +74,7 @@ public final class ReferenceTrainer {
         feeds.put(TrainingGraph.LABELS, labels);
         feeds.putAll(parameters);
         feeds.putAll(state);
+        feeds.putAll(frozen);
         Map<String, Tensor> out = ReferenceEvaluator.run(training.graph(), feeds, training.spec().seed() + step + 1,
                 (v, t) -> { });
         double loss = out.get(TrainingGraph.LOSS).getDouble(0);
@@ -129,6 +132,7 @@ public final class ReferenceTrainer {
         feeds.put(TrainingGraph.LABELS, labels);
         feeds.putAll(parameters);
         feeds.putAll(state);
+        feeds.putAll(frozen);
         for (Map.Entry<String, Tensor> f : feeds.entrySet()) {
             if (!finite(f.getValue())) {
                 return "input '" + f.getKey() + "'";
@@ -160,20 +164,22 @@ public final class ReferenceTrainer {
         Map<String, Tensor> feeds = new LinkedHashMap<>(inputs);
         feeds.putAll(parameters);
         feeds.putAll(state);
+        feeds.putAll(frozen);
         return ReferenceEvaluator.run(training.evalGraph(), feeds);
     }
 
     /**
-     * Replaces parameters (and state tensors) by name, e.g. with a checkpoint's values.
+     * Replaces parameters (and state tensors, and frozen parameters) by name, e.g. with a checkpoint's values.
      *
      * @throws InputException naming a tensor that is neither a parameter nor state, or whose type differs
      */
     public void load(Map<String, Tensor> values) {
         values.forEach((name, t) -> {
-            Map<String, Tensor> into = parameters.containsKey(name) ? parameters : state.containsKey(name) ? state : null;
+            Map<String, Tensor> into = parameters.containsKey(name) ? parameters : state.containsKey(name) ? state
+                    : frozen.containsKey(name) ? frozen : null;
             if (into == null) {
-                throw new InputException("'" + name + "' is neither a parameter nor a state tensor of the training graph;"
-                        + " parameters are " + parameters.keySet());
+                throw new InputException("'" + name + "' is neither a parameter, a state tensor nor a frozen parameter "
+                        + "of the training graph; parameters are " + parameters.keySet());
             }
             if (!into.get(name).type().equals(t.type())) {
                 throw new InputException("'" + name + "' is " + into.get(name).type() + " but the value given is "
@@ -189,6 +195,9 @@ public final class ReferenceTrainer {
     /** The current state tensors by name. */
     public Map<String, Tensor> state() { return Collections.unmodifiableMap(state); }
 
+    /** The frozen parameters by name: read by every step, never updated. */
+    public Map<String, Tensor> frozen() { return Collections.unmodifiableMap(frozen); }
+
     /** The gradients of the last step (empty before the first). */
     public Map<String, Tensor> gradients() { return gradients; }
 
@@ -198,7 +207,7 @@ public final class ReferenceTrainer {
     /** The training graph's data inputs (what {@link #step} and {@link #run} take besides the labels). */
     public List<String> inputNames() {
         return training.evalGraph().inputs().stream().map(Value::name)
-                .filter(n -> !parameters.containsKey(n) && !state.containsKey(n)).toList();
+                .filter(n -> !parameters.containsKey(n) && !state.containsKey(n) && !frozen.containsKey(n)).toList();
     }
 
     private static Tensor floats(DType dtype, int[] shape, float[] values) {

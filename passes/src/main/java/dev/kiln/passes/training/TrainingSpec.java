@@ -9,7 +9,8 @@ import java.util.Set;
  *
  * @param loss the loss on the model's first output
  * @param reduction mean (PyTorch's default) or sum over the samples
- * @param frozen initializer names that are not trained (they stay constants of the training graph)
+ * @param frozen initializer names that are not trained: the trainer reads them from the weights like parameters
+ *     and never updates them (see {@link TrainingGraph#frozen()})
  * @param seed the seed of dropout masks; the reference trainer draws step k's masks from {@code seed + k}
  */
 public record TrainingSpec(Loss loss, Reduction reduction, Set<String> frozen, long seed) {

@@ -138,7 +138,7 @@ class AutodiffTest {
         Graph tampered = new Graph(g.name(), g.inputs(), g.initializers(), nodes, outputs);
         GraphVerifier.verify(tampered);
         Map<String, Tensor> feeds = Map.of(TrainingGraph.LABELS, GradTesting.random(3, -1, 1, 4));
-        TrainingGraph bad = new TrainingGraph(tampered, tg.evalGraph(), tg.parameters(), tg.state(), tg.spec());
+        TrainingGraph bad = new TrainingGraph(tampered, tg.evalGraph(), tg.parameters(), tg.state(), tg.frozen(), tg.spec());
         assertTrue(GradientCheck.check(tg, feeds, GradientCheck.DEFAULT_STEP, GradientCheck.DEFAULT_TOLERANCE).passed());
         GradientCheck.Report r = GradientCheck.check(bad, feeds, GradientCheck.DEFAULT_STEP,
                 GradientCheck.DEFAULT_TOLERANCE);
