@@ -53,7 +53,12 @@ final class ClassWriter {
     }
 
     static GeneratedModel write(ModelPlan plan) {
-        return new ClassWriter(plan).generate();
+        return write(plan, Map.of());
+    }
+
+    /** As {@link #write(ModelPlan)}, with {@code extraWeights} (a trainer's constants) in the weights resource too. */
+    static GeneratedModel write(ModelPlan plan, Map<String, Object> extraWeights) {
+        return new ClassWriter(plan).generate(extraWeights);
     }
 
     /**
@@ -92,7 +97,7 @@ final class ClassWriter {
         return new ModelPlan.NestedClass(type.build(), weights);
     }
 
-    private GeneratedModel generate() {
+    private GeneratedModel generate(Map<String, Object> extraWeights) {
         generateStepMethods();
         TypeSpec.Builder type = TypeSpec.classBuilder(self)
                 .addModifiers(Modifier.PUBLIC, Modifier.FINAL)
@@ -125,6 +130,11 @@ final class ClassWriter {
         Map<String, Object> weights = new LinkedHashMap<>();
         plan.weights.values().forEach(w -> weights.put(w.key(), w.data()));
         plan.nestedClasses.forEach(inner -> weights.putAll(inner.weights()));
+        extraWeights.forEach((k, v) -> {
+            if (weights.putIfAbsent(k, v) != null) {
+                throw new IllegalStateException("weights resource key '" + k + "' is taken");
+            }
+        });
         return new GeneratedModel(List.of(file), plan.options.weightsResource(), WeightsFile.write(weights));
     }
 

@@ -10,7 +10,6 @@ import com.palantir.javapoet.ParameterizedTypeName;
 import com.palantir.javapoet.TypeName;
 import com.palantir.javapoet.TypeSpec;
 import dev.kiln.ir.GraphPrinter;
-import dev.kiln.ir.UnsupportedOpException;
 import dev.kiln.ir.Value;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -55,10 +54,17 @@ final class TrainerWriter {
         this.net = ClassName.get(model.options.packageName(), plan.netClass);
     }
 
-    /** The inference class, its weights resource, and the trainer class. */
+    /**
+     * The inference class, its weights resource (which also holds the trainer's constants that are not written
+     * into its source, under {@code <Trainer>/}), and the trainer class.
+     */
     static GeneratedModel write(TrainerPlan plan) {
-        GeneratedModel inference = ClassWriter.write(plan.net);
-        JavaFile trainer = new TrainerWriter(plan).trainerFile();
+        TrainerWriter writer = new TrainerWriter(plan);
+        JavaFile trainer = writer.trainerFile();
+        Map<String, Object> constants = new LinkedHashMap<>();
+        writer.model.weights.values().stream().filter(writer::inResource)
+                .forEach(w -> constants.put(writer.resourceKey(w), w.data()));
+        GeneratedModel inference = ClassWriter.write(plan.net, constants);
         List<JavaFile> sources = new ArrayList<>(inference.sources());
         sources.add(trainer);
         return new GeneratedModel(sources, inference.weightsResource(), inference.weights());
@@ -66,13 +72,6 @@ final class TrainerWriter {
 
     private JavaFile trainerFile() {
         kernels.generateStepMethods();
-        for (ModelPlan.WeightField w : model.weights.values()) {
-            if (!isField(w) && (w.length() > MAX_INLINE_CONSTANT || !w.type().equals(FLOATS))) {
-                throw new UnsupportedOpException("the training graph reads constant '" + w.key() + "' of "
-                        + w.length() + " floats as an array; the trainer holds parameters and state, and inlines "
-                        + "constants of at most " + MAX_INLINE_CONSTANT + " floats");
-            }
-        }
         TypeSpec.Builder type = TypeSpec.classBuilder(self).addModifiers(Modifier.PUBLIC, Modifier.FINAL)
                 .addJavadoc(classDoc());
         kernels.addSpecies(type);
@@ -172,7 +171,7 @@ final class TrainerWriter {
 
     /** Parameter and state arrays (weight fields), gradients and next state (output fields), and bookkeeping. */
     private void addStateFields(TypeSpec.Builder type) {
-        model.weights.values().forEach(w -> type.addField(FieldSpec.builder(FLOATS, w.field(), Modifier.PRIVATE,
+        model.weights.values().forEach(w -> type.addField(FieldSpec.builder(w.type(), w.field(), Modifier.PRIVATE,
                 Modifier.FINAL).addJavadoc(fieldDoc(w)).build()));
         model.outputParams.forEach((v, field) -> type.addField(FieldSpec.builder(FLOATS, field, Modifier.PRIVATE,
                         Modifier.FINAL).addJavadoc("Output {@code $L} of the last step.\n", v.name())
@@ -198,8 +197,21 @@ final class TrainerWriter {
         }
     }
 
-    /** Constants of the training graph read as arrays (e.g. a loss gradient's scale) are written into the source. */
+    /**
+     * Small float constants of the training graph read as arrays (e.g. a loss gradient's scale) are written into
+     * the source; the others (a causal mask, gather indices, packed weights) are read from the inference class's
+     * weights resource.
+     */
     private static final int MAX_INLINE_CONSTANT = 256;
+
+    private boolean inResource(ModelPlan.WeightField w) {
+        return !isField(w) && !(w.data() instanceof float[] && w.length() <= MAX_INLINE_CONSTANT
+                && w.wrapper().equals("$1L"));
+    }
+
+    private String resourceKey(ModelPlan.WeightField w) {
+        return plan.trainerClass() + "/" + w.key();
+    }
 
     private boolean isField(ModelPlan.WeightField w) {
         return model.fieldInputs.values().containsKey(w.key());
@@ -227,8 +239,20 @@ final class TrainerWriter {
                 .addStatement("this.optimizer = optimizer")
                 .addStatement("this.netWeights = new $T<>(weights)", LinkedHashMap.class)
                 .addStatement("String source = $S", plan.netClass + " instance");
+        if (model.weights.values().stream().anyMatch(this::inResource)) {
+            m.addStatement("$T<String, Object> constants = $T.readResourceShared($T.class, $S)", Map.class, WEIGHTS_FILE,
+                    net, plan.net.options.weightsResource());
+        }
         // Copies, so training never writes the weights other instances of the inference class share.
         for (ModelPlan.WeightField w : model.weights.values()) {
+            if (inResource(w)) {
+                Object[] args = new Object[w.wrapperArgs().length + 1];
+                args[0] = CodeBlock.of("$T.$N(constants, $S, $L, $S)", WEIGHTS_FILE, w.elementType().requireMethod(),
+                        resourceKey(w), w.length(), plan.net.options.weightsResource());
+                System.arraycopy(w.wrapperArgs(), 0, args, 1, w.wrapperArgs().length);
+                m.addStatement("$N = $L", w.field(), CodeBlock.of(w.wrapper(), args));
+                continue;
+            }
             if (!isField(w)) {
                 List<CodeBlock> values = new ArrayList<>();
                 for (float f : (float[]) w.data()) {

@@ -67,11 +67,10 @@ class FrozenParametersTest {
         TrainerModelsTest.agree(c, model + "_frozen", Optimizer.adam(1e-3), Optimizer.adam(1e-3), dir);
 
         // Start from frozen values other than the compiled ones: the trainer must read what the net was loaded with.
-        Map<String, float[]> start = new LinkedHashMap<>();
-        c.training().weights().forEach((k, v) -> start.put(k, v.toFloatArray()));
+        Map<String, Object> start = TrainerModelsTest.resourceWeights(c);
         Map<String, Tensor> pretrained = new LinkedHashMap<>();
         for (String f : frozen) {
-            float[] v = start.get(f).clone();
+            float[] v = ((float[]) start.get(f)).clone();
             for (int i = 0; i < v.length; i++) {
                 v[i] = v[i] * 1.5f + 0.01f * (i % 7 - 3);
             }
@@ -112,10 +111,10 @@ class FrozenParametersTest {
         c.trainer().getMethod("saveWeights", Path.class).invoke(trainer, saved);
         Map<String, float[]> after = WeightsFile.read(Files.readAllBytes(saved), saved.toString());
         for (String f : frozen) {
-            assertArrayEquals(start.get(f), after.get(f), model + ": frozen " + f + " changed");
+            assertArrayEquals((float[]) start.get(f), after.get(f), model + ": frozen " + f + " changed");
         }
         for (String p : names) {
-            assertFalse(Arrays.equals(start.get(p), after.get(p)), model + ": parameter " + p + " did not train");
+            assertFalse(Arrays.equals((float[]) start.get(p), after.get(p)), model + ": parameter " + p + " did not train");
         }
         c.net().getMethod("load", Path.class).invoke(null, saved);
     }

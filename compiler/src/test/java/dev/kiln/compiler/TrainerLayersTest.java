@@ -59,7 +59,7 @@ class TrainerLayersTest {
         Compiled c = TrainerModelsTest.compile(model, "bn_net", TrainingSpec.of(Loss.CROSS_ENTROPY), 1);
         assertEquals(4, c.training().state().size(), "running mean and variance of both BatchNorms are state");
         Optimizer sgd = Optimizer.sgd(0.1, 0.9, 0, 0, false);
-        Object trainer = TrainerModelsTest.trainer(c, sgd, dir);
+        Object trainer = TrainerModelsTest.trainer(c, sgd);
         ReferenceTrainer ref = ReferenceTrainer.create(c.training(), Optimizer.sgd(0.1, 0.9, 0, 0, false));
         int batch = 6;
         Tensor x = gaussian(new int[] {batch, 3, 6, 6}, 1);
@@ -118,8 +118,8 @@ class TrainerLayersTest {
         Graph model = b.build();
         Compiled one = TrainerModelsTest.compile(model, "bn_cnn1", TrainingSpec.of(Loss.CROSS_ENTROPY), 1);
         Compiled two = TrainerModelsTest.compile(model, "bn_cnn2", TrainingSpec.of(Loss.CROSS_ENTROPY), 2);
-        Object t1 = TrainerModelsTest.trainer(one, Optimizer.sgd(0.05, 0.9, 0, 0, false), dir);
-        Object t2 = TrainerModelsTest.trainer(two, Optimizer.sgd(0.05, 0.9, 0, 0, false), dir);
+        Object t1 = TrainerModelsTest.trainer(one, Optimizer.sgd(0.05, 0.9, 0, 0, false));
+        Object t2 = TrainerModelsTest.trainer(two, Optimizer.sgd(0.05, 0.9, 0, 0, false));
         ReferenceTrainer ref = ReferenceTrainer.create(one.training(), Optimizer.sgd(0.05, 0.9, 0, 0, false));
         int batch = 8;
         Tensor x = gaussian(new int[] {batch, 3, 16, 16}, 4);
@@ -167,9 +167,9 @@ class TrainerLayersTest {
             labels[i] = xs[i * 8] > 0.5f ? 0 : xs[i * 8 + 1] > 0 ? 1 : 2;
         }
         Compiled c = dropoutNet(7);
-        Object trainer = TrainerModelsTest.trainer(c, Optimizer.adam(0.01), dir);
-        Object twin = TrainerModelsTest.trainer(c, Optimizer.adam(0.01), dir);
-        Object otherSeed = TrainerModelsTest.trainer(dropoutNet(8), Optimizer.adam(0.01), dir);
+        Object trainer = TrainerModelsTest.trainer(c, Optimizer.adam(0.01));
+        Object twin = TrainerModelsTest.trainer(c, Optimizer.adam(0.01));
+        Object otherSeed = TrainerModelsTest.trainer(dropoutNet(8), Optimizer.adam(0.01));
         Method step = c.trainer().getMethod("step", float[].class, int[].class, int.class);
         Method otherStep = otherSeed.getClass().getMethod("step", float[].class, int[].class, int.class);
         float first = 0;
@@ -217,7 +217,7 @@ class TrainerLayersTest {
         ModelBuilder b = ModelBuilder.create("regression").seed(9);
         b.output(b.input("x", DType.FLOAT32, "N,4").dense("fc1", 8, Activation.TANH).dense("fc2", 2), "y");
         Compiled c = TrainerModelsTest.compile(b.build(), "regression", TrainingSpec.of(Loss.MSE), 1);
-        Object trainer = TrainerModelsTest.trainer(c, Optimizer.adam(0.01), dir);
+        Object trainer = TrainerModelsTest.trainer(c, Optimizer.adam(0.01));
         ReferenceTrainer ref = ReferenceTrainer.create(c.training(), Optimizer.adam(0.01));
         Method step = c.trainer().getMethod("step", float[].class, float[].class, int.class);
         for (int batch : new int[] {7, 3, 7}) {
@@ -258,6 +258,48 @@ class TrainerLayersTest {
                 .filter(src -> src.contains("class NetTrainer")).findFirst().orElseThrow();
         assertTrue(trainer.contains(".gemm(false, false, 5 * batch, 8, 4, "), trainer);
         TrainerModelsTest.agree(TrainerModelsTest.compile(graph, "seq_major", spec, 1), "seq_major", Optimizer.adam(1e-2),
+                Optimizer.adam(1e-2), dir);
+    }
+
+    /**
+     * Self-attention over 20 positions under a causal mask held as a bool initializer [20, 20], then a Gather of the
+     * positions by a constant int64 index list, mean pooling and a Gemm: the trainer reads those constants (too large,
+     * or not float, to write into its source) from the weights resource beside the inference class, and trains like
+     * the reference trainer.
+     */
+    @Test
+    void constantMaskAndIndicesTrain(@TempDir Path dir) throws Exception {
+        int s = 20;
+        GraphBuilder b = new GraphBuilder("masked");
+        Value x = b.input("x", DType.FLOAT32, Shape.of(Dim.sym("N"), Dim.of(s), Dim.of(4)));
+        Value q = b.op("MatMul").inputs(x, b.initializer("wq", gaussian(new int[] {4, 4}, 41))).output();
+        Value keys = b.op("Transpose").inputs(x).attr("perm", new long[] {0, 2, 1}).output();
+        boolean[] causal = new boolean[s * s];
+        for (int i = 0; i < s; i++) {
+            for (int j = 0; j <= i; j++) {
+                causal[i * s + j] = true;
+            }
+        }
+        Value masked = b.op("Where").inputs(b.initializer("mask", Tensor.wrapBools(new int[] {s, s}, causal)),
+                b.op("MatMul").inputs(q, keys).output(), b.initializer("neg", Tensor.scalarFloat(-1e9f))).output();
+        Value attended = b.op("MatMul").inputs(b.op("Softmax").inputs(masked).attr("axis", -1L).output(), x).output();
+        long[] order = new long[s];
+        for (int i = 0; i < s; i++) {
+            order[i] = (i * 7) % s;
+        }
+        Value picked = b.op("Gather").inputs(attended, b.initializer("order", Tensor.ofInt64s(order))).attr("axis", 1L)
+                .output();
+        Value pooled = b.op("ReduceMean").inputs(picked, b.initializer("axes", Tensor.ofInt64s(1))).attr("keepdims", 0L)
+                .output();
+        b.output(b.op("Gemm").inputs(pooled, b.initializer("fcW", gaussian(new int[] {10, 4}, 42)),
+                b.initializer("fcB", gaussian(new int[] {10}, 43))).attr("transB", 1).output());
+        Graph graph = b.build();
+        TrainingSpec spec = TrainingSpec.of(Loss.CROSS_ENTROPY);
+        String trainer = TrainerModelsTest.generate(graph, "masked", spec, 1).sources().stream().map(Object::toString)
+                .filter(src -> src.contains("class NetTrainer")).findFirst().orElseThrow();
+        assertTrue(trainer.contains("WeightsFile.readResourceShared(Net.class, \"Net.weights\")")
+                && trainer.contains("\"NetTrainer/mask\""), trainer);
+        TrainerModelsTest.agree(TrainerModelsTest.compile(graph, "masked", spec, 1), "masked", Optimizer.adam(1e-2),
                 Optimizer.adam(1e-2), dir);
     }
 }

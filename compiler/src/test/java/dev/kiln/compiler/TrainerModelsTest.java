@@ -76,14 +76,18 @@ class TrainerModelsTest {
         return new Compiled(net, net.getClassLoader().loadClass(net.getPackageName() + ".NetTrainer"), training);
     }
 
-    /** A trainer starting from the training graph's initial parameters, state and frozen ones, through Net.load. */
-    static Object trainer(Compiled c, Optimizer optimizer, Path dir) throws Exception {
-        Map<String, float[]> weights = new LinkedHashMap<>();
-        c.training().weights().forEach((k, v) -> weights.put(k, v.toFloatArray()));
-        Path file = Files.createTempFile(dir, "init", ".weights");
-        WeightsFile.write(file, weights);
-        Object net = c.net().getMethod("load", Path.class).invoke(null, file);
+    /**
+     * A trainer starting from the training graph's initial parameters, state and frozen ones: those of {@code Net.load()}
+     * (the weights resource beside the class, which also holds the model's constants).
+     */
+    static Object trainer(Compiled c, Optimizer optimizer) throws Exception {
+        Object net = c.net().getMethod("load").invoke(null);
         return c.trainer().getMethod("create", c.net(), Optimizer.class).invoke(null, net, optimizer);
+    }
+
+    /** The weights of {@code Net.load()}: the parameters' initial values and the model's constants. */
+    static Map<String, Object> resourceWeights(Compiled c) {
+        return new LinkedHashMap<>(WeightsFile.readResource(c.net(), "Net.weights"));
     }
 
     static Tensor randomInput(Compiled c, int batch, long seed) {
@@ -121,7 +125,7 @@ class TrainerModelsTest {
         int batch = 5;
         Tensor x = randomInput(c, batch, 7);
         int[] labels = randomLabels(batch, 10, 8);
-        Object trainer = trainer(c, generated, dir);
+        Object trainer = trainer(c, generated);
         Method step = c.trainer().getMethod("step", float[].class, int[].class, int.class);
         Method parameter = c.trainer().getMethod("parameter", String.class);
         ReferenceTrainer ref = ReferenceTrainer.create(c.training(), reference);
@@ -157,8 +161,8 @@ class TrainerModelsTest {
         int batch = 5;
         Tensor x = randomInput(one, batch, 11);
         int[] labels = randomLabels(batch, 10, 12);
-        Object t1 = trainer(one, Optimizer.adam(1e-3), dir);
-        Object t2 = trainer(two, Optimizer.adam(1e-3), dir);
+        Object t1 = trainer(one, Optimizer.adam(1e-3));
+        Object t2 = trainer(two, Optimizer.adam(1e-3));
         try {
             for (int k = 1; k <= 3; k++) {
                 float l1 = (float) one.trainer().getMethod("step", float[].class, int[].class, int.class)

@@ -89,22 +89,6 @@ class TransformerTrainingTest {
         trains(transformer(true), "tiny_rotary_transformer", dir);
     }
 
-    /** {@link TrainerModelsTest#trainer} with the model's constant float weights too (the rotary caches). */
-    private static Object trainer(TrainerModelsTest.Compiled c, Graph model, Optimizer optimizer, Path dir)
-            throws Exception {
-        Map<String, float[]> weights = new java.util.LinkedHashMap<>();
-        model.initializers().forEach((v, t) -> {
-            if (v.dtype() == DType.FLOAT32) {
-                weights.put(v.name(), t.toFloatArray());
-            }
-        });
-        c.training().weights().forEach((k, v) -> weights.put(k, v.toFloatArray()));
-        Path file = java.nio.file.Files.createTempFile(dir, "init", ".weights");
-        dev.kiln.runtime.WeightsFile.write(file, weights);
-        Object net = c.net().getMethod("load", Path.class).invoke(null, file);
-        return c.trainer().getMethod("create", c.net(), Optimizer.class).invoke(null, net, optimizer);
-    }
-
     private static void trains(Graph model, String name, Path dir) throws Exception {
         TrainingSpec spec = TrainingSpec.of(Loss.CROSS_ENTROPY);
         TrainerModelsTest.Compiled c = TrainerModelsTest.compile(model, name, spec, 1);
@@ -114,7 +98,7 @@ class TransformerTrainingTest {
         int[] labels = TrainerModelsTest.randomLabels(BATCH, 10, 8);
         Tensor labelTensor = Tensor.ofLongs(DType.INT64, new int[] {BATCH},
                 Arrays.stream(labels).asLongStream().toArray());
-        Object trainer = trainer(c, model, Optimizer.adam(1e-3), dir);
+        Object trainer = TrainerModelsTest.trainer(c, Optimizer.adam(1e-3));
         Method step = c.trainer().getMethod("step", float[].class, int[].class, int.class);
         Method parameter = c.trainer().getMethod("parameter", String.class);
         ReferenceTrainer ref = ReferenceTrainer.create(c.training(), Optimizer.adam(1e-3));
@@ -136,7 +120,7 @@ class TransformerTrainingTest {
         assertTrue(ref.parameters().containsKey("wq") && ref.parameters().containsKey("wk")
                 && ref.parameters().containsKey("wv"), "the projections into Attention are trained");
         // Keep training the generated trainer on the batch: the loss falls.
-        Object fresh = trainer(c, model, Optimizer.adam(1e-2), dir);
+        Object fresh = TrainerModelsTest.trainer(c, Optimizer.adam(1e-2));
         float first = (float) step.invoke(fresh, x.toFloatArray(), labels, BATCH);
         float last = first;
         for (int k = 0; k < 30; k++) {
