@@ -18,6 +18,11 @@ record ModelSignature(String input, int[] sampleShape, String output, int[] outp
                     + graph.inputs().size() + ": " + graph.inputs().stream().map(Value::name).toList());
         }
         Value in = graph.inputs().get(0);
+        if (in.dtype() != dev.kiln.ir.DType.FLOAT32) {
+            throw new KilnException("kiln train feeds float32 inputs; " + modelName + "'s '" + in.name() + "' is "
+                    + in.type() + " (train such a model from Java: the generated trainer's step takes it as its Java "
+                    + "array, long[] for int64 token ids)");
+        }
         Value out = graph.outputs().get(0);
         return new ModelSignature(in.name(), perSample(in, modelName), out.name(), perSample(out, modelName));
     }

@@ -188,6 +188,20 @@ class TrainCommandTest {
                 "only with --train");
     }
 
+    @Test
+    void aModelWithIntegerInputsIsRefusedNamingTheInput() {
+        dev.kiln.ir.GraphBuilder b = new dev.kiln.ir.GraphBuilder("tokens");
+        dev.kiln.ir.Value ids = b.input("ids", DType.INT64, dev.kiln.ir.Shape.parse("N,6"));
+        dev.kiln.ir.Value table = b.initializer("embedding", Tensor.ofFloats(new int[] {4, 10}, new float[40]));
+        dev.kiln.ir.Value rows = b.op("Gather").inputs(table, ids).output();
+        b.output(b.op("ReduceMean").inputs(rows, b.initializer("axes", Tensor.ofInt64s(1))).attr("keepdims", 0L)
+                .output());
+        Path model = tmp.resolve("tokens.onnx");
+        dev.kiln.onnx.OnnxExporter.save(b.build(), model);
+        assertOneLineError(kiln("train", model, "--x", TRAIN_X, "--labels", TRAIN_Y, "--loss", "ce", "--optimizer",
+                "adam", "--batch", 8, "--steps", 1), "float32 inputs", "'ids' is i64[N,6]", "long[]");
+    }
+
     static Object[] append(Object[] a, Object... more) {
         List<Object> l = new ArrayList<>(List.of(a));
         l.addAll(List.of(more));

@@ -285,7 +285,7 @@ final class ClassWriter {
         return String.join(", ", parts);
     }
 
-    private static String typeDoc(Value v) {
+    static String typeDoc(Value v) {
         ElementType t = ElementType.of(v.dtype());
         return t.isFloat32() ? "float32" : t.doc() + " ({@code " + t.arrayDoc() + "})";
     }
@@ -308,7 +308,7 @@ final class ClassWriter {
         return new ArrayList<>(byArray.values());
     }
 
-    private static TypeName arrayOf(Value v) {
+    static TypeName arrayOf(Value v) {
         return ElementType.of(v.dtype()).array();
     }
 

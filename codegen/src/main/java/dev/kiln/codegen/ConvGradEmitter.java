@@ -25,7 +25,10 @@ final class ConvGradEmitter implements KernelEmitter {
         if (dyValue.type().rank() != 4) {
             throw ctx.unsupported(n.op() + " with " + (dyValue.type().rank() - 2) + " spatial dims (2-D only)");
         }
-        long[] kernel = ((Attr.Ints) n.attributes().get("kernel_shape").orElseThrow()).toArray();
+        // kernel_shape is optional in ONNX (then W's spatial dims): dW and W have them either way.
+        Value weightShaped = weight ? n.output(0) : n.input(1);
+        long[] kernel = n.attributes().get("kernel_shape").map(a -> ((Attr.Ints) a).toArray())
+                .orElseGet(() -> new long[] {ctx.staticDim(weightShaped, 2), ctx.staticDim(weightShaped, 3)});
         int group = (int) ctx.intAttr("group");
         ConvShape s;
         if (weight) {

@@ -143,7 +143,8 @@ final class TrainerWriter {
                 net, model.graph.name(), model.options.sourceName());
         d.add("<p>{@code batch} is the size of the first dim and may change from call to call.\n<ul>\n");
         for (Value v : plan.dataInputs) {
-            d.add("<li>input {@code $L} ($L): float32 $L\n", model.inputParams.get(v), v.name(), shapeDoc(v));
+            d.add("<li>input {@code $L} ($L): $L $L\n", model.inputParams.get(v), v.name(), ClassWriter.typeDoc(v),
+                    shapeDoc(v));
         }
         d.add("<li>{@code $L}: $L\n", model.inputParams.get(plan.labels), plan.integerLabels
                 ? CodeBlock.of("class indices in [0, $L), shape $L", plan.classes, shapeDoc(plan.labels))
@@ -309,7 +310,7 @@ final class TrainerWriter {
                         + "not finite (naming the step and the first non-finite tensor); parameters are then unchanged\n",
                         plan.integerLabels ? " or a label is outside [0, " + plan.classes + ")" : "");
         for (Value v : plan.dataInputs) {
-            m.addParameter(FLOATS, model.inputParams.get(v));
+            m.addParameter(ClassWriter.arrayOf(v), model.inputParams.get(v));
         }
         String labels = model.inputParams.get(plan.labels);
         m.addParameter(plan.integerLabels ? INTS : FLOATS, labels);
@@ -362,7 +363,7 @@ final class TrainerWriter {
         List<String> args = new ArrayList<>();
         for (Value v : plan.net.inputParams.keySet()) {
             String p = plan.net.inputParams.get(v);
-            m.addParameter(FLOATS, p);
+            m.addParameter(ClassWriter.arrayOf(v), p);
             args.add(p);
         }
         args.add("batch");
@@ -401,11 +402,12 @@ final class TrainerWriter {
                 .returns(String.class)
                 .addJavadoc("Names the first tensor holding NaN or an infinity, recomputing the step kernel by kernel.\n");
         for (Value v : plan.dataInputs) {
-            m.addParameter(FLOATS, model.inputParams.get(v));
+            m.addParameter(ClassWriter.arrayOf(v), model.inputParams.get(v));
         }
         m.addParameter(plan.integerLabels ? INTS : FLOATS, model.inputParams.get(plan.labels));
         m.addParameter(TypeName.INT, "batch");
-        List<Value> sources = new ArrayList<>(plan.dataInputs);
+        List<Value> sources = new ArrayList<>(plan.dataInputs.stream().filter(v -> v.dtype() == dev.kiln.ir.DType.FLOAT32)
+                .toList());
         if (!plan.integerLabels) {
             sources.add(plan.labels);
         }
@@ -418,7 +420,8 @@ final class TrainerWriter {
         for (ModelPlan.Step step : model.steps) {
             m.addStatement("$N($L)", step.method(), String.join(", ", kernels.stepArguments(step)));
             for (Value o : step.node().outputs()) {
-                if (!o.isAbsent()) {
+                // Only floating tensors can hold NaN or an infinity (a max's bool mask, a shape's int64 cannot).
+                if (!o.isAbsent() && o.dtype() == dev.kiln.ir.DType.FLOAT32) {
                     check(m, o, "'" + o.name() + "' from " + GraphPrinter.printNode(step.node()).strip());
                 }
             }

@@ -1,0 +1,128 @@
+package dev.kiln.compiler;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.kiln.ir.DType;
+import dev.kiln.ir.Dim;
+import dev.kiln.ir.Graph;
+import dev.kiln.ir.GraphBuilder;
+import dev.kiln.ir.Shape;
+import dev.kiln.ir.Tensor;
+import dev.kiln.ir.Value;
+import dev.kiln.passes.training.Loss;
+import dev.kiln.passes.training.ReferenceTrainer;
+import dev.kiln.passes.training.TrainingSpec;
+import dev.kiln.runtime.train.Optimizer;
+import java.lang.reflect.Method;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Map;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Building blocks of real architectures, built as an exporter writes them, train in generated trainers like the
+ * reference trainer ({@link TrainerModelsTest}'s tolerances: loss relative 1e-5, parameters 1e-4 absolute after
+ * three Adam steps): a MobileNet-style depthwise block, a token-embedding classifier fed int64 ids, and a GELU MLP
+ * under LayerNormalization over a sequence.
+ */
+class TrainerArchitecturesTest {
+    private static final TrainingSpec CE = TrainingSpec.of(Loss.CROSS_ENTROPY);
+
+    private static Tensor weight(long seed, int... shape) {
+        float[] v = TrainerLayersTest.gaussian(shape, seed).toFloatArray();
+        for (int i = 0; i < v.length; i++) {
+            v[i] *= 0.3f;
+        }
+        return Tensor.ofFloats(shape, v);
+    }
+
+    private static Value classifier(GraphBuilder b, Value features, int width) {
+        return b.op("Gemm").inputs(features, b.initializer("fc.weight", weight(90, 10, width)),
+                b.initializer("fc.bias", weight(91, 10))).attr("transB", 1).output();
+    }
+
+    /**
+     * Depthwise 3x3 conv (group = channels, no kernel_shape attribute: it comes from W) -> BatchNorm -> ReLU6 (Clip)
+     * -> pointwise 1x1 conv -> HardSwish -> global average pool -> Gemm.
+     */
+    @Test
+    void depthwiseSeparableBlock(@TempDir Path dir) throws Exception {
+        GraphBuilder b = new GraphBuilder("depthwise");
+        Value x = b.input("x", DType.FLOAT32, Shape.of(Dim.sym("N"), Dim.of(4), Dim.of(8), Dim.of(8)));
+        Value dw = b.op("Conv").inputs(x, b.initializer("dw.weight", weight(1, 4, 1, 3, 3))).attr("group", 4L)
+                .attr("pads", new long[] {1, 1, 1, 1}).output();
+        Value bn = b.op("BatchNormalization").inputs(dw, b.initializer("bn.weight", weight(2, 4)),
+                b.initializer("bn.bias", weight(3, 4)), b.initializer("bn.mean", Tensor.ofFloats(new int[] {4}, new float[4])),
+                b.initializer("bn.var", Tensor.ofFloats(new int[] {4}, 1, 1, 1, 1))).output();
+        Value relu6 = b.op("Clip").inputs(bn, b.initializer("zero", Tensor.scalarFloat(0)),
+                b.initializer("six", Tensor.scalarFloat(6))).output();
+        Value pw = b.op("Conv").inputs(relu6, b.initializer("pw.weight", weight(4, 8, 4, 1, 1)),
+                b.initializer("pw.bias", weight(5, 8))).output();
+        Value pooled = b.op("GlobalAveragePool").inputs(b.op("HardSwish").inputs(pw).output()).output();
+        b.output(classifier(b, b.op("Flatten").inputs(pooled).output(), 8));
+        Graph graph = b.build();
+        TrainerModelsTest.agree(TrainerModelsTest.compile(graph, "depthwise", CE, 1), "depthwise", Optimizer.adam(1e-2),
+                Optimizer.adam(1e-2), dir);
+    }
+
+    /** x [N, 7, 12] -> MatMul + bias -> GELU -> LayerNormalization -> Softmax -> max over the sequence -> Gemm. */
+    @Test
+    void geluMlpUnderLayerNorm(@TempDir Path dir) throws Exception {
+        GraphBuilder b = new GraphBuilder("gelu_ln");
+        Value x = b.input("x", DType.FLOAT32, Shape.of(Dim.sym("N"), Dim.of(7), Dim.of(12)));
+        Value h = b.op("Add").inputs(b.op("MatMul").inputs(x, b.initializer("w1", weight(1, 12, 16))).output(),
+                b.initializer("b1", weight(2, 16))).output();
+        Value ln = b.op("LayerNormalization").inputs(b.op("Gelu").inputs(h).output(),
+                b.initializer("ln.weight", weight(3, 16)), b.initializer("ln.bias", weight(4, 16))).attr("axis", -1L)
+                .output();
+        Value soft = b.op("Softmax").inputs(ln).attr("axis", -1L).output();
+        Value max = b.op("ReduceMax").inputs(soft, b.initializer("seq", Tensor.ofInt64s(1))).attr("keepdims", 0L)
+                .output();
+        b.output(classifier(b, max, 16));
+        Graph graph = b.build();
+        TrainerModelsTest.agree(TrainerModelsTest.compile(graph, "gelu_ln", CE, 1), "gelu_ln", Optimizer.adam(1e-2),
+                Optimizer.adam(1e-2), dir);
+    }
+
+    /**
+     * Token ids int64 [N, 6] (negative ids count from the end, as Gather allows) -> embedding table [50, 8] ->
+     * mean over the tokens -> Gemm: the trainer takes the ids as {@code long[]}, and the table's gradient adds each
+     * token's slice at its row (a row picked twice gets both).
+     */
+    @Test
+    void tokenEmbeddingClassifier() throws Exception {
+        GraphBuilder b = new GraphBuilder("embedding");
+        Value ids = b.input("ids", DType.INT64, Shape.of(Dim.sym("N"), Dim.of(6)));
+        Value embedded = b.op("Gather").inputs(b.initializer("embedding", weight(1, 50, 8)), ids).output();
+        Value mean = b.op("ReduceMean").inputs(embedded, b.initializer("tokens", Tensor.ofInt64s(1))).attr("keepdims", 0L)
+                .output();
+        b.output(classifier(b, mean, 8));
+        TrainerModelsTest.Compiled c = TrainerModelsTest.compile(b.build(), "embedding", CE, 1);
+        Object trainer = TrainerModelsTest.trainer(c, Optimizer.adam(1e-2));
+        ReferenceTrainer ref = ReferenceTrainer.create(c.training(), Optimizer.adam(1e-2));
+        int batch = 5;
+        Random r = new Random(5);
+        long[] tokens = new long[batch * 6];
+        for (int i = 0; i < tokens.length; i++) {
+            tokens[i] = i % 5 == 0 ? r.nextInt(50) - 50 : r.nextInt(50);
+        }
+        tokens[7] = tokens[8];
+        int[] labels = TrainerModelsTest.randomLabels(batch, 10, 8);
+        Tensor labelTensor = Tensor.ofLongs(DType.INT64, new int[] {batch}, Arrays.stream(labels).asLongStream().toArray());
+        Method step = c.trainer().getMethod("step", long[].class, int[].class, int.class);
+        for (int k = 1; k <= 3; k++) {
+            double expected = ref.step(Map.of("ids", Tensor.ofLongs(DType.INT64, new int[] {batch, 6}, tokens)),
+                    labelTensor);
+            float actual = (float) step.invoke(trainer, tokens, labels, batch);
+            assertEquals(expected, actual, TrainerModelsTest.LOSS_TOLERANCE * Math.abs(expected), "loss before step " + k);
+        }
+        Method parameter = c.trainer().getMethod("parameter", String.class);
+        for (Map.Entry<String, Tensor> p : ref.parameters().entrySet()) {
+            double d = TrainerModelsTest.maxAbsDiff(p.getValue(), (float[]) parameter.invoke(trainer, p.getKey()));
+            assertTrue(d <= TrainerModelsTest.PARAM_TOLERANCE, p.getKey() + " after 3 steps differs by " + d);
+        }
+    }
+}
