@@ -22,13 +22,13 @@ final class ConvGradEmitter implements KernelEmitter {
         Node n = ctx.node;
         boolean weight = n.op().equals("ConvGradWeight");
         Value dyValue = weight ? n.input(1) : n.input(0);
-        if (dyValue.type().rank() != 4) {
-            throw ctx.unsupported(n.op() + " with " + (dyValue.type().rank() - 2) + " spatial dims (2-D only)");
+        if (!WindowGeometry.supportedRank(dyValue)) {
+            throw ctx.unsupported(n.op() + " with " + (dyValue.type().rank() - 2) + " spatial dims (1-D and 2-D only)");
         }
         // kernel_shape is optional in ONNX (then W's spatial dims): dW and W have them either way.
         Value weightShaped = weight ? n.output(0) : n.input(1);
         long[] kernel = n.attributes().get("kernel_shape").map(a -> ((Attr.Ints) a).toArray())
-                .orElseGet(() -> new long[] {ctx.staticDim(weightShaped, 2), ctx.staticDim(weightShaped, 3)});
+                .orElseGet(() -> java.util.Arrays.stream(WindowGeometry.spatial(ctx, weightShaped)).asLongStream().toArray());
         int group = (int) ctx.intAttr("group");
         ConvShape s;
         if (weight) {
@@ -37,8 +37,9 @@ final class ConvGradEmitter implements KernelEmitter {
                     WindowGeometry.axes(ctx, kernel));
         } else {
             Value w = n.input(1);
-            long[] in = ((Attr.Ints) n.attributes().get("input_shape").orElseThrow()).toArray();
-            List<ConvGeometry.Axis> axes = ConvGeometry.axesOf(n, kernel, new int[] {(int) in[0], (int) in[1]}, false);
+            int[] in = java.util.Arrays.stream(((Attr.Ints) n.attributes().get("input_shape").orElseThrow()).toArray())
+                    .mapToInt(Math::toIntExact).toArray();
+            List<ConvGeometry.Axis> axes = WindowGeometry.lifted(n, kernel, in, false);
             s = ConvEmitter.shape(ctx.staticDim(w, 1) * group, ctx.staticDim(w, 0), group, axes);
         }
         String shape = ConvEmitter.shapeField(ctx, s);

@@ -21,20 +21,22 @@ final class PoolGradEmitter implements KernelEmitter {
         Node n = ctx.node;
         Value dy = n.input(0);
         Value dx = n.output(0);
-        if (dy.type().rank() != 4) {
-            throw ctx.unsupported(n.op() + " over " + (dy.type().rank() - 2) + " spatial dims (2-D only)");
+        if (!WindowGeometry.supportedRank(dy)) {
+            throw ctx.unsupported(n.op() + " over " + (dy.type().rank() - 2) + " spatial dims (1-D and 2-D only)");
         }
-        int h = ctx.staticDim(dx, 2);
-        int w = ctx.staticDim(dx, 3);
         long[] kernel = ((Attr.Ints) n.attributes().get("kernel_shape").orElseThrow()).toArray();
-        List<ConvGeometry.Axis> axes = ConvGeometry.axesOf(n, kernel, new int[] {h, w}, false);
+        List<ConvGeometry.Axis> axes = WindowGeometry.lifted(n, kernel, WindowGeometry.spatial(ctx, dx), false);
         ConvGeometry.Axis ah = axes.get(0);
         ConvGeometry.Axis aw = axes.get(1);
-        String shape = ctx.staticField("pool:" + axes, PoolEmitter.SHAPE, "POOL_" + h + "X" + w + "_K" + kernel[0] + "X"
-                + kernel[1] + "_S" + ah.stride() + "X" + aw.stride(), CodeBlock.of("new $T($L, $L, $L, $L, $L, $L, $L, $L, "
+        int h = ah.in();
+        int w = aw.in();
+        // The pooled extents as the forward produced them (ceil_mode included), lifted like the input's.
+        int[] pooled = WindowGeometry.spatial(ctx, dy);
+        String shape = ctx.staticField("pool:" + axes, PoolEmitter.SHAPE, "POOL_" + h + "X" + w + "_K" + ah.kernel() + "X"
+                + aw.kernel() + "_S" + ah.stride() + "X" + aw.stride(), CodeBlock.of("new $T($L, $L, $L, $L, $L, $L, $L, $L, "
                 + "$L, $L, $L, $L, $L, $L)", PoolEmitter.SHAPE, h, w, ah.kernel(), aw.kernel(), ah.stride(), aw.stride(),
                 ah.padBegin(), aw.padBegin(), ah.padEnd(), aw.padEnd(), ah.dilation(), aw.dilation(),
-                ctx.staticDim(dy, 2), ctx.staticDim(dy, 3)));
+                pooled.length == 1 ? 1 : pooled[0], pooled[pooled.length - 1]));
         CodeBlock planes = ctx.dim(dx.shape().dim(0).times(dx.shape().dim(1)));
         TensorRef g = ctx.in(0);
         TensorRef out = ctx.out(0);

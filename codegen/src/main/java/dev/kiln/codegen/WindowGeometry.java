@@ -26,12 +26,23 @@ final class WindowGeometry {
 
     private static List<ConvGeometry.Axis> axes(EmitContext ctx, long[] kernel, boolean transposed) {
         Value x = ctx.node.input(0);
-        if (x.type().rank() == 3) {
-            // 1-D windows run as 2-D ones over a height of 1: [N, C, L] is laid out as [N, C, 1, L].
-            ConvGeometry.Axis w = ConvGeometry.axesOf(ctx.node, kernel, new int[] {ctx.staticDim(x, 2)}, transposed).get(0);
-            return List.of(new ConvGeometry.Axis(1, 1, 1, 1, 0, 0, 1), w);
-        }
-        return ConvGeometry.axesOf(ctx.node, kernel, new int[] {ctx.staticDim(x, 2), ctx.staticDim(x, 3)}, transposed);
+        return lifted(ctx.node, kernel, x.type().rank() == 3 ? new int[] {ctx.staticDim(x, 2)}
+                : new int[] {ctx.staticDim(x, 2), ctx.staticDim(x, 3)}, transposed);
+    }
+
+    /**
+     * The two axes the 2-D kernels take for a window over {@code spatial} (one or two input extents): 1-D windows
+     * run as 2-D ones over a height of 1, [N, C, L] laid out as [N, C, 1, L].
+     */
+    static List<ConvGeometry.Axis> lifted(dev.kiln.ir.Node n, long[] kernel, int[] spatial, boolean transposed) {
+        List<ConvGeometry.Axis> axes = ConvGeometry.axesOf(n, kernel, spatial, transposed);
+        return spatial.length == 1 ? List.of(new ConvGeometry.Axis(1, 1, 1, 1, 0, 0, 1), axes.get(0)) : axes;
+    }
+
+    /** The static spatial extents of {@code v} (rank 3 or 4: one or two). */
+    static int[] spatial(EmitContext ctx, Value v) {
+        return v.type().rank() == 3 ? new int[] {ctx.staticDim(v, 2)}
+                : new int[] {ctx.staticDim(v, 2), ctx.staticDim(v, 3)};
     }
 
     /** True for the spatial ranks the 2-D kernels take: 2, or 1 (lifted to a height of 1). */

@@ -25,8 +25,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * Building blocks of real architectures, built as an exporter writes them, train in generated trainers like the
  * reference trainer ({@link TrainerModelsTest}'s tolerances: loss relative 1e-5, parameters 1e-4 absolute after
- * three Adam steps): a MobileNet-style depthwise block, a token-embedding classifier fed int64 ids, and a GELU MLP
- * under LayerNormalization over a sequence.
+ * three Adam steps): a MobileNet-style depthwise block, a token-embedding classifier fed int64 ids, a GELU MLP
+ * under LayerNormalization over a sequence, and a 1-D CNN.
  */
 class TrainerArchitecturesTest {
     private static final TrainingSpec CE = TrainingSpec.of(Loss.CROSS_ENTROPY);
@@ -124,5 +124,27 @@ class TrainerArchitecturesTest {
             double d = TrainerModelsTest.maxAbsDiff(p.getValue(), (float[]) parameter.invoke(trainer, p.getKey()));
             assertTrue(d <= TrainerModelsTest.PARAM_TOLERANCE, p.getKey() + " after 3 steps differs by " + d);
         }
+    }
+
+    /**
+     * A 1-D CNN over [N, 3, 16] (audio, sensor series): Conv k5 pad 2 -> ReLU -> MaxPool 2 -> dilated Conv k3 ->
+     * AveragePool 2 -> GlobalMaxPool -> Gemm; the 1-D windows' gradients run on the 2-D kernels over a height of 1.
+     */
+    @Test
+    void oneDimensionalCnn(@TempDir Path dir) throws Exception {
+        GraphBuilder b = new GraphBuilder("cnn1d");
+        Value x = b.input("x", DType.FLOAT32, Shape.of(Dim.sym("N"), Dim.of(3), Dim.of(16)));
+        Value c1 = b.op("Conv").inputs(x, b.initializer("c1.weight", weight(1, 6, 3, 5)),
+                b.initializer("c1.bias", weight(2, 6))).attr("pads", new long[] {2, 2}).output();
+        Value p1 = b.op("MaxPool").inputs(b.op("Relu").inputs(c1).output()).attr("kernel_shape", new long[] {2})
+                .attr("strides", new long[] {2}).output();
+        Value c2 = b.op("Conv").inputs(p1, b.initializer("c2.weight", weight(3, 6, 6, 3)),
+                b.initializer("c2.bias", weight(4, 6))).attr("dilations", new long[] {2}).output();
+        Value p2 = b.op("AveragePool").inputs(c2).attr("kernel_shape", new long[] {2}).attr("strides", new long[] {2})
+                .output();
+        b.output(classifier(b, b.op("Flatten").inputs(b.op("GlobalMaxPool").inputs(p2).output()).output(), 6));
+        Graph graph = b.build();
+        TrainerModelsTest.agree(TrainerModelsTest.compile(graph, "cnn1d", CE, 1), "cnn1d", Optimizer.adam(1e-2),
+                Optimizer.adam(1e-2), dir);
     }
 }
