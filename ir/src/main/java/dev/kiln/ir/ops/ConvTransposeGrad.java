@@ -32,20 +32,19 @@ final class ConvTransposeGrad {
             return;
         }
         if (ctx.needsGrad(0) || ctx.needsGrad(1)) {
-            long[] kernel = NnGradRules.spatial(ctx, ctx.input(1), "W");
             long[] in = NnGradRules.spatial(ctx, ctx.input(0), "X");
-            ConvGeometry g = ConvGeometry.read(ctx, in.length, ConvPoolOps.kernelShape(ctx, ctx.input(1).shape(),
-                    ctx.optInts("kernel_shape")));
+            long[] kernel = ConvPoolOps.kernelShape(ctx, ctx.input(1).shape(), ctx.optInts("kernel_shape"));
+            ConvGeometry g = ConvGeometry.read(ctx, in.length, kernel);
             Window w = window(ctx, g, in);
             Value src = crop(ctx, dy, w);
-            Attributes.Builder a = Attributes.builder().ints("strides", g.strides()).ints("dilations", g.dilations())
-                    .ints("pads", w.pads()).i("group", ConvPoolOps.group(ctx));
+            // kernel_shape is W's extent: optional for the Conv, required by ConvGradWeight.
+            Attributes a = Attributes.builder().ints("kernel_shape", kernel).ints("strides", g.strides())
+                    .ints("dilations", g.dilations()).ints("pads", w.pads()).i("group", ConvPoolOps.group(ctx)).build();
             if (ctx.needsGrad(0)) {
-                ctx.setInputGrad(0, ctx.emit("Conv", a.build(), src, ctx.input(1)));
+                ctx.setInputGrad(0, ctx.emit("Conv", a, src, ctx.input(1)));
             }
             if (ctx.needsGrad(1)) {
-                Attributes wa = a.ints("kernel_shape", kernel).build();
-                ctx.setInputGrad(1, ctx.emitKiln(NnGradOps.CONV_GRAD_WEIGHT, wa, src, ctx.input(0)));
+                ctx.setInputGrad(1, ctx.emitKiln(NnGradOps.CONV_GRAD_WEIGHT, a, src, ctx.input(0)));
             }
         }
         if (ctx.hasInput(2) && ctx.needsGrad(2)) {
@@ -61,9 +60,9 @@ final class ConvTransposeGrad {
      * extent would give the Conv more output cells than X has: the surplus is taken off the end pad, then off dY's end;
      * those cells of Y are reached by no tap either.
      */
-    record Window(long[] start, long[] end, long[] pads) {}
+    private record Window(long[] start, long[] end, long[] pads) {}
 
-    static Window window(GradContext ctx, ConvGeometry g, long[] in) {
+    private static Window window(GradContext ctx, ConvGeometry g, long[] in) {
         int rank = in.length;
         long[] start = new long[rank];
         long[] end = new long[rank];
