@@ -44,6 +44,7 @@ public final class ConvPoolOps {
                         "output spatial sizes; when set, pads are derived from it (auto_pad picks the odd cell's side)")
                 .shape(ConvPoolOps::convTransposeShape)
                 .eval(ctx -> List.of(convTranspose(ctx)))
+                .grad(ConvTransposeGrad::rule)
                 .build());
 
         r.add(ConvGeometry.declareWindowAttributes(OpDef.builder("MaxPool").since(12)

@@ -35,7 +35,7 @@ final class NnGradRules {
     }
 
     /** The static spatial sizes (axes 2..) of v; a gradient op's geometry is resolved from them. */
-    private static long[] spatial(GradContext ctx, Value v, String what) {
+    static long[] spatial(GradContext ctx, Value v, String what) {
         Shape s = v.shape();
         long[] out = new long[s.rank() - 2];
         for (int i = 0; i < out.length; i++) {
@@ -49,7 +49,7 @@ final class NnGradRules {
     }
 
     /** Axes 0 and 2.. of a rank-r tensor: everything but the channel. */
-    private static long[] allButChannel(int rank) {
+    static long[] allButChannel(int rank) {
         long[] axes = new long[rank - 1];
         axes[0] = 0;
         for (int i = 2; i < rank; i++) {

@@ -118,6 +118,50 @@ class NnGradRulesTest {
         assertArrayEquals(viaTranspose.toDoubleArray(), viaGrad.toDoubleArray(), 1e-12);
     }
 
+    // ---- ConvTranspose (W is [C, M/group, k...]) ----
+
+    @Test
+    void convTransposeStrideTwoWithPadsAndBias() {
+        Attributes a = attrs().ints("strides", 2, 2).ints("pads", 1, 0, 0, 1).build();
+        GradCheck.of("ConvTranspose", a, 1, rand(2, 3, 4, 3), rand(3, 2, 3, 3), rand(2)).wrt(0, 1, 2).run();
+    }
+
+    @Test
+    void convTransposeGroupsDilationsAndOutputPadding() {
+        Attributes a = attrs().ints("strides", 3, 2).ints("pads", 2, 1, 1, 0).ints("dilations", 2, 1)
+                .ints("output_padding", 2, 1).i("group", 2).build();
+        GradCheck.of("ConvTranspose", a, 1, rand(2, 4, 3, 4), rand(4, 3, 2, 3), rand(6)).wrt(0, 1, 2).run();
+    }
+
+    @Test
+    void convTransposeOutputPaddingPastTheStrideBelowTheDilation() {
+        // output_padding 2 >= stride 1 (allowed as it is below the dilation 3): the Conv would get 2 cells too many.
+        Attributes a = attrs().ints("dilations", 3, 1).ints("output_padding", 2, 0).ints("pads", 1, 1, 0, 0).build();
+        GradCheck.of("ConvTranspose", a, 1, rand(1, 2, 3, 3), rand(2, 3, 2, 2)).wrt(0, 1).run();
+    }
+
+    @Test
+    void convTransposeOutputShapeLargerThanTheFullResult() {
+        // full = 2*(3-1)+3 = 7 per axis; asking 9 x 6 pads negatively on one axis: the Conv crops dY there.
+        Attributes a = attrs().ints("strides", 2, 2).ints("output_shape", 9, 6).build();
+        GradCheck.of("ConvTranspose", a, 1, rand(2, 2, 3, 3), rand(2, 2, 3, 3), rand(2)).wrt(0, 1, 2).run();
+    }
+
+    @Test
+    void convTransposeSameLowerWithAKernelShorterThanTheStride() {
+        // out = 3 * in; total pad = 2 - 3 = -1, split negatively: cells of Y that no tap reaches.
+        Attributes a = attrs().s("auto_pad", "SAME_LOWER").ints("strides", 3, 1).build();
+        GradCheck.of("ConvTranspose", a, 1, rand(2, 2, 3, 4), rand(2, 1, 2, 3)).wrt(0, 1).run();
+    }
+
+    @Test
+    void convTransposeOneAndThreeDimensional() {
+        GradCheck.of("ConvTranspose", attrs().s("auto_pad", "SAME_UPPER").ints("strides", 2).build(), 1,
+                rand(2, 3, 5), rand(3, 2, 4), rand(2)).wrt(0, 1, 2).run();
+        GradCheck.of("ConvTranspose", attrs().i("group", 2).ints("strides", 2, 1, 2).ints("pads", 0, 1, 1, 1, 0, 0)
+                .build(), 1, rand(1, 2, 2, 3, 2), rand(2, 1, 2, 2, 3)).wrt(0, 1).run();
+    }
+
     // ---- pools ----
 
     @Test

@@ -64,6 +64,30 @@ class NnGradRulesTrainingTest {
     }
 
     @Test
+    void convTransposeChainWithGroupsOutputPaddingAndDilations() {
+        // ct1: stride 2, asymmetric pads, output_padding, group 2, bias; ct2: dilated, no bias. A Conv before them
+        // has a parameter, so ct1's input gradient (a Conv of dY) is checked too.
+        Graph model = graph(b -> {
+            Value c = b.op("Conv").inputs(x(b, "N,2,5,4"), param(b, "w", 1, 4, 2, 3, 3))
+                    .attr("pads", new long[] {1, 1, 1, 1}).output();
+            Value ct1 = b.op("ConvTranspose").inputs(c, param(b, "t1", 2, 4, 3, 3, 3), param(b, "b1", 3, 6))
+                    .attr("strides", new long[] {2, 2}).attr("pads", new long[] {1, 0, 1, 1})
+                    .attr("output_padding", new long[] {1, 1}).attr("group", 2L).output();
+            Value h = b.op("Tanh").inputs(ct1).output();
+            Value ct2 = b.op("ConvTranspose").inputs(h, param(b, "t2", 4, 6, 2, 2, 2))
+                    .attr("dilations", new long[] {2, 1}).output();
+            return b.op("Tanh").inputs(ct2).output();
+        });
+        assertEquals(Shape.parse("N,2,12,10"), model.outputs().get(0).shape());
+        TrainingGraph tg = Autodiff.build(model, TrainingSpec.of(Loss.MSE));
+        assertEquals(3, count(tg.graph(), NnGradOps.CONV_GRAD_WEIGHT));
+        assertEquals(3, tg.graph().nodes().stream().filter(n -> n.op().equals("Conv")).count(),
+                "the forward Conv and the input gradients of both ConvTransposes");
+        GradientCheck.Report r = assertGradients(model);
+        assertTrue(r.checked() > 100, r.toString());
+    }
+
+    @Test
     void deformConvWithOffsetsAndMaskFromConvs() {
         // The offsets and the mask are computed by Convs of the input, so their gradients reach those Convs' weights.
         Graph model = graph(b -> {
