@@ -32,9 +32,8 @@ final class RecurrentEmitter implements KernelEmitter {
         Node n = ctx.node;
         if (cellForm(ctx, n) && !constantWeights(ctx, n)) {
             // A trainer's parameters, or the inference class compiled for training: packed at run time, each
-            // direction of a bidirectional node a call of its own. The training kernels take GRU only with
-            // linear_before_reset = 1 and no clip.
-            if (!n.attributes().has("clip") && (n.op().equals("LSTM") || ctx.intAttr("linear_before_reset") == 1)) {
+            // direction of a bidirectional node a call of its own. The training kernels take no clip.
+            if (!n.attributes().has("clip")) {
                 return RecurrentTrainingEmitter.forward(ctx);
             }
         }

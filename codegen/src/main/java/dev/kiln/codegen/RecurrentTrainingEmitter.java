@@ -17,8 +17,7 @@ import java.util.List;
  * inference class of a training compile) they go to the batch scratch. A gradient node without such a forward (one
  * whose forward ran the inference kernels, on constant weights) recomputes the forward. Any direction (the two of
  * a bidirectional node are independent recurrences, so each is a call of the one-direction kernels on its slices),
- * layout 0, default activations, no clip, peepholes, input_forget or sequence_lens, and GRU with
- * linear_before_reset = 1 (PyTorch's form); others are refused here.
+ * layout 0, default activations, no clip, peepholes, input_forget or sequence_lens; others are refused here.
  */
 final class RecurrentTrainingEmitter implements KernelEmitter {
     static final ClassName TRAINING = ClassName.get("dev.kiln.runtime.train", "RecurrentTraining");
@@ -60,7 +59,7 @@ final class RecurrentTrainingEmitter implements KernelEmitter {
             CodeBlock.Builder call = CodeBlock.builder().add("$T.$N($L, $L, $L, $L, $L, ", TRAINING,
                     lstm ? "lstmForward" : "gruForward", l.input, l.hidden, l.seq, l.batch, l.reverse(ctx, d));
             if (!lstm) {
-                call.add("true, ");
+                call.add("$L, ", ctx.intAttr("linear_before_reset") != 0);
             }
             call.add(in(ctx, 0, null)).add(in(ctx, 1, l.weights(d))).add(in(ctx, 2, l.recurrent(d)))
                     .add(in(ctx, 3, l.biases(d))).add(in(ctx, 5, l.state(d)));
@@ -95,7 +94,7 @@ final class RecurrentTrainingEmitter implements KernelEmitter {
             CodeBlock.Builder call = CodeBlock.builder().add("$T.$N($L, $L, $L, $L, $L, ", TRAINING, method, l.input,
                     l.hidden, l.seq, l.batch, l.reverse(ctx, d));
             if (!lstm) {
-                call.add("true, ");
+                call.add("$L, ", ctx.intAttr("linear_before_reset") != 0);
             }
             call.add(in(ctx, 0, null)).add(in(ctx, 1, l.weights(d))).add(in(ctx, 2, l.recurrent(d)));
             if (saved == null) {
@@ -239,9 +238,6 @@ final class RecurrentTrainingEmitter implements KernelEmitter {
         if (n.attributes().has("activations") && !RecurrentEmitter.defaultActivations(n, lstm)) {
             throw ctx.unsupported(n.op() + " with activations "
                     + ((Attr.Strs) n.attributes().get("activations").orElseThrow()).values());
-        }
-        if (!lstm && ctx.intAttr("linear_before_reset") == 0) {
-            throw ctx.unsupported(n.op() + " with linear_before_reset=0 (the runtime's training GRU is PyTorch's form, 1)");
         }
     }
 

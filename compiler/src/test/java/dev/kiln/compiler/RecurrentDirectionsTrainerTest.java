@@ -60,8 +60,8 @@ class RecurrentDirectionsTrainerTest {
                 .outputCount(1).build();
         Value yt = b.op("Transpose").inputs(l.get(0)).attr("perm", new long[] {0, 2, 1, 3}).output(); // [5, N, 2, 6]
         Value y2 = b.op("Reshape").inputs(yt, b.initializer("shp", Tensor.ofInt64s(0, 0, 12))).output(); // [5, N, 12]
-        List<Value> gg = b.op("GRU").inputs(y2, b.initializer("gW", g(4, 1, 18, 12)), b.initializer("gR", g(5, 1, 18, 6)),
-                b.initializer("gB", g(6, 1, 36))).attr("hidden_size", 6L).attr("linear_before_reset", 1L)
+        List<Value> gg = b.op("GRU").inputs(y2, b.initializer("gW", g(4, 1, 18, 12)),
+                b.initializer("gR", g(5, 1, 18, 6)), b.initializer("gB", g(6, 1, 36))).attr("hidden_size", 6L).attr("linear_before_reset", 1L)
                 .outputCount(2).build();
         Value h = b.op("Squeeze").inputs(gg.get(1), b.initializer("ax0", Tensor.ofInt64s(0))).output();
         logits(b, h, 6);
@@ -120,6 +120,12 @@ class RecurrentDirectionsTrainerTest {
     @Test
     void bidirectionalGruTrainsOnBothLastStates(@TempDir Path dir) throws Exception {
         trainsLikeTheReference(bidiGru(1), "bidi_gru", dir);
+        // ONNX's default form, the reset gate applied before R_h: both directions keep their gates too
+        Graph resetFirst = bidiGru(0);
+        List<String> calls = recurrentCalls(resetFirst, "bidi_gru0");
+        String backward = ".*gruBackward\\(4, 6, 5, batch, (false|true), false, .*"; // reverse?, linear_before_reset
+        assertEquals(2, calls.stream().filter(c -> c.matches(backward)).count(), calls::toString);
+        trainsLikeTheReference(resetFirst, "bidi_gru0", dir);
     }
 
     @Test
