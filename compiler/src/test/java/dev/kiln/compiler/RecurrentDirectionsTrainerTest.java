@@ -1,14 +1,17 @@
 package dev.kiln.compiler;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.kiln.ir.Attr;
 import dev.kiln.ir.DType;
 import dev.kiln.ir.Dim;
 import dev.kiln.ir.Graph;
 import dev.kiln.ir.GraphBuilder;
 import dev.kiln.ir.Shape;
 import dev.kiln.ir.Tensor;
+import dev.kiln.ir.UnsupportedOpException;
 import dev.kiln.ir.Value;
 import dev.kiln.passes.training.Loss;
 import dev.kiln.passes.training.TrainingSpec;
@@ -61,20 +64,25 @@ class RecurrentDirectionsTrainerTest {
         Value yt = b.op("Transpose").inputs(l.get(0)).attr("perm", new long[] {0, 2, 1, 3}).output(); // [5, N, 2, 6]
         Value y2 = b.op("Reshape").inputs(yt, b.initializer("shp", Tensor.ofInt64s(0, 0, 12))).output(); // [5, N, 12]
         List<Value> gg = b.op("GRU").inputs(y2, b.initializer("gW", g(4, 1, 18, 12)),
-                b.initializer("gR", g(5, 1, 18, 6)), b.initializer("gB", g(6, 1, 36))).attr("hidden_size", 6L).attr("linear_before_reset", 1L)
-                .outputCount(2).build();
+                b.initializer("gR", g(5, 1, 18, 6)), b.initializer("gB", g(6, 1, 36))).attr("hidden_size", 6L)
+                .attr("linear_before_reset", 1L).outputCount(2).build();
         Value h = b.op("Squeeze").inputs(gg.get(1), b.initializer("ax0", Tensor.ofInt64s(0))).output();
         logits(b, h, 6);
         return b.build();
     }
 
-    /** A bidirectional GRU, hidden 6, whose Y_h [2, N, 6] (both directions' last states) is made [N, 12]. */
+    /**
+     * A bidirectional GRU, hidden 6, whose Y_h [2, N, 6] (both directions' last states) is made [N, 12]; its
+     * activations spelled out, once per direction, as exporters write them.
+     */
     static Graph bidiGru(long linearBeforeReset) {
         GraphBuilder b = new GraphBuilder("bidi_gru");
         Value seq = sequence(b);
         List<Value> gg = b.op("GRU").inputs(seq, b.initializer("W", g(1, 2, 18, 4)), b.initializer("R", g(2, 2, 18, 6)),
                 b.initializer("B", g(3, 2, 36))).attr("hidden_size", 6L).attr("direction", "bidirectional")
-                .attr("linear_before_reset", linearBeforeReset).outputCount(2).build();
+                .attr("linear_before_reset", linearBeforeReset)
+                .attr("activations", new Attr.Strs(List.of("Sigmoid", "Tanh", "Sigmoid", "Tanh")))
+                .outputCount(2).build();
         Value hn = b.op("Transpose").inputs(gg.get(1)).attr("perm", new long[] {1, 0, 2}).output(); // [N, 2, 6]
         logits(b, b.op("Flatten").inputs(hn).attr("axis", 1L).output(), 12);
         return b.build();
@@ -131,5 +139,20 @@ class RecurrentDirectionsTrainerTest {
     @Test
     void reverseLstmTrainsOnItsLastCellState(@TempDir Path dir) throws Exception {
         trainsLikeTheReference(reverseLstmCell(), "rev_lstm", dir);
+    }
+
+    /** Batch-major (layout 1) X [N, 5, 4]: no training kernel reads it, and the trainer says so by name. */
+    @Test
+    void aBatchMajorRecurrenceIsRefusedByName() {
+        GraphBuilder b = new GraphBuilder("batch_major");
+        Value x = b.input("x", DType.FLOAT32, Shape.of(Dim.sym("N"), Dim.of(5), Dim.of(4)));
+        List<Value> l = b.op("LSTM").inputs(x, b.initializer("W", g(1, 2, 24, 4)), b.initializer("R", g(2, 2, 24, 6)),
+                b.initializer("B", g(3, 2, 48))).attr("hidden_size", 6L).attr("direction", "bidirectional")
+                .attr("layout", 1L).outputCount(2).build();
+        logits(b, b.op("Flatten").inputs(l.get(1)).attr("axis", 1L).output(), 12); // Y_h [N, 2, 6]
+        UnsupportedOpException e = assertThrows(UnsupportedOpException.class,
+                () -> TrainerModelsTest.generate(b.build(), "batch_major", SPEC, 1));
+        assertTrue(e.getMessage().contains("LSTMGrad with layout=1 (batch-major) on weights that change at run time"),
+                e.getMessage());
     }
 }
