@@ -30,10 +30,10 @@ final class RecurrentEmitter implements KernelEmitter {
     @Override
     public CodeBlock emit(EmitContext ctx) {
         Node n = ctx.node;
-        if (packedForm(ctx, n) && !constantWeights(ctx, n)) {
-            // A trainer's parameters, or the inference class compiled for training: packed at run time. The
-            // training kernels take GRU only with linear_before_reset = 1 and no clip.
-            if (!n.attributes().has("clip") && (n.op().equals("LSTM") || ctx.intAttr("linear_before_reset") == 1)) {
+        if (cellForm(ctx, n) && !constantWeights(ctx, n)) {
+            // A trainer's parameters, or the inference class compiled for training: packed at run time, each
+            // direction of a bidirectional node a call of its own. The training kernels take no clip.
+            if (!n.attributes().has("clip")) {
                 return RecurrentTrainingEmitter.forward(ctx);
             }
         }
@@ -98,10 +98,6 @@ final class RecurrentEmitter implements KernelEmitter {
         return CodeBlock.builder().addStatement("$L", call.build()).build();
     }
 
-    /**
-     * True for LSTM and GRU on float32 with constant weights, layout 0, one direction, default activations and no
-     * sequence_lens, peepholes or input_forget: what the runtime's packed {@code Recurrent} kernel computes.
-     */
     /** W, R and B known at generation time, so the packed kernel's weights are packed once. */
     private static boolean constantWeights(EmitContext ctx, Node n) {
         for (int i = 1; i <= 3; i++) {
@@ -112,29 +108,46 @@ final class RecurrentEmitter implements KernelEmitter {
         return true;
     }
 
-    /** A form the vectorized kernels take: float32, layout 0, one direction, default activations, no extras. */
+    /** A form the vectorized inference kernel takes: {@link #cellForm} in one direction. */
     private static boolean packedForm(EmitContext ctx, Node n) {
+        String direction = ctx.stringAttr("direction");
+        return (direction.equals("forward") || direction.equals("reverse")) && cellForm(ctx, n);
+    }
+
+    /**
+     * LSTM or GRU on float32, layout 0, default activations and no sequence_lens, peepholes or input_forget: the cell
+     * the vectorized kernels compute, in any direction (a bidirectional node is two calls of them).
+     */
+    private static boolean cellForm(EmitContext ctx, Node n) {
         if (n.op().equals("RNN")) {
             return false;
         }
         boolean lstm = n.op().equals("LSTM");
-        String direction = ctx.stringAttr("direction");
         for (int i = 0; i < n.inputs().size(); i++) {
             if (n.hasInput(i) && i != 4 && n.input(i).dtype() != dev.kiln.ir.DType.FLOAT32) {
                 return false;
             }
         }
-        return ctx.intAttr("layout") == 0 && (direction.equals("forward") || direction.equals("reverse"))
+        return ctx.intAttr("layout") == 0
                 && (!n.attributes().has("activations") || defaultActivations(n, lstm))
                 && !n.attributes().has("activation_alpha") && !n.attributes().has("activation_beta")
                 && !n.hasInput(4) && !(lstm && (n.hasInput(7) || ctx.intAttr("input_forget") != 0));
     }
 
-    private static boolean defaultActivations(Node n, boolean lstm) {
+    /** Whether the node's activations are the defaults, once per direction (f, g, h for LSTM; f, g for GRU). */
+    static boolean defaultActivations(Node n, boolean lstm) {
         List<String> acts = ((Attr.Strs) n.attributes().get("activations").orElseThrow()).values();
-        List<String> expected = lstm ? List.of("Sigmoid", "Tanh", "Tanh") : List.of("Sigmoid", "Tanh");
-        return acts.stream().map(a -> a.toLowerCase(java.util.Locale.ROOT)).toList()
-                .equals(expected.stream().map(a -> a.toLowerCase(java.util.Locale.ROOT)).toList());
+        List<String> expected = lstm ? List.of("sigmoid", "tanh", "tanh") : List.of("sigmoid", "tanh");
+        int dirs = dev.kiln.ir.OpTable.get().stringAttr(n, "direction").equals("bidirectional") ? 2 : 1;
+        if (acts.size() != dirs * expected.size()) {
+            return false;
+        }
+        for (int i = 0; i < acts.size(); i++) {
+            if (!acts.get(i).toLowerCase(java.util.Locale.ROOT).equals(expected.get(i % expected.size()))) {
+                return false;
+            }
+        }
+        return true;
     }
 
     private static CodeBlock optional(EmitContext ctx, Node n, int input) {

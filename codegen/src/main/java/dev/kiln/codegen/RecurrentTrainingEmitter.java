@@ -8,7 +8,6 @@ import dev.kiln.ir.OpTable;
 import dev.kiln.ir.ops.NnGradOps;
 import dev.kiln.ir.Value;
 import java.util.List;
-import java.util.Locale;
 
 /**
  * LSTM and GRU whose weights are a trainer's parameters (fields that change every step), and their gradients
@@ -16,15 +15,16 @@ import java.util.Locale;
  * W and R at run time and keeps every step's gates. Where the graph holds the one gradient node of that forward (a
  * trainer's step), the gates go to an array of their own that the gradient then walks back in time; otherwise (the
  * inference class of a training compile) they go to the batch scratch. A gradient node without such a forward (one
- * whose forward ran the inference kernels, on constant weights) recomputes the forward. One direction (forward or reverse), layout 0, default activations, no clip, peepholes, input_forget
- * or sequence_lens, and GRU with linear_before_reset = 1 (PyTorch's form); others are refused here.
+ * whose forward ran the inference kernels, on constant weights) recomputes the forward. Any direction (the two of
+ * a bidirectional node are independent recurrences, so each is a call of the one-direction kernels on its slices),
+ * layout 0, default activations, no clip, peepholes, input_forget or sequence_lens; others are refused here.
  */
 final class RecurrentTrainingEmitter implements KernelEmitter {
     static final ClassName TRAINING = ClassName.get("dev.kiln.runtime.train", "RecurrentTraining");
     /** Input k of a gradient node is input {@code FORWARD_INPUT[k]} of its forward: X, W, R, B, initial_h, initial_c. */
     private static final int[] FORWARD_INPUT = {0, 1, 2, 3, 5, 6};
 
-    /** The forward LSTM or GRU on weights held in fields. */
+    /** The forward LSTM or GRU on weights held in fields: one call per direction. */
     static CodeBlock forward(EmitContext ctx) {
         Node n = ctx.node;
         boolean lstm = n.op().equals("LSTM");
@@ -35,85 +35,156 @@ final class RecurrentTrainingEmitter implements KernelEmitter {
         if (n.hasInput(4) || (lstm && (n.hasInput(7) || ctx.intAttr("input_forget") != 0))) {
             throw ctx.unsupported(n.op() + " with sequence_lens, peepholes or input_forget");
         }
-        Value x = n.input(0);
-        int seq = ctx.staticDim(x, 0);
-        int hidden = ctx.staticDim(n.input(2), 2);
-        int perStep = (lstm ? 7 : 5) * hidden;
-        CodeBlock batch = ctx.dim(x.shape().dim(1));
+        Layout l = new Layout(ctx, lstm);
         CodeBlock.Builder code = CodeBlock.builder();
         String saved;
         if (gradientOf(ctx, n) != null) {
             // Kept until the gradient node reads it: a field of its own, where the batch scratch is any kernel's.
             saved = ctx.savedGates(n);
             CodeBlock length = CodeBlock.of("$T.$N($L, $L, $L)", TRAINING, lstm ? "lstmSavedLength" : "gruSavedLength",
-                    hidden, seq, batch);
+                    l.hidden, l.seq, l.batch);
+            if (l.dirs > 1) {
+                length = CodeBlock.of("$T.multiplyExact($L, $L)", Math.class, l.dirs, length);
+            }
             code.beginControlFlow("if (this.$N.length < $L)", saved, length)
                     .addStatement("this.$N = new float[$L]", saved, length)
                     .endControlFlow();
         } else {
-            saved = x.shape().dim(1).isStatic()
-                    ? ctx.scratch(Math.toIntExact((long) seq * perStep * x.shape().dim(1).value()))
-                    : ctx.batchScratch((long) seq * perStep);
+            long perBatch = (long) l.dirs * l.seq * l.perStep;
+            saved = l.x.shape().dim(1).isStatic()
+                    ? ctx.scratch(Math.toIntExact(perBatch * l.x.shape().dim(1).value()))
+                    : ctx.batchScratch(perBatch);
         }
-        CodeBlock.Builder call = CodeBlock.builder().add("$T.$N($L, $L, $L, $L, $L, ", TRAINING,
-                lstm ? "lstmForward" : "gruForward", ctx.staticDim(x, 2), hidden, seq, batch, reverse(ctx));
-        if (!lstm) {
-            call.add("true, ");
+        for (int d = 0; d < l.dirs; d++) {
+            CodeBlock.Builder call = CodeBlock.builder().add("$T.$N($L, $L, $L, $L, $L, ", TRAINING,
+                    lstm ? "lstmForward" : "gruForward", l.input, l.hidden, l.seq, l.batch, l.reverse(ctx, d));
+            if (!lstm) {
+                call.add("$L, ", ctx.intAttr("linear_before_reset") != 0);
+            }
+            call.add(in(ctx, 0, null)).add(in(ctx, 1, l.weights(d))).add(in(ctx, 2, l.recurrent(d)))
+                    .add(in(ctx, 3, l.biases(d))).add(in(ctx, 5, l.state(d)));
+            if (lstm) {
+                call.add(in(ctx, 6, l.state(d)));
+            }
+            call.add(out(ctx, 0, l.state(d))).add("$L, ", l.yStep()).add(out(ctx, 1, l.state(d)));
+            if (lstm) {
+                call.add(out(ctx, 2, l.state(d)));
+            }
+            call.add("this.$N, $L, $L)", saved, l.saved(d), pool(ctx));
+            code.addStatement("$L", call.build());
         }
-        call.add(in(ctx, 0)).add(in(ctx, 1)).add(in(ctx, 2)).add(in(ctx, 3)).add(in(ctx, 5));
-        if (lstm) {
-            call.add(in(ctx, 6));
-        }
-        call.add(out(ctx, 0)).add("$L, ", CodeBlock.of("$L * $L", batch, hidden)).add(out(ctx, 1));
-        if (lstm) {
-            call.add(out(ctx, 2));
-        }
-        call.add("this.$N, 0, $L)", saved, pool(ctx));
-        return code.addStatement("$L", call.build()).build();
+        return code.build();
     }
 
-    /** LSTMGrad and GRUGrad: from the gates their forward kept when it did, else recomputing them. */
+    /** LSTMGrad and GRUGrad: from the gates their forward kept when it did, else recomputing them; per direction. */
     @Override
     public CodeBlock emit(EmitContext ctx) {
         Node n = ctx.node;
         boolean lstm = n.op().equals("LSTMGrad");
         check(ctx, lstm);
-        Value x = n.input(0);
-        int seq = ctx.staticDim(x, 0);
-        int hidden = ctx.staticDim(n.input(2), 2);
-        CodeBlock batch = ctx.dim(x.shape().dim(1));
+        Layout l = new Layout(ctx, lstm);
         int dy = lstm ? 6 : 5;
         Node forward = forwardOf(ctx, n);
         String saved = forward == null ? null : ctx.savedGatesOf(forward);
         String method = saved != null ? (lstm ? "lstmBackward" : "gruBackward") : (lstm ? "lstmGrad" : "gruGrad");
-        CodeBlock.Builder call = CodeBlock.builder().add("$T.$N($L, $L, $L, $L, $L, ", TRAINING, method,
-                ctx.staticDim(x, 2), hidden, seq, batch, reverse(ctx));
-        if (!lstm) {
-            call.add("true, ");
-        }
-        call.add(in(ctx, 0)).add(in(ctx, 1)).add(in(ctx, 2));
-        if (saved == null) {
-            call.add(in(ctx, 3)); // B, which only the recomputed forward reads
-        }
-        call.add(in(ctx, 4));
-        if (lstm) {
-            call.add(in(ctx, 5));
-        }
-        if (saved != null) {
-            call.add("this.$N, 0, ", saved);
-        }
-        call.add(in(ctx, dy)).add("$L, ", CodeBlock.of("$L * $L", batch, hidden)).add(in(ctx, dy + 1));
-        if (lstm) {
-            call.add(in(ctx, dy + 2));
-        }
         // dX is skipped when nothing reads it (X is data, not a parameter's path).
-        call.add(n.hasOutput(0) && ctx.isRead(n.output(0)) ? out(ctx, 0) : CodeBlock.of("null, 0, ")).add("false, ");
-        call.add(out(ctx, 1)).add(out(ctx, 2)).add(out(ctx, 3)).add(out(ctx, 4));
-        if (lstm) {
-            call.add(out(ctx, 5));
+        boolean dx = n.hasOutput(0) && ctx.isRead(n.output(0));
+        CodeBlock.Builder code = CodeBlock.builder();
+        for (int d = 0; d < l.dirs; d++) {
+            CodeBlock.Builder call = CodeBlock.builder().add("$T.$N($L, $L, $L, $L, $L, ", TRAINING, method, l.input,
+                    l.hidden, l.seq, l.batch, l.reverse(ctx, d));
+            if (!lstm) {
+                call.add("$L, ", ctx.intAttr("linear_before_reset") != 0);
+            }
+            call.add(in(ctx, 0, null)).add(in(ctx, 1, l.weights(d))).add(in(ctx, 2, l.recurrent(d)));
+            if (saved == null) {
+                call.add(in(ctx, 3, l.biases(d))); // B, which only the recomputed forward reads
+            }
+            call.add(in(ctx, 4, l.state(d)));
+            if (lstm) {
+                call.add(in(ctx, 5, l.state(d)));
+            }
+            if (saved != null) {
+                call.add("this.$N, $L, ", saved, l.saved(d));
+            }
+            call.add(in(ctx, dy, l.state(d))).add("$L, ", l.yStep()).add(in(ctx, dy + 1, l.state(d)));
+            if (lstm) {
+                call.add(in(ctx, dy + 2, l.state(d)));
+            }
+            // Both directions read the same X: the second adds its dX to the first's.
+            call.add(dx ? out(ctx, 0, null) : CodeBlock.of("null, 0, ")).add("$L, ", d > 0);
+            call.add(out(ctx, 1, l.weights(d))).add(out(ctx, 2, l.recurrent(d))).add(out(ctx, 3, l.biases(d)))
+                    .add(out(ctx, 4, l.state(d)));
+            if (lstm) {
+                call.add(out(ctx, 5, l.state(d)));
+            }
+            call.add("$L)", pool(ctx));
+            code.addStatement("$L", call.build());
         }
-        call.add("$L)", pool(ctx));
-        return CodeBlock.builder().addStatement("$L", call.build()).build();
+        return code.build();
+    }
+
+    /**
+     * Sizes of a node and where direction d's slices start in its tensors (layout 0): W, R and B (and their
+     * gradients) are [dirs, ...] with one direction's block after the other; the states [dirs, batch, H]; Y and dY
+     * [seq, dirs, batch, H], so a direction's step t is {@code t * yStep} from its first row; the saved gates one
+     * direction's buffer after the other.
+     */
+    private static final class Layout {
+        final Value x;
+        final int dirs;
+        final int seq;
+        final int input;
+        final int hidden;
+        final int gates;
+        final int perStep;
+        final CodeBlock batch;
+
+        Layout(EmitContext ctx, boolean lstm) {
+            x = ctx.node.input(0);
+            dirs = ctx.stringAttr("direction").equals("bidirectional") ? 2 : 1;
+            seq = ctx.staticDim(x, 0);
+            input = ctx.staticDim(x, 2);
+            hidden = ctx.staticDim(ctx.node.input(2), 2);
+            gates = lstm ? 4 : 3;
+            perStep = (lstm ? 7 : 5) * hidden;
+            batch = ctx.dim(x.shape().dim(1));
+        }
+
+        /** A reverse node walks time backwards, and so does the second direction of a bidirectional one. */
+        boolean reverse(EmitContext ctx, int d) {
+            return d == 1 || ctx.stringAttr("direction").equals("reverse");
+        }
+
+        CodeBlock weights(int d) {
+            return constant((long) d * gates * hidden * input);
+        }
+
+        CodeBlock recurrent(int d) {
+            return constant((long) d * gates * hidden * hidden);
+        }
+
+        CodeBlock biases(int d) {
+            return constant((long) d * 2 * gates * hidden);
+        }
+
+        /** Direction d's [batch, H] block of a state (and of Y's and dY's steps). */
+        CodeBlock state(int d) {
+            return d == 0 ? null : CodeBlock.of("$L * $L", batch, (long) d * hidden);
+        }
+
+        CodeBlock yStep() {
+            return CodeBlock.of("$L * $L", batch, (long) dirs * hidden);
+        }
+
+        /** Where direction d's gates start in the saved buffer: after d directions' seq x batch x perStep floats. */
+        CodeBlock saved(int d) {
+            return d == 0 ? CodeBlock.of("0") : CodeBlock.of("$L * $L", batch, (long) d * seq * perStep);
+        }
+
+        private static CodeBlock constant(long offset) {
+            return offset == 0 ? null : CodeBlock.of("$L", Math.toIntExact(offset));
+        }
     }
 
     /** The one gradient node of the graph that differentiates {@code forward}, and of nothing else; or null. */
@@ -164,43 +235,29 @@ final class RecurrentTrainingEmitter implements KernelEmitter {
         if (ctx.intAttr("layout") != 0) {
             throw ctx.unsupported(n.op() + " with layout=1 (batch-major) on weights that change at run time");
         }
-        String direction = ctx.stringAttr("direction");
-        if (!direction.equals("forward") && !direction.equals("reverse")) {
-            throw ctx.unsupported(n.op() + " with direction=" + direction + " on weights that change at run time");
+        if (n.attributes().has("activations") && !RecurrentEmitter.defaultActivations(n, lstm)) {
+            throw ctx.unsupported(n.op() + " with activations "
+                    + ((Attr.Strs) n.attributes().get("activations").orElseThrow()).values());
         }
-        if (n.attributes().has("activations")) {
-            List<String> acts = ((Attr.Strs) n.attributes().get("activations").orElseThrow()).values().stream()
-                    .map(a -> a.toLowerCase(Locale.ROOT)).toList();
-            if (!acts.equals(lstm ? List.of("sigmoid", "tanh", "tanh") : List.of("sigmoid", "tanh"))) {
-                throw ctx.unsupported(n.op() + " with activations " + acts);
-            }
-        }
-        if (!lstm && ctx.intAttr("linear_before_reset") == 0) {
-            throw ctx.unsupported(n.op() + " with linear_before_reset=0 (the runtime's training GRU is PyTorch's form, 1)");
-        }
-    }
-
-    private static boolean reverse(EmitContext ctx) {
-        return ctx.stringAttr("direction").equals("reverse");
     }
 
     private static CodeBlock pool(EmitContext ctx) {
         return CodeBlock.of(ctx.threaded() ? "this.workers" : "null");
     }
 
-    private static CodeBlock in(EmitContext ctx, int i) {
-        if (!ctx.node.hasInput(i)) {
-            return CodeBlock.of("null, 0, ");
-        }
-        TensorRef r = ctx.in(i);
-        return CodeBlock.of("$N, $L, ", r.array(), r.offset());
+    /** Input i as {@code array, offset, } with {@code extra} (or nothing, when null) added to its offset. */
+    private static CodeBlock in(EmitContext ctx, int i, CodeBlock extra) {
+        return ctx.node.hasInput(i) ? ref(ctx.in(i), extra) : CodeBlock.of("null, 0, ");
     }
 
-    private static CodeBlock out(EmitContext ctx, int i) {
+    private static CodeBlock out(EmitContext ctx, int i, CodeBlock extra) {
         if (i >= ctx.node.outputs().size() || !ctx.node.hasOutput(i)) {
             return CodeBlock.of("null, 0, ");
         }
-        TensorRef r = ctx.out(i);
-        return CodeBlock.of("$N, $L, ", r.array(), r.offset());
+        return ref(ctx.out(i), extra);
+    }
+
+    private static CodeBlock ref(TensorRef r, CodeBlock extra) {
+        return CodeBlock.of("$N, $L, ", r.array(), extra == null ? r.offset() : r.plus(extra));
     }
 }

@@ -156,8 +156,11 @@ class TrainerModelsTest {
 
     /** Trainers of one model with one and two threads take the same steps, to the bit. */
     static void threadsAgreeBitwise(String model, Path dir) throws Exception {
-        Compiled one = compile(model, Loss.CROSS_ENTROPY, 1);
-        Compiled two = compile(model, Loss.CROSS_ENTROPY, 2);
+        threadsAgreeBitwise(compile(model, Loss.CROSS_ENTROPY, 1), compile(model, Loss.CROSS_ENTROPY, 2), model);
+    }
+
+    /** {@link #threadsAgreeBitwise(String, Path)} for a model compiled for one thread and for two. */
+    static void threadsAgreeBitwise(Compiled one, Compiled two, String model) throws Exception {
         int batch = 5;
         Tensor x = randomInput(one, batch, 11);
         int[] labels = randomLabels(batch, 10, 12);

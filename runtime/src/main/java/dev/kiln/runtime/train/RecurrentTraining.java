@@ -15,14 +15,14 @@ import java.util.Objects;
 import jdk.incubator.vector.FloatVector;
 
 /**
- * Training kernels of one direction of the ONNX LSTM (gates i, o, f, c) and GRU (gates z, r, h, with
- * {@code linear_before_reset = 1}, the form PyTorch exports): a forward that keeps every step's gate activations
- * and states in a caller-given buffer, and backpropagation through time from that buffer, giving the gradients of
- * X, W, R, B and the initial states (Kiln's LSTMGrad / GRUGrad ops; {@link #lstmGrad} and {@link #gruGrad} run
- * both, recomputing the forward as those ops specify). Layout 0 ({@code X [seq, batch, input]}), default
- * activations, no clip, peepholes or sequence_lens; a bidirectional node is two calls, the second with
- * {@code reverse}, its W/R/B and state offsets, {@code yStep}/{@code dyStep} = 2 * batch * H, and
- * {@code accumulateDx}.
+ * Training kernels of one direction of the ONNX LSTM (gates i, o, f, c) and GRU (gates z, r, h; with
+ * {@code linear_before_reset} 1, the form PyTorch exports, or 0, ONNX's default): a forward that keeps every
+ * step's gate activations and states in a caller-given buffer, and backpropagation through time from that buffer,
+ * giving the gradients of X, W, R, B and the initial states (Kiln's LSTMGrad / GRUGrad ops; {@link #lstmGrad} and
+ * {@link #gruGrad} run both, recomputing the forward as those ops specify). Layout 0
+ * ({@code X [seq, batch, input]}), default activations, no clip, peepholes or sequence_lens; a bidirectional node
+ * is two calls, the second with {@code reverse}, its W/R/B and state offsets, {@code yStep}/{@code dyStep} =
+ * 2 * batch * H, and {@code accumulateDx}.
  *
  * <p>As in inference, the input projection of all steps is one GEMM and each step adds one recurrent GEMM; the
  * gate math runs vectorized along the hidden axis. Backwards, each step's pre-activation gradients form a
@@ -32,7 +32,10 @@ import jdk.incubator.vector.FloatVector;
  * into per-thread scratch; with a pool the GEMMs split, bit-identically for any thread count.
  *
  * <p>Saved layout, per step t and batch row b at {@code savedOff + (t * batch + b) * rowLength}: LSTM
- * {@code [i, o, f, c~, C_t, tanh(C_t), H_t]} (7H), GRU {@code [z, r, n, Rh·H_prev + Rbh, H_t]} (5H), gates activated.
+ * {@code [i, o, f, c~, C_t, tanh(C_t), H_t]} (7H), GRU {@code [z, r, n, Rh·H_prev + Rbh, H_t]} (5H) or, with
+ * {@code linear_before_reset = 0}, {@code [z, r, n, r ⊙ H_prev, H_t]}, gates activated. That GRU's h gate reads
+ * the reset state {@code r ⊙ H_prev}, which needs r first: its steps run two recurrent GEMMs, R's z and r rows then
+ * its h rows, and the backward two as well.
  * The {@code *Scalar} methods are the equations in double for tests.
  */
 public final class RecurrentTraining {
@@ -48,12 +51,17 @@ public final class RecurrentTraining {
     private static final int T_DC = 24;
     private static final int T_HPREV = 25;
     private static final int T_SAVED = 26;
+    private static final int T_BIAS_RH = 27;
+    private static final int T_DS = 28;
     private static final int P_W = 16;
     private static final int P_R = 17;
     private static final int P_R_ROWS = 18;
     private static final int P_W_ROWS = 19;
     private static final int P_X = 20;
     private static final int P_HP = 21;
+    private static final int P_RH = 22;
+    private static final int P_RH_ROWS = 23;
+    private static final int P_S = 24;
 
     private RecurrentTraining() {}
 
@@ -163,8 +171,8 @@ public final class RecurrentTraining {
         if (dc0 != null) {
             System.arraycopy(dc, 0, dc0, dc0Off, bh);
         }
-        weightGradients(input, h, 4, seq, batch, reverse, x, xOff, w, wOff, h0, h0Off, saved, savedOff, sw, 6 * h, dg,
-                dg, dx, dxOff, accumulateDx, dw, dwOff, dr, drOff, db, dbOff, pool);
+        weightGradients(input, h, 4, seq, batch, reverse, x, xOff, w, wOff, h0, h0Off, saved, savedOff, sw, 6 * h, -1,
+                dg, dg, dx, dxOff, accumulateDx, dw, dwOff, dr, drOff, db, dbOff, pool);
     }
 
     /**
@@ -415,18 +423,16 @@ public final class RecurrentTraining {
     // ---- GRU -----------------------------------------------------------------------------------------------------
 
     /**
-     * GRU training forward ({@code linear_before_reset = 1}): the outputs of {@link dev.kiln.runtime.Recurrent#gru}
-     * plus the saved gates and states. Parameters as {@link #lstmForward} without the cell state; W [3H, input],
-     * R [3H, H], B [6H].
+     * GRU training forward: the outputs of {@link dev.kiln.runtime.Recurrent#gru} plus the saved gates and states.
+     * Parameters as {@link #lstmForward} without the cell state; W [3H, input], R [3H, H], B [6H].
      *
-     * @param linearBeforeReset must be true (PyTorch's GRU); the ONNX default 0 is not implemented here
+     * @param linearBeforeReset the ONNX attribute: true for PyTorch's GRU
      * @param saved written: {@link #gruSavedLength} floats from {@code savedOff}
      */
     public static void gruForward(int input, int hidden, int seq, int batch, boolean reverse, boolean linearBeforeReset,
                                   float[] x, int xOff, float[] w, int wOff, float[] r, int rOff, float[] b, int bOff,
                                   float[] h0, int h0Off, float[] y, int yOff, int yStep, float[] yh, int yhOff,
                                   float[] saved, int savedOff, WorkerPool pool) {
-        requireLinearBeforeReset(linearBeforeReset);
         int h = hidden;
         int g3 = 3 * h;
         int sw = 5 * h;
@@ -434,7 +440,9 @@ public final class RecurrentTraining {
         checkRun("GRU", 3, input, h, seq, batch, x, xOff, w, wOff, r, rOff, b, bOff);
         span("GRU", "saved", saved, savedOff, gruSavedLength(h, seq, batch));
         PackedMatrix wt = PanelScratch.pack(w, wOff, input, true, PanelScratch.packed(P_W, input, g3));
-        PackedMatrix rt = PanelScratch.pack(r, rOff, h, true, PanelScratch.packed(P_R, h, g3));
+        // R^T whole, or without reset before the h gate, of the z and r rows and of the h rows apart
+        int rCols = linearBeforeReset ? g3 : 2 * h;
+        PackedMatrix rt = PanelScratch.pack(r, rOff, h, true, PanelScratch.packed(P_R, h, rCols));
         float[] biasW = PanelScratch.work(T_BIAS, g3);
         float[] biasR = PanelScratch.work(T_BIAS_R, g3);
         for (int j = 0; j < g3; j++) {
@@ -447,6 +455,11 @@ public final class RecurrentTraining {
         GruSteps steps = GRU_STEPS.get();
         steps.set(false, h, seq, batch, reverse, rt, saved, savedOff, zero, h0, h0Off);
         steps.recurrentBias(biasR, hr);
+        if (!linearBeforeReset) {
+            float[] biasRh = PanelScratch.work(T_BIAS_RH, h);
+            System.arraycopy(biasR, 2 * h, biasRh, 0, h);
+            steps.resetFirst(PanelScratch.pack(r, rOff + 2 * h * h, h, true, PanelScratch.packed(P_RH, h, h)), biasRh);
+        }
         steps.outputs(y, yOff, yStep);
         steps.run(pool, input, 3);
         int prev = reverse ? 0 : seq - 1;
@@ -468,7 +481,6 @@ public final class RecurrentTraining {
                                    int dyStep, float[] dyh, int dyhOff, float[] dx, int dxOff, boolean accumulateDx,
                                    float[] dw, int dwOff, float[] dr, int drOff, float[] db, int dbOff, float[] dh0,
                                    int dh0Off, WorkerPool pool) {
-        requireLinearBeforeReset(linearBeforeReset);
         int h = hidden;
         int g3 = 3 * h;
         int sw = 5 * h;
@@ -477,31 +489,45 @@ public final class RecurrentTraining {
         checkRun("GRU", 3, input, h, seq, batch, x, xOff, w, wOff, r, rOff, null, 0);
         span("GRU", "saved", saved, savedOff, gruSavedLength(h, seq, batch));
         float[] dgx = PanelScratch.work(T_DG, rows * g3);
-        float[] dgr = PanelScratch.work(T_DG2, rows * g3);
+        // Without reset before the h gate every recurrent pre-activation gradient is its input one: dGr is dGx.
+        float[] dgr = linearBeforeReset ? PanelScratch.work(T_DG2, rows * g3) : dgx;
         float[] dh = PanelScratch.work(T_DH, bh);
         float[] zero = zeros(bh);
         initState(dyh, dyhOff, dh, bh);
-        PackedMatrix rp = PanelScratch.pack(r, rOff, h, false, PanelScratch.packed(P_R_ROWS, g3, h));
+        PackedMatrix rp = PanelScratch.pack(r, rOff, h, false,
+                PanelScratch.packed(P_R_ROWS, linearBeforeReset ? g3 : 2 * h, h));
         GruSteps steps = GRU_STEPS.get();
         steps.set(true, h, seq, batch, reverse, rp, saved, savedOff, zero, h0, h0Off);
         steps.gradients(dy, dyOff, dyStep, dh);
         steps.gateGradients(dgx, dgr);
+        if (!linearBeforeReset) {
+            steps.resetFirst(PanelScratch.pack(r, rOff + 2 * h * h, h, false, PanelScratch.packed(P_RH_ROWS, h, h)),
+                    PanelScratch.work(T_DS, bh));
+        }
         steps.run(pool, input, 3);
         if (dh0 != null) {
             System.arraycopy(dh, 0, dh0, dh0Off, bh);
         }
-        weightGradients(input, h, 3, seq, batch, reverse, x, xOff, w, wOff, h0, h0Off, saved, savedOff, sw, 4 * h, dgx,
-                dgr, dx, dxOff, accumulateDx, dw, dwOff, dr, drOff, db, dbOff, pool);
+        weightGradients(input, h, 3, seq, batch, reverse, x, xOff, w, wOff, h0, h0Off, saved, savedOff, sw, 4 * h,
+                linearBeforeReset ? -1 : 3 * h, dgx, dgr, dx, dxOff, accumulateDx, dw, dwOff, dr, drOff, db, dbOff,
+                pool);
     }
 
     private static final ThreadLocal<GruSteps> GRU_STEPS = ThreadLocal.withInitial(GruSteps::new);
 
-    /** {@link #gruForward}'s and {@link #gruBackward}'s step loops, as {@link LstmSteps}. */
+    /**
+     * {@link #gruForward}'s and {@link #gruBackward}'s step loops, as {@link LstmSteps}. With reset before the h gate
+     * ({@link #resetFirst}), {@code r} holds R's z and r rows only and {@code rHidden} its h rows.
+     */
     private static final class GruSteps extends Steps {
         private float[] biasR;
         private float[] hr;
         private float[] dgx;
         private float[] dgr;
+        /** R's h rows, R_h^T forward and R_h backward, when linear_before_reset = 0; else null. */
+        private PackedMatrix rHidden;
+        /** Forward Rbh; backward the gradient of the reset state r ⊙ H_prev, [batch, H]. */
+        private float[] resetWork;
 
         void recurrentBias(float[] biasR, float[] hr) {
             this.biasR = biasR;
@@ -513,17 +539,29 @@ public final class RecurrentTraining {
             this.dgr = dgr;
         }
 
+        /** linear_before_reset = 0: R's h rows packed apart, and Rbh (forward) or a [batch, H] temporary. */
+        void resetFirst(PackedMatrix rHidden, float[] resetWork) {
+            this.rHidden = rHidden;
+            this.resetWork = resetWork;
+        }
+
         @Override
         void clear() {
             biasR = null;
             hr = null;
             dgx = null;
             dgr = null;
+            rHidden = null;
+            resetWork = null;
         }
 
         /** Rows [b0, b1): their Rh·H_prev + Rbh go to rows b0.. of the shared temporary {@code hr}. */
         @Override
         void forwardRows(int b0, int b1, WorkerPool pool) {
+            if (rHidden != null) {
+                resetFirstForwardRows(b0, b1, pool);
+                return;
+            }
             int sw = 5 * h;
             int g3 = 3 * h;
             int rows = b1 - b0;
@@ -560,6 +598,10 @@ public final class RecurrentTraining {
 
         @Override
         void backwardRows(int b0, int b1, WorkerPool pool) {
+            if (rHidden != null) {
+                resetFirstBackwardRows(b0, b1, pool);
+                return;
+            }
             int sw = 5 * h;
             int g3 = 3 * h;
             int rows = b1 - b0;
@@ -578,6 +620,84 @@ public final class RecurrentTraining {
                 }
                 // dh now holds dh * z, the direct path; the recurrent GEMM adds the three gates' terms
                 gemm(pool, rows, dgr, (t * batch + b0) * g3, g3, r, null, dh, b0 * h, h, true);
+            }
+        }
+
+        /**
+         * linear_before_reset = 0, rows [b0, b1): per step z and r from R's z and r rows, the reset state
+         * r ⊙ H_prev saved, then the h gate's recurrent term from it ({@code hr}'s last H columns).
+         */
+        private void resetFirstForwardRows(int b0, int b1, WorkerPool pool) {
+            int sw = 5 * h;
+            int g3 = 3 * h;
+            int rows = b1 - b0;
+            int prev = -1;
+            for (int step = 0; step < seq; step++) {
+                int t = reverse ? seq - 1 - step : step;
+                int row0 = savedOff + (t * batch + b0) * sw;
+                int prev0 = savedOff + (prev * batch + b0) * sw;
+                if (prev >= 0) {
+                    gemm(pool, rows, saved, prev0 + 4 * h, sw, r, biasR, hr, b0 * g3, g3, false);
+                } else if (h0 != null) {
+                    gemm(pool, rows, h0, h0Off + b0 * h, h, r, biasR, hr, b0 * g3, g3, false);
+                } else {
+                    for (int bi = b0; bi < b1; bi++) {
+                        System.arraycopy(biasR, 0, hr, bi * g3, 2 * h);
+                    }
+                }
+                for (int bi = b0; bi < b1; bi++) {
+                    int go = row0 + (bi - b0) * sw;
+                    float[] hp = prev >= 0 ? saved : h0 != null ? h0 : zero;
+                    int hpOff = prev >= 0 ? prev0 + (bi - b0) * sw + 4 * h : h0 != null ? h0Off + bi * h : 0;
+                    gruResetGates(saved, go, hr, bi * g3, hp, hpOff, h);
+                }
+                gemm(pool, rows, saved, row0 + 3 * h, sw, rHidden, resetWork, hr, b0 * g3 + 2 * h, g3, false);
+                for (int bi = b0; bi < b1; bi++) {
+                    int go = row0 + (bi - b0) * sw;
+                    float[] hp = prev >= 0 ? saved : h0 != null ? h0 : zero;
+                    int hpOff = prev >= 0 ? prev0 + (bi - b0) * sw + 4 * h : h0 != null ? h0Off + bi * h : 0;
+                    gruResetOutput(saved, go, hr, bi * g3 + 2 * h, hp, hpOff, h);
+                    if (y != null) {
+                        System.arraycopy(saved, go + 4 * h, y, yOff + t * yStep + bi * h, h);
+                    }
+                }
+                prev = t;
+            }
+        }
+
+        /**
+         * linear_before_reset = 0, rows [b0, b1) backwards: per step the gradients of z and n's pre-activations and
+         * the direct path dh * z; the reset state's gradient {@code dS = dn · R_h} (a GEMM); from it r's gradient and
+         * dh's path through the reset state; then the z and r rows' recurrent GEMM into dh.
+         */
+        private void resetFirstBackwardRows(int b0, int b1, WorkerPool pool) {
+            int sw = 5 * h;
+            int g3 = 3 * h;
+            int rows = b1 - b0;
+            for (int step = seq - 1; step >= 0; step--) {
+                int t = reverse ? seq - 1 - step : step;
+                int prev = step == 0 ? -1 : (reverse ? t + 1 : t - 1);
+                if (dy != null) {
+                    Lanes.add(dy, dyOff + t * dyStep + b0 * h, dh, b0 * h, rows * h);
+                }
+                for (int bi = b0; bi < b1; bi++) {
+                    int go = savedOff + (t * batch + bi) * sw;
+                    float[] hp = prev >= 0 ? saved : h0 != null ? h0 : zero;
+                    int hpOff = prev >= 0 ? savedOff + (prev * batch + bi) * sw + 4 * h
+                            : h0 != null ? h0Off + bi * h : 0;
+                    gruResetOutputBackward(saved, go, hp, hpOff, dh, bi * h, dgx, (t * batch + bi) * g3, h);
+                }
+                int dg0 = (t * batch + b0) * g3;
+                gemm(pool, rows, dgx, dg0 + 2 * h, g3, rHidden, null, resetWork, b0 * h, h, false);
+                for (int bi = b0; bi < b1; bi++) {
+                    int go = savedOff + (t * batch + bi) * sw;
+                    float[] hp = prev >= 0 ? saved : h0 != null ? h0 : zero;
+                    int hpOff = prev >= 0 ? savedOff + (prev * batch + bi) * sw + 4 * h
+                            : h0 != null ? h0Off + bi * h : 0;
+                    gruResetGatesBackward(saved, go, hp, hpOff, resetWork, bi * h, dh, bi * h, dgx,
+                            (t * batch + bi) * g3, h);
+                }
+                gemm(pool, rows, dgx, dg0, g3, r, null, dh, b0 * h, h, true);
             }
         }
     }
@@ -601,13 +721,14 @@ public final class RecurrentTraining {
     /**
      * After the steps: {@code dX (+)= dGx · W}, {@code dW = dGx^T · X}, {@code dR = dGr^T · H_prev}, and dB the
      * column sums of dGx (input biases) and dGr (recurrent biases). H_prev's rows are gathered in step order: the
-     * initial state (or zeros) for the first step processed, the previous step's saved H for the others.
+     * initial state (or zeros) for the first step processed, the previous step's saved H for the others. With
+     * {@code resetAt} ≥ 0 (GRU, linear_before_reset = 0) R's last H rows read the reset state saved there instead.
      */
     private static void weightGradients(int input, int h, int gates, int seq, int batch, boolean reverse, float[] x,
                                         int xOff, float[] w, int wOff, float[] h0, int h0Off, float[] saved,
-                                        int savedOff, int sw, int hAt, float[] dgx, float[] dgr, float[] dx, int dxOff,
-                                        boolean accumulateDx, float[] dw, int dwOff, float[] dr, int drOff, float[] db,
-                                        int dbOff, WorkerPool pool) {
+                                        int savedOff, int sw, int hAt, int resetAt, float[] dgx, float[] dgr,
+                                        float[] dx, int dxOff, boolean accumulateDx, float[] dw, int dwOff, float[] dr,
+                                        int drOff, float[] db, int dbOff, WorkerPool pool) {
         int gh = gates * h;
         int rows = seq * batch;
         if (dx != null) {
@@ -643,7 +764,15 @@ public final class RecurrentTraining {
                     }
                 }
                 PackedMatrix hp = PanelScratch.pack(hprev, 0, h, false, PanelScratch.packed(P_HP, rows, h));
-                gemm(pool, gh, dgt, 0, rows, hp, null, dr, drOff, h, false);
+                if (resetAt < 0) {
+                    gemm(pool, gh, dgt, 0, rows, hp, null, dr, drOff, h, false);
+                } else {
+                    // the saved reset states are rows of stride sw already in step-row order
+                    PackedMatrix sp = PanelScratch.pack(saved, savedOff + resetAt, sw, false,
+                            PanelScratch.packed(P_S, rows, h));
+                    gemm(pool, gh - h, dgt, 0, rows, hp, null, dr, drOff, h, false);
+                    gemm(pool, h, dgt, (gh - h) * rows, rows, sp, null, dr, drOff + (gh - h) * h, h, false);
+                }
             }
         }
         if (db != null) {
@@ -741,7 +870,12 @@ public final class RecurrentTraining {
             s[go + 2 * h + j] = Math.fma(s[go + h + j], s[go + 3 * h + j], s[go + 2 * h + j]);
         }
         tanh(s, go + 2 * h, s, go + 2 * h, h);
-        j = 0;
+        gruState(s, go, hp, hpOff, h);
+    }
+
+    /** H = (1 - z) n + z H_prev of one GRU row whose z and n are activated. */
+    private static void gruState(float[] s, int go, float[] hp, int hpOff, int h) {
+        int j = 0;
         for (int bound = S.loopBound(h); j < bound; j += VL) {
             FloatVector z = FloatVector.fromArray(S, s, go + j);
             FloatVector n = FloatVector.fromArray(S, s, go + 2 * h + j);
@@ -750,6 +884,78 @@ public final class RecurrentTraining {
         for (; j < h; j++) {
             float n = s[go + 2 * h + j];
             s[go + 4 * h + j] = Math.fma(hp[hpOff + j] - n, s[go + j], n);
+        }
+    }
+
+    /**
+     * One GRU row with linear_before_reset = 0, first half: z, r = sigmoid(input projection + the z and r rows'
+     * recurrent projection {@code hr}), and the reset state r ⊙ H_prev saved where the h gate's GEMM reads it.
+     */
+    private static void gruResetGates(float[] s, int go, float[] hr, int hrOff, float[] hp, int hpOff, int h) {
+        Lanes.add(hr, hrOff, s, go, 2 * h);
+        sigmoidInPlace(s, go, 2 * h);
+        int j = 0;
+        for (int bound = S.loopBound(h); j < bound; j += VL) {
+            FloatVector.fromArray(S, s, go + h + j).mul(FloatVector.fromArray(S, hp, hpOff + j))
+                    .intoArray(s, go + 3 * h + j);
+        }
+        for (; j < h; j++) {
+            s[go + 3 * h + j] = s[go + h + j] * hp[hpOff + j];
+        }
+    }
+
+    /** Second half: n = tanh(input h-gate term + {@code hn}, the reset state's R_h product plus Rbh), then H. */
+    private static void gruResetOutput(float[] s, int go, float[] hn, int hnOff, float[] hp, int hpOff, int h) {
+        Lanes.add(hn, hnOff, s, go + 2 * h, h);
+        tanh(s, go + 2 * h, s, go + 2 * h, h);
+        gruState(s, go, hp, hpOff, h);
+    }
+
+    /**
+     * {@link #gruResetOutput} backwards: the pre-activation gradients of z and n into dG (all of R's rows read the
+     * same ones: the h gate adds its recurrent term outside r); dh replaced by its direct path dh * z.
+     */
+    private static void gruResetOutputBackward(float[] s, int go, float[] hp, int hpOff, float[] dh, int dhOff,
+                                               float[] dg, int dgo, int h) {
+        int j = 0;
+        for (int bound = S.loopBound(h); j < bound; j += VL) {
+            FloatVector z = FloatVector.fromArray(S, s, go + j);
+            FloatVector n = FloatVector.fromArray(S, s, go + 2 * h + j);
+            FloatVector d = FloatVector.fromArray(S, dh, dhOff + j);
+            FloatVector one = z.broadcast(1f);
+            d.mul(FloatVector.fromArray(S, hp, hpOff + j).sub(n)).mul(z).mul(one.sub(z)).intoArray(dg, dgo + j);
+            d.mul(one.sub(z)).mul(one.sub(n.mul(n))).intoArray(dg, dgo + 2 * h + j);
+            d.mul(z).intoArray(dh, dhOff + j);
+        }
+        for (; j < h; j++) {
+            float z = s[go + j];
+            float n = s[go + 2 * h + j];
+            float d = dh[dhOff + j];
+            dg[dgo + j] = d * (hp[hpOff + j] - n) * z * (1f - z);
+            dg[dgo + 2 * h + j] = d * (1f - z) * (1f - n * n);
+            dh[dhOff + j] = d * z;
+        }
+    }
+
+    /**
+     * {@link #gruResetGates} backwards, from {@code ds}, the gradient of the reset state r ⊙ H_prev: r's
+     * pre-activation gradient into dG, and ds ⊙ r added to dh.
+     */
+    private static void gruResetGatesBackward(float[] s, int go, float[] hp, int hpOff, float[] ds, int dsOff,
+                                              float[] dh, int dhOff, float[] dg, int dgo, int h) {
+        int j = 0;
+        for (int bound = S.loopBound(h); j < bound; j += VL) {
+            FloatVector r = FloatVector.fromArray(S, s, go + h + j);
+            FloatVector d = FloatVector.fromArray(S, ds, dsOff + j);
+            d.mul(FloatVector.fromArray(S, hp, hpOff + j)).mul(r).mul(r.broadcast(1f).sub(r))
+                    .intoArray(dg, dgo + h + j);
+            d.fma(r, FloatVector.fromArray(S, dh, dhOff + j)).intoArray(dh, dhOff + j);
+        }
+        for (; j < h; j++) {
+            float r = s[go + h + j];
+            float d = ds[dsOff + j];
+            dg[dgo + h + j] = d * hp[hpOff + j] * r * (1f - r);
+            dh[dhOff + j] = Math.fma(d, r, dh[dhOff + j]);
         }
     }
 
@@ -910,12 +1116,14 @@ public final class RecurrentTraining {
         }
     }
 
-    /** Plain twin of {@link #gruGrad} ({@code linear_before_reset = 1}), as {@link #lstmGradScalar}. */
-    public static void gruGradScalar(int input, int hidden, int seq, int batch, boolean reverse, float[] x, float[] w,
-                                     float[] r, float[] b, float[] h0, float[] dy, float[] dyh, float[] dx, float[] dw,
-                                     float[] dr, float[] db, float[] dh0) {
+    /** Plain twin of {@link #gruGrad}, as {@link #lstmGradScalar}. */
+    public static void gruGradScalar(int input, int hidden, int seq, int batch, boolean reverse,
+                                     boolean linearBeforeReset, float[] x, float[] w, float[] r, float[] b, float[] h0,
+                                     float[] dy, float[] dyh, float[] dx, float[] dw, float[] dr, float[] db,
+                                     float[] dh0) {
         int h = hidden;
-        double[][] gates = new double[seq * batch][4 * h]; // z, r, n, q = Rh hPrev + Rbh
+        // z, r, n, q: Rh hPrev + Rbh, or without linear_before_reset the reset state r hPrev
+        double[][] gates = new double[seq * batch][4 * h];
         double[][] hid = new double[seq * batch + batch][h];
         for (int bi = 0; bi < batch; bi++) {
             for (int j = 0; j < h; j++) {
@@ -942,8 +1150,14 @@ public final class RecurrentTraining {
                 for (int j = 0; j < h; j++) {
                     g[j] = 1 / (1 + Math.exp(-(xw[j] + hr[j])));
                     g[h + j] = 1 / (1 + Math.exp(-(xw[h + j] + hr[h + j])));
-                    g[3 * h + j] = hr[2 * h + j];
-                    g[2 * h + j] = Math.tanh(xw[2 * h + j] + g[h + j] * g[3 * h + j]);
+                    g[3 * h + j] = linearBeforeReset ? hr[2 * h + j] : g[h + j] * hp[j];
+                }
+                for (int j = 0; j < h; j++) {
+                    double rh = b == null ? 0 : b[5 * h + j];
+                    for (int i = 0; i < h && !linearBeforeReset; i++) {
+                        rh += g[3 * h + i] * r[(2 * h + j) * h + i];
+                    }
+                    g[2 * h + j] = Math.tanh(xw[2 * h + j] + (linearBeforeReset ? g[h + j] * g[3 * h + j] : rh));
                     hid[(k + 1) * batch + bi][j] = (1 - g[j]) * g[2 * h + j] + g[j] * hp[j];
                 }
             }
@@ -970,20 +1184,46 @@ public final class RecurrentTraining {
                 for (int j = 0; j < h; j++) {
                     double d = dh[bi][j] + (dy == null ? 0 : dy[(t * batch + bi) * h + j]);
                     double z = g[j];
-                    double rr = g[h + j];
                     double n = g[2 * h + j];
-                    double an = d * (1 - z) * (1 - n * n);
                     ax[j] = d * (hp[j] - n) * z * (1 - z);
-                    ax[h + j] = an * g[3 * h + j] * rr * (1 - rr);
-                    ax[2 * h + j] = an;
+                    ax[2 * h + j] = d * (1 - z) * (1 - n * n);
+                    dhPrev[bi][j] += d * z;
+                }
+                // the gradient of r's output: through q (linear_before_reset), else through Rh's reset-state term
+                double[] dReset = new double[h];
+                for (int j = 0; j < h; j++) {
+                    if (linearBeforeReset) {
+                        dReset[j] = ax[2 * h + j] * g[3 * h + j];
+                        continue;
+                    }
+                    double ds = 0;
+                    for (int i = 0; i < h; i++) {
+                        ds += ax[2 * h + i] * r[(2 * h + i) * h + j];
+                    }
+                    dReset[j] = ds * hp[j];
+                    dhPrev[bi][j] += ds * g[h + j];
+                }
+                for (int j = 0; j < h; j++) {
+                    double rr = g[h + j];
+                    ax[h + j] = dReset[j] * rr * (1 - rr);
                     ar[j] = ax[j];
                     ar[h + j] = ax[h + j];
-                    ar[2 * h + j] = an * rr;
-                    dhPrev[bi][j] += d * z;
+                    ar[2 * h + j] = linearBeforeReset ? ax[2 * h + j] * rr : ax[2 * h + j];
                 }
                 double[] unusedDh = new double[h];
                 accumulate(input, h, 3, ax, x, (t * batch + bi) * input, null, w, null, ddx, ddw, null, ddbx, unusedDh);
-                accumulate(0, h, 3, ar, x, 0, hp, null, r, null, null, ddr, ddbr, dhPrev[bi]);
+                if (linearBeforeReset) {
+                    accumulate(0, h, 3, ar, x, 0, hp, null, r, null, null, ddr, ddbr, dhPrev[bi]);
+                } else {
+                    // z and r rows read hPrev, the h rows the reset state (their dhPrev share is dReset's above)
+                    accumulate(0, h, 2, ar, x, 0, hp, null, r, null, null, ddr, ddbr, dhPrev[bi]);
+                    for (int j = 0; j < h; j++) {
+                        for (int i = 0; i < h; i++) {
+                            ddr[(2 * h + j) * h + i] += ar[2 * h + j] * g[3 * h + i];
+                        }
+                        ddbr[2 * h + j] += ar[2 * h + j];
+                    }
+                }
             }
             dh = dhPrev;
         }
@@ -1069,13 +1309,6 @@ public final class RecurrentTraining {
             System.arraycopy(init, initOff, dst, dstOff, h);
         } else {
             Arrays.fill(dst, dstOff, dstOff + h, 0f);
-        }
-    }
-
-    private static void requireLinearBeforeReset(boolean linearBeforeReset) {
-        if (!linearBeforeReset) {
-            throw new IllegalArgumentException("GRU training kernels implement linear_before_reset = 1 (PyTorch's "
-                    + "GRU); a GRU with linear_before_reset = 0 has no training kernel here");
         }
     }
 

@@ -2,7 +2,6 @@ package dev.kiln.runtime.train;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.kiln.runtime.Recurrent;
@@ -15,7 +14,7 @@ import org.junit.jupiter.api.Test;
  * relative) and, for the LSTM, the inference kernel bit for bit (same GEMMs, same gate math); backpropagation
  * through time against the double twins (float GEMM sums over at most ~100 terms of order 1: 2e-5 absolute +
  * 1e-3 relative) and against central differences (h = 1e-4) of double forwards written here (2e-5 + 1e-3
- * relative); one vs two threads bit for bit.
+ * relative); one vs two threads bit for bit. The GRU's in both linear_before_reset forms.
  */
 class RecurrentTrainingTest {
     private static final double ABS = 2e-5;
@@ -67,29 +66,32 @@ class RecurrentTrainingTest {
     @Test
     void gruForwardMatchesTwin() {
         for (int[] c : CASES) {
-            int in = c[0], h = c[1], seq = c[2], batch = c[3];
-            boolean reverse = c[4] == 1;
-            boolean full = c[5] == 1;
-            float[] x = TrainCheck.random(rnd, seq * batch * in);
-            float[] w = TrainCheck.random(rnd, 3 * h * in);
-            float[] r = TrainCheck.random(rnd, 3 * h * h);
-            float[] b = full ? TrainCheck.random(rnd, 6 * h) : null;
-            float[] h0 = full ? TrainCheck.random(rnd, batch * h) : null;
-            float[] y = new float[seq * batch * h];
-            float[] yh = new float[batch * h];
-            float[] saved = new float[RecurrentTraining.gruSavedLength(h, seq, batch)];
-            RecurrentTraining.gruForward(in, h, seq, batch, reverse, true, x, 0, w, 0, r, 0, b, 0, h0, 0, y, 0,
-                    batch * h, yh, 0, saved, 0, null);
-            float[] y2 = new float[y.length];
-            float[] yh2 = new float[yh.length];
-            Recurrent.gruScalar(in, h, w, r, b, true, seq, batch, reverse, Float.POSITIVE_INFINITY, x, h0, y2, yh2);
-            String what = java.util.Arrays.toString(c);
-            TrainCheck.close("y " + what, y2, y, 1e-5, 1e-4);
-            TrainCheck.close("yh " + what, yh2, yh, 1e-5, 1e-4);
+            gruForwardMatchesTwin(c, true);
+            gruForwardMatchesTwin(c, false);
         }
-        assertThrows(IllegalArgumentException.class, () -> RecurrentTraining.gruForward(1, 1, 1, 1, false, false,
-                new float[1], 0, new float[3], 0, new float[3], 0, null, 0, null, 0, null, 0, 0, null, 0, new float[5],
-                0, null));
+    }
+
+    private void gruForwardMatchesTwin(int[] c, boolean linearBeforeReset) {
+        int in = c[0], h = c[1], seq = c[2], batch = c[3];
+        boolean reverse = c[4] == 1;
+        boolean full = c[5] == 1;
+        float[] x = TrainCheck.random(rnd, seq * batch * in);
+        float[] w = TrainCheck.random(rnd, 3 * h * in);
+        float[] r = TrainCheck.random(rnd, 3 * h * h);
+        float[] b = full ? TrainCheck.random(rnd, 6 * h) : null;
+        float[] h0 = full ? TrainCheck.random(rnd, batch * h) : null;
+        float[] y = new float[seq * batch * h];
+        float[] yh = new float[batch * h];
+        float[] saved = new float[RecurrentTraining.gruSavedLength(h, seq, batch)];
+        RecurrentTraining.gruForward(in, h, seq, batch, reverse, linearBeforeReset, x, 0, w, 0, r, 0, b, 0, h0, 0,
+                y, 0, batch * h, yh, 0, saved, 0, null);
+        float[] y2 = new float[y.length];
+        float[] yh2 = new float[yh.length];
+        Recurrent.gruScalar(in, h, w, r, b, linearBeforeReset, seq, batch, reverse, Float.POSITIVE_INFINITY, x, h0,
+                y2, yh2);
+        String what = java.util.Arrays.toString(c) + " linear_before_reset " + linearBeforeReset;
+        TrainCheck.close("y " + what, y2, y, 1e-5, 1e-4);
+        TrainCheck.close("yh " + what, yh2, yh, 1e-5, 1e-4);
     }
 
     @Test
@@ -137,38 +139,43 @@ class RecurrentTrainingTest {
     @Test
     void gruBackwardMatchesTwinAndFiniteDifferences() {
         for (int[] c : CASES) {
-            int in = c[0], h = c[1], seq = c[2], batch = c[3];
-            boolean reverse = c[4] == 1;
-            boolean full = c[5] == 1;
-            float[] x = TrainCheck.random(rnd, seq * batch * in);
-            float[] w = TrainCheck.random(rnd, 3 * h * in);
-            float[] r = TrainCheck.random(rnd, 3 * h * h);
-            float[] b = TrainCheck.random(rnd, 6 * h);
-            float[] h0 = full ? TrainCheck.random(rnd, batch * h) : null;
-            float[] gy = full ? TrainCheck.random(rnd, seq * batch * h) : null;
-            float[] gh = TrainCheck.random(rnd, batch * h);
-            Grads want = new Grads(seq * batch * in, 3 * h * in, 3 * h * h, 6 * h, batch * h);
-            RecurrentTraining.gruGradScalar(in, h, seq, batch, reverse, x, w, r, b, h0, gy, gh, want.dx, want.dw,
-                    want.dr, want.db, want.dh0);
-            Grads got = new Grads(seq * batch * in, 3 * h * in, 3 * h * h, 6 * h, batch * h);
-            RecurrentTraining.gruGrad(in, h, seq, batch, reverse, true, x, 0, w, 0, r, 0, b, 0, h0, 0, gy, 0,
-                    batch * h, gh, 0, got.dx, 0, false, got.dw, 0, got.dr, 0, got.db, 0, got.dh0, 0, null);
-            String what = "GRU " + java.util.Arrays.toString(c);
-            want.assertClose(what, got);
-
-            double[] xd = TrainCheck.toDouble(x);
-            double[] wd = TrainCheck.toDouble(w);
-            double[] rd = TrainCheck.toDouble(r);
-            double[] bd = TrainCheck.toDouble(b);
-            double[] h0d = h0 == null ? new double[batch * h] : TrainCheck.toDouble(h0);
-            java.util.function.DoubleSupplier loss = () -> gruLoss(in, h, seq, batch, reverse, xd, wd, rd, bd, h0d, gy,
-                    gh);
-            TrainCheck.close("fd dX " + what, fd(loss, xd), got.dx, ABS, REL);
-            TrainCheck.close("fd dW " + what, fd(loss, wd), got.dw, ABS, REL);
-            TrainCheck.close("fd dR " + what, fd(loss, rd), got.dr, ABS, REL);
-            TrainCheck.close("fd dB " + what, fd(loss, bd), got.db, ABS, REL);
-            TrainCheck.close("fd dh0 " + what, fd(loss, h0d), got.dh0, ABS, REL);
+            gruBackwardMatchesTwinAndFiniteDifferences(c, true);
+            gruBackwardMatchesTwinAndFiniteDifferences(c, false);
         }
+    }
+
+    private void gruBackwardMatchesTwinAndFiniteDifferences(int[] c, boolean linearBeforeReset) {
+        int in = c[0], h = c[1], seq = c[2], batch = c[3];
+        boolean reverse = c[4] == 1;
+        boolean full = c[5] == 1;
+        float[] x = TrainCheck.random(rnd, seq * batch * in);
+        float[] w = TrainCheck.random(rnd, 3 * h * in);
+        float[] r = TrainCheck.random(rnd, 3 * h * h);
+        float[] b = TrainCheck.random(rnd, 6 * h);
+        float[] h0 = full ? TrainCheck.random(rnd, batch * h) : null;
+        float[] gy = full ? TrainCheck.random(rnd, seq * batch * h) : null;
+        float[] gh = TrainCheck.random(rnd, batch * h);
+        Grads want = new Grads(seq * batch * in, 3 * h * in, 3 * h * h, 6 * h, batch * h);
+        RecurrentTraining.gruGradScalar(in, h, seq, batch, reverse, linearBeforeReset, x, w, r, b, h0, gy, gh,
+                want.dx, want.dw, want.dr, want.db, want.dh0);
+        Grads got = new Grads(seq * batch * in, 3 * h * in, 3 * h * h, 6 * h, batch * h);
+        RecurrentTraining.gruGrad(in, h, seq, batch, reverse, linearBeforeReset, x, 0, w, 0, r, 0, b, 0, h0, 0, gy,
+                0, batch * h, gh, 0, got.dx, 0, false, got.dw, 0, got.dr, 0, got.db, 0, got.dh0, 0, null);
+        String what = "GRU " + java.util.Arrays.toString(c) + " linear_before_reset " + linearBeforeReset;
+        want.assertClose(what, got);
+
+        double[] xd = TrainCheck.toDouble(x);
+        double[] wd = TrainCheck.toDouble(w);
+        double[] rd = TrainCheck.toDouble(r);
+        double[] bd = TrainCheck.toDouble(b);
+        double[] h0d = h0 == null ? new double[batch * h] : TrainCheck.toDouble(h0);
+        java.util.function.DoubleSupplier loss = () -> gruLoss(in, h, seq, batch, reverse, linearBeforeReset, xd, wd,
+                rd, bd, h0d, gy, gh);
+        TrainCheck.close("fd dX " + what, fd(loss, xd), got.dx, ABS, REL);
+        TrainCheck.close("fd dW " + what, fd(loss, wd), got.dw, ABS, REL);
+        TrainCheck.close("fd dR " + what, fd(loss, rd), got.dr, ABS, REL);
+        TrainCheck.close("fd dB " + what, fd(loss, bd), got.db, ABS, REL);
+        TrainCheck.close("fd dh0 " + what, fd(loss, h0d), got.dh0, ABS, REL);
     }
 
     @Test
@@ -181,22 +188,32 @@ class RecurrentTrainingTest {
         float[] gy = TrainCheck.random(rnd, seq * batch * h);
         Grads one = new Grads(seq * batch * in, 4 * h * in, 4 * h * h, 8 * h, batch * h);
         Grads two = new Grads(seq * batch * in, 4 * h * in, 4 * h * h, 8 * h, batch * h);
-        Grads gruOne = new Grads(seq * batch * in, 3 * h * in, 3 * h * h, 6 * h, batch * h);
-        Grads gruTwo = new Grads(seq * batch * in, 3 * h * in, 3 * h * h, 6 * h, batch * h);
+        Grads[] gruOne = new Grads[2];
+        Grads[] gruTwo = new Grads[2];
         RecurrentTraining.lstmGrad(in, h, seq, batch, false, x, 0, w, 0, r, 0, b, 0, null, 0, null, 0, gy, 0, batch * h,
                 null, 0, null, 0, one.dx, 0, false, one.dw, 0, one.dr, 0, one.db, 0, one.dh0, 0, one.dc0, 0, null);
-        RecurrentTraining.gruGrad(in, h, seq, batch, false, true, x, 0, w, 0, r, 0, b, 0, null, 0, gy, 0, batch * h,
-                null, 0, gruOne.dx, 0, false, gruOne.dw, 0, gruOne.dr, 0, gruOne.db, 0, gruOne.dh0, 0, null);
+        for (int lbr = 0; lbr < 2; lbr++) {
+            gruOne[lbr] = gruGrad(in, h, seq, batch, lbr == 1, x, w, r, b, gy, null);
+        }
         try (WorkerPool pool = WorkerPool.of(2)) {
             RecurrentTraining.lstmGrad(in, h, seq, batch, false, x, 0, w, 0, r, 0, b, 0, null, 0, null, 0, gy, 0,
                     batch * h, null, 0, null, 0, two.dx, 0, false, two.dw, 0, two.dr, 0, two.db, 0, two.dh0, 0,
                     two.dc0, 0, pool);
-            RecurrentTraining.gruGrad(in, h, seq, batch, false, true, x, 0, w, 0, r, 0, b, 0, null, 0, gy, 0,
-                    batch * h, null, 0, gruTwo.dx, 0, false, gruTwo.dw, 0, gruTwo.dr, 0, gruTwo.db, 0, gruTwo.dh0, 0,
-                    pool);
+            for (int lbr = 0; lbr < 2; lbr++) {
+                gruTwo[lbr] = gruGrad(in, h, seq, batch, lbr == 1, x, w, r, b, gy, pool);
+            }
         }
         one.assertSame(two);
-        gruOne.assertSame(gruTwo);
+        gruOne[0].assertSame(gruTwo[0]);
+        gruOne[1].assertSame(gruTwo[1]);
+    }
+
+    private static Grads gruGrad(int in, int h, int seq, int batch, boolean linearBeforeReset, float[] x, float[] w,
+                                 float[] r, float[] b, float[] gy, WorkerPool pool) {
+        Grads g = new Grads(seq * batch * in, 3 * h * in, 3 * h * h, 6 * h, batch * h);
+        RecurrentTraining.gruGrad(in, h, seq, batch, false, linearBeforeReset, x, 0, w, 0, r, 0, b, 0, null, 0, gy, 0,
+                batch * h, null, 0, g.dx, 0, false, g.dw, 0, g.dr, 0, g.db, 0, g.dh0, 0, pool);
+        return g;
     }
 
     /**
@@ -217,6 +234,8 @@ class RecurrentTrainingTest {
             RecurrentTraining.lstmGrad(in, h, seq, batch, false, x, 0, w, 0, r, 0, b, 0, null, 0, null, 0, gy, 0,
                     batch * h, null, 0, null, 0, g.dx, 0, false, g.dw, 0, g.dr, 0, g.db, 0, g.dh0, 0, g.dc0, 0, null);
             RecurrentTraining.gruGrad(in, h, seq, batch, false, true, x, 0, w, 0, r, 0, b, 0, null, 0, gy, 0,
+                    batch * h, null, 0, g.dx, 0, false, g.dw, 0, g.dr, 0, g.db, 0, g.dh0, 0, null);
+            RecurrentTraining.gruGrad(in, h, seq, batch, false, false, x, 0, w, 0, r, 0, b, 0, null, 0, gy, 0,
                     batch * h, null, 0, g.dx, 0, false, g.dw, 0, g.dr, 0, g.db, 0, g.dh0, 0, null);
         });
         assertTrue(bytes < 64, "bytes allocated per LSTM + GRU gradient: " + bytes);
@@ -295,9 +314,9 @@ class RecurrentTrainingTest {
         return loss;
     }
 
-    /** sum Y*gy + Y_h*gh of the ONNX GRU (gates z, r, h; linear_before_reset = 1), in double. */
-    private static double gruLoss(int in, int h, int seq, int batch, boolean reverse, double[] x, double[] w,
-                                  double[] r, double[] b, double[] h0, float[] gy, float[] gh) {
+    /** sum Y*gy + Y_h*gh of the ONNX GRU (gates z, r, h), in double. */
+    private static double gruLoss(int in, int h, int seq, int batch, boolean reverse, boolean linearBeforeReset,
+                                  double[] x, double[] w, double[] r, double[] b, double[] h0, float[] gy, float[] gh) {
         double loss = 0;
         for (int bi = 0; bi < batch; bi++) {
             double[] hs = java.util.Arrays.copyOfRange(h0, bi * h, (bi + 1) * h);
@@ -319,7 +338,15 @@ class RecurrentTrainingTest {
                 for (int j = 0; j < h; j++) {
                     double z = sigmoid(xw[j] + hr[j]);
                     double rr = sigmoid(xw[h + j] + hr[h + j]);
-                    double n = Math.tanh(xw[2 * h + j] + rr * hr[2 * h + j]);
+                    double hGate = rr * hr[2 * h + j];
+                    if (!linearBeforeReset) {
+                        // Rh (r * hPrev) + Rbh
+                        hGate = b[5 * h + j];
+                        for (int i = 0; i < h; i++) {
+                            hGate += sigmoid(xw[h + i] + hr[h + i]) * hs[i] * r[(2 * h + j) * h + i];
+                        }
+                    }
+                    double n = Math.tanh(xw[2 * h + j] + hGate);
                     hn[j] = (1 - z) * n + z * hs[j];
                     loss += gy == null ? 0 : hn[j] * gy[(t * batch + bi) * h + j];
                 }
