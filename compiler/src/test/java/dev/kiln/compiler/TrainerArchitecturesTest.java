@@ -128,7 +128,8 @@ class TrainerArchitecturesTest {
 
     /**
      * A 1-D CNN over [N, 3, 16] (audio, sensor series): Conv k5 pad 2 -> ReLU -> MaxPool 2 -> dilated Conv k3 ->
-     * AveragePool 2 -> GlobalMaxPool -> Gemm; the 1-D windows' gradients run on the 2-D kernels over a height of 1.
+     * ConvTranspose k2 stride 2 -> AveragePool 2 -> GlobalMaxPool -> Gemm; the 1-D windows' gradients run on the 2-D
+     * kernels over a height of 1.
      */
     @Test
     void oneDimensionalCnn(@TempDir Path dir) throws Exception {
@@ -140,9 +141,11 @@ class TrainerArchitecturesTest {
                 .attr("strides", new long[] {2}).output();
         Value c2 = b.op("Conv").inputs(p1, b.initializer("c2.weight", weight(3, 6, 6, 3)),
                 b.initializer("c2.bias", weight(4, 6))).attr("dilations", new long[] {2}).output();
-        Value p2 = b.op("AveragePool").inputs(c2).attr("kernel_shape", new long[] {2}).attr("strides", new long[] {2})
+        Value up = b.op("ConvTranspose").inputs(c2, b.initializer("up.weight", weight(5, 6, 4, 2)),
+                b.initializer("up.bias", weight(6, 4))).attr("strides", new long[] {2}).output();
+        Value p2 = b.op("AveragePool").inputs(up).attr("kernel_shape", new long[] {2}).attr("strides", new long[] {2})
                 .output();
-        b.output(classifier(b, b.op("Flatten").inputs(b.op("GlobalMaxPool").inputs(p2).output()).output(), 6));
+        b.output(classifier(b, b.op("Flatten").inputs(b.op("GlobalMaxPool").inputs(p2).output()).output(), 4));
         Graph graph = b.build();
         TrainerModelsTest.agree(TrainerModelsTest.compile(graph, "cnn1d", CE, 1), "cnn1d", Optimizer.adam(1e-2),
                 Optimizer.adam(1e-2), dir);
