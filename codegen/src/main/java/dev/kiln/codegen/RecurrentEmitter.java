@@ -11,8 +11,8 @@ import dev.kiln.runtime.Recurrent;
 import java.util.List;
 
 /**
- * LSTM and GRU (float32, constant weights, layout 0, one direction, default activations, no peepholes) as one
- * call of the runtime's {@code Recurrent}: the input projection of all steps is one GEMM, each step one recurrent
+ * LSTM and GRU (float32, constant weights, layout 0, default activations, no peepholes) as one call of the
+ * runtime's {@code Recurrent} per direction: the input projection of all steps is one GEMM, each step one recurrent
  * GEMM and the gate math, on weights packed at generation time. Every other form, and RNN, is
  * {@link ScalarRecurrentEmitter}'s scalar loops.
  */
@@ -37,21 +37,62 @@ final class RecurrentEmitter implements KernelEmitter {
                 return RecurrentTrainingEmitter.forward(ctx);
             }
         }
-        if (!packedForm(ctx, n) || !constantWeights(ctx, n)) {
+        if (!cellForm(ctx, n) || !constantWeights(ctx, n)) {
             return ScalarRecurrentEmitter.emit(ctx);
         }
         boolean lstm = n.op().equals("LSTM");
         String direction = ctx.stringAttr("direction");
+        boolean both = direction.equals("bidirectional");
         Value x = n.input(0);
         int seq = ctx.staticDim(x, 0);
+        int hidden = (int) ctx.intAttr("hidden_size");
+        float clip = n.attributes().has("clip") ? ctx.floatAttr("clip") : Float.POSITIVE_INFINITY;
+        long perRow = lstm ? (seq * 4L + 2) * hidden : (seq * 3L + 2) * hidden;
+        dev.kiln.ir.Dim rows = x.shape().dim(1);
+        // One scratch serves both directions of a bidirectional node: they run one after the other.
+        String scratch = rows.isStatic() ? ctx.scratch(Math.toIntExact(perRow * rows.value())) : ctx.batchScratch(perRow);
+        // A bidirectional node is two calls, direction d on W[d], R[d], B[d] and the d-th [batch, H] block of every
+        // state and of each step of Y [seq, 2, batch, H].
+        CodeBlock block = ctx.dim(rows.times(hidden));
+        CodeBlock.Builder code = CodeBlock.builder();
+        for (int d = 0; d < (both ? 2 : 1); d++) {
+            CodeBlock weights = packedWeights(ctx, n, lstm, d);
+            boolean reverse = both ? d == 1 : direction.equals("reverse");
+            // The rows of X's batch dim: the run's batch, or a static count when the model has no dynamic dim.
+            CodeBlock.Builder call = CodeBlock.builder().add("$T.$N($L, $L, $L, $L, $L, ", RECURRENT, lstm ? "lstm" : "gru",
+                    weights, seq, ctx.dim(rows), reverse, ElementwiseEmitter.literal(clip));
+            TensorRef in = ctx.in(0);
+            call.add("$N, $L, ", in.array(), in.offset());
+            call.add(optional(ctx, n, 5, d, block));
+            if (lstm) {
+                call.add(optional(ctx, n, 6, d, block));
+            }
+            call.add(output(ctx, n, 0, d, block));
+            if (both) {
+                call.add("2 * $L, ", block);
+            }
+            call.add(output(ctx, n, 1, d, block));
+            if (lstm) {
+                call.add(output(ctx, n, 2, d, block));
+            }
+            call.add("this.$N, $L)", scratch, ctx.threaded() ? "this.workers" : "null");
+            code.addStatement("$L", call.build());
+        }
+        return code.build();
+    }
+
+    /** Direction {@code d}'s W, R and B packed at generation time, as the runtime's weights object. */
+    private static CodeBlock packedWeights(EmitContext ctx, Node n, boolean lstm, int d) {
+        Value x = n.input(0);
         int input = ctx.staticDim(x, 2);
         int hidden = (int) ctx.intAttr("hidden_size");
-        float[] w = ctx.constant(n.input(1)).toFloatArray();
-        float[] r = ctx.constant(n.input(2)).toFloatArray();
-        float[] b = n.hasInput(3) ? ctx.constant(n.input(3)).toFloatArray() : null;
-        String base = Identifiers.camel(n.input(1).name(), "rnn");
-        CodeBlock weights;
-        String key = n.input(1).name() + "|" + n.input(2).name() + "|" + (n.hasInput(3) ? n.input(3).name() : "");
+        int gates = (lstm ? 4 : 3) * hidden;
+        float[] w = slice(ctx.constant(n.input(1)).toFloatArray(), d, gates * input);
+        float[] r = slice(ctx.constant(n.input(2)).toFloatArray(), d, gates * hidden);
+        float[] b = n.hasInput(3) ? slice(ctx.constant(n.input(3)).toFloatArray(), d, 2 * gates) : null;
+        String base = Identifiers.camel(n.input(1).name(), "rnn") + (d == 0 ? "" : "Reverse");
+        String key = n.input(1).name() + "|" + n.input(2).name() + "|" + (n.hasInput(3) ? n.input(3).name() : "")
+                + (d == 0 ? "" : "#" + d);
         if (lstm) {
             Recurrent.LstmWeights p = Recurrent.packLstm(w, r, b, input, hidden);
             String wf = ctx.weight(key + "@lstm.w", p.w().data(), PACKED, base + "W", "$2T.wrap($1L, $3L, $4L)", PACKED,
@@ -60,42 +101,28 @@ final class RecurrentEmitter implements KernelEmitter {
                     hidden, 4 * hidden);
             String bf = ctx.weight(key + "@lstm.bias", p.bias(), FLOATS, base + "Bias", "$1L");
             ClassName type = RECURRENT.nestedClass("LstmWeights");
-            weights = CodeBlock.of("this.$N", ctx.derivedField(key, type, Identifiers.method(n) + "Weights",
-                    CodeBlock.of("new $T($L, $L, $N, $N, $N)", type, input, hidden, wf, rf, bf)));
-        } else {
-            boolean lbr = ctx.intAttr("linear_before_reset") != 0;
-            Recurrent.GruWeights p = Recurrent.packGru(w, r, b, input, hidden, lbr);
-            String wf = ctx.weight(key + "@gru.w", p.w().data(), PACKED, base + "W", "$2T.wrap($1L, $3L, $4L)", PACKED,
-                    input, 3 * hidden);
-            String rg = ctx.weight(key + "@gru.rgates", p.rGates().data(), PACKED, base + "RGates",
-                    "$2T.wrap($1L, $3L, $4L)", PACKED, hidden, 2 * hidden);
-            String rh = ctx.weight(key + "@gru.rhidden", p.rHidden().data(), PACKED, base + "RHidden",
-                    "$2T.wrap($1L, $3L, $4L)", PACKED, hidden, hidden);
-            String bf = ctx.weight(key + "@gru.bias", p.bias(), FLOATS, base + "Bias", "$1L");
-            String hb = ctx.weight(key + "@gru.hiddenbias", p.hiddenBias(), FLOATS, base + "HiddenBias", "$1L");
-            ClassName type = RECURRENT.nestedClass("GruWeights");
-            weights = CodeBlock.of("this.$N", ctx.derivedField(key, type, Identifiers.method(n) + "Weights",
-                    CodeBlock.of("new $T($L, $L, $L, $N, $N, $N, $N, $N)", type, input, hidden, lbr, wf, rg, rh, bf, hb)));
+            return CodeBlock.of("this.$N", ctx.derivedField(key, type, Identifiers.method(n) + (d == 0 ? "" : "Reverse")
+                    + "Weights", CodeBlock.of("new $T($L, $L, $N, $N, $N)", type, input, hidden, wf, rf, bf)));
         }
-        float clip = n.attributes().has("clip") ? ctx.floatAttr("clip") : Float.POSITIVE_INFINITY;
-        long perRow = lstm ? (seq * 4L + 2) * hidden : (seq * 3L + 2) * hidden;
-        dev.kiln.ir.Dim rows = x.shape().dim(1);
-        String scratch = rows.isStatic() ? ctx.scratch(Math.toIntExact(perRow * rows.value())) : ctx.batchScratch(perRow);
-        // The rows of X's batch dim: the run's batch, or a static count when the model has no dynamic dim.
-        CodeBlock.Builder call = CodeBlock.builder().add("$T.$N($L, $L, $L, $L, $L, ", RECURRENT, lstm ? "lstm" : "gru",
-                weights, seq, ctx.dim(x.shape().dim(1)), direction.equals("reverse"), ElementwiseEmitter.literal(clip));
-        TensorRef in = ctx.in(0);
-        call.add("$N, $L, ", in.array(), in.offset());
-        call.add(optional(ctx, n, 5));
-        if (lstm) {
-            call.add(optional(ctx, n, 6));
-        }
-        call.add(output(ctx, n, 0)).add(output(ctx, n, 1));
-        if (lstm) {
-            call.add(output(ctx, n, 2));
-        }
-        call.add("this.$N, $L)", scratch, ctx.threaded() ? "this.workers" : "null");
-        return CodeBlock.builder().addStatement("$L", call.build()).build();
+        boolean lbr = ctx.intAttr("linear_before_reset") != 0;
+        Recurrent.GruWeights p = Recurrent.packGru(w, r, b, input, hidden, lbr);
+        String wf = ctx.weight(key + "@gru.w", p.w().data(), PACKED, base + "W", "$2T.wrap($1L, $3L, $4L)", PACKED,
+                input, 3 * hidden);
+        String rg = ctx.weight(key + "@gru.rgates", p.rGates().data(), PACKED, base + "RGates",
+                "$2T.wrap($1L, $3L, $4L)", PACKED, hidden, 2 * hidden);
+        String rh = ctx.weight(key + "@gru.rhidden", p.rHidden().data(), PACKED, base + "RHidden",
+                "$2T.wrap($1L, $3L, $4L)", PACKED, hidden, hidden);
+        String bf = ctx.weight(key + "@gru.bias", p.bias(), FLOATS, base + "Bias", "$1L");
+        String hb = ctx.weight(key + "@gru.hiddenbias", p.hiddenBias(), FLOATS, base + "HiddenBias", "$1L");
+        ClassName type = RECURRENT.nestedClass("GruWeights");
+        return CodeBlock.of("this.$N", ctx.derivedField(key, type, Identifiers.method(n) + (d == 0 ? "" : "Reverse")
+                + "Weights", CodeBlock.of("new $T($L, $L, $L, $N, $N, $N, $N, $N)", type, input, hidden, lbr, wf, rg, rh,
+                bf, hb)));
+    }
+
+    /** Direction {@code d}'s block of {@code length} values of a [directions, ...] tensor. */
+    private static float[] slice(float[] all, int d, int length) {
+        return java.util.Arrays.copyOfRange(all, d * length, (d + 1) * length);
     }
 
     /** W, R and B known at generation time, so the packed kernel's weights are packed once. */
@@ -106,12 +133,6 @@ final class RecurrentEmitter implements KernelEmitter {
             }
         }
         return true;
-    }
-
-    /** A form the vectorized inference kernel takes: {@link #cellForm} in one direction. */
-    private static boolean packedForm(EmitContext ctx, Node n) {
-        String direction = ctx.stringAttr("direction");
-        return (direction.equals("forward") || direction.equals("reverse")) && cellForm(ctx, n);
     }
 
     /**
@@ -150,20 +171,24 @@ final class RecurrentEmitter implements KernelEmitter {
         return true;
     }
 
-    private static CodeBlock optional(EmitContext ctx, Node n, int input) {
+    /** An optional input, at direction {@code d}'s [batch, H] block (initial_h and initial_c are [dirs, batch, H]). */
+    private static CodeBlock optional(EmitContext ctx, Node n, int input, int d, CodeBlock block) {
         if (!n.hasInput(input)) {
             return CodeBlock.of("null, 0, ");
         }
         TensorRef r = ctx.in(input);
-        return CodeBlock.of("$N, $L, ", r.array(), r.offset());
+        return CodeBlock.of("$N, $L, ", r.array(), d == 0 ? r.offset() : r.plus(block));
     }
 
-    /** An output the graph never reads is not written: Y alone is seq x batch x hidden floats per call. */
-    private static CodeBlock output(EmitContext ctx, Node n, int output) {
+    /**
+     * An output at direction {@code d}'s block (Y's first step, Y_h, Y_c); one the graph never reads is not written:
+     * Y alone is seq x batch x hidden floats per call.
+     */
+    private static CodeBlock output(EmitContext ctx, Node n, int output, int d, CodeBlock block) {
         if (!n.hasOutput(output) || !ctx.isRead(n.output(output))) {
             return CodeBlock.of("null, 0, ");
         }
         TensorRef r = ctx.out(output);
-        return CodeBlock.of("$N, $L, ", r.array(), r.offset());
+        return CodeBlock.of("$N, $L, ", r.array(), d == 0 ? r.offset() : r.plus(block));
     }
 }

@@ -362,4 +362,60 @@ class GeneratedClassTest {
         }
         assertArrayEquals(results[0], results[1]);
     }
+
+    /**
+     * Bidirectional LSTM and GRU on constant weights run the packed kernel once per direction (the reverse one on
+     * W[1], R[1], B[1], writing the second [batch, H] block of each step of Y, of Y_h and Y_c): Y, Y_h and Y_c all
+     * reach the output, with initial states when the batch is static; 1 and 2 threads.
+     */
+    @Test
+    void bidirectionalRecurrencesRunThePackedKernelPerDirection() throws Exception {
+        int seq = 5;
+        int input = 3;
+        int hidden = 8;
+        for (String op : List.of("LSTM", "GRU")) {
+            for (boolean initial : new boolean[] {false, true}) {
+                int gates = (op.equals("LSTM") ? 4 : 3) * hidden;
+                GraphBuilder b = new GraphBuilder("bidi");
+                String batch = initial ? "3" : "N";
+                Value x = b.input("x", DType.FLOAT32, Shape.parse(seq + "," + batch + "," + input));
+                List<Value> ins = new java.util.ArrayList<>(List.of(x, b.initializer("w", random(21, 2, gates, input)),
+                        b.initializer("r", random(22, 2, gates, hidden)), b.initializer("b", random(23, 2, 2 * gates))));
+                if (initial) {
+                    ins.add(Value.ABSENT);
+                    ins.add(b.initializer("h0", random(24, 2, 3, hidden)));
+                    if (op.equals("LSTM")) {
+                        ins.add(b.initializer("c0", random(25, 2, 3, hidden)));
+                    }
+                }
+                var node = b.op(op).inputs(ins);
+                node.attr("hidden_size", (long) hidden).attr("direction", "bidirectional");
+                if (op.equals("GRU")) {
+                    node.attr("linear_before_reset", 1L);
+                }
+                List<Value> outs = node.outputNames(op.equals("LSTM") ? new String[] {"y", "y_h", "y_c"}
+                        : new String[] {"y", "y_h"}).build();
+                List<Value> flat = new java.util.ArrayList<>();
+                for (Value o : outs) {
+                    long[] perm = o.type().rank() == 4 ? new long[] {2, 0, 1, 3} : new long[] {1, 0, 2};
+                    Value t = b.op("Transpose").inputs(o).attr("perm", perm).output();
+                    flat.add(b.op("Flatten").inputs(t).output());
+                }
+                b.output(b.op("Concat").inputs(flat.toArray(Value[]::new)).attr("axis", 1L).outputNames("all").output());
+                Graph g = b.build();
+                Graph o3 = optimized(g);
+                for (int threads = 1; threads <= 2; threads++) {
+                    var model = CodeGenerator.generate(o3, new CodegenOptions("com.acme", "Bidi" + threads, threads, "t"));
+                    String source = model.sources().get(0).toString();
+                    String call = "Recurrent." + op.toLowerCase(java.util.Locale.ROOT) + "(";
+                    assertEquals(2, source.split(java.util.regex.Pattern.quote(call), -1).length - 1, source);
+                    Class<?> cls = InProcessCompiler.load(model);
+                    assertMatches(g, cls, 3, 9);
+                    if (!initial) {
+                        assertMatches(g, cls, 4, 10);
+                    }
+                }
+            }
+        }
+    }
 }
