@@ -6,7 +6,6 @@ import dev.kiln.ir.Graph;
 import dev.kiln.ir.Tensor;
 import dev.kiln.passes.OptLevel;
 import dev.kiln.passes.PassOptions;
-import dev.kiln.passes.training.Autodiff;
 import dev.kiln.passes.training.ReferenceTrainer;
 import dev.kiln.passes.training.TrainingGraph;
 import dev.kiln.passes.training.TrainingSpec;
@@ -26,8 +25,7 @@ final class ReferenceTrainerEngine implements TrainEngine {
     ReferenceTrainerEngine(Graph graph, ModelSignature signature, TrainingSpec spec, Optimizer optimizer) {
         this.signature = signature;
         // The graph the generated trainer differentiates too, so both trainers train the same parameters.
-        Graph simplified = KilnCompiler.simplifyForTraining(graph, OptLevel.O1, PassOptions.quiet());
-        TrainingGraph training = Autodiff.build(simplified, spec);
+        TrainingGraph training = KilnCompiler.differentiate(graph, spec, OptLevel.O1, PassOptions.quiet());
         trainer = ReferenceTrainer.create(training, optimizer);
     }
 

@@ -89,10 +89,14 @@ public final class KilnCompiler {
                 training.frozen(), train.optimizer(), train.spec().seed(), codegen);
     }
 
-    /** The training graph the compiler generates a trainer from: {@link #simplifyForTraining} then autodiff. */
+    /**
+     * The training graph the compiler generates a trainer from: {@link #simplifyForTraining} then autodiff, the values
+     * the model computes from its Constant nodes alone staying constants though the simplification folds them into
+     * initializers.
+     */
     public static TrainingGraph differentiate(Graph graph, dev.kiln.passes.training.TrainingSpec spec, OptLevel level,
                                               PassOptions passOptions) {
-        return Autodiff.build(simplifyForTraining(graph, level, passOptions), spec);
+        return Autodiff.build(simplifyForTraining(graph, level, passOptions), spec, Autodiff.constantValues(graph));
     }
 
     /**

@@ -26,7 +26,7 @@ import org.junit.jupiter.api.io.TempDir;
  * Building blocks of real architectures, built as an exporter writes them, train in generated trainers like the
  * reference trainer ({@link TrainerModelsTest}'s tolerances: loss relative 1e-5, parameters 1e-4 absolute after
  * three Adam steps): a MobileNet-style depthwise block, a token-embedding classifier fed int64 ids, a GELU MLP
- * under LayerNormalization over a sequence, and a 1-D CNN.
+ * under LayerNormalization over a sequence, a 1-D CNN, and a transformer encoder block written op by op.
  */
 class TrainerArchitecturesTest {
     private static final TrainingSpec CE = TrainingSpec.of(Loss.CROSS_ENTROPY);
@@ -149,5 +149,57 @@ class TrainerArchitecturesTest {
         Graph graph = b.build();
         TrainerModelsTest.agree(TrainerModelsTest.compile(graph, "cnn1d", CE, 1), "cnn1d", Optimizer.adam(1e-2),
                 Optimizer.adam(1e-2), dir);
+    }
+
+    private static Value scalar(GraphBuilder b, float f) {
+        return b.op("Constant").attr("value", new dev.kiln.ir.Attr.TensorValue(Tensor.scalarFloat(f))).output();
+    }
+
+    private static Value longs(GraphBuilder b, String name, long... v) {
+        return b.initializer(name, Tensor.ofInt64s(v));
+    }
+
+    /**
+     * A transformer encoder block written op by op, as PyTorch exports one: two-head self-attention from MatMuls,
+     * Reshape and Transpose (scores scaled by a Constant node), a residual, LayerNorm from ReduceMean, Sub, Pow, Sqrt
+     * and Div, and erf-GELU. Its Python scalars are Constant nodes (1/sqrt(d), the exponent 2, epsilon, 1, sqrt(2)):
+     * the training simplification folds them into initializers, and they stay constants, not parameters (the
+     * exponent's gradient is NaN wherever the base is negative).
+     */
+    @Test
+    void transformerEncoderWrittenOpByOp(@TempDir Path dir) throws Exception {
+        GraphBuilder b = new GraphBuilder("encoder");
+        Value x = b.input("x", DType.FLOAT32, Shape.of(Dim.sym("N"), Dim.of(6), Dim.of(8)));
+        Value heads = longs(b, "heads", 0, 6, 2, 4);
+        Value[] qkv = new Value[3];
+        long[][] perms = {{0, 2, 1, 3}, {0, 2, 3, 1}, {0, 2, 1, 3}};
+        for (int i = 0; i < 3; i++) {
+            Value projected = b.op("MatMul").inputs(x, b.initializer("w" + "qkv".charAt(i), weight(10 + i, 8, 8))).output();
+            qkv[i] = b.op("Transpose").inputs(b.op("Reshape").inputs(projected, heads).output()).attr("perm", perms[i])
+                    .output();
+        }
+        Value scores = b.op("Mul").inputs(b.op("MatMul").inputs(qkv[0], qkv[1]).output(), scalar(b, 0.5f)).output();
+        Value attended = b.op("MatMul").inputs(b.op("Softmax").inputs(scores).attr("axis", -1L).output(), qkv[2])
+                .output();
+        Value merged = b.op("Reshape").inputs(b.op("Transpose").inputs(attended).attr("perm", new long[] {0, 2, 1, 3})
+                .output(), longs(b, "model", 0, 6, 8)).output();
+        Value r = b.op("Add").inputs(x, b.op("MatMul").inputs(merged, b.initializer("wo", weight(13, 8, 8))).output())
+                .output();
+        Value centered = b.op("Sub").inputs(r, b.op("ReduceMean").inputs(r, longs(b, "last", -1)).output()).output();
+        Value variance = b.op("ReduceMean").inputs(b.op("Pow").inputs(centered, scalar(b, 2f)).output(),
+                longs(b, "last2", -1)).output();
+        Value normalized = b.op("Div").inputs(centered, b.op("Sqrt").inputs(b.op("Add").inputs(variance,
+                scalar(b, 1e-5f)).output()).output()).output();
+        Value ln = b.op("Add").inputs(b.op("Mul").inputs(normalized, b.initializer("ln.weight", weight(14, 8))).output(),
+                b.initializer("ln.bias", weight(15, 8))).output();
+        Value erf = b.op("Erf").inputs(b.op("Div").inputs(ln, scalar(b, 1.4142135f)).output()).output();
+        Value gelu = b.op("Mul").inputs(b.op("Mul").inputs(ln, b.op("Add").inputs(erf, scalar(b, 1f)).output()).output(),
+                scalar(b, 0.5f)).output();
+        b.output(classifier(b, b.op("ReduceMean").inputs(gelu, longs(b, "tokens", 1)).attr("keepdims", 0L).output(), 8));
+        Graph graph = b.build();
+        TrainerModelsTest.Compiled c = TrainerModelsTest.compile(graph, "encoder", CE, 1);
+        assertEquals(java.util.List.of("wq", "wk", "wv", "wo", "ln.weight", "ln.bias", "fc.weight", "fc.bias"),
+                java.util.List.copyOf(c.training().parameters().keySet()));
+        TrainerModelsTest.agree(c, "encoder", Optimizer.adam(1e-2), Optimizer.adam(1e-2), dir);
     }
 }

@@ -35,14 +35,47 @@ import java.util.Set;
  */
 public final class Autodiff {
     private final TrainingSpec spec;
+    private final Set<String> constants;
 
     public Autodiff(TrainingSpec spec) {
+        this(spec, Set.of());
+    }
+
+    /**
+     * @param constants names of initializers that are constants of the model, never parameters: those a pass folded
+     *     from the model's Constant nodes (an epsilon, a power's exponent), see {@link #constantValues}
+     */
+    public Autodiff(TrainingSpec spec, Set<String> constants) {
         this.spec = spec;
+        this.constants = Set.copyOf(constants);
     }
 
     /** {@code new Autodiff(spec).apply(graph)}. */
     public static TrainingGraph build(Graph graph, TrainingSpec spec) {
         return new Autodiff(spec).apply(graph);
+    }
+
+    /** {@code new Autodiff(spec, constants).apply(graph)}. */
+    public static TrainingGraph build(Graph graph, TrainingSpec spec, Set<String> constants) {
+        return new Autodiff(spec, constants).apply(graph);
+    }
+
+    /**
+     * The values of {@code model} computed from no initializer and no input: the outputs of its Constant nodes and of
+     * every node reading only such values. A pass may fold them into initializers; they stay constants, as the
+     * exporter that wrote them as nodes meant (PyTorch writes a layer's Python scalars so).
+     */
+    public static Set<String> constantValues(Graph model) {
+        Set<String> out = new java.util.HashSet<>();
+        for (Node n : model.nodes()) {
+            boolean fromConstants = n.inputs().stream().allMatch(v -> v.isAbsent() || out.contains(v.name()));
+            // A control-flow body may read parameters of the outer graph, so If and Loop never count.
+            boolean subgraphs = n.attributes().asMap().values().stream().anyMatch(a -> a instanceof dev.kiln.ir.Attr.GraphValue);
+            if (fromConstants && !subgraphs) {
+                n.outputs().forEach(v -> out.add(v.name()));
+            }
+        }
+        return out;
     }
 
     /** The name used in messages and {@code --print-after}. */
@@ -174,7 +207,7 @@ public final class Autodiff {
             Set<Value> candidates = Collections.newSetFromMap(new IdentityHashMap<>());
             model.initializers().forEach((v, t) -> {
                 if (v.dtype().isFloat() && !state.containsKey(v) && !hyperparameters.contains(v)
-                        && !spec.frozen().contains(v.name())) {
+                        && !spec.frozen().contains(v.name()) && !constants.contains(v.name())) {
                     candidates.add(v);
                 }
             });
