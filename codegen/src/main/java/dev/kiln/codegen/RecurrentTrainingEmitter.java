@@ -17,7 +17,9 @@ import java.util.List;
  * inference class of a training compile) they go to the batch scratch. A gradient node without such a forward (one
  * whose forward ran the inference kernels, on constant weights) recomputes the forward. Any direction (the two of
  * a bidirectional node are independent recurrences, so each is a call of the one-direction kernels on its slices),
- * layout 0, default activations, no clip, peepholes, input_forget or sequence_lens; others are refused here.
+ * layout 0 (training graphs have batch-major nodes made sequence-major between Transposes before they get here:
+ * {@code SequenceMajorRecurrence}), default activations, no clip, peepholes, input_forget or sequence_lens; others
+ * are refused here.
  */
 final class RecurrentTrainingEmitter implements KernelEmitter {
     static final ClassName TRAINING = ClassName.get("dev.kiln.runtime.train", "RecurrentTraining");

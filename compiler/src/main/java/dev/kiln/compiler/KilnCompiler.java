@@ -13,6 +13,7 @@ import dev.kiln.passes.PassManager;
 import dev.kiln.passes.Pipeline;
 import dev.kiln.passes.OptLevel;
 import dev.kiln.passes.PassOptions;
+import dev.kiln.passes.SequenceMajorRecurrence;
 import dev.kiln.passes.ShapeInference;
 import dev.kiln.passes.training.Autodiff;
 import dev.kiln.passes.training.TrainingGraph;
@@ -21,6 +22,7 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
@@ -103,17 +105,21 @@ public final class KilnCompiler {
      * The model as differentiation sees it: the passes of {@code level} (at most -O1) except common subexpression
      * elimination, which merges initializers of equal contents. Parameters and state must stay apart even when
      * they start equal: a freshly initialized BatchNormalization has scale = running variance = ones and
-     * bias = running mean = zeros, and merged they would train as one tensor under the wrong name. The generated
-     * and the reference trainer both start from this graph.
+     * bias = running mean = zeros, and merged they would train as one tensor under the wrong name. Then, at any
+     * level, batch-major LSTM and GRU nodes become sequence-major ones between Transposes ({@link
+     * SequenceMajorRecurrence}), the one layout the recurrent training kernels read. The generated and the
+     * reference trainer both start from this graph.
      */
     public static Graph simplifyForTraining(Graph graph, OptLevel level, PassOptions passOptions) {
         OptLevel capped = level.compareTo(OptLevel.O1) > 0 ? OptLevel.O1 : level;
         // Dropout nodes must reach autodiff, which puts them in training mode; the simplification that removes
         // inference-mode Dropout is skipped for graphs that have one.
         boolean dropout = graph.nodes().stream().anyMatch(n -> n.domain().isEmpty() && n.op().equals("Dropout"));
-        List<Pass> passes = Pipeline.forLevel(capped).stream()
+        List<Pass> passes = new ArrayList<>(Pipeline.forLevel(capped).stream()
                 .filter(p -> !(p instanceof CommonSubexpressionElimination))
-                .filter(p -> !dropout || !p.name().equals("simplification")).toList();
+                .filter(p -> !dropout || !p.name().equals("simplification")).toList());
+        // Last, so that no folding turns the Transpose of a trained initial state into a constant.
+        passes.add(new SequenceMajorRecurrence());
         return new PassManager(passes, passOptions).run(graph);
     }
 
