@@ -15,11 +15,12 @@ import dev.kiln.ir.Value;
  * reduction (the mean divides by the sum of the samples' weights). SoftmaxCrossEntropyLoss takes each sample's
  * max and log-sum-exp over the classes on the fly, so it needs no scratch, and writes log_prob when asked.
  *
- * <p>In a training graph (float32 [N, C] scores, the {@code int[]} labels input, no class weights or ignored
- * label) the forward and the Kiln-domain gradients {@code SoftmaxCrossEntropyLossGrad} and
+ * <p>In a training graph (float32 (N, C, d1..dk) scores, the {@code int[]} labels input, no class weights or
+ * ignored label) the forward and the Kiln-domain gradients {@code SoftmaxCrossEntropyLossGrad} and
  * {@code NegativeLogLikelihoodLossGrad} call the runtime's vectorized {@code Losses} instead, which computes loss
- * and gradient in one pass; the gradient is scaled by the incoming loss gradient unless that is the constant 1
- * of a training graph's seed.
+ * and gradient in one pass over [rows, C] (scores with positions are transposed to (N, d1..dk, C) first, and the
+ * gradient back); the gradient is scaled by the incoming loss gradient unless that is the constant 1 of a training
+ * graph's seed.
  */
 final class LossEmitter implements KernelEmitter {
     static final ClassName LOSSES = ClassName.get("dev.kiln.runtime.train", "Losses");
@@ -131,7 +132,7 @@ final class LossEmitter implements KernelEmitter {
     /** True for the training graph's case that the runtime's {@code Losses} computes. */
     private static boolean runtimeApplies(EmitContext ctx) {
         Node n = ctx.node;
-        return n.input(0).dtype() == dev.kiln.ir.DType.FLOAT32 && n.input(0).type().rank() == 2
+        return n.input(0).dtype() == dev.kiln.ir.DType.FLOAT32 && n.input(0).type().rank() >= 2
                 && ctx.isIntInput(n.input(1)) && !(n.inputs().size() > 2 && n.hasInput(2))
                 && n.attributes().get("ignore_index").isEmpty() && !(n.outputs().size() > 1 && n.hasOutput(1))
                 && (ctx.stringAttr("reduction").equals("mean") || ctx.stringAttr("reduction").equals("sum"));
@@ -152,9 +153,6 @@ final class LossEmitter implements KernelEmitter {
         if (!grad && n.outputs().size() > 1 && n.hasOutput(1)) {
             throw ctx.unsupported(n.op() + "'s log_prob output");
         }
-        if (x.type().rank() != 2) {
-            throw ctx.unsupported(n.op() + " on scores of rank " + x.type().rank() + " (only [N, C])");
-        }
         String reduction = ctx.stringAttr("reduction");
         if (!reduction.equals("mean") && !reduction.equals("sum")) {
             throw ctx.unsupported(n.op() + " with reduction '" + reduction + "'");
@@ -164,21 +162,49 @@ final class LossEmitter implements KernelEmitter {
             throw ctx.unsupported(n.op() + " with labels '" + labels.name() + "' that are not the int[] labels input");
         }
         boolean crossEntropy = n.op().startsWith("SoftmaxCrossEntropy");
-        CodeBlock rows = ctx.dim(x.shape().dim(0));
         int classes = ctx.staticDim(x, 1);
+        // Scores (N, C, d1..dk) are N*D rows of C classes once transposed to (N, D, C), D = d1*..*dk; the labels
+        // (N, d1..dk) are those rows' labels in order, and the mean over N*D is the mean PyTorch takes.
+        long positions = 1;
+        for (int d = 2; d < x.type().rank(); d++) {
+            positions *= ctx.staticDim(x, d);
+        }
+        boolean spatial = x.type().rank() > 2;
+        CodeBlock rows = ctx.dim(x.shape().dim(0).times(Dim.of(positions)));
         TensorRef in = ctx.in(scores);
         TensorRef out = ctx.out(0);
         CodeBlock mode = CodeBlock.of("$T.$L", REDUCTION, reduction.equals("mean") ? "MEAN" : "SUM");
         CodeBlock.Builder code = CodeBlock.builder();
+        CodeBlock rowsIn = CodeBlock.of("$N, $L", in.array(), in.offset());
+        long perSample = positions * classes;
+        if (spatial) {
+            // [rows x C] of class-major rows, then (forward) cross-entropy's working space after them.
+            String scratch = ctx.batchScratch(perSample * (grad || !crossEntropy ? 1 : 2));
+            transpose(code, ctx, in.array(), in.offset(), "this." + scratch, CodeBlock.of("0"), ctx.dim(x.shape().dim(0)),
+                    CodeBlock.of("$L", classes), CodeBlock.of("$L", positions));
+            rowsIn = CodeBlock.of("this.$N, 0", scratch);
+        }
         if (!grad) {
             // Cross-entropy needs n x C floats of working space for its log-softmax even when only the loss is wanted.
-            CodeBlock work = crossEntropy ? CodeBlock.of("this.$N, 0", ctx.batchScratch(classes)) : CodeBlock.of("null, 0");
-            return code.addStatement("$L = $T.$N($L, $L, $N, $L, $N, $L, $L, $L)", out.at(CodeBlock.of("0")), LOSSES,
-                    crossEntropy ? "softmaxCrossEntropy" : "nll", rows, classes, in.array(), in.offset(),
-                    labelRef.array(), labelRef.offset(), mode, work).build();
+            CodeBlock work = !crossEntropy ? CodeBlock.of("null, 0") : spatial
+                    ? CodeBlock.of("this.$N, $L", ctx.batchScratch(2 * perSample), rows + " * " + classes)
+                    : CodeBlock.of("this.$N, 0", ctx.batchScratch(classes));
+            return code.addStatement("$L = $T.$N($L, $L, $L, $N, $L, $L, $L)", out.at(CodeBlock.of("0")), LOSSES,
+                    crossEntropy ? "softmaxCrossEntropy" : "nll", rows, classes, rowsIn, labelRef.array(),
+                    labelRef.offset(), mode, work).build();
         }
-        code.addStatement("$T.$N($L, $L, $N, $L, $N, $L, $L, $N, $L)", LOSSES, crossEntropy ? "softmaxCrossEntropy" : "nll",
-                rows, classes, in.array(), in.offset(), labelRef.array(), labelRef.offset(), mode, out.array(), out.offset());
+        if (spatial) {
+            // The gradient rows overwrite the transposed scores in place, then go back to (N, C, d1..dk).
+            String scratch = ctx.batchScratch(perSample);
+            code.addStatement("$T.$N($L, $L, this.$N, 0, $N, $L, $L, this.$N, 0)", LOSSES,
+                    crossEntropy ? "softmaxCrossEntropy" : "nll", rows, classes, scratch, labelRef.array(),
+                    labelRef.offset(), mode, scratch);
+            transpose(code, ctx, "this." + scratch, CodeBlock.of("0"), out.array(), out.offset(), ctx.dim(x.shape().dim(0)),
+                    CodeBlock.of("$L", positions), CodeBlock.of("$L", classes));
+        } else {
+            code.addStatement("$T.$N($L, $L, $L, $N, $L, $L, $N, $L)", LOSSES, crossEntropy ? "softmaxCrossEntropy" : "nll",
+                    rows, classes, rowsIn, labelRef.array(), labelRef.offset(), mode, out.array(), out.offset());
+        }
         Value dLoss = n.input(0);
         boolean unitSeed = ctx.isConstant(dLoss) && ctx.constant(dLoss).size() == 1 && ctx.constant(dLoss).getDouble(0) == 1;
         if (!unitSeed) {
@@ -190,6 +216,20 @@ final class LossEmitter implements KernelEmitter {
                     .endControlFlow();
         }
         return code.build();
+    }
+
+    /** {@code to[n][j][i] = from[n][i][j]} for {@code n < count}, {@code i < a}, {@code j < b}. */
+    private static void transpose(CodeBlock.Builder code, EmitContext ctx, String from, CodeBlock fromOff, String to,
+                                  CodeBlock toOff, CodeBlock count, CodeBlock a, CodeBlock b) {
+        String n = ctx.locals.newName("n");
+        String i = ctx.locals.newName("i");
+        String j = ctx.locals.newName("j");
+        code.beginControlFlow("for (int $N = 0; $N < $L; $N++)", n, n, count, n)
+                .beginControlFlow("for (int $N = 0; $N < $L; $N++)", i, i, a, i)
+                .beginControlFlow("for (int $N = 0; $N < $L; $N++)", j, j, b, j)
+                .addStatement("$N[$L + ($N * $L + $N) * $L + $N] = $N[$L + ($N * $L + $N) * $L + $N]", to, toOff, n, b, j,
+                        a, i, from, fromOff, n, a, i, b, j)
+                .endControlFlow().endControlFlow().endControlFlow();
     }
 
     /** A double expression stored as a floating element type. */

@@ -26,7 +26,8 @@ import org.junit.jupiter.api.io.TempDir;
  * Building blocks of real architectures, built as an exporter writes them, train in generated trainers like the
  * reference trainer ({@link TrainerModelsTest}'s tolerances: loss relative 1e-5, parameters 1e-4 absolute after
  * three Adam steps): a MobileNet-style depthwise block, a token-embedding classifier fed int64 ids, a GELU MLP
- * under LayerNormalization over a sequence, a 1-D CNN, and a transformer encoder block written op by op.
+ * under LayerNormalization over a sequence, a 1-D CNN, a transformer encoder block written op by op, and losses
+ * with a label per position (segmentation, tagging).
  */
 class TrainerArchitecturesTest {
     private static final TrainingSpec CE = TrainingSpec.of(Loss.CROSS_ENTROPY);
@@ -201,5 +202,52 @@ class TrainerArchitecturesTest {
         assertEquals(java.util.List.of("wq", "wk", "wv", "wo", "ln.weight", "ln.bias", "fc.weight", "fc.bias"),
                 java.util.List.copyOf(c.training().parameters().keySet()));
         TrainerModelsTest.agree(c, "encoder", Optimizer.adam(1e-2), Optimizer.adam(1e-2), dir);
+    }
+
+    /**
+     * Dense prediction: one class label per position, scores (N, C, d1..dk) as PyTorch's CrossEntropyLoss and NLLLoss
+     * take them. A segmentation head (Conv 3x3 -> ReLU -> Conv 1x1 to 4 classes, labels [N, 8, 8]) under
+     * cross-entropy, and a token tagger (MatMul to 10 tags, Transpose to [N, 10, 5], LogSoftmax over the tags) under
+     * NLL: the loss is the mean over every position, as in PyTorch.
+     */
+    @Test
+    void perPositionLabels() throws Exception {
+        GraphBuilder seg = new GraphBuilder("segmentation");
+        Value image = seg.input("x", DType.FLOAT32, Shape.of(Dim.sym("N"), Dim.of(3), Dim.of(8), Dim.of(8)));
+        Value hidden = seg.op("Relu").inputs(seg.op("Conv").inputs(image, seg.initializer("c1.weight", weight(1, 6, 3, 3, 3)),
+                seg.initializer("c1.bias", weight(2, 6))).attr("pads", new long[] {1, 1, 1, 1}).output()).output();
+        seg.output(seg.op("Conv").inputs(hidden, seg.initializer("c2.weight", weight(3, 4, 6, 1, 1)),
+                seg.initializer("c2.bias", weight(4, 4))).output());
+        stepsAgree(seg.build(), TrainingSpec.of(Loss.CROSS_ENTROPY), new int[] {3, 3, 8, 8}, new int[] {3, 8, 8}, 4);
+
+        GraphBuilder tag = new GraphBuilder("tagger");
+        Value tokens = tag.input("x", DType.FLOAT32, Shape.of(Dim.sym("N"), Dim.of(5), Dim.of(4)));
+        Value tags = tag.op("MatMul").inputs(tokens, tag.initializer("w", weight(5, 4, 10))).output();
+        Value classMajor = tag.op("Transpose").inputs(tags).attr("perm", new long[] {0, 2, 1}).output();
+        tag.output(tag.op("LogSoftmax").inputs(classMajor).attr("axis", 1L).output());
+        stepsAgree(tag.build(), TrainingSpec.of(Loss.NLL), new int[] {3, 5, 4}, new int[] {3, 5}, 10);
+    }
+
+    /** Three Adam steps of the generated and the reference trainer on one batch with labels shaped {@code labelShape}. */
+    private static void stepsAgree(Graph graph, TrainingSpec spec, int[] inputShape, int[] labelShape, int classes)
+            throws Exception {
+        TrainerModelsTest.Compiled c = TrainerModelsTest.compile(graph, graph.name(), spec, 1);
+        Object trainer = TrainerModelsTest.trainer(c, Optimizer.adam(1e-2));
+        ReferenceTrainer ref = ReferenceTrainer.create(c.training(), Optimizer.adam(1e-2));
+        Tensor x = TrainerLayersTest.gaussian(inputShape, 17);
+        int[] labels = TrainerModelsTest.randomLabels(Tensor.sizeOf(labelShape), classes, 18);
+        Tensor labelTensor = Tensor.ofLongs(DType.INT64, labelShape, Arrays.stream(labels).asLongStream().toArray());
+        Method step = c.trainer().getMethod("step", float[].class, int[].class, int.class);
+        for (int k = 1; k <= 3; k++) {
+            double expected = ref.step(Map.of("x", x), labelTensor);
+            float actual = (float) step.invoke(trainer, x.toFloatArray(), labels, inputShape[0]);
+            assertEquals(expected, actual, TrainerModelsTest.LOSS_TOLERANCE * Math.abs(expected),
+                    graph.name() + ": loss before step " + k);
+        }
+        Method parameter = c.trainer().getMethod("parameter", String.class);
+        for (Map.Entry<String, Tensor> p : ref.parameters().entrySet()) {
+            double d = TrainerModelsTest.maxAbsDiff(p.getValue(), (float[]) parameter.invoke(trainer, p.getKey()));
+            assertTrue(d <= TrainerModelsTest.PARAM_TOLERANCE, graph.name() + ": " + p.getKey() + " differs by " + d);
+        }
     }
 }
