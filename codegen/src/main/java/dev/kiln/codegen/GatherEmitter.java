@@ -45,14 +45,8 @@ final class GatherEmitter implements KernelEmitter {
             idx[i] = (int) (v < 0 ? v + axisDim : v);
             key.append(idx[i]).append(',');
         }
-        Dim outer = Dim.of(1);
-        for (int d = 0; d < axis; d++) {
-            outer = outer.times(s.dim(d));
-        }
-        Dim inner = Dim.of(1);
-        for (int d = axis + 1; d < s.rank(); d++) {
-            inner = inner.times(s.dim(d));
-        }
+        Dim outer = s.product(0, axis);
+        Dim inner = s.product(axis + 1, s.rank());
         CodeBlock.Builder init = CodeBlock.builder().add("{");
         for (int i = 0; i < idx.length; i++) {
             init.add(i == 0 ? "$L" : ", $L", idx[i]);
@@ -84,14 +78,8 @@ final class GatherEmitter implements KernelEmitter {
         Shape s = n.input(0).shape();
         int axis = Shape.normalizeAxis(ctx.intAttr("axis"), s.rank());
         int axisDim = ctx.staticDim(n.input(0), axis);
-        Dim outer = Dim.of(1);
-        for (int d = 0; d < axis; d++) {
-            outer = outer.times(s.dim(d));
-        }
-        Dim inner = Dim.of(1);
-        for (int d = axis + 1; d < s.rank(); d++) {
-            inner = inner.times(s.dim(d));
-        }
+        Dim outer = s.product(0, axis);
+        Dim inner = s.product(axis + 1, s.rank());
         TensorRef x = ctx.in(0);
         TensorRef idx = ctx.in(1);
         TensorRef y = ctx.out(0);

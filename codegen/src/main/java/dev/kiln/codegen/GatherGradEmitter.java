@@ -35,14 +35,8 @@ final class GatherGradEmitter implements KernelEmitter {
         int axis = Shape.normalizeAxis(ctx.intAttr("axis"), s.rank());
         int axisDim = ctx.staticDim(dx, axis);
         Tensor t = ctx.constant(indices);
-        Dim outer = Dim.of(1);
-        for (int d = 0; d < axis; d++) {
-            outer = outer.times(s.dim(d));
-        }
-        Dim inner = Dim.of(1);
-        for (int d = axis + 1; d < s.rank(); d++) {
-            inner = inner.times(s.dim(d));
-        }
+        Dim outer = s.product(0, axis);
+        Dim inner = s.product(axis + 1, s.rank());
         TensorRef g = ctx.in(0);
         TensorRef out = ctx.out(0);
         CodeBlock innerCode = ctx.dim(inner);
@@ -73,14 +67,8 @@ final class GatherGradEmitter implements KernelEmitter {
         Shape s = dx.shape();
         int axis = Shape.normalizeAxis(ctx.intAttr("axis"), s.rank());
         int axisDim = ctx.staticDim(dx, axis);
-        Dim outer = Dim.of(1);
-        for (int d = 0; d < axis; d++) {
-            outer = outer.times(s.dim(d));
-        }
-        Dim inner = Dim.of(1);
-        for (int d = axis + 1; d < s.rank(); d++) {
-            inner = inner.times(s.dim(d));
-        }
+        Dim outer = s.product(0, axis);
+        Dim inner = s.product(axis + 1, s.rank());
         TensorRef g = ctx.in(0);
         TensorRef idx = ctx.in(1);
         TensorRef out = ctx.out(0);

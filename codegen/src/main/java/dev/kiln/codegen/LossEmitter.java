@@ -48,10 +48,7 @@ final class LossEmitter implements KernelEmitter {
         }
         boolean softmax = n.op().equals("SoftmaxCrossEntropyLoss");
         Shape s = n.input(0).shape();
-        Dim inner = Dim.of(1);
-        for (int d = 2; d < s.rank(); d++) {
-            inner = inner.times(s.dim(d));
-        }
+        Dim inner = s.product(2, s.rank());
         int classes = ctx.staticDim(n.input(0), 1);
         String reduction = ctx.stringAttr("reduction");
         boolean hasIgnore = n.attributes().get("ignore_index").isPresent();

@@ -21,14 +21,8 @@ final class LpNormalizationEmitter implements KernelEmitter {
         Shape s = n.input(0).shape();
         int axis = Shape.normalizeAxis(ctx.intAttr("axis"), s.rank());
         int length = ctx.staticDim(n.input(0), axis);
-        Dim inner = Dim.of(1);
-        for (int d = axis + 1; d < s.rank(); d++) {
-            inner = inner.times(s.dim(d));
-        }
-        Dim outer = Dim.of(1);
-        for (int d = 0; d < axis; d++) {
-            outer = outer.times(s.dim(d));
-        }
+        Dim inner = s.product(axis + 1, s.rank());
+        Dim outer = s.product(0, axis);
         boolean l1 = ctx.intAttr("p") == 1;
         ElementType t = EmitContext.type(n.output(0));
         TensorRef x = ctx.in(0);

@@ -26,14 +26,8 @@ final class SoftmaxEmitter implements KernelEmitter {
         Node n = ctx.node;
         Shape s = n.input(0).shape();
         int axis = Shape.normalizeAxis(ctx.intAttr("axis"), s.rank());
-        Dim outer = Dim.of(1);
-        for (int i = 0; i < axis; i++) {
-            outer = outer.times(s.dim(i));
-        }
-        Dim inner = Dim.of(1);
-        for (int i = axis + 1; i < s.rank(); i++) {
-            inner = inner.times(s.dim(i));
-        }
+        Dim outer = s.product(0, axis);
+        Dim inner = s.product(axis + 1, s.rank());
         TensorRef in = ctx.in(0);
         TensorRef out = ctx.out(0);
         int len = ctx.staticDim(n.input(0), axis);

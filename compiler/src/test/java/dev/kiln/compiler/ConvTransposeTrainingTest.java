@@ -29,13 +29,8 @@ import org.junit.jupiter.api.io.TempDir;
 class ConvTransposeTrainingTest {
     private static final TrainingSpec CE = TrainingSpec.of(Loss.CROSS_ENTROPY);
 
-    /** 0.3 times a seeded standard gaussian. */
     private static Tensor g(long seed, int... shape) {
-        float[] v = TrainerLayersTest.gaussian(shape, seed).toFloatArray();
-        for (int i = 0; i < v.length; i++) {
-            v[i] *= 0.3f;
-        }
-        return Tensor.ofFloats(shape, v);
+        return TrainerLayersTest.weight(seed, shape);
     }
 
     private static Value image(GraphBuilder b, int c, int h, int w) {

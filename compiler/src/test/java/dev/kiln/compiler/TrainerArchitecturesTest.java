@@ -33,11 +33,7 @@ class TrainerArchitecturesTest {
     private static final TrainingSpec CE = TrainingSpec.of(Loss.CROSS_ENTROPY);
 
     private static Tensor weight(long seed, int... shape) {
-        float[] v = TrainerLayersTest.gaussian(shape, seed).toFloatArray();
-        for (int i = 0; i < v.length; i++) {
-            v[i] *= 0.3f;
-        }
-        return Tensor.ofFloats(shape, v);
+        return TrainerLayersTest.weight(seed, shape);
     }
 
     private static Value classifier(GraphBuilder b, Value features, int width) {

@@ -41,6 +41,15 @@ class TrainerLayersTest {
         return Tensor.ofFloats(shape, x);
     }
 
+    /** 0.3 times a seeded standard gaussian: weights small enough that tanh and softmax are not saturated. */
+    static Tensor weight(long seed, int... shape) {
+        float[] v = gaussian(shape, seed).toFloatArray();
+        for (int i = 0; i < v.length; i++) {
+            v[i] *= 0.3f;
+        }
+        return Tensor.ofFloats(shape, v);
+    }
+
     static Tensor longs(int[] labels) {
         return Tensor.ofLongs(DType.INT64, new int[] {labels.length}, java.util.Arrays.stream(labels).asLongStream().toArray());
     }

@@ -59,6 +59,15 @@ public record Shape(List<Dim> dims) {
 
     public int rank() { return dims.size(); }
 
+    /** The product of dims {@code [from, to)} (1 when empty): the extent of a block of axes, e.g. before an axis. */
+    public Dim product(int from, int to) {
+        Dim p = Dim.of(1);
+        for (int d = from; d < to; d++) {
+            p = p.times(dims.get(d));
+        }
+        return p;
+    }
+
     public Dim dim(int i) { return dims.get(i); }
 
     public boolean isStatic() { return dims.stream().allMatch(Dim::isStatic); }
