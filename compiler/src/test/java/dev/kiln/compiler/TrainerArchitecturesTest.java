@@ -27,7 +27,8 @@ import org.junit.jupiter.api.io.TempDir;
  * reference trainer ({@link TrainerModelsTest}'s tolerances: loss relative 1e-5, parameters 1e-4 absolute after
  * three Adam steps): a MobileNet-style depthwise block, a token-embedding classifier fed int64 ids, a GELU MLP
  * under LayerNormalization over a sequence, a 1-D CNN, a transformer encoder block written op by op, and losses
- * with a label per position (segmentation, tagging).
+ * with a label per position (segmentation, tagging). The depthwise block, the 1-D CNN and the encoder also take the
+ * same steps to the bit on two threads as on one, at batch 48.
  */
 class TrainerArchitecturesTest {
     private static final TrainingSpec CE = TrainingSpec.of(Loss.CROSS_ENTROPY);
@@ -61,8 +62,9 @@ class TrainerArchitecturesTest {
         Value pooled = b.op("GlobalAveragePool").inputs(b.op("HardSwish").inputs(pw).output()).output();
         b.output(classifier(b, b.op("Flatten").inputs(pooled).output(), 8));
         Graph graph = b.build();
-        TrainerModelsTest.agree(TrainerModelsTest.compile(graph, "depthwise", CE, 1), "depthwise", Optimizer.adam(1e-2),
-                Optimizer.adam(1e-2), dir);
+        TrainerModelsTest.Compiled one = TrainerModelsTest.compile(graph, "depthwise", CE, 1);
+        TrainerModelsTest.agree(one, "depthwise", Optimizer.adam(1e-2), Optimizer.adam(1e-2), dir);
+        TrainerModelsTest.threadsAgreeBitwise(one, TrainerModelsTest.compile(graph, "depthwise", CE, 2), "depthwise", 48);
     }
 
     /** x [N, 7, 12] -> MatMul + bias -> GELU -> LayerNormalization -> Softmax -> max over the sequence -> Gemm. */
@@ -144,8 +146,9 @@ class TrainerArchitecturesTest {
                 .output();
         b.output(classifier(b, b.op("Flatten").inputs(b.op("GlobalMaxPool").inputs(p2).output()).output(), 4));
         Graph graph = b.build();
-        TrainerModelsTest.agree(TrainerModelsTest.compile(graph, "cnn1d", CE, 1), "cnn1d", Optimizer.adam(1e-2),
-                Optimizer.adam(1e-2), dir);
+        TrainerModelsTest.Compiled one = TrainerModelsTest.compile(graph, "cnn1d", CE, 1);
+        TrainerModelsTest.agree(one, "cnn1d", Optimizer.adam(1e-2), Optimizer.adam(1e-2), dir);
+        TrainerModelsTest.threadsAgreeBitwise(one, TrainerModelsTest.compile(graph, "cnn1d", CE, 2), "cnn1d", 48);
     }
 
     private static Value scalar(GraphBuilder b, float f) {
@@ -198,6 +201,7 @@ class TrainerArchitecturesTest {
         assertEquals(java.util.List.of("wq", "wk", "wv", "wo", "ln.weight", "ln.bias", "fc.weight", "fc.bias"),
                 java.util.List.copyOf(c.training().parameters().keySet()));
         TrainerModelsTest.agree(c, "encoder", Optimizer.adam(1e-2), Optimizer.adam(1e-2), dir);
+        TrainerModelsTest.threadsAgreeBitwise(c, TrainerModelsTest.compile(graph, "encoder", CE, 2), "encoder", 48);
     }
 
     /**

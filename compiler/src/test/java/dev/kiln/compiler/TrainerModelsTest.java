@@ -161,7 +161,11 @@ class TrainerModelsTest {
 
     /** {@link #threadsAgreeBitwise(String, Path)} for a model compiled for one thread and for two. */
     static void threadsAgreeBitwise(Compiled one, Compiled two, String model) throws Exception {
-        int batch = 5;
+        threadsAgreeBitwise(one, two, model, 5);
+    }
+
+    /** As above on a batch of {@code batch} (large enough, the kernels split rows across the threads). */
+    static void threadsAgreeBitwise(Compiled one, Compiled two, String model, int batch) throws Exception {
         Tensor x = randomInput(one, batch, 11);
         int[] labels = randomLabels(batch, 10, 12);
         Object t1 = trainer(one, Optimizer.adam(1e-3));
