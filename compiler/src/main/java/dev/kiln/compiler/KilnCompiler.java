@@ -11,6 +11,7 @@ import dev.kiln.passes.CommonSubexpressionElimination;
 import dev.kiln.passes.Pass;
 import dev.kiln.passes.PassManager;
 import dev.kiln.passes.Pipeline;
+import dev.kiln.passes.RnnUnrolling;
 import dev.kiln.passes.OptLevel;
 import dev.kiln.passes.PassOptions;
 import dev.kiln.passes.SequenceMajorRecurrence;
@@ -107,8 +108,9 @@ public final class KilnCompiler {
      * they start equal: a freshly initialized BatchNormalization has scale = running variance = ones and
      * bias = running mean = zeros, and merged they would train as one tensor under the wrong name. Then, at any
      * level, batch-major LSTM and GRU nodes become sequence-major ones between Transposes ({@link
-     * SequenceMajorRecurrence}), the one layout the recurrent training kernels read. The generated and the
-     * reference trainer both start from this graph.
+     * SequenceMajorRecurrence}), the one layout the recurrent training kernels read, and RNN nodes are written out
+     * as their steps in ops that have gradient rules ({@link RnnUnrolling}). The generated and the reference trainer
+     * both start from this graph.
      */
     public static Graph simplifyForTraining(Graph graph, OptLevel level, PassOptions passOptions) {
         OptLevel capped = level.compareTo(OptLevel.O1) > 0 ? OptLevel.O1 : level;
@@ -118,8 +120,10 @@ public final class KilnCompiler {
         List<Pass> passes = new ArrayList<>(Pipeline.forLevel(capped).stream()
                 .filter(p -> !(p instanceof CommonSubexpressionElimination))
                 .filter(p -> !dropout || !p.name().equals("simplification")).toList());
-        // Last, so that no folding turns the Transpose of a trained initial state into a constant.
+        // Last, so that no folding turns the Transpose of a trained initial state, or the Squeeze of a trained RNN
+        // weight, into a constant.
         passes.add(new SequenceMajorRecurrence());
+        passes.add(new RnnUnrolling());
         return new PassManager(passes, passOptions).run(graph);
     }
 

@@ -235,6 +235,30 @@ final class NnGradRules {
         ctx.setInputGrad(0, ctx.emitKiln(NnGradOps.GATHER_GRAD, a, dy, ctx.input(1), ctx.shapeOf(ctx.input(0))));
     }
 
+    /**
+     * RNN trains unrolled: where training graphs are prepared ({@code KilnCompiler.simplifyForTraining}), the pass
+     * {@code dev.kiln.passes.RnnUnrolling} writes each RNN node out as its steps in ops that have gradient rules.
+     * This rule is reached only by a node that pass left as it was (or in a graph it did not prepare), and says why.
+     */
+    static void rnn(GradContext ctx) {
+        Shape x = ctx.input(0).shape();
+        boolean batchFirst = ctx.attrInt("layout") != 0;
+        if (ctx.hasInput(4)) {
+            throw ctx.unsupported("training through RNN with sequence_lens (RNN trains unrolled into its steps, "
+                    + "all of the same length)");
+        }
+        if (x.rank() != 3 || !x.dim(batchFirst ? 1 : 0).isStatic() || x.dim(batchFirst ? 1 : 0).value() == 0) {
+            throw ctx.unsupported("training through RNN whose sequence length is not static and positive (RNN "
+                    + "trains unrolled into its steps)");
+        }
+        if (!x.dim(2).isStatic() || ctx.input(2).shape().rank() != 3 || !ctx.input(2).shape().dim(2).isStatic()) {
+            throw ctx.unsupported("training through RNN whose input or hidden size is not static (RNN trains "
+                    + "unrolled into its steps)");
+        }
+        throw ctx.unsupported("differentiating an RNN node that was not unrolled (KilnCompiler.simplifyForTraining "
+                + "writes RNN out as its steps, dev.kiln.passes.RnnUnrolling, before differentiating)");
+    }
+
     /** LSTM(X, W, R, B, sequence_lens, initial_h, initial_c, P) -> Y, Y_h, Y_c: one LSTMGrad node. */
     static void lstm(GradContext ctx) {
         requireDefaultCell(ctx, List.of("Sigmoid", "Tanh", "Tanh"));

@@ -63,6 +63,7 @@ public final class RecurrentOps {
                         "1 (or 2 if bidirectional) activation f"))
                 .shape(ctx -> inferShapes(ctx, 1, 1))
                 .eval(RecurrentOps::evalRnn)
+                .grad(NnGradRules::rnn)
                 .build());
     }
 
