@@ -45,6 +45,14 @@ public final class Graph {
 
     public boolean isInitializer(Value v) { return initializers.containsKey(v); }
 
+    /** The values some node reads or the graph returns (by identity): what a rewrite must keep computing. */
+    public java.util.Set<Value> readValues() {
+        java.util.Set<Value> read = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        nodes.forEach(n -> read.addAll(n.inputs()));
+        read.addAll(outputs);
+        return read;
+    }
+
     /** The node producing {@code v}, empty for inputs and initializers. */
     public Optional<Node> producer(Value v) {
         if (producers == null) {

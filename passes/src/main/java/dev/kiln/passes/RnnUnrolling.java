@@ -14,9 +14,7 @@ import dev.kiln.ir.Value;
 import dev.kiln.ir.ops.RnnActivation;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Collections;
 import java.util.HashMap;
-import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -56,11 +54,7 @@ public final class RnnUnrolling implements Pass {
         if (g.nodes().stream().noneMatch(RnnUnrolling::unrollable)) {
             return g;
         }
-        Set<Value> read = Collections.newSetFromMap(new IdentityHashMap<>());
-        for (Node n : g.nodes()) {
-            read.addAll(n.inputs());
-        }
-        read.addAll(g.outputs());
+        Set<Value> read = g.readValues();
         Rewriter rw = new Rewriter(g);
         Map<String, Value> longs = new HashMap<>();
         for (Node n : g.nodes()) {

@@ -9,7 +9,6 @@ import dev.kiln.ir.Shape;
 import dev.kiln.ir.TensorType;
 import dev.kiln.ir.Value;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
@@ -41,11 +40,7 @@ public final class SequenceMajorRecurrence implements Pass {
         if (g.nodes().stream().noneMatch(SequenceMajorRecurrence::batchMajor)) {
             return g;
         }
-        Set<Value> read = Collections.newSetFromMap(new IdentityHashMap<>());
-        for (Node n : g.nodes()) {
-            read.addAll(n.inputs());
-        }
-        read.addAll(g.outputs());
+        Set<Value> read = g.readValues();
         Rewriter rw = new Rewriter(g);
         // One Transpose of a value however many nodes read it (layers sharing X, or initial_h = initial_c).
         Map<Value, Value> transposed = new IdentityHashMap<>();

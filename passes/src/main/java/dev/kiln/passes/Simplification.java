@@ -99,11 +99,7 @@ public final class Simplification implements Pass {
     @Override
     public Graph apply(Graph g) {
         Rewriter rw = new Rewriter(g);
-        Set<Value> used = Collections.newSetFromMap(new IdentityHashMap<>());
-        for (Node n : g.nodes()) {
-            used.addAll(n.inputs());
-        }
-        used.addAll(g.outputs());
+        Set<Value> used = g.readValues();
         Map<Value, Node> producers = new IdentityHashMap<>();
         Context ctx = new Context(rw, new IdentityHashMap<>(g.initializers()), used, producers, DeclaredShapes.of(g));
         boolean changed = false;
