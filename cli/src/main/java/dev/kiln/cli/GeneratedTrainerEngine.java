@@ -36,8 +36,10 @@ final class GeneratedTrainerEngine implements TrainEngine {
     private final Method run;
     private final List<String> parameterNames;
     private final Method saveWeights;
+    private final ModelSignature signature;
 
     GeneratedTrainerEngine(Graph graph, String sourceName, TrainingSpec spec, Optimizer optimizer, int threads) {
+        this.signature = ModelSignature.of(graph, sourceName);
         CompileOptions options = new CompileOptions(PACKAGE, Optional.of("Net"), OptLevel.O3, threads)
                 .withTraining(TrainOptions.of(spec));
         GeneratedModel generated = KilnCompiler.compile(graph, sourceName, options, PassOptions.quiet());
@@ -47,8 +49,9 @@ final class GeneratedTrainerEngine implements TrainEngine {
             Object loaded = net.getMethod("load").invoke(null);
             trainer = trainerClass.getMethod("create", net, Optimizer.class).invoke(null, loaded, optimizer);
             Class<?> labelType = spec.loss().classLabels() ? int[].class : float[].class;
-            step = trainerClass.getMethod("step", float[].class, labelType, int.class);
-            run = trainerClass.getMethod("run", float[].class, int.class);
+            Class<?> inputType = signature.inputArray(new float[0]).getClass();
+            step = trainerClass.getMethod("step", inputType, labelType, int.class);
+            run = trainerClass.getMethod("run", inputType, int.class);
             saveWeights = trainerClass.getMethod("saveWeights", Path.class);
             @SuppressWarnings("unchecked")
             List<String> names = (List<String>) trainerClass.getMethod("parameterNames").invoke(trainer);
@@ -60,12 +63,12 @@ final class GeneratedTrainerEngine implements TrainEngine {
 
     @Override
     public float step(float[] x, int[] labels, float[] targets, int batch) {
-        return (float) call(step, x, labels != null ? labels : targets, batch);
+        return (float) call(step, signature.inputArray(x), labels != null ? labels : targets, batch);
     }
 
     @Override
     public float[] predict(float[] x, int batch) {
-        return (float[]) call(run, x, batch);
+        return (float[]) call(run, signature.inputArray(x), batch);
     }
 
     @Override

@@ -62,6 +62,6 @@ final class ReferenceTrainerEngine implements TrainEngine {
     }
 
     private Map<String, Tensor> inputs(float[] x, int batch) {
-        return Map.of(signature.input(), Tensor.ofFloats(ModelSignature.batched(batch, signature.sampleShape()), x));
+        return Map.of(signature.input(), signature.inputTensor(x, batch));
     }
 }

@@ -146,9 +146,11 @@ public final class TrainCommand implements Callable<Integer> {
         } else {
             targetSize = signature.outputSize();
         }
-        TrainingData train = TrainingData.load("training", x, labels, signature.sampleSize(), classes, targetSize);
+        TrainingData train = TrainingData.load("training", x, labels, signature.sampleSize(), classes, targetSize)
+                .checkedFor(signature.inputType(), signature.input(), x);
         TrainingData test = testX == null ? null
-                : TrainingData.load("test", testX, testLabels, signature.sampleSize(), classes, targetSize);
+                : TrainingData.load("test", testX, testLabels, signature.sampleSize(), classes, targetSize)
+                        .checkedFor(signature.inputType(), signature.input(), testX);
         if (batch > train.count()) {
             throw new KilnException("--batch " + batch + " is larger than the " + train.count() + " training samples in '"
                     + x + "'");

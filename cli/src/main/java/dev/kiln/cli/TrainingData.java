@@ -25,6 +25,25 @@ import java.util.Locale;
  */
 record TrainingData(String name, float[] x, int count, int sampleSize, int[] classes, float[] targets) {
 
+    /**
+     * This data as the input of a model taking {@code type}: float32 as read; an integer type (token ids) needs every
+     * value whole and within the int32 range floats hold exactly (|v| < 2^24), else an error naming the sample.
+     */
+    TrainingData checkedFor(dev.kiln.ir.DType type, String input, Path file) {
+        if (type == dev.kiln.ir.DType.FLOAT32) {
+            return this;
+        }
+        for (int i = 0; i < x.length; i++) {
+            float v = x[i];
+            if (v != Math.rint(v) || Math.abs(v) >= 1 << 24) {
+                throw new KilnException(name + " inputs '" + file + "': sample " + i / sampleSize + " holds " + v
+                        + ", but the model's input '" + input + "' is " + type.name().toLowerCase(java.util.Locale.ROOT)
+                        + " (whole numbers below 2^24 in magnitude)");
+            }
+        }
+        return this;
+    }
+
     /** The label of sample {@code i}'s class. */
     int label(int i) { return classes[i]; }
 
