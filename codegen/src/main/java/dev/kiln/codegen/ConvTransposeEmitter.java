@@ -9,10 +9,14 @@ import java.util.Arrays;
 import java.util.List;
 
 /**
- * ConvTranspose over any number of spatial dims as a scatter: the output starts as the bias, and every input
- * element adds its product with each kernel tap to the output cell that tap lands on
- * ({@code in * stride + tap * dilation - padBegin} per axis), taps falling outside the output skipped. The window
- * (pads from pads, auto_pad or output_shape) is the op table's.
+ * ConvTranspose. Over one or two spatial dims on float32, with pads that are not negative and an output_padding
+ * below the stride, it is the input gradient of the Conv that maps Y's shape back to X's with the same W (ONNX
+ * lays W out as [C_in, C_out/group, k..], the Conv's [M, C/group, k..]): one call of the runtime's
+ * {@code ConvGrad.inputGrad} (GEMMs or the transposed direct convolution, threaded), then the bias. Otherwise, over
+ * any number of spatial dims, a scatter: the output starts as the bias, and every input element adds its product
+ * with each kernel tap to the output cell that tap lands on ({@code in * stride + tap * dilation - padBegin} per
+ * axis), taps falling outside the output skipped. The window (pads from pads, auto_pad or output_shape) is the op
+ * table's.
  */
 final class ConvTransposeEmitter implements KernelEmitter {
     @Override
@@ -36,6 +40,10 @@ final class ConvTransposeEmitter implements KernelEmitter {
             in[d] = ctx.staticDim(x, d + 2);
         }
         List<ConvGeometry.Axis> axes = ConvGeometry.axesOf(n, kernel, in, true);
+        CodeBlock gemm = asConvInputGradient(ctx, group, cin, cout, axes);
+        if (gemm != null) {
+            return gemm;
+        }
         int inSize = 1;
         int outSize = 1;
         int kSize = 1;
@@ -108,5 +116,54 @@ final class ConvTransposeEmitter implements KernelEmitter {
             out = CodeBlock.of("($L) * $L + $N", out, dims[d], v.get(d));
         }
         return out;
+    }
+
+    /** The GEMM form described above, or null where it does not apply. */
+    private static CodeBlock asConvInputGradient(EmitContext ctx, int group, int cin, int cout,
+                                                 List<ConvGeometry.Axis> axes) {
+        Node n = ctx.node;
+        boolean floats = n.inputs().stream().filter(v -> !v.isAbsent())
+                .allMatch(v -> v.dtype() == dev.kiln.ir.DType.FLOAT32);
+        if (!floats || axes.size() > 2 || n.hasInput(2) && !ConvEmitter.wholeArray(ctx, n.input(2))
+                && !ctx.isConstant(n.input(2))) {
+            return null;
+        }
+        List<ConvGeometry.Axis> conv = new ArrayList<>();
+        if (axes.size() == 1) {
+            conv.add(new ConvGeometry.Axis(1, 1, 1, 1, 0, 0, 1));
+        }
+        for (ConvGeometry.Axis a : axes) {
+            if (a.padBegin() < 0 || a.padEnd() < 0) {
+                return null;
+            }
+            conv.add(new ConvGeometry.Axis(a.out(), a.kernel(), a.stride(), a.dilation(), a.padBegin(), a.padEnd(),
+                    a.in()));
+        }
+        dev.kiln.runtime.ConvShape s = ConvEmitter.shape(cout, cin, group, conv);
+        if (s.outH() != conv.get(0).out() || s.outW() != conv.get(1).out()) {
+            return null; // an output_padding of a stride or more: cells no Conv output reaches
+        }
+        String shape = ConvEmitter.shapeField(ctx, s);
+        TensorRef x = ctx.in(0);
+        TensorRef w = ctx.in(1);
+        TensorRef y = ctx.out(0);
+        CodeBlock batch = ctx.dim(n.input(0).shape().dim(0));
+        CodeBlock.Builder code = CodeBlock.builder().addStatement("$T.inputGrad($N, $L, $N, $L, $N, $L, $N, $L, $L)",
+                ConvGradEmitter.CONV_GRAD, shape, batch, x.array(), x.offset(), w.array(), w.offset(), y.array(),
+                y.offset(), ctx.threaded() ? "this.workers" : "null");
+        if (n.hasInput(2)) {
+            TensorRef bias = ctx.in(2);
+            int plane = s.h() * s.w();
+            String i = ctx.locals.newName("i");
+            String c = ctx.locals.newName("c");
+            String p = ctx.locals.newName("p");
+            code.beginControlFlow("for (int $N = 0; $N < $L; $N++)", i, i, batch, i)
+                    .beginControlFlow("for (int $N = 0; $N < $L; $N++)", c, c, cout, c)
+                    .beginControlFlow("for (int $N = 0; $N < $L; $N++)", p, p, plane, p)
+                    .addStatement("$L += $L", y.at(CodeBlock.of("($N * $L + $N) * $L + $N", i, cout, c, plane, p)),
+                            bias.at(CodeBlock.of("$N", c)))
+                    .endControlFlow().endControlFlow().endControlFlow();
+        }
+        return code.build();
     }
 }
