@@ -28,37 +28,18 @@ final class ActivationMatMulEmitter implements KernelEmitter {
         if (!EmitContext.type(n.output(0)).isFloat32()) {
             return typedMatMul(ctx);
         }
-        Shape a = n.input(0).shape();
-        Shape b = n.input(1).shape();
-        Shape y = n.output(0).shape();
-        if (a.rank() == 0 || b.rank() == 0) {
-            throw ctx.unsupported("MatMul of a scalar");
-        }
-        Dim m = a.rank() == 1 ? Dim.of(1) : a.dim(a.rank() - 2);
-        Dim k = a.dim(a.rank() - 1);
-        Dim cols = b.rank() == 1 ? Dim.of(1) : b.dim(b.rank() - 1);
-        CodeBlock rowsCode = ctx.dim(m);
-        CodeBlock depth = ctx.dim(k);
-        CodeBlock width = ctx.dim(cols);
-        int batchRank = y.rank() - (a.rank() == 1 ? 0 : 1) - (b.rank() == 1 ? 0 : 1);
-        List<Dim> batch = y.dims().subList(0, batchRank);
         CodeBlock.Builder code = CodeBlock.builder();
-        TensorRef ar = ctx.in(0);
-        TensorRef br = ctx.in(1);
-        TensorRef yr = ctx.out(0);
-        List<String> idx = new ArrayList<>();
-        for (int d = 0; d < batchRank; d++) {
-            String i = ctx.locals.newName("b" + d);
-            idx.add(i);
-            code.beginControlFlow("for (int $N = 0; $N < $L; $N++)", i, i, ctx.dim(batch.get(d)), i);
-        }
-        String aBase = ctx.locals.newName("aBase");
-        String bBase = ctx.locals.newName("bBase");
-        String yBase = ctx.locals.newName("yBase");
-        code.addStatement("int $N = $L", aBase, ar.plus(batchOffset(ctx, a, Math.max(a.rank() - 2, 0), batch, idx, m.times(k))));
-        code.addStatement("int $N = $L", bBase, br.plus(batchOffset(ctx, b, Math.max(b.rank() - 2, 0), batch, idx, k.times(cols))));
-        code.addStatement("int $N = $L", yBase, yr.plus(batchOffset(ctx, y, batchRank, batch, idx, m.times(cols))));
-        code.addStatement("$T.fill($N, $N, $N + $L, 0f)", Arrays.class, yr.array(), yBase, yBase, ctx.dim(m.times(cols)));
+        Batched mm = Batched.open(ctx, 1, code);
+        CodeBlock rowsCode = mm.rows();
+        CodeBlock depth = mm.depth();
+        CodeBlock width = mm.width();
+        TensorRef ar = mm.a();
+        TensorRef br = mm.b();
+        TensorRef yr = mm.y();
+        String aBase = mm.aBase();
+        String bBase = mm.bBase();
+        String yBase = mm.yBase();
+        code.addStatement("$T.fill($N, $N, $N + $L, 0f)", Arrays.class, yr.array(), yBase, yBase, mm.matrix());
         String i = ctx.locals.newName("i");
         String p = ctx.locals.newName("p");
         String j = ctx.locals.newName("j");
@@ -83,9 +64,7 @@ final class ActivationMatMulEmitter implements KernelEmitter {
         code.endControlFlow();
         code.endControlFlow();
         code.endControlFlow();
-        for (int d = 0; d < batchRank; d++) {
-            code.endControlFlow();
-        }
+        mm.close(code);
         return code.build();
     }
 
@@ -98,38 +77,19 @@ final class ActivationMatMulEmitter implements KernelEmitter {
         Node n = ctx.node;
         boolean requantize = n.op().equals("QLinearMatMul");
         int bi = requantize ? 3 : 1;
-        Shape a = n.input(0).shape();
-        Shape b = n.input(bi).shape();
-        Shape y = n.output(0).shape();
-        if (a.rank() == 0 || b.rank() == 0) {
-            throw ctx.unsupported("MatMul of a scalar");
-        }
         ElementType t = EmitContext.type(n.output(0));
         boolean floating = t.dtype().kind() == dev.kiln.ir.DType.Kind.FLOAT;
-        Dim m = a.rank() == 1 ? Dim.of(1) : a.dim(a.rank() - 2);
-        Dim k = a.dim(a.rank() - 1);
-        Dim cols = b.rank() == 1 ? Dim.of(1) : b.dim(b.rank() - 1);
-        CodeBlock rowsCode = ctx.dim(m);
-        CodeBlock depth = ctx.dim(k);
-        CodeBlock width = ctx.dim(cols);
-        int batchRank = y.rank() - (a.rank() == 1 ? 0 : 1) - (b.rank() == 1 ? 0 : 1);
-        List<Dim> batch = y.dims().subList(0, batchRank);
         CodeBlock.Builder code = CodeBlock.builder();
-        TensorRef ar = ctx.in(0);
-        TensorRef br = ctx.in(bi);
-        TensorRef yr = ctx.out(0);
-        List<String> idx = new ArrayList<>();
-        for (int d = 0; d < batchRank; d++) {
-            String i = ctx.locals.newName("b" + d);
-            idx.add(i);
-            code.beginControlFlow("for (int $N = 0; $N < $L; $N++)", i, i, ctx.dim(batch.get(d)), i);
-        }
-        String aBase = ctx.locals.newName("aBase");
-        String bBase = ctx.locals.newName("bBase");
-        String yBase = ctx.locals.newName("yBase");
-        code.addStatement("int $N = $L", aBase, ar.plus(batchOffset(ctx, a, Math.max(a.rank() - 2, 0), batch, idx, m.times(k))));
-        code.addStatement("int $N = $L", bBase, br.plus(batchOffset(ctx, b, Math.max(b.rank() - 2, 0), batch, idx, k.times(cols))));
-        code.addStatement("int $N = $L", yBase, yr.plus(batchOffset(ctx, y, batchRank, batch, idx, m.times(cols))));
+        Batched mm = Batched.open(ctx, bi, code);
+        CodeBlock rowsCode = mm.rows();
+        CodeBlock depth = mm.depth();
+        CodeBlock width = mm.width();
+        TensorRef ar = mm.a();
+        TensorRef br = mm.b();
+        TensorRef yr = mm.y();
+        String aBase = mm.aBase();
+        String bBase = mm.bBase();
+        String yBase = mm.yBase();
         String i = ctx.locals.newName("i");
         String j = ctx.locals.newName("j");
         String p = ctx.locals.newName("p");
@@ -160,9 +120,7 @@ final class ActivationMatMulEmitter implements KernelEmitter {
                 requantize ? value : t.narrow(value));
         code.endControlFlow();
         code.endControlFlow();
-        for (int d = 0; d < batchRank; d++) {
-            code.endControlFlow();
-        }
+        mm.close(code);
         return code.build();
     }
 
@@ -194,6 +152,54 @@ final class ActivationMatMulEmitter implements KernelEmitter {
         }
         boolean single = StridedCopy.isOne(n.input(input).shape().elementCount());
         return ctx.in(input).at(single ? CodeBlock.of("0") : CodeBlock.of("$L", index));
+    }
+
+    /**
+     * The loops over a MatMul's broadcast batch dims, opened in {@code code} with the current matrices' offsets in
+     * locals: A (input 0) is rows x depth, B (input {@code bi}) depth x width, Y rows x width; a 1-D operand is a
+     * row or a column. Dims may be symbolic.
+     */
+    private record Batched(CodeBlock rows, CodeBlock depth, CodeBlock width, CodeBlock matrix, int batchRank,
+                           TensorRef a, TensorRef b, TensorRef y, String aBase, String bBase, String yBase) {
+        static Batched open(EmitContext ctx, int bi, CodeBlock.Builder code) {
+            Node n = ctx.node;
+            Shape a = n.input(0).shape();
+            Shape b = n.input(bi).shape();
+            Shape y = n.output(0).shape();
+            if (a.rank() == 0 || b.rank() == 0) {
+                throw ctx.unsupported("MatMul of a scalar");
+            }
+            Dim m = a.rank() == 1 ? Dim.of(1) : a.dim(a.rank() - 2);
+            Dim k = a.dim(a.rank() - 1);
+            Dim cols = b.rank() == 1 ? Dim.of(1) : b.dim(b.rank() - 1);
+            int batchRank = y.rank() - (a.rank() == 1 ? 0 : 1) - (b.rank() == 1 ? 0 : 1);
+            List<Dim> batch = y.dims().subList(0, batchRank);
+            TensorRef ar = ctx.in(0);
+            TensorRef br = ctx.in(bi);
+            TensorRef yr = ctx.out(0);
+            List<String> idx = new ArrayList<>();
+            for (int d = 0; d < batchRank; d++) {
+                String i = ctx.locals.newName("b" + d);
+                idx.add(i);
+                code.beginControlFlow("for (int $N = 0; $N < $L; $N++)", i, i, ctx.dim(batch.get(d)), i);
+            }
+            String aBase = ctx.locals.newName("aBase");
+            String bBase = ctx.locals.newName("bBase");
+            String yBase = ctx.locals.newName("yBase");
+            code.addStatement("int $N = $L", aBase, ar.plus(batchOffset(ctx, a, Math.max(a.rank() - 2, 0), batch, idx,
+                    m.times(k))));
+            code.addStatement("int $N = $L", bBase, br.plus(batchOffset(ctx, b, Math.max(b.rank() - 2, 0), batch, idx,
+                    k.times(cols))));
+            code.addStatement("int $N = $L", yBase, yr.plus(batchOffset(ctx, y, batchRank, batch, idx, m.times(cols))));
+            return new Batched(ctx.dim(m), ctx.dim(k), ctx.dim(cols), ctx.dim(m.times(cols)), batchRank, ar, br, yr,
+                    aBase, bBase, yBase);
+        }
+
+        void close(CodeBlock.Builder code) {
+            for (int d = 0; d < batchRank; d++) {
+                code.endControlFlow();
+            }
+        }
     }
 
     /**
